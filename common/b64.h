@@ -1,0 +1,29 @@
+/*
+ * b64.h — standard base64 (RFC 4648 §4, with padding), strict.
+ */
+#ifndef SG_B64_H
+#define SG_B64_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+/* Encoded length including the NUL terminator. */
+size_t b64_encoded_size(size_t len);
+
+/* Encodes len bytes; *ret is NUL-terminated, caller frees.  SG_ERR_ALLOC. */
+int b64_encode(const uint8_t *in, size_t len, char **ret) SG_MUST_CHECK;
+
+/*
+ * Decodes exactly in_len characters of standard base64.  Refused with
+ * SG_ERR_PARSE: characters outside the alphabet (URL-safe ones, white space,
+ * NUL included), a length that is not a multiple of 4, padding anywhere but
+ * at the end or more than two '=', and non-zero unused bits in the last
+ * quantum (so every byte string has exactly one accepted encoding).  The
+ * empty string decodes to zero bytes (*ret is then a valid 1-byte
+ * allocation).  Caller frees *ret.
+ */
+int b64_decode(const char *in, size_t in_len, uint8_t **ret, size_t *ret_len) SG_MUST_CHECK;
+
+#endif

@@ -1,0 +1,79 @@
+/*
+ * crypto.h — the OpenSSL operations that both commands need: key loading,
+ * keyids, DSSE signatures (SPEC §2) and raw signature checks (SPEC §4).
+ * OpenSSL errors are translated here and the error queue is cleared.
+ */
+#ifndef SG_CRYPTO_H
+#define SG_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "envelope.h"
+#include "err.h"
+#include "util.h"
+
+/* Signature mechanisms of signing keys (SPEC §10 "mechanism"). */
+enum sg_mech {
+	SG_MECH_ECDSA_SHA256 = 0,   /* "ecdsa-sha256": DER ECDSA-Sig-Value, P-256 */
+	SG_MECH_RSA_PKCS1_SHA256,   /* "rsa-pkcs1-sha256": PKCS#1 v1.5 over DigestInfo */
+	SG_MECH_RSA_PSS_SHA256,     /* "rsa-pss-sha256": MGF1-SHA-256, salt 32 */
+};
+const char *sg_mech_name(enum sg_mech m);
+int sg_mech_parse(const char *name, enum sg_mech *ret) SG_MUST_CHECK;
+
+#define PUBKEY_FILE_MAX (64 * 1024)
+#define PRIVKEY_FILE_MAX (64 * 1024)
+#define CERT_FILE_MAX (1024 * 1024)
+
+/* PEM public key (SubjectPublicKeyInfo).  SG_ERR_NOT_FOUND, SG_ERR_PARSE,
+ * SG_ERR_KEY_UNSUPPORTED (not EC P-256, Ed25519 or RSA >= 2048). */
+int crypto_load_pubkey(const char *path, EVP_PKEY **ret) SG_MUST_CHECK;
+/* PEM private key (PKCS#8 or traditional), unencrypted.  Same errors. */
+int crypto_load_privkey(const char *path, EVP_PKEY **ret) SG_MUST_CHECK;
+/* PEM certificates, in file order.  SG_ERR_PARSE when none. */
+int crypto_load_certs(const char *path, STACK_OF(X509) **ret) SG_MUST_CHECK;
+
+/* Checks that pk is one of the key types DSSE signers may use (EC P-256,
+ * Ed25519, RSA >= 2048); 0 or SG_ERR_KEY_UNSUPPORTED. */
+int crypto_check_key_type(EVP_PKEY *pk) SG_MUST_CHECK;
+
+/* keyid per SPEC §2: "sha256:" + lowercase hex SHA-256 of the DER
+ * SubjectPublicKeyInfo.  ret holds KEYID_LEN+1 bytes. */
+int crypto_keyid(EVP_PKEY *pk, char ret[KEYID_LEN + 1]) SG_MUST_CHECK;
+
+/* Signs msg per SPEC §2 with the algorithm that follows the key: ECDSA
+ * P-256/SHA-256 (DER), Ed25519 (pure), RSA-PSS SHA-256/MGF1-SHA-256/salt 32. */
+int crypto_sign(EVP_PKEY *priv, const uint8_t *msg, size_t len,
+    uint8_t **ret_sig, size_t *ret_sig_len) SG_MUST_CHECK;
+/* The matching check: 0 or SG_ERR_VERIFY. */
+int crypto_verify(EVP_PKEY *pub, const uint8_t *msg, size_t len,
+    const uint8_t *sig, size_t sig_len) SG_MUST_CHECK;
+
+/* Builds the PAE of (type, payload) and signs / verifies it (DSSE). */
+int crypto_dsse_sign(EVP_PKEY *priv, const char *type, const uint8_t *payload,
+    size_t payload_len, uint8_t **ret_sig, size_t *ret_sig_len) SG_MUST_CHECK;
+int crypto_dsse_verify(EVP_PKEY *pub, const char *type, const uint8_t *payload,
+    size_t payload_len, const uint8_t *sig, size_t sig_len) SG_MUST_CHECK;
+
+/* Verifies a raw-format signature (SPEC §4) over a SHA-256 digest with the
+ * given mechanism.  0 or SG_ERR_VERIFY. */
+int crypto_verify_digest(EVP_PKEY *pub, enum sg_mech mech,
+    const uint8_t digest[SHA256_LEN], const uint8_t *sig, size_t sig_len) SG_MUST_CHECK;
+
+/* The DER DigestInfo prefix of SHA-256 (RFC 8017 §9.2 note 1). */
+#define SHA256_DIGESTINFO_PREFIX_LEN 19
+extern const uint8_t sha256_digestinfo_prefix[SHA256_DIGESTINFO_PREFIX_LEN];
+
+/* Streaming SHA-256 of an open file descriptor until EOF.  SG_ERR_SYSTEM. */
+int crypto_sha256_fd(int fd, uint8_t ret[SHA256_LEN], uint64_t *ret_size) SG_MUST_CHECK;
+/* One-shot SHA-256. */
+void crypto_sha256(const void *buf, size_t len, uint8_t ret[SHA256_LEN]);
+
+/* Logs (at debug) and clears the OpenSSL error queue; returns r. */
+int crypto_err(int r);
+
+#endif

@@ -1,0 +1,107 @@
+/*
+ * job.h — the job payload (SPEC §3, application/vnd.signet.job+json v1).
+ *
+ *   {"v": 1, "id": "<32 lowercase hex>", "created": "<RFC 3339>",
+ *    "expires": "<RFC 3339>", "key": "<name>", "format": "raw" | "cms",
+ *    "artifact": {"name": "...", "sha256": "<64 hex>", "size": <n>},
+ *    "ci": {"system": ..., "project": ..., "pipeline": ..., "job": ...,
+ *           "commit": ..., "ref": ..., "url": ...},
+ *    "note": "..."}
+ *
+ * Parsing is purely syntactic (bytes in, struct out); the checks against
+ * the clock and the policy belong to the agent.
+ */
+#ifndef SG_JOB_H
+#define SG_JOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "util.h"
+
+#define JOB_ID_LEN 32            /* lowercase hex characters */
+#define JOB_KEY_MAX 128          /* bytes of a signing key name */
+#define ARTIFACT_NAME_MAX 200    /* bytes */
+#define CI_FIELD_MAX 512         /* bytes of each ci member */
+#define JOB_NOTE_MAX 256         /* bytes */
+#define ARTIFACT_SIZE_LIMIT ((uint64_t)1 << 53) /* sizes are below this */
+
+enum sg_format { SG_FORMAT_RAW = 0, SG_FORMAT_CMS = 1 };
+
+/* "raw" / "cms"; NULL for an unknown value. */
+const char *sg_format_name(enum sg_format f);
+/* 0 and *ret, or SG_ERR_PARSE for a name that is not a known format. */
+int sg_format_parse(const char *name, enum sg_format *ret) SG_MUST_CHECK;
+
+struct sg_artifact {
+	char *name;                           /* 1..ARTIFACT_NAME_MAX bytes, checked */
+	uint8_t sha256[SHA256_LEN];
+	char sha256_hex[SHA256_HEX_LEN + 1];
+	uint64_t size;
+};
+
+/* Every member optional (NULL when absent). */
+struct sg_ci {
+	char *system; /* "gitlab" | "jenkins" | "github" | "local" */
+	char *project;
+	char *pipeline;
+	char *job;
+	char *commit;
+	char *ref;
+	char *url;
+};
+
+struct sg_job {
+	int v;                        /* always 1 after a successful parse */
+	char id[JOB_ID_LEN + 1];
+	int64_t created;              /* seconds since the epoch */
+	int64_t expires;
+	char *key;
+	enum sg_format format;
+	struct sg_artifact artifact;
+	struct sg_ci ci;
+	char *note;                   /* NULL when absent */
+};
+
+/*
+ * Strict parse of a job payload.
+ *   SG_ERR_PARSE          not JSON per json_parse() (invalid UTF-8, nesting
+ *                         deeper than JSON_DEPTH_MAX ...) — no result is owed
+ *   SG_ERR_JOB_UNKNOWN_FIELD  a member not in SPEC §3 (top level, artifact, ci)
+ *   SG_ERR_JOB_BAD_VERSION    "v" an integer other than 1
+ *   SG_ERR_JOB_MALFORMED      everything else: not an object, duplicates,
+ *       missing required members, wrong types, escaped control characters
+ *       or NUL in strings, bad id/sha256/time syntax, expires <= created,
+ *       unknown format name, artifact name rules, sizes, ci.system value,
+ *       over-long strings.
+ * Caller frees with job_free().
+ */
+int job_parse(const uint8_t *payload, size_t len, struct sg_job **ret) SG_MUST_CHECK;
+
+/*
+ * Finds the id that a result is owed to (SPEC §7): the payload must pass
+ * json_parse(), be an object, and hold exactly one member "id" whose value
+ * is a string of JOB_ID_LEN lowercase hex characters.  Writes it to ret_id
+ * (JOB_ID_LEN+1 bytes).  SG_ERR_PARSE otherwise.
+ */
+int job_peek_id(const uint8_t *payload, size_t len, char ret_id[JOB_ID_LEN + 1]) SG_MUST_CHECK;
+
+/* Serializes a job as compact JSON with members in SPEC order; absent
+ * optional members are left out.  Caller frees *ret. */
+int job_serialize(const struct sg_job *job, char **ret, size_t *ret_len) SG_MUST_CHECK;
+
+/* Checks an artifact name per SPEC §3 (1..200 bytes, no '/', no control
+ * characters or NUL, not "." or ".."); 0 or SG_ERR_JOB_MALFORMED. */
+int job_check_artifact_name(const char *name, size_t len) SG_MUST_CHECK;
+
+/* Time checks of SPEC §3 against `now`: SG_ERR_JOB_NOT_YET_VALID (created
+ * more than JOB_CLOCK_SKEW_S in the future), SG_ERR_JOB_EXPIRED (expires
+ * before now), SG_ERR_JOB_LIFETIME_TOO_LONG (expires - created >
+ * max_lifetime). */
+#define JOB_CLOCK_SKEW_S 60
+int job_check_time(const struct sg_job *job, int64_t now, int64_t max_lifetime) SG_MUST_CHECK;
+
+void job_free(struct sg_job *job);
+
+#endif

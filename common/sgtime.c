@@ -1,0 +1,1 @@
+#include "sgtime.h"

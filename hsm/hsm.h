@@ -1,0 +1,102 @@
+/*
+ * hsm.h — the only door to the HSM.
+ *
+ * The module is loaded from the configured path only, the token is found by
+ * label, the user PIN is read from a file that only its owner may read and
+ * wiped right after C_Login.  Callers name keys by index into the key list
+ * given to hsm_open(); the one request is "sign this SHA-256 digest with
+ * configured key i", and it is re-validated here (index in range, digest of
+ * exactly SHA256_LEN bytes).  Nothing of the PIN or of the PKCS#11 session
+ * leaves this module.  Every private key must be CKA_SENSITIVE and not
+ * CKA_EXTRACTABLE, or hsm_open() refuses it.
+ *
+ * Thread safety: hsm_sign() may be called from several threads at once; it
+ * takes a session from a pool of `sessions` sessions and blocks while all
+ * are busy.  hsm_open()/hsm_close() are not concurrent with anything.
+ */
+#ifndef SG_HSM_H
+#define SG_HSM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "crypto.h"
+#include "err.h"
+
+#define HSM_SIG_MAX 1024       /* bytes of any signature we produce (RSA-8192 fits) */
+#define HSM_URI_MAX 1024       /* bytes of a PKCS#11 URI */
+#define HSM_SESSIONS_MAX 64
+
+struct hsm;
+
+struct hsm_key_spec {
+	const char *name;  /* for messages only */
+	const char *uri;   /* RFC 7512: pkcs11:object=...;id=%01;token=... */
+	enum sg_mech mech; /* for the attestation key: the mechanism that follows
+	                      its type (ECDSA for EC, RSA-PSS for RSA) */
+};
+
+struct hsm_config {
+	const char *module;   /* absolute path of the PKCS#11 module */
+	const char *token;    /* token label */
+	const char *pin_file; /* user PIN, owner-only file */
+	unsigned sessions;    /* 1..HSM_SESSIONS_MAX */
+	const struct hsm_key_spec *keys;
+	size_t nkeys;
+};
+
+/*
+ * Loads the module, C_Initialize (OS locking), finds the token, logs in,
+ * opens the session pool and resolves every key (private key handle by URI,
+ * its public key from the matching public key object or certificate-free
+ * attributes; key type must fit the mechanism).  On failure returns
+ * SG_ERR_HSM_UNAVAILABLE (module, token, login), SG_ERR_CONFIG (a key not
+ * found, ambiguous, of the wrong type or extractable), SG_ERR_SECRET_FILE,
+ * and writes a one-line reason to errbuf (never the PIN).
+ */
+int hsm_open(const struct hsm_config *cfg, struct hsm **ret, char *errbuf, size_t errlen) SG_MUST_CHECK;
+
+/*
+ * Signs a SHA-256 digest with key `key_index`.  The result is the encoding
+ * of SPEC §4: DER ECDSA-Sig-Value for ECDSA (converted from PKCS#11's r||s),
+ * the RSA signature bytes for PKCS#1 v1.5 (CKM_RSA_PKCS over the DigestInfo)
+ * and PSS (CKM_RSA_PKCS_PSS, SHA-256, MGF1-SHA-256, salt 32).
+ * sig must hold HSM_SIG_MAX bytes.  SG_ERR_INVALID_ARGUMENT (bad index or
+ * digest length), SG_ERR_HSM_UNAVAILABLE (device/session/login lost),
+ * SG_ERR_HSM_SIGN_FAILED.
+ */
+int hsm_sign(struct hsm *h, size_t key_index, const uint8_t *digest, size_t digest_len,
+    uint8_t *sig, size_t *ret_sig_len) SG_MUST_CHECK;
+
+/* The public key of configured key i (from the token), as an EVP_PKEY that
+ * the caller frees.  SG_ERR_INVALID_ARGUMENT, SG_ERR_ALLOC. */
+int hsm_public_key(struct hsm *h, size_t key_index, EVP_PKEY **ret) SG_MUST_CHECK;
+
+/* Closes sessions, C_Finalize, dlclose.  NULL is a no-op. */
+void hsm_close(struct hsm *h);
+
+/* Name of a CK_RV ("CKR_PIN_INCORRECT"); "CKR_0x..." for unknown values.
+ * Returns a static string or one in buf (32 bytes). */
+const char *hsm_rv_name(unsigned long rv, char buf[32]);
+
+/*
+ * RFC 7512 PKCS#11 URI, the subset signet uses: path attributes object=
+ * (label), id= (percent-encoded bytes), token= and type= (private, public,
+ * cert); any other path attribute or a query part is SG_ERR_PARSE.
+ * Percent-encoding is decoded; values must be valid and free of NUL.
+ */
+#define HSM_ID_MAX 64
+struct hsm_uri {
+	char *object;   /* NULL when absent */
+	char *token;    /* NULL when absent */
+	char *type;     /* NULL when absent */
+	uint8_t id[HSM_ID_MAX];
+	size_t id_len;
+	int has_id;
+};
+int hsm_uri_parse(const char *uri, struct hsm_uri **ret) SG_MUST_CHECK;
+void hsm_uri_free(struct hsm_uri *u);
+
+#endif

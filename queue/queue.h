@@ -1,0 +1,108 @@
+/*
+ * queue.h — the Redis queue of SPEC §5, as seen by submitters and agents.
+ *
+ *   <prefix>jobs            stream, field "env" = job envelope (XADD)
+ *   group "agents"          consumer group on <prefix>jobs, created at id 0
+ *   <prefix>result:<id>     string with TTL: the result envelope
+ *   <prefix>done:<id>       list with TTL: one element per result write
+ *
+ * Everything read from Redis is hostile: reply types and element counts are
+ * checked before use.  A struct queue wraps one connection and is used by one
+ * thread at a time.  Calls that lose the connection return
+ * SG_ERR_QUEUE_UNAVAILABLE; queue_reconnect() then tries again (the agent
+ * loops with backoff).
+ */
+#ifndef SG_QUEUE_H
+#define SG_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define QUEUE_URL_MAX 1024
+#define QUEUE_PREFIX_MAX 64
+#define QUEUE_PASSWORD_MAX 512
+#define QUEUE_ENTRY_ID_MAX 64   /* bytes of a stream entry id "ms-seq" */
+#define QUEUE_READ_COUNT_MAX 256
+#define QUEUE_DEFAULT_PREFIX "signet:"
+#define QUEUE_GROUP "agents"
+
+struct queue;
+
+/* A parsed queue URL: redis://[user:password@]host:port[/db] or unix:///path. */
+struct queue_url {
+	int is_unix;
+	char *host;     /* TCP host, or NULL */
+	int port;       /* TCP port (default 6379) */
+	char *path;     /* socket path for unix, or NULL */
+	char *user;     /* NULL when absent */
+	char *password; /* NULL when absent; wiped by queue_url_free */
+	int db;         /* 0 when absent */
+};
+/* Parses with libcurl's URL API.  SG_ERR_PARSE for anything else
+ * (other schemes, query or fragment, db out of 0..15 ...). */
+int queue_url_parse(const char *url, struct queue_url **ret) SG_MUST_CHECK;
+void queue_url_free(struct queue_url *u);
+
+struct queue_opts {
+	const char *url;           /* required */
+	const char *password_file; /* optional; overrides a password in the URL */
+	const char *prefix;        /* NULL: QUEUE_DEFAULT_PREFIX */
+	int timeout_ms;            /* connect and command timeout; 0: 5000 */
+};
+
+/*
+ * Connects (and AUTH/SELECT as the URL says).  SG_ERR_PARSE/SG_ERR_CONFIG
+ * for a bad URL or prefix, SG_ERR_SECRET_FILE, SG_ERR_QUEUE_UNAVAILABLE,
+ * SG_ERR_QUEUE_AUTH.  The options are copied.
+ */
+int queue_open(const struct queue_opts *opts, struct queue **ret) SG_MUST_CHECK;
+/* Drops the connection and connects again; same errors as queue_open. */
+int queue_reconnect(struct queue *q) SG_MUST_CHECK;
+void queue_close(struct queue *q);
+
+/* --- submitter --- */
+
+/* XADD <prefix>jobs * env <envelope>. */
+int queue_submit(struct queue *q, const char *env, size_t env_len) SG_MUST_CHECK;
+/* BLPOP <prefix>done:<id> with a timeout (ms, rounded up to Redis's
+ * resolution).  0 when woken, SG_ERR_TIMEOUT. */
+int queue_wait_done(struct queue *q, const char *job_id, int timeout_ms) SG_MUST_CHECK;
+/* GET <prefix>result:<id>.  SG_ERR_NOT_FOUND when absent. Caller frees. */
+int queue_get_result(struct queue *q, const char *job_id, char **ret, size_t *ret_len) SG_MUST_CHECK;
+
+/* --- agent --- */
+
+/* XGROUP CREATE <prefix>jobs agents 0 MKSTREAM; an existing group is fine. */
+int queue_group_create(struct queue *q) SG_MUST_CHECK;
+
+struct queue_entry {
+	char id[QUEUE_ENTRY_ID_MAX + 1];
+	char *env;        /* value of field "env", NULL when the entry has none */
+	size_t env_len;   /* may exceed any limit: the caller checks */
+};
+
+/*
+ * XREADGROUP GROUP agents <consumer> COUNT <count> BLOCK <block_ms>
+ * STREAMS <prefix>jobs >.  Returns 0 with *ret_n entries (0 on timeout).
+ * Entries whose shape is wrong (no "env" field, odd field list, non-string
+ * values) come back with env NULL so that the caller can account for them
+ * and acknowledge them.  Caller frees with queue_entries_free().
+ */
+int queue_read(struct queue *q, const char *consumer, size_t count, int block_ms,
+    struct queue_entry **ret, size_t *ret_n) SG_MUST_CHECK;
+void queue_entries_free(struct queue_entry *e, size_t n);
+
+/*
+ * Publishes a result: SET <prefix>result:<id> <env> EX ttl [NX], then, if
+ * the SET took place, LPUSH <prefix>done:<id> 1 and EXPIRE it ttl.
+ * Returns 0 when written, SG_ERR_EXISTS when nx and a result was there.
+ */
+int queue_put_result(struct queue *q, const char *job_id, const char *env, size_t env_len,
+    int64_t ttl_s, int nx) SG_MUST_CHECK;
+
+/* XACK <prefix>jobs agents <id> then XDEL <prefix>jobs <id>. */
+int queue_ack(struct queue *q, const char *entry_id) SG_MUST_CHECK;
+
+#endif
