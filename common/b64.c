@@ -1,1 +1,144 @@
+/*
+ * b64.c — strict standard base64 (RFC 4648 §4).
+ *
+ * Strictness matters here: the decoder sees signatures and payloads from
+ * Redis, and if two encodings of the same bytes were both accepted, two
+ * parsers (ours and a verifier's) could disagree about what was signed.
+ * So there is exactly one accepted encoding per byte string.
+ */
 #include "b64.h"
+
+#include <stdlib.h>
+
+static const char b64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+size_t
+b64_encoded_size(size_t len)
+{
+	size_t groups = len / 3 + (len % 3 != 0);
+
+	/* 0 tells the caller the size does not fit in size_t. */
+	if (groups > (SIZE_MAX - 1) / 4)
+		return 0;
+	return groups * 4 + 1;
+}
+
+int
+b64_encode(const uint8_t *in, size_t len, char **ret)
+{
+	size_t size = b64_encoded_size(len), i, o = 0;
+	uint32_t v;
+	char *out;
+
+	if (in == NULL && len > 0)
+		return SG_ERR_INVALID_ARGUMENT;
+	if (size == 0)
+		return SG_ERR_ALLOC;
+	if ((out = malloc(size)) == NULL)
+		return SG_ERR_ALLOC;
+	for (i = 0; len - i >= 3; i += 3) {
+		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		out[o++] = b64_alphabet[(v >> 18) & 63];
+		out[o++] = b64_alphabet[(v >> 12) & 63];
+		out[o++] = b64_alphabet[(v >> 6) & 63];
+		out[o++] = b64_alphabet[v & 63];
+	}
+	if (len - i == 1) {
+		v = (uint32_t)in[i] << 16;
+		out[o++] = b64_alphabet[(v >> 18) & 63];
+		out[o++] = b64_alphabet[(v >> 12) & 63];
+		out[o++] = '=';
+		out[o++] = '=';
+	} else if (len - i == 2) {
+		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
+		out[o++] = b64_alphabet[(v >> 18) & 63];
+		out[o++] = b64_alphabet[(v >> 12) & 63];
+		out[o++] = b64_alphabet[(v >> 6) & 63];
+		out[o++] = '=';
+	}
+	out[o] = '\0';
+	*ret = out;
+	return 0;
+}
+
+/* Value of a base64 character, or -1 for anything outside the alphabet
+ * ('=' included: padding is handled by position, not by this table). */
+static int
+b64_value(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+int
+b64_decode(const char *in, size_t in_len, uint8_t **ret, size_t *ret_len)
+{
+	int r = SG_ERR_INTERNAL;
+	uint8_t *out = NULL;
+	size_t pad = 0, i, o = 0, nchars;
+	uint32_t v = 0;
+	int d;
+
+	if ((in == NULL && in_len > 0) || in_len % 4 != 0) {
+		r = SG_ERR_PARSE;
+		goto out;
+	}
+	/* Padding may only be the last one or two characters. */
+	if (in_len > 0 && in[in_len - 1] == '=') {
+		pad = 1;
+		if (in[in_len - 2] == '=')
+			pad = 2;
+	}
+	nchars = in_len - pad;
+	/* in_len / 4 * 3 bytes at most; +1 so that empty input still allocates. */
+	if ((out = malloc(in_len / 4 * 3 + 1)) == NULL) {
+		r = SG_ERR_ALLOC;
+		goto out;
+	}
+	for (i = 0; i < nchars; i++) {
+		/* Any '=' left here is padding in the wrong place. */
+		if ((d = b64_value(in[i])) < 0) {
+			r = SG_ERR_PARSE;
+			goto out;
+		}
+		v = v << 6 | (uint32_t)d;
+		if (i % 4 == 3) {
+			out[o++] = (uint8_t)(v >> 16);
+			out[o++] = (uint8_t)(v >> 8);
+			out[o++] = (uint8_t)v;
+			v = 0;
+		}
+	}
+	/* The final, padded quantum; its unused low bits must be zero. */
+	if (pad == 2) {
+		if ((v & 0x0f) != 0) {
+			r = SG_ERR_PARSE;
+			goto out;
+		}
+		out[o++] = (uint8_t)(v >> 4);
+	} else if (pad == 1) {
+		if ((v & 0x03) != 0) {
+			r = SG_ERR_PARSE;
+			goto out;
+		}
+		out[o++] = (uint8_t)(v >> 10);
+		out[o++] = (uint8_t)(v >> 2);
+	}
+	*ret = out;
+	*ret_len = o;
+	out = NULL;
+	r = 0;
+out:
+	free(out);
+	return r;
+}

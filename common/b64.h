@@ -9,10 +9,11 @@
 
 #include "err.h"
 
-/* Encoded length including the NUL terminator. */
+/* Encoded length including the NUL terminator; 0 if it overflows size_t. */
 size_t b64_encoded_size(size_t len);
 
-/* Encodes len bytes; *ret is NUL-terminated, caller frees.  SG_ERR_ALLOC. */
+/* Encodes len bytes; *ret is NUL-terminated, caller frees.  SG_ERR_ALLOC
+ * (also when the size overflows), SG_ERR_INVALID_ARGUMENT (NULL in, len > 0). */
 int b64_encode(const uint8_t *in, size_t len, char **ret) SG_MUST_CHECK;
 
 /*

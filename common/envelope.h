@@ -51,7 +51,10 @@ struct dsse_envelope {
  *       members other than payloadType/payload/signatures (or a duplicate),
  *       wrong types, invalid base64, more than ENVELOPE_SIGS_MAX entries,
  *       a signature entry without keyid or sig or with other members,
- *       an empty or over-long keyid/payloadType.
+ *       an empty or over-long keyid/payloadType, an empty sig or cert,
+ *       escaped NUL or control characters anywhere (json.h JSON_F_*).
+ * The checks run in this order: size (before any parsing), strict JSON and
+ * object, signature count (before any base64 is decoded), the rest.
  * Any number of signatures from 0 to ENVELOPE_SIGS_MAX is accepted here;
  * the caller enforces "exactly one" for jobs.  Caller frees *ret with
  * envelope_free().
@@ -64,7 +67,10 @@ int envelope_parse(const void *buf, size_t len, struct dsse_envelope **ret) SG_M
  * entries in "signatures" (when that is an array) and a "payload" string
  * that is valid base64, returns 0 and the decoded payload (caller frees).
  * Else SG_ERR_ENVELOPE_TOO_LARGE or SG_ERR_ENVELOPE_MALFORMED.  Used only
- * to find the job id that a rejection result is owed to (SPEC §7).
+ * to find the job id that a rejection result is owed to (SPEC §7).  Also
+ * refused (malformed): a "payload" member that appears twice (ambiguous),
+ * and any escaped \u0000 in the text (cJSON cuts strings there, so a
+ * payload holding one could be misread as a valid prefix).
  */
 int envelope_salvage_payload(const void *buf, size_t len, uint8_t **ret, size_t *ret_len) SG_MUST_CHECK;
 

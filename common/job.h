@@ -75,6 +75,9 @@ struct sg_job {
  *       or NUL in strings, bad id/sha256/time syntax, expires <= created,
  *       unknown format name, artifact name rules, sizes, ci.system value,
  *       over-long strings.
+ * "Control characters" are C0, DEL and C1 (U+0080..U+009F), raw or
+ * escaped; no job string may hold one.  When several things are wrong, the
+ * precedence documented at the top of job.c decides the code.
  * Caller frees with job_free().
  */
 int job_parse(const uint8_t *payload, size_t len, struct sg_job **ret) SG_MUST_CHECK;
@@ -83,16 +86,23 @@ int job_parse(const uint8_t *payload, size_t len, struct sg_job **ret) SG_MUST_C
  * Finds the id that a result is owed to (SPEC §7): the payload must pass
  * json_parse(), be an object, and hold exactly one member "id" whose value
  * is a string of JOB_ID_LEN lowercase hex characters.  Writes it to ret_id
- * (JOB_ID_LEN+1 bytes).  SG_ERR_PARSE otherwise.
+ * (JOB_ID_LEN+1 bytes).  SG_ERR_PARSE otherwise, and also when the text
+ * holds an escaped \u0000 anywhere (cJSON cuts strings there, so
+ * "<id>\u0000x" would otherwise read as a valid id).
  */
 int job_peek_id(const uint8_t *payload, size_t len, char ret_id[JOB_ID_LEN + 1]) SG_MUST_CHECK;
 
 /* Serializes a job as compact JSON with members in SPEC order; absent
- * optional members are left out.  Caller frees *ret. */
+ * optional members are left out (and "ci" when all its members are).
+ * "v" is always 1; artifact.sha256 is written from the digest bytes
+ * (sha256_hex is not read).  The output is checked with job_parse():
+ * SG_ERR_INVALID_ARGUMENT for a job that it would refuse.  Caller frees
+ * *ret. */
 int job_serialize(const struct sg_job *job, char **ret, size_t *ret_len) SG_MUST_CHECK;
 
-/* Checks an artifact name per SPEC §3 (1..200 bytes, no '/', no control
- * characters or NUL, not "." or ".."); 0 or SG_ERR_JOB_MALFORMED. */
+/* Checks an artifact name per SPEC §3 (1..200 bytes, valid UTF-8, no '/',
+ * no control characters or NUL, not "." or ".."); 0 or
+ * SG_ERR_JOB_MALFORMED. */
 int job_check_artifact_name(const char *name, size_t len) SG_MUST_CHECK;
 
 /* Time checks of SPEC §3 against `now`: SG_ERR_JOB_NOT_YET_VALID (created

@@ -66,9 +66,25 @@ int json_get_array(const cJSON *obj, const char *name, const cJSON **ret) SG_MUS
 /* Prints a tree compactly; caller frees.  SG_ERR_ALLOC. */
 int json_print(const cJSON *root, char **ret, size_t *ret_len) SG_MUST_CHECK;
 
-/* Adds a string member, copying len bytes (may hold any bytes except NUL;
- * cJSON escapes them).  SG_ERR_ALLOC. */
+/* Adds a string member, copying the NUL-terminated s (may hold any bytes
+ * except NUL; cJSON escapes them).  SG_ERR_ALLOC. */
 int json_add_string(cJSON *obj, const char *name, const char *s) SG_MUST_CHECK;
+/* Adds an integer member; |v| must be below JSON_INT_MAX
+ * (SG_ERR_INVALID_ARGUMENT otherwise).  The decimal text is added as a raw
+ * cJSON node because cJSON 1.7.15 prints some integers near 2^53 rounded
+ * ("9.00719925474099e+15"); such a node prints exactly but is not a
+ * cJSON_Number, so trees built for printing are not read back with
+ * json_get_int().  SG_ERR_ALLOC. */
 int json_add_int(cJSON *obj, const char *name, int64_t v) SG_MUST_CHECK;
+
+/* 0 when len bytes are well-formed UTF-8 (no overlong forms, no encoded
+ * surrogates, nothing above U+10FFFF), SG_ERR_PARSE otherwise.  NUL bytes
+ * are well formed here; callers that refuse them check separately. */
+int json_check_utf8(const void *buf, size_t len) SG_MUST_CHECK;
+
+/* True (1) when the len bytes at s are text that signet's models accept in
+ * a string: well-formed UTF-8, no NUL, no control character (C0
+ * U+0000..U+001F, DEL U+007F, C1 U+0080..U+009F).  0 otherwise. */
+int json_text_ok(const char *s, size_t len);
 
 #endif

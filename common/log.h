@@ -15,13 +15,23 @@ enum log_format { LOG_FORMAT_PLAIN = 0, LOG_FORMAT_JSON };
 void log_init(const char *ident, enum log_level level, enum log_format format);
 void log_set_level(enum log_level level);
 
+/*
+ * Writes one line to stderr if level is enabled (default: info, plain,
+ * ident "signet").  Plain: "ident: level: func: message[: error text]"
+ * (func omitted at info level).  JSON: {"time","level","ident","func",
+ * "msg"[,"error"]}.  Messages are capped at 2 KiB; control bytes are
+ * escaped.  Thread-safe; errno is preserved.
+ */
 void sg_log(enum log_level level, const char *func, int r, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 /*
- * Copies at most max bytes of untrusted s into out (outsz bytes), escaping
- * quotes, backslashes, control and non-ASCII bytes as \xNN, and marking
- * truncation with "...".  Returns out.
+ * Copies untrusted s into out (outsz bytes, always NUL-terminated when
+ * outsz > 0), reading at most len bytes of s and stopping early at a NUL
+ * (so len may be a cap larger than a C string).  Quotes and backslashes
+ * become \" and \\, control and non-ASCII bytes \xNN; an escape is never
+ * split.  When the input does not fit, the output ends in "...".  NULL s
+ * gives "(null)".  Returns out.
  */
 char *log_escape(const char *s, size_t len, char *out, size_t outsz);
 

@@ -1,1 +1,496 @@
+/*
+ * result.c — the result payload (SPEC §6).
+ *
+ * Results are written by the agent and read by submit-job, which must not
+ * trust anything it did not check: result_parse() is as strict as
+ * job_parse(), and every failure is SG_ERR_PARSE.  result_serialize()
+ * checks its own output with result_parse(), so the agent can never publish
+ * a result that submitters would refuse.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "b64.h"
+#include "json.h"
 #include "result.h"
+#include "sgtime.h"
+#include "util.h"
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Base64 characters of RESULT_SIGNATURE_MAX bytes: checked before decoding. */
+#define RESULT_SIGNATURE_B64_MAX (((RESULT_SIGNATURE_MAX + 2) / 3) * 4)
+
+static const char *const result_members[] = {
+	"v", "id", "status", "error", "job_sha256", "submitter", "key", "format",
+	"artifact", "signature", "certificates", "signed_at", "agent", "audit", "store",
+};
+static const char *const error_members[] = { "code", "message" };
+static const char *const artifact_members[] = { "name", "sha256", "size" };
+static const char *const audit_members[] = { "seq", "hash" };
+static const char *const store_members[] = { "signature", "result" };
+/* The members that go with status "signed" only. */
+static const char *const signed_members[] = {
+	"signature", "certificates", "signed_at", "audit", "store",
+};
+
+void
+result_free(struct sg_result *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	free(r->error_code);
+	free(r->error_message);
+	free(r->agent);
+	free(r->submitter);
+	free(r->key);
+	free(r->format);
+	free(r->artifact.name);
+	free(r->signature.data);
+	for (i = 0; i < r->ncerts && i < RESULT_CERTS_MAX; i++)
+		free(r->certs[i].data);
+	free(r->store_signature);
+	free(r->store_result);
+	free(r);
+}
+
+/* String member: min..max bytes of acceptable text, copied.  An absent
+ * member leaves *ret alone and is SG_ERR_NOT_FOUND. */
+static int
+get_text(const cJSON *obj, const char *name, size_t min, size_t max, char **ret)
+{
+	const char *s;
+	size_t len;
+	int r;
+
+	if ((r = json_get_string(obj, name, &s, &len)) != 0)
+		return r == SG_ERR_NOT_FOUND ? r : SG_ERR_PARSE;
+	if (len < min || len > max || !json_text_ok(s, len))
+		return SG_ERR_PARSE;
+	if ((*ret = strdup(s)) == NULL)
+		return SG_ERR_ALLOC;
+	return 0;
+}
+
+/* String member of exactly n lowercase hex characters into out (n+1). */
+static int
+get_hex(const cJSON *obj, const char *name, size_t n, char *out)
+{
+	const char *s;
+	size_t len;
+
+	if (json_get_string(obj, name, &s, &len) != 0 || len != n || !is_lower_hex(s, n))
+		return SG_ERR_PARSE;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return 0;
+}
+
+/* Base64 string member decoded to 1..max bytes. */
+static int
+get_blob(const cJSON *v, size_t max, struct sg_blob *ret)
+{
+	uint8_t *data = NULL;
+	size_t len, data_len = 0;
+	int r;
+
+	if (!cJSON_IsString(v) || v->valuestring == NULL)
+		return SG_ERR_PARSE;
+	len = strlen(v->valuestring);
+	if (len == 0 || len > ((max + 2) / 3) * 4)
+		return SG_ERR_PARSE;
+	if ((r = b64_decode(v->valuestring, len, &data, &data_len)) != 0)
+		return r == SG_ERR_ALLOC ? r : SG_ERR_PARSE;
+	if (data_len == 0 || data_len > max) {
+		free(data);
+		return SG_ERR_PARSE;
+	}
+	ret->data = data;
+	ret->len = data_len;
+	return 0;
+}
+
+static int
+parse_artifact(const cJSON *o, struct sg_artifact *a)
+{
+	int64_t size;
+	int r;
+
+	if (!cJSON_IsObject(o) ||
+	    json_check_members(o, artifact_members, NELEM(artifact_members), NULL) != 0)
+		return SG_ERR_PARSE;
+	if ((r = get_text(o, "name", 1, ARTIFACT_NAME_MAX, &a->name)) != 0)
+		return r == SG_ERR_ALLOC ? r : SG_ERR_PARSE;
+	if (job_check_artifact_name(a->name, strlen(a->name)) != 0)
+		return SG_ERR_PARSE;
+	if (get_hex(o, "sha256", SHA256_HEX_LEN, a->sha256_hex) != 0 ||
+	    hex_decode(a->sha256_hex, SHA256_HEX_LEN, a->sha256, SHA256_LEN) != 0)
+		return SG_ERR_PARSE;
+	if (json_get_int(o, "size", 0, (int64_t)ARTIFACT_SIZE_LIMIT - 1, &size) != 0)
+		return SG_ERR_PARSE;
+	a->size = (uint64_t)size;
+	return 0;
+}
+
+static int
+parse_error(const cJSON *o, struct sg_result *res)
+{
+	int r;
+
+	if (!cJSON_IsObject(o) ||
+	    json_check_members(o, error_members, NELEM(error_members), NULL) != 0)
+		return SG_ERR_PARSE;
+	if ((r = get_text(o, "code", 1, RESULT_CODE_MAX, &res->error_code)) != 0 ||
+	    (r = get_text(o, "message", 0, RESULT_MESSAGE_MAX, &res->error_message)) != 0)
+		return r == SG_ERR_ALLOC ? r : SG_ERR_PARSE;
+	if ((res->error = sg_err_from_code(res->error_code)) == 0)
+		res->error = SG_ERR_INTERNAL;
+	return 0;
+}
+
+/* The members that only a signed result carries. */
+static int
+parse_signed(const cJSON *root, struct sg_result *res)
+{
+	const cJSON *o, *c;
+	const char *s;
+	size_t len;
+	int64_t seq;
+	int r;
+
+	if ((r = get_blob(json_get(root, "signature"), RESULT_SIGNATURE_MAX,
+	    &res->signature)) != 0)
+		return r;
+	if (json_get_array(root, "certificates", &o) != 0)
+		return SG_ERR_PARSE;
+	if (cJSON_GetArraySize(o) < 1 || cJSON_GetArraySize(o) > RESULT_CERTS_MAX)
+		return SG_ERR_PARSE;
+	cJSON_ArrayForEach(c, o) {
+		if (res->ncerts >= RESULT_CERTS_MAX)
+			return SG_ERR_PARSE;
+		/* A certificate cannot be larger than the whole text. */
+		if ((r = get_blob(c, SIZE_MAX / 2, &res->certs[res->ncerts])) != 0)
+			return r;
+		res->ncerts++;
+	}
+	if (json_get_string(root, "signed_at", &s, &len) != 0 || len != SGTIME_LEN ||
+	    sgtime_parse(s, &res->signed_at) != 0)
+		return SG_ERR_PARSE;
+
+	if (json_get_object(root, "audit", &o) != 0 ||
+	    json_check_members(o, audit_members, NELEM(audit_members), NULL) != 0 ||
+	    json_get_int(o, "seq", 0, JSON_INT_MAX - 1, &seq) != 0 ||
+	    get_hex(o, "hash", SHA256_HEX_LEN, res->audit_hash) != 0)
+		return SG_ERR_PARSE;
+	res->audit_seq = (uint64_t)seq;
+
+	if (json_get_object(root, "store", &o) != 0 ||
+	    json_check_members(o, store_members, NELEM(store_members), NULL) != 0)
+		return SG_ERR_PARSE;
+	if ((r = get_text(o, "signature", 1, RESULT_FIELD_MAX, &res->store_signature)) != 0 ||
+	    (r = get_text(o, "result", 1, RESULT_FIELD_MAX, &res->store_result)) != 0)
+		return r == SG_ERR_ALLOC ? r : SG_ERR_PARSE;
+	return 0;
+}
+
+/* Optional text member: absent is fine, anything wrong is SG_ERR_PARSE. */
+static int
+get_opt_text(const cJSON *obj, const char *name, size_t max, char **ret)
+{
+	int r = get_text(obj, name, 1, max, ret);
+
+	if (r == SG_ERR_NOT_FOUND)
+		return 0;
+	return r == 0 || r == SG_ERR_ALLOC ? r : SG_ERR_PARSE;
+}
+
+int
+result_parse(const uint8_t *buf, size_t len, struct sg_result **ret)
+{
+	struct sg_result *res = NULL;
+	cJSON *root = NULL;
+	const cJSON *o;
+	const char *s;
+	unsigned flags = 0;
+	size_t i;
+	int64_t v;
+	int is_signed;
+	int r = SG_ERR_INTERNAL;
+
+	if (ret == NULL || (buf == NULL && len > 0))
+		return SG_ERR_INVALID_ARGUMENT;
+	*ret = NULL;
+
+	if ((r = json_parse(buf, len, &root, &flags)) != 0) {
+		if (r != SG_ERR_ALLOC)
+			r = SG_ERR_PARSE;
+		goto out;
+	}
+	r = SG_ERR_PARSE;
+	if (!cJSON_IsObject(root) ||
+	    (flags & (JSON_F_DUPLICATE | JSON_F_NUL_ESCAPE | JSON_F_CONTROL)))
+		goto out;
+	if (json_check_members(root, result_members, NELEM(result_members), NULL) != 0)
+		goto out;
+	if (json_get_int(root, "v", 1, 1, &v) != 0)
+		goto out;
+	if ((res = calloc(1, sizeof(*res))) == NULL) {
+		r = SG_ERR_ALLOC;
+		goto out;
+	}
+	if (get_hex(root, "id", JOB_ID_LEN, res->id) != 0 ||
+	    get_hex(root, "job_sha256", SHA256_HEX_LEN, res->job_sha256) != 0)
+		goto out;
+	if (json_get_string(root, "status", &s, NULL) != 0)
+		goto out;
+	if (strcmp(s, "signed") == 0)
+		res->status = SG_STATUS_SIGNED;
+	else if (strcmp(s, "rejected") == 0)
+		res->status = SG_STATUS_REJECTED;
+	else if (strcmp(s, "failed") == 0)
+		res->status = SG_STATUS_FAILED;
+	else
+		goto out;
+	is_signed = res->status == SG_STATUS_SIGNED;
+
+	if ((r = get_text(root, "agent", 1, RESULT_FIELD_MAX, &res->agent)) != 0) {
+		if (r != SG_ERR_ALLOC)
+			r = SG_ERR_PARSE;
+		goto out;
+	}
+	if ((r = get_opt_text(root, "submitter", RESULT_FIELD_MAX, &res->submitter)) != 0 ||
+	    (r = get_opt_text(root, "key", JOB_KEY_MAX, &res->key)) != 0 ||
+	    (r = get_opt_text(root, "format", RESULT_CODE_MAX, &res->format)) != 0)
+		goto out;
+	r = SG_ERR_PARSE;
+	if (res->format != NULL && sg_format_parse(res->format, NULL) != 0)
+		goto out;
+	if ((o = json_get(root, "artifact")) != NULL) {
+		if ((r = parse_artifact(o, &res->artifact)) != 0)
+			goto out;
+		res->has_artifact = 1;
+	}
+
+	r = SG_ERR_PARSE;
+	if (is_signed) {
+		/* The agent knew everything about a job that it signed. */
+		if (json_get(root, "error") != NULL || res->submitter == NULL ||
+		    res->key == NULL || res->format == NULL || !res->has_artifact)
+			goto out;
+		if ((r = parse_signed(root, res)) != 0)
+			goto out;
+	} else {
+		for (i = 0; i < NELEM(signed_members); i++) {
+			if (json_get(root, signed_members[i]) != NULL)
+				goto out;
+		}
+		if ((o = json_get(root, "error")) == NULL)
+			goto out;
+		if ((r = parse_error(o, res)) != 0)
+			goto out;
+	}
+	*ret = res;
+	res = NULL;
+	r = 0;
+out:
+	result_free(res);
+	cJSON_Delete(root);
+	return r;
+}
+
+/*
+ * Copies a human message into out (RESULT_MESSAGE_MAX + 1 bytes): at most
+ * RESULT_MESSAGE_MAX bytes, never cutting a character, with control
+ * characters and bytes that are not well-formed UTF-8 replaced by '?'.
+ */
+static void
+sanitize_message(const char *msg, char *out)
+{
+	const uint8_t *p = (const uint8_t *)msg;
+	size_t i = 0, o = 0, n, len = strlen(msg);
+
+	while (i < len) {
+		n = 1;
+		while (n <= 4 && i + n <= len && json_check_utf8(p + i, n) != 0)
+			n++;
+		if (n > 4 || i + n > len || !json_text_ok(msg + i, n)) {
+			/* Not the start of an acceptable character. */
+			if (o + 1 > RESULT_MESSAGE_MAX)
+				break;
+			out[o++] = '?';
+			i++;
+			continue;
+		}
+		if (o + n > RESULT_MESSAGE_MAX)
+			break;
+		memcpy(out + o, msg + i, n);
+		o += n;
+		i += n;
+	}
+	out[o] = '\0';
+}
+
+static int
+add_b64(cJSON *obj, const char *name, const struct sg_blob *b)
+{
+	char *s = NULL;
+	int r;
+
+	if (b->data == NULL || b->len == 0)
+		return SG_ERR_INVALID_ARGUMENT;
+	if ((r = b64_encode(b->data, b->len, &s)) != 0)
+		return r;
+	r = json_add_string(obj, name, s);
+	free(s);
+	return r;
+}
+
+static int
+add_opt(cJSON *obj, const char *name, const char *s)
+{
+	return s == NULL ? 0 : json_add_string(obj, name, s);
+}
+
+int
+result_serialize(const struct sg_result *r, char **ret, size_t *ret_len)
+{
+	cJSON *root = NULL, *o, *arr, *item;
+	struct sg_result *check = NULL;
+	char msg[RESULT_MESSAGE_MAX + 1];
+	char hex[SHA256_HEX_LEN + 1];
+	char when[SGTIME_LEN + 1];
+	char *out = NULL, *b64 = NULL;
+	const char *code = NULL;
+	size_t i, out_len = 0;
+	int is_signed;
+	int rv = SG_ERR_INTERNAL;
+
+	if (ret == NULL || ret_len == NULL || r == NULL)
+		return SG_ERR_INVALID_ARGUMENT;
+	*ret = NULL;
+	*ret_len = 0;
+	if (strnlen(r->id, sizeof(r->id)) == sizeof(r->id) ||
+	    strnlen(r->job_sha256, sizeof(r->job_sha256)) == sizeof(r->job_sha256) ||
+	    strnlen(r->audit_hash, sizeof(r->audit_hash)) == sizeof(r->audit_hash) ||
+	    r->agent == NULL || r->ncerts > RESULT_CERTS_MAX)
+		return SG_ERR_INVALID_ARGUMENT;
+	is_signed = r->status == SG_STATUS_SIGNED;
+	if (!is_signed && (r->error == 0 || (code = sg_err_code(r->error)) == NULL))
+		return SG_ERR_INVALID_ARGUMENT;
+
+	if ((root = cJSON_CreateObject()) == NULL) {
+		rv = SG_ERR_ALLOC;
+		goto out;
+	}
+	if ((rv = json_add_int(root, "v", 1)) != 0 ||
+	    (rv = json_add_string(root, "id", r->id)) != 0 ||
+	    (rv = json_add_string(root, "status", sg_status_name(r->status))) != 0)
+		goto out;
+	if (!is_signed) {
+		sanitize_message(r->error_message != NULL ? r->error_message :
+		    sg_strerror(r->error), msg);
+		if ((o = cJSON_AddObjectToObject(root, "error")) == NULL) {
+			rv = SG_ERR_ALLOC;
+			goto out;
+		}
+		if ((rv = json_add_string(o, "code", code)) != 0 ||
+		    (rv = json_add_string(o, "message", msg)) != 0)
+			goto out;
+	}
+	if ((rv = json_add_string(root, "job_sha256", r->job_sha256)) != 0 ||
+	    (rv = add_opt(root, "submitter", r->submitter)) != 0 ||
+	    (rv = add_opt(root, "key", r->key)) != 0 ||
+	    (rv = add_opt(root, "format", r->format)) != 0)
+		goto out;
+	if (r->has_artifact) {
+		if (r->artifact.name == NULL || r->artifact.size >= ARTIFACT_SIZE_LIMIT) {
+			rv = SG_ERR_INVALID_ARGUMENT;
+			goto out;
+		}
+		if ((o = cJSON_AddObjectToObject(root, "artifact")) == NULL) {
+			rv = SG_ERR_ALLOC;
+			goto out;
+		}
+		hex_encode(r->artifact.sha256, SHA256_LEN, hex);
+		if ((rv = json_add_string(o, "name", r->artifact.name)) != 0 ||
+		    (rv = json_add_string(o, "sha256", hex)) != 0 ||
+		    (rv = json_add_int(o, "size", (int64_t)r->artifact.size)) != 0)
+			goto out;
+	}
+	if (is_signed) {
+		if ((rv = add_b64(root, "signature", &r->signature)) != 0)
+			goto out;
+		if ((arr = cJSON_AddArrayToObject(root, "certificates")) == NULL) {
+			rv = SG_ERR_ALLOC;
+			goto out;
+		}
+		for (i = 0; i < r->ncerts; i++) {
+			if (r->certs[i].data == NULL || r->certs[i].len == 0) {
+				rv = SG_ERR_INVALID_ARGUMENT;
+				goto out;
+			}
+			if ((rv = b64_encode(r->certs[i].data, r->certs[i].len, &b64)) != 0)
+				goto out;
+			item = cJSON_CreateString(b64);
+			free(b64);
+			b64 = NULL;
+			if (item == NULL || !cJSON_AddItemToArray(arr, item)) {
+				cJSON_Delete(item);
+				rv = SG_ERR_ALLOC;
+				goto out;
+			}
+		}
+		if (r->signed_at < 0) {
+			rv = SG_ERR_INVALID_ARGUMENT;
+			goto out;
+		}
+		sgtime_format(r->signed_at, when);
+		if ((rv = json_add_string(root, "signed_at", when)) != 0)
+			goto out;
+	}
+	if ((rv = json_add_string(root, "agent", r->agent)) != 0)
+		goto out;
+	if (is_signed) {
+		if (r->audit_seq >= (uint64_t)JSON_INT_MAX || r->store_signature == NULL ||
+		    r->store_result == NULL) {
+			rv = SG_ERR_INVALID_ARGUMENT;
+			goto out;
+		}
+		if ((o = cJSON_AddObjectToObject(root, "audit")) == NULL) {
+			rv = SG_ERR_ALLOC;
+			goto out;
+		}
+		if ((rv = json_add_int(o, "seq", (int64_t)r->audit_seq)) != 0 ||
+		    (rv = json_add_string(o, "hash", r->audit_hash)) != 0)
+			goto out;
+		if ((o = cJSON_AddObjectToObject(root, "store")) == NULL) {
+			rv = SG_ERR_ALLOC;
+			goto out;
+		}
+		if ((rv = json_add_string(o, "signature", r->store_signature)) != 0 ||
+		    (rv = json_add_string(o, "result", r->store_result)) != 0)
+			goto out;
+	}
+	if ((rv = json_print(root, &out, &out_len)) != 0)
+		goto out;
+	/* Fail closed: never publish what a submitter would refuse. */
+	if ((rv = result_parse((const uint8_t *)out, out_len, &check)) != 0) {
+		if (rv != SG_ERR_ALLOC)
+			rv = SG_ERR_INVALID_ARGUMENT;
+		goto out;
+	}
+	*ret = out;
+	out = NULL;
+	*ret_len = out_len;
+	rv = 0;
+out:
+	result_free(check);
+	free(out);
+	cJSON_Delete(root);
+	return rv;
+}

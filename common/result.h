@@ -13,6 +13,8 @@
 #define RESULT_CERTS_MAX 16
 #define RESULT_MESSAGE_MAX 512
 #define RESULT_SIGNATURE_MAX (48 * 1024) /* bytes of a signature file */
+#define RESULT_CODE_MAX 64     /* bytes of error.code */
+#define RESULT_FIELD_MAX 4096  /* bytes of agent, submitter, store locations */
 
 struct sg_blob {
 	uint8_t *data;
@@ -47,17 +49,32 @@ struct sg_result {
 /*
  * Serializes r per SPEC §6, including exactly the members that go with its
  * status (error only when not signed; signature, certificates, signed_at,
- * audit, store only when signed).  error.code is sg_err_code(r->error).
- * Caller frees *ret.
+ * audit, store only when signed).  error.code is sg_err_code(r->error)
+ * (r->error_code is not read); error.message is r->error_message, or
+ * sg_strerror(r->error) when NULL, cut to RESULT_MESSAGE_MAX bytes on a
+ * character boundary with control characters and invalid UTF-8 replaced by
+ * '?'.  artifact.sha256 is written from the digest bytes.  The output is
+ * checked with result_parse(): SG_ERR_INVALID_ARGUMENT for a result that
+ * it would refuse (e.g. a signed result without submitter, key, format and
+ * artifact, or with no signature).  Caller frees *ret.
  */
 int result_serialize(const struct sg_result *r, char **ret, size_t *ret_len) SG_MUST_CHECK;
 
 /*
  * Strict parse of a result payload (the submitter's side).  SG_ERR_PARSE for
- * anything that is not a well-formed v1 result: unknown members, wrong
- * types, a status without its required members or with members that do not
- * go with it.  An error code that is not in SPEC §7 is kept in error_code
- * with error = SG_ERR_INTERNAL.  Caller frees with result_free().
+ * anything that is not a well-formed v1 result: unknown members (at any
+ * level), duplicates, wrong types, control characters in strings, a status
+ * without its required members or with members that do not go with it.
+ * Always: v (1), id, status, job_sha256, agent.  Not signed: error
+ * {code, message} required; signature, certificates, signed_at, audit,
+ * store refused.  Signed: error refused; submitter, key, format, artifact,
+ * signature (1..RESULT_SIGNATURE_MAX bytes), certificates (1..
+ * RESULT_CERTS_MAX non-empty entries, leaf first), signed_at, audit
+ * {seq, hash} and store {signature, result} required.  Otherwise submitter,
+ * key, format and artifact are optional.  format must be a known format
+ * name, key at most JOB_KEY_MAX bytes, artifact as in a job.  An error code
+ * that is not in SPEC §7 is kept in error_code with error =
+ * SG_ERR_INTERNAL.  Caller frees with result_free().
  */
 int result_parse(const uint8_t *buf, size_t len, struct sg_result **ret) SG_MUST_CHECK;
 

@@ -16,7 +16,8 @@
  * epoch.  0 or SG_ERR_PARSE; *ret untouched on error. */
 int sgtime_parse(const char *s, int64_t *ret) SG_MUST_CHECK;
 
-/* Formats t (>= 0) into out, SGTIME_LEN+1 bytes. */
+/* Formats t (>= 0) into out, SGTIME_LEN+1 bytes.  Values outside
+ * 1970-01-01T00:00:00Z..9999-12-31T23:59:59Z are clamped to that range. */
 void sgtime_format(int64_t t, char out[SGTIME_LEN + 1]);
 
 /* Current wall-clock time in seconds. */

@@ -20,7 +20,8 @@ void hex_encode(const uint8_t *in, size_t len, char *out);
  * be that long).  Uppercase is refused.  0 or SG_ERR_PARSE. */
 int hex_decode(const char *in, size_t in_len, uint8_t *out, size_t out_len) SG_MUST_CHECK;
 
-/* True if s is exactly n lowercase hex characters. */
+/* True if the NUL-terminated s is exactly n lowercase hex characters (no
+ * more: s[n] must be the NUL).  Reads no further than the first NUL. */
 int is_lower_hex(const char *s, size_t n);
 
 /* Checked decimal parsing of the whole string (no sign, no spaces, no
@@ -30,23 +31,35 @@ int parse_u64(const char *s, uint64_t max, uint64_t *ret) SG_MUST_CHECK;
 /*
  * Reads a whole regular file of at most max bytes into a NUL-terminated
  * buffer (O_CLOEXEC).  Caller frees with free() (or freezero for secrets).
- * SG_ERR_NOT_FOUND, SG_ERR_LIMIT (larger than max), SG_ERR_SYSTEM.
+ * SG_ERR_NOT_FOUND, SG_ERR_LIMIT (larger than max), SG_ERR_SYSTEM (also for
+ * anything that is not a regular file: directory, FIFO, device),
+ * SG_ERR_ALLOC, SG_ERR_INVALID_ARGUMENT (NULL path).
  */
 int read_file(const char *path, size_t max, char **ret, size_t *ret_len) SG_MUST_CHECK;
 
+/* Bytes of a secret file, its trailing newline included. */
+#define SECRET_FILE_MAX 4096
+
 /*
  * Reads a secret (PIN, password, token) from a file that only its owner may
- * read: a file readable or writable by group or others is refused with
- * SG_ERR_SECRET_FILE.  One trailing newline is dropped.  An empty secret is
- * SG_ERR_CONFIG.  Caller wipes and frees with freezero(ret, ret_len + 1).
+ * read: a file with any group or other permission bit (checked with fstat
+ * on the opened file) is refused with SG_ERR_SECRET_FILE.  One trailing
+ * "\n" is dropped.  An empty secret, or one containing a NUL byte, is
+ * SG_ERR_CONFIG; more than SECRET_FILE_MAX bytes is SG_ERR_LIMIT; otherwise
+ * the errors of read_file().  Buffers are wiped on every path.
+ * Caller wipes and frees with freezero(ret, ret_len + 1).
  */
 int read_secret_file(const char *path, char **ret, size_t *ret_len) SG_MUST_CHECK;
 
 /* explicit_bzero then free; NULL is a no-op. */
 void freezero(void *p, size_t len);
 
-/* Writes buf to path atomically: temp file in the same directory, fsync,
- * rename, fsync of the directory.  mode is the new file's mode. */
+/* Writes buf to path atomically: temp file (path + ".tmp.XXXXXX", created
+ * exclusively, O_CLOEXEC) in the same directory, fsync, rename, fsync of the
+ * directory; the temp file is removed on failure.  mode & 0777 is the new
+ * file's mode exactly (the umask does not apply).  SG_ERR_SYSTEM,
+ * SG_ERR_ALLOC, SG_ERR_INVALID_ARGUMENT (NULL or empty path, or one that
+ * ends in '/'). */
 int write_file_atomic(const char *path, const void *buf, size_t len, unsigned mode) SG_MUST_CHECK;
 
 /* strdup that returns NULL only on allocation failure of a non-NULL s. */

@@ -1,4 +1,632 @@
+/*
+ * test_result.c — the result payload: serialize/parse round trips for
+ * signed, rejected and failed results, the presence rules of SPEC §6, the
+ * limits at their edges and the message clean-up.
+ */
 #include <check.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "result.h"
+
 int main(void);
-int main(void) { return EXIT_FAILURE; /* not written yet */ }
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+#define ID "0123456789abcdef0123456789abcdef"
+#define SHA "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define JOBSHA "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define AUDIT "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+static uint8_t *
+dup_bytes(const void *p, size_t n)
+{
+	uint8_t *d = malloc(n ? n : 1);
+
+	ck_assert_ptr_nonnull(d);
+	memcpy(d, p, n);
+	return d;
+}
+
+static char *
+dup_str(const char *s)
+{
+	char *d = strdup(s);
+
+	ck_assert_ptr_nonnull(d);
+	return d;
+}
+
+/* Fills what every result has. */
+static struct sg_result *
+base(enum sg_status status)
+{
+	struct sg_result *r = calloc(1, sizeof(*r));
+
+	ck_assert_ptr_nonnull(r);
+	memcpy(r->id, ID, sizeof(r->id));
+	r->status = status;
+	memcpy(r->job_sha256, JOBSHA, sizeof(r->job_sha256));
+	r->agent = dup_str("hsm-1");
+	return r;
+}
+
+static void
+add_job_facts(struct sg_result *r)
+{
+	size_t i;
+
+	r->submitter = dup_str("ci-firmware");
+	r->key = dup_str("release");
+	r->format = dup_str("cms");
+	r->has_artifact = 1;
+	r->artifact.name = dup_str("fw.bin");
+	for (i = 0; i < SHA256_LEN; i++)
+		r->artifact.sha256[i] = (uint8_t)(0xe0 + i);
+	r->artifact.size = 1234;
+}
+
+static struct sg_result *
+make_signed(void)
+{
+	struct sg_result *r = base(SG_STATUS_SIGNED);
+
+	add_job_facts(r);
+	r->signature.data = dup_bytes("\x30\x45\x02\x20sig", 7);
+	r->signature.len = 7;
+	r->certs[0].data = dup_bytes("\x30\x82leaf", 6);
+	r->certs[0].len = 6;
+	r->certs[1].data = dup_bytes("\x30\x82root!", 7);
+	r->certs[1].len = 7;
+	r->ncerts = 2;
+	r->signed_at = 1795708805;
+	r->audit_seq = 42;
+	memcpy(r->audit_hash, AUDIT, sizeof(r->audit_hash));
+	r->store_signature = dup_str("file:///store/release/" ID "/fw.bin.p7s");
+	r->store_result = dup_str("file:///store/release/" ID "/result.json");
+	return r;
+}
+
+static int
+parse_len(const char *s, size_t len, struct sg_result **ret)
+{
+	uint8_t *copy = dup_bytes(s, len);
+	int r = result_parse(copy, len, ret);
+
+	free(copy);
+	return r;
+}
+
+static char *
+serialize_ok(const struct sg_result *r)
+{
+	char *s = NULL;
+	size_t len = 0;
+
+	ck_assert_int_eq(result_serialize(r, &s, &len), 0);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_eq(len, strlen(s));
+	return s;
+}
+
+static struct sg_result *
+parse_ok(const char *s)
+{
+	struct sg_result *r = NULL;
+	int rv = parse_len(s, strlen(s), &r);
+
+	ck_assert_msg(rv == 0, "refused (%d): %s", rv, s);
+	ck_assert_ptr_nonnull(r);
+	return r;
+}
+
+static void
+expect_refused(const char *s)
+{
+	struct sg_result *r = (struct sg_result *)(uintptr_t)1;
+	int rv = parse_len(s, strlen(s), &r);
+
+	ck_assert_msg(rv == SG_ERR_PARSE, "got %d: %s", rv, s);
+	ck_assert_ptr_null(r);
+}
+
+static void
+assert_common_eq(const struct sg_result *a, const struct sg_result *b)
+{
+	ck_assert_str_eq(a->id, b->id);
+	ck_assert_int_eq(a->status, b->status);
+	ck_assert_str_eq(a->job_sha256, b->job_sha256);
+	ck_assert_str_eq(a->agent, b->agent);
+	ck_assert_pstr_eq(a->submitter, b->submitter);
+	ck_assert_pstr_eq(a->key, b->key);
+	ck_assert_pstr_eq(a->format, b->format);
+	ck_assert_int_eq(a->has_artifact, b->has_artifact);
+	if (a->has_artifact) {
+		ck_assert_str_eq(a->artifact.name, b->artifact.name);
+		ck_assert_mem_eq(a->artifact.sha256, b->artifact.sha256, SHA256_LEN);
+		ck_assert_uint_eq(a->artifact.size, b->artifact.size);
+	}
+}
+
+START_TEST(test_signed_round_trip)
+{
+	struct sg_result *r = make_signed(), *back;
+	char *s = serialize_ok(r);
+	size_t i;
+
+	/* SPEC §6 member order, compact. */
+	ck_assert_str_eq(s, "{\"v\":1,\"id\":\"" ID "\",\"status\":\"signed\",\"job_sha256\":\"" JOBSHA
+	    "\",\"submitter\":\"ci-firmware\",\"key\":\"release\",\"format\":\"cms\","
+	    "\"artifact\":{\"name\":\"fw.bin\",\"sha256\":"
+	    "\"e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\",\"size\":1234},"
+	    "\"signature\":\"MEUCIHNpZw==\",\"certificates\":[\"MIJsZWFm\",\"MIJyb290IQ==\"],"
+	    "\"signed_at\":\"2026-11-26T16:00:05Z\",\"agent\":\"hsm-1\","
+	    "\"audit\":{\"seq\":42,\"hash\":\"" AUDIT "\"},"
+	    "\"store\":{\"signature\":\"file:///store/release/" ID "/fw.bin.p7s\","
+	    "\"result\":\"file:///store/release/" ID "/result.json\"}}");
+	back = parse_ok(s);
+	assert_common_eq(r, back);
+	ck_assert_int_eq(back->error, 0);
+	ck_assert_ptr_null(back->error_code);
+	ck_assert_ptr_null(back->error_message);
+	ck_assert_uint_eq(back->signature.len, r->signature.len);
+	ck_assert_mem_eq(back->signature.data, r->signature.data, r->signature.len);
+	ck_assert_uint_eq(back->ncerts, 2);
+	for (i = 0; i < 2; i++) {
+		ck_assert_uint_eq(back->certs[i].len, r->certs[i].len);
+		ck_assert_mem_eq(back->certs[i].data, r->certs[i].data, r->certs[i].len);
+	}
+	ck_assert_int_eq(back->signed_at, r->signed_at);
+	ck_assert_uint_eq(back->audit_seq, 42);
+	ck_assert_str_eq(back->audit_hash, AUDIT);
+	ck_assert_str_eq(back->store_signature, r->store_signature);
+	ck_assert_str_eq(back->store_result, r->store_result);
+	ck_assert_str_eq(back->artifact.sha256_hex,
+	    "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff");
+	result_free(back);
+	free(s);
+	result_free(r);
+	result_free(NULL);
+}
+END_TEST
+
+START_TEST(test_rejected_round_trip)
+{
+	struct sg_result *r = base(SG_STATUS_REJECTED), *back;
+	char *s;
+
+	r->error = SG_ERR_JOB_UNKNOWN_FIELD;
+	r->error_message = dup_str("unknown member \"x\"");
+	s = serialize_ok(r);
+	ck_assert_str_eq(s, "{\"v\":1,\"id\":\"" ID "\",\"status\":\"rejected\",\"error\":"
+	    "{\"code\":\"job.unknown_field\",\"message\":\"unknown member \\\"x\\\"\"},"
+	    "\"job_sha256\":\"" JOBSHA "\",\"agent\":\"hsm-1\"}");
+	back = parse_ok(s);
+	assert_common_eq(r, back);
+	ck_assert_int_eq(back->error, SG_ERR_JOB_UNKNOWN_FIELD);
+	ck_assert_str_eq(back->error_code, "job.unknown_field");
+	ck_assert_str_eq(back->error_message, r->error_message);
+	ck_assert_uint_eq(back->ncerts, 0);
+	ck_assert_ptr_null(back->signature.data);
+	result_free(back);
+	free(s);
+
+	/* The agent knew the job: its facts go along. */
+	add_job_facts(r);
+	r->error = SG_ERR_POLICY_FORMAT_NOT_ALLOWED;
+	s = serialize_ok(r);
+	back = parse_ok(s);
+	assert_common_eq(r, back);
+	ck_assert_int_eq(back->error, SG_ERR_POLICY_FORMAT_NOT_ALLOWED);
+	result_free(back);
+	free(s);
+	result_free(r);
+}
+END_TEST
+
+START_TEST(test_failed_round_trip)
+{
+	struct sg_result *r = base(SG_STATUS_FAILED), *back;
+	char *s;
+
+	r->error = SG_ERR_HSM_UNAVAILABLE;
+	s = serialize_ok(r);
+	back = parse_ok(s);
+	assert_common_eq(r, back);
+	ck_assert_int_eq(back->status, SG_STATUS_FAILED);
+	ck_assert_int_eq(back->error, SG_ERR_HSM_UNAVAILABLE);
+	ck_assert_str_eq(back->error_code, "hsm.unavailable");
+	/* No message given: the code's text. */
+	ck_assert_str_eq(back->error_message, sg_strerror(SG_ERR_HSM_UNAVAILABLE));
+	result_free(back);
+	free(s);
+
+	/* A code outside SPEC §7 goes out as "internal". */
+	r->error = SG_ERR_QUEUE_PROTOCOL;
+	s = serialize_ok(r);
+	back = parse_ok(s);
+	ck_assert_int_eq(back->error, SG_ERR_INTERNAL);
+	ck_assert_str_eq(back->error_code, "internal");
+	result_free(back);
+	free(s);
+	result_free(r);
+}
+END_TEST
+
+START_TEST(test_message_cleanup)
+{
+	struct sg_result *r = base(SG_STATUS_REJECTED), *back;
+	char *s, *long_msg;
+	size_t i;
+
+	r->error = SG_ERR_JOB_MALFORMED;
+	r->error_message = dup_str("bad\x1b[31m\nname\x7f \xff\xc3 \xc2\x9b caf\xc3\xa9");
+	s = serialize_ok(r);
+	back = parse_ok(s);
+	ck_assert_str_eq(back->error_message, "bad?[31m?name? ?? ?? caf\xc3\xa9");
+	result_free(back);
+	free(s);
+
+	/* 300 two-byte characters: cut to RESULT_MESSAGE_MAX bytes, whole. */
+	long_msg = malloc(601);
+	ck_assert_ptr_nonnull(long_msg);
+	for (i = 0; i < 300; i++)
+		memcpy(long_msg + 2 * i, "\xc3\xa9", 2);
+	long_msg[600] = '\0';
+	free(r->error_message);
+	r->error_message = long_msg;
+	s = serialize_ok(r);
+	back = parse_ok(s);
+	ck_assert_uint_eq(strlen(back->error_message), RESULT_MESSAGE_MAX);
+	ck_assert_mem_eq(back->error_message, long_msg, RESULT_MESSAGE_MAX);
+	result_free(back);
+	free(s);
+
+	/* An odd cut point: 'x' then the characters; 511 bytes fit whole. */
+	long_msg = malloc(602);
+	ck_assert_ptr_nonnull(long_msg);
+	long_msg[0] = 'x';
+	for (i = 0; i < 300; i++)
+		memcpy(long_msg + 1 + 2 * i, "\xc3\xa9", 2);
+	long_msg[601] = '\0';
+	free(r->error_message);
+	r->error_message = long_msg;
+	s = serialize_ok(r);
+	back = parse_ok(s);
+	ck_assert_uint_eq(strlen(back->error_message), RESULT_MESSAGE_MAX - 1);
+	result_free(back);
+	free(s);
+	result_free(r);
+}
+END_TEST
+
+/*
+ * Parses json with cJSON, deletes member `del` and/or adds member `add`
+ * with raw JSON `raw` in the object named `in` (NULL: the top level), and
+ * prints it again.  Caller frees.
+ */
+static char *
+mutate(const char *json, const char *in, const char *del, const char *add, const char *raw)
+{
+	cJSON *root = cJSON_Parse(json), *obj;
+	char *out;
+
+	ck_assert_ptr_nonnull(root);
+	obj = in == NULL ? root : cJSON_GetObjectItemCaseSensitive(root, in);
+	ck_assert_ptr_nonnull(obj);
+	if (del != NULL) {
+		ck_assert_ptr_nonnull(cJSON_GetObjectItemCaseSensitive(obj, del));
+		cJSON_DeleteItemFromObjectCaseSensitive(obj, del);
+	}
+	if (add != NULL)
+		ck_assert_ptr_nonnull(cJSON_AddRawToObject(obj, add, raw));
+	out = cJSON_PrintUnformatted(root);
+	ck_assert_ptr_nonnull(out);
+	cJSON_Delete(root);
+	return out;
+}
+
+static void
+expect_mutation_refused(const char *json, const char *in, const char *del, const char *add,
+    const char *raw)
+{
+	char *s = mutate(json, in, del, add, raw);
+
+	expect_refused(s);
+	free(s);
+}
+
+static void
+expect_mutation_ok(const char *json, const char *in, const char *del, const char *add,
+    const char *raw)
+{
+	char *s = mutate(json, in, del, add, raw);
+
+	result_free(parse_ok(s));
+	free(s);
+}
+
+START_TEST(test_presence_signed)
+{
+	static const char *const required[] = {
+		"v", "id", "status", "job_sha256", "agent", "submitter", "key", "format",
+		"artifact", "signature", "certificates", "signed_at", "audit", "store",
+	};
+	struct sg_result *r = make_signed();
+	char *s = serialize_ok(r);
+	size_t i;
+
+	result_free(r);
+	for (i = 0; i < NELEM(required); i++)
+		expect_mutation_refused(s, NULL, required[i], NULL, NULL);
+	expect_mutation_refused(s, NULL, NULL, "error",
+	    "{\"code\":\"internal\",\"message\":\"x\"}");
+	expect_mutation_refused(s, NULL, "audit", "audit", "{\"seq\":1}");
+	expect_mutation_refused(s, NULL, "audit", "audit", "{\"hash\":\"" AUDIT "\"}");
+	expect_mutation_refused(s, "store", "result", NULL, NULL);
+	expect_mutation_refused(s, "store", "signature", NULL, NULL);
+	expect_mutation_refused(s, "artifact", "size", NULL, NULL);
+	free(s);
+}
+END_TEST
+
+START_TEST(test_presence_not_signed)
+{
+	static const struct {
+		const char *name, *raw;
+	} signed_only[] = {
+		{ "signature", "\"c2ln\"" },
+		{ "certificates", "[\"MIJsZWFm\"]" },
+		{ "signed_at", "\"2026-11-26T16:00:05Z\"" },
+		{ "audit", "{\"seq\":1,\"hash\":\"" AUDIT "\"}" },
+		{ "store", "{\"signature\":\"a\",\"result\":\"b\"}" },
+	};
+	static const char *const required[] = { "v", "id", "status", "job_sha256", "agent", "error" };
+	struct sg_result *r = base(SG_STATUS_FAILED);
+	char *s;
+	size_t i;
+
+	r->error = SG_ERR_STORE_FAILED;
+	s = serialize_ok(r);
+	result_free(r);
+	for (i = 0; i < NELEM(signed_only); i++)
+		expect_mutation_refused(s, NULL, NULL, signed_only[i].name, signed_only[i].raw);
+	for (i = 0; i < NELEM(required); i++)
+		expect_mutation_refused(s, NULL, required[i], NULL, NULL);
+	expect_mutation_refused(s, "error", "code", NULL, NULL);
+	expect_mutation_refused(s, "error", "message", NULL, NULL);
+	/* Optional facts. */
+	expect_mutation_ok(s, NULL, NULL, "submitter", "\"ci\"");
+	expect_mutation_ok(s, NULL, NULL, "key", "\"release\"");
+	expect_mutation_ok(s, NULL, NULL, "format", "\"raw\"");
+	expect_mutation_ok(s, NULL, NULL, "artifact",
+	    "{\"name\":\"a\",\"sha256\":\"" SHA "\",\"size\":0}");
+	expect_mutation_refused(s, NULL, NULL, "format", "\"pgp\"");
+	expect_mutation_refused(s, NULL, NULL, "key", "\"\"");
+	expect_mutation_refused(s, NULL, NULL, "artifact", "{\"name\":\"a\",\"sha256\":\"" SHA "\"}");
+	expect_mutation_refused(s, NULL, NULL, "artifact", "{\"name\":\"..\",\"sha256\":\"" SHA "\",\"size\":0}");
+	free(s);
+}
+END_TEST
+
+START_TEST(test_strictness)
+{
+	struct sg_result *r = make_signed(), *back;
+	char *s = serialize_ok(r), *t;
+
+	result_free(r);
+	/* Unknown members at every level. */
+	expect_mutation_refused(s, NULL, NULL, "x", "1");
+	expect_mutation_refused(s, NULL, NULL, "Status", "\"signed\"");
+	expect_mutation_refused(s, "artifact", NULL, "x", "1");
+	expect_mutation_refused(s, "audit", NULL, "x", "1");
+	expect_mutation_refused(s, "store", NULL, "x", "1");
+	/* Duplicates. */
+	expect_mutation_refused(s, NULL, NULL, "agent", "\"hsm-2\"");
+	/* Values. */
+	expect_mutation_refused(s, NULL, "v", "v", "2");
+	expect_mutation_refused(s, NULL, "v", "v", "\"1\"");
+	expect_mutation_refused(s, NULL, "status", "status", "\"ok\"");
+	expect_mutation_refused(s, NULL, "status", "status", "\"Signed\"");
+	expect_mutation_refused(s, NULL, "id", "id", "\"" ID "0\"");
+	expect_mutation_refused(s, NULL, "id", "id", "\"0123456789ABCDEF0123456789abcdef\"");
+	expect_mutation_refused(s, NULL, "job_sha256", "job_sha256", "\"" ID "\"");
+	expect_mutation_refused(s, NULL, "agent", "agent", "\"\"");
+	expect_mutation_refused(s, NULL, "agent", "agent", "\"a\\nb\"");
+	expect_mutation_refused(s, NULL, "agent", "agent", "\"a\\u0000b\"");
+	expect_mutation_refused(s, NULL, "signed_at", "signed_at", "\"2026-11-26T16:00:05\"");
+	expect_mutation_refused(s, NULL, "signature", "signature", "\"\"");
+	expect_mutation_refused(s, NULL, "signature", "signature", "\"c2l\"");
+	expect_mutation_refused(s, NULL, "signature", "signature", "1");
+	expect_mutation_refused(s, NULL, "certificates", "certificates", "[]");
+	expect_mutation_refused(s, NULL, "certificates", "certificates", "[\"\"]");
+	expect_mutation_refused(s, NULL, "certificates", "certificates", "[1]");
+	expect_mutation_refused(s, NULL, "certificates", "certificates", "\"MIJsZWFm\"");
+	expect_mutation_refused(s, "audit", "seq", "seq", "-1");
+	expect_mutation_refused(s, "audit", "seq", "seq", "9007199254740992");
+	expect_mutation_ok(s, "audit", "seq", "seq", "9007199254740991");
+	expect_mutation_refused(s, "audit", "hash", "hash", "\"abc\"");
+	expect_mutation_refused(s, "store", "result", "result", "\"\"");
+
+	/* An error code from a later SPEC is kept, as internal. */
+	t = mutate(s, NULL, "status", "status", "\"rejected\"");
+	{
+		char *u = mutate(t, NULL, "signature", "error",
+		    "{\"code\":\"future.code\",\"message\":\"m\"}");
+		char *v1 = mutate(u, NULL, "certificates", NULL, NULL);
+		char *v2 = mutate(v1, NULL, "signed_at", NULL, NULL);
+		char *v3 = mutate(v2, NULL, "audit", NULL, NULL);
+		char *v4 = mutate(v3, NULL, "store", NULL, NULL);
+		back = parse_ok(v4);
+		ck_assert_int_eq(back->error, SG_ERR_INTERNAL);
+		ck_assert_str_eq(back->error_code, "future.code");
+		ck_assert_str_eq(back->error_message, "m");
+		result_free(back);
+		free(u);
+		free(v1);
+		free(v2);
+		free(v3);
+		free(v4);
+	}
+	free(t);
+	free(s);
+	expect_refused("");
+	expect_refused("[]");
+	expect_refused("{}");
+}
+END_TEST
+
+/* A JSON string of n 'a's. */
+static char *
+str_of(size_t n)
+{
+	char *s = malloc(n + 3);
+
+	ck_assert_ptr_nonnull(s);
+	s[0] = '"';
+	memset(s + 1, 'a', n);
+	s[n + 1] = '"';
+	s[n + 2] = '\0';
+	return s;
+}
+
+/* A base64 string of n bytes (all 'A' == 0x00 groups). */
+static char *
+b64_of(size_t n)
+{
+	size_t enc = ((n + 2) / 3) * 4, i;
+	char *s = malloc(enc + 3);
+
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_eq(n % 3, 0);
+	s[0] = '"';
+	for (i = 0; i < enc; i++)
+		s[1 + i] = 'A';
+	s[enc + 1] = '"';
+	s[enc + 2] = '\0';
+	return s;
+}
+
+START_TEST(test_limits)
+{
+	struct sg_result *r = make_signed();
+	char *s = serialize_ok(r), *sig, *certs, *big;
+	size_t i, o;
+
+	result_free(r);
+	/* RESULT_SIGNATURE_MAX is a multiple of 3. */
+	sig = b64_of(RESULT_SIGNATURE_MAX);
+	expect_mutation_ok(s, NULL, "signature", "signature", sig);
+	free(sig);
+	sig = b64_of(RESULT_SIGNATURE_MAX + 3);
+	expect_mutation_refused(s, NULL, "signature", "signature", sig);
+	free(sig);
+
+	certs = malloc(16 * (RESULT_CERTS_MAX + 1) + 3);
+	ck_assert_ptr_nonnull(certs);
+	o = 0;
+	certs[o++] = '[';
+	for (i = 0; i < RESULT_CERTS_MAX; i++)
+		o += (size_t)sprintf(certs + o, "%s\"MIJsZWFm\"", i ? "," : "");
+	certs[o] = ']';
+	certs[o + 1] = '\0';
+	expect_mutation_ok(s, NULL, "certificates", "certificates", certs);
+	sprintf(certs + o, ",\"MIJsZWFm\"]");
+	expect_mutation_refused(s, NULL, "certificates", "certificates", certs);
+	free(certs);
+
+	big = str_of(RESULT_FIELD_MAX);
+	expect_mutation_ok(s, NULL, "agent", "agent", big);
+	expect_mutation_ok(s, "store", "result", "result", big);
+	expect_mutation_ok(s, NULL, "submitter", "submitter", big);
+	free(big);
+	big = str_of(RESULT_FIELD_MAX + 1);
+	expect_mutation_refused(s, NULL, "agent", "agent", big);
+	expect_mutation_refused(s, "store", "result", "result", big);
+	expect_mutation_refused(s, NULL, "submitter", "submitter", big);
+	free(big);
+	free(s);
+}
+END_TEST
+
+START_TEST(test_serialize_refuses)
+{
+	struct sg_result *r = make_signed();
+	char *s = (char *)1;
+	size_t len = 3;
+	char *saved;
+	size_t n;
+
+	/* Signed results need all their members. */
+	saved = r->key;
+	r->key = NULL;
+	ck_assert_int_eq(result_serialize(r, &s, &len), SG_ERR_INVALID_ARGUMENT);
+	ck_assert_ptr_null(s);
+	ck_assert_uint_eq(len, 0);
+	r->key = saved;
+	n = r->ncerts;
+	r->ncerts = 0;
+	ck_assert_int_eq(result_serialize(r, &s, &len), SG_ERR_INVALID_ARGUMENT);
+	r->ncerts = n;
+	r->has_artifact = 0;
+	ck_assert_int_eq(result_serialize(r, &s, &len), SG_ERR_INVALID_ARGUMENT);
+	r->has_artifact = 1;
+	r->signature.len = 0;
+	ck_assert_int_eq(result_serialize(r, &s, &len), SG_ERR_INVALID_ARGUMENT);
+	r->signature.len = 7;
+	r->id[3] = 'X';
+	ck_assert_int_eq(result_serialize(r, &s, &len), SG_ERR_INVALID_ARGUMENT);
+	r->id[3] = '3';
+	s = serialize_ok(r);
+	free(s);
+	result_free(r);
+
+	/* Not signed without an error code. */
+	r = base(SG_STATUS_REJECTED);
+	ck_assert_int_eq(result_serialize(r, &s, &len), SG_ERR_INVALID_ARGUMENT);
+	r->error = SG_ERR_JOB_EXPIRED;
+	s = serialize_ok(r);
+	free(s);
+	free(r->agent);
+	r->agent = NULL;
+	ck_assert_int_eq(result_serialize(r, &s, &len), SG_ERR_INVALID_ARGUMENT);
+	result_free(r);
+}
+END_TEST
+
+static void
+add(Suite *s, const char *name, const TTest *t)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_add_test(tc, t);
+	suite_add_tcase(s, tc);
+}
+
+int
+main(void)
+{
+	Suite *s = suite_create("result");
+	SRunner *sr;
+	int failed;
+
+	add(s, "/result/round-trip/signed", test_signed_round_trip);
+	add(s, "/result/round-trip/rejected", test_rejected_round_trip);
+	add(s, "/result/round-trip/failed", test_failed_round_trip);
+	add(s, "/result/serialize/message-cleanup", test_message_cleanup);
+	add(s, "/result/parse/presence-signed", test_presence_signed);
+	add(s, "/result/parse/presence-not-signed", test_presence_not_signed);
+	add(s, "/result/parse/strict", test_strictness);
+	add(s, "/result/parse/limits", test_limits);
+	add(s, "/result/serialize/refuses-invalid", test_serialize_refuses);
+
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
