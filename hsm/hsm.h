@@ -36,6 +36,8 @@ struct hsm_key_spec {
 	const char *uri;   /* RFC 7512: pkcs11:object=...;id=%01;token=... */
 	enum sg_mech mech; /* for the attestation key: the mechanism that follows
 	                      its type (ECDSA for EC, RSA-PSS for RSA) */
+	int mech_from_key; /* nonzero: ignore mech and take it from the key's
+	                      type, as above (hsm_open() resolves it) */
 };
 
 struct hsm_config {
@@ -55,6 +57,17 @@ struct hsm_config {
  * SG_ERR_HSM_UNAVAILABLE (module, token, login), SG_ERR_CONFIG (a key not
  * found, ambiguous, of the wrong type or extractable), SG_ERR_SECRET_FILE,
  * and writes a one-line reason to errbuf (never the PIN).
+ * Details: a relative module path, sessions outside 1..HSM_SESSIONS_MAX, a
+ * token label over 32 bytes or on several tokens, and a key URI that does
+ * not parse, names neither object= nor id=, names another token= or a
+ * type= other than private are SG_ERR_CONFIG; so is a key that is not
+ * CKA_SENSITIVE, is CKA_EXTRACTABLE, lacks CKA_SIGN, has
+ * CKA_ALWAYS_AUTHENTICATE, is EC but not P-256, or RSA under 2048 bits, and
+ * one whose test signature (each key signs a fixed digest at open) does not
+ * verify with the public key found.  Errors of read_secret_file() on the
+ * PIN file (SG_ERR_SECRET_FILE, SG_ERR_NOT_FOUND, ...) pass through.  NULL
+ * cfg, ret or required members: SG_ERR_INVALID_ARGUMENT.  *ret is set only
+ * on success; errbuf may be NULL.
  */
 int hsm_open(const struct hsm_config *cfg, struct hsm **ret, char *errbuf, size_t errlen) SG_MUST_CHECK;
 
@@ -71,7 +84,8 @@ int hsm_sign(struct hsm *h, size_t key_index, const uint8_t *digest, size_t dige
     uint8_t *sig, size_t *ret_sig_len) SG_MUST_CHECK;
 
 /* The public key of configured key i (from the token), as an EVP_PKEY that
- * the caller frees.  SG_ERR_INVALID_ARGUMENT, SG_ERR_ALLOC. */
+ * the caller frees (a new reference to the cached key: do not modify it; it
+ * outlives hsm_close()).  SG_ERR_INVALID_ARGUMENT, SG_ERR_ALLOC. */
 int hsm_public_key(struct hsm *h, size_t key_index, EVP_PKEY **ret) SG_MUST_CHECK;
 
 /* Closes sessions, C_Finalize, dlclose.  NULL is a no-op. */
@@ -81,11 +95,22 @@ void hsm_close(struct hsm *h);
  * Returns a static string or one in buf (32 bytes). */
 const char *hsm_rv_name(unsigned long rv, char buf[32]);
 
+/* The signet error for a CK_RV from a signing call: 0 for CKR_OK,
+ * SG_ERR_HSM_UNAVAILABLE when the device, token, session or login is gone
+ * (CKR_DEVICE_REMOVED, CKR_DEVICE_ERROR, CKR_TOKEN_NOT_PRESENT,
+ * CKR_SESSION_HANDLE_INVALID, CKR_SESSION_CLOSED, CKR_USER_NOT_LOGGED_IN,
+ * CKR_CRYPTOKI_NOT_INITIALIZED), SG_ERR_HSM_SIGN_FAILED otherwise. */
+int hsm_rv_error(unsigned long rv);
+
 /*
  * RFC 7512 PKCS#11 URI, the subset signet uses: path attributes object=
  * (label), id= (percent-encoded bytes), token= and type= (private, public,
  * cert); any other path attribute or a query part is SG_ERR_PARSE.
  * Percent-encoding is decoded; values must be valid and free of NUL.
+ * SG_ERR_PARSE (also: unknown or repeated attribute, empty value, type other
+ * than private/public/cert), SG_ERR_LIMIT (URI longer than HSM_URI_MAX or id
+ * longer than HSM_ID_MAX bytes), SG_ERR_ALLOC.  Caller frees with
+ * hsm_uri_free().
  */
 #define HSM_ID_MAX 64
 struct hsm_uri {
