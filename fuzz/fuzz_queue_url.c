@@ -1,4 +1,50 @@
-#include <stddef.h>
+/*
+ * fuzz_queue_url.c — queue_url_parse() on arbitrary bytes.  The input is
+ * made a C string (an embedded NUL ends it, as it would for a URL taken
+ * from argv or a config file).  A URL that parses must describe exactly
+ * one endpoint within the documented ranges.
+ */
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "queue.h"
+
+/* Longer than QUEUE_URL_MAX so that the length check is reached. */
+#define FUZZ_URL_MAX (QUEUE_URL_MAX + 64)
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) { (void)data; (void)size; return 0; }
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct queue_url *u = NULL;
+	char *s;
+
+	if (size > FUZZ_URL_MAX)
+		size = FUZZ_URL_MAX;
+	if ((s = malloc(size + 1)) == NULL)
+		return 0;
+	memcpy(s, data, size);
+	s[size] = '\0';
+	if (queue_url_parse(s, &u) == 0) {
+		if (u == NULL)
+			abort();
+		if (u->is_unix) {
+			if (u->path == NULL || u->path[0] != '/' || u->host != NULL || u->user != NULL ||
+			    u->password != NULL || u->db != 0)
+				abort();
+		} else {
+			if (u->host == NULL || u->host[0] == '\0' || u->path != NULL || u->port < 1 ||
+			    u->port > 65535 || u->db < 0 || u->db > 15)
+				abort();
+			if (u->password != NULL && strlen(u->password) > QUEUE_PASSWORD_MAX)
+				abort();
+		}
+		queue_url_free(u);
+	} else if (u != NULL) {
+		abort();
+	}
+	free(s);
+	return 0;
+}

@@ -25,6 +25,7 @@
 #define QUEUE_PASSWORD_MAX 512
 #define QUEUE_ENTRY_ID_MAX 64   /* bytes of a stream entry id "ms-seq" */
 #define QUEUE_READ_COUNT_MAX 256
+#define QUEUE_CONSUMER_MAX 256 /* bytes of a consumer name: printable ASCII, no space */
 #define QUEUE_DEFAULT_PREFIX "signet:"
 #define QUEUE_GROUP "agents"
 
@@ -41,7 +42,13 @@ struct queue_url {
 	int db;         /* 0 when absent */
 };
 /* Parses with libcurl's URL API.  SG_ERR_PARSE for anything else
- * (other schemes, query or fragment, db out of 0..15 ...). */
+ * (other schemes, query or fragment, db out of 0..15 ...).  Also
+ * SG_ERR_PARSE: more than QUEUE_URL_MAX bytes, bytes outside printable
+ * ASCII, port 0, a password over QUEUE_PASSWORD_MAX, a unix path that does
+ * not fit sun_path.  An IPv6 host comes without brackets ("fe80::1%eth0").
+ * An empty user or password counts as absent.  unix:// URLs carry no
+ * credentials: the password comes from the password file. *ret is NULL on
+ * error; SG_ERR_INVALID_ARGUMENT for NULL arguments. */
 int queue_url_parse(const char *url, struct queue_url **ret) SG_MUST_CHECK;
 void queue_url_free(struct queue_url *u);
 
@@ -49,13 +56,27 @@ struct queue_opts {
 	const char *url;           /* required */
 	const char *password_file; /* optional; overrides a password in the URL */
 	const char *prefix;        /* NULL: QUEUE_DEFAULT_PREFIX */
-	int timeout_ms;            /* connect and command timeout; 0: 5000 */
+	int timeout_ms;            /* connect and command timeout; 0: 5000; max 3600000 */
 };
 
 /*
- * Connects (and AUTH/SELECT as the URL says).  SG_ERR_PARSE/SG_ERR_CONFIG
- * for a bad URL or prefix, SG_ERR_SECRET_FILE, SG_ERR_QUEUE_UNAVAILABLE,
- * SG_ERR_QUEUE_AUTH.  The options are copied.
+ * Connects (and AUTH/SELECT as the URL says), then PINGs, so that a server
+ * wanting a password says so here.  SG_ERR_PARSE/SG_ERR_CONFIG for a bad
+ * URL or prefix (1..QUEUE_PREFIX_MAX printable ASCII, no space),
+ * SG_ERR_SECRET_FILE, SG_ERR_QUEUE_UNAVAILABLE, SG_ERR_QUEUE_AUTH (any
+ * error reply to AUTH, NOAUTH to the PING), SG_ERR_QUEUE_PROTOCOL (not a
+ * Redis).  SG_ERR_CONFIG also for: a missing/empty password file, a
+ * password over QUEUE_PASSWORD_MAX, a user without a password.  The
+ * options are copied; the password is kept (for queue_reconnect) until
+ * queue_close, which wipes it.  Writes to a dead connection may raise
+ * SIGPIPE inside hiredis: programs ignore SIGPIPE.
+ *
+ * Every call below returns SG_ERR_INVALID_ARGUMENT for bad arguments
+ * (NULL, a job id that is not JOB_ID_LEN lowercase hex ...),
+ * SG_ERR_QUEUE_UNAVAILABLE once the connection is lost (sticky until
+ * queue_reconnect), SG_ERR_QUEUE_AUTH for NOAUTH/WRONGPASS/NOPERM and
+ * SG_ERR_QUEUE_PROTOCOL for any other error reply (a key of the wrong
+ * type, say) or a reply of the wrong shape.
  */
 int queue_open(const struct queue_opts *opts, struct queue **ret) SG_MUST_CHECK;
 /* Drops the connection and connects again; same errors as queue_open. */
@@ -67,9 +88,11 @@ void queue_close(struct queue *q);
 /* XADD <prefix>jobs * env <envelope>. */
 int queue_submit(struct queue *q, const char *env, size_t env_len) SG_MUST_CHECK;
 /* BLPOP <prefix>done:<id> with a timeout (ms, rounded up to Redis's
- * resolution).  0 when woken, SG_ERR_TIMEOUT. */
+ * resolution; must be > 0).  0 when woken, SG_ERR_TIMEOUT. */
 int queue_wait_done(struct queue *q, const char *job_id, int timeout_ms) SG_MUST_CHECK;
-/* GET <prefix>result:<id>.  SG_ERR_NOT_FOUND when absent. Caller frees. */
+/* GET <prefix>result:<id>.  SG_ERR_NOT_FOUND when absent. Caller frees.
+ * The value is NUL-terminated and may be of any length: the caller checks.
+ * *ret NULL and *ret_len 0 on error. */
 int queue_get_result(struct queue *q, const char *job_id, char **ret, size_t *ret_len) SG_MUST_CHECK;
 
 /* --- agent --- */
@@ -89,6 +112,13 @@ struct queue_entry {
  * Entries whose shape is wrong (no "env" field, odd field list, non-string
  * values) come back with env NULL so that the caller can account for them
  * and acknowledge them.  Caller frees with queue_entries_free().
+ * count is clamped to QUEUE_READ_COUNT_MAX (0 is SG_ERR_INVALID_ARGUMENT);
+ * block_ms 0 does not block (BLOCK 0, "for ever", is never sent).  The
+ * consumer is 1..QUEUE_CONSUMER_MAX printable ASCII bytes, no space.  A
+ * reply Redis would never produce (an entry id that is not "<ms>-<seq>" of
+ * at most QUEUE_ENTRY_ID_MAX bytes, more entries than asked, another
+ * stream) fails the whole read with SG_ERR_QUEUE_PROTOCOL.  *ret is NULL
+ * when *ret_n is 0.
  */
 int queue_read(struct queue *q, const char *consumer, size_t count, int block_ms,
     struct queue_entry **ret, size_t *ret_n) SG_MUST_CHECK;
@@ -97,12 +127,14 @@ void queue_entries_free(struct queue_entry *e, size_t n);
 /*
  * Publishes a result: SET <prefix>result:<id> <env> EX ttl [NX], then, if
  * the SET took place, LPUSH <prefix>done:<id> 1 and EXPIRE it ttl.
- * Returns 0 when written, SG_ERR_EXISTS when nx and a result was there.
+ * Returns 0 when written, SG_ERR_EXISTS when nx and a result was there
+ * (nothing is pushed then).  ttl_s is 1..100 years.
  */
 int queue_put_result(struct queue *q, const char *job_id, const char *env, size_t env_len,
     int64_t ttl_s, int nx) SG_MUST_CHECK;
 
-/* XACK <prefix>jobs agents <id> then XDEL <prefix>jobs <id>. */
+/* XACK <prefix>jobs agents <id> then XDEL <prefix>jobs <id> (pipelined).
+ * Acknowledging an id that is not pending is fine. */
 int queue_ack(struct queue *q, const char *entry_id) SG_MUST_CHECK;
 
 #endif

@@ -1,4 +1,450 @@
+/*
+ * test_queue_url.c — queue_url_parse(): the two schemes of SPEC §5, every
+ * limit at its edge and one past it, and the ways curl's leniency could let
+ * a wrong URL through.
+ */
 #include <check.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "queue.h"
+
 int main(void);
-int main(void) { return EXIT_FAILURE; /* not written yet */ }
+
+/* A value that no parse leaves in *ret, to see that errors reset it. */
+static struct queue_url sentinel;
+
+static struct queue_url *
+parse_ok(const char *url)
+{
+	struct queue_url *u = &sentinel;
+	int r = queue_url_parse(url, &u);
+
+	ck_assert_msg(r == 0, "%s: %d", url, r);
+	ck_assert_ptr_nonnull(u);
+	ck_assert_ptr_ne(u, &sentinel);
+	return u;
+}
+
+static void
+parse_fails(const char *url)
+{
+	struct queue_url *u = &sentinel;
+	int r = queue_url_parse(url, &u);
+
+	ck_assert_msg(r == SG_ERR_PARSE, "%s: %d", url, r);
+	ck_assert_ptr_null(u);
+}
+
+/* A string of n copies of c (caller frees). */
+static char *
+repeat(char c, size_t n)
+{
+	char *s = malloc(n + 1);
+
+	ck_assert_ptr_nonnull(s);
+	memset(s, c, n);
+	s[n] = '\0';
+	return s;
+}
+
+static char *
+concat3(const char *a, const char *b, const char *c)
+{
+	size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+	char *s = malloc(la + lb + lc + 1);
+
+	ck_assert_ptr_nonnull(s);
+	memcpy(s, a, la);
+	memcpy(s + la, b, lb);
+	memcpy(s + la + lb, c, lc + 1);
+	return s;
+}
+
+START_TEST(redis_defaults)
+{
+	struct queue_url *u = parse_ok("redis://localhost");
+
+	ck_assert_int_eq(u->is_unix, 0);
+	ck_assert_str_eq(u->host, "localhost");
+	ck_assert_int_eq(u->port, 6379);
+	ck_assert_int_eq(u->db, 0);
+	ck_assert_ptr_null(u->path);
+	ck_assert_ptr_null(u->user);
+	ck_assert_ptr_null(u->password);
+	queue_url_free(u);
+}
+END_TEST
+
+START_TEST(redis_full)
+{
+	struct queue_url *u = parse_ok("redis://alice:p%40ss%3Aw%2Fd@redis.example.org:6380/7");
+
+	ck_assert_int_eq(u->is_unix, 0);
+	ck_assert_str_eq(u->host, "redis.example.org");
+	ck_assert_int_eq(u->port, 6380);
+	ck_assert_int_eq(u->db, 7);
+	ck_assert_str_eq(u->user, "alice");
+	ck_assert_str_eq(u->password, "p@ss:w/d");
+	ck_assert_ptr_null(u->path);
+	queue_url_free(u);
+}
+END_TEST
+
+START_TEST(redis_scheme_case)
+{
+	struct queue_url *u = parse_ok("REDIS://h:1");
+
+	ck_assert_int_eq(u->is_unix, 0);
+	ck_assert_int_eq(u->port, 1);
+	queue_url_free(u);
+}
+END_TEST
+
+START_TEST(redis_password_only)
+{
+	struct queue_url *u = parse_ok("redis://:secret@h");
+
+	ck_assert_ptr_null(u->user);
+	ck_assert_str_eq(u->password, "secret");
+	queue_url_free(u);
+}
+END_TEST
+
+START_TEST(redis_user_only)
+{
+	struct queue_url *u = parse_ok("redis://bob@h");
+
+	ck_assert_str_eq(u->user, "bob");
+	ck_assert_ptr_null(u->password);
+	queue_url_free(u);
+}
+END_TEST
+
+START_TEST(redis_empty_password_is_none)
+{
+	struct queue_url *u = parse_ok("redis://bob:@h");
+
+	ck_assert_str_eq(u->user, "bob");
+	ck_assert_ptr_null(u->password);
+	queue_url_free(u);
+}
+END_TEST
+
+START_TEST(redis_encoded_colon_in_user)
+{
+	struct queue_url *u = parse_ok("redis://us%3Aer:p%3Aw@h");
+
+	ck_assert_str_eq(u->user, "us:er");
+	ck_assert_str_eq(u->password, "p:w");
+	queue_url_free(u);
+	parse_fails("redis://a@b@h");
+	parse_fails("redis://[::1");
+	parse_fails("redis://[::1]x");
+}
+END_TEST
+
+START_TEST(redis_plus_is_not_space)
+{
+	struct queue_url *u = parse_ok("redis://:a+b@h");
+
+	ck_assert_str_eq(u->password, "a+b");
+	queue_url_free(u);
+}
+END_TEST
+
+START_TEST(redis_ipv6)
+{
+	struct queue_url *u = parse_ok("redis://[::1]:6390/2");
+
+	ck_assert_str_eq(u->host, "::1");
+	ck_assert_int_eq(u->port, 6390);
+	ck_assert_int_eq(u->db, 2);
+	queue_url_free(u);
+}
+END_TEST
+
+START_TEST(redis_ipv6_zone)
+{
+	struct queue_url *u = parse_ok("redis://[fe80::1%25eth0]");
+
+	ck_assert_str_eq(u->host, "fe80::1%eth0");
+	ck_assert_int_eq(u->port, 6379);
+	queue_url_free(u);
+}
+END_TEST
+
+START_TEST(redis_port_edges)
+{
+	struct queue_url *u = parse_ok("redis://h:65535");
+
+	ck_assert_int_eq(u->port, 65535);
+	queue_url_free(u);
+	u = parse_ok("redis://h:1");
+	ck_assert_int_eq(u->port, 1);
+	queue_url_free(u);
+	/* An empty port is the default port (RFC 3986 §3.2.3). */
+	u = parse_ok("redis://h:");
+	ck_assert_int_eq(u->port, 6379);
+	queue_url_free(u);
+	parse_fails("redis://h:0");
+	parse_fails("redis://h:65536");
+	parse_fails("redis://h:-1");
+	parse_fails("redis://h:+1");
+	parse_fails("redis://h:1x");
+	parse_fails("redis://h:99999999999999999999999");
+	parse_fails("redis://h:1:2");
+}
+END_TEST
+
+START_TEST(redis_db_edges)
+{
+	struct queue_url *u = parse_ok("redis://h/0");
+
+	ck_assert_int_eq(u->db, 0);
+	queue_url_free(u);
+	u = parse_ok("redis://h/15");
+	ck_assert_int_eq(u->db, 15);
+	queue_url_free(u);
+	u = parse_ok("redis://h/");
+	ck_assert_int_eq(u->db, 0);
+	queue_url_free(u);
+	parse_fails("redis://h/16");
+	parse_fails("redis://h/00");
+	parse_fails("redis://h/01");
+	parse_fails("redis://h/-1");
+	parse_fails("redis://h/+1");
+	parse_fails("redis://h/1/");
+	parse_fails("redis://h//1");
+	parse_fails("redis://h/a");
+	parse_fails("redis://h/1a");
+	parse_fails("redis://h/%31");
+	parse_fails("redis://h/../1");
+	parse_fails("redis://h/18446744073709551616");
+}
+END_TEST
+
+START_TEST(redis_query_fragment_refused)
+{
+	parse_fails("redis://h?x=1");
+	parse_fails("redis://h/0?");
+	parse_fails("redis://h/0?db=1");
+	parse_fails("redis://h#f");
+	parse_fails("redis://h/0#");
+	parse_fails("redis://:a#b@h");
+}
+END_TEST
+
+START_TEST(redis_authority_required)
+{
+	parse_fails("redis://");
+	parse_fails("redis:///3");
+	parse_fails("redis:////h");
+	parse_fails("redis:h");
+	parse_fails("redis:/h");
+	parse_fails("redis://:pw@");
+	parse_fails("redis://u:pw@/0");
+	parse_fails("redis://:6379");
+}
+END_TEST
+
+START_TEST(redis_nul_in_credentials)
+{
+	parse_fails("redis://:a%00b@h");
+	parse_fails("redis://a%00b:pw@h");
+}
+END_TEST
+
+START_TEST(redis_password_limit)
+{
+	char *pw = repeat('p', QUEUE_PASSWORD_MAX);
+	char *url = concat3("redis://:", pw, "@h");
+	struct queue_url *u = parse_ok(url);
+
+	ck_assert_uint_eq(strlen(u->password), QUEUE_PASSWORD_MAX);
+	queue_url_free(u);
+	free(url);
+	free(pw);
+
+	pw = repeat('p', QUEUE_PASSWORD_MAX + 1);
+	url = concat3("redis://:", pw, "@h");
+	parse_fails(url);
+	free(url);
+	free(pw);
+}
+END_TEST
+
+START_TEST(url_length_limit)
+{
+	/* "redis://" + user + "@h" is exactly QUEUE_URL_MAX, then one more. */
+	size_t fixed = strlen("redis://") + strlen("@h");
+	char *user = repeat('u', QUEUE_URL_MAX - fixed);
+	char *url = concat3("redis://", user, "@h");
+	struct queue_url *u;
+
+	ck_assert_uint_eq(strlen(url), QUEUE_URL_MAX);
+	u = parse_ok(url);
+	ck_assert_uint_eq(strlen(u->user), QUEUE_URL_MAX - fixed);
+	queue_url_free(u);
+	free(url);
+	free(user);
+
+	user = repeat('u', QUEUE_URL_MAX - fixed + 1);
+	url = concat3("redis://", user, "@h");
+	ck_assert_uint_eq(strlen(url), QUEUE_URL_MAX + 1);
+	parse_fails(url);
+	free(url);
+	free(user);
+}
+END_TEST
+
+START_TEST(other_schemes_refused)
+{
+	parse_fails("");
+	parse_fails("localhost:6379");
+	parse_fails("rediss://h");
+	parse_fails("http://h");
+	parse_fails("file:///tmp/redis.sock");
+	parse_fails("redis+unix:///tmp/redis.sock");
+	parse_fails("unix:/tmp/redis.sock");
+	parse_fails("unix://tmp/redis.sock");
+	parse_fails(" redis://h");
+}
+END_TEST
+
+START_TEST(bad_bytes_refused)
+{
+	parse_fails("redis://h /0");
+	parse_fails("redis://h\t");
+	parse_fails("redis://h\n");
+	parse_fails("redis://h\x7f");
+	parse_fails("redis://h\xc3\xa9");
+	parse_fails("unix:///tmp/a b");
+	parse_fails("redis://h\r\n/0");
+}
+END_TEST
+
+START_TEST(unix_ok)
+{
+	struct queue_url *u = parse_ok("unix:///run/redis/redis.sock");
+
+	ck_assert_int_eq(u->is_unix, 1);
+	ck_assert_str_eq(u->path, "/run/redis/redis.sock");
+	ck_assert_ptr_null(u->host);
+	ck_assert_ptr_null(u->user);
+	ck_assert_ptr_null(u->password);
+	ck_assert_int_eq(u->db, 0);
+	queue_url_free(u);
+	u = parse_ok("UNIX:///s");
+	ck_assert_str_eq(u->path, "/s");
+	queue_url_free(u);
+}
+END_TEST
+
+START_TEST(unix_percent_decoded)
+{
+	struct queue_url *u = parse_ok("unix:///tmp/a%20b/redis.sock");
+
+	ck_assert_str_eq(u->path, "/tmp/a b/redis.sock");
+	queue_url_free(u);
+	parse_fails("unix:///tmp/a%00b");
+}
+END_TEST
+
+START_TEST(unix_refusals)
+{
+	parse_fails("unix://");
+	parse_fails("unix:///");
+	parse_fails("unix:///tmp/");
+	parse_fails("unix://host/tmp/redis.sock");
+	parse_fails("unix://localhost/tmp/redis.sock");
+	parse_fails("unix://:pw@/tmp/redis.sock");
+	parse_fails("unix:///tmp/redis.sock?db=1");
+	parse_fails("unix:///tmp/redis.sock?");
+	parse_fails("unix:///tmp/redis.sock#x");
+	parse_fails("unix:///tmp/redis.sock#");
+}
+END_TEST
+
+START_TEST(unix_path_limit)
+{
+	/* sun_path is 108 bytes with its NUL: a path of 107 bytes fits. */
+	char *name = repeat('s', 106);
+	char *url = concat3("unix:///", name, "");
+	struct queue_url *u = parse_ok(url);
+
+	ck_assert_uint_eq(strlen(u->path), 107);
+	queue_url_free(u);
+	free(url);
+	free(name);
+
+	name = repeat('s', 107);
+	url = concat3("unix:///", name, "");
+	parse_fails(url);
+	free(url);
+	free(name);
+}
+END_TEST
+
+START_TEST(null_arguments)
+{
+	struct queue_url *u = &sentinel;
+
+	ck_assert_int_eq(queue_url_parse(NULL, &u), SG_ERR_INVALID_ARGUMENT);
+	ck_assert_ptr_null(u);
+	ck_assert_int_eq(queue_url_parse("redis://h", NULL), SG_ERR_INVALID_ARGUMENT);
+	queue_url_free(NULL);
+}
+END_TEST
+
+static Suite *
+queue_url_suite(void)
+{
+	Suite *s = suite_create("queue_url");
+	TCase *tc;
+
+#define ADD(name, fn) \
+	do { \
+		tc = tcase_create(name); \
+		tcase_add_test(tc, fn); \
+		suite_add_tcase(s, tc); \
+	} while (0)
+	ADD("/queue_url/redis/defaults", redis_defaults);
+	ADD("/queue_url/redis/full", redis_full);
+	ADD("/queue_url/redis/scheme-case-insensitive", redis_scheme_case);
+	ADD("/queue_url/redis/password-only", redis_password_only);
+	ADD("/queue_url/redis/user-only", redis_user_only);
+	ADD("/queue_url/redis/empty-password-is-none", redis_empty_password_is_none);
+	ADD("/queue_url/redis/encoded-colon-in-user", redis_encoded_colon_in_user);
+	ADD("/queue_url/redis/plus-is-not-space", redis_plus_is_not_space);
+	ADD("/queue_url/redis/ipv6", redis_ipv6);
+	ADD("/queue_url/redis/ipv6-zone", redis_ipv6_zone);
+	ADD("/queue_url/redis/port-edges", redis_port_edges);
+	ADD("/queue_url/redis/db-edges", redis_db_edges);
+	ADD("/queue_url/redis/query-fragment-refused", redis_query_fragment_refused);
+	ADD("/queue_url/redis/authority-required", redis_authority_required);
+	ADD("/queue_url/redis/nul-in-credentials", redis_nul_in_credentials);
+	ADD("/queue_url/redis/password-limit", redis_password_limit);
+	ADD("/queue_url/length-limit", url_length_limit);
+	ADD("/queue_url/other-schemes-refused", other_schemes_refused);
+	ADD("/queue_url/bad-bytes-refused", bad_bytes_refused);
+	ADD("/queue_url/unix/ok", unix_ok);
+	ADD("/queue_url/unix/percent-decoded", unix_percent_decoded);
+	ADD("/queue_url/unix/refusals", unix_refusals);
+	ADD("/queue_url/unix/path-limit", unix_path_limit);
+	ADD("/queue_url/null-arguments", null_arguments);
+#undef ADD
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(queue_url_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
