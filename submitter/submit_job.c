@@ -1,3 +1,917 @@
+/*
+ * submit-job — hash an artifact, build and sign a job, push it to the
+ * queue, wait for the agent's result, verify it and write the signature
+ * (SPEC §9).
+ *
+ * Order of work: everything that can be a usage or configuration error
+ * (options, URL, FILE, keys, password file, output directory) is checked
+ * before Redis is touched, so exit status 2 never leaves a job behind.
+ * The identity key is freed (and so wiped) as soon as the job is signed.
+ *
+ * Redis is hostile (SPEC §1, §5): any value under our result key may be a
+ * forgery.  A result counts only when its envelope is a result signed by
+ * the pinned agent key, it names our job id and it carries the SHA-256 of
+ * our exact job payload; anything else is ignored (with a few warnings)
+ * and we go on waiting until the deadline.  A signature file is written
+ * only after we have verified it ourselves against the artifact.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "b64.h"
+#include "crypto.h"
+#include "envelope.h"
 #include "err.h"
-int main(void);
-int main(void) { return 0; }
+#include "job.h"
+#include "log.h"
+#include "queue.h"
+#include "result.h"
+#include "sgtime.h"
+#include "signet_version.h"
+#include "submitter.h"
+#include "util.h"
+
+#define PROG "submit-job"
+
+#define WAIT_DEFAULT_S 300
+#define WAIT_MAX_S 86400            /* --wait upper bound */
+#define LIFETIME_DEFAULT_S 600
+#define LIFETIME_MAX_S 86400        /* --lifetime upper bound */
+#define JOB_ID_BYTES 16             /* 128 random bits */
+#define WAIT_SLICE_MS 2000          /* one BLPOP; below the queue's command timeout */
+#define POLL_MS 1000                /* when BLPOP cannot be used */
+#define WOKEN_PAUSE_MS 100          /* after a wake-up that brought nothing valid */
+#define QUEUE_RETRIES_MAX 5         /* consecutive reconnects before giving up */
+#define BACKOFF_FIRST_MS 250
+#define BACKOFF_MAX_MS 4000
+#define IGNORED_WARN_MAX 3          /* warnings about ignored results */
+#define ESCAPED_MAX (RESULT_MESSAGE_MAX * 4 + 8) /* log_escape output, \xNN per byte */
+
+struct options {
+	char *file;
+	char *key;
+	enum sg_format format;
+	char *identity;
+	char *redis;
+	char *agent_pubkey;
+	char *output;
+	const char *prefix;
+	char *password_file;
+	char *name;
+	uint64_t wait_s;
+	uint64_t lifetime_s;
+	int json;
+};
+
+/* What the wait loop needs to recognize our result. */
+struct waiter {
+	struct queue *q;
+	const char *job_id;
+	char job_sha256_hex[SHA256_HEX_LEN + 1];
+	EVP_PKEY *agent;
+	char agent_keyid[KEYID_LEN + 1];
+	unsigned nwarned;
+	uint8_t last_ignored[SHA256_LEN]; /* hash of the last ignored envelope */
+	int has_last_ignored;
+};
+
+void
+sj_msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void
+sleep_ms(int64_t ms)
+{
+	struct timespec ts;
+
+	if (ms <= 0)
+		return;
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+static void
+usage(FILE *f)
+{
+	fputs(
+"usage: " PROG " [options] FILE\n"
+"\n"
+"Hash FILE, build and sign a job, push it to the signet queue, wait for the\n"
+"agent's result, verify it and write the signature.\n"
+"\n"
+"  -k, --key NAME              signing key name (required)\n"
+"  -f, --format raw|cms        signature format (default cms)\n"
+"  -i, --identity PATH         submitter private key, PEM (env SIGNET_IDENTITY)\n"
+"  -r, --redis URL             redis://[user:password@]host:port[/db] or\n"
+"                              unix:///path (env SIGNET_REDIS)\n"
+"  -a, --agent-pubkey PATH     agent attestation public key, PEM\n"
+"                              (env SIGNET_AGENT_PUBKEY; not needed with -w 0)\n"
+"  -o, --output PATH           signature file (default FILE.sig or FILE.p7s)\n"
+"      --prefix PREFIX         Redis key prefix (default signet:, env SIGNET_PREFIX)\n"
+"      --redis-password-file PATH\n"
+"                              Redis password (env SIGNET_REDIS_PASSWORD_FILE)\n"
+"  -w, --wait SECONDS          how long to wait for the result (default 300,\n"
+"                              at most 86400); 0 submits, prints the job id, exits\n"
+"      --name NAME             artifact name (default: FILE's base name)\n"
+"      --lifetime SECONDS      the job expires this long after it is created\n"
+"                              (default 600, 1..86400; the agent has its own maximum)\n"
+"      --json                  print the verified result payload on stdout\n"
+"                              (with -w 0: {\"id\": \"...\"})\n"
+"  -h, --help                  this text\n"
+"      --version               print the version\n"
+"\n"
+"Options override environment variables; an empty variable counts as unset.\n"
+"The job's \"ci\" member comes from the CI system's environment: GitLab\n"
+"(CI_PROJECT_PATH, CI_PIPELINE_ID, CI_JOB_ID, CI_COMMIT_SHA,\n"
+"CI_COMMIT_REF_NAME, CI_JOB_URL), Jenkins (JOB_NAME, BUILD_NUMBER as pipeline,\n"
+"STAGE_NAME as job, GIT_COMMIT, BRANCH_NAME or GIT_BRANCH, BUILD_URL), GitHub\n"
+"Actions (GITHUB_REPOSITORY, GITHUB_RUN_ID, GITHUB_JOB, GITHUB_SHA, GITHUB_REF,\n"
+"run URL), else \"local\". Values over 512 bytes or with control characters\n"
+"are left out with a warning.\n"
+"\n"
+"Exit status: 0 signed and verified; 1 rejected or failed by the agent;\n"
+"2 usage or configuration error; 3 timed out; 4 queue or other\n"
+"infrastructure error; 5 the agent's signature does not match the artifact\n"
+"or certificate (nothing is written).\n", f);
+}
+
+/* The option's value, else the environment variable's when non-empty. */
+static char *
+opt_or_env(char *opt, const char *var)
+{
+	char *v;
+
+	if (opt != NULL)
+		return opt;
+	v = getenv(var);
+	return (v != NULL && *v != '\0') ? v : NULL;
+}
+
+enum {
+	OPT_PREFIX = 256,
+	OPT_PASSWORD_FILE,
+	OPT_NAME,
+	OPT_JSON,
+	OPT_LIFETIME,
+	OPT_VERSION,
+};
+
+static const struct option long_options[] = {
+	{ "key", required_argument, NULL, 'k' },
+	{ "format", required_argument, NULL, 'f' },
+	{ "identity", required_argument, NULL, 'i' },
+	{ "redis", required_argument, NULL, 'r' },
+	{ "agent-pubkey", required_argument, NULL, 'a' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "prefix", required_argument, NULL, OPT_PREFIX },
+	{ "redis-password-file", required_argument, NULL, OPT_PASSWORD_FILE },
+	{ "wait", required_argument, NULL, 'w' },
+	{ "name", required_argument, NULL, OPT_NAME },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "lifetime", required_argument, NULL, OPT_LIFETIME },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+/*
+ * Fills *o from argv and the environment.  Returns -1 to go on, or the exit
+ * status (0 after --help/--version, 2 after a usage error, reported).
+ */
+static int
+parse_options(int argc, char **argv, struct options *o)
+{
+	char *format = NULL, *wait = NULL, *lifetime = NULL, *prefix = NULL;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":k:f:i:r:a:o:w:h", long_options, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			o->key = optarg;
+			break;
+		case 'f':
+			format = optarg;
+			break;
+		case 'i':
+			o->identity = optarg;
+			break;
+		case 'r':
+			o->redis = optarg;
+			break;
+		case 'a':
+			o->agent_pubkey = optarg;
+			break;
+		case 'o':
+			o->output = optarg;
+			break;
+		case OPT_PREFIX:
+			prefix = optarg;
+			break;
+		case OPT_PASSWORD_FILE:
+			o->password_file = optarg;
+			break;
+		case 'w':
+			wait = optarg;
+			break;
+		case OPT_NAME:
+			o->name = optarg;
+			break;
+		case OPT_JSON:
+			o->json = 1;
+			break;
+		case OPT_LIFETIME:
+			lifetime = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return SJ_EXIT_OK;
+		case OPT_VERSION:
+			printf(PROG " %s\n", SIGNET_VERSION);
+			return SJ_EXIT_OK;
+		case ':':
+			sj_msg("option %s needs a value (see --help)", argv[optind - 1]);
+			return SJ_EXIT_USAGE;
+		default:
+			sj_msg("unknown option %s (see --help)", argv[optind - 1]);
+			return SJ_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		sj_msg("%s (see --help)", argc - optind < 1 ?
+		    "missing FILE" : "exactly one FILE expected");
+		return SJ_EXIT_USAGE;
+	}
+	o->file = argv[optind];
+
+	o->identity = opt_or_env(o->identity, "SIGNET_IDENTITY");
+	o->redis = opt_or_env(o->redis, "SIGNET_REDIS");
+	o->agent_pubkey = opt_or_env(o->agent_pubkey, "SIGNET_AGENT_PUBKEY");
+	o->prefix = opt_or_env(prefix, "SIGNET_PREFIX");
+	o->password_file = opt_or_env(o->password_file, "SIGNET_REDIS_PASSWORD_FILE");
+
+	if (o->key == NULL) {
+		sj_msg("missing --key");
+		return SJ_EXIT_USAGE;
+	}
+	if (*o->key == '\0' || !sj_string_ok(o->key, strlen(o->key), JOB_KEY_MAX)) {
+		sj_msg("invalid --key: 1 to %d bytes of UTF-8 without control characters",
+		    JOB_KEY_MAX);
+		return SJ_EXIT_USAGE;
+	}
+	o->format = SG_FORMAT_CMS;
+	if (format != NULL && sg_format_parse(format, &o->format) != 0) {
+		sj_msg("invalid --format: raw or cms");
+		return SJ_EXIT_USAGE;
+	}
+	o->wait_s = WAIT_DEFAULT_S;
+	if (wait != NULL && parse_u64(wait, WAIT_MAX_S, &o->wait_s) != 0) {
+		sj_msg("invalid --wait: seconds from 0 to %d", WAIT_MAX_S);
+		return SJ_EXIT_USAGE;
+	}
+	o->lifetime_s = LIFETIME_DEFAULT_S;
+	if (lifetime != NULL && (parse_u64(lifetime, LIFETIME_MAX_S, &o->lifetime_s) != 0 ||
+	    o->lifetime_s < 1)) {
+		sj_msg("invalid --lifetime: seconds from 1 to %d", LIFETIME_MAX_S);
+		return SJ_EXIT_USAGE;
+	}
+	if (o->identity == NULL) {
+		sj_msg("missing --identity (or SIGNET_IDENTITY)");
+		return SJ_EXIT_USAGE;
+	}
+	if (o->redis == NULL) {
+		sj_msg("missing --redis (or SIGNET_REDIS)");
+		return SJ_EXIT_USAGE;
+	}
+	if (o->agent_pubkey == NULL && o->wait_s > 0) {
+		sj_msg("missing --agent-pubkey (or SIGNET_AGENT_PUBKEY)");
+		return SJ_EXIT_USAGE;
+	}
+	if (o->prefix == NULL)
+		o->prefix = QUEUE_DEFAULT_PREFIX;
+	if (strlen(o->prefix) > QUEUE_PREFIX_MAX) {
+		sj_msg("invalid --prefix: at most %d bytes", QUEUE_PREFIX_MAX);
+		return SJ_EXIT_USAGE;
+	}
+	return -1;
+}
+
+/* The artifact name: --name, else what follows the last '/' of FILE. */
+static char *
+artifact_name(const struct options *o)
+{
+	char *slash;
+
+	if (o->name != NULL)
+		return o->name;
+	slash = strrchr(o->file, '/');
+	return slash != NULL ? slash + 1 : o->file;
+}
+
+/* Checks that the output file's directory is writable.  0 or -1. */
+static int
+check_output_dir(const char *path)
+{
+	char *copy;
+	int ok;
+
+	if ((copy = xstrdup(path)) == NULL)
+		return -1;
+	ok = access(dirname(copy), W_OK | X_OK) == 0;
+	free(copy);
+	return ok ? 0 : -1;
+}
+
+/* Writes "<len bytes>\n" to stdout and flushes.  0 or SG_ERR_SYSTEM. */
+static int
+print_stdout(const void *buf, size_t len)
+{
+	if ((len > 0 && fwrite(buf, 1, len, stdout) != len) ||
+	    fputc('\n', stdout) == EOF || fflush(stdout) != 0)
+		return SG_ERR_SYSTEM;
+	return 0;
+}
+
+/* Warns about an ignored result, at most IGNORED_WARN_MAX times and once
+ * per distinct envelope. */
+static void
+warn_ignored(struct waiter *w, const char *buf, size_t len, const char *why)
+{
+	uint8_t h[SHA256_LEN];
+
+	crypto_sha256(buf, len, h);
+	if (w->has_last_ignored && memcmp(h, w->last_ignored, sizeof(h)) == 0)
+		return;
+	memcpy(w->last_ignored, h, sizeof(h));
+	w->has_last_ignored = 1;
+	if (w->nwarned >= IGNORED_WARN_MAX)
+		return;
+	w->nwarned++;
+	sj_msg("warning: ignoring a result under job %s: %s%s", w->job_id, why,
+	    w->nwarned == IGNORED_WARN_MAX ? " (further ones not reported)" : "");
+}
+
+/*
+ * Decides whether buf is the agent's answer to our job: an envelope of type
+ * result, signed by the pinned agent key, whose payload parses, names our
+ * id and carries the SHA-256 of our job payload.  0 with the result and a
+ * copy of its payload, or an error with *ret_why set.
+ */
+static int
+check_result(const struct waiter *w, const char *buf, size_t len,
+    struct sg_result **ret_res, uint8_t **ret_payload, size_t *ret_payload_len,
+    const char **ret_why)
+{
+	struct dsse_envelope *env = NULL;
+	struct sg_result *res = NULL;
+	uint8_t *payload = NULL;
+	size_t i;
+	int verified = 0, r = SG_ERR_VERIFY;
+
+	*ret_res = NULL;
+	*ret_payload = NULL;
+	*ret_payload_len = 0;
+	if (envelope_parse(buf, len, &env) != 0) {
+		*ret_why = "not a valid envelope";
+		goto out;
+	}
+	if (strcmp(env->payload_type, PAYLOAD_TYPE_RESULT) != 0) {
+		*ret_why = "not a result envelope";
+		goto out;
+	}
+	for (i = 0; i < env->nsigs && !verified; i++) {
+		if (strcmp(env->sigs[i].keyid, w->agent_keyid) != 0)
+			continue;
+		if (crypto_dsse_verify(w->agent, env->payload_type, env->payload,
+		    env->payload_len, env->sigs[i].sig, env->sigs[i].sig_len) == 0)
+			verified = 1;
+	}
+	if (!verified) {
+		*ret_why = "not signed by the agent key";
+		goto out;
+	}
+	if (result_parse(env->payload, env->payload_len, &res) != 0) {
+		*ret_why = "the result payload does not parse";
+		goto out;
+	}
+	if (strcmp(res->id, w->job_id) != 0) {
+		*ret_why = "the result names another job";
+		goto out;
+	}
+	if (strcmp(res->job_sha256, w->job_sha256_hex) != 0) {
+		*ret_why = "the result answers another job payload with our id";
+		goto out;
+	}
+	if ((payload = malloc(env->payload_len > 0 ? env->payload_len : 1)) == NULL) {
+		r = SG_ERR_ALLOC;
+		*ret_why = "out of memory";
+		goto out;
+	}
+	memcpy(payload, env->payload, env->payload_len);
+	*ret_payload_len = env->payload_len;
+	*ret_payload = payload;
+	payload = NULL;
+	*ret_res = res;
+	res = NULL;
+	r = 0;
+ out:
+	free(payload);
+	result_free(res);
+	envelope_free(env);
+	return r;
+}
+
+/* GET and check.  0 with a verified result, SG_ERR_NOT_FOUND when there is
+ * none (or only one to ignore), or a queue error. */
+static int
+fetch_result(struct waiter *w, struct sg_result **ret_res, uint8_t **ret_payload,
+    size_t *ret_payload_len, int *ret_ignored)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	const char *why = NULL;
+	int r;
+
+	*ret_ignored = 0;
+	r = queue_get_result(w->q, w->job_id, &buf, &len);
+	if (r != 0)
+		return r;
+	r = check_result(w, buf, len, ret_res, ret_payload, ret_payload_len, &why);
+	if (r == SG_ERR_ALLOC) {
+		free(buf);
+		return r;
+	}
+	if (r != 0) {
+		warn_ignored(w, buf, len, why);
+		*ret_ignored = 1;
+		r = SG_ERR_NOT_FOUND;
+	}
+	free(buf);
+	return r;
+}
+
+/*
+ * Waits until deadline_ms (monotonic) for a verified result.  0 with the
+ * result, SG_ERR_TIMEOUT, or the queue error that made us give up.
+ */
+static int
+wait_result(struct waiter *w, int64_t deadline_ms, struct sg_result **ret_res,
+    uint8_t **ret_payload, size_t *ret_payload_len)
+{
+	int64_t left, backoff = BACKOFF_FIRST_MS;
+	int r, retries = 0, ignored = 0, warned_protocol = 0;
+
+	for (;;) {
+		r = fetch_result(w, ret_res, ret_payload, ret_payload_len, &ignored);
+		if (r == 0)
+			return 0;
+		if (r == SG_ERR_NOT_FOUND) {
+			left = deadline_ms - sgtime_mono_ms();
+			if (left <= 0)
+				return SG_ERR_TIMEOUT;
+			r = queue_wait_done(w->q, w->job_id,
+			    (int)(left < WAIT_SLICE_MS ? left : WAIT_SLICE_MS));
+			if (r == 0 || r == SG_ERR_TIMEOUT) {
+				retries = 0;
+				backoff = BACKOFF_FIRST_MS;
+				/* Someone keeps waking us with nothing valid to
+				 * read: do not let that spin. */
+				if (r == 0 && ignored)
+					sleep_ms(WOKEN_PAUSE_MS);
+				continue;
+			}
+		}
+		left = deadline_ms - sgtime_mono_ms();
+		if (r == SG_ERR_QUEUE_PROTOCOL) {
+			/* A value of the wrong type under one of our keys
+			 * (anyone can write to Redis): poll instead. */
+			if (!warned_protocol)
+				sj_msg("warning: unexpected reply from the queue for job %s; polling",
+				    w->job_id);
+			warned_protocol = 1;
+			if (left <= 0)
+				return SG_ERR_TIMEOUT;
+			sleep_ms(left < POLL_MS ? left : POLL_MS);
+			continue;
+		}
+		if (r != SG_ERR_QUEUE_UNAVAILABLE)
+			return r;
+		/* Lost the connection: reconnect with backoff. */
+		for (;;) {
+			if (retries >= QUEUE_RETRIES_MAX || left <= 0)
+				return r;
+			retries++;
+			sleep_ms(left < backoff ? left : backoff);
+			backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+			r = queue_reconnect(w->q);
+			if (r == 0)
+				break;
+			if (r != SG_ERR_QUEUE_UNAVAILABLE)
+				return r;
+			left = deadline_ms - sgtime_mono_ms();
+		}
+	}
+}
+
+/* Pushes the envelope, reconnecting a few times on a lost connection.
+ * Pushing twice is harmless: the agent answers a replay of the identical
+ * payload with the same result (SPEC §7). */
+static int
+submit(struct queue *q, const char *env, size_t env_len)
+{
+	int64_t backoff = BACKOFF_FIRST_MS;
+	int r, retries = 0;
+
+	for (;;) {
+		r = queue_submit(q, env, env_len);
+		if (r != SG_ERR_QUEUE_UNAVAILABLE || retries >= QUEUE_RETRIES_MAX)
+			return r;
+		do {
+			retries++;
+			sleep_ms(backoff);
+			backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+			r = queue_reconnect(q);
+		} while (r == SG_ERR_QUEUE_UNAVAILABLE && retries < QUEUE_RETRIES_MAX);
+		if (r != 0)
+			return r;
+	}
+}
+
+/* Exit status for an error from queue_open() or queue_reconnect(). */
+static int
+queue_error_exit(int r)
+{
+	switch (r) {
+	case SG_ERR_PARSE:
+	case SG_ERR_CONFIG:
+	case SG_ERR_SECRET_FILE:
+	case SG_ERR_INVALID_ARGUMENT:
+		return SJ_EXIT_USAGE;
+	default:
+		return SJ_EXIT_INFRA;
+	}
+}
+
+/* Checks a signed result's claims against our job: SJ_EXIT_OK or
+ * SJ_EXIT_MISMATCH with the reason in *ret_why. */
+static int
+check_signed_binding(const struct sg_result *res, const struct sg_job *job,
+    const char **ret_why)
+{
+	const char *fmt = sg_format_name(job->format);
+
+	if (res->key == NULL || strcmp(res->key, job->key) != 0) {
+		*ret_why = "the result names another signing key";
+		return SJ_EXIT_MISMATCH;
+	}
+	if (res->format == NULL || fmt == NULL || strcmp(res->format, fmt) != 0) {
+		*ret_why = "the result names another format";
+		return SJ_EXIT_MISMATCH;
+	}
+	if (!res->has_artifact || res->artifact.name == NULL ||
+	    strcmp(res->artifact.name, job->artifact.name) != 0 ||
+	    memcmp(res->artifact.sha256, job->artifact.sha256, SHA256_LEN) != 0 ||
+	    strcmp(res->artifact.sha256_hex, job->artifact.sha256_hex) != 0 ||
+	    res->artifact.size != job->artifact.size) {
+		*ret_why = "the result names another artifact";
+		return SJ_EXIT_MISMATCH;
+	}
+	return SJ_EXIT_OK;
+}
+
+/* Builds, serializes and self-checks the job payload. */
+static int
+build_job(const struct options *o, char *name, const uint8_t digest[SHA256_LEN],
+    uint64_t size, struct sg_job *job, char **ret_payload, size_t *ret_len)
+{
+	uint8_t rnd[JOB_ID_BYTES];
+	int r = SG_ERR_INTERNAL;
+
+	*ret_payload = NULL;
+	*ret_len = 0;
+	memset(job, 0, sizeof(*job));
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		r = crypto_err(SG_ERR_CRYPTO);
+		goto out;
+	}
+	job->v = 1;
+	hex_encode(rnd, sizeof(rnd), job->id);
+	job->created = sgtime_now();
+	job->expires = job->created + (int64_t)o->lifetime_s;
+	job->key = o->key;
+	job->format = o->format;
+	/* Borrowed, like key: the job is never job_free()d, only its ci. */
+	job->artifact.name = name;
+	memcpy(job->artifact.sha256, digest, SHA256_LEN);
+	hex_encode(digest, SHA256_LEN, job->artifact.sha256_hex);
+	job->artifact.size = size;
+	if ((r = ci_from_env(&job->ci)) != 0)
+		goto out;
+	/* job_serialize() checks its output with job_parse(), so we never
+	 * send a job that the agent's parser would refuse. */
+	if ((r = job_serialize(job, ret_payload, ret_len)) != 0)
+		goto out;
+	r = 0;
+ out:
+	OPENSSL_cleanse(rnd, sizeof(rnd));
+	return r;
+}
+
+/* Signs the payload and serializes the envelope. */
+static int
+make_envelope(EVP_PKEY *identity, const char *payload, size_t payload_len,
+    char **ret_env, size_t *ret_env_len)
+{
+	struct dsse_envelope *env = NULL;
+	uint8_t *sig = NULL;
+	size_t sig_len = 0;
+	char keyid[KEYID_LEN + 1];
+	int r = SG_ERR_INTERNAL;
+
+	*ret_env = NULL;
+	*ret_env_len = 0;
+	if ((r = crypto_keyid(identity, keyid)) != 0)
+		goto out;
+	if ((r = crypto_dsse_sign(identity, PAYLOAD_TYPE_JOB, (const uint8_t *)payload,
+	    payload_len, &sig, &sig_len)) != 0)
+		goto out;
+	if ((r = envelope_new(PAYLOAD_TYPE_JOB, (const uint8_t *)payload, payload_len, &env)) != 0)
+		goto out;
+	if ((r = envelope_add_sig(env, keyid, sig, sig_len, NULL, 0)) != 0)
+		goto out;
+	if ((r = envelope_serialize(env, ret_env, ret_env_len)) != 0)
+		goto out;
+	if (*ret_env_len > (size_t)ENVELOPE_MAX_BYTES) {
+		free(*ret_env);
+		*ret_env = NULL;
+		*ret_env_len = 0;
+		r = SG_ERR_ENVELOPE_TOO_LARGE;
+		goto out;
+	}
+	r = 0;
+ out:
+	free(sig);
+	envelope_free(env);
+	return r;
+}
+
+static int
+run(const struct options *o)
+{
+	struct queue_opts qo;
+	struct queue_url *url = NULL;
+	struct queue *q = NULL;
+	struct sg_job job;
+	struct sg_result *res = NULL;
+	struct waiter w;
+	struct stat st, out_st;
+	EVP_PKEY *identity = NULL, *agent = NULL;
+	uint8_t digest[SHA256_LEN], job_hash[SHA256_LEN];
+	uint8_t *res_payload = NULL;
+	size_t payload_len = 0, env_len = 0, res_payload_len = 0, pw_len = 0;
+	uint64_t size = 0;
+	char *payload = NULL, *env = NULL, *output = NULL, *pw = NULL;
+	char esc_code[ESCAPED_MAX], esc_msg[ESCAPED_MAX];
+	const char *why = NULL;
+	char *name;
+	int64_t deadline_ms;
+	int fd = -1, r, ex = SJ_EXIT_USAGE;
+
+	memset(&job, 0, sizeof(job));
+	memset(&w, 0, sizeof(w));
+
+	/* Configuration checks, all before Redis is touched. */
+	if (queue_url_parse(o->redis, &url) != 0) {
+		sj_msg("invalid --redis URL: redis://[user:password@]host:port[/db] or unix:///path");
+		goto out;
+	}
+	queue_url_free(url);
+	url = NULL;
+	if (o->password_file != NULL) {
+		if ((r = read_secret_file(o->password_file, &pw, &pw_len)) != 0) {
+			sj_msg("cannot use Redis password file %s: %s", o->password_file,
+			    sg_strerror(r));
+			goto out;
+		}
+		freezero(pw, pw_len + 1);
+		pw = NULL;
+	}
+
+	name = artifact_name(o);
+	if (job_check_artifact_name(name, strlen(name)) != 0 ||
+	    !sj_string_ok(name, strlen(name), ARTIFACT_NAME_MAX)) {
+		sj_msg("invalid artifact name (1 to %d bytes of UTF-8, no '/', no control "
+		    "characters, not . or ..); use --name", ARTIFACT_NAME_MAX);
+		goto out;
+	}
+
+	if (o->wait_s > 0) {
+		if (o->output != NULL)
+			output = xstrdup(o->output);
+		else if (asprintf(&output, "%s.%s", o->file,
+		    o->format == SG_FORMAT_RAW ? "sig" : "p7s") < 0)
+			output = NULL;
+		if (output == NULL) {
+			sj_msg("out of memory");
+			ex = SJ_EXIT_INFRA;
+			goto out;
+		}
+		if (check_output_dir(output) != 0) {
+			sj_msg("cannot write %s: %s", output, strerror(errno));
+			goto out;
+		}
+	}
+
+	if ((fd = open(o->file, O_RDONLY | O_CLOEXEC)) == -1) {
+		sj_msg("cannot open %s: %s", o->file, strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		sj_msg("%s is not a regular file", o->file);
+		goto out;
+	}
+	if ((r = crypto_sha256_fd(fd, digest, &size)) != 0) {
+		sj_msg("cannot read %s: %s", o->file, sg_strerror(r));
+		goto out;
+	}
+	if (size >= ARTIFACT_SIZE_LIMIT) {
+		sj_msg("%s is too large", o->file);
+		goto out;
+	}
+	if (output != NULL && stat(output, &out_st) == 0 &&
+	    out_st.st_dev == st.st_dev && out_st.st_ino == st.st_ino) {
+		sj_msg("the output %s is FILE itself", output);
+		goto out;
+	}
+
+	if ((r = crypto_load_privkey(o->identity, &identity)) != 0) {
+		sj_msg("cannot load identity key %s: %s", o->identity, sg_strerror(r));
+		goto out;
+	}
+	if (o->agent_pubkey != NULL) {
+		if ((r = crypto_load_pubkey(o->agent_pubkey, &agent)) != 0) {
+			sj_msg("cannot load agent public key %s: %s", o->agent_pubkey,
+			    sg_strerror(r));
+			goto out;
+		}
+		if ((r = crypto_keyid(agent, w.agent_keyid)) != 0) {
+			sj_msg("cannot use agent public key %s: %s", o->agent_pubkey,
+			    sg_strerror(r));
+			goto out;
+		}
+	}
+
+	/* The job and its envelope. */
+	if ((r = build_job(o, name, digest, size, &job, &payload, &payload_len)) != 0) {
+		sj_msg("cannot build the job: %s", sg_strerror(r));
+		ex = r == SG_ERR_ALLOC || r == SG_ERR_CRYPTO ? SJ_EXIT_INFRA : SJ_EXIT_USAGE;
+		goto out;
+	}
+	if ((r = make_envelope(identity, payload, payload_len, &env, &env_len)) != 0) {
+		sj_msg("cannot sign the job with %s: %s", o->identity, sg_strerror(r));
+		ex = r == SG_ERR_ENVELOPE_TOO_LARGE ? SJ_EXIT_USAGE : SJ_EXIT_INFRA;
+		goto out;
+	}
+	EVP_PKEY_free(identity);
+	identity = NULL;
+
+	/* The queue. */
+	memset(&qo, 0, sizeof(qo));
+	qo.url = o->redis;
+	qo.password_file = o->password_file;
+	qo.prefix = o->prefix;
+	if ((r = queue_open(&qo, &q)) != 0) {
+		ex = queue_error_exit(r);
+		if (ex == SJ_EXIT_USAGE)
+			sj_msg("invalid queue configuration (--redis, --prefix, "
+			    "--redis-password-file): %s", sg_strerror(r));
+		else
+			sj_msg("cannot connect to the queue: %s", sg_strerror(r));
+		goto out;
+	}
+	if ((r = submit(q, env, env_len)) != 0) {
+		sj_msg("cannot submit job %s: %s", job.id, sg_strerror(r));
+		ex = SJ_EXIT_INFRA;
+		goto out;
+	}
+
+	if (o->wait_s == 0) {
+		if (o->json)
+			r = printf("{\"id\": \"%s\"}\n", job.id) < 0 || fflush(stdout) != 0;
+		else
+			r = printf("%s\n", job.id) < 0 || fflush(stdout) != 0;
+		if (r != 0) {
+			sj_msg("cannot write to stdout: %s", strerror(errno));
+			ex = SJ_EXIT_INFRA;
+			goto out;
+		}
+		ex = SJ_EXIT_OK;
+		goto out;
+	}
+
+	/* Wait for our result. */
+	w.q = q;
+	w.job_id = job.id;
+	w.agent = agent;
+	crypto_sha256(payload, payload_len, job_hash);
+	hex_encode(job_hash, SHA256_LEN, w.job_sha256_hex);
+	deadline_ms = sgtime_mono_ms() + (int64_t)o->wait_s * 1000;
+	r = wait_result(&w, deadline_ms, &res, &res_payload, &res_payload_len);
+	if (r == SG_ERR_TIMEOUT) {
+		sj_msg("timed out after %llu s waiting for the result of job %s",
+		    (unsigned long long)o->wait_s, job.id);
+		ex = SJ_EXIT_TIMEOUT;
+		goto out;
+	}
+	if (r != 0) {
+		sj_msg("lost the queue while waiting for job %s: %s", job.id, sg_strerror(r));
+		ex = SJ_EXIT_INFRA;
+		goto out;
+	}
+
+	if (res->status != SG_STATUS_SIGNED) {
+		if (o->json && print_stdout(res_payload, res_payload_len) != 0)
+			sj_msg("cannot write to stdout: %s", strerror(errno));
+		log_escape(res->error_code, RESULT_MESSAGE_MAX, esc_code, sizeof(esc_code));
+		log_escape(res->error_message, RESULT_MESSAGE_MAX, esc_msg, sizeof(esc_msg));
+		sj_msg("%s %s: %s", sg_status_name(res->status), esc_code, esc_msg);
+		ex = SJ_EXIT_REFUSED;
+		goto out;
+	}
+
+	/* Signed: believe nothing we have not checked. */
+	if (check_signed_binding(res, &job, &why) != SJ_EXIT_OK ||
+	    verify_result_signature(res, o->format, job.artifact.sha256, fd, &why) != 0) {
+		sj_msg("the agent's result for job %s does not match: %s; nothing written",
+		    job.id, why);
+		ex = SJ_EXIT_MISMATCH;
+		goto out;
+	}
+	if ((r = write_file_atomic(output, res->signature.data, res->signature.len, 0644)) != 0) {
+		sj_msg("cannot write %s: %s", output, sg_strerror(r));
+		ex = SJ_EXIT_INFRA;
+		goto out;
+	}
+	if (o->json) {
+		if (print_stdout(res_payload, res_payload_len) != 0) {
+			sj_msg("cannot write to stdout: %s", strerror(errno));
+			ex = SJ_EXIT_INFRA;
+			goto out;
+		}
+	} else {
+		sj_msg("signed %s with key %s (job %s) -> %s", name, o->key, job.id, output);
+	}
+	ex = SJ_EXIT_OK;
+ out:
+	if (fd != -1)
+		close(fd);
+	queue_close(q);
+	result_free(res);
+	free(res_payload);
+	free(env);
+	free(payload);
+	free(output);
+	ci_clear(&job.ci);
+	EVP_PKEY_free(identity);
+	EVP_PKEY_free(agent);
+	return ex;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options o;
+	int ex;
+
+	/* A closed stdout or Redis socket must give an error, not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+	log_init(PROG, getenv("SIGNET_DEBUG") != NULL ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN,
+	    LOG_FORMAT_PLAIN);
+	if ((ex = parse_options(argc, argv, &o)) >= 0)
+		return ex;
+	return run(&o);
+}

@@ -1,0 +1,207 @@
+/*
+ * verify.c — submit-job's own check of the signature file that an agent
+ * sends back (SPEC §4), before anything is written (fail closed).
+ *
+ * The result is already known to come from the agent (its envelope is
+ * attested) and to answer our job (job_sha256).  What is left is to check
+ * that the signature really covers our artifact and was made with the key
+ * of the certificate the agent names:
+ *
+ *   raw  the bare signature over our SHA-256 digest, with the public key of
+ *        certificates[0]; the mechanism follows the key type (EC: ECDSA;
+ *        RSA: PKCS#1 v1.5, then PSS with a 32-byte salt — a key's policy may
+ *        name either and the result does not say which).
+ *   cms  a detached SignedData with exactly one signer, verified over the
+ *        artifact's content with CMS_verify (signed attributes included),
+ *        whose signer certificate is certificates[0], whose digest
+ *        algorithm is SHA-256 and whose messageDigest attribute is our
+ *        digest.  The chain up to the corporate root is not checked here:
+ *        that is the consumer's business (CMS_NO_SIGNER_CERT_VERIFY); we
+ *        check that the HSM key made it over our bytes.
+ */
+#include <limits.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/cms.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+
+#include "crypto.h"
+#include "submitter.h"
+
+/* Decodes DER bytes that must be exactly one certificate. */
+static int
+load_leaf(const struct sg_result *res, X509 **ret)
+{
+	const unsigned char *p;
+	X509 *x;
+
+	*ret = NULL;
+	if (res->ncerts < 1 || res->certs[0].data == NULL ||
+	    res->certs[0].len == 0 || res->certs[0].len > LONG_MAX)
+		return SG_ERR_VERIFY;
+	p = res->certs[0].data;
+	x = d2i_X509(NULL, &p, (long)res->certs[0].len);
+	if (x == NULL || p != res->certs[0].data + res->certs[0].len) {
+		X509_free(x);
+		return crypto_err(SG_ERR_VERIFY);
+	}
+	*ret = x;
+	return 0;
+}
+
+static int
+verify_raw(X509 *leaf, const uint8_t digest[SHA256_LEN], const uint8_t *sig,
+    size_t sig_len, const char **ret_why)
+{
+	EVP_PKEY *pk = X509_get0_pubkey(leaf);
+
+	if (pk == NULL) {
+		*ret_why = "the certificate's public key cannot be read";
+		return crypto_err(SG_ERR_VERIFY);
+	}
+	switch (EVP_PKEY_get_base_id(pk)) {
+	case EVP_PKEY_EC:
+		if (crypto_verify_digest(pk, SG_MECH_ECDSA_SHA256, digest, sig, sig_len) == 0)
+			return 0;
+		break;
+	case EVP_PKEY_RSA:
+		if (crypto_verify_digest(pk, SG_MECH_RSA_PKCS1_SHA256, digest, sig, sig_len) == 0)
+			return 0;
+		if (crypto_verify_digest(pk, SG_MECH_RSA_PSS_SHA256, digest, sig, sig_len) == 0)
+			return 0;
+		break;
+	case EVP_PKEY_RSA_PSS:
+		if (crypto_verify_digest(pk, SG_MECH_RSA_PSS_SHA256, digest, sig, sig_len) == 0)
+			return 0;
+		break;
+	default:
+		*ret_why = "the certificate's key type cannot make raw signatures";
+		return SG_ERR_VERIFY;
+	}
+	*ret_why = "the raw signature does not verify with the certificate's key over the artifact";
+	return SG_ERR_VERIFY;
+}
+
+static int
+verify_cms(X509 *leaf, const uint8_t digest[SHA256_LEN], const uint8_t *sig,
+    size_t sig_len, int fd, const char **ret_why)
+{
+	CMS_ContentInfo *cms = NULL;
+	STACK_OF(CMS_SignerInfo) *sis;
+	CMS_SignerInfo *si;
+	STACK_OF(X509) *signers = NULL;
+	X509_ALGOR *digalg = NULL;
+	const ASN1_OBJECT *digobj = NULL;
+	ASN1_OCTET_STRING *md;
+	BIO *content = NULL;
+	const unsigned char *p = sig;
+	int r = SG_ERR_VERIFY;
+
+	if (sig_len == 0 || sig_len > LONG_MAX) {
+		*ret_why = "the CMS signature is empty or too large";
+		goto out;
+	}
+	cms = d2i_CMS_ContentInfo(NULL, &p, (long)sig_len);
+	if (cms == NULL || p != sig + sig_len) {
+		*ret_why = "the CMS signature is not one DER ContentInfo";
+		goto out;
+	}
+	if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed ||
+	    CMS_is_detached(cms) != 1) {
+		*ret_why = "the CMS signature is not a detached SignedData";
+		goto out;
+	}
+	sis = CMS_get0_SignerInfos(cms);
+	if (sis == NULL || sk_CMS_SignerInfo_num(sis) != 1) {
+		*ret_why = "the CMS signature does not have exactly one signer";
+		goto out;
+	}
+	si = sk_CMS_SignerInfo_value(sis, 0);
+
+	CMS_SignerInfo_get0_algs(si, NULL, NULL, &digalg, NULL);
+	if (digalg != NULL)
+		X509_ALGOR_get0(&digobj, NULL, NULL, digalg);
+	if (digobj == NULL || OBJ_obj2nid(digobj) != NID_sha256) {
+		*ret_why = "the CMS signer does not use SHA-256";
+		goto out;
+	}
+	md = CMS_signed_get0_data_by_OBJ(si, OBJ_nid2obj(NID_pkcs9_messageDigest),
+	    -3, V_ASN1_OCTET_STRING);
+	if (md == NULL || ASN1_STRING_length(md) != SHA256_LEN ||
+	    CRYPTO_memcmp(ASN1_STRING_get0_data(md), digest, SHA256_LEN) != 0) {
+		*ret_why = "the CMS messageDigest is not the artifact's SHA-256";
+		goto out;
+	}
+
+	/* The same open file that we hashed, read again from the start. */
+	if (lseek(fd, 0, SEEK_SET) != 0) {
+		*ret_why = "the artifact cannot be read again";
+		goto out;
+	}
+	if ((content = BIO_new_fd(fd, BIO_NOCLOSE)) == NULL) {
+		r = SG_ERR_ALLOC;
+		*ret_why = "out of memory";
+		goto out;
+	}
+	if (CMS_verify(cms, NULL, NULL, content, NULL,
+	    CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) != 1) {
+		*ret_why = "the CMS signature does not verify over the artifact";
+		goto out;
+	}
+	signers = CMS_get0_signers(cms);
+	if (signers == NULL || sk_X509_num(signers) != 1 ||
+	    X509_cmp(sk_X509_value(signers, 0), leaf) != 0) {
+		*ret_why = "the CMS signer is not the result's certificate";
+		goto out;
+	}
+	r = 0;
+ out:
+	sk_X509_free(signers);
+	BIO_free(content);
+	CMS_ContentInfo_free(cms);
+	return crypto_err(r);
+}
+
+int
+verify_result_signature(const struct sg_result *res, enum sg_format format,
+    const uint8_t digest[SHA256_LEN], int fd, const char **ret_why)
+{
+	X509 *leaf = NULL;
+	const char *why = "internal error";
+	int r = SG_ERR_VERIFY;
+
+	*ret_why = NULL;
+	if (res->signature.data == NULL || res->signature.len == 0) {
+		why = "the result carries no signature";
+		goto out;
+	}
+	if (load_leaf(res, &leaf) != 0) {
+		why = "the result's first certificate is not one DER X.509 certificate";
+		goto out;
+	}
+	switch (format) {
+	case SG_FORMAT_RAW:
+		r = verify_raw(leaf, digest, res->signature.data, res->signature.len, &why);
+		break;
+	case SG_FORMAT_CMS:
+		r = verify_cms(leaf, digest, res->signature.data, res->signature.len, fd, &why);
+		break;
+	default:
+		why = "unknown format";
+		r = SG_ERR_VERIFY;
+		break;
+	}
+	if (r != 0)
+		r = SG_ERR_VERIFY;
+ out:
+	X509_free(leaf);
+	if (r != 0)
+		*ret_why = why;
+	return r;
+}
