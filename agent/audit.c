@@ -1,1 +1,245 @@
-#include "err.h"
+/*
+ * audit.c — the hash-chained audit log (see audit.h for the format).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "crypto.h"
+#include "json.h"
+#include "log.h"
+#include "sgtime.h"
+
+#define AUDIT_FILE_MAX ((size_t)1 << 34) /* 16 GiB: read once at start-up */
+#define HASH_SUFFIX_LEN (9 + SHA256_HEX_LEN + 2) /* ,"hash":"<hex>"} */
+
+struct audit {
+	pthread_mutex_t lock;
+	int fd;
+	uint64_t seq;                     /* last written */
+	uint8_t last_hash[SHA256_LEN];
+};
+
+static void
+chain_hash(const uint8_t prev[SHA256_LEN], const char *body, size_t len, uint8_t out[SHA256_LEN])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int n = 0;
+
+	if (ctx == NULL || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ||
+	    !EVP_DigestUpdate(ctx, prev, SHA256_LEN) || !EVP_DigestUpdate(ctx, body, len) ||
+	    !EVP_DigestFinal_ex(ctx, out, &n))
+		memset(out, 0, SHA256_LEN); /* cannot happen short of OOM; never matches */
+	EVP_MD_CTX_free(ctx);
+}
+
+/* Checks one line (without its newline) against the chain, advances it. */
+static int
+check_line(struct audit *a, const char *line, size_t len, audit_replay_fn fn, void *arg)
+{
+	static const char *const stored[] = { "event", "id", "job_sha256", "key" };
+	const char *vals[4] = { NULL, NULL, NULL, NULL }, *hash;
+	uint8_t want[SHA256_LEN], got[SHA256_LEN];
+	cJSON *root = NULL;
+	unsigned flags = 0;
+	size_t slen, i;
+	int64_t seq;
+	int r = SG_ERR_PARSE;
+
+	if (len <= HASH_SUFFIX_LEN || memcmp(line + len - HASH_SUFFIX_LEN, ",\"hash\":\"", 9) != 0 ||
+	    line[len - 1] != '}' || line[len - 2] != '"')
+		goto out;
+	if (json_parse(line, len, &root, &flags) != 0 || flags != 0)
+		goto out;
+	if (json_get_string(root, "hash", &hash, &slen) != 0 || slen != SHA256_HEX_LEN ||
+	    hex_decode(hash, slen, want, sizeof(want)) != 0)
+		goto out;
+	if (json_get_int(root, "seq", 1, JSON_INT_MAX - 1, &seq) != 0 || (uint64_t)seq != a->seq + 1)
+		goto out;
+	/* The body is the object without its final member, closed again. */
+	{
+		size_t blen = len - HASH_SUFFIX_LEN;
+		char *body = malloc(blen + 1);
+		if (body == NULL) {
+			r = SG_ERR_ALLOC;
+			goto out;
+		}
+		memcpy(body, line, blen);
+		body[blen] = '}';
+		chain_hash(a->last_hash, body, blen + 1, got);
+		free(body);
+	}
+	if (CRYPTO_memcmp(got, want, SHA256_LEN) != 0)
+		goto out;
+	for (i = 0; i < 4; i++) {
+		if (json_get_string(root, stored[i], &vals[i], &slen) != 0)
+			vals[i] = NULL;
+	}
+	if (fn != NULL && vals[0] != NULL)
+		fn(arg, vals[0], vals[1], vals[2], vals[3]);
+	memcpy(a->last_hash, got, SHA256_LEN);
+	a->seq = (uint64_t)seq;
+	r = 0;
+ out:
+	cJSON_Delete(root);
+	return r;
+}
+
+static int
+audit_load(struct audit *a, const char *path, audit_replay_fn fn, void *arg,
+    char *errbuf, size_t errlen)
+{
+	char *buf = NULL;
+	size_t len = 0, off = 0, lineno = 0;
+	int r;
+
+	if ((r = read_file(path, AUDIT_FILE_MAX, &buf, &len)) != 0) {
+		snprintf(errbuf, errlen, "audit log %s: %s", path, sg_strerror(r));
+		return r;
+	}
+	while (off < len) {
+		char *nl = memchr(buf + off, '\n', len - off);
+		lineno++;
+		if (nl == NULL) {
+			/* A torn final append: its result was never released. */
+			log_warn("audit log %s: removing incomplete last line %zu", path, lineno);
+			if (ftruncate(a->fd, (off_t)off) == -1 || fdatasync(a->fd) == -1) {
+				snprintf(errbuf, errlen, "audit log %s: cannot truncate", path);
+				r = SG_ERR_SYSTEM;
+				goto out;
+			}
+			break;
+		}
+		if (check_line(a, buf + off, (size_t)(nl - (buf + off)), fn, arg) != 0) {
+			snprintf(errbuf, errlen, "audit log %s: line %zu is altered, missing a "
+			    "predecessor or out of order", path, lineno);
+			r = SG_ERR_CONFIG;
+			goto out;
+		}
+		off = (size_t)(nl - buf) + 1;
+	}
+	r = 0;
+ out:
+	free(buf);
+	return r;
+}
+
+int
+audit_open(const char *path, audit_replay_fn fn, void *arg, struct audit **ret,
+    char *errbuf, size_t errlen)
+{
+	struct audit *a;
+	int r;
+
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return SG_ERR_ALLOC;
+	a->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (a->fd == -1) {
+		snprintf(errbuf, errlen, "audit log %s: %s", path, strerror(errno));
+		free(a);
+		return SG_ERR_SYSTEM;
+	}
+	if ((r = audit_load(a, path, fn, arg, errbuf, errlen)) != 0) {
+		close(a->fd);
+		free(a);
+		return r;
+	}
+	pthread_mutex_init(&a->lock, NULL);
+	*ret = a;
+	return 0;
+}
+
+static int
+add_opt(cJSON *o, const char *name, const char *v)
+{
+	if (v == NULL)
+		return 0;
+	return json_add_string(o, name, v);
+}
+
+int
+audit_append(struct audit *a, const struct audit_record *rec, uint64_t *ret_seq,
+    char ret_hash[SHA256_HEX_LEN + 1])
+{
+	char when[SGTIME_LEN + 1], hexhash[SHA256_HEX_LEN + 1];
+	char *body = NULL, *line = NULL;
+	uint8_t h[SHA256_LEN];
+	cJSON *o = NULL;
+	size_t blen = 0, llen;
+	ssize_t w;
+	int r = SG_ERR_ALLOC, locked = 0;
+
+	if ((o = cJSON_CreateObject()) == NULL)
+		goto out;
+	sgtime_format(sgtime_now(), when);
+	pthread_mutex_lock(&a->lock);
+	locked = 1;
+	if (json_add_int(o, "seq", (int64_t)(a->seq + 1)) != 0 ||
+	    json_add_string(o, "time", when) != 0 ||
+	    add_opt(o, "event", rec->event) != 0 || add_opt(o, "id", rec->id) != 0 ||
+	    add_opt(o, "entry", rec->entry) != 0 || add_opt(o, "submitter", rec->submitter) != 0 ||
+	    add_opt(o, "keyid", rec->keyid) != 0 || add_opt(o, "key", rec->key) != 0 ||
+	    add_opt(o, "format", rec->format) != 0 || add_opt(o, "artifact", rec->artifact) != 0 ||
+	    add_opt(o, "sha256", rec->artifact_sha256) != 0 ||
+	    add_opt(o, "job_sha256", rec->job_sha256) != 0 || add_opt(o, "code", rec->code) != 0 ||
+	    add_opt(o, "signature_sha256", rec->signature_sha256) != 0)
+		goto out;
+	if ((r = json_print(o, &body, &blen)) != 0)
+		goto out;
+	r = SG_ERR_LIMIT;
+	if (blen < 2 || blen > AUDIT_LINE_MAX || body[blen - 1] != '}')
+		goto out;
+	chain_hash(a->last_hash, body, blen, h);
+	hex_encode(h, SHA256_LEN, hexhash);
+	llen = blen - 1 + HASH_SUFFIX_LEN + 1;
+	r = SG_ERR_ALLOC;
+	if ((line = malloc(llen + 1)) == NULL)
+		goto out;
+	snprintf(line, llen + 1, "%.*s,\"hash\":\"%s\"}\n", (int)(blen - 1), body, hexhash);
+	r = SG_ERR_SYSTEM;
+	if ((w = write(a->fd, line, llen)) != (ssize_t)llen) {
+		/* Never leave half a record: cut back what this write added. */
+		if (w > 0) {
+			off_t end = lseek(a->fd, 0, SEEK_END);
+			if (end >= w && ftruncate(a->fd, end - w) == -1)
+				log_debug("cannot cut back a short audit write");
+		}
+		goto out;
+	}
+	if (fdatasync(a->fd) == -1)
+		goto out;
+	a->seq++;
+	memcpy(a->last_hash, h, SHA256_LEN);
+	if (ret_seq != NULL)
+		*ret_seq = a->seq;
+	if (ret_hash != NULL)
+		memcpy(ret_hash, hexhash, sizeof(hexhash));
+	r = 0;
+ out:
+	if (locked)
+		pthread_mutex_unlock(&a->lock);
+	free(line);
+	cJSON_free(body);
+	cJSON_Delete(o);
+	return r;
+}
+
+void
+audit_close(struct audit *a)
+{
+	if (a == NULL)
+		return;
+	if (a->fd != -1) {
+		if (fdatasync(a->fd) == -1)
+			log_debug("fdatasync of the audit log failed");
+		close(a->fd);
+	}
+	pthread_mutex_destroy(&a->lock);
+	free(a);
+}

@@ -1,3 +1,482 @@
-#include "err.h"
-int main(void);
-int main(void) { return 0; }
+/*
+ * signet-agent — the daemon on the HSM host (SPEC §9, §10).
+ *
+ * One reader thread (this one) pulls entries from the consumer group in
+ * batches and hands them to `sessions` worker threads through a bounded
+ * queue; each worker owns its own Redis connection and signs through the
+ * shared HSM session pool.  Only outbound connections are made.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "config.h"
+#include "crypto.h"
+#include "log.h"
+#include "pipeline.h"
+#include "signet_version.h"
+
+#define WORK_QUEUE_MAX 256
+#define READ_BLOCK_MS 1000
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define ERRBUF_LEN 512
+
+static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reload_requested;
+
+struct work_queue {
+	pthread_mutex_t lock;
+	pthread_cond_t not_empty;
+	pthread_cond_t not_full;
+	struct queue_entry items[WORK_QUEUE_MAX];
+	size_t head, count;
+	int closed;
+};
+
+struct worker {
+	pthread_t thread;
+	unsigned index;
+	struct agent *ag;
+	struct work_queue *wq;
+	struct queue_opts qopts;
+	char consumer[96];
+};
+
+static void
+on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		reload_requested = 1;
+	else
+		stop_requested = 1;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR && !stop_requested)
+		;
+}
+
+/* Exponential backoff with jitter: the next delay after `prev` ms. */
+static long
+backoff_next(long prev)
+{
+	unsigned char rnd = 0;
+	long next = prev <= 0 ? BACKOFF_MIN_MS : prev * 2;
+
+	if (next > BACKOFF_MAX_MS)
+		next = BACKOFF_MAX_MS;
+	if (RAND_bytes(&rnd, 1) != 1)
+		rnd = 128;
+	return next / 2 + (next / 2) * rnd / 255;
+}
+
+static int
+wq_pop(struct work_queue *wq, struct queue_entry *ret)
+{
+	pthread_mutex_lock(&wq->lock);
+	while (wq->count == 0 && !wq->closed)
+		pthread_cond_wait(&wq->not_empty, &wq->lock);
+	if (wq->count == 0) {
+		pthread_mutex_unlock(&wq->lock);
+		return -1;
+	}
+	*ret = wq->items[wq->head];
+	wq->head = (wq->head + 1) % WORK_QUEUE_MAX;
+	wq->count--;
+	pthread_cond_signal(&wq->not_full);
+	pthread_mutex_unlock(&wq->lock);
+	return 0;
+}
+
+/* Takes ownership of e's contents. */
+static void
+wq_push(struct work_queue *wq, struct queue_entry *e)
+{
+	pthread_mutex_lock(&wq->lock);
+	while (wq->count == WORK_QUEUE_MAX)
+		pthread_cond_wait(&wq->not_full, &wq->lock);
+	wq->items[(wq->head + wq->count) % WORK_QUEUE_MAX] = *e;
+	wq->count++;
+	e->env = NULL;
+	pthread_cond_signal(&wq->not_empty);
+	pthread_mutex_unlock(&wq->lock);
+}
+
+static size_t
+wq_free_slots(struct work_queue *wq)
+{
+	size_t n;
+
+	pthread_mutex_lock(&wq->lock);
+	n = WORK_QUEUE_MAX - wq->count;
+	pthread_mutex_unlock(&wq->lock);
+	return n;
+}
+
+/* Connects until it works or a stop is requested. */
+static struct queue *
+connect_with_backoff(const struct queue_opts *opts, const char *who)
+{
+	struct queue *q = NULL;
+	long delay = 0;
+	int r, warned = 0;
+
+	while (!stop_requested) {
+		if ((r = queue_open(opts, &q)) == 0) {
+			if (warned)
+				log_info("%s: connected to the queue again", who);
+			return q;
+		}
+		if (!warned || delay >= BACKOFF_MAX_MS / 2)
+			log_warn_r(r, "%s: cannot reach the queue; retrying", who);
+		warned = 1;
+		delay = backoff_next(delay);
+		sleep_ms(delay);
+	}
+	return NULL;
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct queue *q = NULL;
+	struct queue_entry e;
+	long delay;
+	int r;
+
+	while (wq_pop(w->wq, &e) == 0) {
+		delay = 0;
+		for (;;) {
+			if (q == NULL && (q = connect_with_backoff(&w->qopts, w->consumer)) == NULL)
+				break; /* stopping: the entry stays pending for reclaim */
+			if ((r = pipeline_process(w->ag, q, &e)) == 0)
+				break;
+			if (r == SG_ERR_QUEUE_UNAVAILABLE || r == SG_ERR_QUEUE_PROTOCOL ||
+			    r == SG_ERR_QUEUE_AUTH) {
+				queue_close(q);
+				q = NULL;
+			} else {
+				log_warn_r(r, "entry %s: will retry", e.id);
+			}
+			if (stop_requested)
+				break;
+			delay = backoff_next(delay);
+			sleep_ms(delay);
+		}
+		free(e.env);
+	}
+	queue_close(q);
+	return NULL;
+}
+
+static int
+check_keys(struct agent *ag, const struct agent_config *cfg)
+{
+	EVP_PKEY *pk = NULL;
+	size_t i;
+	int r, bad = 0;
+
+	for (i = 0; i < cfg->nkeys; i++) {
+		X509 *leaf = sk_X509_value(cfg->keys[i].chain, 0);
+		if ((r = hsm_public_key(ag->hsm, i, &pk)) != 0)
+			return r;
+		if (EVP_PKEY_eq(pk, X509_get0_pubkey(leaf)) != 1) {
+			log_error("keys.%s: the first certificate in %s is not for the HSM key %s",
+			    cfg->keys[i].name, cfg->keys[i].certificates_path, cfg->keys[i].uri);
+			bad = 1;
+		}
+		EVP_PKEY_free(pk);
+		pk = NULL;
+	}
+	if ((r = hsm_public_key(ag->hsm, ag->attest_index, &pk)) != 0)
+		return r;
+	r = crypto_keyid(pk, ag->attest_keyid);
+	EVP_PKEY_free(pk);
+	if (r != 0)
+		return r;
+	return bad ? SG_ERR_CONFIG : 0;
+}
+
+static int
+open_hsm(struct agent *ag, const struct agent_config *cfg)
+{
+	struct hsm_key_spec *specs;
+	struct hsm_config hc;
+	char errbuf[ERRBUF_LEN] = "";
+	size_t i;
+	int r;
+
+	if ((specs = calloc(cfg->nkeys + 1, sizeof(*specs))) == NULL)
+		return SG_ERR_ALLOC;
+	for (i = 0; i < cfg->nkeys; i++) {
+		specs[i].name = cfg->keys[i].name;
+		specs[i].uri = cfg->keys[i].uri;
+		specs[i].mech = cfg->keys[i].mech;
+	}
+	specs[i].name = "attestation_key";
+	specs[i].uri = cfg->attestation_key;
+	specs[i].mech_from_key = 1;
+	ag->attest_index = i;
+	memset(&hc, 0, sizeof(hc));
+	hc.module = cfg->pkcs11_module;
+	hc.token = cfg->pkcs11_token;
+	hc.pin_file = cfg->pkcs11_pin_file;
+	hc.sessions = cfg->pkcs11_sessions;
+	hc.keys = specs;
+	hc.nkeys = cfg->nkeys + 1;
+	r = hsm_open(&hc, &ag->hsm, errbuf, sizeof(errbuf));
+	free(specs);
+	if (r != 0) {
+		log_error("HSM: %s", errbuf[0] ? errbuf : sg_strerror(r));
+		return r;
+	}
+	return check_keys(ag, cfg);
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: signet-agent -c CONFIG [--check] [--log-format plain|json] [-v]\n"
+	    "\n"
+	    "  -c, --config PATH     agent configuration (JSON, SPEC section 10)\n"
+	    "      --check           validate configuration, policy, HSM keys and\n"
+	    "                        certificates, then exit (0 when all is well)\n"
+	    "      --log-format FMT  plain (default) or json lines, on stderr\n"
+	    "  -v, --verbose         debug logging\n"
+	    "  -h, --help            this text\n"
+	    "      --version         print the version\n"
+	    "\n"
+	    "SIGTERM finishes the jobs in hand and exits.\n");
+}
+
+static void
+harden_process(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	/* No core dumps and no ptrace by our own uid: the process holds a PIN. */
+	if (prctl(PR_SET_DUMPABLE, 0) == -1)
+		log_warn("cannot mark the process non-dumpable");
+	if (setrlimit(RLIMIT_CORE, &rl) == -1)
+		log_warn("cannot disable core dumps");
+}
+
+static int
+run(struct agent *ag, const struct agent_config *cfg)
+{
+	struct work_queue wq;
+	struct worker *workers = NULL;
+	struct queue_opts qopts;
+	struct queue *q = NULL;
+	struct queue_entry *entries = NULL;
+	char host[64] = "host";
+	size_t n = 0, i, nworkers = cfg->pkcs11_sessions;
+	long delay = 0;
+	int r;
+
+	memset(&qopts, 0, sizeof(qopts));
+	qopts.url = cfg->redis;
+	qopts.password_file = cfg->redis_password_file;
+	qopts.prefix = cfg->prefix;
+	if ((q = connect_with_backoff(&qopts, "reader")) == NULL)
+		return 0;
+	while ((r = queue_group_create(q)) != 0 && !stop_requested) {
+		log_warn_r(r, "cannot create the consumer group; retrying");
+		queue_close(q);
+		sleep_ms(delay = backoff_next(delay));
+		if ((q = connect_with_backoff(&qopts, "reader")) == NULL)
+			return 0;
+	}
+	memset(&wq, 0, sizeof(wq));
+	pthread_mutex_init(&wq.lock, NULL);
+	pthread_cond_init(&wq.not_empty, NULL);
+	pthread_cond_init(&wq.not_full, NULL);
+	gethostname(host, sizeof(host) - 1);
+	if ((workers = calloc(nworkers, sizeof(*workers))) == NULL) {
+		queue_close(q);
+		return SG_ERR_ALLOC;
+	}
+	for (i = 0; i < nworkers; i++) {
+		workers[i].index = (unsigned)i;
+		workers[i].ag = ag;
+		workers[i].wq = &wq;
+		workers[i].qopts = qopts;
+		snprintf(workers[i].consumer, sizeof(workers[i].consumer), "worker-%zu", i);
+		if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
+			log_error("cannot start worker threads");
+			stop_requested = 1;
+			nworkers = i;
+			break;
+		}
+	}
+	/* One consumer name per agent process: name, host and pid. */
+	char consumer[160];
+	snprintf(consumer, sizeof(consumer), "%s@%s/%ld", cfg->name, host, (long)getpid());
+	log_info("agent %s started: %zu workers, consumer %s", cfg->name, nworkers, consumer);
+
+	delay = 0;
+	while (!stop_requested) {
+		size_t room = wq_free_slots(&wq);
+		if (reload_requested) {
+			reload_requested = 0;
+			log_warn("SIGHUP: policy reload is not available in this version; restart the agent");
+		}
+		if (room == 0) {
+			sleep_ms(10);
+			continue;
+		}
+		if (q == NULL && (q = connect_with_backoff(&qopts, "reader")) == NULL)
+			break;
+		r = queue_read(q, consumer, room < nworkers * 4 ? room : nworkers * 4, READ_BLOCK_MS,
+		    &entries, &n);
+		if (r != 0) {
+			log_warn_r(r, "reading the queue");
+			queue_close(q);
+			q = NULL;
+			sleep_ms(delay = backoff_next(delay));
+			continue;
+		}
+		delay = 0;
+		for (i = 0; i < n; i++)
+			wq_push(&wq, &entries[i]);
+		queue_entries_free(entries, n);
+		entries = NULL;
+	}
+	log_info("stopping: finishing the jobs in hand");
+	pthread_mutex_lock(&wq.lock);
+	wq.closed = 1;
+	pthread_cond_broadcast(&wq.not_empty);
+	pthread_mutex_unlock(&wq.lock);
+	for (i = 0; i < nworkers; i++)
+		pthread_join(workers[i].thread, NULL);
+	free(workers);
+	queue_close(q);
+	pthread_mutex_destroy(&wq.lock);
+	pthread_cond_destroy(&wq.not_empty);
+	pthread_cond_destroy(&wq.not_full);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'C' },
+		{ "log-format", required_argument, NULL, 'L' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct agent_config *cfg = NULL;
+	struct agent ag;
+	struct sigaction sa;
+	const char *config_path = NULL;
+	char errbuf[ERRBUF_LEN];
+	enum log_format lf = LOG_FORMAT_PLAIN;
+	enum log_level level = LOG_LEVEL_INFO;
+	int ch, check_only = 0, r, status = 1;
+
+	memset(&ag, 0, sizeof(ag));
+	while ((ch = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'C':
+			check_only = 1;
+			break;
+		case 'L':
+			if (strcmp(optarg, "json") == 0)
+				lf = LOG_FORMAT_JSON;
+			else if (strcmp(optarg, "plain") != 0) {
+				fprintf(stderr, "signet-agent: --log-format is plain or json\n");
+				return 2;
+			}
+			break;
+		case 'v':
+			level = LOG_LEVEL_DEBUG;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("signet-agent %s\n", SIGNET_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (config_path == NULL || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	log_init("signet-agent", level, lf);
+	harden_process();
+
+	if ((r = config_load(config_path, &cfg, errbuf, sizeof(errbuf))) != 0) {
+		log_error("%s: %s", config_path, errbuf[0] ? errbuf : sg_strerror(r));
+		return 2;
+	}
+	ag.cfg = cfg;
+	if ((r = open_hsm(&ag, cfg)) != 0) {
+		status = 2;
+		goto out;
+	}
+	if (check_only) {
+		printf("signet-agent: %s: configuration, %zu keys, %zu submitters and the HSM are in order; "
+		    "attestation keyid %s\n", config_path, cfg->nkeys, cfg->nsubmitters, ag.attest_keyid);
+		status = 0;
+		goto out;
+	}
+	if ((r = store_open(cfg->store, &ag.store, errbuf, sizeof(errbuf))) != 0) {
+		log_error("%s", errbuf);
+		status = 2;
+		goto out;
+	}
+	if ((r = replay_new(&ag.replay)) != 0 ||
+	    (r = audit_open(cfg->audit_log, pipeline_audit_replay, &ag, &ag.audit, errbuf,
+	        sizeof(errbuf))) != 0) {
+		log_error("%s", r == SG_ERR_ALLOC ? sg_strerror(r) : errbuf);
+		status = 2;
+		goto out;
+	}
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+
+	status = run(&ag, cfg) == 0 ? 0 : 1;
+	log_info("stopped");
+ out:
+	audit_close(ag.audit);
+	replay_free(ag.replay);
+	store_close(ag.store);
+	hsm_close(ag.hsm);
+	config_free(cfg);
+	return status;
+}

@@ -1,1 +1,381 @@
-#include "err.h"
+/*
+ * pipeline.c — one stream entry from hostile bytes to a published result.
+ *
+ * The decision is made in decide(), which only reads the entry and the
+ * configuration, and asks the HSM for nothing; only when it returns 0 does
+ * sign_job() touch the HSM.  publish() then writes the audit record, signs
+ * the result with the attestation key and hands it to Redis.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "b64.h"
+#include "crypto.h"
+#include "envelope.h"
+#include "format.h"
+#include "job.h"
+#include "log.h"
+#include "pipeline.h"
+#include "result.h"
+#include "sgtime.h"
+
+#define LOG_FIELD_MAX 80
+
+/* Everything learned about one entry. */
+struct outcome {
+	int code;                           /* 0: signed */
+	int has_id;                         /* a result is owed (SPEC §7) */
+	char id[JOB_ID_LEN + 1];
+	char job_sha256[SHA256_HEX_LEN + 1];
+	const struct agent_submitter *sub;  /* once the envelope signature verified */
+	struct sg_job *job;                 /* once the job parsed */
+	long key_index;                     /* once the key is known */
+	uint8_t *sigfile;                   /* the signature file, when signed */
+	size_t sigfile_len;
+	char *store_sig;                    /* locations in the store */
+	char *store_result;
+	char *republish;                    /* a stored result to publish again */
+	size_t republish_len;
+};
+
+static void
+outcome_clear(struct outcome *o)
+{
+	job_free(o->job);
+	free(o->sigfile);
+	free(o->store_sig);
+	free(o->store_result);
+	free(o->republish);
+	memset(o, 0, sizeof(*o));
+	o->key_index = -1;
+}
+
+/* Remembers the payload's hash and, if it has one, the id a result is owed to. */
+static void
+note_payload(struct outcome *o, const uint8_t *payload, size_t len)
+{
+	uint8_t h[SHA256_LEN];
+
+	crypto_sha256(payload, len, h);
+	hex_encode(h, SHA256_LEN, o->job_sha256);
+	o->has_id = job_peek_id(payload, len, o->id) == 0;
+}
+
+void
+pipeline_audit_replay(void *arg, const char *event, const char *id, const char *job_sha256,
+    const char *key)
+{
+	struct agent *ag = arg;
+
+	if (strcmp(event, "signed") != 0 || id == NULL || job_sha256 == NULL || key == NULL)
+		return;
+	if (replay_mark_signed(ag->replay, id, job_sha256, key) != 0)
+		log_warn("audit log: cannot remember signed job %s", id);
+}
+
+/* Everything before the HSM: 0 when the job may be signed. */
+static int
+decide(struct agent *ag, const struct queue_entry *e, struct outcome *o)
+{
+	const struct agent_config *cfg = ag->cfg;
+	struct dsse_envelope *env = NULL;
+	const struct agent_key *key;
+	uint8_t *payload = NULL;
+	size_t payload_len = 0;
+	int r;
+
+	if (e->env == NULL)
+		return SG_ERR_ENVELOPE_MALFORMED;
+	if (e->env_len > ENVELOPE_MAX_BYTES)
+		return SG_ERR_ENVELOPE_TOO_LARGE;
+	if ((r = envelope_parse(e->env, e->env_len, &env)) != 0) {
+		if (r == SG_ERR_ENVELOPE_MALFORMED &&
+		    envelope_salvage_payload(e->env, e->env_len, &payload, &payload_len) == 0) {
+			note_payload(o, payload, payload_len);
+			free(payload);
+		}
+		return r;
+	}
+	note_payload(o, env->payload, env->payload_len);
+	if (strcmp(env->payload_type, PAYLOAD_TYPE_JOB) != 0 || env->nsigs != 1) {
+		r = SG_ERR_ENVELOPE_MALFORMED;
+		goto out;
+	}
+	/* The signer is found by keyid alone (SPEC §2). */
+	const struct agent_submitter *sub = config_submitter_by_keyid(cfg, env->sigs[0].keyid);
+	if (sub == NULL) {
+		r = SG_ERR_ENVELOPE_UNKNOWN_SIGNER;
+		goto out;
+	}
+	if (crypto_dsse_verify(sub->pub, env->payload_type, env->payload, env->payload_len,
+	        env->sigs[0].sig, env->sigs[0].sig_len) != 0) {
+		r = SG_ERR_ENVELOPE_BAD_SIGNATURE;
+		goto out;
+	}
+	o->sub = sub;
+	if ((r = job_parse(env->payload, env->payload_len, &o->job)) != 0) {
+		if (r == SG_ERR_PARSE) {
+			/* Not JSON at all: there is nowhere to put a result. */
+			o->has_id = 0;
+			r = SG_ERR_JOB_MALFORMED;
+		}
+		goto out;
+	}
+	if ((r = job_check_time(o->job, sgtime_now(), cfg->max_job_lifetime)) != 0)
+		goto out;
+	if ((o->key_index = config_key_index(cfg, o->job->key)) < 0) {
+		r = SG_ERR_POLICY_UNKNOWN_KEY;
+		goto out;
+	}
+	key = &cfg->keys[o->key_index];
+	if (!config_submitter_may_use(sub, (size_t)o->key_index)) {
+		r = SG_ERR_POLICY_KEY_NOT_ALLOWED;
+		goto out;
+	}
+	if ((key->formats & (1u << o->job->format)) == 0) {
+		r = SG_ERR_POLICY_FORMAT_NOT_ALLOWED;
+		goto out;
+	}
+	r = 0;
+ out:
+	envelope_free(env);
+	return r;
+}
+
+struct sign_arg {
+	struct hsm *hsm;
+	size_t index;
+};
+
+static int
+sign_digest_cb(void *arg, const uint8_t digest[SHA256_LEN], uint8_t *sig, size_t *ret_len)
+{
+	const struct sign_arg *a = arg;
+
+	return hsm_sign(a->hsm, a->index, digest, SHA256_LEN, sig, ret_len);
+}
+
+static const char *
+sig_file_name(const struct sg_job *job, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s.%s", job->artifact.name, job->format == SG_FORMAT_CMS ? "p7s" : "sig");
+	return buf;
+}
+
+/* The signing half: at most one HSM signature per id, ever. */
+static int
+sign_job(struct agent *ag, struct outcome *o)
+{
+	const struct agent_key *key = &ag->cfg->keys[o->key_index];
+	struct sign_arg sa = { ag->hsm, (size_t)o->key_index };
+	struct format_request req;
+	char prev_sha[SHA256_HEX_LEN + 1], prev_key[JOB_KEY_MAX + 1], name[ARTIFACT_NAME_MAX + 8];
+	enum replay_state state;
+	int r;
+
+	if ((r = replay_claim(ag->replay, o->id, &state, prev_sha, prev_key)) != 0)
+		return r;
+	if (state == REPLAY_SIGNED) {
+		if (strcmp(prev_sha, o->job_sha256) != 0)
+			return SG_ERR_JOB_REPLAYED;
+		/* The same job again: publish the first result, never sign twice. */
+		r = store_get(ag->store, prev_key, o->id, "result.json", &o->republish,
+		    &o->republish_len);
+		return r == 0 ? 0 : SG_ERR_STORE_FAILED;
+	}
+	memset(&req, 0, sizeof(req));
+	req.format = o->job->format;
+	req.mech = key->mech;
+	req.digest = o->job->artifact.sha256;
+	req.chain = key->chain;
+	req.signing_time = sgtime_now();
+	req.sign = sign_digest_cb;
+	req.sign_arg = &sa;
+	if ((r = format_sign(&req, &o->sigfile, &o->sigfile_len)) != 0) {
+		replay_done(ag->replay, o->id, 0, NULL, NULL);
+		return r;
+	}
+	/* From here on the HSM has signed: the id is spent whatever happens. */
+	replay_done(ag->replay, o->id, 1, o->job_sha256, key->name);
+	sig_file_name(o->job, name, sizeof(name));
+	return store_put(ag->store, key->name, o->id, name, o->sigfile, o->sigfile_len,
+	    &o->store_sig);
+}
+
+/* Signs payload as a result envelope with the attestation key. */
+static int
+attest(struct agent *ag, const char *payload, size_t len, char **ret, size_t *ret_len)
+{
+	struct dsse_envelope *env = NULL;
+	uint8_t *pae = NULL, dgst[SHA256_LEN], sig[HSM_SIG_MAX];
+	size_t pae_len = 0, sig_len = 0;
+	int r;
+
+	if ((r = dsse_pae(PAYLOAD_TYPE_RESULT, (const uint8_t *)payload, len, &pae, &pae_len)) != 0)
+		goto out;
+	crypto_sha256(pae, pae_len, dgst);
+	if ((r = hsm_sign(ag->hsm, ag->attest_index, dgst, SHA256_LEN, sig, &sig_len)) != 0)
+		goto out;
+	if ((r = envelope_new(PAYLOAD_TYPE_RESULT, (const uint8_t *)payload, len, &env)) != 0 ||
+	    (r = envelope_add_sig(env, ag->attest_keyid, sig, sig_len, NULL, 0)) != 0 ||
+	    (r = envelope_serialize(env, ret, ret_len)) != 0)
+		goto out;
+	r = 0;
+ out:
+	envelope_free(env);
+	free(pae);
+	return r;
+}
+
+static void
+log_decision(const struct outcome *o, const struct queue_entry *e)
+{
+	char name[LOG_FIELD_MAX + 8], keybuf[LOG_FIELD_MAX + 8];
+	const char *code = o->code == 0 ? "-" : sg_err_code(o->code);
+
+	if (o->job != NULL) {
+		log_escape(o->job->artifact.name, strlen(o->job->artifact.name), name, sizeof(name));
+		log_escape(o->job->key, strlen(o->job->key), keybuf, sizeof(keybuf));
+	}
+	log_info("job %s entry %s submitter %s key %s artifact %s sha256 %s: %s%s%s",
+	    o->has_id || o->job ? o->id : "-", e->id, o->sub ? o->sub->name : "-",
+	    o->job ? keybuf : "-", o->job ? name : "-",
+	    o->job ? o->job->artifact.sha256_hex : "-",
+	    sg_status_name(sg_err_status(o->code)), o->code ? " " : "", o->code ? code : "");
+}
+
+/* Audit record, result payload, attestation. */
+static int
+build_result(struct agent *ag, const struct queue_entry *e, struct outcome *o,
+    char **ret_env, size_t *ret_env_len)
+{
+	const struct agent_key *key = o->key_index >= 0 ? &ag->cfg->keys[o->key_index] : NULL;
+	struct audit_record rec;
+	struct sg_result res;
+	char sigsha[SHA256_HEX_LEN + 1];
+	char *payload = NULL;
+	size_t payload_len = 0, i;
+	int r;
+
+	memset(&rec, 0, sizeof(rec));
+	memset(&res, 0, sizeof(res));
+	rec.event = sg_status_name(sg_err_status(o->code));
+	rec.id = o->has_id ? o->id : NULL;
+	rec.entry = e->id;
+	rec.submitter = o->sub ? o->sub->name : NULL;
+	rec.keyid = o->sub ? o->sub->keyid : NULL;
+	rec.job_sha256 = o->job_sha256[0] ? o->job_sha256 : NULL;
+	rec.code = sg_err_code(o->code);
+	if (o->job != NULL) {
+		rec.key = o->job->key;
+		rec.format = sg_format_name(o->job->format);
+		rec.artifact = o->job->artifact.name;
+		rec.artifact_sha256 = o->job->artifact.sha256_hex;
+	}
+	if (o->sigfile != NULL) {
+		uint8_t h[SHA256_LEN];
+		crypto_sha256(o->sigfile, o->sigfile_len, h);
+		hex_encode(h, SHA256_LEN, sigsha);
+		rec.signature_sha256 = sigsha;
+	}
+	if ((r = audit_append(ag->audit, &rec, &res.audit_seq, res.audit_hash)) != 0) {
+		log_error_r(r, "cannot write the audit log; nothing is released");
+		return r;
+	}
+	if (!o->has_id)
+		return 0;
+
+	memcpy(res.id, o->id, sizeof(res.id));
+	res.status = sg_err_status(o->code);
+	res.error = o->code;
+	res.error_message = (char *)(uintptr_t)sg_strerror(o->code);
+	memcpy(res.job_sha256, o->job_sha256, sizeof(res.job_sha256));
+	res.agent = ag->cfg->name;
+	if (o->sub != NULL)
+		res.submitter = o->sub->name;
+	if (o->job != NULL) {
+		res.key = o->job->key;
+		res.format = (char *)(uintptr_t)sg_format_name(o->job->format);
+		res.has_artifact = 1;
+		res.artifact = o->job->artifact;
+	}
+	if (o->code == 0) {
+		res.signature.data = o->sigfile;
+		res.signature.len = o->sigfile_len;
+		for (i = 0; i < key->nchain && i < RESULT_CERTS_MAX; i++) {
+			res.certs[i].data = key->chain_der[i];
+			res.certs[i].len = key->chain_der_len[i];
+		}
+		res.ncerts = i;
+		res.signed_at = sgtime_now();
+		res.store_signature = o->store_sig;
+		if (asprintf(&o->store_result, "%.*s/result.json",
+		        (int)(strrchr(o->store_sig, '/') - o->store_sig), o->store_sig) == -1) {
+			o->store_result = NULL;
+			return SG_ERR_ALLOC;
+		}
+		res.store_result = o->store_result;
+	}
+	if ((r = result_serialize(&res, &payload, &payload_len)) != 0)
+		goto out;
+	if ((r = attest(ag, payload, payload_len, ret_env, ret_env_len)) != 0) {
+		log_error_r(r, "cannot sign the result of job %s", o->id);
+		goto out;
+	}
+	if (o->code == 0 && (r = store_put(ag->store, key->name, o->id, "result.json",
+	        *ret_env, *ret_env_len, NULL)) != 0) {
+		free(*ret_env);
+		*ret_env = NULL;
+		goto out;
+	}
+	r = 0;
+ out:
+	free(payload);
+	return r;
+}
+
+int
+pipeline_process(struct agent *ag, struct queue *q, const struct queue_entry *e)
+{
+	struct outcome o;
+	char *env = NULL;
+	size_t env_len = 0;
+	int r;
+
+	memset(&o, 0, sizeof(o));
+	o.key_index = -1;
+	if ((o.code = decide(ag, e, &o)) == 0)
+		o.code = sign_job(ag, &o);
+	if (o.republish != NULL) {
+		/* A redelivery or replay of a job signed before: its first result. */
+		log_info("job %s entry %s: signed before, result published again", o.id, e->id);
+		r = queue_put_result(q, o.id, o.republish, o.republish_len, ag->cfg->result_ttl, 0);
+		if (r != 0)
+			goto out;
+		r = queue_ack(q, e->id);
+		goto out;
+	}
+	if ((r = build_result(ag, e, &o, &env, &env_len)) != 0 && o.code == 0) {
+		/* Signed, but the result could not be attested or stored. */
+		o.code = r == SG_ERR_STORE_FAILED ? r : SG_ERR_INTERNAL;
+		free(env);
+		env = NULL;
+		r = build_result(ag, e, &o, &env, &env_len);
+	}
+	log_decision(&o, e);
+	if (r != 0)
+		goto out; /* nothing attested: leave the entry pending */
+	if (o.has_id) {
+		r = queue_put_result(q, o.id, env, env_len, ag->cfg->result_ttl, o.code != 0);
+		if (r == SG_ERR_EXISTS)
+			r = 0; /* a result was there first; a rejection never replaces it */
+		if (r != 0)
+			goto out;
+	}
+	r = queue_ack(q, e->id);
+ out:
+	free(env);
+	outcome_clear(&o);
+	return r;
+}

@@ -1,0 +1,46 @@
+/*
+ * pipeline.h — what the agent does with one stream entry.
+ *
+ * size limit → DSSE parse → signer by keyid → envelope signature → strict
+ * job parse → time window → policy → replay check → HSM signature → format
+ * (raw/CMS, verified) → store → audit (durable) → result signed by the
+ * attestation key → result in Redis (SET/LPUSH) → XACK/XDEL.
+ *
+ * Every rejection that is owed a result (SPEC §7) gets one, written with NX
+ * so that it can never replace a genuine signed result; every decision is
+ * in the audit log before anything about it leaves the agent.
+ */
+#ifndef SG_PIPELINE_H
+#define SG_PIPELINE_H
+
+#include "audit.h"
+#include "config.h"
+#include "hsm.h"
+#include "queue.h"
+#include "replay.h"
+#include "store.h"
+
+struct agent {
+	const struct agent_config *cfg;
+	struct hsm *hsm;           /* keys 0..cfg->nkeys-1, then the attestation key */
+	size_t attest_index;
+	char attest_keyid[KEYID_LEN + 1];
+	struct store *store;
+	struct audit *audit;
+	struct replay *replay;
+};
+
+/*
+ * Processes one entry to the end, acknowledging it.  Returns 0, or
+ * SG_ERR_QUEUE_* when Redis failed (reconnect and call again with the same
+ * entry: a second pass is idempotent, a signature already made is published
+ * again rather than made twice), or SG_ERR_HSM_UNAVAILABLE when not even a
+ * rejection could be attested (retry later; the entry stays pending).
+ */
+int pipeline_process(struct agent *ag, struct queue *q, const struct queue_entry *e) SG_MUST_CHECK;
+
+/* The audit replay callback that rebuilds ag->replay from the log. */
+void pipeline_audit_replay(void *arg, const char *event, const char *id,
+    const char *job_sha256, const char *key);
+
+#endif

@@ -1,0 +1,207 @@
+/*
+ * replay.c — the table of signed job ids (see replay.h).
+ *
+ * Open addressing with linear probing over a power-of-two array, grown at
+ * 3/4 load.  Ids are 32 hex characters from the network, so the table is
+ * keyed by a keyed hash (SipHash would be nicer; SHA-256 of a random salt
+ * and the id keeps this short and is collision-resistant enough that an
+ * attacker cannot aim ids at one bucket).
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "crypto.h"
+#include "replay.h"
+
+#define REPLAY_INITIAL_SLOTS 1024
+
+/* SLOT_FREE: an id whose claim ended without a signature; it stays in the
+ * table so that probe chains stay intact, and can be claimed again. */
+enum slot_state { SLOT_EMPTY = 0, SLOT_BUSY, SLOT_SIGNED, SLOT_FREE };
+
+struct slot {
+	enum slot_state state;
+	char id[JOB_ID_LEN + 1];
+	char job_sha256[SHA256_HEX_LEN + 1];
+	char key[JOB_KEY_MAX + 1];
+};
+
+struct replay {
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	struct slot *slots;
+	size_t nslots;  /* power of two */
+	size_t used;
+	uint8_t salt[16];
+};
+
+static size_t
+slot_hash(const struct replay *rp, const char *id)
+{
+	uint8_t buf[16 + JOB_ID_LEN], h[SHA256_LEN];
+	size_t v;
+
+	memcpy(buf, rp->salt, 16);
+	memcpy(buf + 16, id, JOB_ID_LEN);
+	crypto_sha256(buf, sizeof(buf), h);
+	memcpy(&v, h, sizeof(v));
+	return v;
+}
+
+/* The slot holding id, or the empty slot where it would go. */
+static struct slot *
+slot_find(const struct replay *rp, const char *id)
+{
+	size_t mask = rp->nslots - 1, i = slot_hash(rp, id) & mask;
+
+	while (rp->slots[i].state != SLOT_EMPTY && strcmp(rp->slots[i].id, id) != 0)
+		i = (i + 1) & mask;
+	return &rp->slots[i];
+}
+
+static int
+grow(struct replay *rp)
+{
+	struct slot *old = rp->slots, *s;
+	size_t i, n = rp->nslots;
+
+	if ((rp->slots = calloc(n * 2, sizeof(*rp->slots))) == NULL) {
+		rp->slots = old;
+		return SG_ERR_ALLOC;
+	}
+	rp->nslots = n * 2;
+	for (i = 0; i < n; i++) {
+		if (old[i].state == SLOT_EMPTY)
+			continue;
+		s = slot_find(rp, old[i].id);
+		*s = old[i];
+	}
+	free(old);
+	return 0;
+}
+
+int
+replay_new(struct replay **ret)
+{
+	struct replay *rp = calloc(1, sizeof(*rp));
+
+	if (rp == NULL || (rp->slots = calloc(REPLAY_INITIAL_SLOTS, sizeof(*rp->slots))) == NULL) {
+		free(rp);
+		return SG_ERR_ALLOC;
+	}
+	rp->nslots = REPLAY_INITIAL_SLOTS;
+	if (RAND_bytes(rp->salt, sizeof(rp->salt)) != 1) {
+		free(rp->slots);
+		free(rp);
+		return SG_ERR_CRYPTO;
+	}
+	pthread_mutex_init(&rp->lock, NULL);
+	pthread_cond_init(&rp->changed, NULL);
+	*ret = rp;
+	return 0;
+}
+
+void
+replay_free(struct replay *rp)
+{
+	if (rp == NULL)
+		return;
+	pthread_mutex_destroy(&rp->lock);
+	pthread_cond_destroy(&rp->changed);
+	free(rp->slots);
+	free(rp);
+}
+
+static int
+valid_id(const char *id)
+{
+	return id != NULL && strlen(id) == JOB_ID_LEN && is_lower_hex(id, JOB_ID_LEN);
+}
+
+/* Inserts or overwrites id with state; lock held. */
+static int
+put_locked(struct replay *rp, const char *id, enum slot_state state, const char *job_sha256,
+    const char *key)
+{
+	struct slot *s;
+	int r;
+
+	if ((rp->used + 1) * 4 > rp->nslots * 3 && (r = grow(rp)) != 0)
+		return r;
+	s = slot_find(rp, id);
+	if (s->state == SLOT_EMPTY) {
+		rp->used++;
+		memcpy(s->id, id, JOB_ID_LEN + 1);
+	}
+	s->state = state;
+	snprintf(s->job_sha256, sizeof(s->job_sha256), "%s", job_sha256 ? job_sha256 : "");
+	snprintf(s->key, sizeof(s->key), "%s", key ? key : "");
+	return 0;
+}
+
+int
+replay_mark_signed(struct replay *rp, const char *id, const char *job_sha256, const char *key)
+{
+	int r;
+
+	if (!valid_id(id))
+		return SG_ERR_INVALID_ARGUMENT;
+	pthread_mutex_lock(&rp->lock);
+	r = put_locked(rp, id, SLOT_SIGNED, job_sha256, key);
+	pthread_cond_broadcast(&rp->changed);
+	pthread_mutex_unlock(&rp->lock);
+	return r;
+}
+
+int
+replay_claim(struct replay *rp, const char *id, enum replay_state *ret_state,
+    char *ret_job_sha256, char *ret_key)
+{
+	struct slot *s;
+	int r = 0;
+
+	if (!valid_id(id))
+		return SG_ERR_INVALID_ARGUMENT;
+	pthread_mutex_lock(&rp->lock);
+	for (;;) {
+		s = slot_find(rp, id);
+		if (s->state != SLOT_BUSY)
+			break;
+		pthread_cond_wait(&rp->changed, &rp->lock);
+	}
+	if (s->state == SLOT_SIGNED) {
+		memcpy(ret_job_sha256, s->job_sha256, sizeof(s->job_sha256));
+		memcpy(ret_key, s->key, sizeof(s->key));
+		*ret_state = REPLAY_SIGNED;
+	} else if ((r = put_locked(rp, id, SLOT_BUSY, NULL, NULL)) == 0) {
+		*ret_state = REPLAY_CLAIMED;
+	}
+	pthread_mutex_unlock(&rp->lock);
+	return r;
+}
+
+void
+replay_done(struct replay *rp, const char *id, int signed_ok, const char *job_sha256,
+    const char *key)
+{
+	struct slot *s;
+
+	if (!valid_id(id))
+		return;
+	pthread_mutex_lock(&rp->lock);
+	s = slot_find(rp, id);
+	if (s->state == SLOT_BUSY) {
+		if (signed_ok) {
+			s->state = SLOT_SIGNED;
+			snprintf(s->job_sha256, sizeof(s->job_sha256), "%s", job_sha256);
+			snprintf(s->key, sizeof(s->key), "%s", key);
+		} else {
+			s->state = SLOT_FREE;
+		}
+	}
+	pthread_cond_broadcast(&rp->changed);
+	pthread_mutex_unlock(&rp->lock);
+}

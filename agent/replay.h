@@ -1,0 +1,45 @@
+/*
+ * replay.h — "the agent signs at most once per id, ever" (SPEC §3).
+ *
+ * An in-memory table of job ids the agent has signed or is signing, rebuilt
+ * from the audit log at start-up (the audit log is the durable record).
+ * A worker claims an id before it asks the HSM for a signature; a second
+ * worker that meets the same id waits for the first to finish, then sees it
+ * as signed (a replay) or free again (the first one failed before signing).
+ * Thread-safe.
+ */
+#ifndef SG_REPLAY_H
+#define SG_REPLAY_H
+
+#include "err.h"
+#include "job.h"
+#include "util.h"
+
+struct replay;
+
+enum replay_state {
+	REPLAY_CLAIMED = 0,  /* the caller now owns the id: sign, then replay_done() */
+	REPLAY_SIGNED = 1,   /* signed before: see ret_job_sha256 / ret_key */
+};
+
+int replay_new(struct replay **ret) SG_MUST_CHECK;
+void replay_free(struct replay *rp);
+
+/* Records an id as signed (from the audit log, or after signing). */
+int replay_mark_signed(struct replay *rp, const char *id, const char *job_sha256,
+    const char *key) SG_MUST_CHECK;
+
+/*
+ * Claims id, or reports that it was signed already, copying the job_sha256
+ * and key of that signature into ret_job_sha256 (SHA256_HEX_LEN+1 bytes)
+ * and ret_key (JOB_KEY_MAX+1 bytes).  Blocks while another worker holds it.
+ */
+int replay_claim(struct replay *rp, const char *id, enum replay_state *ret_state,
+    char *ret_job_sha256, char *ret_key) SG_MUST_CHECK;
+
+/* Ends a claim: signed (with its job hash and key) or released (nothing
+ * was signed). */
+void replay_done(struct replay *rp, const char *id, int signed_ok, const char *job_sha256,
+    const char *key);
+
+#endif
