@@ -1,2 +1,326 @@
-#!/bin/sh
-echo "not written yet"; exit 1
+#!/bin/bash
+# End-to-end tests: a real redis-server (unix socket), a real SoftHSM token,
+# the real signet-agent and submit-job, and openssl checking what they make.
+# Everything lives in a temporary directory removed on exit.
+set -u
+
+SRC=${SIGNET_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+SIGNET_BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
+SUBMIT_JOB=${SUBMIT_JOB:-$SIGNET_BUILD/submitter/submit-job}
+for tool in redis-server redis-cli softhsm2-util pkcs11-tool openssl jq; do
+	command -v "$tool" >/dev/null || { echo "missing tool: $tool (a missing tool is a failure)"; exit 1; }
+done
+
+STACK_DIR=$(mktemp -d /tmp/signet-e2e.XXXXXX)
+STACK_QUIET=1
+. "$SRC/scripts/stack.sh"
+trap 'stack_cleanup; rm -rf "$STACK_DIR"' EXIT
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok   - $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && sed 's/^/       /' "$2" | tail -n 15; }
+
+D=$STACK_DIR
+stack_redis_start || exit 1
+stack_token_init || exit 1
+stack_submitter ci-fw ec
+stack_submitter ci-ed ed25519
+stack_submitter ci-rsa rsa
+stack_submitter limited ec '["release"]'
+stack_config
+# A key pair the agent does not know.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$D/stranger.key" 2>/dev/null
+chmod 600 "$D/stranger.key"
+
+if "$SIGNET_BUILD/agent/signet-agent" -c "$D/agent.json" --check >"$D/check.out" 2>&1; then
+	ok "signet-agent --check accepts the stack's configuration"
+else
+	fail "signet-agent --check" "$D/check.out"
+fi
+
+# A configuration whose certificate is not the HSM key's must be refused by name.
+sed "s#$D/release-rsa.chain.pem\", \"formats\": \[\"raw\", \"cms\"\]#$D/release.chain.pem\", \"formats\": [\"raw\", \"cms\"]#" \
+	"$D/agent.json" > "$D/bad-cert.json"
+if ! "$SIGNET_BUILD/agent/signet-agent" -c "$D/bad-cert.json" --check >"$D/check2.out" 2>&1 &&
+	grep -q "keys.release-rsa" "$D/check2.out"; then
+	ok "--check names a key whose certificate does not match the HSM key"
+else
+	fail "--check with a mismatched certificate" "$D/check2.out"
+fi
+
+stack_agent_start || exit 1
+
+head -c 1048576 /dev/urandom > "$D/firmware.bin"
+printf 'hello signet\n' > "$D/small.txt"
+
+# sj ID ARGS...: runs submit-job with the stack's settings; output in $D/ID.out
+sj() {
+	local id=$1
+	shift
+	SIGNET_REDIS=$SIGNET_REDIS SIGNET_AGENT_PUBKEY=$D/agent.pub \
+		"$SUBMIT_JOB" "$@" >"$D/$id.out" 2>"$D/$id.err"
+	echo $? > "$D/$id.rc"
+}
+rc() { cat "$D/$1.rc"; }
+
+# --- signing paths ---------------------------------------------------------
+
+sj raw-ec -k release -f raw -i "$D/ci-fw.key" -o "$D/fw.ec.sig" "$D/firmware.bin"
+if [ "$(rc raw-ec)" = 0 ] && openssl dgst -sha256 -verify "$D/release.pub.pem" \
+	-signature "$D/fw.ec.sig" "$D/firmware.bin" >/dev/null 2>&1; then
+	ok "raw ECDSA P-256 signature verifies with openssl dgst"
+else
+	fail "raw ECDSA P-256 (rc $(rc raw-ec))" "$D/raw-ec.err"
+fi
+
+sj raw-pss -k release-rsa -f raw -i "$D/ci-ed.key" -o "$D/fw.pss.sig" "$D/firmware.bin"
+if [ "$(rc raw-pss)" = 0 ] && openssl dgst -sha256 -verify "$D/release-rsa.pub.pem" \
+	-sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32 \
+	-signature "$D/fw.pss.sig" "$D/firmware.bin" >/dev/null 2>&1; then
+	ok "raw RSA-3072 PSS signature verifies (Ed25519 submitter)"
+else
+	fail "raw RSA-PSS (rc $(rc raw-pss))" "$D/raw-pss.err"
+fi
+
+sj raw-pk1 -k release-pk1 -f raw -i "$D/ci-rsa.key" -o "$D/fw.pk1.sig" "$D/firmware.bin"
+if [ "$(rc raw-pk1)" = 0 ] && openssl dgst -sha256 -verify "$D/release-rsa.pub.pem" \
+	-signature "$D/fw.pk1.sig" "$D/firmware.bin" >/dev/null 2>&1; then
+	ok "raw RSA PKCS#1 v1.5 signature verifies (RSA submitter)"
+else
+	fail "raw RSA PKCS#1 (rc $(rc raw-pk1))" "$D/raw-pk1.err"
+fi
+
+sj cms-ec -k release -i "$D/ci-fw.key" "$D/firmware.bin"
+if [ "$(rc cms-ec)" = 0 ] && openssl cms -verify -binary -inform DER -in "$D/firmware.bin.p7s" \
+	-content "$D/firmware.bin" -CAfile "$D/root.pem" -purpose any -out /dev/null >"$D/cms-ec.v" 2>&1; then
+	ok "CMS (default format, chain root -> leaf) verifies with openssl cms"
+else
+	fail "CMS ECDSA (rc $(rc cms-ec))" "$D/cms-ec.err"
+fi
+
+sj cms-pss -k release-rsa -f cms -i "$D/ci-fw.key" -o "$D/fw.pss.p7s" "$D/firmware.bin"
+if [ "$(rc cms-pss)" = 0 ] && openssl cms -verify -binary -inform DER -in "$D/fw.pss.p7s" \
+	-content "$D/firmware.bin" -CAfile "$D/root.pem" -purpose any -out /dev/null >/dev/null 2>&1 &&
+	openssl cms -cmsout -print -inform DER -in "$D/fw.pss.p7s" | grep -q rsassaPss; then
+	ok "CMS with RSA-PSS verifies and names rsassaPss"
+else
+	fail "CMS RSA-PSS (rc $(rc cms-pss))" "$D/cms-pss.err"
+fi
+
+# The CMS must not verify against other content.
+printf 'x' >> "$D/firmware.bin.copy"; cat "$D/firmware.bin" >> "$D/firmware.bin.copy"
+if ! openssl cms -verify -binary -inform DER -in "$D/firmware.bin.p7s" -content "$D/firmware.bin.copy" \
+	-CAfile "$D/root.pem" -purpose any -out /dev/null >/dev/null 2>&1; then
+	ok "CMS refuses other content"
+else
+	fail "CMS verified against the wrong content"
+fi
+
+sj json -k release -f raw --json -i "$D/ci-fw.key" -o "$D/small.sig" "$D/small.txt"
+if [ "$(rc json)" = 0 ] && [ "$(jq -r .status "$D/json.out")" = signed ] &&
+	[ "$(jq -r .artifact.sha256 "$D/json.out")" = "$(sha256sum "$D/small.txt" | cut -d' ' -f1)" ] &&
+	[ "$(jq -r .submitter "$D/json.out")" = ci-fw ] &&
+	[ -f "$D/store/release/$(jq -r .id "$D/json.out")/small.txt.sig" ] &&
+	[ -f "$D/store/release/$(jq -r .id "$D/json.out")/result.json" ]; then
+	ok "--json prints the verified result; store holds the signature and result.json"
+else
+	fail "--json result (rc $(rc json))" "$D/json.err"
+fi
+
+# --- rejections: exit 1, the exact code, no signature file -----------------
+
+expect_reject() { # NAME CODE SIGFILE
+	if [ "$(rc "$1")" = 1 ] && grep -q "$2" "$D/$1.err" && [ ! -e "$3" ]; then
+		ok "$1: exit 1 with $2, nothing written"
+	else
+		fail "$1: expected exit 1 and $2 (rc $(rc "$1"))" "$D/$1.err"
+	fi
+}
+
+sj unknown-signer -k release -f raw -i "$D/stranger.key" -o "$D/u.sig" "$D/small.txt"
+expect_reject unknown-signer envelope.unknown_signer "$D/u.sig"
+
+sj not-allowed -k release-rsa -f raw -i "$D/limited.key" -o "$D/n.sig" "$D/small.txt"
+expect_reject not-allowed policy.key_not_allowed "$D/n.sig"
+
+sj unknown-key -k no-such-key -f raw -i "$D/ci-fw.key" -o "$D/k.sig" "$D/small.txt"
+expect_reject unknown-key policy.unknown_key "$D/k.sig"
+
+sj bad-format -k release-pk1 -f cms -i "$D/ci-fw.key" -o "$D/f.p7s" "$D/small.txt"
+expect_reject bad-format policy.format_not_allowed "$D/f.p7s"
+
+# stream_env NAME: the queued envelope whose artifact is NAME, and its entry id.
+stream_env() {
+	local i=0 id="" line
+	redis-cli -s "$REDIS_SOCK" --raw XRANGE signet:jobs - + > "$D/xrange"
+	while IFS= read -r line; do
+		case $((i % 3)) in
+		0) id=$line ;;
+		2) if printf '%s' "$line" | jq -r .payload | base64 -d | jq -e --arg n "$1" '.artifact.name == $n' >/dev/null 2>&1; then
+			printf '%s\n%s\n' "$id" "$line"
+			return 0
+		fi ;;
+		esac
+		i=$((i + 1))
+	done < "$D/xrange"
+	return 1
+}
+wait_stream() { # N: until the stream holds N entries
+	for _ in $(seq 1 200); do
+		[ "$(redis-cli -s "$REDIS_SOCK" XLEN signet:jobs)" -ge "$1" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+BG_PIDS=""
+bg_sj() { # ID ARGS...: submit-job in the background; bg_wait, then read ID.rc
+	local id=$1
+	shift
+	( SIGNET_REDIS=$SIGNET_REDIS SIGNET_AGENT_PUBKEY=$D/agent.pub "$SUBMIT_JOB" "$@" \
+		>"$D/$id.out" 2>"$D/$id.err"; echo $? > "$D/$id.rc" ) &
+	BG_PIDS="$BG_PIDS $!"
+}
+bg_wait() { # waits for the submit-job runs only (the agent runs in the background too)
+	local p
+	for p in $BG_PIDS; do wait "$p"; done
+	BG_PIDS=""
+}
+agent_result() { # ID: the payload of the result stored under a job id
+	redis-cli -s "$REDIS_SOCK" --raw GET "signet:result:$1" | jq -r .payload | base64 -d
+}
+
+# With the agent stopped: an expiring job, and one that a man in the middle
+# alters in the queue (the digest swapped, the signature kept).
+stack_agent_stop
+bg_sj expired -k release -f raw --lifetime 1 -w 30 --name expired.txt -i "$D/ci-fw.key" -o "$D/e.sig" "$D/small.txt"
+bg_sj tamper -k release -f raw -w 6 --name tamper.txt -i "$D/ci-fw.key" -o "$D/t.sig" "$D/small.txt"
+wait_stream 2
+{ read -r tid; read -r tenv; } < <(stream_env tamper.txt)
+tjob=$(printf '%s' "$tenv" | jq -r .payload | base64 -d)
+tamper_id=$(printf '%s' "$tjob" | jq -r .id)
+evil=$(printf 'evil' | sha256sum | cut -d' ' -f1)
+tpayload=$(printf '%s' "$tjob" | sed "s/\"sha256\":\"[0-9a-f]*\"/\"sha256\":\"$evil\"/" | base64 -w0)
+printf '%s' "$tenv" | jq -c --arg p "$tpayload" '.payload = $p' > "$D/tampered.json"
+redis-cli -s "$REDIS_SOCK" XDEL signet:jobs "$tid" >/dev/null
+redis-cli -s "$REDIS_SOCK" -x XADD signet:jobs '*' env < "$D/tampered.json" >/dev/null
+sleep 2.2
+stack_agent_start || exit 1
+bg_wait
+expect_reject expired job.expired "$D/e.sig"
+# The submitter ignores a rejection of an envelope that is not its own job
+# (SPEC §5) and times out; the agent's answer to the altered job is in Redis.
+if [ "$(rc tamper)" = 3 ] && [ ! -e "$D/t.sig" ] &&
+	[ "$(agent_result "$tamper_id" | jq -r .error.code)" = envelope.bad_signature ] &&
+	! ls "$D/store/release/$tamper_id" >/dev/null 2>&1; then
+	ok "tampered job: agent rejects it with envelope.bad_signature, submit-job exits 3, nothing signed"
+else
+	fail "tampered job (rc $(rc tamper), result $(agent_result "$tamper_id"))" "$D/tamper.err"
+fi
+
+# --- the submitter believes only attested results for its own job ---------
+
+stack_agent_stop
+bg_sj forged -k release -f raw -w 3 --name forged.txt -i "$D/ci-fw.key" -o "$D/forged.sig" "$D/small.txt"
+wait_stream 1
+{ read -r _; read -r fenv; } < <(stream_env forged.txt)
+fid=$(printf '%s' "$fenv" | jq -r .payload | base64 -d | jq -r .id)
+fjs=$(printf '%s' "$fenv" | jq -r .payload | base64 -d | sha256sum | cut -d' ' -f1)
+# A "rejected" result bound to the job but attested by the wrong key.
+fpayload=$(printf '{"v":1,"id":"%s","status":"rejected","error":{"code":"job.expired","message":"x"},"job_sha256":"%s","agent":"evil"}' "$fid" "$fjs")
+printf '%s' "DSSEv1 34 application/vnd.signet.result+json ${#fpayload} $fpayload" > "$D/forged.pae"
+fsig=$(openssl dgst -sha256 -sign "$D/stranger.key" "$D/forged.pae" | base64 -w0)
+fkeyid=sha256:$(openssl pkey -in "$D/stranger.key" -pubout -outform DER | sha256sum | cut -d' ' -f1)
+redis-cli -s "$REDIS_SOCK" SET "signet:result:$fid" \
+	"{\"payloadType\":\"application/vnd.signet.result+json\",\"payload\":\"$(printf '%s' "$fpayload" | base64 -w0)\",\"signatures\":[{\"keyid\":\"$fkeyid\",\"sig\":\"$fsig\"}]}" >/dev/null
+redis-cli -s "$REDIS_SOCK" LPUSH "signet:done:$fid" 1 >/dev/null
+bg_wait
+if [ "$(rc forged)" = 3 ] && [ ! -e "$D/forged.sig" ]; then
+	ok "a result attested by another key is ignored: submit-job exits 3"
+else
+	fail "forged result (rc $(rc forged))" "$D/forged.err"
+fi
+redis-cli -s "$REDIS_SOCK" DEL signet:jobs >/dev/null
+
+# --- replays: one HSM signature per id, ever ---------------------------------
+
+bg_sj replay1 -k release -f raw -w 0 --name replay.txt -i "$D/ci-fw.key" "$D/small.txt"
+bg_wait
+wait_stream 1
+{ read -r _; read -r renv; } < <(stream_env replay.txt)
+rid=$(cat "$D/replay1.out")
+printf '%s' "$renv" > "$D/replay.env"
+stack_agent_start || exit 1
+for _ in $(seq 1 100); do
+	[ -n "$(redis-cli -s "$REDIS_SOCK" --raw GET "signet:result:$rid")" ] && break
+	sleep 0.05
+done
+first=$(agent_result "$rid")
+# The same envelope again, after an agent restart: the first result, no new signature.
+stack_agent_stop
+stack_agent_start || exit 1
+redis-cli -s "$REDIS_SOCK" DEL "signet:done:$rid" >/dev/null
+redis-cli -s "$REDIS_SOCK" -x XADD signet:jobs '*' env < "$D/replay.env" >/dev/null
+redis-cli -s "$REDIS_SOCK" BLPOP "signet:done:$rid" 10 >/dev/null
+again=$(agent_result "$rid")
+nsig=$(grep -c "\"event\":\"signed\",\"id\":\"$rid\"" "$D/audit.log")
+if [ "$(printf '%s' "$first" | jq -r .status)" = signed ] && [ "$first" = "$again" ] && [ "$nsig" = 1 ]; then
+	ok "a replayed job gets its first result again, one HSM signature in the audit log"
+else
+	fail "identical replay (signed records: $nsig)"
+fi
+# A different job under the same id, properly signed by the submitter.
+rjob=$(printf '%s' "$renv" | jq -r .payload | base64 -d | jq -c '.note = "second"')
+printf '%s' "DSSEv1 31 application/vnd.signet.job+json ${#rjob} $rjob" > "$D/r2.pae"
+r2sig=$(openssl dgst -sha256 -sign "$D/ci-fw.key" "$D/r2.pae" | base64 -w0)
+printf '%s' "$renv" | jq -c --arg p "$(printf '%s' "$rjob" | base64 -w0)" --arg s "$r2sig" \
+	'.payload = $p | .signatures[0].sig = $s' > "$D/replay2.env"
+redis-cli -s "$REDIS_SOCK" DEL "signet:done:$rid" >/dev/null
+redis-cli -s "$REDIS_SOCK" -x XADD signet:jobs '*' env < "$D/replay2.env" >/dev/null
+for _ in $(seq 1 100); do
+	grep -q '"code":"job.replayed"' "$D/audit.log" && break
+	sleep 0.05
+done
+nsig=$(grep -c "\"event\":\"signed\",\"id\":\"$rid\"" "$D/audit.log")
+if grep -q "\"id\":\"$rid\".*\"code\":\"job.replayed\"" "$D/audit.log" && [ "$nsig" = 1 ] &&
+	[ "$(agent_result "$rid")" = "$first" ]; then
+	ok "another job under a used id is refused with job.replayed; the signed result stays"
+else
+	fail "replay with a different payload"
+fi
+
+# --- submitter exit codes -------------------------------------------------------
+
+sj usage -f raw -i "$D/ci-fw.key" "$D/small.txt"
+[ "$(rc usage)" = 2 ] && ok "missing --key: exit 2" || fail "missing --key (rc $(rc usage))" "$D/usage.err"
+sj nofile -k release -i "$D/ci-fw.key" "$D/does-not-exist"
+[ "$(rc nofile)" = 2 ] && ok "unreadable FILE: exit 2" || fail "unreadable FILE (rc $(rc nofile))" "$D/nofile.err"
+sj noident -k release -i "$D/nope.key" "$D/small.txt"
+[ "$(rc noident)" = 2 ] && ok "unreadable identity: exit 2" || fail "unreadable identity (rc $(rc noident))" "$D/noident.err"
+SIGNET_REDIS=unix://$D/nothing.sock SIGNET_AGENT_PUBKEY=$D/agent.pub "$SUBMIT_JOB" -k release \
+	-i "$D/ci-fw.key" "$D/small.txt" >/dev/null 2>"$D/unreach.err"
+[ $? = 4 ] && ok "queue unreachable: exit 4" || fail "queue unreachable" "$D/unreach.err"
+sj w0 -k release -f raw -w 0 --json -i "$D/ci-fw.key" "$D/small.txt"
+[ "$(rc w0)" = 0 ] && jq -e '.id | test("^[0-9a-f]{32}$")' "$D/w0.out" >/dev/null &&
+	ok "-w 0 --json prints {\"id\": ...}" || fail "-w 0 --json" "$D/w0.err"
+
+# --- the audit log --------------------------------------------------------------
+
+stack_agent_stop
+lines=$(wc -l < "$D/audit.log")
+if [ "$lines" -ge 10 ] && ! grep -q "$STACK_PIN" "$D/audit.log" "$D/agent.log"; then
+	ok "audit log has $lines records; the PIN is in no log"
+else
+	fail "audit log ($lines lines)"
+fi
+# Editing a record breaks the chain: the agent refuses to start on it.
+sed -i '2s/"time":"20/"time":"19/' "$D/audit.log"
+if ! "$SIGNET_BUILD/agent/signet-agent" -c "$D/agent.json" >"$D/tamper-audit.out" 2>&1 &&
+	grep -q "line 2" "$D/tamper-audit.out"; then
+	ok "an edited audit record is detected at start-up (line 2)"
+else
+	fail "edited audit log not detected" "$D/tamper-audit.out"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

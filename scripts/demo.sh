@@ -1,0 +1,43 @@
+#!/bin/bash
+# The signet demo: installs what it needs (Debian 12, as root), builds, brings
+# up a throwaway stack in ./demo (redis-server on a unix socket, a SoftHSM
+# token with keys and certificates, signet-agent), signs a sample file with
+# submit-job and checks the signatures with openssl.  Everything it starts
+# is stopped when it ends; the files stay in ./demo for you to look at.
+set -eu
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+sh scripts/deps.sh
+[ -d build ] || meson setup build >/dev/null
+ninja -C build >/dev/null
+echo "built signet in $ROOT/build"
+
+rm -rf demo
+mkdir -p demo
+STACK_DIR=$ROOT/demo
+SIGNET_BUILD=$ROOT/build
+. scripts/stack.sh
+trap stack_cleanup EXIT
+
+echo "starting a throwaway stack in $STACK_DIR:"
+stack_redis_start
+stack_token_init
+stack_submitter ci-firmware ec
+stack_config
+stack_agent_start
+
+head -c 65536 /dev/urandom > demo/firmware.bin
+echo "signing demo/firmware.bin through the queue and the HSM:"
+export SIGNET_REDIS SIGNET_AGENT_PUBKEY=$STACK_DIR/agent.pub SIGNET_IDENTITY=$STACK_DIR/ci-firmware.key
+build/submitter/submit-job --key release --format cms demo/firmware.bin 2>&1 | sed 's/^/  /'
+build/submitter/submit-job --key release-rsa --format raw demo/firmware.bin 2>&1 | sed 's/^/  /'
+
+echo "verifying with openssl:"
+openssl cms -verify -binary -inform DER -in demo/firmware.bin.p7s -content demo/firmware.bin \
+	-CAfile demo/root.pem -purpose any -out /dev/null 2>&1 | sed 's/^/  cms (ECDSA P-256, chain to the demo root): /'
+openssl dgst -sha256 -verify demo/release-rsa.pub.pem -sigopt rsa_padding_mode:pss \
+	-sigopt rsa_pss_saltlen:32 -signature demo/firmware.bin.sig demo/firmware.bin 2>&1 |
+	sed 's/^/  raw (RSA-3072 PSS): /'
+echo "the agent's audit log (demo/audit.log) holds $(wc -l < demo/audit.log) records:"
+sed 's/^/  /' demo/audit.log | cut -c1-150
+echo "done: the stack is stopped; its files stay in ./demo"

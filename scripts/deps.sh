@@ -1,0 +1,23 @@
+#!/bin/sh
+# Installs the Debian 12 packages that signet needs to build, test and run
+# its demo.  Does nothing when they are all present; needs root otherwise.
+set -e
+PKGS="gcc pkg-config meson ninja-build libhiredis-dev libssl-dev libcurl4-openssl-dev
+libcjson-dev check libsubunit-dev libp11-kit-dev softhsm2 opensc redis-server openssl jq"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "signet needs these Debian packages:$missing" >&2
+	echo "run as root (or: sudo apt-get install$missing)" >&2
+	exit 1
+fi
+echo "installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# The packaged redis-server may start a system-wide instance; signet's demo
+# and tests run their own on a unix socket and do not need it.

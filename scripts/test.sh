@@ -1,0 +1,21 @@
+#!/bin/sh
+# Builds signet and runs the whole test suite: unit tests (Check), the fuzz
+# corpora, and the end-to-end tests against a real redis-server and SoftHSM.
+#   scripts/test.sh                 normal build in ./build
+#   SANITIZE=1 scripts/test.sh      ASan+UBSan build in ./build-asan
+set -e
+cd "$(dirname "$0")/.."
+sh scripts/deps.sh
+if [ -n "${SANITIZE:-}" ]; then
+	dir=build-asan
+	opts="-Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug"
+	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+	export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+else
+	dir=build
+	opts=""
+fi
+# shellcheck disable=SC2086
+[ -d "$dir" ] || meson setup "$dir" $opts >/dev/null
+ninja -C "$dir"
+meson test -C "$dir" --print-errorlogs "$@"
