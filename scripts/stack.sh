@@ -136,7 +136,7 @@ stack_config() {
 
 stack_agent_start() {
 	local before
-	before=$(grep -c "started" "$STACK_DIR/agent.log" 2>/dev/null)
+	before=$(grep -c "started" "$STACK_DIR/agent.log" 2>/dev/null || true)
 	"$SIGNET_BUILD/agent/signet-agent" -c "$STACK_DIR/agent.json" "$@" \
 		2>>"$STACK_DIR/agent.log" &
 	STACK_AGENT_PID=$!
