@@ -204,11 +204,8 @@ check_keys(struct agent *ag, const struct agent_config *cfg)
 		EVP_PKEY_free(pk);
 		pk = NULL;
 	}
-	if ((r = hsm_public_key(ag->hsm, ag->attest_index, &pk)) != 0)
-		return r;
-	r = crypto_keyid(pk, ag->attest_keyid);
-	EVP_PKEY_free(pk);
-	if (r != 0)
+	if ((r = hsm_public_key(ag->hsm, ag->attest_index, &ag->attest_pub)) != 0 ||
+	    (r = crypto_keyid(ag->attest_pub, ag->attest_keyid)) != 0)
 		return r;
 	return bad ? SG_ERR_CONFIG : 0;
 }
@@ -476,6 +473,7 @@ main(int argc, char **argv)
 	audit_close(ag.audit);
 	replay_free(ag.replay);
 	store_close(ag.store);
+	EVP_PKEY_free(ag.attest_pub);
 	hsm_close(ag.hsm);
 	config_free(cfg);
 	return status;

@@ -217,6 +217,11 @@ attest(struct agent *ag, const char *payload, size_t len, char **ret, size_t *re
 	crypto_sha256(pae, pae_len, dgst);
 	if ((r = hsm_sign(ag->hsm, ag->attest_index, dgst, SHA256_LEN, sig, &sig_len)) != 0)
 		goto out;
+	/* Fail closed: release no attestation that a submitter would refuse. */
+	if (crypto_verify(ag->attest_pub, pae, pae_len, sig, sig_len) != 0) {
+		r = SG_ERR_HSM_SIGN_FAILED;
+		goto out;
+	}
 	if ((r = envelope_new(PAYLOAD_TYPE_RESULT, (const uint8_t *)payload, len, &env)) != 0 ||
 	    (r = envelope_add_sig(env, ag->attest_keyid, sig, sig_len, NULL, 0)) != 0 ||
 	    (r = envelope_serialize(env, ret, ret_len)) != 0)

@@ -24,6 +24,7 @@ struct agent {
 	const struct agent_config *cfg;
 	struct hsm *hsm;           /* keys 0..cfg->nkeys-1, then the attestation key */
 	size_t attest_index;
+	EVP_PKEY *attest_pub;      /* the attestation key's public half */
 	char attest_keyid[KEYID_LEN + 1];
 	struct store *store;
 	struct audit *audit;

@@ -90,9 +90,13 @@ int queue_submit(struct queue *q, const char *env, size_t env_len) SG_MUST_CHECK
 /* BLPOP <prefix>done:<id> with a timeout (ms, rounded up to Redis's
  * resolution; must be > 0).  0 when woken, SG_ERR_TIMEOUT. */
 int queue_wait_done(struct queue *q, const char *job_id, int timeout_ms) SG_MUST_CHECK;
-/* GET <prefix>result:<id>.  SG_ERR_NOT_FOUND when absent. Caller frees.
- * The value is NUL-terminated and may be of any length: the caller checks.
- * *ret NULL and *ret_len 0 on error. */
+/* The value of <prefix>result:<id>, read with GETRANGE so that at most
+ * QUEUE_RESULT_READ_MAX + 1 bytes cross the wire whatever an attacker
+ * stored there.  SG_ERR_NOT_FOUND when absent (or empty), SG_ERR_LIMIT when
+ * longer than QUEUE_RESULT_READ_MAX.  The value is NUL-terminated; caller
+ * frees.  *ret NULL and *ret_len 0 on error. */
+#define QUEUE_RESULT_READ_MAX (64 * 1024)          /* = ENVELOPE_MAX_BYTES */
+#define QUEUE_RESULT_READ_MAX_STR "65536"          /* last byte offset read */
 int queue_get_result(struct queue *q, const char *job_id, char **ret, size_t *ret_len) SG_MUST_CHECK;
 
 /* --- agent --- */

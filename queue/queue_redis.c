@@ -645,16 +645,27 @@ queue_get_result(struct queue *q, const char *job_id, char **ret, size_t *ret_le
 		goto out;
 	}
 	klen = key_make(q, KEY_RESULT, job_id, key);
-	cmd_str(&cmd, "GET");
+	/* GETRANGE, not GET: whoever can write to Redis could store a value of
+	 * hundreds of MB there; one byte past the envelope limit is enough to
+	 * know it is not ours. */
+	cmd_str(&cmd, "GETRANGE");
 	cmd_arg(&cmd, key, klen);
+	cmd_str(&cmd, "0");
+	cmd_str(&cmd, QUEUE_RESULT_READ_MAX_STR);
 	if ((r = command(q, &cmd, &rep)) < 0)
 		goto out;
-	if (rep->type == REDIS_REPLY_NIL) {
+	/* GETRANGE answers "" for a missing key (a result is never empty). */
+	if (rep->type == REDIS_REPLY_NIL ||
+	    (rep->type == REDIS_REPLY_STRING && rep->len == 0)) {
 		r = SG_ERR_NOT_FOUND;
 		goto out;
 	}
 	if ((r = reply_expect(rep, REDIS_REPLY_STRING)) < 0)
 		goto out;
+	if (rep->len > QUEUE_RESULT_READ_MAX) {
+		r = SG_ERR_LIMIT;
+		goto out;
+	}
 	if ((buf = malloc(rep->len + 1)) == NULL) {
 		r = SG_ERR_ALLOC;
 		goto out;

@@ -458,6 +458,12 @@ fetch_result(struct waiter *w, struct sg_result **ret_res, uint8_t **ret_payload
 
 	*ret_ignored = 0;
 	r = queue_get_result(w->q, w->job_id, &buf, &len);
+	if (r == SG_ERR_LIMIT) {
+		/* Larger than any envelope: not from the agent. */
+		warn_ignored(w, "", 0, "larger than an envelope may be");
+		*ret_ignored = 1;
+		return SG_ERR_NOT_FOUND;
+	}
 	if (r != 0)
 		return r;
 	r = check_result(w, buf, len, ret_res, ret_payload, ret_payload_len, &why);

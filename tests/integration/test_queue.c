@@ -695,6 +695,42 @@ START_TEST(get_result_not_found)
 }
 END_TEST
 
+START_TEST(get_result_size_cap)
+{
+	struct server s;
+	struct queue *q;
+	redisContext *c;
+	redisReply *rep;
+	char *res = NULL, *big;
+	size_t len = 0;
+
+	server_start(&s, NULL, 0);
+	q = open_ok(s.url, NULL, NULL, 0);
+	c = raw_connect(&s);
+	big = malloc(QUEUE_RESULT_READ_MAX + 2);
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'a', QUEUE_RESULT_READ_MAX + 1);
+	/* Exactly the limit is read whole. */
+	rep = redisCommand(c, "SET signet:result:%s %b", JOB1, big, (size_t)QUEUE_RESULT_READ_MAX);
+	ck_assert_ptr_nonnull(rep);
+	freeReplyObject(rep);
+	ck_assert_int_eq(queue_get_result(q, JOB1, &res, &len), 0);
+	ck_assert_uint_eq(len, QUEUE_RESULT_READ_MAX);
+	free(res);
+	res = NULL;
+	/* One byte more is refused without reading it all. */
+	rep = redisCommand(c, "SET signet:result:%s %b", JOB1, big, (size_t)QUEUE_RESULT_READ_MAX + 1);
+	ck_assert_ptr_nonnull(rep);
+	freeReplyObject(rep);
+	ck_assert_int_eq(queue_get_result(q, JOB1, &res, &len), SG_ERR_LIMIT);
+	ck_assert_ptr_null(res);
+	free(big);
+	redisFree(c);
+	queue_close(q);
+	server_destroy(&s);
+}
+END_TEST
+
 START_TEST(get_result_wrong_type)
 {
 	struct server s;
@@ -1168,10 +1204,11 @@ START_TEST(large_envelope)
 	ck_assert_uint_eq(n, 1);
 	ck_assert_uint_eq(e[0].env_len, big);
 	ck_assert_mem_eq(e[0].env, env, big);
-	ck_assert_int_eq(queue_put_result(q, JOB1, env, big, 60, 0), 0);
+	/* Results are binary safe up to the read cap (see get_result_size_cap). */
+	ck_assert_int_eq(queue_put_result(q, JOB1, env, QUEUE_RESULT_READ_MAX, 60, 0), 0);
 	ck_assert_int_eq(queue_get_result(q, JOB1, &res, &len), 0);
-	ck_assert_uint_eq(len, big);
-	ck_assert_mem_eq(res, env, big);
+	ck_assert_uint_eq(len, QUEUE_RESULT_READ_MAX);
+	ck_assert_mem_eq(res, env, QUEUE_RESULT_READ_MAX);
 	free(res);
 	queue_entries_free(e, n);
 	free(env);
@@ -1591,6 +1628,7 @@ queue_suite(void)
 	ADD("/queue/wait-done/wakes", wait_done_wakes);
 	ADD("/queue/get-result/not-found", get_result_not_found);
 	ADD("/queue/get-result/wrong-type", get_result_wrong_type);
+	ADD("/queue/get-result/size-cap", get_result_size_cap);
 	ADD("/queue/read/entry-shapes", entry_shapes);
 	ADD("/queue/read/count-clamped", read_count_clamped);
 	ADD("/queue/read/block-longer-than-socket-timeout", read_block_longer_than_socket_timeout);
