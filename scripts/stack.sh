@@ -155,6 +155,9 @@ stack_agent_stop() {
 	if [ -n "${STACK_AGENT_PID:-}" ] && kill -0 "$STACK_AGENT_PID" 2>/dev/null; then
 		kill -TERM "$STACK_AGENT_PID"
 		wait "$STACK_AGENT_PID" 2>/dev/null
+		STACK_AGENT_STATUS=$?
+		# Any other status (a sanitizer report, a crash) is kept for the tests.
+		[ "$STACK_AGENT_STATUS" = 0 ] || echo "$STACK_AGENT_STATUS" >> "$STACK_DIR/agent.failures"
 	fi
 	STACK_AGENT_PID=""
 }

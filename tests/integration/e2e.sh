@@ -322,5 +322,11 @@ else
 	fail "edited audit log not detected" "$D/tamper-audit.out"
 fi
 
+if [ ! -e "$D/agent.failures" ]; then
+	ok "every signet-agent run exited 0 on SIGTERM"
+else
+	fail "signet-agent exit statuses: $(tr '\n' ' ' < "$D/agent.failures")" "$D/agent.log"
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

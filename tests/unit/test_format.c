@@ -54,12 +54,13 @@ static int
 soft_sign(void *arg, const uint8_t digest[SHA256_LEN], uint8_t *sig, size_t *ret_len)
 {
 	struct soft_signer *s = arg;
-	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(s->key, NULL);
+	EVP_PKEY_CTX *ctx;
 	size_t len = HSM_SIG_MAX;
 
 	s->calls++;
 	if (s->fail)
 		return s->fail;
+	ctx = EVP_PKEY_CTX_new(s->key, NULL);
 	ck_assert_ptr_nonnull(ctx);
 	ck_assert_int_eq(EVP_PKEY_sign_init(ctx), 1);
 	if (s->mech != SG_MECH_ECDSA_SHA256) {
