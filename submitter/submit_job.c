@@ -874,6 +874,10 @@ run(const struct options *o)
 	    verify_result_signature(res, o->format, job.artifact.sha256, fd, &why) != 0) {
 		sj_msg("the agent's result for job %s does not match: %s; nothing written",
 		    job.id, why);
+		/* SPEC §9: the verified (attested, bound) payload is printed whatever
+		 * its status; exit 5 tells the caller that its signature is unusable. */
+		if (o->json && print_stdout(res_payload, res_payload_len) != 0)
+			sj_msg("cannot write to stdout: %s", strerror(errno));
 		ex = SJ_EXIT_MISMATCH;
 		goto out;
 	}

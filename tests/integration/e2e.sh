@@ -51,6 +51,24 @@ fi
 
 stack_agent_start || exit 1
 
+# The agent only makes outbound connections: none of its sockets listens.
+listening=0
+for fd in /proc/"$STACK_AGENT_PID"/fd/*; do
+	inode=$(readlink "$fd" | sed -n 's/^socket:\[\([0-9]*\)\]$/\1/p')
+	[ -n "$inode" ] || continue
+	# TCP state 0A is LISTEN; a unix socket with flags 00010000 accepts connections.
+	if awk -v i="$inode" '$10 == i && $4 == "0A" { f = 1 } END { exit !f }' /proc/net/tcp /proc/net/tcp6 ||
+		awk -v i="$inode" '$7 == i && $4 == "00010000" { f = 1 } END { exit !f }' /proc/net/unix; then
+		listening=$((listening + 1))
+	fi
+done
+nsock=$(find /proc/"$STACK_AGENT_PID"/fd -lname 'socket:*' | wc -l)
+if [ "$nsock" -ge 1 ] && [ "$listening" = 0 ]; then
+	ok "signet-agent holds $nsock sockets, none listening"
+else
+	fail "signet-agent listening sockets: $listening of $nsock"
+fi
+
 head -c 1048576 /dev/urandom > "$D/firmware.bin"
 printf 'hello signet\n' > "$D/small.txt"
 
