@@ -445,7 +445,8 @@ main(int argc, char **argv)
 		status = 0;
 		goto out;
 	}
-	if ((r = store_open(cfg->store, &ag.store, errbuf, sizeof(errbuf))) != 0) {
+	struct store_opts so = { .url = cfg->store };
+	if ((r = store_open(&so, &ag.store, errbuf, sizeof(errbuf))) != 0) {
 		log_error("%s", errbuf);
 		status = 2;
 		goto out;

@@ -5,30 +5,50 @@
  *   <base>/<key>/<job id>/<artifact name>.p7s   (cms)
  *   <base>/<key>/<job id>/result.json           (the result envelope)
  *
- * Backends are sibling files behind this header: store_file.c
- * (file:///absolute/dir; atomic writes: temp file, fsync, rename, fsync of
- * the directory).  Key names, job ids and artifact names are checked before
- * they reach a path (no '/', not "." or "..").
+ * Backends are sibling files behind this header, chosen by the URL scheme:
+ *   store_file.c  file:///absolute/dir — atomic writes: temp file, fsync,
+ *                 rename, fsync of the directory
+ *   store_http.c  http:// and https:// — HTTP PUT (WebDAV, Artifactory,
+ *                 Nexus raw, S3-style), TLS verification always on, optional
+ *                 bearer token from a file, retries with backoff
+ * Key names, job ids and object names are checked before they reach a path
+ * or URL (no '/', not "." or "..", no control characters; URL-encoded for
+ * HTTP).  All functions may be called from several threads at once.
  */
 #ifndef SG_STORE_H
 #define SG_STORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "err.h"
 
 #define STORE_LOCATION_MAX 8192
 #define STORE_OBJECT_MAX (1024 * 1024)
+#define STORE_DEFAULT_TIMEOUT_S 10   /* one HTTP request */
+#define STORE_DEFAULT_DEADLINE_S 60  /* all retries of one operation */
 
 struct store;
 
-/* Opens the backend named by url.  SG_ERR_CONFIG for an unsupported or
- * malformed URL or a base directory that does not exist. */
-int store_open(const char *url, struct store **ret, char *errbuf, size_t errlen) SG_MUST_CHECK;
+struct store_opts {
+	const char *url;               /* file:///dir, http(s)://host[:port]/base */
+	const char *bearer_token_file; /* HTTP: owner-only file, or NULL */
+	const char *ca_file;           /* HTTPS: CA bundle, or NULL for the system's */
+	int64_t timeout_s;             /* 0: STORE_DEFAULT_TIMEOUT_S */
+	int64_t deadline_s;            /* 0: STORE_DEFAULT_DEADLINE_S */
+};
 
-/* Writes object `name` (e.g. "fw.bin.sig", "result.json") under key/id.
- * *ret_location (optional) receives the URL of what was written; caller
- * frees.  SG_ERR_STORE_FAILED on any failure. */
+/* Opens the backend named by opts->url.  SG_ERR_CONFIG (reason in errbuf)
+ * for an unsupported or malformed URL, a base directory that does not exist,
+ * an unreadable CA file; SG_ERR_SECRET_FILE for a token file that others may
+ * read.  Call before starting threads (it initializes libcurl). */
+int store_open(const struct store_opts *opts, struct store **ret, char *errbuf, size_t errlen)
+    SG_MUST_CHECK;
+
+/* Writes object `name` (e.g. "fw.bin.sig", "result.json") under key/id,
+ * retrying transient failures until the deadline.  *ret_location (optional)
+ * receives the URL of what was written; caller frees.  SG_ERR_STORE_FAILED
+ * on any failure. */
 int store_put(struct store *s, const char *key, const char *job_id, const char *name,
     const void *buf, size_t len, char **ret_location) SG_MUST_CHECK;
 
@@ -38,5 +58,28 @@ int store_get(struct store *s, const char *key, const char *job_id, const char *
     char **ret, size_t *ret_len) SG_MUST_CHECK;
 
 void store_close(struct store *s);
+
+/* --- for the backends --- */
+
+struct store_backend {
+	int (*put)(struct store *s, const char *key, const char *job_id, const char *name,
+	    const void *buf, size_t len, char **ret_location);
+	int (*get)(struct store *s, const char *key, const char *job_id, const char *name,
+	    char **ret, size_t *ret_len);
+	void (*close)(struct store *s);
+};
+
+struct store {
+	const struct store_backend *backend;
+	void *impl;
+};
+
+/* True when s is a safe single path component / URL segment. */
+int store_component_ok(const char *s);
+
+int store_file_open(const struct store_opts *opts, struct store *s, char *errbuf, size_t errlen)
+    SG_MUST_CHECK;
+int store_http_open(const struct store_opts *opts, struct store *s, char *errbuf, size_t errlen)
+    SG_MUST_CHECK;
 
 #endif

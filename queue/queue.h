@@ -108,6 +108,8 @@ struct queue_entry {
 	char id[QUEUE_ENTRY_ID_MAX + 1];
 	char *env;        /* value of field "env", NULL when the entry has none */
 	size_t env_len;   /* may exceed any limit: the caller checks */
+	uint64_t deliveries; /* times delivered, this delivery included (1 for a
+	                        first read; from XPENDING for a reclaimed entry) */
 };
 
 /*
@@ -136,6 +138,29 @@ void queue_entries_free(struct queue_entry *e, size_t n);
  */
 int queue_put_result(struct queue *q, const char *job_id, const char *env, size_t env_len,
     int64_t ttl_s, int nx) SG_MUST_CHECK;
+
+/*
+ * Crash recovery: entries that have been pending (delivered, not
+ * acknowledged) for at least min_idle_ms with any consumer — a dead agent's —
+ * are claimed for `consumer` (XPENDING ... IDLE, then XCLAIM), at most
+ * `count` (<= QUEUE_CLAIM_MAX) at a time, with their delivery counts.
+ * Entries deleted from the stream meanwhile are left out (XCLAIM drops
+ * them from the pending list).  Caller frees with queue_entries_free().
+ */
+#define QUEUE_CLAIM_MAX 64
+int queue_reclaim(struct queue *q, const char *consumer, int64_t min_idle_ms, size_t count,
+    struct queue_entry **ret, size_t *ret_n) SG_MUST_CHECK;
+
+/* Resets the idle time of entries that `consumer` is working on (XCLAIM
+ * ... 0 <ids> JUSTID, which does not count as a delivery), so that no other
+ * agent reclaims them meanwhile.  n <= QUEUE_CLAIM_MAX. */
+int queue_touch(struct queue *q, const char *consumer, const char *const *ids, size_t n)
+    SG_MUST_CHECK;
+
+/* Moves an entry to the dead-letter stream: XADD <prefix>dead * entry <id>
+ * reason <reason> deliveries <n> [env <env>], then XACK + XDEL. */
+int queue_dead_letter(struct queue *q, const struct queue_entry *e, const char *reason)
+    SG_MUST_CHECK;
 
 /* XACK <prefix>jobs agents <id> then XDEL <prefix>jobs <id> (pipelined).
  * Acknowledging an id that is not pending is fine. */

@@ -55,13 +55,14 @@
 #define QUEUE_TIMEOUT_MS_MAX (3600 * 1000)         /* connect/command timeout */
 #define QUEUE_TTL_S_MAX ((int64_t)100 * 365 * 86400) /* a result's lifetime */
 #define QUEUE_ERRSTR_LOG_MAX 120                  /* bytes of a server error we log */
-#define QUEUE_ARGS_MAX 12                         /* arguments of one command */
+#define QUEUE_ARGS_MAX (8 + QUEUE_CLAIM_MAX)     /* arguments of one command */
 #define QUEUE_PIPELINE_MAX 3                      /* commands sent at once */
 #define QUEUE_NUM_MAX 24                          /* a decimal number as text */
 
 #define KEY_JOBS "jobs"
 #define KEY_RESULT "result:"
 #define KEY_DONE "done:"
+#define KEY_DEAD "dead"
 /* The longest key: the prefix, "result:" and a job id. */
 #define QUEUE_KEY_MAX (QUEUE_PREFIX_MAX + sizeof(KEY_RESULT) - 1 + JOB_ID_LEN)
 
@@ -752,6 +753,7 @@ entry_parse(const redisReply *rep, struct queue_entry *e)
 	e->id[id->len] = '\0';
 	e->env = NULL;
 	e->env_len = 0;
+	e->deliveries = 1;
 	if (fields->type != REDIS_REPLY_ARRAY || fields->elements != 2 ||
 	    fields->element[0]->type != REDIS_REPLY_STRING || fields->element[0]->len != 3 ||
 	    memcmp(fields->element[0]->str, "env", 3) != 0 || fields->element[1]->type != REDIS_REPLY_STRING) {
@@ -977,5 +979,188 @@ queue_ack(struct queue *q, const char *entry_id)
 	r = 0;
 out:
 	replies_free(reps, 2);
+	return r;
+}
+
+/* One XPENDING row: [id, consumer, idle ms, deliveries]. */
+static int
+pending_row(const redisReply *row, const char **ret_id, size_t *ret_len, uint64_t *ret_deliveries)
+{
+	if (row->type != REDIS_REPLY_ARRAY || row->elements != 4 ||
+	    row->element[0]->type != REDIS_REPLY_STRING ||
+	    !is_entry_id(row->element[0]->str, row->element[0]->len) ||
+	    row->element[3]->type != REDIS_REPLY_INTEGER || row->element[3]->integer < 0)
+		return SG_ERR_QUEUE_PROTOCOL;
+	*ret_id = row->element[0]->str;
+	*ret_len = row->element[0]->len;
+	*ret_deliveries = (uint64_t)row->element[3]->integer;
+	return 0;
+}
+
+int
+queue_reclaim(struct queue *q, const char *consumer, int64_t min_idle_ms, size_t count,
+    struct queue_entry **ret, size_t *ret_n)
+{
+	struct queue_cmd cmd = { 0 }, claim = { 0 };
+	redisReply *pend = NULL, *got = NULL;
+	struct queue_entry *e = NULL;
+	char idle_s[QUEUE_NUM_MAX], count_s[QUEUE_NUM_MAX];
+	uint64_t deliveries[QUEUE_CLAIM_MAX];
+	const char *id;
+	size_t i, j, n = 0, idlen;
+	int r = SG_ERR_INTERNAL;
+
+	if (ret == NULL || ret_n == NULL)
+		return SG_ERR_INVALID_ARGUMENT;
+	*ret = NULL;
+	*ret_n = 0;
+	if (q == NULL || consumer == NULL || !is_printable_token(consumer, QUEUE_CONSUMER_MAX) ||
+	    count == 0 || count > QUEUE_CLAIM_MAX || min_idle_ms < 0)
+		return SG_ERR_INVALID_ARGUMENT;
+	snprintf(idle_s, sizeof(idle_s), "%lld", (long long)min_idle_ms);
+	snprintf(count_s, sizeof(count_s), "%zu", count);
+	cmd_str(&cmd, "XPENDING");
+	cmd_arg(&cmd, q->jobs_key, q->jobs_key_len);
+	cmd_str(&cmd, QUEUE_GROUP);
+	cmd_str(&cmd, "IDLE");
+	cmd_str(&cmd, idle_s);
+	cmd_str(&cmd, "-");
+	cmd_str(&cmd, "+");
+	cmd_str(&cmd, count_s);
+	if ((r = command(q, &cmd, &pend)) < 0)
+		goto out;
+	if ((r = reply_expect(pend, REDIS_REPLY_ARRAY)) < 0)
+		goto out;
+	r = SG_ERR_QUEUE_PROTOCOL;
+	if (pend->elements > count)
+		goto out;
+	if (pend->elements == 0) {
+		r = 0;
+		goto out;
+	}
+	cmd_str(&claim, "XCLAIM");
+	cmd_arg(&claim, q->jobs_key, q->jobs_key_len);
+	cmd_str(&claim, QUEUE_GROUP);
+	cmd_str(&claim, consumer);
+	cmd_str(&claim, idle_s);
+	for (i = 0; i < pend->elements; i++) {
+		if ((r = pending_row(pend->element[i], &id, &idlen, &deliveries[i])) < 0)
+			goto out;
+		cmd_arg(&claim, id, idlen);
+	}
+	if ((r = command(q, &claim, &got)) < 0)
+		goto out;
+	if ((r = reply_expect(got, REDIS_REPLY_ARRAY)) < 0)
+		goto out;
+	r = SG_ERR_QUEUE_PROTOCOL;
+	if (got->elements > pend->elements)
+		goto out;
+	if ((e = calloc(got->elements ? got->elements : 1, sizeof(*e))) == NULL) {
+		r = SG_ERR_ALLOC;
+		goto out;
+	}
+	for (i = 0; i < got->elements; i++) {
+		/* An entry deleted meanwhile may come back as nil. */
+		if (got->element[i]->type == REDIS_REPLY_NIL)
+			continue;
+		if ((r = entry_parse(got->element[i], &e[n])) < 0)
+			goto out;
+		n++; /* counted now so that a later failure frees it */
+		/* Another agent may have claimed an entry between the two calls
+		 * (XCLAIM then skips it): match delivery counts by id. */
+		e[n - 1].deliveries = 0;
+		for (j = 0; j < pend->elements; j++) {
+			const redisReply *pid = pend->element[j]->element[0];
+			if (pid->len == strlen(e[n - 1].id) && memcmp(pid->str, e[n - 1].id, pid->len) == 0)
+				e[n - 1].deliveries = deliveries[j] + 1;
+		}
+		if (e[n - 1].deliveries == 0) {
+			r = SG_ERR_QUEUE_PROTOCOL; /* an id we did not ask for */
+			goto out;
+		}
+	}
+	*ret = e;
+	*ret_n = n;
+	e = NULL;
+	r = 0;
+out:
+	if (e != NULL)
+		queue_entries_free(e, n);
+	if (pend != NULL)
+		freeReplyObject(pend);
+	if (got != NULL)
+		freeReplyObject(got);
+	return r;
+}
+
+int
+queue_touch(struct queue *q, const char *consumer, const char *const *ids, size_t n)
+{
+	struct queue_cmd cmd = { 0 };
+	redisReply *rep = NULL;
+	size_t i, len;
+	int r;
+
+	if (q == NULL || consumer == NULL || !is_printable_token(consumer, QUEUE_CONSUMER_MAX) ||
+	    n > QUEUE_CLAIM_MAX || (n > 0 && ids == NULL))
+		return SG_ERR_INVALID_ARGUMENT;
+	if (n == 0)
+		return 0;
+	cmd_str(&cmd, "XCLAIM");
+	cmd_arg(&cmd, q->jobs_key, q->jobs_key_len);
+	cmd_str(&cmd, QUEUE_GROUP);
+	cmd_str(&cmd, consumer);
+	cmd_str(&cmd, "0");
+	for (i = 0; i < n; i++) {
+		len = strnlen(ids[i], QUEUE_ENTRY_ID_MAX + 1);
+		if (!is_entry_id(ids[i], len))
+			return SG_ERR_INVALID_ARGUMENT;
+		cmd_arg(&cmd, ids[i], len);
+	}
+	cmd_str(&cmd, "JUSTID");
+	if ((r = command(q, &cmd, &rep)) < 0)
+		goto out;
+	r = reply_expect(rep, REDIS_REPLY_ARRAY);
+out:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	return r;
+}
+
+int
+queue_dead_letter(struct queue *q, const struct queue_entry *e, const char *reason)
+{
+	struct queue_cmd cmd = { 0 };
+	redisReply *rep = NULL;
+	char key[QUEUE_PREFIX_MAX + sizeof(KEY_DEAD)], deliveries[QUEUE_NUM_MAX];
+	size_t idlen;
+	int r;
+
+	if (q == NULL || e == NULL || reason == NULL ||
+	    !is_entry_id(e->id, (idlen = strnlen(e->id, QUEUE_ENTRY_ID_MAX + 1))))
+		return SG_ERR_INVALID_ARGUMENT;
+	snprintf(key, sizeof(key), "%s%s", q->prefix, KEY_DEAD);
+	snprintf(deliveries, sizeof(deliveries), "%llu", (unsigned long long)e->deliveries);
+	cmd_str(&cmd, "XADD");
+	cmd_str(&cmd, key);
+	cmd_str(&cmd, "*");
+	cmd_str(&cmd, "entry");
+	cmd_arg(&cmd, e->id, idlen);
+	cmd_str(&cmd, "reason");
+	cmd_str(&cmd, reason);
+	cmd_str(&cmd, "deliveries");
+	cmd_str(&cmd, deliveries);
+	if (e->env != NULL) {
+		cmd_str(&cmd, "env");
+		cmd_arg(&cmd, e->env, e->env_len);
+	}
+	if ((r = command(q, &cmd, &rep)) < 0)
+		goto out;
+	if ((r = reply_expect(rep, REDIS_REPLY_STRING)) < 0)
+		goto out;
+	r = queue_ack(q, e->id);
+out:
+	if (rep != NULL)
+		freeReplyObject(rep);
 	return r;
 }

@@ -118,7 +118,9 @@ stack_config() {
 		printf ' "pkcs11": {"module": "%s", "token": "%s", "pin_file": "%s", "sessions": 2},\n' \
 			"$P11_MODULE" "$STACK_TOKEN" "$STACK_DIR/pin"
 		printf ' "attestation_key": "pkcs11:object=attest",\n'
-		printf ' "store": "file://%s/store",\n "audit_log": "%s/audit.log",\n' "$STACK_DIR" "$STACK_DIR"
+		printf ' "store": "%s",\n "audit_log": "%s/audit.log",\n' "${STACK_STORE:-file://$STACK_DIR/store}" "$STACK_DIR"
+		# STACK_EXTRA: more top-level members, each line ending in a comma.
+		[ -z "${STACK_EXTRA:-}" ] || printf ' %s\n' "$STACK_EXTRA"
 		printf ' "max_job_lifetime": %s,\n' "${STACK_MAX_LIFETIME:-900}"
 		printf ' "keys": {\n'
 		printf '  "release": {"key": "pkcs11:object=release", "mechanism": "ecdsa-sha256", "certificates": "%s", "formats": ["raw", "cms"]},\n' "$STACK_DIR/release.chain.pem"

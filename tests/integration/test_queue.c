@@ -731,6 +731,99 @@ START_TEST(get_result_size_cap)
 }
 END_TEST
 
+START_TEST(reclaim_idle_entries)
+{
+	struct server s;
+	struct queue *q;
+	redisContext *c;
+	struct queue_entry *e = NULL;
+	size_t n = 0;
+
+	server_start(&s, NULL, 0);
+	q = open_ok(s.url, NULL, NULL, 0);
+	c = raw_connect(&s);
+	ck_assert_int_eq(queue_group_create(q), 0);
+	ck_assert_int_eq(queue_submit(q, "job-a", 5), 0);
+	ck_assert_int_eq(queue_submit(q, "job-b", 5), 0);
+	/* A consumer takes both and dies. */
+	ck_assert_int_eq(queue_read(q, "dead-agent", 10, 100, &e, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(e[0].deliveries, 1);
+	queue_entries_free(e, n);
+	/* Not idle long enough yet: nothing to reclaim. */
+	ck_assert_int_eq(queue_reclaim(q, "live-agent", 60000, 10, &e, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	usleep(150 * 1000);
+	ck_assert_int_eq(queue_reclaim(q, "live-agent", 100, 10, &e, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(e[0].env, "job-a");
+	ck_assert_uint_eq(e[0].deliveries, 2);
+	ck_assert_uint_eq(e[1].deliveries, 2);
+	/* The pending list now names the live agent. */
+	ck_assert_int_eq(raw_int(c, "XGROUP DELCONSUMER signet:jobs agents dead-agent"), 0);
+	/* A touch keeps them from being reclaimed again. */
+	usleep(150 * 1000);
+	{
+		const char *ids[2] = { e[0].id, e[1].id };
+		ck_assert_int_eq(queue_touch(q, "live-agent", ids, 2), 0);
+	}
+	queue_entries_free(e, n);
+	ck_assert_int_eq(queue_reclaim(q, "third-agent", 100, 10, &e, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	/* An entry deleted while pending is not handed out. */
+	usleep(150 * 1000);
+	raw_ok(c, "XTRIM signet:jobs MAXLEN 1");
+	ck_assert_int_eq(queue_reclaim(q, "third-agent", 100, 10, &e, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(e[0].env, "job-b");
+	ck_assert_uint_eq(e[0].deliveries, 3);
+	queue_entries_free(e, n);
+	ck_assert_int_eq(queue_reclaim(q, "x", 0, QUEUE_CLAIM_MAX + 1, &e, &n), SG_ERR_INVALID_ARGUMENT);
+	redisFree(c);
+	queue_close(q);
+	server_destroy(&s);
+}
+END_TEST
+
+START_TEST(dead_letter_moves_entry)
+{
+	struct server s;
+	struct queue *q;
+	redisContext *c;
+	struct queue_entry *e = NULL;
+	size_t n = 0;
+
+	server_start(&s, NULL, 0);
+	q = open_ok(s.url, NULL, NULL, 0);
+	c = raw_connect(&s);
+	ck_assert_int_eq(queue_group_create(q), 0);
+	ck_assert_int_eq(queue_submit(q, "poison", 6), 0);
+	ck_assert_int_eq(queue_read(q, "a", 10, 100, &e, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	e[0].deliveries = 7;
+	ck_assert_int_eq(queue_dead_letter(q, &e[0], "delivered 7 times"), 0);
+	queue_entries_free(e, n);
+	ck_assert_int_eq(raw_int(c, "XLEN signet:jobs"), 0);
+	ck_assert_int_eq(raw_int(c, "XLEN signet:dead"), 1);
+	{
+		redisReply *rep = redisCommand(c, "XRANGE signet:dead - +");
+		ck_assert_ptr_nonnull(rep);
+		ck_assert_int_eq(rep->type, REDIS_REPLY_ARRAY);
+		ck_assert_uint_eq(rep->elements, 1);
+		redisReply *f = rep->element[0]->element[1];
+		ck_assert_uint_eq(f->elements, 8);
+		ck_assert_str_eq(f->element[2]->str, "reason");
+		ck_assert_str_eq(f->element[3]->str, "delivered 7 times");
+		ck_assert_str_eq(f->element[5]->str, "7");
+		ck_assert_str_eq(f->element[7]->str, "poison");
+		freeReplyObject(rep);
+	}
+	redisFree(c);
+	queue_close(q);
+	server_destroy(&s);
+}
+END_TEST
+
 START_TEST(get_result_wrong_type)
 {
 	struct server s;
@@ -1629,6 +1722,8 @@ queue_suite(void)
 	ADD("/queue/get-result/not-found", get_result_not_found);
 	ADD("/queue/get-result/wrong-type", get_result_wrong_type);
 	ADD("/queue/get-result/size-cap", get_result_size_cap);
+	ADD("/queue/reclaim/idle-entries", reclaim_idle_entries);
+	ADD("/queue/dead-letter/moves-entry", dead_letter_moves_entry);
 	ADD("/queue/read/entry-shapes", entry_shapes);
 	ADD("/queue/read/count-clamped", read_count_clamped);
 	ADD("/queue/read/block-longer-than-socket-timeout", read_block_longer_than_socket_timeout);
