@@ -2,7 +2,7 @@
  * fuzz_queue_url.c — queue_url_parse() on arbitrary bytes.  The input is
  * made a C string (an embedded NUL ends it, as it would for a URL taken
  * from argv or a config file).  A URL that parses must describe exactly
- * one endpoint within the documented ranges.
+ * one endpoint (or a list of sentinels) within the documented ranges.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,7 +30,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (queue_url_parse(s, &u) == 0) {
 		if (u == NULL)
 			abort();
-		if (u->is_unix) {
+		if (u->is_sentinel) {
+			if (u->master == NULL || u->nsentinels < 1 ||
+			    u->nsentinels > QUEUE_SENTINELS_MAX || u->host != NULL || u->db < 0 ||
+			    u->db > 15)
+				abort();
+			for (size_t i = 0; i < u->nsentinels; i++)
+				if (u->sentinels[i] == NULL || u->sentinels[i]->host == NULL ||
+				    u->sentinels[i]->port < 1 || u->sentinels[i]->port > 65535)
+					abort();
+		} else if (u->is_unix) {
 			if (u->path == NULL || u->path[0] != '/' || u->host != NULL || u->user != NULL ||
 			    u->password != NULL || u->db != 0)
 				abort();

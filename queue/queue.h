@@ -27,11 +27,14 @@
 #define QUEUE_READ_COUNT_MAX 256
 #define QUEUE_CONSUMER_MAX 256 /* bytes of a consumer name: printable ASCII, no space */
 #define QUEUE_DEFAULT_PREFIX "signet:"
+#define QUEUE_SENTINELS_MAX 8
+#define QUEUE_MASTER_NAME_MAX 64
 #define QUEUE_GROUP "agents"
 
 struct queue;
 
-/* A parsed queue URL: redis://[user:password@]host:port[/db] or unix:///path. */
+/* A parsed queue URL: redis://[user:password@]host:port[/db], unix:///path,
+ * or sentinel://[user:password@]host:port,host:port/mastername[/db]. */
 struct queue_url {
 	int is_unix;
 	char *host;     /* TCP host, or NULL */
@@ -40,6 +43,12 @@ struct queue_url {
 	char *user;     /* NULL when absent */
 	char *password; /* NULL when absent; wiped by queue_url_free */
 	int db;         /* 0 when absent */
+	/* sentinel://[user:password@]host:port[,host:port...]/master[/db]:
+	 * the master is asked of the sentinels at every (re)connect. */
+	int is_sentinel;
+	char *master;   /* master name, for sentinel URLs */
+	size_t nsentinels;
+	struct queue_url *sentinels[QUEUE_SENTINELS_MAX]; /* host and port of each */
 };
 /* Parses with libcurl's URL API.  SG_ERR_PARSE for anything else
  * (other schemes, query or fragment, db out of 0..15 ...).  Also

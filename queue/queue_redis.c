@@ -63,6 +63,7 @@
 #define KEY_RESULT "result:"
 #define KEY_DONE "done:"
 #define KEY_DEAD "dead"
+#define QUEUE_HOST_MAX 255
 /* The longest key: the prefix, "result:" and a job id. */
 #define QUEUE_KEY_MAX (QUEUE_PREFIX_MAX + sizeof(KEY_RESULT) - 1 + JOB_ID_LEN)
 
@@ -216,6 +217,10 @@ reply_error(const redisReply *rep)
 	for (i = 0; i < sizeof(auth_errors) / sizeof(auth_errors[0]); i++)
 		if (has_prefix(rep, auth_errors[i]))
 			return SG_ERR_QUEUE_AUTH;
+	/* A master demoted by a failover, or one still loading: reconnect
+	 * (through the sentinels, which name the new master). */
+	if (has_prefix(rep, "READONLY") || has_prefix(rep, "LOADING") || has_prefix(rep, "MASTERDOWN"))
+		return SG_ERR_QUEUE_UNAVAILABLE;
 	return SG_ERR_QUEUE_PROTOCOL;
 }
 
@@ -383,6 +388,53 @@ out:
 	return r;
 }
 
+/*
+ * Asks the sentinels, in order, for the address of the master.  Each answer
+ * is checked (two strings, a host of sane length, a port in range).
+ */
+static int
+sentinel_master(struct queue *q, char host[QUEUE_HOST_MAX + 1], int *ret_port)
+{
+	struct timeval tv = ms_to_tv(q->timeout_ms);
+	size_t i;
+	int r = SG_ERR_QUEUE_UNAVAILABLE;
+
+	for (i = 0; i < q->url->nsentinels; i++) {
+		const struct queue_url *s = q->url->sentinels[i];
+		redisContext *c = redisConnectWithTimeout(s->host, s->port, tv);
+		redisReply *rep = NULL;
+		uint64_t port;
+
+		if (c == NULL || c->err != 0 || redisSetTimeout(c, tv) != REDIS_OK) {
+			log_debug("sentinel %s:%d unreachable", s->host, s->port);
+			goto next;
+		}
+		rep = redisCommand(c, "SENTINEL get-master-addr-by-name %s", q->url->master);
+		if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+		    rep->element[0]->type != REDIS_REPLY_STRING ||
+		    rep->element[1]->type != REDIS_REPLY_STRING ||
+		    rep->element[0]->len == 0 || rep->element[0]->len > QUEUE_HOST_MAX ||
+		    memchr(rep->element[0]->str, '\0', rep->element[0]->len) != NULL ||
+		    parse_u64(rep->element[1]->str, 65535, &port) < 0 || port == 0) {
+			log_debug("sentinel %s:%d does not know master %s", s->host, s->port,
+			    q->url->master);
+			goto next;
+		}
+		memcpy(host, rep->element[0]->str, rep->element[0]->len);
+		host[rep->element[0]->len] = '\0';
+		*ret_port = (int)port;
+		r = 0;
+	next:
+		if (rep != NULL)
+			freeReplyObject(rep);
+		if (c != NULL)
+			redisFree(c);
+		if (r == 0)
+			return 0;
+	}
+	return r;
+}
+
 static int
 queue_connect(struct queue *q)
 {
@@ -392,7 +444,14 @@ queue_connect(struct queue *q)
 	char db[QUEUE_NUM_MAX];
 	int r = SG_ERR_INTERNAL;
 
-	if (q->url->is_unix)
+	char mhost[QUEUE_HOST_MAX + 1];
+	int mport = 0;
+
+	if (q->url->is_sentinel) {
+		if ((r = sentinel_master(q, mhost, &mport)) < 0)
+			goto out;
+		q->c = redisConnectWithTimeout(mhost, mport, tv);
+	} else if (q->url->is_unix)
 		q->c = redisConnectUnixWithTimeout(q->url->path, tv);
 	else
 		q->c = redisConnectWithTimeout(q->url->host, q->url->port, tv);
@@ -430,6 +489,22 @@ queue_connect(struct queue *q)
 	if (!reply_is_status(rep, "PONG")) {
 		r = SG_ERR_QUEUE_PROTOCOL;
 		goto out;
+	}
+	/* What the sentinels named may have just been demoted: write only to
+	 * a server that says it is the master. */
+	if (q->url->is_sentinel) {
+		freeReplyObject(rep);
+		rep = NULL;
+		memset(&cmd, 0, sizeof(cmd));
+		cmd_str(&cmd, "ROLE");
+		if ((r = command(q, &cmd, &rep)) < 0 || (r = reply_expect(rep, REDIS_REPLY_ARRAY)) < 0)
+			goto out;
+		if (rep->elements < 1 || rep->element[0]->type != REDIS_REPLY_STRING ||
+		    strcmp(rep->element[0]->str, "master") != 0) {
+			log_debug("sentinel named a server that is not a master");
+			r = SG_ERR_QUEUE_UNAVAILABLE;
+			goto out;
+		}
 	}
 	r = 0;
 out:

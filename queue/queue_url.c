@@ -47,6 +47,7 @@
 
 #define SCHEME_REDIS "redis://"
 #define SCHEME_UNIX "unix:///"
+#define SCHEME_SENTINEL "sentinel://"
 
 /* The text to hand to curl: "file:///" + what follows "unix:///". */
 #define FILE_SCHEME "file:///"
@@ -61,6 +62,9 @@ queue_url_free(struct queue_url *u)
 	free(u->user);
 	if (u->password != NULL)
 		freezero(u->password, strlen(u->password) + 1);
+	free(u->master);
+	for (size_t i = 0; i < u->nsentinels; i++)
+		queue_url_free(u->sentinels[i]);
 	free(u);
 }
 
@@ -277,6 +281,108 @@ out:
 	return r;
 }
 
+static int
+is_master_name(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > QUEUE_MASTER_NAME_MAX)
+		return 0;
+	for (i = 0; i < len; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * sentinel://[userinfo@]h1:p1,h2:p2/master[/db].  libcurl's URL API takes
+ * one host per URL, so the host list is split here and each host:port is
+ * parsed by curl as redis://host:port/; the userinfo and the db travel
+ * through one more redis:// URL built from the first host, so that they are
+ * decoded and checked the same way as in a plain redis:// URL.
+ */
+static int
+url_parse_sentinel(const char *url, size_t len, struct queue_url **ret)
+{
+	const char *auth = url + strlen(SCHEME_SENTINEL), *hosts, *slash, *at, *p, *comma;
+	const char *master, *db = NULL;
+	struct queue_url *u = NULL, *first = NULL;
+	char *tmp = NULL;
+	size_t mlen;
+	int r = SG_ERR_PARSE;
+
+	if ((slash = memchr(auth, '/', len - (size_t)(auth - url))) == NULL)
+		goto out;
+	at = memchr(auth, '@', (size_t)(slash - auth));
+	/* Credentials come once, before the first host. */
+	if (at != NULL && memchr(auth, ',', (size_t)(at - auth)) != NULL)
+		goto out;
+	hosts = at != NULL ? at + 1 : auth;
+	master = slash + 1;
+	mlen = len - (size_t)(master - url);
+	if ((p = memchr(master, '/', mlen)) != NULL) {
+		db = p + 1;
+		mlen = (size_t)(p - master);
+	}
+	if (!is_master_name(master, mlen) || hosts == slash || slash[-1] == ',')
+		goto out;
+	if ((u = calloc(1, sizeof(*u))) == NULL) {
+		r = SG_ERR_ALLOC;
+		goto out;
+	}
+	u->is_sentinel = 1;
+	if ((u->master = strndup(master, mlen)) == NULL) {
+		r = SG_ERR_ALLOC;
+		goto out;
+	}
+	for (p = hosts; p < slash; p = comma + 1) {
+		size_t hlen;
+		if ((comma = memchr(p, ',', (size_t)(slash - p))) == NULL)
+			comma = slash;
+		hlen = (size_t)(comma - p);
+		if (hlen == 0 || u->nsentinels == QUEUE_SENTINELS_MAX || memchr(p, '@', hlen) != NULL)
+			goto out;
+		if (asprintf(&tmp, "redis://%.*s/", (int)hlen, p) == -1) {
+			tmp = NULL;
+			r = SG_ERR_ALLOC;
+			goto out;
+		}
+		if ((r = queue_url_parse(tmp, &u->sentinels[u->nsentinels])) < 0)
+			goto out;
+		u->nsentinels++;
+		free(tmp);
+		tmp = NULL;
+		r = SG_ERR_PARSE;
+		if (comma == slash)
+			break;
+	}
+	/* The master's credentials and db, checked like a redis:// URL's. */
+	if (asprintf(&tmp, "redis://%.*s%s/%s", at != NULL ? (int)(at - auth) : 0, auth,
+	        at != NULL ? "@localhost" : "localhost", db != NULL ? db : "") == -1) {
+		tmp = NULL;
+		r = SG_ERR_ALLOC;
+		goto out;
+	}
+	if ((r = queue_url_parse(tmp, &first)) < 0)
+		goto out;
+	u->user = first->user;
+	u->password = first->password;
+	u->db = first->db;
+	first->user = first->password = NULL;
+	*ret = u;
+	u = NULL;
+	r = 0;
+out:
+	if (tmp != NULL)
+		freezero(tmp, strlen(tmp));
+	queue_url_free(first);
+	queue_url_free(u);
+	return r;
+}
+
 int
 queue_url_parse(const char *url, struct queue_url **ret)
 {
@@ -314,6 +420,9 @@ queue_url_parse(const char *url, struct queue_url **ret)
 		is_unix = 0;
 		curl_input = url;
 		flags = CURLU_NON_SUPPORT_SCHEME | CURLU_PATH_AS_IS;
+	} else if (strncasecmp(url, SCHEME_SENTINEL, strlen(SCHEME_SENTINEL)) == 0) {
+		r = url_parse_sentinel(url, len, ret);
+		goto out;
 	} else if (strncasecmp(url, SCHEME_UNIX, strlen(SCHEME_UNIX)) == 0) {
 		/* unix:///p → file:///p: same length, so it fits the same bound. */
 		if ((file_url = strdup(url)) == NULL) {

@@ -397,6 +397,62 @@ START_TEST(null_arguments)
 }
 END_TEST
 
+START_TEST(sentinel_ok)
+{
+	struct queue_url *u = NULL;
+
+	ck_assert_int_eq(queue_url_parse("sentinel://10.0.0.1:26379,sentinel-b:26380/mymaster", &u), 0);
+	ck_assert(u->is_sentinel);
+	ck_assert_str_eq(u->master, "mymaster");
+	ck_assert_uint_eq(u->nsentinels, 2);
+	ck_assert_str_eq(u->sentinels[0]->host, "10.0.0.1");
+	ck_assert_int_eq(u->sentinels[0]->port, 26379);
+	ck_assert_str_eq(u->sentinels[1]->host, "sentinel-b");
+	ck_assert_int_eq(u->sentinels[1]->port, 26380);
+	ck_assert_ptr_null(u->password);
+	ck_assert_int_eq(u->db, 0);
+	queue_url_free(u);
+	u = NULL;
+	ck_assert_int_eq(queue_url_parse("sentinel://app:s%40cret@h1:1/m-1/3", &u), 0);
+	ck_assert_str_eq(u->user, "app");
+	ck_assert_str_eq(u->password, "s@cret");
+	ck_assert_int_eq(u->db, 3);
+	ck_assert_uint_eq(u->nsentinels, 1);
+	ck_assert_int_eq(u->sentinels[0]->port, 1);
+	queue_url_free(u);
+}
+END_TEST
+
+START_TEST(sentinel_refusals)
+{
+	static const char *const bad[] = {
+		"sentinel://",
+		"sentinel://h:1",            /* no master */
+		"sentinel://h:1/",           /* empty master */
+		"sentinel:///m",             /* no host */
+		"sentinel://h:1,/m",         /* empty host */
+		"sentinel://,h:1/m",
+		"sentinel://h:0/m",          /* port 0 */
+		"sentinel://h:1/m/16",       /* db out of range */
+		"sentinel://h:1/m/x",
+		"sentinel://h:1/m a",        /* space in the name */
+		"sentinel://h:1/m?x=1",
+		"sentinel://h:1,u:p@h2:2/m", /* credentials in a later host */
+		"sentinel://1:1,2:2,3:3,4:4,5:5,6:6,7:7,8:8,9:9/m", /* more than 8 */
+	};
+	struct queue_url *u = NULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(queue_url_parse(bad[i], &u) == SG_ERR_PARSE, "accepted %s", bad[i]);
+		ck_assert_ptr_null(u);
+	}
+	ck_assert_int_eq(queue_url_parse("sentinel://1:1,2:2,3:3,4:4,5:5,6:6,7:7,8:8/m", &u), 0);
+	ck_assert_uint_eq(u->nsentinels, 8);
+	queue_url_free(u);
+}
+END_TEST
+
 static Suite *
 queue_url_suite(void)
 {
@@ -433,6 +489,8 @@ queue_url_suite(void)
 	ADD("/queue_url/unix/refusals", unix_refusals);
 	ADD("/queue_url/unix/path-limit", unix_path_limit);
 	ADD("/queue_url/null-arguments", null_arguments);
+	ADD("/queue_url/sentinel/ok", sentinel_ok);
+	ADD("/queue_url/sentinel/refusals", sentinel_refusals);
 #undef ADD
 	return s;
 }
