@@ -941,6 +941,16 @@ queue_read(struct queue *q, const char *consumer, size_t count, int block_ms, st
 	if (block_ms > 0 && (r = set_timeout(q, (int64_t)block_ms + q->timeout_ms)) < 0)
 		goto out;
 	r = command(q, &cmd, &rep);
+	/* The group is gone (a Redis restarted without persistence, a promoted
+	 * replica that never saw it): make it again at id 0, so that nothing
+	 * in the stream is skipped, and read again. */
+	if (r == 0 && rep->type == REDIS_REPLY_ERROR && has_prefix(rep, "NOGROUP")) {
+		freeReplyObject(rep);
+		rep = NULL;
+		log_debug("consumer group missing: creating it again");
+		if ((r = queue_group_create(q)) == 0)
+			r = command(q, &cmd, &rep);
+	}
 	if (block_ms > 0 && (r == 0 || conn_ready(q) == 0)) {
 		int r2 = set_timeout(q, q->timeout_ms);
 

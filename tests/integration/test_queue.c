@@ -509,10 +509,12 @@ START_TEST(read_without_group)
 	server_start(&s, NULL, 0);
 	q = open_ok(s.url, NULL, NULL, 0);
 	ck_assert_int_eq(queue_submit(q, "a", 1), 0);
-	/* -NOGROUP is an error reply. */
-	ck_assert_int_eq(queue_read(q, "agent-1", 10, 100, &e, &n), SG_ERR_QUEUE_PROTOCOL);
-	ck_assert_ptr_null(e);
-	ck_assert_uint_eq(n, 0);
+	/* -NOGROUP: the group is made at id 0, so the entry pushed before it
+	 * is still delivered. */
+	ck_assert_int_eq(queue_read(q, "agent-1", 10, 100, &e, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(e[0].env, "a");
+	queue_entries_free(e, n);
 	queue_close(q);
 	server_destroy(&s);
 }
@@ -818,6 +820,31 @@ START_TEST(dead_letter_moves_entry)
 		ck_assert_str_eq(f->element[7]->str, "poison");
 		freeReplyObject(rep);
 	}
+	redisFree(c);
+	queue_close(q);
+	server_destroy(&s);
+}
+END_TEST
+
+START_TEST(read_recreates_lost_group)
+{
+	struct server s;
+	struct queue *q;
+	redisContext *c;
+	struct queue_entry *e = NULL;
+	size_t n = 0;
+
+	server_start(&s, NULL, 0);
+	q = open_ok(s.url, NULL, NULL, 0);
+	c = raw_connect(&s);
+	ck_assert_int_eq(queue_group_create(q), 0);
+	/* Redis loses the stream and its group (a restart without persistence). */
+	raw_ok(c, "DEL signet:jobs");
+	ck_assert_int_eq(queue_submit(q, "after-loss", 10), 0);
+	ck_assert_int_eq(queue_read(q, "a", 10, 100, &e, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(e[0].env, "after-loss");
+	queue_entries_free(e, n);
 	redisFree(c);
 	queue_close(q);
 	server_destroy(&s);
@@ -1723,6 +1750,7 @@ queue_suite(void)
 	ADD("/queue/get-result/wrong-type", get_result_wrong_type);
 	ADD("/queue/get-result/size-cap", get_result_size_cap);
 	ADD("/queue/reclaim/idle-entries", reclaim_idle_entries);
+	ADD("/queue/read/recreates-lost-group", read_recreates_lost_group);
 	ADD("/queue/dead-letter/moves-entry", dead_letter_moves_entry);
 	ADD("/queue/read/entry-shapes", entry_shapes);
 	ADD("/queue/read/count-clamped", read_count_clamped);
