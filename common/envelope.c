@@ -225,11 +225,8 @@ envelope_salvage_payload(const void *buf, size_t len, uint8_t **ret, size_t *ret
 	if ((r = envelope_open(buf, len, &root, &flags)) != 0)
 		goto out;
 	r = SG_ERR_ENVELOPE_MALFORMED;
-	/* cJSON cuts a string at an escaped NUL, so a payload holding one
-	 * could be read as a valid prefix; we cannot tell which string held
-	 * it, so such an envelope is not salvaged. */
-	if (flags & JSON_F_NUL_ESCAPE)
-		goto out;
+	/* An escaped NUL inside "payload" leaves a control character there
+	 * (json_parse() keeps strings whole), which base64 refuses. */
 	for (c = root->child; c != NULL; c = c->next) {
 		if (c->string == NULL || strcmp(c->string, "payload") != 0)
 			continue;

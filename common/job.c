@@ -300,9 +300,9 @@ job_peek_id(const uint8_t *payload, size_t len, char ret_id[JOB_ID_LEN + 1])
 		goto out;
 	}
 	r = SG_ERR_PARSE;
-	/* cJSON cuts strings at an escaped NUL: "<32 hex>\u0000x" would read
-	 * as a valid id, and we cannot tell which string held the NUL. */
-	if (!cJSON_IsObject(root) || (flags & JSON_F_NUL_ESCAPE))
+	/* json_parse() keeps strings whole across an escaped NUL (it becomes
+	 * a control character), so "<32 hex>\u0000x" is not a valid id. */
+	if (!cJSON_IsObject(root))
 		goto out;
 	for (c = root->child; c != NULL; c = c->next) {
 		if (c->string == NULL || strcmp(c->string, "id") != 0)

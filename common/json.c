@@ -421,6 +421,7 @@ json_parse(const void *buf, size_t len, cJSON **ret_root, unsigned *ret_flags)
 	cJSON *root = NULL;
 	const char *end = NULL;
 	const uint8_t *b = buf;
+	char *copy = NULL;
 	unsigned flags = 0;
 	size_t i;
 	int dup = 0;
@@ -438,6 +439,28 @@ json_parse(const void *buf, size_t len, cJSON **ret_root, unsigned *ret_flags)
 	 * memory or for one of its own limits; either way the input is not
 	 * one we can accept, so it is reported as unparseable.
 	 */
+	/*
+	 * cJSON ends a string at an escaped NUL, so "<id>\u0000x" would read
+	 * as "<id>".  Parse a copy in which every \u0000 escape is \u0001
+	 * instead: the string keeps its full length and still holds a control
+	 * character (which every model refuses), and JSON_F_NUL_ESCAPE still
+	 * tells the caller.  Every backslash of valid JSON starts an escape.
+	 */
+	if (flags & JSON_F_NUL_ESCAPE) {
+		if ((copy = malloc(len)) == NULL) {
+			r = SG_ERR_ALLOC;
+			goto out;
+		}
+		memcpy(copy, buf, len);
+		for (i = 0; i + 1 < len; i++) {
+			if (copy[i] != '\\')
+				continue;
+			if (copy[i + 1] == 'u' && len - i >= 6 && memcmp(copy + i + 2, "0000", 4) == 0)
+				copy[i + 5] = '1';
+			i++; /* the escaped character */
+		}
+		buf = copy;
+	}
 	root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
 	if (root == NULL || end == NULL || end < (const char *)buf ||
 	    (size_t)(end - (const char *)buf) > len) {
@@ -445,7 +468,7 @@ json_parse(const void *buf, size_t len, cJSON **ret_root, unsigned *ret_flags)
 		goto out;
 	}
 	for (i = (size_t)(end - (const char *)buf); i < len; i++) {
-		if (!is_ws(b[i])) {
+		if (!is_ws(((const unsigned char *)buf)[i])) {
 			r = SG_ERR_PARSE;
 			goto out;
 		}
@@ -460,6 +483,7 @@ json_parse(const void *buf, size_t len, cJSON **ret_root, unsigned *ret_flags)
 	*ret_flags = flags;
 	r = 0;
 out:
+	free(copy);
 	cJSON_Delete(root);
 	return r;
 }

@@ -620,6 +620,9 @@ START_TEST(test_peek_id)
 	ck_assert_int_eq(peek("{\"id\":\"0123456789ABCDEF0123456789abcdef\"}", id), SG_ERR_PARSE);
 	ck_assert_int_eq(peek("{\"id\":\"" ID "0\"}", id), SG_ERR_PARSE);
 	ck_assert_int_eq(peek("{\"id\":\"" ID "\\u0000x\"}", id), SG_ERR_PARSE);
+	/* An escaped NUL in another member leaves the id readable. */
+	ck_assert_int_eq(peek("{\"id\":\"" ID "\",\"note\":\"a\\u0000b\"}", id), 0);
+	ck_assert_str_eq(id, ID);
 	ck_assert_int_eq(peek("{\"id\":1}", id), SG_ERR_PARSE);
 	ck_assert_int_eq(peek("{\"id\":\"" ID "\",\"n\":\"\xff\"}", id), SG_ERR_PARSE);
 	ck_assert_int_eq(peek("{\"id\":\"" ID "\",\"n\":[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]}", id),
