@@ -13,6 +13,18 @@
  * Thread safety: hsm_sign() may be called from several threads at once; it
  * takes a session from a pool of `sessions` sessions and blocks while all
  * are busy.  hsm_open()/hsm_close() are not concurrent with anything.
+ *
+ * Privilege separation (hsm_config.signer set): the PIN and the PKCS#11
+ * sessions then live in a separate process, signet-signer, that hsm_open()
+ * starts with posix_spawn (fork+exec, never fork alone) and talks to over
+ * `sessions` SOCK_SEQPACKET socketpairs, one per HSM session (protocol:
+ * hsm/signer_proto.h).  This process never opens the PIN file nor loads
+ * the module.  If the signer dies or breaks the protocol, the hsm_sign()
+ * that notices returns SG_ERR_HSM_UNAVAILABLE and restarts it (once; later
+ * calls retry with backoff while it keeps failing).  The signer is reaped
+ * here, so SIGCHLD must not be set to SIG_IGN.  Starts and restarts run
+ * in one thread that the handle owns until hsm_close() (the signer's
+ * PR_SET_PDEATHSIG is tied to the thread that started it).
  */
 #ifndef SG_HSM_H
 #define SG_HSM_H
@@ -47,7 +59,14 @@ struct hsm_config {
 	unsigned sessions;    /* 1..HSM_SESSIONS_MAX */
 	const struct hsm_key_spec *keys;
 	size_t nkeys;
+	const char *signer;   /* absolute path of signet-signer, or NULL: the
+	                         PKCS#11 module runs in this process (tests,
+	                         tools).  Set, it is SG_ERR_CONFIG if relative;
+	                         module, token label, PIN file path, key names
+	                         and URIs must then each fit HSM_SIGNER_STR_MAX
+	                         bytes (else SG_ERR_CONFIG). */
 };
+#define HSM_SIGNER_STR_MAX 1024 /* bytes of each string sent to the signer */
 
 /*
  * Loads the module, C_Initialize (OS locking), finds the token, logs in,
@@ -65,7 +84,9 @@ struct hsm_config {
  * CKA_ALWAYS_AUTHENTICATE, is EC but not P-256, or RSA under 2048 bits, and
  * one whose test signature (each key signs a fixed digest at open) does not
  * verify with the public key found.  Errors of read_secret_file() on the
- * PIN file (SG_ERR_SECRET_FILE, SG_ERR_NOT_FOUND, ...) pass through.  NULL
+ * PIN file (SG_ERR_SECRET_FILE, SG_ERR_NOT_FOUND, ...) pass through (from
+ * the signer too, with its reason).  With a signer: a signer that cannot
+ * be started, dies or breaks the protocol is SG_ERR_HSM_UNAVAILABLE.  NULL
  * cfg, ret or required members: SG_ERR_INVALID_ARGUMENT.  *ret is set only
  * on success; errbuf may be NULL.
  */

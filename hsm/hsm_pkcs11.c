@@ -1,16 +1,18 @@
 /*
- * hsm_pkcs11.c — hsm.h over a PKCS#11 v2.40 module.
+ * hsm_pkcs11.c — p11.h: the PKCS#11 v2.40 key holder.
  *
  * Design
  *
  * This file is the key holder of signet: the only code that sees the PIN,
  * a PKCS#11 session or a key handle.  Its whole request surface is
- * hsm_sign(h, i, digest): "sign this SHA-256 digest with configured key i",
+ * p11_sign(h, i, digest): "sign this SHA-256 digest with configured key i",
  * re-checked here (i < nkeys, exactly SHA256_LEN bytes) whatever the caller
- * already checked, in the spirit of OpenSSH's mm_answer_sign().  Moving it
- * behind a process boundary later changes none of the callers.
+ * already checked, in the spirit of OpenSSH's mm_answer_sign().  It runs in
+ * the agent when hsm_config.signer is NULL (hsm.c), and otherwise only in
+ * the signet-signer process (signer.c), behind the protocol of
+ * signer_proto.h; the agent then never links a path to the PIN.
  *
- * Opening (hsm_open), in order, failing closed at each step:
+ * Opening (p11_open), in order, failing closed at each step:
  *   1. dlopen(module, RTLD_NOW | RTLD_LOCAL) of the configured absolute path
  *      only (a relative path would go through the loader's search path);
  *      C_GetFunctionList; C_Initialize with CKF_OS_LOCKING_OK, because
@@ -60,7 +62,7 @@
  * name is logged at debug level.  A session whose device or login went away
  * is put back in the pool all the same: every later call reports
  * SG_ERR_HSM_UNAVAILABLE until the caller closes and reopens the HSM.
- * hsm_sign() does not verify what it returns (that costs a verification
+ * p11_sign() does not verify what it returns (that costs a verification
  * per job); the caller checks the signature before releasing it
  * (STYLE: fail closed), which also catches a faulty RSA-CRT result.
  *
@@ -87,6 +89,7 @@
 #include "crypto.h"
 #include "hsm.h"
 #include "log.h"
+#include "p11.h"
 #include "util.h"
 
 /* Last: in its compatibility mode this header #defines lowercase words such
@@ -114,7 +117,7 @@ struct hsm_key {
 	EVP_PKEY *pub;      /* public half, read from the token at open */
 };
 
-struct hsm {
+struct p11 {
 	void *dl;                 /* dlopen() handle of the module */
 	CK_FUNCTION_LIST_PTR p11; /* the module's function list */
 	int finalize;             /* we ran C_Initialize, so C_Finalize */
@@ -131,7 +134,7 @@ struct hsm {
 	int has_lock, has_cond;
 	struct hsm_key *keys; /* keys_alloc (cfg->nkeys) entries, in config order */
 	size_t keys_alloc;
-	size_t nkeys; /* resolved keys; hsm_sign() takes only these */
+	size_t nkeys; /* resolved keys; p11_sign() takes only these */
 };
 
 static void reason(char *errbuf, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -158,7 +161,7 @@ key_name(const struct hsm_key_spec *ks)
 /* ---- the session pool ---- */
 
 static CK_SESSION_HANDLE
-pool_take(struct hsm *h)
+pool_take(struct p11 *h)
 {
 	CK_SESSION_HANDLE s;
 
@@ -171,7 +174,7 @@ pool_take(struct hsm *h)
 }
 
 static void
-pool_give(struct hsm *h, CK_SESSION_HANDLE s)
+pool_give(struct p11 *h, CK_SESSION_HANDLE s)
 {
 	pthread_mutex_lock(&h->lock);
 	h->idle[h->nidle++] = s;
@@ -182,7 +185,7 @@ pool_give(struct hsm *h, CK_SESSION_HANDLE s)
 /* ---- module, token, login ---- */
 
 static int
-load_module(struct hsm *h, const char *module, char *errbuf, size_t errlen)
+load_module(struct p11 *h, const char *module, char *errbuf, size_t errlen)
 {
 	CK_C_GetFunctionList get_function_list;
 	CK_C_INITIALIZE_ARGS init_args;
@@ -230,7 +233,7 @@ load_module(struct hsm *h, const char *module, char *errbuf, size_t errlen)
 }
 
 static int
-find_token(struct hsm *h, const char *token, char *errbuf, size_t errlen)
+find_token(struct p11 *h, const char *token, char *errbuf, size_t errlen)
 {
 	int r = SG_ERR_INTERNAL;
 	CK_SLOT_ID *slots = NULL;
@@ -299,7 +302,7 @@ out:
 }
 
 static int
-open_session(struct hsm *h, char *errbuf, size_t errlen)
+open_session(struct p11 *h, char *errbuf, size_t errlen)
 {
 	CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
 	CK_RV rv;
@@ -316,7 +319,7 @@ open_session(struct hsm *h, char *errbuf, size_t errlen)
 }
 
 static int
-login(struct hsm *h, const char *pin_file, char *errbuf, size_t errlen)
+login(struct p11 *h, const char *pin_file, char *errbuf, size_t errlen)
 {
 	int r = SG_ERR_INTERNAL;
 	char *pin = NULL;
@@ -357,7 +360,7 @@ out:
  * *ret_obj the first match.  0 or SG_ERR_HSM_UNAVAILABLE (with *ret_rv).
  */
 static int
-find_objects(struct hsm *h, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl, CK_ULONG ntmpl,
+find_objects(struct p11 *h, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl, CK_ULONG ntmpl,
     CK_OBJECT_HANDLE *ret_obj, CK_ULONG *ret_found, CK_RV *ret_rv)
 {
 	CK_OBJECT_HANDLE objs[2];
@@ -384,7 +387,7 @@ out:
 /* Reads one attribute of at most cap bytes.  Returns the CK_RV; an
  * attribute the object does not have is CKR_ATTRIBUTE_TYPE_INVALID. */
 static CK_RV
-get_attr(struct hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, void *buf,
+get_attr(struct p11 *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, void *buf,
     size_t cap, size_t *ret_len)
 {
 	CK_ATTRIBUTE a = { type, buf, (CK_ULONG)cap };
@@ -404,7 +407,7 @@ get_attr(struct hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TY
 /* A CK_BBOOL attribute; when the object lacks it, *ret = dflt if dflt >= 0,
  * otherwise it is an error.  Returns the CK_RV. */
 static CK_RV
-get_bool(struct hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, int dflt, int *ret)
+get_bool(struct p11 *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, int dflt, int *ret)
 {
 	CK_BBOOL b = CK_FALSE;
 	size_t len = 0;
@@ -424,7 +427,7 @@ get_bool(struct hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TY
 }
 
 static CK_RV
-get_ulong(struct hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, CK_ULONG *ret)
+get_ulong(struct p11 *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, CK_ULONG *ret)
 {
 	CK_ULONG v = 0;
 	size_t len = 0;
@@ -556,7 +559,7 @@ struct resolve {
 /* Finds the public key object for the private key: the URI's label/id
  * first, then the private key's CKA_ID.  0 with *ret_found 0, 1 or 2. */
 static int
-find_public(struct hsm *h, CK_SESSION_HANDLE s, struct resolve *rs, CK_KEY_TYPE ktype,
+find_public(struct p11 *h, CK_SESSION_HANDLE s, struct resolve *rs, CK_KEY_TYPE ktype,
     CK_OBJECT_HANDLE *ret_obj, CK_ULONG *ret_found, CK_RV *ret_rv)
 {
 	CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
@@ -591,7 +594,7 @@ resolve_error(CK_RV rv)
 }
 
 static int
-resolve_key(struct hsm *h, CK_SESSION_HANDLE s, const struct hsm_config *cfg, size_t i, struct resolve *rs,
+resolve_key(struct p11 *h, CK_SESSION_HANDLE s, const struct hsm_config *cfg, size_t i, struct resolve *rs,
     char *errbuf, size_t errlen)
 {
 	int r = SG_ERR_INTERNAL;
@@ -870,7 +873,7 @@ out:
 }
 
 int
-hsm_sign(struct hsm *h, size_t key_index, const uint8_t *digest, size_t digest_len, uint8_t *sig,
+p11_sign(struct p11 *h, size_t key_index, const uint8_t *digest, size_t digest_len, uint8_t *sig,
     size_t *ret_sig_len)
 {
 	int r = SG_ERR_INTERNAL;
@@ -947,7 +950,7 @@ out:
 
 /* Signs a fixed digest with key i and checks it with the cached public key. */
 static int
-self_test(struct hsm *h, size_t i, const char *name, char *errbuf, size_t errlen)
+self_test(struct p11 *h, size_t i, const char *name, char *errbuf, size_t errlen)
 {
 	int r = SG_ERR_INTERNAL;
 	uint8_t digest[SHA256_LEN];
@@ -955,7 +958,7 @@ self_test(struct hsm *h, size_t i, const char *name, char *errbuf, size_t errlen
 	size_t sig_len = 0;
 
 	crypto_sha256(HSM_SELFTEST_TEXT, strlen(HSM_SELFTEST_TEXT), digest);
-	r = hsm_sign(h, i, digest, sizeof(digest), sig, &sig_len);
+	r = p11_sign(h, i, digest, sizeof(digest), sig, &sig_len);
 	if (r < 0) {
 		reason(errbuf, errlen, "key %s: test signature failed: %s", name, sg_strerror(r));
 		goto out;
@@ -975,10 +978,10 @@ out:
 /* ---- open, close, public keys ---- */
 
 int
-hsm_open(const struct hsm_config *cfg, struct hsm **ret, char *errbuf, size_t errlen)
+p11_open(const struct hsm_config *cfg, struct p11 **ret, char *errbuf, size_t errlen)
 {
 	int r = SG_ERR_INTERNAL;
-	struct hsm *h = NULL;
+	struct p11 *h = NULL;
 	struct resolve *rs = NULL;
 	size_t i;
 	unsigned j;
@@ -1062,12 +1065,27 @@ hsm_open(const struct hsm_config *cfg, struct hsm **ret, char *errbuf, size_t er
 	r = 0;
 out:
 	free(rs);
-	hsm_close(h);
+	p11_close(h);
 	return r;
 }
 
+size_t
+p11_nkeys(const struct p11 *h)
+{
+	return h != NULL ? h->nkeys : 0;
+}
+
 int
-hsm_public_key(struct hsm *h, size_t key_index, EVP_PKEY **ret)
+p11_mech(const struct p11 *h, size_t key_index, enum sg_mech *ret)
+{
+	if (h == NULL || ret == NULL || key_index >= h->nkeys)
+		return SG_ERR_INVALID_ARGUMENT;
+	*ret = h->keys[key_index].mech;
+	return 0;
+}
+
+int
+p11_public_key(struct p11 *h, size_t key_index, EVP_PKEY **ret)
 {
 	if (h == NULL || ret == NULL || key_index >= h->nkeys)
 		return SG_ERR_INVALID_ARGUMENT;
@@ -1078,7 +1096,7 @@ hsm_public_key(struct hsm *h, size_t key_index, EVP_PKEY **ret)
 }
 
 void
-hsm_close(struct hsm *h)
+p11_close(struct p11 *h)
 {
 	unsigned j;
 	size_t i;

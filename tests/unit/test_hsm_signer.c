@@ -1,0 +1,1084 @@
+/*
+ * test_hsm_signer.c — signet-signer and the agent's side of it, against a
+ * real SoftHSMv2 token (set up in main() as test_hsm.c does, with fewer
+ * keys).
+ *
+ * - The protocol, against the binary directly: a well-formed session
+ *   works; every violation (unknown type, oversized, truncated or short
+ *   frame, requests out of order, bad key index, digest length other than
+ *   the mechanism's, INIT twice, ...) makes the signer exit
+ *   SP_EXIT_PROTOCOL with one line on stderr and no response at all.
+ * - Restarts: SIGKILL mid-run (alone and under concurrent signing), a
+ *   restart that fails and backs off, no zombies left.
+ * - The PIN file is never read in this process with a signer: the binary
+ *   is linked with -Wl,--wrap=read_secret_file, and the wrapper counts the
+ *   calls made here (the in-process open makes one, so the counter is
+ *   shown to work).
+ * - Hygiene of the running signer: fds, core limit.
+ * - A benchmark: 2000 ECDSA signatures with 2 sessions and 2 threads,
+ *   in-process and through the signer; the rates go to stderr.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+
+#include "hsm.h"
+#include "hsm_internal.h"
+#include "signer_proto.h"
+#include "util.h"
+
+int main(void);
+int __wrap_read_secret_file(const char *path, char **ret, size_t *ret_len);
+int __real_read_secret_file(const char *path, char **ret, size_t *ret_len);
+
+extern char **environ;
+
+#ifndef SIGNER_PATH
+#error "SIGNER_PATH: the signet-signer in the build tree (tests/unit/meson.build)"
+#endif
+#ifndef SOFTHSM_MODULE
+#define SOFTHSM_MODULE "/usr/lib/softhsm/libsofthsm2.so"
+#endif
+#define TOKEN          "signet-test"
+#define TEST_PIN       "1234"
+#define NELEM(a)       (sizeof(a) / sizeof((a)[0]))
+#define TEST_TIMEOUT_S 120
+#define RAW_TIMEOUT_S  20
+#define BENCH_SIGNS    2000
+#define BENCH_THREADS  2
+
+static char tmpdir[] = "/tmp/signet-test-signer-XXXXXX";
+static int have_tmpdir;
+static char pin_path[PATH_MAX];
+static char wrong_pin_path[PATH_MAX];
+
+/* ---- the wrapper: read_secret_file() calls made in this process ---- */
+
+static int secret_reads;
+
+int
+__wrap_read_secret_file(const char *path, char **ret, size_t *ret_len)
+{
+	secret_reads++;
+	return __real_read_secret_file(path, ret, ret_len);
+}
+
+/* ---- setup, in the parent ---- */
+
+static int
+run(const char *const argv[])
+{
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int status = 0, r;
+
+	if (posix_spawn_file_actions_init(&fa) != 0)
+		return -1;
+	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+	r = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)(uintptr_t)argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (r != 0) {
+		fprintf(stderr, "test_hsm_signer: cannot run %s: %s\n", argv[0], strerror(r));
+		return -1;
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "test_hsm_signer: %s %s failed (status %d)\n", argv[0], argv[1], status);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+write_text(const char *path, const char *text, mode_t mode)
+{
+	size_t len = strlen(text);
+	int fd, ok;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd == -1)
+		return -1;
+	ok = write(fd, text, len) == (ssize_t)len && fchmod(fd, mode) == 0;
+	ok = close(fd) == 0 && ok;
+	return ok ? 0 : -1;
+}
+
+static int
+keygen(const char *type, const char *id, const char *label)
+{
+	const char *argv[] = { "pkcs11-tool", "--module", SOFTHSM_MODULE, "--login", "--pin", TEST_PIN,
+		"--token-label", TOKEN, "--keypairgen", "--key-type", type, "--id", id, "--label", label,
+		"--usage-sign", NULL };
+
+	return run(argv);
+}
+
+static int
+setup(void)
+{
+	char path[PATH_MAX], conf[PATH_MAX * 2];
+	const char *init[] = { "softhsm2-util", "--init-token", "--free", "--label", TOKEN, "--so-pin",
+		TEST_PIN, "--pin", TEST_PIN, NULL };
+
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	have_tmpdir = 1;
+	snprintf(path, sizeof(path), "%s/tokens", tmpdir);
+	if (mkdir(path, 0700) != 0)
+		return -1;
+	snprintf(conf, sizeof(conf),
+	    "directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n", tmpdir);
+	snprintf(path, sizeof(path), "%s/softhsm2.conf", tmpdir);
+	if (write_text(path, conf, 0600) != 0 || setenv("SOFTHSM2_CONF", path, 1) != 0)
+		return -1;
+	snprintf(pin_path, sizeof(pin_path), "%s/pin", tmpdir);
+	snprintf(wrong_pin_path, sizeof(wrong_pin_path), "%s/wrong-pin", tmpdir);
+	if (write_text(pin_path, TEST_PIN "\n", 0600) != 0 || write_text(wrong_pin_path, "9999\n", 0600) != 0)
+		return -1;
+	if (run(init) != 0)
+		return -1;
+	if (keygen("EC:prime256v1", "01", "ec-key") != 0 || keygen("rsa:2048", "02", "rsa-key") != 0)
+		return -1;
+	return 0;
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void
+cleanup(void)
+{
+	if (have_tmpdir)
+		nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- helpers ---- */
+
+static const struct hsm_key_spec keys[] = {
+	{ "ec", "pkcs11:object=ec-key", SG_MECH_ECDSA_SHA256, 0 },
+	{ "rsa", "pkcs11:object=rsa-key", SG_MECH_RSA_PSS_SHA256, 0 },
+};
+
+static struct hsm_config
+config(unsigned sessions, const char *signer)
+{
+	struct hsm_config cfg = {
+		.module = SOFTHSM_MODULE,
+		.token = TOKEN,
+		.pin_file = pin_path,
+		.sessions = sessions,
+		.keys = keys,
+		.nkeys = NELEM(keys),
+		.signer = signer,
+	};
+	return cfg;
+}
+
+static struct hsm *
+open_ok(const struct hsm_config *cfg)
+{
+	struct hsm *h = NULL;
+	char err[512] = "";
+	int r = hsm_open(cfg, &h, err, sizeof(err));
+
+	ck_assert_msg(r == 0, "hsm_open: %d: %s", r, err);
+	ck_assert_ptr_nonnull(h);
+	return h;
+}
+
+static int
+verify(EVP_PKEY *pub, const uint8_t *digest, const uint8_t *sig, size_t sig_len)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pub, NULL);
+	int ok;
+
+	ck_assert_ptr_nonnull(ctx);
+	ck_assert_int_eq(EVP_PKEY_verify_init(ctx), 1);
+	ck_assert_int_eq(EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()), 1);
+	if (EVP_PKEY_is_a(pub, "RSA")) {
+		ck_assert_int_eq(EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING), 1);
+		ck_assert_int_eq(EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, 32), 1);
+	}
+	ok = EVP_PKEY_verify(ctx, sig, sig_len, digest, SHA256_LEN);
+	EVP_PKEY_CTX_free(ctx);
+	return ok == 1;
+}
+
+/* hsm_sign() of a random digest; on success the signature must verify. */
+static int
+sign_checked(struct hsm *h, size_t k)
+{
+	uint8_t digest[SHA256_LEN], sig[HSM_SIG_MAX];
+	size_t sig_len = 0;
+	EVP_PKEY *pub = NULL;
+	int r;
+
+	ck_assert_int_eq(RAND_bytes(digest, sizeof(digest)), 1);
+	r = hsm_sign(h, k, digest, sizeof(digest), sig, &sig_len);
+	if (r == 0) {
+		ck_assert_int_eq(hsm_public_key(h, k, &pub), 0);
+		ck_assert_msg(verify(pub, digest, sig, sig_len), "signature does not verify");
+		EVP_PKEY_free(pub);
+	}
+	return r;
+}
+
+/* A signer started by hand, with n channels; stderr goes to a file. */
+struct raw {
+	pid_t pid;
+	int fd[HSM_SESSIONS_MAX];
+	unsigned n;
+	char errpath[PATH_MAX];
+	int reaped, status;
+};
+
+static void
+raw_start(struct raw *rw, unsigned n)
+{
+	posix_spawn_file_actions_t fa;
+	char *argv[] = { (char *)(uintptr_t) "signet-signer", NULL };
+	struct timeval tv = { RAW_TIMEOUT_S, 0 };
+	int sv[2], child[HSM_SESSIONS_MAX];
+	unsigned i;
+
+	memset(rw, 0, sizeof(*rw));
+	rw->n = n;
+	snprintf(rw->errpath, sizeof(rw->errpath), "%s/stderr-%ld", tmpdir, (long)getpid());
+	ck_assert_int_eq(posix_spawn_file_actions_init(&fa), 0);
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+		rw->fd[i] = sv[0];
+		child[i] = fcntl(sv[1], F_DUPFD_CLOEXEC, 200);
+		ck_assert_int_ge(child[i], 200);
+		close(sv[1]);
+		ck_assert_int_eq(setsockopt(rw->fd[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+		ck_assert_int_eq(posix_spawn_file_actions_adddup2(&fa, child[i], SP_CHANNEL_FD0 + (int)i), 0);
+	}
+	ck_assert_int_eq(posix_spawn_file_actions_addopen(
+	                     &fa, STDERR_FILENO, rw->errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600),
+	    0);
+	ck_assert_int_eq(posix_spawn(&rw->pid, SIGNER_PATH, &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	for (i = 0; i < n; i++)
+		close(child[i]);
+}
+
+static void
+raw_send(struct raw *rw, unsigned ch, const void *buf, size_t len)
+{
+	ck_assert_int_eq(send(rw->fd[ch], buf, len, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+static void
+raw_send_wr(struct raw *rw, unsigned ch, struct sp_wr *w)
+{
+	ck_assert_int_eq(sp_wr_finish(w), 0);
+	raw_send(rw, ch, w->buf, w->len);
+}
+
+/* One response; its status, payload length into *ret_len. */
+static int
+raw_response(struct raw *rw, unsigned ch, uint8_t *buf, struct sp_rd *ret_payload)
+{
+	size_t n = 0;
+	int status = 1;
+
+	ck_assert_int_eq(sp_recv(rw->fd[ch], buf, &n), 0);
+	ck_assert_int_eq(sp_parse_response(buf, n, &status, ret_payload), 0);
+	return status;
+}
+
+/* INIT for `sessions`, every key, OPEN: must succeed. */
+static void
+raw_handshake(struct raw *rw, unsigned sessions)
+{
+	struct hsm_config cfg = config(sessions, NULL);
+	struct sp_wr w;
+	uint8_t buf[SP_FRAME_MAX];
+	struct sp_rd p;
+	size_t i;
+
+	ck_assert_int_eq(sp_build_init(&w, &cfg), 0);
+	raw_send(rw, 0, w.buf, w.len);
+	for (i = 0; i < NELEM(keys); i++) {
+		ck_assert_int_eq(sp_build_key(&w, &keys[i]), 0);
+		raw_send(rw, 0, w.buf, w.len);
+	}
+	sp_wr_request(&w, SP_MSG_OPEN);
+	raw_send_wr(rw, 0, &w);
+	ck_assert_int_eq(raw_response(rw, 0, buf, &p), 0);
+	ck_assert_int_eq(sp_rd_end(&p), 0);
+}
+
+static void
+raw_wait(struct raw *rw)
+{
+	ck_assert_int_eq(waitpid(rw->pid, &rw->status, 0), rw->pid);
+	rw->reaped = 1;
+}
+
+static void
+raw_close(struct raw *rw)
+{
+	unsigned i;
+
+	for (i = 0; i < rw->n; i++)
+		close(rw->fd[i]);
+	if (!rw->reaped)
+		raw_wait(rw);
+	unlink(rw->errpath);
+}
+
+/* Nothing more comes on channel ch (end of file, no response), the signer
+ * exits SP_EXIT_PROTOCOL and says so in one line with needle. */
+static void
+raw_expect_violation(struct raw *rw, unsigned ch, const char *needle)
+{
+	uint8_t buf[SP_FRAME_MAX];
+	size_t n = 0;
+	char *log = NULL, *nl;
+	size_t log_len = 0;
+
+	ck_assert_int_eq(sp_recv(rw->fd[ch], buf, &n), SG_ERR_NOT_FOUND);
+	raw_wait(rw);
+	ck_assert_msg(WIFEXITED(rw->status) && WEXITSTATUS(rw->status) == SP_EXIT_PROTOCOL,
+	    "signer status %d, want exit %d", rw->status, SP_EXIT_PROTOCOL);
+	ck_assert_int_eq(read_file(rw->errpath, 65536, &log, &log_len), 0);
+	ck_assert_msg(strstr(log, "protocol violation") != NULL, "stderr: %s", log);
+	ck_assert_msg(strstr(log, needle) != NULL, "stderr \"%s\" lacks \"%s\"", log, needle);
+	nl = strchr(log, '\n');
+	ck_assert_msg(nl != NULL && nl[1] == '\0', "not one line: %s", log);
+	ck_assert_msg(strstr(log, TEST_PIN) == NULL, "PIN in the log");
+	free(log);
+	raw_close(rw);
+}
+
+/* A violation sent as a frame on channel 0 of a signer in a given state:
+ * 0 new, 1 after INIT and the keys, 2 after OPEN. */
+static void
+violation_case(int state, const void *frame, size_t len, const char *needle)
+{
+	struct raw rw;
+	struct hsm_config cfg = config(1, NULL);
+	struct sp_wr w;
+	size_t i;
+
+	raw_start(&rw, 1);
+	if (state == 1) {
+		ck_assert_int_eq(sp_build_init(&w, &cfg), 0);
+		raw_send(&rw, 0, w.buf, w.len);
+		for (i = 0; i < NELEM(keys); i++) {
+			ck_assert_int_eq(sp_build_key(&w, &keys[i]), 0);
+			raw_send(&rw, 0, w.buf, w.len);
+		}
+	} else if (state == 2) {
+		raw_handshake(&rw, 1);
+	}
+	raw_send(&rw, 0, frame, len);
+	raw_expect_violation(&rw, 0, needle);
+}
+
+static void
+sign_frame(struct sp_wr *w, uint32_t key, uint32_t digest_len, size_t actual_len)
+{
+	uint8_t digest[SP_DIGEST_MAX];
+
+	memset(digest, 0x5a, sizeof(digest));
+	sp_wr_request(w, SP_MSG_SIGN);
+	sp_put_u32(w, key);
+	sp_put_u32(w, digest_len);
+	sp_put_bytes(w, digest, actual_len);
+	ck_assert_int_eq(sp_wr_finish(w), 0);
+}
+
+/* ---- the protocol ---- */
+
+START_TEST(test_raw_session)
+{
+	struct raw rw;
+	struct sp_wr w;
+	uint8_t buf[SP_FRAME_MAX], digest[SHA256_LEN], sig[HSM_SIG_MAX];
+	struct sp_rd p;
+	EVP_PKEY *pub[NELEM(keys)];
+	const uint8_t *der;
+	const unsigned char *q;
+	size_t sig_len;
+	unsigned i, ch;
+	uint16_t der_len;
+
+	raw_start(&rw, 2);
+	raw_handshake(&rw, 2);
+	for (i = 0; i < NELEM(keys); i++) {
+		sp_wr_request(&w, SP_MSG_PUBKEY);
+		sp_put_u32(&w, i);
+		raw_send_wr(&rw, 1, &w);
+		ck_assert_int_eq(raw_response(&rw, 1, buf, &p), 0);
+		ck_assert_uint_eq(sp_get_u8(&p), i == 0 ? SG_MECH_ECDSA_SHA256 : SG_MECH_RSA_PSS_SHA256);
+		der_len = sp_get_u16(&p);
+		der = sp_get_bytes(&p, der_len);
+		ck_assert_ptr_nonnull(der);
+		ck_assert_int_eq(sp_rd_end(&p), 0);
+		q = der;
+		pub[i] = d2i_PUBKEY(NULL, &q, der_len);
+		ck_assert_ptr_nonnull(pub[i]);
+	}
+	sp_wr_request(&w, SP_MSG_PING);
+	raw_send_wr(&rw, 0, &w);
+	ck_assert_int_eq(raw_response(&rw, 0, buf, &p), 0);
+	ck_assert_uint_eq(p.len, 0);
+	/* Both keys on both channels. */
+	for (ch = 0; ch < 2; ch++) {
+		for (i = 0; i < NELEM(keys); i++) {
+			ck_assert_int_eq(RAND_bytes(digest, sizeof(digest)), 1);
+			ck_assert_int_eq(sp_build_sign(&w, i, digest, SHA256_LEN), 0);
+			raw_send(&rw, ch, w.buf, w.len);
+			ck_assert_int_eq(raw_response(&rw, ch, buf, &p), 0);
+			sig_len = p.len;
+			ck_assert_uint_gt(sig_len, 0);
+			memcpy(sig, sp_get_bytes(&p, sig_len), sig_len);
+			ck_assert(verify(pub[i], digest, sig, sig_len));
+		}
+	}
+	for (i = 0; i < NELEM(keys); i++)
+		EVP_PKEY_free(pub[i]);
+	raw_close(&rw);
+	ck_assert(WIFEXITED(rw.status) && WEXITSTATUS(rw.status) == SP_EXIT_OK);
+}
+END_TEST
+
+START_TEST(test_raw_open_failure)
+{
+	struct raw rw;
+	struct hsm_config cfg = config(1, NULL);
+	struct sp_wr w;
+	uint8_t buf[SP_FRAME_MAX];
+	struct sp_rd p;
+	size_t i;
+
+	cfg.pin_file = wrong_pin_path;
+	raw_start(&rw, 1);
+	ck_assert_int_eq(sp_build_init(&w, &cfg), 0);
+	raw_send(&rw, 0, w.buf, w.len);
+	for (i = 0; i < NELEM(keys); i++) {
+		ck_assert_int_eq(sp_build_key(&w, &keys[i]), 0);
+		raw_send(&rw, 0, w.buf, w.len);
+	}
+	sp_wr_request(&w, SP_MSG_OPEN);
+	raw_send_wr(&rw, 0, &w);
+	ck_assert_int_eq(raw_response(&rw, 0, buf, &p), SG_ERR_HSM_UNAVAILABLE);
+	ck_assert_uint_gt(p.len, 0);
+	ck_assert(memmem(p.p, p.len, "CKR_PIN_INCORRECT", 17) != NULL);
+	raw_wait(&rw);
+	ck_assert(WIFEXITED(rw.status) && WEXITSTATUS(rw.status) == SP_EXIT_OPEN_FAILED);
+	raw_close(&rw);
+}
+END_TEST
+
+START_TEST(test_violation_unknown_type)
+{
+	static const uint8_t before[] = { 0, 0, 0, 1, 0x7f };
+	static const uint8_t after[] = { 0, 0, 0, 1, 0 };
+
+	violation_case(0, before, sizeof(before), "unknown request type 127");
+	violation_case(2, after, sizeof(after), "unknown request type 0");
+}
+END_TEST
+
+START_TEST(test_violation_oversized_frame)
+{
+	static uint8_t big[SP_FRAME_MAX + 1];
+	uint32_t n = SP_FRAME_MAX + 1 - SP_LEN_LEN;
+
+	big[0] = (uint8_t)(n >> 24);
+	big[1] = (uint8_t)(n >> 16);
+	big[2] = (uint8_t)(n >> 8);
+	big[3] = (uint8_t)n;
+	big[4] = SP_MSG_PING;
+	violation_case(2, big, sizeof(big), "frame over 4096 bytes");
+	/* At the cap exactly it is a frame, refused for its length as a PING. */
+	n--;
+	big[2] = (uint8_t)(n >> 8);
+	big[3] = (uint8_t)n;
+	violation_case(2, big, SP_FRAME_MAX, "PING with 4091 bytes of payload");
+}
+END_TEST
+
+START_TEST(test_violation_truncated_frame)
+{
+	struct sp_wr w;
+	uint8_t digest[SHA256_LEN] = { 1 };
+
+	ck_assert_int_eq(sp_build_sign(&w, 0, digest, SHA256_LEN), 0);
+	/* The prefix says 41 bytes follow; 20 do. */
+	violation_case(2, w.buf, 24, "malformed frame of 24 bytes");
+	/* Shorter than a header. */
+	violation_case(2, w.buf, 3, "malformed frame of 3 bytes");
+	violation_case(0, w.buf, 4, "malformed frame of 4 bytes");
+	/* A prefix that claims less than the packet holds. */
+	w.buf[3] = 0x10;
+	violation_case(2, w.buf, w.len, "malformed frame");
+}
+END_TEST
+
+START_TEST(test_violation_order)
+{
+	struct sp_wr w;
+	struct hsm_config cfg = config(1, NULL);
+	uint8_t digest[SHA256_LEN] = { 1 };
+
+	ck_assert_int_eq(sp_build_sign(&w, 0, digest, SHA256_LEN), 0);
+	violation_case(0, w.buf, w.len, "SIGN out of order");
+	violation_case(1, w.buf, w.len, "SIGN out of order");
+	sp_wr_request(&w, SP_MSG_PING);
+	ck_assert_int_eq(sp_wr_finish(&w), 0);
+	violation_case(0, w.buf, w.len, "PING out of order");
+	sp_wr_request(&w, SP_MSG_OPEN);
+	ck_assert_int_eq(sp_wr_finish(&w), 0);
+	violation_case(0, w.buf, w.len, "OPEN out of order");
+	violation_case(2, w.buf, w.len, "OPEN out of order");
+	ck_assert_int_eq(sp_build_key(&w, &keys[0]), 0);
+	violation_case(0, w.buf, w.len, "KEY out of order");
+	violation_case(1, w.buf, w.len, "KEY beyond the 2 keys");
+	ck_assert_int_eq(sp_build_init(&w, &cfg), 0);
+	violation_case(1, w.buf, w.len, "INIT out of order");
+	violation_case(2, w.buf, w.len, "INIT out of order");
+}
+END_TEST
+
+START_TEST(test_violation_open_early)
+{
+	struct raw rw;
+	struct hsm_config cfg = config(1, NULL);
+	struct sp_wr w;
+
+	raw_start(&rw, 1);
+	ck_assert_int_eq(sp_build_init(&w, &cfg), 0);
+	raw_send(&rw, 0, w.buf, w.len);
+	ck_assert_int_eq(sp_build_key(&w, &keys[0]), 0);
+	raw_send(&rw, 0, w.buf, w.len);
+	sp_wr_request(&w, SP_MSG_OPEN);
+	raw_send_wr(&rw, 0, &w);
+	raw_expect_violation(&rw, 0, "OPEN after 1 of 2 keys");
+}
+END_TEST
+
+START_TEST(test_violation_bad_key_index)
+{
+	struct sp_wr w;
+	uint8_t digest[SHA256_LEN] = { 1 };
+
+	ck_assert_int_eq(sp_build_sign(&w, NELEM(keys), digest, SHA256_LEN), 0);
+	violation_case(2, w.buf, w.len, "SIGN with key 2 of 2");
+	ck_assert_int_eq(sp_build_sign(&w, UINT32_MAX, digest, SHA256_LEN), 0);
+	violation_case(2, w.buf, w.len, "SIGN with key 4294967295 of 2");
+	sp_wr_request(&w, SP_MSG_PUBKEY);
+	sp_put_u32(&w, NELEM(keys));
+	ck_assert_int_eq(sp_wr_finish(&w), 0);
+	violation_case(2, w.buf, w.len, "PUBKEY for key 2 of 2");
+}
+END_TEST
+
+START_TEST(test_violation_digest_length)
+{
+	struct sp_wr w;
+
+	sign_frame(&w, 0, SHA256_LEN - 1, SHA256_LEN - 1);
+	violation_case(2, w.buf, w.len, "31-byte digest");
+	sign_frame(&w, 0, SHA256_LEN + 1, SHA256_LEN + 1);
+	violation_case(2, w.buf, w.len, "33-byte digest");
+	sign_frame(&w, 1, SHA256_LEN + 1, SHA256_LEN + 1);
+	violation_case(2, w.buf, w.len, "33-byte digest for rsa-pss-sha256");
+	sign_frame(&w, 0, 0, 0);
+	violation_case(2, w.buf, w.len, "0-byte digest");
+	/* digest_len says 32, 31 or 33 bytes follow. */
+	sign_frame(&w, 0, SHA256_LEN, SHA256_LEN - 1);
+	violation_case(2, w.buf, w.len, "not its 32 bytes");
+	sign_frame(&w, 0, SHA256_LEN, SHA256_LEN + 1);
+	violation_case(2, w.buf, w.len, "not its 32 bytes");
+	/* Over the table's cap for SIGN. */
+	sign_frame(&w, 0, SP_DIGEST_MAX, SP_DIGEST_MAX);
+	w.len++;
+	w.buf[w.len - 1] = 0;
+	ck_assert_int_eq(sp_wr_finish(&w), 0);
+	violation_case(2, w.buf, w.len, "SIGN with 73 bytes of payload");
+}
+END_TEST
+
+START_TEST(test_violation_bad_init)
+{
+	struct sp_wr w;
+	struct hsm_config cfg = config(2, NULL);
+	struct raw rw;
+
+	/* Two sessions announced, one channel given. */
+	ck_assert_int_eq(sp_build_init(&w, &cfg), 0);
+	violation_case(0, w.buf, w.len, "channel 1 is not a SOCK_SEQPACKET socket");
+	cfg = config(HSM_SESSIONS_MAX + 1, NULL);
+	ck_assert_int_eq(sp_build_init(&w, &cfg), 0);
+	violation_case(0, w.buf, w.len, "INIT with 65 sessions");
+	cfg = config(1, NULL);
+	cfg.pin_file = NULL;
+	ck_assert_int_eq(sp_build_init(&w, &cfg), 0);
+	violation_case(0, w.buf, w.len, "without module, token or PIN file");
+	/* A NUL inside a string. */
+	cfg = config(1, NULL);
+	cfg.token = "sig";
+	ck_assert_int_eq(sp_build_init(&w, &cfg), 0);
+	w.buf[w.len - 2 - strlen(pin_path) - 2] = '\0';
+	violation_case(0, w.buf, w.len, "malformed INIT");
+	/* Trailing bytes. */
+	cfg = config(1, NULL);
+	ck_assert_int_eq(sp_build_init(&w, &cfg), 0);
+	sp_put_u8(&w, 0);
+	ck_assert_int_eq(sp_wr_finish(&w), 0);
+	violation_case(0, w.buf, w.len, "malformed INIT");
+	/* mech_from_key must be 0 or 1. */
+	raw_start(&rw, 1);
+	ck_assert_int_eq(sp_build_init(&w, &cfg), 0);
+	raw_send(&rw, 0, w.buf, w.len);
+	ck_assert_int_eq(sp_build_key(&w, &keys[0]), 0);
+	w.buf[SP_REQ_HDR_LEN + 1] = 2;
+	raw_send(&rw, 0, w.buf, w.len);
+	raw_expect_violation(&rw, 0, "malformed KEY 0");
+}
+END_TEST
+
+START_TEST(test_violation_on_second_channel)
+{
+	struct raw rw;
+	struct sp_wr w;
+	uint8_t buf[SP_FRAME_MAX];
+	struct sp_rd p;
+
+	raw_start(&rw, 2);
+	raw_handshake(&rw, 2);
+	sign_frame(&w, 0, SHA256_LEN + 1, SHA256_LEN + 1);
+	raw_send(&rw, 1, w.buf, w.len);
+	raw_expect_violation(&rw, 1, "33-byte digest");
+	/* The whole signer went: channel 0 is dead too. */
+	(void)buf;
+	(void)p;
+}
+END_TEST
+
+START_TEST(test_signer_needs_its_channel)
+{
+	const char *argv[] = { SIGNER_PATH, NULL };
+	const char *argv2[] = { SIGNER_PATH, "--pin", NULL };
+	pid_t pid;
+	int status = 0;
+
+	/* Started by hand (fd 3 is no channel) or with arguments: exits. */
+	ck_assert_int_eq(posix_spawn(&pid, SIGNER_PATH, NULL, NULL, (char *const *)(uintptr_t)argv, environ), 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == SP_EXIT_PROTOCOL);
+	ck_assert_int_eq(posix_spawn(&pid, SIGNER_PATH, NULL, NULL, (char *const *)(uintptr_t)argv2, environ), 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == SP_EXIT_PROTOCOL);
+}
+END_TEST
+
+/* ---- the PIN stays out of this process ---- */
+
+START_TEST(test_pin_never_read_here)
+{
+	struct hsm_config cfg = config(2, NULL);
+	struct hsm *h;
+	pid_t pid;
+
+	/* The counter works: the in-process open reads the PIN file once. */
+	secret_reads = 0;
+	h = open_ok(&cfg);
+	ck_assert_int_eq(secret_reads, 1);
+	hsm_close(h);
+
+	secret_reads = 0;
+	cfg = config(2, SIGNER_PATH);
+	h = open_ok(&cfg);
+	ck_assert_int_eq(sign_checked(h, 0), 0);
+	pid = hsm_signer_pid(h);
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	(void)sign_checked(h, 1);
+	ck_assert_int_eq(sign_checked(h, 1), 0);
+	ck_assert_int_ne(hsm_signer_pid(h), pid);
+	hsm_close(h);
+	ck_assert_int_eq(secret_reads, 0);
+}
+END_TEST
+
+/* ---- the agent's side ---- */
+
+START_TEST(test_open_signer_path)
+{
+	struct hsm_config cfg = config(2, "signet-signer");
+	struct hsm *h = NULL;
+	char err[512];
+
+	ck_assert_int_eq(hsm_open(&cfg, &h, err, sizeof(err)), SG_ERR_CONFIG);
+	ck_assert_ptr_nonnull(strstr(err, "not absolute"));
+	cfg.signer = "/nonexistent/signet-signer";
+	ck_assert_int_eq(hsm_open(&cfg, &h, err, sizeof(err)), SG_ERR_HSM_UNAVAILABLE);
+	ck_assert_ptr_nonnull(strstr(err, "cannot start signer"));
+	/* Something that is not a signer: it exits without answering. */
+	cfg.signer = "/bin/true";
+	ck_assert_int_eq(hsm_open(&cfg, &h, err, sizeof(err)), SG_ERR_HSM_UNAVAILABLE);
+	ck_assert_ptr_nonnull(strstr(err, "died or broke the protocol"));
+	ck_assert_ptr_null(h);
+	/* No child left behind. */
+	ck_assert_int_eq(waitpid(-1, NULL, WNOHANG), -1);
+	ck_assert_int_eq(errno, ECHILD);
+}
+END_TEST
+
+START_TEST(test_open_strings_too_long)
+{
+	char uri[HSM_SIGNER_STR_MAX + 2];
+	struct hsm_key_spec spec = { "long", uri, SG_MECH_ECDSA_SHA256, 0 };
+	struct hsm_config cfg = config(1, SIGNER_PATH);
+	struct hsm *h = NULL;
+	char err[512];
+
+	memset(uri, 'a', sizeof(uri) - 1);
+	uri[sizeof(uri) - 1] = '\0';
+	cfg.keys = &spec;
+	cfg.nkeys = 1;
+	ck_assert_int_eq(hsm_open(&cfg, &h, err, sizeof(err)), SG_ERR_CONFIG);
+	ck_assert_ptr_nonnull(strstr(err, "key URI is over 1024 bytes"));
+	/* At the limit it reaches the signer, which finds no such URI. */
+	uri[HSM_SIGNER_STR_MAX] = '\0';
+	ck_assert_int_eq(hsm_open(&cfg, &h, err, sizeof(err)), SG_ERR_CONFIG);
+	ck_assert_ptr_nonnull(strstr(err, "invalid PKCS#11 URI"));
+	ck_assert_ptr_null(h);
+}
+END_TEST
+
+START_TEST(test_restart_after_sigkill)
+{
+	struct hsm_config cfg = config(2, SIGNER_PATH);
+	struct hsm *h = open_ok(&cfg);
+	pid_t pid, pid2;
+	char proc[64];
+	int r;
+
+	ck_assert_int_eq(sign_checked(h, 0), 0);
+	pid = hsm_signer_pid(h);
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	usleep(50000);
+	r = sign_checked(h, 0);
+	ck_assert_msg(r == 0 || r == SG_ERR_HSM_UNAVAILABLE, "after SIGKILL: %d", r);
+	ck_assert_int_eq(sign_checked(h, 0), 0);
+	ck_assert_int_eq(sign_checked(h, 1), 0);
+	pid2 = hsm_signer_pid(h);
+	ck_assert_int_gt(pid2, 0);
+	ck_assert_int_ne(pid2, pid);
+	/* The old one was reaped: no zombie. */
+	snprintf(proc, sizeof(proc), "/proc/%ld", (long)pid);
+	ck_assert_int_ne(access(proc, F_OK), 0);
+	/* Killed again, again. */
+	ck_assert_int_eq(kill(pid2, SIGKILL), 0);
+	usleep(50000);
+	(void)sign_checked(h, 1);
+	ck_assert_int_eq(sign_checked(h, 1), 0);
+	hsm_close(h);
+	ck_assert_int_eq(waitpid(-1, NULL, WNOHANG), -1);
+}
+END_TEST
+
+struct worker {
+	struct hsm *h;
+	int ok, unavailable, other;
+	volatile int *stop;
+};
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	uint8_t digest[SHA256_LEN], sig[HSM_SIG_MAX];
+	size_t sig_len;
+	int r;
+
+	while (!*w->stop) {
+		if (RAND_bytes(digest, sizeof(digest)) != 1)
+			break;
+		r = hsm_sign(w->h, 0, digest, sizeof(digest), sig, &sig_len);
+		if (r == 0)
+			w->ok++;
+		else if (r == SG_ERR_HSM_UNAVAILABLE)
+			w->unavailable++;
+		else
+			w->other++;
+	}
+	return NULL;
+}
+
+START_TEST(test_restart_under_load)
+{
+	struct hsm_config cfg = config(2, SIGNER_PATH);
+	struct hsm *h = open_ok(&cfg);
+	struct worker w[4];
+	pthread_t t[4];
+	volatile int stop = 0;
+	int kills, before;
+	pid_t pid;
+	size_t i;
+
+	for (i = 0; i < NELEM(w); i++) {
+		w[i] = (struct worker){ h, 0, 0, 0, &stop };
+		ck_assert_int_eq(pthread_create(&t[i], NULL, worker_main, &w[i]), 0);
+	}
+	for (kills = 0; kills < 3; kills++) {
+		usleep(200000);
+		pid = hsm_signer_pid(h);
+		if (pid > 0)
+			kill(pid, SIGKILL);
+	}
+	usleep(500000);
+	before = 0;
+	for (i = 0; i < NELEM(w); i++)
+		before += w[i].ok;
+	usleep(300000);
+	stop = 1;
+	for (i = 0; i < NELEM(w); i++)
+		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+	for (i = 0; i < NELEM(w); i++) {
+		ck_assert_int_eq(w[i].other, 0);
+		before -= w[i].ok;
+	}
+	/* Signing went on after the last kill. */
+	ck_assert_int_lt(before, 0);
+	ck_assert_int_eq(sign_checked(h, 0), 0);
+	hsm_close(h);
+	ck_assert_int_eq(waitpid(-1, NULL, WNOHANG), -1);
+}
+END_TEST
+
+START_TEST(test_restart_backoff)
+{
+	char pin[PATH_MAX];
+	struct hsm_config cfg = config(1, SIGNER_PATH);
+	struct hsm *h;
+	struct timespec t0, t1;
+	pid_t pid;
+	int r, n;
+
+	snprintf(pin, sizeof(pin), "%s/pin-%ld", tmpdir, (long)getpid());
+	ck_assert_int_eq(write_text(pin, TEST_PIN "\n", 0600), 0);
+	cfg.pin_file = pin;
+	h = open_ok(&cfg);
+	pid = hsm_signer_pid(h);
+	/* The restart will fail: wrong PIN from now on. */
+	ck_assert_int_eq(write_text(pin, "9999\n", 0600), 0);
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	usleep(50000);
+	ck_assert_int_eq(sign_checked(h, 0), SG_ERR_HSM_UNAVAILABLE);
+	/* This one waits for the restart in progress, which fails. */
+	ck_assert_int_eq(sign_checked(h, 0), SG_ERR_HSM_UNAVAILABLE);
+	ck_assert_int_eq(hsm_signer_pid(h), 0);
+	/* Within the backoff: refused at once, no new start. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (n = 0; n < 20; n++)
+		ck_assert_int_eq(sign_checked(h, 0), SG_ERR_HSM_UNAVAILABLE);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ck_assert_int_lt((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000, 200);
+	/* PIN fixed: after the backoff the next call restarts it. */
+	ck_assert_int_eq(write_text(pin, TEST_PIN "\n", 0600), 0);
+	usleep(1200000);
+	r = sign_checked(h, 0);
+	ck_assert_msg(r == 0, "after the backoff: %d", r);
+	ck_assert_int_gt(hsm_signer_pid(h), 0);
+	hsm_close(h);
+	unlink(pin);
+}
+END_TEST
+
+START_TEST(test_signer_hygiene)
+{
+	struct hsm_config cfg = config(3, SIGNER_PATH);
+	struct hsm *h = open_ok(&cfg);
+	char path[PATH_MAX], link[PATH_MAX], *limits = NULL, *line;
+	size_t len = 0;
+	struct dirent *de;
+	DIR *d;
+	ssize_t n;
+	long fd;
+	int sockets = 0;
+	pid_t pid = hsm_signer_pid(h);
+
+	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
+	d = opendir(path);
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		fd = strtol(de->d_name, NULL, 10);
+		snprintf(path, sizeof(path), "/proc/%ld/fd/%s", (long)pid, de->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		ck_assert_int_gt(n, 0);
+		link[n] = '\0';
+		if (strncmp(link, "socket:", 7) == 0 && fd >= SP_CHANNEL_FD0) {
+			ck_assert_msg(fd < SP_CHANNEL_FD0 + 3, "socket on fd %ld", fd);
+			sockets++;
+		}
+		if (fd <= STDOUT_FILENO)
+			ck_assert_str_eq(link, "/dev/null");
+	}
+	closedir(d);
+	ck_assert_int_eq(sockets, 3);
+	snprintf(path, sizeof(path), "/proc/%ld/limits", (long)pid);
+	ck_assert_int_eq(read_file(path, 65536, &limits, &len), 0);
+	line = strstr(limits, "Max core file size");
+	ck_assert_ptr_nonnull(line);
+	{
+		char soft[32] = "", hard[32] = "";
+
+		ck_assert_int_eq(sscanf(line + strlen("Max core file size"), "%31s %31s", soft, hard), 2);
+		ck_assert_str_eq(soft, "0");
+		ck_assert_str_eq(hard, "0");
+	}
+	free(limits);
+	hsm_close(h);
+}
+END_TEST
+
+/* ---- the cost ---- */
+
+struct bench {
+	struct hsm *h;
+	int n, failed;
+};
+
+static void *
+bench_main(void *arg)
+{
+	struct bench *b = arg;
+	uint8_t digest[SHA256_LEN], sig[HSM_SIG_MAX];
+	size_t sig_len;
+	int i;
+
+	memset(digest, 0x11, sizeof(digest));
+	for (i = 0; i < b->n; i++) {
+		digest[0] = (uint8_t)i;
+		if (hsm_sign(b->h, 0, digest, sizeof(digest), sig, &sig_len) != 0)
+			b->failed++;
+	}
+	return NULL;
+}
+
+static double
+bench_run(const char *signer)
+{
+	struct hsm_config cfg = config(BENCH_THREADS, signer);
+	struct hsm *h = open_ok(&cfg);
+	struct bench b[BENCH_THREADS];
+	pthread_t t[BENCH_THREADS];
+	struct timespec t0, t1;
+	double secs;
+	size_t i;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < BENCH_THREADS; i++) {
+		b[i] = (struct bench){ h, BENCH_SIGNS / BENCH_THREADS, 0 };
+		ck_assert_int_eq(pthread_create(&t[i], NULL, bench_main, &b[i]), 0);
+	}
+	for (i = 0; i < BENCH_THREADS; i++) {
+		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+		ck_assert_int_eq(b[i].failed, 0);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	hsm_close(h);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	return BENCH_SIGNS / secs;
+}
+
+START_TEST(test_bench)
+{
+	double in_process = bench_run(NULL), via_signer = bench_run(SIGNER_PATH);
+
+	fprintf(stderr,
+	    "bench: %d ECDSA P-256 signatures, %d sessions, %d threads: in-process %.0f/s, "
+	    "through signet-signer %.0f/s (%.1f%%)\n",
+	    BENCH_SIGNS, BENCH_THREADS, BENCH_THREADS, in_process, via_signer,
+	    100.0 * via_signer / in_process);
+	ck_assert(in_process > 0 && via_signer > 0);
+}
+END_TEST
+
+static void
+add(Suite *s, const char *name, const TTest *t)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_set_timeout(tc, TEST_TIMEOUT_S);
+	tcase_add_test(tc, t);
+	suite_add_tcase(s, tc);
+}
+
+int
+main(void)
+{
+	Suite *s = suite_create("hsm_signer");
+	SRunner *sr;
+	int failed;
+
+	if (setup() != 0) {
+		fprintf(stderr,
+		    "test_hsm_signer: cannot set up the SoftHSM token (softhsm2-util and pkcs11-tool needed)\n");
+		cleanup();
+		return EXIT_FAILURE;
+	}
+	add(s, "/hsm_signer/protocol/session", test_raw_session);
+	add(s, "/hsm_signer/protocol/open-failure-reason", test_raw_open_failure);
+	add(s, "/hsm_signer/protocol/unknown-type", test_violation_unknown_type);
+	add(s, "/hsm_signer/protocol/oversized-frame", test_violation_oversized_frame);
+	add(s, "/hsm_signer/protocol/truncated-frame", test_violation_truncated_frame);
+	add(s, "/hsm_signer/protocol/out-of-order", test_violation_order);
+	add(s, "/hsm_signer/protocol/open-before-all-keys", test_violation_open_early);
+	add(s, "/hsm_signer/protocol/bad-key-index", test_violation_bad_key_index);
+	add(s, "/hsm_signer/protocol/digest-length", test_violation_digest_length);
+	add(s, "/hsm_signer/protocol/bad-init", test_violation_bad_init);
+	add(s, "/hsm_signer/protocol/violation-on-second-channel", test_violation_on_second_channel);
+	add(s, "/hsm_signer/protocol/needs-its-channel", test_signer_needs_its_channel);
+	add(s, "/hsm_signer/pin/never-read-by-the-agent", test_pin_never_read_here);
+	add(s, "/hsm_signer/open/signer-path", test_open_signer_path);
+	add(s, "/hsm_signer/open/strings-too-long", test_open_strings_too_long);
+	add(s, "/hsm_signer/restart/sigkill", test_restart_after_sigkill);
+	add(s, "/hsm_signer/restart/under-load", test_restart_under_load);
+	add(s, "/hsm_signer/restart/backoff", test_restart_backoff);
+	add(s, "/hsm_signer/hygiene/fds-and-core", test_signer_hygiene);
+	add(s, "/hsm_signer/bench/ecdsa-2000", test_bench);
+
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	cleanup();
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
