@@ -43,8 +43,9 @@ chain_hash(const uint8_t prev[SHA256_LEN], const char *body, size_t len, uint8_t
 static int
 check_line(struct audit *a, const char *line, size_t len, audit_replay_fn fn, void *arg)
 {
-	static const char *const stored[] = { "event", "id", "job_sha256", "key" };
-	const char *vals[4] = { NULL, NULL, NULL, NULL }, *hash;
+	static const char *const stored[] = { "event", "id", "job_sha256", "key", "time", "submitter" };
+	const char *vals[6] = { NULL, NULL, NULL, NULL, NULL, NULL }, *hash;
+	int64_t when = 0;
 	uint8_t want[SHA256_LEN], got[SHA256_LEN];
 	cJSON *root = NULL;
 	unsigned flags = 0;
@@ -77,12 +78,14 @@ check_line(struct audit *a, const char *line, size_t len, audit_replay_fn fn, vo
 	}
 	if (CRYPTO_memcmp(got, want, SHA256_LEN) != 0)
 		goto out;
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < 6; i++) {
 		if (json_get_string(root, stored[i], &vals[i], &slen) != 0)
 			vals[i] = NULL;
 	}
+	if (vals[4] == NULL || sgtime_parse(vals[4], &when) != 0)
+		when = 0;
 	if (fn != NULL && vals[0] != NULL)
-		fn(arg, vals[0], vals[1], vals[2], vals[3]);
+		fn(arg, vals[0], vals[1], vals[2], vals[3], when, vals[5]);
 	memcpy(a->last_hash, got, SHA256_LEN);
 	a->seq = (uint64_t)seq;
 	r = 0;

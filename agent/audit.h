@@ -40,9 +40,10 @@ struct audit_record {
 	const char *signature_sha256; /* hex SHA-256 of the signature file */
 };
 
-/* Called for each record found when opening an existing log. */
+/* Called for each record found when opening an existing log; a string
+ * member the record lacks is NULL, time is 0 when it is absent or bad. */
 typedef void (*audit_replay_fn)(void *arg, const char *event, const char *id,
-    const char *job_sha256, const char *key);
+    const char *job_sha256, const char *key, int64_t time, const char *submitter);
 
 /*
  * Opens (creating with mode 0600) the log, verifies the whole hash chain and

@@ -7,7 +7,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
+#include <openssl/err.h>
+#include <openssl/objects.h>
 #include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 
 #include "config.h"
 #include "json.h"
@@ -21,21 +26,37 @@
 #define TTL_LIMIT_S (366 * 86400)
 
 struct cfg_ctx {
-	char *errbuf;
-	size_t errlen;
+	config_report_fn fn;
+	void *arg;
+	size_t nproblems;
 };
 
+/* Records one problem; returns SG_ERR_CONFIG so callers can `return cfg_error(...)`. */
 static int __attribute__((format(printf, 2, 3)))
 cfg_error(struct cfg_ctx *x, const char *fmt, ...)
 {
+	char buf[CONFIG_PROBLEM_MAX];
 	va_list ap;
 
-	if (x->errbuf != NULL && x->errlen > 0) {
+	if (x->nproblems < CONFIG_PROBLEMS_MAX && x->fn != NULL) {
 		va_start(ap, fmt);
-		vsnprintf(x->errbuf, x->errlen, fmt, ap);
+		vsnprintf(buf, sizeof(buf), fmt, ap);
 		va_end(ap);
+		x->fn(x->arg, buf);
+	} else if (x->nproblems == CONFIG_PROBLEMS_MAX && x->fn != NULL) {
+		x->fn(x->arg, "too many problems; the rest are not listed");
 	}
+	x->nproblems++;
 	return SG_ERR_CONFIG;
+}
+
+/* Keeps the first hard error: an allocation or I/O failure beats a problem. */
+static int
+worst(int have, int r)
+{
+	if (have != 0 && have != SG_ERR_CONFIG)
+		return have;
+	return r != 0 ? r : have;
 }
 
 static int
@@ -120,96 +141,394 @@ load_chain(struct cfg_ctx *x, struct agent_key *k)
 	return 0;
 }
 
+static void
+free_strv(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Whether s is acceptable as a glob pattern: printable, no NUL. */
+static int
+is_pattern(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > CONFIG_PATTERN_MAX || strlen(s) != len)
+		return 0;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+/* An optional non-empty array of glob patterns (member path prefix path). */
+static int
+get_patterns(struct cfg_ctx *x, const cJSON *obj, const char *path, const char *name,
+    char ***ret, size_t *ret_n)
+{
+	const cJSON *arr, *it;
+	char **v;
+	size_t n, i = 0;
+	int r = 0;
+
+	if (cJSON_GetObjectItemCaseSensitive(obj, name) == NULL)
+		return 0;
+	if (json_get_array(obj, name, &arr) != 0)
+		return cfg_error(x, "%s%s: must be an array of patterns", path, name);
+	n = (size_t)cJSON_GetArraySize(arr);
+	if (n == 0 || n > CONFIG_PATTERNS_MAX)
+		return cfg_error(x, "%s%s: 1 to %d patterns (leave the member out for no restriction)",
+		    path, name, CONFIG_PATTERNS_MAX);
+	if ((v = calloc(n, sizeof(*v))) == NULL)
+		return SG_ERR_ALLOC;
+	cJSON_ArrayForEach(it, arr) {
+		if (!cJSON_IsString(it) || !is_pattern(it->valuestring, strlen(it->valuestring))) {
+			r = worst(r, cfg_error(x, "%s%s[%zu]: must be a pattern of 1 to %d printable bytes",
+			    path, name, i, CONFIG_PATTERN_MAX));
+		} else if ((v[i] = xstrdup(it->valuestring)) == NULL) {
+			r = SG_ERR_ALLOC;
+			break;
+		}
+		i++;
+	}
+	if (r != 0) {
+		free_strv(v, n);
+		return r;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+static int
+load_quota(struct cfg_ctx *x, const cJSON *item, const char *path, struct agent_key *k)
+{
+	static const char *const members[] = { "per_hour", "per_day" };
+	const char *unknown;
+	const cJSON *q;
+	int64_t v;
+	int r, rr = 0, any = 0;
+
+	if (cJSON_GetObjectItemCaseSensitive(item, "quota") == NULL)
+		return 0;
+	if (json_get_object(item, "quota", &q) != 0)
+		return cfg_error(x, "%squota: must be an object", path);
+	if (json_check_members(q, members, 2, &unknown) != 0)
+		return cfg_error(x, "%squota.%s: unknown member", path, unknown);
+	if ((r = json_get_int(q, "per_hour", 1, CONFIG_QUOTA_MAX, &v)) == 0) {
+		k->quota_per_hour = (uint32_t)v;
+		any = 1;
+	} else if (r != SG_ERR_NOT_FOUND) {
+		rr = cfg_error(x, "%squota.per_hour: must be an integer from 1 to %d", path,
+		    CONFIG_QUOTA_MAX);
+	}
+	if ((r = json_get_int(q, "per_day", 1, CONFIG_QUOTA_MAX, &v)) == 0) {
+		k->quota_per_day = (uint32_t)v;
+		any = 1;
+	} else if (r != SG_ERR_NOT_FOUND) {
+		rr = cfg_error(x, "%squota.per_day: must be an integer from 1 to %d", path,
+		    CONFIG_QUOTA_MAX);
+	}
+	if (rr == 0 && !any)
+		rr = cfg_error(x, "%squota: name per_hour, per_day or both", path);
+	return rr;
+}
+
 static int
 load_key(struct cfg_ctx *x, const cJSON *item, struct agent_key *k)
 {
-	static const char *const members[] = { "key", "mechanism", "certificates", "formats" };
+	static const char *const members[] = {
+		"key", "mechanism", "certificates", "formats", "submitters", "artifact_names",
+		"ci_projects", "ci_refs", "max_job_lifetime", "quota", "disabled",
+	};
 	char path[CONFIG_NAME_MAX + 16], *mech = NULL;
 	const char *unknown;
 	const cJSON *formats, *f;
-	int r;
+	int64_t v;
+	int r, rr = 0;
 
 	snprintf(path, sizeof(path), "keys.%s.", k->name);
 	if (!cJSON_IsObject(item))
 		return cfg_error(x, "keys.%s: must be an object", k->name);
-	if (json_check_members(item, members, 4, &unknown) != 0)
-		return cfg_error(x, "%s%s: unknown member", path, unknown);
-	if ((r = get_str(x, item, path, "key", 1, 0, &k->uri)) != 0 ||
-	    (r = get_str(x, item, path, "mechanism", 1, 0, &mech)) != 0 ||
-	    (r = get_str(x, item, path, "certificates", 1, 1, &k->certificates_path)) != 0)
-		goto out;
-	if (strncmp(k->uri, "pkcs11:", 7) != 0) {
-		r = cfg_error(x, "%skey: must be a pkcs11: URI", path);
-		goto out;
-	}
-	if (sg_mech_parse(mech, &k->mech) != 0) {
-		r = cfg_error(x, "%smechanism: unknown mechanism \"%s\"", path, mech);
-		goto out;
-	}
+	if (json_check_members(item, members, sizeof(members) / sizeof(members[0]), &unknown) != 0)
+		rr = cfg_error(x, "%s%s: unknown member", path, unknown);
+	if ((r = get_str(x, item, path, "key", 1, 0, &k->uri)) != 0)
+		rr = worst(rr, r);
+	else if (strncmp(k->uri, "pkcs11:", 7) != 0)
+		rr = cfg_error(x, "%skey: must be a pkcs11: URI", path);
+	if ((r = get_str(x, item, path, "mechanism", 1, 0, &mech)) != 0)
+		rr = worst(rr, r);
+	else if (sg_mech_parse(mech, &k->mech) != 0)
+		rr = cfg_error(x, "%smechanism: unknown mechanism \"%.64s\"", path, mech);
 	if (json_get_array(item, "formats", &formats) != 0) {
-		r = cfg_error(x, "%sformats: required array missing", path);
-		goto out;
-	}
-	{
+		rr = cfg_error(x, "%sformats: required array missing", path);
+	} else {
 		int i = 0;
 		cJSON_ArrayForEach(f, formats) {
 			enum sg_format fmt;
-			if (!cJSON_IsString(f) || sg_format_parse(f->valuestring, &fmt) != 0) {
-				r = cfg_error(x, "%sformats[%d]: unknown format", path, i);
-				goto out;
-			}
-			k->formats |= 1u << fmt;
+			if (!cJSON_IsString(f))
+				rr = cfg_error(x, "%sformats[%d]: must be a string", path, i);
+			else if (sg_format_parse(f->valuestring, &fmt) != 0)
+				rr = cfg_error(x, "%sformats[%d]: unknown format \"%.64s\"", path, i,
+				    f->valuestring);
+			else
+				k->formats |= 1u << fmt;
 			i++;
 		}
-		if (i == 0) {
-			r = cfg_error(x, "%sformats: must name at least one format", path);
-			goto out;
-		}
+		if (i == 0)
+			rr = cfg_error(x, "%sformats: must name at least one format", path);
 	}
-	r = load_chain(x, k);
+	if ((r = get_patterns(x, item, path, "submitters", &k->allowed_submitters,
+	        &k->nallowed_submitters)) != 0)
+		rr = worst(rr, r);
+	if ((r = get_patterns(x, item, path, "artifact_names", &k->artifact_names,
+	        &k->nartifact_names)) != 0)
+		rr = worst(rr, r);
+	if ((r = get_patterns(x, item, path, "ci_projects", &k->ci_projects, &k->nci_projects)) != 0)
+		rr = worst(rr, r);
+	if ((r = get_patterns(x, item, path, "ci_refs", &k->ci_refs, &k->nci_refs)) != 0)
+		rr = worst(rr, r);
+	if ((r = json_get_int(item, "max_job_lifetime", 1, LIFETIME_LIMIT_S, &v)) == 0)
+		k->max_job_lifetime = v;
+	else if (r != SG_ERR_NOT_FOUND)
+		rr = cfg_error(x, "%smax_job_lifetime: must be an integer from 1 to %lld", path,
+		    (long long)LIFETIME_LIMIT_S);
+	if ((r = json_get_bool(item, "disabled", &k->disabled)) != 0 && r != SG_ERR_NOT_FOUND)
+		rr = cfg_error(x, "%sdisabled: must be true or false", path);
+	if ((r = load_quota(x, item, path, k)) != 0)
+		rr = worst(rr, r);
+	if (rr == SG_ERR_ALLOC)
+		goto out;
+	if ((r = get_str(x, item, path, "certificates", 1, 1, &k->certificates_path)) != 0)
+		rr = worst(rr, r);
+	else if ((r = load_chain(x, k)) != 0)
+		rr = worst(rr, r);
  out:
 	free(mech);
-	return r;
+	return rr;
 }
 
 static int
 load_submitter(struct cfg_ctx *x, const struct agent_config *c, const cJSON *item,
     struct agent_submitter *s)
 {
-	static const char *const members[] = { "public_key", "keys" };
-	char path[CONFIG_NAME_MAX + 16];
+	static const char *const members[] = { "public_key", "identity", "ca", "keys" };
+	char path[CONFIG_NAME_MAX + 16], *ca = NULL;
 	const char *unknown;
 	const cJSON *keys, *k;
 	size_t n, i = 0;
-	int r;
+	int r, rr = 0;
 
+	s->ca = -1;
 	snprintf(path, sizeof(path), "submitters.%s.", s->name);
 	if (!cJSON_IsObject(item))
 		return cfg_error(x, "submitters.%s: must be an object", s->name);
-	if (json_check_members(item, members, 2, &unknown) != 0)
-		return cfg_error(x, "%s%s: unknown member", path, unknown);
-	if ((r = get_str(x, item, path, "public_key", 1, 1, &s->public_key_path)) != 0)
-		return r;
-	if ((r = crypto_load_pubkey(s->public_key_path, &s->pub)) != 0)
-		return cfg_error(x, "%spublic_key: cannot load %s: %s", path, s->public_key_path,
-		    sg_strerror(r));
-	if ((r = crypto_keyid(s->pub, s->keyid)) != 0)
-		return r;
-	if (json_get_array(item, "keys", &keys) != 0)
-		return cfg_error(x, "%skeys: required array missing", path);
+	if (json_check_members(item, members, 4, &unknown) != 0)
+		rr = cfg_error(x, "%s%s: unknown member", path, unknown);
+	if ((r = get_str(x, item, path, "public_key", 0, 1, &s->public_key_path)) != 0 ||
+	    (r = get_str(x, item, path, "identity", 0, 0, &s->identity)) != 0 ||
+	    (r = get_str(x, item, path, "ca", 0, 0, &ca)) != 0) {
+		rr = worst(rr, r);
+		goto keys;
+	}
+	if ((s->public_key_path == NULL) == (s->identity == NULL)) {
+		rr = cfg_error(x, "%s: give exactly one of public_key and identity", path);
+	} else if (s->public_key_path != NULL) {
+		if (ca != NULL)
+			rr = cfg_error(x, "%sca: only for an identity entry", path);
+		if ((r = crypto_load_pubkey(s->public_key_path, &s->pub)) != 0)
+			rr = worst(rr, cfg_error(x, "%spublic_key: cannot load %s: %s", path,
+			    s->public_key_path, sg_strerror(r)));
+		else if ((r = crypto_keyid(s->pub, s->keyid)) != 0)
+			rr = worst(rr, r);
+	} else {
+		if (!is_pattern(s->identity, strlen(s->identity)))
+			rr = cfg_error(x, "%sidentity: must be a pattern of 1 to %d printable bytes",
+			    path, CONFIG_PATTERN_MAX);
+		if (c->ncas == 0)
+			rr = cfg_error(x, "%sidentity: no submitter_cas are configured", path);
+		if (ca != NULL) {
+			for (n = 0; n < c->ncas; n++)
+				if (c->cas[n].name != NULL && strcmp(c->cas[n].name, ca) == 0)
+					s->ca = (long)n;
+			if (s->ca < 0)
+				rr = cfg_error(x, "%sca: not a configured submitter CA", path);
+		}
+	}
+ keys:
+	if (json_get_array(item, "keys", &keys) != 0) {
+		rr = worst(rr, cfg_error(x, "%skeys: required array missing", path));
+		goto out;
+	}
 	n = (size_t)cJSON_GetArraySize(keys);
-	if (n > CONFIG_KEYS_MAX)
-		return cfg_error(x, "%skeys: too many entries", path);
-	if ((s->keys = calloc(n ? n : 1, sizeof(*s->keys))) == NULL)
-		return SG_ERR_ALLOC;
+	if (n > CONFIG_KEYS_MAX) {
+		rr = worst(rr, cfg_error(x, "%skeys: too many entries", path));
+		goto out;
+	}
+	if ((s->keys = calloc(n ? n : 1, sizeof(*s->keys))) == NULL) {
+		rr = SG_ERR_ALLOC;
+		goto out;
+	}
 	cJSON_ArrayForEach(k, keys) {
 		long idx;
 		if (!cJSON_IsString(k) || (idx = config_key_index(c, k->valuestring)) < 0)
-			return cfg_error(x, "%skeys[%zu]: not a configured key", path, i);
-		s->keys[s->nkeys++] = (size_t)idx;
+			rr = worst(rr, cfg_error(x, "%skeys[%zu]: not a configured key", path, i));
+		else
+			s->keys[s->nkeys++] = (size_t)idx;
 		i++;
 	}
-	return 0;
+ out:
+	free(ca);
+	return rr;
+}
+
+static int
+load_ca(struct cfg_ctx *x, const cJSON *item, struct agent_submitter_ca *ca)
+{
+	static const char *const members[] = { "bundle", "crl", "eku", "identity" };
+	static const char *const ekus[] = {
+		"codeSigning", "emailProtection", "clientAuth", "serverAuth",
+	};
+	STACK_OF(X509) *certs = NULL;
+	char path[CONFIG_NAME_MAX + 24], *eku = NULL, *id = NULL;
+	const char *unknown;
+	size_t i;
+	int r, rr = 0;
+
+	snprintf(path, sizeof(path), "submitter_cas.%s.", ca->name);
+	if (!cJSON_IsObject(item))
+		return cfg_error(x, "submitter_cas.%s: must be an object", ca->name);
+	if (json_check_members(item, members, 4, &unknown) != 0)
+		rr = cfg_error(x, "%s%s: unknown member", path, unknown);
+	if ((r = get_str(x, item, path, "bundle", 1, 1, &ca->bundle_path)) != 0 ||
+	    (r = get_str(x, item, path, "crl", 0, 1, &ca->crl_path)) != 0 ||
+	    (r = get_str(x, item, path, "eku", 0, 0, &eku)) != 0 ||
+	    (r = get_str(x, item, path, "identity", 0, 0, &id)) != 0) {
+		rr = worst(rr, r);
+		goto out;
+	}
+	if (eku == NULL || strcmp(eku, "any") != 0) {
+		const char *name = eku != NULL ? eku : "emailProtection";
+		int known = 0;
+		for (i = 0; i < sizeof(ekus) / sizeof(ekus[0]); i++)
+			known |= strcmp(name, ekus[i]) == 0;
+		if (known)
+			ca->eku = OBJ_txt2obj(name, 0);
+		else if (strspn(name, "0123456789.") == strlen(name) && strchr(name, '.') != NULL)
+			ca->eku = OBJ_txt2obj(name, 1);
+		if (ca->eku == NULL)
+			rr = cfg_error(x, "%seku: \"%.64s\" is not any, codeSigning, emailProtection, "
+			    "clientAuth, serverAuth or a dotted OID", path, name);
+	}
+	if (id == NULL || strcmp(id, "email") == 0)
+		ca->identity = CONFIG_IDENTITY_EMAIL;
+	else if (strcmp(id, "uri") == 0)
+		ca->identity = CONFIG_IDENTITY_URI;
+	else if (strcmp(id, "cn") == 0)
+		ca->identity = CONFIG_IDENTITY_CN;
+	else
+		rr = cfg_error(x, "%sidentity: must be email, uri or cn", path);
+	if ((ca->store = X509_STORE_new()) == NULL) {
+		rr = SG_ERR_ALLOC;
+		goto out;
+	}
+	if ((r = crypto_load_certs(ca->bundle_path, &certs)) != 0) {
+		rr = worst(rr, cfg_error(x, "%sbundle: cannot read %s: %s", path, ca->bundle_path,
+		    sg_strerror(r)));
+	} else {
+		for (i = 0; i < (size_t)sk_X509_num(certs); i++)
+			if (X509_STORE_add_cert(ca->store, sk_X509_value(certs, (int)i)) != 1)
+				rr = worst(rr, cfg_error(x, "%sbundle: certificate %zu cannot be added",
+				    path, i));
+	}
+	if (ca->crl_path != NULL) {
+		X509_LOOKUP *lu = X509_STORE_add_lookup(ca->store, X509_LOOKUP_file());
+		char *buf = NULL;
+		size_t len = 0;
+		/* Bounded read first: the lookup itself reads the file without a limit. */
+		if ((r = read_file(ca->crl_path, CERT_FILE_MAX, &buf, &len)) != 0)
+			rr = worst(rr, cfg_error(x, "%scrl: cannot read %s: %s", path, ca->crl_path,
+			    sg_strerror(r)));
+		else if (lu == NULL || strstr(buf, "-----BEGIN X509 CRL-----") == NULL ||
+		    X509_load_crl_file(lu, ca->crl_path, X509_FILETYPE_PEM) < 1)
+			rr = worst(rr, cfg_error(x, "%scrl: %s holds no valid PEM CRL", path,
+			    ca->crl_path));
+		free(buf);
+		X509_STORE_set_flags(ca->store, X509_V_FLAG_CRL_CHECK);
+	}
+	ERR_clear_error();
+ out:
+	sk_X509_pop_free(certs, X509_free);
+	free(eku);
+	free(id);
+	return rr;
+}
+
+/* revoked.keyids / revoked.serials */
+static int
+load_revoked(struct cfg_ctx *x, const cJSON *root, struct agent_config *c)
+{
+	static const char *const members[] = { "keyids", "serials" };
+	const char *unknown;
+	const cJSON *rv, *arr, *it;
+	size_t n, i;
+	int rr = 0;
+
+	if (cJSON_GetObjectItemCaseSensitive(root, "revoked") == NULL)
+		return 0;
+	if (json_get_object(root, "revoked", &rv) != 0)
+		return cfg_error(x, "revoked: must be an object");
+	if (json_check_members(rv, members, 2, &unknown) != 0)
+		rr = cfg_error(x, "revoked.%s: unknown member", unknown);
+	if (cJSON_GetObjectItemCaseSensitive(rv, "keyids") != NULL) {
+		if (json_get_array(rv, "keyids", &arr) != 0 ||
+		    (n = (size_t)cJSON_GetArraySize(arr)) > CONFIG_REVOKED_MAX) {
+			rr = cfg_error(x, "revoked.keyids: must be an array of at most %d keyids",
+			    CONFIG_REVOKED_MAX);
+		} else if ((c->revoked_keyids = calloc(n ? n : 1, sizeof(char *))) == NULL) {
+			return SG_ERR_ALLOC;
+		} else {
+			i = 0;
+			cJSON_ArrayForEach(it, arr) {
+				const char *s = cJSON_IsString(it) ? it->valuestring : "";
+				if (strlen(s) != KEYID_LEN || strncmp(s, KEYID_PREFIX, 7) != 0 ||
+				    !is_lower_hex(s + 7, KEYID_LEN - 7))
+					rr = cfg_error(x, "revoked.keyids[%zu]: must be sha256: and 64 "
+					    "lowercase hex digits", i);
+				else if ((c->revoked_keyids[c->nrevoked_keyids++] = xstrdup(s)) == NULL)
+					return SG_ERR_ALLOC;
+				i++;
+			}
+		}
+	}
+	if (cJSON_GetObjectItemCaseSensitive(rv, "serials") != NULL) {
+		if (json_get_array(rv, "serials", &arr) != 0 ||
+		    (n = (size_t)cJSON_GetArraySize(arr)) > CONFIG_REVOKED_MAX) {
+			rr = cfg_error(x, "revoked.serials: must be an array of at most %d serials",
+			    CONFIG_REVOKED_MAX);
+		} else if ((c->revoked_serials = calloc(n ? n : 1, sizeof(char *))) == NULL) {
+			return SG_ERR_ALLOC;
+		} else {
+			i = 0;
+			cJSON_ArrayForEach(it, arr) {
+				char norm[CONFIG_SERIAL_HEX_MAX + 1];
+				if (!cJSON_IsString(it) ||
+				    config_normalize_serial(it->valuestring, norm) != 0)
+					rr = cfg_error(x, "revoked.serials[%zu]: must be 1 to %d hex digits "
+					    "(colons allowed)", i, CONFIG_SERIAL_HEX_MAX);
+				else if ((c->revoked_serials[c->nrevoked_serials++] = xstrdup(norm)) == NULL)
+					return SG_ERR_ALLOC;
+				i++;
+			}
+		}
+	}
+	return rr;
 }
 
 static int
@@ -240,152 +559,194 @@ load_pkcs11(struct cfg_ctx *x, const cJSON *p, struct agent_config *c)
 	return 0;
 }
 
+/* A named section ("keys", "submitters", "submitter_cas"): checks its names. */
+static int
+section_names(struct cfg_ctx *x, const cJSON *obj, const char *what, size_t min, size_t max,
+    char ***ret_names, size_t *ret_n)
+{
+	const cJSON *item;
+	char **names;
+	size_t n = (size_t)cJSON_GetArraySize(obj), i = 0;
+	int rr = 0;
+
+	if (n < min || n > max)
+		return cfg_error(x, "%s: %zu to %zu entries", what, min, max);
+	if ((names = calloc(n ? n : 1, sizeof(*names))) == NULL)
+		return SG_ERR_ALLOC;
+	cJSON_ArrayForEach(item, obj) {
+		if (!is_name(item->string))
+			rr = cfg_error(x, "%s.%.64s: names use 1 to %d of [A-Za-z0-9._-], not "
+			    "starting with '.'", what, item->string, CONFIG_NAME_MAX);
+		if ((names[i++] = xstrdup(item->string)) == NULL) {
+			free_strv(names, n);
+			return SG_ERR_ALLOC;
+		}
+	}
+	*ret_names = names;
+	*ret_n = n;
+	return rr;
+}
+
 static int
 config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config *c)
 {
 	static const char *const members[] = {
 		"name", "redis", "redis_password_file", "prefix", "pkcs11", "attestation_key",
 		"store", "audit_log", "max_job_lifetime", "result_ttl", "reclaim_after",
-		"keys", "submitters",
+		"keys", "submitters", "submitter_cas", "revoked",
 	};
 	cJSON *root = NULL;
-	const cJSON *p, *keys, *subs, *item;
+	const cJSON *p, *keys, *subs, *cas, *item;
 	const char *unknown;
+	char **names = NULL;
 	unsigned flags = 0;
-	size_t i;
-	int r;
+	size_t i, n = 0;
+	int r, rr = 0;
 
 	if (json_parse(buf, len, &root, &flags) != 0) {
-		r = cfg_error(x, "not valid JSON (UTF-8, at most %d levels)", JSON_DEPTH_MAX);
+		rr = cfg_error(x, "not valid JSON (UTF-8, at most %d levels)", JSON_DEPTH_MAX);
 		goto out;
 	}
 	if (flags != 0) {
-		r = cfg_error(x, "duplicate member or control character in a string");
+		rr = cfg_error(x, "duplicate member or control character in a string");
 		goto out;
 	}
 	if (!cJSON_IsObject(root)) {
-		r = cfg_error(x, "must be a JSON object");
+		rr = cfg_error(x, "must be a JSON object");
 		goto out;
 	}
-	if (json_check_members(root, members, sizeof(members) / sizeof(members[0]), &unknown) != 0) {
-		r = cfg_error(x, "%s: unknown member", unknown);
-		goto out;
-	}
-	if ((r = get_str(x, root, "", "name", 1, 0, &c->name)) != 0 ||
-	    (r = get_str(x, root, "", "redis", 1, 0, &c->redis)) != 0 ||
-	    (r = get_str(x, root, "", "redis_password_file", 0, 1, &c->redis_password_file)) != 0 ||
-	    (r = get_str(x, root, "", "prefix", 0, 0, &c->prefix)) != 0 ||
-	    (r = get_str(x, root, "", "attestation_key", 1, 0, &c->attestation_key)) != 0 ||
-	    (r = get_str(x, root, "", "store", 1, 0, &c->store)) != 0 ||
-	    (r = get_str(x, root, "", "audit_log", 1, 1, &c->audit_log)) != 0)
-		goto out;
-	if (!is_name(c->name)) {
-		r = cfg_error(x, "name: use 1 to %d of [A-Za-z0-9._-]", CONFIG_NAME_MAX);
-		goto out;
-	}
+	if (json_check_members(root, members, sizeof(members) / sizeof(members[0]), &unknown) != 0)
+		rr = cfg_error(x, "%s: unknown member", unknown);
+#define KEEP(call) do { if ((r = (call)) != 0) { rr = worst(rr, r); if (r == SG_ERR_ALLOC) goto out; } } while (0)
+	KEEP(get_str(x, root, "", "name", 1, 0, &c->name));
+	KEEP(get_str(x, root, "", "redis", 1, 0, &c->redis));
+	KEEP(get_str(x, root, "", "redis_password_file", 0, 1, &c->redis_password_file));
+	KEEP(get_str(x, root, "", "prefix", 0, 0, &c->prefix));
+	KEEP(get_str(x, root, "", "attestation_key", 1, 0, &c->attestation_key));
+	KEEP(get_str(x, root, "", "store", 1, 0, &c->store));
+	KEEP(get_str(x, root, "", "audit_log", 1, 1, &c->audit_log));
+	if (c->name != NULL && !is_name(c->name))
+		rr = worst(rr, cfg_error(x, "name: use 1 to %d of [A-Za-z0-9._-]", CONFIG_NAME_MAX));
 	if (c->prefix == NULL && (c->prefix = xstrdup(QUEUE_DEFAULT_PREFIX)) == NULL) {
-		r = SG_ERR_ALLOC;
+		rr = SG_ERR_ALLOC;
 		goto out;
 	}
-	if (strncmp(c->attestation_key, "pkcs11:", 7) != 0) {
-		r = cfg_error(x, "attestation_key: must be a pkcs11: URI");
-		goto out;
+	if (c->attestation_key != NULL && strncmp(c->attestation_key, "pkcs11:", 7) != 0)
+		rr = worst(rr, cfg_error(x, "attestation_key: must be a pkcs11: URI"));
+	KEEP(get_seconds(x, root, "max_job_lifetime", LIFETIME_LIMIT_S, DEFAULT_MAX_JOB_LIFETIME,
+	    &c->max_job_lifetime));
+	KEEP(get_seconds(x, root, "result_ttl", TTL_LIMIT_S, DEFAULT_RESULT_TTL, &c->result_ttl));
+	KEEP(get_seconds(x, root, "reclaim_after", 86400, DEFAULT_RECLAIM_AFTER, &c->reclaim_after));
+	if (json_get_object(root, "pkcs11", &p) != 0)
+		rr = worst(rr, cfg_error(x, "pkcs11: required object missing"));
+	else
+		KEEP(load_pkcs11(x, p, c));
+
+	/* Submitter CAs first: identity entries name them. */
+	if (cJSON_GetObjectItemCaseSensitive(root, "submitter_cas") != NULL) {
+		if (json_get_object(root, "submitter_cas", &cas) != 0) {
+			rr = worst(rr, cfg_error(x, "submitter_cas: must be an object"));
+		} else {
+			KEEP(section_names(x, cas, "submitter_cas", 1, CONFIG_CAS_MAX, &names, &n));
+			if (names != NULL) {
+				if ((c->cas = calloc(n ? n : 1, sizeof(*c->cas))) == NULL) {
+					rr = SG_ERR_ALLOC;
+					goto out;
+				}
+				c->ncas = n;
+				i = 0;
+				cJSON_ArrayForEach(item, cas) {
+					c->cas[i].name = names[i];
+					names[i] = NULL;
+					KEEP(load_ca(x, item, &c->cas[i]));
+					i++;
+				}
+				free_strv(names, n);
+				names = NULL;
+			}
+		}
 	}
-	if ((r = get_seconds(x, root, "max_job_lifetime", LIFETIME_LIMIT_S,
-	        DEFAULT_MAX_JOB_LIFETIME, &c->max_job_lifetime)) != 0 ||
-	    (r = get_seconds(x, root, "result_ttl", TTL_LIMIT_S, DEFAULT_RESULT_TTL,
-	        &c->result_ttl)) != 0 ||
-	    (r = get_seconds(x, root, "reclaim_after", 86400, DEFAULT_RECLAIM_AFTER,
-	        &c->reclaim_after)) != 0)
-		goto out;
-	if (json_get_object(root, "pkcs11", &p) != 0) {
-		r = cfg_error(x, "pkcs11: required object missing");
-		goto out;
-	}
-	if ((r = load_pkcs11(x, p, c)) != 0)
-		goto out;
+	KEEP(load_revoked(x, root, c));
 
 	if (json_get_object(root, "keys", &keys) != 0) {
-		r = cfg_error(x, "keys: required object missing");
-		goto out;
-	}
-	c->nkeys = (size_t)cJSON_GetArraySize(keys);
-	if (c->nkeys == 0 || c->nkeys > CONFIG_KEYS_MAX) {
-		r = cfg_error(x, "keys: 1 to %d keys", CONFIG_KEYS_MAX);
-		goto out;
-	}
-	if ((c->keys = calloc(c->nkeys, sizeof(*c->keys))) == NULL) {
-		r = SG_ERR_ALLOC;
-		goto out;
-	}
-	i = 0;
-	cJSON_ArrayForEach(item, keys) {
-		if (!is_name(item->string)) {
-			r = cfg_error(x, "keys.%.64s: key names use 1 to %d of [A-Za-z0-9._-]",
-			    item->string, CONFIG_NAME_MAX);
-			goto out;
+		rr = worst(rr, cfg_error(x, "keys: required object missing"));
+	} else {
+		KEEP(section_names(x, keys, "keys", 1, CONFIG_KEYS_MAX, &names, &n));
+		if (names != NULL) {
+			if ((c->keys = calloc(n, sizeof(*c->keys))) == NULL) {
+				rr = SG_ERR_ALLOC;
+				goto out;
+			}
+			c->nkeys = n;
+			i = 0;
+			cJSON_ArrayForEach(item, keys) {
+				c->keys[i].name = names[i];
+				names[i] = NULL;
+				KEEP(load_key(x, item, &c->keys[i]));
+				i++;
+			}
+			free_strv(names, n);
+			names = NULL;
 		}
-		if ((c->keys[i].name = xstrdup(item->string)) == NULL) {
-			r = SG_ERR_ALLOC;
-			goto out;
-		}
-		if ((r = load_key(x, item, &c->keys[i])) != 0)
-			goto out;
-		i++;
 	}
 
 	if (json_get_object(root, "submitters", &subs) != 0) {
-		r = cfg_error(x, "submitters: required object missing");
-		goto out;
-	}
-	c->nsubmitters = (size_t)cJSON_GetArraySize(subs);
-	if (c->nsubmitters > CONFIG_SUBMITTERS_MAX) {
-		r = cfg_error(x, "submitters: at most %d", CONFIG_SUBMITTERS_MAX);
-		goto out;
-	}
-	if ((c->submitters = calloc(c->nsubmitters ? c->nsubmitters : 1,
-	        sizeof(*c->submitters))) == NULL) {
-		r = SG_ERR_ALLOC;
-		goto out;
-	}
-	i = 0;
-	cJSON_ArrayForEach(item, subs) {
-		if (!is_name(item->string)) {
-			r = cfg_error(x, "submitters.%.64s: names use 1 to %d of [A-Za-z0-9._-]",
-			    item->string, CONFIG_NAME_MAX);
-			goto out;
+		rr = worst(rr, cfg_error(x, "submitters: required object missing"));
+	} else {
+		KEEP(section_names(x, subs, "submitters", 0, CONFIG_SUBMITTERS_MAX, &names, &n));
+		if (names != NULL) {
+			if ((c->submitters = calloc(n ? n : 1, sizeof(*c->submitters))) == NULL) {
+				rr = SG_ERR_ALLOC;
+				goto out;
+			}
+			c->nsubmitters = n;
+			i = 0;
+			cJSON_ArrayForEach(item, subs) {
+				struct agent_submitter *s = &c->submitters[i];
+				s->name = names[i];
+				names[i] = NULL;
+				KEEP(load_submitter(x, c, item, s));
+				/* The agent finds a pinned submitter by keyid alone: keyids are unique. */
+				if (s->pub != NULL && config_submitter_by_keyid(c, s->keyid) != s)
+					rr = worst(rr, cfg_error(x, "submitters.%s.public_key: same key as "
+					    "another submitter", s->name));
+				i++;
+			}
+			free_strv(names, n);
+			names = NULL;
 		}
-		if ((c->submitters[i].name = xstrdup(item->string)) == NULL) {
-			r = SG_ERR_ALLOC;
-			goto out;
-		}
-		if ((r = load_submitter(x, c, item, &c->submitters[i])) != 0)
-			goto out;
-		/* The agent finds a submitter by keyid alone: keyids must be unique. */
-		if (i > 0 && config_submitter_by_keyid(c, c->submitters[i].keyid) != &c->submitters[i]) {
-			r = cfg_error(x, "submitters.%s.public_key: same key as another submitter",
-			    c->submitters[i].name);
-			goto out;
-		}
-		i++;
 	}
-	r = 0;
+#undef KEEP
  out:
+	free_strv(names, n);
 	cJSON_Delete(root);
-	return r;
+	return rr;
+}
+
+struct errbuf {
+	char *buf;
+	size_t len;
+};
+
+/* config_load() keeps the first problem only. */
+static void
+first_problem(void *arg, const char *problem)
+{
+	struct errbuf *e = arg;
+
+	if (e->buf != NULL && e->len > 0 && e->buf[0] == '\0')
+		snprintf(e->buf, e->len, "%s", problem);
 }
 
 int
-config_load(const char *path, struct agent_config **ret, char *errbuf, size_t errlen)
+config_load_report(const char *path, struct agent_config **ret, config_report_fn fn, void *arg)
 {
-	struct cfg_ctx x = { errbuf, errlen };
+	struct cfg_ctx x = { fn, arg, 0 };
 	struct agent_config *c = NULL;
 	char *buf = NULL;
 	size_t len = 0;
 	int r;
 
-	if (errbuf != NULL && errlen > 0)
-		errbuf[0] = '\0';
 	if ((r = read_file(path, CONFIG_FILE_MAX, &buf, &len)) != 0) {
 		cfg_error(&x, "cannot read %s: %s", path, sg_strerror(r));
 		goto out;
@@ -405,6 +766,16 @@ config_load(const char *path, struct agent_config **ret, char *errbuf, size_t er
 	return r;
 }
 
+int
+config_load(const char *path, struct agent_config **ret, char *errbuf, size_t errlen)
+{
+	struct errbuf e = { errbuf, errlen };
+
+	if (errbuf != NULL && errlen > 0)
+		errbuf[0] = '\0';
+	return config_load_report(path, ret, first_problem, &e);
+}
+
 void
 config_free(struct agent_config *c)
 {
@@ -422,10 +793,25 @@ config_free(struct agent_config *c)
 			OPENSSL_free(k->chain_der[j]);
 		free(k->chain_der);
 		free(k->chain_der_len);
+		free_strv(k->allowed_submitters, k->nallowed_submitters);
+		free_strv(k->artifact_names, k->nartifact_names);
+		free_strv(k->ci_projects, k->nci_projects);
+		free_strv(k->ci_refs, k->nci_refs);
 	}
 	free(c->keys);
+	for (i = 0; i < c->ncas; i++) {
+		free(c->cas[i].name);
+		free(c->cas[i].bundle_path);
+		free(c->cas[i].crl_path);
+		X509_STORE_free(c->cas[i].store);
+		ASN1_OBJECT_free(c->cas[i].eku);
+	}
+	free(c->cas);
+	free_strv(c->revoked_keyids, c->nrevoked_keyids);
+	free_strv(c->revoked_serials, c->nrevoked_serials);
 	for (i = 0; i < c->nsubmitters; i++) {
 		free(c->submitters[i].name);
+		free(c->submitters[i].identity);
 		free(c->submitters[i].public_key_path);
 		EVP_PKEY_free(c->submitters[i].pub);
 		free(c->submitters[i].keys);
@@ -478,4 +864,215 @@ config_submitter_may_use(const struct agent_submitter *s, size_t k)
 			return 1;
 	}
 	return 0;
+}
+
+int
+config_normalize_serial(const char *s, char ret[CONFIG_SERIAL_HEX_MAX + 1])
+{
+	char out[CONFIG_SERIAL_HEX_MAX + 1];
+	size_t n = 0;
+	int digits = 0;
+
+	for (; *s != '\0'; s++) {
+		char ch = *s;
+		if (ch == ':')
+			continue;
+		if (ch >= 'A' && ch <= 'F')
+			ch = (char)(ch - 'A' + 'a');
+		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
+			return SG_ERR_PARSE;
+		digits++;
+		if (n == 0 && ch == '0')
+			continue; /* leading zeros */
+		if (n == CONFIG_SERIAL_HEX_MAX)
+			return SG_ERR_PARSE;
+		out[n++] = ch;
+	}
+	if (digits == 0 || digits > CONFIG_SERIAL_HEX_MAX + 2)
+		return SG_ERR_PARSE;
+	if (n == 0)
+		out[n++] = '0';
+	out[n] = '\0';
+	memcpy(ret, out, n + 1);
+	return 0;
+}
+
+static int
+str_differs(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+int
+config_same_hsm(const struct agent_config *a, const struct agent_config *b, char *why,
+    size_t whylen)
+{
+	const char *what = NULL;
+	size_t i, j;
+
+#define DIFF(m) if (what == NULL && str_differs(a->m, b->m)) what = #m
+	DIFF(name);
+	DIFF(redis);
+	DIFF(redis_password_file);
+	DIFF(prefix);
+	DIFF(pkcs11_module);
+	DIFF(pkcs11_token);
+	DIFF(pkcs11_pin_file);
+	DIFF(attestation_key);
+	DIFF(store);
+	DIFF(audit_log);
+#undef DIFF
+	if (what == NULL && a->pkcs11_sessions != b->pkcs11_sessions)
+		what = "pkcs11.sessions";
+	if (what == NULL && a->result_ttl != b->result_ttl)
+		what = "result_ttl";
+	if (what == NULL && a->reclaim_after != b->reclaim_after)
+		what = "reclaim_after";
+	if (what == NULL && a->nkeys != b->nkeys)
+		what = "keys (added or removed)";
+	if (what != NULL) {
+		snprintf(why, whylen, "%s differs", what);
+		return SG_ERR_CONFIG;
+	}
+	for (i = 0; i < a->nkeys; i++) {
+		const struct agent_key *ka = &a->keys[i], *kb = &b->keys[i];
+		if (strcmp(ka->name, kb->name) != 0)
+			what = "name or order";
+		else if (strcmp(ka->uri, kb->uri) != 0)
+			what = "key";
+		else if (ka->mech != kb->mech)
+			what = "mechanism";
+		else if (strcmp(ka->certificates_path, kb->certificates_path) != 0 ||
+		    ka->nchain != kb->nchain)
+			what = "certificates";
+		for (j = 0; what == NULL && j < ka->nchain; j++)
+			if (ka->chain_der_len[j] != kb->chain_der_len[j] ||
+			    memcmp(ka->chain_der[j], kb->chain_der[j], ka->chain_der_len[j]) != 0)
+				what = "certificates";
+		if (what != NULL) {
+			snprintf(why, whylen, "keys.%s.%s differs", ka->name, what);
+			return SG_ERR_CONFIG;
+		}
+	}
+	return 0;
+}
+
+/*
+ * config_live: the current configuration and the retired ones still held
+ * by a worker.  Each node counts its holders; the current one is never
+ * freed, a retired one is freed by its last put.
+ */
+struct live_node {
+	const struct agent_config *cfg;
+	int owned;
+	size_t refs;
+	struct live_node *next;
+};
+
+struct config_live {
+	pthread_mutex_t lock;
+	struct live_node *current;
+	struct live_node *retired;
+};
+
+int
+config_live_new(const struct agent_config *initial, struct config_live **ret)
+{
+	struct config_live *l;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return SG_ERR_ALLOC;
+	if ((l->current = calloc(1, sizeof(*l->current))) == NULL) {
+		free(l);
+		return SG_ERR_ALLOC;
+	}
+	l->current->cfg = initial;
+	pthread_mutex_init(&l->lock, NULL);
+	*ret = l;
+	return 0;
+}
+
+const struct agent_config *
+config_live_get(struct config_live *l)
+{
+	const struct agent_config *c;
+
+	pthread_mutex_lock(&l->lock);
+	l->current->refs++;
+	c = l->current->cfg;
+	pthread_mutex_unlock(&l->lock);
+	return c;
+}
+
+static void
+live_node_free(struct live_node *n)
+{
+	if (n->owned)
+		config_free((struct agent_config *)(uintptr_t)n->cfg);
+	free(n);
+}
+
+void
+config_live_put(struct config_live *l, const struct agent_config *c)
+{
+	struct live_node **pp, *dead = NULL;
+
+	pthread_mutex_lock(&l->lock);
+	if (l->current->cfg == c) {
+		l->current->refs--;
+	} else {
+		for (pp = &l->retired; *pp != NULL; pp = &(*pp)->next) {
+			if ((*pp)->cfg == c) {
+				if (--(*pp)->refs == 0) {
+					dead = *pp;
+					*pp = dead->next;
+				}
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&l->lock);
+	if (dead != NULL)
+		live_node_free(dead);
+}
+
+int
+config_live_swap(struct config_live *l, struct agent_config *c)
+{
+	struct live_node *n, *old = NULL;
+
+	if ((n = calloc(1, sizeof(*n))) == NULL)
+		return SG_ERR_ALLOC;
+	n->cfg = c;
+	n->owned = 1;
+	pthread_mutex_lock(&l->lock);
+	if (l->current->refs == 0) {
+		old = l->current;
+	} else {
+		l->current->next = l->retired;
+		l->retired = l->current;
+	}
+	l->current = n;
+	pthread_mutex_unlock(&l->lock);
+	if (old != NULL)
+		live_node_free(old);
+	return 0;
+}
+
+void
+config_live_free(struct config_live *l)
+{
+	struct live_node *n, *next;
+
+	if (l == NULL)
+		return;
+	for (n = l->retired; n != NULL; n = next) {
+		next = n->next;
+		live_node_free(n);
+	}
+	live_node_free(l->current);
+	pthread_mutex_destroy(&l->lock);
+	free(l);
 }

@@ -25,6 +25,31 @@
 #define CONFIG_NAME_MAX 64          /* bytes of key, submitter and agent names */
 #define CONFIG_PATH_MAX 4096
 #define CONFIG_CHAIN_MAX 8          /* certificates in a key's chain file */
+#define CONFIG_CAS_MAX 16           /* entries of submitter_cas */
+#define CONFIG_PATTERNS_MAX 64      /* entries of each pattern list */
+#define CONFIG_PATTERN_MAX 512      /* bytes of one glob pattern */
+#define CONFIG_REVOKED_MAX 4096     /* entries of revoked.keyids and of revoked.serials */
+#define CONFIG_SERIAL_HEX_MAX 40    /* hex digits of a certificate serial (20 bytes) */
+#define CONFIG_QUOTA_MAX 1000000    /* jobs per hour or per day */
+#define CONFIG_PROBLEMS_MAX 100     /* problems reported by one load before giving up */
+#define CONFIG_PROBLEM_MAX 512      /* bytes of one problem text */
+
+/* Where a certificate-identified submitter's identity comes from. */
+enum config_identity_source {
+	CONFIG_IDENTITY_EMAIL = 0,  /* first rfc822Name of subjectAltName */
+	CONFIG_IDENTITY_URI,        /* first uniformResourceIdentifier of subjectAltName */
+	CONFIG_IDENTITY_CN,         /* first commonName of the subject */
+};
+
+/* A CA that issues submitter certificates (SPEC §2 "cert"). */
+struct agent_submitter_ca {
+	char *name;
+	char *bundle_path;          /* PEM: the CA and any intermediates */
+	char *crl_path;             /* PEM CRLs, or NULL */
+	X509_STORE *store;          /* bundle (+ CRLs), loaded once */
+	ASN1_OBJECT *eku;           /* required extended key usage, NULL = any */
+	enum config_identity_source identity;
+};
 
 struct agent_key {
 	char *name;                 /* [A-Za-z0-9._-], not starting with '.' */
@@ -32,17 +57,34 @@ struct agent_key {
 	enum sg_mech mech;
 	char *certificates_path;
 	unsigned formats;           /* bit (1 << enum sg_format) per allowed format */
+	/* Policy (all optional; NULL/0 = no restriction).  Patterns are globs
+	 * (policy.h): '*' any bytes ('/' included), '?' one byte. */
+	char **allowed_submitters;  /* submitter names or identities */
+	size_t nallowed_submitters;
+	char **artifact_names;
+	size_t nartifact_names;
+	char **ci_projects;
+	size_t nci_projects;
+	char **ci_refs;
+	size_t nci_refs;
+	int64_t max_job_lifetime;   /* seconds, 0 = the global one */
+	uint32_t quota_per_hour;    /* signed jobs per submitter identity, 0 = no limit */
+	uint32_t quota_per_day;
+	int disabled;
 	STACK_OF(X509) *chain;      /* leaf first */
 	uint8_t **chain_der;        /* DER of each certificate, for results */
 	size_t *chain_der_len;
 	size_t nchain;
 };
 
+/* Exactly one of public_key_path (pinned key) and identity (certificate). */
 struct agent_submitter {
 	char *name;
-	char *public_key_path;
-	EVP_PKEY *pub;
-	char keyid[KEYID_LEN + 1];
+	char *public_key_path;      /* NULL for an identity entry */
+	EVP_PKEY *pub;              /* NULL for an identity entry */
+	char keyid[KEYID_LEN + 1];  /* "" for an identity entry */
+	char *identity;             /* glob over certificate identities, or NULL */
+	long ca;                    /* index into submitter_cas, -1 = any */
 	size_t *keys;               /* indices into config->keys */
 	size_t nkeys;
 };
@@ -66,19 +108,66 @@ struct agent_config {
 	size_t nkeys;
 	struct agent_submitter *submitters;
 	size_t nsubmitters;
+	struct agent_submitter_ca *cas;
+	size_t ncas;
+	char **revoked_keyids;      /* "sha256:<hex>" */
+	size_t nrevoked_keyids;
+	char **revoked_serials;     /* lowercase hex, no leading zeros */
+	size_t nrevoked_serials;
 };
+
+/* Receives each problem found while loading ("member.path: reason"). */
+typedef void (*config_report_fn)(void *arg, const char *problem);
 
 /*
  * Loads and checks the configuration file.  On failure returns SG_ERR_CONFIG
  * (or the I/O error) and writes "member.path: reason" to errbuf.
  */
 int config_load(const char *path, struct agent_config **ret, char *errbuf, size_t errlen) SG_MUST_CHECK;
+/*
+ * Like config_load(), but goes on after a problem where it can and hands
+ * every problem (up to CONFIG_PROBLEMS_MAX) to fn.  SG_ERR_CONFIG when there
+ * was any; an I/O or allocation error stops at once.
+ */
+int config_load_report(const char *path, struct agent_config **ret, config_report_fn fn,
+    void *arg) SG_MUST_CHECK;
 void config_free(struct agent_config *c);
 
+/*
+ * Whether b may replace a in a running agent (SIGHUP): every member that
+ * the HSM, the queue, the store or the audit log were opened with is the
+ * same (name, redis, redis_password_file, prefix, pkcs11, attestation_key,
+ * store, audit_log, result_ttl, reclaim_after, and the keys' names, order,
+ * URIs, mechanisms and certificates).  0 when it may, else SG_ERR_CONFIG
+ * with the first difference's member path in why.
+ */
+int config_same_hsm(const struct agent_config *a, const struct agent_config *b, char *why,
+    size_t whylen) SG_MUST_CHECK;
+
+/*
+ * The configuration in force, swapped on reload while workers use it.
+ * config_live_get() returns the current configuration and holds it until
+ * the matching config_live_put(); config_live_swap() makes c current (taking
+ * ownership) and frees the previous one once its last holder puts it back.
+ * The first configuration is borrowed (the caller keeps and frees it after
+ * config_live_free()).  All thread-safe.
+ */
+struct config_live;
+int config_live_new(const struct agent_config *initial, struct config_live **ret) SG_MUST_CHECK;
+const struct agent_config *config_live_get(struct config_live *l);
+void config_live_put(struct config_live *l, const struct agent_config *c);
+int config_live_swap(struct config_live *l, struct agent_config *c) SG_MUST_CHECK; /* SG_ERR_ALLOC: c not taken */
+void config_live_free(struct config_live *l);
+
 /* Lookups; NULL when absent. */
+/* The pinned-key submitter with this keyid (identity entries have none). */
 const struct agent_submitter *config_submitter_by_keyid(const struct agent_config *c, const char *keyid);
 /* Index of the key named name (len bytes), or -1. */
 long config_key_index(const struct agent_config *c, const char *name);
+/* Normalizes a certificate serial written in hex (colons allowed, any
+ * case): lowercase, no colons, no leading zeros ("0" for zero).
+ * SG_ERR_PARSE for anything else or more than CONFIG_SERIAL_HEX_MAX digits. */
+int config_normalize_serial(const char *s, char ret[CONFIG_SERIAL_HEX_MAX + 1]) SG_MUST_CHECK;
 /* Whether submitter s may use key index k. */
 int config_submitter_may_use(const struct agent_submitter *s, size_t k);
 

@@ -34,6 +34,7 @@
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reload_requested;
+static const char *reload_path;  /* the configuration file SIGHUP reloads */
 
 struct work_queue {
 	pthread_mutex_t lock;
@@ -246,6 +247,40 @@ open_hsm(struct agent *ag, const struct agent_config *cfg)
 	return check_keys(ag, cfg);
 }
 
+/*
+ * SIGHUP: loads the configuration again and, when it is valid and leaves
+ * every member that the HSM, queue, store and audit log were opened with
+ * as it was, makes its policy the one in force for the next jobs (jobs in
+ * hand finish under the old one).  Otherwise the old policy stays, and
+ * the log says why.
+ */
+static void
+reload_policy(struct agent *ag)
+{
+	struct agent_config *next = NULL;
+	char errbuf[ERRBUF_LEN];
+	int r;
+
+	if ((r = config_load(reload_path, &next, errbuf, sizeof(errbuf))) != 0) {
+		log_error("SIGHUP: %s: %s; the old policy stays in force", reload_path,
+		    errbuf[0] ? errbuf : sg_strerror(r));
+		return;
+	}
+	if (config_same_hsm(ag->cfg, next, errbuf, sizeof(errbuf)) != 0) {
+		log_error("SIGHUP: %s: %s, which needs a restart; the old policy stays in force",
+		    reload_path, errbuf);
+		config_free(next);
+		return;
+	}
+	if ((r = config_live_swap(ag->live, next)) != 0) {
+		log_error_r(r, "SIGHUP: the old policy stays in force");
+		config_free(next);
+		return;
+	}
+	log_info("SIGHUP: policy reloaded from %s: %zu keys, %zu submitters", reload_path,
+	    next->nkeys, next->nsubmitters);
+}
+
 static void
 usage(FILE *f)
 {
@@ -260,7 +295,7 @@ usage(FILE *f)
 	    "  -h, --help            this text\n"
 	    "      --version         print the version\n"
 	    "\n"
-	    "SIGTERM finishes the jobs in hand and exits.\n");
+	    "SIGTERM finishes the jobs in hand and exits; SIGHUP reloads the policy.\n");
 }
 
 static void
@@ -333,7 +368,7 @@ run(struct agent *ag, const struct agent_config *cfg)
 		size_t room = wq_free_slots(&wq);
 		if (reload_requested) {
 			reload_requested = 0;
-			log_warn("SIGHUP: policy reload is not available in this version; restart the agent");
+			reload_policy(ag);
 		}
 		if (room == 0) {
 			sleep_ms(10);
@@ -451,6 +486,12 @@ main(int argc, char **argv)
 		status = 2;
 		goto out;
 	}
+	reload_path = config_path;
+	if ((ag.quota = quota_new()) == NULL || config_live_new(cfg, &ag.live) != 0) {
+		log_error("%s", sg_strerror(SG_ERR_ALLOC));
+		status = 2;
+		goto out;
+	}
 	if ((r = replay_new(&ag.replay)) != 0 ||
 	    (r = audit_open(cfg->audit_log, pipeline_audit_replay, &ag, &ag.audit, errbuf,
 	        sizeof(errbuf))) != 0) {
@@ -472,6 +513,8 @@ main(int argc, char **argv)
 	log_info("stopped");
  out:
 	audit_close(ag.audit);
+	config_live_free(ag.live);
+	quota_free(ag.quota);
 	replay_free(ag.replay);
 	store_close(ag.store);
 	EVP_PKEY_free(ag.attest_pub);

@@ -17,6 +17,7 @@
 #include "job.h"
 #include "log.h"
 #include "pipeline.h"
+#include "policy.h"
 #include "result.h"
 #include "sgtime.h"
 
@@ -28,7 +29,12 @@ struct outcome {
 	int has_id;                         /* a result is owed (SPEC §7) */
 	char id[JOB_ID_LEN + 1];
 	char job_sha256[SHA256_HEX_LEN + 1];
-	const struct agent_submitter *sub;  /* once the envelope signature verified */
+	int has_sub;                        /* once the envelope signature verified: */
+	char sub[POLICY_IDENTITY_MAX + 1];  /* submitter name, or certificate identity */
+	char keyid[KEYID_LEN + 1];          /* the signer's keyid */
+	int quota_taken;                    /* counted against the quota at quota_time */
+	int64_t quota_time;
+	char quota_key[CONFIG_NAME_MAX + 1];
 	struct sg_job *job;                 /* once the job parsed */
 	long key_index;                     /* once the key is known */
 	uint8_t *sigfile;                   /* the signature file, when signed */
@@ -64,7 +70,7 @@ note_payload(struct outcome *o, const uint8_t *payload, size_t len)
 
 void
 pipeline_audit_replay(void *arg, const char *event, const char *id, const char *job_sha256,
-    const char *key)
+    const char *key, int64_t time, const char *submitter)
 {
 	struct agent *ag = arg;
 
@@ -72,17 +78,68 @@ pipeline_audit_replay(void *arg, const char *event, const char *id, const char *
 		return;
 	if (replay_mark_signed(ag->replay, id, job_sha256, key) != 0)
 		log_warn("audit log: cannot remember signed job %s", id);
+	/* Quotas count signed jobs of the last day, whatever the key's policy is now. */
+	if (ag->quota != NULL && submitter != NULL && time > sgtime_now() - QUOTA_DAY_S &&
+	    quota_add(ag->quota, submitter, key, time) != 0)
+		log_warn("audit log: cannot count signed job %s against its quota", id);
+}
+
+/*
+ * The signer of a certificate-carrying entry: the certificate's key must be
+ * the keyid's (else the envelope is malformed), of a type signers may use,
+ * and must verify the signature; the chain is checked at arrival here and
+ * at the job's creation once the job is parsed.
+ */
+static int
+cert_signer(const struct agent_config *cfg, const struct dsse_envelope *env, int64_t now,
+    X509 **ret_cert, struct policy_cert_identity *ret_id)
+{
+	const struct dsse_sig *sig = &env->sigs[0];
+	X509 *x = NULL;
+	EVP_PKEY *pk;
+	char keyid[KEYID_LEN + 1];
+	int r;
+
+	if ((r = policy_cert_parse(sig->cert, sig->cert_len, &x)) != 0)
+		goto out;
+	r = SG_ERR_POLICY_CERT_INVALID;
+	if ((pk = X509_get0_pubkey(x)) == NULL || crypto_check_key_type(pk) != 0)
+		goto out;
+	if (crypto_keyid(pk, keyid) != 0)
+		goto out;
+	if (strcmp(keyid, sig->keyid) != 0) {
+		r = SG_ERR_ENVELOPE_MALFORMED;
+		goto out;
+	}
+	if (crypto_dsse_verify(pk, env->payload_type, env->payload, env->payload_len, sig->sig,
+	        sig->sig_len) != 0) {
+		r = SG_ERR_ENVELOPE_BAD_SIGNATURE;
+		goto out;
+	}
+	if ((r = policy_verify_cert(cfg, x, &now, 1, ret_id)) != 0)
+		goto out;
+	*ret_cert = x;
+	x = NULL;
+	r = 0;
+ out:
+	X509_free(x);
+	return r;
 }
 
 /* Everything before the HSM: 0 when the job may be signed. */
 static int
-decide(struct agent *ag, const struct queue_entry *e, struct outcome *o)
+decide_with(struct agent *ag, const struct agent_config *cfg, const struct queue_entry *e,
+    struct outcome *o)
 {
-	const struct agent_config *cfg = ag->cfg;
 	struct dsse_envelope *env = NULL;
+	struct policy_subject subj;
+	struct policy_cert_identity cid;
 	const struct agent_key *key;
+	const struct agent_submitter *sub = NULL;
+	X509 *cert = NULL;
 	uint8_t *payload = NULL;
 	size_t payload_len = 0;
+	int64_t now = sgtime_now();
 	int r;
 
 	if (e->env == NULL)
@@ -102,18 +159,33 @@ decide(struct agent *ag, const struct queue_entry *e, struct outcome *o)
 		r = SG_ERR_ENVELOPE_MALFORMED;
 		goto out;
 	}
-	/* The signer is found by keyid alone (SPEC §2). */
-	const struct agent_submitter *sub = config_submitter_by_keyid(cfg, env->sigs[0].keyid);
-	if (sub == NULL) {
-		r = SG_ERR_ENVELOPE_UNKNOWN_SIGNER;
-		goto out;
+	memset(&subj, 0, sizeof(subj));
+	if (env->sigs[0].cert != NULL) {
+		/* A corporate identity: judged by its certificate alone. */
+		if ((r = cert_signer(cfg, env, now, &cert, &cid)) != 0)
+			goto out;
+		snprintf(o->sub, sizeof(o->sub), "%s", cid.identity);
+		subj.serial = cid.serial;
+		subj.ca = cid.ca;
+	} else {
+		/* A pinned key, found by keyid alone (SPEC §2). */
+		if ((sub = config_submitter_by_keyid(cfg, env->sigs[0].keyid)) == NULL) {
+			r = SG_ERR_ENVELOPE_UNKNOWN_SIGNER;
+			goto out;
+		}
+		if (crypto_dsse_verify(sub->pub, env->payload_type, env->payload, env->payload_len,
+		        env->sigs[0].sig, env->sigs[0].sig_len) != 0) {
+			r = SG_ERR_ENVELOPE_BAD_SIGNATURE;
+			goto out;
+		}
+		snprintf(o->sub, sizeof(o->sub), "%s", sub->name);
+		subj.pinned = sub;
+		subj.ca = -1;
 	}
-	if (crypto_dsse_verify(sub->pub, env->payload_type, env->payload, env->payload_len,
-	        env->sigs[0].sig, env->sigs[0].sig_len) != 0) {
-		r = SG_ERR_ENVELOPE_BAD_SIGNATURE;
-		goto out;
-	}
-	o->sub = sub;
+	snprintf(o->keyid, sizeof(o->keyid), "%s", env->sigs[0].keyid);
+	o->has_sub = 1;
+	subj.name = o->sub;
+	subj.keyid = o->keyid;
 	if ((r = job_parse(env->payload, env->payload_len, &o->job)) != 0) {
 		if (r == SG_ERR_PARSE) {
 			/* Not JSON at all: there is nowhere to put a result. */
@@ -122,24 +194,44 @@ decide(struct agent *ag, const struct queue_entry *e, struct outcome *o)
 		}
 		goto out;
 	}
-	if ((r = job_check_time(o->job, sgtime_now(), cfg->max_job_lifetime)) != 0)
+	if ((r = job_check_time(o->job, now, cfg->max_job_lifetime)) != 0)
 		goto out;
-	if ((o->key_index = config_key_index(cfg, o->job->key)) < 0) {
-		r = SG_ERR_POLICY_UNKNOWN_KEY;
-		goto out;
+	if (cert != NULL) {
+		int64_t times[2] = { o->job->created, now };
+		if ((r = policy_verify_cert(cfg, cert, times, 2, &cid)) != 0)
+			goto out;
 	}
+	r = policy_decide(cfg, &subj, o->job, now, ag->quota, &o->key_index);
+	if (r != 0)
+		goto out;
 	key = &cfg->keys[o->key_index];
-	if (!config_submitter_may_use(sub, (size_t)o->key_index)) {
-		r = SG_ERR_POLICY_KEY_NOT_ALLOWED;
-		goto out;
-	}
-	if ((key->formats & (1u << o->job->format)) == 0) {
-		r = SG_ERR_POLICY_FORMAT_NOT_ALLOWED;
-		goto out;
+	if (ag->quota != NULL) {
+		if ((r = quota_take(ag->quota, o->sub, key->name, now, key->quota_per_hour,
+		        key->quota_per_day)) != 0)
+			goto out;
+		o->quota_taken = 1;
+		o->quota_time = now;
+		snprintf(o->quota_key, sizeof(o->quota_key), "%s", key->name);
 	}
 	r = 0;
  out:
+	X509_free(cert);
 	envelope_free(env);
+	return r;
+}
+
+/* The policy in force for this one entry, held until the decision is made. */
+static int
+decide(struct agent *ag, const struct queue_entry *e, struct outcome *o)
+{
+	const struct agent_config *cfg;
+	int r;
+
+	if (ag->live == NULL)
+		return decide_with(ag, ag->cfg, e, o);
+	cfg = config_live_get(ag->live);
+	r = decide_with(ag, cfg, e, o);
+	config_live_put(ag->live, cfg);
 	return r;
 }
 
@@ -236,15 +328,18 @@ attest(struct agent *ag, const char *payload, size_t len, char **ret, size_t *re
 static void
 log_decision(const struct outcome *o, const struct queue_entry *e)
 {
-	char name[LOG_FIELD_MAX + 8], keybuf[LOG_FIELD_MAX + 8];
+	char name[LOG_FIELD_MAX + 8], keybuf[LOG_FIELD_MAX + 8], subbuf[LOG_FIELD_MAX + 8];
 	const char *code = o->code == 0 ? "-" : sg_err_code(o->code);
+
+	if (o->has_sub)
+		log_escape(o->sub, strlen(o->sub), subbuf, sizeof(subbuf));
 
 	if (o->job != NULL) {
 		log_escape(o->job->artifact.name, strlen(o->job->artifact.name), name, sizeof(name));
 		log_escape(o->job->key, strlen(o->job->key), keybuf, sizeof(keybuf));
 	}
 	log_info("job %s entry %s submitter %s key %s artifact %s sha256 %s: %s%s%s",
-	    o->has_id || o->job ? o->id : "-", e->id, o->sub ? o->sub->name : "-",
+	    o->has_id || o->job ? o->id : "-", e->id, o->has_sub ? subbuf : "-",
 	    o->job ? keybuf : "-", o->job ? name : "-",
 	    o->job ? o->job->artifact.sha256_hex : "-",
 	    sg_status_name(sg_err_status(o->code)), o->code ? " " : "", o->code ? code : "");
@@ -268,8 +363,8 @@ build_result(struct agent *ag, const struct queue_entry *e, struct outcome *o,
 	rec.event = sg_status_name(sg_err_status(o->code));
 	rec.id = o->has_id ? o->id : NULL;
 	rec.entry = e->id;
-	rec.submitter = o->sub ? o->sub->name : NULL;
-	rec.keyid = o->sub ? o->sub->keyid : NULL;
+	rec.submitter = o->has_sub ? o->sub : NULL;
+	rec.keyid = o->has_sub ? o->keyid : NULL;
 	rec.job_sha256 = o->job_sha256[0] ? o->job_sha256 : NULL;
 	rec.code = sg_err_code(o->code);
 	if (o->job != NULL) {
@@ -297,8 +392,8 @@ build_result(struct agent *ag, const struct queue_entry *e, struct outcome *o,
 	res.error_message = (char *)(uintptr_t)sg_strerror(o->code);
 	memcpy(res.job_sha256, o->job_sha256, sizeof(res.job_sha256));
 	res.agent = ag->cfg->name;
-	if (o->sub != NULL)
-		res.submitter = o->sub->name;
+	if (o->has_sub)
+		res.submitter = o->sub;
 	if (o->job != NULL) {
 		res.key = o->job->key;
 		res.format = (char *)(uintptr_t)sg_format_name(o->job->format);
@@ -352,6 +447,9 @@ pipeline_process(struct agent *ag, struct queue *q, const struct queue_entry *e)
 	o.key_index = -1;
 	if ((o.code = decide(ag, e, &o)) == 0)
 		o.code = sign_job(ag, &o);
+	/* Quotas count only jobs signed now (not refused, failed or republished). */
+	if (o.quota_taken && (o.code != 0 || o.republish != NULL))
+		quota_give_back(ag->quota, o.sub, o.quota_key, o.quota_time);
 	if (o.republish != NULL) {
 		/* A redelivery or replay of a job signed before: its first result. */
 		log_info("job %s entry %s: signed before, result published again", o.id, e->id);

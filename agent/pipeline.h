@@ -17,11 +17,14 @@
 #include "config.h"
 #include "hsm.h"
 #include "queue.h"
+#include "quota.h"
 #include "replay.h"
 #include "store.h"
 
 struct agent {
-	const struct agent_config *cfg;
+	const struct agent_config *cfg;  /* as started: HSM, queue, store, audit */
+	struct config_live *live;  /* the policy in force (SIGHUP), or NULL: cfg */
+	struct quota *quota;       /* signed jobs per submitter and key, or NULL */
 	struct hsm *hsm;           /* keys 0..cfg->nkeys-1, then the attestation key */
 	size_t attest_index;
 	EVP_PKEY *attest_pub;      /* the attestation key's public half */
@@ -42,6 +45,6 @@ int pipeline_process(struct agent *ag, struct queue *q, const struct queue_entry
 
 /* The audit replay callback that rebuilds ag->replay from the log. */
 void pipeline_audit_replay(void *arg, const char *event, const char *id,
-    const char *job_sha256, const char *key);
+    const char *job_sha256, const char *key, int64_t time, const char *submitter);
 
 #endif

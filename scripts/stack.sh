@@ -171,3 +171,93 @@ stack_cleanup() {
 		rm -f "$STACK_DIR/redis.pid"
 	fi
 }
+
+# --- Submitter CAs and certificates (tests/integration/policy.sh) ---
+#   stack_subca NAME                a CA in $STACK_DIR/NAME (ca.pem, ca.key)
+#   stack_subcert CA NAME EXT [START END]
+#                                   NAME.key + NAME.crt issued by CA with the
+#                                   extension section EXT of the CA's config
+#                                   (sub: digitalSignature + emailProtection;
+#                                   sub_codesign: codeSigning only; sub_noku:
+#                                   keyEncipherment only), SAN NAME@fw.example.com,
+#                                   validity START..END (YYYYMMDDHHMMSSZ) if given
+#   stack_subrevoke CA NAME         revokes NAME.crt and writes CA/crl.pem
+#   stack_policy_config JQ [OUT]    $STACK_DIR/agent.json through jq (default
+#                                   output: agent.json itself)
+stack_subca() {
+	local d="$STACK_DIR/$1"
+	mkdir -p "$d/certs"
+	: > "$d/index.txt"
+	echo 1000 > "$d/serial"
+	echo 1000 > "$d/crlnumber"
+	cat > "$d/ca.cnf" <<CNF
+[ca]
+default_ca = subca
+[subca]
+dir = $d
+database = $d/index.txt
+new_certs_dir = $d/certs
+serial = $d/serial
+crlnumber = $d/crlnumber
+certificate = $d/ca.pem
+private_key = $d/ca.key
+default_md = sha256
+default_days = 30
+default_crl_days = 30
+policy = pol
+unique_subject = no
+email_in_dn = no
+[pol]
+commonName = supplied
+[root]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[sub]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = emailProtection
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+subjectAltName = email:\${ENV::SUB_EMAIL}
+[sub_codesign]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = codeSigning
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+subjectAltName = email:\${ENV::SUB_EMAIL}
+[sub_noku]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, keyEncipherment
+extendedKeyUsage = emailProtection
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+subjectAltName = email:\${ENV::SUB_EMAIL}
+CNF
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$d/ca.key" 2>/dev/null &&
+	SUB_EMAIL=x openssl req -new -x509 -key "$d/ca.key" -subj "/O=signet test/CN=$1" -days 30 \
+		-config "$d/ca.cnf" -extensions root -out "$d/ca.pem" 2>/dev/null
+}
+
+stack_subcert() {
+	local d="$STACK_DIR/$1" dates=""
+	[ -n "${4:-}" ] && dates="-startdate $4 -enddate $5"
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$STACK_DIR/$2.key" 2>/dev/null &&
+	chmod 600 "$STACK_DIR/$2.key" &&
+	openssl req -new -key "$STACK_DIR/$2.key" -subj "/CN=$2" -out "$STACK_DIR/$2.csr" 2>/dev/null &&
+	# shellcheck disable=SC2086
+	SUB_EMAIL="$2@fw.example.com" openssl ca -batch -notext -config "$d/ca.cnf" -extensions "$3" \
+		$dates -in "$STACK_DIR/$2.csr" -out "$STACK_DIR/$2.crt" >/dev/null 2>&1
+}
+
+stack_subrevoke() {
+	local d="$STACK_DIR/$1"
+	SUB_EMAIL=x openssl ca -config "$d/ca.cnf" -revoke "$STACK_DIR/$2.crt" >/dev/null 2>&1 &&
+	SUB_EMAIL=x openssl ca -config "$d/ca.cnf" -gencrl -out "$d/crl.pem" >/dev/null 2>&1
+}
+
+stack_policy_config() {
+	jq "$1" "$STACK_DIR/agent.json" > "$STACK_DIR/agent.json.new" &&
+	mv "$STACK_DIR/agent.json.new" "${2:-$STACK_DIR/agent.json}"
+}

@@ -65,6 +65,7 @@ struct options {
 	char *key;
 	enum sg_format format;
 	char *identity;
+	char *cert;                 /* submitter certificate (PEM) or NULL */
 	char *redis;
 	char *agent_pubkey;
 	char *output;
@@ -125,6 +126,8 @@ usage(FILE *f)
 "  -k, --key NAME              signing key name (required)\n"
 "  -f, --format raw|cms        signature format (default cms)\n"
 "  -i, --identity PATH         submitter private key, PEM (env SIGNET_IDENTITY)\n"
+"      --cert PATH             submitter certificate for that key, PEM, sent\n"
+"                              with the signature (env SIGNET_CERT)\n"
 "  -r, --redis URL             redis://[user:password@]host:port[/db] or\n"
 "                              unix:///path (env SIGNET_REDIS)\n"
 "  -a, --agent-pubkey PATH     agent attestation public key, PEM\n"
@@ -176,6 +179,7 @@ enum {
 	OPT_NAME,
 	OPT_JSON,
 	OPT_LIFETIME,
+	OPT_CERT,
 	OPT_VERSION,
 };
 
@@ -192,6 +196,7 @@ static const struct option long_options[] = {
 	{ "name", required_argument, NULL, OPT_NAME },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "lifetime", required_argument, NULL, OPT_LIFETIME },
+	{ "cert", required_argument, NULL, OPT_CERT },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -244,6 +249,9 @@ parse_options(int argc, char **argv, struct options *o)
 		case OPT_JSON:
 			o->json = 1;
 			break;
+		case OPT_CERT:
+			o->cert = optarg;
+			break;
 		case OPT_LIFETIME:
 			lifetime = optarg;
 			break;
@@ -269,6 +277,7 @@ parse_options(int argc, char **argv, struct options *o)
 	o->file = argv[optind];
 
 	o->identity = opt_or_env(o->identity, "SIGNET_IDENTITY");
+	o->cert = opt_or_env(o->cert, "SIGNET_CERT");
 	o->redis = opt_or_env(o->redis, "SIGNET_REDIS");
 	o->agent_pubkey = opt_or_env(o->agent_pubkey, "SIGNET_AGENT_PUBKEY");
 	o->prefix = opt_or_env(prefix, "SIGNET_PREFIX");
@@ -647,10 +656,40 @@ build_job(const struct options *o, char *name, const uint8_t digest[SHA256_LEN],
 	return r;
 }
 
+/* The first certificate of the PEM file at path, as DER; it must be for the
+ * identity key.  Prints why not. */
+static int
+load_cert_der(const char *path, EVP_PKEY *identity, uint8_t **ret, size_t *ret_len)
+{
+	STACK_OF(X509) *certs = NULL;
+	unsigned char *der = NULL;
+	int len, r;
+
+	if ((r = crypto_load_certs(path, &certs)) != 0) {
+		sj_msg("cannot load certificate %s: %s", path, sg_strerror(r));
+		return r;
+	}
+	r = SG_ERR_CONFIG;
+	if (EVP_PKEY_eq(X509_get0_pubkey(sk_X509_value(certs, 0)), identity) != 1) {
+		sj_msg("certificate %s is not for the identity key", path);
+		goto out;
+	}
+	if ((len = i2d_X509(sk_X509_value(certs, 0), &der)) <= 0) {
+		sj_msg("cannot encode certificate %s", path);
+		goto out;
+	}
+	*ret = der;
+	*ret_len = (size_t)len;
+	r = 0;
+ out:
+	sk_X509_pop_free(certs, X509_free);
+	return r;
+}
+
 /* Signs the payload and serializes the envelope. */
 static int
-make_envelope(EVP_PKEY *identity, const char *payload, size_t payload_len,
-    char **ret_env, size_t *ret_env_len)
+make_envelope(EVP_PKEY *identity, const uint8_t *cert, size_t cert_len, const char *payload,
+    size_t payload_len, char **ret_env, size_t *ret_env_len)
 {
 	struct dsse_envelope *env = NULL;
 	uint8_t *sig = NULL;
@@ -667,7 +706,7 @@ make_envelope(EVP_PKEY *identity, const char *payload, size_t payload_len,
 		goto out;
 	if ((r = envelope_new(PAYLOAD_TYPE_JOB, (const uint8_t *)payload, payload_len, &env)) != 0)
 		goto out;
-	if ((r = envelope_add_sig(env, keyid, sig, sig_len, NULL, 0)) != 0)
+	if ((r = envelope_add_sig(env, keyid, sig, sig_len, cert, cert_len)) != 0)
 		goto out;
 	if ((r = envelope_serialize(env, ret_env, ret_env_len)) != 0)
 		goto out;
@@ -696,6 +735,8 @@ run(const struct options *o)
 	struct waiter w;
 	struct stat st, out_st;
 	EVP_PKEY *identity = NULL, *agent = NULL;
+	uint8_t *cert_der = NULL;
+	size_t cert_len = 0;
 	uint8_t digest[SHA256_LEN], job_hash[SHA256_LEN];
 	uint8_t *res_payload = NULL;
 	size_t payload_len = 0, env_len = 0, res_payload_len = 0, pw_len = 0;
@@ -797,7 +838,10 @@ run(const struct options *o)
 		ex = r == SG_ERR_ALLOC || r == SG_ERR_CRYPTO ? SJ_EXIT_INFRA : SJ_EXIT_USAGE;
 		goto out;
 	}
-	if ((r = make_envelope(identity, payload, payload_len, &env, &env_len)) != 0) {
+	if (o->cert != NULL && (r = load_cert_der(o->cert, identity, &cert_der, &cert_len)) != 0)
+		goto out;
+	if ((r = make_envelope(identity, cert_der, cert_len, payload, payload_len, &env,
+	    &env_len)) != 0) {
 		sj_msg("cannot sign the job with %s: %s", o->identity, sg_strerror(r));
 		ex = r == SG_ERR_ENVELOPE_TOO_LARGE ? SJ_EXIT_USAGE : SJ_EXIT_INFRA;
 		goto out;
@@ -899,6 +943,7 @@ run(const struct options *o)
  out:
 	if (fd != -1)
 		close(fd);
+	OPENSSL_free(cert_der);
 	queue_close(q);
 	result_free(res);
 	free(res_payload);

@@ -1,0 +1,95 @@
+/*
+ * policy.h — who may sign what: the per-key rules of the configuration
+ * (docs/policy.md) and the certificate checks of corporate identities.
+ *
+ * Both halves do no I/O: the configuration holds everything already loaded
+ * (CA stores, CRLs, patterns), the quota counts come from memory.  So they
+ * can be unit-tested and fuzzed without files, sockets or an HSM.
+ *
+ * Patterns are globs: '*' matches any run of bytes, '/' included (so
+ * "refs/tags/v*" matches "refs/tags/v1.2/rc1"), '?' matches one byte, every
+ * other byte matches itself (no classes, no escapes, case-sensitive).
+ * Matching takes at most O(len(pattern) * len(string)) steps.
+ */
+#ifndef SG_POLICY_H
+#define SG_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
+#include "config.h"
+#include "err.h"
+#include "job.h"
+#include "quota.h"
+
+#define POLICY_IDENTITY_MAX 256          /* bytes of a certificate identity */
+#define POLICY_CERT_MAX_BYTES (16 * 1024) /* DER bytes of a submitter certificate */
+
+/* 1 when s matches pattern, else 0 (see above). */
+int policy_glob(const char *pattern, const char *s);
+
+/* The verified signer of a job. */
+struct policy_subject {
+	const char *name;                     /* pinned: submitter name; cert: identity */
+	const char *keyid;                    /* the signer's keyid */
+	const char *serial;                   /* cert: normalized hex serial, else NULL */
+	const struct agent_submitter *pinned; /* pinned-key entry, or NULL for a cert */
+	long ca;                              /* cert: index of the CA that verified it */
+};
+
+/*
+ * Decides whether subject s may have job signed now.  Checks, in order:
+ *   revoked keyid or serial            SG_ERR_POLICY_SUBMITTER_REVOKED
+ *   job key not configured             SG_ERR_POLICY_UNKNOWN_KEY
+ *   key disabled                       SG_ERR_POLICY_KEY_NOT_ALLOWED
+ *   subject may not use the key (its submitter entry, or for a cert no
+ *     matching identity entry, does not list it; or the key's
+ *     "submitters" names neither it nor its identity)
+ *                                      SG_ERR_POLICY_KEY_NOT_ALLOWED
+ *   format                             SG_ERR_POLICY_FORMAT_NOT_ALLOWED
+ *   expires - created > the key's max_job_lifetime
+ *                                      SG_ERR_JOB_LIFETIME_TOO_LONG
+ *   artifact.name                      SG_ERR_POLICY_ARTIFACT_NAME
+ *   ci.project (absent = no match)     SG_ERR_POLICY_CI_PROJECT
+ *   ci.ref (absent = no match)         SG_ERR_POLICY_CI_REF
+ *   quota (q may be NULL: no jobs counted)
+ *                                      SG_ERR_POLICY_QUOTA_EXCEEDED
+ * Returns 0 and *ret_key_index (the key's index in c->keys) when allowed;
+ * *ret_key_index is also set on a refusal once the key is known, else -1.
+ */
+int policy_decide(const struct agent_config *c, const struct policy_subject *s,
+    const struct sg_job *job, int64_t now, struct quota *q, long *ret_key_index) SG_MUST_CHECK;
+
+/* What a verified certificate says about its holder. */
+struct policy_cert_identity {
+	char identity[POLICY_IDENTITY_MAX + 1];
+	char serial[CONFIG_SERIAL_HEX_MAX + 1];
+	long ca;                                /* index into c->cas */
+};
+
+/*
+ * Parses a DER certificate of at most POLICY_CERT_MAX_BYTES with nothing
+ * after it.  SG_ERR_POLICY_CERT_INVALID otherwise.  Caller frees *ret with
+ * X509_free().
+ */
+int policy_cert_parse(const uint8_t *der, size_t len, X509 **ret) SG_MUST_CHECK;
+
+/*
+ * Verifies a submitter certificate against the configured submitter CAs,
+ * in configuration order, the first that accepts it wins: the chain to the
+ * CA bundle, validity at every one of the ntimes times (the job's creation
+ * and its arrival), the CRL when configured (at the last time only, the
+ * arrival: a CRL is newer than the jobs it judges), keyUsage with
+ * digitalSignature, the CA's extended key usage, and an identity of the
+ * CA's kind (SAN email, SAN URI or subject CN; the first one; no NUL or
+ * control bytes; at most POLICY_IDENTITY_MAX bytes).
+ *   SG_ERR_POLICY_SUBMITTER_REVOKED  a configured CRL lists it
+ *   SG_ERR_POLICY_CERT_INVALID       anything else (also: no CA configured)
+ * ret is written only on success.
+ */
+int policy_verify_cert(const struct agent_config *c, X509 *cert, const int64_t *times,
+    size_t ntimes, struct policy_cert_identity *ret) SG_MUST_CHECK;
+
+#endif

@@ -1,0 +1,451 @@
+/*
+ * test_policy.c — policy.c (globs, every rule and code), quota.c, and the
+ * policy members of config.c (each problem with its member path).
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "policy.h"
+#include "quota.h"
+
+/* --- globs --- */
+START_TEST(glob_basics)
+{
+	ck_assert_int_eq(policy_glob("refs/tags/v*", "refs/tags/v1.2"), 1);
+	ck_assert_int_eq(policy_glob("refs/tags/v*", "refs/tags/v1/rc"), 1);
+	ck_assert_int_eq(policy_glob("refs/tags/v*", "refs/tags/x1"), 0);
+	ck_assert_int_eq(policy_glob("refs/tags/v*", "refs/tags/v"), 1);
+	ck_assert_int_eq(policy_glob("*.bin", "fw.bin"), 1);
+	ck_assert_int_eq(policy_glob("*.bin", "fw.bin.exe"), 0);
+	ck_assert_int_eq(policy_glob("*.bin", ".bin"), 1);
+	ck_assert_int_eq(policy_glob("?", ""), 0);
+	ck_assert_int_eq(policy_glob("?", "a"), 1);
+	ck_assert_int_eq(policy_glob("?", "ab"), 0);
+	ck_assert_int_eq(policy_glob("", ""), 1);
+	ck_assert_int_eq(policy_glob("", "a"), 0);
+	ck_assert_int_eq(policy_glob("*", ""), 1);
+	ck_assert_int_eq(policy_glob("**", "x/y"), 1);
+	ck_assert_int_eq(policy_glob("*@fw.example.com", "a@fw.example.com"), 1);
+	ck_assert_int_eq(policy_glob("*@fw.example.com", "a@fw.example.com.evil"), 0);
+	ck_assert_int_eq(policy_glob("*@fw.example.com", "a@xfw.example.com"), 0);
+	ck_assert_int_eq(policy_glob("a*b*c", "aXbYc"), 1);
+	ck_assert_int_eq(policy_glob("a*b*c", "aXbY"), 0);
+	ck_assert_int_eq(policy_glob("Group/*", "group/x"), 0);
+	ck_assert_int_eq(policy_glob("[a]", "a"), 0);
+	ck_assert_int_eq(policy_glob("\\*", "\\x"), 1);
+}
+END_TEST
+
+START_TEST(glob_bounded)
+{
+	char s[4097], p[64];
+
+	memset(s, 'a', 4096);
+	s[4096] = '\0';
+	strcpy(p, "*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b");
+	/* Exponential matchers would never finish this. */
+	ck_assert_int_eq(policy_glob(p, s), 0);
+	s[4095] = 'b';
+	ck_assert_int_eq(policy_glob(p, s), 1);
+}
+END_TEST
+
+/* --- policy_decide on an in-memory configuration --- */
+static char p_bin[] = "*.bin", p_proj[] = "group/firmware", p_ref[] = "refs/tags/v*",
+    p_ci[] = "ci-*", p_fw[] = "*@fw.example.com", p_dead[] = "sha256:dead", p_ser[] = "1a2b";
+static char *pats_bin[] = { p_bin };
+static char *pats_proj[] = { p_proj };
+static char *pats_ref[] = { p_ref };
+static char *pats_sub[] = { p_ci, p_fw };
+static char *revoked_keyids[] = { p_dead };
+static char *revoked_serials[] = { p_ser };
+static char n_release[] = "release", n_test[] = "test", n_cifw[] = "ci-fw", n_other[] = "other",
+    n_team[] = "fw-team", n_ident[] = "*@fw.example.com", n_fwbin[] = "fw.bin",
+    n_fwexe[] = "fw.exe", n_proj[] = "group/firmware", n_proj2[] = "group/firmware2",
+    n_ref[] = "refs/tags/v1.0", n_main[] = "refs/heads/main", n_nope[] = "nope";
+static size_t keys_all[] = { 0, 1 };
+static struct agent_key keys[2];
+static struct agent_submitter subs[3];
+static struct agent_config cfg;
+static struct sg_job job;
+
+static void
+setup(void)
+{
+	memset(keys, 0, sizeof(keys));
+	memset(subs, 0, sizeof(subs));
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&job, 0, sizeof(job));
+	keys[0].name = n_release;
+	keys[0].formats = 1u << SG_FORMAT_RAW;
+	keys[0].artifact_names = pats_bin;
+	keys[0].nartifact_names = 1;
+	keys[0].ci_projects = pats_proj;
+	keys[0].nci_projects = 1;
+	keys[0].ci_refs = pats_ref;
+	keys[0].nci_refs = 1;
+	keys[0].allowed_submitters = pats_sub;
+	keys[0].nallowed_submitters = 2;
+	keys[0].max_job_lifetime = 600;
+	keys[0].quota_per_hour = 2;
+	keys[1].name = n_test;
+	keys[1].formats = (1u << SG_FORMAT_RAW) | (1u << SG_FORMAT_CMS);
+	subs[0].name = n_cifw;
+	subs[0].keys = keys_all;
+	subs[0].nkeys = 2;
+	subs[1].name = n_other;
+	subs[1].keys = keys_all;
+	subs[1].nkeys = 2;
+	subs[2].name = n_team;
+	subs[2].identity = n_ident;
+	subs[2].ca = -1;
+	subs[2].keys = keys_all;
+	subs[2].nkeys = 1;
+	cfg.keys = keys;
+	cfg.nkeys = 2;
+	cfg.submitters = subs;
+	cfg.nsubmitters = 3;
+	cfg.revoked_keyids = revoked_keyids;
+	cfg.nrevoked_keyids = 1;
+	cfg.revoked_serials = revoked_serials;
+	cfg.nrevoked_serials = 1;
+	job.key = n_release;
+	job.format = SG_FORMAT_RAW;
+	job.created = 1000;
+	job.expires = 1600;
+	job.artifact.name = n_fwbin;
+	job.ci.project = n_proj;
+	job.ci.ref = n_ref;
+}
+
+static int
+decide_pinned(int sub, struct quota *q, long *ki)
+{
+	struct policy_subject s = { subs[sub].name, "sha256:beef", NULL, &subs[sub], -1 };
+
+	return policy_decide(&cfg, &s, &job, 2000, q, ki);
+}
+
+static int
+decide_cert(const char *identity, const char *serial, long *ki)
+{
+	struct policy_subject s = { identity, "sha256:cafe", serial, NULL, 0 };
+
+	return policy_decide(&cfg, &s, &job, 2000, NULL, ki);
+}
+
+START_TEST(decide_allows)
+{
+	long ki = 99;
+
+	ck_assert_int_eq(decide_pinned(0, NULL, &ki), 0);
+	ck_assert_int_eq(ki, 0);
+	ck_assert_int_eq(decide_cert("a@fw.example.com", "99", &ki), 0);
+	ck_assert_int_eq(ki, 0);
+}
+END_TEST
+
+START_TEST(decide_codes)
+{
+	long ki;
+	struct policy_subject rk = { "ci-fw", "sha256:dead", NULL, &subs[0], -1 };
+
+	ck_assert_int_eq(policy_decide(&cfg, &rk, &job, 2000, NULL, &ki), SG_ERR_POLICY_SUBMITTER_REVOKED);
+	ck_assert_int_eq(ki, -1);
+	ck_assert_int_eq(decide_cert("a@fw.example.com", "1a2b", &ki), SG_ERR_POLICY_SUBMITTER_REVOKED);
+	job.key = n_nope;
+	ck_assert_int_eq(decide_pinned(0, NULL, &ki), SG_ERR_POLICY_UNKNOWN_KEY);
+	ck_assert_int_eq(ki, -1);
+	setup();
+	keys[0].disabled = 1;
+	ck_assert_int_eq(decide_pinned(0, NULL, &ki), SG_ERR_POLICY_KEY_NOT_ALLOWED);
+	ck_assert_int_eq(ki, 0);
+	setup();
+	/* "other" is listed by no pattern of the key's submitters. */
+	ck_assert_int_eq(decide_pinned(1, NULL, &ki), SG_ERR_POLICY_KEY_NOT_ALLOWED);
+	ck_assert_int_eq(decide_cert("a@elsewhere.com", NULL, &ki), SG_ERR_POLICY_KEY_NOT_ALLOWED);
+	job.key = n_test; /* fw-team lists only release */
+	ck_assert_int_eq(decide_cert("a@fw.example.com", NULL, &ki), SG_ERR_POLICY_KEY_NOT_ALLOWED);
+	ck_assert_int_eq(decide_pinned(1, NULL, &ki), 0);
+	setup();
+	job.format = SG_FORMAT_CMS;
+	ck_assert_int_eq(decide_pinned(0, NULL, &ki), SG_ERR_POLICY_FORMAT_NOT_ALLOWED);
+	setup();
+	job.expires = 1601;
+	ck_assert_int_eq(decide_pinned(0, NULL, &ki), SG_ERR_JOB_LIFETIME_TOO_LONG);
+	job.expires = 1600;
+	ck_assert_int_eq(decide_pinned(0, NULL, &ki), 0);
+	job.artifact.name = n_fwexe;
+	ck_assert_int_eq(decide_pinned(0, NULL, &ki), SG_ERR_POLICY_ARTIFACT_NAME);
+	setup();
+	job.ci.project = NULL;
+	ck_assert_int_eq(decide_pinned(0, NULL, &ki), SG_ERR_POLICY_CI_PROJECT);
+	job.ci.project = n_proj2;
+	ck_assert_int_eq(decide_pinned(0, NULL, &ki), SG_ERR_POLICY_CI_PROJECT);
+	setup();
+	job.ci.ref = NULL;
+	ck_assert_int_eq(decide_pinned(0, NULL, &ki), SG_ERR_POLICY_CI_REF);
+	job.ci.ref = n_main;
+	ck_assert_int_eq(decide_pinned(0, NULL, &ki), SG_ERR_POLICY_CI_REF);
+}
+END_TEST
+
+START_TEST(decide_quota)
+{
+	struct quota *q = quota_new();
+	long ki;
+
+	ck_assert_ptr_nonnull(q);
+	ck_assert_int_eq(quota_add(q, "ci-fw", "release", 2000 - 3599), 0);
+	ck_assert_int_eq(decide_pinned(0, q, &ki), 0);
+	ck_assert_int_eq(quota_add(q, "ci-fw", "release", 1999), 0);
+	ck_assert_int_eq(decide_pinned(0, q, &ki), SG_ERR_POLICY_QUOTA_EXCEEDED);
+	/* Another submitter and another key have their own counts. */
+	ck_assert_int_eq(decide_cert("a@fw.example.com", NULL, &ki), 0);
+	keys[0].quota_per_hour = 3;
+	ck_assert_int_eq(decide_pinned(0, q, &ki), 0);
+	keys[0].quota_per_hour = 0;
+	keys[0].quota_per_day = 2;
+	ck_assert_int_eq(decide_pinned(0, q, &ki), SG_ERR_POLICY_QUOTA_EXCEEDED);
+	quota_free(q);
+}
+END_TEST
+
+START_TEST(quota_windows)
+{
+	struct quota *q = quota_new();
+	uint32_t h = 9, d = 9;
+
+	ck_assert_int_eq(quota_add(q, "a", "k", 100000), 0);
+	ck_assert_int_eq(quota_add(q, "a", "k", 100000 - 3600), 0);  /* just out of the hour */
+	ck_assert_int_eq(quota_add(q, "a", "k", 100000 - 86399), 0); /* just in the day */
+	ck_assert_int_eq(quota_add(q, "a", "k", 100000 - 86400), 0); /* just out */
+	quota_count(q, "a", "k", 100000, &h, &d);
+	ck_assert_uint_eq(h, 1);
+	ck_assert_uint_eq(d, 3);
+	quota_count(q, "a", "other", 100000, &h, &d);
+	ck_assert_uint_eq(h, 0);
+	ck_assert_uint_eq(d, 0);
+	ck_assert_int_eq(quota_take(q, "a", "k", 100001, 2, 0), 0);
+	ck_assert_int_eq(quota_take(q, "a", "k", 100002, 2, 0), SG_ERR_POLICY_QUOTA_EXCEEDED);
+	quota_give_back(q, "a", "k", 100001);
+	ck_assert_int_eq(quota_take(q, "a", "k", 100002, 2, 0), 0);
+	ck_assert_int_eq(quota_take(q, "a", "k", 100003, 0, 0), 0);
+	quota_count(q, "a", "k", 100003, &h, &d);
+	ck_assert_uint_eq(h, 3);
+	quota_free(q);
+	quota_free(NULL);
+}
+END_TEST
+
+START_TEST(serial_normalize)
+{
+	char out[CONFIG_SERIAL_HEX_MAX + 1] = "untouched";
+
+	ck_assert_int_eq(config_normalize_serial("00:0A:1b", out), 0);
+	ck_assert_str_eq(out, "a1b");
+	ck_assert_int_eq(config_normalize_serial("0", out), 0);
+	ck_assert_str_eq(out, "0");
+	strcpy(out, "untouched");
+	ck_assert_int_eq(config_normalize_serial("", out), SG_ERR_PARSE);
+	ck_assert_int_eq(config_normalize_serial("xyz", out), SG_ERR_PARSE);
+	ck_assert_int_eq(config_normalize_serial("1234567890123456789012345678901234567890", out), 0);
+	ck_assert_int_eq(config_normalize_serial("12345678901234567890123456789012345678901", out),
+	    SG_ERR_PARSE);
+}
+END_TEST
+
+START_TEST(cert_parse_limits)
+{
+	uint8_t junk[POLICY_CERT_MAX_BYTES + 1];
+	X509 *x = NULL;
+
+	memset(junk, 0x30, sizeof(junk));
+	ck_assert_int_eq(policy_cert_parse(junk, sizeof(junk), &x), SG_ERR_POLICY_CERT_INVALID);
+	ck_assert_int_eq(policy_cert_parse(junk, 10, &x), SG_ERR_POLICY_CERT_INVALID);
+	ck_assert_int_eq(policy_cert_parse(NULL, 0, &x), SG_ERR_POLICY_CERT_INVALID);
+	ck_assert_ptr_null(x);
+}
+END_TEST
+
+/* --- config loading: problems with member paths --- */
+struct problems {
+	char text[4096];
+	size_t n;
+};
+
+static void
+collect(void *arg, const char *p)
+{
+	struct problems *ps = arg;
+
+	strncat(ps->text, p, sizeof(ps->text) - strlen(ps->text) - 2);
+	strcat(ps->text, "\n");
+	ps->n++;
+}
+
+static int
+load_text(const char *json, struct problems *ps, struct agent_config **ret)
+{
+	char path[] = "/tmp/signet-test-policy-XXXXXX";
+	int fd = mkstemp(path), r;
+	FILE *f;
+
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	fputs(json, f);
+	fclose(f);
+	memset(ps, 0, sizeof(*ps));
+	r = config_load_report(path, ret, collect, ps);
+	unlink(path);
+	return r;
+}
+
+#define BASE_HEAD "{\"name\":\"a\",\"redis\":\"unix:///x\",\"attestation_key\":\"pkcs11:object=a\"," \
+	"\"store\":\"file:///s\",\"audit_log\":\"/a\",\"pkcs11\":{\"module\":\"/m\",\"token\":\"t\"," \
+	"\"pin_file\":\"/p\"},"
+
+START_TEST(config_problems)
+{
+	struct agent_config *c = NULL;
+	struct problems ps;
+	int r;
+
+	r = load_text(BASE_HEAD "\"keys\":{\"release\":{\"key\":\"pkcs11:object=r\",\"mechanism\":"
+	    "\"ecdsa-sha256\",\"certificates\":\"" TEST_DATA_DIR "/crypto-leaf.crt\",\"formats\":"
+	    "[\"raw\",\"pgp\"],\"ci_refs\":[],\"artifact_names\":[1],\"max_job_lifetime\":0,"
+	    "\"quota\":{},\"disabled\":1,\"bogus\":1}},"
+	    "\"submitters\":{\"x\":{\"identity\":\"*@a\",\"keys\":[\"nope\"]},"
+	    "\"y\":{\"keys\":[]}},"
+	    "\"submitter_cas\":{\"corp\":{\"bundle\":\"/nonexistent\",\"eku\":\"weird\","
+	    "\"identity\":\"dns\"}},"
+	    "\"revoked\":{\"keyids\":[\"sha256:XY\"],\"serials\":[\"zz\"]}}", &ps, &c);
+	ck_assert_int_eq(r, SG_ERR_CONFIG);
+	ck_assert_ptr_null(c);
+#define HAS(s) ck_assert_msg(strstr(ps.text, s) != NULL, "missing \"%s\" in:\n%s", s, ps.text)
+	HAS("keys.release.bogus: unknown member");
+	HAS("keys.release.formats[1]: unknown format \"pgp\"");
+	HAS("keys.release.ci_refs: 1 to 64 patterns");
+	HAS("keys.release.artifact_names[0]: must be a pattern");
+	HAS("keys.release.max_job_lifetime: must be an integer from 1 to 604800");
+	HAS("keys.release.quota: name per_hour, per_day or both");
+	HAS("keys.release.disabled: must be true or false");
+	HAS("submitters.x.keys[0]: not a configured key");
+	HAS("submitters.y.: give exactly one of public_key and identity");
+	HAS("submitter_cas.corp.eku: \"weird\"");
+	HAS("submitter_cas.corp.identity: must be email, uri or cn");
+	HAS("submitter_cas.corp.bundle: cannot read /nonexistent");
+	HAS("revoked.keyids[0]: must be sha256:");
+	HAS("revoked.serials[0]: must be 1 to 40 hex digits");
+	ck_assert_uint_ge(ps.n, 14);
+}
+END_TEST
+
+START_TEST(config_identity_needs_ca)
+{
+	struct agent_config *c = NULL;
+	struct problems ps;
+
+	ck_assert_int_eq(load_text(BASE_HEAD "\"keys\":{\"release\":{\"key\":\"pkcs11:object=r\","
+	    "\"mechanism\":\"ecdsa-sha256\",\"certificates\":\"" TEST_DATA_DIR "/crypto-leaf.crt\","
+	    "\"formats\":[\"raw\"],\"quota\":{\"per_hour\":1000001}}},"
+	    "\"submitters\":{\"x\":{\"identity\":\"*@a\",\"ca\":\"corp\",\"keys\":[\"release\"]}}}",
+	    &ps, &c), SG_ERR_CONFIG);
+	HAS("submitters.x.identity: no submitter_cas are configured");
+	HAS("submitters.x.ca: not a configured submitter CA");
+	HAS("keys.release.quota.per_hour: must be an integer from 1 to 1000000");
+	ck_assert_ptr_null(c);
+}
+END_TEST
+
+START_TEST(config_loads_policy)
+{
+	struct agent_config *c = NULL, *c2 = NULL;
+	struct problems ps;
+	char why[128] = "";
+	const char *text = BASE_HEAD "\"keys\":{\"release\":{\"key\":\"pkcs11:object=r\","
+	    "\"mechanism\":\"ecdsa-sha256\",\"certificates\":\"" TEST_DATA_DIR "/crypto-leaf.crt\","
+	    "\"formats\":[\"raw\"],\"ci_refs\":[\"refs/tags/v*\"],\"quota\":{\"per_day\":5},"
+	    "\"max_job_lifetime\":604800,\"disabled\":false}},"
+	    "\"submitter_cas\":{\"corp\":{\"bundle\":\"" TEST_DATA_DIR "/crypto-root.crt\","
+	    "\"eku\":\"1.3.6.1.5.5.7.3.3\",\"identity\":\"cn\"}},"
+	    "\"submitters\":{\"x\":{\"identity\":\"*@a\",\"ca\":\"corp\",\"keys\":[\"release\"]}},"
+	    "\"revoked\":{\"serials\":[\"00:AB\"]}}";
+
+	ck_assert_int_eq(load_text(text, &ps, &c), 0);
+	ck_assert_uint_eq(ps.n, 0);
+	ck_assert_uint_eq(c->keys[0].quota_per_day, 5);
+	ck_assert_uint_eq(c->keys[0].nci_refs, 1);
+	ck_assert_str_eq(c->revoked_serials[0], "ab");
+	ck_assert_int_eq(c->submitters[0].ca, 0);
+	ck_assert_int_eq(c->cas[0].identity, CONFIG_IDENTITY_CN);
+	ck_assert_ptr_null(config_submitter_by_keyid(c, ""));
+	ck_assert_int_eq(load_text(text, &ps, &c2), 0);
+	ck_assert_int_eq(config_same_hsm(c, c2, why, sizeof(why)), 0);
+	free(c2->keys[0].uri);
+	c2->keys[0].uri = strdup("pkcs11:object=other");
+	ck_assert_int_eq(config_same_hsm(c, c2, why, sizeof(why)), SG_ERR_CONFIG);
+	ck_assert_str_eq(why, "keys.release.key differs");
+	config_free(c2);
+	config_free(c);
+}
+END_TEST
+
+START_TEST(live_swap)
+{
+	struct agent_config *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	struct config_live *l = NULL;
+	const struct agent_config *held, *now;
+
+	ck_assert_int_eq(config_live_new(a, &l), 0);
+	held = config_live_get(l);
+	ck_assert_ptr_eq(held, a);
+	ck_assert_int_eq(config_live_swap(l, b), 0);
+	now = config_live_get(l);
+	ck_assert_ptr_eq(now, b);
+	config_live_put(l, held);
+	config_live_put(l, now);
+	config_live_free(l);
+	free(a); /* the first one is borrowed */
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("policy");
+	TCase *tc;
+	SRunner *sr;
+	int nf;
+
+	tc = tcase_create("glob");
+	tcase_add_test(tc, glob_basics);
+	tcase_add_test(tc, glob_bounded);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("/policy/decide");
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_test(tc, decide_allows);
+	tcase_add_test(tc, decide_codes);
+	tcase_add_test(tc, decide_quota);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("/policy/quota-cert-serial");
+	tcase_add_test(tc, quota_windows);
+	tcase_add_test(tc, serial_normalize);
+	tcase_add_test(tc, cert_parse_limits);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("/config/policy");
+	tcase_add_test(tc, config_problems);
+	tcase_add_test(tc, config_identity_needs_ca);
+	tcase_add_test(tc, config_loads_policy);
+	tcase_add_test(tc, live_swap);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
