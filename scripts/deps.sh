@@ -1,9 +1,15 @@
 #!/bin/sh
 # Installs the Debian 12 packages that signet needs to build, test and run
 # its demo.  Does nothing when they are all present; needs root otherwise.
+#   sh scripts/deps.sh            build, test and demo
+#   sh scripts/deps.sh --extra    also fuzzing (clang, libFuzzer) and valgrind,
+#                                 for scripts/fuzz.sh and scripts/valgrind.sh
 set -e
 PKGS="gcc pkg-config meson ninja-build libhiredis-dev libssl-dev libcurl4-openssl-dev
-libcjson-dev check libsubunit-dev libp11-kit-dev softhsm2 opensc redis-server openssl jq"
+libcjson-dev check libsubunit-dev libp11-kit-dev softhsm2 opensc redis-server openssl jq
+python3"
+EXTRA_PKGS="clang libclang-rt-14-dev valgrind"
+[ "${1:-}" = "--extra" ] && PKGS="$PKGS $EXTRA_PKGS"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

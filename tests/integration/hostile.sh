@@ -1,0 +1,42 @@
+#!/bin/bash
+# The hostile corpus (tests/hostile/, SPEC §2, §3, §7) against a real agent:
+# a throwaway stack (redis-server on a unix socket, a SoftHSM token, the
+# agent), then tests/hostile/run.py pushes each case as a raw stream entry
+# and asserts the exact code, and that the HSM signed nothing for it.
+set -u
+
+SRC=${SIGNET_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+SIGNET_BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
+for tool in redis-server redis-cli softhsm2-util pkcs11-tool openssl python3; do
+	command -v "$tool" >/dev/null || { echo "missing tool: $tool (a missing tool is a failure)"; exit 1; }
+done
+
+STACK_DIR=$(mktemp -d /tmp/signet-hostile.XXXXXX)
+STACK_QUIET=1
+. "$SRC/scripts/stack.sh"
+trap 'stack_cleanup; rm -rf "$STACK_DIR" 2>/dev/null || { sleep 1; rm -rf "$STACK_DIR"; }' EXIT
+
+D=$STACK_DIR
+stack_redis_start || exit 1
+stack_token_init || exit 1
+stack_submitter ci-fw ec
+stack_submitter ci-ed ed25519
+stack_submitter limited ec '["release"]'
+stack_config
+# A key pair the agent does not know.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$D/stranger.key" 2>/dev/null
+chmod 600 "$D/stranger.key"
+stack_agent_start || exit 1
+
+STACK_DIR=$D REDIS_SOCK=$REDIS_SOCK python3 "$SRC/tests/hostile/run.py"
+status=$?
+
+stack_agent_stop
+if [ -e "$D/agent.failures" ]; then
+	echo "FAIL - signet-agent exited with status $(tr '\n' ' ' < "$D/agent.failures")"
+	tail -n 40 "$D/agent.log"
+	status=1
+else
+	echo "ok   - signet-agent exited 0 on SIGTERM"
+fi
+exit $status
