@@ -15,6 +15,7 @@
 #include <openssl/x509_vfy.h>
 
 #include "config.h"
+#include "store.h"
 #include "json.h"
 #include "queue.h"
 #include "util.h"
@@ -22,6 +23,7 @@
 #define DEFAULT_MAX_JOB_LIFETIME 900
 #define DEFAULT_RESULT_TTL 604800
 #define DEFAULT_RECLAIM_AFTER 30
+#define DEFAULT_MAX_DELIVERIES 5
 #define LIFETIME_LIMIT_S (7 * 86400)
 #define TTL_LIMIT_S (366 * 86400)
 
@@ -534,20 +536,32 @@ load_revoked(struct cfg_ctx *x, const cJSON *root, struct agent_config *c)
 static int
 load_pkcs11(struct cfg_ctx *x, const cJSON *p, struct agent_config *c)
 {
-	static const char *const members[] = { "module", "token", "pin_file", "sessions" };
-	const char *unknown;
+	static const char *const members[] = {
+		"module", "token", "pin_file", "sessions", "signer", "isolation",
+	};
+	const char *unknown, *iso;
+	size_t isolen;
 	int64_t sessions;
 	long ncpu;
 	int r;
 
 	if (!cJSON_IsObject(p))
 		return cfg_error(x, "pkcs11: must be an object");
-	if (json_check_members(p, members, 4, &unknown) != 0)
+	if (json_check_members(p, members, sizeof(members) / sizeof(members[0]), &unknown) != 0)
 		return cfg_error(x, "pkcs11.%s: unknown member", unknown);
 	if ((r = get_str(x, p, "pkcs11.", "module", 1, 1, &c->pkcs11_module)) != 0 ||
 	    (r = get_str(x, p, "pkcs11.", "token", 1, 0, &c->pkcs11_token)) != 0 ||
-	    (r = get_str(x, p, "pkcs11.", "pin_file", 1, 1, &c->pkcs11_pin_file)) != 0)
+	    (r = get_str(x, p, "pkcs11.", "pin_file", 1, 1, &c->pkcs11_pin_file)) != 0 ||
+	    (r = get_str(x, p, "pkcs11.", "signer", 0, 1, &c->pkcs11_signer)) != 0)
 		return r;
+	/* "process" (the default): the PIN and the sessions live in
+	 * signet-signer; "none": in the agent itself (for debugging only). */
+	c->pkcs11_in_process = 0;
+	r = json_get_string(p, "isolation", &iso, &isolen);
+	if (r == 0 && strcmp(iso, "none") == 0)
+		c->pkcs11_in_process = 1;
+	else if (r != SG_ERR_NOT_FOUND && !(r == 0 && strcmp(iso, "process") == 0))
+		return cfg_error(x, "pkcs11.isolation: \"process\" or \"none\"");
 	r = json_get_int(p, "sessions", 1, 64, &sessions);
 	if (r == SG_ERR_NOT_FOUND) {
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -593,7 +607,8 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 	static const char *const members[] = {
 		"name", "redis", "redis_password_file", "prefix", "pkcs11", "attestation_key",
 		"store", "audit_log", "max_job_lifetime", "result_ttl", "reclaim_after",
-		"keys", "submitters", "submitter_cas", "revoked",
+		"keys", "submitters", "submitter_cas", "revoked", "store_token_file",
+		"store_ca_file", "store_timeout", "store_deadline", "max_deliveries",
 	};
 	cJSON *root = NULL;
 	const cJSON *p, *keys, *subs, *cas, *item;
@@ -637,6 +652,12 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 	    &c->max_job_lifetime));
 	KEEP(get_seconds(x, root, "result_ttl", TTL_LIMIT_S, DEFAULT_RESULT_TTL, &c->result_ttl));
 	KEEP(get_seconds(x, root, "reclaim_after", 86400, DEFAULT_RECLAIM_AFTER, &c->reclaim_after));
+	KEEP(get_str(x, root, "", "store_token_file", 0, 1, &c->store_token_file));
+	KEEP(get_str(x, root, "", "store_ca_file", 0, 1, &c->store_ca_file));
+	KEEP(get_seconds(x, root, "store_timeout", 3600, STORE_DEFAULT_TIMEOUT_S, &c->store_timeout));
+	KEEP(get_seconds(x, root, "store_deadline", 86400, STORE_DEFAULT_DEADLINE_S,
+	    &c->store_deadline));
+	KEEP(get_seconds(x, root, "max_deliveries", 1000, DEFAULT_MAX_DELIVERIES, &c->max_deliveries));
 	if (json_get_object(root, "pkcs11", &p) != 0)
 		rr = worst(rr, cfg_error(x, "pkcs11: required object missing"));
 	else
@@ -827,6 +848,9 @@ config_free(struct agent_config *c)
 	free(c->attestation_key);
 	free(c->store);
 	free(c->audit_log);
+	free(c->pkcs11_signer);
+	free(c->store_token_file);
+	free(c->store_ca_file);
 	free(c);
 }
 
@@ -923,7 +947,15 @@ config_same_hsm(const struct agent_config *a, const struct agent_config *b, char
 	DIFF(attestation_key);
 	DIFF(store);
 	DIFF(audit_log);
+	DIFF(pkcs11_signer);
+	DIFF(store_token_file);
+	DIFF(store_ca_file);
 #undef DIFF
+	if (what == NULL && (a->store_timeout != b->store_timeout ||
+	    a->store_deadline != b->store_deadline))
+		what = "store_timeout or store_deadline";
+	if (what == NULL && a->pkcs11_in_process != b->pkcs11_in_process)
+		what = "pkcs11.isolation";
 	if (what == NULL && a->pkcs11_sessions != b->pkcs11_sessions)
 		what = "pkcs11.sessions";
 	if (what == NULL && a->result_ttl != b->result_ttl)

@@ -98,12 +98,19 @@ struct agent_config {
 	char *pkcs11_token;
 	char *pkcs11_pin_file;
 	unsigned pkcs11_sessions;
+	char *pkcs11_signer;        /* signet-signer path, or NULL: found (see main.c) */
+	int pkcs11_in_process;      /* pkcs11.isolation "none": no signer process */
 	char *attestation_key;      /* PKCS#11 URI */
 	char *store;
 	char *audit_log;
 	int64_t max_job_lifetime;   /* seconds */
 	int64_t result_ttl;         /* seconds */
 	int64_t reclaim_after;      /* seconds */
+	char *store_token_file;     /* HTTP store bearer token, or NULL */
+	char *store_ca_file;        /* HTTPS store CA bundle, or NULL */
+	int64_t store_timeout;      /* seconds per HTTP request */
+	int64_t store_deadline;     /* seconds for all retries of one store write */
+	int64_t max_deliveries;     /* deliveries of an entry before the dead letters */
 	struct agent_key *keys;
 	size_t nkeys;
 	struct agent_submitter *submitters;

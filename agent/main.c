@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <limits.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,7 +25,9 @@
 #include "config.h"
 #include "crypto.h"
 #include "log.h"
+#include "notify.h"
 #include "pipeline.h"
+#include "sgtime.h"
 #include "signet_version.h"
 
 #define WORK_QUEUE_MAX 256
@@ -36,13 +40,26 @@ static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reload_requested;
 static const char *reload_path;  /* the configuration file SIGHUP reloads */
 
+/* An entry on its way to a worker. */
+struct work_item {
+	struct queue_entry e;
+	int dead;       /* delivered too often: to the dead letters */
+	size_t slot;    /* its place in the in-flight table */
+};
+
+#define INFLIGHT_MAX (WORK_QUEUE_MAX + HSM_SESSIONS_MAX)
+
 struct work_queue {
 	pthread_mutex_t lock;
 	pthread_cond_t not_empty;
 	pthread_cond_t not_full;
-	struct queue_entry items[WORK_QUEUE_MAX];
+	struct work_item items[WORK_QUEUE_MAX];
 	size_t head, count;
 	int closed;
+	/* Entries read and not yet finished (queued or with a worker): the
+	 * reader keeps them from looking idle to other agents (queue_touch). */
+	char inflight[INFLIGHT_MAX][QUEUE_ENTRY_ID_MAX + 1];
+	unsigned char inflight_used[INFLIGHT_MAX];
 };
 
 struct worker {
@@ -87,7 +104,7 @@ backoff_next(long prev)
 }
 
 static int
-wq_pop(struct work_queue *wq, struct queue_entry *ret)
+wq_pop(struct work_queue *wq, struct work_item *ret)
 {
 	pthread_mutex_lock(&wq->lock);
 	while (wq->count == 0 && !wq->closed)
@@ -104,18 +121,75 @@ wq_pop(struct work_queue *wq, struct queue_entry *ret)
 	return 0;
 }
 
-/* Takes ownership of e's contents. */
-static void
-wq_push(struct work_queue *wq, struct queue_entry *e)
+/* Whether entry id is in flight already; lock held. */
+static int
+wq_inflight_has(const struct work_queue *wq, const char *id)
 {
+	size_t i;
+
+	for (i = 0; i < INFLIGHT_MAX; i++) {
+		if (wq->inflight_used[i] && strcmp(wq->inflight[i], id) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Takes ownership of e's contents (or frees them when the entry is in
+ * flight already, as a reclaimed entry of our own may be). */
+static void
+wq_push(struct work_queue *wq, struct queue_entry *e, int dead)
+{
+	struct work_item *it;
+	size_t slot;
+
 	pthread_mutex_lock(&wq->lock);
+	if (wq_inflight_has(wq, e->id)) {
+		pthread_mutex_unlock(&wq->lock);
+		free(e->env);
+		e->env = NULL;
+		return;
+	}
 	while (wq->count == WORK_QUEUE_MAX)
 		pthread_cond_wait(&wq->not_full, &wq->lock);
-	wq->items[(wq->head + wq->count) % WORK_QUEUE_MAX] = *e;
+	/* At most WORK_QUEUE_MAX queued plus one per worker: a slot is free. */
+	for (slot = 0; slot < INFLIGHT_MAX && wq->inflight_used[slot]; slot++)
+		;
+	if (slot < INFLIGHT_MAX) {
+		wq->inflight_used[slot] = 1;
+		memcpy(wq->inflight[slot], e->id, sizeof(wq->inflight[slot]));
+	}
+	it = &wq->items[(wq->head + wq->count) % WORK_QUEUE_MAX];
+	it->e = *e;
+	it->dead = dead;
+	it->slot = slot;
 	wq->count++;
 	e->env = NULL;
 	pthread_cond_signal(&wq->not_empty);
 	pthread_mutex_unlock(&wq->lock);
+}
+
+static void
+wq_done(struct work_queue *wq, size_t slot)
+{
+	pthread_mutex_lock(&wq->lock);
+	if (slot < INFLIGHT_MAX)
+		wq->inflight_used[slot] = 0;
+	pthread_mutex_unlock(&wq->lock);
+}
+
+/* Copies the ids in flight into ids (INFLIGHT_MAX entries); returns how many. */
+static size_t
+wq_inflight(struct work_queue *wq, char ids[][QUEUE_ENTRY_ID_MAX + 1])
+{
+	size_t i, n = 0;
+
+	pthread_mutex_lock(&wq->lock);
+	for (i = 0; i < INFLIGHT_MAX; i++) {
+		if (wq->inflight_used[i])
+			memcpy(ids[n++], wq->inflight[i], QUEUE_ENTRY_ID_MAX + 1);
+	}
+	pthread_mutex_unlock(&wq->lock);
+	return n;
 }
 
 static size_t
@@ -157,30 +231,35 @@ worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct queue *q = NULL;
-	struct queue_entry e;
+	struct work_item it;
 	long delay;
 	int r;
 
-	while (wq_pop(w->wq, &e) == 0) {
+	while (wq_pop(w->wq, &it) == 0) {
 		delay = 0;
 		for (;;) {
 			if (q == NULL && (q = connect_with_backoff(&w->qopts, w->consumer)) == NULL)
 				break; /* stopping: the entry stays pending for reclaim */
-			if ((r = pipeline_process(w->ag, q, &e)) == 0)
+			if (it.dead)
+				r = pipeline_dead_letter(w->ag, q, &it.e);
+			else
+				r = pipeline_process(w->ag, q, &it.e);
+			if (r == 0)
 				break;
 			if (r == SG_ERR_QUEUE_UNAVAILABLE || r == SG_ERR_QUEUE_PROTOCOL ||
 			    r == SG_ERR_QUEUE_AUTH) {
 				queue_close(q);
 				q = NULL;
 			} else {
-				log_warn_r(r, "entry %s: will retry", e.id);
+				log_warn_r(r, "entry %s: will retry", it.e.id);
 			}
 			if (stop_requested)
 				break;
 			delay = backoff_next(delay);
 			sleep_ms(delay);
 		}
-		free(e.env);
+		wq_done(w->wq, it.slot);
+		free(it.e.env);
 	}
 	queue_close(q);
 	return NULL;
@@ -211,12 +290,45 @@ check_keys(struct agent *ag, const struct agent_config *cfg)
 	return bad ? SG_ERR_CONFIG : 0;
 }
 
+/*
+ * The signer executable: as configured; else installed beside the agent
+ * (<prefix>/sbin/../libexec) or in the build tree (agent/../hsm); else
+ * where this build installs it.  It must be a regular executable file.
+ */
+static int
+find_signer(const struct agent_config *cfg, char *buf, size_t len)
+{
+	static const char *const rel[] = { "../libexec/signet-signer", "../hsm/signet-signer" };
+	char exe[PATH_MAX], *slash;
+	struct stat st;
+	ssize_t n;
+	size_t i;
+
+	if (cfg->pkcs11_signer != NULL) {
+		snprintf(buf, len, "%s", cfg->pkcs11_signer);
+		return stat(buf, &st) == 0 && S_ISREG(st.st_mode) && access(buf, X_OK) == 0 ? 0 : -1;
+	}
+	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
+		exe[n] = '\0';
+		if ((slash = strrchr(exe, '/')) != NULL) {
+			*slash = '\0';
+			for (i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+				if ((size_t)snprintf(buf, len, "%s/%s", exe, rel[i]) < len &&
+				    stat(buf, &st) == 0 && S_ISREG(st.st_mode) && access(buf, X_OK) == 0)
+					return 0;
+			}
+		}
+	}
+	snprintf(buf, len, "%s", SIGNET_SIGNER_PATH);
+	return stat(buf, &st) == 0 && S_ISREG(st.st_mode) && access(buf, X_OK) == 0 ? 0 : -1;
+}
+
 static int
 open_hsm(struct agent *ag, const struct agent_config *cfg)
 {
 	struct hsm_key_spec *specs;
 	struct hsm_config hc;
-	char errbuf[ERRBUF_LEN] = "";
+	char errbuf[ERRBUF_LEN] = "", signer[PATH_MAX];
 	size_t i;
 	int r;
 
@@ -238,6 +350,16 @@ open_hsm(struct agent *ag, const struct agent_config *cfg)
 	hc.sessions = cfg->pkcs11_sessions;
 	hc.keys = specs;
 	hc.nkeys = cfg->nkeys + 1;
+	if (!cfg->pkcs11_in_process) {
+		if (find_signer(cfg, signer, sizeof(signer)) != 0) {
+			log_error("pkcs11.signer: signet-signer not found; name it in the configuration");
+			free(specs);
+			return SG_ERR_CONFIG;
+		}
+		hc.signer = signer;
+	} else {
+		log_warn("pkcs11.isolation is \"none\": the PIN and the HSM sessions are in this process");
+	}
 	r = hsm_open(&hc, &ag->hsm, errbuf, sizeof(errbuf));
 	free(specs);
 	if (r != 0) {
@@ -310,6 +432,24 @@ harden_process(void)
 		log_warn("cannot disable core dumps");
 }
 
+/* queue_touch() on every entry in flight, in batches. */
+static int
+touch_inflight(struct queue *q, const char *consumer, struct work_queue *wq)
+{
+	static char ids[INFLIGHT_MAX][QUEUE_ENTRY_ID_MAX + 1]; /* the reader's only */
+	const char *ptrs[QUEUE_CLAIM_MAX];
+	size_t n = wq_inflight(wq, ids), i, k;
+	int r;
+
+	for (i = 0; i < n; i += k) {
+		for (k = 0; k < QUEUE_CLAIM_MAX && i + k < n; k++)
+			ptrs[k] = ids[i + k];
+		if ((r = queue_touch(q, consumer, ptrs, k)) != 0)
+			return r;
+	}
+	return 0;
+}
+
 static int
 run(struct agent *ag, const struct agent_config *cfg)
 {
@@ -320,6 +460,12 @@ run(struct agent *ag, const struct agent_config *cfg)
 	struct queue_entry *entries = NULL;
 	char host[64] = "host";
 	size_t n = 0, i, nworkers = cfg->pkcs11_sessions;
+	/* Entries in work are refreshed three times per reclaim_after; pending
+	 * ones are looked for twice per reclaim_after. */
+	int64_t touch_ms = cfg->reclaim_after * 1000 / 3, reclaim_ms = cfg->reclaim_after * 1000 / 2;
+	int64_t watchdog_ms = notify_watchdog_ms(), next_touch = 0, next_reclaim = 0, next_watchdog = 0;
+	/* Block no longer than the touch period, so touches are never late. */
+	int block_ms = touch_ms < READ_BLOCK_MS ? (touch_ms > 50 ? (int)touch_ms : 50) : READ_BLOCK_MS;
 	long delay = 0;
 	int r;
 
@@ -363,21 +509,50 @@ run(struct agent *ag, const struct agent_config *cfg)
 	snprintf(consumer, sizeof(consumer), "%s@%s/%ld", cfg->name, host, (long)getpid());
 	log_info("agent %s started: %zu workers, consumer %s", cfg->name, nworkers, consumer);
 
+	notify_send("READY=1");
 	delay = 0;
 	while (!stop_requested) {
 		size_t room = wq_free_slots(&wq);
+		int64_t now = sgtime_mono_ms();
+
 		if (reload_requested) {
 			reload_requested = 0;
 			reload_policy(ag);
 		}
-		if (room == 0) {
-			sleep_ms(10);
-			continue;
+		if (watchdog_ms > 0 && now >= next_watchdog) {
+			notify_send("WATCHDOG=1");
+			next_watchdog = now + watchdog_ms / 2;
 		}
 		if (q == NULL && (q = connect_with_backoff(&qopts, "reader")) == NULL)
 			break;
-		r = queue_read(q, consumer, room < nworkers * 4 ? room : nworkers * 4, READ_BLOCK_MS,
-		    &entries, &n);
+		r = 0;
+		/* Keep the entries in work from looking abandoned to other agents. */
+		if (now >= next_touch) {
+			r = touch_inflight(q, consumer, &wq);
+			next_touch = now + touch_ms;
+		}
+		/* Take over what dead consumers left pending for reclaim_after. */
+		if (r == 0 && room > 0 && now >= next_reclaim) {
+			r = queue_reclaim(q, consumer, cfg->reclaim_after * 1000,
+			    room < QUEUE_CLAIM_MAX ? room : QUEUE_CLAIM_MAX, &entries, &n);
+			next_reclaim = now + reclaim_ms;
+			for (i = 0; r == 0 && i < n; i++) {
+				int dead = entries[i].deliveries > (uint64_t)cfg->max_deliveries;
+				log_info("entry %s: taken over after %llu deliveries%s", entries[i].id,
+				    (unsigned long long)entries[i].deliveries, dead ? ", to the dead letters" : "");
+				wq_push(&wq, &entries[i], dead);
+			}
+			queue_entries_free(entries, n);
+			entries = NULL;
+			room = wq_free_slots(&wq);
+		}
+		if (r == 0 && room == 0) {
+			sleep_ms(10);
+			continue;
+		}
+		if (r == 0)
+			r = queue_read(q, consumer, room < nworkers * 4 ? room : nworkers * 4,
+			    block_ms, &entries, &n);
 		if (r != 0) {
 			log_warn_r(r, "reading the queue");
 			queue_close(q);
@@ -387,10 +562,11 @@ run(struct agent *ag, const struct agent_config *cfg)
 		}
 		delay = 0;
 		for (i = 0; i < n; i++)
-			wq_push(&wq, &entries[i]);
+			wq_push(&wq, &entries[i], 0);
 		queue_entries_free(entries, n);
 		entries = NULL;
 	}
+	notify_send("STOPPING=1");
 	log_info("stopping: finishing the jobs in hand");
 	pthread_mutex_lock(&wq.lock);
 	wq.closed = 1;
@@ -480,7 +656,9 @@ main(int argc, char **argv)
 		status = 0;
 		goto out;
 	}
-	struct store_opts so = { .url = cfg->store };
+	struct store_opts so = { .url = cfg->store, .bearer_token_file = cfg->store_token_file,
+		.ca_file = cfg->store_ca_file, .timeout_s = cfg->store_timeout,
+		.deadline_s = cfg->store_deadline };
 	if ((r = store_open(&so, &ag.store, errbuf, sizeof(errbuf))) != 0) {
 		log_error("%s", errbuf);
 		status = 2;

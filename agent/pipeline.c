@@ -482,3 +482,47 @@ pipeline_process(struct agent *ag, struct queue *q, const struct queue_entry *e)
 	outcome_clear(&o);
 	return r;
 }
+
+int
+pipeline_dead_letter(struct agent *ag, struct queue *q, const struct queue_entry *e)
+{
+	struct dsse_envelope *parsed = NULL;
+	struct outcome o;
+	uint8_t *payload = NULL;
+	size_t payload_len = 0, env_len = 0;
+	char *env = NULL, reason[96];
+	int r;
+
+	memset(&o, 0, sizeof(o));
+	o.key_index = -1;
+	o.code = SG_ERR_INTERNAL;
+	/* Parse no more than it takes to find the id a result is owed to: this
+	 * entry may be what stopped the agents that took it before. */
+	if (e->env != NULL && e->env_len <= ENVELOPE_MAX_BYTES) {
+		if (envelope_parse(e->env, e->env_len, &parsed) == 0) {
+			note_payload(&o, parsed->payload, parsed->payload_len);
+			envelope_free(parsed);
+		} else if (envelope_salvage_payload(e->env, e->env_len, &payload, &payload_len) == 0) {
+			note_payload(&o, payload, payload_len);
+			free(payload);
+		}
+	}
+	log_warn("entry %s (job %s) delivered %llu times: moved to the dead letters", e->id,
+	    o.has_id ? o.id : "-", (unsigned long long)e->deliveries);
+	if ((r = build_result(ag, e, &o, &env, &env_len)) != 0)
+		goto out;
+	if (o.has_id) {
+		/* NX: if the job was signed after all, its result stays. */
+		r = queue_put_result(q, o.id, env, env_len, ag->cfg->result_ttl, 1);
+		if (r == SG_ERR_EXISTS)
+			r = 0;
+		if (r != 0)
+			goto out;
+	}
+	snprintf(reason, sizeof(reason), "delivered %llu times", (unsigned long long)e->deliveries);
+	r = queue_dead_letter(q, e, reason);
+ out:
+	free(env);
+	outcome_clear(&o);
+	return r;
+}

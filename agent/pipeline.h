@@ -43,6 +43,15 @@ struct agent {
  */
 int pipeline_process(struct agent *ag, struct queue *q, const struct queue_entry *e) SG_MUST_CHECK;
 
+/*
+ * An entry delivered more than max_deliveries times (it may be what stops
+ * the agents that take it): a failed/internal result when one is owed
+ * (written with NX), an audit record, then XADD to <prefix>dead and
+ * XACK/XDEL.  Same return values as pipeline_process().
+ */
+int pipeline_dead_letter(struct agent *ag, struct queue *q, const struct queue_entry *e)
+    SG_MUST_CHECK;
+
 /* The audit replay callback that rebuilds ag->replay from the log. */
 void pipeline_audit_replay(void *arg, const char *event, const char *id,
     const char *job_sha256, const char *key, int64_t time, const char *submitter);

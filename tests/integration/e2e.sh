@@ -69,6 +69,17 @@ else
 	fail "signet-agent listening sockets: $listening of $nsock"
 fi
 
+# Privilege separation: the PKCS#11 module (and so the PIN and the
+# sessions) lives in the signet-signer child, never in the agent.
+signer_pid=$(pgrep -P "$STACK_AGENT_PID" -f signet-signer | head -1)
+if [ -n "$signer_pid" ] && grep -q libsofthsm2 "/proc/$signer_pid/maps" &&
+	! grep -q libsofthsm2 "/proc/$STACK_AGENT_PID/maps" &&
+	[ "$(awk '/^Cpus_allowed:/ {next} /^TracerPid:/ {print $2}' "/proc/$signer_pid/status")" = 0 ]; then
+	ok "the PKCS#11 module is loaded in signet-signer (pid $signer_pid), not in the agent"
+else
+	fail "privilege separation: signer pid '${signer_pid}'"
+fi
+
 head -c 1048576 /dev/urandom > "$D/firmware.bin"
 printf 'hello signet\n' > "$D/small.txt"
 

@@ -1,0 +1,102 @@
+#!/bin/bash
+# The HTTP artifact store (SPEC §8) against a real nginx with WebDAV PUT and
+# a bearer token: signatures and results land there; while the store is down
+# jobs wait and complete when it returns; past the deadline they fail with
+# store.failed; a wrong token never succeeds.
+set -u
+
+SRC=${SIGNET_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+SIGNET_BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
+SUBMIT_JOB=${SUBMIT_JOB:-$SIGNET_BUILD/submitter/submit-job}
+for tool in redis-server redis-cli softhsm2-util pkcs11-tool openssl jq nginx curl; do
+	command -v "$tool" >/dev/null || { echo "missing tool: $tool (a missing tool is a failure)"; exit 1; }
+done
+
+STACK_DIR=$(mktemp -d /tmp/signet-http.XXXXXX)
+STACK_QUIET=1
+. "$SRC/scripts/stack.sh"
+. "$SRC/scripts/nginx.sh"
+trap 'stack_cleanup; nginx_stop; rm -rf "$STACK_DIR"' EXIT
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok   - $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && sed 's/^/       /' "$2" | tail -n 15; }
+D=$STACK_DIR
+
+TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+( umask 077; printf '%s\n' "$TOKEN" > "$D/store.token" )
+stack_redis_start || exit 1
+stack_token_init || exit 1
+nginx_start "$TOKEN" || exit 1
+stack_submitter ci-fw ec
+STACK_STORE=http://127.0.0.1:$NGINX_PORT/signatures
+STACK_EXTRA="\"store_token_file\": \"$D/store.token\", \"store_timeout\": 2, \"store_deadline\": 12,"
+stack_config
+stack_agent_start || exit 1
+
+printf 'artifact over http\n' > "$D/a.bin"
+sj() {
+	local id=$1
+	shift
+	SIGNET_REDIS=$SIGNET_REDIS SIGNET_AGENT_PUBKEY=$D/agent.pub SIGNET_IDENTITY=$D/ci-fw.key \
+		"$SUBMIT_JOB" "$@" >"$D/$id.out" 2>"$D/$id.err"
+	echo $? > "$D/$id.rc"
+}
+rc() { cat "$D/$1.rc"; }
+
+sj put -k release -f cms --json "$D/a.bin"
+id=$(jq -r .id "$D/put.out" 2>/dev/null)
+if [ "$(rc put)" = 0 ] && cmp -s "$D/a.bin.p7s" "$D/dav/signatures/release/$id/a.bin.p7s" &&
+	[ "$(jq -r .store.signature "$D/put.out")" = "http://127.0.0.1:$NGINX_PORT/signatures/release/$id/a.bin.p7s" ] &&
+	[ "$(jq -r .payload "$D/dav/signatures/release/$id/result.json" | base64 -d | jq -r .id)" = "$id" ]; then
+	ok "signature and result.json are PUT to nginx under <base>/<key>/<id>/"
+else
+	fail "HTTP store PUT (rc $(rc put))" "$D/put.err"
+fi
+
+# The store goes away for a while: the job waits and completes when it returns.
+nginx_stop
+( sleep 4; nginx_restart ) &
+restarter=$!
+sj down -k release -f raw -o "$D/down.sig" "$D/a.bin"
+if [ "$(rc down)" = 0 ] && openssl dgst -sha256 -verify "$D/release.pub.pem" \
+	-signature "$D/down.sig" "$D/a.bin" >/dev/null 2>&1; then
+	ok "a job submitted while the store is down completes when it returns"
+else
+	fail "store down for 4 s (rc $(rc down))" "$D/down.err"
+fi
+wait "$restarter"
+
+# Down past the deadline: failed, store.failed, and nothing written locally.
+nginx_stop
+sj dead -k release -f raw -w 60 -o "$D/dead.sig" "$D/a.bin"
+if [ "$(rc dead)" = 1 ] && grep -q store.failed "$D/dead.err" && [ ! -e "$D/dead.sig" ]; then
+	ok "a store down past the deadline gives failed/store.failed"
+else
+	fail "store past the deadline (rc $(rc dead))" "$D/dead.err"
+fi
+nginx_restart
+sleep 0.3
+
+# A wrong token: the agent refuses to release anything it could not store.
+stack_agent_stop
+printf 'wrong-token\n' > "$D/store.token"
+stack_agent_start || exit 1
+sj wrongtoken -k release -f raw -w 60 -o "$D/wt.sig" "$D/a.bin"
+if [ "$(rc wrongtoken)" = 1 ] && grep -q store.failed "$D/wrongtoken.err" && [ ! -e "$D/wt.sig" ] &&
+	grep -q ' 401 ' "$D/nginx/access.log"; then
+	ok "a token the store refuses (401) fails at once with store.failed"
+else
+	fail "wrong token (rc $(rc wrongtoken))" "$D/wrongtoken.err"
+fi
+if ! grep -q "$TOKEN" "$D/agent.log" "$D/audit.log"; then
+	ok "the bearer token is in no log"
+else
+	fail "bearer token leaked into a log"
+fi
+
+stack_agent_stop
+[ ! -e "$D/agent.failures" ] && ok "signet-agent exited 0 on SIGTERM" || fail "agent exit status" "$D/agent.log"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
