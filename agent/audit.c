@@ -12,6 +12,7 @@
 
 #include "audit.h"
 #include "crypto.h"
+#include "job.h"
 #include "json.h"
 #include "log.h"
 #include "sgtime.h"
@@ -21,6 +22,7 @@
 
 struct audit {
 	pthread_mutex_t lock;
+	char *path;
 	int fd;
 	uint64_t seq;                     /* last written */
 	uint8_t last_hash[SHA256_LEN];
@@ -43,8 +45,11 @@ chain_hash(const uint8_t prev[SHA256_LEN], const char *body, size_t len, uint8_t
 static int
 check_line(struct audit *a, const char *line, size_t len, audit_replay_fn fn, void *arg)
 {
-	static const char *const stored[] = { "event", "id", "job_sha256", "key", "time", "submitter" };
-	const char *vals[6] = { NULL, NULL, NULL, NULL, NULL, NULL }, *hash;
+	static const char *const stored[] = {
+		"event", "id", "job_sha256", "key", "time", "submitter", "code",
+	};
+	const char *vals[7] = { NULL, NULL, NULL, NULL, NULL, NULL, NULL }, *hash;
+	struct audit_seen seen;
 	int64_t when = 0;
 	uint8_t want[SHA256_LEN], got[SHA256_LEN];
 	cJSON *root = NULL;
@@ -78,14 +83,22 @@ check_line(struct audit *a, const char *line, size_t len, audit_replay_fn fn, vo
 	}
 	if (CRYPTO_memcmp(got, want, SHA256_LEN) != 0)
 		goto out;
-	for (i = 0; i < 6; i++) {
+	for (i = 0; i < 7; i++) {
 		if (json_get_string(root, stored[i], &vals[i], &slen) != 0)
 			vals[i] = NULL;
 	}
 	if (vals[4] == NULL || sgtime_parse(vals[4], &when) != 0)
 		when = 0;
-	if (fn != NULL && vals[0] != NULL)
-		fn(arg, vals[0], vals[1], vals[2], vals[3], when, vals[5]);
+	if (fn != NULL && vals[0] != NULL) {
+		seen.event = vals[0];
+		seen.id = vals[1];
+		seen.job_sha256 = vals[2];
+		seen.key = vals[3];
+		seen.submitter = vals[5];
+		seen.code = vals[6];
+		seen.time = when;
+		fn(arg, &seen);
+	}
 	memcpy(a->last_hash, got, SHA256_LEN);
 	a->seq = (uint64_t)seq;
 	r = 0;
@@ -153,8 +166,47 @@ audit_open(const char *path, audit_replay_fn fn, void *arg, struct audit **ret,
 		free(a);
 		return r;
 	}
+	if ((a->path = strdup(path)) == NULL) {
+		close(a->fd);
+		free(a);
+		return SG_ERR_ALLOC;
+	}
 	pthread_mutex_init(&a->lock, NULL);
 	*ret = a;
+	return 0;
+}
+
+int
+audit_find(struct audit *a, const char *event, const char *id, char **ret_line, size_t *ret_len)
+{
+	char needle[64 + JOB_ID_LEN], *line = NULL, *found = NULL;
+	size_t cap = 0, found_len = 0;
+	ssize_t n;
+	FILE *f;
+	int fd;
+
+	/* The writer puts "event" and then "id" after "seq" and "time". */
+	snprintf(needle, sizeof(needle), "\"event\":\"%s\",\"id\":\"%s\"", event, id);
+	if ((fd = open(a->path, O_RDONLY | O_CLOEXEC)) == -1)
+		return SG_ERR_SYSTEM;
+	if ((f = fdopen(fd, "r")) == NULL) {
+		close(fd);
+		return SG_ERR_SYSTEM;
+	}
+	while ((n = getline(&line, &cap, f)) > 0) {
+		if ((size_t)n > AUDIT_LINE_MAX + HASH_SUFFIX_LEN + 1 || strstr(line, needle) == NULL)
+			continue;
+		free(found);
+		found_len = line[n - 1] == '\n' ? (size_t)n - 1 : (size_t)n;
+		if ((found = strndup(line, found_len)) == NULL)
+			break;
+	}
+	free(line);
+	fclose(f);
+	if (found == NULL)
+		return SG_ERR_NOT_FOUND;
+	*ret_line = found;
+	*ret_len = found_len;
 	return 0;
 }
 
@@ -191,7 +243,8 @@ audit_append(struct audit *a, const struct audit_record *rec, uint64_t *ret_seq,
 	    add_opt(o, "format", rec->format) != 0 || add_opt(o, "artifact", rec->artifact) != 0 ||
 	    add_opt(o, "sha256", rec->artifact_sha256) != 0 ||
 	    add_opt(o, "job_sha256", rec->job_sha256) != 0 || add_opt(o, "code", rec->code) != 0 ||
-	    add_opt(o, "signature_sha256", rec->signature_sha256) != 0)
+	    add_opt(o, "signature_sha256", rec->signature_sha256) != 0 ||
+	    add_opt(o, "signature", rec->signature) != 0)
 		goto out;
 	if ((r = json_print(o, &body, &blen)) != 0)
 		goto out;
@@ -244,5 +297,6 @@ audit_close(struct audit *a)
 		close(a->fd);
 	}
 	pthread_mutex_destroy(&a->lock);
+	free(a->path);
 	free(a);
 }

@@ -19,7 +19,7 @@
 #include "err.h"
 #include "util.h"
 
-#define AUDIT_LINE_MAX (16 * 1024)
+#define AUDIT_LINE_MAX (64 * 1024)
 
 struct audit;
 
@@ -38,12 +38,24 @@ struct audit_record {
 	const char *job_sha256;
 	const char *code;             /* SPEC §7 code when not signed */
 	const char *signature_sha256; /* hex SHA-256 of the signature file */
+	const char *signature;        /* "signed": the signature file in base64, so
+	                                 that a result lost in a crash can be
+	                                 rebuilt without a second HSM signature */
 };
 
-/* Called for each record found when opening an existing log; a string
- * member the record lacks is NULL, time is 0 when it is absent or bad. */
-typedef void (*audit_replay_fn)(void *arg, const char *event, const char *id,
-    const char *job_sha256, const char *key, int64_t time, const char *submitter);
+/* A record found when opening an existing log; a string member the record
+ * lacks is NULL, time is 0 when it is absent or bad.  Borrowed for the
+ * duration of the callback. */
+struct audit_seen {
+	const char *event;
+	const char *id;
+	const char *job_sha256;
+	const char *key;
+	const char *submitter;
+	const char *code;
+	int64_t time;
+};
+typedef void (*audit_replay_fn)(void *arg, const struct audit_seen *rec);
 
 /*
  * Opens (creating with mode 0600) the log, verifies the whole hash chain and
@@ -60,6 +72,15 @@ int audit_open(const char *path, audit_replay_fn fn, void *arg, struct audit **r
  * hash.  SG_ERR_SYSTEM on a write or sync failure. */
 int audit_append(struct audit *a, const struct audit_record *rec, uint64_t *ret_seq,
     char ret_hash[SHA256_HEX_LEN + 1]) SG_MUST_CHECK;
+
+/*
+ * The last record with this event and job id, as its JSON line (without
+ * the newline; caller frees).  Reads the log from disk: meant for the rare
+ * path of rebuilding a lost result, not for every job.  SG_ERR_NOT_FOUND,
+ * SG_ERR_SYSTEM.
+ */
+int audit_find(struct audit *a, const char *event, const char *id, char **ret_line,
+    size_t *ret_len) SG_MUST_CHECK;
 
 void audit_close(struct audit *a);
 

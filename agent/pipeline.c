@@ -15,6 +15,7 @@
 #include "envelope.h"
 #include "format.h"
 #include "job.h"
+#include "json.h"
 #include "log.h"
 #include "pipeline.h"
 #include "policy.h"
@@ -68,20 +69,47 @@ note_payload(struct outcome *o, const uint8_t *payload, size_t len)
 	o->has_id = job_peek_id(payload, len, o->id) == 0;
 }
 
+/*
+ * Rebuilds the replay table and the quotas from the audit log.  Per job id
+ * the log holds: "intent" before the HSM is asked, "signature" once it has
+ * signed (with the signature itself), then the decision ("signed",
+ * "rejected", "failed").  An intent with no signature record after it
+ * means an earlier run stopped in between: the HSM may have signed, so the
+ * id is spent — unless the decision says the HSM refused (hsm.* codes).
+ */
 void
-pipeline_audit_replay(void *arg, const char *event, const char *id, const char *job_sha256,
-    const char *key, int64_t time, const char *submitter)
+pipeline_audit_replay(void *arg, const struct audit_seen *rec)
 {
 	struct agent *ag = arg;
+	const char *ev = rec->event;
 
-	if (strcmp(event, "signed") != 0 || id == NULL || job_sha256 == NULL || key == NULL)
+	if (rec->id == NULL || rec->job_sha256 == NULL)
 		return;
-	if (replay_mark_signed(ag->replay, id, job_sha256, key) != 0)
-		log_warn("audit log: cannot remember signed job %s", id);
+	if (strcmp(ev, "intent") == 0) {
+		if (rec->key == NULL ||
+		    replay_mark_intent(ag->replay, rec->id, rec->job_sha256, rec->key) != 0)
+			log_warn("audit log: cannot remember the intent to sign job %s", rec->id);
+		return;
+	}
+	if (strcmp(ev, "failed") == 0) {
+		if (rec->code != NULL && strncmp(rec->code, "hsm.", 4) == 0)
+			replay_mark_free(ag->replay, rec->id, rec->job_sha256);
+		return;
+	}
+	if (strcmp(ev, "signature") == 0 && rec->key != NULL) {
+		if (replay_mark_signed(ag->replay, rec->id, rec->job_sha256, rec->key) != 0)
+			log_warn("audit log: cannot remember signed job %s", rec->id);
+		return;
+	}
+	if (strcmp(ev, "signed") != 0 || rec->key == NULL)
+		return;
+	/* Logs from before "signature" records existed have only this one. */
+	if (replay_mark_signed(ag->replay, rec->id, rec->job_sha256, rec->key) != 0)
+		log_warn("audit log: cannot remember signed job %s", rec->id);
 	/* Quotas count signed jobs of the last day, whatever the key's policy is now. */
-	if (ag->quota != NULL && submitter != NULL && time > sgtime_now() - QUOTA_DAY_S &&
-	    quota_add(ag->quota, submitter, key, time) != 0)
-		log_warn("audit log: cannot count signed job %s against its quota", id);
+	if (ag->quota != NULL && rec->submitter != NULL && rec->time > sgtime_now() - QUOTA_DAY_S &&
+	    quota_add(ag->quota, rec->submitter, rec->key, rec->time) != 0)
+		log_warn("audit log: cannot count signed job %s against its quota", rec->id);
 }
 
 /*
@@ -255,6 +283,54 @@ sig_file_name(const struct sg_job *job, char *buf, size_t len)
 	return buf;
 }
 
+/* An audit record about this job (intent, signature) with what is known. */
+static int
+audit_job_event(struct agent *ag, const struct outcome *o, const char *event,
+    const char *sigsha, const char *sig_b64)
+{
+	struct audit_record rec;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.event = event;
+	rec.id = o->id;
+	rec.submitter = o->has_sub ? o->sub : NULL;
+	rec.keyid = o->has_sub ? o->keyid : NULL;
+	rec.job_sha256 = o->job_sha256;
+	rec.key = o->job->key;
+	rec.format = sg_format_name(o->job->format);
+	rec.artifact = o->job->artifact.name;
+	rec.artifact_sha256 = o->job->artifact.sha256_hex;
+	rec.signature_sha256 = sigsha;
+	rec.signature = sig_b64;
+	return audit_append(ag->audit, &rec, NULL, NULL);
+}
+
+/* The signature of a job signed before whose result is lost (a crash
+ * between the HSM and the store): read back from its "signature" record. */
+static int
+recover_signature(struct agent *ag, struct outcome *o)
+{
+	const char *b64;
+	char *line = NULL;
+	cJSON *root = NULL;
+	unsigned flags = 0;
+	size_t len = 0, blen;
+	int r;
+
+	if ((r = audit_find(ag->audit, "signature", o->id, &line, &len)) != 0)
+		return r;
+	r = SG_ERR_INTERNAL;
+	if (json_parse(line, len, &root, &flags) != 0 || flags != 0 ||
+	    json_get_string(root, "signature", &b64, &blen) != 0 ||
+	    b64_decode(b64, blen, &o->sigfile, &o->sigfile_len) != 0)
+		goto out;
+	r = 0;
+ out:
+	cJSON_Delete(root);
+	free(line);
+	return r;
+}
+
 /* The signing half: at most one HSM signature per id, ever. */
 static int
 sign_job(struct agent *ag, struct outcome *o)
@@ -263,18 +339,39 @@ sign_job(struct agent *ag, struct outcome *o)
 	struct sign_arg sa = { ag->hsm, (size_t)o->key_index };
 	struct format_request req;
 	char prev_sha[SHA256_HEX_LEN + 1], prev_key[JOB_KEY_MAX + 1], name[ARTIFACT_NAME_MAX + 8];
+	char sigsha[SHA256_HEX_LEN + 1], *sig_b64 = NULL;
+	uint8_t h[SHA256_LEN];
 	enum replay_state state;
 	int r;
 
 	if ((r = replay_claim(ag->replay, o->id, &state, prev_sha, prev_key)) != 0)
 		return r;
+	if (state != REPLAY_CLAIMED && strcmp(prev_sha, o->job_sha256) != 0)
+		return SG_ERR_JOB_REPLAYED;
+	if (state == REPLAY_INTERRUPTED) {
+		/* An earlier run stopped between asking the HSM and recording
+		 * what it answered: the HSM may have signed, so never again. */
+		log_warn("job %s: an earlier run was interrupted while signing it; not signing "
+		    "again", o->id);
+		return SG_ERR_INTERNAL;
+	}
 	if (state == REPLAY_SIGNED) {
-		if (strcmp(prev_sha, o->job_sha256) != 0)
-			return SG_ERR_JOB_REPLAYED;
 		/* The same job again: publish the first result, never sign twice. */
 		r = store_get(ag->store, prev_key, o->id, "result.json", &o->republish,
 		    &o->republish_len);
-		return r == 0 ? 0 : SG_ERR_STORE_FAILED;
+		if (r == 0)
+			return 0;
+		if (r != SG_ERR_NOT_FOUND || (r = recover_signature(ag, o)) != 0)
+			return SG_ERR_STORE_FAILED;
+		log_info("job %s: result lost after signing; rebuilt from the audit log", o->id);
+		sig_file_name(o->job, name, sizeof(name));
+		return store_put(ag->store, key->name, o->id, name, o->sigfile, o->sigfile_len,
+		    &o->store_sig);
+	}
+	/* The intent is durable before the HSM is asked (see docs/reliability.md). */
+	if ((r = audit_job_event(ag, o, "intent", NULL, NULL)) != 0) {
+		replay_done(ag->replay, o->id, 0, NULL, NULL);
+		return r;
 	}
 	memset(&req, 0, sizeof(req));
 	req.format = o->job->format;
@@ -290,6 +387,15 @@ sign_job(struct agent *ag, struct outcome *o)
 	}
 	/* From here on the HSM has signed: the id is spent whatever happens. */
 	replay_done(ag->replay, o->id, 1, o->job_sha256, key->name);
+	crypto_sha256(o->sigfile, o->sigfile_len, h);
+	hex_encode(h, SHA256_LEN, sigsha);
+	if ((r = b64_encode(o->sigfile, o->sigfile_len, &sig_b64)) != 0 ||
+	    (r = audit_job_event(ag, o, "signature", sigsha, sig_b64)) != 0) {
+		free(sig_b64);
+		log_error_r(r, "job %s: cannot record the signature; it is not released", o->id);
+		return SG_ERR_INTERNAL;
+	}
+	free(sig_b64);
 	sig_file_name(o->job, name, sizeof(name));
 	return store_put(ag->store, key->name, o->id, name, o->sigfile, o->sigfile_len,
 	    &o->store_sig);

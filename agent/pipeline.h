@@ -53,7 +53,6 @@ int pipeline_dead_letter(struct agent *ag, struct queue *q, const struct queue_e
     SG_MUST_CHECK;
 
 /* The audit replay callback that rebuilds ag->replay from the log. */
-void pipeline_audit_replay(void *arg, const char *event, const char *id,
-    const char *job_sha256, const char *key, int64_t time, const char *submitter);
+void pipeline_audit_replay(void *arg, const struct audit_seen *rec);
 
 #endif

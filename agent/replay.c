@@ -20,7 +20,7 @@
 
 /* SLOT_FREE: an id whose claim ended without a signature; it stays in the
  * table so that probe chains stay intact, and can be claimed again. */
-enum slot_state { SLOT_EMPTY = 0, SLOT_BUSY, SLOT_SIGNED, SLOT_FREE };
+enum slot_state { SLOT_EMPTY = 0, SLOT_BUSY, SLOT_SIGNED, SLOT_FREE, SLOT_INTERRUPTED };
 
 struct slot {
 	enum slot_state state;
@@ -172,10 +172,10 @@ replay_claim(struct replay *rp, const char *id, enum replay_state *ret_state,
 			break;
 		pthread_cond_wait(&rp->changed, &rp->lock);
 	}
-	if (s->state == SLOT_SIGNED) {
+	if (s->state == SLOT_SIGNED || s->state == SLOT_INTERRUPTED) {
 		memcpy(ret_job_sha256, s->job_sha256, sizeof(s->job_sha256));
 		memcpy(ret_key, s->key, sizeof(s->key));
-		*ret_state = REPLAY_SIGNED;
+		*ret_state = s->state == SLOT_SIGNED ? REPLAY_SIGNED : REPLAY_INTERRUPTED;
 	} else if ((r = put_locked(rp, id, SLOT_BUSY, NULL, NULL)) == 0) {
 		*ret_state = REPLAY_CLAIMED;
 	}
@@ -203,5 +203,34 @@ replay_done(struct replay *rp, const char *id, int signed_ok, const char *job_sh
 		}
 	}
 	pthread_cond_broadcast(&rp->changed);
+	pthread_mutex_unlock(&rp->lock);
+}
+
+int
+replay_mark_intent(struct replay *rp, const char *id, const char *job_sha256, const char *key)
+{
+	int r;
+
+	if (!valid_id(id))
+		return SG_ERR_INVALID_ARGUMENT;
+	pthread_mutex_lock(&rp->lock);
+	r = put_locked(rp, id, SLOT_INTERRUPTED, job_sha256, key);
+	pthread_mutex_unlock(&rp->lock);
+	return r;
+}
+
+void
+replay_mark_free(struct replay *rp, const char *id, const char *job_sha256)
+{
+	struct slot *s;
+
+	if (!valid_id(id) || job_sha256 == NULL)
+		return;
+	pthread_mutex_lock(&rp->lock);
+	s = slot_find(rp, id);
+	/* Only the outcome of the same job ends an interrupted intent: a
+	 * rejection of some other envelope under the id says nothing. */
+	if (s->state == SLOT_INTERRUPTED && strcmp(s->job_sha256, job_sha256) == 0)
+		s->state = SLOT_FREE;
 	pthread_mutex_unlock(&rp->lock);
 }

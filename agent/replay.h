@@ -18,8 +18,11 @@
 struct replay;
 
 enum replay_state {
-	REPLAY_CLAIMED = 0,  /* the caller now owns the id: sign, then replay_done() */
-	REPLAY_SIGNED = 1,   /* signed before: see ret_job_sha256 / ret_key */
+	REPLAY_CLAIMED = 0,     /* the caller now owns the id: sign, then replay_done() */
+	REPLAY_SIGNED = 1,      /* signed before: see ret_job_sha256 / ret_key */
+	REPLAY_INTERRUPTED = 2, /* an earlier run recorded the intent to sign and
+	                           stopped before it recorded the outcome: the HSM
+	                           may have signed, so the id is spent */
 };
 
 int replay_new(struct replay **ret) SG_MUST_CHECK;
@@ -28,6 +31,13 @@ void replay_free(struct replay *rp);
 /* Records an id as signed (from the audit log, or after signing). */
 int replay_mark_signed(struct replay *rp, const char *id, const char *job_sha256,
     const char *key) SG_MUST_CHECK;
+
+/* From the audit log at start-up: an "intent" record marks the id
+ * interrupted until a record of its outcome for the same job follows
+ * (replay_mark_signed, or replay_mark_free for a failure). */
+int replay_mark_intent(struct replay *rp, const char *id, const char *job_sha256,
+    const char *key) SG_MUST_CHECK;
+void replay_mark_free(struct replay *rp, const char *id, const char *job_sha256);
 
 /*
  * Claims id, or reports that it was signed already, copying the job_sha256

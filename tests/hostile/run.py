@@ -266,10 +266,12 @@ def main():
                 errors.append(f"{len(recs)} new audit records for a republished result")
             if result_payload(jid) != prior.get(jid):
                 errors.append("the republished result differs from the first")
-        elif len(recs) != 1:
+        elif expect == "signed" and [r.get("event") for r in recs] != ["intent", "signature", "signed"]:
+            errors.append(f"audit events {[r.get('event') for r in recs]}, expected intent, signature, signed")
+        elif expect != "signed" and len(recs) != 1:
             errors.append(f"{len(recs)} new audit records, expected 1")
         else:
-            rec = recs[0]
+            rec = recs[-1]
             want_event = "signed" if expect == "signed" else "rejected"
             if rec.get("event") != want_event:
                 errors.append(f"audit event {rec.get('event')}, expected {want_event}")
