@@ -1,0 +1,128 @@
+#!/bin/bash
+# Crash recovery against the real agent: entries left pending by a dead
+# consumer are taken over; an entry delivered too often goes to the dead
+# letters with a failed result; an intent to sign with no recorded outcome
+# is never signed again; a result lost after signing is rebuilt from the
+# audit log without a second HSM signature.
+set -u
+
+SRC=${SIGNET_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+SIGNET_BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
+SUBMIT_JOB=${SUBMIT_JOB:-$SIGNET_BUILD/submitter/submit-job}
+for tool in redis-server redis-cli softhsm2-util pkcs11-tool openssl jq python3; do
+	command -v "$tool" >/dev/null || { echo "missing tool: $tool (a missing tool is a failure)"; exit 1; }
+done
+
+STACK_DIR=$(mktemp -d /tmp/signet-recovery.XXXXXX)
+STACK_QUIET=1
+. "$SRC/scripts/stack.sh"
+trap 'stack_cleanup; rm -rf "$STACK_DIR"' EXIT
+D=$STACK_DIR
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok   - $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && sed 's/^/       /' "$2" | tail -n 15; }
+rc_() { redis-cli -s "$REDIS_SOCK" "$@"; }
+result() { rc_ --raw GET "signet:result:$1" | jq -r .payload | base64 -d; }
+wait_result() { for _ in $(seq 1 200); do [ -n "$(rc_ --raw GET "signet:result:$1")" ] && return 0; sleep 0.05; done; return 1; }
+# queue_job NAME: submit-job -w 0 (no agent needed); prints the job id
+queue_job() {
+	SIGNET_REDIS=$SIGNET_REDIS SIGNET_IDENTITY=$D/ci-fw.key "$SUBMIT_JOB" -k release -f raw -w 0 \
+		--name "$1" "$D/a.bin"
+}
+# stream_env ID: the queued envelope of job ID
+stream_env() {
+	rc_ --raw XRANGE signet:jobs - + | while IFS= read -r line; do
+		case $line in
+		\{*) if printf '%s' "$line" | jq -r .payload | base64 -d | jq -e --arg i "$1" '.id == $i' >/dev/null 2>&1; then
+			printf '%s\n' "$line"
+		fi ;;
+		esac
+	done
+}
+
+stack_redis_start || exit 1
+stack_token_init || exit 1
+stack_submitter ci-fw ec
+STACK_EXTRA='"reclaim_after": 1, "max_deliveries": 3,'
+stack_config
+printf 'recovery\n' > "$D/a.bin"
+rc_ XGROUP CREATE signet:jobs agents 0 MKSTREAM >/dev/null
+
+# 1. A consumer that died holding an entry: the agent takes it over.
+id1=$(queue_job taken-over.bin)
+rc_ XREADGROUP GROUP agents ghost COUNT 1 STREAMS signet:jobs '>' >/dev/null
+# 2. An entry delivered too often (it stopped agents before): dead letters.
+id2=$(queue_job poison.bin)
+e2=$(rc_ --raw XREADGROUP GROUP agents ghost COUNT 1 STREAMS signet:jobs '>' | sed -n 2p)
+rc_ XCLAIM signet:jobs agents ghost 0 "$e2" RETRYCOUNT 5 JUSTID >/dev/null
+stack_agent_start || exit 1
+wait_result "$id1"
+wait_result "$id2"
+if [ "$(result "$id1" | jq -r .status)" = signed ] && [ "$(rc_ XPENDING signet:jobs agents | head -1)" = 0 ]; then
+	ok "an entry left pending by a dead consumer is taken over and signed"
+else
+	fail "reclaim (result: $(result "$id1"))" "$D/agent.log"
+fi
+if [ "$(result "$id2" | jq -r .error.code)" = internal ] && [ "$(rc_ XLEN signet:dead)" = 1 ] &&
+	[ "$(rc_ --raw XRANGE signet:dead - + | sed -n 5p)" = "delivered 6 times" ] &&
+	! grep -q "\"event\":\"signature\",\"id\":\"$id2\"" "$D/audit.log"; then
+	ok "an entry delivered 6 times (max_deliveries 3): failed/internal, moved to signet:dead, not signed"
+else
+	fail "dead letter (result: $(result "$id2"))" "$D/agent.log"
+fi
+
+# 3. A crash between the intent and the HSM's answer.
+stack_agent_stop
+id3=$(queue_job interrupted.bin)
+env3=$(stream_env "$id3")
+sha3=$(printf '%s' "$env3" | jq -r .payload | base64 -d | sha256sum | cut -d' ' -f1)
+rc_ DEL signet:jobs >/dev/null
+rc_ XGROUP CREATE signet:jobs agents 0 MKSTREAM >/dev/null
+# What the agent writes before asking the HSM, chained like its own records.
+python3 - "$D/audit.log" "$id3" "$sha3" <<'PY'
+import hashlib, json, sys, time
+path, jid, sha = sys.argv[1:]
+lines = open(path, "rb").read().splitlines()
+last = json.loads(lines[-1])
+body = json.dumps({"seq": last["seq"] + 1, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                   "event": "intent", "id": jid, "submitter": "ci-fw", "job_sha256": sha,
+                   "key": "release"}, separators=(",", ":"))
+h = hashlib.sha256(bytes.fromhex(last["hash"]) + body.encode()).hexdigest()
+open(path, "ab").write(body[:-1].encode() + b',"hash":"' + h.encode() + b'"}\n')
+PY
+stack_agent_start || exit 1
+printf '%s' "$env3" | rc_ -x XADD signet:jobs '*' env >/dev/null
+wait_result "$id3"
+if [ "$(result "$id3" | jq -r .status)" = failed ] && [ "$(result "$id3" | jq -r .error.code)" = internal ] &&
+	! grep -q "\"event\":\"signature\",\"id\":\"$id3\"" "$D/audit.log"; then
+	ok "an intent without a recorded outcome is never signed again (failed/internal)"
+else
+	fail "interrupted intent (result: $(result "$id3"))" "$D/agent.log"
+fi
+
+# 4. A result lost after the signature was recorded.
+stack_agent_stop
+id4=$(queue_job lost.bin)
+env4=$(stream_env "$id4")
+stack_agent_start || exit 1
+wait_result "$id4"
+first_sig=$(result "$id4" | jq -r .signature)
+stack_agent_stop
+rm -f "$D/store/release/$id4/result.json"
+rc_ DEL "signet:result:$id4" "signet:done:$id4" >/dev/null
+stack_agent_start || exit 1
+printf '%s' "$env4" | rc_ -x XADD signet:jobs '*' env >/dev/null
+wait_result "$id4"
+nsig=$(grep -c "\"event\":\"signature\",\"id\":\"$id4\"" "$D/audit.log")
+if [ "$(result "$id4" | jq -r .status)" = signed ] && [ "$(result "$id4" | jq -r .signature)" = "$first_sig" ] &&
+	[ "$nsig" = 1 ] && [ -f "$D/store/release/$id4/result.json" ]; then
+	ok "a result lost after signing is rebuilt from the audit log: same signature, one HSM signature"
+else
+	fail "lost result (signature records: $nsig; result: $(result "$id4"))" "$D/agent.log"
+fi
+
+stack_agent_stop
+[ ! -e "$D/agent.failures" ] && ok "signet-agent exited 0 on SIGTERM" || fail "agent exit status" "$D/agent.log"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
