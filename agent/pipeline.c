@@ -6,9 +6,11 @@
  * sign_job() touch the HSM.  publish() then writes the audit record, signs
  * the result with the attestation key and hands it to Redis.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "b64.h"
 #include "crypto.h"
@@ -268,12 +270,36 @@ struct sign_arg {
 	size_t index;
 };
 
+/*
+ * hsm_sign with a few retries while the HSM is unavailable: the signer is
+ * restarted (PKCS#11 initialized again, login again) behind hsm_sign, so a
+ * lost session or a token that comes back within about two seconds costs
+ * the job nothing.  A token that stays away gives hsm.unavailable.
+ */
+static int
+hsm_sign_retry(struct hsm *h, size_t index, const uint8_t *digest, uint8_t *sig,
+    size_t *ret_len)
+{
+	static const long delays_ms[] = { 200, 600, 1200 };
+	size_t i;
+	int r;
+
+	for (i = 0;; i++) {
+		r = hsm_sign(h, index, digest, SHA256_LEN, sig, ret_len);
+		if (r != SG_ERR_HSM_UNAVAILABLE || i == sizeof(delays_ms) / sizeof(delays_ms[0]))
+			return r;
+		struct timespec ts = { 0, delays_ms[i] * 1000000L };
+		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+			;
+	}
+}
+
 static int
 sign_digest_cb(void *arg, const uint8_t digest[SHA256_LEN], uint8_t *sig, size_t *ret_len)
 {
 	const struct sign_arg *a = arg;
 
-	return hsm_sign(a->hsm, a->index, digest, SHA256_LEN, sig, ret_len);
+	return hsm_sign_retry(a->hsm, a->index, digest, sig, ret_len);
 }
 
 static const char *
@@ -413,7 +439,7 @@ attest(struct agent *ag, const char *payload, size_t len, char **ret, size_t *re
 	if ((r = dsse_pae(PAYLOAD_TYPE_RESULT, (const uint8_t *)payload, len, &pae, &pae_len)) != 0)
 		goto out;
 	crypto_sha256(pae, pae_len, dgst);
-	if ((r = hsm_sign(ag->hsm, ag->attest_index, dgst, SHA256_LEN, sig, &sig_len)) != 0)
+	if ((r = hsm_sign_retry(ag->hsm, ag->attest_index, dgst, sig, &sig_len)) != 0)
 		goto out;
 	/* Fail closed: release no attestation that a submitter would refuse. */
 	if (crypto_verify(ag->attest_pub, pae, pae_len, sig, sig_len) != 0) {

@@ -601,6 +601,13 @@ hsm_client_sign(struct hsm_client *c, size_t key_index, const uint8_t *digest, s
 		broken(c, ch);
 		return SG_ERR_HSM_UNAVAILABLE;
 	}
+	/* The signer lost the device, the token, its session or its login:
+	 * a fresh signer initializes PKCS#11 again and logs in again. */
+	if (status == SG_ERR_HSM_UNAVAILABLE) {
+		log_debug("signer: HSM unavailable; restarting the signer");
+		broken(c, ch);
+		return status;
+	}
 	give(c, ch);
 	if (status < 0)
 		return status;
