@@ -94,6 +94,14 @@ void queue_close(struct queue *q);
 
 /* --- submitter --- */
 
+/* XLEN <prefix>jobs: entries waiting or in work (backpressure). */
+int queue_length(struct queue *q, uint64_t *ret) SG_MUST_CHECK;
+
+/* WAIT <replicas> <timeout_ms>: how many replicas acknowledged the writes
+ * of this connection so far (*ret_acked). */
+int queue_wait_replicas(struct queue *q, int replicas, int timeout_ms, int *ret_acked)
+    SG_MUST_CHECK;
+
 /* XADD <prefix>jobs * env <envelope>. */
 int queue_submit(struct queue *q, const char *env, size_t env_len) SG_MUST_CHECK;
 /* BLPOP <prefix>done:<id> with a timeout (ms, rounded up to Redis's

@@ -1249,3 +1249,66 @@ out:
 		freeReplyObject(rep);
 	return r;
 }
+
+int
+queue_length(struct queue *q, uint64_t *ret)
+{
+	struct queue_cmd cmd = { 0 };
+	redisReply *rep = NULL;
+	int r;
+
+	if (q == NULL || ret == NULL)
+		return SG_ERR_INVALID_ARGUMENT;
+	cmd_str(&cmd, "XLEN");
+	cmd_arg(&cmd, q->jobs_key, q->jobs_key_len);
+	if ((r = command(q, &cmd, &rep)) < 0)
+		goto out;
+	if ((r = reply_expect(rep, REDIS_REPLY_INTEGER)) < 0)
+		goto out;
+	if (rep->integer < 0) {
+		r = SG_ERR_QUEUE_PROTOCOL;
+		goto out;
+	}
+	*ret = (uint64_t)rep->integer;
+	r = 0;
+out:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	return r;
+}
+
+int
+queue_wait_replicas(struct queue *q, int replicas, int timeout_ms, int *ret_acked)
+{
+	struct queue_cmd cmd = { 0 };
+	redisReply *rep = NULL;
+	char n_s[QUEUE_NUM_MAX], t_s[QUEUE_NUM_MAX];
+	int r;
+
+	if (q == NULL || ret_acked == NULL || replicas < 1 || timeout_ms < 1)
+		return SG_ERR_INVALID_ARGUMENT;
+	snprintf(n_s, sizeof(n_s), "%d", replicas);
+	snprintf(t_s, sizeof(t_s), "%d", timeout_ms);
+	cmd_str(&cmd, "WAIT");
+	cmd_str(&cmd, n_s);
+	cmd_str(&cmd, t_s);
+	if ((r = set_timeout(q, (int64_t)timeout_ms + q->timeout_ms)) < 0)
+		goto out;
+	r = command(q, &cmd, &rep);
+	if (conn_ready(q) == 0 && set_timeout(q, q->timeout_ms) < 0 && r == 0)
+		r = SG_ERR_QUEUE_UNAVAILABLE;
+	if (r < 0)
+		goto out;
+	if ((r = reply_expect(rep, REDIS_REPLY_INTEGER)) < 0)
+		goto out;
+	if (rep->integer < 0 || rep->integer > 1000000) {
+		r = SG_ERR_QUEUE_PROTOCOL;
+		goto out;
+	}
+	*ret_acked = (int)rep->integer;
+	r = 0;
+out:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	return r;
+}

@@ -58,6 +58,9 @@
 #define BACKOFF_FIRST_MS 250
 #define BACKOFF_MAX_MS 4000
 #define IGNORED_WARN_MAX 3          /* warnings about ignored results */
+#define MAX_QUEUE_DEFAULT 10000     /* entries in the stream before submit-job refuses */
+#define REPLICAS_MAX 16
+#define REPLICAS_WAIT_MS 5000       /* how long WAIT waits for the replicas */
 #define ESCAPED_MAX (RESULT_MESSAGE_MAX * 4 + 8) /* log_escape output, \xNN per byte */
 
 struct options {
@@ -74,6 +77,8 @@ struct options {
 	char *name;
 	uint64_t wait_s;
 	uint64_t lifetime_s;
+	uint64_t max_queue;         /* refuse when the stream is longer (0: no bound) */
+	uint64_t replicas;          /* WAIT for this many replicas (0: do not wait) */
 	int json;
 };
 
@@ -141,6 +146,10 @@ usage(FILE *f)
 "      --name NAME             artifact name (default: FILE's base name)\n"
 "      --lifetime SECONDS      the job expires this long after it is created\n"
 "                              (default 600, 1..86400; the agent has its own maximum)\n"
+"      --max-queue N           refuse (exit 4) when the queue already holds N\n"
+"                              jobs (default 10000; 0: no bound; env SIGNET_MAX_QUEUE)\n"
+"      --replicas N            after pushing, WAIT until N Redis replicas hold the\n"
+"                              job (5 s; else exit 4; env SIGNET_REPLICAS)\n"
 "      --json                  print the verified result payload on stdout\n"
 "                              (with -w 0: {\"id\": \"...\"})\n"
 "  -h, --help                  this text\n"
@@ -180,6 +189,8 @@ enum {
 	OPT_JSON,
 	OPT_LIFETIME,
 	OPT_CERT,
+	OPT_MAX_QUEUE,
+	OPT_REPLICAS,
 	OPT_VERSION,
 };
 
@@ -197,6 +208,8 @@ static const struct option long_options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "lifetime", required_argument, NULL, OPT_LIFETIME },
 	{ "cert", required_argument, NULL, OPT_CERT },
+	{ "max-queue", required_argument, NULL, OPT_MAX_QUEUE },
+	{ "replicas", required_argument, NULL, OPT_REPLICAS },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -210,6 +223,7 @@ static int
 parse_options(int argc, char **argv, struct options *o)
 {
 	char *format = NULL, *wait = NULL, *lifetime = NULL, *prefix = NULL;
+	char *max_queue = NULL, *replicas = NULL;
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -255,6 +269,12 @@ parse_options(int argc, char **argv, struct options *o)
 		case OPT_LIFETIME:
 			lifetime = optarg;
 			break;
+		case OPT_MAX_QUEUE:
+			max_queue = optarg;
+			break;
+		case OPT_REPLICAS:
+			replicas = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return SJ_EXIT_OK;
@@ -282,6 +302,18 @@ parse_options(int argc, char **argv, struct options *o)
 	o->agent_pubkey = opt_or_env(o->agent_pubkey, "SIGNET_AGENT_PUBKEY");
 	o->prefix = opt_or_env(prefix, "SIGNET_PREFIX");
 	o->password_file = opt_or_env(o->password_file, "SIGNET_REDIS_PASSWORD_FILE");
+	max_queue = opt_or_env(max_queue, "SIGNET_MAX_QUEUE");
+	replicas = opt_or_env(replicas, "SIGNET_REPLICAS");
+	o->max_queue = MAX_QUEUE_DEFAULT;
+	if (max_queue != NULL && parse_u64(max_queue, UINT32_MAX, &o->max_queue) != 0) {
+		sj_msg("invalid --max-queue: a number of entries (0 for no bound)");
+		return SJ_EXIT_USAGE;
+	}
+	o->replicas = 0;
+	if (replicas != NULL && parse_u64(replicas, REPLICAS_MAX, &o->replicas) != 0) {
+		sj_msg("invalid --replicas: 0 to %d", REPLICAS_MAX);
+		return SJ_EXIT_USAGE;
+	}
 
 	if (o->key == NULL) {
 		sj_msg("missing --key");
@@ -863,10 +895,41 @@ run(const struct options *o)
 			sj_msg("cannot connect to the queue: %s", sg_strerror(r));
 		goto out;
 	}
+	/* Backpressure: a stream this long means the agents are not keeping up
+	 * (or are down); say so now rather than time out later. */
+	if (o->max_queue > 0) {
+		uint64_t depth = 0;
+		if ((r = queue_length(q, &depth)) != 0) {
+			sj_msg("cannot read the queue length: %s", sg_strerror(r));
+			ex = SJ_EXIT_INFRA;
+			goto out;
+		}
+		if (depth >= o->max_queue) {
+			sj_msg("the queue holds %llu jobs (--max-queue %llu): the signing agents are "
+			    "not keeping up; not submitting", (unsigned long long)depth,
+			    (unsigned long long)o->max_queue);
+			ex = SJ_EXIT_INFRA;
+			goto out;
+		}
+	}
 	if ((r = submit(q, env, env_len)) != 0) {
 		sj_msg("cannot submit job %s: %s", job.id, sg_strerror(r));
 		ex = SJ_EXIT_INFRA;
 		goto out;
+	}
+	/* With replicas, the job must survive the master's loss before we wait. */
+	if (o->replicas > 0) {
+		int acked = 0;
+		if ((r = queue_wait_replicas(q, (int)o->replicas, REPLICAS_WAIT_MS, &acked)) != 0 ||
+		    acked < (int)o->replicas) {
+			if (r != 0)
+				sj_msg("WAIT for replicas failed: %s", sg_strerror(r));
+			else
+				sj_msg("job %s reached %d of %llu replicas within %d ms", job.id, acked,
+				    (unsigned long long)o->replicas, REPLICAS_WAIT_MS);
+			ex = SJ_EXIT_INFRA;
+			goto out;
+		}
 	}
 
 	if (o->wait_s == 0) {

@@ -333,6 +333,23 @@ sj w0 -k release -f raw -w 0 --json -i "$D/ci-fw.key" "$D/small.txt"
 [ "$(rc w0)" = 0 ] && jq -e '.id | test("^[0-9a-f]{32}$")' "$D/w0.out" >/dev/null &&
 	ok "-w 0 --json prints {\"id\": ...}" || fail "-w 0 --json" "$D/w0.err"
 
+# Backpressure and replicas (another prefix: no agent reads it).
+redis-cli -s "$REDIS_SOCK" XADD bp:jobs '*' env x >/dev/null
+redis-cli -s "$REDIS_SOCK" XADD bp:jobs '*' env y >/dev/null
+sj bp -k release -w 0 --prefix bp: --max-queue 2 -i "$D/ci-fw.key" "$D/small.txt"
+if [ "$(rc bp)" = 4 ] && grep -q "holds 2 jobs" "$D/bp.err" &&
+	[ "$(redis-cli -s "$REDIS_SOCK" XLEN bp:jobs)" = 2 ]; then
+	ok "--max-queue: a full queue is refused with exit 4 and nothing is pushed"
+else
+	fail "--max-queue (rc $(rc bp))" "$D/bp.err"
+fi
+sj repl -k release -w 0 --prefix bp: --max-queue 0 --replicas 1 -i "$D/ci-fw.key" "$D/small.txt"
+if [ "$(rc repl)" = 4 ] && grep -q "0 of 1 replicas" "$D/repl.err"; then
+	ok "--replicas 1 without a replica: exit 4 after WAIT"
+else
+	fail "--replicas (rc $(rc repl))" "$D/repl.err"
+fi
+
 # --- the audit log --------------------------------------------------------------
 
 stack_agent_stop

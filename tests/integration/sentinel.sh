@@ -72,9 +72,9 @@ sj() {
 	echo $? > "$D/$id.rc"
 }
 
-sj before -k release -f raw -w 30 -o "$D/before.sig" "$D/a.bin"
+sj before -k release -f raw -w 30 --replicas 1 -o "$D/before.sig" "$D/a.bin"
 if [ "$(cat "$D/before.rc")" = 0 ] && [ "$(redis-cli -p "$MPORT" exists signet:jobs)" = 1 ]; then
-	ok "agent and submit-job sign through sentinel://…/mymaster (the master holds the stream)"
+	ok "agent and submit-job sign through sentinel://…/mymaster (WAIT: the replica holds the job)"
 else
 	fail "signing through the sentinel (rc $(cat "$D/before.rc"))" "$D/before.err"
 fi
