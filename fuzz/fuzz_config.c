@@ -95,9 +95,12 @@ check_loaded(const struct agent_config *c)
 		if (config_key_index(c, c->keys[i].name) != (long)i || c->keys[i].nchain < 1)
 			abort();
 	for (i = 0; i < c->nsubmitters; i++) {
-		const struct agent_submitter *s = config_submitter_by_keyid(c, c->submitters[i].keyid);
+		const struct agent_submitter *s;
 		size_t j;
-		if (s == NULL)
+		/* Identity entries (certificates) have no pinned key to look up. */
+		if (c->submitters[i].pub == NULL)
+			continue;
+		if ((s = config_submitter_by_keyid(c, c->submitters[i].keyid)) == NULL)
 			abort();
 		for (j = 0; j < c->submitters[i].nkeys; j++)
 			if (!config_submitter_may_use(&c->submitters[i], c->submitters[i].keys[j]))
