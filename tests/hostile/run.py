@@ -160,7 +160,15 @@ def build(name, opts):
     if opts.get("sig") != "none":
         entry["sig"] = sigtxt
     if "cert" in opts:
-        entry["cert"] = "MAMCAQE=" if opts["cert"] == "junk" else "not base64!"
+        if opts["cert"] == "junk":
+            entry["cert"] = "MAMCAQE="
+        elif opts["cert"] == "bad":
+            entry["cert"] = "not base64!"
+        else:
+            # A certificate made by hostile.sh: $STACK_DIR/<name>.crt (PEM).
+            der = subprocess.run(["openssl", "x509", "-in", f"{D}/{opts['cert']}.crt", "-outform", "DER"],
+                                 stdout=subprocess.PIPE, check=True).stdout
+            entry["cert"] = b64(der)
     ptxt = b64(payload)
     if "payload_b64" in opts:
         ptxt = b64_variant(ptxt, opts["payload_b64"])

@@ -7,7 +7,7 @@ set -u
 
 SRC=${SIGNET_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 SIGNET_BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
-for tool in redis-server redis-cli softhsm2-util pkcs11-tool openssl python3; do
+for tool in redis-server redis-cli softhsm2-util pkcs11-tool openssl python3 jq; do
 	command -v "$tool" >/dev/null || { echo "missing tool: $tool (a missing tool is a failure)"; exit 1; }
 done
 
@@ -23,6 +23,16 @@ stack_submitter ci-fw ec
 stack_submitter ci-ed ed25519
 stack_submitter limited ec '["release"]'
 stack_config
+# Corporate identities: a submitter CA with a CRL, and one nobody trusts.
+stack_subca corp && stack_subca other || exit 1
+# Valid from an hour ago: the cases' jobs are created a few seconds back.
+from=$(date -u -d '-1 hour' +%Y%m%d%H%M%SZ) to=$(date -u -d '+30 days' +%Y%m%d%H%M%SZ)
+stack_subcert corp alice sub "$from" "$to" && stack_subcert corp bob sub_codesign "$from" "$to" &&
+	stack_subcert corp carol sub "$from" "$to" && stack_subcert corp dave sub_noku "$from" "$to" &&
+	stack_subcert corp old sub 20200101000000Z 20200201000000Z &&
+	stack_subcert other mallory sub "$from" "$to" && stack_subrevoke corp carol || exit 1
+stack_policy_config ".submitter_cas = {\"corp\": {\"bundle\": \"$D/corp/ca.pem\", \"crl\": \"$D/corp/crl.pem\"}}
+	| .submitters[\"fw-team\"] = {\"identity\": \"*@fw.example.com\", \"keys\": [\"release\"]}" || exit 1
 # A key pair the agent does not know.
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$D/stranger.key" 2>/dev/null
 chmod 600 "$D/stranger.key"
