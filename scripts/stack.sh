@@ -45,13 +45,15 @@ stack_redis_start() {
 
 p11() { pkcs11-tool --module "$P11_MODULE" --token-label "$STACK_TOKEN" "$@"; }
 
-# p11_keygen ID LABEL KEYTYPE: a key pair generated inside the token, the
-# private half sensitive and never extractable; its public key as PEM.
+# p11_keygen ID LABEL KEYTYPE: a key pair generated inside the token by
+# signet-admin (the private half sensitive, never extractable, sign only);
+# its public key as PEM (LABEL.pub.pem) and DER (LABEL.pub.der).  KEYTYPE is
+# signet-admin's --type: ec-p256 or rsa-3072.
 p11_keygen() {
-	p11 --login --pin "$STACK_PIN" --keypairgen --key-type "$3" --id "$1" \
-		--label "$2" --usage-sign --sensitive >/dev/null 2>&1 || return 1
-	p11 --read-object --type pubkey --id "$1" -o "$STACK_DIR/$2.pub.der" >/dev/null 2>&1 || return 1
-	openssl pkey -pubin -inform DER -in "$STACK_DIR/$2.pub.der" -out "$STACK_DIR/$2.pub.pem"
+	"$SIGNET_BUILD/agent/signet-admin" key generate --module "$P11_MODULE" --token "$STACK_TOKEN" \
+		--pin-file "$STACK_DIR/pin" --label "$2" --type "$3" --id "$1" \
+		-o "$STACK_DIR/$2.pub.pem" 2>"$STACK_DIR/keygen.err" || { cat "$STACK_DIR/keygen.err" >&2; return 1; }
+	openssl pkey -pubin -in "$STACK_DIR/$2.pub.pem" -outform DER -out "$STACK_DIR/$2.pub.der"
 }
 
 # leaf_cert LABEL: a code-signing certificate for the token key LABEL,
@@ -75,9 +77,9 @@ CONF
 	softhsm2-util --init-token --free --label "$STACK_TOKEN" --so-pin "$STACK_SOPIN" \
 		--pin "$STACK_PIN" >/dev/null || return 1
 	( umask 077; printf '%s\n' "$STACK_PIN" > "$STACK_DIR/pin" )
-	p11_keygen 01 release EC:prime256v1 &&
-	p11_keygen 02 release-rsa rsa:3072 &&
-	p11_keygen 10 attest EC:prime256v1 || { echo "key generation in the token failed" >&2; return 1; }
+	p11_keygen 01 release ec-p256 &&
+	p11_keygen 02 release-rsa rsa-3072 &&
+	p11_keygen 10 attest ec-p256 || { echo "key generation in the token failed" >&2; return 1; }
 	cat > "$STACK_DIR/ext.cnf" <<'CNF'
 [root]
 basicConstraints = critical, CA:TRUE
