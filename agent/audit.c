@@ -25,6 +25,10 @@ struct audit {
 	char *path;
 	int fd;
 	uint64_t seq;                     /* last written */
+	uint64_t synced;                  /* last known durable */
+	int syncing;                      /* an appender is in fdatasync */
+	int sync_failed;                  /* sticky: an fdatasync failed */
+	pthread_cond_t synced_cond;       /* `synced` or `syncing` changed */
 	uint8_t last_hash[SHA256_LEN];
 };
 
@@ -172,6 +176,18 @@ audit_open(const char *path, audit_replay_fn fn, void *arg, struct audit **ret,
 		return SG_ERR_ALLOC;
 	}
 	pthread_mutex_init(&a->lock, NULL);
+	pthread_cond_init(&a->synced_cond, NULL);
+	/* What an earlier run wrote may still be only in the page cache. */
+	if (fdatasync(a->fd) == -1) {
+		snprintf(errbuf, errlen, "audit log %s: fdatasync: %s", path, strerror(errno));
+		pthread_cond_destroy(&a->synced_cond);
+		pthread_mutex_destroy(&a->lock);
+		close(a->fd);
+		free(a->path);
+		free(a);
+		return SG_ERR_SYSTEM;
+	}
+	a->synced = a->seq;
 	*ret = a;
 	return 0;
 }
@@ -268,14 +284,42 @@ audit_append(struct audit *a, const struct audit_record *rec, uint64_t *ret_seq,
 		}
 		goto out;
 	}
-	if (fdatasync(a->fd) == -1)
-		goto out;
 	a->seq++;
 	memcpy(a->last_hash, h, SHA256_LEN);
 	if (ret_seq != NULL)
 		*ret_seq = a->seq;
 	if (ret_hash != NULL)
 		memcpy(ret_hash, hexhash, sizeof(hexhash));
+	/*
+	 * Group commit: the record is durable once an fdatasync that started
+	 * after it was written has returned.  One appender syncs (without the
+	 * lock, so others keep appending), the others wait for it; records
+	 * written meanwhile ride on the next sync.  A failed sync is sticky:
+	 * after it nothing is known to be durable, so every append fails.
+	 */
+	{
+		uint64_t mine = a->seq;
+		while (a->synced < mine) {
+			if (a->sync_failed)
+				goto out;
+			if (a->syncing) {
+				pthread_cond_wait(&a->synced_cond, &a->lock);
+				continue;
+			}
+			uint64_t target = a->seq;
+			int rc;
+			a->syncing = 1;
+			pthread_mutex_unlock(&a->lock);
+			rc = fdatasync(a->fd);
+			pthread_mutex_lock(&a->lock);
+			a->syncing = 0;
+			if (rc == -1)
+				a->sync_failed = 1;
+			else
+				a->synced = target;
+			pthread_cond_broadcast(&a->synced_cond);
+		}
+	}
 	r = 0;
  out:
 	if (locked)
@@ -297,6 +341,7 @@ audit_close(struct audit *a)
 		close(a->fd);
 	}
 	pthread_mutex_destroy(&a->lock);
+	pthread_cond_destroy(&a->synced_cond);
 	free(a->path);
 	free(a);
 }

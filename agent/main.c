@@ -31,6 +31,7 @@
 #include "signet_version.h"
 
 #define WORK_QUEUE_MAX 256
+#define WORKERS_PER_SESSION 4
 #define READ_BLOCK_MS 1000
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
@@ -47,7 +48,7 @@ struct work_item {
 	size_t slot;    /* its place in the in-flight table */
 };
 
-#define INFLIGHT_MAX (WORK_QUEUE_MAX + HSM_SESSIONS_MAX)
+#define INFLIGHT_MAX (WORK_QUEUE_MAX + HSM_SESSIONS_MAX * WORKERS_PER_SESSION)
 
 struct work_queue {
 	pthread_mutex_t lock;
@@ -459,7 +460,10 @@ run(struct agent *ag, const struct agent_config *cfg)
 	struct queue *q = NULL;
 	struct queue_entry *entries = NULL;
 	char host[64] = "host";
-	size_t n = 0, i, nworkers = cfg->pkcs11_sessions;
+	/* More workers than HSM sessions: while one waits for the disk (audit
+	 * log, store) or Redis, another uses the session, and the audit log's
+	 * group commit has several records to flush at once. */
+	size_t n = 0, i, nworkers = cfg->pkcs11_sessions * WORKERS_PER_SESSION;
 	/* Entries in work are refreshed three times per reclaim_after; pending
 	 * ones are looked for twice per reclaim_after. */
 	int64_t touch_ms = cfg->reclaim_after * 1000 / 3, reclaim_ms = cfg->reclaim_after * 1000 / 2;
