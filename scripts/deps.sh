@@ -8,7 +8,7 @@ set -e
 PKGS="gcc pkg-config meson ninja-build libhiredis-dev libssl-dev libcurl4-openssl-dev
 libcjson-dev check libsubunit-dev libp11-kit-dev softhsm2 opensc redis-server openssl jq
 nginx curl
-python3"
+python3 scdoc"
 EXTRA_PKGS="clang libclang-rt-14-dev valgrind"
 [ "${1:-}" = "--extra" ] && PKGS="$PKGS $EXTRA_PKGS"
 missing=""

@@ -1,0 +1,57 @@
+#!/bin/bash
+# bench/profile.sh — where the agent's time goes, for docs/performance.md.
+#
+#   bench/profile.sh [--build DIR] [-n N] strace|callgrind
+#
+# strace: the agent (and its signet-signer) under `strace -f -c -w`: wall
+# time per system call over N ECDSA jobs.  callgrind: the agent under
+# valgrind --tool=callgrind (the signer is not followed), then the top
+# functions by inclusive cost (callgrind_annotate).  Both slow the agent
+# down; the figures are shares, not rates.
+set -u
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+SIGNET_BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
+N=500
+while [ $# -gt 1 ]; do
+	case "$1" in
+	--build) SIGNET_BUILD=$(cd "$2" && pwd); shift ;;
+	-n) N=$2; shift ;;
+	*) echo "profile.sh: unknown option $1" >&2; exit 2 ;;
+	esac
+	shift
+done
+MODE=${1:-strace}
+STACK_DIR=$(mktemp -d /tmp/signet-prof.XXXXXX)
+STACK_QUIET=1
+. "$SRC/scripts/stack.sh"
+trap 'stack_cleanup; sleep 0.3; rm -rf "$STACK_DIR"' EXIT
+D=$STACK_DIR
+stack_redis_start && stack_token_init || exit 1
+stack_submitter bench1 ec
+stack_config
+A=$SIGNET_BUILD/agent/signet-agent
+case "$MODE" in
+strace)
+	"$A" -c "$D/agent.json" 2>>"$D/agent.log" &
+	STACK_AGENT_PID=$!
+	sleep 1
+	strace -f -c -w -o "$D/strace.out" -p "$STACK_AGENT_PID" &
+	TR=$!
+	sleep 0.5 ;;
+callgrind)
+	valgrind --tool=callgrind --callgrind-out-file="$D/cg.out" "$A" -c "$D/agent.json" \
+		2>>"$D/agent.log" &
+	STACK_AGENT_PID=$!
+	for _ in $(seq 1 200); do grep -q started "$D/agent.log" && break; sleep 0.1; done ;;
+*) echo "profile.sh: strace|callgrind" >&2; exit 2 ;;
+esac
+"$SIGNET_BUILD/bench/loadgen" -s "$REDIS_SOCK" -a "$D/agent.pub" -k release -m ecdsa-sha256 \
+	-n "$N" "$D/bench1.key" || exit 1
+case "$MODE" in
+strace)
+	kill -INT "$TR"; wait "$TR" 2>/dev/null
+	head -n 25 "$D/strace.out" ;;
+callgrind)
+	stack_agent_stop
+	callgrind_annotate --inclusive=yes "$D/cg.out" 2>/dev/null | head -n 60 ;;
+esac

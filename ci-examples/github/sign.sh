@@ -1,0 +1,62 @@
+#!/bin/bash
+# The run step of the composite action (action.yml).  Inputs come as
+# environment variables (see action.yml); the identity, agent public key and
+# Redis password may be PEM/secret text, which is written to owner-only
+# files under RUNNER_TEMP and removed when the step ends.  submit-job reads
+# GITHUB_REPOSITORY, GITHUB_RUN_ID, GITHUB_JOB, GITHUB_SHA and GITHUB_REF
+# into the job's "ci" member itself.
+set -euo pipefail
+: "${SIGNET_KEY:?signet: the key input is required}"
+: "${SIGNET_FILES:?signet: the files input is required}"
+: "${SIGNET_REDIS:?signet: the redis input is required}"
+: "${SIGNET_IN_IDENTITY:?signet: the identity input is required}"
+: "${SIGNET_IN_AGENT_PUBKEY:?signet: the agent-pubkey input is required}"
+format=${SIGNET_FORMAT:-cms}
+case "$format" in
+cms) ext=p7s ;;
+raw) ext=sig ;;
+*) echo "::error::signet: format is cms or raw, not '$format'"; exit 2 ;;
+esac
+
+secrets=$(mktemp -d "${RUNNER_TEMP:-/tmp}/signet.XXXXXX")
+trap 'rm -rf "$secrets"' EXIT
+chmod 700 "$secrets"
+# as_file NAME VALUE: VALUE itself if it is a path, else a file holding it.
+as_file() {
+	if [[ "$2" == -----BEGIN* ]]; then
+		(umask 077; printf '%s\n' "$2" > "$secrets/$1")
+		printf '%s' "$secrets/$1"
+	else
+		printf '%s' "$2"
+	fi
+}
+SIGNET_IDENTITY=$(as_file identity.pem "$SIGNET_IN_IDENTITY")
+SIGNET_AGENT_PUBKEY=$(as_file agent.pub "$SIGNET_IN_AGENT_PUBKEY")
+export SIGNET_IDENTITY SIGNET_AGENT_PUBKEY
+unset SIGNET_IN_IDENTITY
+if [ -n "${SIGNET_IN_REDIS_PASSWORD:-}" ]; then
+	(umask 077; printf '%s\n' "$SIGNET_IN_REDIS_PASSWORD" > "$secrets/redis.pass")
+	export SIGNET_REDIS_PASSWORD_FILE=$secrets/redis.pass
+fi
+unset SIGNET_IN_REDIS_PASSWORD
+
+out_dir=${SIGNET_OUT_DIR:-signatures}
+mkdir -p "$out_dir"
+n=0
+while IFS= read -r f; do
+	[ -n "$f" ] || continue
+	if [ ! -f "$f" ]; then
+		echo "::error::signet: $f: no such file"
+		exit 2
+	fi
+	out="$out_dir/$(basename "$f").$ext"
+	if [ -e "$out" ]; then
+		echo "::error::signet: $out exists (two files with the same name?)"
+		exit 2
+	fi
+	"${SIGNET_SUBMIT_JOB:-submit-job}" --key "$SIGNET_KEY" --format "$format" \
+		--wait "${SIGNET_WAIT:-300}" --output "$out" -- "$f"
+	echo "signet: $f signed with key $SIGNET_KEY: $out"
+	n=$((n + 1))
+done <<< "$SIGNET_FILES"
+[ "$n" -gt 0 ] || { echo "::error::signet: no files given"; exit 2; }

@@ -1,0 +1,51 @@
+#!/bin/sh
+# The shell half of the signetSign step (vars/signetSign.groovy), which
+# loads it with libraryResource and runs it with sh inside withCredentials
+# (SIGNET_IDENTITY: the file binding of the submitter's private key) and
+# withEnv.  Its inputs are environment variables only, never Groovy-
+# interpolated text:
+#   SIGNET_KEY            signing key name
+#   SIGNET_FORMAT         cms or raw
+#   SIGNET_FILES          the files to sign, one per line (no globbing)
+#   SIGNET_WAIT           seconds to wait for each result
+#   SIGNET_SUBMIT_JOB     the submit-job executable (default: from PATH)
+#   SIGNET_OUT_DIR        where signatures go (default signatures)
+#   SIGNET_REDIS, SIGNET_AGENT_PUBKEY, SIGNET_IDENTITY and optionally
+#   SIGNET_REDIS_PASSWORD_FILE, SIGNET_PREFIX: read by submit-job itself.
+# Jenkins' JOB_NAME, BUILD_NUMBER, STAGE_NAME, GIT_COMMIT, BRANCH_NAME and
+# BUILD_URL go into the job's "ci" member (submit-job reads them).
+set -eu
+: "${SIGNET_KEY:?signetSign: key is required}"
+: "${SIGNET_FILES:?signetSign: files is required}"
+: "${SIGNET_REDIS:?signetSign: SIGNET_REDIS is not set (redis: or the environment)}"
+: "${SIGNET_IDENTITY:?signetSign: no identity file (credentialsId)}"
+: "${SIGNET_AGENT_PUBKEY:?signetSign: SIGNET_AGENT_PUBKEY is not set (agentPubkey: or the environment)}"
+format=${SIGNET_FORMAT:-cms}
+case "$format" in
+cms) ext=p7s ;;
+raw) ext=sig ;;
+*) echo "signetSign: format is cms or raw, not '$format'" >&2; exit 2 ;;
+esac
+out_dir=${SIGNET_OUT_DIR:-signatures}
+mkdir -p "$out_dir"
+n=0
+# One file per line; names with blanks are fine, newlines in names are not.
+while IFS= read -r f; do
+	[ -n "$f" ] || continue
+	if [ ! -f "$f" ]; then
+		echo "signetSign: $f: no such file" >&2
+		exit 2
+	fi
+	out="$out_dir/$(basename "$f").$ext"
+	if [ -e "$out" ]; then
+		echo "signetSign: $out exists (two files with the same name, or a stale workspace)" >&2
+		exit 2
+	fi
+	"${SIGNET_SUBMIT_JOB:-submit-job}" --key "$SIGNET_KEY" --format "$format" \
+		--wait "${SIGNET_WAIT:-300}" --output "$out" -- "$f"
+	echo "signetSign: $f signed with key $SIGNET_KEY: $out"
+	n=$((n + 1))
+done <<LIST
+$SIGNET_FILES
+LIST
+[ "$n" -gt 0 ] || { echo "signetSign: no files given" >&2; exit 2; }

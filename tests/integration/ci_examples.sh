@@ -1,0 +1,274 @@
+#!/bin/bash
+# The CI examples against a local stack (redis-server on a unix socket,
+# SoftHSM, signet-agent):
+#   - GitLab: the sample pipeline ci-examples/gitlab/.gitlab-ci.yml, which
+#     includes the template, run for real by gitlab-ci-local (shell
+#     executor, each job in its own copy, artifacts passed between stages);
+#   - Jenkins: the exact script the signetSign step runs (the library
+#     resource), with the environment Jenkins and withCredentials give it;
+#   - GitHub Actions: the composite action's run script, with the
+#     environment the runner gives it.
+# The key "release" is limited to the CI projects the three set up, so a
+# signature also proves that the CI variables reached the job.
+# Needs gitlab-ci-local 4.60.1 and rsync (scripts/ci-tools.sh installs them).
+set -u
+
+SRC=${SIGNET_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+SIGNET_BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
+SUBMIT_JOB=${SUBMIT_JOB:-$SIGNET_BUILD/submitter/submit-job}
+for tool in redis-server redis-cli softhsm2-util pkcs11-tool openssl jq git rsync gitlab-ci-local stunnel; do
+	command -v "$tool" >/dev/null || {
+		echo "missing tool: $tool (a missing tool is a failure; scripts/ci-tools.sh installs it)"
+		exit 1
+	}
+done
+
+STACK_DIR=$(mktemp -d /tmp/signet-ci.XXXXXX)
+STACK_QUIET=1
+. "$SRC/scripts/stack.sh"
+trap 'stack_cleanup; [ -n "${KEEP:-}" ] || rm -rf "$STACK_DIR"' EXIT
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok   - $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && sed 's/^/       /' "$2" | tail -n 25; }
+
+D=$STACK_DIR
+stack_redis_start || exit 1
+stack_token_init || exit 1
+stack_submitter ci-gitlab ec '["release"]'
+stack_submitter ci-jenkins ec '["release"]'
+stack_submitter ci-github ed25519 '["release"]'
+stack_config
+stack_policy_config '.keys.release.ci_projects = ["fw/firmware", "fw-jobs/firmware", "example-org/firmware"]' || exit 1
+stack_agent_start || exit 1
+
+# verify_cms SIG FILE: the signature verifies against the stack's root.
+verify_cms() {
+	openssl cms -verify -binary -inform DER -in "$1" -content "$2" -CAfile "$D/root.pem" \
+		-purpose any -out /dev/null 2>"$D/verify.err"
+}
+
+# --- GitLab: the sample pipeline under gitlab-ci-local -------------------
+R=$D/gitlab-repo
+mkdir -p "$R/ci-examples/gitlab"
+cp "$SRC/ci-examples/gitlab/.gitlab-ci.yml" "$R/.gitlab-ci.yml"
+cp "$SRC/ci-examples/gitlab/signet.gitlab-ci.yml" "$R/ci-examples/gitlab/"
+(
+	cd "$R" &&
+	git init -q -b main &&
+	git remote add origin https://gitlab.example.com/fw/firmware.git &&
+	git add -A &&
+	git -c user.name=ci -c user.email=ci@example.com commit -q -m sample
+) || { echo "cannot make the sample repository"; exit 1; }
+# The identity is a "File" variable in GitLab: its value is a path.
+start=$(date +%s)
+(
+	cd "$R" &&
+	HOME=$D/home gitlab-ci-local --shell-isolation --no-color \
+		--variable "SIGNET_REDIS=$SIGNET_REDIS" \
+		--variable "SIGNET_IDENTITY=$D/ci-gitlab.key" \
+		--variable "SIGNET_AGENT_PUBKEY=$D/agent.pub" \
+		--variable "SIGNET_ROOT_CA=$D/root.pem" \
+		--variable "SIGNET_SUBMIT_JOB=$SUBMIT_JOB"
+) >"$D/gitlab.out" 2>&1
+gl_status=$?
+echo "# gitlab-ci-local exited $gl_status after $(($(date +%s) - start))s; its summary:"
+grep -E '^ *(PASS|FAIL|WARN) |pipeline finished' "$D/gitlab.out" | sed 's/^/#   /'
+sig=$(find "$R/.gitlab-ci-local/artifacts/sign" -name firmware.bin.p7s 2>/dev/null | head -1)
+art=$(find "$R/.gitlab-ci-local/artifacts/build" -name firmware.bin 2>/dev/null | head -1)
+if [ "$gl_status" = 0 ] && grep -q 'PASS .*build' "$D/gitlab.out" && grep -q 'PASS .*sign' "$D/gitlab.out" &&
+	grep -q 'PASS .*verify' "$D/gitlab.out" &&
+	grep -q 'signatures/firmware.bin.p7s verifies against' "$D/gitlab.out"; then
+	ok "GitLab: the sample pipeline passes build, sign (ci.project fw/firmware allowed) and verify"
+else
+	fail "GitLab: the sample pipeline (exit $gl_status)" "$D/gitlab.out"
+fi
+if [ -n "$sig" ] && [ -n "$art" ] && verify_cms "$sig" "$art"; then
+	ok "GitLab: the sign job's artifact signatures/firmware.bin.p7s verifies with openssl"
+else
+	fail "GitLab: the signature artifact ('$sig' over '$art')" "$D/verify.err"
+fi
+# --- Jenkins: the signetSign step's script ------------------------------
+WS=$D/jenkins/workspace/fw-jobs_firmware_main
+SECRET=$WS@tmp/secretFiles/0c6f3e2a-9d8b-4f1e-8c52-3b1f7f6a2d10
+mkdir -p "$WS/dist dir" "$SECRET" "$WS@tmp/durable-1"
+head -c 100000 /dev/urandom > "$WS/dist dir/fw one.bin"
+head -c 1000 /dev/urandom > "$WS/dist dir/fw-two.img"
+# withCredentials(file(...)) copies the secret file into @tmp, owner-only.
+install -m 600 "$D/ci-jenkins.key" "$SECRET/identity.pem"
+# sh(script: libraryResource(...)): Jenkins writes the script to a file in
+# @tmp and runs it (by its #! line) in the workspace.
+cp "$SRC/ci-examples/jenkins/resources/signet/sign.sh" "$WS@tmp/durable-1/script.sh"
+chmod 755 "$WS@tmp/durable-1/script.sh"
+jenkins_env=(env -i PATH="$PATH" HOME="$D" WORKSPACE="$WS"
+	JENKINS_URL=https://jenkins.example.com/ JOB_NAME=fw-jobs/firmware BUILD_NUMBER=42
+	STAGE_NAME=Sign GIT_COMMIT=0123456789abcdef0123456789abcdef01234567 BRANCH_NAME=main
+	BUILD_URL=https://jenkins.example.com/job/fw-jobs/job/firmware/42/
+	SIGNET_REDIS="$SIGNET_REDIS" SIGNET_AGENT_PUBKEY="$D/agent.pub"
+	SIGNET_IDENTITY="$SECRET/identity.pem"
+	SIGNET_KEY=release SIGNET_FORMAT=cms SIGNET_WAIT=60 SIGNET_SUBMIT_JOB="$SUBMIT_JOB"
+	SIGNET_OUT_DIR=signatures)
+files=$'dist dir/fw one.bin\ndist dir/fw-two.img'
+(cd "$WS" && "${jenkins_env[@]}" SIGNET_FILES="$files" "$WS@tmp/durable-1/script.sh") >"$D/jenkins.out" 2>&1
+st=$?
+if [ "$st" = 0 ] && verify_cms "$WS/signatures/fw one.bin.p7s" "$WS/dist dir/fw one.bin" &&
+	verify_cms "$WS/signatures/fw-two.img.p7s" "$WS/dist dir/fw-two.img"; then
+	ok "Jenkins: signetSign's script signs two files (one with a blank in its name, ci.project from JOB_NAME); both verify"
+else
+	fail "Jenkins: signetSign's script (exit $st)" "$D/jenkins.out"
+fi
+# Signing the same file again: the output exists, the step refuses.
+(cd "$WS" && "${jenkins_env[@]}" SIGNET_FILES="dist dir/fw-two.img" "$WS@tmp/durable-1/script.sh") >"$D/jenkins2.out" 2>&1
+st=$?
+if [ "$st" = 2 ] && grep -q 'exists' "$D/jenkins2.out"; then
+	ok "Jenkins: an existing signature is not overwritten (exit 2)"
+else
+	fail "Jenkins: existing signature (exit $st)" "$D/jenkins2.out"
+fi
+# A project the key's policy does not allow: rejected, nothing written.
+rm -rf "$WS/signatures"
+(cd "$WS" && "${jenkins_env[@]}" JOB_NAME=other/thing SIGNET_FILES="dist dir/fw-two.img" \
+	"$WS@tmp/durable-1/script.sh") >"$D/jenkins3.out" 2>&1
+st=$?
+if [ "$st" = 1 ] && grep -q 'policy.ci_project' "$D/jenkins3.out" && [ ! -e "$WS/signatures/fw-two.img.p7s" ]; then
+	ok "Jenkins: a job outside the allowed projects is rejected (policy.ci_project, exit 1)"
+else
+	fail "Jenkins: rejected project (exit $st)" "$D/jenkins3.out"
+fi
+# A missing file: usage error before anything is submitted.
+(cd "$WS" && "${jenkins_env[@]}" SIGNET_FILES="dist dir/none.bin" "$WS@tmp/durable-1/script.sh") >"$D/jenkins4.out" 2>&1
+st=$?
+if [ "$st" = 2 ] && grep -q 'no such file' "$D/jenkins4.out"; then
+	ok "Jenkins: a missing file stops the step (exit 2)"
+else
+	fail "Jenkins: missing file (exit $st)" "$D/jenkins4.out"
+fi
+
+# --- GitHub Actions: the composite action's run script -------------------
+GW=$D/github/work
+mkdir -p "$GW/dist" "$D/github/temp"
+head -c 5000 /dev/urandom > "$GW/dist/app.tar"
+(cd "$GW" && env -i PATH="$PATH" HOME="$D" GITHUB_ACTIONS=true CI=true \
+	GITHUB_ACTION_PATH="$SRC/ci-examples/github" RUNNER_TEMP="$D/github/temp" \
+	GITHUB_REPOSITORY=example-org/firmware GITHUB_RUN_ID=777 GITHUB_JOB=sign \
+	GITHUB_SHA=0123456789abcdef0123456789abcdef01234567 GITHUB_REF=refs/tags/v1.0 \
+	GITHUB_SERVER_URL=https://github.com \
+	SIGNET_KEY=release SIGNET_FILES="dist/app.tar" SIGNET_FORMAT=raw \
+	SIGNET_REDIS="$SIGNET_REDIS" SIGNET_IN_IDENTITY="$(cat "$D/ci-github.key")" \
+	SIGNET_IN_AGENT_PUBKEY="$(cat "$D/agent.pub")" SIGNET_IN_REDIS_PASSWORD="" \
+	SIGNET_WAIT=60 SIGNET_SUBMIT_JOB="$SUBMIT_JOB" SIGNET_OUT_DIR=signatures \
+	"$SRC/ci-examples/github/sign.sh") >"$D/github.out" 2>&1
+st=$?
+if [ "$st" = 0 ] && openssl dgst -sha256 -verify "$D/release.pub.pem" -signature "$GW/signatures/app.tar.sig" "$GW/dist/app.tar" >/dev/null 2>&1; then
+	ok "GitHub: the action's script signs with PEM text inputs; ci.project from GITHUB_REPOSITORY; the raw signature verifies"
+else
+	fail "GitHub: the action's script (exit $st)" "$D/github.out"
+fi
+if [ -z "$(ls -A "$D/github/temp")" ]; then
+	ok "GitHub: the identity and agent key written under RUNNER_TEMP are gone"
+else
+	fail "GitHub: leftovers in RUNNER_TEMP or ci.project missing: $(ls -A "$D/github/temp")"
+fi
+
+# --- docs/operations.md: Redis behind stunnel (contrib/stunnel) ------------
+# redis-server on 127.0.0.1 only; the server-side stunnel in front of it
+# (client certificates required); the client-side stunnel gives the agent
+# and submit-job a local plain port.  Only the ports and paths are changed.
+stack_agent_stop
+base=$((30000 + RANDOM % 20000))
+RPORT=$base SPORT=$((base + 1)) CPORT=$((base + 2))
+T=$D/tls
+mkdir -p "$T"
+tls_cert() { # NAME CN ISSUER EXT
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/$1.key" 2>/dev/null &&
+	openssl req -new -key "$T/$1.key" -subj "/CN=$2" -out "$T/$1.csr" 2>/dev/null &&
+	openssl x509 -req -in "$T/$1.csr" -CA "$T/$3.pem" -CAkey "$T/$3.key" -days 2 \
+		-set_serial "0x$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" \
+		-extfile "$T/ext.cnf" -extensions "$4" -out "$T/$1.crt" 2>/dev/null
+}
+cat > "$T/ext.cnf" <<'CNF'
+[ca]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign
+[server]
+basicConstraints = critical, CA:FALSE
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost
+[client]
+basicConstraints = critical, CA:FALSE
+extendedKeyUsage = clientAuth
+CNF
+for ca in redis-ca clients-ca other-ca; do
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/$ca.key" 2>/dev/null
+	openssl req -new -x509 -key "$T/$ca.key" -subj "/CN=$ca" -days 2 -config "$T/ext.cnf" \
+		-extensions ca -out "$T/$ca.pem" 2>/dev/null
+done
+tls_cert server localhost redis-ca server && tls_cert client hsm-1 clients-ca client &&
+	tls_cert stranger stranger other-ca client || echo "# TLS test certificates could not be made"
+chmod 600 "$T"/*.key
+# tls_conf SRC OUT SED...: a contrib/stunnel file with ports and paths for the test.
+tls_conf() {
+	local src=$1 out=$2
+	shift 2
+	local n
+	n=$(basename "$out" .conf)
+	sed -e '/^setuid\|^setgid/d' -e "s#^foreground = yes#foreground = yes\\noutput = $T/$n.log#" "$@" \
+		"$SRC/contrib/stunnel/$src" > "$out"
+}
+tls_conf redis-server-side.conf "$T/server.conf" -e "s#^accept = .*#accept = 127.0.0.1:$SPORT#" \
+	-e "s#^connect = .*#connect = 127.0.0.1:$RPORT#" -e "s#/etc/stunnel/signet-redis.crt#$T/server.crt#" \
+	-e "s#/etc/stunnel/signet-redis.key#$T/server.key#" -e "s#/etc/stunnel/signet-clients-ca.pem#$T/clients-ca.pem#"
+tls_conf redis-client-side.conf "$T/client.conf" -e "s#^accept = .*#accept = 127.0.0.1:$CPORT#" \
+	-e "s#^connect = .*#connect = 127.0.0.1:$SPORT#" -e "s#^checkHost = .*#checkHost = localhost#" \
+	-e "s#/etc/stunnel/signet-redis-ca.pem#$T/redis-ca.pem#" -e "s#/etc/stunnel/signet-client.crt#$T/client.crt#" \
+	-e "s#/etc/stunnel/signet-client.key#$T/client.key#"
+sed -e "s#$T/client.crt#$T/stranger.crt#" -e "s#$T/client.key#$T/stranger.key#" -e "s#$CPORT#$((base + 3))#" \
+	-e "s#client.log#stranger.log#" "$T/client.conf" > "$T/stranger.conf"
+redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$T" --daemonize yes \
+	--pidfile "$T/redis.pid" --logfile "$T/redis.log" >/dev/null
+tls_ok=1
+# As systemd's stunnel@.service runs them: in the foreground (here, in the
+# background of this script).
+for c in server client stranger; do
+	stunnel "$T/$c.conf" >"$T/$c.start" 2>&1 &
+	echo $! > "$T/$c.spid"
+done
+trap 'stack_cleanup; for p in "$T"/*.spid "$T"/redis.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done; [ -n "${KEEP:-}" ] || rm -rf "$STACK_DIR"' EXIT
+sleep 0.3
+for c in server client stranger; do
+	kill -0 "$(cat "$T/$c.spid")" 2>/dev/null || { tls_ok=0; echo "# stunnel $c did not start:"; tail -5 "$T/$c.start" "$T/$c.log"; }
+done
+for _ in $(seq 1 100); do redis-cli -p "$CPORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
+if [ "$tls_ok" = 1 ] && [ "$(redis-cli -p "$CPORT" ping 2>&1)" = PONG ]; then
+	ok "stunnel: the client-side example reaches redis-server through the server-side example (TLS 1.3)"
+else
+	fail "stunnel: no PONG through the tunnel" "$T/client.log"
+fi
+if ! redis-cli -p "$((base + 3))" ping 2>/dev/null | grep -q PONG && grep -q 'Rejected by CERT at depth=0: CN=stranger' "$T/server.log"; then
+	ok "stunnel: a client certificate from another CA is refused by the server side"
+else
+	fail "stunnel: a stranger's certificate got through" "$T/server.log"
+fi
+stack_policy_config ".redis = \"redis://127.0.0.1:$CPORT\""
+if stack_agent_start; then
+	head -c 3000 /dev/urandom > "$D/tls.bin"
+	if (cd "$D" && env -i PATH="$PATH" JOB_NAME=fw-jobs/firmware BUILD_NUMBER=43 \
+		"$SUBMIT_JOB" -k release -f cms -i "$D/ci-jenkins.key" -a "$D/agent.pub" -w 60 \
+		-r "redis://127.0.0.1:$CPORT" tls.bin) >"$D/tls.out" 2>&1 && verify_cms "$D/tls.bin.p7s" "$D/tls.bin"; then
+		ok "stunnel: signet-agent and submit-job sign through the tunnel (redis://127.0.0.1:$CPORT)"
+	else
+		fail "stunnel: signing through the tunnel" "$D/tls.out"
+	fi
+else
+	fail "stunnel: signet-agent did not start on the tunnel" "$D/agent.log"
+fi
+
+stack_agent_stop
+if [ ! -s "$D/agent.failures" ]; then
+	ok "signet-agent exited cleanly"
+else
+	fail "signet-agent exit status $(cat "$D/agent.failures")" "$D/agent.log"
+fi
+echo "# $passed passed, $failed failed"
+[ "$failed" = 0 ]
