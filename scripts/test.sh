@@ -6,11 +6,16 @@
 set -e
 cd "$(dirname "$0")/.."
 sh scripts/deps.sh
+# The CI-examples test runs gitlab-ci-local, rsync and stunnel.
+sh scripts/ci-tools.sh
 if [ -n "${SANITIZE:-}" ]; then
 	dir=build-asan
 	opts="-Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug"
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 	export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+	# The fault scenarios and the benchmark smoke run are about timing and
+	# load: the normal build runs them; the sanitized one runs the rest.
+	set -- --no-suite faults --no-suite bench "$@"
 else
 	dir=build
 	opts=""
