@@ -50,9 +50,9 @@ static int
 check_line(struct audit *a, const char *line, size_t len, audit_replay_fn fn, void *arg)
 {
 	static const char *const stored[] = {
-		"event", "id", "job_sha256", "key", "time", "submitter", "code",
+		"event", "id", "job_sha256", "key", "time", "submitter", "code", "expires",
 	};
-	const char *vals[7] = { NULL, NULL, NULL, NULL, NULL, NULL, NULL }, *hash;
+	const char *vals[8] = { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL }, *hash;
 	struct audit_seen seen;
 	int64_t when = 0;
 	uint8_t want[SHA256_LEN], got[SHA256_LEN];
@@ -87,7 +87,7 @@ check_line(struct audit *a, const char *line, size_t len, audit_replay_fn fn, vo
 	}
 	if (CRYPTO_memcmp(got, want, SHA256_LEN) != 0)
 		goto out;
-	for (i = 0; i < 7; i++) {
+	for (i = 0; i < 8; i++) {
 		if (json_get_string(root, stored[i], &vals[i], &slen) != 0)
 			vals[i] = NULL;
 	}
@@ -101,6 +101,8 @@ check_line(struct audit *a, const char *line, size_t len, audit_replay_fn fn, vo
 		seen.submitter = vals[5];
 		seen.code = vals[6];
 		seen.time = when;
+		if (vals[7] == NULL || sgtime_parse(vals[7], &seen.expires) != 0)
+			seen.expires = 0;
 		fn(arg, &seen);
 	}
 	memcpy(a->last_hash, got, SHA256_LEN);
@@ -260,6 +262,7 @@ audit_append(struct audit *a, const struct audit_record *rec, uint64_t *ret_seq,
 	    add_opt(o, "sha256", rec->artifact_sha256) != 0 ||
 	    add_opt(o, "job_sha256", rec->job_sha256) != 0 || add_opt(o, "code", rec->code) != 0 ||
 	    add_opt(o, "signature_sha256", rec->signature_sha256) != 0 ||
+	    add_opt(o, "expires", rec->expires) != 0 ||
 	    add_opt(o, "signature", rec->signature) != 0)
 		goto out;
 	if ((r = json_print(o, &body, &blen)) != 0)

@@ -38,6 +38,7 @@ struct audit_record {
 	const char *job_sha256;
 	const char *code;             /* SPEC §7 code when not signed */
 	const char *signature_sha256; /* hex SHA-256 of the signature file */
+	const char *expires;          /* the job's expiry (RFC 3339), once parsed */
 	const char *signature;        /* "signed": the signature file in base64, so
 	                                 that a result lost in a crash can be
 	                                 rebuilt without a second HSM signature */
@@ -54,6 +55,7 @@ struct audit_seen {
 	const char *submitter;
 	const char *code;
 	int64_t time;
+	int64_t expires;   /* the job's expiry; 0 when the record has none */
 };
 typedef void (*audit_replay_fn)(void *arg, const struct audit_seen *rec);
 

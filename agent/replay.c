@@ -15,6 +15,7 @@
 
 #include "crypto.h"
 #include "replay.h"
+#include "sgtime.h"
 
 #define REPLAY_INITIAL_SLOTS 1024
 
@@ -27,6 +28,7 @@ struct slot {
 	char id[JOB_ID_LEN + 1];
 	char job_sha256[SHA256_HEX_LEN + 1];
 	char key[JOB_KEY_MAX + 1];
+	int64_t expires;    /* the job's expiry, 0 when unknown */
 };
 
 struct replay {
@@ -62,24 +64,55 @@ slot_find(const struct replay *rp, const char *id)
 	return &rp->slots[i];
 }
 
+/* A slot that no longer needs remembering: its job has expired (refused
+ * as job.expired from now on), or nothing was signed under it. */
 static int
-grow(struct replay *rp)
+forgettable(const struct slot *s, int64_t now)
+{
+	if (s->state == SLOT_FREE)
+		return 1;
+	if (s->state == SLOT_BUSY || s->expires == 0)
+		return 0;
+	return s->expires + JOB_CLOCK_SKEW_S < now;
+}
+
+/* Rehashes into a table of nslots slots, leaving out forgettable ones. */
+static int
+rebuild(struct replay *rp, size_t nslots)
 {
 	struct slot *old = rp->slots, *s;
 	size_t i, n = rp->nslots;
+	int64_t now = sgtime_now();
 
-	if ((rp->slots = calloc(n * 2, sizeof(*rp->slots))) == NULL) {
+	if ((rp->slots = calloc(nslots, sizeof(*rp->slots))) == NULL) {
 		rp->slots = old;
 		return SG_ERR_ALLOC;
 	}
-	rp->nslots = n * 2;
+	rp->nslots = nslots;
+	rp->used = 0;
 	for (i = 0; i < n; i++) {
-		if (old[i].state == SLOT_EMPTY)
+		if (old[i].state == SLOT_EMPTY || forgettable(&old[i], now))
 			continue;
 		s = slot_find(rp, old[i].id);
 		*s = old[i];
+		rp->used++;
 	}
 	free(old);
+	return 0;
+}
+
+/* Makes room for one more: first forget what has expired, then grow. */
+static int
+make_room(struct replay *rp)
+{
+	int r;
+
+	if ((rp->used + 1) * 4 <= rp->nslots * 3)
+		return 0;
+	if ((r = rebuild(rp, rp->nslots)) != 0)
+		return r;
+	if ((rp->used + 1) * 2 > rp->nslots)
+		return rebuild(rp, rp->nslots * 2);
 	return 0;
 }
 
@@ -124,12 +157,12 @@ valid_id(const char *id)
 /* Inserts or overwrites id with state; lock held. */
 static int
 put_locked(struct replay *rp, const char *id, enum slot_state state, const char *job_sha256,
-    const char *key)
+    const char *key, int64_t expires)
 {
 	struct slot *s;
 	int r;
 
-	if ((rp->used + 1) * 4 > rp->nslots * 3 && (r = grow(rp)) != 0)
+	if ((r = make_room(rp)) != 0)
 		return r;
 	s = slot_find(rp, id);
 	if (s->state == SLOT_EMPTY) {
@@ -139,18 +172,20 @@ put_locked(struct replay *rp, const char *id, enum slot_state state, const char 
 	s->state = state;
 	snprintf(s->job_sha256, sizeof(s->job_sha256), "%s", job_sha256 ? job_sha256 : "");
 	snprintf(s->key, sizeof(s->key), "%s", key ? key : "");
+	s->expires = expires;
 	return 0;
 }
 
 int
-replay_mark_signed(struct replay *rp, const char *id, const char *job_sha256, const char *key)
+replay_mark_signed(struct replay *rp, const char *id, const char *job_sha256, const char *key,
+    int64_t expires)
 {
 	int r;
 
 	if (!valid_id(id))
 		return SG_ERR_INVALID_ARGUMENT;
 	pthread_mutex_lock(&rp->lock);
-	r = put_locked(rp, id, SLOT_SIGNED, job_sha256, key);
+	r = put_locked(rp, id, SLOT_SIGNED, job_sha256, key, expires);
 	pthread_cond_broadcast(&rp->changed);
 	pthread_mutex_unlock(&rp->lock);
 	return r;
@@ -176,7 +211,7 @@ replay_claim(struct replay *rp, const char *id, enum replay_state *ret_state,
 		memcpy(ret_job_sha256, s->job_sha256, sizeof(s->job_sha256));
 		memcpy(ret_key, s->key, sizeof(s->key));
 		*ret_state = s->state == SLOT_SIGNED ? REPLAY_SIGNED : REPLAY_INTERRUPTED;
-	} else if ((r = put_locked(rp, id, SLOT_BUSY, NULL, NULL)) == 0) {
+	} else if ((r = put_locked(rp, id, SLOT_BUSY, NULL, NULL, 0)) == 0) {
 		*ret_state = REPLAY_CLAIMED;
 	}
 	pthread_mutex_unlock(&rp->lock);
@@ -185,7 +220,7 @@ replay_claim(struct replay *rp, const char *id, enum replay_state *ret_state,
 
 void
 replay_done(struct replay *rp, const char *id, int signed_ok, const char *job_sha256,
-    const char *key)
+    const char *key, int64_t expires)
 {
 	struct slot *s;
 
@@ -198,6 +233,7 @@ replay_done(struct replay *rp, const char *id, int signed_ok, const char *job_sh
 			s->state = SLOT_SIGNED;
 			snprintf(s->job_sha256, sizeof(s->job_sha256), "%s", job_sha256);
 			snprintf(s->key, sizeof(s->key), "%s", key);
+			s->expires = expires;
 		} else {
 			s->state = SLOT_FREE;
 		}
@@ -207,14 +243,15 @@ replay_done(struct replay *rp, const char *id, int signed_ok, const char *job_sh
 }
 
 int
-replay_mark_intent(struct replay *rp, const char *id, const char *job_sha256, const char *key)
+replay_mark_intent(struct replay *rp, const char *id, const char *job_sha256, const char *key,
+    int64_t expires)
 {
 	int r;
 
 	if (!valid_id(id))
 		return SG_ERR_INVALID_ARGUMENT;
 	pthread_mutex_lock(&rp->lock);
-	r = put_locked(rp, id, SLOT_INTERRUPTED, job_sha256, key);
+	r = put_locked(rp, id, SLOT_INTERRUPTED, job_sha256, key, expires);
 	pthread_mutex_unlock(&rp->lock);
 	return r;
 }
@@ -233,4 +270,15 @@ replay_mark_free(struct replay *rp, const char *id, const char *job_sha256)
 	if (s->state == SLOT_INTERRUPTED && strcmp(s->job_sha256, job_sha256) == 0)
 		s->state = SLOT_FREE;
 	pthread_mutex_unlock(&rp->lock);
+}
+
+size_t
+replay_count(struct replay *rp)
+{
+	size_t n;
+
+	pthread_mutex_lock(&rp->lock);
+	n = rp->used;
+	pthread_mutex_unlock(&rp->lock);
+	return n;
 }

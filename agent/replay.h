@@ -7,6 +7,11 @@
  * worker that meets the same id waits for the first to finish, then sees it
  * as signed (a replay) or free again (the first one failed before signing).
  * Thread-safe.
+ *
+ * Bounded by the jobs' lifetimes: an id is forgotten once its job has
+ * expired (plus the clock-skew allowance), because from then on any
+ * envelope of that job is refused as job.expired anyway.  Ids whose expiry
+ * is unknown (0) are kept.
  */
 #ifndef SG_REPLAY_H
 #define SG_REPLAY_H
@@ -30,13 +35,13 @@ void replay_free(struct replay *rp);
 
 /* Records an id as signed (from the audit log, or after signing). */
 int replay_mark_signed(struct replay *rp, const char *id, const char *job_sha256,
-    const char *key) SG_MUST_CHECK;
+    const char *key, int64_t expires) SG_MUST_CHECK;
 
 /* From the audit log at start-up: an "intent" record marks the id
  * interrupted until a record of its outcome for the same job follows
  * (replay_mark_signed, or replay_mark_free for a failure). */
 int replay_mark_intent(struct replay *rp, const char *id, const char *job_sha256,
-    const char *key) SG_MUST_CHECK;
+    const char *key, int64_t expires) SG_MUST_CHECK;
 void replay_mark_free(struct replay *rp, const char *id, const char *job_sha256);
 
 /*
@@ -50,6 +55,9 @@ int replay_claim(struct replay *rp, const char *id, enum replay_state *ret_state
 /* Ends a claim: signed (with its job hash and key) or released (nothing
  * was signed). */
 void replay_done(struct replay *rp, const char *id, int signed_ok, const char *job_sha256,
-    const char *key);
+    const char *key, int64_t expires);
+
+/* How many ids are remembered (for tests and metrics). */
+size_t replay_count(struct replay *rp);
 
 #endif
