@@ -87,9 +87,16 @@ pipeline_audit_replay(void *arg, const struct audit_seen *rec)
 
 	if (rec->id == NULL || rec->job_sha256 == NULL)
 		return;
+	/* Quotas look back a day; the replay table only as far as jobs live. */
+	if (strcmp(ev, "signed") == 0 && ag->quota != NULL && rec->submitter != NULL &&
+	    rec->key != NULL && rec->time > sgtime_now() - QUOTA_DAY_S &&
+	    quota_add(ag->quota, rec->submitter, rec->key, rec->time) != 0)
+		log_warn("audit log: cannot count signed job %s against its quota", rec->id);
+	if (rec->expires != 0 && rec->expires + JOB_CLOCK_SKEW_S < sgtime_now())
+		return;
 	if (strcmp(ev, "intent") == 0) {
-		if (rec->key == NULL ||
-		    replay_mark_intent(ag->replay, rec->id, rec->job_sha256, rec->key) != 0)
+		if (rec->key == NULL || replay_mark_intent(ag->replay, rec->id, rec->job_sha256,
+		        rec->key, rec->expires) != 0)
 			log_warn("audit log: cannot remember the intent to sign job %s", rec->id);
 		return;
 	}
@@ -99,19 +106,16 @@ pipeline_audit_replay(void *arg, const struct audit_seen *rec)
 		return;
 	}
 	if (strcmp(ev, "signature") == 0 && rec->key != NULL) {
-		if (replay_mark_signed(ag->replay, rec->id, rec->job_sha256, rec->key) != 0)
+		if (replay_mark_signed(ag->replay, rec->id, rec->job_sha256, rec->key,
+		        rec->expires) != 0)
 			log_warn("audit log: cannot remember signed job %s", rec->id);
 		return;
 	}
 	if (strcmp(ev, "signed") != 0 || rec->key == NULL)
 		return;
 	/* Logs from before "signature" records existed have only this one. */
-	if (replay_mark_signed(ag->replay, rec->id, rec->job_sha256, rec->key) != 0)
+	if (replay_mark_signed(ag->replay, rec->id, rec->job_sha256, rec->key, rec->expires) != 0)
 		log_warn("audit log: cannot remember signed job %s", rec->id);
-	/* Quotas count signed jobs of the last day, whatever the key's policy is now. */
-	if (ag->quota != NULL && rec->submitter != NULL && rec->time > sgtime_now() - QUOTA_DAY_S &&
-	    quota_add(ag->quota, rec->submitter, rec->key, rec->time) != 0)
-		log_warn("audit log: cannot count signed job %s against its quota", rec->id);
 }
 
 /*
@@ -271,10 +275,10 @@ struct sign_arg {
 };
 
 /*
- * hsm_sign with a few retries while the HSM is unavailable: the signer is
- * restarted (PKCS#11 initialized again, login again) behind hsm_sign, so a
- * lost session or a token that comes back within about two seconds costs
- * the job nothing.  A token that stays away gives hsm.unavailable.
+ * hsm_sign with a few retries while the HSM fails: the signer is restarted
+ * (PKCS#11 initialized again, login again) behind hsm_sign, so a lost
+ * session or a token that comes back within about two seconds costs the
+ * job nothing.  A token that stays away gives hsm.unavailable.
  */
 static int
 hsm_sign_retry(struct hsm *h, size_t index, const uint8_t *digest, uint8_t *sig,
@@ -286,7 +290,8 @@ hsm_sign_retry(struct hsm *h, size_t index, const uint8_t *digest, uint8_t *sig,
 
 	for (i = 0;; i++) {
 		r = hsm_sign(h, index, digest, SHA256_LEN, sig, ret_len);
-		if (r != SG_ERR_HSM_UNAVAILABLE || i == sizeof(delays_ms) / sizeof(delays_ms[0]))
+		if ((r != SG_ERR_HSM_UNAVAILABLE && r != SG_ERR_HSM_SIGN_FAILED) ||
+		    i == sizeof(delays_ms) / sizeof(delays_ms[0]))
 			return r;
 		struct timespec ts = { 0, delays_ms[i] * 1000000L };
 		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
@@ -315,6 +320,7 @@ audit_job_event(struct agent *ag, const struct outcome *o, const char *event,
     const char *sigsha, const char *sig_b64)
 {
 	struct audit_record rec;
+	char expires[SGTIME_LEN + 1];
 
 	memset(&rec, 0, sizeof(rec));
 	rec.event = event;
@@ -328,6 +334,8 @@ audit_job_event(struct agent *ag, const struct outcome *o, const char *event,
 	rec.artifact_sha256 = o->job->artifact.sha256_hex;
 	rec.signature_sha256 = sigsha;
 	rec.signature = sig_b64;
+	sgtime_format(o->job->expires, expires);
+	rec.expires = expires;
 	return audit_append(ag->audit, &rec, NULL, NULL);
 }
 
@@ -359,7 +367,7 @@ recover_signature(struct agent *ag, struct outcome *o)
 
 /* The signing half: at most one HSM signature per id, ever. */
 static int
-sign_job(struct agent *ag, struct outcome *o)
+sign_job(struct agent *ag, struct queue *q, struct outcome *o)
 {
 	const struct agent_key *key = &ag->cfg->keys[o->key_index];
 	struct sign_arg sa = { ag->hsm, (size_t)o->key_index };
@@ -394,9 +402,30 @@ sign_job(struct agent *ag, struct outcome *o)
 		return store_put(ag->store, key->name, o->id, name, o->sigfile, o->sigfile_len,
 		    &o->store_sig);
 	}
+	/*
+	 * Other agents on the same queue have their own audit logs: the id is
+	 * claimed in Redis too, so that an agent taking over an entry from one
+	 * that died after signing does not sign it again.  The claim lasts
+	 * until the job expires, after which it cannot be signed anyway.
+	 */
+	{
+		char owner[CONFIG_NAME_MAX + 1];
+		int64_t ttl = o->job->expires + JOB_CLOCK_SKEW_S - sgtime_now();
+
+		r = queue_claim_job(q, o->id, ag->cfg->name, ttl > 0 ? ttl : 1, owner, sizeof(owner));
+		if (r == SG_ERR_EXISTS) {
+			replay_done(ag->replay, o->id, 0, NULL, NULL, 0);
+			log_warn("job %s: claimed by agent %s; not signing it here", o->id, owner);
+			return SG_ERR_INTERNAL;
+		}
+		if (r != 0) {
+			replay_done(ag->replay, o->id, 0, NULL, NULL, 0);
+			return r; /* a queue error: the caller retries the entry */
+		}
+	}
 	/* The intent is durable before the HSM is asked (see docs/reliability.md). */
 	if ((r = audit_job_event(ag, o, "intent", NULL, NULL)) != 0) {
-		replay_done(ag->replay, o->id, 0, NULL, NULL);
+		replay_done(ag->replay, o->id, 0, NULL, NULL, 0);
 		return r;
 	}
 	memset(&req, 0, sizeof(req));
@@ -408,11 +437,11 @@ sign_job(struct agent *ag, struct outcome *o)
 	req.sign = sign_digest_cb;
 	req.sign_arg = &sa;
 	if ((r = format_sign(&req, &o->sigfile, &o->sigfile_len)) != 0) {
-		replay_done(ag->replay, o->id, 0, NULL, NULL);
+		replay_done(ag->replay, o->id, 0, NULL, NULL, 0);
 		return r;
 	}
 	/* From here on the HSM has signed: the id is spent whatever happens. */
-	replay_done(ag->replay, o->id, 1, o->job_sha256, key->name);
+	replay_done(ag->replay, o->id, 1, o->job_sha256, key->name, o->job->expires);
 	crypto_sha256(o->sigfile, o->sigfile_len, h);
 	hex_encode(h, SHA256_LEN, sigsha);
 	if ((r = b64_encode(o->sigfile, o->sigfile_len, &sig_b64)) != 0 ||
@@ -485,7 +514,7 @@ build_result(struct agent *ag, const struct queue_entry *e, struct outcome *o,
 	const struct agent_key *key = o->key_index >= 0 ? &ag->cfg->keys[o->key_index] : NULL;
 	struct audit_record rec;
 	struct sg_result res;
-	char sigsha[SHA256_HEX_LEN + 1];
+	char sigsha[SHA256_HEX_LEN + 1], expires[SGTIME_LEN + 1];
 	char *payload = NULL;
 	size_t payload_len = 0, i;
 	int r;
@@ -504,6 +533,8 @@ build_result(struct agent *ag, const struct queue_entry *e, struct outcome *o,
 		rec.format = sg_format_name(o->job->format);
 		rec.artifact = o->job->artifact.name;
 		rec.artifact_sha256 = o->job->artifact.sha256_hex;
+		sgtime_format(o->job->expires, expires);
+		rec.expires = expires;
 	}
 	if (o->sigfile != NULL) {
 		uint8_t h[SHA256_LEN];
@@ -578,10 +609,15 @@ pipeline_process(struct agent *ag, struct queue *q, const struct queue_entry *e)
 	memset(&o, 0, sizeof(o));
 	o.key_index = -1;
 	if ((o.code = decide(ag, e, &o)) == 0)
-		o.code = sign_job(ag, &o);
+		o.code = sign_job(ag, q, &o);
 	/* Quotas count only jobs signed now (not refused, failed or republished). */
 	if (o.quota_taken && (o.code != 0 || o.republish != NULL))
 		quota_give_back(ag->quota, o.sub, o.quota_key, o.quota_time);
+	if (o.code == SG_ERR_QUEUE_UNAVAILABLE || o.code == SG_ERR_QUEUE_PROTOCOL ||
+	    o.code == SG_ERR_QUEUE_AUTH) {
+		r = o.code; /* nothing decided: reconnect and process the entry again */
+		goto out;
+	}
 	if (o.republish != NULL) {
 		/* A redelivery or replay of a job signed before: its first result. */
 		log_info("job %s entry %s: signed before, result published again", o.id, e->id);

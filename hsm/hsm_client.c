@@ -601,10 +601,13 @@ hsm_client_sign(struct hsm_client *c, size_t key_index, const uint8_t *digest, s
 		broken(c, ch);
 		return SG_ERR_HSM_UNAVAILABLE;
 	}
-	/* The signer lost the device, the token, its session or its login:
-	 * a fresh signer initializes PKCS#11 again and logs in again. */
-	if (status == SG_ERR_HSM_UNAVAILABLE) {
-		log_debug("signer: HSM unavailable; restarting the signer");
+	/* The signer lost the device, the token, its session or its login —
+	 * or a key handle went stale (SoftHSM, after its token files were
+	 * away, answers with handle errors rather than "removed"): a fresh
+	 * signer initializes PKCS#11, logs in and finds its keys again.  A
+	 * signing failure is rare enough that restarting costs nothing. */
+	if (status == SG_ERR_HSM_UNAVAILABLE || status == SG_ERR_HSM_SIGN_FAILED) {
+		log_debug("signer: %s; restarting the signer", sg_strerror(status));
 		broken(c, ch);
 		return status;
 	}

@@ -179,6 +179,16 @@ int queue_touch(struct queue *q, const char *consumer, const char *const *ids, s
 int queue_dead_letter(struct queue *q, const struct queue_entry *e, const char *reason)
     SG_MUST_CHECK;
 
+/*
+ * Claims job id for `owner` (an agent name) across agents, before the HSM
+ * is asked: SET <prefix>claim:<id> <owner> NX EX ttl_s.  0 when the claim
+ * is ours (new, or made by the same owner before), SG_ERR_EXISTS when
+ * another owner holds it (its name, cut to owner_len - 1 printable bytes,
+ * in ret_owner).  owner: 1..QUEUE_CONSUMER_MAX printable bytes.
+ */
+int queue_claim_job(struct queue *q, const char *job_id, const char *owner, int64_t ttl_s,
+    char *ret_owner, size_t owner_len) SG_MUST_CHECK;
+
 /* XACK <prefix>jobs agents <id> then XDEL <prefix>jobs <id> (pipelined).
  * Acknowledging an id that is not pending is fine. */
 int queue_ack(struct queue *q, const char *entry_id) SG_MUST_CHECK;

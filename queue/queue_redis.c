@@ -63,6 +63,7 @@
 #define KEY_RESULT "result:"
 #define KEY_DONE "done:"
 #define KEY_DEAD "dead"
+#define KEY_CLAIM "claim:"
 #define QUEUE_HOST_MAX 255
 /* The longest key: the prefix, "result:" and a job id. */
 #define QUEUE_KEY_MAX (QUEUE_PREFIX_MAX + sizeof(KEY_RESULT) - 1 + JOB_ID_LEN)
@@ -1307,6 +1308,66 @@ queue_wait_replicas(struct queue *q, int replicas, int timeout_ms, int *ret_acke
 	}
 	*ret_acked = (int)rep->integer;
 	r = 0;
+out:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	return r;
+}
+
+int
+queue_claim_job(struct queue *q, const char *job_id, const char *owner, int64_t ttl_s,
+    char *ret_owner, size_t owner_len)
+{
+	struct queue_cmd cmd = { 0 };
+	redisReply *rep = NULL;
+	char key[QUEUE_PREFIX_MAX + sizeof(KEY_CLAIM) + JOB_ID_LEN], ttl[QUEUE_NUM_MAX];
+	size_t i, n;
+	int r;
+
+	if (q == NULL || !is_job_id(job_id) || owner == NULL ||
+	    !is_printable_token(owner, QUEUE_CONSUMER_MAX) || ttl_s < 1 || ret_owner == NULL ||
+	    owner_len == 0)
+		return SG_ERR_INVALID_ARGUMENT;
+	snprintf(key, sizeof(key), "%s%s%s", q->prefix, KEY_CLAIM, job_id);
+	snprintf(ttl, sizeof(ttl), "%lld", (long long)ttl_s);
+	cmd_str(&cmd, "SET");
+	cmd_str(&cmd, key);
+	cmd_str(&cmd, owner);
+	cmd_str(&cmd, "NX");
+	cmd_str(&cmd, "EX");
+	cmd_str(&cmd, ttl);
+	if ((r = command(q, &cmd, &rep)) < 0)
+		goto out;
+	if (rep->type == REDIS_REPLY_STATUS && reply_is_status(rep, "OK")) {
+		r = 0;
+		goto out;
+	}
+	if ((r = reply_expect(rep, REDIS_REPLY_NIL)) < 0)
+		goto out;
+	freeReplyObject(rep);
+	rep = NULL;
+	memset(&cmd, 0, sizeof(cmd));
+	cmd_str(&cmd, "GET");
+	cmd_str(&cmd, key);
+	if ((r = command(q, &cmd, &rep)) < 0)
+		goto out;
+	if (rep->type == REDIS_REPLY_NIL) {
+		r = SG_ERR_EXISTS; /* it just expired: treat as taken, the job is too old */
+		snprintf(ret_owner, owner_len, "?");
+		goto out;
+	}
+	if ((r = reply_expect(rep, REDIS_REPLY_STRING)) < 0)
+		goto out;
+	if (rep->len == strlen(owner) && memcmp(rep->str, owner, rep->len) == 0) {
+		r = 0;
+		goto out;
+	}
+	/* Someone else's claim (or anything written there): report it, printable. */
+	n = rep->len < owner_len - 1 ? rep->len : owner_len - 1;
+	for (i = 0; i < n; i++)
+		ret_owner[i] = rep->str[i] > 0x20 && rep->str[i] < 0x7f ? rep->str[i] : '?';
+	ret_owner[n] = '\0';
+	r = SG_ERR_EXISTS;
 out:
 	if (rep != NULL)
 		freeReplyObject(rep);

@@ -851,6 +851,35 @@ START_TEST(read_recreates_lost_group)
 }
 END_TEST
 
+START_TEST(claim_job_once)
+{
+	struct server s;
+	struct queue *q;
+	redisContext *c;
+	char owner[32];
+
+	server_start(&s, NULL, 0);
+	q = open_ok(s.url, NULL, NULL, 0);
+	c = raw_connect(&s);
+	ck_assert_int_eq(queue_claim_job(q, JOB1, "agent-a", 60, owner, sizeof(owner)), 0);
+	/* The same owner again (a restart): still ours. */
+	ck_assert_int_eq(queue_claim_job(q, JOB1, "agent-a", 60, owner, sizeof(owner)), 0);
+	/* Another agent: refused, told who holds it. */
+	ck_assert_int_eq(queue_claim_job(q, JOB1, "agent-b", 60, owner, sizeof(owner)), SG_ERR_EXISTS);
+	ck_assert_str_eq(owner, "agent-a");
+	ck_assert_int_gt(raw_int(c, "TTL signet:claim:%s", JOB1), 0);
+	/* Whatever an attacker writes there reads back printable and refuses. */
+	raw_ok(c, "SET signet:claim:%s %s", JOB2, "x\ty");
+	ck_assert_int_eq(queue_claim_job(q, JOB2, "agent-a", 60, owner, sizeof(owner)), SG_ERR_EXISTS);
+	ck_assert_str_eq(owner, "x?y");
+	ck_assert_int_eq(queue_claim_job(q, JOB1, "agent a", 60, owner, sizeof(owner)),
+	    SG_ERR_INVALID_ARGUMENT);
+	redisFree(c);
+	queue_close(q);
+	server_destroy(&s);
+}
+END_TEST
+
 START_TEST(get_result_wrong_type)
 {
 	struct server s;
@@ -1750,6 +1779,7 @@ queue_suite(void)
 	ADD("/queue/get-result/wrong-type", get_result_wrong_type);
 	ADD("/queue/get-result/size-cap", get_result_size_cap);
 	ADD("/queue/reclaim/idle-entries", reclaim_idle_entries);
+	ADD("/queue/claim-job/once", claim_job_once);
 	ADD("/queue/read/recreates-lost-group", read_recreates_lost_group);
 	ADD("/queue/dead-letter/moves-entry", dead_letter_moves_entry);
 	ADD("/queue/read/entry-shapes", entry_shapes);
