@@ -1,0 +1,45 @@
+#!/bin/bash
+# Fault injection: Redis (appendonly yes, appendfsync always) is stopped and
+# started again on the same socket every ~10 s under a steady load from three
+# submitters: by SIGTERM (orderly shutdown) and then by SIGKILL (nothing it
+# acknowledged may be lost with appendfsync always), in turn.  The agent and the submitters reconnect; no job may be
+# lost and no job id may get two HSM signatures.
+. "$(dirname "$0")/lib.sh"
+faults_init redis_restart
+FAULT_S=${FAULT_S:-30}
+DOWN_S=${DOWN_S:-3}
+
+redis_aof_start || exit 1
+stack_token_init || exit 1
+faults_submitters
+STACK_EXTRA='"reclaim_after": 2, "max_deliveries": 50,'
+stack_config
+agent_start "$D/agent.json" "$D/agent.log" || exit 1
+
+load_start
+end=$(($(date +%s) + FAULT_S))
+restarts=0
+while [ "$(date +%s)" -lt "$end" ]; do
+	sleep 7
+	if [ $((restarts % 2)) = 0 ]; then
+		redis_aof_stop
+		how=SIGTERM
+	else
+		kill -KILL "$(cat "$D/redis.pid")"
+		sleep 0.2
+		rm -f "$D/redis.pid"
+		how=SIGKILL
+	fi
+	sleep "$DOWN_S"
+	redis_aof_start || exit 1
+	restarts=$((restarts + 1))
+	faults_log "redis stopped by $how for $DOWN_S s and started again ($restarts)"
+done
+kill -0 "$AGENT_PID" 2>/dev/null || { echo "# the agent died:"; tail -n 30 "$D/agent.log"; exit 1; }
+load_stop
+faults_report "$D/store" "$D/audit.log"
+st=$?
+agents_stop_all
+[ -e "$D/agent.failures" ] && { cat "$D/agent.failures"; st=1; }
+[ "$st" = 0 ] || { echo "# agent.log (tail):"; tail -n 30 "$D/agent.log" | sed 's/^/#   /'; }
+exit "$st"
