@@ -348,3 +348,14 @@ audit_close(struct audit *a)
 	free(a->path);
 	free(a);
 }
+
+uint64_t
+audit_count(struct audit *a)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&a->lock);
+	n = a->seq;
+	pthread_mutex_unlock(&a->lock);
+	return n;
+}

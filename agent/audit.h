@@ -84,6 +84,9 @@ int audit_append(struct audit *a, const struct audit_record *rec, uint64_t *ret_
 int audit_find(struct audit *a, const char *event, const char *id, char **ret_line,
     size_t *ret_len) SG_MUST_CHECK;
 
+/* Records in the log (the last sequence number). */
+uint64_t audit_count(struct audit *a);
+
 void audit_close(struct audit *a);
 
 #endif

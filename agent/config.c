@@ -24,6 +24,7 @@
 #define DEFAULT_RESULT_TTL 604800
 #define DEFAULT_RECLAIM_AFTER 30
 #define DEFAULT_MAX_DELIVERIES 5
+#define DEFAULT_METRICS_INTERVAL 15
 #define LIFETIME_LIMIT_S (7 * 86400)
 #define TTL_LIMIT_S (366 * 86400)
 
@@ -608,7 +609,8 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 		"name", "redis", "redis_password_file", "prefix", "pkcs11", "attestation_key",
 		"store", "audit_log", "max_job_lifetime", "result_ttl", "reclaim_after",
 		"keys", "submitters", "submitter_cas", "revoked", "store_token_file",
-		"store_ca_file", "store_timeout", "store_deadline", "max_deliveries",
+		"store_ca_file", "store_timeout", "store_deadline", "max_deliveries", "metrics_file",
+		"metrics_interval",
 	};
 	cJSON *root = NULL;
 	const cJSON *p, *keys, *subs, *cas, *item;
@@ -658,6 +660,9 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 	KEEP(get_seconds(x, root, "store_deadline", 86400, STORE_DEFAULT_DEADLINE_S,
 	    &c->store_deadline));
 	KEEP(get_seconds(x, root, "max_deliveries", 1000, DEFAULT_MAX_DELIVERIES, &c->max_deliveries));
+	KEEP(get_str(x, root, "", "metrics_file", 0, 1, &c->metrics_file));
+	KEEP(get_seconds(x, root, "metrics_interval", 3600, DEFAULT_METRICS_INTERVAL,
+	    &c->metrics_interval));
 	if (json_get_object(root, "pkcs11", &p) != 0)
 		rr = worst(rr, cfg_error(x, "pkcs11: required object missing"));
 	else
@@ -850,6 +855,7 @@ config_free(struct agent_config *c)
 	free(c->audit_log);
 	free(c->pkcs11_signer);
 	free(c->store_token_file);
+	free(c->metrics_file);
 	free(c->store_ca_file);
 	free(c);
 }

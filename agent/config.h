@@ -111,6 +111,8 @@ struct agent_config {
 	int64_t store_timeout;      /* seconds per HTTP request */
 	int64_t store_deadline;     /* seconds for all retries of one store write */
 	int64_t max_deliveries;     /* deliveries of an entry before the dead letters */
+	char *metrics_file;         /* Prometheus textfile, or NULL */
+	int64_t metrics_interval;   /* seconds between writes of metrics_file */
 	struct agent_key *keys;
 	size_t nkeys;
 	struct agent_submitter *submitters;

@@ -468,6 +468,7 @@ run(struct agent *ag, const struct agent_config *cfg)
 	 * ones are looked for twice per reclaim_after. */
 	int64_t touch_ms = cfg->reclaim_after * 1000 / 3, reclaim_ms = cfg->reclaim_after * 1000 / 2;
 	int64_t watchdog_ms = notify_watchdog_ms(), next_touch = 0, next_reclaim = 0, next_watchdog = 0;
+	int64_t next_metrics = 0;
 	/* Block no longer than the touch period, so touches are never late. */
 	int block_ms = touch_ms < READ_BLOCK_MS ? (touch_ms > 50 ? (int)touch_ms : 50) : READ_BLOCK_MS;
 	long delay = 0;
@@ -529,6 +530,15 @@ run(struct agent *ag, const struct agent_config *cfg)
 		}
 		if (q == NULL && (q = connect_with_backoff(&qopts, "reader")) == NULL)
 			break;
+		if (cfg->metrics_file != NULL && now >= next_metrics) {
+			uint64_t depth;
+			if (queue_length(q, &depth) == 0)
+				metrics_queue_depth(ag->metrics, depth);
+			if (metrics_write(ag->metrics, cfg->metrics_file, replay_count(ag->replay),
+			        audit_count(ag->audit)) != 0)
+				log_warn("cannot write the metrics file %s", cfg->metrics_file);
+			next_metrics = now + cfg->metrics_interval * 1000;
+		}
 		r = 0;
 		/* Keep the entries in work from looking abandoned to other agents. */
 		if (now >= next_touch) {
@@ -674,6 +684,10 @@ main(int argc, char **argv)
 		status = 2;
 		goto out;
 	}
+	if (cfg->metrics_file != NULL && (ag.metrics = metrics_new()) == NULL) {
+		status = 1;
+		goto out;
+	}
 	if ((r = replay_new(&ag.replay)) != 0 ||
 	    (r = audit_open(cfg->audit_log, pipeline_audit_replay, &ag, &ag.audit, errbuf,
 	        sizeof(errbuf))) != 0) {
@@ -694,6 +708,11 @@ main(int argc, char **argv)
 	status = run(&ag, cfg) == 0 ? 0 : 1;
 	log_info("stopped");
  out:
+	if (ag.metrics != NULL && ag.audit != NULL && ag.replay != NULL &&
+	    metrics_write(ag.metrics, cfg->metrics_file, replay_count(ag.replay),
+	        audit_count(ag.audit)) != 0)
+		log_warn("cannot write the metrics file %s", cfg->metrics_file);
+	metrics_free(ag.metrics);
 	audit_close(ag.audit);
 	config_live_free(ag.live);
 	quota_free(ag.quota);

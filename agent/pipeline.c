@@ -271,6 +271,7 @@ decide(struct agent *ag, const struct queue_entry *e, struct outcome *o)
 
 struct sign_arg {
 	struct hsm *hsm;
+	struct metrics *metrics;
 	size_t index;
 };
 
@@ -280,16 +281,28 @@ struct sign_arg {
  * session or a token that comes back within about two seconds costs the
  * job nothing.  A token that stays away gives hsm.unavailable.
  */
+static int64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static int
-hsm_sign_retry(struct hsm *h, size_t index, const uint8_t *digest, uint8_t *sig,
-    size_t *ret_len)
+hsm_sign_retry(struct hsm *h, struct metrics *m, size_t index, const uint8_t *digest,
+    uint8_t *sig, size_t *ret_len)
 {
 	static const long delays_ms[] = { 200, 600, 1200 };
 	size_t i;
 	int r;
 
 	for (i = 0;; i++) {
+		int64_t t0 = mono_us();
 		r = hsm_sign(h, index, digest, SHA256_LEN, sig, ret_len);
+		if (r == 0)
+			metrics_hsm_sign(m, mono_us() - t0);
 		if ((r != SG_ERR_HSM_UNAVAILABLE && r != SG_ERR_HSM_SIGN_FAILED) ||
 		    i == sizeof(delays_ms) / sizeof(delays_ms[0]))
 			return r;
@@ -304,7 +317,7 @@ sign_digest_cb(void *arg, const uint8_t digest[SHA256_LEN], uint8_t *sig, size_t
 {
 	const struct sign_arg *a = arg;
 
-	return hsm_sign_retry(a->hsm, a->index, digest, sig, ret_len);
+	return hsm_sign_retry(a->hsm, a->metrics, a->index, digest, sig, ret_len);
 }
 
 static const char *
@@ -370,7 +383,7 @@ static int
 sign_job(struct agent *ag, struct queue *q, struct outcome *o)
 {
 	const struct agent_key *key = &ag->cfg->keys[o->key_index];
-	struct sign_arg sa = { ag->hsm, (size_t)o->key_index };
+	struct sign_arg sa = { ag->hsm, ag->metrics, (size_t)o->key_index };
 	struct format_request req;
 	char prev_sha[SHA256_HEX_LEN + 1], prev_key[JOB_KEY_MAX + 1], name[ARTIFACT_NAME_MAX + 8];
 	char sigsha[SHA256_HEX_LEN + 1], *sig_b64 = NULL;
@@ -468,7 +481,7 @@ attest(struct agent *ag, const char *payload, size_t len, char **ret, size_t *re
 	if ((r = dsse_pae(PAYLOAD_TYPE_RESULT, (const uint8_t *)payload, len, &pae, &pae_len)) != 0)
 		goto out;
 	crypto_sha256(pae, pae_len, dgst);
-	if ((r = hsm_sign_retry(ag->hsm, ag->attest_index, dgst, sig, &sig_len)) != 0)
+	if ((r = hsm_sign_retry(ag->hsm, ag->metrics, ag->attest_index, dgst, sig, &sig_len)) != 0)
 		goto out;
 	/* Fail closed: release no attestation that a submitter would refuse. */
 	if (crypto_verify(ag->attest_pub, pae, pae_len, sig, sig_len) != 0) {
@@ -637,6 +650,7 @@ pipeline_process(struct agent *ag, struct queue *q, const struct queue_entry *e)
 	log_decision(&o, e);
 	if (r != 0)
 		goto out; /* nothing attested: leave the entry pending */
+	metrics_job(ag->metrics, o.code);
 	if (o.has_id) {
 		r = queue_put_result(q, o.id, env, env_len, ag->cfg->result_ttl, o.code != 0);
 		if (r == SG_ERR_EXISTS)
@@ -687,6 +701,7 @@ pipeline_dead_letter(struct agent *ag, struct queue *q, const struct queue_entry
 		if (r != 0)
 			goto out;
 	}
+	metrics_job(ag->metrics, o.code);
 	snprintf(reason, sizeof(reason), "delivered %llu times", (unsigned long long)e->deliveries);
 	r = queue_dead_letter(q, e, reason);
  out:

@@ -16,6 +16,7 @@
 #include "audit.h"
 #include "config.h"
 #include "hsm.h"
+#include "metrics.h"
 #include "queue.h"
 #include "quota.h"
 #include "replay.h"
@@ -32,6 +33,7 @@ struct agent {
 	struct store *store;
 	struct audit *audit;
 	struct replay *replay;
+	struct metrics *metrics;   /* or NULL */
 };
 
 /*

@@ -44,7 +44,7 @@ stream_env() {
 stack_redis_start || exit 1
 stack_token_init || exit 1
 stack_submitter ci-fw ec
-STACK_EXTRA='"reclaim_after": 1, "max_deliveries": 3,'
+STACK_EXTRA="\"reclaim_after\": 1, \"max_deliveries\": 3, \"metrics_file\": \"$STACK_DIR/signet.prom\", \"metrics_interval\": 1,"
 stack_config
 printf 'recovery\n' > "$D/a.bin"
 rc_ XGROUP CREATE signet:jobs agents 0 MKSTREAM >/dev/null
@@ -124,5 +124,16 @@ fi
 
 stack_agent_stop
 [ ! -e "$D/agent.failures" ] && ok "signet-agent exited 0 on SIGTERM" || fail "agent exit status" "$D/agent.log"
+# The Prometheus textfile of the last run (written at exit too).
+m=$D/signet.prom
+if grep -q '^signet_jobs_total{status="signed",code=""} [1-9]' "$m" &&
+	grep -q '^signet_hsm_sign_seconds_count [1-9]' "$m" &&
+	grep -q '^signet_hsm_sign_seconds_bucket{le="+Inf"} [1-9]' "$m" &&
+	grep -q '^signet_queue_depth [0-9]' "$m" && grep -q '^signet_replay_ids [1-9]' "$m" &&
+	grep -q '^signet_webhook_failures_total 0' "$m" && [ "$(stat -c %a "$m")" = 644 ]; then
+	ok "metrics textfile: jobs by status and code, HSM latency histogram, queue depth"
+else
+	fail "metrics textfile" "$m"
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
