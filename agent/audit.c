@@ -300,7 +300,7 @@ audit_append(struct audit *a, const struct audit_record *rec, uint64_t *ret_seq,
 	 * written meanwhile ride on the next sync.  A failed sync is sticky:
 	 * after it nothing is known to be durable, so every append fails.
 	 */
-	{
+	if (!rec->defer_sync) {
 		uint64_t mine = a->seq;
 		while (a->synced < mine) {
 			if (a->sync_failed)

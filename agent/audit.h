@@ -39,6 +39,8 @@ struct audit_record {
 	const char *code;             /* SPEC §7 code when not signed */
 	const char *signature_sha256; /* hex SHA-256 of the signature file */
 	const char *expires;          /* the job's expiry (RFC 3339), once parsed */
+	int defer_sync;               /* written but not waited for: the next
+	                                 durable record makes it durable too */
 	const char *signature;        /* "signed": the signature file in base64, so
 	                                 that a result lost in a crash can be
 	                                 rebuilt without a second HSM signature */

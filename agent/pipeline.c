@@ -347,6 +347,10 @@ audit_job_event(struct agent *ag, const struct outcome *o, const char *event,
 	rec.artifact_sha256 = o->job->artifact.sha256_hex;
 	rec.signature_sha256 = sigsha;
 	rec.signature = sig_b64;
+	/* The signature record need not be durable on its own: nothing leaves
+	 * the agent before the decision record, whose sync covers it, and an
+	 * intent found without it after a crash is never signed again. */
+	rec.defer_sync = sig_b64 != NULL;
 	sgtime_format(o->job->expires, expires);
 	rec.expires = expires;
 	return audit_append(ag->audit, &rec, NULL, NULL);
