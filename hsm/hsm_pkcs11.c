@@ -97,6 +97,8 @@
  * rename members in any header included after it. */
 #include <p11-kit/pkcs11.h>
 
+#include "p11_slot.h"
+
 #define HSM_SLOTS_MAX             1024 /* slots with a token we look at */
 #define HSM_TOKEN_LABEL_LEN       32   /* bytes of CK_TOKEN_INFO.label */
 #define HSM_ATTR_MAX              1024 /* bytes of any attribute we read */
@@ -232,12 +234,15 @@ load_module(struct p11 *h, const char *module, char *errbuf, size_t errlen)
 	return 0;
 }
 
-static int
-find_token(struct p11 *h, const char *token, char *errbuf, size_t errlen)
+/* See p11.h. */
+int
+p11_token_slot(CK_FUNCTION_LIST_PTR f, const char *token, CK_SLOT_ID *ret_slot, char *errbuf,
+    size_t errlen)
 {
 	int r = SG_ERR_INTERNAL;
 	CK_SLOT_ID *slots = NULL;
 	CK_ULONG nslots = 0, i, nfound = 0;
+	CK_SLOT_ID slot = 0;
 	CK_TOKEN_INFO info;
 	CK_RV rv;
 	unsigned char label[HSM_TOKEN_LABEL_LEN];
@@ -253,7 +258,7 @@ find_token(struct p11 *h, const char *token, char *errbuf, size_t errlen)
 	memset(label, ' ', sizeof(label));
 	memcpy(label, token, token_len);
 
-	rv = h->p11->C_GetSlotList(CK_TRUE, NULL, &nslots);
+	rv = f->C_GetSlotList(CK_TRUE, NULL, &nslots);
 	if (rv == CKR_OK && nslots > HSM_SLOTS_MAX)
 		nslots = HSM_SLOTS_MAX;
 	if (rv == CKR_OK && nslots > 0) {
@@ -264,7 +269,7 @@ find_token(struct p11 *h, const char *token, char *errbuf, size_t errlen)
 		}
 		/* A token inserted since the first call gives
 		 * CKR_BUFFER_TOO_SMALL: then look at the first nslots. */
-		rv = h->p11->C_GetSlotList(CK_TRUE, slots, &nslots);
+		rv = f->C_GetSlotList(CK_TRUE, slots, &nslots);
 		if (rv == CKR_BUFFER_TOO_SMALL)
 			rv = CKR_OK;
 	}
@@ -274,7 +279,7 @@ find_token(struct p11 *h, const char *token, char *errbuf, size_t errlen)
 		goto out;
 	}
 	for (i = 0; i < nslots; i++) {
-		rv = h->p11->C_GetTokenInfo(slots[i], &info);
+		rv = f->C_GetTokenInfo(slots[i], &info);
 		if (rv != CKR_OK) {
 			log_debug("C_GetTokenInfo(slot %lu): %s", (unsigned long)slots[i],
 			    hsm_rv_name(rv, rvbuf));
@@ -283,7 +288,7 @@ find_token(struct p11 *h, const char *token, char *errbuf, size_t errlen)
 		if (memcmp(info.label, label, sizeof(label)) != 0)
 			continue;
 		if (nfound++ == 0)
-			h->slot = slots[i];
+			slot = slots[i];
 	}
 	if (nfound == 0) {
 		reason(errbuf, errlen, "no token labelled \"%s\" is present", token);
@@ -295,10 +300,17 @@ find_token(struct p11 *h, const char *token, char *errbuf, size_t errlen)
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
+	*ret_slot = slot;
 	r = 0;
 out:
 	free(slots);
 	return r;
+}
+
+static int
+find_token(struct p11 *h, const char *token, char *errbuf, size_t errlen)
+{
+	return p11_token_slot(h->p11, token, &h->slot, errbuf, errlen);
 }
 
 static int

@@ -31,8 +31,9 @@
 /* Last: see hsm_pkcs11.c (it #defines lowercase words). */
 #include <p11-kit/pkcs11.h>
 
-#define ADMIN_SLOTS_MAX     1024 /* slots with a token we look at */
-#define ADMIN_TOKEN_LABEL_LEN 32 /* bytes of CK_TOKEN_INFO.label */
+#include "p11_slot.h"
+
+#define ADMIN_TOKEN_LABEL_LEN 32   /* bytes of CK_TOKEN_INFO.label */
 #define ADMIN_ATTR_MAX      1024 /* bytes of a label or an id we read */
 #define ADMIN_FIND_BATCH    64   /* handles per C_FindObjects call */
 #define ADMIN_RSA_BITS      3072
@@ -71,60 +72,6 @@ static int
 admin_rv_error(CK_RV rv, int otherwise)
 {
 	return hsm_rv_error(rv) == SG_ERR_HSM_UNAVAILABLE ? SG_ERR_HSM_UNAVAILABLE : otherwise;
-}
-
-/* The one slot whose token is labelled token (p11_open() made sure there is
- * exactly one). */
-static int
-admin_find_slot(struct p11_admin *a, const char *token, CK_SLOT_ID *ret, char *errbuf, size_t errlen)
-{
-	int r = SG_ERR_INTERNAL;
-	CK_SLOT_ID *slots = NULL;
-	CK_ULONG nslots = 0, i;
-	CK_TOKEN_INFO info;
-	CK_RV rv;
-	unsigned char label[ADMIN_TOKEN_LABEL_LEN];
-	size_t token_len = strlen(token);
-	char rvbuf[32];
-
-	if (token_len == 0 || token_len > sizeof(label)) {
-		r = SG_ERR_CONFIG;
-		goto out;
-	}
-	memset(label, ' ', sizeof(label));
-	memcpy(label, token, token_len);
-	rv = a->f->C_GetSlotList(CK_TRUE, NULL, &nslots);
-	if (rv == CKR_OK && nslots > ADMIN_SLOTS_MAX)
-		nslots = ADMIN_SLOTS_MAX;
-	if (rv == CKR_OK && nslots > 0) {
-		slots = calloc(nslots, sizeof(*slots));
-		if (slots == NULL) {
-			r = SG_ERR_ALLOC;
-			goto out;
-		}
-		rv = a->f->C_GetSlotList(CK_TRUE, slots, &nslots);
-		if (rv == CKR_BUFFER_TOO_SMALL)
-			rv = CKR_OK;
-	}
-	if (rv != CKR_OK) {
-		reason(errbuf, errlen, "C_GetSlotList: %s", hsm_rv_name(rv, rvbuf));
-		r = SG_ERR_HSM_UNAVAILABLE;
-		goto out;
-	}
-	for (i = 0; i < nslots; i++) {
-		if (a->f->C_GetTokenInfo(slots[i], &info) != CKR_OK)
-			continue;
-		if (memcmp(info.label, label, sizeof(label)) == 0) {
-			*ret = slots[i];
-			r = 0;
-			goto out;
-		}
-	}
-	reason(errbuf, errlen, "no token labelled \"%s\" is present", token);
-	r = SG_ERR_HSM_UNAVAILABLE;
-out:
-	free(slots);
-	return r;
 }
 
 int
@@ -169,7 +116,8 @@ p11_admin_open(const struct hsm_config *cfg, struct p11_admin **ret, char *errbu
 		r = SG_ERR_HSM_UNAVAILABLE;
 		goto out;
 	}
-	r = admin_find_slot(a, cfg->token, &slot, errbuf, errlen);
+	/* The one slot with this token (p11_open() made sure there is one). */
+	r = p11_token_slot(a->f, cfg->token, &slot, errbuf, errlen);
 	if (r < 0)
 		goto out;
 	rv = a->f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &a->rw);

@@ -37,6 +37,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1251,30 +1252,38 @@ out:
 	return r;
 }
 
+/* One command whose reply must be an integer in [min, max]. */
+static int
+command_int(struct queue *q, struct queue_cmd *cmd, long long min, long long max, long long *ret)
+{
+	redisReply *rep = NULL;
+	int r;
+
+	if ((r = command(q, cmd, &rep)) < 0)
+		return r;
+	if ((r = reply_expect(rep, REDIS_REPLY_INTEGER)) == 0) {
+		if (rep->integer < min || rep->integer > max)
+			r = SG_ERR_QUEUE_PROTOCOL;
+		else
+			*ret = rep->integer;
+	}
+	freeReplyObject(rep);
+	return r;
+}
+
 int
 queue_length(struct queue *q, uint64_t *ret)
 {
 	struct queue_cmd cmd = { 0 };
-	redisReply *rep = NULL;
+	long long n = 0;
 	int r;
 
 	if (q == NULL || ret == NULL)
 		return SG_ERR_INVALID_ARGUMENT;
 	cmd_str(&cmd, "XLEN");
 	cmd_arg(&cmd, q->jobs_key, q->jobs_key_len);
-	if ((r = command(q, &cmd, &rep)) < 0)
-		goto out;
-	if ((r = reply_expect(rep, REDIS_REPLY_INTEGER)) < 0)
-		goto out;
-	if (rep->integer < 0) {
-		r = SG_ERR_QUEUE_PROTOCOL;
-		goto out;
-	}
-	*ret = (uint64_t)rep->integer;
-	r = 0;
-out:
-	if (rep != NULL)
-		freeReplyObject(rep);
+	if ((r = command_int(q, &cmd, 0, LLONG_MAX, &n)) == 0)
+		*ret = (uint64_t)n;
 	return r;
 }
 
@@ -1282,8 +1291,8 @@ int
 queue_wait_replicas(struct queue *q, int replicas, int timeout_ms, int *ret_acked)
 {
 	struct queue_cmd cmd = { 0 };
-	redisReply *rep = NULL;
 	char n_s[QUEUE_NUM_MAX], t_s[QUEUE_NUM_MAX];
+	long long n = 0;
 	int r;
 
 	if (q == NULL || ret_acked == NULL || replicas < 1 || timeout_ms < 1)
@@ -1294,23 +1303,12 @@ queue_wait_replicas(struct queue *q, int replicas, int timeout_ms, int *ret_acke
 	cmd_str(&cmd, n_s);
 	cmd_str(&cmd, t_s);
 	if ((r = set_timeout(q, (int64_t)timeout_ms + q->timeout_ms)) < 0)
-		goto out;
-	r = command(q, &cmd, &rep);
+		return r;
+	r = command_int(q, &cmd, 0, 1000000, &n);
 	if (conn_ready(q) == 0 && set_timeout(q, q->timeout_ms) < 0 && r == 0)
 		r = SG_ERR_QUEUE_UNAVAILABLE;
-	if (r < 0)
-		goto out;
-	if ((r = reply_expect(rep, REDIS_REPLY_INTEGER)) < 0)
-		goto out;
-	if (rep->integer < 0 || rep->integer > 1000000) {
-		r = SG_ERR_QUEUE_PROTOCOL;
-		goto out;
-	}
-	*ret_acked = (int)rep->integer;
-	r = 0;
-out:
-	if (rep != NULL)
-		freeReplyObject(rep);
+	if (r == 0)
+		*ret_acked = (int)n;
 	return r;
 }
 
