@@ -7,6 +7,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +99,18 @@ parse_u64(const char *s, uint64_t max, uint64_t *ret)
 	}
 	*ret = v;
 	return 0;
+}
+
+void
+errbuf_set(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (errbuf == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, errlen, fmt, ap);
+	va_end(ap);
 }
 
 void

@@ -51,6 +51,11 @@ int read_file(const char *path, size_t max, char **ret, size_t *ret_len) SG_MUST
  */
 int read_secret_file(const char *path, char **ret, size_t *ret_len) SG_MUST_CHECK;
 
+/* Formats a one-line reason into errbuf (nothing when errbuf is NULL or
+ * errlen 0).  Never give it a secret. */
+void errbuf_set(char *errbuf, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* explicit_bzero then free; NULL is a no-op. */
 void freezero(void *p, size_t len);
 

@@ -107,20 +107,6 @@ struct hsm_client {
 	unsigned backoff_ms;
 };
 
-static void reason(char *errbuf, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void
-reason(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errbuf == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static void
 now(struct timespec *ts)
 {
@@ -209,7 +195,7 @@ spawn_signer(const struct hsm_client *c, pid_t *ret_pid, int *fds, char *errbuf,
 		fds[i] = child[i] = -1;
 	for (i = 0; i < n; i++) {
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-			reason(errbuf, errlen, "socketpair: %s", strerror(errno));
+			errbuf_set(errbuf, errlen, "socketpair: %s", strerror(errno));
 			r = SG_ERR_SYSTEM;
 			goto out;
 		}
@@ -220,13 +206,13 @@ spawn_signer(const struct hsm_client *c, pid_t *ret_pid, int *fds, char *errbuf,
 		e = errno;
 		close(sv[1]);
 		if (fd < 0) {
-			reason(errbuf, errlen, "fcntl(F_DUPFD_CLOEXEC): %s", strerror(e));
+			errbuf_set(errbuf, errlen, "fcntl(F_DUPFD_CLOEXEC): %s", strerror(e));
 			r = SG_ERR_SYSTEM;
 			goto out;
 		}
 		child[i] = fd;
 		if (setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0) {
-			reason(errbuf, errlen, "setsockopt(SO_RCVTIMEO): %s", strerror(errno));
+			errbuf_set(errbuf, errlen, "setsockopt(SO_RCVTIMEO): %s", strerror(errno));
 			r = SG_ERR_SYSTEM;
 			goto out;
 		}
@@ -260,13 +246,13 @@ spawn_signer(const struct hsm_client *c, pid_t *ret_pid, int *fds, char *errbuf,
 	if (e == 0)
 		e = posix_spawnattr_setpgroup(&attr, 0);
 	if (e != 0) {
-		reason(errbuf, errlen, "preparing the signer's start: %s", strerror(e));
+		errbuf_set(errbuf, errlen, "preparing the signer's start: %s", strerror(e));
 		r = SG_ERR_SYSTEM;
 		goto out;
 	}
 	e = posix_spawn(&pid, c->signer, &fa, &attr, argv, environ);
 	if (e != 0) {
-		reason(errbuf, errlen, "cannot start signer %.200s: %s", c->signer, strerror(e));
+		errbuf_set(errbuf, errlen, "cannot start signer %.200s: %s", c->signer, strerror(e));
 		r = SG_ERR_HSM_UNAVAILABLE;
 		goto out;
 	}
@@ -373,7 +359,7 @@ handshake(struct hsm_client *c, int fd, char *errbuf, size_t errlen)
 		if (roundtrip(fd, w, buf, &status, &p) != 0)
 			goto broken;
 		if (status < 0) {
-			reason(errbuf, errlen, "signer: public key %zu: %s", i, sg_strerror(status));
+			errbuf_set(errbuf, errlen, "signer: public key %zu: %s", i, sg_strerror(status));
 			r = SG_ERR_HSM_UNAVAILABLE;
 			goto out;
 		}
@@ -393,7 +379,7 @@ handshake(struct hsm_client *c, int fd, char *errbuf, size_t errlen)
 			c->mech[i] = (enum sg_mech)mech;
 			pk = NULL;
 		} else if (EVP_PKEY_eq(c->pub[i], pk) != 1 || c->mech[i] != (enum sg_mech)mech) {
-			reason(errbuf, errlen, "restarted signer reports another key %zu; refused", i);
+			errbuf_set(errbuf, errlen, "restarted signer reports another key %zu; refused", i);
 			r = SG_ERR_HSM_UNAVAILABLE;
 			goto out;
 		}
@@ -403,7 +389,7 @@ handshake(struct hsm_client *c, int fd, char *errbuf, size_t errlen)
 	r = 0;
 	goto out;
 broken:
-	reason(errbuf, errlen, "signer %.200s died or broke the protocol while starting", c->signer);
+	errbuf_set(errbuf, errlen, "signer %.200s died or broke the protocol while starting", c->signer);
 	r = SG_ERR_HSM_UNAVAILABLE;
 out:
 	EVP_PKEY_free(pk);
@@ -652,7 +638,7 @@ copy_str(const char *s, const char *what, char **ret, char *errbuf, size_t errle
 	if (s == NULL)
 		return 0;
 	if (strlen(s) > HSM_SIGNER_STR_MAX) {
-		reason(errbuf, errlen, "%s is over %d bytes, too long for the signer", what,
+		errbuf_set(errbuf, errlen, "%s is over %d bytes, too long for the signer", what,
 		    HSM_SIGNER_STR_MAX);
 		return SG_ERR_CONFIG;
 	}
@@ -672,34 +658,34 @@ hsm_client_open(const struct hsm_config *cfg, struct hsm_client **ret, char *err
 	 * words; the signer checks all of it again. */
 	if (cfg == NULL || ret == NULL || cfg->module == NULL || cfg->token == NULL ||
 	    cfg->pin_file == NULL || cfg->signer == NULL || (cfg->nkeys > 0 && cfg->keys == NULL)) {
-		reason(errbuf, errlen, "incomplete HSM configuration");
+		errbuf_set(errbuf, errlen, "incomplete HSM configuration");
 		r = SG_ERR_INVALID_ARGUMENT;
 		goto out;
 	}
 	if (cfg->signer[0] != '/') {
-		reason(errbuf, errlen, "signer path %.200s is not absolute", cfg->signer);
+		errbuf_set(errbuf, errlen, "signer path %.200s is not absolute", cfg->signer);
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
 	if (cfg->module[0] != '/') {
-		reason(errbuf, errlen, "PKCS#11 module path %.200s is not absolute", cfg->module);
+		errbuf_set(errbuf, errlen, "PKCS#11 module path %.200s is not absolute", cfg->module);
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
 	/* posix_spawn() reports a failed exec only where it can use vfork
 	 * semantics; ask first, for a clear reason everywhere. */
 	if (access(cfg->signer, X_OK) != 0) {
-		reason(errbuf, errlen, "cannot start signer %.200s: %s", cfg->signer, strerror(errno));
+		errbuf_set(errbuf, errlen, "cannot start signer %.200s: %s", cfg->signer, strerror(errno));
 		r = SG_ERR_HSM_UNAVAILABLE;
 		goto out;
 	}
 	if (cfg->sessions < 1 || cfg->sessions > HSM_SESSIONS_MAX) {
-		reason(errbuf, errlen, "sessions is %u, not 1 to %d", cfg->sessions, HSM_SESSIONS_MAX);
+		errbuf_set(errbuf, errlen, "sessions is %u, not 1 to %d", cfg->sessions, HSM_SESSIONS_MAX);
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
 	if (cfg->nkeys > SIGNER_KEYS_MAX) {
-		reason(errbuf, errlen, "%zu keys, more than the signer's %d", cfg->nkeys, SIGNER_KEYS_MAX);
+		errbuf_set(errbuf, errlen, "%zu keys, more than the signer's %d", cfg->nkeys, SIGNER_KEYS_MAX);
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
@@ -763,7 +749,7 @@ hsm_client_open(const struct hsm_config *cfg, struct hsm_client **ret, char *err
 		pthread_cond_wait(&c->cond, &c->lock);
 	r = c->last_r;
 	if (r < 0)
-		reason(errbuf, errlen, "%s", c->last_why);
+		errbuf_set(errbuf, errlen, "%s", c->last_why);
 	pthread_mutex_unlock(&c->lock);
 	if (r < 0)
 		goto out;

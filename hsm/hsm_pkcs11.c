@@ -139,21 +139,6 @@ struct p11 {
 	size_t nkeys; /* resolved keys; p11_sign() takes only these */
 };
 
-static void reason(char *errbuf, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-/* Writes a one-line reason for the caller (never a secret). */
-static void
-reason(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errbuf == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static const char *
 key_name(const struct hsm_key_spec *ks)
 {
@@ -201,13 +186,13 @@ load_module(struct p11 *h, const char *module, char *errbuf, size_t errlen)
 	h->dl = dlopen(module, RTLD_NOW | RTLD_LOCAL);
 	if (h->dl == NULL) {
 		dlerr = dlerror();
-		reason(errbuf, errlen, "cannot load PKCS#11 module %s: %s", module,
+		errbuf_set(errbuf, errlen, "cannot load PKCS#11 module %s: %s", module,
 		    dlerr != NULL ? dlerr : "unknown error");
 		return SG_ERR_HSM_UNAVAILABLE;
 	}
 	sym = dlsym(h->dl, "C_GetFunctionList");
 	if (sym == NULL) {
-		reason(errbuf, errlen, "%s is not a PKCS#11 module (no C_GetFunctionList)", module);
+		errbuf_set(errbuf, errlen, "%s is not a PKCS#11 module (no C_GetFunctionList)", module);
 		return SG_ERR_HSM_UNAVAILABLE;
 	}
 	/* POSIX lets a data pointer from dlsym() hold a function address;
@@ -215,7 +200,7 @@ load_module(struct p11 *h, const char *module, char *errbuf, size_t errlen)
 	memcpy(&get_function_list, &sym, sizeof(get_function_list));
 	rv = get_function_list(&h->p11);
 	if (rv != CKR_OK || h->p11 == NULL) {
-		reason(errbuf, errlen, "C_GetFunctionList: %s", hsm_rv_name(rv, rvbuf));
+		errbuf_set(errbuf, errlen, "C_GetFunctionList: %s", hsm_rv_name(rv, rvbuf));
 		h->p11 = NULL;
 		return SG_ERR_HSM_UNAVAILABLE;
 	}
@@ -227,7 +212,7 @@ load_module(struct p11 *h, const char *module, char *errbuf, size_t errlen)
 	if (rv == CKR_OK) {
 		h->finalize = 1;
 	} else if (rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-		reason(errbuf, errlen, "C_Initialize: %s", hsm_rv_name(rv, rvbuf));
+		errbuf_set(errbuf, errlen, "C_Initialize: %s", hsm_rv_name(rv, rvbuf));
 		h->p11 = NULL;
 		return SG_ERR_HSM_UNAVAILABLE;
 	}
@@ -250,7 +235,7 @@ p11_token_slot(CK_FUNCTION_LIST_PTR f, const char *token, CK_SLOT_ID *ret_slot, 
 	char rvbuf[32];
 
 	if (token_len == 0 || token_len > HSM_TOKEN_LABEL_LEN) {
-		reason(errbuf, errlen, "token label \"%.64s\" is not 1 to %d bytes", token,
+		errbuf_set(errbuf, errlen, "token label \"%.64s\" is not 1 to %d bytes", token,
 		    HSM_TOKEN_LABEL_LEN);
 		r = SG_ERR_CONFIG;
 		goto out;
@@ -274,7 +259,7 @@ p11_token_slot(CK_FUNCTION_LIST_PTR f, const char *token, CK_SLOT_ID *ret_slot, 
 			rv = CKR_OK;
 	}
 	if (rv != CKR_OK) {
-		reason(errbuf, errlen, "C_GetSlotList: %s", hsm_rv_name(rv, rvbuf));
+		errbuf_set(errbuf, errlen, "C_GetSlotList: %s", hsm_rv_name(rv, rvbuf));
 		r = SG_ERR_HSM_UNAVAILABLE;
 		goto out;
 	}
@@ -291,12 +276,12 @@ p11_token_slot(CK_FUNCTION_LIST_PTR f, const char *token, CK_SLOT_ID *ret_slot, 
 			slot = slots[i];
 	}
 	if (nfound == 0) {
-		reason(errbuf, errlen, "no token labelled \"%s\" is present", token);
+		errbuf_set(errbuf, errlen, "no token labelled \"%s\" is present", token);
 		r = SG_ERR_HSM_UNAVAILABLE;
 		goto out;
 	}
 	if (nfound > 1) {
-		reason(errbuf, errlen, "%lu tokens are labelled \"%s\"", (unsigned long)nfound, token);
+		errbuf_set(errbuf, errlen, "%lu tokens are labelled \"%s\"", (unsigned long)nfound, token);
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
@@ -322,7 +307,7 @@ open_session(struct p11 *h, char *errbuf, size_t errlen)
 
 	rv = h->p11->C_OpenSession(h->slot, CKF_SERIAL_SESSION, NULL, NULL, &s);
 	if (rv != CKR_OK) {
-		reason(errbuf, errlen, "C_OpenSession: %s", hsm_rv_name(rv, rvbuf));
+		errbuf_set(errbuf, errlen, "C_OpenSession: %s", hsm_rv_name(rv, rvbuf));
 		return SG_ERR_HSM_UNAVAILABLE;
 	}
 	h->sessions[h->nsessions++] = s;
@@ -341,7 +326,7 @@ login(struct p11 *h, const char *pin_file, char *errbuf, size_t errlen)
 
 	r = read_secret_file(pin_file, &pin, &pin_len);
 	if (r < 0) {
-		reason(errbuf, errlen, "PIN file %s: %s", pin_file, sg_strerror(r));
+		errbuf_set(errbuf, errlen, "PIN file %s: %s", pin_file, sg_strerror(r));
 		goto out;
 	}
 	rv = h->p11->C_Login(h->sessions[0], CKU_USER, (CK_UTF8CHAR_PTR)pin, (CK_ULONG)pin_len);
@@ -353,7 +338,7 @@ login(struct p11 *h, const char *pin_file, char *errbuf, size_t errlen)
 		goto out;
 	}
 	if (rv != CKR_OK) {
-		reason(errbuf, errlen, "C_Login: %s", hsm_rv_name(rv, rvbuf));
+		errbuf_set(errbuf, errlen, "C_Login: %s", hsm_rv_name(rv, rvbuf));
 		r = SG_ERR_HSM_UNAVAILABLE;
 		goto out;
 	}
@@ -623,38 +608,38 @@ resolve_key(struct p11 *h, CK_SESSION_HANDLE s, const struct hsm_config *cfg, si
 	char rvbuf[32];
 
 	if (ks->uri == NULL) {
-		reason(errbuf, errlen, "key %s: no PKCS#11 URI", name);
+		errbuf_set(errbuf, errlen, "key %s: no PKCS#11 URI", name);
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
 	r = hsm_uri_parse(ks->uri, &rs->uri);
 	if (r < 0) {
-		reason(errbuf, errlen, "key %s: invalid PKCS#11 URI %.200s: %s", name, ks->uri,
+		errbuf_set(errbuf, errlen, "key %s: invalid PKCS#11 URI %.200s: %s", name, ks->uri,
 		    sg_strerror(r));
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
 	if (rs->uri->token != NULL && strcmp(rs->uri->token, cfg->token) != 0) {
-		reason(errbuf, errlen,
+		errbuf_set(errbuf, errlen,
 		    "key %s: URI %.200s names token \"%.64s\", not the configured \"%.64s\"", name, ks->uri,
 		    rs->uri->token, cfg->token);
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
 	if (rs->uri->type != NULL && strcmp(rs->uri->type, "private") != 0) {
-		reason(errbuf, errlen, "key %s: URI %.200s names a %s object, not a private key", name,
+		errbuf_set(errbuf, errlen, "key %s: URI %.200s names a %s object, not a private key", name,
 		    ks->uri, rs->uri->type);
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
 	if (rs->uri->object == NULL && !rs->uri->has_id) {
-		reason(errbuf, errlen, "key %s: URI %.200s names neither object= nor id=", name, ks->uri);
+		errbuf_set(errbuf, errlen, "key %s: URI %.200s names neither object= nor id=", name, ks->uri);
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
 	if (!ks->mech_from_key && ks->mech != SG_MECH_ECDSA_SHA256 &&
 	    ks->mech != SG_MECH_RSA_PKCS1_SHA256 && ks->mech != SG_MECH_RSA_PSS_SHA256) {
-		reason(errbuf, errlen, "key %s: unknown mechanism %d", name, (int)ks->mech);
+		errbuf_set(errbuf, errlen, "key %s: unknown mechanism %d", name, (int)ks->mech);
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
@@ -667,12 +652,12 @@ resolve_key(struct p11 *h, CK_SESSION_HANDLE s, const struct hsm_config *cfg, si
 		tmpl[ntmpl++] = (CK_ATTRIBUTE){ CKA_ID, rs->uri->id, rs->uri->id_len };
 	r = find_objects(h, s, tmpl, ntmpl, &k->priv, &found, &rv);
 	if (r < 0) {
-		reason(
+		errbuf_set(
 		    errbuf, errlen, "key %s: searching %.200s: %s", name, ks->uri, hsm_rv_name(rv, rvbuf));
 		goto out;
 	}
 	if (found != 1) {
-		reason(errbuf, errlen, "key %s: %s private key matches %.200s", name,
+		errbuf_set(errbuf, errlen, "key %s: %s private key matches %.200s", name,
 		    found == 0 ? "no" : "more than one", ks->uri);
 		r = SG_ERR_CONFIG;
 		goto out;
@@ -684,19 +669,19 @@ resolve_key(struct p11 *h, CK_SESSION_HANDLE s, const struct hsm_config *cfg, si
 	    (rv = get_bool(h, s, k->priv, CKA_SIGN, -1, &can_sign)) != CKR_OK ||
 	    (rv = get_bool(h, s, k->priv, CKA_ALWAYS_AUTHENTICATE, 0, &always_auth)) != CKR_OK ||
 	    (rv = get_ulong(h, s, k->priv, CKA_KEY_TYPE, &ktype)) != CKR_OK) {
-		reason(errbuf, errlen, "key %s (%.200s): reading its attributes: %s", name, ks->uri,
+		errbuf_set(errbuf, errlen, "key %s (%.200s): reading its attributes: %s", name, ks->uri,
 		    hsm_rv_name(rv, rvbuf));
 		r = resolve_error(rv);
 		goto out;
 	}
 	if (!sensitive || extractable) {
-		reason(errbuf, errlen, "key %s (%.200s) is %s: refused", name, ks->uri,
+		errbuf_set(errbuf, errlen, "key %s (%.200s) is %s: refused", name, ks->uri,
 		    extractable ? "extractable" : "not sensitive");
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
 	if (!can_sign || always_auth) {
-		reason(errbuf, errlen, "key %s (%.200s) %s", name, ks->uri,
+		errbuf_set(errbuf, errlen, "key %s (%.200s) %s", name, ks->uri,
 		    !can_sign ? "may not sign (CKA_SIGN is false)"
 		              : "needs a login per signature (CKA_ALWAYS_AUTHENTICATE)");
 		r = SG_ERR_CONFIG;
@@ -709,7 +694,7 @@ resolve_key(struct p11 *h, CK_SESSION_HANDLE s, const struct hsm_config *cfg, si
 		} else if (ktype == CKK_RSA) {
 			k->mech = SG_MECH_RSA_PSS_SHA256;
 		} else {
-			reason(errbuf, errlen, "key %s (%.200s) is neither an EC nor an RSA key", name,
+			errbuf_set(errbuf, errlen, "key %s (%.200s) is neither an EC nor an RSA key", name,
 			    ks->uri);
 			r = SG_ERR_CONFIG;
 			goto out;
@@ -719,7 +704,7 @@ resolve_key(struct p11 *h, CK_SESSION_HANDLE s, const struct hsm_config *cfg, si
 	}
 	want_type = k->mech == SG_MECH_ECDSA_SHA256 ? CKK_EC : CKK_RSA;
 	if (ktype != want_type) {
-		reason(errbuf, errlen, "key %s (%.200s) is not an %s key, as mechanism %s needs", name,
+		errbuf_set(errbuf, errlen, "key %s (%.200s) is not an %s key, as mechanism %s needs", name,
 		    ks->uri, want_type == CKK_EC ? "EC" : "RSA", sg_mech_name(k->mech));
 		r = SG_ERR_CONFIG;
 		goto out;
@@ -732,7 +717,7 @@ resolve_key(struct p11 *h, CK_SESSION_HANDLE s, const struct hsm_config *cfg, si
 		rv = get_attr(h, s, k->priv, CKA_EC_PARAMS, rs->buf, sizeof(rs->buf), &rs->buf_len);
 		if (rv != CKR_OK || rs->buf_len != sizeof(p256_ec_params) ||
 		    memcmp(rs->buf, p256_ec_params, sizeof(p256_ec_params)) != 0) {
-			reason(errbuf, errlen, "key %s (%.200s) is not on curve P-256, as %s needs", name,
+			errbuf_set(errbuf, errlen, "key %s (%.200s) is not on curve P-256, as %s needs", name,
 			    ks->uri, sg_mech_name(k->mech));
 			r = SG_ERR_CONFIG;
 			goto out;
@@ -749,19 +734,19 @@ resolve_key(struct p11 *h, CK_SESSION_HANDLE s, const struct hsm_config *cfg, si
 	/* The public key. */
 	r = find_public(h, s, rs, want_type, &pub_obj, &found, &rv);
 	if (r < 0) {
-		reason(
+		errbuf_set(
 		    errbuf, errlen, "key %s: searching its public key: %s", name, hsm_rv_name(rv, rvbuf));
 		goto out;
 	}
 	if (found > 1) {
-		reason(errbuf, errlen, "key %s (%.200s): more than one public key object matches", name,
+		errbuf_set(errbuf, errlen, "key %s (%.200s): more than one public key object matches", name,
 		    ks->uri);
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
 	if (want_type == CKK_EC) {
 		if (found == 0) {
-			reason(errbuf, errlen, "key %s (%.200s): no public key object with its label or id",
+			errbuf_set(errbuf, errlen, "key %s (%.200s): no public key object with its label or id",
 			    name, ks->uri);
 			r = SG_ERR_CONFIG;
 			goto out;
@@ -769,7 +754,7 @@ resolve_key(struct p11 *h, CK_SESSION_HANDLE s, const struct hsm_config *cfg, si
 		rv = get_attr(h, s, pub_obj, CKA_EC_PARAMS, rs->buf, sizeof(rs->buf), &rs->buf_len);
 		if (rv != CKR_OK || rs->buf_len != sizeof(p256_ec_params) ||
 		    memcmp(rs->buf, p256_ec_params, sizeof(p256_ec_params)) != 0) {
-			reason(errbuf, errlen, "key %s (%.200s): its public key object is not on P-256",
+			errbuf_set(errbuf, errlen, "key %s (%.200s): its public key object is not on P-256",
 			    name, ks->uri);
 			r = SG_ERR_CONFIG;
 			goto out;
@@ -778,7 +763,7 @@ resolve_key(struct p11 *h, CK_SESSION_HANDLE s, const struct hsm_config *cfg, si
 		if (rv == CKR_OK)
 			r = pkey_ec_p256(rs->buf, rs->buf_len, &k->pub);
 		if (rv != CKR_OK || r < 0) {
-			reason(errbuf, errlen, "key %s (%.200s): unusable CKA_EC_POINT (%s)", name, ks->uri,
+			errbuf_set(errbuf, errlen, "key %s (%.200s): unusable CKA_EC_POINT (%s)", name, ks->uri,
 			    rv != CKR_OK ? hsm_rv_name(rv, rvbuf) : sg_strerror(r));
 			r = r == SG_ERR_ALLOC ? r : SG_ERR_CONFIG;
 			goto out;
@@ -789,7 +774,7 @@ resolve_key(struct p11 *h, CK_SESSION_HANDLE s, const struct hsm_config *cfg, si
 			rv = get_attr(h, s, pub_obj, CKA_MODULUS, rs->buf, sizeof(rs->buf), &rs->buf_len);
 			if (rv == CKR_OK && rs->n_len != 0 &&
 			    (rs->n_len != rs->buf_len || memcmp(rs->n, rs->buf, rs->n_len) != 0)) {
-				reason(errbuf, errlen,
+				errbuf_set(errbuf, errlen,
 				    "key %s (%.200s): public key object has another modulus", name,
 				    ks->uri);
 				r = SG_ERR_CONFIG;
@@ -802,14 +787,14 @@ resolve_key(struct p11 *h, CK_SESSION_HANDLE s, const struct hsm_config *cfg, si
 				    h, s, pub_obj, CKA_PUBLIC_EXPONENT, rs->e, sizeof(rs->e), &rs->e_len);
 			}
 			if (rv != CKR_OK) {
-				reason(errbuf, errlen, "key %s (%.200s): reading its public key: %s", name,
+				errbuf_set(errbuf, errlen, "key %s (%.200s): reading its public key: %s", name,
 				    ks->uri, hsm_rv_name(rv, rvbuf));
 				r = resolve_error(rv);
 				goto out;
 			}
 		}
 		if (rs->n_len == 0 || rs->e_len == 0) {
-			reason(errbuf, errlen,
+			errbuf_set(errbuf, errlen,
 			    "key %s (%.200s): no public key object and no public attributes", name,
 			    ks->uri);
 			r = SG_ERR_CONFIG;
@@ -817,7 +802,7 @@ resolve_key(struct p11 *h, CK_SESSION_HANDLE s, const struct hsm_config *cfg, si
 		}
 		r = pkey_rsa(rs->n, rs->n_len, rs->e, rs->e_len, &k->pub);
 		if (r < 0) {
-			reason(errbuf, errlen, "key %s (%.200s): unusable RSA public key: %s", name,
+			errbuf_set(errbuf, errlen, "key %s (%.200s): unusable RSA public key: %s", name,
 			    ks->uri, sg_strerror(r));
 			r = r == SG_ERR_ALLOC ? r : SG_ERR_CONFIG;
 			goto out;
@@ -825,7 +810,7 @@ resolve_key(struct p11 *h, CK_SESSION_HANDLE s, const struct hsm_config *cfg, si
 		bits = EVP_PKEY_get_bits(k->pub);
 		if (bits < HSM_RSA_BITS_MIN || EVP_PKEY_get_size(k->pub) <= 0 ||
 		    (size_t)EVP_PKEY_get_size(k->pub) > HSM_SIG_MAX) {
-			reason(errbuf, errlen, "key %s (%.200s): RSA key of %d bits, not %d to %d", name,
+			errbuf_set(errbuf, errlen, "key %s (%.200s): RSA key of %d bits, not %d to %d", name,
 			    ks->uri, bits, HSM_RSA_BITS_MIN, HSM_SIG_MAX * 8);
 			r = SG_ERR_CONFIG;
 			goto out;
@@ -972,12 +957,12 @@ self_test(struct p11 *h, size_t i, const char *name, char *errbuf, size_t errlen
 	crypto_sha256(HSM_SELFTEST_TEXT, strlen(HSM_SELFTEST_TEXT), digest);
 	r = p11_sign(h, i, digest, sizeof(digest), sig, &sig_len);
 	if (r < 0) {
-		reason(errbuf, errlen, "key %s: test signature failed: %s", name, sg_strerror(r));
+		errbuf_set(errbuf, errlen, "key %s: test signature failed: %s", name, sg_strerror(r));
 		goto out;
 	}
 	r = crypto_verify_digest(h->keys[i].pub, h->keys[i].mech, digest, sig, sig_len);
 	if (r < 0) {
-		reason(errbuf, errlen,
+		errbuf_set(errbuf, errlen,
 		    "key %s: its test signature does not verify with its public key object", name);
 		r = SG_ERR_CONFIG;
 		goto out;
@@ -1002,17 +987,17 @@ p11_open(const struct hsm_config *cfg, struct p11 **ret, char *errbuf, size_t er
 		errbuf[0] = '\0';
 	if (cfg == NULL || ret == NULL || cfg->module == NULL || cfg->token == NULL ||
 	    cfg->pin_file == NULL || (cfg->nkeys > 0 && cfg->keys == NULL)) {
-		reason(errbuf, errlen, "incomplete HSM configuration");
+		errbuf_set(errbuf, errlen, "incomplete HSM configuration");
 		r = SG_ERR_INVALID_ARGUMENT;
 		goto out;
 	}
 	if (cfg->module[0] != '/') {
-		reason(errbuf, errlen, "PKCS#11 module path %.200s is not absolute", cfg->module);
+		errbuf_set(errbuf, errlen, "PKCS#11 module path %.200s is not absolute", cfg->module);
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
 	if (cfg->sessions < 1 || cfg->sessions > HSM_SESSIONS_MAX) {
-		reason(errbuf, errlen, "sessions is %u, not 1 to %d", cfg->sessions, HSM_SESSIONS_MAX);
+		errbuf_set(errbuf, errlen, "sessions is %u, not 1 to %d", cfg->sessions, HSM_SESSIONS_MAX);
 		r = SG_ERR_CONFIG;
 		goto out;
 	}

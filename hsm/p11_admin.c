@@ -53,20 +53,6 @@ struct p11_admin {
 	char token[ADMIN_TOKEN_LABEL_LEN + 1];
 };
 
-static void reason(char *errbuf, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void
-reason(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errbuf == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* The error for a failed call: the device going away, or anything else. */
 static int
 admin_rv_error(CK_RV rv, int otherwise)
@@ -104,14 +90,14 @@ p11_admin_open(const struct hsm_config *cfg, struct p11_admin **ret, char *errbu
 	a->dl = dlopen(cfg->module, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
 	sym = a->dl != NULL ? dlsym(a->dl, "C_GetFunctionList") : NULL;
 	if (sym == NULL) {
-		reason(errbuf, errlen, "PKCS#11 module %s: not loaded", cfg->module);
+		errbuf_set(errbuf, errlen, "PKCS#11 module %s: not loaded", cfg->module);
 		r = SG_ERR_HSM_UNAVAILABLE;
 		goto out;
 	}
 	memcpy(&get_function_list, &sym, sizeof(get_function_list));
 	rv = get_function_list(&a->f);
 	if (rv != CKR_OK || a->f == NULL) {
-		reason(errbuf, errlen, "C_GetFunctionList: %s", hsm_rv_name(rv, rvbuf));
+		errbuf_set(errbuf, errlen, "C_GetFunctionList: %s", hsm_rv_name(rv, rvbuf));
 		a->f = NULL;
 		r = SG_ERR_HSM_UNAVAILABLE;
 		goto out;
@@ -122,7 +108,7 @@ p11_admin_open(const struct hsm_config *cfg, struct p11_admin **ret, char *errbu
 		goto out;
 	rv = a->f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &a->rw);
 	if (rv != CKR_OK) {
-		reason(errbuf, errlen, "C_OpenSession (read-write): %s", hsm_rv_name(rv, rvbuf));
+		errbuf_set(errbuf, errlen, "C_OpenSession (read-write): %s", hsm_rv_name(rv, rvbuf));
 		r = SG_ERR_HSM_UNAVAILABLE;
 		goto out;
 	}
@@ -331,7 +317,7 @@ p11_admin_list(struct p11_admin *a, struct p11_key_info **ret, size_t *ret_n, in
 	}
 	rv = admin_find(a, tmpl, 1, objs, P11_LIST_MAX, &n, &more);
 	if (rv != CKR_OK) {
-		reason(errbuf, errlen, "searching the private keys: %s", hsm_rv_name(rv, rvbuf));
+		errbuf_set(errbuf, errlen, "searching the private keys: %s", hsm_rv_name(rv, rvbuf));
 		r = admin_rv_error(rv, SG_ERR_HSM_UNAVAILABLE);
 		goto out;
 	}
@@ -349,7 +335,7 @@ p11_admin_list(struct p11_admin *a, struct p11_key_info **ret, size_t *ret_n, in
 			continue;
 		}
 		if (hsm_rv_error(rv) == SG_ERR_HSM_UNAVAILABLE) {
-			reason(errbuf, errlen, "reading a private key: %s", hsm_rv_name(rv, rvbuf));
+			errbuf_set(errbuf, errlen, "reading a private key: %s", hsm_rv_name(rv, rvbuf));
 			r = SG_ERR_HSM_UNAVAILABLE;
 			goto out;
 		}
@@ -390,22 +376,22 @@ p11_admin_find(struct p11_admin *a, const char *uri, struct p11_key_info *ret, c
 	}
 	r = hsm_uri_parse(uri, &u);
 	if (r < 0) {
-		reason(errbuf, errlen, "invalid PKCS#11 URI %.200s: %s", uri, sg_strerror(r));
+		errbuf_set(errbuf, errlen, "invalid PKCS#11 URI %.200s: %s", uri, sg_strerror(r));
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
 	if (u->token != NULL && strcmp(u->token, a->token) != 0) {
-		reason(errbuf, errlen, "URI %.200s names token \"%.64s\", not \"%s\"", uri, u->token, a->token);
+		errbuf_set(errbuf, errlen, "URI %.200s names token \"%.64s\", not \"%s\"", uri, u->token, a->token);
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
 	if (u->type != NULL && strcmp(u->type, "private") != 0) {
-		reason(errbuf, errlen, "URI %.200s names a %s object, not a private key", uri, u->type);
+		errbuf_set(errbuf, errlen, "URI %.200s names a %s object, not a private key", uri, u->type);
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
 	if (u->object == NULL && !u->has_id) {
-		reason(errbuf, errlen, "URI %.200s names neither object= nor id=", uri);
+		errbuf_set(errbuf, errlen, "URI %.200s names neither object= nor id=", uri);
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
@@ -416,18 +402,18 @@ p11_admin_find(struct p11_admin *a, const char *uri, struct p11_key_info *ret, c
 		tmpl[ntmpl++] = (CK_ATTRIBUTE){ CKA_ID, u->id, u->id_len };
 	rv = admin_find(a, tmpl, ntmpl, objs, 2, &n, &more);
 	if (rv != CKR_OK) {
-		reason(errbuf, errlen, "searching %.200s: %s", uri, hsm_rv_name(rv, rvbuf));
+		errbuf_set(errbuf, errlen, "searching %.200s: %s", uri, hsm_rv_name(rv, rvbuf));
 		r = admin_rv_error(rv, SG_ERR_CONFIG);
 		goto out;
 	}
 	if (n != 1) {
-		reason(errbuf, errlen, "%s private key matches %.200s", n == 0 ? "no" : "more than one", uri);
+		errbuf_set(errbuf, errlen, "%s private key matches %.200s", n == 0 ? "no" : "more than one", uri);
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
 	rv = admin_key_info(a, objs[0], ret);
 	if (rv != CKR_OK) {
-		reason(errbuf, errlen, "reading %.200s: %s", uri, hsm_rv_name(rv, rvbuf));
+		errbuf_set(errbuf, errlen, "reading %.200s: %s", uri, hsm_rv_name(rv, rvbuf));
 		r = admin_rv_error(rv, SG_ERR_CONFIG);
 		goto out;
 	}
@@ -485,11 +471,11 @@ admin_check_free(struct p11_admin *a, const char *label, const uint8_t *id, size
 				tmpl[1] = (CK_ATTRIBUTE){ CKA_LABEL, (void *)(uintptr_t)label, strlen(label) };
 			rv = admin_find(a, tmpl, 2, &obj, 1, &n, &more);
 			if (rv != CKR_OK) {
-				reason(errbuf, errlen, "searching the token: %s", hsm_rv_name(rv, rvbuf));
+				errbuf_set(errbuf, errlen, "searching the token: %s", hsm_rv_name(rv, rvbuf));
 				return admin_rv_error(rv, SG_ERR_HSM_UNAVAILABLE);
 			}
 			if (n > 0) {
-				reason(errbuf, errlen, "a %s with this %s already exists on the token",
+				errbuf_set(errbuf, errlen, "a %s with this %s already exists on the token",
 				    class_names[c], by_id ? "id" : "label");
 				return SG_ERR_EXISTS;
 			}
@@ -518,17 +504,17 @@ p11_admin_generate(struct p11_admin *a, enum p11_key_kind kind, const char *labe
 		goto out;
 	}
 	if (!admin_label_ok(label)) {
-		reason(errbuf, errlen, "a key label is 1 to %d characters of A-Z a-z 0-9 . _ -", P11_LABEL_MAX);
+		errbuf_set(errbuf, errlen, "a key label is 1 to %d characters of A-Z a-z 0-9 . _ -", P11_LABEL_MAX);
 		r = SG_ERR_INVALID_ARGUMENT;
 		goto out;
 	}
 	if (id_len == 0 || id_len > HSM_ID_MAX) {
-		reason(errbuf, errlen, "a key id is 1 to %d bytes", HSM_ID_MAX);
+		errbuf_set(errbuf, errlen, "a key id is 1 to %d bytes", HSM_ID_MAX);
 		r = SG_ERR_INVALID_ARGUMENT;
 		goto out;
 	}
 	if (kind != P11_KEY_EC_P256 && kind != P11_KEY_RSA_3072) {
-		reason(errbuf, errlen, "unknown key type");
+		errbuf_set(errbuf, errlen, "unknown key type");
 		r = SG_ERR_INVALID_ARGUMENT;
 		goto out;
 	}
@@ -566,7 +552,7 @@ p11_admin_generate(struct p11_admin *a, enum p11_key_kind kind, const char *labe
 	}
 	rv = a->f->C_GenerateKeyPair(a->rw, &mech, pub, npub, priv, npriv, &hpub, &hpriv);
 	if (rv != CKR_OK) {
-		reason(errbuf, errlen, "C_GenerateKeyPair: %s", hsm_rv_name(rv, rvbuf));
+		errbuf_set(errbuf, errlen, "C_GenerateKeyPair: %s", hsm_rv_name(rv, rvbuf));
 		r = admin_rv_error(rv, SG_ERR_CRYPTO);
 		hpub = hpriv = CK_INVALID_HANDLE;
 		goto out;
@@ -574,13 +560,13 @@ p11_admin_generate(struct p11_admin *a, enum p11_key_kind kind, const char *labe
 	/* Read back what the token made of our template. */
 	rv = admin_key_info(a, hpriv, &ki);
 	if (rv != CKR_OK) {
-		reason(errbuf, errlen, "reading the new key: %s", hsm_rv_name(rv, rvbuf));
+		errbuf_set(errbuf, errlen, "reading the new key: %s", hsm_rv_name(rv, rvbuf));
 		r = admin_rv_error(rv, SG_ERR_CRYPTO);
 		goto out;
 	}
 	if (!ki.is_sensitive || ki.is_extractable || !ki.is_always_sensitive || !ki.is_never_extractable ||
 	    !ki.can_sign || ki.is_always_authenticate) {
-		reason(errbuf, errlen,
+		errbuf_set(errbuf, errlen,
 		    "the token made a key that is not as asked (sensitive %d, extractable %d, always "
 		    "sensitive %d, never extractable %d, sign %d): destroyed",
 		    ki.is_sensitive, ki.is_extractable, ki.is_always_sensitive, ki.is_never_extractable,
@@ -590,7 +576,7 @@ p11_admin_generate(struct p11_admin *a, enum p11_key_kind kind, const char *labe
 	}
 	if ((kind == P11_KEY_EC_P256 && (ki.key_type != CKK_EC || !ki.is_p256)) ||
 	    (kind == P11_KEY_RSA_3072 && (ki.key_type != CKK_RSA || ki.bits != ADMIN_RSA_BITS))) {
-		reason(errbuf, errlen, "the token made a key of another type or size: destroyed");
+		errbuf_set(errbuf, errlen, "the token made a key of another type or size: destroyed");
 		r = SG_ERR_CRYPTO;
 		goto out;
 	}
@@ -643,7 +629,7 @@ p11_admin_store_cert(struct p11_admin *a, const struct p11_key_info *key, X509 *
 		goto out;
 	}
 	if (key->id_len == 0) {
-		reason(errbuf, errlen, "the key has no CKA_ID to pair its certificate with");
+		errbuf_set(errbuf, errlen, "the key has no CKA_ID to pair its certificate with");
 		r = SG_ERR_INVALID_ARGUMENT;
 		goto out;
 	}
@@ -665,12 +651,12 @@ p11_admin_store_cert(struct p11_admin *a, const struct p11_key_info *key, X509 *
 	find_tmpl[1] = (CK_ATTRIBUTE){ CKA_ID, (void *)(uintptr_t)key->id, key->id_len };
 	rv = admin_find(a, find_tmpl, 2, old, sizeof(old) / sizeof(old[0]), &n, &more);
 	if (rv != CKR_OK) {
-		reason(errbuf, errlen, "searching certificate objects: %s", hsm_rv_name(rv, rvbuf));
+		errbuf_set(errbuf, errlen, "searching certificate objects: %s", hsm_rv_name(rv, rvbuf));
 		r = admin_rv_error(rv, SG_ERR_HSM_UNAVAILABLE);
 		goto out;
 	}
 	if (more) {
-		reason(errbuf, errlen, "more than %zu certificate objects have this key's id", n);
+		errbuf_set(errbuf, errlen, "more than %zu certificate objects have this key's id", n);
 		r = SG_ERR_LIMIT;
 		goto out;
 	}
@@ -688,14 +674,14 @@ p11_admin_store_cert(struct p11_admin *a, const struct p11_key_info *key, X509 *
 		tmpl[ntmpl++] = (CK_ATTRIBUTE){ CKA_LABEL, (void *)(uintptr_t)key->label, strlen(key->label) };
 	rv = a->f->C_CreateObject(a->rw, tmpl, ntmpl, &obj);
 	if (rv != CKR_OK) {
-		reason(errbuf, errlen, "C_CreateObject (certificate): %s", hsm_rv_name(rv, rvbuf));
+		errbuf_set(errbuf, errlen, "C_CreateObject (certificate): %s", hsm_rv_name(rv, rvbuf));
 		r = admin_rv_error(rv, SG_ERR_CRYPTO);
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
 		rv = a->f->C_DestroyObject(a->rw, old[i]);
 		if (rv != CKR_OK) {
-			reason(errbuf, errlen, "C_DestroyObject (old certificate): %s", hsm_rv_name(rv, rvbuf));
+			errbuf_set(errbuf, errlen, "C_DestroyObject (old certificate): %s", hsm_rv_name(rv, rvbuf));
 			r = admin_rv_error(rv, SG_ERR_CRYPTO);
 			goto out;
 		}
