@@ -45,6 +45,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "admin_audit.h"
 #include "config.h"
 #include "crypto.h"
 #include "hsm.h"
@@ -74,6 +75,7 @@ usage(FILE *f)
 	    "       signet-admin key import-chain HSM --key KEY --chain FILE [-o FILE] [--store-cert]\n"
 	    "       signet-admin key export HSM --key KEY [-o FILE]\n"
 	    "       signet-admin key list HSM\n"
+	    "       signet-admin audit verify LOG [--checkpoint FILE]... [--key PEM] [--origin NAME]\n"
 	    "\n"
 	    "  policy check FILE   check an agent configuration and its policy; list\n"
 	    "                      every problem with its member path (exit 1), or\n"
@@ -92,6 +94,10 @@ usage(FILE *f)
 	    "                      attestation key)\n"
 	    "  key list            every private key on the token with its flags, and the\n"
 	    "                      certificate subject and expiry of the configuration's keys\n"
+	    "  audit verify LOG    recompute the audit log's Merkle tree, check every\n"
+	    "                      checkpoint's signature (--key: the attestation public\n"
+	    "                      key) and that each matches the log; name the first\n"
+	    "                      record missing, altered or out of order (exit 1)\n"
 	    "\n"
 	    "HSM is one of:\n"
 	    "  -c, --config FILE   the agent configuration (pkcs11 module, token, pin_file)\n"
@@ -1231,6 +1237,8 @@ main(int argc, char **argv)
 		return policy_check(argv[optind + 2]);
 	if (argc - optind >= 2 && strcmp(argv[optind], "key") == 0)
 		return key_command(argc - optind - 1, argv + optind + 1);
+	if (argc - optind >= 2 && strcmp(argv[optind], "audit") == 0)
+		return admin_audit_command(argc - optind - 1, argv + optind + 1);
 	usage(stderr);
 	return ADMIN_EXIT_USAGE;
 }

@@ -1,5 +1,5 @@
 /*
- * audit.c — the hash-chained audit log (see audit.h for the format).
+ * audit.c — the Merkle tree audit log (see audit.h, common/auditlog.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,181 +17,190 @@
 #include "log.h"
 #include "sgtime.h"
 
-#define AUDIT_FILE_MAX ((size_t)1 << 34) /* 16 GiB: read once at start-up */
-#define HASH_SUFFIX_LEN (9 + SHA256_HEX_LEN + 2) /* ,"hash":"<hex>"} */
+#define TORN_SUFFIX ".torn"
 
 struct audit {
 	pthread_mutex_t lock;
 	char *path;
 	int fd;
 	uint64_t seq;                     /* last written */
+	uint64_t bytes;                   /* file size after it */
+	struct merkle_tree tree;          /* of records 1..seq */
 	uint64_t synced;                  /* last known durable */
 	int syncing;                      /* an appender is in fdatasync */
 	int sync_failed;                  /* sticky: an fdatasync failed */
 	pthread_cond_t synced_cond;       /* `synced` or `syncing` changed */
-	uint8_t last_hash[SHA256_LEN];
+	uint64_t cp_offset;               /* offset after the checkpoint's records */
 };
 
-static void
-chain_hash(const uint8_t prev[SHA256_LEN], const char *body, size_t len, uint8_t out[SHA256_LEN])
-{
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned int n = 0;
+/* State of one audit_open() scan. */
+struct load {
+	audit_replay_fn fn;
+	void *arg;
+	uint64_t cp_size;                 /* 0: no checkpoint */
+	uint64_t cp_offset;
+	uint64_t offset;                  /* of the next record */
+};
 
-	if (ctx == NULL || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ||
-	    !EVP_DigestUpdate(ctx, prev, SHA256_LEN) || !EVP_DigestUpdate(ctx, body, len) ||
-	    !EVP_DigestFinal_ex(ctx, out, &n))
-		memset(out, 0, SHA256_LEN); /* cannot happen short of OOM; never matches */
-	EVP_MD_CTX_free(ctx);
-}
-
-/* Checks one line (without its newline) against the chain, advances it. */
+/* Hands a record's event fields to the caller's replay function. */
 static int
-check_line(struct audit *a, const char *line, size_t len, audit_replay_fn fn, void *arg)
+replay_record(void *arg, uint64_t seq, const char *line, size_t len, const uint8_t leaf[SHA256_LEN])
 {
 	static const char *const stored[] = {
 		"event", "id", "job_sha256", "key", "time", "submitter", "code", "expires",
 	};
-	const char *vals[8] = { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL }, *hash;
+	struct load *ld = arg;
+	const char *vals[8] = { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
 	struct audit_seen seen;
-	int64_t when = 0;
-	uint8_t want[SHA256_LEN], got[SHA256_LEN];
 	cJSON *root = NULL;
 	unsigned flags = 0;
 	size_t slen, i;
-	int64_t seq;
-	int r = SG_ERR_PARSE;
 
-	if (len <= HASH_SUFFIX_LEN || memcmp(line + len - HASH_SUFFIX_LEN, ",\"hash\":\"", 9) != 0 ||
-	    line[len - 1] != '}' || line[len - 2] != '"')
-		goto out;
-	if (json_parse(line, len, &root, &flags) != 0 || flags != 0)
-		goto out;
-	if (json_get_string(root, "hash", &hash, &slen) != 0 || slen != SHA256_HEX_LEN ||
-	    hex_decode(hash, slen, want, sizeof(want)) != 0)
-		goto out;
-	if (json_get_int(root, "seq", 1, JSON_INT_MAX - 1, &seq) != 0 || (uint64_t)seq != a->seq + 1)
-		goto out;
-	/* The body is the object without its final member, closed again. */
-	{
-		size_t blen = len - HASH_SUFFIX_LEN;
-		char *body = malloc(blen + 1);
-		if (body == NULL) {
-			r = SG_ERR_ALLOC;
-			goto out;
-		}
-		memcpy(body, line, blen);
-		body[blen] = '}';
-		chain_hash(a->last_hash, body, blen + 1, got);
-		free(body);
-	}
-	if (CRYPTO_memcmp(got, want, SHA256_LEN) != 0)
-		goto out;
+	(void)leaf;
+	ld->offset += len + 1;
+	if (seq == ld->cp_size)
+		ld->cp_offset = ld->offset;
+	if (ld->fn == NULL)
+		return 0;
+	/* auditlog_scan() parsed it already; this cannot fail short of OOM. */
+	if (json_parse(line, len, &root, &flags) != 0)
+		return SG_ERR_ALLOC;
 	for (i = 0; i < 8; i++) {
 		if (json_get_string(root, stored[i], &vals[i], &slen) != 0)
 			vals[i] = NULL;
 	}
-	if (vals[4] == NULL || sgtime_parse(vals[4], &when) != 0)
-		when = 0;
-	if (fn != NULL && vals[0] != NULL) {
+	if (vals[0] != NULL) {
+		memset(&seen, 0, sizeof(seen));
 		seen.event = vals[0];
 		seen.id = vals[1];
 		seen.job_sha256 = vals[2];
 		seen.key = vals[3];
 		seen.submitter = vals[5];
 		seen.code = vals[6];
-		seen.time = when;
+		if (vals[4] == NULL || sgtime_parse(vals[4], &seen.time) != 0)
+			seen.time = 0;
 		if (vals[7] == NULL || sgtime_parse(vals[7], &seen.expires) != 0)
 			seen.expires = 0;
-		fn(arg, &seen);
+		ld->fn(ld->arg, &seen);
 	}
-	memcpy(a->last_hash, got, SHA256_LEN);
-	a->seq = (uint64_t)seq;
-	r = 0;
- out:
 	cJSON_Delete(root);
-	return r;
+	return 0;
 }
 
+/* Moves a torn tail aside ("<path>.torn") and cuts it off the log. */
 static int
-audit_load(struct audit *a, const char *path, audit_replay_fn fn, void *arg,
+cut_torn_tail(struct audit *a, const char *path, const struct auditlog_state *st,
     char *errbuf, size_t errlen)
 {
-	char *buf = NULL;
-	size_t len = 0, off = 0, lineno = 0;
-	int r;
+	char torn[4096];
+	uint8_t *buf = NULL;
+	ssize_t n;
+	int tfd = -1, r = SG_ERR_SYSTEM;
 
-	if ((r = read_file(path, AUDIT_FILE_MAX, &buf, &len)) != 0) {
-		snprintf(errbuf, errlen, "audit log %s: %s", path, sg_strerror(r));
-		return r;
+	if (st->torn_len > AUDIT_LINE_MAX * 64ULL) {
+		snprintf(errbuf, errlen, "audit log %s: %llu bytes after record %llu are not "
+		    "records; too many to be an interrupted append", path,
+		    (unsigned long long)st->torn_len, (unsigned long long)st->records);
+		return SG_ERR_CONFIG;
 	}
-	while (off < len) {
-		char *nl = memchr(buf + off, '\n', len - off);
-		lineno++;
-		if (nl == NULL) {
-			/* A torn final append: its result was never released. */
-			log_warn("audit log %s: removing incomplete last line %zu", path, lineno);
-			if (ftruncate(a->fd, (off_t)off) == -1 || fdatasync(a->fd) == -1) {
-				snprintf(errbuf, errlen, "audit log %s: cannot truncate", path);
-				r = SG_ERR_SYSTEM;
-				goto out;
-			}
-			break;
-		}
-		if (check_line(a, buf + off, (size_t)(nl - (buf + off)), fn, arg) != 0) {
-			snprintf(errbuf, errlen, "audit log %s: line %zu is altered, missing a "
-			    "predecessor or out of order", path, lineno);
-			r = SG_ERR_CONFIG;
-			goto out;
-		}
-		off = (size_t)(nl - buf) + 1;
-	}
+	if ((buf = malloc(st->torn_len)) == NULL)
+		return SG_ERR_ALLOC;
+	n = pread(a->fd, buf, st->torn_len, (off_t)st->torn_offset);
+	if (n != (ssize_t)st->torn_len)
+		goto out;
+	snprintf(torn, sizeof(torn), "%s%s", path, TORN_SUFFIX);
+	tfd = open(torn, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (tfd == -1 || write(tfd, buf, st->torn_len) != (ssize_t)st->torn_len ||
+	    fsync(tfd) == -1)
+		goto out;
+	if (ftruncate(a->fd, (off_t)st->torn_offset) == -1 || fdatasync(a->fd) == -1)
+		goto out;
+	log_warn("audit log %s: %llu bytes after record %llu were an append cut short by a "
+	    "crash (never released); moved to %s", path, (unsigned long long)st->torn_len,
+	    (unsigned long long)st->records, torn);
 	r = 0;
  out:
+	if (r != 0)
+		snprintf(errbuf, errlen, "audit log %s: cannot set aside its torn last record: %s",
+		    path, strerror(errno));
+	if (tfd != -1)
+		close(tfd);
 	free(buf);
 	return r;
 }
 
 int
-audit_open(const char *path, audit_replay_fn fn, void *arg, struct audit **ret,
-    char *errbuf, size_t errlen)
+audit_open(const char *path, const struct checkpoint *cp, audit_replay_fn fn, void *arg,
+    struct audit **ret, char *errbuf, size_t errlen)
 {
+	struct auditlog_state *st = NULL;
 	struct audit *a;
+	struct load ld;
+	uint8_t cp_root[1][SHA256_LEN];
+	uint64_t want = cp != NULL ? cp->size : 0;
 	int r;
 
-	if ((a = calloc(1, sizeof(*a))) == NULL)
+	if ((a = calloc(1, sizeof(*a))) == NULL || (st = malloc(sizeof(*st))) == NULL) {
+		free(a);
 		return SG_ERR_ALLOC;
+	}
 	a->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (a->fd == -1) {
 		snprintf(errbuf, errlen, "audit log %s: %s", path, strerror(errno));
-		free(a);
-		return SG_ERR_SYSTEM;
+		r = SG_ERR_SYSTEM;
+		goto fail;
 	}
-	if ((r = audit_load(a, path, fn, arg, errbuf, errlen)) != 0) {
-		close(a->fd);
-		free(a);
-		return r;
+	memset(&ld, 0, sizeof(ld));
+	ld.fn = fn;
+	ld.arg = arg;
+	ld.cp_size = want;
+	r = auditlog_scan(a->fd, replay_record, &ld, &want, 1, cp_root, st);
+	if (r == SG_ERR_VERIFY) {
+		snprintf(errbuf, errlen, "audit log %s: %s", path, st->problem);
+		r = SG_ERR_CONFIG;
+		goto fail;
+	}
+	if (r != 0) {
+		snprintf(errbuf, errlen, "audit log %s: %s", path, sg_strerror(r));
+		goto fail;
+	}
+	if (st->torn_len > 0 && (r = cut_torn_tail(a, path, st, errbuf, errlen)) != 0)
+		goto fail;
+	if (cp != NULL && (st->records < cp->size ||
+	    CRYPTO_memcmp(cp_root[0], cp->root, SHA256_LEN) != 0)) {
+		snprintf(errbuf, errlen, "audit log %s does not match the checkpoint this agent "
+		    "signed at %llu records (it has %llu): records were removed or altered", path,
+		    (unsigned long long)cp->size, (unsigned long long)st->records);
+		r = SG_ERR_CONFIG;
+		goto fail;
 	}
 	if ((a->path = strdup(path)) == NULL) {
-		close(a->fd);
-		free(a);
-		return SG_ERR_ALLOC;
+		r = SG_ERR_ALLOC;
+		goto fail;
 	}
-	pthread_mutex_init(&a->lock, NULL);
-	pthread_cond_init(&a->synced_cond, NULL);
 	/* What an earlier run wrote may still be only in the page cache. */
 	if (fdatasync(a->fd) == -1) {
 		snprintf(errbuf, errlen, "audit log %s: fdatasync: %s", path, strerror(errno));
-		pthread_cond_destroy(&a->synced_cond);
-		pthread_mutex_destroy(&a->lock);
-		close(a->fd);
-		free(a->path);
-		free(a);
-		return SG_ERR_SYSTEM;
+		r = SG_ERR_SYSTEM;
+		goto fail;
 	}
+	a->seq = st->records;
+	a->bytes = st->bytes;
+	a->tree = st->tree;
 	a->synced = a->seq;
+	a->cp_offset = cp != NULL ? ld.cp_offset : 0;
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_cond_init(&a->synced_cond, NULL);
+	free(st);
 	*ret = a;
 	return 0;
+ fail:
+	if (a->fd != -1)
+		close(a->fd);
+	free(a->path);
+	free(a);
+	free(st);
+	return r;
 }
 
 int
@@ -212,7 +221,7 @@ audit_find(struct audit *a, const char *event, const char *id, char **ret_line, 
 		return SG_ERR_SYSTEM;
 	}
 	while ((n = getline(&line, &cap, f)) > 0) {
-		if ((size_t)n > AUDIT_LINE_MAX + HASH_SUFFIX_LEN + 1 || strstr(line, needle) == NULL)
+		if ((size_t)n > AUDIT_LINE_MAX + 1 || strstr(line, needle) == NULL)
 			continue;
 		free(found);
 		found_len = line[n - 1] == '\n' ? (size_t)n - 1 : (size_t)n;
@@ -236,15 +245,52 @@ add_opt(cJSON *o, const char *name, const char *v)
 	return json_add_string(o, name, v);
 }
 
-int
-audit_append(struct audit *a, const struct audit_record *rec, uint64_t *ret_seq,
-    char ret_hash[SHA256_HEX_LEN + 1])
+/* Waits until record `mine` is durable (group commit; a->lock held). */
+static int
+wait_durable(struct audit *a, uint64_t mine)
 {
-	char when[SGTIME_LEN + 1], hexhash[SHA256_HEX_LEN + 1];
-	char *body = NULL, *line = NULL;
-	uint8_t h[SHA256_LEN];
+	/*
+	 * The record is durable once an fdatasync that started after it was
+	 * written has returned.  One appender syncs (without the lock, so
+	 * others keep appending), the others wait for it; records written
+	 * meanwhile ride on the next sync.  A failed sync is sticky: after it
+	 * nothing is known to be durable, so every append fails.
+	 */
+	while (a->synced < mine) {
+		uint64_t target;
+		int rc;
+
+		if (a->sync_failed)
+			return SG_ERR_SYSTEM;
+		if (a->syncing) {
+			pthread_cond_wait(&a->synced_cond, &a->lock);
+			continue;
+		}
+		target = a->seq;
+		a->syncing = 1;
+		pthread_mutex_unlock(&a->lock);
+		rc = fdatasync(a->fd);
+		pthread_mutex_lock(&a->lock);
+		a->syncing = 0;
+		if (rc == -1)
+			a->sync_failed = 1;
+		else
+			a->synced = target;
+		pthread_cond_broadcast(&a->synced_cond);
+	}
+	return a->sync_failed ? SG_ERR_SYSTEM : 0;
+}
+
+int
+audit_append(struct audit *a, const struct audit_record *rec, int want_record,
+    struct audit_receipt *ret)
+{
+	char when[SGTIME_LEN + 1], prev_hex[SHA256_HEX_LEN + 1];
+	uint8_t prev[SHA256_LEN], leaf[SHA256_LEN];
+	struct merkle_tree next;
+	char *line = NULL;
 	cJSON *o = NULL;
-	size_t blen = 0, llen;
+	size_t len = 0;
 	ssize_t w;
 	int r = SG_ERR_ALLOC, locked = 0;
 
@@ -253,84 +299,104 @@ audit_append(struct audit *a, const struct audit_record *rec, uint64_t *ret_seq,
 	sgtime_format(sgtime_now(), when);
 	pthread_mutex_lock(&a->lock);
 	locked = 1;
+	r = SG_ERR_SYSTEM;
+	if (a->sync_failed)
+		goto out;
+	merkle_root(&a->tree, prev);
+	hex_encode(prev, SHA256_LEN, prev_hex);
+	r = SG_ERR_ALLOC;
 	if (json_add_int(o, "seq", (int64_t)(a->seq + 1)) != 0 ||
 	    json_add_string(o, "time", when) != 0 ||
+	    json_add_string(o, "prev", prev_hex) != 0 ||
 	    add_opt(o, "event", rec->event) != 0 || add_opt(o, "id", rec->id) != 0 ||
 	    add_opt(o, "entry", rec->entry) != 0 || add_opt(o, "submitter", rec->submitter) != 0 ||
 	    add_opt(o, "keyid", rec->keyid) != 0 || add_opt(o, "key", rec->key) != 0 ||
 	    add_opt(o, "format", rec->format) != 0 || add_opt(o, "artifact", rec->artifact) != 0 ||
 	    add_opt(o, "sha256", rec->artifact_sha256) != 0 ||
-	    add_opt(o, "job_sha256", rec->job_sha256) != 0 || add_opt(o, "code", rec->code) != 0 ||
+	    add_opt(o, "job_sha256", rec->job_sha256) != 0 ||
+	    add_opt(o, "envelope_sha256", rec->envelope_sha256) != 0 ||
+	    add_opt(o, "code", rec->code) != 0 ||
 	    add_opt(o, "signature_sha256", rec->signature_sha256) != 0 ||
+	    add_opt(o, "location", rec->location) != 0 ||
 	    add_opt(o, "expires", rec->expires) != 0 ||
 	    add_opt(o, "signature", rec->signature) != 0)
 		goto out;
-	if ((r = json_print(o, &body, &blen)) != 0)
+	if ((r = json_print(o, &line, &len)) != 0)
 		goto out;
 	r = SG_ERR_LIMIT;
-	if (blen < 2 || blen > AUDIT_LINE_MAX || body[blen - 1] != '}')
+	if (len < 2 || len > AUDIT_LINE_MAX)
 		goto out;
-	chain_hash(a->last_hash, body, blen, h);
-	hex_encode(h, SHA256_LEN, hexhash);
-	llen = blen - 1 + HASH_SUFFIX_LEN + 1;
-	r = SG_ERR_ALLOC;
-	if ((line = malloc(llen + 1)) == NULL)
+	merkle_leaf_hash(line, len, leaf);
+	next = a->tree;
+	if (ret != NULL)
+		r = merkle_append(&next, leaf, ret->proof, &ret->nproof);
+	else
+		r = merkle_append(&next, leaf, NULL, NULL);
+	if (r != 0)
 		goto out;
-	snprintf(line, llen + 1, "%.*s,\"hash\":\"%s\"}\n", (int)(blen - 1), body, hexhash);
+	/* One write of the line and its newline: a crash leaves at most a
+	 * torn tail, which audit_open() sets aside. */
+	line[len] = '\n';
 	r = SG_ERR_SYSTEM;
-	if ((w = write(a->fd, line, llen)) != (ssize_t)llen) {
+	if ((w = write(a->fd, line, len + 1)) != (ssize_t)(len + 1)) {
 		/* Never leave half a record: cut back what this write added. */
-		if (w > 0) {
-			off_t end = lseek(a->fd, 0, SEEK_END);
-			if (end >= w && ftruncate(a->fd, end - w) == -1)
-				log_debug("cannot cut back a short audit write");
-		}
+		if (w > 0 && ftruncate(a->fd, (off_t)a->bytes) == -1)
+			log_debug("cannot cut back a short audit write");
 		goto out;
 	}
+	line[len] = '\0';
 	a->seq++;
-	memcpy(a->last_hash, h, SHA256_LEN);
-	if (ret_seq != NULL)
-		*ret_seq = a->seq;
-	if (ret_hash != NULL)
-		memcpy(ret_hash, hexhash, sizeof(hexhash));
-	/*
-	 * Group commit: the record is durable once an fdatasync that started
-	 * after it was written has returned.  One appender syncs (without the
-	 * lock, so others keep appending), the others wait for it; records
-	 * written meanwhile ride on the next sync.  A failed sync is sticky:
-	 * after it nothing is known to be durable, so every append fails.
-	 */
-	if (!rec->defer_sync) {
-		uint64_t mine = a->seq;
-		while (a->synced < mine) {
-			if (a->sync_failed)
-				goto out;
-			if (a->syncing) {
-				pthread_cond_wait(&a->synced_cond, &a->lock);
-				continue;
-			}
-			uint64_t target = a->seq;
-			int rc;
-			a->syncing = 1;
-			pthread_mutex_unlock(&a->lock);
-			rc = fdatasync(a->fd);
-			pthread_mutex_lock(&a->lock);
-			a->syncing = 0;
-			if (rc == -1)
-				a->sync_failed = 1;
-			else
-				a->synced = target;
-			pthread_cond_broadcast(&a->synced_cond);
-		}
+	a->bytes += len + 1;
+	a->tree = next;
+	if (ret != NULL) {
+		ret->seq = a->seq;
+		memcpy(ret->leaf, leaf, SHA256_LEN);
+		merkle_root(&a->tree, ret->root);
+		ret->record = NULL;
+		ret->record_len = 0;
+	}
+	if (!rec->defer_sync && (r = wait_durable(a, a->seq)) != 0)
+		goto out;
+	if (ret != NULL && want_record) {
+		ret->record = line;
+		ret->record_len = len;
+		line = NULL;
 	}
 	r = 0;
  out:
 	if (locked)
 		pthread_mutex_unlock(&a->lock);
-	free(line);
-	cJSON_free(body);
+	cJSON_free(line);
 	cJSON_Delete(o);
 	return r;
+}
+
+int
+audit_head(struct audit *a, uint64_t *ret_size, uint8_t ret_root[SHA256_LEN],
+    uint64_t *ret_offset)
+{
+	int r;
+
+	pthread_mutex_lock(&a->lock);
+	if ((r = wait_durable(a, a->seq)) == 0) {
+		*ret_size = a->seq;
+		merkle_root(&a->tree, ret_root);
+		*ret_offset = a->bytes;
+	}
+	pthread_mutex_unlock(&a->lock);
+	return r;
+}
+
+uint64_t
+audit_checkpoint_offset(struct audit *a)
+{
+	return a->cp_offset;
+}
+
+const char *
+audit_path(struct audit *a)
+{
+	return a->path;
 }
 
 void

@@ -1,14 +1,10 @@
 /*
- * audit.h — the agent's audit log, first version: one JSON line per job
- * decision, chained by hash and flushed to disk (fdatasync) before the
- * result is released.
- *
- * Each line is a JSON object R with a final member "hash":
- *     hash = hex(SHA-256(previous hash (32 raw bytes) || R without "hash"))
- * The first record's previous hash is 32 zero bytes.  Removing, editing or
- * reordering a line breaks the chain from that line on.  The writer is one
- * place (audit_append) so that a later version can become a Merkle tree log
- * without touching the pipeline.
+ * audit.h — the agent's audit log: a Merkle tree log (common/auditlog.h,
+ * docs/audit.md).  Every record is one JSON line and one leaf of an RFC
+ * 6962 tree; each record names the root of the tree before it ("prev").
+ * Appends use group commit: one fdatasync per batch of concurrent
+ * appenders, and an append that asks for durability returns only once its
+ * record is on disk.  The writer is single (audit_append, under a lock).
  */
 #ifndef SG_AUDIT_H
 #define SG_AUDIT_H
@@ -16,17 +12,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auditlog.h"
+#include "checkpoint.h"
 #include "err.h"
+#include "merkle.h"
 #include "util.h"
 
-#define AUDIT_LINE_MAX (64 * 1024)
+#define AUDIT_LINE_MAX AUDITLOG_LINE_MAX
 
 struct audit;
 
 /* One decision.  Every string is optional (NULL = left out); strings come
  * from verified or syntax-checked input and are JSON-escaped on output. */
 struct audit_record {
-	const char *event;            /* "signed", "rejected", "failed", "dropped" */
+	const char *event;            /* "received", "intent", "signature", the
+	                                 decision ("signed", "rejected",
+	                                 "failed"), "published" */
 	const char *id;               /* job id (valid syntax) or NULL */
 	const char *entry;            /* stream entry id */
 	const char *submitter;
@@ -39,6 +40,8 @@ struct audit_record {
 	const char *code;             /* SPEC §7 code when not signed */
 	const char *signature_sha256; /* hex SHA-256 of the signature file */
 	const char *expires;          /* the job's expiry (RFC 3339), once parsed */
+	const char *envelope_sha256;  /* "received": hex SHA-256 of the entry's bytes */
+	const char *location;         /* "published": where the result is stored */
 	int defer_sync;               /* written but not waited for: the next
 	                                 durable record makes it durable too */
 	const char *signature;        /* "signed": the signature file in base64, so
@@ -62,20 +65,50 @@ struct audit_seen {
 typedef void (*audit_replay_fn)(void *arg, const struct audit_seen *rec);
 
 /*
- * Opens (creating with mode 0600) the log, verifies the whole hash chain and
- * restores the sequence number and last hash.  A last line cut short by a
- * crash (no final newline) is removed with a warning; any other defect is
- * SG_ERR_CONFIG with the line number in errbuf.  fn (optional) sees every
+ * Opens (creating with mode 0600) the log and checks it whole
+ * (auditlog_scan): a record missing, altered or out of order is
+ * SG_ERR_CONFIG with the record in errbuf.  A torn tail (an append cut
+ * short by a crash; its result was never released) is appended to
+ * "<path>.torn", cut off and logged, never taken as records.  When cp is
+ * not NULL (the last checkpoint this agent signed), the log must reach
+ * cp->size records and their root must be cp->root: otherwise records were
+ * removed or altered since, SG_ERR_CONFIG.  fn (optional) sees every
  * record, so the caller can rebuild its state.
  */
-int audit_open(const char *path, audit_replay_fn fn, void *arg, struct audit **ret,
-    char *errbuf, size_t errlen) SG_MUST_CHECK;
+int audit_open(const char *path, const struct checkpoint *cp, audit_replay_fn fn, void *arg,
+    struct audit **ret, char *errbuf, size_t errlen) SG_MUST_CHECK;
 
-/* Appends one record and makes it durable.  Thread-safe.  *ret_seq and
- * ret_hash (optional) receive the record's sequence number (from 1) and
- * hash.  SG_ERR_SYSTEM on a write or sync failure. */
-int audit_append(struct audit *a, const struct audit_record *rec, uint64_t *ret_seq,
-    char ret_hash[SHA256_HEX_LEN + 1]) SG_MUST_CHECK;
+/* What an append tells about its record. */
+struct audit_receipt {
+	uint64_t seq;                                /* from 1; leaf index seq - 1 */
+	uint8_t leaf[SHA256_LEN];
+	uint8_t root[SHA256_LEN];                    /* of the tree of records 1..seq */
+	uint8_t proof[MERKLE_PROOF_MAX][SHA256_LEN]; /* leaf seq - 1 in that tree */
+	size_t nproof;
+	char *record;                                /* with want_record: the line, */
+	size_t record_len;                           /* no newline (caller frees) */
+};
+
+/* Appends one record and, unless rec->defer_sync, makes it durable.
+ * Thread-safe.  ret (optional) receives the receipt; its record only when
+ * want_record.  SG_ERR_SYSTEM on a write or sync failure (sticky: after a
+ * failed sync nothing more is accepted), SG_ERR_LIMIT for a record over
+ * AUDIT_LINE_MAX. */
+int audit_append(struct audit *a, const struct audit_record *rec, int want_record,
+    struct audit_receipt *ret) SG_MUST_CHECK;
+
+/* The tree head of every record written so far, made durable first: the
+ * size, root and the file offset just after the last record.  For signing
+ * checkpoints.  SG_ERR_SYSTEM when the sync fails. */
+int audit_head(struct audit *a, uint64_t *ret_size, uint8_t ret_root[SHA256_LEN],
+    uint64_t *ret_offset) SG_MUST_CHECK;
+
+/* The file offset just after record `size` as found by audit_open() for
+ * its checkpoint (0 without one). */
+uint64_t audit_checkpoint_offset(struct audit *a);
+
+/* The log's path (for the publisher, which reads records back). */
+const char *audit_path(struct audit *a);
 
 /*
  * The last record with this event and job id, as its JSON line (without

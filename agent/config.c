@@ -14,6 +14,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
+#include "checkpoint.h"
 #include "config.h"
 #include "store.h"
 #include "json.h"
@@ -25,6 +26,7 @@
 #define DEFAULT_RECLAIM_AFTER 30
 #define DEFAULT_MAX_DELIVERIES 5
 #define DEFAULT_METRICS_INTERVAL 15
+#define DEFAULT_CHECKPOINT_INTERVAL 60
 #define LIFETIME_LIMIT_S (7 * 86400)
 #define TTL_LIMIT_S (366 * 86400)
 
@@ -243,12 +245,98 @@ load_quota(struct cfg_ctx *x, const cJSON *item, const char *path, struct agent_
 	return rr;
 }
 
+static void
+free_webhooks(struct agent_webhook *w, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(w[i].url);
+		free(w[i].secret_file);
+		free(w[i].ca_file);
+	}
+	free(w);
+}
+
+/* "webhooks": [{"url", "secret_file", "ca_file"?, "events"?}, ...] */
+static int
+load_webhooks(struct cfg_ctx *x, const cJSON *obj, const char *path,
+    struct agent_webhook **ret, size_t *ret_n)
+{
+	static const char *const members[] = { "url", "secret_file", "ca_file", "events" };
+	static const char *const events[] = { "signed", "rejected", "failed" };
+	char ipath[CONFIG_NAME_MAX + 48];
+	const cJSON *arr, *item, *ev;
+	const char *unknown;
+	struct agent_webhook *w;
+	size_t n = 0, i;
+	int r, rr = 0;
+
+	if (cJSON_GetObjectItemCaseSensitive(obj, "webhooks") == NULL)
+		return 0;
+	if (json_get_array(obj, "webhooks", &arr) != 0)
+		return cfg_error(x, "%swebhooks: must be an array", path);
+	if (cJSON_GetArraySize(arr) > CONFIG_WEBHOOKS_MAX)
+		return cfg_error(x, "%swebhooks: at most %d", path, CONFIG_WEBHOOKS_MAX);
+	if ((w = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*w))) == NULL)
+		return SG_ERR_ALLOC;
+	cJSON_ArrayForEach(item, arr) {
+		snprintf(ipath, sizeof(ipath), "%swebhooks[%zu].", path, n);
+		if (!cJSON_IsObject(item)) {
+			rr = worst(rr, cfg_error(x, "%swebhooks[%zu]: must be an object", path, n));
+			n++;
+			continue;
+		}
+		if (json_check_members(item, members, sizeof(members) / sizeof(members[0]),
+		        &unknown) != 0)
+			rr = worst(rr, cfg_error(x, "%s%s: unknown member", ipath, unknown));
+		if ((r = get_str(x, item, ipath, "url", 1, 0, &w[n].url)) != 0)
+			rr = worst(rr, r);
+		else if (strncmp(w[n].url, "http://", 7) != 0 && strncmp(w[n].url, "https://", 8) != 0)
+			rr = worst(rr, cfg_error(x, "%surl: must be an http:// or https:// URL", ipath));
+		if ((r = get_str(x, item, ipath, "secret_file", 1, 1, &w[n].secret_file)) != 0)
+			rr = worst(rr, r);
+		if ((r = get_str(x, item, ipath, "ca_file", 0, 1, &w[n].ca_file)) != 0)
+			rr = worst(rr, r);
+		if (cJSON_GetObjectItemCaseSensitive(item, "events") != NULL) {
+			if (json_get_array(item, "events", &ev) != 0) {
+				rr = worst(rr, cfg_error(x, "%sevents: must be an array", ipath));
+			} else {
+				const cJSON *e;
+				cJSON_ArrayForEach(e, ev) {
+					for (i = 0; i < 3; i++)
+						if (cJSON_IsString(e) && strcmp(e->valuestring, events[i]) == 0)
+							break;
+					if (i == 3)
+						rr = worst(rr, cfg_error(x, "%sevents: use \"signed\", "
+						    "\"rejected\" and \"failed\"", ipath));
+					else
+						w[n].events |= 1u << i;
+				}
+				if (w[n].events == 0)
+					rr = worst(rr, cfg_error(x, "%sevents: name at least one event",
+					    ipath));
+			}
+		}
+		n++;
+		if (rr == SG_ERR_ALLOC)
+			break;
+	}
+	if (rr != 0) {
+		free_webhooks(w, n);
+		return rr;
+	}
+	*ret = w;
+	*ret_n = n;
+	return 0;
+}
+
 static int
 load_key(struct cfg_ctx *x, const cJSON *item, struct agent_key *k)
 {
 	static const char *const members[] = {
 		"key", "mechanism", "certificates", "formats", "submitters", "artifact_names",
-		"ci_projects", "ci_refs", "max_job_lifetime", "quota", "disabled",
+		"ci_projects", "ci_refs", "max_job_lifetime", "quota", "disabled", "webhooks",
 	};
 	char path[CONFIG_NAME_MAX + 16], *mech = NULL;
 	const char *unknown;
@@ -306,6 +394,11 @@ load_key(struct cfg_ctx *x, const cJSON *item, struct agent_key *k)
 		rr = cfg_error(x, "%sdisabled: must be true or false", path);
 	if ((r = load_quota(x, item, path, k)) != 0)
 		rr = worst(rr, r);
+	if ((r = load_webhooks(x, item, path, &k->webhooks, &k->nwebhooks)) != 0)
+		rr = worst(rr, r);
+	if (strcmp(k->name, "audit") == 0)
+		rr = worst(rr, cfg_error(x, "keys.audit: the name is reserved (the store's audit/ "
+		    "folder holds the audit log)"));
 	if (rr == SG_ERR_ALLOC)
 		goto out;
 	if ((r = get_str(x, item, path, "certificates", 1, 1, &k->certificates_path)) != 0)
@@ -610,7 +703,7 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 		"store", "audit_log", "max_job_lifetime", "result_ttl", "reclaim_after",
 		"keys", "submitters", "submitter_cas", "revoked", "store_token_file",
 		"store_ca_file", "store_timeout", "store_deadline", "max_deliveries", "metrics_file",
-		"metrics_interval",
+		"metrics_interval", "audit_origin", "checkpoint_interval", "webhooks",
 	};
 	cJSON *root = NULL;
 	const cJSON *p, *keys, *subs, *cas, *item;
@@ -663,6 +756,19 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 	KEEP(get_str(x, root, "", "metrics_file", 0, 1, &c->metrics_file));
 	KEEP(get_seconds(x, root, "metrics_interval", 3600, DEFAULT_METRICS_INTERVAL,
 	    &c->metrics_interval));
+	KEEP(get_seconds(x, root, "checkpoint_interval", 86400, DEFAULT_CHECKPOINT_INTERVAL,
+	    &c->checkpoint_interval));
+	KEEP(get_str(x, root, "", "audit_origin", 0, 0, &c->audit_origin));
+	if (c->audit_origin == NULL && c->name != NULL &&
+	    asprintf(&c->audit_origin, "signet/%s", c->name) == -1) {
+		c->audit_origin = NULL;
+		rr = SG_ERR_ALLOC;
+		goto out;
+	}
+	if (c->audit_origin != NULL && !checkpoint_origin_ok(c->audit_origin))
+		rr = worst(rr, cfg_error(x, "audit_origin: use 1 to %d printable ASCII characters, "
+		    "no space or '+'", CHECKPOINT_ORIGIN_MAX));
+	KEEP(load_webhooks(x, root, "", &c->webhooks, &c->nwebhooks));
 	if (json_get_object(root, "pkcs11", &p) != 0)
 		rr = worst(rr, cfg_error(x, "pkcs11: required object missing"));
 	else
@@ -814,6 +920,7 @@ config_free(struct agent_config *c)
 		free(k->name);
 		free(k->uri);
 		free(k->certificates_path);
+		free_webhooks(k->webhooks, k->nwebhooks);
 		sk_X509_pop_free(k->chain, X509_free);
 		for (j = 0; j < k->nchain; j++)
 			OPENSSL_free(k->chain_der[j]);
@@ -857,6 +964,8 @@ config_free(struct agent_config *c)
 	free(c->store_token_file);
 	free(c->metrics_file);
 	free(c->store_ca_file);
+	free(c->audit_origin);
+	free_webhooks(c->webhooks, c->nwebhooks);
 	free(c);
 }
 

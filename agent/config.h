@@ -33,6 +33,7 @@
 #define CONFIG_QUOTA_MAX 1000000    /* jobs per hour or per day */
 #define CONFIG_PROBLEMS_MAX 100     /* problems reported by one load before giving up */
 #define CONFIG_PROBLEM_MAX 512      /* bytes of one problem text */
+#define CONFIG_WEBHOOKS_MAX 16      /* webhooks globally and per key */
 
 /* Where a certificate-identified submitter's identity comes from. */
 enum config_identity_source {
@@ -49,6 +50,14 @@ struct agent_submitter_ca {
 	X509_STORE *store;          /* bundle (+ CRLs), loaded once */
 	ASN1_OBJECT *eku;           /* required extended key usage, NULL = any */
 	enum config_identity_source identity;
+};
+
+/* A result webhook (agent/webhook.h); events is a WEBHOOK_EVENT_* mask. */
+struct agent_webhook {
+	char *url;
+	char *secret_file;
+	char *ca_file;              /* or NULL */
+	unsigned events;            /* 0: all */
 };
 
 struct agent_key {
@@ -71,6 +80,8 @@ struct agent_key {
 	uint32_t quota_per_hour;    /* signed jobs per submitter identity, 0 = no limit */
 	uint32_t quota_per_day;
 	int disabled;
+	struct agent_webhook *webhooks; /* the key owners' hooks: every result naming it */
+	size_t nwebhooks;
 	STACK_OF(X509) *chain;      /* leaf first */
 	uint8_t **chain_der;        /* DER of each certificate, for results */
 	size_t *chain_der_len;
@@ -113,6 +124,10 @@ struct agent_config {
 	int64_t max_deliveries;     /* deliveries of an entry before the dead letters */
 	char *metrics_file;         /* Prometheus textfile, or NULL */
 	int64_t metrics_interval;   /* seconds between writes of metrics_file */
+	char *audit_origin;         /* checkpoint origin; default "signet/<name>" */
+	int64_t checkpoint_interval; /* seconds between signed checkpoints */
+	struct agent_webhook *webhooks; /* global result webhooks */
+	size_t nwebhooks;
 	struct agent_key *keys;
 	size_t nkeys;
 	struct agent_submitter *submitters;

@@ -22,6 +22,7 @@
 
 #include <openssl/rand.h>
 
+#include "checkpointer.h"
 #include "config.h"
 #include "crypto.h"
 #include "log.h"
@@ -33,6 +34,7 @@
 #define WORK_QUEUE_MAX 256
 #define WORKERS_PER_SESSION 4
 #define READ_BLOCK_MS 1000
+#define WEBHOOK_DRAIN_S 5    /* at shutdown, for deliveries still queued */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define ERRBUF_LEN 512
@@ -532,6 +534,8 @@ run(struct agent *ag, const struct agent_config *cfg)
 			break;
 		if (cfg->metrics_file != NULL && now >= next_metrics) {
 			uint64_t depth;
+			if (ag->webhooks != NULL)
+				metrics_webhook_failures(ag->metrics, webhooks_failures(ag->webhooks));
 			if (queue_length(q, &depth) == 0)
 				metrics_queue_depth(ag->metrics, depth);
 			if (metrics_write(ag->metrics, cfg->metrics_file, replay_count(ag->replay),
@@ -596,6 +600,43 @@ run(struct agent *ag, const struct agent_config *cfg)
 	return 0;
 }
 
+/* Starts the webhooks of the configuration: global ones, then each key's. */
+static int
+start_webhooks(struct agent *ag, const struct agent_config *cfg, char *errbuf, size_t errlen)
+{
+	struct webhook_target *t;
+	struct webhook_opts wo;
+	size_t n = cfg->nwebhooks, i, j;
+	int r;
+
+	for (i = 0; i < cfg->nkeys; i++)
+		n += cfg->keys[i].nwebhooks;
+	if (n == 0)
+		return 0;
+	if ((t = calloc(n, sizeof(*t))) == NULL)
+		return SG_ERR_ALLOC;
+	n = 0;
+	for (i = 0; i < cfg->nwebhooks; i++, n++) {
+		t[n].url = cfg->webhooks[i].url;
+		t[n].secret_file = cfg->webhooks[i].secret_file;
+		t[n].ca_file = cfg->webhooks[i].ca_file;
+		t[n].events = cfg->webhooks[i].events;
+	}
+	for (i = 0; i < cfg->nkeys; i++) {
+		for (j = 0; j < cfg->keys[i].nwebhooks; j++, n++) {
+			t[n].url = cfg->keys[i].webhooks[j].url;
+			t[n].secret_file = cfg->keys[i].webhooks[j].secret_file;
+			t[n].ca_file = cfg->keys[i].webhooks[j].ca_file;
+			t[n].events = cfg->keys[i].webhooks[j].events;
+			t[n].key = cfg->keys[i].name;
+		}
+	}
+	memset(&wo, 0, sizeof(wo));
+	r = webhooks_start(t, n, &wo, &ag->webhooks, errbuf, errlen);
+	free(t);
+	return r;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -610,7 +651,11 @@ main(int argc, char **argv)
 	};
 	struct agent_config *cfg = NULL;
 	struct agent ag;
+	struct checkpoint last_cp;
+	struct checkpointer *cpr = NULL;
 	struct sigaction sa;
+	char *checkpoints = NULL;
+	int have_cp = 0;
 	const char *config_path = NULL;
 	char errbuf[ERRBUF_LEN];
 	enum log_format lf = LOG_FORMAT_PLAIN;
@@ -664,6 +709,19 @@ main(int argc, char **argv)
 		status = 2;
 		goto out;
 	}
+	if ((r = start_webhooks(&ag, cfg, errbuf, sizeof(errbuf))) != 0) {
+		log_error("%s", r == SG_ERR_CONFIG ? errbuf : sg_strerror(r));
+		status = 2;
+		goto out;
+	}
+	if ((r = checkpointer_load_state(cfg->audit_log, ag.attest_pub, cfg->audit_origin,
+	        &last_cp, errbuf, sizeof(errbuf))) == 0) {
+		have_cp = 1;
+	} else if (r != SG_ERR_NOT_FOUND) {
+		log_error("%s", errbuf);
+		status = 2;
+		goto out;
+	}
 	if (check_only) {
 		printf("signet-agent: %s: configuration, %zu keys, %zu submitters and the HSM are in order; "
 		    "attestation keyid %s\n", config_path, cfg->nkeys, cfg->nsubmitters, ag.attest_keyid);
@@ -689,10 +747,21 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if ((r = replay_new(&ag.replay)) != 0 ||
-	    (r = audit_open(cfg->audit_log, pipeline_audit_replay, &ag, &ag.audit, errbuf,
-	        sizeof(errbuf))) != 0) {
+	    (r = audit_open(cfg->audit_log, have_cp ? &last_cp : NULL, pipeline_audit_replay, &ag,
+	        &ag.audit, errbuf, sizeof(errbuf))) != 0) {
 		log_error("%s", r == SG_ERR_ALLOC ? sg_strerror(r) : errbuf);
 		status = 2;
+		goto out;
+	}
+	if (asprintf(&checkpoints, "%s/audit/checkpoints/", cfg->store) == -1) {
+		checkpoints = NULL;
+		status = 1;
+		goto out;
+	}
+	ag.checkpoints = checkpoints;
+	if ((r = checkpointer_start(&ag, have_cp ? &last_cp : NULL, &cpr)) != 0) {
+		log_error_r(r, "cannot start the checkpoint thread");
+		status = 1;
 		goto out;
 	}
 
@@ -706,8 +775,14 @@ main(int argc, char **argv)
 	sigaction(SIGPIPE, &sa, NULL);
 
 	status = run(&ag, cfg) == 0 ? 0 : 1;
+	checkpointer_stop(cpr);
+	cpr = NULL;
 	log_info("stopped");
  out:
+	checkpointer_stop(cpr);
+	webhooks_stop(ag.webhooks, WEBHOOK_DRAIN_S);
+	if (ag.webhooks != NULL)
+		metrics_webhook_failures(ag.metrics, webhooks_failures(ag.webhooks));
 	if (ag.metrics != NULL && ag.audit != NULL && ag.replay != NULL &&
 	    metrics_write(ag.metrics, cfg->metrics_file, replay_count(ag.replay),
 	        audit_count(ag.audit)) != 0)
@@ -721,5 +796,6 @@ main(int argc, char **argv)
 	EVP_PKEY_free(ag.attest_pub);
 	hsm_close(ag.hsm);
 	config_free(cfg);
+	free(checkpoints);
 	return status;
 }

@@ -91,12 +91,12 @@ metrics_queue_depth(struct metrics *m, uint64_t depth)
 }
 
 void
-metrics_webhook_failure(struct metrics *m)
+metrics_webhook_failures(struct metrics *m, uint64_t total)
 {
 	if (m == NULL)
 		return;
 	pthread_mutex_lock(&m->lock);
-	m->webhook_failures++;
+	m->webhook_failures = total;
 	pthread_mutex_unlock(&m->lock);
 }
 

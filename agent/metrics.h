@@ -29,7 +29,8 @@ void metrics_free(struct metrics *m);
 void metrics_job(struct metrics *m, int code);
 void metrics_hsm_sign(struct metrics *m, int64_t micros);
 void metrics_queue_depth(struct metrics *m, uint64_t depth);
-void metrics_webhook_failure(struct metrics *m);
+/* Failed webhook deliveries so far (a running total). */
+void metrics_webhook_failures(struct metrics *m, uint64_t total);
 
 /* Writes the exposition to path atomically (mode 0644).  replay_ids and
  * audit_records are gauges the caller reads from their owners. */

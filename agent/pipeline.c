@@ -46,6 +46,8 @@ struct outcome {
 	char *store_result;
 	char *republish;                    /* a stored result to publish again */
 	size_t republish_len;
+	char *payload;                      /* the result payload, once built */
+	size_t payload_len;
 };
 
 static void
@@ -56,6 +58,7 @@ outcome_clear(struct outcome *o)
 	free(o->store_sig);
 	free(o->store_result);
 	free(o->republish);
+	free(o->payload);
 	memset(o, 0, sizeof(*o));
 	o->key_index = -1;
 }
@@ -312,6 +315,13 @@ hsm_sign_retry(struct hsm *h, struct metrics *m, size_t index, const uint8_t *di
 	}
 }
 
+int
+pipeline_attest_digest(struct agent *ag, const uint8_t digest[SHA256_LEN], uint8_t *sig,
+    size_t *ret_len)
+{
+	return hsm_sign_retry(ag->hsm, ag->metrics, ag->attest_index, digest, sig, ret_len);
+}
+
 static int
 sign_digest_cb(void *arg, const uint8_t digest[SHA256_LEN], uint8_t *sig, size_t *ret_len)
 {
@@ -353,7 +363,7 @@ audit_job_event(struct agent *ag, const struct outcome *o, const char *event,
 	rec.defer_sync = sig_b64 != NULL;
 	sgtime_format(o->job->expires, expires);
 	rec.expires = expires;
-	return audit_append(ag->audit, &rec, NULL, NULL);
+	return audit_append(ag->audit, &rec, 0, NULL);
 }
 
 /* The signature of a job signed before whose result is lost (a crash
@@ -530,6 +540,7 @@ build_result(struct agent *ag, const struct queue_entry *e, struct outcome *o,
 {
 	const struct agent_key *key = o->key_index >= 0 ? &ag->cfg->keys[o->key_index] : NULL;
 	struct audit_record rec;
+	struct audit_receipt rc;
 	struct sg_result res;
 	char sigsha[SHA256_HEX_LEN + 1], expires[SGTIME_LEN + 1];
 	char *payload = NULL;
@@ -538,6 +549,7 @@ build_result(struct agent *ag, const struct queue_entry *e, struct outcome *o,
 
 	memset(&rec, 0, sizeof(rec));
 	memset(&res, 0, sizeof(res));
+	memset(&rc, 0, sizeof(rc));
 	rec.event = sg_status_name(sg_err_status(o->code));
 	rec.id = o->has_id ? o->id : NULL;
 	rec.entry = e->id;
@@ -559,12 +571,25 @@ build_result(struct agent *ag, const struct queue_entry *e, struct outcome *o,
 		hex_encode(h, SHA256_LEN, sigsha);
 		rec.signature_sha256 = sigsha;
 	}
-	if ((r = audit_append(ag->audit, &rec, &res.audit_seq, res.audit_hash)) != 0) {
+	if ((r = audit_append(ag->audit, &rec, o->code == 0, &rc)) != 0) {
 		log_error_r(r, "cannot write the audit log; nothing is released");
 		return r;
 	}
+	res.audit_seq = rc.seq;
+	hex_encode(rc.leaf, SHA256_LEN, res.audit_hash);
+	if (o->code == 0) {
+		res.audit_has_proof = 1;
+		res.audit_tree_size = rc.seq;
+		memcpy(res.audit_root, rc.root, SHA256_LEN);
+		memcpy(res.audit_proof, rc.proof, sizeof(rc.proof));
+		res.audit_nproof = rc.nproof;
+		res.audit_record = rc.record;
+		res.audit_record_len = rc.record_len;
+		res.audit_checkpoints = (char *)(uintptr_t)ag->checkpoints;
+	}
+	r = 0;
 	if (!o->has_id)
-		return 0;
+		goto out;
 
 	memcpy(res.id, o->id, sizeof(res.id));
 	res.status = sg_err_status(o->code);
@@ -593,7 +618,8 @@ build_result(struct agent *ag, const struct queue_entry *e, struct outcome *o,
 		if (asprintf(&o->store_result, "%.*s/result.json",
 		        (int)(strrchr(o->store_sig, '/') - o->store_sig), o->store_sig) == -1) {
 			o->store_result = NULL;
-			return SG_ERR_ALLOC;
+			r = SG_ERR_ALLOC;
+			goto out;
 		}
 		res.store_result = o->store_result;
 	}
@@ -609,10 +635,57 @@ build_result(struct agent *ag, const struct queue_entry *e, struct outcome *o,
 		*ret_env = NULL;
 		goto out;
 	}
+	free(o->payload);
+	o->payload = payload;
+	o->payload_len = payload_len;
+	payload = NULL;
 	r = 0;
  out:
 	free(payload);
+	free(rc.record);
 	return r;
+}
+
+/* The "received" record: an entry taken from the stream, before any
+ * parsing (it may be hostile; only its hash and id are written). */
+static int
+audit_received(struct agent *ag, const struct queue_entry *e)
+{
+	struct audit_record rec;
+	char sha[SHA256_HEX_LEN + 1];
+	uint8_t h[SHA256_LEN];
+
+	memset(&rec, 0, sizeof(rec));
+	rec.event = "received";
+	rec.entry = e->id;
+	if (e->env != NULL) {
+		crypto_sha256(e->env, e->env_len, h);
+		hex_encode(h, SHA256_LEN, sha);
+		rec.envelope_sha256 = sha;
+	}
+	rec.defer_sync = 1; /* the decision's sync covers it */
+	return audit_append(ag->audit, &rec, 0, NULL);
+}
+
+/* The "published" record, and the webhooks, once the result is out. */
+static void
+announce(struct agent *ag, const struct queue_entry *e, const struct outcome *o)
+{
+	const char *event = sg_status_name(sg_err_status(o->code));
+	struct audit_record rec;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.event = "published";
+	rec.id = o->id;
+	rec.entry = e->id;
+	rec.code = sg_err_code(o->code);
+	rec.location = o->store_result;
+	rec.defer_sync = 1; /* nothing waits on it; the next sync takes it */
+	if (audit_append(ag->audit, &rec, 0, NULL) != 0)
+		log_warn("job %s: cannot record its publication in the audit log", o->id);
+	if (ag->webhooks != NULL && o->payload != NULL)
+		(void)webhooks_notify(ag->webhooks, event, o->job != NULL ? o->job->key : NULL,
+		    o->id, o->payload, o->payload_len);
 }
 
 int
@@ -625,6 +698,10 @@ pipeline_process(struct agent *ag, struct queue *q, const struct queue_entry *e)
 
 	memset(&o, 0, sizeof(o));
 	o.key_index = -1;
+	if ((r = audit_received(ag, e)) != 0) {
+		log_error_r(r, "cannot write the audit log; entry %s left pending", e->id);
+		return r;
+	}
 	if ((o.code = decide(ag, e, &o)) == 0)
 		o.code = sign_job(ag, q, &o);
 	/* Quotas count only jobs signed now (not refused, failed or republished). */
@@ -662,7 +739,8 @@ pipeline_process(struct agent *ag, struct queue *q, const struct queue_entry *e)
 		if (r != 0)
 			goto out;
 	}
-	r = queue_ack(q, e->id);
+	if ((r = queue_ack(q, e->id)) == 0 && o.has_id)
+		announce(ag, e, &o);
  out:
 	free(env);
 	outcome_clear(&o);

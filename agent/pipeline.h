@@ -4,7 +4,9 @@
  * size limit → DSSE parse → signer by keyid → envelope signature → strict
  * job parse → time window → policy → replay check → HSM signature → format
  * (raw/CMS, verified) → store → audit (durable) → result signed by the
- * attestation key → result in Redis (SET/LPUSH) → XACK/XDEL.
+ * attestation key → result in Redis (SET/LPUSH) → XACK/XDEL → webhooks.
+ * The audit log gets "received", "intent", "signature", the decision and
+ * "published" records (docs/audit.md).
  *
  * Every rejection that is owed a result (SPEC §7) gets one, written with NX
  * so that it can never replace a genuine signed result; every decision is
@@ -21,6 +23,7 @@
 #include "quota.h"
 #include "replay.h"
 #include "store.h"
+#include "webhook.h"
 
 struct agent {
 	const struct agent_config *cfg;  /* as started: HSM, queue, store, audit */
@@ -34,6 +37,8 @@ struct agent {
 	struct audit *audit;
 	struct replay *replay;
 	struct metrics *metrics;   /* or NULL */
+	struct webhooks *webhooks; /* or NULL */
+	const char *checkpoints;   /* where signed checkpoints are published, or NULL */
 };
 
 /*
@@ -53,6 +58,11 @@ int pipeline_process(struct agent *ag, struct queue *q, const struct queue_entry
  */
 int pipeline_dead_letter(struct agent *ag, struct queue *q, const struct queue_entry *e)
     SG_MUST_CHECK;
+
+/* Signs a SHA-256 digest with the attestation key (HSM retries included);
+ * sig has room for HSM_SIG_MAX bytes.  For checkpoints. */
+int pipeline_attest_digest(struct agent *ag, const uint8_t digest[SHA256_LEN], uint8_t *sig,
+    size_t *ret_len) SG_MUST_CHECK;
 
 /* The audit replay callback that rebuilds ag->replay from the log. */
 void pipeline_audit_replay(void *arg, const struct audit_seen *rec);

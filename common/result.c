@@ -30,7 +30,11 @@ static const char *const result_members[] = {
 };
 static const char *const error_members[] = { "code", "message" };
 static const char *const artifact_members[] = { "name", "sha256", "size" };
-static const char *const audit_members[] = { "seq", "hash" };
+static const char *const audit_members[] = {
+	"seq", "hash", "index", "tree_size", "root", "proof", "record", "checkpoints",
+};
+/* The inclusion proof: all of these or none. */
+static const char *const proof_members[] = { "index", "tree_size", "root", "proof", "record" };
 static const char *const store_members[] = { "signature", "result" };
 /* The members that go with status "signed" only. */
 static const char *const signed_members[] = {
@@ -54,6 +58,8 @@ result_free(struct sg_result *r)
 	free(r->signature.data);
 	for (i = 0; i < r->ncerts && i < RESULT_CERTS_MAX; i++)
 		free(r->certs[i].data);
+	free(r->audit_record);
+	free(r->audit_checkpoints);
 	free(r->store_signature);
 	free(r->store_result);
 	free(r);
@@ -153,6 +159,50 @@ parse_error(const cJSON *o, struct sg_result *res)
 	return 0;
 }
 
+/* The optional members of audit: the inclusion proof and checkpoints. */
+static int
+parse_audit_proof(const cJSON *o, struct sg_result *res)
+{
+	const cJSON *arr, *c;
+	char hex[SHA256_HEX_LEN + 1];
+	int64_t index, size;
+	size_t i, present = 0;
+	int r;
+
+	for (i = 0; i < NELEM(proof_members); i++)
+		present += json_get(o, proof_members[i]) != NULL;
+	if (present != 0 && present != NELEM(proof_members))
+		return SG_ERR_PARSE;
+	if (present != 0) {
+		if (json_get_int(o, "index", 0, JSON_INT_MAX - 1, &index) != 0 ||
+		    (uint64_t)index + 1 != res->audit_seq ||
+		    json_get_int(o, "tree_size", 1, JSON_INT_MAX, &size) != 0 || size <= index ||
+		    get_hex(o, "root", SHA256_HEX_LEN, hex) != 0 ||
+		    hex_decode(hex, SHA256_HEX_LEN, res->audit_root, SHA256_LEN) != 0 ||
+		    json_get_array(o, "proof", &arr) != 0 ||
+		    cJSON_GetArraySize(arr) > MERKLE_PROOF_MAX)
+			return SG_ERR_PARSE;
+		cJSON_ArrayForEach(c, arr) {
+			if (!cJSON_IsString(c) || res->audit_nproof >= MERKLE_PROOF_MAX ||
+			    strlen(c->valuestring) != SHA256_HEX_LEN ||
+			    !is_lower_hex(c->valuestring, SHA256_HEX_LEN) ||
+			    hex_decode(c->valuestring, SHA256_HEX_LEN,
+			        res->audit_proof[res->audit_nproof], SHA256_LEN) != 0)
+				return SG_ERR_PARSE;
+			res->audit_nproof++;
+		}
+		if ((r = get_text(o, "record", 1, RESULT_AUDIT_RECORD_MAX, &res->audit_record)) != 0)
+			return r == SG_ERR_ALLOC ? r : SG_ERR_PARSE;
+		res->audit_record_len = strlen(res->audit_record);
+		res->audit_tree_size = (uint64_t)size;
+		res->audit_has_proof = 1;
+	}
+	r = get_text(o, "checkpoints", 1, RESULT_FIELD_MAX, &res->audit_checkpoints);
+	if (r == SG_ERR_NOT_FOUND)
+		r = 0;
+	return r == SG_ERR_ALLOC || r == 0 ? r : SG_ERR_PARSE;
+}
+
 /* The members that only a signed result carries. */
 static int
 parse_signed(const cJSON *root, struct sg_result *res)
@@ -188,6 +238,8 @@ parse_signed(const cJSON *root, struct sg_result *res)
 	    get_hex(o, "hash", SHA256_HEX_LEN, res->audit_hash) != 0)
 		return SG_ERR_PARSE;
 	res->audit_seq = (uint64_t)seq;
+	if ((r = parse_audit_proof(o, res)) != 0)
+		return r;
 
 	if (json_get_object(root, "store", &o) != 0 ||
 	    json_check_members(o, store_members, NELEM(store_members), NULL) != 0)
@@ -356,6 +408,38 @@ add_opt(cJSON *obj, const char *name, const char *s)
 	return s == NULL ? 0 : json_add_string(obj, name, s);
 }
 
+/* audit's inclusion proof members, when r has them. */
+static int
+add_audit_proof(cJSON *o, const struct sg_result *r)
+{
+	char hex[SHA256_HEX_LEN + 1];
+	cJSON *arr, *item;
+	size_t i;
+	int rv;
+
+	if (!r->audit_has_proof)
+		return 0;
+	if (r->audit_seq == 0 || r->audit_tree_size < r->audit_seq ||
+	    r->audit_tree_size >= (uint64_t)JSON_INT_MAX || r->audit_nproof > MERKLE_PROOF_MAX ||
+	    r->audit_record == NULL)
+		return SG_ERR_INVALID_ARGUMENT;
+	hex_encode(r->audit_root, SHA256_LEN, hex);
+	if ((rv = json_add_int(o, "index", (int64_t)(r->audit_seq - 1))) != 0 ||
+	    (rv = json_add_int(o, "tree_size", (int64_t)r->audit_tree_size)) != 0 ||
+	    (rv = json_add_string(o, "root", hex)) != 0)
+		return rv;
+	if ((arr = cJSON_AddArrayToObject(o, "proof")) == NULL)
+		return SG_ERR_ALLOC;
+	for (i = 0; i < r->audit_nproof; i++) {
+		hex_encode(r->audit_proof[i], SHA256_LEN, hex);
+		if ((item = cJSON_CreateString(hex)) == NULL || !cJSON_AddItemToArray(arr, item)) {
+			cJSON_Delete(item);
+			return SG_ERR_ALLOC;
+		}
+	}
+	return json_add_string(o, "record", r->audit_record);
+}
+
 int
 result_serialize(const struct sg_result *r, char **ret, size_t *ret_len)
 {
@@ -466,7 +550,9 @@ result_serialize(const struct sg_result *r, char **ret, size_t *ret_len)
 			goto out;
 		}
 		if ((rv = json_add_int(o, "seq", (int64_t)r->audit_seq)) != 0 ||
-		    (rv = json_add_string(o, "hash", r->audit_hash)) != 0)
+		    (rv = json_add_string(o, "hash", r->audit_hash)) != 0 ||
+		    (rv = add_audit_proof(o, r)) != 0 ||
+		    (rv = add_opt(o, "checkpoints", r->audit_checkpoints)) != 0)
 			goto out;
 		if ((o = cJSON_AddObjectToObject(root, "store")) == NULL) {
 			rv = SG_ERR_ALLOC;

@@ -9,12 +9,14 @@
 
 #include "err.h"
 #include "job.h"
+#include "merkle.h"
 
 #define RESULT_CERTS_MAX 16
 #define RESULT_MESSAGE_MAX 512
 #define RESULT_SIGNATURE_MAX (48 * 1024) /* bytes of a signature file */
 #define RESULT_CODE_MAX 64     /* bytes of error.code */
 #define RESULT_FIELD_MAX 4096  /* bytes of agent, submitter, store locations */
+#define RESULT_AUDIT_RECORD_MAX (16 * 1024) /* bytes of audit.record */
 
 struct sg_blob {
 	uint8_t *data;
@@ -40,8 +42,17 @@ struct sg_result {
 	struct sg_blob certs[RESULT_CERTS_MAX]; /* DER, leaf first */
 	size_t ncerts;
 	int64_t signed_at;
-	uint64_t audit_seq;
-	char audit_hash[SHA256_HEX_LEN + 1];
+	uint64_t audit_seq;                 /* the record's number, from 1 */
+	char audit_hash[SHA256_HEX_LEN + 1]; /* its Merkle leaf hash */
+	/* The inclusion proof (docs/audit.md): all of these or none. */
+	int audit_has_proof;
+	uint64_t audit_tree_size;           /* the tree the proof is against */
+	uint8_t audit_root[SHA256_LEN];
+	uint8_t audit_proof[MERKLE_PROOF_MAX][SHA256_LEN];
+	size_t audit_nproof;
+	char *audit_record;                 /* the record's bytes (a JSON text) */
+	size_t audit_record_len;
+	char *audit_checkpoints;            /* where checkpoints are published, or NULL */
 	char *store_signature;
 	char *store_result;
 };
@@ -70,7 +81,11 @@ int result_serialize(const struct sg_result *r, char **ret, size_t *ret_len) SG_
  * store refused.  Signed: error refused; submitter, key, format, artifact,
  * signature (1..RESULT_SIGNATURE_MAX bytes), certificates (1..
  * RESULT_CERTS_MAX non-empty entries, leaf first), signed_at, audit
- * {seq, hash} and store {signature, result} required.  Otherwise submitter,
+ * {seq, hash} and store {signature, result} required.  audit may also
+ * carry the inclusion proof — index (= seq - 1), tree_size (> index),
+ * root, proof (0..MERKLE_PROOF_MAX hex hashes), record (1..
+ * RESULT_AUDIT_RECORD_MAX bytes) all together or none of them — and
+ * checkpoints (a location); only their syntax is checked here.  Otherwise submitter,
  * key, format and artifact are optional.  format must be a known format
  * name, key at most JOB_KEY_MAX bytes, artifact as in a job.  An error code
  * that is not in SPEC §7 is kept in error_code with error =

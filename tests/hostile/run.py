@@ -207,11 +207,20 @@ def result_payload(jid):
     return json.loads(base64.b64decode(env["payload"]))
 
 
+# Records that are not about the decision: every entry taken gets "received"
+# first, and every result released "published" after it.
+FRAME_EVENTS = ("received", "published")
+
+
+def decisions(recs):
+    return [r for r in recs if r.get("event") not in FRAME_EVENTS]
+
+
 def wait_done(nrec_before, want_audit, timeout=15.0):
     end = time.time() + timeout
     while time.time() < end:
         if int(rcli("XLEN", "signet:jobs")) == 0 and \
-                (not want_audit or len(audit_lines()) > nrec_before):
+                (not want_audit or decisions(audit_lines()[nrec_before:])):
             return True
         time.sleep(0.02)
     return False
@@ -268,7 +277,11 @@ def main():
         republish = expect == "republished"
         if not wait_done(nrec, not republish):
             errors.append("the agent did not finish the entry in time")
-        recs = audit_lines()[nrec:]
+        new = audit_lines()[nrec:]
+        recs = decisions(new)
+        env_sha = hashlib.sha256(env).hexdigest()
+        if not any(r.get("event") == "received" and r.get("envelope_sha256") == env_sha for r in new):
+            errors.append("no \"received\" record with the entry's SHA-256")
         if republish:
             if recs:
                 errors.append(f"{len(recs)} new audit records for a republished result")

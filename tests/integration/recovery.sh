@@ -79,18 +79,10 @@ env3=$(stream_env "$id3")
 sha3=$(printf '%s' "$env3" | jq -r .payload | base64 -d | sha256sum | cut -d' ' -f1)
 rc_ DEL signet:jobs >/dev/null
 rc_ XGROUP CREATE signet:jobs agents 0 MKSTREAM >/dev/null
-# What the agent writes before asking the HSM, chained like its own records.
-python3 - "$D/audit.log" "$id3" "$sha3" <<'PY'
-import hashlib, json, sys, time
-path, jid, sha = sys.argv[1:]
-lines = open(path, "rb").read().splitlines()
-last = json.loads(lines[-1])
-body = json.dumps({"seq": last["seq"] + 1, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                   "event": "intent", "id": jid, "submitter": "ci-fw", "job_sha256": sha,
-                   "key": "release"}, separators=(",", ":"))
-h = hashlib.sha256(bytes.fromhex(last["hash"]) + body.encode()).hexdigest()
-open(path, "ab").write(body[:-1].encode() + b',"hash":"' + h.encode() + b'"}\n')
-PY
+# What the agent writes before asking the HSM, as its own records are.
+python3 "$SRC/tests/auditlog.py" append "$D/audit.log" \
+	"{\"event\": \"intent\", \"id\": \"$id3\", \"submitter\": \"ci-fw\", \"job_sha256\": \"$sha3\", \"key\": \"release\"}" ||
+	fail "appending an intent record"
 stack_agent_start || exit 1
 printf '%s' "$env3" | rc_ -x XADD signet:jobs '*' env >/dev/null
 wait_result "$id3"

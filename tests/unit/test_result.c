@@ -598,6 +598,116 @@ START_TEST(test_serialize_refuses)
 }
 END_TEST
 
+/* The inclusion proof members of audit (docs/audit.md). */
+static struct sg_result *
+make_signed_with_proof(size_t nproof)
+{
+	struct sg_result *r = make_signed();
+	size_t i;
+
+	r->audit_has_proof = 1;
+	r->audit_tree_size = 42;
+	memset(r->audit_root, 0xab, SHA256_LEN);
+	for (i = 0; i < nproof; i++)
+		memset(r->audit_proof[i], (int)(i + 1), SHA256_LEN);
+	r->audit_nproof = nproof;
+	r->audit_record = dup_str("{\"seq\":42,\"event\":\"signed\",\"note\":\"caf\u00e9 \\\"q\\\"\"}");
+	r->audit_record_len = strlen(r->audit_record);
+	r->audit_checkpoints = dup_str("file:///store/audit/checkpoints/");
+	return r;
+}
+
+START_TEST(test_audit_proof_round_trip)
+{
+	struct sg_result *r = make_signed_with_proof(6), *back;
+	char *s = serialize_ok(r);
+
+	back = parse_ok(s);
+	ck_assert_int_eq(back->audit_has_proof, 1);
+	ck_assert_uint_eq(back->audit_seq, 42);
+	ck_assert_uint_eq(back->audit_tree_size, 42);
+	ck_assert_mem_eq(back->audit_root, r->audit_root, SHA256_LEN);
+	ck_assert_uint_eq(back->audit_nproof, 6);
+	ck_assert_mem_eq(back->audit_proof[5], r->audit_proof[5], SHA256_LEN);
+	ck_assert_str_eq(back->audit_record, r->audit_record);
+	ck_assert_uint_eq(back->audit_record_len, r->audit_record_len);
+	ck_assert_str_eq(back->audit_checkpoints, "file:///store/audit/checkpoints/");
+	ck_assert_ptr_nonnull(strstr(s, "\"index\":41,\"tree_size\":42,"));
+	result_free(back);
+	free(s);
+	result_free(r);
+
+	/* Without the proof (older agents): still a valid signed result. */
+	r = make_signed();
+	s = serialize_ok(r);
+	back = parse_ok(s);
+	ck_assert_int_eq(back->audit_has_proof, 0);
+	ck_assert_ptr_null(back->audit_record);
+	result_free(back);
+	free(s);
+	result_free(r);
+}
+END_TEST
+
+START_TEST(test_audit_proof_strict)
+{
+	static const char *const members[] = { "index", "tree_size", "root", "proof", "record" };
+	struct sg_result *r = make_signed_with_proof(3);
+	char *s = serialize_ok(r), *big;
+	size_t i;
+
+	/* All of them or none. */
+	for (i = 0; i < sizeof(members) / sizeof(members[0]); i++)
+		expect_mutation_refused(s, "audit", members[i], NULL, NULL);
+	expect_mutation_ok(s, "audit", "checkpoints", NULL, NULL);
+	expect_mutation_refused(s, "audit", "index", "index", "40");      /* != seq - 1 */
+	expect_mutation_refused(s, "audit", "tree_size", "tree_size", "41"); /* <= index */
+	expect_mutation_ok(s, "audit", "tree_size", "tree_size", "43");
+	expect_mutation_refused(s, "audit", "tree_size", "tree_size", "0");
+	expect_mutation_refused(s, "audit", "root", "root", "\"AB\"");
+	expect_mutation_refused(s, "audit", "proof", "proof", "[\"abc\"]");
+	expect_mutation_refused(s, "audit", "proof", "proof", "[1]");
+	expect_mutation_refused(s, "audit", "proof", "proof", "{}");
+	expect_mutation_ok(s, "audit", "proof", "proof", "[]");
+	expect_mutation_refused(s, "audit", "record", "record", "\"\"");
+	expect_mutation_refused(s, "audit", "record", "record", "{}");
+	expect_mutation_refused(s, "audit", "checkpoints", "checkpoints", "\"\"");
+	expect_mutation_refused(s, "audit", NULL, "extra", "1");
+	/* proof at MERKLE_PROOF_MAX and one past it. */
+	big = malloc((MERKLE_PROOF_MAX + 1) * 67 + 3);
+	ck_assert_ptr_nonnull(big);
+	for (size_t n = MERKLE_PROOF_MAX; n <= MERKLE_PROOF_MAX + 1; n++) {
+		size_t off = 0;
+		big[off++] = '[';
+		for (i = 0; i < n; i++) {
+			off += (size_t)sprintf(big + off, "%s\"%064x\"", i ? "," : "", 0);
+		}
+		big[off++] = ']';
+		big[off] = '\0';
+		if (n == MERKLE_PROOF_MAX)
+			expect_mutation_ok(s, "audit", "proof", "proof", big);
+		else
+			expect_mutation_refused(s, "audit", "proof", "proof", big);
+	}
+	free(big);
+	free(s);
+	result_free(r);
+	/* A record over RESULT_AUDIT_RECORD_MAX is refused on both sides. */
+	r = make_signed_with_proof(1);
+	free(r->audit_record);
+	r->audit_record = malloc(RESULT_AUDIT_RECORD_MAX + 2);
+	ck_assert_ptr_nonnull(r->audit_record);
+	memset(r->audit_record, 'x', RESULT_AUDIT_RECORD_MAX + 1);
+	r->audit_record[RESULT_AUDIT_RECORD_MAX + 1] = '\0';
+	ck_assert_int_eq(result_serialize(r, &s, &i), SG_ERR_INVALID_ARGUMENT);
+	r->audit_record[RESULT_AUDIT_RECORD_MAX] = '\0';
+	s = serialize_ok(r);
+	result_free(parse_ok(s));
+	free(s);
+	result_free(r);
+}
+END_TEST
+
 static void
 add(Suite *s, const char *name, const TTest *t)
 {
@@ -623,6 +733,8 @@ main(void)
 	add(s, "/result/parse/strict", test_strictness);
 	add(s, "/result/parse/limits", test_limits);
 	add(s, "/result/serialize/refuses-invalid", test_serialize_refuses);
+	add(s, "/result/audit-proof/round-trip", test_audit_proof_round_trip);
+	add(s, "/result/audit-proof/strict", test_audit_proof_strict);
 
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
