@@ -418,47 +418,28 @@ warn_ignored(struct waiter *w, const char *buf, size_t len, const char *why)
 
 /*
  * Decides whether buf is the agent's answer to our job: an envelope of type
- * result, signed by the pinned agent key, whose payload parses, names our
- * id and carries the SHA-256 of our job payload.  0 with the result and a
- * copy of its payload, or an error with *ret_why set.
+ * result, signed by the pinned agent key, whose payload parses
+ * (verify_result_envelope()), names our id and carries the SHA-256 of our
+ * job payload.  0 with the result and a copy of its payload, or an error
+ * with *ret_why set.
  */
 static int
 check_result(const struct waiter *w, const char *buf, size_t len,
     struct sg_result **ret_res, uint8_t **ret_payload, size_t *ret_payload_len,
     const char **ret_why)
 {
-	struct dsse_envelope *env = NULL;
 	struct sg_result *res = NULL;
 	uint8_t *payload = NULL;
-	size_t i;
-	int verified = 0, r = SG_ERR_VERIFY;
+	size_t payload_len = 0;
+	int r;
 
 	*ret_res = NULL;
 	*ret_payload = NULL;
 	*ret_payload_len = 0;
-	if (envelope_parse(buf, len, &env) != 0) {
-		*ret_why = "not a valid envelope";
+	if ((r = verify_result_envelope(w->agent, w->agent_keyid, buf, len, &res, &payload,
+	    &payload_len, ret_why)) != 0)
 		goto out;
-	}
-	if (strcmp(env->payload_type, PAYLOAD_TYPE_RESULT) != 0) {
-		*ret_why = "not a result envelope";
-		goto out;
-	}
-	for (i = 0; i < env->nsigs && !verified; i++) {
-		if (strcmp(env->sigs[i].keyid, w->agent_keyid) != 0)
-			continue;
-		if (crypto_dsse_verify(w->agent, env->payload_type, env->payload,
-		    env->payload_len, env->sigs[i].sig, env->sigs[i].sig_len) == 0)
-			verified = 1;
-	}
-	if (!verified) {
-		*ret_why = "not signed by the agent key";
-		goto out;
-	}
-	if (result_parse(env->payload, env->payload_len, &res) != 0) {
-		*ret_why = "the result payload does not parse";
-		goto out;
-	}
+	r = SG_ERR_VERIFY;
 	if (strcmp(res->id, w->job_id) != 0) {
 		*ret_why = "the result names another job";
 		goto out;
@@ -467,13 +448,7 @@ check_result(const struct waiter *w, const char *buf, size_t len,
 		*ret_why = "the result answers another job payload with our id";
 		goto out;
 	}
-	if ((payload = malloc(env->payload_len > 0 ? env->payload_len : 1)) == NULL) {
-		r = SG_ERR_ALLOC;
-		*ret_why = "out of memory";
-		goto out;
-	}
-	memcpy(payload, env->payload, env->payload_len);
-	*ret_payload_len = env->payload_len;
+	*ret_payload_len = payload_len;
 	*ret_payload = payload;
 	payload = NULL;
 	*ret_res = res;
@@ -482,7 +457,6 @@ check_result(const struct waiter *w, const char *buf, size_t len,
  out:
 	free(payload);
 	result_free(res);
-	envelope_free(env);
 	return r;
 }
 

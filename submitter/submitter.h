@@ -1,6 +1,7 @@
 /*
- * submitter.h — the pieces of submit-job that live in their own files.
- * Internal to the command: nothing outside submitter/ includes this.
+ * submitter.h — the pieces of submit-job and signet-verify that live in
+ * their own files.  Internal to the commands: nothing outside submitter/
+ * includes this.
  */
 #ifndef SG_SUBMITTER_H
 #define SG_SUBMITTER_H
@@ -8,6 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/evp.h>
+
+#include "envelope.h"
 #include "err.h"
 #include "job.h"
 #include "result.h"
@@ -54,5 +58,25 @@ void ci_clear(struct sg_ci *ci);
  */
 int verify_result_signature(const struct sg_result *res, enum sg_format format,
     const uint8_t digest[SHA256_LEN], int fd, const char **ret_why) SG_MUST_CHECK;
+
+/*
+ * verify.c: true (1) when one of env's signatures with keyid agent_keyid
+ * verifies over (env's payloadType, payload) with the agent attestation
+ * key agent; 0 otherwise.  The payload type is not checked here.
+ */
+int verify_envelope_attested(const struct dsse_envelope *env, EVP_PKEY *agent,
+    const char *agent_keyid);
+
+/*
+ * verify.c: opens a result envelope (len bytes at buf): a DSSE envelope of
+ * type PAYLOAD_TYPE_RESULT, attested by the agent key (as above), whose
+ * payload parses as a result (result_parse()).  0 with the result and a
+ * copy of its payload bytes (caller frees both: result_free(), free());
+ * SG_ERR_ALLOC; or SG_ERR_VERIFY with *ret_why set to a static
+ * explanation.  Outputs are set only on success (*ret_why only on error).
+ */
+int verify_result_envelope(EVP_PKEY *agent, const char *agent_keyid, const void *buf,
+    size_t len, struct sg_result **ret_res, uint8_t **ret_payload, size_t *ret_payload_len,
+    const char **ret_why) SG_MUST_CHECK;
 
 #endif

@@ -1,6 +1,9 @@
 /*
- * verify.c — submit-job's own check of the signature file that an agent
- * sends back (SPEC §4), before anything is written (fail closed).
+ * verify.c — the checks of a result that submit-job and signet-verify
+ * share: that a result envelope comes from the agent, and that the
+ * signature file it carries covers the artifact (SPEC §4).  submit-job
+ * runs them before anything is written (fail closed); signet-verify runs
+ * them on what a consumer downloaded.
  *
  * The result is already known to come from the agent (its envelope is
  * attested) and to answer our job (job_sha256).  What is left is to check
@@ -20,6 +23,7 @@
  *        check that the HSM key made it over our bytes.
  */
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -32,6 +36,8 @@
 #include <openssl/x509.h>
 
 #include "crypto.h"
+#include "envelope.h"
+#include "result.h"
 #include "submitter.h"
 
 /* Decodes DER bytes that must be exactly one certificate. */
@@ -203,5 +209,69 @@ verify_result_signature(const struct sg_result *res, enum sg_format format,
 	X509_free(leaf);
 	if (r != 0)
 		*ret_why = why;
+	return r;
+}
+
+int
+verify_envelope_attested(const struct dsse_envelope *env, EVP_PKEY *agent,
+    const char *agent_keyid)
+{
+	size_t i;
+
+	for (i = 0; i < env->nsigs; i++) {
+		if (strcmp(env->sigs[i].keyid, agent_keyid) != 0)
+			continue;
+		if (crypto_dsse_verify(agent, env->payload_type, env->payload,
+		    env->payload_len, env->sigs[i].sig, env->sigs[i].sig_len) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int
+verify_result_envelope(EVP_PKEY *agent, const char *agent_keyid, const void *buf,
+    size_t len, struct sg_result **ret_res, uint8_t **ret_payload, size_t *ret_payload_len,
+    const char **ret_why)
+{
+	struct dsse_envelope *env = NULL;
+	struct sg_result *res = NULL;
+	uint8_t *payload = NULL;
+	int r = SG_ERR_VERIFY;
+
+	*ret_res = NULL;
+	*ret_payload = NULL;
+	*ret_payload_len = 0;
+	if (envelope_parse(buf, len, &env) != 0) {
+		*ret_why = "not a valid envelope";
+		goto out;
+	}
+	if (strcmp(env->payload_type, PAYLOAD_TYPE_RESULT) != 0) {
+		*ret_why = "not a result envelope";
+		goto out;
+	}
+	if (!verify_envelope_attested(env, agent, agent_keyid)) {
+		*ret_why = "not signed by the agent key";
+		goto out;
+	}
+	if (result_parse(env->payload, env->payload_len, &res) != 0) {
+		*ret_why = "the result payload does not parse";
+		goto out;
+	}
+	if ((payload = malloc(env->payload_len > 0 ? env->payload_len : 1)) == NULL) {
+		r = SG_ERR_ALLOC;
+		*ret_why = "out of memory";
+		goto out;
+	}
+	memcpy(payload, env->payload, env->payload_len);
+	*ret_payload_len = env->payload_len;
+	*ret_payload = payload;
+	payload = NULL;
+	*ret_res = res;
+	res = NULL;
+	r = 0;
+ out:
+	free(payload);
+	result_free(res);
+	envelope_free(env);
 	return r;
 }
