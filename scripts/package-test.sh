@@ -67,6 +67,8 @@ check() { # DESCRIPTION COMMAND...
 	fi
 }
 check "submit-job --version: $(submit-job --version 2>&1)" test -x /usr/bin/submit-job -a "$(submit-job --version 2>&1)" != ""
+check "signet-verify --version: $(signet-verify --version 2>&1)" /usr/bin/signet-verify --version
+check "man pages installed" test -f /usr/share/man/man1/signet-verify.1.gz -a -f /usr/share/man/man8/signet-admin.8.gz
 check "signet-agent --version: $(/usr/sbin/signet-agent --version 2>&1)" /usr/sbin/signet-agent --version
 check "signet-signer installed in /usr/libexec" test -x /usr/libexec/signet-signer
 check "the system user signet exists, with no login shell" \
