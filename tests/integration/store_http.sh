@@ -81,6 +81,16 @@ sleep 0.3
 
 # A wrong token: the agent refuses to release anything it could not store.
 stack_agent_stop
+# At shutdown the audit log's checkpoint and records went up too.
+cpd=$D/dav/signatures/audit
+if [ -f "$cpd/checkpoints/latest" ] && [ "$(sed -n 2p "$cpd/checkpoints/latest")" = "$(wc -l < "$D/audit.log")" ] &&
+	ls "$cpd/records" | sort -n -t- -k1,1 | sed "s|^|$cpd/records/|" | xargs cat | cmp -s - "$D/audit.log" &&
+	"$SIGNET_BUILD/agent/signet-admin" audit verify "$D/audit.log" --checkpoint "$cpd/checkpoints/latest" \
+		--key "$D/agent.pub" >"$D/av.out" 2>&1; then
+	ok "the shutdown checkpoint and the audit records are PUT under <base>/audit/ and verify"
+else
+	fail "audit publication over HTTP ($(ls -R "$cpd" 2>&1 | tr '\n' ' '))" "$D/av.out"
+fi
 printf 'wrong-token\n' > "$D/store.token"
 stack_agent_start || exit 1
 sj wrongtoken -k release -f raw -w 60 -o "$D/wt.sig" "$D/a.bin"
