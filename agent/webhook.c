@@ -428,9 +428,10 @@ attempt(struct webhooks *w, const struct wh_delivery *d, char *reason, size_t re
 	unsigned int mac_len = 0;
 	char sig[SIG_LEN + 1], line[64 + WEBHOOK_ID_MAX + SIG_LEN];
 	char errbuf[CURL_ERROR_SIZE];
+	static const char user_agent[] = "User-Agent: signet-agent/" SIGNET_VERSION;
 	const char *fixed[] = {
 		"Content-Type: application/json",
-		"User-Agent: signet-agent/" SIGNET_VERSION,
+		user_agent,
 		"Expect:", /* no 100-continue round trip for larger bodies */
 	};
 	enum wh_outcome o = WH_RETRY;
