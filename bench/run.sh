@@ -2,7 +2,7 @@
 # bench/run.sh — the signet benchmark (docs/performance.md).
 #
 #   bench/run.sh [--smoke] [--build DIR] [--mech ecdsa|rsa-pss|both] [-n N] [-k K]
-#                [--seconds T] [--rss-jobs M] [--no-hash] [--no-rss]
+#                [--seconds T] [--rss-jobs M] [--no-hash] [--no-rss] [--dir PARENT]
 #
 # Brings up a throwaway stack (scripts/stack.sh: redis-server on a unix
 # socket, a SoftHSM token, the real signet-agent with its signet-signer,
@@ -20,13 +20,15 @@
 #   - the agent's RSS after 10k and 100k jobs;
 #   - crypto_sha256_fd (submit-job's hashing) against sha256sum on 1 GiB.
 # and prints a table: metric, target, measured, ratio, pass/fail.
+# --dir PARENT: where the stack (audit log, file store, token) is made;
+# default /tmp.  Point it at the disk the agent will really use.
 # --smoke: a few seconds, tiny sizes, for CI: proves that it works (exit 0
 # when every tool ran and every result verified); targets are not judged.
 set -u
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 SIGNET_BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
-SMOKE=0 MECHS=both N_ARG="" K=4 SECS="" RSS_JOBS="" HASH=1 RSS=1
+SMOKE=0 MECHS=both N_ARG="" K=4 SECS="" RSS_JOBS="" HASH=1 RSS=1 PARENT=/tmp
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--smoke) SMOKE=1 ;;
@@ -38,7 +40,8 @@ while [ $# -gt 0 ]; do
 	--rss-jobs) RSS_JOBS=$2; shift ;;
 	--no-hash) HASH=0 ;;
 	--no-rss) RSS=0 ;;
-	-h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+	--dir) PARENT=$2; shift ;;
+	-h|--help) sed -n '2,28p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -64,7 +67,7 @@ else
 	RSS_LO=10000 RSS_HI=${RSS_JOBS:-100000} HASH_MB=1024
 fi
 
-STACK_DIR=$(mktemp -d /tmp/signet-bench.XXXXXX)
+STACK_DIR=$(mktemp -d "$PARENT/signet-bench.XXXXXX")
 STACK_QUIET=1
 # shellcheck source=../scripts/stack.sh
 . "$SRC/scripts/stack.sh"
