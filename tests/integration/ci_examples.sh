@@ -74,6 +74,7 @@ start=$(date +%s)
 ) >"$D/gitlab.out" 2>&1
 gl_status=$?
 echo "# gitlab-ci-local exited $gl_status after $(($(date +%s) - start))s; its summary:"
+grep -E 'submit-job: |Verification successful' "$D/gitlab.out" | sed 's/^/#   /'
 grep -E '^ *(PASS|FAIL|WARN) |pipeline finished' "$D/gitlab.out" | sed 's/^/#   /'
 sig=$(find "$R/.gitlab-ci-local/artifacts/sign" -name firmware.bin.p7s 2>/dev/null | head -1)
 art=$(find "$R/.gitlab-ci-local/artifacts/build" -name firmware.bin 2>/dev/null | head -1)
