@@ -7,7 +7,8 @@
  *
  * Backends are sibling files behind this header, chosen by the URL scheme:
  *   store_file.c  file:///absolute/dir — atomic writes: temp file, fsync,
- *                 rename, fsync of the directory
+ *                 rename, fsync of the directory (and of the parent of a
+ *                 directory it had to create)
  *   store_http.c  http:// and https:// — HTTP PUT (WebDAV, Artifactory,
  *                 Nexus raw, S3-style), TLS verification always on, optional
  *                 bearer token from a file, retries with backoff

@@ -2,11 +2,13 @@
  * store_file.c — the file:// backend of the artifact store (SPEC §8).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "store.h"
@@ -16,12 +18,28 @@ struct file_store {
 	char *base;      /* absolute directory, no trailing slash */
 };
 
+/* Makes the directory if it is not there; a new one is made durable in
+ * its parent (fsync of the parent), or a crash could lose it with the
+ * files renamed into it. */
 static int
 mkdir_one(const char *path)
 {
-	if (mkdir(path, 0755) == -1 && errno != EEXIST)
+	const char *slash;
+	char parent[PATH_MAX];
+	int fd, rc;
+
+	if (mkdir(path, 0755) == -1)
+		return errno == EEXIST ? 0 : -1;
+	if ((slash = strrchr(path, '/')) == NULL || slash == path ||
+	    (size_t)(slash - path) >= sizeof(parent))
 		return -1;
-	return 0;
+	memcpy(parent, path, (size_t)(slash - path));
+	parent[slash - path] = '\0';
+	if ((fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
 }
 
 static int

@@ -3,36 +3,54 @@
  *
  *   redis://[user[:password]@]host[:port][/db]    db: 0..15, port: 1..65535
  *   unix:///absolute/path/to/socket               no credentials, no host
+ *   sentinel://[user[:password]@]host:port[,host:port...]/master[/db]
  *
- * libcurl's URL API does the RFC 3986 work (authority, IPv6 literals,
- * percent-decoding).  Around it we are stricter than curl, because curl is
- * lenient with schemes it does not know: it accepts one to three slashes
- * after "scheme:" and then reads "unix:///tmp/x" as host "tmp", path "/x".
- * So the raw text is checked first:
+ * A small, strict RFC 3986 parser for exactly this grammar, no more:
  *
  *   - at most QUEUE_URL_MAX bytes, printable ASCII only (anything else must
- *     be percent-encoded), no '?' or '#' anywhere (a query or fragment is
- *     refused, and they cannot appear unencoded in userinfo either);
- *   - "redis://" followed by an authority (not a '/');
- *   - "unix:///" exactly: an empty authority and an absolute path.  The rest
- *     is handed to curl as a file:// URL, the one scheme curl parses with an
- *     empty authority, to get the same path decoding.
+ *     be percent-encoded), no '?' or '#' anywhere: a query or fragment is
+ *     refused, and they cannot appear unencoded in userinfo either;
+ *   - the scheme is matched case-insensitively with its "//" (RFC 3986
+ *     §3.1); "redis://" must be followed by an authority (not a '/'), and
+ *     "unix:///" exactly: an empty authority and an absolute path;
+ *   - authority = [userinfo "@"] host [":" port], split at the first '@'
+ *     and at the first ':' of the userinfo (the password may hold more);
+ *     userinfo and path characters are RFC 3986's (unreserved, sub-delims,
+ *     ':' and, in the path, '@' and '/'), anything else must be
+ *     percent-encoded; '+' is a plus, not a space;
+ *   - percent-decoding takes exactly two hex digits of either case; a bad
+ *     escape ("%zz", "%4") and a decoded control byte (0x00-0x1f, 0x7f) are
+ *     refused, so no string we return holds a NUL before its end;
+ *   - host = reg-name of unreserved characters only (a DNS name or a
+ *     dotted-quad address; percent-encoded and sub-delim hosts name nothing
+ *     getaddrinfo could resolve), or "[" IPv6 "]" checked with inet_pton,
+ *     with an optional RFC 6874 zone "%25" + 1..15 unreserved characters.
+ *     A numeric host that only inet_aton understands ("127.1", "0x7f.1",
+ *     "010.0.0.1", which is 8.0.0.1) is refused as ambiguous.  An IPv6
+ *     address is returned in its shorter inet_ntop form when there is one;
+ *   - port = decimal digits (leading zeros allowed, empty means 6379),
+ *     1..65535; the path is empty, "/" or "/<db>" with db 0..15 written
+ *     without sign or leading zero, and is not percent-decoded.
  *
- * A unix URL carries no credentials (curl cannot express userinfo with an
- * empty host); its password comes from the password file.
+ * The unix path is percent-decoded; it is kept as is otherwise (no
+ * dot-segment removal).  "/", a path ending in '/' (a socket is not a
+ * directory) and one that does not fit sun_path are refused, and so is a
+ * first segment that reads as a DOS drive ("/c:/...", as libcurl's file://
+ * parser, which did this job before, refused it).  A unix URL carries no
+ * credentials; its password comes from the password file.
  *
- * The decoded password lives in curl's handle and in curl's copy before we
- * take our own.  We wipe curl's returned copy; the handle's internal copy is
- * freed by curl without wiping, which we cannot change.
+ * The decoded password is written straight into its own buffer, which is
+ * wiped before it is freed on every path.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-
-#include <curl/curl.h>
 
 #include "log.h"
 #include "queue.h"
@@ -44,13 +62,18 @@
 /* sun_path holds the path and its NUL; hiredis would silently truncate a
  * longer path, so it is refused here. */
 #define UNIX_PATH_MAX_BYTES (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+/* An interface name (IFNAMSIZ - 1), as the zone id of an IPv6 literal. */
+#define IPV6_ZONE_MAX_BYTES 15
 
 #define SCHEME_REDIS "redis://"
-#define SCHEME_UNIX "unix:///"
+#define SCHEME_UNIX "unix://"
 #define SCHEME_SENTINEL "sentinel://"
 
-/* The text to hand to curl: "file:///" + what follows "unix:///". */
-#define FILE_SCHEME "file:///"
+/* Which raw characters a component may hold besides pct-encoded ones. */
+enum url_component {
+	URL_USERINFO, /* unreserved / sub-delims / ":" */
+	URL_PATH,     /* unreserved / sub-delims / ":" / "@" / "/" */
+};
 
 void
 queue_url_free(struct queue_url *u)
@@ -83,144 +106,267 @@ url_chars_ok(const char *s, size_t len)
 	return 1;
 }
 
+/* RFC 3986 §2.3, spelled out: isalnum() would follow the locale. */
+static int
+is_unreserved(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	    c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+/* RFC 3986 §2.2. */
+static int
+is_sub_delim(unsigned char c)
+{
+	return c != '\0' && strchr("!$&'()*+,;=", c) != NULL;
+}
+
+static int
+raw_char_ok(enum url_component comp, unsigned char c)
+{
+	if (is_unreserved(c) || is_sub_delim(c) || c == ':')
+		return 1;
+	return comp == URL_PATH && (c == '@' || c == '/');
+}
+
+static int
+hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /*
- * Gets one part.  *ret is NULL when the part is absent (curl says absent_rc;
- * CURLUE_LAST for a part that is always there), a
- * malloc'd copy otherwise.  With wipe, curl's copy is wiped before it is
- * freed (the password).
+ * Percent-decodes s[0..len) into a new NUL-terminated string.  Raw
+ * characters must be allowed in comp; "%" takes exactly two hex digits;
+ * a decoded control byte (0x00-0x1f, 0x7f) is refused, NUL included.
+ * SG_ERR_PARSE or SG_ERR_ALLOC.  The buffer is wiped before it is freed
+ * on error, since it may hold a password.
  */
 static int
-url_part(CURLU *h, CURLUPart part, CURLUcode absent_rc, unsigned flags, int wipe, char **ret)
+url_decode(const char *s, size_t len, enum url_component comp, char **ret)
 {
-	char *s = NULL, *copy = NULL;
-	CURLUcode rc;
+	char *out = NULL;
+	size_t i, n = 0;
 	int r = SG_ERR_INTERNAL;
 
 	*ret = NULL;
-	rc = curl_url_get(h, part, &s, flags);
-	if (rc == absent_rc) {
-		r = 0;
-		goto out;
-	}
-	if (rc == CURLUE_OUT_OF_MEMORY) {
+	/* Decoding never lengthens; len <= QUEUE_URL_MAX, so len + 1 fits. */
+	if ((out = malloc(len + 1)) == NULL) {
 		r = SG_ERR_ALLOC;
 		goto out;
 	}
-	if (rc != CURLUE_OK || s == NULL) {
-		log_debug("url part %d: %s", (int)part, curl_url_strerror(rc));
-		r = SG_ERR_PARSE;
-		goto out;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '%') {
+			int hi, lo;
+
+			if (len - i < 3 || (hi = hex_value((unsigned char)s[i + 1])) < 0 ||
+			    (lo = hex_value((unsigned char)s[i + 2])) < 0) {
+				r = SG_ERR_PARSE;
+				goto out;
+			}
+			c = (unsigned char)(hi << 4 | lo);
+			i += 2;
+			if (c < 0x20 || c == 0x7f) {
+				r = SG_ERR_PARSE;
+				goto out;
+			}
+		} else if (!raw_char_ok(comp, c)) {
+			r = SG_ERR_PARSE;
+			goto out;
+		}
+		out[n++] = (char)c;
 	}
-	if ((copy = strdup(s)) == NULL) {
-		r = SG_ERR_ALLOC;
-		goto out;
-	}
-	*ret = copy;
-	copy = NULL;
+	out[n] = '\0';
+	*ret = out;
+	out = NULL;
 	r = 0;
 out:
-	if (s != NULL && wipe)
-		explicit_bzero(s, strlen(s));
-	curl_free(s);
+	if (out != NULL)
+		freezero(out, len + 1);
 	return r;
 }
 
-/* A part that must be absent (query, fragment, options, port...). */
+/*
+ * "[" IPv6address [ "%25" zone ] "]" without its brackets (s[0..len)), into
+ * "addr" or "addr%zone" as getaddrinfo wants it.  The address is checked
+ * with inet_pton and replaced by inet_ntop's form when that is shorter
+ * ("0:0:0:0:0:0:0:1" becomes "::1").
+ */
 static int
-url_part_absent(CURLU *h, CURLUPart part, CURLUcode absent_rc)
+url_host_ipv6(const char *s, size_t len, char **ret)
 {
-	char *s = NULL;
-	int r;
+	char addr[INET6_ADDRSTRLEN], norm[INET6_ADDRSTRLEN];
+	struct in6_addr bin;
+	const char *pct, *zone = NULL;
+	size_t alen = len, zlen = 0;
+	char *host = NULL;
+	int r = SG_ERR_PARSE;
 
-	if ((r = url_part(h, part, absent_rc, 0, 0, &s)) < 0)
-		return r;
-	if (s != NULL) {
-		free(s);
-		return SG_ERR_PARSE;
+	*ret = NULL;
+	if ((pct = memchr(s, '%', len)) != NULL) {
+		size_t i;
+
+		alen = (size_t)(pct - s);
+		zone = pct + 3;
+		zlen = len - alen;
+		if (zlen < 3 || memcmp(pct, "%25", 3) != 0)
+			goto out;
+		zlen -= 3;
+		if (zlen == 0 || zlen > IPV6_ZONE_MAX_BYTES)
+			goto out;
+		for (i = 0; i < zlen; i++)
+			if (!is_unreserved((unsigned char)zone[i]))
+				goto out;
 	}
+	if (alen == 0 || alen >= sizeof(addr))
+		goto out;
+	memcpy(addr, s, alen);
+	addr[alen] = '\0';
+	if (inet_pton(AF_INET6, addr, &bin) != 1)
+		goto out;
+	if (inet_ntop(AF_INET6, &bin, norm, sizeof(norm)) != NULL && strlen(norm) < alen) {
+		alen = strlen(norm);
+		memcpy(addr, norm, alen + 1);
+	}
+	if ((host = malloc(alen + (zone != NULL ? 1 + zlen : 0) + 1)) == NULL) {
+		r = SG_ERR_ALLOC;
+		goto out;
+	}
+	memcpy(host, addr, alen);
+	if (zone != NULL) {
+		host[alen] = '%';
+		memcpy(host + alen + 1, zone, zlen);
+		host[alen + 1 + zlen] = '\0';
+	} else {
+		host[alen] = '\0';
+	}
+	*ret = host;
+	r = 0;
+out:
+	return r;
+}
+
+/* A reg-name of unreserved characters (s[0..len), len > 0). */
+static int
+url_host_name(const char *s, size_t len, char **ret)
+{
+	struct in_addr a4;
+	char *host = NULL;
+	size_t i;
+	int r = SG_ERR_PARSE;
+
+	*ret = NULL;
+	if (len == 0)
+		goto out;
+	for (i = 0; i < len; i++)
+		if (!is_unreserved((unsigned char)s[i]))
+			goto out;
+	if ((host = strndup(s, len)) == NULL) {
+		r = SG_ERR_ALLOC;
+		goto out;
+	}
+	/* Numbers-and-dots that only the classic inet_aton grammar reads
+	 * (octal, hex, fewer than four parts) are ambiguous: refused. */
+	if (inet_aton(host, &a4) != 0 && inet_pton(AF_INET, host, &a4) != 1)
+		goto out;
+	*ret = host;
+	host = NULL;
+	r = 0;
+out:
+	free(host);
+	return r;
+}
+
+/* port = *DIGIT (RFC 3986 §3.2.3); empty is the default port. */
+static int
+url_port(const char *s, size_t len, int *ret)
+{
+	uint32_t v = 0;
+	size_t i;
+
+	if (len == 0) {
+		*ret = REDIS_PORT_DEFAULT;
+		return 0;
+	}
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return SG_ERR_PARSE;
+		v = v * 10 + (uint32_t)(s[i] - '0');
+		if (v > REDIS_PORT_MAX)
+			return SG_ERR_PARSE;
+	}
+	if (v == 0)
+		return SG_ERR_PARSE;
+	*ret = (int)v;
 	return 0;
 }
 
+/* s: what follows "redis://", already checked by url_chars_ok. */
 static int
-url_parse_redis(CURLU *h, struct queue_url *u)
+url_parse_redis(const char *s, struct queue_url *u)
 {
-	char *port = NULL, *path = NULL, *zone = NULL, *host = NULL;
-	uint64_t v;
+	const char *end = s + strlen(s), *auth_end, *at, *hp, *colon, *port = NULL;
 	size_t hlen;
+	uint64_t v;
 	int r = SG_ERR_INTERNAL;
 
-	if ((r = url_part_absent(h, CURLUPART_QUERY, CURLUE_NO_QUERY)) < 0 ||
-	    (r = url_part_absent(h, CURLUPART_FRAGMENT, CURLUE_NO_FRAGMENT)) < 0 ||
-	    (r = url_part_absent(h, CURLUPART_OPTIONS, CURLUE_NO_OPTIONS)) < 0)
-		goto out;
+	if ((auth_end = strchr(s, '/')) == NULL)
+		auth_end = end;
 
-	if ((r = url_part(h, CURLUPART_HOST, CURLUE_NO_HOST, 0, 0, &host)) < 0)
-		goto out;
-	if (host == NULL || *host == '\0') {
-		r = SG_ERR_PARSE;
-		goto out;
+	/* userinfo "@", split at its first ':'. */
+	hp = s;
+	if ((at = memchr(s, '@', (size_t)(auth_end - s))) != NULL) {
+		hp = at + 1;
+		if ((colon = memchr(s, ':', (size_t)(at - s))) == NULL)
+			colon = at;
+		if ((r = url_decode(s, (size_t)(colon - s), URL_USERINFO, &u->user)) < 0)
+			goto out;
+		if (colon != at &&
+		    (r = url_decode(colon + 1, (size_t)(at - colon - 1), URL_USERINFO, &u->password)) < 0)
+			goto out;
 	}
-	/* An IPv6 literal comes back in brackets; getaddrinfo wants it bare,
-	 * with its zone id (if any) after a '%'. */
-	hlen = strlen(host);
-	if (host[0] == '[') {
-		size_t zlen = 0;
 
-		if (hlen < 3 || host[hlen - 1] != ']') {
+	/* host [":" port] */
+	if (hp < auth_end && *hp == '[') {
+		const char *close = memchr(hp, ']', (size_t)(auth_end - hp));
+
+		if (close == NULL || (close + 1 != auth_end && close[1] != ':')) {
 			r = SG_ERR_PARSE;
 			goto out;
 		}
-		if ((r = url_part(h, CURLUPART_ZONEID, CURLUE_NO_ZONEID, 0, 0, &zone)) < 0)
+		if ((r = url_host_ipv6(hp + 1, (size_t)(close - hp - 1), &u->host)) < 0)
 			goto out;
-		if (zone != NULL && (zlen = strlen(zone)) == 0) {
-			r = SG_ERR_PARSE;
-			goto out;
-		}
-		if ((u->host = malloc(hlen - 2 + (zone != NULL ? 1 + zlen : 0) + 1)) == NULL) {
-			r = SG_ERR_ALLOC;
-			goto out;
-		}
-		memcpy(u->host, host + 1, hlen - 2);
-		u->host[hlen - 2] = '\0';
-		if (zone != NULL) {
-			u->host[hlen - 2] = '%';
-			memcpy(u->host + hlen - 1, zone, zlen + 1);
-		}
+		if (close + 1 != auth_end)
+			port = close + 2;
 	} else {
-		u->host = host;
-		host = NULL;
-	}
-
-	if ((r = url_part(h, CURLUPART_PORT, CURLUE_NO_PORT, 0, 0, &port)) < 0)
-		goto out;
-	u->port = REDIS_PORT_DEFAULT;
-	if (port != NULL) {
-		if (parse_u64(port, REDIS_PORT_MAX, &v) < 0 || v == 0) {
-			r = SG_ERR_PARSE;
+		if ((colon = memchr(hp, ':', (size_t)(auth_end - hp))) != NULL)
+			port = colon + 1;
+		hlen = (size_t)((colon != NULL ? colon : auth_end) - hp);
+		if ((r = url_host_name(hp, hlen, &u->host)) < 0)
 			goto out;
-		}
-		u->port = (int)v;
 	}
+	u->port = REDIS_PORT_DEFAULT;
+	if (port != NULL && (r = url_port(port, (size_t)(auth_end - port), &u->port)) < 0)
+		goto out;
 
-	/* The path is "/" or "/<db>" (curl supplies the "/" when absent). */
-	if ((r = url_part(h, CURLUPART_PATH, CURLUE_LAST, 0, 0, &path)) < 0)
-		goto out;
+	/* path = "" / "/" / "/" db */
 	u->db = 0;
-	if (path == NULL || path[0] != '/') {
-		r = SG_ERR_PARSE;
-		goto out;
-	}
-	if (path[1] != '\0') {
-		if (parse_u64(path + 1, REDIS_DB_MAX, &v) < 0) {
+	if (auth_end != end && auth_end[1] != '\0') {
+		if (parse_u64(auth_end + 1, REDIS_DB_MAX, &v) < 0) {
 			r = SG_ERR_PARSE;
 			goto out;
 		}
 		u->db = (int)v;
 	}
 
-	if ((r = url_part(h, CURLUPART_USER, CURLUE_NO_USER, CURLU_URLDECODE, 0, &u->user)) < 0 ||
-	    (r = url_part(h, CURLUPART_PASSWORD, CURLUE_NO_PASSWORD, CURLU_URLDECODE, 1, &u->password)) < 0)
-		goto out;
 	/* "redis://:pw@host" has an empty user: AUTH with the password alone.
 	 * An empty password is no password. */
 	if (u->user != NULL && *u->user == '\0') {
@@ -237,38 +383,37 @@ url_parse_redis(CURLU *h, struct queue_url *u)
 	}
 	r = 0;
 out:
-	free(port);
-	free(path);
-	free(zone);
-	free(host);
 	return r;
 }
 
+/* A path segment that reads as a DOS drive: letter, ':' or '|', then '/'
+ * or the end ("c:", "c:/x"). */
 static int
-url_parse_unix(CURLU *h, struct queue_url *u)
+is_drive_prefix(const char *s)
+{
+	return ((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')) &&
+	    (s[1] == ':' || s[1] == '|') && (s[2] == '/' || s[2] == '\\' || s[2] == '\0');
+}
+
+/* s: what follows "unix://", already checked by url_chars_ok; starts with
+ * '/' (an empty authority). */
+static int
+url_parse_unix(const char *s, struct queue_url *u)
 {
 	char *path = NULL;
 	size_t len;
 	int r = SG_ERR_INTERNAL;
 
-	/* curl has already refused file:// URLs with a host (other than
-	 * "localhost", which cannot occur: the authority we passed is empty). */
-	if ((r = url_part_absent(h, CURLUPART_QUERY, CURLUE_NO_QUERY)) < 0 ||
-	    (r = url_part_absent(h, CURLUPART_FRAGMENT, CURLUE_NO_FRAGMENT)) < 0 ||
-	    (r = url_part_absent(h, CURLUPART_USER, CURLUE_NO_USER)) < 0 ||
-	    (r = url_part_absent(h, CURLUPART_PASSWORD, CURLUE_NO_PASSWORD)) < 0 ||
-	    (r = url_part_absent(h, CURLUPART_PORT, CURLUE_NO_PORT)) < 0)
-		goto out;
-	/* Decoding refuses "%00", so the path holds no NUL. */
-	if ((r = url_part(h, CURLUPART_PATH, CURLUE_LAST, CURLU_URLDECODE, 0, &path)) < 0)
-		goto out;
-	if (path == NULL || path[0] != '/') {
+	if (is_drive_prefix(s + 1)) {
 		r = SG_ERR_PARSE;
 		goto out;
 	}
+	/* Decoding refuses "%00", so the path holds no NUL. */
+	if ((r = url_decode(s, strlen(s), URL_PATH, &path)) < 0)
+		goto out;
 	len = strlen(path);
 	/* A socket is not a directory: "/" and ".../" name none. */
-	if (path[len - 1] == '/' || len > UNIX_PATH_MAX_BYTES) {
+	if (len == 0 || path[0] != '/' || path[len - 1] == '/' || len > UNIX_PATH_MAX_BYTES) {
 		r = SG_ERR_PARSE;
 		goto out;
 	}
@@ -298,11 +443,11 @@ is_master_name(const char *s, size_t len)
 }
 
 /*
- * sentinel://[userinfo@]h1:p1,h2:p2/master[/db].  libcurl's URL API takes
- * one host per URL, so the host list is split here and each host:port is
- * parsed by curl as redis://host:port/; the userinfo and the db travel
- * through one more redis:// URL built from the first host, so that they are
- * decoded and checked the same way as in a plain redis:// URL.
+ * sentinel://[userinfo@]h1:p1,h2:p2/master[/db].  The host list is split
+ * here and each host:port is parsed as redis://host:port/; the userinfo and
+ * the db travel through one more redis:// URL built with host "localhost",
+ * so that they are decoded and checked the same way as in a plain redis://
+ * URL.
  */
 static int
 url_parse_sentinel(const char *url, size_t len, struct queue_url **ret)
@@ -387,13 +532,7 @@ int
 queue_url_parse(const char *url, struct queue_url **ret)
 {
 	struct queue_url *u = NULL;
-	CURLU *h = NULL;
-	char *file_url = NULL;
-	const char *curl_input;
-	unsigned flags;
 	size_t len;
-	CURLUcode rc;
-	int is_unix;
 	int r = SG_ERR_INTERNAL;
 
 	if (ret == NULL) {
@@ -412,59 +551,39 @@ queue_url_parse(const char *url, struct queue_url **ret)
 	}
 
 	/* Scheme names are case-insensitive (RFC 3986 §3.1). */
-	if (strncasecmp(url, SCHEME_REDIS, strlen(SCHEME_REDIS)) == 0) {
-		if (url[strlen(SCHEME_REDIS)] == '/' || url[strlen(SCHEME_REDIS)] == '\0') {
-			r = SG_ERR_PARSE;
-			goto out;
-		}
-		is_unix = 0;
-		curl_input = url;
-		flags = CURLU_NON_SUPPORT_SCHEME | CURLU_PATH_AS_IS;
-	} else if (strncasecmp(url, SCHEME_SENTINEL, strlen(SCHEME_SENTINEL)) == 0) {
+	if (strncasecmp(url, SCHEME_SENTINEL, strlen(SCHEME_SENTINEL)) == 0) {
 		r = url_parse_sentinel(url, len, ret);
-		goto out;
-	} else if (strncasecmp(url, SCHEME_UNIX, strlen(SCHEME_UNIX)) == 0) {
-		/* unix:///p → file:///p: same length, so it fits the same bound. */
-		if ((file_url = strdup(url)) == NULL) {
-			r = SG_ERR_ALLOC;
-			goto out;
-		}
-		memcpy(file_url, FILE_SCHEME, strlen(FILE_SCHEME));
-		is_unix = 1;
-		curl_input = file_url;
-		flags = CURLU_PATH_AS_IS;
-	} else {
-		r = SG_ERR_PARSE;
-		goto out;
-	}
-
-	if ((h = curl_url()) == NULL) {
-		r = SG_ERR_ALLOC;
-		goto out;
-	}
-	rc = curl_url_set(h, CURLUPART_URL, curl_input, flags);
-	if (rc == CURLUE_OUT_OF_MEMORY) {
-		r = SG_ERR_ALLOC;
-		goto out;
-	}
-	if (rc != CURLUE_OK) {
-		log_debug("queue URL refused: %s", curl_url_strerror(rc));
-		r = SG_ERR_PARSE;
 		goto out;
 	}
 	if ((u = calloc(1, sizeof(*u))) == NULL) {
 		r = SG_ERR_ALLOC;
 		goto out;
 	}
-	if ((r = is_unix ? url_parse_unix(h, u) : url_parse_redis(h, u)) < 0)
+	if (strncasecmp(url, SCHEME_REDIS, strlen(SCHEME_REDIS)) == 0) {
+		const char *rest = url + strlen(SCHEME_REDIS);
+
+		/* An authority, not an empty one followed by a path. */
+		if (*rest == '/' || *rest == '\0') {
+			r = SG_ERR_PARSE;
+			goto out;
+		}
+		if ((r = url_parse_redis(rest, u)) < 0)
+			goto out;
+	} else if (strncasecmp(url, SCHEME_UNIX, strlen(SCHEME_UNIX)) == 0 &&
+	    url[strlen(SCHEME_UNIX)] == '/') {
+		if ((r = url_parse_unix(url + strlen(SCHEME_UNIX), u)) < 0)
+			goto out;
+	} else {
+		r = SG_ERR_PARSE;
 		goto out;
+	}
 
 	*ret = u;
 	u = NULL;
 	r = 0;
 out:
+	if (r < 0 && r != SG_ERR_INVALID_ARGUMENT)
+		log_debug("queue URL refused: %d", r);
 	queue_url_free(u);
-	curl_url_cleanup(h);
-	free(file_url);
 	return r;
 }
