@@ -50,7 +50,7 @@ struct queue_url {
 	size_t nsentinels;
 	struct queue_url *sentinels[QUEUE_SENTINELS_MAX]; /* host and port of each */
 };
-/* Parses with libcurl's URL API.  SG_ERR_PARSE for anything else
+/* Parses with a strict RFC 3986 parser.  SG_ERR_PARSE for anything else
  * (other schemes, query or fragment, db out of 0..15 ...).  Also
  * SG_ERR_PARSE: more than QUEUE_URL_MAX bytes, bytes outside printable
  * ASCII, port 0, a password over QUEUE_PASSWORD_MAX, a unix path that does

@@ -25,9 +25,11 @@
  *     dotted-quad address; percent-encoded and sub-delim hosts name nothing
  *     getaddrinfo could resolve), or "[" IPv6 "]" checked with inet_pton,
  *     with an optional RFC 6874 zone "%25" + 1..15 unreserved characters.
- *     A numeric host that only inet_aton understands ("127.1", "0x7f.1",
- *     "010.0.0.1", which is 8.0.0.1) is refused as ambiguous.  An IPv6
- *     address is returned in its shorter inet_ntop form when there is one;
+ *     A numeric IPv4 host in the classic inet_aton grammar (one to four
+ *     parts, each decimal, 0x-hex or 0-octal: "127.1", "0x7f.1", "1",
+ *     "010.0.0.1") is returned as the dotted quad it means ("127.0.0.1",
+ *     "0.0.0.1", "8.0.0.1"), so that getaddrinfo cannot read it otherwise;
+ *     an IPv6 address in its shorter inet_ntop form when there is one;
  *   - port = decimal digits (leading zeros allowed, empty means 6379),
  *     1..65535; the path is empty, "/" or "/<db>" with db 0..15 written
  *     without sign or leading zero, and is not percent-decoded.
@@ -35,9 +37,9 @@
  * The unix path is percent-decoded; it is kept as is otherwise (no
  * dot-segment removal).  "/", a path ending in '/' (a socket is not a
  * directory) and one that does not fit sun_path are refused, and so is a
- * first segment that reads as a DOS drive ("/c:/...", as libcurl's file://
- * parser, which did this job before, refused it).  A unix URL carries no
- * credentials; its password comes from the password file.
+ * first segment that reads as a DOS drive ("/c:/...": refused before this
+ * parser existed, and still refused).  A unix URL carries no credentials;
+ * its password comes from the password file.
  *
  * The decoded password is written straight into its own buffer, which is
  * wiped before it is freed on every path.
@@ -254,11 +256,65 @@ out:
 	return r;
 }
 
-/* A reg-name of unreserved characters (s[0..len), len > 0). */
+/*
+ * Reads s[0..len) as a numeric IPv4 address in the inet_aton grammar: one to
+ * four parts separated by '.', each "0x" + hex, "0" + octal or decimal, the
+ * last part filling the remaining bytes ("127.1" is 127.0.0.1).  Writes the
+ * dotted quad to out and returns 1; 0 when s is not such a number (then it
+ * is a name).
+ */
+static int
+ipv4_numeric(const char *s, size_t len, char out[INET_ADDRSTRLEN])
+{
+	uint64_t parts[4] = { 0, 0, 0, 0 }, a;
+	size_t n = 0, i = 0;
+
+	for (;;) {
+		uint64_t v = 0;
+		int base = 10, d;
+
+		if (i == len || s[i] < '0' || s[i] > '9')
+			return 0;
+		if (s[i] == '0' && len - i > 2 && (s[i + 1] == 'x' || s[i + 1] == 'X') &&
+		    hex_value((unsigned char)s[i + 2]) >= 0) {
+			base = 16;
+			i += 2;
+		} else if (s[i] == '0') {
+			base = 8;
+		}
+		for (; i < len && (d = hex_value((unsigned char)s[i])) >= 0 && d < base; i++) {
+			v = v * (uint64_t)base + (uint64_t)d;
+			if (v > UINT32_MAX)
+				return 0;
+		}
+		parts[n] = v;
+		if (i == len)
+			break;
+		if (s[i] != '.' || n == 3)
+			return 0;
+		n++;
+		i++;
+	}
+	/* The last part fills the bytes the others left. */
+	for (i = 0; i < n; i++)
+		if (parts[i] > 0xff)
+			return 0;
+	if (parts[n] > (UINT32_MAX >> (8 * n)))
+		return 0;
+	a = parts[n];
+	for (i = 0; i < n; i++)
+		a |= parts[i] << (8 * (3 - i));
+	snprintf(out, INET_ADDRSTRLEN, "%u.%u.%u.%u", (unsigned)(a >> 24), (unsigned)(a >> 16 & 0xff),
+	    (unsigned)(a >> 8 & 0xff), (unsigned)(a & 0xff));
+	return 1;
+}
+
+/* A reg-name of unreserved characters (s[0..len)), or a numeric IPv4
+ * address, returned as its dotted quad. */
 static int
 url_host_name(const char *s, size_t len, char **ret)
 {
-	struct in_addr a4;
+	char quad[INET_ADDRSTRLEN];
 	char *host = NULL;
 	size_t i;
 	int r = SG_ERR_PARSE;
@@ -269,19 +325,17 @@ url_host_name(const char *s, size_t len, char **ret)
 	for (i = 0; i < len; i++)
 		if (!is_unreserved((unsigned char)s[i]))
 			goto out;
-	if ((host = strndup(s, len)) == NULL) {
+	if (ipv4_numeric(s, len, quad))
+		host = strdup(quad);
+	else
+		host = strndup(s, len);
+	if (host == NULL) {
 		r = SG_ERR_ALLOC;
 		goto out;
 	}
-	/* Numbers-and-dots that only the classic inet_aton grammar reads
-	 * (octal, hex, fewer than four parts) are ambiguous: refused. */
-	if (inet_aton(host, &a4) != 0 && inet_pton(AF_INET, host, &a4) != 1)
-		goto out;
 	*ret = host;
-	host = NULL;
 	r = 0;
 out:
-	free(host);
 	return r;
 }
 

@@ -453,6 +453,314 @@ START_TEST(sentinel_refusals)
 }
 END_TEST
 
+/* Added with the parser that replaced libcurl: what curl decided without a
+ * test saying so, and where the new parser is deliberately stricter. */
+
+START_TEST(pct_hex_either_case)
+{
+	struct queue_url *u = parse_ok("redis://%41%6a:%4A%6B%c3%A9@h");
+
+	ck_assert_str_eq(u->user, "Aj");
+	ck_assert_str_eq(u->password, "Jk\xc3\xa9");
+	queue_url_free(u);
+}
+END_TEST
+
+START_TEST(pct_bad_escapes_refused)
+{
+	parse_fails("redis://:a%zz@h");
+	parse_fails("redis://:a%4@h");
+	parse_fails("redis://:a%@h");
+	parse_fails("redis://a%g1:pw@h");
+	parse_fails("redis://:%%41@h");
+	parse_fails("unix:///tmp/a%zz");
+	parse_fails("unix:///tmp/a%2");
+	parse_fails("unix:///tmp/a%");
+}
+END_TEST
+
+START_TEST(pct_control_bytes_refused)
+{
+	struct queue_url *u;
+
+	parse_fails("redis://:a%01b@h");
+	parse_fails("redis://:a%1fb@h");
+	parse_fails("redis://:a%1Fb@h");
+	parse_fails("redis://:a%7fb@h");
+	parse_fails("redis://a%0a:pw@h");
+	parse_fails("unix:///tmp/a%0ab");
+	parse_fails("unix:///tmp/a%7Fb");
+	parse_fails("unix:///tmp/%00");
+	/* The first and last printable bytes, and bytes above ASCII. */
+	u = parse_ok("redis://:%20%7e%80%ff@h");
+	ck_assert_str_eq(u->password, " ~\x80\xff");
+	queue_url_free(u);
+}
+END_TEST
+
+START_TEST(userinfo_rfc_chars)
+{
+	struct queue_url *u = parse_ok("redis://a-._~!$&'()*+,;=:b-._~!$&'()*+,;=:c@h");
+
+	ck_assert_str_eq(u->user, "a-._~!$&'()*+,;=");
+	ck_assert_str_eq(u->password, "b-._~!$&'()*+,;=:c");
+	queue_url_free(u);
+	/* Outside RFC 3986's userinfo these must be percent-encoded. */
+	parse_fails("redis://:a^b@h");
+	parse_fails("redis://:a|b@h");
+	parse_fails("redis://:a\"b@h");
+	parse_fails("redis://:a\\b@h");
+	parse_fails("redis://:a{b@h");
+	parse_fails("redis://:a<b@h");
+	parse_fails("redis://:a`b@h");
+	parse_fails("redis://[::1]@h");
+	parse_fails("redis://:a]b@h");
+}
+END_TEST
+
+START_TEST(empty_userinfo)
+{
+	struct queue_url *u = parse_ok("redis://@h");
+
+	ck_assert_ptr_null(u->user);
+	ck_assert_ptr_null(u->password);
+	queue_url_free(u);
+	u = parse_ok("redis://:@h");
+	ck_assert_ptr_null(u->user);
+	ck_assert_ptr_null(u->password);
+	queue_url_free(u);
+}
+END_TEST
+
+START_TEST(host_chars)
+{
+	struct queue_url *u = parse_ok("redis://Redis-1.Example_host~.org.:7");
+
+	ck_assert_str_eq(u->host, "Redis-1.Example_host~.org.");
+	ck_assert_int_eq(u->port, 7);
+	queue_url_free(u);
+	parse_fails("redis://%6Cocalhost");
+	parse_fails("redis://a|b");
+	parse_fails("redis://a!b");
+	parse_fails("redis://a,b");
+	parse_fails("redis://a;b");
+	parse_fails("redis://a%2eb");
+	parse_fails("redis://a]b");
+	parse_fails("redis://a[b");
+}
+END_TEST
+
+START_TEST(host_ipv4_numeric)
+{
+	static const struct {
+		const char *url, *host;
+	} cases[] = {
+		{ "redis://127.0.0.1", "127.0.0.1" },
+		{ "redis://127.1", "127.0.0.1" },
+		{ "redis://0x7f.1", "127.0.0.1" },
+		{ "redis://0X7F.0.0.1", "127.0.0.1" },
+		{ "redis://2130706433", "127.0.0.1" },
+		{ "redis://010.0.0.1", "8.0.0.1" },
+		{ "redis://1", "0.0.0.1" },
+		{ "redis://255.255.255.255", "255.255.255.255" },
+		{ "redis://4294967295", "255.255.255.255" },
+		{ "redis://1.16777215", "1.255.255.255" },
+		/* Not numbers in that grammar: names, passed on as written. */
+		{ "redis://4294967296", "4294967296" },
+		{ "redis://1.2.3.256", "1.2.3.256" },
+		{ "redis://1.2.3.4.5", "1.2.3.4.5" },
+		{ "redis://1.2.3.4.", "1.2.3.4." },
+		{ "redis://08", "08" },
+		{ "redis://0x", "0x" },
+		{ "redis://1.16777216", "1.16777216" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct queue_url *u = parse_ok(cases[i].url);
+
+		ck_assert_msg(strcmp(u->host, cases[i].host) == 0, "%s: %s", cases[i].url, u->host);
+		queue_url_free(u);
+	}
+}
+END_TEST
+
+START_TEST(ipv6_forms)
+{
+	struct queue_url *u = parse_ok("redis://u:p@[::1]:6380/1");
+
+	ck_assert_str_eq(u->host, "::1");
+	ck_assert_int_eq(u->port, 6380);
+	ck_assert_int_eq(u->db, 1);
+	ck_assert_str_eq(u->user, "u");
+	queue_url_free(u);
+	u = parse_ok("redis://[0:0:0:0:0:0:0:1]");
+	ck_assert_str_eq(u->host, "::1");
+	queue_url_free(u);
+	/* Kept as written when inet_ntop's form is no shorter. */
+	u = parse_ok("redis://[::FFFF:1.2.3.4]:");
+	ck_assert_str_eq(u->host, "::FFFF:1.2.3.4");
+	ck_assert_int_eq(u->port, 6379);
+	queue_url_free(u);
+	u = parse_ok("redis://[::]");
+	ck_assert_str_eq(u->host, "::");
+	queue_url_free(u);
+	/* A zone id of 15 bytes (an interface name) and one more. */
+	u = parse_ok("redis://[fe80::1%25eth0123456789ab]:1");
+	ck_assert_str_eq(u->host, "fe80::1%eth0123456789ab");
+	queue_url_free(u);
+	parse_fails("redis://[fe80::1%25eth0123456789abc]");
+	parse_fails("redis://[fe80::1%25]");
+	parse_fails("redis://[fe80::1%eth0]");
+	parse_fails("redis://[fe80::1%25%41]");
+	parse_fails("redis://[fe80::1%25a:b]");
+	parse_fails("redis://[]");
+	parse_fails("redis://[1.2.3.4]");
+	parse_fails("redis://[::1::2]");
+	parse_fails("redis://[::g]");
+	parse_fails("redis://[::1]]");
+	parse_fails("redis://[[::1]]");
+	parse_fails("redis://[::1]:0");
+	parse_fails("redis://[::1]:x");
+	parse_fails("redis://::1");
+}
+END_TEST
+
+START_TEST(port_leading_zeros)
+{
+	struct queue_url *u = parse_ok("redis://h:06380");
+
+	ck_assert_int_eq(u->port, 6380);
+	queue_url_free(u);
+	u = parse_ok("redis://h:0000000000000000000000000065535");
+	ck_assert_int_eq(u->port, 65535);
+	queue_url_free(u);
+	parse_fails("redis://h:00");
+	parse_fails("redis://h:000065536");
+	parse_fails("redis://h: 1");
+	parse_fails("redis://h:0x10");
+}
+END_TEST
+
+START_TEST(path_edges)
+{
+	struct queue_url *u = parse_ok("redis://h:1/");
+
+	ck_assert_int_eq(u->db, 0);
+	ck_assert_int_eq(u->port, 1);
+	queue_url_free(u);
+	parse_fails("redis://h/ 1");
+	parse_fails("redis://h/0x1");
+	parse_fails("redis://h/1.0");
+	parse_fails("redis://h/;1");
+}
+END_TEST
+
+START_TEST(unix_path_forms)
+{
+	struct queue_url *u = parse_ok("unix:///tmp/a%2fb%2Fc");
+
+	ck_assert_str_eq(u->path, "/tmp/a/b/c");
+	queue_url_free(u);
+	/* Kept as written: no dot-segment removal, no slash folding. */
+	u = parse_ok("unix:///tmp/../x");
+	ck_assert_str_eq(u->path, "/tmp/../x");
+	queue_url_free(u);
+	u = parse_ok("unix:////tmp/x");
+	ck_assert_str_eq(u->path, "//tmp/x");
+	queue_url_free(u);
+	u = parse_ok("unix:///a:b/c@d/e!$&'()*+,;=-._~");
+	ck_assert_str_eq(u->path, "/a:b/c@d/e!$&'()*+,;=-._~");
+	queue_url_free(u);
+	u = parse_ok("unix:///ab:/x");
+	ck_assert_str_eq(u->path, "/ab:/x");
+	queue_url_free(u);
+	parse_fails("unix:///tmp/a%2F");
+	parse_fails("unix:///%2F");
+	parse_fails("unix:///tmp/[x]");
+	parse_fails("unix:///tmp/a|b");
+	parse_fails("unix:///tmp/a^b");
+	parse_fails("unix:///tmp/a\\b");
+	/* A first segment that reads as a DOS drive, refused as before. */
+	parse_fails("unix:///c:/x");
+	parse_fails("unix:///C:");
+	parse_fails("UNIX://");
+	parse_fails("unix:");
+	parse_fails("unix:/");
+}
+END_TEST
+
+START_TEST(unix_path_limit_encoded)
+{
+	/* The limit applies to the decoded path: 107 bytes written as 3 each. */
+	char *name = malloc(106 * 3 + 1);
+	char *url;
+	struct queue_url *u;
+	size_t i;
+
+	ck_assert_ptr_nonnull(name);
+	for (i = 0; i < 106; i++)
+		memcpy(name + 3 * i, "%41", 4);
+	url = concat3("unix:///", name, "");
+	u = parse_ok(url);
+	ck_assert_uint_eq(strlen(u->path), 107);
+	queue_url_free(u);
+	free(url);
+	url = concat3("unix:///", name, "B");
+	parse_fails(url);
+	free(url);
+	free(name);
+}
+END_TEST
+
+START_TEST(password_limit_encoded)
+{
+	/* The limit is on the decoded password: QUEUE_PASSWORD_MAX - 1 plain
+	 * bytes and one encoded byte fit, one more plain byte does not. */
+	char *pw = repeat('p', QUEUE_PASSWORD_MAX - 1);
+	char *url = concat3("redis://:", pw, "%41@h");
+	struct queue_url *u = parse_ok(url);
+
+	ck_assert_uint_eq(strlen(u->password), QUEUE_PASSWORD_MAX);
+	ck_assert_int_eq(u->password[QUEUE_PASSWORD_MAX - 1], 'A');
+	queue_url_free(u);
+	free(url);
+	free(pw);
+
+	pw = repeat('p', QUEUE_PASSWORD_MAX);
+	url = concat3("redis://:", pw, "%41@h");
+	parse_fails(url);
+	free(url);
+	free(pw);
+}
+END_TEST
+
+START_TEST(sentinel_forms)
+{
+	struct queue_url *u = parse_ok("SENTINEL://[::1]:26379,127.1:2/m_1.x/15");
+
+	ck_assert_uint_eq(u->nsentinels, 2);
+	ck_assert_str_eq(u->sentinels[0]->host, "::1");
+	ck_assert_int_eq(u->sentinels[0]->port, 26379);
+	ck_assert_str_eq(u->sentinels[1]->host, "127.0.0.1");
+	ck_assert_int_eq(u->db, 15);
+	ck_assert_str_eq(u->master, "m_1.x");
+	ck_assert_ptr_null(u->host);
+	queue_url_free(u);
+	u = parse_ok("sentinel://:pw@h/m");
+	ck_assert_ptr_null(u->user);
+	ck_assert_str_eq(u->password, "pw");
+	ck_assert_int_eq(u->sentinels[0]->port, 6379);
+	queue_url_free(u);
+	parse_fails("sentinel://:a%zz@h/m");
+	parse_fails("sentinel://:a%00@h/m");
+	parse_fails("sentinel://h%41/m");
+	parse_fails("sentinel://h:65536/m");
+	parse_fails("sentinel://h/m/01");
+	parse_fails("sentinel://h/m/1/");
+}
+END_TEST
+
 static Suite *
 queue_url_suite(void)
 {
@@ -491,6 +799,20 @@ queue_url_suite(void)
 	ADD("/queue_url/null-arguments", null_arguments);
 	ADD("/queue_url/sentinel/ok", sentinel_ok);
 	ADD("/queue_url/sentinel/refusals", sentinel_refusals);
+	ADD("/queue_url/pct/hex-either-case", pct_hex_either_case);
+	ADD("/queue_url/pct/bad-escapes-refused", pct_bad_escapes_refused);
+	ADD("/queue_url/pct/control-bytes-refused", pct_control_bytes_refused);
+	ADD("/queue_url/redis/userinfo-rfc-chars", userinfo_rfc_chars);
+	ADD("/queue_url/redis/empty-userinfo", empty_userinfo);
+	ADD("/queue_url/redis/host-chars", host_chars);
+	ADD("/queue_url/redis/host-ipv4-numeric", host_ipv4_numeric);
+	ADD("/queue_url/redis/ipv6-forms", ipv6_forms);
+	ADD("/queue_url/redis/port-leading-zeros", port_leading_zeros);
+	ADD("/queue_url/redis/path-edges", path_edges);
+	ADD("/queue_url/unix/path-forms", unix_path_forms);
+	ADD("/queue_url/unix/path-limit-encoded", unix_path_limit_encoded);
+	ADD("/queue_url/redis/password-limit-encoded", password_limit_encoded);
+	ADD("/queue_url/sentinel/forms", sentinel_forms);
 #undef ADD
 	return s;
 }
