@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -38,6 +39,7 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define ERRBUF_LEN 512
+#define MMAP_THRESHOLD_BYTES (128 * 1024)
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reload_requested;
@@ -699,6 +701,12 @@ main(int argc, char **argv)
 	}
 	log_init("signet-agent", level, lf);
 	harden_process();
+	/* Large blocks (the replay table, read buffers) straight from mmap, so
+	 * that they go back to the system when freed: glibc would raise its
+	 * threshold after the first 1 MiB buffer is freed and keep them in
+	 * its arenas from then on. */
+	if (mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) != 1)
+		log_debug("mallopt(M_MMAP_THRESHOLD) refused");
 
 	if ((r = config_load(config_path, &cfg, errbuf, sizeof(errbuf))) != 0) {
 		log_error("%s: %s", config_path, errbuf[0] ? errbuf : sg_strerror(r));
