@@ -2,7 +2,8 @@
 # The signet demo: installs what it needs (Debian 12, as root), builds, brings
 # up a throwaway stack in ./demo (redis-server on a unix socket, a SoftHSM
 # token with keys and certificates, signet-agent), signs a sample file with
-# submit-job and checks the signatures with openssl.  Everything it starts
+# submit-job, checks the signatures with openssl and signet-verify, and the
+# audit log against its signed checkpoint.  Everything it starts
 # is stopped when it ends; the files stay in ./demo for you to look at.
 set -eu
 cd "$(dirname "$0")/.."
@@ -38,6 +39,16 @@ openssl cms -verify -binary -inform DER -in demo/firmware.bin.p7s -content demo/
 openssl dgst -sha256 -verify demo/release-rsa.pub.pem -sigopt rsa_padding_mode:pss \
 	-sigopt rsa_pss_saltlen:32 -signature demo/firmware.bin.sig demo/firmware.bin 2>&1 |
 	sed 's/^/  raw (RSA-3072 PSS): /'
+echo "what a consumer checks (signature, result attestation, chain, audit proof):"
+id=$(ls demo/store/release/ | head -1)
+build/submitter/signet-verify -r "demo/store/release/$id/result.json" -a demo/agent.pub \
+	-C demo/root.pem -s demo/firmware.bin.p7s demo/firmware.bin 2>&1 | sed 's/^/  /'
+stack_agent_stop # its last checkpoint is signed and published at shutdown
 echo "the agent's audit log (demo/audit.log) holds $(wc -l < demo/audit.log) records:"
 sed 's/^/  /' demo/audit.log | cut -c1-150
+echo "its signed checkpoint (demo/store/audit/checkpoints/latest):"
+sed 's/^/  /' demo/store/audit/checkpoints/latest
+echo "what an auditor checks:"
+build/agent/signet-admin audit verify demo/audit.log --checkpoint demo/store/audit/checkpoints/latest \
+	--key demo/agent.pub 2>&1 | sed 's/^/  /'
 echo "done: the stack is stopped; its files stay in ./demo"
