@@ -289,6 +289,13 @@ if [ -n "$id5" ] && grep -q "moved to $D/audit.log.torn" "$D/agent.log" &&
 else
 	fail "torn record at start-up" "$D/agent.log"
 fi
+ls "$D/store/audit/records/" | sort -n -t- -k1,1 | sed "s|^|$D/store/audit/records/|" | xargs cat > "$D/published.log"
+if cmp -s "$D/published.log" "$D/audit.log" &&
+	[ "$(ls "$D/store/audit/records/" | sort -n -t- -k1,1 | tail -1)" = "$n-$(wc -l < "$D/audit.log").jsonl" ]; then
+	ok "after a restart the next piece starts where the last checkpoint ended; the pieces are still the log"
+else
+	fail "published pieces after a restart: $(ls "$D/store/audit/records/" | tr '\n' ' ')"
+fi
 cp "$D/audit.log" "$D/audit.log.good"
 head -n 10 "$D/audit.log.good" > "$D/audit.log"
 if ! stack_agent_start 2>/dev/null && grep -q "does not match the checkpoint this agent signed" "$D/agent.log"; then
