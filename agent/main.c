@@ -602,6 +602,17 @@ run(struct agent *ag, const struct agent_config *cfg)
 	return 0;
 }
 
+/* The store URL without trailing slashes (as the backends use it). */
+static size_t
+store_base_len(const char *url)
+{
+	size_t n = strlen(url);
+
+	while (n > 0 && url[n - 1] == '/')
+		n--;
+	return n;
+}
+
 /* Starts the webhooks of the configuration: global ones, then each key's. */
 static int
 start_webhooks(struct agent *ag, const struct agent_config *cfg, char *errbuf, size_t errlen)
@@ -761,7 +772,8 @@ main(int argc, char **argv)
 		status = 2;
 		goto out;
 	}
-	if (asprintf(&checkpoints, "%s/audit/checkpoints/", cfg->store) == -1) {
+	if (asprintf(&checkpoints, "%.*s/audit/checkpoints/", (int)store_base_len(cfg->store),
+	        cfg->store) == -1) {
 		checkpoints = NULL;
 		status = 1;
 		goto out;
