@@ -44,7 +44,8 @@ struct load {
 
 /* Hands a record's event fields to the caller's replay function. */
 static int
-replay_record(void *arg, uint64_t seq, const char *line, size_t len, const uint8_t leaf[SHA256_LEN])
+replay_record(void *arg, uint64_t seq, const char *line, size_t len, const uint8_t leaf[SHA256_LEN],
+    const cJSON *rec)
 {
 	static const char *const stored[] = {
 		"event", "id", "job_sha256", "key", "time", "submitter", "code", "expires",
@@ -52,38 +53,33 @@ replay_record(void *arg, uint64_t seq, const char *line, size_t len, const uint8
 	struct load *ld = arg;
 	const char *vals[8] = { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
 	struct audit_seen seen;
-	cJSON *root = NULL;
-	unsigned flags = 0;
 	size_t slen, i;
 
+	(void)line;
 	(void)leaf;
 	ld->offset += len + 1;
 	if (seq == ld->cp_size)
 		ld->cp_offset = ld->offset;
 	if (ld->fn == NULL)
 		return 0;
-	/* auditlog_scan() parsed it already; this cannot fail short of OOM. */
-	if (json_parse(line, len, &root, &flags) != 0)
-		return SG_ERR_ALLOC;
 	for (i = 0; i < 8; i++) {
-		if (json_get_string(root, stored[i], &vals[i], &slen) != 0)
+		if (json_get_string(rec, stored[i], &vals[i], &slen) != 0)
 			vals[i] = NULL;
 	}
-	if (vals[0] != NULL) {
-		memset(&seen, 0, sizeof(seen));
-		seen.event = vals[0];
-		seen.id = vals[1];
-		seen.job_sha256 = vals[2];
-		seen.key = vals[3];
-		seen.submitter = vals[5];
-		seen.code = vals[6];
-		if (vals[4] == NULL || sgtime_parse(vals[4], &seen.time) != 0)
-			seen.time = 0;
-		if (vals[7] == NULL || sgtime_parse(vals[7], &seen.expires) != 0)
-			seen.expires = 0;
-		ld->fn(ld->arg, &seen);
-	}
-	cJSON_Delete(root);
+	if (vals[0] == NULL)
+		return 0;
+	memset(&seen, 0, sizeof(seen));
+	seen.event = vals[0];
+	seen.id = vals[1];
+	seen.job_sha256 = vals[2];
+	seen.key = vals[3];
+	seen.submitter = vals[5];
+	seen.code = vals[6];
+	if (vals[4] == NULL || sgtime_parse(vals[4], &seen.time) != 0)
+		seen.time = 0;
+	if (vals[7] == NULL || sgtime_parse(vals[7], &seen.expires) != 0)
+		seen.expires = 0;
+	ld->fn(ld->arg, &seen);
 	return 0;
 }
 

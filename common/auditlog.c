@@ -42,10 +42,11 @@ take_roots(const struct auditlog_state *st, const uint8_t root[SHA256_LEN],
 			memcpy(ret_roots[i], root, SHA256_LEN);
 }
 
-/* Checks one complete line (no newline, no NUL) as record st->records + 1. */
+/* Checks one complete line (no newline, no NUL) as record st->records + 1;
+ * *ret_rec (caller deletes) is the parsed record when it is good. */
 static int
 check_record(struct auditlog_state *st, const char *line, size_t len,
-    const uint8_t prev_root[SHA256_LEN])
+    const uint8_t prev_root[SHA256_LEN], cJSON **ret_rec)
 {
 	uint64_t n = st->records + 1;
 	char hex[SHA256_HEX_LEN + 1];
@@ -99,6 +100,8 @@ check_record(struct auditlog_state *st, const char *line, size_t len,
 			    (unsigned long long)(n - 1), (unsigned long long)n);
 		goto out;
 	}
+	*ret_rec = root;
+	root = NULL;
 	r = 0;
  out:
 	cJSON_Delete(root);
@@ -110,6 +113,7 @@ auditlog_scan(int fd, auditlog_record_fn fn, void *arg, const uint64_t *want_roo
     size_t nwant, uint8_t (*ret_roots)[SHA256_LEN], struct auditlog_state *st)
 {
 	uint8_t prev[SHA256_LEN], leaf[SHA256_LEN];
+	cJSON *rec;
 	char *buf;
 	size_t start = 0, end = 0;
 	uint64_t base = 0; /* file offset of buf[0] */
@@ -178,10 +182,13 @@ auditlog_scan(int fd, auditlog_record_fn fn, void *arg, const uint64_t *want_roo
 		}
 		merkle_root(&st->tree, prev);
 		take_roots(st, prev, want_roots, nwant, ret_roots);
-		if ((r = check_record(st, buf + start, len, prev)) != 0)
+		if ((r = check_record(st, buf + start, len, prev, &rec)) != 0)
 			goto out;
 		merkle_leaf_hash(buf + start, len, leaf);
-		if (fn != NULL && (r = fn(arg, st->records + 1, buf + start, len, leaf)) != 0)
+		if (fn != NULL)
+			r = fn(arg, st->records + 1, buf + start, len, leaf, rec);
+		cJSON_Delete(rec);
+		if (r != 0)
 			goto out;
 		if ((r = merkle_append(&st->tree, leaf, NULL, NULL)) != 0)
 			goto out;

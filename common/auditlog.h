@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "err.h"
 #include "merkle.h"
 #include "util.h"
@@ -46,9 +48,10 @@ struct auditlog_state {
 };
 
 /* Called for each well-formed record, in order; a non-zero return stops the
- * scan and is returned.  line is not NUL-terminated; leaf is its hash. */
+ * scan and is returned.  line is not NUL-terminated; leaf is its hash; rec
+ * is the line as parsed (borrowed for the call). */
 typedef int (*auditlog_record_fn)(void *arg, uint64_t seq, const char *line, size_t len,
-    const uint8_t leaf[SHA256_LEN]);
+    const uint8_t leaf[SHA256_LEN], const cJSON *rec);
 
 /*
  * Reads the log from fd (from offset 0, with its own buffer; the fd's

@@ -24,12 +24,13 @@ struct seen {
 };
 
 static int
-on_record(void *arg, uint64_t seq, const char *line, size_t len, const uint8_t leaf[SHA256_LEN])
+on_record(void *arg, uint64_t seq, const char *line, size_t len, const uint8_t leaf[SHA256_LEN],
+    const cJSON *rec)
 {
 	struct seen *s = arg;
 	uint8_t want[SHA256_LEN];
 
-	if (seq != s->next + 1 || memchr(line, '\n', len) != NULL)
+	if (seq != s->next + 1 || memchr(line, '\n', len) != NULL || !cJSON_IsObject(rec))
 		abort();
 	merkle_leaf_hash(line, len, want);
 	if (memcmp(want, leaf, SHA256_LEN) != 0)

@@ -32,7 +32,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -515,23 +514,6 @@ check_signature(const struct options *o, const struct inputs *in, const struct s
 		fail(SV_EXIT_SIGNATURE, "signature", "%s", why);
 }
 
-/* DER bytes that must be exactly one certificate; NULL otherwise. */
-static X509 *
-der_cert(const struct sg_blob *b)
-{
-	const unsigned char *p = b->data;
-	X509 *x;
-
-	if (b->data == NULL || b->len == 0 || b->len > LONG_MAX)
-		return NULL;
-	x = d2i_X509(NULL, &p, (long)b->len);
-	if (x != NULL && p != b->data + b->len) {
-		X509_free(x);
-		x = NULL;
-	}
-	return x;
-}
-
 /* chain: certificates[0] up to a trust anchor, certificates[1..] as
  * untrusted intermediates, at the time the agent signed. */
 static void
@@ -546,7 +528,7 @@ check_chain(const struct inputs *in, const struct sg_result *res)
 	size_t i;
 	int err, depth;
 
-	if (res->ncerts < 1 || (leaf = der_cert(&res->certs[0])) == NULL) {
+	if (res->ncerts < 1 || (leaf = verify_der_cert(&res->certs[0])) == NULL) {
 		fail(SV_EXIT_CHAIN, "chain", "the result's first certificate is not one DER certificate");
 		goto out;
 	}
@@ -554,7 +536,7 @@ check_chain(const struct inputs *in, const struct sg_result *res)
 	    (ctx = X509_STORE_CTX_new()) == NULL)
 		goto oom;
 	for (i = 1; i < res->ncerts; i++) {
-		if ((x = der_cert(&res->certs[i])) == NULL) {
+		if ((x = verify_der_cert(&res->certs[i])) == NULL) {
 			fail(SV_EXIT_CHAIN, "chain",
 			    "the result's certificate %zu is not one DER certificate", i);
 			goto out;

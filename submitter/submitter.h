@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "envelope.h"
 #include "err.h"
@@ -58,6 +59,10 @@ void ci_clear(struct sg_ci *ci);
  */
 int verify_result_signature(const struct sg_result *res, enum sg_format format,
     const uint8_t digest[SHA256_LEN], int fd, const char **ret_why) SG_MUST_CHECK;
+
+/* verify.c: DER bytes that must be exactly one certificate (nothing
+ * after it); NULL otherwise.  Caller frees with X509_free(). */
+X509 *verify_der_cert(const struct sg_blob *b);
 
 /*
  * verify.c: true (1) when one of env's signatures with keyid agent_keyid

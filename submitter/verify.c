@@ -40,25 +40,29 @@
 #include "result.h"
 #include "submitter.h"
 
-/* Decodes DER bytes that must be exactly one certificate. */
+X509 *
+verify_der_cert(const struct sg_blob *b)
+{
+	const unsigned char *p = b->data;
+	X509 *x;
+
+	if (b->data == NULL || b->len == 0 || b->len > LONG_MAX)
+		return NULL;
+	x = d2i_X509(NULL, &p, (long)b->len);
+	if (x == NULL || p != b->data + b->len) {
+		X509_free(x);
+		(void)crypto_err(SG_ERR_VERIFY); /* drains OpenSSL's error queue */
+		return NULL;
+	}
+	return x;
+}
+
+/* certificates[0] of the result. */
 static int
 load_leaf(const struct sg_result *res, X509 **ret)
 {
-	const unsigned char *p;
-	X509 *x;
-
-	*ret = NULL;
-	if (res->ncerts < 1 || res->certs[0].data == NULL ||
-	    res->certs[0].len == 0 || res->certs[0].len > LONG_MAX)
-		return SG_ERR_VERIFY;
-	p = res->certs[0].data;
-	x = d2i_X509(NULL, &p, (long)res->certs[0].len);
-	if (x == NULL || p != res->certs[0].data + res->certs[0].len) {
-		X509_free(x);
-		return crypto_err(SG_ERR_VERIFY);
-	}
-	*ret = x;
-	return 0;
+	*ret = res->ncerts < 1 ? NULL : verify_der_cert(&res->certs[0]);
+	return *ret == NULL ? SG_ERR_VERIFY : 0;
 }
 
 static int
