@@ -30,7 +30,7 @@
 #define PSS_SALT_LEN 32
 /* Read size of crypto_sha256_fd: large enough that syscalls cost nothing
  * next to hashing, small enough for any stack of threads (it is heap). */
-#define SHA256_FD_BUF_BYTES (1024 * 1024)
+#define SHA256_FD_BUF_BYTES (64 * 1024)
 #define EC_GROUP_NAME_MAX 64
 
 const uint8_t sha256_digestinfo_prefix[SHA256_DIGESTINFO_PREFIX_LEN] = {

@@ -510,7 +510,7 @@ check_signature(const struct options *o, const struct inputs *in, const struct s
 	copy = *res;
 	copy.signature.data = in->sig;
 	copy.signature.len = in->sig_len;
-	if (verify_result_signature(&copy, format, in->digest, in->artifact_fd, &why) != 0)
+	if (verify_result_signature(&copy, format, in->digest, &why) != 0)
 		fail(SV_EXIT_SIGNATURE, "signature", "%s", why);
 }
 

@@ -952,7 +952,7 @@ run(const struct options *o)
 
 	/* Signed: believe nothing we have not checked. */
 	if (check_signed_binding(res, &job, &why) != SJ_EXIT_OK ||
-	    verify_result_signature(res, o->format, job.artifact.sha256, fd, &why) != 0) {
+	    verify_result_signature(res, o->format, job.artifact.sha256, &why) != 0) {
 		sj_msg("the agent's result for job %s does not match: %s; nothing written",
 		    job.id, why);
 		/* SPEC §9: the verified (attested, bound) payload is printed whatever

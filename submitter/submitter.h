@@ -52,13 +52,13 @@ void ci_clear(struct sg_ci *ci);
 /*
  * verify.c: checks the signature file carried by a signed result against
  * the artifact (SPEC §4): for raw, with the public key of certificates[0]
- * over `digest`; for cms, as a detached SignedData over the content of fd
- * (read again from offset 0) whose one signer certificate is
- * certificates[0] and whose messageDigest is `digest`.  0, or SG_ERR_VERIFY
+ * over `digest`; for cms, as a detached SignedData whose one signer
+ * certificate is certificates[0], whose messageDigest is `digest` and
+ * whose signature over its signed attributes verifies.  0, or SG_ERR_VERIFY
  * with *ret_why set to a static explanation.
  */
 int verify_result_signature(const struct sg_result *res, enum sg_format format,
-    const uint8_t digest[SHA256_LEN], int fd, const char **ret_why) SG_MUST_CHECK;
+    const uint8_t digest[SHA256_LEN], const char **ret_why) SG_MUST_CHECK;
 
 /* verify.c: DER bytes that must be exactly one certificate (nothing
  * after it); NULL otherwise.  Caller frees with X509_free(). */

@@ -14,13 +14,14 @@
  *        certificates[0]; the mechanism follows the key type (EC: ECDSA;
  *        RSA: PKCS#1 v1.5, then PSS with a 32-byte salt — a key's policy may
  *        name either and the result does not say which).
- *   cms  a detached SignedData with exactly one signer, verified over the
- *        artifact's content with CMS_verify (signed attributes included),
- *        whose signer certificate is certificates[0], whose digest
- *        algorithm is SHA-256 and whose messageDigest attribute is our
- *        digest.  The chain up to the corporate root is not checked here:
- *        that is the consumer's business (CMS_NO_SIGNER_CERT_VERIFY); we
- *        check that the HSM key made it over our bytes.
+ *   cms  a detached SignedData with exactly one signer, whose signer
+ *        certificate is certificates[0], whose digest algorithm is SHA-256,
+ *        whose messageDigest attribute is our digest, and whose signature
+ *        over the signed attributes verifies with that certificate's key
+ *        (the artifact is not read again: the attribute already binds it).
+ *        The chain up to the corporate root is not checked here: that is
+ *        the consumer's business; we check that the HSM key made it over
+ *        our bytes.
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -100,16 +101,14 @@ verify_raw(X509 *leaf, const uint8_t digest[SHA256_LEN], const uint8_t *sig,
 
 static int
 verify_cms(X509 *leaf, const uint8_t digest[SHA256_LEN], const uint8_t *sig,
-    size_t sig_len, int fd, const char **ret_why)
+    size_t sig_len, const char **ret_why)
 {
 	CMS_ContentInfo *cms = NULL;
 	STACK_OF(CMS_SignerInfo) *sis;
 	CMS_SignerInfo *si;
-	STACK_OF(X509) *signers = NULL;
 	X509_ALGOR *digalg = NULL;
 	const ASN1_OBJECT *digobj = NULL;
 	ASN1_OCTET_STRING *md;
-	BIO *content = NULL;
 	const unsigned char *p = sig;
 	int r = SG_ERR_VERIFY;
 
@@ -149,38 +148,34 @@ verify_cms(X509 *leaf, const uint8_t digest[SHA256_LEN], const uint8_t *sig,
 		goto out;
 	}
 
-	/* The same open file that we hashed, read again from the start. */
-	if (lseek(fd, 0, SEEK_SET) != 0) {
-		*ret_why = "the artifact cannot be read again";
-		goto out;
-	}
-	if ((content = BIO_new_fd(fd, BIO_NOCLOSE)) == NULL) {
-		r = SG_ERR_ALLOC;
-		*ret_why = "out of memory";
-		goto out;
-	}
-	if (CMS_verify(cms, NULL, NULL, content, NULL,
-	    CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) != 1) {
-		*ret_why = "the CMS signature does not verify over the artifact";
-		goto out;
-	}
-	signers = CMS_get0_signers(cms);
-	if (signers == NULL || sk_X509_num(signers) != 1 ||
-	    X509_cmp(sk_X509_value(signers, 0), leaf) != 0) {
+	/*
+	 * The signer must be the result's certificate, and its signature over
+	 * the signed attributes must verify with that certificate's key.
+	 * Those attributes hold the messageDigest checked above against our
+	 * own SHA-256 of the artifact, so the signature covers our bytes
+	 * without reading the file a second time (CMS_verify would hash the
+	 * content again only to compare it with the same attribute).
+	 * CMS_SignerInfo_verify also checks the signed attributes' rules
+	 * (content type present, single-valued attributes).
+	 */
+	if (CMS_SignerInfo_cert_cmp(si, leaf) != 0) {
 		*ret_why = "the CMS signer is not the result's certificate";
+		goto out;
+	}
+	CMS_SignerInfo_set1_signer_cert(si, leaf);
+	if (CMS_SignerInfo_verify(si) != 1) {
+		*ret_why = "the CMS signature does not verify over the artifact";
 		goto out;
 	}
 	r = 0;
  out:
-	sk_X509_free(signers);
-	BIO_free(content);
 	CMS_ContentInfo_free(cms);
 	return crypto_err(r);
 }
 
 int
 verify_result_signature(const struct sg_result *res, enum sg_format format,
-    const uint8_t digest[SHA256_LEN], int fd, const char **ret_why)
+    const uint8_t digest[SHA256_LEN], const char **ret_why)
 {
 	X509 *leaf = NULL;
 	const char *why = "internal error";
@@ -200,7 +195,7 @@ verify_result_signature(const struct sg_result *res, enum sg_format format,
 		r = verify_raw(leaf, digest, res->signature.data, res->signature.len, &why);
 		break;
 	case SG_FORMAT_CMS:
-		r = verify_cms(leaf, digest, res->signature.data, res->signature.len, fd, &why);
+		r = verify_cms(leaf, digest, res->signature.data, res->signature.len, &why);
 		break;
 	default:
 		why = "unknown format";

@@ -142,6 +142,16 @@ printf 'x' >> "$D/fw-changed.bin"
 sv changed "${common[@]}" -r "$CMS_RES" -s "$D/fw.bin.p7s" "$D/fw-changed.bin"
 expect changed 1 "^signet-verify: signature: .*fw-changed.bin is not the signed artifact"
 
+# A CMS whose signed attributes are intact (the messageDigest is the
+# artifact's) but whose signature value has its last byte changed, carried
+# by a result re-signed with the test key: the signer's signature must be
+# checked, not only the attribute.  Exit 1.
+python3 -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[-1] ^= 1; open(sys.argv[2], "wb").write(b)' \
+	"$D/fw.bin.p7s" "$D/fw-badsig.p7s"
+resign "$CMS_RES" "$D/badsig.json" "$D/test.key" ".signature = \"$(base64 -w0 "$D/fw-badsig.p7s")\""
+sv cms-badsig -a "$D/test.pub" -C "$D/root.pem" -r "$D/badsig.json" -s "$D/fw-badsig.p7s" "$D/fw.bin"
+expect cms-badsig 1 "^signet-verify: signature: .*the CMS signature does not verify over the artifact"
+
 # Another job's (valid) signature over the same artifact: not the attested one.
 sv swapped "${common[@]}" -r "$RAW2_RES" -s "$D/fw.ec2.sig" "$D/fw.bin"
 expect swapped 4 "^signet-verify: attestation: the signature file is not the signature the agent attested"
