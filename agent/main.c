@@ -650,6 +650,21 @@ start_webhooks(struct agent *ag, const struct agent_config *cfg, char *errbuf, s
 	return r;
 }
 
+/* The directory of the audit log: the replay table's file goes there. */
+static int
+audit_dir(const char *log, char **ret)
+{
+	const char *slash = strrchr(log, '/');
+
+	if (slash == NULL)
+		*ret = strdup(".");
+	else if (slash == log)
+		*ret = strdup("/");
+	else
+		*ret = strndup(log, (size_t)(slash - log));
+	return *ret == NULL ? SG_ERR_ALLOC : 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -667,7 +682,7 @@ main(int argc, char **argv)
 	struct checkpoint last_cp;
 	struct checkpointer *cpr = NULL;
 	struct sigaction sa;
-	char *checkpoints = NULL;
+	char *checkpoints = NULL, *replay_dir = NULL;
 	int have_cp = 0;
 	const char *config_path = NULL;
 	char errbuf[ERRBUF_LEN];
@@ -765,8 +780,14 @@ main(int argc, char **argv)
 		status = 1;
 		goto out;
 	}
-	if ((r = replay_new(&ag.replay)) != 0 ||
-	    (r = audit_open(cfg->audit_log, have_cp ? &last_cp : NULL, pipeline_audit_replay, &ag,
+	if ((r = audit_dir(cfg->audit_log, &replay_dir)) != 0 ||
+	    (r = replay_new(replay_dir, &ag.replay)) != 0) {
+		log_error_r(r, "cannot make the replay table's file in %s",
+		    replay_dir != NULL ? replay_dir : "the audit log's directory");
+		status = 2;
+		goto out;
+	}
+	if ((r = audit_open(cfg->audit_log, have_cp ? &last_cp : NULL, pipeline_audit_replay, &ag,
 	        &ag.audit, errbuf, sizeof(errbuf))) != 0) {
 		log_error("%s", r == SG_ERR_ALLOC ? sg_strerror(r) : errbuf);
 		status = 2;
@@ -817,5 +838,6 @@ main(int argc, char **argv)
 	hsm_close(ag.hsm);
 	config_free(cfg);
 	free(checkpoints);
+	free(replay_dir);
 	return status;
 }

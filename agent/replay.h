@@ -11,9 +11,13 @@
  * Bounded by the jobs' lifetimes: an id is forgotten once its job has
  * expired (plus the clock-skew allowance), because from then on any
  * envelope of that job is refused as job.expired anyway.  Ids whose expiry
- * is unknown (0) are kept.  An id costs 64 bytes (binary id and job hash,
- * the key name interned), at most 3/4 of the slots used: ~170 bytes per id
- * remembered, i.e. jobs per second × max_job_lifetime × 170 bytes.
+ * is unknown (0) are kept.  An id costs a 64-byte slot (binary id and job
+ * hash, the key name interned), at most 3/4 of the slots used: ~170 bytes
+ * per id remembered, i.e. jobs per second × max_job_lifetime × 170 bytes —
+ * of disk, not of memory: the slots live in an unlinked file in `dir` (the
+ * audit log's directory), read and written with pread/pwrite, so the
+ * agent's resident memory stays flat however many ids it must remember.
+ * If that file cannot be read or written, every later claim fails.
  */
 #ifndef SG_REPLAY_H
 #define SG_REPLAY_H
@@ -32,7 +36,9 @@ enum replay_state {
 	                           may have signed, so the id is spent */
 };
 
-int replay_new(struct replay **ret) SG_MUST_CHECK;
+/* The slot file is made in dir (unlinked at once); SG_ERR_SYSTEM when it
+ * cannot be made there with its blocks allocated. */
+int replay_new(const char *dir, struct replay **ret) SG_MUST_CHECK;
 void replay_free(struct replay *rp);
 
 /* Records an id as signed (from the audit log, or after signing). */

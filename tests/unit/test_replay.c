@@ -5,12 +5,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "replay.h"
 #include "sgtime.h"
 
 #define SHA_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define SHA_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+static char tmpdir[] = "/tmp/test_replay.XXXXXX";
+
+/* This process's resident set (VmRSS) in kB. */
+static long
+rss_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
 
 static void
 make_id(unsigned n, char out[JOB_ID_LEN + 1])
@@ -24,7 +44,7 @@ START_TEST(test_claim_sign_replay)
 	enum replay_state st;
 	char id[JOB_ID_LEN + 1], sha[SHA256_HEX_LEN + 1], key[JOB_KEY_MAX + 1];
 
-	ck_assert_int_eq(replay_new(&rp), 0);
+	ck_assert_int_eq(replay_new(tmpdir, &rp), 0);
 	make_id(1, id);
 	ck_assert_int_eq(replay_claim(rp, id, &st, sha, key), 0);
 	ck_assert_int_eq(st, REPLAY_CLAIMED);
@@ -54,7 +74,7 @@ START_TEST(test_interrupted)
 	enum replay_state st;
 	char id[JOB_ID_LEN + 1], sha[SHA256_HEX_LEN + 1], key[JOB_KEY_MAX + 1];
 
-	ck_assert_int_eq(replay_new(&rp), 0);
+	ck_assert_int_eq(replay_new(tmpdir, &rp), 0);
 	make_id(7, id);
 	ck_assert_int_eq(replay_mark_intent(rp, id, SHA_A, "release-rsa", sgtime_now() + 60), 0);
 	/* Another job's outcome under the id does not end the intent. */
@@ -77,7 +97,7 @@ START_TEST(test_many_and_expiry)
 	int64_t now = sgtime_now();
 	unsigned i;
 
-	ck_assert_int_eq(replay_new(&rp), 0);
+	ck_assert_int_eq(replay_new(tmpdir, &rp), 0);
 	/* 20000 ids over 300 key names: all remembered, each with its key. */
 	for (i = 0; i < 20000; i++) {
 		make_id(i, id);
@@ -94,13 +114,93 @@ START_TEST(test_many_and_expiry)
 	}
 	replay_free(rp);
 	/* Expired jobs are forgotten when the table needs room. */
-	ck_assert_int_eq(replay_new(&rp), 0);
+	ck_assert_int_eq(replay_new(tmpdir, &rp), 0);
 	for (i = 0; i < 20000; i++) {
 		make_id(i, id);
 		ck_assert_int_eq(replay_mark_signed(rp, id, SHA_A, "release", now - 3600), 0);
 	}
 	ck_assert_uint_lt(replay_count(rp), 1024);
 	replay_free(rp);
+}
+END_TEST
+
+/* Claims in progress, interrupted intents and released ids keep their
+ * state through the rehashes that growth makes. */
+START_TEST(test_states_survive_growth)
+{
+	struct replay *rp = NULL;
+	enum replay_state st;
+	char id[JOB_ID_LEN + 1], sha[SHA256_HEX_LEN + 1], key[JOB_KEY_MAX + 1];
+	int64_t now = sgtime_now();
+	unsigned i;
+
+	ck_assert_int_eq(replay_new(tmpdir, &rp), 0);
+	make_id(100001, id);
+	ck_assert_int_eq(replay_claim(rp, id, &st, sha, key), 0); /* busy */
+	ck_assert_int_eq(st, REPLAY_CLAIMED);
+	make_id(100002, id);
+	ck_assert_int_eq(replay_mark_intent(rp, id, SHA_B, "release", now + 600), 0);
+	make_id(100003, id);
+	ck_assert_int_eq(replay_claim(rp, id, &st, sha, key), 0);
+	replay_done(rp, id, 0, NULL, NULL, 0); /* released */
+	for (i = 0; i < 5000; i++) {
+		make_id(i, id);
+		ck_assert_int_eq(replay_mark_signed(rp, id, SHA_A, "release", now + 600), 0);
+	}
+	make_id(100001, id);
+	replay_done(rp, id, 1, SHA_B, "release-rsa", now + 600);
+	ck_assert_int_eq(replay_claim(rp, id, &st, sha, key), 0);
+	ck_assert_int_eq(st, REPLAY_SIGNED);
+	ck_assert_str_eq(sha, SHA_B);
+	ck_assert_str_eq(key, "release-rsa");
+	make_id(100002, id);
+	ck_assert_int_eq(replay_claim(rp, id, &st, sha, key), 0);
+	ck_assert_int_eq(st, REPLAY_INTERRUPTED);
+	make_id(100003, id);
+	ck_assert_int_eq(replay_claim(rp, id, &st, sha, key), 0);
+	ck_assert_int_eq(st, REPLAY_CLAIMED);
+	make_id(4999, id);
+	ck_assert_int_eq(replay_claim(rp, id, &st, sha, key), 0);
+	ck_assert_int_eq(st, REPLAY_SIGNED);
+	replay_free(rp);
+}
+END_TEST
+
+/* The slots live in a file, not in the agent's memory: 200 000 live ids
+ * (a 512k-slot, 32 MiB table) leave the resident set within 2 MiB. */
+START_TEST(test_memory_flat)
+{
+	struct replay *rp = NULL;
+	char id[JOB_ID_LEN + 1];
+	int64_t now = sgtime_now();
+	long before, after;
+	unsigned i;
+
+	ck_assert_int_eq(replay_new(tmpdir, &rp), 0);
+	for (i = 0; i < 1000; i++) {
+		make_id(i, id);
+		ck_assert_int_eq(replay_mark_signed(rp, id, SHA_A, "release", now + 600), 0);
+	}
+	before = rss_kb();
+	for (; i < 200000; i++) {
+		make_id(i, id);
+		ck_assert_int_eq(replay_mark_signed(rp, id, SHA_A, "release", now + 600), 0);
+	}
+	after = rss_kb();
+	ck_assert_uint_eq(replay_count(rp), 200000);
+	ck_assert_int_gt(before, 0);
+	ck_assert_msg(after - before <= 2048, "RSS grew from %ld to %ld kB", before, after);
+	replay_free(rp);
+}
+END_TEST
+
+/* No table without a directory to put its file in. */
+START_TEST(test_no_dir)
+{
+	struct replay *rp = NULL;
+
+	ck_assert_int_eq(replay_new("/nonexistent/signet", &rp), SG_ERR_SYSTEM);
+	ck_assert_ptr_null(rp);
 }
 END_TEST
 
@@ -115,10 +215,19 @@ main(void)
 	tcase_add_test(tc, test_claim_sign_replay);
 	tcase_add_test(tc, test_interrupted);
 	tcase_add_test(tc, test_many_and_expiry);
+	tcase_add_test(tc, test_states_survive_growth);
+	tcase_add_test(tc, test_memory_flat);
+	tcase_add_test(tc, test_no_dir);
+	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("mkdtemp");
+		return EXIT_FAILURE;
+	}
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	(void)rmdir(tmpdir); /* the tables' files were unlinked when made */
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
