@@ -447,7 +447,29 @@ START_TEST(test_load_privkey)
 	ck_assert_int_eq(crypto_load_privkey(data_path("crypto-ec-p256.pub"), &pk), SG_ERR_PARSE);
 	ck_assert_int_eq(crypto_load_privkey(data_path("crypto-missing.key"), &pk),
 	    SG_ERR_NOT_FOUND);
+	/* PKCS#8 of a type we do not take (RSA-PSS-restricted). */
+	ck_assert_int_eq(crypto_load_privkey(data_path("crypto-rsapss.key"), &pk),
+	    SG_ERR_KEY_UNSUPPORTED);
 	ck_assert_ptr_eq(pk, SENTINEL);
+}
+END_TEST
+
+/* PKCS#8 files take a direct decoder, traditional ones (SEC 1 "EC PRIVATE
+ * KEY", PKCS#1 "RSA PRIVATE KEY") the generic reader: the same keys. */
+START_TEST(test_load_privkey_formats)
+{
+	EVP_PKEY *a, *b;
+
+	a = load_priv("crypto-ec-p256.key");
+	b = load_priv("crypto-ec-p256-sec1.key");
+	ck_assert_int_eq(EVP_PKEY_eq(a, b), 1);
+	EVP_PKEY_free(a);
+	EVP_PKEY_free(b);
+	a = load_priv("crypto-rsa2048.key");
+	b = load_priv("crypto-rsa2048-pkcs1.key");
+	ck_assert_int_eq(EVP_PKEY_eq(a, b), 1);
+	EVP_PKEY_free(a);
+	EVP_PKEY_free(b);
 }
 END_TEST
 
@@ -1343,6 +1365,7 @@ main(void)
 	add(s, "/crypto/sign/rejects-unsupported-key", test_sign_refuses_unsupported_key);
 	add(s, "/crypto/check-key-type", test_check_key_type);
 	add(s, "/crypto/load/pubkey", test_load_pubkey);
+	add(s, "/crypto/load/privkey-formats", test_load_privkey_formats);
 	add(s, "/crypto/load/privkey", test_load_privkey);
 	add(s, "/crypto/load/pair-matches", test_loaded_pair_matches);
 	add(s, "/crypto/load/certs", test_load_certs);
