@@ -11,7 +11,11 @@
  * the leaf certificate.  Prints "name value" lines for run.sh.
  *
  *   loadgen -s SOCKET -a AGENT.pub -k KEYNAME -m MECH [-n N] [-r RATE]
- *           [-t TIMEOUT_S] [-P PREFIX] SUBMITTER.key...
+ *           [-t TIMEOUT_S] [-P PREFIX] [-p NAME=PID]... SUBMITTER.key...
+ *
+ * -p NAME=PID: also report the CPU time (user + system, all threads) that
+ * process PID spent per job from the first push to the last result, as
+ * "cpu_per_job_ms NAME VALUE"; the load generator's own is "loadgen".
  *
  * RATE 0 (default): all jobs pipelined at once (maximum throughput).
  * Job ids are a random 64-bit run nonce followed by the job index in hex,
@@ -24,7 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <hiredis/hiredis.h>
 #include <openssl/rand.h>
@@ -43,6 +49,7 @@
 #define LG_PIPELINE 256          /* XADDs in flight on the pushing connection */
 #define LG_ARTIFACT_SIZE 1048576 /* claimed size of each artifact */
 #define LG_LIFETIME_S 600
+#define LG_PROCS_MAX 8
 
 struct lg_job {
 	char id[JOB_ID_LEN + 1];
@@ -344,11 +351,44 @@ pct_ms(const int64_t *v, size_t n, double p)
 	return (double)v[k - 1] / 1e6;
 }
 
+/* user + system CPU of process pid (all its threads), in ms; -1 if gone. */
+static double
+proc_cpu_ms(long pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut, st;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* After "pid (comm) ", comm may hold anything: skip to the last ')'. */
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double
+self_cpu_ms(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return -1;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000.0 +
+	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000.0;
+}
+
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: loadgen -s SOCKET -a AGENT.pub -k KEYNAME -m MECH [-n N] [-r RATE]"
-	    " [-t TIMEOUT_S] [-P PREFIX] SUBMITTER.key...\n");
+	    " [-t TIMEOUT_S] [-P PREFIX] [-p NAME=PID]... SUBMITTER.key...\n");
 	exit(2);
 }
 
@@ -367,6 +407,11 @@ main(int argc, char **argv)
 	size_t nkeys = 0, i, nlat = 0, nbad = 0;
 	int64_t *lat, first = 0, last = 0, t_build, deadline;
 	char url[QUEUE_URL_MAX + 1];
+	const char *pname[LG_PROCS_MAX];
+	long ppid[LG_PROCS_MAX];
+	double pcpu[LG_PROCS_MAX], self_cpu;
+	size_t nproc = 0;
+	char *eq;
 	int c;
 
 	memset(&g, 0, sizeof(g));
@@ -374,7 +419,7 @@ main(int argc, char **argv)
 	g.timeout_s = 600;
 	g.prefix = QUEUE_DEFAULT_PREFIX;
 	g.mech = SG_MECH_ECDSA_SHA256;
-	while ((c = getopt(argc, argv, "s:a:k:m:n:r:t:P:")) != -1) {
+	while ((c = getopt(argc, argv, "s:a:k:m:n:r:t:P:p:")) != -1) {
 		switch (c) {
 		case 's': g.sock = optarg; break;
 		case 'a': agent_path = optarg; break;
@@ -399,6 +444,14 @@ main(int argc, char **argv)
 			g.timeout_s = (int)u;
 			break;
 		case 'P': g.prefix = optarg; break;
+		case 'p':
+			if (nproc == LG_PROCS_MAX || (eq = strchr(optarg, '=')) == NULL ||
+			    parse_u64(eq + 1, 1u << 22, &u) != 0 || u == 0)
+				usage();
+			*eq = '\0';
+			pname[nproc] = optarg;
+			ppid[nproc++] = (long)u;
+			break;
 		default: usage();
 		}
 	}
@@ -435,6 +488,9 @@ main(int argc, char **argv)
 	while (!g.sub_ready)
 		pthread_cond_wait(&g.cond, &g.lock);
 	pthread_mutex_unlock(&g.lock);
+	for (i = 0; i < nproc; i++)
+		pcpu[i] = proc_cpu_ms(ppid[i]);
+	self_cpu = self_cpu_ms();
 	if (pthread_create(&tp, NULL, pusher, &g) != 0)
 		die("pthread_create");
 	pthread_join(tp, NULL);
@@ -469,6 +525,14 @@ main(int argc, char **argv)
 		pthread_mutex_unlock(&g.lock);
 	}
 	pthread_join(tc, NULL);
+	/* CPU over the run: first push to last result (the collector has
+	 * just seen it), before the results are read back and checked. */
+	for (i = 0; i < nproc; i++) {
+		double now_cpu = proc_cpu_ms(ppid[i]);
+
+		pcpu[i] = pcpu[i] < 0 || now_cpu < 0 ? -1 : now_cpu - pcpu[i];
+	}
+	self_cpu = self_cpu_ms() - self_cpu;
 
 	for (i = 0; i < g.n; i++) {
 		const struct lg_job *j = &g.jobs[i];
@@ -504,6 +568,12 @@ main(int argc, char **argv)
 	}
 	if (g.rate > 0)
 		printf("offered_jps %.1f\n", g.rate);
+	if (nlat > 0) {
+		for (i = 0; i < nproc; i++)
+			if (pcpu[i] >= 0)
+				printf("cpu_per_job_ms %s %.3f\n", pname[i], pcpu[i] / (double)nlat);
+		printf("cpu_per_job_ms loadgen %.3f\n", self_cpu / (double)nlat);
+	}
 	for (i = 0; i < g.n; i++)
 		free(g.jobs[i].env);
 	for (i = 0; i < nkeys; i++)

@@ -108,13 +108,39 @@ SESSIONS=$(awk -F'"sessions": ' 'NF > 1 { split($2, a, /[},]/); print a[1] }' "$
 PIN=$(cat "$D/pin")
 say "stack in $D: agent pid $STACK_AGENT_PID, $SESSIONS sessions, $K submitter keys"
 
+# procs: loadgen's -p options, the processes whose CPU per job it reports
+# (the agent, its signer processes, redis-server).
+procs() {
+	local p n=0
+	printf -- '-p agent=%s ' "$STACK_AGENT_PID"
+	for p in $(pgrep -P "$STACK_AGENT_PID" -x signet-signer); do
+		n=$((n + 1)); printf -- '-p signer%s=%s ' "$n" "$p"
+	done
+	printf -- '-p redis=%s ' "$(cat "$D/redis.pid")"
+}
+# cpu_row FILE LABEL: a row with the CPU each process spent per job, their
+# sum, and the throughput that sum allows on this machine's CPUs.
+cpu_row() {
+	awk -v cpus="$(nproc)" -v label="$2" '
+		$1 == "cpu_per_job_ms" {
+			name = $2; sub(/[0-9]+$/, "", name)
+			if (!(name in v)) order[n++] = name
+			v[name] += $3; total += $3
+		}
+		END {
+			if (total <= 0) exit 1
+			for (i = 0; i < n; i++) parts = parts (i ? " + " : "") order[i] " " sprintf("%.3f", v[order[i]])
+			printf "| %s CPU per job at max load (ms): %s | — | %.3f | ceiling %d CPUs / %.3f ms = %.0f jobs/s | — |\n", label, parts, total, cpus, total, cpus * 1000 / total
+		}' "$1"
+}
+
 agent_rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$STACK_AGENT_PID/status"; }
 
 # loadgen OUT KEYNAME MECH N [RATE]
 loadgen() {
 	# shellcheck disable=SC2086
 	"$B/loadgen" -s "$REDIS_SOCK" -a "$D/agent.pub" -k "$2" -m "$3" -n "$4" -r "${5:-0}" \
-		$SUBKEYS > "$1" 2> "$1.err"
+		$(procs) $SUBKEYS > "$1" 2> "$1.err"
 	local rc=$?
 	JOBS_DONE=$((JOBS_DONE + $4))
 	if [ $rc != 0 ]; then
@@ -193,6 +219,8 @@ for mech in $MECHS; do
 	row "$LABEL HSM-bound limit 1/(1/sign+1/attest) (jobs/s)" "—" "$LIMIT" "—" "—"
 	row "$LABEL end-to-end throughput (jobs/s), N=$N K=$K" "≥ $FACTOR × limit" "$TP" \
 		"$(calc "$TP / $LIMIT" 2) × limit" "$(judge "$TP >= $FACTOR * $LIMIT")"
+	CPU_ROW=$(cpu_row "$D/max.$mech" "$LABEL") && ROWS="$ROWS$CPU_ROW
+"
 	row "$LABEL latency at max load p50/p90/p99/max (ms)" "—" \
 		"$(get lat_p50_ms "$D/max.$mech") / $(get lat_p90_ms "$D/max.$mech") / $(get lat_p99_ms "$D/max.$mech") / $(get lat_max_ms "$D/max.$mech")" "—" "—"
 	if [ -n "${NAIVE:-}" ] && [ "$NAIVE" != 0 ]; then
