@@ -426,8 +426,8 @@ sign_job(struct agent *ag, struct queue *q, struct outcome *o)
 			return SG_ERR_STORE_FAILED;
 		log_info("job %s: result lost after signing; rebuilt from the audit log", o->id);
 		sig_file_name(o->job, name, sizeof(name));
-		return store_put(ag->store, key->name, o->id, name, o->sigfile, o->sigfile_len,
-		    &o->store_sig);
+		/* Written with the result (build_result): only its location now. */
+		return store_location(ag->store, key->name, o->id, name, &o->store_sig);
 	}
 	/*
 	 * Other agents on the same queue have their own audit logs: the id is
@@ -479,8 +479,8 @@ sign_job(struct agent *ag, struct queue *q, struct outcome *o)
 	}
 	free(sig_b64);
 	sig_file_name(o->job, name, sizeof(name));
-	return store_put(ag->store, key->name, o->id, name, o->sigfile, o->sigfile_len,
-	    &o->store_sig);
+	/* Written with the result (build_result): only its location now. */
+	return store_location(ag->store, key->name, o->id, name, &o->store_sig);
 }
 
 /* Signs payload as a result envelope with the attestation key. */
@@ -543,6 +543,7 @@ build_result(struct agent *ag, const struct queue_entry *e, struct outcome *o,
 	struct audit_receipt rc;
 	struct sg_result res;
 	char sigsha[SHA256_HEX_LEN + 1], expires[SGTIME_LEN + 1];
+	char signame[ARTIFACT_NAME_MAX + 8];
 	char *payload = NULL;
 	size_t payload_len = 0, i;
 	int r;
@@ -629,11 +630,19 @@ build_result(struct agent *ag, const struct queue_entry *e, struct outcome *o,
 		log_error_r(r, "cannot sign the result of job %s", o->id);
 		goto out;
 	}
-	if (o->code == 0 && (r = store_put(ag->store, key->name, o->id, "result.json",
-	        *ret_env, *ret_env_len, NULL)) != 0) {
-		free(*ret_env);
-		*ret_env = NULL;
-		goto out;
+	if (o->code == 0) {
+		/* The signature file and the result, published together; the
+		 * result names where the signature file is. */
+		struct store_object objs[2];
+
+		sig_file_name(o->job, signame, sizeof(signame));
+		objs[0] = (struct store_object){ signame, o->sigfile, o->sigfile_len };
+		objs[1] = (struct store_object){ "result.json", *ret_env, *ret_env_len };
+		if ((r = store_put_job(ag->store, key->name, o->id, objs, 2)) != 0) {
+			free(*ret_env);
+			*ret_env = NULL;
+			goto out;
+		}
 	}
 	free(o->payload);
 	o->payload = payload;

@@ -63,6 +63,40 @@ store_put(struct store *s, const char *key, const char *job_id, const char *name
 }
 
 int
+store_put_job(struct store *s, const char *key, const char *job_id,
+    const struct store_object *objs, size_t n)
+{
+	size_t i, j;
+	int r;
+
+	if (!store_component_ok(key) || !store_component_ok(job_id) || n == 0)
+		return SG_ERR_STORE_FAILED;
+	for (i = 0; i < n; i++) {
+		if (!store_component_ok(objs[i].name) || objs[i].len > STORE_OBJECT_MAX)
+			return SG_ERR_STORE_FAILED;
+		for (j = 0; j < i; j++)
+			if (strcmp(objs[i].name, objs[j].name) == 0)
+				return SG_ERR_STORE_FAILED;
+	}
+	if (s->backend->put_job != NULL)
+		return s->backend->put_job(s, key, job_id, objs, n);
+	for (i = 0; i < n; i++)
+		if ((r = s->backend->put(s, key, job_id, objs[i].name, objs[i].buf, objs[i].len,
+		    NULL)) != 0)
+			return r;
+	return 0;
+}
+
+int
+store_location(struct store *s, const char *key, const char *job_id, const char *name,
+    char **ret)
+{
+	if (!store_component_ok(key) || !store_component_ok(job_id) || !store_component_ok(name))
+		return SG_ERR_STORE_FAILED;
+	return s->backend->location(s, key, job_id, name, ret);
+}
+
+int
 store_get(struct store *s, const char *key, const char *job_id, const char *name,
     char **ret, size_t *ret_len)
 {

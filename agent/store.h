@@ -6,9 +6,13 @@
  *   <base>/<key>/<job id>/result.json           (the result envelope)
  *
  * Backends are sibling files behind this header, chosen by the URL scheme:
- *   store_file.c  file:///absolute/dir — atomic writes: temp file, fsync,
- *                 rename, fsync of the directory (and of the parent of a
- *                 directory it had to create)
+ *   store_file.c  file:///absolute/dir — a job's objects are written
+ *                 together into a temporary directory, made durable with
+ *                 one syncfs() shared by the workers publishing at the same
+ *                 time, then renamed into place as <key>/<id>/ and made
+ *                 durable again (readers never see half a job); objects
+ *                 written one by one (checkpoints, republished results):
+ *                 temp file, fsync, rename, fsync of the directory
  *   store_http.c  http:// and https:// — HTTP PUT (WebDAV, Artifactory,
  *                 Nexus raw, S3-style), TLS verification always on, optional
  *                 bearer token from a file, retries with backoff
@@ -53,6 +57,23 @@ int store_open(const struct store_opts *opts, struct store **ret, char *errbuf, 
 int store_put(struct store *s, const char *key, const char *job_id, const char *name,
     const void *buf, size_t len, char **ret_location) SG_MUST_CHECK;
 
+/* One object of a job, for store_put_job. */
+struct store_object {
+	const char *name;
+	const void *buf;
+	size_t len;
+};
+
+/* Writes all n objects of job key/id, durable when it returns 0 (the file
+ * store publishes them together).  SG_ERR_STORE_FAILED on any failure. */
+int store_put_job(struct store *s, const char *key, const char *job_id,
+    const struct store_object *objs, size_t n) SG_MUST_CHECK;
+
+/* The location (URL) store_put or store_put_job gives object `name` of
+ * key/id, without writing anything.  Caller frees. */
+int store_location(struct store *s, const char *key, const char *job_id, const char *name,
+    char **ret) SG_MUST_CHECK;
+
 /* Reads it back (at most STORE_OBJECT_MAX bytes).  SG_ERR_NOT_FOUND,
  * SG_ERR_STORE_FAILED.  Caller frees. */
 int store_get(struct store *s, const char *key, const char *job_id, const char *name,
@@ -68,6 +89,11 @@ struct store_backend {
 	int (*get)(struct store *s, const char *key, const char *job_id, const char *name,
 	    char **ret, size_t *ret_len);
 	void (*close)(struct store *s);
+	/* optional: NULL writes the objects one by one with put */
+	int (*put_job)(struct store *s, const char *key, const char *job_id,
+	    const struct store_object *objs, size_t n);
+	int (*location)(struct store *s, const char *key, const char *job_id, const char *name,
+	    char **ret);
 };
 
 struct store {

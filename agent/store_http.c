@@ -212,6 +212,20 @@ http_put(struct store *s, const char *key, const char *job_id, const char *name,
 }
 
 static int
+http_location(struct store *s, const char *key, const char *job_id, const char *name,
+    char **ret)
+{
+	CURL *c = curl_easy_init();
+	int r;
+
+	if (c == NULL)
+		return SG_ERR_ALLOC;
+	r = object_url(c, s->impl, key, job_id, name, ret);
+	curl_easy_cleanup(c);
+	return r;
+}
+
+static int
 http_get(struct store *s, const char *key, const char *job_id, const char *name,
     char **ret, size_t *ret_len)
 {
@@ -242,7 +256,9 @@ http_close(struct store *s)
 	free(hs);
 }
 
-static const struct store_backend http_backend = { http_put, http_get, http_close };
+static const struct store_backend http_backend = {
+	.put = http_put, .get = http_get, .close = http_close, .location = http_location,
+};
 
 int
 store_http_open(const struct store_opts *opts, struct store *s, char *errbuf, size_t errlen)
