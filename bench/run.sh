@@ -3,6 +3,7 @@
 #
 #   bench/run.sh [--smoke] [--build DIR] [--mech ecdsa|rsa-pss|both] [-n N] [-k K]
 #                [--seconds T] [--rss-jobs M] [--no-hash] [--no-rss] [--dir PARENT]
+#                [--fresh-fs]
 #
 # Brings up a throwaway stack (scripts/stack.sh: redis-server on a unix
 # socket, a SoftHSM token, the real signet-agent with its signet-signer,
@@ -22,13 +23,18 @@
 # and prints a table: metric, target, measured, ratio, pass/fail.
 # --dir PARENT: where the stack (audit log, file store, token) is made;
 # default /tmp.  Point it at the disk the agent will really use.
+# --fresh-fs: make the stack on a new 8 GiB ext4 (with its journal, as
+# mkfs.ext4 makes it) in a file under PARENT, loop-mounted for the run
+# (needs root): the figures then do not depend on what the host's
+# filesystem went through before (on ext4 without a journal, files deleted
+# in the last minutes make every new inode slower to allocate).
 # --smoke: a few seconds, tiny sizes, for CI: proves that it works (exit 0
 # when every tool ran and every result verified); targets are not judged.
 set -u
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 SIGNET_BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
-SMOKE=0 MECHS=both N_ARG="" K=4 SECS="" RSS_JOBS="" HASH=1 RSS=1 PARENT=/tmp
+SMOKE=0 MECHS=both N_ARG="" K=4 SECS="" RSS_JOBS="" HASH=1 RSS=1 PARENT=/tmp FRESH=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--smoke) SMOKE=1 ;;
@@ -41,7 +47,8 @@ while [ $# -gt 0 ]; do
 	--no-hash) HASH=0 ;;
 	--no-rss) RSS=0 ;;
 	--dir) PARENT=$2; shift ;;
-	-h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+	--fresh-fs) FRESH=1 ;;
+	-h|--help) sed -n '2,34p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -67,6 +74,17 @@ else
 	RSS_LO=10000 RSS_HI=${RSS_JOBS:-100000} HASH_MB=1024
 fi
 
+FS_IMG="" FS_MNT=""
+if [ "$FRESH" = 1 ]; then
+	command -v mkfs.ext4 >/dev/null || { echo "run.sh: --fresh-fs needs mkfs.ext4" >&2; exit 2; }
+	FS_IMG=$(mktemp "$PARENT/signet-bench-fs.XXXXXX") FS_MNT=$(mktemp -d "$PARENT/signet-bench-mnt.XXXXXX")
+	if ! truncate -s 8G "$FS_IMG" || ! mkfs.ext4 -q -F -i 8192 "$FS_IMG" || ! mount -o loop "$FS_IMG" "$FS_MNT"; then
+		echo "run.sh: --fresh-fs: cannot make and mount an ext4 image (root and loop devices needed)" >&2
+		rm -f "$FS_IMG"; rmdir "$FS_MNT"
+		exit 2
+	fi
+	PARENT=$FS_MNT
+fi
 STACK_DIR=$(mktemp -d "$PARENT/signet-bench.XXXXXX")
 STACK_QUIET=1
 # shellcheck source=../scripts/stack.sh
@@ -80,6 +98,9 @@ cleanup() {
 	for _ in $(seq 1 100); do [ -n "$rp" ] && kill -0 "$rp" 2>/dev/null || break; sleep 0.05; done
 	rm -rf "$STACK_DIR"
 	[ -z "$HASHFILE" ] || rm -f "$HASHFILE"
+	if [ -n "$FS_MNT" ]; then
+		umount "$FS_MNT" && rmdir "$FS_MNT" && rm -f "$FS_IMG"
+	fi
 }
 trap cleanup EXIT
 D=$STACK_DIR
@@ -278,9 +299,10 @@ fi
 stack_agent_stop
 [ -s "$D/agent.failures" ] && { FAILED=1; say "the agent exited with status $(cat "$D/agent.failures")"; }
 
-printf '\nsignet benchmark%s: %s, %s CPUs, SoftHSM %s, %s sessions, %s jobs in total\n\n' \
+printf '\nsignet benchmark%s: %s, %s CPUs, SoftHSM %s, %s sessions, %s jobs in total, stack on %s\n\n' \
 	"$([ "$SMOKE" = 1 ] && echo " (smoke)")" "$(uname -m)" "$(nproc)" \
-	"$(softhsm2-util --version 2>/dev/null)" "$SESSIONS" "$JOBS_DONE"
+	"$(softhsm2-util --version 2>/dev/null)" "$SESSIONS" "$JOBS_DONE" \
+	"$([ "$FRESH" = 1 ] && echo "a fresh journaled ext4 image" || df -T "$PARENT" | awk 'NR == 2 { print $2 " (" $7 ")" }')"
 printf '| metric | target | measured | ratio | pass |\n|---|---|---|---|---|\n%s' "$ROWS"
 if [ "$FAILED" != 0 ]; then
 	echo "bench: something failed (see above)"
