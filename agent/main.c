@@ -45,6 +45,8 @@
 #define BACKOFF_MAX_MS 5000
 #define ERRBUF_LEN 512
 #define MMAP_THRESHOLD_BYTES (128 * 1024)
+#define MALLOC_ARENAS 4
+#define TRIM_INTERVAL_MS 10000 /* free pages inside malloc's heaps go back */
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reload_requested;
@@ -477,7 +479,7 @@ run(struct agent *ag, const struct agent_config *cfg)
 	 * ones are looked for twice per reclaim_after. */
 	int64_t touch_ms = cfg->reclaim_after * 1000 / 3, reclaim_ms = cfg->reclaim_after * 1000 / 2;
 	int64_t watchdog_ms = notify_watchdog_ms(), next_touch = 0, next_reclaim = 0, next_watchdog = 0;
-	int64_t next_metrics = 0;
+	int64_t next_metrics = 0, next_trim = 0;
 	/* Block no longer than the touch period, so touches are never late. */
 	int block_ms = touch_ms < READ_BLOCK_MS ? (touch_ms > 50 ? (int)touch_ms : 50) : READ_BLOCK_MS;
 	long delay = 0;
@@ -539,6 +541,13 @@ run(struct agent *ag, const struct agent_config *cfg)
 		}
 		if (q == NULL && (q = connect_with_backoff(&qopts, "reader")) == NULL)
 			break;
+		if (now >= next_trim) {
+			/* Pages freed in the middle of malloc's heaps stay resident
+			 * until trimmed: without this the RSS creeps up with the
+			 * fragmentation of many workers' buffers. */
+			(void)malloc_trim(0);
+			next_trim = now + TRIM_INTERVAL_MS;
+		}
 		if (cfg->metrics_file != NULL && now >= next_metrics) {
 			uint64_t depth;
 			if (ag->webhooks != NULL)
@@ -738,6 +747,10 @@ main(int argc, char **argv)
 	 * its arenas from then on. */
 	if (mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) != 1)
 		log_debug("mallopt(M_MMAP_THRESHOLD) refused");
+	/* Not one arena per worker thread: every arena keeps the high-water
+	 * mark of what its threads once had allocated at the same time. */
+	if (mallopt(M_ARENA_MAX, MALLOC_ARENAS) != 1)
+		log_debug("mallopt(M_ARENA_MAX) refused");
 
 	if ((r = config_load(config_path, &cfg, errbuf, sizeof(errbuf))) != 0) {
 		log_error("%s: %s", config_path, errbuf[0] ? errbuf : sg_strerror(r));
