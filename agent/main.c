@@ -35,10 +35,10 @@
 #define WORK_QUEUE_MAX 256
 /* Workers spend most of a job waiting for a sync (the audit log's intent
  * and decision, the store's two) that they share with every worker waiting
- * at the same time: more of them, more jobs per sync.  16 per session:
- * 470 -> 620-810 jobs/s on a journaled ext4 (docs/performance.md), for
- * ~6 MiB of RSS. */
-#define WORKERS_PER_SESSION 16
+ * at the same time: more of them, more jobs per sync.  8 per session: ECDSA
+ * 600 -> 780 jobs/s against 4; 16 did no better on a CPU-bound host and
+ * kept ~5 MiB more resident (docs/performance.md). */
+#define WORKERS_PER_SESSION 8
 #define READ_BLOCK_MS 1000
 #define WEBHOOK_DRAIN_S 5    /* at shutdown, for deliveries still queued */
 #define BACKOFF_MIN_MS 100

@@ -1,8 +1,10 @@
 /*
  * quota.c — sliding-window job counts (see quota.h).
  *
- * One entry per (identity, key) holding the times of its signed jobs of the
- * last day in ascending order.  Entries are found by linear search: there
+ * One entry per (identity, key) holding the seconds of the last day in
+ * which it had jobs signed, each with its number of jobs, in ascending
+ * order: memory grows with the seconds that saw jobs, not with the jobs
+ * (a busy pair holds at most 86 400 of them), and the windows stay exact.  Entries are found by linear search: there
  * are as many as pairs that signed in the last day, and a sweep drops the
  * empty ones whenever the table grows past QUOTA_SWEEP_AT entries.
  */
@@ -15,10 +17,15 @@
 
 #define QUOTA_SWEEP_AT 1024
 
+struct quota_tick {
+	int64_t t;        /* a second */
+	uint32_t jobs;    /* signed in it, > 0 */
+};
+
 struct quota_entry {
 	char *identity;
 	char *key;
-	int64_t *times;   /* ascending */
+	struct quota_tick *times; /* ascending, each second once */
 	size_t n, cap;
 };
 
@@ -26,7 +33,7 @@ struct quota {
 	pthread_mutex_t lock;
 	struct quota_entry *e;
 	size_t n, cap, sweep_at;
-	size_t events;    /* sum of every entry's n */
+	size_t events;    /* sum of every entry's n (seconds held) */
 };
 
 struct quota *
@@ -70,7 +77,7 @@ entry_expire(struct quota *q, struct quota_entry *e, int64_t now)
 {
 	size_t k = 0;
 
-	while (k < e->n && e->times[k] <= now - QUOTA_DAY_S)
+	while (k < e->n && e->times[k].t <= now - QUOTA_DAY_S)
 		k++;
 	if (k > 0) {
 		memmove(e->times, e->times + k, (e->n - k) * sizeof(*e->times));
@@ -112,9 +119,9 @@ add_locked(struct quota *q, const char *identity, const char *key, int64_t t)
 	struct quota_entry *e;
 	size_t pos;
 
-	if (q->events >= QUOTA_EVENTS_MAX)
-		return SG_ERR_LIMIT;
 	if ((e = find(q, identity, key)) == NULL) {
+		if (q->events >= QUOTA_EVENTS_MAX)
+			return SG_ERR_LIMIT;
 		if (q->n >= q->sweep_at)
 			sweep(q, t);
 		if (q->n == q->cap) {
@@ -133,20 +140,30 @@ add_locked(struct quota *q, const char *identity, const char *key, int64_t t)
 		}
 		q->n++;
 	}
+	/* Usually the last second or a new one at the end; the audit log may
+	 * hold a slightly older time last. */
+	pos = e->n;
+	while (pos > 0 && e->times[pos - 1].t > t)
+		pos--;
+	if (pos > 0 && e->times[pos - 1].t == t) {
+		if (e->times[pos - 1].jobs == UINT32_MAX)
+			return SG_ERR_LIMIT;
+		e->times[pos - 1].jobs++;
+		return 0;
+	}
+	if (q->events >= QUOTA_EVENTS_MAX)
+		return SG_ERR_LIMIT;
 	if (e->n == e->cap) {
 		size_t ncap = e->cap ? e->cap * 2 : 8;
-		int64_t *nt = realloc(e->times, ncap * sizeof(*nt));
+		struct quota_tick *nt = realloc(e->times, ncap * sizeof(*nt));
 		if (nt == NULL)
 			return SG_ERR_ALLOC;
 		e->times = nt;
 		e->cap = ncap;
 	}
-	/* Usually appended; the audit log may hold a slightly older time last. */
-	pos = e->n;
-	while (pos > 0 && e->times[pos - 1] > t)
-		pos--;
 	memmove(e->times + pos + 1, e->times + pos, (e->n - pos) * sizeof(*e->times));
-	e->times[pos] = t;
+	e->times[pos].t = t;
+	e->times[pos].jobs = 1;
 	e->n++;
 	q->events++;
 	return 0;
@@ -172,12 +189,12 @@ count_locked(struct quota *q, const char *identity, const char *key, int64_t now
 	size_t i;
 
 	for (i = 0; e != NULL && i < e->n; i++) {
-		if (e->times[i] > now)
+		if (e->times[i].t > now)
 			continue;
-		if (e->times[i] > now - QUOTA_DAY_S)
-			d++;
-		if (e->times[i] > now - QUOTA_HOUR_S)
-			h++;
+		if (e->times[i].t > now - QUOTA_DAY_S)
+			d += e->times[i].jobs;
+		if (e->times[i].t > now - QUOTA_HOUR_S)
+			h += e->times[i].jobs;
 	}
 	*ret_hour = h;
 	*ret_day = d;
@@ -224,12 +241,14 @@ quota_give_back(struct quota *q, const char *identity, const char *key, int64_t 
 	pthread_mutex_lock(&q->lock);
 	if ((e = find(q, identity, key)) != NULL) {
 		for (i = e->n; i > 0; i--) {
-			if (e->times[i - 1] == t) {
+			if (e->times[i - 1].t != t)
+				continue;
+			if (--e->times[i - 1].jobs == 0) {
 				memmove(e->times + i - 1, e->times + i, (e->n - i) * sizeof(*e->times));
 				e->n--;
 				q->events--;
-				break;
 			}
+			break;
 		}
 	}
 	pthread_mutex_unlock(&q->lock);

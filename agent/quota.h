@@ -4,10 +4,12 @@
  *
  * Only jobs that were signed count.  The state is in memory and rebuilt at
  * start-up from the audit log ("signed" records: time, submitter, key), so
- * it survives restarts without trusting Redis.  Each event is kept for
- * QUOTA_DAY_S seconds; at most QUOTA_EVENTS_MAX events are held, and when
- * that many are held quota_take() refuses (fails closed) for keys that have
- * a quota.  All functions are thread-safe.
+ * it survives restarts without trusting Redis.  Jobs are kept as counts
+ * per second (the windows are exact to the second) for QUOTA_DAY_S
+ * seconds, so memory grows with the seconds that saw jobs, not with the
+ * jobs: at most QUOTA_EVENTS_MAX (identity, key, second) counts are held,
+ * and when that many are held quota_take() refuses (fails closed) for keys
+ * that have a quota.  All functions are thread-safe.
  */
 #ifndef SG_QUOTA_H
 #define SG_QUOTA_H

@@ -242,6 +242,36 @@ START_TEST(quota_windows)
 }
 END_TEST
 
+/* Jobs in the same second are one count: memory follows the seconds that
+ * saw jobs, and giving one back leaves the others. */
+START_TEST(quota_same_second)
+{
+	struct quota *q = quota_new();
+	uint32_t h = 0, d = 0;
+	unsigned i;
+
+	ck_assert_ptr_nonnull(q);
+	for (i = 0; i < 100000; i++)
+		ck_assert_int_eq(quota_add(q, "a", "k", 50000 + (i % 3)), 0);
+	ck_assert_int_eq(quota_add(q, "a", "k", 49999), 0); /* older, arriving last */
+	quota_count(q, "a", "k", 50002, &h, &d);
+	ck_assert_uint_eq(h, 100001);
+	ck_assert_uint_eq(d, 100001);
+	quota_give_back(q, "a", "k", 50001);
+	quota_give_back(q, "a", "k", 49999);
+	quota_give_back(q, "a", "k", 49999); /* none left there: no-op */
+	quota_count(q, "a", "k", 50002, &h, &d);
+	ck_assert_uint_eq(h, 99999);
+	/* The hour window is exact to the second. */
+	quota_count(q, "a", "k", 50000 + 3600, &h, &d);
+	ck_assert_uint_eq(h, 66665);
+	ck_assert_uint_eq(d, 99999);
+	ck_assert_int_eq(quota_take(q, "a", "k", 50002, 0, 99999), SG_ERR_POLICY_QUOTA_EXCEEDED);
+	ck_assert_int_eq(quota_take(q, "a", "k", 50002, 0, 100000), 0);
+	quota_free(q);
+}
+END_TEST
+
 START_TEST(serial_normalize)
 {
 	char out[CONFIG_SERIAL_HEX_MAX + 1] = "untouched";
@@ -434,6 +464,7 @@ main(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("/policy/quota-cert-serial");
 	tcase_add_test(tc, quota_windows);
+	tcase_add_test(tc, quota_same_second);
 	tcase_add_test(tc, serial_normalize);
 	tcase_add_test(tc, cert_parse_limits);
 	suite_add_tcase(s, tc);
