@@ -51,6 +51,7 @@ struct slot {
 	uint16_t key;                   /* 1 + index into replay.keys, 0 = none */
 	uint8_t state;                  /* enum slot_state */
 };
+_Static_assert(sizeof(struct slot) == 64, "a slot is 64 bytes: 64 per 4 KiB probe read");
 
 #define REPLAY_KEYS_MAX 65535   /* distinct key names remembered */
 
