@@ -167,10 +167,15 @@ stack_agent_stop() {
 }
 
 stack_cleanup() {
+	local rp
 	stack_agent_stop
 	if [ -f "$STACK_DIR/redis.pid" ]; then
-		kill "$(cat "$STACK_DIR/redis.pid")" 2>/dev/null
+		rp=$(cat "$STACK_DIR/redis.pid")
+		kill "$rp" 2>/dev/null
 		rm -f "$STACK_DIR/redis.pid"
+		# It writes its log while it shuts down: wait, so that a caller's
+		# rm -rf of $STACK_DIR does not race with it and leave redis.log.
+		for _ in $(seq 1 100); do kill -0 "$rp" 2>/dev/null || break; sleep 0.05; done
 	fi
 }
 
