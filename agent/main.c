@@ -664,21 +664,6 @@ start_webhooks(struct agent *ag, const struct agent_config *cfg, char *errbuf, s
 	return r;
 }
 
-/* The directory of the audit log: the replay table's file goes there. */
-static int
-audit_dir(const char *log, char **ret)
-{
-	const char *slash = strrchr(log, '/');
-
-	if (slash == NULL)
-		*ret = strdup(".");
-	else if (slash == log)
-		*ret = strdup("/");
-	else
-		*ret = strndup(log, (size_t)(slash - log));
-	return *ret == NULL ? SG_ERR_ALLOC : 0;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -798,7 +783,7 @@ main(int argc, char **argv)
 		status = 1;
 		goto out;
 	}
-	if ((r = audit_dir(cfg->audit_log, &replay_dir)) != 0 ||
+	if ((r = path_dir(cfg->audit_log, &replay_dir)) != 0 ||
 	    (r = replay_new(replay_dir, &ag.replay)) != 0) {
 		log_error_r(r, "cannot make the replay table's file in %s",
 		    replay_dir != NULL ? replay_dir : "the audit log's directory");

@@ -63,6 +63,7 @@ struct replay {
 	size_t nslots;  /* power of two */
 	size_t used;
 	int broken;     /* a read or write failed: no more claims */
+	uint64_t rebuilds; /* rehashes so far: a slot index found before one is stale */
 	uint8_t salt[16];
 	char **keys;    /* interned key names */
 	size_t nkeys;
@@ -368,6 +369,7 @@ rebuild(struct replay *rp, size_t nslots)
 	fd = -1;
 	rp->nslots = nslots;
 	rp->used = used;
+	rp->rebuilds++;
 	r = 0;
  out:
 	unmap_slots(chunk, REBUILD_CHUNK_SLOTS);
@@ -471,18 +473,27 @@ id_bin(const char *id, uint8_t out[JOB_ID_LEN / 2])
 	    hex_decode(id, JOB_ID_LEN, out, JOB_ID_LEN / 2) == 0;
 }
 
-/* Inserts or overwrites id with state; lock held. */
+/*
+ * Inserts or overwrites id with state; lock held.  found/found_i: what
+ * slot_find() just gave for id (NULL: look it up), used unless making
+ * room rehashed the table.
+ */
 static int
 put_locked(struct replay *rp, const uint8_t id[JOB_ID_LEN / 2], enum slot_state state,
-    const char *job_sha256, const char *key, int64_t expires)
+    const char *job_sha256, const char *key, int64_t expires, const struct slot *found,
+    size_t found_i)
 {
 	struct slot s;
-	size_t i;
+	size_t i = found_i;
+	uint64_t rebuilds = rp->rebuilds;
 	uint16_t k;
 	int r, was_empty;
 
-	if ((r = key_intern(rp, key, &k)) != 0 || (r = make_room(rp)) != 0 ||
-	    (r = slot_find(rp, id, &i, &s)) != 0)
+	if ((r = key_intern(rp, key, &k)) != 0 || (r = make_room(rp)) != 0)
+		return r;
+	if (found != NULL && rp->rebuilds == rebuilds)
+		s = *found;
+	else if ((r = slot_find(rp, id, &i, &s)) != 0)
 		return r;
 	if ((was_empty = s.state == SLOT_EMPTY)) {
 		memcpy(s.id, id, JOB_ID_LEN / 2);
@@ -509,7 +520,7 @@ replay_mark_signed(struct replay *rp, const char *id, const char *job_sha256, co
 	if (!id_bin(id, bid))
 		return SG_ERR_INVALID_ARGUMENT;
 	pthread_mutex_lock(&rp->lock);
-	r = put_locked(rp, bid, SLOT_SIGNED, job_sha256, key, expires);
+	r = put_locked(rp, bid, SLOT_SIGNED, job_sha256, key, expires, NULL, 0);
 	pthread_cond_broadcast(&rp->changed);
 	pthread_mutex_unlock(&rp->lock);
 	return r;
@@ -539,7 +550,7 @@ replay_claim(struct replay *rp, const char *id, enum replay_state *ret_state,
 		snprintf(ret_key, JOB_KEY_MAX + 1, "%s",
 		    s.key != 0 && s.key <= rp->nkeys ? rp->keys[s.key - 1] : "");
 		*ret_state = s.state == SLOT_SIGNED ? REPLAY_SIGNED : REPLAY_INTERRUPTED;
-	} else if ((r = put_locked(rp, bid, SLOT_BUSY, NULL, NULL, 0)) == 0) {
+	} else if ((r = put_locked(rp, bid, SLOT_BUSY, NULL, NULL, 0, &s, i)) == 0) {
 		*ret_state = REPLAY_CLAIMED;
 	}
  out:
@@ -592,7 +603,7 @@ replay_mark_intent(struct replay *rp, const char *id, const char *job_sha256, co
 	if (!id_bin(id, bid))
 		return SG_ERR_INVALID_ARGUMENT;
 	pthread_mutex_lock(&rp->lock);
-	r = put_locked(rp, bid, SLOT_INTERRUPTED, job_sha256, key, expires);
+	r = put_locked(rp, bid, SLOT_INTERRUPTED, job_sha256, key, expires, NULL, 0);
 	pthread_mutex_unlock(&rp->lock);
 	return r;
 }

@@ -91,11 +91,7 @@ STACK_QUIET=1
 . "$SRC/scripts/stack.sh"
 HASHFILE=""
 cleanup() {
-	local rp
-	rp=$(cat "$STACK_DIR/redis.pid" 2>/dev/null)
-	stack_cleanup
-	# redis-server may still be writing in $STACK_DIR: wait for it to go.
-	for _ in $(seq 1 100); do [ -n "$rp" ] && kill -0 "$rp" 2>/dev/null || break; sleep 0.05; done
+	stack_cleanup # waits for redis-server to go
 	rm -rf "$STACK_DIR"
 	[ -z "$HASHFILE" ] || rm -f "$HASHFILE"
 	if [ -n "$FS_MNT" ]; then

@@ -311,25 +311,30 @@ write_all(int fd, const uint8_t *buf, size_t len)
 	return 0;
 }
 
+int
+path_dir(const char *path, char **ret)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		*ret = strdup(".");
+	else if (slash == path)
+		*ret = strdup("/");
+	else
+		*ret = strndup(path, (size_t)(slash - path));
+	return *ret == NULL ? SG_ERR_ALLOC : 0;
+}
+
 /* fsync of the directory holding path, so the rename itself is durable. */
 static int
 fsync_parent(const char *path)
 {
 	int r = SG_ERR_INTERNAL;
-	const char *slash = strrchr(path, '/');
 	char *dir = NULL;
 	int fd = -1;
 
-	if (slash == NULL)
-		dir = strdup(".");
-	else if (slash == path)
-		dir = strdup("/");
-	else
-		dir = strndup(path, (size_t)(slash - path));
-	if (dir == NULL) {
-		r = SG_ERR_ALLOC;
+	if ((r = path_dir(path, &dir)) != 0)
 		goto out;
-	}
 	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		r = SG_ERR_SYSTEM;
 		goto out;

@@ -65,6 +65,10 @@ void freezero(void *p, size_t len);
  * file's mode exactly (the umask does not apply).  SG_ERR_SYSTEM,
  * SG_ERR_ALLOC, SG_ERR_INVALID_ARGUMENT (NULL or empty path, or one that
  * ends in '/'). */
+/* The directory part of path ("." when it has none, "/" for "/x") into
+ * *ret, which the caller frees.  SG_ERR_ALLOC. */
+int path_dir(const char *path, char **ret) SG_MUST_CHECK;
+
 int write_file_atomic(const char *path, const void *buf, size_t len, unsigned mode) SG_MUST_CHECK;
 
 /* strdup that returns NULL only on allocation failure of a non-NULL s. */

@@ -51,6 +51,30 @@ make_id(unsigned n, char out[JOB_ID_LEN + 1])
 	snprintf(out, JOB_ID_LEN + 1, "%032x", n);
 }
 
+/* Marks ids from..to-1 signed with key "release". */
+static void
+mark_signed_range(struct replay *rp, unsigned from, unsigned to, int64_t expires)
+{
+	char id[JOB_ID_LEN + 1];
+
+	for (; from < to; from++) {
+		make_id(from, id);
+		ck_assert_int_eq(replay_mark_signed(rp, id, SHA_A, "release", expires), 0);
+	}
+}
+
+/* Claims id n and checks the state it reports. */
+static void
+expect_claim(struct replay *rp, unsigned n, enum replay_state want)
+{
+	char id[JOB_ID_LEN + 1], sha[SHA256_HEX_LEN + 1], key[JOB_KEY_MAX + 1];
+	enum replay_state st;
+
+	make_id(n, id);
+	ck_assert_int_eq(replay_claim(rp, id, &st, sha, key), 0);
+	ck_assert_int_eq(st, want);
+}
+
 START_TEST(test_claim_sign_replay)
 {
 	struct replay *rp = NULL;
@@ -145,36 +169,24 @@ START_TEST(test_states_survive_growth)
 	enum replay_state st;
 	char id[JOB_ID_LEN + 1], sha[SHA256_HEX_LEN + 1], key[JOB_KEY_MAX + 1];
 	int64_t now = sgtime_now();
-	unsigned i;
 
 	ck_assert_int_eq(replay_new(tmpdir, &rp), 0);
-	make_id(100001, id);
-	ck_assert_int_eq(replay_claim(rp, id, &st, sha, key), 0); /* busy */
-	ck_assert_int_eq(st, REPLAY_CLAIMED);
+	expect_claim(rp, 100001, REPLAY_CLAIMED); /* busy */
 	make_id(100002, id);
 	ck_assert_int_eq(replay_mark_intent(rp, id, SHA_B, "release", now + 600), 0);
 	make_id(100003, id);
 	ck_assert_int_eq(replay_claim(rp, id, &st, sha, key), 0);
 	replay_done(rp, id, 0, NULL, NULL, 0); /* released */
-	for (i = 0; i < 5000; i++) {
-		make_id(i, id);
-		ck_assert_int_eq(replay_mark_signed(rp, id, SHA_A, "release", now + 600), 0);
-	}
+	mark_signed_range(rp, 0, 5000, now + 600);
 	make_id(100001, id);
 	replay_done(rp, id, 1, SHA_B, "release-rsa", now + 600);
 	ck_assert_int_eq(replay_claim(rp, id, &st, sha, key), 0);
 	ck_assert_int_eq(st, REPLAY_SIGNED);
 	ck_assert_str_eq(sha, SHA_B);
 	ck_assert_str_eq(key, "release-rsa");
-	make_id(100002, id);
-	ck_assert_int_eq(replay_claim(rp, id, &st, sha, key), 0);
-	ck_assert_int_eq(st, REPLAY_INTERRUPTED);
-	make_id(100003, id);
-	ck_assert_int_eq(replay_claim(rp, id, &st, sha, key), 0);
-	ck_assert_int_eq(st, REPLAY_CLAIMED);
-	make_id(4999, id);
-	ck_assert_int_eq(replay_claim(rp, id, &st, sha, key), 0);
-	ck_assert_int_eq(st, REPLAY_SIGNED);
+	expect_claim(rp, 100002, REPLAY_INTERRUPTED);
+	expect_claim(rp, 100003, REPLAY_CLAIMED);
+	expect_claim(rp, 4999, REPLAY_SIGNED);
 	replay_free(rp);
 }
 END_TEST
@@ -184,21 +196,13 @@ END_TEST
 START_TEST(test_memory_flat)
 {
 	struct replay *rp = NULL;
-	char id[JOB_ID_LEN + 1];
 	int64_t now = sgtime_now();
 	long before, after;
-	unsigned i;
 
 	ck_assert_int_eq(replay_new(tmpdir, &rp), 0);
-	for (i = 0; i < 1000; i++) {
-		make_id(i, id);
-		ck_assert_int_eq(replay_mark_signed(rp, id, SHA_A, "release", now + 600), 0);
-	}
+	mark_signed_range(rp, 0, 1000, now + 600);
 	before = rss_kb();
-	for (; i < 200000; i++) {
-		make_id(i, id);
-		ck_assert_int_eq(replay_mark_signed(rp, id, SHA_A, "release", now + 600), 0);
-	}
+	mark_signed_range(rp, 1000, 200000, now + 600);
 	after = rss_kb();
 	ck_assert_uint_eq(replay_count(rp), 200000);
 	ck_assert_int_gt(before, 0);
