@@ -76,6 +76,7 @@ usage(FILE *f)
 	    "       signet-admin key export HSM --key KEY [-o FILE]\n"
 	    "       signet-admin key list HSM\n"
 	    "       signet-admin audit verify LOG [--checkpoint FILE]... [--key PEM] [--origin NAME]\n"
+	    "                                [--signer-journal FILE]\n"
 	    "\n"
 	    "  policy check FILE   check an agent configuration and its policy; list\n"
 	    "                      every problem with its member path (exit 1), or\n"

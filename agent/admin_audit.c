@@ -9,16 +9,26 @@
  * <size> records — which makes the checkpoints consistent with each other
  * and with the log.  Names the first record found missing, altered or out
  * of order, or the checkpoint interval a rewritten stretch lies in.
+ *
+ * With --signer-journal FILE it also checks the signer's journal (its
+ * chain, common/sjournal.h) and that every job signature the journal
+ * lists has a "signature" record of the same job and key in the log:
+ * a signature the signer made that the log does not account for is named.
  */
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "admin_audit.h"
 #include "auditlog.h"
 #include "checkpoint.h"
 #include "crypto.h"
+#include "json.h"
+#include "sgtime.h"
+#include "sjournal.h"
 #include "util.h"
 
 #define AUDIT_CHECKPOINTS_MAX 4096
@@ -41,7 +51,141 @@ static void
 audit_usage(FILE *f)
 {
 	fprintf(f, "usage: signet-admin audit verify LOG [--checkpoint FILE]... [--key PEM] "
-	    "[--origin NAME]\n");
+	    "[--origin NAME] [--signer-journal FILE]\n");
+}
+
+/* The (job, key) pairs of the log's "signature" records, as "id key". */
+struct sigset {
+	char **v;
+	size_t n, cap;
+};
+
+static int
+collect_signature(void *arg, uint64_t seq, const char *line, size_t len,
+    const uint8_t leaf[SHA256_LEN], const cJSON *rec)
+{
+	struct sigset *s = arg;
+	const char *ev, *id, *key;
+	size_t evlen, idlen, keylen;
+	char **nv;
+
+	(void)seq;
+	(void)line;
+	(void)len;
+	(void)leaf;
+	if (json_get_string(rec, "event", &ev, &evlen) != 0 || strcmp(ev, "signature") != 0 ||
+	    json_get_string(rec, "id", &id, &idlen) != 0 ||
+	    json_get_string(rec, "key", &key, &keylen) != 0)
+		return 0;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		if ((nv = realloc(s->v, cap * sizeof(*nv))) == NULL)
+			return SG_ERR_ALLOC;
+		s->v = nv;
+		s->cap = cap;
+	}
+	if (asprintf(&s->v[s->n], "%s %s", id, key) == -1)
+		return SG_ERR_ALLOC;
+	s->n++;
+	return 0;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+struct journal_check {
+	const struct sigset *sigs;
+	uint64_t jobs, attest, other;
+	struct sjournal_rec missing;
+	int has_missing;
+};
+
+static int
+check_journal_record(void *arg, const struct sjournal_rec *rec)
+{
+	struct journal_check *c = arg;
+	char want[SJOURNAL_ID_HEX_LEN + 1 + SJOURNAL_KEY_MAX + 1];
+	const char *p = want;
+
+	if (strcmp(rec->key, SJOURNAL_ATTEST_KEY) == 0) {
+		c->attest++;
+		return 0;
+	}
+	if (!rec->has_job) {
+		c->other++;
+	} else {
+		snprintf(want, sizeof(want), "%s %s", rec->job, rec->key);
+		if (c->sigs->n == 0 ||
+		    bsearch(&p, c->sigs->v, c->sigs->n, sizeof(*c->sigs->v), cmp_str) == NULL) {
+			c->missing = *rec;
+			c->has_missing = 1;
+			return 1;
+		}
+		c->jobs++;
+		return 0;
+	}
+	/* A signing key used for no job: nothing in the log can account for it. */
+	c->missing = *rec;
+	c->has_missing = 1;
+	return 1;
+}
+
+/* 0 when every job signature of the journal is in the log, 1 when one is
+ * not or the journal is damaged, 2 when it cannot be read. */
+static int
+verify_journal(const char *log, const char *journal)
+{
+	struct sigset sigs = { NULL, 0, 0 };
+	struct journal_check c;
+	struct auditlog_state *st = NULL;
+	uint8_t last[SHA256_LEN];
+	char why[256] = "", when[SGTIME_LEN + 1];
+	uint64_t count = 0;
+	size_t i;
+	int fd = -1, r, status = 1;
+
+	memset(&c, 0, sizeof(c));
+	if ((st = malloc(sizeof(*st))) == NULL)
+		goto out;
+	r = auditlog_scan_file(log, collect_signature, &sigs, NULL, 0, NULL, st);
+	if (r != 0)
+		goto out;
+	qsort(sigs.v, sigs.n, sizeof(*sigs.v), cmp_str);
+	if ((fd = open(journal, O_RDONLY | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "signet-admin: audit verify: signer journal %s: cannot read it\n",
+		    journal);
+		status = 2;
+		goto out;
+	}
+	c.sigs = &sigs;
+	r = sjournal_scan(fd, check_journal_record, &c, &count, last, why, sizeof(why));
+	if (r != 0 && !c.has_missing) {
+		printf("signer journal %s: %s\n", journal, why[0] ? why : sg_strerror(r));
+		goto out;
+	}
+	if (c.has_missing) {
+		sgtime_format(c.missing.time, when);
+		printf("signer journal %s: record %llu (key %s, job %s, %s) has no signature record "
+		    "in the audit log: the signer made a signature that %s does not account for\n",
+		    journal, (unsigned long long)c.missing.seq, c.missing.key,
+		    c.missing.has_job ? c.missing.job : "none", when, log);
+		goto out;
+	}
+	printf("signer journal %s: %llu records: %llu job signatures, each in the audit log; "
+	    "%llu attestations\n", journal, (unsigned long long)count, (unsigned long long)c.jobs,
+	    (unsigned long long)c.attest);
+	status = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	for (i = 0; i < sigs.n; i++)
+		free(sigs.v[i]);
+	free(sigs.v);
+	free(st);
+	return status;
 }
 
 static int
@@ -51,6 +195,7 @@ audit_verify(int argc, char **argv)
 		{ "checkpoint", required_argument, NULL, 'C' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "origin", required_argument, NULL, 'O' },
+		{ "signer-journal", required_argument, NULL, 'J' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cp_file *cps = NULL;
@@ -58,7 +203,7 @@ audit_verify(int argc, char **argv)
 	uint64_t *sizes = NULL;
 	uint8_t (*roots)[SHA256_LEN] = NULL, root[SHA256_LEN];
 	char hex[SHA256_HEX_LEN + 1];
-	const char *log = NULL, *key = NULL, *origin = NULL;
+	const char *log = NULL, *key = NULL, *origin = NULL, *journal = NULL;
 	EVP_PKEY *pub = NULL;
 	size_t ncps = 0, i, matched = 0;
 	int ch, r, status = 1;
@@ -82,6 +227,7 @@ audit_verify(int argc, char **argv)
 			break;
 		case 'k': key = optarg; break;
 		case 'O': origin = optarg; break;
+		case 'J': journal = optarg; break;
 		default:
 			audit_usage(stderr);
 			status = 2;
@@ -192,7 +338,7 @@ audit_verify(int argc, char **argv)
 	if (matched > 0 && cps[ncps - 1].cp.size < st->records)
 		printf("%s: records %llu to %llu are not covered by a checkpoint yet\n", log,
 		    (unsigned long long)cps[ncps - 1].cp.size + 1, (unsigned long long)st->records);
-	status = 0;
+	status = journal != NULL ? verify_journal(log, journal) : 0;
  out:
 	EVP_PKEY_free(pub);
 	free(sizes);

@@ -315,7 +315,8 @@ audit_append(struct audit *a, const struct audit_record *rec, int want_record,
 	    add_opt(o, "signature_sha256", rec->signature_sha256) != 0 ||
 	    add_opt(o, "location", rec->location) != 0 ||
 	    add_opt(o, "expires", rec->expires) != 0 ||
-	    add_opt(o, "signature", rec->signature) != 0)
+	    add_opt(o, "signature", rec->signature) != 0 ||
+	    (rec->signer_seq > 0 && json_add_int(o, "signer_seq", (int64_t)rec->signer_seq) != 0))
 		goto out;
 	if ((r = json_print(o, &line, &len)) != 0)
 		goto out;

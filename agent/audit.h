@@ -44,6 +44,8 @@ struct audit_record {
 	const char *location;         /* "published": where the result is stored */
 	int defer_sync;               /* written but not waited for: the next
 	                                 durable record makes it durable too */
+	uint64_t signer_seq;          /* "signature": the record's number in the
+	                                 signer's journal (0: none, in-process) */
 	const char *signature;        /* "signed": the signature file in base64, so
 	                                 that a result lost in a crash can be
 	                                 rebuilt without a second HSM signature */

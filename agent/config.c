@@ -34,6 +34,7 @@ struct cfg_ctx {
 	config_report_fn fn;
 	void *arg;
 	size_t nproblems;
+	unsigned flags;   /* CONFIG_LOAD_* */
 };
 
 /* Records one problem; returns SG_ERR_CONFIG so callers can `return cfg_error(...)`. */
@@ -125,6 +126,8 @@ load_chain(struct cfg_ctx *x, struct agent_key *k)
 {
 	int i, n, r;
 
+	if (x->flags & CONFIG_LOAD_NO_FILES)
+		return 0;
 	if ((r = crypto_load_certs(k->certificates_path, &k->chain)) != 0)
 		return cfg_error(x, "keys.%s.certificates: cannot read %s: %s", k->name,
 		    k->certificates_path, sg_strerror(r));
@@ -396,6 +399,9 @@ load_key(struct cfg_ctx *x, const cJSON *item, struct agent_key *k)
 		rr = worst(rr, r);
 	if ((r = load_webhooks(x, item, path, &k->webhooks, &k->nwebhooks)) != 0)
 		rr = worst(rr, r);
+	if (strcmp(k->name, "attestation_key") == 0)
+		rr = worst(rr, cfg_error(x, "keys.attestation_key: the name is reserved (the signer's "
+		    "journal names the attestation key so)"));
 	if (strcmp(k->name, "audit") == 0)
 		rr = worst(rr, cfg_error(x, "keys.audit: the name is reserved (the store's audit/ "
 		    "folder holds the audit log)"));
@@ -438,7 +444,9 @@ load_submitter(struct cfg_ctx *x, const struct agent_config *c, const cJSON *ite
 	} else if (s->public_key_path != NULL) {
 		if (ca != NULL)
 			rr = cfg_error(x, "%sca: only for an identity entry", path);
-		if ((r = crypto_load_pubkey(s->public_key_path, &s->pub)) != 0)
+		if (x->flags & CONFIG_LOAD_NO_FILES)
+			;
+		else if ((r = crypto_load_pubkey(s->public_key_path, &s->pub)) != 0)
 			rr = worst(rr, cfg_error(x, "%spublic_key: cannot load %s: %s", path,
 			    s->public_key_path, sg_strerror(r)));
 		else if ((r = crypto_keyid(s->pub, s->keyid)) != 0)
@@ -534,7 +542,9 @@ load_ca(struct cfg_ctx *x, const cJSON *item, struct agent_submitter_ca *ca)
 		rr = SG_ERR_ALLOC;
 		goto out;
 	}
-	if ((r = crypto_load_certs(ca->bundle_path, &certs)) != 0) {
+	if (x->flags & CONFIG_LOAD_NO_FILES) {
+		;
+	} else if ((r = crypto_load_certs(ca->bundle_path, &certs)) != 0) {
 		rr = worst(rr, cfg_error(x, "%sbundle: cannot read %s: %s", path, ca->bundle_path,
 		    sg_strerror(r)));
 	} else {
@@ -543,7 +553,7 @@ load_ca(struct cfg_ctx *x, const cJSON *item, struct agent_submitter_ca *ca)
 				rr = worst(rr, cfg_error(x, "%sbundle: certificate %zu cannot be added",
 				    path, i));
 	}
-	if (ca->crl_path != NULL) {
+	if (ca->crl_path != NULL && !(x->flags & CONFIG_LOAD_NO_FILES)) {
 		X509_LOOKUP *lu = X509_STORE_add_lookup(ca->store, X509_LOOKUP_file());
 		char *buf = NULL;
 		size_t len = 0;
@@ -631,7 +641,7 @@ static int
 load_pkcs11(struct cfg_ctx *x, const cJSON *p, struct agent_config *c)
 {
 	static const char *const members[] = {
-		"module", "token", "pin_file", "sessions", "signer", "isolation",
+		"module", "token", "pin_file", "sessions", "signer", "isolation", "journal",
 	};
 	const char *unknown, *iso;
 	size_t isolen;
@@ -646,7 +656,8 @@ load_pkcs11(struct cfg_ctx *x, const cJSON *p, struct agent_config *c)
 	if ((r = get_str(x, p, "pkcs11.", "module", 1, 1, &c->pkcs11_module)) != 0 ||
 	    (r = get_str(x, p, "pkcs11.", "token", 1, 0, &c->pkcs11_token)) != 0 ||
 	    (r = get_str(x, p, "pkcs11.", "pin_file", 1, 1, &c->pkcs11_pin_file)) != 0 ||
-	    (r = get_str(x, p, "pkcs11.", "signer", 0, 1, &c->pkcs11_signer)) != 0)
+	    (r = get_str(x, p, "pkcs11.", "signer", 0, 1, &c->pkcs11_signer)) != 0 ||
+	    (r = get_str(x, p, "pkcs11.", "journal", 0, 1, &c->pkcs11_journal)) != 0)
 		return r;
 	/* "process" (the default): the PIN and the sessions live in
 	 * signet-signer; "none": in the agent itself (for debugging only). */
@@ -703,7 +714,7 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 		"store", "audit_log", "max_job_lifetime", "result_ttl", "reclaim_after",
 		"keys", "submitters", "submitter_cas", "revoked", "store_token_file",
 		"store_ca_file", "store_timeout", "store_deadline", "max_deliveries", "metrics_file",
-		"metrics_interval", "audit_origin", "checkpoint_interval", "webhooks",
+		"metrics_interval", "audit_origin", "checkpoint_interval", "webhooks", "user",
 	};
 	cJSON *root = NULL;
 	const cJSON *p, *keys, *subs, *cas, *item;
@@ -735,6 +746,10 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 	KEEP(get_str(x, root, "", "attestation_key", 1, 0, &c->attestation_key));
 	KEEP(get_str(x, root, "", "store", 1, 0, &c->store));
 	KEEP(get_str(x, root, "", "audit_log", 1, 1, &c->audit_log));
+	KEEP(get_str(x, root, "", "user", 0, 0, &c->user));
+	if (c->user != NULL && !is_name(c->user))
+		rr = worst(rr, cfg_error(x, "user: a user name of 1 to %d of [A-Za-z0-9._-]",
+		    CONFIG_NAME_MAX));
 	if (c->name != NULL && !is_name(c->name))
 		rr = worst(rr, cfg_error(x, "name: use 1 to %d of [A-Za-z0-9._-]", CONFIG_NAME_MAX));
 	if (c->prefix == NULL && (c->prefix = xstrdup(QUEUE_DEFAULT_PREFIX)) == NULL) {
@@ -773,6 +788,19 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 		rr = worst(rr, cfg_error(x, "pkcs11: required object missing"));
 	else
 		KEEP(load_pkcs11(x, p, c));
+	/* With a user to drop to, the journal must be named: its default
+	 * beside the audit log is in a directory that user can write, where
+	 * the agent could remove it (docs/security.md). */
+	if (c->user != NULL && c->pkcs11_module != NULL && c->pkcs11_journal == NULL &&
+	    !c->pkcs11_in_process)
+		rr = worst(rr, cfg_error(x, "pkcs11.journal: required with user (a file in a "
+		    "directory that %s cannot write)", c->user));
+	if (c->pkcs11_journal == NULL && c->audit_log != NULL &&
+	    asprintf(&c->pkcs11_journal, "%s.signer", c->audit_log) == -1) {
+		c->pkcs11_journal = NULL;
+		rr = SG_ERR_ALLOC;
+		goto out;
+	}
 
 	/* Submitter CAs first: identity entries name them. */
 	if (cJSON_GetObjectItemCaseSensitive(root, "submitter_cas") != NULL) {
@@ -873,7 +901,14 @@ first_problem(void *arg, const char *problem)
 int
 config_load_report(const char *path, struct agent_config **ret, config_report_fn fn, void *arg)
 {
-	struct cfg_ctx x = { fn, arg, 0 };
+	return config_load_flags_report(path, 0, ret, fn, arg);
+}
+
+int
+config_load_flags_report(const char *path, unsigned flags, struct agent_config **ret,
+    config_report_fn fn, void *arg)
+{
+	struct cfg_ctx x = { fn, arg, 0, flags };
 	struct agent_config *c = NULL;
 	char *buf = NULL;
 	size_t len = 0;
@@ -901,11 +936,41 @@ config_load_report(const char *path, struct agent_config **ret, config_report_fn
 int
 config_load(const char *path, struct agent_config **ret, char *errbuf, size_t errlen)
 {
+	return config_load_flags(path, 0, ret, errbuf, errlen);
+}
+
+int
+config_load_flags(const char *path, unsigned flags, struct agent_config **ret, char *errbuf,
+    size_t errlen)
+{
 	struct errbuf e = { errbuf, errlen };
 
 	if (errbuf != NULL && errlen > 0)
 		errbuf[0] = '\0';
-	return config_load_report(path, ret, first_problem, &e);
+	return config_load_flags_report(path, flags, ret, first_problem, &e);
+}
+
+int
+config_hsm_keys(const struct agent_config *c, struct hsm_key_spec **ret, size_t *ret_n,
+    size_t *ret_attest)
+{
+	struct hsm_key_spec *specs;
+	size_t i;
+
+	if ((specs = calloc(c->nkeys + 1, sizeof(*specs))) == NULL)
+		return SG_ERR_ALLOC;
+	for (i = 0; i < c->nkeys; i++) {
+		specs[i].name = c->keys[i].name;
+		specs[i].uri = c->keys[i].uri;
+		specs[i].mech = c->keys[i].mech;
+	}
+	specs[i].name = "attestation_key";
+	specs[i].uri = c->attestation_key;
+	specs[i].mech_from_key = 1;
+	*ret = specs;
+	*ret_n = c->nkeys + 1;
+	*ret_attest = c->nkeys;
+	return 0;
 }
 
 void
@@ -957,6 +1022,8 @@ config_free(struct agent_config *c)
 	free(c->pkcs11_module);
 	free(c->pkcs11_token);
 	free(c->pkcs11_pin_file);
+	free(c->pkcs11_journal);
+	free(c->user);
 	free(c->attestation_key);
 	free(c->store);
 	free(c->audit_log);
@@ -1063,6 +1130,8 @@ config_same_hsm(const struct agent_config *a, const struct agent_config *b, char
 	DIFF(store);
 	DIFF(audit_log);
 	DIFF(pkcs11_signer);
+	DIFF(pkcs11_journal);
+	DIFF(user);
 	DIFF(store_token_file);
 	DIFF(store_ca_file);
 #undef DIFF

@@ -15,6 +15,7 @@
 #include <openssl/x509.h>
 
 #include "crypto.h"
+#include "hsm.h"
 #include "envelope.h"
 #include "err.h"
 #include "job.h"
@@ -111,6 +112,9 @@ struct agent_config {
 	unsigned pkcs11_sessions;
 	char *pkcs11_signer;        /* signet-signer path, or NULL: found (see main.c) */
 	int pkcs11_in_process;      /* pkcs11.isolation "none": no signer process */
+	char *pkcs11_journal;       /* the signer's journal; default <audit_log>.signer */
+	char *user;                 /* the user the agent runs as once the signer is
+	                               started (started as root), or NULL */
 	char *attestation_key;      /* PKCS#11 URI */
 	char *store;
 	char *audit_log;
@@ -148,6 +152,25 @@ typedef void (*config_report_fn)(void *arg, const char *problem);
  * (or the I/O error) and writes "member.path: reason" to errbuf.
  */
 int config_load(const char *path, struct agent_config **ret, char *errbuf, size_t errlen) SG_MUST_CHECK;
+
+/* config_load() with flags: CONFIG_LOAD_NO_FILES checks the file as strictly
+ * but reads none of the files it names (certificates, public keys, CA
+ * bundles, CRLs): signet-signer needs none of them. */
+#define CONFIG_LOAD_NO_FILES 1u
+int config_load_flags(const char *path, unsigned flags, struct agent_config **ret, char *errbuf,
+    size_t errlen) SG_MUST_CHECK;
+int config_load_flags_report(const char *path, unsigned flags, struct agent_config **ret,
+    config_report_fn fn, void *arg) SG_MUST_CHECK;
+
+/*
+ * The HSM's key list, in the order both the agent and signet-signer use:
+ * the signing keys as configured, then the attestation key (named
+ * "attestation_key", its mechanism taken from its type).  The names and
+ * URIs are borrowed from c; the caller frees the array with free().
+ * SG_ERR_ALLOC.
+ */
+int config_hsm_keys(const struct agent_config *c, struct hsm_key_spec **ret, size_t *ret_n,
+    size_t *ret_attest) SG_MUST_CHECK;
 /*
  * Like config_load(), but goes on after a problem where it can and hands
  * every problem (up to CONFIG_PROBLEMS_MAX) to fn.  SG_ERR_CONFIG when there

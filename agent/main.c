@@ -16,6 +16,8 @@
 #include <sys/prctl.h>
 #include <limits.h>
 #include <malloc.h>
+#include <pwd.h>
+#include <grp.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -304,13 +306,13 @@ check_keys(struct agent *ag, const struct agent_config *cfg)
 
 /*
  * The signer executable: as configured; else installed beside the agent
- * (<prefix>/sbin/../libexec) or in the build tree (agent/../hsm); else
+ * (<prefix>/sbin/../libexec) or in the build tree (beside it); else
  * where this build installs it.  It must be a regular executable file.
  */
 static int
 find_signer(const struct agent_config *cfg, char *buf, size_t len)
 {
-	static const char *const rel[] = { "../libexec/signet-signer", "../hsm/signet-signer" };
+	static const char *const rel[] = { "../libexec/signet-signer", "signet-signer" };
 	char exe[PATH_MAX], *slash;
 	struct stat st;
 	ssize_t n;
@@ -336,39 +338,38 @@ find_signer(const struct agent_config *cfg, char *buf, size_t len)
 }
 
 static int
-open_hsm(struct agent *ag, const struct agent_config *cfg)
+open_hsm(struct agent *ag, const struct agent_config *cfg, const char *config_path)
 {
-	struct hsm_key_spec *specs;
+	struct hsm_key_spec *specs = NULL;
 	struct hsm_config hc;
-	char errbuf[ERRBUF_LEN] = "", signer[PATH_MAX];
-	size_t i;
+	char errbuf[ERRBUF_LEN] = "", signer[PATH_MAX], config_abs[PATH_MAX];
+	size_t n = 0;
 	int r;
 
-	if ((specs = calloc(cfg->nkeys + 1, sizeof(*specs))) == NULL)
-		return SG_ERR_ALLOC;
-	for (i = 0; i < cfg->nkeys; i++) {
-		specs[i].name = cfg->keys[i].name;
-		specs[i].uri = cfg->keys[i].uri;
-		specs[i].mech = cfg->keys[i].mech;
-	}
-	specs[i].name = "attestation_key";
-	specs[i].uri = cfg->attestation_key;
-	specs[i].mech_from_key = 1;
-	ag->attest_index = i;
+	if ((r = config_hsm_keys(cfg, &specs, &n, &ag->attest_index)) != 0)
+		return r;
 	memset(&hc, 0, sizeof(hc));
 	hc.module = cfg->pkcs11_module;
 	hc.token = cfg->pkcs11_token;
 	hc.pin_file = cfg->pkcs11_pin_file;
 	hc.sessions = cfg->pkcs11_sessions;
 	hc.keys = specs;
-	hc.nkeys = cfg->nkeys + 1;
+	hc.nkeys = n;
 	if (!cfg->pkcs11_in_process) {
 		if (find_signer(cfg, signer, sizeof(signer)) != 0) {
 			log_error("pkcs11.signer: signet-signer not found; name it in the configuration");
 			free(specs);
 			return SG_ERR_CONFIG;
 		}
+		/* The signer reads the same file, by a name that no later
+		 * change of directory can redirect. */
+		if (realpath(config_path, config_abs) == NULL) {
+			log_error("%s: %s", config_path, strerror(errno));
+			free(specs);
+			return SG_ERR_CONFIG;
+		}
 		hc.signer = signer;
+		hc.signer_config = config_abs;
 	} else {
 		log_warn("pkcs11.isolation is \"none\": the PIN and the HSM sessions are in this process");
 	}
@@ -379,6 +380,61 @@ open_hsm(struct agent *ag, const struct agent_config *cfg)
 		return r;
 	}
 	return check_keys(ag, cfg);
+}
+
+/*
+ * Once the signer runs, the agent gives up the rights it was started with
+ * (docs/security.md): started as root with "user", it becomes that user
+ * (its groups, then gid, then uid; no way back, no new privileges), so
+ * that the process that reads Redis can neither read the PIN nor load a
+ * module nor trace the signer.  From then on a dead signer is not started
+ * again (it could not read the PIN): the agent exits instead.
+ */
+static int
+drop_privileges(struct agent *ag, const struct agent_config *cfg)
+{
+	struct passwd *pw;
+	uid_t uid = geteuid();
+
+	if (cfg->user == NULL) {
+		if (uid == 0)
+			log_warn("running as root without \"user\": the agent keeps root's rights beside "
+			         "the signer (set \"user\", docs/security.md)");
+		return 0;
+	}
+	errno = 0;
+	if ((pw = getpwnam(cfg->user)) == NULL) {
+		log_error("user: no user %s%s%s", cfg->user, errno ? ": " : "", errno ? strerror(errno) : "");
+		return SG_ERR_CONFIG;
+	}
+	if (pw->pw_uid == 0) {
+		log_error("user: %s is root; name the unprivileged user the agent runs as", cfg->user);
+		return SG_ERR_CONFIG;
+	}
+	if (uid != 0) {
+		if (pw->pw_uid == uid)
+			return 0;
+		log_error("user: switching to %s needs signet-agent to be started as root (it runs as "
+		          "uid %lu)", cfg->user, (unsigned long)uid);
+		return SG_ERR_CONFIG;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0) {
+		log_error("user: cannot switch to %s: %s", cfg->user, strerror(errno));
+		return SG_ERR_SYSTEM;
+	}
+	if (setuid(0) == 0 || geteuid() == 0) {
+		log_error("user: still able to become root after switching to %s", cfg->user);
+		return SG_ERR_SYSTEM;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_DUMPABLE, 0) != 0) {
+		log_error("user: prctl: %s", strerror(errno));
+		return SG_ERR_SYSTEM;
+	}
+	hsm_no_restart(ag->hsm);
+	log_info("running as %s (uid %lu); the signer keeps the HSM", cfg->user,
+	    (unsigned long)pw->pw_uid);
+	return 0;
 }
 
 /*
@@ -483,7 +539,7 @@ run(struct agent *ag, const struct agent_config *cfg)
 	/* Block no longer than the touch period, so touches are never late. */
 	int block_ms = touch_ms < READ_BLOCK_MS ? (touch_ms > 50 ? (int)touch_ms : 50) : READ_BLOCK_MS;
 	long delay = 0;
-	int r;
+	int r, lost = 0;
 
 	memset(&qopts, 0, sizeof(qopts));
 	qopts.url = cfg->redis;
@@ -534,6 +590,12 @@ run(struct agent *ag, const struct agent_config *cfg)
 		if (reload_requested) {
 			reload_requested = 0;
 			reload_policy(ag);
+		}
+		if (hsm_lost(ag->hsm)) {
+			log_error("the signer exited and cannot be started again without the rights "
+			          "the agent gave up; stopping (the service manager starts both again)");
+			lost = 1;
+			break;
 		}
 		if (watchdog_ms > 0 && now >= next_watchdog) {
 			notify_send("WATCHDOG=1");
@@ -613,7 +675,7 @@ run(struct agent *ag, const struct agent_config *cfg)
 	pthread_mutex_destroy(&wq.lock);
 	pthread_cond_destroy(&wq.not_empty);
 	pthread_cond_destroy(&wq.not_full);
-	return 0;
+	return lost ? SG_ERR_HSM_UNAVAILABLE : 0;
 }
 
 /* The store URL without trailing slashes (as the backends use it). */
@@ -742,7 +804,11 @@ main(int argc, char **argv)
 		return 2;
 	}
 	ag.cfg = cfg;
-	if ((r = open_hsm(&ag, cfg)) != 0) {
+	if ((r = open_hsm(&ag, cfg, config_path)) != 0) {
+		status = 2;
+		goto out;
+	}
+	if ((r = drop_privileges(&ag, cfg)) != 0) {
 		status = 2;
 		goto out;
 	}

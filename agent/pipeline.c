@@ -276,6 +276,8 @@ struct sign_arg {
 	struct hsm *hsm;
 	struct metrics *metrics;
 	size_t index;
+	uint8_t job[HSM_JOB_LEN]; /* the job's id, for the signer's journal */
+	uint64_t seq;             /* the journal record of the last signature */
 };
 
 /*
@@ -294,8 +296,8 @@ mono_us(void)
 }
 
 static int
-hsm_sign_retry(struct hsm *h, struct metrics *m, size_t index, const uint8_t *digest,
-    uint8_t *sig, size_t *ret_len)
+hsm_sign_retry(struct hsm *h, struct metrics *m, size_t index, const uint8_t *job,
+    const uint8_t *digest, uint8_t *sig, size_t *ret_len, uint64_t *ret_seq)
 {
 	static const long delays_ms[] = { 200, 600, 1200 };
 	size_t i;
@@ -303,7 +305,7 @@ hsm_sign_retry(struct hsm *h, struct metrics *m, size_t index, const uint8_t *di
 
 	for (i = 0;; i++) {
 		int64_t t0 = mono_us();
-		r = hsm_sign(h, index, digest, SHA256_LEN, sig, ret_len);
+		r = hsm_sign_for(h, index, job, digest, SHA256_LEN, sig, ret_len, ret_seq);
 		if (r == 0)
 			metrics_hsm_sign(m, mono_us() - t0);
 		if ((r != SG_ERR_HSM_UNAVAILABLE && r != SG_ERR_HSM_SIGN_FAILED) ||
@@ -319,15 +321,15 @@ int
 pipeline_attest_digest(struct agent *ag, const uint8_t digest[SHA256_LEN], uint8_t *sig,
     size_t *ret_len)
 {
-	return hsm_sign_retry(ag->hsm, ag->metrics, ag->attest_index, digest, sig, ret_len);
+	return hsm_sign_retry(ag->hsm, ag->metrics, ag->attest_index, NULL, digest, sig, ret_len, NULL);
 }
 
 static int
 sign_digest_cb(void *arg, const uint8_t digest[SHA256_LEN], uint8_t *sig, size_t *ret_len)
 {
-	const struct sign_arg *a = arg;
+	struct sign_arg *a = arg;
 
-	return hsm_sign_retry(a->hsm, a->metrics, a->index, digest, sig, ret_len);
+	return hsm_sign_retry(a->hsm, a->metrics, a->index, a->job, digest, sig, ret_len, &a->seq);
 }
 
 static const char *
@@ -340,7 +342,7 @@ sig_file_name(const struct sg_job *job, char *buf, size_t len)
 /* An audit record about this job (intent, signature) with what is known. */
 static int
 audit_job_event(struct agent *ag, const struct outcome *o, const char *event,
-    const char *sigsha, const char *sig_b64)
+    const char *sigsha, const char *sig_b64, uint64_t signer_seq)
 {
 	struct audit_record rec;
 	char expires[SGTIME_LEN + 1];
@@ -357,6 +359,7 @@ audit_job_event(struct agent *ag, const struct outcome *o, const char *event,
 	rec.artifact_sha256 = o->job->artifact.sha256_hex;
 	rec.signature_sha256 = sigsha;
 	rec.signature = sig_b64;
+	rec.signer_seq = signer_seq;
 	/* The signature record need not be durable on its own: nothing leaves
 	 * the agent before the decision record, whose sync covers it, and an
 	 * intent found without it after a crash is never signed again. */
@@ -397,7 +400,7 @@ static int
 sign_job(struct agent *ag, struct queue *q, struct outcome *o)
 {
 	const struct agent_key *key = &ag->cfg->keys[o->key_index];
-	struct sign_arg sa = { ag->hsm, ag->metrics, (size_t)o->key_index };
+	struct sign_arg sa = { ag->hsm, ag->metrics, (size_t)o->key_index, { 0 }, 0 };
 	struct format_request req;
 	char prev_sha[SHA256_HEX_LEN + 1], prev_key[JOB_KEY_MAX + 1], name[ARTIFACT_NAME_MAX + 8];
 	char sigsha[SHA256_HEX_LEN + 1], *sig_b64 = NULL;
@@ -451,9 +454,13 @@ sign_job(struct agent *ag, struct queue *q, struct outcome *o)
 		}
 	}
 	/* The intent is durable before the HSM is asked (see docs/reliability.md). */
-	if ((r = audit_job_event(ag, o, "intent", NULL, NULL)) != 0) {
+	if ((r = audit_job_event(ag, o, "intent", NULL, NULL, 0)) != 0) {
 		replay_done(ag->replay, o->id, 0, NULL, NULL, 0);
 		return r;
+	}
+	if (hex_decode(o->id, 2 * HSM_JOB_LEN, sa.job, sizeof(sa.job)) != 0) {
+		replay_done(ag->replay, o->id, 0, NULL, NULL, 0);
+		return SG_ERR_INTERNAL;
 	}
 	memset(&req, 0, sizeof(req));
 	req.format = o->job->format;
@@ -472,7 +479,7 @@ sign_job(struct agent *ag, struct queue *q, struct outcome *o)
 	crypto_sha256(o->sigfile, o->sigfile_len, h);
 	hex_encode(h, SHA256_LEN, sigsha);
 	if ((r = b64_encode(o->sigfile, o->sigfile_len, &sig_b64)) != 0 ||
-	    (r = audit_job_event(ag, o, "signature", sigsha, sig_b64)) != 0) {
+	    (r = audit_job_event(ag, o, "signature", sigsha, sig_b64, sa.seq)) != 0) {
 		free(sig_b64);
 		log_error_r(r, "job %s: cannot record the signature; it is not released", o->id);
 		return SG_ERR_INTERNAL;
@@ -495,7 +502,8 @@ attest(struct agent *ag, const char *payload, size_t len, char **ret, size_t *re
 	if ((r = dsse_pae(PAYLOAD_TYPE_RESULT, (const uint8_t *)payload, len, &pae, &pae_len)) != 0)
 		goto out;
 	crypto_sha256(pae, pae_len, dgst);
-	if ((r = hsm_sign_retry(ag->hsm, ag->metrics, ag->attest_index, dgst, sig, &sig_len)) != 0)
+	if ((r = hsm_sign_retry(ag->hsm, ag->metrics, ag->attest_index, NULL, dgst, sig, &sig_len,
+	         NULL)) != 0)
 		goto out;
 	/* Fail closed: release no attestation that a submitter would refuse. */
 	if (crypto_verify(ag->attest_pub, pae, pae_len, sig, sig_len) != 0) {

@@ -48,11 +48,34 @@ int
 hsm_sign(struct hsm *h, size_t key_index, const uint8_t *digest, size_t digest_len, uint8_t *sig,
     size_t *ret_sig_len)
 {
+	return hsm_sign_for(h, key_index, NULL, digest, digest_len, sig, ret_sig_len, NULL);
+}
+
+int
+hsm_sign_for(struct hsm *h, size_t key_index, const uint8_t *job, const uint8_t *digest,
+    size_t digest_len, uint8_t *sig, size_t *ret_sig_len, uint64_t *ret_seq)
+{
 	if (h == NULL)
 		return SG_ERR_INVALID_ARGUMENT;
 	if (h->client != NULL)
-		return hsm_client_sign(h->client, key_index, digest, digest_len, sig, ret_sig_len);
+		return hsm_client_sign(h->client, key_index, job, digest, digest_len, sig, ret_sig_len,
+		    ret_seq);
+	if (ret_seq != NULL)
+		*ret_seq = 0;
 	return p11_sign(h->p11, key_index, digest, digest_len, sig, ret_sig_len);
+}
+
+void
+hsm_no_restart(struct hsm *h)
+{
+	if (h != NULL)
+		hsm_client_no_restart(h->client);
+}
+
+int
+hsm_lost(struct hsm *h)
+{
+	return h != NULL ? hsm_client_lost(h->client) : 0;
 }
 
 int

@@ -16,14 +16,20 @@
  *
  * Privilege separation (hsm_config.signer set): the PIN and the PKCS#11
  * sessions then live in a separate process, signet-signer, that hsm_open()
- * starts with posix_spawn (fork+exec, never fork alone) and talks to over
- * `sessions` SOCK_SEQPACKET socketpairs, one per HSM session (protocol:
- * hsm/signer_proto.h).  This process never opens the PIN file nor loads
- * the module.  If the signer dies or breaks the protocol, the hsm_sign()
- * that notices returns SG_ERR_HSM_UNAVAILABLE and restarts it (once; later
- * calls retry with backoff while it keeps failing).  The signer is reaped
- * here, so SIGCHLD must not be set to SIG_IGN.  Starts and restarts run
- * in one thread that the handle owns until hsm_close() (the signer's
+ * starts with posix_spawn (fork+exec, never fork alone) as `signet-signer
+ * -c CONFIG` and talks to over `sessions` SOCK_SEQPACKET socketpairs, one
+ * per HSM session (protocol: hsm/signer_proto.h).  The signer reads the
+ * module, token, PIN file and keys from CONFIG itself; this process never
+ * opens the PIN file nor loads the module, and names keys only by index.
+ * The agent starts it while it still has the rights it was started with,
+ * then drops them (docs/security.md) and calls hsm_no_restart().  If the
+ * signer dies or breaks the protocol, the hsm_sign() that notices returns
+ * SG_ERR_HSM_UNAVAILABLE and restarts it (once; later calls retry with
+ * backoff while it keeps failing) — unless hsm_no_restart() was called:
+ * then hsm_lost() turns true and stays so.  A token that goes away is the
+ * signer's to recover: it opens PKCS#11 again by itself.  The signer is
+ * reaped here, so SIGCHLD must not be set to SIG_IGN.  Starts and restarts
+ * run in one thread that the handle owns until hsm_close() (the signer's
  * PR_SET_PDEATHSIG is tied to the thread that started it).
  */
 #ifndef SG_HSM_H
@@ -62,9 +68,14 @@ struct hsm_config {
 	const char *signer;   /* absolute path of signet-signer, or NULL: the
 	                         PKCS#11 module runs in this process (tests,
 	                         tools).  Set, it is SG_ERR_CONFIG if relative;
-	                         module, token label, PIN file path, key names
-	                         and URIs must then each fit HSM_SIGNER_STR_MAX
-	                         bytes (else SG_ERR_CONFIG). */
+	                         signer_config must then be set, and the key
+	                         names (which the signer's own list must match,
+	                         in order) must each fit HSM_SIGNER_STR_MAX
+	                         bytes (else SG_ERR_CONFIG); module, token,
+	                         PIN file and URIs are then the signer's
+	                         business and not used here. */
+	const char *signer_config; /* absolute path of the configuration file
+	                              the signer reads (the agent's) */
 };
 #define HSM_SIGNER_STR_MAX 1024 /* bytes of each string sent to the signer */
 
@@ -103,6 +114,25 @@ int hsm_open(const struct hsm_config *cfg, struct hsm **ret, char *errbuf, size_
  */
 int hsm_sign(struct hsm *h, size_t key_index, const uint8_t *digest, size_t digest_len,
     uint8_t *sig, size_t *ret_sig_len) SG_MUST_CHECK;
+
+/*
+ * hsm_sign() for job `job` (HSM_JOB_LEN bytes: its id, or NULL for a
+ * signature that is for no job).  Through the signer, the signature is in
+ * the signer's journal under that job before it is returned, and
+ * *ret_seq (may be NULL) is its record's number there; in-process there
+ * is no journal and *ret_seq is 0.  Errors as hsm_sign().
+ */
+#define HSM_JOB_LEN 16
+int hsm_sign_for(struct hsm *h, size_t key_index, const uint8_t *job, const uint8_t *digest,
+    size_t digest_len, uint8_t *sig, size_t *ret_sig_len, uint64_t *ret_seq) SG_MUST_CHECK;
+
+/* After this a dead signer is not started again (see above).  NULL and the
+ * in-process mode: no-op. */
+void hsm_no_restart(struct hsm *h);
+
+/* Whether the signer died after hsm_no_restart(): every signature fails
+ * from then on.  0 in-process. */
+int hsm_lost(struct hsm *h);
 
 /* The public key of configured key i (from the token), as an EVP_PKEY that
  * the caller frees (a new reference to the cached key: do not modify it; it

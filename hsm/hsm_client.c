@@ -19,15 +19,22 @@
  * and that caller returns SG_ERR_HSM_UNAVAILABLE after trying one restart.
  * Every start is done by the keeper thread (`restarting`; callers that need
  * a channel wait on `cond`): it kills (SIGKILL) and reaps the old signer,
- * starts a new one
- * and replays the INIT/KEY/OPEN handshake; the new signer must report the
- * same mechanisms and public keys as the first, or it is refused.  When the
- * restart fails, callers get SG_ERR_HSM_UNAVAILABLE at once until
- * `next_try`; each further failure doubles the wait, up to
- * RESTART_BACKOFF_MAX_MS.  A success resets it.
+ * starts a new one and runs the OPEN handshake; the new signer must report
+ * the same keys, mechanisms and public keys as the first, or it is
+ * refused.  When the restart fails, callers get SG_ERR_HSM_UNAVAILABLE at
+ * once until `next_try`; each further failure doubles the wait, up to
+ * RESTART_BACKOFF_MAX_MS.  A success resets it.  A lost token is not a
+ * reason to restart: the signer opens PKCS#11 again by itself.
+ *
+ * After hsm_client_no_restart() (the agent dropped the rights the signer
+ * needs: a signer started now could not read the PIN) a dead signer is
+ * final: `lost` is set and every call fails with SG_ERR_HSM_UNAVAILABLE;
+ * the agent sees hsm_client_lost() and exits, for the service manager to
+ * start both again.
  *
  * Starting: posix_spawn (fork+exec in one; never fork alone in a threaded
- * process) of the configured absolute path, argv {"signet-signer"}, the
+ * process) of the configured absolute path, argv {"signet-signer", "-c",
+ * the configuration file}, the
  * agent's environment (SOFTHSM2_CONF and the like), an empty signal mask,
  * default dispositions, its own process group (terminal signals are for
  * the agent), stdin/stdout on /dev/null, stderr shared, the child ends of
@@ -36,8 +43,10 @@
  * SIGKILL if it does not go within CLOSE_WAIT_MS).  Its pid is only
  * signalled while not yet reaped, so it cannot have been reused.
  *
- * The PIN file path goes to the signer; this file has no call that could
- * read it (tests/unit/test_hsm_signer.c checks that with --wrap).
+ * Nothing but the configuration file's path goes to the signer, which
+ * reads the module, token, PIN file and keys from it; this file has no
+ * call that could read the PIN (tests/unit/test_hsm_signer.c checks that
+ * with --wrap).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -77,8 +86,8 @@ struct chan {
 };
 
 struct hsm_client {
-	/* The configuration, copied for restarts (never the PIN: its path). */
-	char *signer, *module, *token, *pin_file;
+	/* The configuration, copied for restarts. */
+	char *signer, *signer_config;
 	unsigned sessions;
 	struct hsm_key_spec *keys;
 	size_t nkeys;
@@ -94,6 +103,8 @@ struct hsm_client {
 	uint64_t gen; /* generation of the current channels */
 	int up;       /* the current generation is usable */
 	int restarting; /* a (re)start is asked for or running: wait for it */
+	int no_restart; /* hsm_client_no_restart() was called */
+	int lost;       /* the signer died after no_restart: final */
 	int want_start; /* the keeper's order */
 	int stop;       /* the keeper's order to end */
 	int last_r;     /* result of the last (re)start, and its reason */
@@ -187,7 +198,8 @@ spawn_signer(const struct hsm_client *c, pid_t *ret_pid, int *fds, char *errbuf,
 	posix_spawnattr_t attr;
 	int has_fa = 0, has_attr = 0, e;
 	sigset_t none, all;
-	char *argv[] = { (char *)(uintptr_t) "signet-signer", NULL };
+	char *argv[] = { (char *)(uintptr_t) "signet-signer", (char *)(uintptr_t) "-c", c->signer_config,
+		NULL };
 	struct timeval tv = { SP_RECV_TIMEOUT_S, 0 };
 	pid_t pid = 0;
 
@@ -309,10 +321,11 @@ copy_reason(struct sp_rd *p, char *errbuf, size_t errlen)
 }
 
 /*
- * The handshake on a fresh signer: INIT, KEY..., OPEN, then PUBKEY for
- * each key.  On the first start (c->pub[i] NULL) the keys are stored; on a
- * restart they must be the same.  0, the signer's open error (with its
- * reason), SG_ERR_HSM_UNAVAILABLE.
+ * The handshake on a fresh signer: OPEN (the signer opens PKCS#11 from its
+ * own configuration and names its keys, which must be ours, in our order),
+ * then PUBKEY for each key.  On the first start (c->pub[i] NULL) the keys
+ * are stored; on a restart they must be the same.  0, the signer's open
+ * error (with its reason), SG_ERR_HSM_UNAVAILABLE.
  */
 static int
 handshake(struct hsm_client *c, int fd, char *errbuf, size_t errlen)
@@ -324,7 +337,9 @@ handshake(struct hsm_client *c, int fd, char *errbuf, size_t errlen)
 	EVP_PKEY *pk = NULL;
 	const uint8_t *der;
 	const unsigned char *q;
+	char *name = NULL;
 	uint16_t der_len;
+	uint32_t nkeys;
 	uint8_t mech;
 	size_t i;
 
@@ -334,15 +349,6 @@ handshake(struct hsm_client *c, int fd, char *errbuf, size_t errlen)
 		r = SG_ERR_ALLOC;
 		goto out;
 	}
-	{
-		struct hsm_config cfg = { c->module, c->token, c->pin_file, c->sessions, c->keys, c->nkeys,
-			NULL };
-		if (sp_build_init(w, &cfg) != 0 || sp_send(fd, w) != 0)
-			goto broken;
-	}
-	for (i = 0; i < c->nkeys; i++)
-		if (sp_build_key(w, &c->keys[i]) != 0 || sp_send(fd, w) != 0)
-			goto broken;
 	sp_wr_request(w, SP_MSG_OPEN);
 	if (roundtrip(fd, w, buf, &status, &p) != 0)
 		goto broken;
@@ -350,6 +356,29 @@ handshake(struct hsm_client *c, int fd, char *errbuf, size_t errlen)
 		copy_reason(&p, errbuf, errlen);
 		r = status;
 		goto out;
+	}
+	nkeys = sp_get_u32(&p);
+	if (p.bad || nkeys != c->nkeys) {
+		errbuf_set(errbuf, errlen, "the signer's configuration has %u keys, the agent's %zu: "
+		    "both must read the same file", nkeys, c->nkeys);
+		r = SG_ERR_CONFIG;
+		goto out;
+	}
+	for (i = 0; i < c->nkeys; i++) {
+		mech = sp_get_u8(&p);
+		if (sp_get_str(&p, &name) != 0 || name == NULL)
+			goto broken;
+		if (strcmp(name, c->keys[i].name) != 0 ||
+		    (!c->keys[i].mech_from_key && mech != (uint8_t)c->keys[i].mech)) {
+			errbuf_set(errbuf, errlen, "the signer's key %zu is %.100s (%s), the agent's "
+			    "%.100s: both must read the same configuration", i, name,
+			    mech <= SG_MECH_RSA_PSS_SHA256 ? sg_mech_name((enum sg_mech)mech) : "?",
+			    c->keys[i].name);
+			r = SG_ERR_CONFIG;
+			goto out;
+		}
+		free(name);
+		name = NULL;
 	}
 	if (sp_rd_end(&p) != 0)
 		goto broken;
@@ -392,6 +421,7 @@ broken:
 	errbuf_set(errbuf, errlen, "signer %.200s died or broke the protocol while starting", c->signer);
 	r = SG_ERR_HSM_UNAVAILABLE;
 out:
+	free(name);
 	EVP_PKEY_free(pk);
 	free(w);
 	free(buf);
@@ -507,6 +537,10 @@ take(struct hsm_client *c, struct chan *ret)
 			pthread_cond_wait(&c->cond, &c->lock);
 			continue;
 		}
+		if (c->no_restart) {
+			c->lost = 1;
+			break;
+		}
 		now(&t);
 		if (ts_before(&t, &c->next_try))
 			break;
@@ -551,20 +585,24 @@ broken(struct hsm_client *c, struct chan ch)
 		c->nidle = 0;
 		now(&c->next_try);
 		pthread_cond_broadcast(&c->cond);
-		ask_start_locked(c);
+		if (c->no_restart)
+			c->lost = 1;
+		else
+			ask_start_locked(c);
 	}
 	pthread_mutex_unlock(&c->lock);
 }
 
 int
-hsm_client_sign(struct hsm_client *c, size_t key_index, const uint8_t *digest, size_t digest_len,
-    uint8_t *sig, size_t *ret_sig_len)
+hsm_client_sign(struct hsm_client *c, size_t key_index, const uint8_t *job, const uint8_t *digest,
+    size_t digest_len, uint8_t *sig, size_t *ret_sig_len, uint64_t *ret_seq)
 {
 	int r = SG_ERR_INTERNAL, status = 0;
 	struct sp_wr w;
 	uint8_t buf[SP_FRAME_MAX];
 	struct sp_rd p;
 	struct chan ch;
+	uint64_t seq;
 	size_t len;
 
 	/* Checked here first: the signer exits on a bad request. */
@@ -572,7 +610,7 @@ hsm_client_sign(struct hsm_client *c, size_t key_index, const uint8_t *digest, s
 		return SG_ERR_INVALID_ARGUMENT;
 	if (key_index >= c->nkeys || digest_len != SHA256_LEN)
 		return SG_ERR_INVALID_ARGUMENT;
-	if (sp_build_sign(&w, (uint32_t)key_index, digest, (uint32_t)digest_len) != 0)
+	if (sp_build_sign(&w, (uint32_t)key_index, job, digest, (uint32_t)digest_len) != 0)
 		return SG_ERR_INTERNAL;
 	r = take(c, &ch);
 	if (r < 0)
@@ -582,27 +620,23 @@ hsm_client_sign(struct hsm_client *c, size_t key_index, const uint8_t *digest, s
 		return SG_ERR_HSM_UNAVAILABLE;
 	}
 	len = p.len;
-	if (status == 0 ? len == 0 || len > HSM_SIG_MAX : len != 0) {
+	if (status == 0 ? len <= 8 || len - 8 > HSM_SIG_MAX : len != 0) {
 		log_debug("signer: SIGN response with status %d and %zu bytes", status, len);
 		broken(c, ch);
 		return SG_ERR_HSM_UNAVAILABLE;
 	}
-	/* The signer lost the device, the token, its session or its login —
-	 * or a key handle went stale (SoftHSM, after its token files were
-	 * away, answers with handle errors rather than "removed"): a fresh
-	 * signer initializes PKCS#11, logs in and finds its keys again.  A
-	 * signing failure is rare enough that restarting costs nothing. */
-	if (status == SG_ERR_HSM_UNAVAILABLE || status == SG_ERR_HSM_SIGN_FAILED) {
-		log_debug("signer: %s; restarting the signer", sg_strerror(status));
-		broken(c, ch);
-		return status;
-	}
+	/* A lost token is the signer's to recover (it opens PKCS#11 again on
+	 * a later request): the channel stays good. */
 	give(c, ch);
 	if (status < 0)
 		return status;
+	seq = sp_get_u64(&p);
+	len -= 8;
 	memcpy(sig, sp_get_bytes(&p, len), len);
 	explicit_bzero(buf, sizeof(buf));
 	*ret_sig_len = len;
+	if (ret_seq != NULL)
+		*ret_seq = seq;
 	return 0;
 }
 
@@ -615,6 +649,31 @@ hsm_client_public_key(struct hsm_client *c, size_t key_index, EVP_PKEY **ret)
 		return SG_ERR_ALLOC;
 	*ret = c->pub[key_index];
 	return 0;
+}
+
+void
+hsm_client_no_restart(struct hsm_client *c)
+{
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->no_restart = 1;
+	if (!c->up && !c->restarting)
+		c->lost = 1;
+	pthread_mutex_unlock(&c->lock);
+}
+
+int
+hsm_client_lost(struct hsm_client *c)
+{
+	int lost;
+
+	if (c == NULL)
+		return 0;
+	pthread_mutex_lock(&c->lock);
+	lost = c->lost;
+	pthread_mutex_unlock(&c->lock);
+	return lost;
 }
 
 pid_t
@@ -656,8 +715,8 @@ hsm_client_open(const struct hsm_config *cfg, struct hsm_client **ret, char *err
 
 	/* What p11_open() would refuse before touching anything, with its
 	 * words; the signer checks all of it again. */
-	if (cfg == NULL || ret == NULL || cfg->module == NULL || cfg->token == NULL ||
-	    cfg->pin_file == NULL || cfg->signer == NULL || (cfg->nkeys > 0 && cfg->keys == NULL)) {
+	if (cfg == NULL || ret == NULL || cfg->signer == NULL || cfg->signer_config == NULL ||
+	    (cfg->nkeys > 0 && cfg->keys == NULL)) {
 		errbuf_set(errbuf, errlen, "incomplete HSM configuration");
 		r = SG_ERR_INVALID_ARGUMENT;
 		goto out;
@@ -667,8 +726,8 @@ hsm_client_open(const struct hsm_config *cfg, struct hsm_client **ret, char *err
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
-	if (cfg->module[0] != '/') {
-		errbuf_set(errbuf, errlen, "PKCS#11 module path %.200s is not absolute", cfg->module);
+	if (cfg->signer_config[0] != '/') {
+		errbuf_set(errbuf, errlen, "configuration path %.200s is not absolute", cfg->signer_config);
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
@@ -696,9 +755,8 @@ hsm_client_open(const struct hsm_config *cfg, struct hsm_client **ret, char *err
 	c->sessions = cfg->sessions;
 	c->backoff_ms = RESTART_BACKOFF_MIN_MS;
 	if ((r = copy_str(cfg->signer, "signer path", &c->signer, errbuf, errlen)) < 0 ||
-	    (r = copy_str(cfg->module, "PKCS#11 module path", &c->module, errbuf, errlen)) < 0 ||
-	    (r = copy_str(cfg->token, "token label", &c->token, errbuf, errlen)) < 0 ||
-	    (r = copy_str(cfg->pin_file, "PIN file path", &c->pin_file, errbuf, errlen)) < 0)
+	    (r = copy_str(cfg->signer_config, "configuration path", &c->signer_config, errbuf,
+	         errlen)) < 0)
 		goto out;
 	if (cfg->nkeys > 0) {
 		c->keys = calloc(cfg->nkeys, sizeof(*c->keys));
@@ -714,6 +772,8 @@ hsm_client_open(const struct hsm_config *cfg, struct hsm_client **ret, char *err
 		char *name = NULL, *uri = NULL;
 
 		r = copy_str(cfg->keys[k].name, "key name", &name, errbuf, errlen);
+		if (r == 0 && name == NULL)
+			r = SG_ERR_INVALID_ARGUMENT;
 		if (r == 0)
 			r = copy_str(cfg->keys[k].uri, "key URI", &uri, errbuf, errlen);
 		c->keys[k] = cfg->keys[k];
@@ -795,9 +855,7 @@ hsm_client_close(struct hsm_client *c)
 	free(c->pub);
 	free(c->mech);
 	free(c->signer);
-	free(c->module);
-	free(c->token);
-	free(c->pin_file);
+	free(c->signer_config);
 	if (c->has_cond)
 		pthread_cond_destroy(&c->cond);
 	if (c->has_keeper_cond)

@@ -45,6 +45,13 @@ sp_put_u32(struct sp_wr *w, uint32_t v)
 }
 
 void
+sp_put_u64(struct sp_wr *w, uint64_t v)
+{
+	sp_put_u32(w, (uint32_t)(v >> 32));
+	sp_put_u32(w, (uint32_t)v);
+}
+
+void
 sp_put_bytes(struct sp_wr *w, const void *p, size_t len)
 {
 	put_raw(w, p, len);
@@ -137,6 +144,14 @@ sp_get_u32(struct sp_rd *r)
 	const uint8_t *p = sp_get_bytes(r, 4);
 
 	return p != NULL ? ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3] : 0;
+}
+
+uint64_t
+sp_get_u64(struct sp_rd *r)
+{
+	uint64_t hi = sp_get_u32(r);
+
+	return (hi << 32) | sp_get_u32(r);
 }
 
 int
@@ -241,36 +256,14 @@ sp_recv(int fd, uint8_t *buf, size_t *ret_len)
 }
 
 int
-sp_build_init(struct sp_wr *w, const struct hsm_config *cfg)
+sp_build_sign(struct sp_wr *w, uint32_t key_index, const uint8_t *job, const uint8_t *digest,
+    uint32_t digest_len)
 {
-	sp_wr_request(w, SP_MSG_INIT);
-	sp_put_u32(w, cfg->sessions);
-	sp_put_u32(w, cfg->nkeys > UINT32_MAX ? UINT32_MAX : (uint32_t)cfg->nkeys);
-	sp_put_str(w, cfg->module);
-	sp_put_str(w, cfg->token);
-	sp_put_str(w, cfg->pin_file);
-	return sp_wr_finish(w);
-}
+	static const uint8_t none[SP_JOB_LEN];
 
-int
-sp_build_key(struct sp_wr *w, const struct hsm_key_spec *ks)
-{
-	/* An out-of-range mechanism stays out of range (p11_open names it). */
-	int mech = (int)ks->mech;
-
-	sp_wr_request(w, SP_MSG_KEY);
-	sp_put_u8(w, mech < 0 || mech > UINT8_MAX ? UINT8_MAX : (uint8_t)mech);
-	sp_put_u8(w, ks->mech_from_key ? 1 : 0);
-	sp_put_str(w, ks->name);
-	sp_put_str(w, ks->uri);
-	return sp_wr_finish(w);
-}
-
-int
-sp_build_sign(struct sp_wr *w, uint32_t key_index, const uint8_t *digest, uint32_t digest_len)
-{
 	sp_wr_request(w, SP_MSG_SIGN);
 	sp_put_u32(w, key_index);
+	sp_put_bytes(w, job != NULL ? job : none, SP_JOB_LEN);
 	sp_put_u32(w, digest_len);
 	sp_put_bytes(w, digest, digest_len);
 	return sp_wr_finish(w);

@@ -6,7 +6,16 @@
  * The signer holds what is worth stealing (the PIN, a logged-in PKCS#11
  * session) and accepts only a tiny, fixed set of requests, each checked
  * again on arrival; anything unexpected makes it log one line to stderr
- * and exit (fail closed), and the agent restarts it.
+ * and exit (fail closed).
+ *
+ * The signer takes nothing security-relevant from the agent: it is started
+ * as `signet-signer -c CONFIG` while the agent still runs with the rights
+ * it was started with (before it reads anything hostile and before it drops
+ * to its configured user), and reads the PKCS#11 module, token, PIN file
+ * and keys with their mechanisms from that configuration itself.  The
+ * agent names a key only by its index in that list (configured signing
+ * keys in order, then the attestation key), never by a URI or a path.
+ * docs/security.md has the whole argument.
  *
  * Transport: `sessions` AF_UNIX SOCK_SEQPACKET socketpairs, one per HSM
  * session; the signer's ends are fds 3, 4, ... (SP_CHANNEL_FD0 + i).
@@ -24,20 +33,25 @@
  * HSM_SIGNER_STR_MAX bytes; length 0xffff stands for NULL.
  *
  * Requests, in the only order accepted (channel 0 until OPEN succeeds):
- *   INIT   u32 sessions, u32 nkeys, str module, str token, str pin_file
- *          (no response; once, first)
- *   KEY    u8 mech, u8 mech_from_key (0/1), str name, str uri
- *          (no response; exactly nkeys of them, after INIT)
- *   OPEN   empty: the signer runs p11_open().  Response: status, and on
- *          failure a one-line reason (raw bytes, no NUL), after which the
- *          signer exits SP_EXIT_OPEN_FAILED.
+ *   OPEN   empty: the signer runs p11_open() on its own configuration.
+ *          Response: status, then on success u32 nkeys and per key u8
+ *          mech (resolved) and str name, so that the agent can check that
+ *          both read the same list; on failure a one-line reason (raw
+ *          bytes, no NUL), after which the signer exits
+ *          SP_EXIT_OPEN_FAILED.
  *   PUBKEY u32 key_index.  Response: u8 mech (resolved), u16 der_len,
  *          DER SubjectPublicKeyInfo.
- *   SIGN   u32 key_index, u32 digest_len, digest[digest_len]; key_index <
- *          nkeys and digest_len equal to the mechanism's digest length (32:
- *          every mechanism hashes with SHA-256).  Response: status, and on
- *          success the signature (hsm.h encoding, 1..HSM_SIG_MAX bytes).
+ *   SIGN   u32 key_index, u8 job[SP_JOB_LEN] (the job id the signature is
+ *          for, as the agent says; all zero for none), u32 digest_len,
+ *          digest[digest_len]; key_index < nkeys and digest_len equal to
+ *          the mechanism's digest length (32: every mechanism hashes with
+ *          SHA-256).  The signer records the request in its journal before
+ *          it answers.  Response: status, and on success u64 journal
+ *          sequence number and the signature (hsm.h encoding,
+ *          1..HSM_SIG_MAX bytes).
  *   PING   empty.  Response: status 0.
+ * Type numbers 1 and 2 (an older protocol's INIT and KEY, by which the
+ * agent named the module, token, PIN file and key URIs) are unknown now.
  * PUBKEY, SIGN and PING are accepted on every channel after OPEN.
  */
 #ifndef SG_SIGNER_PROTO_H
@@ -58,10 +72,9 @@
 #define SP_CHANNEL_FD0    3    /* the signer's channel i is fd SP_CHANNEL_FD0 + i */
 #define SP_REASON_MAX     512  /* bytes of an OPEN failure reason */
 #define SP_RECV_TIMEOUT_S 30   /* seconds the agent waits for any response */
+#define SP_JOB_LEN        HSM_JOB_LEN /* bytes of the job id in a SIGN (128 bits) */
 
 enum sp_type {
-	SP_MSG_INIT = 1,
-	SP_MSG_KEY = 2,
 	SP_MSG_OPEN = 3,
 	SP_MSG_PUBKEY = 4,
 	SP_MSG_SIGN = 5,
@@ -96,6 +109,7 @@ void sp_wr_response(struct sp_wr *w, int status);
 void sp_put_u8(struct sp_wr *w, uint8_t v);
 void sp_put_u16(struct sp_wr *w, uint16_t v);
 void sp_put_u32(struct sp_wr *w, uint32_t v);
+void sp_put_u64(struct sp_wr *w, uint64_t v);
 void sp_put_bytes(struct sp_wr *w, const void *p, size_t len);
 /* NULL, or a string of at most HSM_SIGNER_STR_MAX bytes (else bad). */
 void sp_put_str(struct sp_wr *w, const char *s);
@@ -105,6 +119,7 @@ int sp_wr_finish(struct sp_wr *w) SG_MUST_CHECK;
 uint8_t sp_get_u8(struct sp_rd *r);
 uint16_t sp_get_u16(struct sp_rd *r);
 uint32_t sp_get_u32(struct sp_rd *r);
+uint64_t sp_get_u64(struct sp_rd *r);
 /* A pointer into the payload, or NULL (and bad) if fewer than len bytes. */
 const uint8_t *sp_get_bytes(struct sp_rd *r, size_t len);
 /* A string as sp_put_str() wrote it, copied and NUL-terminated into
@@ -127,9 +142,8 @@ int sp_send(int fd, struct sp_wr *w) SG_MUST_CHECK;
  * SG_ERR_TIMEOUT (SO_RCVTIMEO elapsed), SG_ERR_SYSTEM. */
 int sp_recv(int fd, uint8_t *buf, size_t *ret_len) SG_MUST_CHECK;
 
-/* Requests the agent builds (also used by the tests). */
-int sp_build_init(struct sp_wr *w, const struct hsm_config *cfg) SG_MUST_CHECK;
-int sp_build_key(struct sp_wr *w, const struct hsm_key_spec *ks) SG_MUST_CHECK;
-int sp_build_sign(struct sp_wr *w, uint32_t key_index, const uint8_t *digest, uint32_t digest_len) SG_MUST_CHECK;
+/* The SIGN request (also used by the tests); job may be NULL (all zero). */
+int sp_build_sign(struct sp_wr *w, uint32_t key_index, const uint8_t *job, const uint8_t *digest,
+    uint32_t digest_len) SG_MUST_CHECK;
 
 #endif

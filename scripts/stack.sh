@@ -32,7 +32,7 @@ STACK_SUBMITTERS=""
 stack_log() { [ -n "${STACK_QUIET:-}" ] || printf '  %s\n' "$*"; }
 
 stack_redis_start() {
-	redis-server --port 0 --unixsocket "$REDIS_SOCK" --unixsocketperm 700 \
+	redis-server --port 0 --unixsocket "$REDIS_SOCK" --unixsocketperm "${STACK_REDIS_PERM:-700}" \
 		--save '' --appendonly no --dir "$STACK_DIR" --daemonize yes \
 		--pidfile "$STACK_DIR/redis.pid" --logfile "$STACK_DIR/redis.log" >/dev/null
 	for _ in $(seq 1 100); do

@@ -58,7 +58,7 @@ static char pin_path[PATH_MAX];       /* "1234", 0600 */
 static char wrong_pin_path[PATH_MAX]; /* "9999", 0600 */
 static char open_pin_path[PATH_MAX];  /* "1234", 0644 */
 static char missing_pin_path[PATH_MAX];
-/* NULL: in-process; set by the via_signer fixture in the test's child. */
+/* Always NULL here: in-process (see add()). */
 static const char *signer_path;
 
 /* ---- setup, in the parent ---- */
@@ -853,43 +853,31 @@ START_TEST(test_rv_errors)
 END_TEST
 
 static void
-via_signer(void)
-{
-	signer_path = SIGNER_PATH;
-}
-
-static void
-add_one(Suite *s, const char *name, const TTest *t, int signer)
+add_one(Suite *s, const char *name, const TTest *t)
 {
 	TCase *tc = tcase_create(name);
 
 	tcase_set_timeout(tc, TEST_TIMEOUT_S);
-	if (signer)
-		tcase_add_checked_fixture(tc, via_signer, NULL);
 	tcase_add_test(tc, t);
 	suite_add_tcase(s, tc);
 }
 
-/* name is "/hsm/..."; the second run is "/hsm/via-signer/...". */
+/*
+ * Each test runs in-process (p11.h).  Through signet-signer the same
+ * p11_open() runs on the signer's side with the keys of its own
+ * configuration file; tests/unit/test_hsm_signer.c covers that path (key
+ * list, refusals with their reasons, journal, restarts).
+ */
 static void
 add(Suite *s, const char *name, const TTest *t)
 {
-	/* Check keeps the name's pointer: static storage. */
-	static char names[64][128];
-	static size_t nnames;
-
-	add_one(s, name, t, 0);
-	if (nnames == NELEM(names) ||
-	    snprintf(names[nnames], sizeof(names[0]), "/hsm/via-signer%s", name + strlen("/hsm")) >=
-	        (int)sizeof(names[0]))
-		abort();
-	add_one(s, names[nnames++], t, 1);
+	add_one(s, name, t);
 }
 
 static void
 add_once(Suite *s, const char *name, const TTest *t)
 {
-	add_one(s, name, t, 0);
+	add_one(s, name, t);
 }
 
 int

@@ -4,10 +4,15 @@
  * keys).
  *
  * - The protocol, against the binary directly: a well-formed session
- *   works; every violation (unknown type, oversized, truncated or short
- *   frame, requests out of order, bad key index, digest length other than
- *   the mechanism's, INIT twice, ...) makes the signer exit
- *   SP_EXIT_PROTOCOL with one line on stderr and no response at all.
+ *   works; every violation (unknown type — the old INIT and KEY by which
+ *   an agent could name a module, a PIN file or a key URI included —,
+ *   oversized, truncated or short frame, requests out of order, bad key
+ *   index, digest length other than the mechanism's, ...) makes the signer
+ *   exit SP_EXIT_PROTOCOL with one line on stderr and no response at all.
+ * - The signer reads its configuration (an agent configuration file
+ *   written here) itself: the agent's key list must match it; a signing
+ *   key that is the attestation key is refused.
+ * - The journal: every signature is in it, under its job, chained.
  * - Restarts: SIGKILL mid-run (alone and under concurrent signing), a
  *   restart that fails and backs off, no zombies left.
  * - The PIN file is never read in this process with a signer: the binary
@@ -45,6 +50,7 @@
 #include "hsm.h"
 #include "hsm_internal.h"
 #include "signer_proto.h"
+#include "sjournal.h"
 #include "util.h"
 
 int main(void);
@@ -71,6 +77,7 @@ static char tmpdir[] = "/tmp/signet-test-signer-XXXXXX";
 static int have_tmpdir;
 static char pin_path[PATH_MAX];
 static char wrong_pin_path[PATH_MAX];
+static char journal_path[PATH_MAX];
 
 /* ---- the wrapper: read_secret_file() calls made in this process ---- */
 
@@ -156,8 +163,10 @@ setup(void)
 		return -1;
 	if (run(init) != 0)
 		return -1;
-	if (keygen("EC:prime256v1", "01", "ec-key") != 0 || keygen("rsa:2048", "02", "rsa-key") != 0)
+	if (keygen("EC:prime256v1", "01", "ec-key") != 0 || keygen("rsa:2048", "02", "rsa-key") != 0 ||
+	    keygen("EC:prime256v1", "03", "att-key") != 0)
 		return -1;
+	snprintf(journal_path, sizeof(journal_path), "%s/journal", tmpdir);
 	return 0;
 }
 
@@ -179,24 +188,72 @@ cleanup(void)
 
 /* ---- helpers ---- */
 
+/* The agent's list for the configuration config_file() writes: its keys
+ * in order, then the attestation key. */
 static const struct hsm_key_spec keys[] = {
 	{ "ec", "pkcs11:object=ec-key", SG_MECH_ECDSA_SHA256, 0 },
 	{ "rsa", "pkcs11:object=rsa-key", SG_MECH_RSA_PSS_SHA256, 0 },
+	{ "attestation_key", "pkcs11:object=att-key", SG_MECH_ECDSA_SHA256, 1 },
 };
+#define ATTEST_INDEX 2
+
+/*
+ * An agent configuration for the signer to read: `sessions` sessions, the
+ * PIN from pin, the attestation key `attest` (a label).  Written once per
+ * combination under tmpdir; returns its path (static storage per call
+ * site is not needed: each combination has its own file name).
+ */
+static const char *
+config_file(unsigned sessions, const char *pin, const char *attest)
+{
+	static char paths[16][PATH_MAX];
+	static unsigned used;
+	char text[16384], path[PATH_MAX];
+	unsigned i;
+
+	snprintf(path, sizeof(path), "%s/agent-%u-%s-%s.json", tmpdir, sessions,
+	    strrchr(pin, '/') + 1, attest);
+	for (i = 0; i < used; i++)
+		if (strcmp(paths[i], path) == 0)
+			return paths[i];
+	ck_assert_uint_lt(used, 16);
+	snprintf(text, sizeof(text),
+	    "{\"name\": \"test\", \"redis\": \"unix:///nonexistent/redis.sock\",\n"
+	    " \"pkcs11\": {\"module\": \"%s\", \"token\": \"%s\", \"pin_file\": \"%s\",\n"
+	    "            \"sessions\": %u, \"journal\": \"%s\"},\n"
+	    " \"attestation_key\": \"pkcs11:object=%s\",\n"
+	    " \"store\": \"file://%s/store\", \"audit_log\": \"%s/audit.log\",\n"
+	    " \"keys\": {\"ec\": {\"key\": \"pkcs11:object=ec-key\", \"mechanism\": \"ecdsa-sha256\",\n"
+	    "                   \"certificates\": \"/nonexistent/ec.pem\", \"formats\": [\"raw\"]},\n"
+	    "          \"rsa\": {\"key\": \"pkcs11:object=rsa-key\", \"mechanism\": \"rsa-pss-sha256\",\n"
+	    "                   \"certificates\": \"/nonexistent/rsa.pem\", \"formats\": [\"raw\"]}},\n"
+	    " \"submitters\": {\"ci\": {\"public_key\": \"/nonexistent/ci.pub\", \"keys\": [\"ec\"]}}}\n",
+	    SOFTHSM_MODULE, TOKEN, pin, sessions, journal_path, attest, tmpdir, tmpdir);
+	ck_assert_int_eq(write_text(path, text, 0600), 0);
+	snprintf(paths[used], PATH_MAX, "%s", path);
+	return paths[used++];
+}
 
 static struct hsm_config
-config(unsigned sessions, const char *signer)
+config_with(unsigned sessions, const char *signer, const char *pin, const char *attest)
 {
 	struct hsm_config cfg = {
 		.module = SOFTHSM_MODULE,
 		.token = TOKEN,
-		.pin_file = pin_path,
+		.pin_file = pin,
 		.sessions = sessions,
 		.keys = keys,
 		.nkeys = NELEM(keys),
 		.signer = signer,
+		.signer_config = signer != NULL ? config_file(sessions, pin, attest) : NULL,
 	};
 	return cfg;
+}
+
+static struct hsm_config
+config(unsigned sessions, const char *signer)
+{
+	return config_with(sessions, signer, pin_path, "att-key");
 }
 
 static struct hsm *
@@ -258,10 +315,11 @@ struct raw {
 };
 
 static void
-raw_start(struct raw *rw, unsigned n)
+raw_start_with(struct raw *rw, unsigned n, const char *cfgpath)
 {
 	posix_spawn_file_actions_t fa;
-	char *argv[] = { (char *)(uintptr_t) "signet-signer", NULL };
+	char *argv[] = { (char *)(uintptr_t) "signet-signer", (char *)(uintptr_t) "-c",
+		(char *)(uintptr_t)cfgpath, NULL };
 	struct timeval tv = { RAW_TIMEOUT_S, 0 };
 	int sv[2], child[HSM_SESSIONS_MAX];
 	unsigned i;
@@ -286,6 +344,13 @@ raw_start(struct raw *rw, unsigned n)
 	posix_spawn_file_actions_destroy(&fa);
 	for (i = 0; i < n; i++)
 		close(child[i]);
+}
+
+/* A signer with n channels reading a configuration for n sessions. */
+static void
+raw_start(struct raw *rw, unsigned n)
+{
+	raw_start_with(rw, n, config_file(n, pin_path, "att-key"));
 }
 
 static void
@@ -313,25 +378,27 @@ raw_response(struct raw *rw, unsigned ch, uint8_t *buf, struct sp_rd *ret_payloa
 	return status;
 }
 
-/* INIT for `sessions`, every key, OPEN: must succeed. */
+/* OPEN: must succeed and name our keys, in our order. */
 static void
 raw_handshake(struct raw *rw, unsigned sessions)
 {
-	struct hsm_config cfg = config(sessions, NULL);
 	struct sp_wr w;
 	uint8_t buf[SP_FRAME_MAX];
 	struct sp_rd p;
+	char *name = NULL;
 	size_t i;
 
-	ck_assert_int_eq(sp_build_init(&w, &cfg), 0);
-	raw_send(rw, 0, w.buf, w.len);
-	for (i = 0; i < NELEM(keys); i++) {
-		ck_assert_int_eq(sp_build_key(&w, &keys[i]), 0);
-		raw_send(rw, 0, w.buf, w.len);
-	}
+	(void)sessions;
 	sp_wr_request(&w, SP_MSG_OPEN);
 	raw_send_wr(rw, 0, &w);
 	ck_assert_int_eq(raw_response(rw, 0, buf, &p), 0);
+	ck_assert_uint_eq(sp_get_u32(&p), NELEM(keys));
+	for (i = 0; i < NELEM(keys); i++) {
+		ck_assert_uint_eq(sp_get_u8(&p), keys[i].mech);
+		ck_assert_int_eq(sp_get_str(&p, &name), 0);
+		ck_assert_str_eq(name, keys[i].name);
+		free(name);
+	}
 	ck_assert_int_eq(sp_rd_end(&p), 0);
 }
 
@@ -379,26 +446,15 @@ raw_expect_violation(struct raw *rw, unsigned ch, const char *needle)
 }
 
 /* A violation sent as a frame on channel 0 of a signer in a given state:
- * 0 new, 1 after INIT and the keys, 2 after OPEN. */
+ * 0 new, 2 after OPEN. */
 static void
 violation_case(int state, const void *frame, size_t len, const char *needle)
 {
 	struct raw rw;
-	struct hsm_config cfg = config(1, NULL);
-	struct sp_wr w;
-	size_t i;
 
 	raw_start(&rw, 1);
-	if (state == 1) {
-		ck_assert_int_eq(sp_build_init(&w, &cfg), 0);
-		raw_send(&rw, 0, w.buf, w.len);
-		for (i = 0; i < NELEM(keys); i++) {
-			ck_assert_int_eq(sp_build_key(&w, &keys[i]), 0);
-			raw_send(&rw, 0, w.buf, w.len);
-		}
-	} else if (state == 2) {
+	if (state == 2)
 		raw_handshake(&rw, 1);
-	}
 	raw_send(&rw, 0, frame, len);
 	raw_expect_violation(&rw, 0, needle);
 }
@@ -411,6 +467,7 @@ sign_frame(struct sp_wr *w, uint32_t key, uint32_t digest_len, size_t actual_len
 	memset(digest, 0x5a, sizeof(digest));
 	sp_wr_request(w, SP_MSG_SIGN);
 	sp_put_u32(w, key);
+	sp_put_bytes(w, digest, SP_JOB_LEN);
 	sp_put_u32(w, digest_len);
 	sp_put_bytes(w, digest, actual_len);
 	ck_assert_int_eq(sp_wr_finish(w), 0);
@@ -430,6 +487,7 @@ START_TEST(test_raw_session)
 	size_t sig_len;
 	unsigned i, ch;
 	uint16_t der_len;
+	uint64_t seq, last_seq = 0;
 
 	raw_start(&rw, 2);
 	raw_handshake(&rw, 2);
@@ -438,7 +496,7 @@ START_TEST(test_raw_session)
 		sp_put_u32(&w, i);
 		raw_send_wr(&rw, 1, &w);
 		ck_assert_int_eq(raw_response(&rw, 1, buf, &p), 0);
-		ck_assert_uint_eq(sp_get_u8(&p), i == 0 ? SG_MECH_ECDSA_SHA256 : SG_MECH_RSA_PSS_SHA256);
+		ck_assert_uint_eq(sp_get_u8(&p), i == 1 ? SG_MECH_RSA_PSS_SHA256 : SG_MECH_ECDSA_SHA256);
 		der_len = sp_get_u16(&p);
 		der = sp_get_bytes(&p, der_len);
 		ck_assert_ptr_nonnull(der);
@@ -451,14 +509,19 @@ START_TEST(test_raw_session)
 	raw_send_wr(&rw, 0, &w);
 	ck_assert_int_eq(raw_response(&rw, 0, buf, &p), 0);
 	ck_assert_uint_eq(p.len, 0);
-	/* Both keys on both channels. */
+	/* Every key on both channels; each signature has the next journal
+	 * record's number. */
 	for (ch = 0; ch < 2; ch++) {
 		for (i = 0; i < NELEM(keys); i++) {
 			ck_assert_int_eq(RAND_bytes(digest, sizeof(digest)), 1);
-			ck_assert_int_eq(sp_build_sign(&w, i, digest, SHA256_LEN), 0);
+			ck_assert_int_eq(sp_build_sign(&w, i, NULL, digest, SHA256_LEN), 0);
 			raw_send(&rw, ch, w.buf, w.len);
 			ck_assert_int_eq(raw_response(&rw, ch, buf, &p), 0);
-			sig_len = p.len;
+			seq = sp_get_u64(&p);
+			if (last_seq != 0)
+				ck_assert_uint_eq(seq, last_seq + 1);
+			last_seq = seq;
+			sig_len = p.len - p.off;
 			ck_assert_uint_gt(sig_len, 0);
 			memcpy(sig, sp_get_bytes(&p, sig_len), sig_len);
 			ck_assert(verify(pub[i], digest, sig, sig_len));
@@ -474,20 +537,11 @@ END_TEST
 START_TEST(test_raw_open_failure)
 {
 	struct raw rw;
-	struct hsm_config cfg = config(1, NULL);
 	struct sp_wr w;
 	uint8_t buf[SP_FRAME_MAX];
 	struct sp_rd p;
-	size_t i;
 
-	cfg.pin_file = wrong_pin_path;
-	raw_start(&rw, 1);
-	ck_assert_int_eq(sp_build_init(&w, &cfg), 0);
-	raw_send(&rw, 0, w.buf, w.len);
-	for (i = 0; i < NELEM(keys); i++) {
-		ck_assert_int_eq(sp_build_key(&w, &keys[i]), 0);
-		raw_send(&rw, 0, w.buf, w.len);
-	}
+	raw_start_with(&rw, 1, config_file(1, wrong_pin_path, "att-key"));
 	sp_wr_request(&w, SP_MSG_OPEN);
 	raw_send_wr(&rw, 0, &w);
 	ck_assert_int_eq(raw_response(&rw, 0, buf, &p), SG_ERR_HSM_UNAVAILABLE);
@@ -533,8 +587,8 @@ START_TEST(test_violation_truncated_frame)
 	struct sp_wr w;
 	uint8_t digest[SHA256_LEN] = { 1 };
 
-	ck_assert_int_eq(sp_build_sign(&w, 0, digest, SHA256_LEN), 0);
-	/* The prefix says 41 bytes follow; 20 do. */
+	ck_assert_int_eq(sp_build_sign(&w, 0, NULL, digest, SHA256_LEN), 0);
+	/* The prefix says 57 bytes follow; 20 do. */
 	violation_case(2, w.buf, 24, "malformed frame of 24 bytes");
 	/* Shorter than a header. */
 	violation_case(2, w.buf, 3, "malformed frame of 3 bytes");
@@ -548,42 +602,55 @@ END_TEST
 START_TEST(test_violation_order)
 {
 	struct sp_wr w;
-	struct hsm_config cfg = config(1, NULL);
 	uint8_t digest[SHA256_LEN] = { 1 };
 
-	ck_assert_int_eq(sp_build_sign(&w, 0, digest, SHA256_LEN), 0);
+	ck_assert_int_eq(sp_build_sign(&w, 0, NULL, digest, SHA256_LEN), 0);
 	violation_case(0, w.buf, w.len, "SIGN out of order");
-	violation_case(1, w.buf, w.len, "SIGN out of order");
 	sp_wr_request(&w, SP_MSG_PING);
 	ck_assert_int_eq(sp_wr_finish(&w), 0);
 	violation_case(0, w.buf, w.len, "PING out of order");
 	sp_wr_request(&w, SP_MSG_OPEN);
 	ck_assert_int_eq(sp_wr_finish(&w), 0);
-	violation_case(0, w.buf, w.len, "OPEN out of order");
 	violation_case(2, w.buf, w.len, "OPEN out of order");
-	ck_assert_int_eq(sp_build_key(&w, &keys[0]), 0);
-	violation_case(0, w.buf, w.len, "KEY out of order");
-	violation_case(1, w.buf, w.len, "KEY beyond the 2 keys");
-	ck_assert_int_eq(sp_build_init(&w, &cfg), 0);
-	violation_case(1, w.buf, w.len, "INIT out of order");
-	violation_case(2, w.buf, w.len, "INIT out of order");
 }
 END_TEST
 
-START_TEST(test_violation_open_early)
+/*
+ * What a compromised agent would send to make the signer load its module,
+ * read another PIN file or open a key no configuration names: the INIT
+ * and KEY requests of the protocol before the signer read its own
+ * configuration.  They are unknown now, before and after OPEN.
+ */
+static void
+old_init_frame(struct sp_wr *w, uint8_t type)
 {
-	struct raw rw;
-	struct hsm_config cfg = config(1, NULL);
+	sp_wr_request(w, SP_MSG_OPEN);
+	w->buf[SP_LEN_LEN] = type;
+	if (type == 1) {
+		sp_put_u32(w, 1);
+		sp_put_u32(w, 1);
+		sp_put_str(w, "/tmp/evil-module.so");
+		sp_put_str(w, TOKEN);
+		sp_put_str(w, "/tmp/evil-pin");
+	} else {
+		sp_put_u8(w, SG_MECH_RSA_PKCS1_SHA256);
+		sp_put_u8(w, 0);
+		sp_put_str(w, "unconfigured");
+		sp_put_str(w, "pkcs11:object=rsa-key");
+	}
+	ck_assert_int_eq(sp_wr_finish(w), 0);
+}
+
+START_TEST(test_violation_agent_names_module_or_key)
+{
 	struct sp_wr w;
 
-	raw_start(&rw, 1);
-	ck_assert_int_eq(sp_build_init(&w, &cfg), 0);
-	raw_send(&rw, 0, w.buf, w.len);
-	ck_assert_int_eq(sp_build_key(&w, &keys[0]), 0);
-	raw_send(&rw, 0, w.buf, w.len);
-	sp_wr_request(&w, SP_MSG_OPEN);
-	raw_send_wr(&rw, 0, &w);
-	raw_expect_violation(&rw, 0, "OPEN after 1 of 2 keys");
+	old_init_frame(&w, 1);
+	violation_case(0, w.buf, w.len, "unknown request type 1");
+	violation_case(2, w.buf, w.len, "unknown request type 1");
+	old_init_frame(&w, 2);
+	violation_case(0, w.buf, w.len, "unknown request type 2");
+	violation_case(2, w.buf, w.len, "unknown request type 2");
 }
 END_TEST
 
@@ -592,14 +659,14 @@ START_TEST(test_violation_bad_key_index)
 	struct sp_wr w;
 	uint8_t digest[SHA256_LEN] = { 1 };
 
-	ck_assert_int_eq(sp_build_sign(&w, NELEM(keys), digest, SHA256_LEN), 0);
-	violation_case(2, w.buf, w.len, "SIGN with key 2 of 2");
-	ck_assert_int_eq(sp_build_sign(&w, UINT32_MAX, digest, SHA256_LEN), 0);
-	violation_case(2, w.buf, w.len, "SIGN with key 4294967295 of 2");
+	ck_assert_int_eq(sp_build_sign(&w, NELEM(keys), NULL, digest, SHA256_LEN), 0);
+	violation_case(2, w.buf, w.len, "SIGN with key 3 of 3");
+	ck_assert_int_eq(sp_build_sign(&w, UINT32_MAX, NULL, digest, SHA256_LEN), 0);
+	violation_case(2, w.buf, w.len, "SIGN with key 4294967295 of 3");
 	sp_wr_request(&w, SP_MSG_PUBKEY);
 	sp_put_u32(&w, NELEM(keys));
 	ck_assert_int_eq(sp_wr_finish(&w), 0);
-	violation_case(2, w.buf, w.len, "PUBKEY for key 2 of 2");
+	violation_case(2, w.buf, w.len, "PUBKEY for key 3 of 3");
 }
 END_TEST
 
@@ -625,46 +692,17 @@ START_TEST(test_violation_digest_length)
 	w.len++;
 	w.buf[w.len - 1] = 0;
 	ck_assert_int_eq(sp_wr_finish(&w), 0);
-	violation_case(2, w.buf, w.len, "SIGN with 73 bytes of payload");
+	violation_case(2, w.buf, w.len, "SIGN with 89 bytes of payload");
 }
 END_TEST
 
-START_TEST(test_violation_bad_init)
+START_TEST(test_violation_fewer_channels)
 {
-	struct sp_wr w;
-	struct hsm_config cfg = config(2, NULL);
 	struct raw rw;
 
-	/* Two sessions announced, one channel given. */
-	ck_assert_int_eq(sp_build_init(&w, &cfg), 0);
-	violation_case(0, w.buf, w.len, "channel 1 is not a SOCK_SEQPACKET socket");
-	cfg = config(HSM_SESSIONS_MAX + 1, NULL);
-	ck_assert_int_eq(sp_build_init(&w, &cfg), 0);
-	violation_case(0, w.buf, w.len, "INIT with 65 sessions");
-	cfg = config(1, NULL);
-	cfg.pin_file = NULL;
-	ck_assert_int_eq(sp_build_init(&w, &cfg), 0);
-	violation_case(0, w.buf, w.len, "without module, token or PIN file");
-	/* A NUL inside a string. */
-	cfg = config(1, NULL);
-	cfg.token = "sig";
-	ck_assert_int_eq(sp_build_init(&w, &cfg), 0);
-	w.buf[w.len - 2 - strlen(pin_path) - 2] = '\0';
-	violation_case(0, w.buf, w.len, "malformed INIT");
-	/* Trailing bytes. */
-	cfg = config(1, NULL);
-	ck_assert_int_eq(sp_build_init(&w, &cfg), 0);
-	sp_put_u8(&w, 0);
-	ck_assert_int_eq(sp_wr_finish(&w), 0);
-	violation_case(0, w.buf, w.len, "malformed INIT");
-	/* mech_from_key must be 0 or 1. */
-	raw_start(&rw, 1);
-	ck_assert_int_eq(sp_build_init(&w, &cfg), 0);
-	raw_send(&rw, 0, w.buf, w.len);
-	ck_assert_int_eq(sp_build_key(&w, &keys[0]), 0);
-	w.buf[SP_REQ_HDR_LEN + 1] = 2;
-	raw_send(&rw, 0, w.buf, w.len);
-	raw_expect_violation(&rw, 0, "malformed KEY 0");
+	/* The configuration names two sessions; one channel is given. */
+	raw_start_with(&rw, 1, config_file(2, pin_path, "att-key"));
+	raw_expect_violation(&rw, 0, "channel 1 is not a SOCK_SEQPACKET socket");
 }
 END_TEST
 
@@ -689,7 +727,7 @@ END_TEST
 START_TEST(test_signer_needs_its_channel)
 {
 	const char *argv[] = { SIGNER_PATH, NULL };
-	const char *argv2[] = { SIGNER_PATH, "--pin", NULL };
+	const char *argv2[] = { SIGNER_PATH, "-c", "relative.json", NULL };
 	pid_t pid;
 	int status = 0;
 
@@ -756,25 +794,139 @@ START_TEST(test_open_signer_path)
 }
 END_TEST
 
-START_TEST(test_open_strings_too_long)
+START_TEST(test_open_key_list_mismatch)
 {
-	char uri[HSM_SIGNER_STR_MAX + 2];
-	struct hsm_key_spec spec = { "long", uri, SG_MECH_ECDSA_SHA256, 0 };
+	struct hsm_key_spec other[NELEM(keys)];
 	struct hsm_config cfg = config(1, SIGNER_PATH);
 	struct hsm *h = NULL;
 	char err[512];
 
-	memset(uri, 'a', sizeof(uri) - 1);
-	uri[sizeof(uri) - 1] = '\0';
-	cfg.keys = &spec;
-	cfg.nkeys = 1;
+	/* The agent's list must be the signer's, in the same order. */
+	memcpy(other, keys, sizeof(other));
+	other[0] = keys[1];
+	other[1] = keys[0];
+	cfg.keys = other;
 	ck_assert_int_eq(hsm_open(&cfg, &h, err, sizeof(err)), SG_ERR_CONFIG);
-	ck_assert_ptr_nonnull(strstr(err, "key URI is over 1024 bytes"));
-	/* At the limit it reaches the signer, which finds no such URI. */
-	uri[HSM_SIGNER_STR_MAX] = '\0';
+	ck_assert_msg(strstr(err, "the signer's key 0 is ec") != NULL, "%s", err);
+	cfg.nkeys = 2;
 	ck_assert_int_eq(hsm_open(&cfg, &h, err, sizeof(err)), SG_ERR_CONFIG);
-	ck_assert_ptr_nonnull(strstr(err, "invalid PKCS#11 URI"));
+	ck_assert_msg(strstr(err, "has 3 keys, the agent's 2") != NULL, "%s", err);
 	ck_assert_ptr_null(h);
+	ck_assert_int_eq(waitpid(-1, NULL, WNOHANG), -1);
+}
+END_TEST
+
+START_TEST(test_open_attestation_key_is_a_signing_key)
+{
+	struct hsm_config cfg = config_with(1, SIGNER_PATH, pin_path, "ec-key");
+	struct hsm *h = NULL;
+	char err[512];
+
+	ck_assert_int_eq(hsm_open(&cfg, &h, err, sizeof(err)), SG_ERR_CONFIG);
+	ck_assert_msg(strstr(err, "key ec is the attestation key") != NULL, "%s", err);
+	ck_assert_ptr_null(h);
+}
+END_TEST
+
+/* The journal's records, collected by sjournal_scan(). */
+struct seen {
+	struct sjournal_rec rec[64];
+	size_t n;
+};
+
+static int
+collect(void *arg, const struct sjournal_rec *rec)
+{
+	struct seen *s = arg;
+
+	if (s->n < NELEM(s->rec))
+		s->rec[s->n++] = *rec;
+	return 0;
+}
+
+START_TEST(test_journal_records_every_signature)
+{
+	struct hsm_config cfg = config(2, SIGNER_PATH);
+	struct hsm *h = open_ok(&cfg);
+	static struct seen seen;
+	uint8_t job[HSM_JOB_LEN], digest[SHA256_LEN], sig[HSM_SIG_MAX], last[SHA256_LEN];
+	char job_hex[2 * HSM_JOB_LEN + 1], why[256] = "";
+	size_t sig_len = 0;
+	uint64_t seq = 0, seq2 = 0, count = 0;
+	int fd;
+
+	unlink(journal_path);
+	hsm_close(h);
+	h = open_ok(&cfg);
+	ck_assert_int_eq(RAND_bytes(job, sizeof(job)), 1);
+	ck_assert_int_eq(RAND_bytes(digest, sizeof(digest)), 1);
+	hex_encode(job, sizeof(job), job_hex);
+	ck_assert_int_eq(hsm_sign_for(h, 1, job, digest, SHA256_LEN, sig, &sig_len, &seq), 0);
+	ck_assert_uint_eq(seq, 1);
+	ck_assert_int_eq(hsm_sign_for(h, ATTEST_INDEX, NULL, digest, SHA256_LEN, sig, &sig_len, &seq2), 0);
+	ck_assert_uint_eq(seq2, 2);
+	hsm_close(h);
+	/* The signer made its records durable and exited; a new one goes on. */
+	h = open_ok(&cfg);
+	ck_assert_int_eq(hsm_sign_for(h, 0, job, digest, SHA256_LEN, sig, &sig_len, &seq), 0);
+	ck_assert_uint_eq(seq, 3);
+	hsm_close(h);
+	fd = open(journal_path, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(sjournal_scan(fd, collect, &seen, &count, last, why, sizeof(why)), 0);
+	close(fd);
+	ck_assert_uint_eq(count, 3);
+	ck_assert_str_eq(seen.rec[0].key, "rsa");
+	ck_assert(seen.rec[0].has_job);
+	ck_assert_str_eq(seen.rec[0].job, job_hex);
+	ck_assert(memcmp(seen.rec[0].digest, digest, SHA256_LEN) == 0);
+	ck_assert_str_eq(seen.rec[1].key, "attestation_key");
+	ck_assert(!seen.rec[1].has_job);
+	ck_assert_str_eq(seen.rec[2].key, "ec");
+}
+END_TEST
+
+START_TEST(test_journal_broken_chain_stops_the_signer)
+{
+	struct hsm_config cfg = config(1, SIGNER_PATH);
+	struct hsm *h = open_ok(&cfg);
+	char *text = NULL, *p;
+	size_t len = 0;
+	char err[512];
+
+	ck_assert_int_eq(sign_checked(h, 0), 0);
+	ck_assert_int_eq(sign_checked(h, 1), 0);
+	hsm_close(h);
+	/* One digit of the first record changed: the second no longer chains. */
+	ck_assert_int_eq(read_file(journal_path, 1 << 20, &text, &len), 0);
+	p = strstr(text, "\"digest\":\"");
+	ck_assert_ptr_nonnull(p);
+	p += 10;
+	*p = *p == '0' ? '1' : '0';
+	ck_assert_int_eq(write_text(journal_path, text, 0600), 0);
+	free(text);
+	h = NULL;
+	ck_assert_int_eq(hsm_open(&cfg, &h, err, sizeof(err)), SG_ERR_HSM_UNAVAILABLE);
+	ck_assert_ptr_null(h);
+	unlink(journal_path);
+}
+END_TEST
+
+START_TEST(test_no_restart_after_privileges_dropped)
+{
+	struct hsm_config cfg = config(2, SIGNER_PATH);
+	struct hsm *h = open_ok(&cfg);
+	pid_t pid = hsm_signer_pid(h);
+
+	hsm_no_restart(h);
+	ck_assert_int_eq(hsm_lost(h), 0);
+	ck_assert_int_eq(sign_checked(h, 0), 0);
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	usleep(50000);
+	ck_assert_int_eq(sign_checked(h, 0), SG_ERR_HSM_UNAVAILABLE);
+	ck_assert_int_eq(sign_checked(h, 1), SG_ERR_HSM_UNAVAILABLE);
+	ck_assert_int_eq(hsm_lost(h), 1);
+	hsm_close(h);
 }
 END_TEST
 
@@ -891,7 +1043,7 @@ START_TEST(test_restart_backoff)
 
 	snprintf(pin, sizeof(pin), "%s/pin-%ld", tmpdir, (long)getpid());
 	ck_assert_int_eq(write_text(pin, TEST_PIN "\n", 0600), 0);
-	cfg.pin_file = pin;
+	cfg = config_with(1, SIGNER_PATH, pin, "att-key");
 	h = open_ok(&cfg);
 	pid = hsm_signer_pid(h);
 	/* The restart will fail: wrong PIN from now on. */
@@ -1060,15 +1212,19 @@ main(void)
 	add(s, "/hsm_signer/protocol/oversized-frame", test_violation_oversized_frame);
 	add(s, "/hsm_signer/protocol/truncated-frame", test_violation_truncated_frame);
 	add(s, "/hsm_signer/protocol/out-of-order", test_violation_order);
-	add(s, "/hsm_signer/protocol/open-before-all-keys", test_violation_open_early);
+	add(s, "/hsm_signer/protocol/agent-names-module-or-key", test_violation_agent_names_module_or_key);
 	add(s, "/hsm_signer/protocol/bad-key-index", test_violation_bad_key_index);
 	add(s, "/hsm_signer/protocol/digest-length", test_violation_digest_length);
-	add(s, "/hsm_signer/protocol/bad-init", test_violation_bad_init);
+	add(s, "/hsm_signer/protocol/fewer-channels-than-sessions", test_violation_fewer_channels);
 	add(s, "/hsm_signer/protocol/violation-on-second-channel", test_violation_on_second_channel);
 	add(s, "/hsm_signer/protocol/needs-its-channel", test_signer_needs_its_channel);
 	add(s, "/hsm_signer/pin/never-read-by-the-agent", test_pin_never_read_here);
 	add(s, "/hsm_signer/open/signer-path", test_open_signer_path);
-	add(s, "/hsm_signer/open/strings-too-long", test_open_strings_too_long);
+	add(s, "/hsm_signer/open/key-list-mismatch", test_open_key_list_mismatch);
+	add(s, "/hsm_signer/open/attestation-key-is-a-signing-key", test_open_attestation_key_is_a_signing_key);
+	add(s, "/hsm_signer/journal/every-signature", test_journal_records_every_signature);
+	add(s, "/hsm_signer/journal/broken-chain", test_journal_broken_chain_stops_the_signer);
+	add(s, "/hsm_signer/restart/none-after-drop", test_no_restart_after_privileges_dropped);
 	add(s, "/hsm_signer/restart/sigkill", test_restart_after_sigkill);
 	add(s, "/hsm_signer/restart/under-load", test_restart_under_load);
 	add(s, "/hsm_signer/restart/backoff", test_restart_backoff);
