@@ -641,7 +641,7 @@ static int
 load_pkcs11(struct cfg_ctx *x, const cJSON *p, struct agent_config *c)
 {
 	static const char *const members[] = {
-		"module", "token", "pin_file", "sessions", "signer", "isolation", "journal",
+		"module", "token", "pin_file", "sessions", "signer", "isolation", "journal", "user",
 	};
 	const char *unknown, *iso;
 	size_t isolen;
@@ -657,8 +657,12 @@ load_pkcs11(struct cfg_ctx *x, const cJSON *p, struct agent_config *c)
 	    (r = get_str(x, p, "pkcs11.", "token", 1, 0, &c->pkcs11_token)) != 0 ||
 	    (r = get_str(x, p, "pkcs11.", "pin_file", 1, 1, &c->pkcs11_pin_file)) != 0 ||
 	    (r = get_str(x, p, "pkcs11.", "signer", 0, 1, &c->pkcs11_signer)) != 0 ||
-	    (r = get_str(x, p, "pkcs11.", "journal", 0, 1, &c->pkcs11_journal)) != 0)
+	    (r = get_str(x, p, "pkcs11.", "journal", 0, 1, &c->pkcs11_journal)) != 0 ||
+	    (r = get_str(x, p, "pkcs11.", "user", 0, 0, &c->pkcs11_user)) != 0)
 		return r;
+	if (c->pkcs11_user != NULL && !is_name(c->pkcs11_user))
+		return cfg_error(x, "pkcs11.user: a user name of 1 to %d of [A-Za-z0-9._-]",
+		    CONFIG_NAME_MAX);
 	/* "process" (the default): the PIN and the sessions live in
 	 * signet-signer; "none": in the agent itself (for debugging only). */
 	c->pkcs11_in_process = 0;
@@ -795,6 +799,9 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 	    !c->pkcs11_in_process)
 		rr = worst(rr, cfg_error(x, "pkcs11.journal: required with user (a file in a "
 		    "directory that %s cannot write)", c->user));
+	if (c->user != NULL && c->pkcs11_user != NULL && strcmp(c->user, c->pkcs11_user) == 0)
+		rr = worst(rr, cfg_error(x, "pkcs11.user: the signer's user must not be the agent's "
+		    "(%s): the agent could then read the PIN", c->user));
 	if (c->pkcs11_journal == NULL && c->audit_log != NULL &&
 	    asprintf(&c->pkcs11_journal, "%s.signer", c->audit_log) == -1) {
 		c->pkcs11_journal = NULL;
@@ -1023,6 +1030,7 @@ config_free(struct agent_config *c)
 	free(c->pkcs11_token);
 	free(c->pkcs11_pin_file);
 	free(c->pkcs11_journal);
+	free(c->pkcs11_user);
 	free(c->user);
 	free(c->attestation_key);
 	free(c->store);
@@ -1131,6 +1139,7 @@ config_same_hsm(const struct agent_config *a, const struct agent_config *b, char
 	DIFF(audit_log);
 	DIFF(pkcs11_signer);
 	DIFF(pkcs11_journal);
+	DIFF(pkcs11_user);
 	DIFF(user);
 	DIFF(store_token_file);
 	DIFF(store_ca_file);

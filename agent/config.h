@@ -113,6 +113,8 @@ struct agent_config {
 	char *pkcs11_signer;        /* signet-signer path, or NULL: found (see main.c) */
 	int pkcs11_in_process;      /* pkcs11.isolation "none": no signer process */
 	char *pkcs11_journal;       /* the signer's journal; default <audit_log>.signer */
+	char *pkcs11_user;          /* the user signet-signer runs as when started as
+	                               root, or NULL (it stays root) */
 	char *user;                 /* the user the agent runs as once the signer is
 	                               started (started as root), or NULL */
 	char *attestation_key;      /* PKCS#11 URI */

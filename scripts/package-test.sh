@@ -75,6 +75,8 @@ check "the system user signet exists, with no login shell" \
 	sh -c 'getent passwd signet | grep -q ":/var/lib/signet:/usr/sbin/nologin$"'
 check "/etc/signet is root:signet 0750, /var/lib/signet signet:signet 0750" \
 	sh -c '[ "$(stat -c %U:%G:%a /etc/signet)" = root:signet:750 ] && [ "$(stat -c %U:%G:%a /var/lib/signet)" = signet:signet:750 ]'
+check "the system user signet-signer exists, and owns /var/lib/signet-signer (0700)" \
+	sh -c 'getent passwd signet-signer >/dev/null && [ "$(stat -c %U:%a /var/lib/signet-signer)" = signet-signer:700 ]'
 check "the unit is installed" test -f /lib/systemd/system/signet-agent.service
 check "man pages: submit-job(1), signet-agent(8), signet-admin(8)" \
 	sh -c 'for m in man1/submit-job.1 man8/signet-agent.8 man8/signet-admin.8; do [ -f /usr/share/man/$m.gz ] || exit 1; done; man -l /usr/share/man/man1/submit-job.1.gz >/dev/null'
