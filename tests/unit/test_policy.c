@@ -392,6 +392,72 @@ START_TEST(config_identity_needs_ca)
 }
 END_TEST
 
+/* The members of the signer boundary (docs/security.md). */
+#define PRIVSEP_KEYS "\"keys\":{\"release\":{\"key\":\"pkcs11:object=r\"," \
+	"\"mechanism\":\"ecdsa-sha256\",\"certificates\":\"" TEST_DATA_DIR "/crypto-leaf.crt\"," \
+	"\"formats\":[\"raw\"]}},\"submitters\":{}}"
+#define PRIVSEP_HEAD(user, pkcs11_extra) "{\"name\":\"a\",\"redis\":\"unix:///x\"," \
+	"\"attestation_key\":\"pkcs11:object=a\",\"store\":\"file:///s\",\"audit_log\":\"/var/a.log\"," \
+	user "\"pkcs11\":{\"module\":\"/m\",\"token\":\"t\",\"pin_file\":\"/p\"" pkcs11_extra "},"
+
+START_TEST(config_privsep_members)
+{
+	struct agent_config *c = NULL;
+	struct problems ps;
+	char err[256];
+	char path[] = "/tmp/signet-test-policy-XXXXXX";
+	int fd;
+	FILE *f;
+
+	ck_assert_int_eq(load_text(PRIVSEP_HEAD("\"user\":\"signet\",", "") PRIVSEP_KEYS, &ps, &c),
+	    SG_ERR_CONFIG);
+	HAS("pkcs11.journal: required with user");
+	ck_assert_int_eq(load_text(PRIVSEP_HEAD("\"user\":\"signet\",",
+	    ",\"journal\":\"/j\",\"user\":\"signet\"") PRIVSEP_KEYS, &ps, &c), SG_ERR_CONFIG);
+	HAS("pkcs11.user: the signer's user must not be the agent's (signet)");
+	ck_assert_int_eq(load_text(PRIVSEP_HEAD("\"user\":\"a b\",", ",\"journal\":\"j\"")
+	    PRIVSEP_KEYS, &ps, &c), SG_ERR_CONFIG);
+	HAS("user: a user name of 1 to");
+	HAS("pkcs11.journal: must be an absolute path");
+	ck_assert_ptr_null(c);
+	/* The attestation key's name in the journal is no key's name. */
+	ck_assert_int_eq(load_text(PRIVSEP_HEAD("", "") "\"keys\":{\"attestation_key\":{\"key\":"
+	    "\"pkcs11:object=r\",\"mechanism\":\"ecdsa-sha256\",\"certificates\":\"" TEST_DATA_DIR
+	    "/crypto-leaf.crt\",\"formats\":[\"raw\"]}},\"submitters\":{}}", &ps, &c), SG_ERR_CONFIG);
+	HAS("keys.attestation_key: the name is reserved");
+	/* Good: both users and the journal; without user the journal
+	 * defaults to <audit_log>.signer. */
+	ck_assert_int_eq(load_text(PRIVSEP_HEAD("\"user\":\"signet\",",
+	    ",\"journal\":\"/j\",\"user\":\"signet-signer\"") PRIVSEP_KEYS, &ps, &c), 0);
+	ck_assert_str_eq(c->user, "signet");
+	ck_assert_str_eq(c->pkcs11_user, "signet-signer");
+	ck_assert_str_eq(c->pkcs11_journal, "/j");
+	config_free(c);
+	c = NULL;
+	ck_assert_int_eq(load_text(PRIVSEP_HEAD("", "") PRIVSEP_KEYS, &ps, &c), 0);
+	ck_assert_ptr_null(c->user);
+	ck_assert_str_eq(c->pkcs11_journal, "/var/a.log.signer");
+	config_free(c);
+	c = NULL;
+	/* The signer's load reads none of the files named: a certificate that
+	 * is not there does not matter to it, and does to the agent. */
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	fputs(PRIVSEP_HEAD("", "") "\"keys\":{\"release\":{\"key\":\"pkcs11:object=r\","
+	    "\"mechanism\":\"ecdsa-sha256\",\"certificates\":\"/nonexistent.pem\","
+	    "\"formats\":[\"raw\"]}},\"submitters\":{\"x\":{\"public_key\":\"/nonexistent.pub\","
+	    "\"keys\":[\"release\"]}}}", f);
+	fclose(f);
+	ck_assert_int_eq(config_load_flags(path, CONFIG_LOAD_NO_FILES, &c, err, sizeof(err)), 0);
+	config_free(c);
+	c = NULL;
+	ck_assert_int_eq(config_load(path, &c, err, sizeof(err)), SG_ERR_CONFIG);
+	ck_assert_msg(strstr(err, "/nonexistent.pem") != NULL, "%s", err);
+	unlink(path);
+}
+END_TEST
+
 START_TEST(config_loads_policy)
 {
 	struct agent_config *c = NULL, *c2 = NULL;
@@ -471,6 +537,7 @@ main(void)
 	tc = tcase_create("/config/policy");
 	tcase_add_test(tc, config_problems);
 	tcase_add_test(tc, config_identity_needs_ca);
+	tcase_add_test(tc, config_privsep_members);
 	tcase_add_test(tc, config_loads_policy);
 	tcase_add_test(tc, live_swap);
 	suite_add_tcase(s, tc);
