@@ -383,6 +383,33 @@ open_hsm(struct agent *ag, const struct agent_config *cfg, const char *config_pa
 }
 
 /*
+ * With the rights of "user": what the boundary needs out of the agent's
+ * reach is.  The PIN file must not be readable, nor the journal's
+ * directory writable (the agent could remove the journal and so every
+ * record of signatures it kept off the audit log).  SG_ERR_CONFIG.
+ */
+static int
+check_out_of_reach(const struct agent_config *cfg)
+{
+	char *dir = NULL;
+	int r = 0;
+
+	if (!cfg->pkcs11_in_process && access(cfg->pkcs11_pin_file, R_OK) == 0) {
+		log_error("pkcs11.pin_file: %s can read %s; it must be readable by the signer "
+		          "alone (docs/security.md)", cfg->user, cfg->pkcs11_pin_file);
+		r = SG_ERR_CONFIG;
+	}
+	if (!cfg->pkcs11_in_process && path_dir(cfg->pkcs11_journal, &dir) == 0 &&
+	    access(dir, W_OK) == 0) {
+		log_error("pkcs11.journal: %s can write %s, and so remove the signer's journal; "
+		          "put it in a directory of the signer's", cfg->user, dir);
+		r = SG_ERR_CONFIG;
+	}
+	free(dir);
+	return r;
+}
+
+/*
  * Once the signer runs, the agent gives up the rights it was started with
  * (docs/security.md): started as root with "user", it becomes that user
  * (its groups, then gid, then uid; no way back, no new privileges), so
@@ -434,7 +461,7 @@ drop_privileges(struct agent *ag, const struct agent_config *cfg)
 	hsm_no_restart(ag->hsm);
 	log_info("running as %s (uid %lu); the signer keeps the HSM", cfg->user,
 	    (unsigned long)pw->pw_uid);
-	return 0;
+	return check_out_of_reach(cfg);
 }
 
 /*

@@ -220,6 +220,17 @@ else
 	cat "$D/rogue.out"
 fi
 
+# Started with a journal in the agent's own directory, it refuses to run.
+mkdir -m 0777 "$D/shared"
+chmod 0777 "$D/shared"
+jq --arg j "$D/shared/journal" '.pkcs11.journal = $j' "$D/agent.json" > "$D/jdir.json"
+"$SIGNET_BUILD/agent/signet-agent" -c "$D/jdir.json" --check > "$D/jdir.out" 2>&1
+if [ $? != 0 ] && grep -q "pkcs11.journal: $TUSER can write $D/shared" "$D/jdir.out"; then
+	ok "a journal in a directory the agent's user can write is refused"
+else
+	fail "journal in the agent's directory" "$D/jdir.out"
+fi
+
 # The attestation key must be no signing key.
 jq '.attestation_key = "pkcs11:object=release"' "$D/agent.json" > "$D/same.json"
 "$SIGNET_BUILD/agent/signet-agent" -c "$D/same.json" --check > "$D/same.out" 2>&1
