@@ -364,6 +364,8 @@ backoff_delay(struct webhooks *w, unsigned attempts)
 static size_t
 discard_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 {
+	(void)ptr;
+	(void)arg;
 	return size * nmemb;
 }
 

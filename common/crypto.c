@@ -134,6 +134,10 @@ crypto_check_key_type(EVP_PKEY *pk)
 static int
 no_passphrase_cb(char *buf, int size, int rwflag, void *u)
 {
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
 	return -1;
 }
 

@@ -23,4 +23,5 @@ fi
 # shellcheck disable=SC2086
 [ -d "$dir" ] || meson setup "$dir" $opts >/dev/null
 ninja -C "$dir"
-meson test -C "$dir" --print-errorlogs "$@"
+# --setup full: every suite (plain `meson test` leaves out faults and bench).
+meson test -C "$dir" --setup full --print-errorlogs "$@"

@@ -110,6 +110,9 @@ make_tmpdir(void)
 static int
 rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
+	(void)st;
+	(void)flag;
+	(void)ftw;
 	return remove(path);
 }
 
