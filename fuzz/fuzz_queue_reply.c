@@ -1,0 +1,72 @@
+/*
+ * fuzz_queue_reply.c — the queue's reply parsers (queue/queue_reply.c) on
+ * whatever replies hiredis's reader makes of arbitrary bytes, as a hostile
+ * Redis server would send them: each reply as an XREADGROUP answer, each
+ * element of an array as an XPENDING row, error replies as errors.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "queue_internal.h"
+
+#define FUZZ_REPLIES_MAX 16 /* replies taken from one input */
+#define FUZZ_READ_COUNT  64 /* entries one XREADGROUP may return */
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void
+one(const redisReply *rep)
+{
+	static const char jobs[] = "signet:jobs";
+	struct queue_entry *e = NULL;
+	const char *id;
+	uint64_t deliveries;
+	size_t n = 0, i, len;
+
+	if (qreply_read(rep, jobs, sizeof(jobs) - 1, FUZZ_READ_COUNT, &e, &n) == 0) {
+		if (n > FUZZ_READ_COUNT || (n > 0) != (e != NULL))
+			abort();
+		for (i = 0; i < n; i++) {
+			if (!queue_is_entry_id(e[i].id, strlen(e[i].id)))
+				abort();
+			if (e[i].env != NULL && strlen(e[i].env) > e[i].env_len)
+				abort();
+		}
+		queue_entries_free(e, n);
+	}
+	if (rep->type == REDIS_REPLY_ARRAY) {
+		for (i = 0; i < rep->elements; i++) {
+			if (qreply_pending_row(rep->element[i], &id, &len, &deliveries) == 0 &&
+			    !queue_is_entry_id(id, len))
+				abort();
+		}
+	}
+	if (rep->type == REDIS_REPLY_ERROR)
+		(void)qreply_error(rep);
+	(void)qreply_is_status(rep, "OK");
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	redisReader *rd = redisReaderCreate();
+	void *rep = NULL;
+	int i;
+
+	if (rd == NULL)
+		return 0;
+	if (redisReaderFeed(rd, (const char *)data, size) == REDIS_OK) {
+		for (i = 0; i < FUZZ_REPLIES_MAX; i++) {
+			rep = NULL;
+			if (redisReaderGetReply(rd, &rep) != REDIS_OK || rep == NULL)
+				break;
+			one(rep);
+			freeReplyObject(rep);
+		}
+	}
+	redisReaderFree(rd);
+	return 0;
+}

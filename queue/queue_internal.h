@@ -1,0 +1,101 @@
+/*
+ * queue_internal.h — internal to queue/: what queue_redis.c (the
+ * commands), queue_conn.c (the connection) and queue_reply.c (the reply
+ * parsers, no I/O) share.  Nothing outside queue/ includes it except the
+ * reply fuzz target.
+ */
+#ifndef SG_QUEUE_INTERNAL_H
+#define SG_QUEUE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+
+#include "err.h"
+#include "job.h"
+#include "queue.h"
+
+#define QUEUE_TIMEOUT_MS_DEFAULT 5000
+#define QUEUE_TIMEOUT_MS_MAX (3600 * 1000)         /* connect/command timeout */
+#define QUEUE_TTL_S_MAX ((int64_t)100 * 365 * 86400) /* a result's lifetime */
+#define QUEUE_ERRSTR_LOG_MAX 120                  /* bytes of a server error we log */
+#define QUEUE_ARGS_MAX (8 + QUEUE_CLAIM_MAX)     /* arguments of one command */
+#define QUEUE_PIPELINE_MAX 3                      /* commands sent at once */
+#define QUEUE_NUM_MAX 24                          /* a decimal number as text */
+
+#define KEY_JOBS "jobs"
+#define KEY_RESULT "result:"
+#define KEY_DONE "done:"
+#define KEY_DEAD "dead"
+#define KEY_CLAIM "claim:"
+#define QUEUE_HOST_MAX 255
+/* The longest key: the prefix, "result:" and a job id. */
+#define QUEUE_KEY_MAX (QUEUE_PREFIX_MAX + sizeof(KEY_RESULT) - 1 + JOB_ID_LEN)
+
+struct queue {
+	struct queue_url *url; /* its password has moved to ->password */
+	char *password;        /* NULL for none; wiped in queue_close() */
+	size_t password_len;
+	char prefix[QUEUE_PREFIX_MAX + 1];
+	size_t prefix_len;
+	char jobs_key[QUEUE_PREFIX_MAX + sizeof(KEY_JOBS)];
+	size_t jobs_key_len;
+	int timeout_ms;
+	redisContext *c; /* NULL after a failed (re)connect */
+};
+
+/* One command as an argument vector. */
+struct queue_cmd {
+	int argc;
+	const char *argv[QUEUE_ARGS_MAX];
+	size_t len[QUEUE_ARGS_MAX];
+};
+
+/* ---- queue_conn.c ---- */
+
+/* Appends an argument; past QUEUE_ARGS_MAX the command is marked invalid
+ * (argc -1) and is never sent. */
+void qcmd_arg(struct queue_cmd *cmd, const char *s, size_t len);
+void qcmd_str(struct queue_cmd *cmd, const char *s);
+/* The error of a call that got no reply; the context is unusable after it. */
+int qconn_error(const struct queue *q) SG_MUST_CHECK;
+/* 0 while the context is usable, else SG_ERR_QUEUE_UNAVAILABLE. */
+int qconn_ready(const struct queue *q) SG_MUST_CHECK;
+/* Sends n (<= QUEUE_PIPELINE_MAX) commands at once and reads their n
+ * replies into reps (all NULL on error; error replies are replies). */
+int qconn_pipeline(struct queue *q, struct queue_cmd *cmds, size_t n, redisReply **reps) SG_MUST_CHECK;
+int qconn_command(struct queue *q, struct queue_cmd *cmd, redisReply **ret) SG_MUST_CHECK;
+int qconn_set_timeout(struct queue *q, int64_t ms) SG_MUST_CHECK;
+
+/* ---- queue_reply.c: parsers, no I/O ---- */
+
+void qreply_free_all(redisReply **reps, size_t n);
+/* Whether a string reply starts with p. */
+int qreply_has_prefix(const redisReply *rep, const char *p);
+/* An error reply (-ERR ...) as our error code (SG_ERR_QUEUE_AUTH,
+ * SG_ERR_QUEUE_UNAVAILABLE for a failover or a loading server,
+ * SG_ERR_QUEUE_PROTOCOL otherwise). */
+int qreply_error(const redisReply *rep); /* logs the server's words (escaped) */
+/* 0 if rep has the type; the error reply's code or SG_ERR_QUEUE_PROTOCOL. */
+int qreply_expect(const redisReply *rep, int type) SG_MUST_CHECK;
+int qreply_is_status(const redisReply *rep, const char *s);
+/* 1..max printable ASCII bytes, no space. */
+int queue_is_token(const char *s, size_t max);
+/* JOB_ID_LEN lowercase hex characters. */
+int queue_is_job_id(const char *id);
+/* A stream entry id as Redis writes it: "<ms>-<seq>", both decimal. */
+int queue_is_entry_id(const char *s, size_t len);
+/* One stream entry [id, [field, value, ...]] into *e (see queue_reply.c). */
+int qreply_entry(const redisReply *rep, struct queue_entry *e) SG_MUST_CHECK;
+/* An XREADGROUP reply for the stream jobs_key: at most count entries, or
+ * none (nil).  SG_ERR_QUEUE_PROTOCOL, SG_ERR_ALLOC, an error reply's code;
+ * *ret and *ret_n are set only on success (caller frees with
+ * queue_entries_free()). */
+int qreply_read(const redisReply *rep, const char *jobs_key, size_t jobs_key_len, size_t count,
+    struct queue_entry **ret, size_t *ret_n) SG_MUST_CHECK;
+/* One XPENDING row: [id, consumer, idle ms, deliveries]. */
+int qreply_pending_row(const redisReply *row, const char **ret_id, size_t *ret_len,
+    uint64_t *ret_deliveries) SG_MUST_CHECK;
+
+#endif

@@ -1,0 +1,222 @@
+/*
+ * queue_reply.c — the parsers of the Redis server's replies (queue_internal.h).
+ *
+ * The server is not trusted: every reply is checked for its type and its
+ * element count before a field is read, and anything that does not have
+ * the shape Redis itself produces is SG_ERR_QUEUE_PROTOCOL.  Nothing here
+ * does I/O, so fuzz/fuzz_queue_reply.c drives these with replies that
+ * hiredis's reader makes of arbitrary bytes.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "log.h"
+#include "queue_internal.h"
+#include "util.h"
+
+int
+qreply_has_prefix(const redisReply *rep, const char *p)
+{
+	size_t plen = strlen(p);
+
+	return rep->str != NULL && rep->len >= plen && memcmp(rep->str, p, plen) == 0;
+}
+
+/* An error reply (-ERR ...) as our error code. */
+int
+qreply_error(const redisReply *rep)
+{
+	static const char *const auth_errors[] = {
+		"NOAUTH", "WRONGPASS", "NOPERM", "ERR invalid password",
+	};
+	char esc[QUEUE_ERRSTR_LOG_MAX + 8];
+	size_t i;
+
+	log_debug("redis replied: %s", log_escape(rep->str != NULL ? rep->str : "", rep->str != NULL ? rep->len : 0,
+	    esc, sizeof(esc)));
+	for (i = 0; i < sizeof(auth_errors) / sizeof(auth_errors[0]); i++)
+		if (qreply_has_prefix(rep, auth_errors[i]))
+			return SG_ERR_QUEUE_AUTH;
+	/* A master demoted by a failover, or one still loading: reconnect
+	 * (through the sentinels, which name the new master). */
+	if (qreply_has_prefix(rep, "READONLY") || qreply_has_prefix(rep, "LOADING") || qreply_has_prefix(rep, "MASTERDOWN"))
+		return SG_ERR_QUEUE_UNAVAILABLE;
+	return SG_ERR_QUEUE_PROTOCOL;
+}
+
+/* 0 if rep has the type; the error reply's code or SG_ERR_QUEUE_PROTOCOL. */
+int
+qreply_expect(const redisReply *rep, int type)
+{
+	if (rep->type == type)
+		return 0;
+	if (rep->type == REDIS_REPLY_ERROR)
+		return qreply_error(rep);
+	log_debug("redis reply of type %d where %d was expected", rep->type, type);
+	return SG_ERR_QUEUE_PROTOCOL;
+}
+
+int
+qreply_is_status(const redisReply *rep, const char *s)
+{
+	return rep->type == REDIS_REPLY_STATUS && rep->str != NULL && rep->len == strlen(s) &&
+	    memcmp(rep->str, s, rep->len) == 0;
+}
+
+int
+queue_is_token(const char *s, size_t max)
+{
+	size_t i, len = strnlen(s, max + 1);
+
+	if (len == 0 || len > max)
+		return 0;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+int
+queue_is_job_id(const char *id)
+{
+	return id != NULL && strnlen(id, JOB_ID_LEN + 1) == JOB_ID_LEN && is_lower_hex(id, JOB_ID_LEN);
+}
+
+/* A stream entry id as Redis writes it: "<ms>-<seq>", both decimal. */
+int
+queue_is_entry_id(const char *s, size_t len)
+{
+	size_t i, dash = 0, ndash = 0;
+
+	if (len < 3 || len > QUEUE_ENTRY_ID_MAX)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (s[i] == '-') {
+			dash = i;
+			ndash++;
+		} else if (s[i] < '0' || s[i] > '9')
+			return 0;
+	}
+	return ndash == 1 && dash > 0 && dash < len - 1;
+}
+
+void
+queue_entries_free(struct queue_entry *e, size_t n)
+{
+	size_t i;
+
+	if (e == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		free(e[i].env);
+	free(e);
+}
+
+/*
+ * One entry: [id, [field, value, ...]].  The id comes from the server, not
+ * from the writer (XADD refuses ids that are not "<ms>-<seq>"), so a bad id
+ * or a bad entry shape means the server is not speaking the protocol we
+ * know: the whole read fails with SG_ERR_QUEUE_PROTOCOL rather than skipping
+ * the entry, which we could not acknowledge anyway.  The field list is the
+ * writer's: anything but exactly one "env" with a string value is an entry
+ * with env NULL, for the caller to account for and acknowledge.
+ */
+int
+qreply_entry(const redisReply *rep, struct queue_entry *e)
+{
+	const redisReply *id, *fields;
+
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2)
+		return SG_ERR_QUEUE_PROTOCOL;
+	id = rep->element[0];
+	fields = rep->element[1];
+	if (id->type != REDIS_REPLY_STRING || !queue_is_entry_id(id->str, id->len))
+		return SG_ERR_QUEUE_PROTOCOL;
+	memcpy(e->id, id->str, id->len);
+	e->id[id->len] = '\0';
+	e->env = NULL;
+	e->env_len = 0;
+	e->deliveries = 1;
+	if (fields->type != REDIS_REPLY_ARRAY || fields->elements != 2 ||
+	    fields->element[0]->type != REDIS_REPLY_STRING || fields->element[0]->len != 3 ||
+	    memcmp(fields->element[0]->str, "env", 3) != 0 || fields->element[1]->type != REDIS_REPLY_STRING) {
+		log_debug("stream entry %s without a lone \"env\" field", e->id);
+		return 0;
+	}
+	if ((e->env = malloc(fields->element[1]->len + 1)) == NULL)
+		return SG_ERR_ALLOC;
+	if (fields->element[1]->len > 0)
+		memcpy(e->env, fields->element[1]->str, fields->element[1]->len);
+	e->env[fields->element[1]->len] = '\0';
+	e->env_len = fields->element[1]->len;
+	return 0;
+}
+
+/* [[stream name, [entry, ...]]], or nil when the block ran out. */
+int
+qreply_read(const redisReply *rep, const char *jobs_key, size_t jobs_key_len, size_t count,
+    struct queue_entry **ret, size_t *ret_n)
+{
+	const redisReply *stream, *name, *list;
+	struct queue_entry *e = NULL;
+	size_t i, n = 0;
+	int r = SG_ERR_INTERNAL;
+
+	if (rep->type == REDIS_REPLY_NIL) {
+		r = 0;
+		goto out;
+	}
+	if ((r = qreply_expect(rep, REDIS_REPLY_ARRAY)) < 0)
+		goto out;
+	r = SG_ERR_QUEUE_PROTOCOL;
+	if (rep->elements != 1)
+		goto out;
+	stream = rep->element[0];
+	if (stream->type != REDIS_REPLY_ARRAY || stream->elements != 2)
+		goto out;
+	name = stream->element[0];
+	list = stream->element[1];
+	if (name->type != REDIS_REPLY_STRING || name->len != jobs_key_len ||
+	    memcmp(name->str, jobs_key, name->len) != 0)
+		goto out;
+	if (list->type != REDIS_REPLY_ARRAY || list->elements > count)
+		goto out;
+	n = list->elements;
+	if (n == 0) {
+		r = 0;
+		goto out;
+	}
+	if ((e = calloc(n, sizeof(*e))) == NULL) {
+		r = SG_ERR_ALLOC;
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		if ((r = qreply_entry(list->element[i], &e[i])) < 0)
+			goto out;
+	r = 0;
+out:
+	if (r < 0) {
+		queue_entries_free(e, n);
+		return r;
+	}
+	*ret = e;
+	*ret_n = e != NULL ? n : 0;
+	return 0;
+}
+
+/* One XPENDING row: [id, consumer, idle ms, deliveries]. */
+int
+qreply_pending_row(const redisReply *row, const char **ret_id, size_t *ret_len, uint64_t *ret_deliveries)
+{
+	if (row->type != REDIS_REPLY_ARRAY || row->elements != 4 ||
+	    row->element[0]->type != REDIS_REPLY_STRING ||
+	    !queue_is_entry_id(row->element[0]->str, row->element[0]->len) ||
+	    row->element[3]->type != REDIS_REPLY_INTEGER || row->element[3]->integer < 0)
+		return SG_ERR_QUEUE_PROTOCOL;
+	*ret_id = row->element[0]->str;
+	*ret_len = row->element[0]->len;
+	*ret_deliveries = (uint64_t)row->element[3]->integer;
+	return 0;
+}
