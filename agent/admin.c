@@ -16,7 +16,7 @@
  * The tool runs the PKCS#11 module in its own process (it is the operator's
  * tool; there is no signer process) through hsm/p11.h.  The PIN comes from
  * the owner-only PIN file only, never from argv or the environment, and is
- * wiped after C_Login (hsm_pkcs11.c).  Every key it uses goes through the
+ * wiped after C_Login (p11.c).  Every key it uses goes through the
  * agent's own checks first (p11_open(): sensitive, never extractable, may
  * sign, P-256 or RSA >= 2048, and a test signature that verifies), so a key
  * this tool exports or certifies is one the agent will accept.

@@ -142,17 +142,6 @@ int hsm_public_key(struct hsm *h, size_t key_index, EVP_PKEY **ret) SG_MUST_CHEC
 /* Closes sessions, C_Finalize, dlclose.  NULL is a no-op. */
 void hsm_close(struct hsm *h);
 
-/* Name of a CK_RV ("CKR_PIN_INCORRECT"); "CKR_0x..." for unknown values.
- * Returns a static string or one in buf (32 bytes). */
-const char *hsm_rv_name(unsigned long rv, char buf[32]);
-
-/* The signet error for a CK_RV from a signing call: 0 for CKR_OK,
- * SG_ERR_HSM_UNAVAILABLE when the device, token, session or login is gone
- * (CKR_DEVICE_REMOVED, CKR_DEVICE_ERROR, CKR_TOKEN_NOT_PRESENT,
- * CKR_SESSION_HANDLE_INVALID, CKR_SESSION_CLOSED, CKR_USER_NOT_LOGGED_IN,
- * CKR_CRYPTOKI_NOT_INITIALIZED), SG_ERR_HSM_SIGN_FAILED otherwise. */
-int hsm_rv_error(unsigned long rv);
-
 /*
  * RFC 7512 PKCS#11 URI, the subset signet uses: path attributes object=
  * (label), id= (percent-encoded bytes), token= and type= (private, public,

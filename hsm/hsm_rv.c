@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "hsm.h"
+#include "p11.h"
 
 #include <p11-kit/pkcs11.h>
 

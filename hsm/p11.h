@@ -1,5 +1,5 @@
 /*
- * p11.h — internal: the PKCS#11 key holder behind hsm.h (hsm_pkcs11.c).
+ * p11.h — internal: the PKCS#11 key holder behind hsm.h (p11.c).
  *
  * The same contract as hsm.h's hsm_open/hsm_sign/hsm_public_key/hsm_close
  * (see there for every error code), without the process boundary: hsm.c
@@ -23,6 +23,17 @@
 #include "hsm.h"
 
 struct p11;
+
+/* Name of a CK_RV ("CKR_PIN_INCORRECT"); "CKR_0x..." for unknown values.
+ * Returns a static string or one in buf (32 bytes). */
+const char *hsm_rv_name(unsigned long rv, char buf[32]);
+
+/* The signet error for a CK_RV from a signing call: 0 for CKR_OK,
+ * SG_ERR_HSM_UNAVAILABLE when the device, token, session or login is gone
+ * (CKR_DEVICE_REMOVED, CKR_DEVICE_ERROR, CKR_TOKEN_NOT_PRESENT,
+ * CKR_SESSION_HANDLE_INVALID, CKR_SESSION_CLOSED, CKR_USER_NOT_LOGGED_IN,
+ * CKR_CRYPTOKI_NOT_INITIALIZED), SG_ERR_HSM_SIGN_FAILED otherwise. */
+int hsm_rv_error(unsigned long rv);
 
 /* As hsm_open(), in this process (reads the PIN file). */
 int p11_open(const struct hsm_config *cfg, struct p11 **ret, char *errbuf, size_t errlen) SG_MUST_CHECK;

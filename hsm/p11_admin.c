@@ -10,7 +10,7 @@
  * too.  The function list is reached with dlopen(RTLD_NOLOAD) of the module
  * that p11_open() loaded: the same library instance, the same table.
  *
- * Key generation asks for what the agent demands (hsm_pkcs11.c refuses
+ * Key generation asks for what the agent demands (p11.c refuses
  * anything else) and then reads the new private key back: a token that
  * silently ignored CKA_SENSITIVE or CKA_EXTRACTABLE would otherwise leave an
  * exportable signing key behind.  Such a key pair is destroyed at once.
@@ -28,7 +28,7 @@
 #include "p11.h"
 #include "util.h"
 
-/* Last: see hsm_pkcs11.c (it #defines lowercase words). */
+/* Last: see p11.c (it #defines lowercase words). */
 #include <p11-kit/pkcs11.h>
 
 #include "p11_slot.h"

@@ -1,6 +1,6 @@
 /*
  * p11_slot.h — finding the token by label, shared by the key holder
- * (hsm_pkcs11.c) and the provisioning code (p11_admin.c).  Internal to hsm/.
+ * (p11.c) and the provisioning code (p11_admin.c).  Internal to hsm/.
  */
 #ifndef SG_P11_SLOT_H
 #define SG_P11_SLOT_H

@@ -33,6 +33,7 @@
 #include <openssl/rsa.h>
 
 #include "hsm.h"
+#include "p11.h"
 
 int main(void);
 

@@ -1,5 +1,5 @@
 /*
- * hsm_pkcs11.c — p11.h: the PKCS#11 v2.40 key holder.
+ * p11.c — p11.h: the PKCS#11 v2.40 key holder.
  *
  * Design
  *
@@ -590,80 +590,82 @@ resolve_error(CK_RV rv)
 	return hsm_rv_error(rv) == SG_ERR_HSM_UNAVAILABLE ? SG_ERR_HSM_UNAVAILABLE : SG_ERR_CONFIG;
 }
 
+/* A key refused: the one-line reason, and SG_ERR_CONFIG. */
+static int __attribute__((format(printf, 3, 4)))
+refuse(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (errbuf != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(errbuf, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return SG_ERR_CONFIG;
+}
+
+/* The key's URI and mechanism, before the token is asked anything. */
 static int
-resolve_key(struct p11 *h, CK_SESSION_HANDLE s, const struct hsm_config *cfg, size_t i, struct resolve *rs,
+check_spec(const struct hsm_config *cfg, const struct hsm_key_spec *ks, struct resolve *rs,
     char *errbuf, size_t errlen)
 {
-	int r = SG_ERR_INTERNAL;
-	const struct hsm_key_spec *ks = &cfg->keys[i];
-	struct hsm_key *k = &h->keys[i];
+	const char *name = key_name(ks);
+	int r;
+
+	if (ks->uri == NULL)
+		return refuse(errbuf, errlen, "key %s: no PKCS#11 URI", name);
+	if ((r = hsm_uri_parse(ks->uri, &rs->uri)) < 0)
+		return refuse(errbuf, errlen, "key %s: invalid PKCS#11 URI %.200s: %s", name, ks->uri,
+		    sg_strerror(r));
+	if (rs->uri->token != NULL && strcmp(rs->uri->token, cfg->token) != 0)
+		return refuse(errbuf, errlen,
+		    "key %s: URI %.200s names token \"%.64s\", not the configured \"%.64s\"", name, ks->uri,
+		    rs->uri->token, cfg->token);
+	if (rs->uri->type != NULL && strcmp(rs->uri->type, "private") != 0)
+		return refuse(errbuf, errlen, "key %s: URI %.200s names a %s object, not a private key",
+		    name, ks->uri, rs->uri->type);
+	if (rs->uri->object == NULL && !rs->uri->has_id)
+		return refuse(errbuf, errlen, "key %s: URI %.200s names neither object= nor id=", name,
+		    ks->uri);
+	if (!ks->mech_from_key && ks->mech != SG_MECH_ECDSA_SHA256 &&
+	    ks->mech != SG_MECH_RSA_PKCS1_SHA256 && ks->mech != SG_MECH_RSA_PSS_SHA256)
+		return refuse(errbuf, errlen, "key %s: unknown mechanism %d", name, (int)ks->mech);
+	return 0;
+}
+
+/*
+ * The private key: exactly one object, sensitive, not extractable, allowed
+ * to sign without a login per signature, of the type the mechanism needs
+ * (or, for the attestation key, whose type decides the mechanism: hsm.h).
+ * Sets k->priv, k->mech and *ret_type, and reads the key's CKA_ID and its
+ * type's parameters into rs.
+ */
+static int
+find_private(struct p11 *h, CK_SESSION_HANDLE s, const struct hsm_key_spec *ks, struct hsm_key *k,
+    struct resolve *rs, CK_KEY_TYPE *ret_type, char *errbuf, size_t errlen)
+{
 	const char *name = key_name(ks);
 	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
 	CK_ATTRIBUTE tmpl[3];
 	CK_ULONG ntmpl = 0, found = 0, ktype = 0;
 	CK_KEY_TYPE want_type;
-	CK_OBJECT_HANDLE pub_obj = CK_INVALID_HANDLE;
 	CK_RV rv = CKR_OK;
-	int sensitive = 0, extractable = 1, can_sign = 0, always_auth = 1, bits;
+	int sensitive = 0, extractable = 1, can_sign = 0, always_auth = 1, r;
 	char rvbuf[32];
 
-	if (ks->uri == NULL) {
-		errbuf_set(errbuf, errlen, "key %s: no PKCS#11 URI", name);
-		r = SG_ERR_CONFIG;
-		goto out;
-	}
-	r = hsm_uri_parse(ks->uri, &rs->uri);
-	if (r < 0) {
-		errbuf_set(errbuf, errlen, "key %s: invalid PKCS#11 URI %.200s: %s", name, ks->uri,
-		    sg_strerror(r));
-		r = SG_ERR_CONFIG;
-		goto out;
-	}
-	if (rs->uri->token != NULL && strcmp(rs->uri->token, cfg->token) != 0) {
-		errbuf_set(errbuf, errlen,
-		    "key %s: URI %.200s names token \"%.64s\", not the configured \"%.64s\"", name, ks->uri,
-		    rs->uri->token, cfg->token);
-		r = SG_ERR_CONFIG;
-		goto out;
-	}
-	if (rs->uri->type != NULL && strcmp(rs->uri->type, "private") != 0) {
-		errbuf_set(errbuf, errlen, "key %s: URI %.200s names a %s object, not a private key", name,
-		    ks->uri, rs->uri->type);
-		r = SG_ERR_CONFIG;
-		goto out;
-	}
-	if (rs->uri->object == NULL && !rs->uri->has_id) {
-		errbuf_set(errbuf, errlen, "key %s: URI %.200s names neither object= nor id=", name, ks->uri);
-		r = SG_ERR_CONFIG;
-		goto out;
-	}
-	if (!ks->mech_from_key && ks->mech != SG_MECH_ECDSA_SHA256 &&
-	    ks->mech != SG_MECH_RSA_PKCS1_SHA256 && ks->mech != SG_MECH_RSA_PSS_SHA256) {
-		errbuf_set(errbuf, errlen, "key %s: unknown mechanism %d", name, (int)ks->mech);
-		r = SG_ERR_CONFIG;
-		goto out;
-	}
-
-	/* The private key: exactly one. */
 	tmpl[ntmpl++] = (CK_ATTRIBUTE){ CKA_CLASS, &cls, sizeof(cls) };
 	if (rs->uri->object != NULL)
 		tmpl[ntmpl++] = (CK_ATTRIBUTE){ CKA_LABEL, rs->uri->object, strlen(rs->uri->object) };
 	if (rs->uri->has_id)
 		tmpl[ntmpl++] = (CK_ATTRIBUTE){ CKA_ID, rs->uri->id, rs->uri->id_len };
-	r = find_objects(h, s, tmpl, ntmpl, &k->priv, &found, &rv);
-	if (r < 0) {
-		errbuf_set(
-		    errbuf, errlen, "key %s: searching %.200s: %s", name, ks->uri, hsm_rv_name(rv, rvbuf));
-		goto out;
+	if ((r = find_objects(h, s, tmpl, ntmpl, &k->priv, &found, &rv)) < 0) {
+		errbuf_set(errbuf, errlen, "key %s: searching %.200s: %s", name, ks->uri,
+		    hsm_rv_name(rv, rvbuf));
+		return r;
 	}
-	if (found != 1) {
-		errbuf_set(errbuf, errlen, "key %s: %s private key matches %.200s", name,
+	if (found != 1)
+		return refuse(errbuf, errlen, "key %s: %s private key matches %.200s", name,
 		    found == 0 ? "no" : "more than one", ks->uri);
-		r = SG_ERR_CONFIG;
-		goto out;
-	}
-
-	/* Its attributes: our rules, then fit with the mechanism. */
 	if ((rv = get_bool(h, s, k->priv, CKA_SENSITIVE, -1, &sensitive)) != CKR_OK ||
 	    (rv = get_bool(h, s, k->priv, CKA_EXTRACTABLE, -1, &extractable)) != CKR_OK ||
 	    (rv = get_bool(h, s, k->priv, CKA_SIGN, -1, &can_sign)) != CKR_OK ||
@@ -671,155 +673,149 @@ resolve_key(struct p11 *h, CK_SESSION_HANDLE s, const struct hsm_config *cfg, si
 	    (rv = get_ulong(h, s, k->priv, CKA_KEY_TYPE, &ktype)) != CKR_OK) {
 		errbuf_set(errbuf, errlen, "key %s (%.200s): reading its attributes: %s", name, ks->uri,
 		    hsm_rv_name(rv, rvbuf));
-		r = resolve_error(rv);
-		goto out;
+		return resolve_error(rv);
 	}
-	if (!sensitive || extractable) {
-		errbuf_set(errbuf, errlen, "key %s (%.200s) is %s: refused", name, ks->uri,
+	if (!sensitive || extractable)
+		return refuse(errbuf, errlen, "key %s (%.200s) is %s: refused", name, ks->uri,
 		    extractable ? "extractable" : "not sensitive");
-		r = SG_ERR_CONFIG;
-		goto out;
-	}
-	if (!can_sign || always_auth) {
-		errbuf_set(errbuf, errlen, "key %s (%.200s) %s", name, ks->uri,
+	if (!can_sign || always_auth)
+		return refuse(errbuf, errlen, "key %s (%.200s) %s", name, ks->uri,
 		    !can_sign ? "may not sign (CKA_SIGN is false)"
 		              : "needs a login per signature (CKA_ALWAYS_AUTHENTICATE)");
-		r = SG_ERR_CONFIG;
-		goto out;
-	}
 	if (ks->mech_from_key) {
-		/* The attestation key: its type decides (hsm.h). */
-		if (ktype == CKK_EC) {
-			k->mech = SG_MECH_ECDSA_SHA256;
-		} else if (ktype == CKK_RSA) {
-			k->mech = SG_MECH_RSA_PSS_SHA256;
-		} else {
-			errbuf_set(errbuf, errlen, "key %s (%.200s) is neither an EC nor an RSA key", name,
-			    ks->uri);
-			r = SG_ERR_CONFIG;
-			goto out;
-		}
+		if (ktype != CKK_EC && ktype != CKK_RSA)
+			return refuse(errbuf, errlen, "key %s (%.200s) is neither an EC nor an RSA key",
+			    name, ks->uri);
+		k->mech = ktype == CKK_EC ? SG_MECH_ECDSA_SHA256 : SG_MECH_RSA_PSS_SHA256;
 	} else {
 		k->mech = ks->mech;
 	}
 	want_type = k->mech == SG_MECH_ECDSA_SHA256 ? CKK_EC : CKK_RSA;
-	if (ktype != want_type) {
-		errbuf_set(errbuf, errlen, "key %s (%.200s) is not an %s key, as mechanism %s needs", name,
-		    ks->uri, want_type == CKK_EC ? "EC" : "RSA", sg_mech_name(k->mech));
-		r = SG_ERR_CONFIG;
-		goto out;
-	}
-	rv = get_attr(h, s, k->priv, CKA_ID, rs->id, sizeof(rs->id), &rs->id_len);
-	if (rv != CKR_OK)
+	if (ktype != want_type)
+		return refuse(errbuf, errlen, "key %s (%.200s) is not an %s key, as mechanism %s needs",
+		    name, ks->uri, want_type == CKK_EC ? "EC" : "RSA", sg_mech_name(k->mech));
+	if (get_attr(h, s, k->priv, CKA_ID, rs->id, sizeof(rs->id), &rs->id_len) != CKR_OK)
 		rs->id_len = 0;
-
 	if (want_type == CKK_EC) {
 		rv = get_attr(h, s, k->priv, CKA_EC_PARAMS, rs->buf, sizeof(rs->buf), &rs->buf_len);
 		if (rv != CKR_OK || rs->buf_len != sizeof(p256_ec_params) ||
-		    memcmp(rs->buf, p256_ec_params, sizeof(p256_ec_params)) != 0) {
-			errbuf_set(errbuf, errlen, "key %s (%.200s) is not on curve P-256, as %s needs", name,
-			    ks->uri, sg_mech_name(k->mech));
-			r = SG_ERR_CONFIG;
-			goto out;
-		}
-	} else {
-		/* Public attributes of an RSA private key; optional in
+		    memcmp(rs->buf, p256_ec_params, sizeof(p256_ec_params)) != 0)
+			return refuse(errbuf, errlen, "key %s (%.200s) is not on curve P-256, as %s needs",
+			    name, ks->uri, sg_mech_name(k->mech));
+	} else if (get_attr(h, s, k->priv, CKA_MODULUS, rs->n, sizeof(rs->n), &rs->n_len) != CKR_OK ||
+	    get_attr(h, s, k->priv, CKA_PUBLIC_EXPONENT, rs->e, sizeof(rs->e), &rs->e_len) != CKR_OK) {
+		/* Public attributes of an RSA private key: optional in
 		 * practice, so their absence is not an error yet. */
-		if (get_attr(h, s, k->priv, CKA_MODULUS, rs->n, sizeof(rs->n), &rs->n_len) != CKR_OK ||
-		    get_attr(h, s, k->priv, CKA_PUBLIC_EXPONENT, rs->e, sizeof(rs->e), &rs->e_len) !=
-		        CKR_OK)
-			rs->n_len = rs->e_len = 0;
+		rs->n_len = rs->e_len = 0;
 	}
+	*ret_type = want_type;
+	return 0;
+}
 
-	/* The public key. */
-	r = find_public(h, s, rs, want_type, &pub_obj, &found, &rv);
-	if (r < 0) {
-		errbuf_set(
-		    errbuf, errlen, "key %s: searching its public key: %s", name, hsm_rv_name(rv, rvbuf));
-		goto out;
+/* An EC key's public half: the public key object on P-256 and its point. */
+static int
+ec_public(struct p11 *h, CK_SESSION_HANDLE s, const struct hsm_key_spec *ks, struct hsm_key *k,
+    struct resolve *rs, CK_OBJECT_HANDLE pub_obj, CK_ULONG found, char *errbuf, size_t errlen)
+{
+	const char *name = key_name(ks);
+	char rvbuf[32];
+	CK_RV rv;
+	int r = 0;
+
+	if (found == 0)
+		return refuse(errbuf, errlen, "key %s (%.200s): no public key object with its label or id",
+		    name, ks->uri);
+	rv = get_attr(h, s, pub_obj, CKA_EC_PARAMS, rs->buf, sizeof(rs->buf), &rs->buf_len);
+	if (rv != CKR_OK || rs->buf_len != sizeof(p256_ec_params) ||
+	    memcmp(rs->buf, p256_ec_params, sizeof(p256_ec_params)) != 0)
+		return refuse(errbuf, errlen, "key %s (%.200s): its public key object is not on P-256",
+		    name, ks->uri);
+	rv = get_attr(h, s, pub_obj, CKA_EC_POINT, rs->buf, sizeof(rs->buf), &rs->buf_len);
+	if (rv == CKR_OK)
+		r = pkey_ec_p256(rs->buf, rs->buf_len, &k->pub);
+	if (rv != CKR_OK || r < 0) {
+		errbuf_set(errbuf, errlen, "key %s (%.200s): unusable CKA_EC_POINT (%s)", name, ks->uri,
+		    rv != CKR_OK ? hsm_rv_name(rv, rvbuf) : sg_strerror(r));
+		return r == SG_ERR_ALLOC ? r : SG_ERR_CONFIG;
 	}
-	if (found > 1) {
-		errbuf_set(errbuf, errlen, "key %s (%.200s): more than one public key object matches", name,
-		    ks->uri);
-		r = SG_ERR_CONFIG;
-		goto out;
+	k->raw_sig_len = 2 * HSM_P256_COORD_LEN;
+	return 0;
+}
+
+/* An RSA key's public half: from the public key object when there is one
+ * (its modulus must be the private key's), else from the private key's
+ * public attributes; at least HSM_RSA_BITS_MIN bits. */
+static int
+rsa_public(struct p11 *h, CK_SESSION_HANDLE s, const struct hsm_key_spec *ks, struct hsm_key *k,
+    struct resolve *rs, CK_OBJECT_HANDLE pub_obj, CK_ULONG found, char *errbuf, size_t errlen)
+{
+	const char *name = key_name(ks);
+	char rvbuf[32];
+	CK_RV rv = CKR_OK;
+	int r, bits;
+
+	if (found == 1) {
+		rv = get_attr(h, s, pub_obj, CKA_MODULUS, rs->buf, sizeof(rs->buf), &rs->buf_len);
+		if (rv == CKR_OK && rs->n_len != 0 &&
+		    (rs->n_len != rs->buf_len || memcmp(rs->n, rs->buf, rs->n_len) != 0))
+			return refuse(errbuf, errlen,
+			    "key %s (%.200s): public key object has another modulus", name, ks->uri);
+		if (rv == CKR_OK) {
+			memcpy(rs->n, rs->buf, rs->buf_len);
+			rs->n_len = rs->buf_len;
+			rv = get_attr(h, s, pub_obj, CKA_PUBLIC_EXPONENT, rs->e, sizeof(rs->e), &rs->e_len);
+		}
+		if (rv != CKR_OK) {
+			errbuf_set(errbuf, errlen, "key %s (%.200s): reading its public key: %s", name,
+			    ks->uri, hsm_rv_name(rv, rvbuf));
+			return resolve_error(rv);
+		}
 	}
-	if (want_type == CKK_EC) {
-		if (found == 0) {
-			errbuf_set(errbuf, errlen, "key %s (%.200s): no public key object with its label or id",
-			    name, ks->uri);
-			r = SG_ERR_CONFIG;
-			goto out;
-		}
-		rv = get_attr(h, s, pub_obj, CKA_EC_PARAMS, rs->buf, sizeof(rs->buf), &rs->buf_len);
-		if (rv != CKR_OK || rs->buf_len != sizeof(p256_ec_params) ||
-		    memcmp(rs->buf, p256_ec_params, sizeof(p256_ec_params)) != 0) {
-			errbuf_set(errbuf, errlen, "key %s (%.200s): its public key object is not on P-256",
-			    name, ks->uri);
-			r = SG_ERR_CONFIG;
-			goto out;
-		}
-		rv = get_attr(h, s, pub_obj, CKA_EC_POINT, rs->buf, sizeof(rs->buf), &rs->buf_len);
-		if (rv == CKR_OK)
-			r = pkey_ec_p256(rs->buf, rs->buf_len, &k->pub);
-		if (rv != CKR_OK || r < 0) {
-			errbuf_set(errbuf, errlen, "key %s (%.200s): unusable CKA_EC_POINT (%s)", name, ks->uri,
-			    rv != CKR_OK ? hsm_rv_name(rv, rvbuf) : sg_strerror(r));
-			r = r == SG_ERR_ALLOC ? r : SG_ERR_CONFIG;
-			goto out;
-		}
-		k->raw_sig_len = 2 * HSM_P256_COORD_LEN;
-	} else {
-		if (found == 1) {
-			rv = get_attr(h, s, pub_obj, CKA_MODULUS, rs->buf, sizeof(rs->buf), &rs->buf_len);
-			if (rv == CKR_OK && rs->n_len != 0 &&
-			    (rs->n_len != rs->buf_len || memcmp(rs->n, rs->buf, rs->n_len) != 0)) {
-				errbuf_set(errbuf, errlen,
-				    "key %s (%.200s): public key object has another modulus", name,
-				    ks->uri);
-				r = SG_ERR_CONFIG;
-				goto out;
-			}
-			if (rv == CKR_OK) {
-				memcpy(rs->n, rs->buf, rs->buf_len);
-				rs->n_len = rs->buf_len;
-				rv = get_attr(
-				    h, s, pub_obj, CKA_PUBLIC_EXPONENT, rs->e, sizeof(rs->e), &rs->e_len);
-			}
-			if (rv != CKR_OK) {
-				errbuf_set(errbuf, errlen, "key %s (%.200s): reading its public key: %s", name,
-				    ks->uri, hsm_rv_name(rv, rvbuf));
-				r = resolve_error(rv);
-				goto out;
-			}
-		}
-		if (rs->n_len == 0 || rs->e_len == 0) {
-			errbuf_set(errbuf, errlen,
-			    "key %s (%.200s): no public key object and no public attributes", name,
-			    ks->uri);
-			r = SG_ERR_CONFIG;
-			goto out;
-		}
-		r = pkey_rsa(rs->n, rs->n_len, rs->e, rs->e_len, &k->pub);
-		if (r < 0) {
-			errbuf_set(errbuf, errlen, "key %s (%.200s): unusable RSA public key: %s", name,
-			    ks->uri, sg_strerror(r));
-			r = r == SG_ERR_ALLOC ? r : SG_ERR_CONFIG;
-			goto out;
-		}
-		bits = EVP_PKEY_get_bits(k->pub);
-		if (bits < HSM_RSA_BITS_MIN || EVP_PKEY_get_size(k->pub) <= 0 ||
-		    (size_t)EVP_PKEY_get_size(k->pub) > HSM_SIG_MAX) {
-			errbuf_set(errbuf, errlen, "key %s (%.200s): RSA key of %d bits, not %d to %d", name,
-			    ks->uri, bits, HSM_RSA_BITS_MIN, HSM_SIG_MAX * 8);
-			r = SG_ERR_CONFIG;
-			goto out;
-		}
-		k->raw_sig_len = (size_t)EVP_PKEY_get_size(k->pub);
+	if (rs->n_len == 0 || rs->e_len == 0)
+		return refuse(errbuf, errlen,
+		    "key %s (%.200s): no public key object and no public attributes", name, ks->uri);
+	if ((r = pkey_rsa(rs->n, rs->n_len, rs->e, rs->e_len, &k->pub)) < 0) {
+		errbuf_set(errbuf, errlen, "key %s (%.200s): unusable RSA public key: %s", name, ks->uri,
+		    sg_strerror(r));
+		return r == SG_ERR_ALLOC ? r : SG_ERR_CONFIG;
 	}
-	r = 0;
-out:
-	return r;
+	bits = EVP_PKEY_get_bits(k->pub);
+	if (bits < HSM_RSA_BITS_MIN || EVP_PKEY_get_size(k->pub) <= 0 ||
+	    (size_t)EVP_PKEY_get_size(k->pub) > HSM_SIG_MAX)
+		return refuse(errbuf, errlen, "key %s (%.200s): RSA key of %d bits, not %d to %d", name,
+		    ks->uri, bits, HSM_RSA_BITS_MIN, HSM_SIG_MAX * 8);
+	k->raw_sig_len = (size_t)EVP_PKEY_get_size(k->pub);
+	return 0;
+}
+
+/* Configured key i: its URI, its private key, its public key. */
+static int
+resolve_key(struct p11 *h, CK_SESSION_HANDLE s, const struct hsm_config *cfg, size_t i, struct resolve *rs,
+    char *errbuf, size_t errlen)
+{
+	const struct hsm_key_spec *ks = &cfg->keys[i];
+	struct hsm_key *k = &h->keys[i];
+	CK_OBJECT_HANDLE pub_obj = CK_INVALID_HANDLE;
+	CK_KEY_TYPE type = CKK_EC;
+	CK_ULONG found = 0;
+	CK_RV rv = CKR_OK;
+	char rvbuf[32];
+	int r;
+
+	if ((r = check_spec(cfg, ks, rs, errbuf, errlen)) < 0 ||
+	    (r = find_private(h, s, ks, k, rs, &type, errbuf, errlen)) < 0)
+		return r;
+	if ((r = find_public(h, s, rs, type, &pub_obj, &found, &rv)) < 0) {
+		errbuf_set(errbuf, errlen, "key %s: searching its public key: %s", key_name(ks),
+		    hsm_rv_name(rv, rvbuf));
+		return r;
+	}
+	if (found > 1)
+		return refuse(errbuf, errlen, "key %s (%.200s): more than one public key object matches",
+		    key_name(ks), ks->uri);
+	if (type == CKK_EC)
+		return ec_public(h, s, ks, k, rs, pub_obj, found, errbuf, errlen);
+	return rsa_public(h, s, ks, k, rs, pub_obj, found, errbuf, errlen);
 }
 
 /* ---- signing ---- */
