@@ -2,7 +2,11 @@
  * fuzz_queue_reply.c — the queue's reply parsers (queue/queue_reply.c) on
  * whatever replies hiredis's reader makes of arbitrary bytes, as a hostile
  * Redis server would send them: each reply as an XREADGROUP answer, each
- * element of an array as an XPENDING row, error replies as errors.
+ * element of an array as an XPENDING row, error replies as errors.  The
+ * bytes pass queue_resp_scan() first, with bounds, as the queue must pass
+ * a server's bytes before hiredis allocates for them (an array count of
+ * 2^31 makes hiredis 0.14 allocate 16 GB at once); the scan's own
+ * invariants are checked too.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,6 +18,8 @@
 
 #define FUZZ_REPLIES_MAX 16 /* replies taken from one input */
 #define FUZZ_READ_COUNT  64 /* entries one XREADGROUP may return */
+#define FUZZ_ELEMS_MAX   4096        /* array elements in one reply */
+#define FUZZ_BULK_MAX    (64 * 1024) /* bytes of one bulk string */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -56,9 +62,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	void *rep = NULL;
 	int i;
 
+	long n = queue_resp_scan(data, size, FUZZ_ELEMS_MAX, FUZZ_BULK_MAX);
+
+	if (n < -1 || n > (long)size)
+		abort();
 	if (rd == NULL)
 		return 0;
-	if (redisReaderFeed(rd, (const char *)data, size) == REDIS_OK) {
+	/* Only what the scan bounded reaches hiredis. */
+	if (n > 0 && redisReaderFeed(rd, (const char *)data, (size_t)n) == REDIS_OK) {
 		for (i = 0; i < FUZZ_REPLIES_MAX; i++) {
 			rep = NULL;
 			if (redisReaderGetReply(rd, &rep) != REDIS_OK || rep == NULL)

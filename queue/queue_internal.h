@@ -98,4 +98,18 @@ int qreply_read(const redisReply *rep, const char *jobs_key, size_t jobs_key_len
 int qreply_pending_row(const redisReply *row, const char **ret_id, size_t *ret_len,
     uint64_t *ret_deliveries) SG_MUST_CHECK;
 
+/*
+ * Bounds one RESP2 reply before anything allocates for it (hiredis 0.14's
+ * reader allocates an array's element table as soon as it reads the
+ * count, whatever the count).  Walks the reply at buf: at most elems_max
+ * array elements in all, bulk strings of at most bulk_max bytes, nesting
+ * at most QUEUE_RESP_DEPTH_MAX, simple lines of at most
+ * QUEUE_RESP_LINE_MAX bytes.  The reply's length when it is complete and
+ * within the bounds, 0 when more bytes are needed, -1 when it is malformed
+ * or over a bound.
+ */
+#define QUEUE_RESP_DEPTH_MAX 8     /* nesting of arrays in one reply */
+#define QUEUE_RESP_LINE_MAX  1024  /* bytes of a status, error or number line */
+long queue_resp_scan(const uint8_t *buf, size_t len, size_t elems_max, size_t bulk_max);
+
 #endif

@@ -7,6 +7,7 @@
  * does I/O, so fuzz/fuzz_queue_reply.c drives these with replies that
  * hiredis's reader makes of arbitrary bytes.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -219,4 +220,92 @@ qreply_pending_row(const redisReply *row, const char **ret_id, size_t *ret_len, 
 	*ret_len = row->element[0]->len;
 	*ret_deliveries = (uint64_t)row->element[3]->integer;
 	return 0;
+}
+
+/* The number after a type byte, up to CRLF at or before end.  0 with *ret
+ * and *ret_next, or -1 (malformed or too long a line). */
+static int
+resp_number(const uint8_t *p, const uint8_t *end, long long *ret, const uint8_t **ret_next)
+{
+	long long v = 0;
+	int neg = 0, digits = 0;
+
+	if (p < end && *p == '-') {
+		neg = 1;
+		p++;
+	}
+	for (; p < end && *p >= '0' && *p <= '9'; p++) {
+		if (v > (LLONG_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (*p - '0');
+		digits++;
+	}
+	if (digits == 0 || end - p < 2 || p[0] != '\r' || p[1] != '\n')
+		return -1;
+	*ret = neg ? -v : v;
+	*ret_next = p + 2;
+	return 0;
+}
+
+long
+queue_resp_scan(const uint8_t *buf, size_t len, size_t elems_max, size_t bulk_max)
+{
+	/* An explicit stack of elements still owed per nesting level. */
+	long long owed[QUEUE_RESP_DEPTH_MAX + 1];
+	const uint8_t *p = buf, *end = buf + len, *nl;
+	size_t depth = 0, total = 0;
+	long long n;
+
+	owed[0] = 1;
+	for (;;) {
+		while (depth > 0 && owed[depth] == 0)
+			depth--;
+		if (depth == 0 && owed[0] == 0)
+			return (long)(p - buf);
+		if (p >= end)
+			return 0;
+		owed[depth]--;
+		switch (*p++) {
+		case '+':
+		case '-':
+		case ':':
+			if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+				return (size_t)(end - p) > QUEUE_RESP_LINE_MAX ? -1 : 0;
+			if (nl == p || nl[-1] != '\r' || (size_t)(nl - p) > QUEUE_RESP_LINE_MAX)
+				return -1;
+			p = nl + 1;
+			break;
+		case '$':
+			if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+				return (size_t)(end - p) > QUEUE_RESP_LINE_MAX ? -1 : 0;
+			if (resp_number(p, nl + 1, &n, &p) != 0 || n < -1 || n > (long long)bulk_max)
+				return -1;
+			if (n >= 0) {
+				if ((size_t)(end - p) < (size_t)n + 2)
+					return 0;
+				if (p[n] != '\r' || p[n + 1] != '\n')
+					return -1;
+				p += n + 2;
+			}
+			break;
+		case '*':
+			if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+				return (size_t)(end - p) > QUEUE_RESP_LINE_MAX ? -1 : 0;
+			if (resp_number(p, nl + 1, &n, &p) != 0 || n < -1 || n > (long long)elems_max)
+				return -1;
+			total += n > 0 ? (size_t)n : 0;
+			if (total > elems_max)
+				return -1;
+			if (n > 0) {
+				if (depth == QUEUE_RESP_DEPTH_MAX)
+					return -1;
+				owed[++depth] = n;
+			}
+			break;
+		default:
+			return -1;
+		}
+		if ((size_t)(p - buf) > LONG_MAX / 2)
+			return -1;
+	}
 }

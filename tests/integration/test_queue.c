@@ -36,6 +36,7 @@
 #include <hiredis/hiredis.h>
 
 #include "queue.h"
+#include "queue_internal.h"
 
 int main(void);
 
@@ -399,6 +400,45 @@ write_secret(const char *path, const char *content, mode_t mode)
 }
 
 /* --- tests against redis-server --- */
+
+/* queue_resp_scan(): one reply bounded before any allocation. */
+static long
+scan(const char *s, size_t elems, size_t bulk)
+{
+	return queue_resp_scan((const uint8_t *)s, strlen(s), elems, bulk);
+}
+
+START_TEST(resp_scan_bounds)
+{
+	static const char entry[] = "*1\r\n*2\r\n$11\r\nsignet:jobs\r\n*1\r\n*2\r\n$3\r\n1-0\r\n"
+	                            "*2\r\n$3\r\nenv\r\n$2\r\n{}\r\n";
+	char buf[sizeof(entry) + 8];
+
+	ck_assert_int_eq(scan(entry, 64, 1024), (long)strlen(entry));
+	/* Followed by more: only the first reply counts. */
+	snprintf(buf, sizeof(buf), "%s+OK\r\n", entry);
+	ck_assert_int_eq(scan(buf, 64, 1024), (long)strlen(entry));
+	/* Each prefix is incomplete, never an error. */
+	for (size_t i = 0; i < strlen(entry); i++) {
+		ck_assert_int_eq(queue_resp_scan((const uint8_t *)entry, i, 64, 1024), 0);
+	}
+	/* Bounds, at the edge and one past. */
+	ck_assert_int_eq(scan("$3\r\nabc\r\n", 0, 3), 9);
+	ck_assert_int_eq(scan("$4\r\nabcd\r\n", 0, 3), -1);
+	ck_assert_int_eq(scan("*2000000000\r\n", 4096, 1024), -1);
+	ck_assert_int_eq(scan("*2\r\n:1\r\n:2\r\n", 2, 0), 12);
+	ck_assert_int_eq(scan("*2\r\n*2\r\n:1\r\n:2\r\n:3\r\n", 3, 0), -1);
+	ck_assert_int_eq(scan("*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n", 64, 0), -1);
+	ck_assert_int_eq(scan("*-1\r\n", 0, 0), 5);
+	ck_assert_int_eq(scan("$-1\r\n", 0, 0), 5);
+	/* Malformed. */
+	ck_assert_int_eq(scan("$3\r\nabcX\r\n", 0, 16), -1);
+	ck_assert_int_eq(scan("?x\r\n", 0, 16), -1);
+	ck_assert_int_eq(scan("*-2\r\n", 8, 16), -1);
+	ck_assert_int_eq(scan(":\r\n", 8, 16), 3);
+	ck_assert_int_eq(scan("$99999999999999999999999\r\n", 8, 16), -1);
+}
+END_TEST
 
 START_TEST(round_trip)
 {
@@ -1767,6 +1807,7 @@ queue_suite(void)
 		suite_add_tcase(s, tc); \
 	} while (0)
 	ADD("/queue/round-trip", round_trip);
+	ADD("/queue/resp-scan/bounds", resp_scan_bounds);
 	ADD("/queue/group/create-idempotent", group_create_idempotent);
 	ADD("/queue/group/jobs-before-group", jobs_before_group);
 	ADD("/queue/read/without-group", read_without_group);
