@@ -91,6 +91,51 @@ qreply_free_all(redisReply **reps, size_t n)
 }
 
 /*
+ * redisGetReply() with a bound: a reply is handed to hiredis's parser only
+ * once queue_resp_scan() has seen all of it within QUEUE_REPLY_ELEMS_MAX
+ * array elements and QUEUE_RESP_DEPTH_MAX levels, because hiredis 0.14
+ * allocates an array's element table as soon as it reads the count (a
+ * hostile server's "*2000000000" would be a 16 GB allocation).  Bulk
+ * strings are not bounded here: hiredis allocates those only as their
+ * bytes arrive.  A reply over a bound drops the connection
+ * (SG_ERR_QUEUE_PROTOCOL).  Scanning skips bulk payloads by their length,
+ * so reading a large reply in pieces costs one pass over its headers per
+ * piece.
+ */
+static int
+bounded_reply(struct queue *q, void **ret)
+{
+	redisReader *rd;
+	long n;
+	int done = 0;
+
+	*ret = NULL;
+	do {
+		if (redisBufferWrite(q->c, &done) != REDIS_OK)
+			return qconn_error(q);
+	} while (!done);
+	for (;;) {
+		rd = q->c->reader;
+		n = queue_resp_scan((const uint8_t *)rd->buf + rd->pos, rd->len - rd->pos,
+		    QUEUE_REPLY_ELEMS_MAX, SIZE_MAX);
+		if (n < 0) {
+			log_debug("redis reply over %d elements or %d levels, or malformed",
+			    QUEUE_REPLY_ELEMS_MAX, QUEUE_RESP_DEPTH_MAX);
+			redisFree(q->c);
+			q->c = NULL;
+			return SG_ERR_QUEUE_PROTOCOL;
+		}
+		if (n > 0)
+			break;
+		if (redisBufferRead(q->c) != REDIS_OK)
+			return qconn_error(q);
+	}
+	if (redisGetReplyFromReader(q->c, ret) != REDIS_OK || *ret == NULL)
+		return qconn_error(q);
+	return 0;
+}
+
+/*
  * Sends n commands at once and reads their n replies into reps (all NULL
  * on error).  Error replies are replies: the caller looks at them.
  */
@@ -123,10 +168,8 @@ qconn_pipeline(struct queue *q, struct queue_cmd *cmds, size_t n, redisReply **r
 	}
 	for (i = 0; i < n; i++) {
 		rep = NULL;
-		if (redisGetReply(q->c, &rep) != REDIS_OK || rep == NULL) {
-			r = qconn_error(q);
+		if ((r = bounded_reply(q, &rep)) != 0)
 			goto out;
-		}
 		reps[i] = rep;
 	}
 	r = 0;
@@ -196,10 +239,8 @@ queue_auth(struct queue *q)
 	if ((r = write_all(q->c->fd, buf, blen)) < 0)
 		goto out;
 	/* The output buffer is empty: this only reads the reply. */
-	if (redisGetReply(q->c, &aux) != REDIS_OK || aux == NULL) {
-		r = qconn_error(q);
+	if ((r = bounded_reply(q, &aux)) != 0)
 		goto out;
-	}
 	rep = aux;
 	if (rep->type == REDIS_REPLY_ERROR) {
 		/* Whatever the words (WRONGPASS, "AUTH called without any

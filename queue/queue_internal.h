@@ -23,6 +23,10 @@
 #define QUEUE_ARGS_MAX (8 + QUEUE_CLAIM_MAX)     /* arguments of one command */
 #define QUEUE_PIPELINE_MAX 3                      /* commands sent at once */
 #define QUEUE_NUM_MAX 24                          /* a decimal number as text */
+/* Array elements in one reply, all levels together: far above what our
+ * commands receive (an XREADGROUP of 2048 entries of 4 elements), far
+ * below what would let a server make us allocate gigabytes. */
+#define QUEUE_REPLY_ELEMS_MAX (1 << 20)
 
 #define KEY_JOBS "jobs"
 #define KEY_RESULT "result:"

@@ -278,7 +278,8 @@ queue_resp_scan(const uint8_t *buf, size_t len, size_t elems_max, size_t bulk_ma
 		case '$':
 			if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
 				return (size_t)(end - p) > QUEUE_RESP_LINE_MAX ? -1 : 0;
-			if (resp_number(p, nl + 1, &n, &p) != 0 || n < -1 || n > (long long)bulk_max)
+			if (resp_number(p, nl + 1, &n, &p) != 0 || n < -1 ||
+			    (n > 0 && (unsigned long long)n > bulk_max))
 				return -1;
 			if (n >= 0) {
 				if ((size_t)(end - p) < (size_t)n + 2)
@@ -291,7 +292,8 @@ queue_resp_scan(const uint8_t *buf, size_t len, size_t elems_max, size_t bulk_ma
 		case '*':
 			if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
 				return (size_t)(end - p) > QUEUE_RESP_LINE_MAX ? -1 : 0;
-			if (resp_number(p, nl + 1, &n, &p) != 0 || n < -1 || n > (long long)elems_max)
+			if (resp_number(p, nl + 1, &n, &p) != 0 || n < -1 ||
+			    (n > 0 && (unsigned long long)n > elems_max))
 				return -1;
 			total += n > 0 ? (size_t)n : 0;
 			if (total > elems_max)

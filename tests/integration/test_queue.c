@@ -431,6 +431,9 @@ START_TEST(resp_scan_bounds)
 	ck_assert_int_eq(scan("*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n", 64, 0), -1);
 	ck_assert_int_eq(scan("*-1\r\n", 0, 0), 5);
 	ck_assert_int_eq(scan("$-1\r\n", 0, 0), 5);
+	/* No bound at all (SIZE_MAX) is no bound, not -1. */
+	ck_assert_int_eq(scan("$3\r\nabc\r\n", SIZE_MAX, SIZE_MAX), 9);
+	ck_assert_int_eq(scan("*1\r\n$3\r\nabc\r\n", SIZE_MAX, SIZE_MAX), 13);
 	/* Malformed. */
 	ck_assert_int_eq(scan("$3\r\nabcX\r\n", 0, 16), -1);
 	ck_assert_int_eq(scan("?x\r\n", 0, 16), -1);
