@@ -381,6 +381,13 @@ open_hsm(struct agent *ag, const struct agent_config *cfg)
 	return check_keys(ag, cfg);
 }
 
+/* config_warnings() into the log. */
+static void
+log_config_warning(void *arg, const char *warning)
+{
+	log_warn("%s: %s", (const char *)arg, warning);
+}
+
 /*
  * SIGHUP: loads the configuration again and, when it is valid and leaves
  * every member that the HSM, queue, store and audit log were opened with
@@ -406,6 +413,7 @@ reload_policy(struct agent *ag)
 		config_free(next);
 		return;
 	}
+	(void)config_warnings(next, log_config_warning, (void *)(uintptr_t)reload_path);
 	if ((r = config_live_swap(ag->live, next)) != 0) {
 		log_error_r(r, "SIGHUP: the old policy stays in force");
 		config_free(next);
@@ -741,6 +749,7 @@ main(int argc, char **argv)
 		log_error("%s: %s", config_path, errbuf[0] ? errbuf : sg_strerror(r));
 		return 2;
 	}
+	(void)config_warnings(cfg, log_config_warning, (void *)(uintptr_t)config_path);
 	ag.cfg = cfg;
 	if ((r = open_hsm(&ag, cfg)) != 0) {
 		status = 2;

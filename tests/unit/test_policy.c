@@ -425,6 +425,113 @@ START_TEST(config_loads_policy)
 }
 END_TEST
 
+#define KEY_HEAD "\"keys\":{\"release\":{\"key\":\"pkcs11:object=r\",\"mechanism\":" \
+	"\"ecdsa-sha256\",\"certificates\":\"" TEST_DATA_DIR "/crypto-leaf.crt\",\"formats\":[\"raw\"]"
+#define GITLAB_ISSUER "\"gitlab\":{\"issuer\":\"https://gitlab.example.com\",\"audience\":" \
+	"\"signet\",\"jwks\":\"" TEST_DATA_DIR "/jwt-jwks.json\",\"kind\":\"gitlab\"}"
+#define SUBS "\"submitters\":{\"x\":{\"public_key\":\"" TEST_DATA_DIR "/crypto-ec-p256.pub\"," \
+	"\"keys\":[\"release\"]}}}"
+
+START_TEST(config_ci_issuers)
+{
+	struct agent_config *c = NULL;
+	struct problems ps, ws;
+	const char *text = BASE_HEAD "\"ci_issuers\":{" GITLAB_ISSUER "," "\"github\":{\"issuer\":"
+	    "\"https://token.actions.githubusercontent.com\",\"audience\":\"signet\",\"jwks\":\""
+	    TEST_DATA_DIR "/jwt-jwks.json\",\"kind\":\"github\"}},"
+	    KEY_HEAD ",\"ci_projects\":[\"group/firmware\"],\"ci_refs\":[\"refs/tags/v*\"],"
+	    "\"ci_token\":\"required\",\"ci_protected_ref\":true,\"ci_token_issuers\":[\"gitlab\"]},"
+	    "\"nightly\":{\"key\":\"pkcs11:object=n\",\"mechanism\":\"ecdsa-sha256\","
+	    "\"certificates\":\"" TEST_DATA_DIR "/crypto-leaf.crt\",\"formats\":[\"raw\"],"
+	    "\"ci_token\":\"optional\"}}," SUBS;
+
+	ck_assert_int_eq(load_text(text, &ps, &c), 0);
+	ck_assert_uint_eq(ps.n, 0);
+	ck_assert_uint_eq(c->nci_issuers, 2);
+	ck_assert_str_eq(c->ci_issuers[0].name, "gitlab");
+	ck_assert_str_eq(c->ci_issuers[0].issuer, "https://gitlab.example.com");
+	ck_assert_str_eq(c->ci_issuers[0].audience, "signet");
+	ck_assert_int_eq(c->ci_issuers[0].kind, JWT_KIND_GITLAB);
+	ck_assert_int_eq(c->ci_issuers[1].kind, JWT_KIND_GITHUB);
+	ck_assert_uint_eq(jwks_count(c->ci_issuers[0].keys), 2);
+	/* The issuers as jwt_verify() takes them, built once. */
+	ck_assert_str_eq(c->jwt_issuers[1].issuer, "https://token.actions.githubusercontent.com");
+	ck_assert_ptr_eq(c->jwt_issuers[0].keys, c->ci_issuers[0].keys);
+	ck_assert_int_eq(c->keys[0].ci_token_required, 1);
+	ck_assert_int_eq(c->keys[0].ci_protected_ref, 1);
+	ck_assert_uint_eq(c->keys[0].nci_token_issuers, 1);
+	ck_assert_uint_eq(c->keys[0].ci_token_issuers[0], 0);
+	ck_assert_int_eq(c->keys[1].ci_token_required, 0);
+	memset(&ws, 0, sizeof(ws));
+	ck_assert_uint_eq(config_warnings(c, collect, &ws), 0);
+	config_free(c);
+
+	/* Rules without a required token: loaded, with a warning. */
+	ck_assert_int_eq(load_text(BASE_HEAD KEY_HEAD ",\"ci_projects\":[\"g/p\"]}}," SUBS, &ps, &c),
+	    0);
+	memset(&ws, 0, sizeof(ws));
+	ck_assert_uint_eq(config_warnings(c, collect, &ws), 1);
+	ck_assert_ptr_nonnull(strstr(ws.text, "keys.release: ci_projects and ci_refs match the "
+	    "job's self-asserted ci members"));
+	config_free(c);
+}
+END_TEST
+
+START_TEST(config_ci_problems)
+{
+	struct agent_config *c = NULL;
+	struct problems ps;
+
+	ck_assert_int_eq(load_text(BASE_HEAD "\"ci_issuers\":{" GITLAB_ISSUER ","
+	    "\"small\":{\"issuer\":\"https://small.example\",\"audience\":\"signet\",\"jwks\":\""
+	    TEST_DATA_DIR "/jwt-jwks-rsa1024.json\",\"kind\":\"gitlab\"},"
+	    "\"again\":{\"issuer\":\"https://gitlab.example.com\",\"audience\":\"\",\"jwks\":"
+	    "\"jwks.json\",\"kind\":\"jenkins\",\"url\":1},"
+	    "\"gone\":{\"issuer\":\"https://gone.example\",\"audience\":\"signet\",\"jwks\":"
+	    "\"/nonexistent/jwks.json\",\"kind\":\"github\"}},"
+	    KEY_HEAD ",\"ci_projects\":[\"g/p\"],\"ci_protected_ref\":true,\"ci_token\":\"yes\","
+	    "\"ci_token_issuers\":[\"gitlab\",\"nope\"]},"
+	    "\"other\":{\"key\":\"pkcs11:object=o\",\"mechanism\":\"ecdsa-sha256\","
+	    "\"certificates\":\"" TEST_DATA_DIR "/crypto-leaf.crt\",\"formats\":[\"raw\"],"
+	    "\"ci_refs\":[\"refs/tags/*\"],\"ci_token_issuers\":[]}}," SUBS, &ps, &c),
+	    SG_ERR_CONFIG);
+	ck_assert_ptr_null(c);
+	HAS("ci_issuers.small.jwks: " TEST_DATA_DIR "/jwt-jwks-rsa1024.json: keys[0] (kid "
+	    "\"small\"): RSA modulus of 1024 bits; 2048 to 8192 allowed");
+	HAS("ci_issuers.again.url: unknown member");
+	HAS("ci_issuers.again.audience: empty or too long");
+	HAS("ci_issuers.gone.jwks: cannot read /nonexistent/jwks.json");
+	HAS("keys.release.ci_token: \"required\" or \"optional\"");
+	HAS("keys.release.ci_protected_ref: needs \"ci_token\": \"required\"");
+	HAS("keys.release.ci_token_issuers[1]: not a configured ci_issuer");
+	HAS("keys.other.ci_token_issuers: an array of 1 to 16 names");
+	/* One at a time where the first problem stops the member. */
+	ck_assert_int_eq(load_text(BASE_HEAD "\"ci_issuers\":{\"a\":{\"issuer\":\"https://x\","
+	    "\"audience\":\"signet\",\"jwks\":\"rel/jwks.json\",\"kind\":\"gitlab\"}},"
+	    KEY_HEAD "}}," SUBS, &ps, &c), SG_ERR_CONFIG);
+	HAS("ci_issuers.a.jwks: must be an absolute path");
+	ck_assert_int_eq(load_text(BASE_HEAD "\"ci_issuers\":{" GITLAB_ISSUER ",\"b\":{\"issuer\":"
+	    "\"https://gitlab.example.com\",\"audience\":\"x\",\"jwks\":\"" TEST_DATA_DIR
+	    "/jwt-jwks.json\",\"kind\":\"jenkins\"}}," KEY_HEAD "}}," SUBS, &ps, &c), SG_ERR_CONFIG);
+	HAS("ci_issuers.b.kind: must be gitlab or github");
+	HAS("ci_issuers.b.issuer: the same as ci_issuers.gitlab.issuer");
+	/* Several issuers: a key with CI rules names the ones it trusts. */
+	ck_assert_int_eq(load_text(BASE_HEAD "\"ci_issuers\":{" GITLAB_ISSUER ",\"b\":{\"issuer\":"
+	    "\"https://b.example\",\"audience\":\"x\",\"jwks\":\"" TEST_DATA_DIR
+	    "/jwt-jwks.json\",\"kind\":\"github\"}}," KEY_HEAD ",\"ci_projects\":[\"g/p\"]}},"
+	    SUBS, &ps, &c), SG_ERR_CONFIG);
+	HAS("keys.release.ci_token_issuers: required when several ci_issuers are configured");
+	/* A required token with no issuer to verify it. */
+	ck_assert_int_eq(load_text(BASE_HEAD KEY_HEAD ",\"ci_token\":\"required\"}}," SUBS, &ps, &c),
+	    SG_ERR_CONFIG);
+	HAS("keys.release.ci_token: \"required\", but no ci_issuers are configured");
+	ck_assert_int_eq(load_text(BASE_HEAD "\"ci_issuers\":{}," KEY_HEAD "}}," SUBS, &ps, &c),
+	    SG_ERR_CONFIG);
+	HAS("ci_issuers: 1 to 16 entries");
+	ck_assert_ptr_null(c);
+}
+END_TEST
+
 START_TEST(live_swap)
 {
 	struct agent_config *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
@@ -472,6 +579,8 @@ main(void)
 	tcase_add_test(tc, config_problems);
 	tcase_add_test(tc, config_identity_needs_ca);
 	tcase_add_test(tc, config_loads_policy);
+	tcase_add_test(tc, config_ci_issuers);
+	tcase_add_test(tc, config_ci_problems);
 	tcase_add_test(tc, live_swap);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
