@@ -116,6 +116,7 @@ usage(FILE *f)
 struct report {
 	const char *file;
 	size_t n;
+	int warning;              /* what comes now are warnings, not problems */
 };
 
 static void
@@ -123,15 +124,16 @@ print_problem(void *arg, const char *problem)
 {
 	struct report *rep = arg;
 
-	fprintf(stderr, "%s: %s\n", rep->file, problem);
-	rep->n++;
+	fprintf(stderr, "%s: %s%s\n", rep->file, rep->warning ? "warning: " : "", problem);
+	if (!rep->warning)
+		rep->n++;
 }
 
 static int
 policy_check(const char *file)
 {
 	struct agent_config *c = NULL;
-	struct report rep = { file, 0 };
+	struct report rep = { file, 0, 0 };
 	size_t i, pinned = 0, limited = 0;
 	int r;
 
@@ -143,14 +145,17 @@ policy_check(const char *file)
 		    rep.n == 1 ? "" : "s");
 		return 1;
 	}
+	rep.warning = 1;
+	(void)config_warnings(c, print_problem, &rep);
 	for (i = 0; i < c->nsubmitters; i++)
 		pinned += c->submitters[i].pub != NULL;
 	for (i = 0; i < c->nkeys; i++)
 		limited += c->keys[i].quota_per_hour != 0 || c->keys[i].quota_per_day != 0;
 	printf("%s: policy in order: %zu keys (%zu with a quota), %zu submitters (%zu by key, "
-	    "%zu by identity), %zu submitter CAs, %zu revoked keyids, %zu revoked serials\n",
+	    "%zu by identity), %zu submitter CAs, %zu revoked keyids, %zu revoked serials, "
+	    "%zu CI issuers\n",
 	    file, c->nkeys, limited, c->nsubmitters, pinned, c->nsubmitters - pinned, c->ncas,
-	    c->nrevoked_keyids, c->nrevoked_serials);
+	    c->nrevoked_keyids, c->nrevoked_serials, c->nci_issuers);
 	config_free(c);
 	return 0;
 }

@@ -241,6 +241,26 @@ add_opt(cJSON *o, const char *name, const char *v)
 	return json_add_string(o, name, v);
 }
 
+/* "ci_verified": what a verified CI identity token said (docs/audit.md). */
+static int
+add_ci_verified(cJSON *o, const struct jwt_claims *cl)
+{
+	cJSON *v;
+
+	if (cl == NULL)
+		return 0;
+	if ((v = cJSON_AddObjectToObject(o, "ci_verified")) == NULL)
+		return SG_ERR_ALLOC;
+	if (add_opt(v, "issuer", cl->issuer) != 0 || add_opt(v, "issuer_name", cl->issuer_name) != 0 ||
+	    add_opt(v, "sub", cl->subject) != 0 || add_opt(v, "project", cl->project) != 0 ||
+	    add_opt(v, "ref", cl->ref) != 0 ||
+	    cJSON_AddBoolToObject(v, "ref_protected", cl->ref_protected) == NULL ||
+	    add_opt(v, "pipeline", cl->pipeline) != 0 ||
+	    add_opt(v, "environment", cl->environment) != 0 || add_opt(v, "jti", cl->jti) != 0)
+		return SG_ERR_ALLOC;
+	return 0;
+}
+
 /* Waits until record `mine` is durable (group commit; a->lock held). */
 static int
 wait_durable(struct audit *a, uint64_t mine)
@@ -315,6 +335,7 @@ audit_append(struct audit *a, const struct audit_record *rec, int want_record,
 	    add_opt(o, "signature_sha256", rec->signature_sha256) != 0 ||
 	    add_opt(o, "location", rec->location) != 0 ||
 	    add_opt(o, "expires", rec->expires) != 0 ||
+	    add_ci_verified(o, rec->ci_verified) != 0 ||
 	    add_opt(o, "signature", rec->signature) != 0 ||
 	    (rec->signer_seq > 0 && json_add_int(o, "signer_seq", (int64_t)rec->signer_seq) != 0))
 		goto out;

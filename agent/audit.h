@@ -15,6 +15,7 @@
 #include "auditlog.h"
 #include "checkpoint.h"
 #include "err.h"
+#include "jwt.h"
 #include "merkle.h"
 #include "util.h"
 
@@ -49,6 +50,9 @@ struct audit_record {
 	const char *signature;        /* "signed": the signature file in base64, so
 	                                 that a result lost in a crash can be
 	                                 rebuilt without a second HSM signature */
+	const struct jwt_claims *ci_verified; /* the claims of the job's verified
+	                                 ci_token, written as the object
+	                                 "ci_verified" (docs/audit.md); NULL: none */
 };
 
 /* A record found when opening an existing log; a string member the record

@@ -334,12 +334,130 @@ load_webhooks(struct cfg_ctx *x, const cJSON *obj, const char *path,
 	return 0;
 }
 
+/* 1 to max bytes of printable text (no control character, no NUL). */
 static int
-load_key(struct cfg_ctx *x, const cJSON *item, struct agent_key *k)
+is_text(const char *s, size_t max)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > max)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+/* "ci_issuers": {"<name>": {"issuer", "audience", "jwks", "kind"}}.  The
+ * JWK Set is read and parsed here, once per load, never per job. */
+static int
+load_ci_issuer(struct cfg_ctx *x, const struct agent_config *c, const cJSON *item,
+    struct agent_ci_issuer *ci)
+{
+	static const char *const members[] = { "issuer", "audience", "jwks", "kind" };
+	char path[CONFIG_NAME_MAX + 24], err[CONFIG_PROBLEM_MAX / 2], *kind = NULL, *buf = NULL;
+	const char *unknown;
+	size_t len = 0, i;
+	int r, rr = 0;
+
+	snprintf(path, sizeof(path), "ci_issuers.%s.", ci->name);
+	if (!cJSON_IsObject(item))
+		return cfg_error(x, "ci_issuers.%s: must be an object", ci->name);
+	if (json_check_members(item, members, sizeof(members) / sizeof(members[0]), &unknown) != 0)
+		rr = cfg_error(x, "%s%s: unknown member", path, unknown);
+	if ((r = get_str(x, item, path, "issuer", 1, 0, &ci->issuer)) != 0 ||
+	    (r = get_str(x, item, path, "audience", 1, 0, &ci->audience)) != 0 ||
+	    (r = get_str(x, item, path, "jwks", 1, 1, &ci->jwks_path)) != 0 ||
+	    (r = get_str(x, item, path, "kind", 1, 0, &kind)) != 0) {
+		rr = worst(rr, r);
+		goto out;
+	}
+	if (!is_text(ci->issuer, JWT_ISSUER_MAX))
+		rr = cfg_error(x, "%sissuer: 1 to %d printable bytes", path, JWT_ISSUER_MAX);
+	if (!is_text(ci->audience, JWT_ISSUER_MAX))
+		rr = cfg_error(x, "%saudience: 1 to %d printable bytes", path, JWT_ISSUER_MAX);
+	if (jwt_kind_parse(kind, &ci->kind) != 0)
+		rr = cfg_error(x, "%skind: must be gitlab or github", path);
+	/* A token's iss picks the issuer whose keys are tried: one per iss. */
+	for (i = 0; &c->ci_issuers[i] != ci; i++) {
+		if (c->ci_issuers[i].issuer != NULL && strcmp(c->ci_issuers[i].issuer, ci->issuer) == 0)
+			rr = cfg_error(x, "%sissuer: the same as ci_issuers.%s.issuer", path,
+			    c->ci_issuers[i].name);
+	}
+	if (x->flags & CONFIG_LOAD_NO_FILES)
+		;
+	else if ((r = read_file(ci->jwks_path, JWKS_MAX_BYTES, &buf, &len)) != 0)
+		rr = worst(rr, cfg_error(x, "%sjwks: cannot read %s: %s", path, ci->jwks_path,
+		    sg_strerror(r)));
+	else if ((r = jwks_parse(buf, len, &ci->keys, err, sizeof(err))) != 0)
+		rr = worst(rr, r == SG_ERR_ALLOC ? r : cfg_error(x, "%sjwks: %s: %s", path,
+		    ci->jwks_path, err));
+ out:
+	free(buf);
+	free(kind);
+	return rr;
+}
+
+/* The CI identity token members of a key (docs/policy.md). */
+static int
+load_key_ci(struct cfg_ctx *x, const struct agent_config *c, const cJSON *item,
+    const char *path, struct agent_key *k)
+{
+	const cJSON *arr, *it;
+	const char *s;
+	size_t n, i = 0, j;
+	int r, rr = 0;
+
+	if ((r = json_get_string(item, "ci_token", &s, NULL)) == 0 && strcmp(s, "required") == 0)
+		k->ci_token_required = 1;
+	else if (r != SG_ERR_NOT_FOUND && !(r == 0 && strcmp(s, "optional") == 0))
+		rr = cfg_error(x, "%sci_token: \"required\" or \"optional\"", path);
+	if ((r = json_get_bool(item, "ci_protected_ref", &k->ci_protected_ref)) != 0 &&
+	    r != SG_ERR_NOT_FOUND)
+		rr = cfg_error(x, "%sci_protected_ref: must be true or false", path);
+	if (k->ci_protected_ref && !k->ci_token_required)
+		rr = cfg_error(x, "%sci_protected_ref: needs \"ci_token\": \"required\" (only a "
+		    "verified token says whether a ref is protected)", path);
+	if (k->ci_token_required && c->nci_issuers == 0)
+		rr = cfg_error(x, "%sci_token: \"required\", but no ci_issuers are configured", path);
+	if (cJSON_GetObjectItemCaseSensitive(item, "ci_token_issuers") != NULL) {
+		if (json_get_array(item, "ci_token_issuers", &arr) != 0 ||
+		    (n = (size_t)cJSON_GetArraySize(arr)) == 0 || n > CONFIG_CI_ISSUERS_MAX)
+			return cfg_error(x, "%sci_token_issuers: an array of 1 to %d names of ci_issuers",
+			    path, CONFIG_CI_ISSUERS_MAX);
+		if ((k->ci_token_issuers = calloc(n, sizeof(*k->ci_token_issuers))) == NULL)
+			return SG_ERR_ALLOC;
+		cJSON_ArrayForEach(it, arr) {
+			for (j = 0; j < c->nci_issuers; j++) {
+				if (cJSON_IsString(it) && c->ci_issuers[j].name != NULL &&
+				    strcmp(c->ci_issuers[j].name, it->valuestring) == 0)
+					break;
+			}
+			if (j == c->nci_issuers)
+				rr = cfg_error(x, "%sci_token_issuers[%zu]: not a configured ci_issuer", path,
+				    i);
+			else
+				k->ci_token_issuers[k->nci_token_issuers++] = j;
+			i++;
+		}
+	}
+	/* A project or ref name means something else to each CI system: with
+	 * several issuers, a key that relies on them names the ones it trusts. */
+	if (c->nci_issuers > 1 && k->ci_token_issuers == NULL &&
+	    (k->ci_token_required || k->nci_projects > 0 || k->nci_refs > 0))
+		rr = cfg_error(x, "%sci_token_issuers: required when several ci_issuers are "
+		    "configured (name those whose tokens count for this key)", path);
+	return rr;
+}
+
+static int
+load_key(struct cfg_ctx *x, const struct agent_config *c, const cJSON *item, struct agent_key *k)
 {
 	static const char *const members[] = {
 		"key", "mechanism", "certificates", "formats", "submitters", "artifact_names",
 		"ci_projects", "ci_refs", "max_job_lifetime", "quota", "disabled", "webhooks",
+		"ci_token", "ci_protected_ref", "ci_token_issuers",
 	};
 	char path[CONFIG_NAME_MAX + 16], *mech = NULL;
 	const char *unknown;
@@ -387,6 +505,8 @@ load_key(struct cfg_ctx *x, const cJSON *item, struct agent_key *k)
 	if ((r = get_patterns(x, item, path, "ci_projects", &k->ci_projects, &k->nci_projects)) != 0)
 		rr = worst(rr, r);
 	if ((r = get_patterns(x, item, path, "ci_refs", &k->ci_refs, &k->nci_refs)) != 0)
+		rr = worst(rr, r);
+	if ((r = load_key_ci(x, c, item, path, k)) != 0)
 		rr = worst(rr, r);
 	if ((r = json_get_int(item, "max_job_lifetime", 1, LIFETIME_LIMIT_S, &v)) == 0)
 		k->max_job_lifetime = v;
@@ -719,9 +839,10 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 		"keys", "submitters", "submitter_cas", "revoked", "store_token_file",
 		"store_ca_file", "store_timeout", "store_deadline", "max_deliveries", "metrics_file",
 		"metrics_interval", "audit_origin", "checkpoint_interval", "webhooks", "user",
+		"ci_issuers",
 	};
 	cJSON *root = NULL;
-	const cJSON *p, *keys, *subs, *cas, *item;
+	const cJSON *p, *keys, *subs, *cas, *cis, *item;
 	const char *unknown;
 	char **names = NULL;
 	unsigned flags = 0;
@@ -835,6 +956,35 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 	}
 	KEEP(load_revoked(x, root, c));
 
+	/* CI issuers before the keys: keys name them. */
+	if (cJSON_GetObjectItemCaseSensitive(root, "ci_issuers") != NULL) {
+		if (json_get_object(root, "ci_issuers", &cis) != 0) {
+			rr = worst(rr, cfg_error(x, "ci_issuers: must be an object"));
+		} else {
+			KEEP(section_names(x, cis, "ci_issuers", 1, CONFIG_CI_ISSUERS_MAX, &names, &n));
+			if (names != NULL) {
+				if ((c->ci_issuers = calloc(n, sizeof(*c->ci_issuers))) == NULL ||
+				    (c->jwt_issuers = calloc(n, sizeof(*c->jwt_issuers))) == NULL) {
+					rr = SG_ERR_ALLOC;
+					goto out;
+				}
+				c->nci_issuers = n;
+				i = 0;
+				cJSON_ArrayForEach(item, cis) {
+					struct agent_ci_issuer *ci = &c->ci_issuers[i];
+					ci->name = names[i];
+					names[i] = NULL;
+					KEEP(load_ci_issuer(x, c, item, ci));
+					c->jwt_issuers[i] = (struct jwt_issuer){ ci->name, ci->issuer,
+						ci->audience, ci->kind, ci->keys };
+					i++;
+				}
+				free_strv(names, n);
+				names = NULL;
+			}
+		}
+	}
+
 	if (json_get_object(root, "keys", &keys) != 0) {
 		rr = worst(rr, cfg_error(x, "keys: required object missing"));
 	} else {
@@ -849,7 +999,7 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 			cJSON_ArrayForEach(item, keys) {
 				c->keys[i].name = names[i];
 				names[i] = NULL;
-				KEEP(load_key(x, item, &c->keys[i]));
+				KEEP(load_key(x, c, item, &c->keys[i]));
 				i++;
 			}
 			free_strv(names, n);
@@ -1002,8 +1152,18 @@ config_free(struct agent_config *c)
 		free_strv(k->artifact_names, k->nartifact_names);
 		free_strv(k->ci_projects, k->nci_projects);
 		free_strv(k->ci_refs, k->nci_refs);
+		free(k->ci_token_issuers);
 	}
 	free(c->keys);
+	for (i = 0; i < c->nci_issuers; i++) {
+		free(c->ci_issuers[i].name);
+		free(c->ci_issuers[i].issuer);
+		free(c->ci_issuers[i].audience);
+		free(c->ci_issuers[i].jwks_path);
+		jwks_free(c->ci_issuers[i].keys);
+	}
+	free(c->ci_issuers);
+	free(c->jwt_issuers);
 	for (i = 0; i < c->ncas; i++) {
 		free(c->cas[i].name);
 		free(c->cas[i].bundle_path);
@@ -1042,6 +1202,27 @@ config_free(struct agent_config *c)
 	free(c->audit_origin);
 	free_webhooks(c->webhooks, c->nwebhooks);
 	free(c);
+}
+
+size_t
+config_warnings(const struct agent_config *c, config_report_fn fn, void *arg)
+{
+	char buf[CONFIG_PROBLEM_MAX];
+	size_t i, n = 0;
+
+	for (i = 0; c != NULL && i < c->nkeys; i++) {
+		const struct agent_key *k = &c->keys[i];
+		if ((k->nci_projects == 0 && k->nci_refs == 0) || k->ci_token_required)
+			continue;
+		snprintf(buf, sizeof(buf), "keys.%s: ci_projects and ci_refs match the job's "
+		    "self-asserted ci members (which any holder of an allowed submitter key can "
+		    "write) unless the job carries a verified ci_token; \"ci_token\": \"required\" "
+		    "makes them binding", k->name);
+		if (fn != NULL)
+			fn(arg, buf);
+		n++;
+	}
+	return n;
 }
 
 const struct agent_submitter *

@@ -19,6 +19,7 @@
 #include "envelope.h"
 #include "err.h"
 #include "job.h"
+#include "jwt.h"
 
 #define CONFIG_FILE_MAX (1024 * 1024)
 #define CONFIG_KEYS_MAX 256
@@ -35,6 +36,7 @@
 #define CONFIG_PROBLEMS_MAX 100     /* problems reported by one load before giving up */
 #define CONFIG_PROBLEM_MAX 512      /* bytes of one problem text */
 #define CONFIG_WEBHOOKS_MAX 16      /* webhooks globally and per key */
+#define CONFIG_CI_ISSUERS_MAX 16    /* entries of ci_issuers */
 
 /* Where a certificate-identified submitter's identity comes from. */
 enum config_identity_source {
@@ -51,6 +53,18 @@ struct agent_submitter_ca {
 	X509_STORE *store;          /* bundle (+ CRLs), loaded once */
 	ASN1_OBJECT *eku;           /* required extended key usage, NULL = any */
 	enum config_identity_source identity;
+};
+
+/* A CI system that signs identity tokens (SPEC §3 ci_token, docs/policy.md
+ * "CI identity tokens").  Its JWK Set is read from jwks_path when the
+ * configuration is loaded (start-up, SIGHUP): no job ever fetches keys. */
+struct agent_ci_issuer {
+	char *name;
+	char *issuer;               /* the exact "iss" of its tokens */
+	char *audience;             /* what their "aud" must hold */
+	char *jwks_path;
+	enum jwt_kind kind;
+	struct jwks *keys;
 };
 
 /* A result webhook (agent/webhook.h); events is a WEBHOOK_EVENT_* mask. */
@@ -77,6 +91,14 @@ struct agent_key {
 	size_t nci_projects;
 	char **ci_refs;
 	size_t nci_refs;
+	/* CI identity tokens (docs/policy.md).  With ci_token_required, the
+	 * CI rules above match only a verified token's claims, and a job
+	 * without one is refused; without it they match a verified token's
+	 * claims when the job has one, else the job's self-asserted "ci". */
+	int ci_token_required;      /* "ci_token": "required" */
+	int ci_protected_ref;       /* the verified ref must be protected */
+	size_t *ci_token_issuers;   /* indices into config->ci_issuers; none = any */
+	size_t nci_token_issuers;
 	int64_t max_job_lifetime;   /* seconds, 0 = the global one */
 	uint32_t quota_per_hour;    /* signed jobs per submitter identity, 0 = no limit */
 	uint32_t quota_per_day;
@@ -144,6 +166,9 @@ struct agent_config {
 	size_t nrevoked_keyids;
 	char **revoked_serials;     /* lowercase hex, no leading zeros */
 	size_t nrevoked_serials;
+	struct agent_ci_issuer *ci_issuers;
+	size_t nci_issuers;
+	struct jwt_issuer *jwt_issuers; /* the same, as jwt_verify() takes them */
 };
 
 /* Receives each problem found while loading ("member.path: reason"). */
@@ -157,7 +182,7 @@ int config_load(const char *path, struct agent_config **ret, char *errbuf, size_
 
 /* config_load() with flags: CONFIG_LOAD_NO_FILES checks the file as strictly
  * but reads none of the files it names (certificates, public keys, CA
- * bundles, CRLs): signet-signer needs none of them. */
+ * bundles, CRLs, JWK Sets): signet-signer needs none of them. */
 #define CONFIG_LOAD_NO_FILES 1u
 int config_load_flags(const char *path, unsigned flags, struct agent_config **ret, char *errbuf,
     size_t errlen) SG_MUST_CHECK;
@@ -181,6 +206,14 @@ int config_hsm_keys(const struct agent_config *c, struct hsm_key_spec **ret, siz
 int config_load_report(const char *path, struct agent_config **ret, config_report_fn fn,
     void *arg) SG_MUST_CHECK;
 void config_free(struct agent_config *c);
+
+/*
+ * Hands fn each warning about a configuration that loaded: things that
+ * are allowed but weaker than they may look ("keys.release: ci_projects
+ * and ci_refs match the job's self-asserted ci members ...").  Returns the
+ * number of warnings.
+ */
+size_t config_warnings(const struct agent_config *c, config_report_fn fn, void *arg);
 
 /*
  * Whether b may replace a in a running agent (SIGHUP): every member that

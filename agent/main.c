@@ -382,6 +382,13 @@ open_hsm(struct agent *ag, const struct agent_config *cfg, const char *config_pa
 	return check_keys(ag, cfg);
 }
 
+/* config_warnings() into the log. */
+static void
+log_config_warning(void *arg, const char *warning)
+{
+	log_warn("%s: %s", (const char *)arg, warning);
+}
+
 /*
  * With the rights of "user": what the boundary needs out of the agent's
  * reach is.  The PIN file must not be readable, nor the journal's
@@ -489,6 +496,7 @@ reload_policy(struct agent *ag)
 		config_free(next);
 		return;
 	}
+	(void)config_warnings(next, log_config_warning, (void *)(uintptr_t)reload_path);
 	if ((r = config_live_swap(ag->live, next)) != 0) {
 		log_error_r(r, "SIGHUP: the old policy stays in force");
 		config_free(next);
@@ -830,6 +838,7 @@ main(int argc, char **argv)
 		log_error("%s: %s", config_path, errbuf[0] ? errbuf : sg_strerror(r));
 		return 2;
 	}
+	(void)config_warnings(cfg, log_config_warning, (void *)(uintptr_t)config_path);
 	ag.cfg = cfg;
 	if ((r = open_hsm(&ag, cfg, config_path)) != 0) {
 		status = 2;

@@ -40,6 +40,8 @@ struct outcome {
 	char quota_key[CONFIG_NAME_MAX + 1];
 	struct sg_job *job;                 /* once the job parsed */
 	long key_index;                     /* once the key is known */
+	struct policy_ci ci;                /* the verified ci_token claims, and
+	                                       the detail of a policy refusal */
 	uint8_t *sigfile;                   /* the signature file, when signed */
 	size_t sigfile_len;
 	char *store_sig;                    /* locations in the store */
@@ -54,6 +56,7 @@ static void
 outcome_clear(struct outcome *o)
 {
 	job_free(o->job);
+	policy_ci_clear(&o->ci);
 	free(o->sigfile);
 	free(o->store_sig);
 	free(o->store_result);
@@ -238,7 +241,9 @@ decide_with(struct agent *ag, const struct agent_config *cfg, const struct queue
 		if ((r = policy_verify_cert(cfg, cert, times, 2, &cid)) != 0)
 			goto out;
 	}
-	r = policy_decide(cfg, &subj, o->job, now, ag->quota, &o->key_index);
+	/* The job's ci_token is verified here, once, against the issuers of
+	 * this configuration; its claims stay in o->ci for the audit log. */
+	r = policy_decide(cfg, &subj, o->job, now, ag->quota, &o->key_index, &o->ci);
 	if (r != 0)
 		goto out;
 	key = &cfg->keys[o->key_index];
@@ -360,6 +365,7 @@ audit_job_event(struct agent *ag, const struct outcome *o, const char *event,
 	rec.signature_sha256 = sigsha;
 	rec.signature = sig_b64;
 	rec.signer_seq = signer_seq;
+	rec.ci_verified = sig_b64 == NULL ? o->ci.verified : NULL;
 	/* The signature record need not be durable on its own: nothing leaves
 	 * the agent before the decision record, whose sync covers it, and an
 	 * intent found without it after a crash is never signed again. */
@@ -525,7 +531,8 @@ static void
 log_decision(const struct outcome *o, const struct queue_entry *e)
 {
 	char name[LOG_FIELD_MAX + 8], keybuf[LOG_FIELD_MAX + 8], subbuf[LOG_FIELD_MAX + 8];
-	const char *code = o->code == 0 ? "-" : sg_err_code(o->code);
+	char cibuf[CONFIG_NAME_MAX + 16];
+	const char *code = o->code == 0 ? "-" : sg_err_code(o->code), *ci = "-";
 
 	if (o->has_sub)
 		log_escape(o->sub, strlen(o->sub), subbuf, sizeof(subbuf));
@@ -533,12 +540,19 @@ log_decision(const struct outcome *o, const struct queue_entry *e)
 	if (o->job != NULL) {
 		log_escape(o->job->artifact.name, strlen(o->job->artifact.name), name, sizeof(name));
 		log_escape(o->job->key, strlen(o->job->key), keybuf, sizeof(keybuf));
+		/* Whose word the CI facts are: a verified token's, or the submitter's. */
+		ci = "self-asserted";
+		if (o->ci.verified != NULL) {
+			snprintf(cibuf, sizeof(cibuf), "verified:%s", o->ci.verified->issuer_name);
+			ci = cibuf;
+		}
 	}
-	log_info("job %s entry %s submitter %s key %s artifact %s sha256 %s: %s%s%s",
+	log_info("job %s entry %s submitter %s key %s artifact %s sha256 %s ci %s: %s%s%s%s%s",
 	    o->has_id || o->job ? o->id : "-", e->id, o->has_sub ? subbuf : "-",
 	    o->job ? keybuf : "-", o->job ? name : "-",
-	    o->job ? o->job->artifact.sha256_hex : "-",
-	    sg_status_name(sg_err_status(o->code)), o->code ? " " : "", o->code ? code : "");
+	    o->job ? o->job->artifact.sha256_hex : "-", ci,
+	    sg_status_name(sg_err_status(o->code)), o->code ? " " : "", o->code ? code : "",
+	    o->code && o->ci.why[0] ? ": " : "", o->code ? o->ci.why : "");
 }
 
 /* Audit record, result payload, attestation. */
@@ -580,6 +594,7 @@ build_result(struct agent *ag, const struct queue_entry *e, struct outcome *o,
 		hex_encode(h, SHA256_LEN, sigsha);
 		rec.signature_sha256 = sigsha;
 	}
+	rec.ci_verified = o->ci.verified;
 	if ((r = audit_append(ag->audit, &rec, o->code == 0, &rc)) != 0) {
 		log_error_r(r, "cannot write the audit log; nothing is released");
 		return r;
@@ -603,7 +618,9 @@ build_result(struct agent *ag, const struct queue_entry *e, struct outcome *o,
 	memcpy(res.id, o->id, sizeof(res.id));
 	res.status = sg_err_status(o->code);
 	res.error = o->code;
-	res.error_message = (char *)(uintptr_t)sg_strerror(o->code);
+	/* The detail names the value at fault (SPEC §7) where policy gave one. */
+	res.error_message = (char *)(uintptr_t)(o->code != 0 && o->ci.why[0] != '\0' ?
+	    o->ci.why : sg_strerror(o->code));
 	memcpy(res.job_sha256, o->job_sha256, sizeof(res.job_sha256));
 	res.agent = ag->cfg->name;
 	if (o->has_sub)

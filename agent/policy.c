@@ -2,6 +2,7 @@
  * policy.c — the per-key rules and the submitter certificate checks (see
  * policy.h and docs/policy.md).  No I/O: everything comes in as arguments.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/bn.h>
@@ -9,7 +10,10 @@
 #include <openssl/x509v3.h>
 
 #include "crypto.h"
+#include "log.h"
 #include "policy.h"
+
+#define SHOW_MAX 72 /* bytes of a job or claim value quoted in a detail */
 
 int
 policy_glob(const char *p, const char *s)
@@ -93,13 +97,103 @@ may_use(const struct agent_config *c, const struct policy_subject *s, size_t k)
 	return listed && named;
 }
 
+void
+policy_ci_clear(struct policy_ci *ci)
+{
+	if (ci == NULL)
+		return;
+	jwt_claims_free(ci->verified);
+	ci->verified = NULL;
+	ci->why[0] = '\0';
+}
+
+/* A value for a detail: cut and escaped (log_escape()); "(none)" for NULL. */
+static const char *
+show(const char *s, char out[SHOW_MAX])
+{
+	return s == NULL ? "(none)" : log_escape(s, POLICY_WHY_MAX, out, SHOW_MAX);
+}
+
+static int
+issuer_accepted(const struct agent_config *c, const struct agent_key *key, const char *name)
+{
+	size_t i;
+
+	if (key->nci_token_issuers == 0)
+		return 1;
+	for (i = 0; i < key->nci_token_issuers; i++) {
+		if (strcmp(c->ci_issuers[key->ci_token_issuers[i]].name, name) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The CI checks of policy_decide(): the token (verified here, once per job)
+ * and then the project, ref and protection rules against its claims, or
+ * against the self-asserted ci members of a job without a token.  On
+ * return *ret_claims holds the verified claims whenever the token verified.
+ */
+static int
+check_ci(const struct agent_config *c, const struct agent_key *key, const struct sg_job *job,
+    int64_t now, struct jwt_claims **ret_claims, char *why, size_t whylen)
+{
+	struct jwt_claims *cl = NULL;
+	struct jwt_error err;
+	const char *project = job->ci.project, *ref = job->ci.ref, *src = "self-asserted";
+	char v1[SHOW_MAX];
+	int r;
+
+	if (job->ci_token == NULL && key->ci_token_required) {
+		snprintf(why, whylen, "key %s requires a ci_token; the job has none", key->name);
+		return SG_ERR_POLICY_CI_TOKEN;
+	}
+	if (job->ci_token != NULL) {
+		r = jwt_verify(job->ci_token, strlen(job->ci_token), c->jwt_issuers, c->nci_issuers,
+		    now, &cl, &err);
+		if (r == SG_ERR_POLICY_CI_TOKEN)
+			snprintf(why, whylen, "ci_token: %s", err.why);
+		if (r != 0)
+			return r;
+		*ret_claims = cl;
+		if (!issuer_accepted(c, key, cl->issuer_name)) {
+			snprintf(why, whylen, "ci_token: issuer %s is not in keys.%s.ci_token_issuers",
+			    cl->issuer_name, key->name);
+			return SG_ERR_POLICY_CI_TOKEN;
+		}
+		project = cl->project;
+		ref = cl->ref;
+		src = "verified";
+	}
+	if (key->nci_projects > 0 && !any_glob(key->ci_projects, key->nci_projects, project)) {
+		snprintf(why, whylen, "%s CI project \"%s\" is not in keys.%s.ci_projects", src,
+		    show(project, v1), key->name);
+		return SG_ERR_POLICY_CI_PROJECT;
+	}
+	if (key->nci_refs > 0 && !any_glob(key->ci_refs, key->nci_refs, ref)) {
+		snprintf(why, whylen, "%s CI ref \"%s\" is not in keys.%s.ci_refs", src, show(ref, v1),
+		    key->name);
+		return SG_ERR_POLICY_CI_REF;
+	}
+	if (key->ci_protected_ref && (cl == NULL || !cl->ref_protected)) {
+		snprintf(why, whylen, "verified CI ref \"%s\" is not protected (keys.%s."
+		    "ci_protected_ref)", show(ref, v1), key->name);
+		return SG_ERR_POLICY_CI_REF;
+	}
+	return 0;
+}
+
 int
 policy_decide(const struct agent_config *c, const struct policy_subject *s,
-    const struct sg_job *job, int64_t now, struct quota *q, long *ret_key_index)
+    const struct sg_job *job, int64_t now, struct quota *q, long *ret_key_index,
+    struct policy_ci *ci)
 {
 	const struct agent_key *key;
+	struct jwt_claims *claims = NULL;
+	char why[POLICY_WHY_MAX] = "";
 	uint32_t hour = 0, day = 0;
 	long k;
+	int r;
 
 	*ret_key_index = -1;
 	if (in_list(c->revoked_keyids, c->nrevoked_keyids, s->keyid) ||
@@ -118,10 +212,16 @@ policy_decide(const struct agent_config *c, const struct policy_subject *s,
 	if (key->nartifact_names > 0 &&
 	    !any_glob(key->artifact_names, key->nartifact_names, job->artifact.name))
 		return SG_ERR_POLICY_ARTIFACT_NAME;
-	if (key->nci_projects > 0 && !any_glob(key->ci_projects, key->nci_projects, job->ci.project))
-		return SG_ERR_POLICY_CI_PROJECT;
-	if (key->nci_refs > 0 && !any_glob(key->ci_refs, key->nci_refs, job->ci.ref))
-		return SG_ERR_POLICY_CI_REF;
+	r = check_ci(c, key, job, now, &claims, why, sizeof(why));
+	if (ci != NULL) {
+		/* Verified claims are worth recording whatever the decision. */
+		ci->verified = claims;
+		claims = NULL;
+		snprintf(ci->why, sizeof(ci->why), "%s", why);
+	}
+	jwt_claims_free(claims);
+	if (r != 0)
+		return r;
 	if ((key->quota_per_hour != 0 || key->quota_per_day != 0) && q != NULL) {
 		quota_count(q, s->name, key->name, now, &hour, &day);
 		if ((key->quota_per_hour != 0 && hour >= key->quota_per_hour) ||

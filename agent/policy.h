@@ -22,10 +22,12 @@
 #include "config.h"
 #include "err.h"
 #include "job.h"
+#include "jwt.h"
 #include "quota.h"
 
 #define POLICY_IDENTITY_MAX 256          /* bytes of a certificate identity */
 #define POLICY_CERT_MAX_BYTES (16 * 1024) /* DER bytes of a submitter certificate */
+#define POLICY_WHY_MAX 384                /* bytes of a refusal's detail, NUL included */
 
 /* 1 when s matches pattern, else 0 (see above). */
 int policy_glob(const char *pattern, const char *s);
@@ -40,6 +42,22 @@ struct policy_subject {
 };
 
 /*
+ * What policy_decide() established about a job's CI identity, and the
+ * detail of a refusal.  The caller zeroes it before the call and releases
+ * it with policy_ci_clear().
+ */
+struct policy_ci {
+	struct jwt_claims *verified;  /* the job's ci_token verified: its claims
+	                                 (owned), else NULL */
+	char why[POLICY_WHY_MAX];     /* on a CI refusal: what is at fault, with
+	                                 the value ("ci_token: expired at ...");
+	                                 else "" */
+};
+
+/* Frees ci->verified and empties why; NULL is a no-op. */
+void policy_ci_clear(struct policy_ci *ci);
+
+/*
  * Decides whether subject s may have job signed now.  Checks, in order:
  *   revoked keyid or serial            SG_ERR_POLICY_SUBMITTER_REVOKED
  *   job key not configured             SG_ERR_POLICY_UNKNOWN_KEY
@@ -52,15 +70,30 @@ struct policy_subject {
  *   expires - created > the key's max_job_lifetime
  *                                      SG_ERR_JOB_LIFETIME_TOO_LONG
  *   artifact.name                      SG_ERR_POLICY_ARTIFACT_NAME
- *   ci.project (absent = no match)     SG_ERR_POLICY_CI_PROJECT
- *   ci.ref (absent = no match)         SG_ERR_POLICY_CI_REF
+ *   ci_token: the key requires one and the job has none; the job's token
+ *     does not verify (jwt_verify() against c->jwt_issuers at now: any
+ *     token a job carries must verify, required or not); or its issuer is
+ *     not in the key's ci_token_issuers
+ *                                      SG_ERR_POLICY_CI_TOKEN
+ *   CI project (absent = no match)     SG_ERR_POLICY_CI_PROJECT
+ *   CI ref (absent = no match); with ci_protected_ref, a verified ref that
+ *     the token does not call protected
+ *                                      SG_ERR_POLICY_CI_REF
  *   quota (q may be NULL: no jobs counted)
  *                                      SG_ERR_POLICY_QUOTA_EXCEEDED
+ * The CI project and ref are the verified token's claims when the job
+ * carries a token (it verified, or the job was refused), and the job's
+ * self-asserted ci.project and ci.ref otherwise (only possible for a key
+ * without "ci_token": "required").
  * Returns 0 and *ret_key_index (the key's index in c->keys) when allowed;
  * *ret_key_index is also set on a refusal once the key is known, else -1.
+ * ci (may be NULL) receives the verified claims whenever the token
+ * verified (allowed or not), and the detail of a CI refusal.  Also
+ * SG_ERR_ALLOC.
  */
 int policy_decide(const struct agent_config *c, const struct policy_subject *s,
-    const struct sg_job *job, int64_t now, struct quota *q, long *ret_key_index) SG_MUST_CHECK;
+    const struct sg_job *job, int64_t now, struct quota *q, long *ret_key_index,
+    struct policy_ci *ci) SG_MUST_CHECK;
 
 /* What a verified certificate says about its holder. */
 struct policy_cert_identity {

@@ -1,5 +1,6 @@
 /*
- * b64.c — strict standard base64 (RFC 4648 §4).
+ * b64.c — strict standard base64 (RFC 4648 §4) and base64url without
+ * padding (§5).
  *
  * Strictness matters here: the decoder sees signatures and payloads from
  * Redis, and if two encodings of the same bytes were both accepted, two
@@ -12,6 +13,8 @@
 
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64url_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 size_t
 b64_encoded_size(size_t len)
@@ -127,6 +130,115 @@ b64_decode(const char *in, size_t in_len, uint8_t **ret, size_t *ret_len)
 		}
 		out[o++] = (uint8_t)(v >> 4);
 	} else if (pad == 1) {
+		if ((v & 0x03) != 0) {
+			r = SG_ERR_PARSE;
+			goto out;
+		}
+		out[o++] = (uint8_t)(v >> 10);
+		out[o++] = (uint8_t)(v >> 2);
+	}
+	*ret = out;
+	*ret_len = o;
+	out = NULL;
+	r = 0;
+out:
+	free(out);
+	return r;
+}
+
+int
+b64url_encode(const uint8_t *in, size_t len, char **ret)
+{
+	size_t size = b64_encoded_size(len), i, o = 0;
+	uint32_t v;
+	char *out;
+
+	if (in == NULL && len > 0)
+		return SG_ERR_INVALID_ARGUMENT;
+	if (size == 0)
+		return SG_ERR_ALLOC;
+	if ((out = malloc(size)) == NULL)
+		return SG_ERR_ALLOC;
+	for (i = 0; len - i >= 3; i += 3) {
+		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		out[o++] = b64url_alphabet[(v >> 18) & 63];
+		out[o++] = b64url_alphabet[(v >> 12) & 63];
+		out[o++] = b64url_alphabet[(v >> 6) & 63];
+		out[o++] = b64url_alphabet[v & 63];
+	}
+	if (len - i == 1) {
+		v = (uint32_t)in[i] << 16;
+		out[o++] = b64url_alphabet[(v >> 18) & 63];
+		out[o++] = b64url_alphabet[(v >> 12) & 63];
+	} else if (len - i == 2) {
+		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
+		out[o++] = b64url_alphabet[(v >> 18) & 63];
+		out[o++] = b64url_alphabet[(v >> 12) & 63];
+		out[o++] = b64url_alphabet[(v >> 6) & 63];
+	}
+	out[o] = '\0';
+	*ret = out;
+	return 0;
+}
+
+/* Value of a base64url character, or -1 for anything outside its alphabet. */
+static int
+b64url_value(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '-')
+		return 62;
+	if (c == '_')
+		return 63;
+	return -1;
+}
+
+int
+b64url_decode(const char *in, size_t in_len, uint8_t **ret, size_t *ret_len)
+{
+	int r = SG_ERR_INTERNAL;
+	uint8_t *out = NULL;
+	size_t i, o = 0, tail = in_len % 4;
+	uint32_t v = 0;
+	int d;
+
+	/* A last quantum of one character would carry only 6 bits. */
+	if ((in == NULL && in_len > 0) || tail == 1) {
+		r = SG_ERR_PARSE;
+		goto out;
+	}
+	/* 3 bytes per 4 characters, 1 or 2 for a partial quantum of 2 or 3;
+	 * +1 so that empty input still allocates. */
+	if ((out = malloc(in_len / 4 * 3 + 3)) == NULL) {
+		r = SG_ERR_ALLOC;
+		goto out;
+	}
+	for (i = 0; i < in_len; i++) {
+		if ((d = b64url_value(in[i])) < 0) {
+			r = SG_ERR_PARSE;
+			goto out;
+		}
+		v = v << 6 | (uint32_t)d;
+		if (i % 4 == 3) {
+			out[o++] = (uint8_t)(v >> 16);
+			out[o++] = (uint8_t)(v >> 8);
+			out[o++] = (uint8_t)v;
+			v = 0;
+		}
+	}
+	/* The final partial quantum; its unused low bits must be zero. */
+	if (tail == 2) {
+		if ((v & 0x0f) != 0) {
+			r = SG_ERR_PARSE;
+			goto out;
+		}
+		out[o++] = (uint8_t)(v >> 4);
+	} else if (tail == 3) {
 		if ((v & 0x03) != 0) {
 			r = SG_ERR_PARSE;
 			goto out;

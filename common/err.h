@@ -52,6 +52,7 @@
 	X(SG_ERR_POLICY_QUOTA_EXCEEDED, "policy.quota_exceeded", SG_STATUS_REJECTED, "quota exceeded") \
 	X(SG_ERR_POLICY_SUBMITTER_REVOKED, "policy.submitter_revoked", SG_STATUS_REJECTED, "submitter revoked") \
 	X(SG_ERR_POLICY_CERT_INVALID, "policy.cert_invalid", SG_STATUS_REJECTED, "submitter certificate invalid") \
+	X(SG_ERR_POLICY_CI_TOKEN, "policy.ci_token", SG_STATUS_REJECTED, "CI identity token missing or not valid") \
 	X(SG_ERR_HSM_UNAVAILABLE, "hsm.unavailable", SG_STATUS_FAILED, "HSM unavailable") \
 	X(SG_ERR_HSM_SIGN_FAILED, "hsm.sign_failed", SG_STATUS_FAILED, "HSM signing failed") \
 	X(SG_ERR_STORE_FAILED, "store.failed", SG_STATUS_FAILED, "artifact store failed")

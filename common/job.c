@@ -42,7 +42,7 @@
 #define JOB_TIME_MAX INT64_C(253402300799)
 
 static const char *const job_members[] = {
-	"v", "id", "created", "expires", "key", "format", "artifact", "ci", "note",
+	"v", "id", "created", "expires", "key", "format", "artifact", "ci", "ci_token", "note",
 };
 static const char *const artifact_members[] = { "name", "sha256", "size" };
 static const char *const ci_members[] = {
@@ -271,6 +271,10 @@ job_parse(const uint8_t *payload, size_t len, struct sg_job **ret)
 		goto out;
 	if ((r = parse_ci(root, &job->ci)) != 0)
 		goto out;
+	/* Only its size and text here: what it says is checked by whoever
+	 * relies on it, against the issuer's keys (common/jwt.h). */
+	if ((r = get_text(root, "ci_token", 0, 1, JOB_CI_TOKEN_MAX, &job->ci_token)) != 0)
+		goto out;
 	if ((r = get_text(root, "note", 0, 0, JOB_NOTE_MAX, &job->note)) != 0)
 		goto out;
 
@@ -399,7 +403,8 @@ job_serialize(const struct sg_job *job, char **ret, size_t *ret_len)
 		    (r = add_opt(o, "url", ci->url)) != 0)
 			goto out;
 	}
-	if ((r = add_opt(root, "note", job->note)) != 0)
+	if ((r = add_opt(root, "ci_token", job->ci_token)) != 0 ||
+	    (r = add_opt(root, "note", job->note)) != 0)
 		goto out;
 	if ((r = json_print(root, &out, &out_len)) != 0)
 		goto out;
@@ -451,6 +456,8 @@ job_free(struct sg_job *job)
 	free(job->ci.commit);
 	free(job->ci.ref);
 	free(job->ci.url);
+	if (job->ci_token != NULL)
+		freezero(job->ci_token, strlen(job->ci_token));
 	free(job->note);
 	free(job);
 }

@@ -6,6 +6,7 @@
  *    "artifact": {"name": "...", "sha256": "<64 hex>", "size": <n>},
  *    "ci": {"system": ..., "project": ..., "pipeline": ..., "job": ...,
  *           "commit": ..., "ref": ..., "url": ...},
+ *    "ci_token": "<the CI system's signed identity token>",
  *    "note": "..."}
  *
  * Parsing is purely syntactic (bytes in, struct out); the checks against
@@ -25,6 +26,7 @@
 #define ARTIFACT_NAME_MAX 200    /* bytes */
 #define CI_FIELD_MAX 512         /* bytes of each ci member */
 #define JOB_NOTE_MAX 256         /* bytes */
+#define JOB_CI_TOKEN_MAX 8192    /* bytes of ci_token (SPEC §3: at most 8 KiB) */
 #define ARTIFACT_SIZE_LIMIT ((uint64_t)1 << 53) /* sizes are below this */
 
 enum sg_format { SG_FORMAT_RAW = 0, SG_FORMAT_CMS = 1 };
@@ -61,6 +63,11 @@ struct sg_job {
 	enum sg_format format;
 	struct sg_artifact artifact;
 	struct sg_ci ci;
+	/* The CI system's identity token (a compact JWS), as sent: 1 to
+	 * JOB_CI_TOKEN_MAX bytes, syntax unchecked here (common/jwt.h verifies
+	 * it).  A bearer credential: never logged; job_free() wipes it.  NULL
+	 * when absent. */
+	char *ci_token;
 	char *note;                   /* NULL when absent */
 };
 
@@ -74,7 +81,8 @@ struct sg_job {
  *       missing required members, wrong types, escaped control characters
  *       or NUL in strings, bad id/sha256/time syntax, expires <= created,
  *       unknown format name, artifact name rules, sizes, ci.system value,
- *       over-long strings.
+ *       over-long strings (ci_token: not a string, empty, or over
+ *       JOB_CI_TOKEN_MAX bytes).
  * "Control characters" are C0, DEL and C1 (U+0080..U+009F), raw or
  * escaped; no job string may hold one.  When several things are wrong, the
  * precedence documented at the top of job.c decides the code.

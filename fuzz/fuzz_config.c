@@ -7,8 +7,10 @@
  * the seed corpus names:
  *     /dev/shm/signet-fuzz/sub.pub     an EC P-256 public key (PEM)
  *     /dev/shm/signet-fuzz/chain.pem   a self-signed certificate for it
+ *     /dev/shm/signet-fuzz/jwks.json   a JWK Set holding that key (kid "k1")
  * Invariants: a failure leaves *ret NULL; a configuration that loads has
- * its lookups working on its own names and keyids; nothing leaks.
+ * its lookups working on its own names and keyids, a parsed key set for
+ * each CI issuer and only valid issuer indices in its keys; nothing leaks.
  */
 #include <fcntl.h>
 #include <stdint.h>
@@ -18,9 +20,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/core_names.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "b64.h"
 #include "config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -61,6 +65,31 @@ pem_cert(BIO *b, void *x)
 	return PEM_write_bio_X509(b, x);
 }
 
+/* jwks.json: the JWK Set of EC key k, under kid "k1". */
+static int
+write_jwks(EVP_PKEY *k)
+{
+	unsigned char pt[65];
+	char *x = NULL, *y = NULL, tmp[128];
+	size_t len = 0;
+	FILE *f;
+	int ok = -1;
+
+	snprintf(tmp, sizeof(tmp), FIXTURE_DIR "/.jwks.json.%ld", (long)getpid());
+	if (EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt), &len) != 1 ||
+	    len != sizeof(pt) || b64url_encode(pt + 1, 32, &x) != 0 ||
+	    b64url_encode(pt + 33, 32, &y) != 0 || (f = fopen(tmp, "w")) == NULL)
+		goto out;
+	fprintf(f, "{\"keys\":[{\"kty\":\"EC\",\"kid\":\"k1\",\"crv\":\"P-256\",\"x\":\"%s\","
+	    "\"y\":\"%s\"}]}\n", x, y);
+	if (fclose(f) == 0 && rename(tmp, FIXTURE_DIR "/jwks.json") == 0)
+		ok = 0;
+ out:
+	free(x);
+	free(y);
+	return ok;
+}
+
 /* The fixtures, once per process; an existing set is overwritten atomically. */
 static void
 make_fixtures(void)
@@ -79,7 +108,8 @@ make_fixtures(void)
 	    !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
 	        (const unsigned char *)"signet fuzz", -1, -1, 0) ||
 	    !X509_set_issuer_name(x, n) || X509_sign(x, k, EVP_sha256()) <= 0 ||
-	    write_pem("sub.pub", pem_pubkey, k) != 0 || write_pem("chain.pem", pem_cert, x) != 0)
+	    write_pem("sub.pub", pem_pubkey, k) != 0 || write_pem("chain.pem", pem_cert, x) != 0 ||
+	    write_jwks(k) != 0)
 		abort();
 	X509_free(x);
 	EVP_PKEY_free(k);
@@ -108,6 +138,17 @@ check_loaded(const struct agent_config *c)
 	}
 	if (config_key_index(c, "") != -1 || config_submitter_by_keyid(c, "sha256:") != NULL)
 		abort();
+	for (i = 0; i < c->nci_issuers; i++)
+		if (jwks_count(c->ci_issuers[i].keys) < 1 || c->jwt_issuers[i].keys != c->ci_issuers[i].keys)
+			abort();
+	for (i = 0; i < c->nkeys; i++) {
+		size_t j;
+		if (c->keys[i].ci_protected_ref && !c->keys[i].ci_token_required)
+			abort();
+		for (j = 0; j < c->keys[i].nci_token_issuers; j++)
+			if (c->keys[i].ci_token_issuers[j] >= c->nci_issuers)
+				abort();
+	}
 }
 
 int

@@ -32,7 +32,7 @@ check_same(const struct sg_job *a, const struct sg_job *b)
 	    !str_eq(a->ci.project, b->ci.project) || !str_eq(a->ci.pipeline, b->ci.pipeline) ||
 	    !str_eq(a->ci.job, b->ci.job) || !str_eq(a->ci.commit, b->ci.commit) ||
 	    !str_eq(a->ci.ref, b->ci.ref) || !str_eq(a->ci.url, b->ci.url) ||
-	    !str_eq(a->note, b->note))
+	    !str_eq(a->ci_token, b->ci_token) || !str_eq(a->note, b->note))
 		abort();
 }
 

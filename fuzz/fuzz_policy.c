@@ -9,7 +9,11 @@
  *     linear, so a hostile pattern cannot make it backtrack);
  *   - the whole input is parsed as a job; one that parses goes through
  *     policy_decide() for a pinned submitter and for certificate
- *     identities, whose answer must be 0 or a code the policy may give.
+ *     identities, whose answer must be 0 or a code the policy may give;
+ *     the "nightly" key requires a verified ci_token for a protected tag
+ *     (issuer keys: the fixture JWK Set tests/data/jwt-jwks.json, whose
+ *     genuine tokens are in fuzz/corpus/jwt), and verified claims may come
+ *     back only for a job that carries a token.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -33,6 +37,8 @@ static const char config_text[] =
     " \"attestation_key\": \"pkcs11:object=attest\", \"store\": \"file:///tmp\","
     " \"audit_log\": \"/tmp/fuzz-audit\","
     " \"submitter_cas\": {\"corp\": {\"bundle\": \"" SIGNET_TEST_DATA "/format/root.pem\"}},"
+ " \"ci_issuers\": {\"gitlab\": {\"issuer\": \"https://gitlab.example.com\","
+    "  \"audience\": \"signet\", \"jwks\": \"" SIGNET_TEST_DATA "/jwt-jwks.json\", \"kind\": \"gitlab\"}},"
     " \"revoked\": {\"keyids\": [\"sha256:" "0000000000000000000000000000000000000000000000000000000000000000\"],"
     "              \"serials\": [\"badc0ffee\"]},"
     " \"keys\": {"
@@ -42,7 +48,8 @@ static const char config_text[] =
     "   \"artifact_names\": [\"*.bin\", \"fw-??.img\"], \"max_job_lifetime\": 600,"
     "   \"quota\": {\"per_hour\": 2, \"per_day\": 3}, \"submitters\": [\"ci-*\", \"*@fw.example.com\"]},"
     "  \"nightly\": {\"key\": \"pkcs11:object=nightly\", \"mechanism\": \"ecdsa-sha256\","
-    "   \"certificates\": \"" SIGNET_TEST_DATA "/format/chain-ec.pem\", \"formats\": [\"raw\", \"cms\"]},"
+    "   \"certificates\": \"" SIGNET_TEST_DATA "/format/chain-ec.pem\", \"formats\": [\"raw\", \"cms\"],"
+    "   \"ci_token\": \"required\", \"ci_protected_ref\": true, \"ci_refs\": [\"refs/tags/*\"]},"
     "  \"old\": {\"key\": \"pkcs11:object=old\", \"mechanism\": \"ecdsa-sha256\","
     "   \"certificates\": \"" SIGNET_TEST_DATA "/format/chain-ec.pem\", \"formats\": [\"raw\"],"
     "   \"disabled\": true}},"
@@ -89,6 +96,8 @@ check(int r)
 	case SG_ERR_POLICY_CI_PROJECT:
 	case SG_ERR_POLICY_CI_REF:
 	case SG_ERR_POLICY_QUOTA_EXCEEDED:
+	case SG_ERR_POLICY_CI_TOKEN:
+	case SG_ERR_ALLOC:
 		return;
 	default:
 		abort();
@@ -100,6 +109,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const struct agent_submitter *pinned;
 	struct policy_subject s;
+	struct policy_ci ci;
 	struct sg_job *job = NULL;
 	const uint8_t *nl;
 	long k;
@@ -133,20 +143,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s.keyid = pinned->keyid;
 	s.pinned = pinned;
 	s.ca = -1;
-	check(policy_decide(cfg, &s, job, job->created, quota, &k));
-	if (k < -1 || k >= (long)cfg->nkeys)
+	memset(&ci, 0, sizeof(ci));
+	check(policy_decide(cfg, &s, job, job->created, quota, &k, &ci));
+	if (k < -1 || k >= (long)cfg->nkeys || (ci.verified != NULL && job->ci_token == NULL) ||
+	    memchr(ci.why, '\0', sizeof(ci.why)) == NULL)
 		abort();
+	policy_ci_clear(&ci);
 	memset(&s, 0, sizeof(s));
 	s.name = "alice@fw.example.com";
 	s.keyid = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 	s.serial = "badc0ffee";
 	s.ca = 0;
-	if (policy_decide(cfg, &s, job, job->created, quota, &k) != SG_ERR_POLICY_SUBMITTER_REVOKED)
+	if (policy_decide(cfg, &s, job, job->created, quota, &k, NULL) !=
+	    SG_ERR_POLICY_SUBMITTER_REVOKED)
 		abort();
 	s.serial = "01";
-	check(policy_decide(cfg, &s, job, job->created, quota, &k));
+	check(policy_decide(cfg, &s, job, job->created, quota, &k, NULL));
 	s.name = "mallory@example.org";
-	if (policy_decide(cfg, &s, job, job->created, NULL, &k) == 0)
+	if (policy_decide(cfg, &s, job, job->created, NULL, &k, NULL) == 0)
 		abort(); /* no entry names this identity: never allowed */
 	job_free(job);
 	return 0;

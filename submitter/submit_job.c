@@ -76,6 +76,7 @@ struct options {
 	const char *prefix;
 	char *password_file;
 	char *name;
+	char *ci_token_file;        /* --ci-token-file, or NULL */
 	uint64_t wait_s;
 	uint64_t lifetime_s;
 	uint64_t max_queue;         /* refuse when the stream is longer (0: no bound) */
@@ -145,6 +146,8 @@ usage(FILE *f)
 "  -w, --wait SECONDS          how long to wait for the result (default 300,\n"
 "                              at most 86400); 0 submits, prints the job id, exits\n"
 "      --name NAME             artifact name (default: FILE's base name)\n"
+"      --ci-token-file PATH    the CI system's identity token (a JWT) to send as\n"
+"                              the job's ci_token (env SIGNET_CI_TOKEN: the token)\n"
 "      --lifetime SECONDS      the job expires this long after it is created\n"
 "                              (default 600, 1..86400; the agent has its own maximum)\n"
 "      --max-queue N           refuse (exit 4) when the queue already holds N\n"
@@ -163,7 +166,9 @@ usage(FILE *f)
 "STAGE_NAME as job, GIT_COMMIT, BRANCH_NAME or GIT_BRANCH, BUILD_URL), GitHub\n"
 "Actions (GITHUB_REPOSITORY, GITHUB_RUN_ID, GITHUB_JOB, GITHUB_SHA, GITHUB_REF,\n"
 "run URL), else \"local\". Values over 512 bytes or with control characters\n"
-"are left out with a warning.\n"
+"are left out with a warning. These are what the submitter says; a key may\n"
+"require a ci_token, the CI system's signed identity token (GitLab id_tokens,\n"
+"GitHub Actions OIDC), which the agent verifies. The token is never printed.\n"
 "\n"
 "Exit status: 0 signed and verified; 1 rejected or failed by the agent;\n"
 "2 usage or configuration error; 3 timed out; 4 queue or other\n"
@@ -192,6 +197,7 @@ enum {
 	OPT_CERT,
 	OPT_MAX_QUEUE,
 	OPT_REPLICAS,
+	OPT_CI_TOKEN_FILE,
 	OPT_VERSION,
 };
 
@@ -211,6 +217,7 @@ static const struct option long_options[] = {
 	{ "cert", required_argument, NULL, OPT_CERT },
 	{ "max-queue", required_argument, NULL, OPT_MAX_QUEUE },
 	{ "replicas", required_argument, NULL, OPT_REPLICAS },
+	{ "ci-token-file", required_argument, NULL, OPT_CI_TOKEN_FILE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -275,6 +282,9 @@ parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_REPLICAS:
 			replicas = optarg;
+			break;
+		case OPT_CI_TOKEN_FILE:
+			o->ci_token_file = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -625,10 +635,72 @@ check_signed_binding(const struct sg_result *res, const struct sg_job *job,
 	return SJ_EXIT_OK;
 }
 
+/* A compact JWS: base64url parts separated by dots, nothing else (the
+ * agent checks the rest; this only keeps other text out of the job). */
+static int
+ci_token_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > JOB_CI_TOKEN_MAX)
+		return 0;
+	for (i = 0; i < len; i++) {
+		char c = s[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_' || c == '.'))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * The CI identity token to send: the file named by --ci-token-file (one
+ * trailing newline dropped), else SIGNET_CI_TOKEN, else none (*ret NULL).
+ * It is a bearer credential: never printed, wiped when freed.  Caller frees
+ * with freezero(*ret, strlen(*ret)).  Prints why on failure.
+ */
+static int
+load_ci_token(const struct options *o, char **ret)
+{
+	const char *env = getenv("SIGNET_CI_TOKEN"), *what;
+	char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	*ret = NULL;
+	if (o->ci_token_file != NULL) {
+		what = "the --ci-token-file";
+		if ((r = read_file(o->ci_token_file, JOB_CI_TOKEN_MAX + 2, &buf, &len)) != 0) {
+			sj_msg("cannot read --ci-token-file %s: %s", o->ci_token_file,
+			    r == SG_ERR_LIMIT ? "larger than a token may be" : sg_strerror(r));
+			return r;
+		}
+		if (len > 0 && buf[len - 1] == '\n')
+			buf[--len] = '\0';
+		if (len > 0 && buf[len - 1] == '\r')
+			buf[--len] = '\0';
+	} else if (env != NULL && *env != '\0') {
+		what = "SIGNET_CI_TOKEN";
+		len = strlen(env);
+		if ((buf = xstrdup(env)) == NULL)
+			return SG_ERR_ALLOC;
+	} else {
+		return 0;
+	}
+	if (strlen(buf) != len || !ci_token_ok(buf, len)) {
+		sj_msg("%s does not hold a CI identity token (a JWT: base64url parts separated "
+		    "by dots, 1 to %d bytes); not sent", what, JOB_CI_TOKEN_MAX);
+		freezero(buf, len + 1);
+		return SG_ERR_CONFIG;
+	}
+	*ret = buf;
+	return 0;
+}
+
 /* Builds, serializes and self-checks the job payload. */
 static int
 build_job(const struct options *o, char *name, const uint8_t digest[SHA256_LEN],
-    uint64_t size, struct sg_job *job, char **ret_payload, size_t *ret_len)
+    uint64_t size, char *ci_token, struct sg_job *job, char **ret_payload, size_t *ret_len)
 {
 	uint8_t rnd[JOB_ID_BYTES];
 	int r = SG_ERR_INTERNAL;
@@ -653,6 +725,7 @@ build_job(const struct options *o, char *name, const uint8_t digest[SHA256_LEN],
 	job->artifact.size = size;
 	if ((r = ci_from_env(&job->ci)) != 0)
 		goto out;
+	job->ci_token = ci_token; /* borrowed too */
 	/* job_serialize() checks its output with job_parse(), so we never
 	 * send a job that the agent's parser would refuse. */
 	if ((r = job_serialize(job, ret_payload, ret_len)) != 0)
@@ -748,7 +821,7 @@ run(const struct options *o)
 	uint8_t *res_payload = NULL;
 	size_t payload_len = 0, env_len = 0, res_payload_len = 0, pw_len = 0;
 	uint64_t size = 0;
-	char *payload = NULL, *env = NULL, *output = NULL, *pw = NULL;
+	char *payload = NULL, *env = NULL, *output = NULL, *pw = NULL, *ci_token = NULL;
 	char esc_code[ESCAPED_MAX], esc_msg[ESCAPED_MAX];
 	const char *why = NULL;
 	char *name;
@@ -839,8 +912,13 @@ run(const struct options *o)
 		}
 	}
 
+	if ((r = load_ci_token(o, &ci_token)) != 0) {
+		ex = r == SG_ERR_ALLOC ? SJ_EXIT_INFRA : SJ_EXIT_USAGE;
+		goto out;
+	}
+
 	/* The job and its envelope. */
-	if ((r = build_job(o, name, digest, size, &job, &payload, &payload_len)) != 0) {
+	if ((r = build_job(o, name, digest, size, ci_token, &job, &payload, &payload_len)) != 0) {
 		sj_msg("cannot build the job: %s", sg_strerror(r));
 		ex = r == SG_ERR_ALLOC || r == SG_ERR_CRYPTO ? SJ_EXIT_INFRA : SJ_EXIT_USAGE;
 		goto out;
@@ -985,9 +1063,14 @@ run(const struct options *o)
 	queue_close(q);
 	result_free(res);
 	free(res_payload);
-	free(env);
-	free(payload);
+	if (env != NULL)
+		freezero(env, env_len);
+	/* The payload and envelope hold the token too (they went to Redis). */
+	if (payload != NULL)
+		freezero(payload, payload_len);
 	free(output);
+	if (ci_token != NULL)
+		freezero(ci_token, strlen(ci_token));
 	ci_clear(&job.ci);
 	EVP_PKEY_free(identity);
 	EVP_PKEY_free(agent);

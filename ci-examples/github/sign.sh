@@ -5,6 +5,11 @@
 # files under RUNNER_TEMP and removed when the step ends.  submit-job reads
 # GITHUB_REPOSITORY, GITHUB_RUN_ID, GITHUB_JOB, GITHUB_SHA and GITHUB_REF
 # into the job's "ci" member itself.
+# When the workflow grants "id-token: write", the runner sets
+# ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN: the OIDC
+# identity token for SIGNET_AUDIENCE (default signet) is then fetched with
+# curl and passed to submit-job in SIGNET_CI_TOKEN (unless that is already
+# set).  The token is masked in the log and never printed.
 set -euo pipefail
 : "${SIGNET_KEY:?signet: the key input is required}"
 : "${SIGNET_FILES:?signet: the files input is required}"
@@ -39,6 +44,25 @@ if [ -n "${SIGNET_IN_REDIS_PASSWORD:-}" ]; then
 	export SIGNET_REDIS_PASSWORD_FILE=$secrets/redis.pass
 fi
 unset SIGNET_IN_REDIS_PASSWORD
+
+if [ -z "${SIGNET_CI_TOKEN:-}" ] && [ -n "${ACTIONS_ID_TOKEN_REQUEST_URL:-}" ] &&
+	[ -n "${ACTIONS_ID_TOKEN_REQUEST_TOKEN:-}" ]; then
+	# The answer is {"count": N, "value": "<JWT>"}; a JWT is base64url and dots.
+	answer=$(curl -sSf --max-time 30 -H "Authorization: bearer $ACTIONS_ID_TOKEN_REQUEST_TOKEN" \
+		"$ACTIONS_ID_TOKEN_REQUEST_URL&audience=${SIGNET_AUDIENCE:-signet}") || {
+		echo "::error::signet: cannot fetch the OIDC identity token (ACTIONS_ID_TOKEN_REQUEST_URL)"
+		exit 2
+	}
+	SIGNET_CI_TOKEN=$(printf '%s' "$answer" | sed -n 's/.*"value" *: *"\([A-Za-z0-9._-]*\)".*/\1/p')
+	unset answer
+	if [ -z "$SIGNET_CI_TOKEN" ]; then
+		echo "::error::signet: the OIDC token request answered without a token"
+		exit 2
+	fi
+	echo "::add-mask::$SIGNET_CI_TOKEN"
+	export SIGNET_CI_TOKEN
+fi
+unset ACTIONS_ID_TOKEN_REQUEST_TOKEN
 
 out_dir=${SIGNET_OUT_DIR:-signatures}
 mkdir -p "$out_dir"

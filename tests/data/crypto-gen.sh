@@ -33,3 +33,9 @@ openssl dgst -sha256 -sign crypto-rsa2048.key -sigopt rsa_padding_mode:pss \
 for k in ec-p256 ed25519 rsa2048; do
 	echo "$k sha256:$(openssl pkey -pubin -in crypto-$k.pub -outform DER | sha256sum | cut -d' ' -f1)"
 done
+
+# The JWK Set of the RSA and EC keys, for fuzz/fuzz_jwt.c (whose seed
+# tokens in fuzz/corpus/jwt are signed with these keys: remake them too).
+python3 ../jwt_tool.py jwks rsa1=crypto-rsa2048.pub ec1=crypto-ec-p256.pub > jwt-jwks.json
+# One that the agent refuses (RSA under 2048 bits), for tests/unit/test_policy.c.
+python3 ../jwt_tool.py jwks small=crypto-rsa1024.pub > jwt-jwks-rsa1024.json

@@ -7,7 +7,10 @@
 #   - Jenkins: the exact script the signetSign step runs (the library
 #     resource), with the environment Jenkins and withCredentials give it;
 #   - GitHub Actions: the composite action's run script, with the
-#     environment the runner gives it.
+#     environment the runner gives it;
+#   - CI identity tokens: the same three once the key requires a verified
+#     token (test issuers stand in for GitLab and GitHub, a local HTTP
+#     server for the runner's token service).
 # The key "release" is limited to the CI projects the three set up, so a
 # signature also proves that the CI variables reached the job.
 # Needs gitlab-ci-local 4.60.1 and rsync (scripts/ci-tools.sh installs them).
@@ -16,7 +19,7 @@ set -u
 SRC=${SIGNET_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 SIGNET_BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
 SUBMIT_JOB=${SUBMIT_JOB:-$SIGNET_BUILD/submitter/submit-job}
-for tool in redis-server redis-cli softhsm2-util pkcs11-tool openssl jq git rsync gitlab-ci-local stunnel; do
+for tool in redis-server redis-cli softhsm2-util pkcs11-tool openssl jq git rsync gitlab-ci-local stunnel curl python3; do
 	command -v "$tool" >/dev/null || {
 		echo "missing tool: $tool (a missing tool is a failure; scripts/ci-tools.sh installs it)"
 		exit 1
@@ -171,6 +174,118 @@ if [ -z "$(ls -A "$D/github/temp")" ]; then
 else
 	fail "GitHub: leftovers in RUNNER_TEMP or ci.project missing: $(ls -A "$D/github/temp")"
 fi
+
+# --- CI identity tokens ---------------------------------------------------
+# release now requires a verified token from the GitLab or the GitHub issuer
+# (each a key pair made here) for a tag; the plain policy comes back after.
+JWT_TOOL=$SRC/tests/jwt_tool.py
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$D/gl-iss.key" 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$D/gh-iss.key" 2>/dev/null
+python3 "$JWT_TOOL" jwks gl-1="$D/gl-iss.key" > "$D/gl-jwks.json"
+python3 "$JWT_TOOL" jwks gh-1="$D/gh-iss.key" > "$D/gh-jwks.json"
+cp "$D/agent.json" "$D/agent.plain.json"
+stack_policy_config "
+  .ci_issuers = {gitlab: {issuer: \"https://gitlab.example.com\", audience: \"signet\", jwks: \"$D/gl-jwks.json\", kind: \"gitlab\"},
+                 github: {issuer: \"https://token.actions.githubusercontent.com\", audience: \"signet\", jwks: \"$D/gh-jwks.json\", kind: \"github\"}} |
+  .keys.release += {ci_token: \"required\", ci_token_issuers: [\"gitlab\", \"github\"], ci_refs: [\"refs/tags/v*\"]}"
+kill -HUP "$STACK_AGENT_PID"
+for _ in $(seq 1 50); do grep -q "policy reloaded" "$D/agent.log" && break; sleep 0.1; done
+GL_TOKEN=$(python3 "$JWT_TOOL" token --key "$D/gl-iss.key" --kid gl-1 --alg RS256 \
+	'{"iss":"https://gitlab.example.com","aud":"signet","exp":"@NOW+600@","iat":"@NOW-5@","project_path":"fw/firmware","ref":"v1.0","ref_type":"tag","ref_protected":"true","pipeline_id":"99"}')
+GH_TOKEN=$(python3 "$JWT_TOOL" token --key "$D/gh-iss.key" --kid gh-1 --alg ES256 \
+	'{"iss":"https://token.actions.githubusercontent.com","aud":"signet","exp":"@NOW+600@","iat":"@NOW-5@","repository":"example-org/firmware","ref":"refs/tags/v1.0","run_id":"778"}')
+
+# GitLab: the template asks for id_tokens; gitlab-ci-local leaves them
+# unset, so the token comes in as a variable of the same name.
+rm -rf "$R/.gitlab-ci-local"
+(
+	cd "$R" &&
+	HOME=$D/home gitlab-ci-local --shell-isolation --no-color \
+		--variable "SIGNET_REDIS=$SIGNET_REDIS" \
+		--variable "SIGNET_IDENTITY=$D/ci-gitlab.key" \
+		--variable "SIGNET_AGENT_PUBKEY=$D/agent.pub" \
+		--variable "SIGNET_ROOT_CA=$D/root.pem" \
+		--variable "SIGNET_SUBMIT_JOB=$SUBMIT_JOB" \
+		--variable "SIGNET_CI_TOKEN=$GL_TOKEN"
+) >"$D/gitlab-token.out" 2>&1
+gl_status=$?
+if [ "$gl_status" = 0 ] && grep -q 'PASS .*sign' "$D/gitlab-token.out" && grep -q 'PASS .*verify' "$D/gitlab-token.out" &&
+	grep -q '"ci_verified":{"issuer":"https://gitlab.example.com","issuer_name":"gitlab","project":"fw/firmware","ref":"refs/tags/v1.0"' "$D/audit.log"; then
+	ok "GitLab: with a key that requires a token, the pipeline signs with SIGNET_CI_TOKEN (verified fw/firmware, refs/tags/v1.0)"
+else
+	fail "GitLab: the pipeline with an identity token (exit $gl_status)" "$D/gitlab-token.out"
+fi
+if ! grep -qF "${GL_TOKEN##*.}" "$D/gitlab-token.out"; then
+	ok "GitLab: the token does not appear in the pipeline's output"
+else
+	fail "GitLab: the token is in the pipeline's output"
+fi
+
+# GitHub: a stand-in for the runner's token service, which answers
+# {"count":..., "value":"<JWT>"} to the bearer of the request token.
+cat > "$D/token-service.py" <<'PY'
+import http.server, json, sys, urllib.parse
+port_file, bearer, token, log = sys.argv[1:5]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        q = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
+        with open(log, "a") as f:
+            f.write("audience=%s auth=%s\n" % (q.get("audience", [""])[0],
+                    self.headers.get("Authorization") == "bearer " + bearer))
+        if self.headers.get("Authorization") != "bearer " + bearer:
+            self.send_response(401); self.end_headers(); return
+        body = json.dumps({"count": len(token), "value": token}).encode()
+        self.send_response(200); self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(port_file, "w").write(str(s.server_address[1]))
+s.serve_forever()
+PY
+REQ_BEARER=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+python3 "$D/token-service.py" "$D/token-service.port" "$REQ_BEARER" "$GH_TOKEN" "$D/token-service.log" &
+TS_PID=$!
+for _ in $(seq 1 100); do [ -s "$D/token-service.port" ] && break; sleep 0.05; done
+head -c 5000 /dev/urandom > "$GW/dist/app2.tar"
+(cd "$GW" && env -i PATH="$PATH" HOME="$D" GITHUB_ACTIONS=true CI=true \
+	GITHUB_ACTION_PATH="$SRC/ci-examples/github" RUNNER_TEMP="$D/github/temp" \
+	GITHUB_REPOSITORY=example-org/firmware GITHUB_RUN_ID=778 GITHUB_JOB=sign \
+	GITHUB_SHA=0123456789abcdef0123456789abcdef01234567 GITHUB_REF=refs/tags/v1.0 \
+	GITHUB_SERVER_URL=https://github.com \
+	ACTIONS_ID_TOKEN_REQUEST_URL="http://127.0.0.1:$(cat "$D/token-service.port")/token?api-version=2.0" \
+	ACTIONS_ID_TOKEN_REQUEST_TOKEN="$REQ_BEARER" \
+	SIGNET_KEY=release SIGNET_FILES="dist/app2.tar" SIGNET_FORMAT=raw \
+	SIGNET_REDIS="$SIGNET_REDIS" SIGNET_IN_IDENTITY="$(cat "$D/ci-github.key")" \
+	SIGNET_IN_AGENT_PUBKEY="$(cat "$D/agent.pub")" SIGNET_IN_REDIS_PASSWORD="" \
+	SIGNET_WAIT=60 SIGNET_SUBMIT_JOB="$SUBMIT_JOB" SIGNET_OUT_DIR=signatures \
+	"$SRC/ci-examples/github/sign.sh") >"$D/github-token.out" 2>&1
+st=$?
+kill "$TS_PID" 2>/dev/null
+wait "$TS_PID" 2>/dev/null
+if [ "$st" = 0 ] && openssl dgst -sha256 -verify "$D/release.pub.pem" -signature "$GW/signatures/app2.tar.sig" \
+	"$GW/dist/app2.tar" >/dev/null 2>&1 && grep -q "audience=signet auth=True" "$D/token-service.log" &&
+	grep -q '"ci_verified":{"issuer":"https://token.actions.githubusercontent.com","issuer_name":"github","project":"example-org/firmware","ref":"refs/tags/v1.0"' "$D/audit.log"; then
+	ok "GitHub: the action's script fetches the OIDC token (audience signet) with curl; the verified job is signed"
+else
+	fail "GitHub: the action's script with an OIDC token (exit $st)" "$D/github-token.out"
+fi
+if [ "$(grep -cF "${GH_TOKEN##*.}" "$D/github-token.out")" = 1 ] && grep -q "^::add-mask::" "$D/github-token.out"; then
+	ok "GitHub: the token appears only in the ::add-mask:: command"
+else
+	fail "GitHub: the token in the step's output" "$D/github-token.out"
+fi
+
+# Jenkins has no identity token: such a key refuses its jobs.
+rm -rf "$WS/signatures"
+(cd "$WS" && "${jenkins_env[@]}" SIGNET_FILES="dist dir/fw-two.img" "$WS@tmp/durable-1/script.sh") >"$D/jenkins-token.out" 2>&1
+st=$?
+if [ "$st" = 1 ] && grep -q 'policy.ci_token' "$D/jenkins-token.out"; then
+	ok "Jenkins: without an identity token, a key that requires one refuses the job (policy.ci_token)"
+else
+	fail "Jenkins against a key that requires a token (exit $st)" "$D/jenkins-token.out"
+fi
+cp "$D/agent.plain.json" "$D/agent.json"
 
 # --- docs/operations.md: Redis behind stunnel (contrib/stunnel) ------------
 # redis-server on 127.0.0.1 only; the server-side stunnel in front of it

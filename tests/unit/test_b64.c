@@ -258,6 +258,101 @@ START_TEST(test_decode_exact_length)
 }
 END_TEST
 
+/* --- base64url without padding (RFC 4648 §5, RFC 7515 §2) --- */
+
+static void
+assert_url_refused(const char *in, size_t len)
+{
+	uint8_t *out = (uint8_t *)(uintptr_t)1;
+	size_t olen = 99;
+
+	ck_assert_int_eq(b64url_decode(in, len, &out, &olen), SG_ERR_PARSE);
+	ck_assert_ptr_eq(out, (uint8_t *)(uintptr_t)1);
+	ck_assert_uint_eq(olen, 99);
+}
+
+START_TEST(test_url_rfc)
+{
+	static const struct {
+		const char *plain, *enc;
+	} v[] = {
+		{ "", "" }, { "f", "Zg" }, { "fo", "Zm8" }, { "foo", "Zm9v" },
+		{ "foob", "Zm9vYg" }, { "fooba", "Zm9vYmE" }, { "foobar", "Zm9vYmFy" },
+		{ "\xfb\xff\xbf", "-_-_" }, { "\x3e\x3f", "Pj8" },
+	};
+	size_t i, len;
+	uint8_t *out;
+	char *enc;
+
+	for (i = 0; i < NELEM(v); i++) {
+		ck_assert_int_eq(b64url_encode((const uint8_t *)v[i].plain, strlen(v[i].plain), &enc), 0);
+		ck_assert_str_eq(enc, v[i].enc);
+		free(enc);
+		out = NULL;
+		ck_assert_int_eq(b64url_decode(v[i].enc, strlen(v[i].enc), &out, &len), 0);
+		ck_assert_uint_eq(len, strlen(v[i].plain));
+		ck_assert(memcmp(out, v[i].plain, len) == 0);
+		free(out);
+	}
+}
+END_TEST
+
+START_TEST(test_url_round_trip)
+{
+	uint8_t in[300], *out;
+	size_t n, len, i;
+	char *enc;
+
+	for (i = 0; i < sizeof(in); i++)
+		in[i] = (uint8_t)(i * 7 + 3);
+	for (n = 0; n <= sizeof(in); n++) {
+		ck_assert_int_eq(b64url_encode(in, n, &enc), 0);
+		ck_assert_uint_eq(strlen(enc), n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0));
+		ck_assert_ptr_null(strpbrk(enc, "=+/"));
+		ck_assert_int_eq(b64url_decode(enc, strlen(enc), &out, &len), 0);
+		ck_assert_uint_eq(len, n);
+		ck_assert(n == 0 || memcmp(out, in, n) == 0);
+		free(out);
+		free(enc);
+	}
+}
+END_TEST
+
+START_TEST(test_url_refuses)
+{
+	unsigned c;
+	char q[4];
+
+	/* Padding, the standard alphabet's two characters, white space. */
+	assert_url_refused("Zg==", 4);
+	assert_url_refused("Zm8=", 4);
+	assert_url_refused("Zg=", 3);
+	assert_url_refused("ab+c", 4);
+	assert_url_refused("ab/c", 4);
+	assert_url_refused("Zm9v Zg", 7);
+	assert_url_refused("Zm9v\n", 5);
+	assert_url_refused("Zm\0v", 4);
+	/* A length of 1 modulo 4. */
+	assert_url_refused("Z", 1);
+	assert_url_refused("Zm9vY", 5);
+	/* Non-zero unused bits. */
+	assert_url_refused("Zh", 2);
+	assert_url_refused("Zm9", 3);
+	/* Every byte outside the alphabet. */
+	for (c = 0; c < 256; c++) {
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '_')
+			continue;
+		q[0] = 'A';
+		q[1] = (char)c;
+		q[2] = 'A';
+		q[3] = 'A';
+		assert_url_refused(q, 4);
+	}
+	ck_assert_int_eq(b64url_encode(NULL, 1, &(char *){ NULL }), SG_ERR_INVALID_ARGUMENT);
+}
+END_TEST
+
 static void
 add(Suite *s, const char *name, const TTest *t)
 {
@@ -290,6 +385,9 @@ main(void)
 	add(s, "/b64/decode/rejects-non-canonical-last-quantum",
 	    test_refuses_non_canonical_last_quantum);
 	add(s, "/b64/decode/exact-length", test_decode_exact_length);
+	add(s, "/b64url/rfc4648", test_url_rfc);
+	add(s, "/b64url/round-trip/all-lengths", test_url_round_trip);
+	add(s, "/b64url/decode/refuses", test_url_refuses);
 
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -318,6 +318,8 @@ START_TEST(test_unknown_members)
 	expect("artifact", "{\"Name\":\"a\",\"sha256\":\"" SHA "\",\"size\":1}",
 	    SG_ERR_JOB_UNKNOWN_FIELD);
 	expect("ci", "{\"system\":\"local\",\"branch\":\"x\"}", SG_ERR_JOB_UNKNOWN_FIELD);
+	expect("CI_token", "\"a.b.c\"", SG_ERR_JOB_UNKNOWN_FIELD);
+	expect("ci", "{\"system\":\"local\",\"token\":\"a.b.c\"}", SG_ERR_JOB_UNKNOWN_FIELD);
 	/* Unknown members come before the other faults. */
 	expect_str("{\"v\":1,\"extra\":1}", SG_ERR_JOB_UNKNOWN_FIELD);
 	expect_str("{\"v\":1,\"artifact\":{\"x\":1}}", SG_ERR_JOB_UNKNOWN_FIELD);
@@ -558,6 +560,61 @@ START_TEST(test_ci)
 }
 END_TEST
 
+/* SPEC §3: an optional string of at most 8 KiB, and nothing else. */
+START_TEST(test_ci_token)
+{
+	static const char *const bad[] = {
+		"1", "null", "true", "[]", "[\"a.b.c\"]", "{}", "{\"token\":\"a.b.c\"}", "\"\"",
+		"\"a.b\\u0001.c\"", "\"a.b.c\\n\"", "\"a.b\\u0000.c\"",
+	};
+	struct sg_job *job;
+	char *s, *t;
+	size_t i;
+
+	/* A job that carries one is valid (it used to be job.unknown_field). */
+	s = mk("ci_token", "\"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln\"");
+	job = parse_ok(s);
+	ck_assert_str_eq(job->ci_token, "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln");
+	job_free(job);
+	free(s);
+	/* Absent: NULL. */
+	s = mk(NULL, NULL);
+	job = parse_ok(s);
+	ck_assert_ptr_null(job->ci_token);
+	job_free(job);
+	free(s);
+	/* The limit at its edge and one past it; one byte is the least. */
+	s = str_of(JOB_CI_TOKEN_MAX, 't');
+	expect("ci_token", s, 0);
+	free(s);
+	s = str_of(JOB_CI_TOKEN_MAX + 1, 't');
+	expect("ci_token", s, SG_ERR_JOB_MALFORMED);
+	free(s);
+	s = str_of(1, 't');
+	expect("ci_token", s, 0);
+	free(s);
+	ck_assert_int_eq(JOB_CI_TOKEN_MAX, 8192);
+	for (i = 0; i < NELEM(bad); i++)
+		expect("ci_token", bad[i], SG_ERR_JOB_MALFORMED);
+	/* Twice is a duplicate member. */
+	s = mk("ci_token", "\"a.b.c\"");
+	t = malloc(strlen(s) + 32);
+	ck_assert_ptr_nonnull(t);
+	snprintf(t, strlen(s) + 32, "{\"ci_token\":\"a.b.c\",%s", s + 1);
+	expect_str(t, SG_ERR_JOB_MALFORMED);
+	free(t);
+	free(s);
+	/* The version still comes first: a v2 job with a bad token is v2. */
+	s = mk("v", "2");
+	t = malloc(strlen(s) + 32);
+	ck_assert_ptr_nonnull(t);
+	snprintf(t, strlen(s) + 32, "{\"ci_token\":7,%s", s + 1);
+	expect_str(t, SG_ERR_JOB_BAD_VERSION);
+	free(t);
+	free(s);
+}
+END_TEST
+
 START_TEST(test_note)
 {
 	char *s;
@@ -695,6 +752,7 @@ assert_job_eq(const struct sg_job *a, const struct sg_job *b)
 	ck_assert_pstr_eq(a->ci.commit, b->ci.commit);
 	ck_assert_pstr_eq(a->ci.ref, b->ci.ref);
 	ck_assert_pstr_eq(a->ci.url, b->ci.url);
+	ck_assert_pstr_eq(a->ci_token, b->ci_token);
 	ck_assert_pstr_eq(a->note, b->note);
 }
 
@@ -724,6 +782,24 @@ START_TEST(test_serialize_round_trip)
 	ck_assert_int_eq(job_serialize(job, &out, &len), 0);
 	ck_assert_ptr_null(strstr(out, "note"));
 	ck_assert_ptr_nonnull(strstr(out, "\"size\":9007199254740991}"));
+	ck_assert_int_eq(parse_len(out, len, &back), 0);
+	assert_job_eq(job, back);
+	job_free(back);
+	free(out);
+	job_free(job);
+	free(s);
+
+	/* With a token at its largest: it goes between ci and note. */
+	s = mk("ci_token", "\"x\"");
+	job = parse_ok(s);
+	free(job->ci_token);
+	job->ci_token = malloc(JOB_CI_TOKEN_MAX + 1);
+	ck_assert_ptr_nonnull(job->ci_token);
+	memset(job->ci_token, 'T', JOB_CI_TOKEN_MAX);
+	job->ci_token[JOB_CI_TOKEN_MAX] = '\0';
+	ck_assert_int_eq(job_serialize(job, &out, &len), 0);
+	ck_assert_ptr_nonnull(strstr(out, "},\"ci_token\":\"TTTT"));
+	ck_assert_ptr_nonnull(strstr(out, "TTTT\",\"note\":\"hello\"}"));
 	ck_assert_int_eq(parse_len(out, len, &back), 0);
 	assert_job_eq(job, back);
 	job_free(back);
@@ -763,6 +839,17 @@ START_TEST(test_serialize_refuses)
 	job->artifact.name = dotdot;
 	ck_assert_int_eq(job_serialize(job, &out, &len), SG_ERR_INVALID_ARGUMENT);
 	job->artifact.name = saved;
+	/* A token over the limit is never sent. */
+	job->ci_token = malloc(JOB_CI_TOKEN_MAX + 2);
+	ck_assert_ptr_nonnull(job->ci_token);
+	memset(job->ci_token, 'T', JOB_CI_TOKEN_MAX + 1);
+	job->ci_token[JOB_CI_TOKEN_MAX + 1] = '\0';
+	ck_assert_int_eq(job_serialize(job, &out, &len), SG_ERR_INVALID_ARGUMENT);
+	job->ci_token[JOB_CI_TOKEN_MAX] = '\0';
+	ck_assert_int_eq(job_serialize(job, &out, &len), 0);
+	free(out);
+	free(job->ci_token);
+	job->ci_token = NULL;
 	ck_assert_int_eq(job_serialize(job, &out, &len), 0);
 	free(out);
 	job_free(job);
@@ -801,6 +888,7 @@ main(void)
 	add(s, "/job/parse/artifact-name", test_artifact_name);
 	add(s, "/job/parse/artifact-sha256-size", test_artifact_sha_size);
 	add(s, "/job/parse/ci", test_ci);
+	add(s, "/job/parse/ci-token", test_ci_token);
 	add(s, "/job/parse/note", test_note);
 	add(s, "/job/check-artifact-name", test_check_artifact_name);
 	add(s, "/job/peek-id", test_peek_id);

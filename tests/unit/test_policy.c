@@ -8,7 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
+#include "b64.h"
 #include "config.h"
+#include "crypto.h"
 #include "policy.h"
 #include "quota.h"
 
@@ -127,7 +131,7 @@ decide_pinned(int sub, struct quota *q, long *ki)
 {
 	struct policy_subject s = { subs[sub].name, "sha256:beef", NULL, &subs[sub], -1 };
 
-	return policy_decide(&cfg, &s, &job, 2000, q, ki);
+	return policy_decide(&cfg, &s, &job, 2000, q, ki, NULL);
 }
 
 static int
@@ -135,7 +139,7 @@ decide_cert(const char *identity, const char *serial, long *ki)
 {
 	struct policy_subject s = { identity, "sha256:cafe", serial, NULL, 0 };
 
-	return policy_decide(&cfg, &s, &job, 2000, NULL, ki);
+	return policy_decide(&cfg, &s, &job, 2000, NULL, ki, NULL);
 }
 
 START_TEST(decide_allows)
@@ -154,7 +158,8 @@ START_TEST(decide_codes)
 	long ki;
 	struct policy_subject rk = { "ci-fw", "sha256:dead", NULL, &subs[0], -1 };
 
-	ck_assert_int_eq(policy_decide(&cfg, &rk, &job, 2000, NULL, &ki), SG_ERR_POLICY_SUBMITTER_REVOKED);
+	ck_assert_int_eq(policy_decide(&cfg, &rk, &job, 2000, NULL, &ki, NULL),
+	    SG_ERR_POLICY_SUBMITTER_REVOKED);
 	ck_assert_int_eq(ki, -1);
 	ck_assert_int_eq(decide_cert("a@fw.example.com", "1a2b", &ki), SG_ERR_POLICY_SUBMITTER_REVOKED);
 	job.key = n_nope;
@@ -212,6 +217,225 @@ START_TEST(decide_quota)
 	keys[0].quota_per_day = 2;
 	ck_assert_int_eq(decide_pinned(0, q, &ki), SG_ERR_POLICY_QUOTA_EXCEEDED);
 	quota_free(q);
+}
+END_TEST
+
+/* --- CI identity tokens in policy_decide --- */
+
+/* A GitLab issuer whose JWK Set is tests/data/jwt-jwks.json (the unit-test
+ * RSA and EC keys), and a second one for the issuer restriction. */
+static struct agent_ci_issuer ci_issuers[2];
+static struct jwt_issuer jwt_issuers[2];
+static size_t only_first[] = { 0 };
+static char n_gitlab[] = "gitlab", n_gitlab_iss[] = "https://gitlab.example.com",
+    n_other_iss[] = "https://other.example", n_other_ci[] = "other-ci", n_aud[] = "signet";
+
+static void
+ci_setup(void)
+{
+	char *text = NULL, err[256];
+	size_t len = 0;
+
+	setup();
+	ck_assert_int_eq(read_file(TEST_DATA_DIR "/jwt-jwks.json", JWKS_MAX_BYTES, &text, &len), 0);
+	memset(ci_issuers, 0, sizeof(ci_issuers));
+	ck_assert_int_eq(jwks_parse(text, len, &ci_issuers[0].keys, err, sizeof(err)), 0);
+	free(text);
+	ci_issuers[0].name = n_gitlab;
+	ci_issuers[0].issuer = n_gitlab_iss;
+	ci_issuers[0].audience = n_aud;
+	ci_issuers[0].kind = JWT_KIND_GITLAB;
+	ci_issuers[1] = ci_issuers[0];
+	ci_issuers[1].name = n_other_ci;
+	ci_issuers[1].issuer = n_other_iss;
+	jwt_issuers[0] = (struct jwt_issuer){ n_gitlab, n_gitlab_iss, n_aud, JWT_KIND_GITLAB,
+		ci_issuers[0].keys };
+	jwt_issuers[1] = (struct jwt_issuer){ n_other_ci, n_other_iss, n_aud, JWT_KIND_GITLAB,
+		ci_issuers[0].keys };
+	cfg.ci_issuers = ci_issuers;
+	cfg.jwt_issuers = jwt_issuers;
+	cfg.nci_issuers = 2;
+	keys[0].ci_token_required = 1;
+	keys[0].ci_token_issuers = only_first;
+	keys[0].nci_token_issuers = 1;
+	keys[0].quota_per_hour = 0;
+}
+
+static void
+ci_teardown(void)
+{
+	jwks_free(ci_issuers[0].keys);
+}
+
+/* A GitLab token (RS256, kid rsa1, the unit-test key) at policy time 2000. */
+static char *
+gitlab_token(const char *iss, const char *ref_type, const char *ref, const char *prot,
+    long long exp)
+{
+	EVP_PKEY *pk = NULL;
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	unsigned char sig[512];
+	size_t siglen = sizeof(sig);
+	char *claims = NULL, *h = NULL, *c = NULL, *signing = NULL, *sb = NULL, *tok = NULL;
+	static const char hdr[] = "{\"alg\":\"RS256\",\"kid\":\"rsa1\",\"typ\":\"JWT\"}";
+
+	ck_assert_int_eq(crypto_load_privkey(TEST_DATA_DIR "/crypto-rsa2048.key", &pk), 0);
+	ck_assert_int_ge(asprintf(&claims, "{\"iss\":\"%s\",\"aud\":\"signet\",\"exp\":%lld,"
+	    "\"iat\":1990,\"project_path\":\"group/firmware\",\"ref_type\":\"%s\",\"ref\":\"%s\","
+	    "\"ref_protected\":\"%s\",\"pipeline_id\":\"77\",\"sub\":\"project_path:group/firmware\"}",
+	    iss, exp, ref_type, ref, prot), 0);
+	ck_assert_int_eq(b64url_encode((const uint8_t *)hdr, strlen(hdr), &h), 0);
+	ck_assert_int_eq(b64url_encode((const uint8_t *)claims, strlen(claims), &c), 0);
+	ck_assert_int_ge(asprintf(&signing, "%s.%s", h, c), 0);
+	ck_assert_int_eq(EVP_DigestSignInit(m, NULL, EVP_sha256(), NULL, pk), 1);
+	ck_assert_int_eq(EVP_DigestSign(m, sig, &siglen, (const unsigned char *)signing,
+	    strlen(signing)), 1);
+	ck_assert_int_eq(b64url_encode(sig, siglen, &sb), 0);
+	ck_assert_int_ge(asprintf(&tok, "%s.%s", signing, sb), 0);
+	EVP_MD_CTX_free(m);
+	EVP_PKEY_free(pk);
+	free(claims);
+	free(h);
+	free(c);
+	free(signing);
+	free(sb);
+	return tok;
+}
+
+static int
+decide_ci(struct policy_ci *pci)
+{
+	struct policy_subject s = { subs[0].name, "sha256:beef", NULL, &subs[0], -1 };
+	long ki = 99;
+
+	memset(pci, 0, sizeof(*pci));
+	return policy_decide(&cfg, &s, &job, 2000, NULL, &ki, pci);
+}
+
+#define WHY_HAS(ci, text) ck_assert_msg(strstr((ci).why, text) != NULL, "why \"%s\" lacks \"%s\"", \
+	(ci).why, text)
+
+START_TEST(decide_ci_required)
+{
+	struct policy_ci ci;
+	char *tok;
+
+	/* No token where the key requires one. */
+	ck_assert_int_eq(decide_ci(&ci), SG_ERR_POLICY_CI_TOKEN);
+	WHY_HAS(ci, "key release requires a ci_token; the job has none");
+	ck_assert_ptr_null(ci.verified);
+	/* A genuine token for the tag: allowed, and its claims come back. */
+	tok = gitlab_token(n_gitlab_iss, "tag", "v1.0", "true", 3000);
+	job.ci_token = tok;
+	job.ci.ref = NULL; /* the self-asserted members play no part */
+	job.ci.project = NULL;
+	ck_assert_int_eq(decide_ci(&ci), 0);
+	ck_assert_ptr_nonnull(ci.verified);
+	ck_assert_str_eq(ci.verified->ref, "refs/tags/v1.0");
+	ck_assert_str_eq(ci.verified->project, "group/firmware");
+	ck_assert_str_eq(ci.verified->issuer_name, "gitlab");
+	ck_assert_str_eq(ci.why, "");
+	policy_ci_clear(&ci);
+	ck_assert_ptr_null(ci.verified);
+	policy_ci_clear(NULL);
+	free(tok);
+	/* Expired at the time of the decision. */
+	tok = gitlab_token(n_gitlab_iss, "tag", "v1.0", "true", 2000);
+	job.ci_token = tok;
+	ck_assert_int_eq(decide_ci(&ci), SG_ERR_POLICY_CI_TOKEN);
+	WHY_HAS(ci, "ci_token: expired at 1970-01-01T00:33:20Z");
+	ck_assert_ptr_null(ci.verified);
+	free(tok);
+	/* Not a token at all. */
+	job.ci_token = n_nope;
+	ck_assert_int_eq(decide_ci(&ci), SG_ERR_POLICY_CI_TOKEN);
+	WHY_HAS(ci, "ci_token: not a compact JWS");
+}
+END_TEST
+
+/* The issue: refused for refs/heads/feature-x, signed once the environment
+ * said refs/tags/v9.9.  With a token, the verified ref wins. */
+START_TEST(decide_ci_verified_wins)
+{
+	struct policy_ci ci;
+	char *tok = gitlab_token(n_gitlab_iss, "branch", "feature-x", "false", 3000);
+	static char asserted[] = "refs/tags/v9.9";
+
+	job.ci.ref = asserted;
+	job.ci_token = tok;
+	ck_assert_int_eq(decide_ci(&ci), SG_ERR_POLICY_CI_REF);
+	WHY_HAS(ci, "verified CI ref \"refs/heads/feature-x\" is not in keys.release.ci_refs");
+	/* The verified claims are kept for the audit log even on a refusal. */
+	ck_assert_ptr_nonnull(ci.verified);
+	ck_assert_str_eq(ci.verified->ref, "refs/heads/feature-x");
+	policy_ci_clear(&ci);
+	/* The same on a key that does not require a token: a token the job
+	 * carries is verified and its claims are used. */
+	keys[0].ci_token_required = 0;
+	ck_assert_int_eq(decide_ci(&ci), SG_ERR_POLICY_CI_REF);
+	WHY_HAS(ci, "verified CI ref");
+	policy_ci_clear(&ci);
+	free(tok);
+	/* Without a token such a key falls back to the self-asserted ref. */
+	job.ci_token = NULL;
+	ck_assert_int_eq(decide_ci(&ci), 0);
+	ck_assert_ptr_null(ci.verified);
+	job.ci.ref = n_main;
+	ck_assert_int_eq(decide_ci(&ci), SG_ERR_POLICY_CI_REF);
+	WHY_HAS(ci, "self-asserted CI ref \"refs/heads/main\" is not in keys.release.ci_refs");
+	/* A token that does not verify is refused there too. */
+	job.ci_token = n_nope;
+	ck_assert_int_eq(decide_ci(&ci), SG_ERR_POLICY_CI_TOKEN);
+}
+END_TEST
+
+START_TEST(decide_ci_project_protected_issuer)
+{
+	struct policy_ci ci;
+	char *tok;
+	static char other_proj[] = "group/*-fw";
+
+	/* The project comes from the token too. */
+	keys[0].ci_projects[0] = other_proj;
+	tok = gitlab_token(n_gitlab_iss, "tag", "v1.0", "true", 3000);
+	job.ci_token = tok;
+	ck_assert_int_eq(decide_ci(&ci), SG_ERR_POLICY_CI_PROJECT);
+	WHY_HAS(ci, "verified CI project \"group/firmware\" is not in keys.release.ci_projects");
+	policy_ci_clear(&ci);
+	keys[0].ci_projects[0] = p_proj;
+	/* A protected ref, required. */
+	keys[0].ci_protected_ref = 1;
+	ck_assert_int_eq(decide_ci(&ci), 0);
+	policy_ci_clear(&ci);
+	free(tok);
+	tok = gitlab_token(n_gitlab_iss, "tag", "v1.0", "false", 3000);
+	job.ci_token = tok;
+	ck_assert_int_eq(decide_ci(&ci), SG_ERR_POLICY_CI_REF);
+	WHY_HAS(ci, "verified CI ref \"refs/tags/v1.0\" is not protected");
+	policy_ci_clear(&ci);
+	free(tok);
+	/* A genuine token of an issuer the key does not list. */
+	tok = gitlab_token(n_other_iss, "tag", "v1.0", "true", 3000);
+	job.ci_token = tok;
+	ck_assert_int_eq(decide_ci(&ci), SG_ERR_POLICY_CI_TOKEN);
+	WHY_HAS(ci, "ci_token: issuer other-ci is not in keys.release.ci_token_issuers");
+	policy_ci_clear(&ci);
+	keys[0].nci_token_issuers = 0;
+	ck_assert_int_eq(decide_ci(&ci), 0);
+	ck_assert_str_eq(ci.verified->issuer_name, "other-ci");
+	policy_ci_clear(&ci);
+	free(tok);
+	/* An issuer nobody configured. */
+	tok = gitlab_token("https://gitlab.evil.example", "tag", "v1.0", "true", 3000);
+	job.ci_token = tok;
+	ck_assert_int_eq(decide_ci(&ci), SG_ERR_POLICY_CI_TOKEN);
+	WHY_HAS(ci, "is not a configured issuer");
+	free(tok);
+	/* Earlier checks come first: the token is not even looked at. */
+	job.ci_token = n_nope;
+	job.artifact.name = n_fwexe;
+	ck_assert_int_eq(decide_ci(&ci), SG_ERR_POLICY_ARTIFACT_NAME);
+	ck_assert_str_eq(ci.why, "");
 }
 END_TEST
 
@@ -491,6 +715,113 @@ START_TEST(config_loads_policy)
 }
 END_TEST
 
+#define KEY_HEAD "\"keys\":{\"release\":{\"key\":\"pkcs11:object=r\",\"mechanism\":" \
+	"\"ecdsa-sha256\",\"certificates\":\"" TEST_DATA_DIR "/crypto-leaf.crt\",\"formats\":[\"raw\"]"
+#define GITLAB_ISSUER "\"gitlab\":{\"issuer\":\"https://gitlab.example.com\",\"audience\":" \
+	"\"signet\",\"jwks\":\"" TEST_DATA_DIR "/jwt-jwks.json\",\"kind\":\"gitlab\"}"
+#define SUBS "\"submitters\":{\"x\":{\"public_key\":\"" TEST_DATA_DIR "/crypto-ec-p256.pub\"," \
+	"\"keys\":[\"release\"]}}}"
+
+START_TEST(config_ci_issuers)
+{
+	struct agent_config *c = NULL;
+	struct problems ps, ws;
+	const char *text = BASE_HEAD "\"ci_issuers\":{" GITLAB_ISSUER "," "\"github\":{\"issuer\":"
+	    "\"https://token.actions.githubusercontent.com\",\"audience\":\"signet\",\"jwks\":\""
+	    TEST_DATA_DIR "/jwt-jwks.json\",\"kind\":\"github\"}},"
+	    KEY_HEAD ",\"ci_projects\":[\"group/firmware\"],\"ci_refs\":[\"refs/tags/v*\"],"
+	    "\"ci_token\":\"required\",\"ci_protected_ref\":true,\"ci_token_issuers\":[\"gitlab\"]},"
+	    "\"nightly\":{\"key\":\"pkcs11:object=n\",\"mechanism\":\"ecdsa-sha256\","
+	    "\"certificates\":\"" TEST_DATA_DIR "/crypto-leaf.crt\",\"formats\":[\"raw\"],"
+	    "\"ci_token\":\"optional\"}}," SUBS;
+
+	ck_assert_int_eq(load_text(text, &ps, &c), 0);
+	ck_assert_uint_eq(ps.n, 0);
+	ck_assert_uint_eq(c->nci_issuers, 2);
+	ck_assert_str_eq(c->ci_issuers[0].name, "gitlab");
+	ck_assert_str_eq(c->ci_issuers[0].issuer, "https://gitlab.example.com");
+	ck_assert_str_eq(c->ci_issuers[0].audience, "signet");
+	ck_assert_int_eq(c->ci_issuers[0].kind, JWT_KIND_GITLAB);
+	ck_assert_int_eq(c->ci_issuers[1].kind, JWT_KIND_GITHUB);
+	ck_assert_uint_eq(jwks_count(c->ci_issuers[0].keys), 2);
+	/* The issuers as jwt_verify() takes them, built once. */
+	ck_assert_str_eq(c->jwt_issuers[1].issuer, "https://token.actions.githubusercontent.com");
+	ck_assert_ptr_eq(c->jwt_issuers[0].keys, c->ci_issuers[0].keys);
+	ck_assert_int_eq(c->keys[0].ci_token_required, 1);
+	ck_assert_int_eq(c->keys[0].ci_protected_ref, 1);
+	ck_assert_uint_eq(c->keys[0].nci_token_issuers, 1);
+	ck_assert_uint_eq(c->keys[0].ci_token_issuers[0], 0);
+	ck_assert_int_eq(c->keys[1].ci_token_required, 0);
+	memset(&ws, 0, sizeof(ws));
+	ck_assert_uint_eq(config_warnings(c, collect, &ws), 0);
+	config_free(c);
+
+	/* Rules without a required token: loaded, with a warning. */
+	ck_assert_int_eq(load_text(BASE_HEAD KEY_HEAD ",\"ci_projects\":[\"g/p\"]}}," SUBS, &ps, &c),
+	    0);
+	memset(&ws, 0, sizeof(ws));
+	ck_assert_uint_eq(config_warnings(c, collect, &ws), 1);
+	ck_assert_ptr_nonnull(strstr(ws.text, "keys.release: ci_projects and ci_refs match the "
+	    "job's self-asserted ci members"));
+	config_free(c);
+}
+END_TEST
+
+START_TEST(config_ci_problems)
+{
+	struct agent_config *c = NULL;
+	struct problems ps;
+
+	ck_assert_int_eq(load_text(BASE_HEAD "\"ci_issuers\":{" GITLAB_ISSUER ","
+	    "\"small\":{\"issuer\":\"https://small.example\",\"audience\":\"signet\",\"jwks\":\""
+	    TEST_DATA_DIR "/jwt-jwks-rsa1024.json\",\"kind\":\"gitlab\"},"
+	    "\"again\":{\"issuer\":\"https://gitlab.example.com\",\"audience\":\"\",\"jwks\":"
+	    "\"jwks.json\",\"kind\":\"jenkins\",\"url\":1},"
+	    "\"gone\":{\"issuer\":\"https://gone.example\",\"audience\":\"signet\",\"jwks\":"
+	    "\"/nonexistent/jwks.json\",\"kind\":\"github\"}},"
+	    KEY_HEAD ",\"ci_projects\":[\"g/p\"],\"ci_protected_ref\":true,\"ci_token\":\"yes\","
+	    "\"ci_token_issuers\":[\"gitlab\",\"nope\"]},"
+	    "\"other\":{\"key\":\"pkcs11:object=o\",\"mechanism\":\"ecdsa-sha256\","
+	    "\"certificates\":\"" TEST_DATA_DIR "/crypto-leaf.crt\",\"formats\":[\"raw\"],"
+	    "\"ci_refs\":[\"refs/tags/*\"],\"ci_token_issuers\":[]}}," SUBS, &ps, &c),
+	    SG_ERR_CONFIG);
+	ck_assert_ptr_null(c);
+	HAS("ci_issuers.small.jwks: " TEST_DATA_DIR "/jwt-jwks-rsa1024.json: keys[0] (kid "
+	    "\"small\"): RSA modulus of 1024 bits; 2048 to 8192 allowed");
+	HAS("ci_issuers.again.url: unknown member");
+	HAS("ci_issuers.again.audience: empty or too long");
+	HAS("ci_issuers.gone.jwks: cannot read /nonexistent/jwks.json");
+	HAS("keys.release.ci_token: \"required\" or \"optional\"");
+	HAS("keys.release.ci_protected_ref: needs \"ci_token\": \"required\"");
+	HAS("keys.release.ci_token_issuers[1]: not a configured ci_issuer");
+	HAS("keys.other.ci_token_issuers: an array of 1 to 16 names");
+	/* One at a time where the first problem stops the member. */
+	ck_assert_int_eq(load_text(BASE_HEAD "\"ci_issuers\":{\"a\":{\"issuer\":\"https://x\","
+	    "\"audience\":\"signet\",\"jwks\":\"rel/jwks.json\",\"kind\":\"gitlab\"}},"
+	    KEY_HEAD "}}," SUBS, &ps, &c), SG_ERR_CONFIG);
+	HAS("ci_issuers.a.jwks: must be an absolute path");
+	ck_assert_int_eq(load_text(BASE_HEAD "\"ci_issuers\":{" GITLAB_ISSUER ",\"b\":{\"issuer\":"
+	    "\"https://gitlab.example.com\",\"audience\":\"x\",\"jwks\":\"" TEST_DATA_DIR
+	    "/jwt-jwks.json\",\"kind\":\"jenkins\"}}," KEY_HEAD "}}," SUBS, &ps, &c), SG_ERR_CONFIG);
+	HAS("ci_issuers.b.kind: must be gitlab or github");
+	HAS("ci_issuers.b.issuer: the same as ci_issuers.gitlab.issuer");
+	/* Several issuers: a key with CI rules names the ones it trusts. */
+	ck_assert_int_eq(load_text(BASE_HEAD "\"ci_issuers\":{" GITLAB_ISSUER ",\"b\":{\"issuer\":"
+	    "\"https://b.example\",\"audience\":\"x\",\"jwks\":\"" TEST_DATA_DIR
+	    "/jwt-jwks.json\",\"kind\":\"github\"}}," KEY_HEAD ",\"ci_projects\":[\"g/p\"]}},"
+	    SUBS, &ps, &c), SG_ERR_CONFIG);
+	HAS("keys.release.ci_token_issuers: required when several ci_issuers are configured");
+	/* A required token with no issuer to verify it. */
+	ck_assert_int_eq(load_text(BASE_HEAD KEY_HEAD ",\"ci_token\":\"required\"}}," SUBS, &ps, &c),
+	    SG_ERR_CONFIG);
+	HAS("keys.release.ci_token: \"required\", but no ci_issuers are configured");
+	ck_assert_int_eq(load_text(BASE_HEAD "\"ci_issuers\":{}," KEY_HEAD "}}," SUBS, &ps, &c),
+	    SG_ERR_CONFIG);
+	HAS("ci_issuers: 1 to 16 entries");
+	ck_assert_ptr_null(c);
+}
+END_TEST
+
 START_TEST(live_swap)
 {
 	struct agent_config *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
@@ -528,6 +859,12 @@ main(void)
 	tcase_add_test(tc, decide_codes);
 	tcase_add_test(tc, decide_quota);
 	suite_add_tcase(s, tc);
+	tc = tcase_create("/policy/decide/ci-token");
+	tcase_add_checked_fixture(tc, ci_setup, ci_teardown);
+	tcase_add_test(tc, decide_ci_required);
+	tcase_add_test(tc, decide_ci_verified_wins);
+	tcase_add_test(tc, decide_ci_project_protected_issuer);
+	suite_add_tcase(s, tc);
 	tc = tcase_create("/policy/quota-cert-serial");
 	tcase_add_test(tc, quota_windows);
 	tcase_add_test(tc, quota_same_second);
@@ -539,6 +876,8 @@ main(void)
 	tcase_add_test(tc, config_identity_needs_ca);
 	tcase_add_test(tc, config_privsep_members);
 	tcase_add_test(tc, config_loads_policy);
+	tcase_add_test(tc, config_ci_issuers);
+	tcase_add_test(tc, config_ci_problems);
 	tcase_add_test(tc, live_swap);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -13,7 +13,10 @@
 #   SIGNET_REDIS, SIGNET_AGENT_PUBKEY, SIGNET_IDENTITY and optionally
 #   SIGNET_REDIS_PASSWORD_FILE, SIGNET_PREFIX: read by submit-job itself.
 # Jenkins' JOB_NAME, BUILD_NUMBER, STAGE_NAME, GIT_COMMIT, BRANCH_NAME and
-# BUILD_URL go into the job's "ci" member (submit-job reads them).
+# BUILD_URL go into the job's "ci" member (submit-job reads them).  They are
+# self-asserted: Jenkins has no standard OIDC identity token to send as the
+# job's ci_token, so agent keys with "ci_token": "required" refuse these
+# jobs (ci-examples/README.md).
 set -eu
 : "${SIGNET_KEY:?signetSign: key is required}"
 : "${SIGNET_FILES:?signetSign: files is required}"
