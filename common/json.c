@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "util.h"
 
 /* Longest decimal form of an int64_t plus sign and NUL. */
 #define JSON_INT_TEXT_MAX 24
@@ -46,18 +47,6 @@ static int
 is_digit(uint8_t c)
 {
 	return c >= '0' && c <= '9';
-}
-
-static int
-hex_value(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /*
@@ -144,7 +133,7 @@ scan_hex4(struct json_scan *s)
 	if (s->end - s->p < 4)
 		return -1;
 	for (i = 0; i < 4; i++) {
-		if ((h = hex_value(s->p[i])) < 0)
+		if ((h = hex_digit(s->p[i])) < 0)
 			return -1;
 		v = v * 16 + h;
 	}

@@ -29,15 +29,53 @@ hex_encode(const uint8_t *in, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
-/* Value of a lowercase hex digit, or -1. */
-static int
-hex_value(char c)
+int
+hex_digit(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
 	if (c >= 'a' && c <= 'f')
 		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
 	return -1;
+}
+
+/* Value of a lowercase hex digit, or -1: what we write is lowercase, and
+ * what we compare as text must be too. */
+static int
+hex_value(char c)
+{
+	return c >= 'A' && c <= 'F' ? -1 : hex_digit((unsigned char)c);
+}
+
+int
+pct_decode(const char *s, size_t n, int (*raw_ok)(unsigned char c, void *arg), void *arg,
+    uint8_t *out, size_t cap, size_t *ret_len)
+{
+	size_t i = 0, o = 0;
+	int hi, lo;
+	uint8_t b;
+
+	while (i < n) {
+		if (s[i] == '%') {
+			if (n - i < 3 || (hi = hex_digit((unsigned char)s[i + 1])) < 0 ||
+			    (lo = hex_digit((unsigned char)s[i + 2])) < 0)
+				return SG_ERR_PARSE;
+			b = (uint8_t)(hi << 4 | lo);
+			i += 3;
+		} else if (raw_ok((unsigned char)s[i], arg)) {
+			b = (uint8_t)s[i];
+			i++;
+		} else {
+			return SG_ERR_PARSE;
+		}
+		if (o == cap)
+			return SG_ERR_LIMIT;
+		out[o++] = b;
+	}
+	*ret_len = o;
+	return 0;
 }
 
 int

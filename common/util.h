@@ -13,6 +13,21 @@
 #define SHA256_LEN 32
 #define SHA256_HEX_LEN 64
 
+/* The value of the hexadecimal digit c (0-9, a-f, A-F), or -1. */
+int hex_digit(int c);
+
+/* The number of elements of an array (not of a pointer). */
+#define nitems(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * Percent-decodes (RFC 3986) the n bytes at s into out (cap bytes): "%"
+ * must take two hex digits, of either case; every other byte must be one
+ * that raw_ok(byte, arg) allows.  No NUL is added.  0 with *ret_len,
+ * SG_ERR_PARSE, or SG_ERR_LIMIT when the decoded bytes do not fit in cap.
+ */
+int pct_decode(const char *s, size_t n, int (*raw_ok)(unsigned char c, void *arg), void *arg,
+    uint8_t *out, size_t cap, size_t *ret_len) SG_MUST_CHECK;
+
 /* Writes 2*len lowercase hex characters and a NUL to out (2*len+1 bytes). */
 void hex_encode(const uint8_t *in, size_t len, char *out);
 

@@ -33,63 +33,14 @@
 #define URI_SCHEME     "pkcs11:"
 #define URI_SCHEME_LEN (sizeof(URI_SCHEME) - 1)
 
-static int
-hex_digit_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* An unencoded byte allowed in a path attribute value (see the grammar). */
 static int
-is_pchar(char c)
+is_pchar(unsigned char c, void *arg)
 {
+	(void)arg;
 	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
 		return 1;
 	return c != '\0' && strchr("-._~:[]@!$'()*+,=&", c) != NULL;
-}
-
-/*
- * Percent-decodes the n bytes at s into out (cap bytes).  Every byte must be
- * a pchar or part of a "%XX" triplet.  0, SG_ERR_PARSE, or SG_ERR_LIMIT when
- * the decoded value does not fit in cap bytes; *ret_len only on success.
- */
-static int
-pct_decode(const char *s, size_t n, uint8_t *out, size_t cap, size_t *ret_len)
-{
-	size_t i = 0, o = 0;
-
-	while (i < n) {
-		uint8_t b;
-
-		if (s[i] == '%') {
-			int hi, lo;
-
-			if (n - i < 3)
-				return SG_ERR_PARSE;
-			hi = hex_digit_value(s[i + 1]);
-			lo = hex_digit_value(s[i + 2]);
-			if (hi < 0 || lo < 0)
-				return SG_ERR_PARSE;
-			b = (uint8_t)(hi << 4 | lo);
-			i += 3;
-		} else if (is_pchar(s[i])) {
-			b = (uint8_t)s[i];
-			i++;
-		} else {
-			return SG_ERR_PARSE;
-		}
-		if (o == cap)
-			return SG_ERR_LIMIT;
-		out[o++] = b;
-	}
-	*ret_len = o;
-	return 0;
 }
 
 /* Decodes a text value into a new NUL-terminated string; a decoded NUL is
@@ -107,7 +58,7 @@ decode_string(const char *s, size_t n, char **ret)
 		r = SG_ERR_ALLOC;
 		goto out;
 	}
-	r = pct_decode(s, n, buf, n, &len);
+	r = pct_decode(s, n, is_pchar, NULL, buf, n, &len);
 	if (r < 0)
 		goto out;
 	if (memchr(buf, '\0', len) != NULL) {
@@ -157,7 +108,7 @@ parse_attr(const char *s, size_t n, struct hsm_uri *u)
 			r = SG_ERR_PARSE;
 			goto out;
 		}
-		r = pct_decode(val, val_len, u->id, sizeof(u->id), &id_len);
+		r = pct_decode(val, val_len, is_pchar, NULL, u->id, sizeof(u->id), &id_len);
 		if (r < 0)
 			goto out;
 		u->id_len = id_len;

@@ -131,16 +131,11 @@ raw_char_ok(enum url_component comp, unsigned char c)
 	return comp == URL_PATH && (c == '@' || c == '/');
 }
 
+/* raw_char_ok() for pct_decode(): arg points to the component. */
 static int
-hex_value(unsigned char c)
+raw_ok(unsigned char c, void *arg)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	return raw_char_ok(*(const enum url_component *)arg, c);
 }
 
 /*
@@ -163,28 +158,15 @@ url_decode(const char *s, size_t len, enum url_component comp, char **ret)
 		r = SG_ERR_ALLOC;
 		goto out;
 	}
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '%') {
-			int hi, lo;
-
-			if (len - i < 3 || (hi = hex_value((unsigned char)s[i + 1])) < 0 ||
-			    (lo = hex_value((unsigned char)s[i + 2])) < 0) {
-				r = SG_ERR_PARSE;
-				goto out;
-			}
-			c = (unsigned char)(hi << 4 | lo);
-			i += 2;
-			if (c < 0x20 || c == 0x7f) {
-				r = SG_ERR_PARSE;
-				goto out;
-			}
-		} else if (!raw_char_ok(comp, c)) {
+	if ((r = pct_decode(s, len, raw_ok, &comp, (uint8_t *)out, len, &n)) != 0) {
+		r = SG_ERR_PARSE;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if ((unsigned char)out[i] < 0x20 || (unsigned char)out[i] == 0x7f) {
 			r = SG_ERR_PARSE;
 			goto out;
 		}
-		out[n++] = (char)c;
 	}
 	out[n] = '\0';
 	*ret = out;
@@ -276,13 +258,13 @@ ipv4_numeric(const char *s, size_t len, char out[INET_ADDRSTRLEN])
 		if (i == len || s[i] < '0' || s[i] > '9')
 			return 0;
 		if (s[i] == '0' && len - i > 2 && (s[i + 1] == 'x' || s[i + 1] == 'X') &&
-		    hex_value((unsigned char)s[i + 2]) >= 0) {
+		    hex_digit((unsigned char)s[i + 2]) >= 0) {
 			base = 16;
 			i += 2;
 		} else if (s[i] == '0') {
 			base = 8;
 		}
-		for (; i < len && (d = hex_value((unsigned char)s[i])) >= 0 && d < base; i++) {
+		for (; i < len && (d = hex_digit((unsigned char)s[i])) >= 0 && d < base; i++) {
 			v = v * (uint64_t)base + (uint64_t)d;
 			if (v > UINT32_MAX)
 				return 0;
