@@ -784,8 +784,9 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if ((r = path_dir(cfg->audit_log, &replay_dir)) != 0 ||
-	    (r = replay_new(replay_dir, &ag.replay)) != 0) {
-		log_error_r(r, "cannot make the replay table's file in %s",
+	    (r = replay_new(replay_dir, &ag.replay)) != 0 ||
+	    (r = idset_new(replay_dir, &ag.ids)) != 0) {
+		log_error_r(r, "cannot make the replay table's files in %s",
 		    replay_dir != NULL ? replay_dir : "the audit log's directory");
 		status = 2;
 		goto out;
@@ -836,6 +837,7 @@ main(int argc, char **argv)
 	config_live_free(ag.live);
 	quota_free(ag.quota);
 	replay_free(ag.replay);
+	idset_free(ag.ids);
 	store_close(ag.store);
 	EVP_PKEY_free(ag.attest_pub);
 	hsm_close(ag.hsm);

@@ -74,22 +74,64 @@ note_payload(struct outcome *o, const uint8_t *payload, size_t len)
 	o->has_id = job_peek_id(payload, len, o->id) == 0;
 }
 
+/* Whether a decision record is about a job that was authenticated and
+ * parsed (it names a submitter and a key) and rejected: such a job binds
+ * its id (see bind_id).  A job.replayed rejection is the refusal of one
+ * that came second; it binds nothing. */
+static int
+rejected_after_parse(const char *event, const char *submitter, const char *key,
+    const char *code)
+{
+	return strcmp(event, "rejected") == 0 && submitter != NULL && key != NULL &&
+	    (code == NULL || strcmp(code, sg_err_code(SG_ERR_JOB_REPLAYED)) != 0);
+}
+
 /*
- * Rebuilds the replay table and the quotas from the audit log.  Per job id
- * the log holds: "intent" before the HSM is asked, "signature" once it has
- * signed (with the signature itself), then the decision ("signed",
- * "rejected", "failed").  An intent with no signature record after it
- * means an earlier run stopped in between: the HSM may have signed, so the
- * id is spent — unless the decision says the HSM refused (hsm.* codes).
+ * Binds the id to this job for good (idset.h): at the intent to sign it,
+ * and when it is rejected after it was authenticated and parsed.  A later
+ * job under the id with another payload is job.replayed, even once the
+ * replay table has forgotten the first (it expired).
+ */
+static int
+bind_id(struct agent *ag, const char *id, const char *job_sha256, enum idset_bound *ret)
+{
+	enum idset_bound b = IDSET_NEW;
+	int r;
+
+	if (ag->ids == NULL) {
+		*ret = IDSET_NEW;
+		return 0;
+	}
+	if ((r = idset_bind(ag->ids, id, job_sha256, &b)) != 0)
+		return r;
+	*ret = b;
+	return 0;
+}
+
+/*
+ * Rebuilds the replay table, the set of bound ids and the quotas from the
+ * audit log.  Per job id the log holds: "intent" before the HSM is asked,
+ * "signature" once it has signed (with the signature itself), then the
+ * decision ("signed", "rejected", "failed").  An intent with no signature
+ * record after it means an earlier run stopped in between: the HSM may
+ * have signed, so the id is spent — unless the decision says the HSM
+ * refused (hsm.* codes).  The replay table keeps ids until their jobs
+ * expire; the bound ids are kept whatever their age.
  */
 void
 pipeline_audit_replay(void *arg, const struct audit_seen *rec)
 {
 	struct agent *ag = arg;
 	const char *ev = rec->event;
+	enum idset_bound bound;
 
 	if (rec->id == NULL || rec->job_sha256 == NULL)
 		return;
+	if ((strcmp(ev, "intent") == 0 || strcmp(ev, "signature") == 0 ||
+	    strcmp(ev, "signed") == 0 ||
+	    rejected_after_parse(ev, rec->submitter, rec->key, rec->code)) &&
+	    bind_id(ag, rec->id, rec->job_sha256, &bound) != 0)
+		log_warn("audit log: cannot bind job id %s to its job", rec->id);
 	/* Quotas look back a day; the replay table only as far as jobs live. */
 	if (strcmp(ev, "signed") == 0 && ag->quota != NULL && rec->submitter != NULL &&
 	    rec->key != NULL && rec->time > sgtime_now() - QUOTA_DAY_S &&
@@ -409,6 +451,23 @@ sign_job(struct agent *ag, struct queue *q, struct outcome *o)
 		return r;
 	if (state != REPLAY_CLAIMED && strcmp(prev_sha, o->job_sha256) != 0)
 		return SG_ERR_JOB_REPLAYED;
+	if (state == REPLAY_CLAIMED) {
+		/* Not in the replay table, which forgets expired jobs: the id
+		 * may still have been bound to another job long ago. */
+		enum idset_bound bound;
+
+		if ((r = bind_id(ag, o->id, o->job_sha256, &bound)) != 0) {
+			replay_done(ag->replay, o->id, 0, NULL, NULL, 0);
+			log_error_r(r, "job %s: cannot look its id up among the bound ids", o->id);
+			return SG_ERR_INTERNAL;
+		}
+		if (bound == IDSET_OTHER) {
+			replay_done(ag->replay, o->id, 0, NULL, NULL, 0);
+			log_warn("job %s: the id belongs to another job decided before; refused",
+			    o->id);
+			return SG_ERR_JOB_REPLAYED;
+		}
+	}
 	if (state == REPLAY_INTERRUPTED) {
 		/* An earlier run stopped between asking the HSM and recording
 		 * what it answered: the HSM may have signed, so never again. */
@@ -713,6 +772,14 @@ pipeline_process(struct agent *ag, struct queue *q, const struct queue_entry *e)
 	}
 	if ((o.code = decide(ag, e, &o)) == 0)
 		o.code = sign_job(ag, q, &o);
+	if (o.code != 0 && o.job != NULL && o.has_sub &&
+	    rejected_after_parse(sg_status_name(sg_err_status(o.code)), o.sub, o.job->key,
+	        sg_err_code(o.code))) {
+		enum idset_bound bound;
+
+		if (bind_id(ag, o.id, o.job_sha256, &bound) != 0)
+			log_warn("job %s: cannot bind its id to the rejected job", o.id);
+	}
 	/* Quotas count only jobs signed now (not refused, failed or republished). */
 	if (o.quota_taken && (o.code != 0 || o.republish != NULL))
 		quota_give_back(ag->quota, o.sub, o.quota_key, o.quota_time);

@@ -18,6 +18,7 @@
 #include "audit.h"
 #include "config.h"
 #include "hsm.h"
+#include "idset.h"
 #include "metrics.h"
 #include "queue.h"
 #include "quota.h"
@@ -35,7 +36,8 @@ struct agent {
 	char attest_keyid[KEYID_LEN + 1];
 	struct store *store;
 	struct audit *audit;
-	struct replay *replay;
+	struct replay *replay;     /* ids signed, until their jobs expire */
+	struct idset *ids;         /* ids bound to a job, for good */
 	struct metrics *metrics;   /* or NULL */
 	struct webhooks *webhooks; /* or NULL */
 	const char *checkpoints;   /* where signed checkpoints are published, or NULL */

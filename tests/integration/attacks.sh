@@ -1,0 +1,130 @@
+#!/bin/bash
+# Attacks on a real stack (issue 12): what a submitter's second job under a
+# used id, a keyless Redis writer and a second agent on the same files can
+# and cannot do.  Each section reproduces the attack and checks that it is
+# refused.
+set -u
+
+SRC=${SIGNET_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+SIGNET_BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
+SUBMIT_JOB=${SUBMIT_JOB:-$SIGNET_BUILD/submitter/submit-job}
+for tool in redis-server redis-cli softhsm2-util pkcs11-tool openssl jq python3; do
+	command -v "$tool" >/dev/null || { echo "missing tool: $tool (a missing tool is a failure)"; exit 1; }
+done
+
+STACK_DIR=$(mktemp -d /tmp/signet-attacks.XXXXXX)
+# shellcheck disable=SC2034 # read by stack.sh
+STACK_QUIET=1
+# shellcheck source=/dev/null
+. "$SRC/scripts/stack.sh"
+trap 'stack_cleanup; rm -rf "$STACK_DIR"' EXIT
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok   - $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && sed 's/^/       /' "$2" | tail -n 15; }
+D=$STACK_DIR
+rc_() { redis-cli -s "$REDIS_SOCK" "$@"; }
+result() { rc_ --raw GET "signet:result:$1" | jq -r .payload | base64 -d; }
+wait_result() { for _ in $(seq 1 200); do [ -n "$(rc_ --raw GET "signet:result:$1")" ] && return 0; sleep 0.05; done; return 1; }
+# wait_audit PATTERN: until a record of the audit log matches (10 s)
+wait_audit() { for _ in $(seq 1 200); do grep -q "$1" "$D/audit.log" && return 0; sleep 0.05; done; return 1; }
+# stream_env ID: the queued envelope of job ID, and its entry id (two lines)
+stream_env() {
+	local i=0 id="" line
+	rc_ --raw XRANGE signet:jobs - + > "$D/xrange"
+	while IFS= read -r line; do
+		case $((i % 3)) in
+		0) id=$line ;;
+		2) if printf '%s' "$line" | jq -r .payload | base64 -d | jq -e --arg i "$1" '.id == $i' >/dev/null 2>&1; then
+			printf '%s\n%s\n' "$id" "$line"
+			return 0
+		fi ;;
+		esac
+		i=$((i + 1))
+	done < "$D/xrange"
+	return 1
+}
+# sign_env PAYLOAD_FILE OUT: a job envelope of the payload, signed by ci-fw
+# the way submit-job signs (DSSE PAE, ECDSA P-256 over SHA-256)
+sign_env() {
+	local len sig keyid
+	len=$(stat -c %s "$1")
+	{ printf 'DSSEv1 31 application/vnd.signet.job+json %s ' "$len"; cat "$1"; } > "$1.pae"
+	sig=$(openssl dgst -sha256 -sign "$D/ci-fw.key" "$1.pae" | base64 -w0)
+	keyid=sha256:$(openssl pkey -pubin -in "$D/ci-fw.pub" -outform DER | sha256sum | cut -d' ' -f1)
+	jq -cn --arg p "$(base64 -w0 < "$1")" --arg s "$sig" --arg k "$keyid" \
+		'{payloadType: "application/vnd.signet.job+json", payload: $p, signatures: [{keyid: $k, sig: $s}]}' > "$2"
+}
+# job_payload ID NAME SHA CREATED EXPIRES: a job payload for key release, raw
+job_payload() {
+	jq -cn --arg id "$1" --arg n "$2" --arg s "$3" --arg c "$4" --arg e "$5" \
+		'{v: 1, id: $id, created: $c, expires: $e, key: "release", format: "raw",
+		  artifact: {name: $n, sha256: $s, size: 6}, ci: {system: "local"}}'
+}
+utc() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
+# tree_sum DIR: names, modes and contents of the files under DIR
+tree_sum() { (cd "$1" && find . -type f -printf '%p %m\n' | sort && find . -type f -exec sha256sum {} + | sort); }
+
+stack_redis_start || exit 1
+stack_token_init || exit 1
+stack_submitter ci-fw ec
+# shellcheck disable=SC2034 # read by stack_config
+STACK_EXTRA="\"reclaim_after\": 1,"
+stack_config
+printf 'first\n' > "$D/first.bin"
+printf 'other\n' > "$D/other.bin"
+
+# --- 1. A second job under an id signed long ago ---------------------------
+# Job X is signed with a lifetime of 2 s (created 58 s back).  Once it has
+# expired (and the 60 s of clock skew passed) a restarted agent no longer
+# holds it in its replay table; a new job of the same submitter under X
+# with another artifact must still be refused (job.replayed), with no second
+# signature and the store's X untouched.  The rest of the script runs while
+# X expires; the check is at the end.
+now=$(date +%s)
+X=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+job_payload "$X" first.bin "$(sha256sum < "$D/first.bin" | cut -d' ' -f1)" \
+	"$(utc $((now - 58)))" "$(utc $((now + 2)))" > "$D/x1.json"
+sign_env "$D/x1.json" "$D/x1.env"
+stack_agent_start || exit 1
+rc_ -x XADD signet:jobs '*' env < "$D/x1.env" >/dev/null
+wait_result "$X"
+x_expired_at=$((now + 2))
+if [ "$(result "$X" | jq -r .status)" = signed ] && [ -f "$D/store/release/$X/first.bin.sig" ]; then
+	ok "job X is signed (lifetime 2 s)"
+else
+	fail "signing job X (result: $(result "$X"))" "$D/agent.log"
+fi
+tree_sum "$D/store/release/$X" > "$D/x.tree"
+
+# --- 1, continued: after the expiry, a restart, and X again ---------------
+# (the replay table forgets X at its expiry plus the 60 s clock skew)
+left=$((x_expired_at + 62 - $(date +%s)))
+[ "$left" -gt 0 ] && sleep "$left"
+stack_agent_stop
+stack_agent_start || exit 1
+now=$(date +%s)
+job_payload "$X" other.bin "$(sha256sum < "$D/other.bin" | cut -d' ' -f1)" \
+	"$(utc "$now")" "$(utc $((now + 300)))" > "$D/x2.json"
+sign_env "$D/x2.json" "$D/x2.env"
+x_first=$(result "$X")
+rc_ -x XADD signet:jobs '*' env < "$D/x2.env" >/dev/null
+wait_audit "\"event\":\"rejected\",\"id\":\"$X\""
+nsig=$(grep -c "\"event\":\"signature\",\"id\":\"$X\"" "$D/audit.log")
+tree_sum "$D/store/release/$X" > "$D/x2.tree"
+if grep -q "\"event\":\"rejected\",\"id\":\"$X\".*\"code\":\"job.replayed\"" "$D/audit.log" &&
+	[ "$nsig" = 1 ] && cmp -s "$D/x.tree" "$D/x2.tree" && [ "$(result "$X")" = "$x_first" ]; then
+	ok "another job under an id signed before, after its expiry and a restart: job.replayed, one signature record, store untouched"
+else
+	fail "id reuse after expiry (signature records: $nsig; store: $(diff "$D/x.tree" "$D/x2.tree" | tr '\n' ' '))" "$D/agent.log"
+fi
+
+stack_agent_stop
+if [ ! -e "$D/agent.failures" ]; then
+	ok "signet-agent exited 0 on SIGTERM"
+else
+	fail "agent exit status" "$D/agent.log"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
