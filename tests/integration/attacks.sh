@@ -98,6 +98,31 @@ else
 fi
 tree_sum "$D/store/release/$X" > "$D/x.tree"
 
+# --- 2. A second agent on the same configuration ---------------------------
+# Started beside the running one (a manual run next to the service), it
+# would interleave its records with the first one's in the same audit log.
+# It must exit at once, naming the first one's pid; the first goes on.
+timeout 30 "$SIGNET_BUILD/agent/signet-agent" -c "$D/agent.json" > "$D/second.out" 2>&1
+second=$?
+if [ "$second" != 0 ] && [ "$second" != 124 ] &&
+	grep -q "audit log $D/audit.log is in use by another agent (pid $STACK_AGENT_PID signet-agent" "$D/second.out" &&
+	kill -0 "$STACK_AGENT_PID" 2>/dev/null; then
+	ok "a second agent on the same audit log exits ($second), naming the first one's pid; the first runs on"
+	grep -o "audit log .* is in use by another agent ([^)]*)" "$D/second.out" | sed 's/^/       /'
+else
+	fail "second agent (exit $second)" "$D/second.out"
+fi
+SIGNET_REDIS=$SIGNET_REDIS SIGNET_AGENT_PUBKEY=$D/agent.pub "$SUBMIT_JOB" -k release -f raw \
+	-i "$D/ci-fw.key" -o "$D/after.sig" -w 30 "$D/first.bin" > "$D/after.out" 2>&1
+sj=$?
+stack_agent_stop
+if [ "$sj" = 0 ] && "$SIGNET_BUILD/agent/signet-admin" audit verify "$D/audit.log" > "$D/verify.out" 2>&1; then
+	ok "the first agent still signs, and its audit log verifies"
+else
+	fail "after the second agent (submit-job exit $sj)" "$D/verify.out"
+fi
+stack_agent_start || exit 1
+
 # --- 1, continued: after the expiry, a restart, and X again ---------------
 # (the replay table forgets X at its expiry plus the 60 s clock skew)
 left=$((x_expired_at + 62 - $(date +%s)))
