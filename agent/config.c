@@ -120,6 +120,32 @@ get_seconds(struct cfg_ctx *x, const cJSON *obj, const char *name, int64_t max,
 	return 0;
 }
 
+/* "store_mode": "0640" — the file store's file mode, in octal. */
+static int
+get_store_mode(struct cfg_ctx *x, const cJSON *root, const struct agent_config *c,
+    unsigned *ret)
+{
+	const char *s;
+	size_t len, i;
+	unsigned mode = 0;
+	int r = json_get_string(root, "store_mode", &s, &len);
+
+	if (r == SG_ERR_NOT_FOUND)
+		return 0;
+	if (r == 0 && (len == 3 || len == 4) && strlen(s) == len) {
+		for (i = 0; i < len && s[i] >= '0' && s[i] <= '7'; i++)
+			mode = mode * 8 + (unsigned)(s[i] - '0');
+		if (i == len && store_mode_ok(mode)) {
+			if (c->store != NULL && strncmp(c->store, "file://", 7) != 0)
+				return cfg_error(x, "store_mode: only for a file:// store");
+			*ret = mode;
+			return 0;
+		}
+	}
+	return cfg_error(x, "store_mode: an octal mode as a string, such as \"0640\": the owner "
+	    "reads and writes, group and others do not write");
+}
+
 static int
 load_chain(struct cfg_ctx *x, struct agent_key *k)
 {
@@ -703,7 +729,7 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 		"store", "audit_log", "max_job_lifetime", "result_ttl", "reclaim_after",
 		"keys", "submitters", "submitter_cas", "revoked", "store_token_file",
 		"store_ca_file", "store_timeout", "store_deadline", "max_deliveries", "metrics_file",
-		"metrics_interval", "audit_origin", "checkpoint_interval", "webhooks",
+		"metrics_interval", "audit_origin", "checkpoint_interval", "webhooks", "store_mode",
 	};
 	cJSON *root = NULL;
 	const cJSON *p, *keys, *subs, *cas, *item;
@@ -752,6 +778,7 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 	KEEP(get_seconds(x, root, "store_timeout", 3600, STORE_DEFAULT_TIMEOUT_S, &c->store_timeout));
 	KEEP(get_seconds(x, root, "store_deadline", 86400, STORE_DEFAULT_DEADLINE_S,
 	    &c->store_deadline));
+	KEEP(get_store_mode(x, root, c, &c->store_mode));
 	KEEP(get_seconds(x, root, "max_deliveries", 1000, DEFAULT_MAX_DELIVERIES, &c->max_deliveries));
 	KEEP(get_str(x, root, "", "metrics_file", 0, 1, &c->metrics_file));
 	KEEP(get_seconds(x, root, "metrics_interval", 3600, DEFAULT_METRICS_INTERVAL,
@@ -1069,6 +1096,8 @@ config_same_hsm(const struct agent_config *a, const struct agent_config *b, char
 	if (what == NULL && (a->store_timeout != b->store_timeout ||
 	    a->store_deadline != b->store_deadline))
 		what = "store_timeout or store_deadline";
+	if (what == NULL && a->store_mode != b->store_mode)
+		what = "store_mode";
 	if (what == NULL && a->pkcs11_in_process != b->pkcs11_in_process)
 		what = "pkcs11.isolation";
 	if (what == NULL && a->pkcs11_sessions != b->pkcs11_sessions)

@@ -767,7 +767,7 @@ main(int argc, char **argv)
 	}
 	struct store_opts so = { .url = cfg->store, .bearer_token_file = cfg->store_token_file,
 		.ca_file = cfg->store_ca_file, .timeout_s = cfg->store_timeout,
-		.deadline_s = cfg->store_deadline };
+		.deadline_s = cfg->store_deadline, .file_mode = cfg->store_mode };
 	if ((r = store_open(&so, &ag.store, errbuf, sizeof(errbuf))) != 0) {
 		log_error("%s", errbuf);
 		status = 2;

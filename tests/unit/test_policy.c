@@ -392,6 +392,58 @@ START_TEST(config_identity_needs_ca)
 }
 END_TEST
 
+#define KEY_RELEASE "\"keys\":{\"release\":{\"key\":\"pkcs11:object=r\"," \
+	"\"mechanism\":\"ecdsa-sha256\",\"certificates\":\"" TEST_DATA_DIR "/crypto-leaf.crt\"," \
+	"\"formats\":[\"raw\"]}},"
+
+/* The same configuration with "redis" replaced (the head's own is dropped). */
+static int
+load_with_redis(const char *redis_and_more, struct problems *ps, struct agent_config **ret)
+{
+	char text[4096];
+
+	snprintf(text, sizeof(text), "{\"name\":\"a\",%s\"attestation_key\":\"pkcs11:object=a\","
+	    "\"store\":\"file:///s\",\"audit_log\":\"/a\",\"pkcs11\":{\"module\":\"/m\","
+	    "\"token\":\"t\",\"pin_file\":\"/p\"}," KEY_RELEASE "\"submitters\":{}}",
+	    redis_and_more);
+	return load_text(text, ps, ret);
+}
+
+/* store_mode: octal in a string; owner rw, no write for group or others. */
+START_TEST(config_store_mode)
+{
+	struct agent_config *c = NULL;
+	struct problems ps;
+	static const char *const bad[] = { "\"0660\"", "\"0400\"", "\"640\"x", "\"08\"",
+	    "\"00640\"", "640", "\"4644\"", "\"0o640\"" };
+	char text[256];
+	size_t i;
+
+	ck_assert_int_eq(load_with_redis("\"redis\":\"unix:///r\",\"store_mode\":\"0640\",", &ps,
+	    &c), 0);
+	ck_assert_uint_eq(c->store_mode, 0640);
+	config_free(c);
+	c = NULL;
+	ck_assert_int_eq(load_with_redis("\"redis\":\"unix:///r\",\"store_mode\":\"600\",", &ps,
+	    &c), 0);
+	ck_assert_uint_eq(c->store_mode, 0600);
+	config_free(c);
+	c = NULL;
+	ck_assert_int_eq(load_with_redis("\"redis\":\"unix:///r\",", &ps, &c), 0);
+	ck_assert_uint_eq(c->store_mode, 0);
+	config_free(c);
+	c = NULL;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "\"redis\":\"unix:///r\",\"store_mode\":%s,", bad[i]);
+		ck_assert_int_ne(load_with_redis(text, &ps, &c), 0);
+		ck_assert_ptr_null(c);
+	}
+	ck_assert_int_eq(load_with_redis("\"redis\":\"unix:///r\",\"store_mode\":\"0666\",", &ps,
+	    &c), SG_ERR_CONFIG);
+	HAS("store_mode: an octal mode as a string, such as \"0640\"");
+}
+END_TEST
+
 START_TEST(config_loads_policy)
 {
 	struct agent_config *c = NULL, *c2 = NULL;
@@ -471,6 +523,7 @@ main(void)
 	tc = tcase_create("/config/policy");
 	tcase_add_test(tc, config_problems);
 	tcase_add_test(tc, config_identity_needs_ca);
+	tcase_add_test(tc, config_store_mode);
 	tcase_add_test(tc, config_loads_policy);
 	tcase_add_test(tc, live_swap);
 	suite_add_tcase(s, tc);
