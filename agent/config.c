@@ -120,6 +120,32 @@ get_seconds(struct cfg_ctx *x, const cJSON *obj, const char *name, int64_t max,
 	return 0;
 }
 
+/* The redis URL: a password inline is refused (SPEC §10: secrets come from
+ * files) and wiped, in our copy and in the parsed tree; a user name alone
+ * is fine.  A URL that does not parse is left to queue_open() to report. */
+static int
+check_redis_url(struct cfg_ctx *x, cJSON *root, struct agent_config *c)
+{
+	struct queue_url *u = NULL;
+	cJSON *item;
+	int has_password;
+
+	if (c->redis == NULL || queue_url_parse(c->redis, &u) != 0)
+		return 0;
+	has_password = u->password != NULL;
+	queue_url_free(u);
+	if (!has_password)
+		return 0;
+	explicit_bzero(c->redis, strlen(c->redis));
+	free(c->redis);
+	c->redis = NULL;
+	if ((item = cJSON_GetObjectItemCaseSensitive(root, "redis")) != NULL &&
+	    cJSON_IsString(item) && item->valuestring != NULL)
+		explicit_bzero(item->valuestring, strlen(item->valuestring));
+	return cfg_error(x, "redis: the URL holds a password; put the password in the file "
+	    "named by redis_password_file (the URL may keep a user name)");
+}
+
 /* "store_mode": "0640" — the file store's file mode, in octal. */
 static int
 get_store_mode(struct cfg_ctx *x, const cJSON *root, const struct agent_config *c,
@@ -756,6 +782,7 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 #define KEEP(call) do { if ((r = (call)) != 0) { rr = worst(rr, r); if (r == SG_ERR_ALLOC) goto out; } } while (0)
 	KEEP(get_str(x, root, "", "name", 1, 0, &c->name));
 	KEEP(get_str(x, root, "", "redis", 1, 0, &c->redis));
+	KEEP(check_redis_url(x, root, c));
 	KEEP(get_str(x, root, "", "redis_password_file", 0, 1, &c->redis_password_file));
 	KEEP(get_str(x, root, "", "prefix", 0, 0, &c->prefix));
 	KEEP(get_str(x, root, "", "attestation_key", 1, 0, &c->attestation_key));
@@ -921,7 +948,8 @@ config_load_report(const char *path, struct agent_config **ret, config_report_fn
 	r = 0;
  out:
 	config_free(c);
-	free(buf);
+	/* It may hold a password that the redis URL must not (refused above). */
+	freezero(buf, buf != NULL ? len + 1 : 0);
 	return r;
 }
 

@@ -409,6 +409,32 @@ load_with_redis(const char *redis_and_more, struct problems *ps, struct agent_co
 	return load_text(text, ps, ret);
 }
 
+/* SPEC §10: secrets come from files.  A password inline in the redis URL
+ * is refused, and the message does not echo it; a user name alone is fine. */
+START_TEST(config_redis_password_refused)
+{
+	struct agent_config *c = NULL;
+	struct problems ps;
+
+	ck_assert_int_eq(load_with_redis("\"redis\":\"redis://u:s3cret-pw@10.0.0.1:6379/2\",", &ps,
+	    &c), SG_ERR_CONFIG);
+	ck_assert_ptr_null(c);
+	HAS("redis: the URL holds a password; put the password in the file named by "
+	    "redis_password_file");
+	ck_assert_ptr_null(strstr(ps.text, "s3cret-pw"));
+	ck_assert_int_eq(load_with_redis("\"redis\":\"sentinel://:s3cret-pw@h1:26379,h2:26379/m\",",
+	    &ps, &c), SG_ERR_CONFIG);
+	HAS("redis: the URL holds a password");
+	ck_assert_int_eq(load_with_redis("\"redis\":\"redis://signet@10.0.0.1:6379\","
+	    "\"redis_password_file\":\"/etc/signet/redis.pass\",", &ps, &c), 0);
+	ck_assert_str_eq(c->redis, "redis://signet@10.0.0.1:6379");
+	config_free(c);
+	c = NULL;
+	ck_assert_int_eq(load_with_redis("\"redis\":\"unix:///run/redis.sock\",", &ps, &c), 0);
+	config_free(c);
+}
+END_TEST
+
 /* store_mode: octal in a string; owner rw, no write for group or others. */
 START_TEST(config_store_mode)
 {
@@ -523,6 +549,7 @@ main(void)
 	tc = tcase_create("/config/policy");
 	tcase_add_test(tc, config_problems);
 	tcase_add_test(tc, config_identity_needs_ca);
+	tcase_add_test(tc, config_redis_password_refused);
 	tcase_add_test(tc, config_store_mode);
 	tcase_add_test(tc, config_loads_policy);
 	tcase_add_test(tc, live_swap);
