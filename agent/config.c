@@ -501,6 +501,10 @@ load_submitter(struct cfg_ctx *x, const struct agent_config *c, const cJSON *ite
 			    path, CONFIG_PATTERN_MAX);
 		if (c->ncas == 0)
 			rr = cfg_error(x, "%sidentity: no submitter_cas are configured", path);
+		/* Without it, an identity from any configured CA would match. */
+		if (ca == NULL && c->ncas > 1)
+			rr = cfg_error(x, "%sca: required when several submitter_cas are configured: "
+			    "name the CA whose identities this entry accepts", path);
 		if (ca != NULL) {
 			for (n = 0; n < c->ncas; n++)
 				if (c->cas[n].name != NULL && strcmp(c->cas[n].name, ca) == 0)

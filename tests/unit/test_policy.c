@@ -396,6 +396,38 @@ END_TEST
 	"\"mechanism\":\"ecdsa-sha256\",\"certificates\":\"" TEST_DATA_DIR "/crypto-leaf.crt\"," \
 	"\"formats\":[\"raw\"]}},"
 
+/* With several CAs, an identity entry without "ca" would accept an
+ * identity from any of them: refused.  With one CA it is that one. */
+START_TEST(config_ca_required_with_several)
+{
+	struct agent_config *c = NULL;
+	struct problems ps;
+	const char *two_cas = "\"submitter_cas\":{"
+	    "\"corp\":{\"bundle\":\"" TEST_DATA_DIR "/crypto-root.crt\"},"
+	    "\"partner\":{\"bundle\":\"" TEST_DATA_DIR "/crypto-root.crt\"}},";
+	char text[4096];
+
+	snprintf(text, sizeof(text), "%s%s%s\"submitters\":{\"x\":{\"identity\":\"*@a\","
+	    "\"keys\":[\"release\"]}}}", BASE_HEAD, KEY_RELEASE, two_cas);
+	ck_assert_int_eq(load_text(text, &ps, &c), SG_ERR_CONFIG);
+	ck_assert_ptr_null(c);
+	HAS("submitters.x.ca: required when several submitter_cas are configured");
+	ck_assert_uint_eq(ps.n, 1);
+	snprintf(text, sizeof(text), "%s%s%s\"submitters\":{\"x\":{\"identity\":\"*@a\","
+	    "\"ca\":\"partner\",\"keys\":[\"release\"]}}}", BASE_HEAD, KEY_RELEASE, two_cas);
+	ck_assert_int_eq(load_text(text, &ps, &c), 0);
+	ck_assert_int_eq(c->submitters[0].ca, 1);
+	config_free(c);
+	c = NULL;
+	snprintf(text, sizeof(text), "%s%s\"submitter_cas\":{\"corp\":{\"bundle\":\""
+	    TEST_DATA_DIR "/crypto-root.crt\"}},\"submitters\":{\"x\":{\"identity\":\"*@a\","
+	    "\"keys\":[\"release\"]}}}", BASE_HEAD, KEY_RELEASE);
+	ck_assert_int_eq(load_text(text, &ps, &c), 0);
+	ck_assert_int_eq(c->submitters[0].ca, -1);
+	config_free(c);
+}
+END_TEST
+
 /* The same configuration with "redis" replaced (the head's own is dropped). */
 static int
 load_with_redis(const char *redis_and_more, struct problems *ps, struct agent_config **ret)
@@ -549,6 +581,7 @@ main(void)
 	tc = tcase_create("/config/policy");
 	tcase_add_test(tc, config_problems);
 	tcase_add_test(tc, config_identity_needs_ca);
+	tcase_add_test(tc, config_ca_required_with_several);
 	tcase_add_test(tc, config_redis_password_refused);
 	tcase_add_test(tc, config_store_mode);
 	tcase_add_test(tc, config_loads_policy);
