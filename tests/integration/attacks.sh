@@ -123,6 +123,84 @@ else
 fi
 stack_agent_start || exit 1
 
+# --- 3. A keyless Redis writer swaps a waiting job for a broken copy -------
+# It deletes the entry and pushes the same payload with one byte of the
+# signature flipped.  The agent answers envelope.bad_signature, attested
+# and bound to the genuine payload's hash; submit-job must not take that
+# as final (SPEC §5): it says so once and waits for its own job.
+BG_PIDS=""
+bg_sj() { # ID ARGS...: submit-job in the background; bg_wait, then read ID.rc
+	local id=$1
+	shift
+	( SIGNET_REDIS=$SIGNET_REDIS SIGNET_AGENT_PUBKEY=$D/agent.pub "$SUBMIT_JOB" -k release -f raw \
+		-i "$D/ci-fw.key" "$@" >"$D/$id.out" 2>"$D/$id.err"; echo $? > "$D/$id.rc" ) &
+	BG_PIDS="$BG_PIDS $!"
+}
+bg_wait() { local p; for p in $BG_PIDS; do wait "$p"; done; BG_PIDS=""; }
+rc() { cat "$D/$1.rc"; }
+wait_stream() { for _ in $(seq 1 200); do [ "$(rc_ XLEN signet:jobs)" -ge "$1" ] && return 0; sleep 0.05; done; return 1; }
+# forge ENV_LINE OUT: the envelope with one byte of its signature flipped
+forge() {
+	printf '%s' "$1" | python3 -c '
+import base64, json, sys
+e = json.load(sys.stdin)
+s = bytearray(base64.b64decode(e["signatures"][0]["sig"]))
+s[len(s) // 2] ^= 0x01
+e["signatures"][0]["sig"] = base64.b64encode(bytes(s)).decode()
+print(json.dumps(e, separators=(",", ":")))' > "$2"
+}
+# swap NAME: deletes the queued entry of artifact NAME, pushes a forged
+# copy; the genuine envelope is left in $D/NAME.genuine
+swap() {
+	local id env entry
+	for _ in $(seq 1 200); do
+		id=$(rc_ --raw XRANGE signet:jobs - + | grep '^{' | while IFS= read -r l; do
+			printf '%s' "$l" | jq -r .payload | base64 -d | jq -r --arg n "$1" 'select(.artifact.name == $n) | .id'
+		done | head -1)
+		[ -n "$id" ] && break
+		sleep 0.05
+	done
+	{ read -r entry; read -r env; } < <(stream_env "$id")
+	printf '%s' "$env" > "$D/$1.genuine"
+	forge "$env" "$D/$1.forged"
+	rc_ XDEL signet:jobs "$entry" >/dev/null
+	rc_ -x XADD signet:jobs '*' env < "$D/$1.forged" >/dev/null
+	printf '%s\n' "$id"
+}
+stack_agent_stop
+bg_sj swapped -w 60 --name swapped.bin -o "$D/swapped.sig" "$D/first.bin"
+sid=$(swap swapped.bin)
+stack_agent_start || exit 1
+wait_result "$sid"
+sres=$(result "$sid")
+for _ in $(seq 1 200); do grep -q "unauthenticated rejection" "$D/swapped.err" && break; sleep 0.05; done
+# The genuine envelope comes back (the writer relents, or it was copied).
+rc_ -x XADD signet:jobs '*' env < "$D/swapped.bin.genuine" >/dev/null
+bg_wait
+if [ "$(printf '%s' "$sres" | jq -r .error.code)" = envelope.bad_signature ] &&
+	[ "$(printf '%s' "$sres" | jq -r .job_sha256)" = "$(jq -r .payload "$D/swapped.bin.genuine" | base64 -d | sha256sum | cut -d' ' -f1)" ] &&
+	[ "$(rc swapped)" = 0 ] && [ "$(grep -c 'an unauthenticated rejection came for this id: envelope.bad_signature' "$D/swapped.err")" = 1 ] &&
+	openssl dgst -sha256 -verify "$D/release.pub.pem" -signature "$D/swapped.sig" "$D/first.bin" >/dev/null 2>&1; then
+	ok "a forged copy's envelope.bad_signature (bound to our payload) is not final: reported once, the genuine job is signed, exit 0"
+	grep 'unauthenticated' "$D/swapped.err" | sed 's/^/       /'
+else
+	fail "forged envelope then the genuine one (rc $(rc swapped), first result: $sres)" "$D/swapped.err"
+fi
+# Only the forged copy: submit-job times out (exit 3) and says why.
+stack_agent_stop
+bg_sj onlyforged -w 8 --name onlyforged.bin -o "$D/onlyforged.sig" "$D/first.bin"
+oid=$(swap onlyforged.bin)
+stack_agent_start || exit 1
+bg_wait
+if [ "$(rc onlyforged)" = 3 ] && [ ! -e "$D/onlyforged.sig" ] &&
+	[ "$(result "$oid" | jq -r .error.code)" = envelope.bad_signature ] &&
+	grep -q "only unauthenticated answers came (envelope.bad_signature)" "$D/onlyforged.err"; then
+	ok "with only the forged copy: exit 3, only unauthenticated answers came, nothing written"
+	grep 'timed out' "$D/onlyforged.err" | sed 's/^/       /'
+else
+	fail "only the forged envelope (rc $(rc onlyforged))" "$D/onlyforged.err"
+fi
+
 # --- 1, continued: after the expiry, a restart, and X again ---------------
 # (the replay table forgets X at its expiry plus the 60 s clock skew)
 left=$((x_expired_at + 62 - $(date +%s)))
