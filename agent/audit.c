@@ -51,10 +51,10 @@ replay_record(void *arg, uint64_t seq, const char *line, size_t len, const uint8
     const cJSON *rec)
 {
 	static const char *const stored[] = {
-		"event", "id", "job_sha256", "key", "time", "submitter", "code", "expires",
+		"event", "id", "job_sha256", "key", "time", "submitter", "code", "expires", "entry",
 	};
 	struct load *ld = arg;
-	const char *vals[8] = { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
+	const char *vals[sizeof(stored) / sizeof(stored[0])];
 	struct audit_seen seen;
 	size_t slen, i;
 
@@ -65,7 +65,7 @@ replay_record(void *arg, uint64_t seq, const char *line, size_t len, const uint8
 		ld->cp_offset = ld->offset;
 	if (ld->fn == NULL)
 		return 0;
-	for (i = 0; i < 8; i++) {
+	for (i = 0; i < sizeof(stored) / sizeof(stored[0]); i++) {
 		if (json_get_string(rec, stored[i], &vals[i], &slen) != 0)
 			vals[i] = NULL;
 	}
@@ -78,6 +78,7 @@ replay_record(void *arg, uint64_t seq, const char *line, size_t len, const uint8
 	seen.key = vals[3];
 	seen.submitter = vals[5];
 	seen.code = vals[6];
+	seen.entry = vals[8];
 	if (vals[4] == NULL || sgtime_parse(vals[4], &seen.time) != 0)
 		seen.time = 0;
 	if (vals[7] == NULL || sgtime_parse(vals[7], &seen.expires) != 0)

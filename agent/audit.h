@@ -59,6 +59,7 @@ struct audit_seen {
 	const char *key;
 	const char *submitter;
 	const char *code;
+	const char *entry; /* the stream entry id */
 	int64_t time;
 	int64_t expires;   /* the job's expiry; 0 when the record has none */
 };

@@ -248,6 +248,8 @@ worker_main(void *arg)
 	int r;
 
 	while (wq_pop(w->wq, &it) == 0) {
+		int received = 0; /* one attempt per delivery, however many retries */
+
 		delay = 0;
 		for (;;) {
 			if (q == NULL && (q = connect_with_backoff(&w->qopts, w->consumer)) == NULL)
@@ -255,7 +257,7 @@ worker_main(void *arg)
 			if (it.dead)
 				r = pipeline_dead_letter(w->ag, q, &it.e);
 			else
-				r = pipeline_process(w->ag, q, &it.e);
+				r = pipeline_process(w->ag, q, &it.e, &received);
 			if (r == 0)
 				break;
 			if (r == SG_ERR_QUEUE_UNAVAILABLE || r == SG_ERR_QUEUE_PROTOCOL ||
@@ -571,9 +573,13 @@ run(struct agent *ag, const struct agent_config *cfg)
 			    room < QUEUE_CLAIM_MAX ? room : QUEUE_CLAIM_MAX, &entries, &n);
 			next_reclaim = now + reclaim_ms;
 			for (i = 0; r == 0 && i < n; i++) {
-				int dead = entries[i].deliveries > (uint64_t)cfg->max_deliveries;
-				log_info("entry %s: taken over after %llu deliveries%s", entries[i].id,
-				    (unsigned long long)entries[i].deliveries, dead ? ", to the dead letters" : "");
+				/* Our own attempts decide, not Redis's delivery count,
+				 * which anyone can raise (XCLAIM ... RETRYCOUNT). */
+				unsigned tries = attempts_get(ag->attempts, entries[i].id);
+				int dead = tries >= (uint64_t)cfg->max_deliveries;
+				log_info("entry %s: taken over (%llu deliveries, %u attempts here)%s",
+				    entries[i].id, (unsigned long long)entries[i].deliveries, tries,
+				    dead ? ", to the dead letters" : "");
 				wq_push(&wq, &entries[i], dead);
 			}
 			queue_entries_free(entries, n);
@@ -785,7 +791,9 @@ main(int argc, char **argv)
 	}
 	if ((r = path_dir(cfg->audit_log, &replay_dir)) != 0 ||
 	    (r = replay_new(replay_dir, &ag.replay)) != 0 ||
-	    (r = idset_new(replay_dir, &ag.ids)) != 0) {
+	    (r = idset_new(replay_dir, &ag.ids)) != 0 ||
+	    (ag.attempts = attempts_new()) == NULL) {
+		r = r != 0 ? r : SG_ERR_ALLOC;
 		log_error_r(r, "cannot make the replay table's files in %s",
 		    replay_dir != NULL ? replay_dir : "the audit log's directory");
 		status = 2;
@@ -838,6 +846,7 @@ main(int argc, char **argv)
 	quota_free(ag.quota);
 	replay_free(ag.replay);
 	idset_free(ag.ids);
+	attempts_free(ag.attempts);
 	store_close(ag.store);
 	EVP_PKEY_free(ag.attest_pub);
 	hsm_close(ag.hsm);

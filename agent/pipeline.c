@@ -125,6 +125,14 @@ pipeline_audit_replay(void *arg, const struct audit_seen *rec)
 	const char *ev = rec->event;
 	enum idset_bound bound;
 
+	/* Entries taken up and not decided: an earlier run may have died of them. */
+	if (rec->entry != NULL && ag->attempts != NULL) {
+		if (strcmp(ev, "received") == 0)
+			(void)attempts_begin(ag->attempts, rec->entry);
+		else if (strcmp(ev, "signed") == 0 || strcmp(ev, "rejected") == 0 ||
+		    strcmp(ev, "failed") == 0 || strcmp(ev, "published") == 0)
+			attempts_end(ag->attempts, rec->entry);
+	}
 	if (rec->id == NULL || rec->job_sha256 == NULL)
 		return;
 	if ((strcmp(ev, "intent") == 0 || strcmp(ev, "signature") == 0 ||
@@ -635,6 +643,8 @@ build_result(struct agent *ag, const struct queue_entry *e, struct outcome *o,
 		log_error_r(r, "cannot write the audit log; nothing is released");
 		return r;
 	}
+	if (ag->attempts != NULL)
+		attempts_end(ag->attempts, e->id); /* decided */
 	res.audit_seq = rc.seq;
 	hex_encode(rc.leaf, SHA256_LEN, res.audit_hash);
 	if (o->code == 0) {
@@ -751,13 +761,15 @@ announce(struct agent *ag, const struct queue_entry *e, const struct outcome *o)
 	rec.defer_sync = 1; /* nothing waits on it; the next sync takes it */
 	if (audit_append(ag->audit, &rec, 0, NULL) != 0)
 		log_warn("job %s: cannot record its publication in the audit log", o->id);
+	if (ag->attempts != NULL)
+		attempts_end(ag->attempts, e->id);
 	if (ag->webhooks != NULL && o->payload != NULL)
 		(void)webhooks_notify(ag->webhooks, event, o->job != NULL ? o->job->key : NULL,
 		    o->id, o->payload, o->payload_len);
 }
 
 int
-pipeline_process(struct agent *ag, struct queue *q, const struct queue_entry *e)
+pipeline_process(struct agent *ag, struct queue *q, const struct queue_entry *e, int *received)
 {
 	struct outcome o;
 	char *env = NULL;
@@ -766,9 +778,14 @@ pipeline_process(struct agent *ag, struct queue *q, const struct queue_entry *e)
 
 	memset(&o, 0, sizeof(o));
 	o.key_index = -1;
-	if ((r = audit_received(ag, e)) != 0) {
-		log_error_r(r, "cannot write the audit log; entry %s left pending", e->id);
-		return r;
+	if (!*received) {
+		if ((r = audit_received(ag, e)) != 0) {
+			log_error_r(r, "cannot write the audit log; entry %s left pending", e->id);
+			return r;
+		}
+		*received = 1;
+		if (ag->attempts != NULL)
+			(void)attempts_begin(ag->attempts, e->id);
 	}
 	if ((o.code = decide(ag, e, &o)) == 0)
 		o.code = sign_job(ag, q, &o);
@@ -794,7 +811,9 @@ pipeline_process(struct agent *ag, struct queue *q, const struct queue_entry *e)
 		r = queue_put_result(q, o.id, o.republish, o.republish_len, ag->cfg->result_ttl, 0);
 		if (r != 0)
 			goto out;
-		r = queue_ack(q, e->id);
+		/* Its "published" record ends the attempt (no webhooks: no payload). */
+		if ((r = queue_ack(q, e->id)) == 0)
+			announce(ag, e, &o);
 		goto out;
 	}
 	if ((r = build_result(ag, e, &o, &env, &env_len)) != 0 && o.code == 0) {
@@ -831,11 +850,13 @@ pipeline_dead_letter(struct agent *ag, struct queue *q, const struct queue_entry
 	uint8_t *payload = NULL;
 	size_t payload_len = 0, env_len = 0;
 	char *env = NULL, reason[96];
+	unsigned tries;
 	int r;
 
 	memset(&o, 0, sizeof(o));
 	o.key_index = -1;
 	o.code = SG_ERR_INTERNAL;
+	tries = ag->attempts != NULL ? attempts_get(ag->attempts, e->id) : 0;
 	/* Parse no more than it takes to find the id a result is owed to: this
 	 * entry may be what stopped the agents that took it before. */
 	if (e->env != NULL && e->env_len <= ENVELOPE_MAX_BYTES) {
@@ -847,8 +868,8 @@ pipeline_dead_letter(struct agent *ag, struct queue *q, const struct queue_entry
 			free(payload);
 		}
 	}
-	log_warn("entry %s (job %s) delivered %llu times: moved to the dead letters", e->id,
-	    o.has_id ? o.id : "-", (unsigned long long)e->deliveries);
+	log_warn("entry %s (job %s) taken up %u times here without a decision: moved to the "
+	    "dead letters", e->id, o.has_id ? o.id : "-", tries);
 	if ((r = build_result(ag, e, &o, &env, &env_len)) != 0)
 		goto out;
 	if (o.has_id) {
@@ -860,7 +881,8 @@ pipeline_dead_letter(struct agent *ag, struct queue *q, const struct queue_entry
 			goto out;
 	}
 	metrics_job(ag->metrics, o.code);
-	snprintf(reason, sizeof(reason), "delivered %llu times", (unsigned long long)e->deliveries);
+	snprintf(reason, sizeof(reason), "taken up %u times by agent %.32s without a decision",
+	    tries, ag->cfg->name);
 	r = queue_dead_letter(q, e, reason);
  out:
 	free(env);

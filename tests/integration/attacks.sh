@@ -201,6 +201,26 @@ else
 	fail "only the forged envelope (rc $(rc onlyforged))" "$D/onlyforged.err"
 fi
 
+# --- 4. A keyless Redis writer raises a waiting job's delivery count -------
+# XCLAIM ... RETRYCOUNT 100 makes the entry look delivered 101 times.  The
+# agent dead-letters on the attempts it made itself (its audit log), not on
+# that counter: the job is signed, nothing goes to the dead letters.
+stack_agent_stop
+bg_sj retried -w 60 --name retried.bin -o "$D/retried.sig" "$D/first.bin"
+wait_stream 1
+rentry=$(rc_ --raw XREADGROUP GROUP agents ghost COUNT 1 STREAMS signet:jobs '>' | sed -n 2p)
+rc_ XCLAIM signet:jobs agents ghost 0 "$rentry" RETRYCOUNT 100 JUSTID >/dev/null
+rdeliveries=$(rc_ --raw XPENDING signet:jobs agents - + 10 | sed -n 4p)
+stack_agent_start || exit 1
+bg_wait
+if [ "$rdeliveries" = 100 ] && [ "$(rc retried)" = 0 ] && [ "$(rc_ XLEN signet:dead)" = 0 ] &&
+	openssl dgst -sha256 -verify "$D/release.pub.pem" -signature "$D/retried.sig" "$D/first.bin" >/dev/null 2>&1 &&
+	grep -q "entry $rentry: taken over (101 deliveries, 0 attempts here)" "$D/agent.log"; then
+	ok "a delivery count raised to 101 by XCLAIM RETRYCOUNT: the job is taken over and signed, not dead-lettered"
+else
+	fail "XCLAIM RETRYCOUNT (deliveries $rdeliveries, rc $(rc retried), dead letters $(rc_ XLEN signet:dead))" "$D/retried.err"
+fi
+
 # --- 1, continued: after the expiry, a restart, and X again ---------------
 # (the replay table forgets X at its expiry plus the 60 s clock skew)
 left=$((x_expired_at + 62 - $(date +%s)))
