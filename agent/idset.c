@@ -1,7 +1,7 @@
 /*
  * idset.c — the set of job ids bound for good (see idset.h).
  *
- * Buckets are 4 KiB: a 32-byte header (the record count) and 127 records.
+ * Buckets are 4 KiB: a 32-byte header (the record count) and 84 records.
  * Bucket of an id = the top `bits` bits of h(id), h being the first 8
  * bytes of SHA-256(salt || id), big-endian.  Because the bucket is a
  * prefix of h, doubling the file splits bucket b into 2b (next bit of h is
@@ -32,8 +32,9 @@
 
 #define IDSET_ID_LEN (JOB_ID_LEN / 2)           /* bytes of a binary id */
 #define IDSET_JOB_LEN 16                        /* bytes of the job hash kept */
+#define IDSET_SUB_LEN 15                        /* bytes of the submitter hash kept */
 #define IDSET_BUCKET_BYTES 4096
-#define IDSET_BUCKET_RECORDS 127
+#define IDSET_BUCKET_RECORDS 84
 #define IDSET_INITIAL_BITS 4                    /* 16 buckets, 64 KiB */
 #define IDSET_BITS_MAX 36                       /* 2^36 buckets: 256 TiB */
 #define IDSET_BUCKETS_MAX ((uint64_t)1 << IDSET_BITS_MAX)
@@ -43,14 +44,17 @@
 struct idset_record {
 	uint8_t id[IDSET_ID_LEN];
 	uint8_t job[IDSET_JOB_LEN];  /* the first bytes of the job's SHA-256 */
+	uint8_t sub[IDSET_SUB_LEN];  /* the first bytes of the submitter's SHA-256 */
+	uint8_t kind;                /* enum idset_kind */
 };
 
 struct idset_bucket {
 	uint32_t count;
 	uint8_t reserved[28];
 	struct idset_record rec[IDSET_BUCKET_RECORDS];
+	uint8_t tail[32];
 };
-_Static_assert(sizeof(struct idset_record) == 32, "a record is 32 bytes");
+_Static_assert(sizeof(struct idset_record) == 48, "a record is 48 bytes");
 _Static_assert(sizeof(struct idset_bucket) == IDSET_BUCKET_BYTES, "a bucket is 4 KiB");
 
 struct idset {
@@ -274,21 +278,37 @@ read_bucket(struct idset *s, uint64_t hash, uint64_t *ret_b)
 
 /* Lock held; a system error breaks the set. */
 static int
-bind_locked(struct idset *s, const uint8_t id[IDSET_ID_LEN], const uint8_t job[IDSET_JOB_LEN],
-    enum idset_bound *ret_bound)
+bind_locked(struct idset *s, const struct idset_record *want, enum idset_bound *ret_bound)
 {
-	uint64_t hash = id_hash(s, id), b;
+	uint64_t hash = id_hash(s, want->id), b;
+	struct idset_record *have;
 	size_t i;
-	int r, tries = 0;
+	int r, tries = 0, same_job;
 
 	if ((r = read_bucket(s, hash, &b)) != 0)
 		return r;
 	for (i = 0; i < s->buf.count; i++) {
-		if (memcmp(s->buf.rec[i].id, id, IDSET_ID_LEN) == 0) {
-			*ret_bound = memcmp(s->buf.rec[i].job, job, IDSET_JOB_LEN) == 0 ?
-			    IDSET_SAME : IDSET_OTHER;
+		have = &s->buf.rec[i];
+		if (memcmp(have->id, want->id, IDSET_ID_LEN) != 0)
+			continue;
+		same_job = memcmp(have->job, want->job, IDSET_JOB_LEN) == 0;
+		if (have->kind != IDSET_REJECTED) {
+			*ret_bound = same_job ? IDSET_SAME : IDSET_OTHER;
 			return 0;
 		}
+		/* Bound by a rejection: for its own submitter only. */
+		if (!same_job && memcmp(have->sub, want->sub, IDSET_SUB_LEN) == 0) {
+			*ret_bound = IDSET_OTHER;
+			return 0;
+		}
+		if (want->kind == IDSET_INTENT) {
+			*have = *want; /* about to be signed: bound for everyone now */
+			if ((r = full_pwrite(s->fd, &s->buf, sizeof(s->buf),
+			    b * IDSET_BUCKET_BYTES)) != 0)
+				return r;
+		}
+		*ret_bound = same_job ? IDSET_SAME : IDSET_NEW;
+		return 0;
 	}
 	/* A new id: room first (5/8 average load, and its own bucket). */
 	while (((uint64_t)s->count + 1) * 8 > ((uint64_t)IDSET_BUCKET_RECORDS << s->bits) * 5 ||
@@ -298,8 +318,7 @@ bind_locked(struct idset *s, const uint8_t id[IDSET_ID_LEN], const uint8_t job[I
 		if ((r = grow(s)) != 0 || (r = read_bucket(s, hash, &b)) != 0)
 			return r;
 	}
-	memcpy(s->buf.rec[s->buf.count].id, id, IDSET_ID_LEN);
-	memcpy(s->buf.rec[s->buf.count].job, job, IDSET_JOB_LEN);
+	s->buf.rec[s->buf.count] = *want;
 	s->buf.count++;
 	if ((r = full_pwrite(s->fd, &s->buf, sizeof(s->buf), b * IDSET_BUCKET_BYTES)) != 0)
 		return r;
@@ -309,21 +328,29 @@ bind_locked(struct idset *s, const uint8_t id[IDSET_ID_LEN], const uint8_t job[I
 }
 
 int
-idset_bind(struct idset *s, const char *id, const char *job_sha256, enum idset_bound *ret_bound)
+idset_bind(struct idset *s, const char *id, const char *job_sha256, const char *submitter,
+    enum idset_kind kind, enum idset_bound *ret_bound)
 {
-	uint8_t bid[IDSET_ID_LEN], sha[SHA256_LEN];
+	struct idset_record want;
+	uint8_t sha[SHA256_LEN];
 	enum idset_bound bound = IDSET_NEW;
 	int r;
 
-	if (id == NULL || job_sha256 == NULL || !is_lower_hex(id, JOB_ID_LEN) ||
+	memset(&want, 0, sizeof(want));
+	if (id == NULL || job_sha256 == NULL || submitter == NULL ||
+	    (kind != IDSET_INTENT && kind != IDSET_REJECTED) || !is_lower_hex(id, JOB_ID_LEN) ||
 	    !is_lower_hex(job_sha256, SHA256_HEX_LEN) ||
-	    hex_decode(id, JOB_ID_LEN, bid, sizeof(bid)) != 0 ||
+	    hex_decode(id, JOB_ID_LEN, want.id, sizeof(want.id)) != 0 ||
 	    hex_decode(job_sha256, SHA256_HEX_LEN, sha, sizeof(sha)) != 0)
 		return SG_ERR_INVALID_ARGUMENT;
+	memcpy(want.job, sha, IDSET_JOB_LEN);
+	crypto_sha256(submitter, strlen(submitter), sha);
+	memcpy(want.sub, sha, IDSET_SUB_LEN);
+	want.kind = (uint8_t)kind;
 	pthread_mutex_lock(&s->lock);
 	if (s->broken) {
 		r = SG_ERR_INTERNAL;
-	} else if ((r = bind_locked(s, bid, sha, &bound)) == SG_ERR_SYSTEM) {
+	} else if ((r = bind_locked(s, &want, &bound)) == SG_ERR_SYSTEM) {
 		/* Whether the file still holds what it held is unknown. */
 		s->broken = 1;
 	}

@@ -76,8 +76,8 @@ note_payload(struct outcome *o, const uint8_t *payload, size_t len)
 
 /* Whether a decision record is about a job that was authenticated and
  * parsed (it names a submitter and a key) and rejected: such a job binds
- * its id (see bind_id).  A job.replayed rejection is the refusal of one
- * that came second; it binds nothing. */
+ * its id for its submitter (see bind_id).  A job.replayed rejection is the
+ * refusal of one that came second; it binds nothing. */
 static int
 rejected_after_parse(const char *event, const char *submitter, const char *key,
     const char *code)
@@ -87,13 +87,16 @@ rejected_after_parse(const char *event, const char *submitter, const char *key,
 }
 
 /*
- * Binds the id to this job for good (idset.h): at the intent to sign it,
- * and when it is rejected after it was authenticated and parsed.  A later
- * job under the id with another payload is job.replayed, even once the
- * replay table has forgotten the first (it expired).
+ * Binds the id to this job for good (idset.h): at the intent to sign it
+ * (for everyone), and when it is rejected after it was authenticated and
+ * parsed (for its submitter).  A later job under the id with another
+ * payload is job.replayed, even once the replay table has forgotten the
+ * first (it expired).  submitter NULL (records from before intents named
+ * one) counts as the empty identity.
  */
 static int
-bind_id(struct agent *ag, const char *id, const char *job_sha256, enum idset_bound *ret)
+bind_id(struct agent *ag, const char *id, const char *job_sha256, const char *submitter,
+    enum idset_kind kind, enum idset_bound *ret)
 {
 	enum idset_bound b = IDSET_NEW;
 	int r;
@@ -102,7 +105,8 @@ bind_id(struct agent *ag, const char *id, const char *job_sha256, enum idset_bou
 		*ret = IDSET_NEW;
 		return 0;
 	}
-	if ((r = idset_bind(ag->ids, id, job_sha256, &b)) != 0)
+	if ((r = idset_bind(ag->ids, id, job_sha256, submitter != NULL ? submitter : "", kind,
+	    &b)) != 0)
 		return r;
 	*ret = b;
 	return 0;
@@ -136,10 +140,12 @@ pipeline_audit_replay(void *arg, const struct audit_seen *rec)
 	if (rec->id == NULL || rec->job_sha256 == NULL)
 		return;
 	if ((strcmp(ev, "intent") == 0 || strcmp(ev, "signature") == 0 ||
-	    strcmp(ev, "signed") == 0 ||
-	    rejected_after_parse(ev, rec->submitter, rec->key, rec->code)) &&
-	    bind_id(ag, rec->id, rec->job_sha256, &bound) != 0)
+	    strcmp(ev, "signed") == 0) &&
+	    bind_id(ag, rec->id, rec->job_sha256, rec->submitter, IDSET_INTENT, &bound) != 0)
 		log_warn("audit log: cannot bind job id %s to its job", rec->id);
+	if (rejected_after_parse(ev, rec->submitter, rec->key, rec->code) &&
+	    bind_id(ag, rec->id, rec->job_sha256, rec->submitter, IDSET_REJECTED, &bound) != 0)
+		log_warn("audit log: cannot bind job id %s to its rejected job", rec->id);
 	/* Quotas look back a day; the replay table only as far as jobs live. */
 	if (strcmp(ev, "signed") == 0 && ag->quota != NULL && rec->submitter != NULL &&
 	    rec->key != NULL && rec->time > sgtime_now() - QUOTA_DAY_S &&
@@ -464,15 +470,15 @@ sign_job(struct agent *ag, struct queue *q, struct outcome *o)
 		 * may still have been bound to another job long ago. */
 		enum idset_bound bound;
 
-		if ((r = bind_id(ag, o->id, o->job_sha256, &bound)) != 0) {
+		if ((r = bind_id(ag, o->id, o->job_sha256, o->sub, IDSET_INTENT, &bound)) != 0) {
 			replay_done(ag->replay, o->id, 0, NULL, NULL, 0);
 			log_error_r(r, "job %s: cannot look its id up among the bound ids", o->id);
 			return SG_ERR_INTERNAL;
 		}
 		if (bound == IDSET_OTHER) {
 			replay_done(ag->replay, o->id, 0, NULL, NULL, 0);
-			log_warn("job %s: the id belongs to another job decided before; refused",
-			    o->id);
+			log_warn("job %s: the id belongs to another job decided before (signed, or "
+			    "rejected from the same submitter); refused", o->id);
 			return SG_ERR_JOB_REPLAYED;
 		}
 	}
@@ -794,7 +800,7 @@ pipeline_process(struct agent *ag, struct queue *q, const struct queue_entry *e,
 	        sg_err_code(o.code))) {
 		enum idset_bound bound;
 
-		if (bind_id(ag, o.id, o.job_sha256, &bound) != 0)
+		if (bind_id(ag, o.id, o.job_sha256, o.sub, IDSET_REJECTED, &bound) != 0)
 			log_warn("job %s: cannot bind its id to the rejected job", o.id);
 	}
 	/* Quotas count only jobs signed now (not refused, failed or republished). */

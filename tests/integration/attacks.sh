@@ -45,21 +45,23 @@ stream_env() {
 	done < "$D/xrange"
 	return 1
 }
-# sign_env PAYLOAD_FILE OUT: a job envelope of the payload, signed by ci-fw
-# the way submit-job signs (DSSE PAE, ECDSA P-256 over SHA-256)
+# sign_env PAYLOAD_FILE OUT [SUBMITTER]: a job envelope of the payload,
+# signed by SUBMITTER (default ci-fw) the way submit-job signs (DSSE PAE,
+# ECDSA P-256 over SHA-256)
 sign_env() {
-	local len sig keyid
+	local len sig keyid who=${3:-ci-fw}
 	len=$(stat -c %s "$1")
 	{ printf 'DSSEv1 31 application/vnd.signet.job+json %s ' "$len"; cat "$1"; } > "$1.pae"
-	sig=$(openssl dgst -sha256 -sign "$D/ci-fw.key" "$1.pae" | base64 -w0)
-	keyid=sha256:$(openssl pkey -pubin -in "$D/ci-fw.pub" -outform DER | sha256sum | cut -d' ' -f1)
+	sig=$(openssl dgst -sha256 -sign "$D/$who.key" "$1.pae" | base64 -w0)
+	keyid=sha256:$(openssl pkey -pubin -in "$D/$who.pub" -outform DER | sha256sum | cut -d' ' -f1)
 	jq -cn --arg p "$(base64 -w0 < "$1")" --arg s "$sig" --arg k "$keyid" \
 		'{payloadType: "application/vnd.signet.job+json", payload: $p, signatures: [{keyid: $k, sig: $s}]}' > "$2"
 }
-# job_payload ID NAME SHA CREATED EXPIRES: a job payload for key release, raw
+# job_payload ID NAME SHA CREATED EXPIRES [KEY]: a raw job payload for KEY
+# (default release)
 job_payload() {
-	jq -cn --arg id "$1" --arg n "$2" --arg s "$3" --arg c "$4" --arg e "$5" \
-		'{v: 1, id: $id, created: $c, expires: $e, key: "release", format: "raw",
+	jq -cn --arg id "$1" --arg n "$2" --arg s "$3" --arg c "$4" --arg e "$5" --arg k "${6:-release}" \
+		'{v: 1, id: $id, created: $c, expires: $e, key: $k, format: "raw",
 		  artifact: {name: $n, sha256: $s, size: 6}, ci: {system: "local"}}'
 }
 utc() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
@@ -69,6 +71,7 @@ tree_sum() { (cd "$1" && find . -type f -printf '%p %m\n' | sort && find . -type
 stack_redis_start || exit 1
 stack_token_init || exit 1
 stack_submitter ci-fw ec
+stack_submitter limited ec '["release"]'
 # shellcheck disable=SC2034 # read by stack_config
 STACK_EXTRA="\"reclaim_after\": 1,"
 stack_config
@@ -97,6 +100,53 @@ else
 	fail "signing job X (result: $(result "$X"))" "$D/agent.log"
 fi
 tree_sum "$D/store/release/$X" > "$D/x.tree"
+
+# --- 1b. Ids bound by a rejection ------------------------------------------
+# A job that the agent authenticated, parsed and rejected binds its id for
+# its submitter: another job of that submitter under the id is refused.
+# It does not bind it for others: a submitter whose jobs the agent refuses
+# must not be able to spend ids it copied from Redis.
+# push_wait ENV ID EVENT: pushes an envelope, waits for its decision record
+push_wait() {
+	local before
+	before=$(grep -c "\"event\":\"$3\",\"id\":\"$2\"" "$D/audit.log")
+	rc_ -x XADD signet:jobs '*' env < "$1" >/dev/null
+	for _ in $(seq 1 200); do
+		[ "$(grep -c "\"event\":\"$3\",\"id\":\"$2\"" "$D/audit.log")" -gt "$before" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+now=$(date +%s)
+fsha=$(sha256sum < "$D/first.bin" | cut -d' ' -f1)
+osha=$(sha256sum < "$D/other.bin" | cut -d' ' -f1)
+Z=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+job_payload "$Z" first.bin "$fsha" "$(utc "$now")" "$(utc $((now + 300)))" no-such-key > "$D/z1.json"
+sign_env "$D/z1.json" "$D/z1.env"
+push_wait "$D/z1.env" "$Z" rejected
+job_payload "$Z" other.bin "$osha" "$(utc "$now")" "$(utc $((now + 300)))" > "$D/z2.json"
+sign_env "$D/z2.json" "$D/z2.env"
+push_wait "$D/z2.env" "$Z" rejected
+if grep -q "\"event\":\"rejected\",\"id\":\"$Z\".*\"code\":\"policy.unknown_key\"" "$D/audit.log" &&
+	grep -q "\"event\":\"rejected\",\"id\":\"$Z\".*\"code\":\"job.replayed\"" "$D/audit.log" &&
+	! grep -q "\"event\":\"signature\",\"id\":\"$Z\"" "$D/audit.log"; then
+	ok "a submitter's second job under an id of its rejected job: job.replayed, not signed"
+else
+	fail "second job under a rejected id" "$D/agent.log"
+fi
+Y=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+job_payload "$Y" first.bin "$fsha" "$(utc "$now")" "$(utc $((now + 300)))" release-rsa > "$D/y1.json"
+sign_env "$D/y1.json" "$D/y1.env" limited
+push_wait "$D/y1.env" "$Y" rejected
+job_payload "$Y" other.bin "$osha" "$(utc "$now")" "$(utc $((now + 300)))" > "$D/y2.json"
+sign_env "$D/y2.json" "$D/y2.env"
+push_wait "$D/y2.env" "$Y" signed
+if grep -q "\"event\":\"rejected\",\"id\":\"$Y\".*\"code\":\"policy.key_not_allowed\"" "$D/audit.log" &&
+	[ "$(result "$Y" | jq -r .status)" = signed ] && [ -f "$D/store/release/$Y/other.bin.sig" ]; then
+	ok "an id copied by a submitter whose job is refused stays usable by its owner (signed)"
+else
+	fail "id copied by a refused submitter (result: $(result "$Y"))" "$D/agent.log"
+fi
 
 # --- 2. A second agent on the same configuration ---------------------------
 # Started beside the running one (a manual run next to the service), it

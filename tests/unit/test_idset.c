@@ -70,7 +70,7 @@ bind_n(struct idset *s, unsigned id, unsigned sha)
 
 	make_id(id, i);
 	make_sha(sha, h);
-	ck_assert_int_eq(idset_bind(s, i, h, &b), 0);
+	ck_assert_int_eq(idset_bind(s, i, h, "ci-fw", IDSET_INTENT, &b), 0);
 	return b;
 }
 
@@ -82,19 +82,65 @@ START_TEST(test_bind_first_stays)
 
 	ck_assert_int_eq(idset_new(tmpdir, &s), 0);
 	make_id(1, id);
-	ck_assert_int_eq(idset_bind(s, id, SHA_A, &b), 0);
+	ck_assert_int_eq(idset_bind(s, id, SHA_A, "ci-fw", IDSET_INTENT, &b), 0);
 	ck_assert_int_eq(b, IDSET_NEW);
-	ck_assert_int_eq(idset_bind(s, id, SHA_A, &b), 0);
+	ck_assert_int_eq(idset_bind(s, id, SHA_A, "ci-fw", IDSET_INTENT, &b), 0);
 	ck_assert_int_eq(b, IDSET_SAME);
-	/* Another job under the id: refused, and the first binding stays. */
-	ck_assert_int_eq(idset_bind(s, id, SHA_B, &b), 0);
+	/* Another job under the id: refused, from anyone, and the first
+	 * binding stays. */
+	ck_assert_int_eq(idset_bind(s, id, SHA_B, "ci-fw", IDSET_INTENT, &b), 0);
 	ck_assert_int_eq(b, IDSET_OTHER);
-	ck_assert_int_eq(idset_bind(s, id, SHA_A, &b), 0);
+	ck_assert_int_eq(idset_bind(s, id, SHA_B, "someone-else", IDSET_INTENT, &b), 0);
+	ck_assert_int_eq(b, IDSET_OTHER);
+	ck_assert_int_eq(idset_bind(s, id, SHA_B, "ci-fw", IDSET_REJECTED, &b), 0);
+	ck_assert_int_eq(b, IDSET_OTHER);
+	ck_assert_int_eq(idset_bind(s, id, SHA_A, "ci-fw", IDSET_INTENT, &b), 0);
 	ck_assert_int_eq(b, IDSET_SAME);
 	/* 16 bytes of the job's hash are kept: 128 bits tell jobs apart. */
-	ck_assert_int_eq(idset_bind(s, id, SHA_A_TAIL, &b), 0);
+	ck_assert_int_eq(idset_bind(s, id, SHA_A_TAIL, "ci-fw", IDSET_INTENT, &b), 0);
 	ck_assert_int_eq(b, IDSET_SAME);
 	ck_assert_uint_eq(idset_count(s), 1);
+	idset_free(s);
+}
+END_TEST
+
+/* A rejection binds the id for its submitter only: another submitter
+ * (one whose job the agent refuses, say) cannot spend ids it copied. */
+START_TEST(test_rejection_binds_its_submitter)
+{
+	struct idset *s = NULL;
+	enum idset_bound b = IDSET_NEW;
+	char id[JOB_ID_LEN + 1];
+
+	ck_assert_int_eq(idset_new(tmpdir, &s), 0);
+	make_id(2, id);
+	ck_assert_int_eq(idset_bind(s, id, SHA_A, "limited", IDSET_REJECTED, &b), 0);
+	ck_assert_int_eq(b, IDSET_NEW);
+	/* The same submitter again: its same job is, another is not. */
+	ck_assert_int_eq(idset_bind(s, id, SHA_A, "limited", IDSET_REJECTED, &b), 0);
+	ck_assert_int_eq(b, IDSET_SAME);
+	ck_assert_int_eq(idset_bind(s, id, SHA_B, "limited", IDSET_INTENT, &b), 0);
+	ck_assert_int_eq(b, IDSET_OTHER);
+	ck_assert_int_eq(idset_bind(s, id, SHA_B, "limited", IDSET_REJECTED, &b), 0);
+	ck_assert_int_eq(b, IDSET_OTHER);
+	/* Another submitter's job is free to go, and its intent binds the id
+	 * for everyone from then on. */
+	ck_assert_int_eq(idset_bind(s, id, SHA_B, "ci-fw", IDSET_REJECTED, &b), 0);
+	ck_assert_int_eq(b, IDSET_NEW);
+	ck_assert_int_eq(idset_bind(s, id, SHA_B, "ci-fw", IDSET_INTENT, &b), 0);
+	ck_assert_int_eq(b, IDSET_NEW);
+	ck_assert_int_eq(idset_bind(s, id, SHA_A, "limited", IDSET_INTENT, &b), 0);
+	ck_assert_int_eq(b, IDSET_OTHER);
+	ck_assert_int_eq(idset_bind(s, id, SHA_B, "ci-fw", IDSET_INTENT, &b), 0);
+	ck_assert_int_eq(b, IDSET_SAME);
+	/* A rejected job signed later (its intent) keeps the id for it. */
+	make_id(3, id);
+	ck_assert_int_eq(idset_bind(s, id, SHA_A, "ci-fw", IDSET_REJECTED, &b), 0);
+	ck_assert_int_eq(idset_bind(s, id, SHA_A, "ci-fw", IDSET_INTENT, &b), 0);
+	ck_assert_int_eq(b, IDSET_SAME);
+	ck_assert_int_eq(idset_bind(s, id, SHA_B, "other", IDSET_INTENT, &b), 0);
+	ck_assert_int_eq(b, IDSET_OTHER);
+	ck_assert_uint_eq(idset_count(s), 2);
 	idset_free(s);
 }
 END_TEST
@@ -103,16 +149,19 @@ START_TEST(test_bad_arguments)
 {
 	struct idset *s = NULL;
 	enum idset_bound b = IDSET_OTHER;
+	const char *zero = "00000000000000000000000000000000";
 
 	ck_assert_int_eq(idset_new(tmpdir, &s), 0);
-	ck_assert_int_eq(idset_bind(s, "0000000000000000000000000000000A", SHA_A, &b),
+	ck_assert_int_eq(idset_bind(s, "0000000000000000000000000000000A", SHA_A, "x",
+	    IDSET_INTENT, &b), SG_ERR_INVALID_ARGUMENT);
+	ck_assert_int_eq(idset_bind(s, "00", SHA_A, "x", IDSET_INTENT, &b), SG_ERR_INVALID_ARGUMENT);
+	ck_assert_int_eq(idset_bind(s, "000000000000000000000000000000000", SHA_A, "x",
+	    IDSET_INTENT, &b), SG_ERR_INVALID_ARGUMENT);
+	ck_assert_int_eq(idset_bind(s, zero, "ab", "x", IDSET_INTENT, &b), SG_ERR_INVALID_ARGUMENT);
+	ck_assert_int_eq(idset_bind(s, zero, NULL, "x", IDSET_INTENT, &b), SG_ERR_INVALID_ARGUMENT);
+	ck_assert_int_eq(idset_bind(s, zero, SHA_A, NULL, IDSET_INTENT, &b),
 	    SG_ERR_INVALID_ARGUMENT);
-	ck_assert_int_eq(idset_bind(s, "00", SHA_A, &b), SG_ERR_INVALID_ARGUMENT);
-	ck_assert_int_eq(idset_bind(s, "000000000000000000000000000000000", SHA_A, &b),
-	    SG_ERR_INVALID_ARGUMENT);
-	ck_assert_int_eq(idset_bind(s, "00000000000000000000000000000000", "ab", &b),
-	    SG_ERR_INVALID_ARGUMENT);
-	ck_assert_int_eq(idset_bind(s, "00000000000000000000000000000000", NULL, &b),
+	ck_assert_int_eq(idset_bind(s, zero, SHA_A, "x", (enum idset_kind)7, &b),
 	    SG_ERR_INVALID_ARGUMENT);
 	/* Outputs untouched on failure, nothing bound. */
 	ck_assert_int_eq(b, IDSET_OTHER);
@@ -122,8 +171,6 @@ START_TEST(test_bad_arguments)
 }
 END_TEST
 
-/* 100 000 ids through a dozen doublings: every one still bound to its own
- * job, none to another's. */
 START_TEST(test_many_through_growth)
 {
 	struct idset *s = NULL;
@@ -144,7 +191,7 @@ START_TEST(test_many_through_growth)
 END_TEST
 
 /* The buckets live in a file, not in the agent's memory: 300 000 ids (a
- * 16 MiB file) leave the resident set within 1 MiB.  Prints the cost. */
+ * 32 MiB file) leave the resident set within 1 MiB.  Prints the cost. */
 START_TEST(test_memory_flat)
 {
 	struct idset *s = NULL;
@@ -193,6 +240,7 @@ main(void)
 	int failed;
 
 	tcase_add_test(tc, test_bind_first_stays);
+	tcase_add_test(tc, test_rejection_binds_its_submitter);
 	tcase_add_test(tc, test_bad_arguments);
 	tcase_add_test(tc, test_many_through_growth);
 	tcase_add_test(tc, test_memory_flat);
