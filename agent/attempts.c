@@ -23,14 +23,15 @@
 
 struct slot {
 	uint64_t ms, seq;     /* the entry id */
-	uint64_t stamp;       /* when its last attempt began (a counter) */
+	uint32_t stamp;       /* when its last attempt began (a wrapping counter) */
 	uint32_t count;       /* attempts; 0: the slot is empty */
 };
+_Static_assert(sizeof(struct slot) == 24, "a slot is 24 bytes");
 
 struct attempts {
 	pthread_mutex_t lock;
 	uint64_t salt;
-	uint64_t clock;       /* stamps handed out */
+	uint32_t clock;       /* stamps handed out, modulo 2^32 */
 	size_t used;
 	struct slot slots[ATTEMPTS_SLOTS];
 };
@@ -104,16 +105,23 @@ remove_at(struct attempts *a, size_t i)
 	}
 }
 
-/* Forgets the entry begun longest ago; lock held. */
+/* Forgets the entry begun longest ago (the largest age, clock - stamp,
+ * which wraps correctly); lock held. */
 static void
 evict_oldest(struct attempts *a)
 {
 	size_t i, oldest = ATTEMPTS_SLOTS;
+	uint32_t age, oldest_age = 0;
 
-	for (i = 0; i < ATTEMPTS_SLOTS; i++)
-		if (a->slots[i].count != 0 &&
-		    (oldest == ATTEMPTS_SLOTS || a->slots[i].stamp < a->slots[oldest].stamp))
+	for (i = 0; i < ATTEMPTS_SLOTS; i++) {
+		if (a->slots[i].count == 0)
+			continue;
+		age = a->clock - a->slots[i].stamp;
+		if (oldest == ATTEMPTS_SLOTS || age > oldest_age) {
 			oldest = i;
+			oldest_age = age;
+		}
+	}
 	if (oldest != ATTEMPTS_SLOTS)
 		remove_at(a, oldest);
 }

@@ -14,7 +14,8 @@
  * because of them — come back with their count.
  *
  * Bounded: ATTEMPTS_ENTRIES_MAX entries taken up and not decided are
- * remembered (the agent holds at most a few hundred in work at a time);
+ * remembered (the agent holds at most 256 queued plus one per worker in
+ * work at a time);
  * beyond that the entry begun longest ago is forgotten, which can only
  * give it more attempts, never fewer.  Entry ids are Redis stream ids
  * ("<ms>-<seq>"); anything else is never counted.  Thread-safe.
@@ -24,7 +25,7 @@
 
 #include "err.h"
 
-#define ATTEMPTS_ENTRIES_MAX 4096   /* undecided entries remembered */
+#define ATTEMPTS_ENTRIES_MAX 2048   /* undecided entries remembered: 96 KiB */
 
 struct attempts;
 

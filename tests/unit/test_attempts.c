@@ -92,7 +92,7 @@ END_TEST
  * keeps every other entry reachable, ids aimed at one slot included. */
 START_TEST(test_against_model)
 {
-	enum { N = 3000 };
+	enum { N = ATTEMPTS_ENTRIES_MAX * 3 / 4 };
 	static unsigned model[N];
 	struct attempts *a = attempts_new();
 	char id[48];
