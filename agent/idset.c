@@ -57,6 +57,7 @@ struct idset_bucket {
 _Static_assert(sizeof(struct idset_record) == 48, "a record is 48 bytes");
 _Static_assert(sizeof(struct idset_bucket) == IDSET_BUCKET_BYTES, "a bucket is 4 KiB");
 
+
 struct idset {
 	pthread_mutex_t lock;
 	int fd;                    /* the buckets: an unlinked file */
@@ -65,7 +66,7 @@ struct idset {
 	size_t count;              /* records in the file */
 	int broken;                /* a read or write failed: no more binds */
 	uint8_t salt[16];
-	struct idset_bucket buf;   /* the bucket being looked at; lock held */
+	struct idset_bucket *buf;  /* the bucket being looked at; lock held */
 };
 
 /* An unlinked file of nbuckets empty buckets in dir, its blocks allocated. */
@@ -231,7 +232,7 @@ idset_new(const char *dir, struct idset **ret)
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return SG_ERR_ALLOC;
 	s->fd = -1;
-	if ((s->dir = strdup(dir)) == NULL) {
+	if ((s->dir = strdup(dir)) == NULL || (s->buf = malloc(sizeof(*s->buf))) == NULL) {
 		r = SG_ERR_ALLOC;
 		goto fail;
 	}
@@ -246,6 +247,7 @@ idset_new(const char *dir, struct idset **ret)
 	*ret = s;
 	return 0;
  fail:
+	free(s->buf);
 	free(s->dir);
 	free(s);
 	return r;
@@ -259,6 +261,7 @@ idset_free(struct idset *s)
 	pthread_mutex_destroy(&s->lock);
 	if (s->fd != -1)
 		close(s->fd);
+	free(s->buf);
 	free(s->dir);
 	free(s);
 }
@@ -269,8 +272,8 @@ read_bucket(struct idset *s, uint64_t hash, uint64_t *ret_b)
 {
 	uint64_t b = bucket_of(hash, s->bits);
 
-	if (full_pread(s->fd, &s->buf, sizeof(s->buf), b * IDSET_BUCKET_BYTES) != 0 ||
-	    s->buf.count > IDSET_BUCKET_RECORDS)
+	if (full_pread(s->fd, s->buf, sizeof(*s->buf), b * IDSET_BUCKET_BYTES) != 0 ||
+	    s->buf->count > IDSET_BUCKET_RECORDS)
 		return SG_ERR_SYSTEM;
 	*ret_b = b;
 	return 0;
@@ -287,8 +290,8 @@ bind_locked(struct idset *s, const struct idset_record *want, enum idset_bound *
 
 	if ((r = read_bucket(s, hash, &b)) != 0)
 		return r;
-	for (i = 0; i < s->buf.count; i++) {
-		have = &s->buf.rec[i];
+	for (i = 0; i < s->buf->count; i++) {
+		have = &s->buf->rec[i];
 		if (memcmp(have->id, want->id, IDSET_ID_LEN) != 0)
 			continue;
 		same_job = memcmp(have->job, want->job, IDSET_JOB_LEN) == 0;
@@ -303,7 +306,7 @@ bind_locked(struct idset *s, const struct idset_record *want, enum idset_bound *
 		}
 		if (want->kind == IDSET_INTENT) {
 			*have = *want; /* about to be signed: bound for everyone now */
-			if ((r = full_pwrite(s->fd, &s->buf, sizeof(s->buf),
+			if ((r = full_pwrite(s->fd, s->buf, sizeof(*s->buf),
 			    b * IDSET_BUCKET_BYTES)) != 0)
 				return r;
 		}
@@ -312,15 +315,16 @@ bind_locked(struct idset *s, const struct idset_record *want, enum idset_bound *
 	}
 	/* A new id: room first (5/8 average load, and its own bucket). */
 	while (((uint64_t)s->count + 1) * 8 > ((uint64_t)IDSET_BUCKET_RECORDS << s->bits) * 5 ||
-	    s->buf.count == IDSET_BUCKET_RECORDS) {
+	    s->buf->count == IDSET_BUCKET_RECORDS) {
 		if (tries++ == IDSET_GROW_TRIES_MAX)
 			return SG_ERR_LIMIT;
 		if ((r = grow(s)) != 0 || (r = read_bucket(s, hash, &b)) != 0)
 			return r;
 	}
-	s->buf.rec[s->buf.count] = *want;
-	s->buf.count++;
-	if ((r = full_pwrite(s->fd, &s->buf, sizeof(s->buf), b * IDSET_BUCKET_BYTES)) != 0)
+	s->buf->rec[s->buf->count] = *want;
+	s->buf->count++;
+	if ((r = full_pwrite(s->fd, s->buf, sizeof(*s->buf),
+	    b * IDSET_BUCKET_BYTES)) != 0)
 		return r;
 	s->count++;
 	*ret_bound = IDSET_NEW;
