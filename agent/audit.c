@@ -18,11 +18,14 @@
 #include "sgtime.h"
 
 #define TORN_SUFFIX ".torn"
+#define LOCK_SUFFIX ".lock"
+#define LOCK_HOLDER_MAX 200   /* bytes of the holder's line read back from the lock file */
 
 struct audit {
 	pthread_mutex_t lock;
 	char *path;
 	int fd;
+	int lock_fd;                      /* <path>.lock, locked while open */
 	uint64_t seq;                     /* last written */
 	uint64_t bytes;                   /* file size after it */
 	struct merkle_tree tree;          /* of records 1..seq */
@@ -48,10 +51,10 @@ replay_record(void *arg, uint64_t seq, const char *line, size_t len, const uint8
     const cJSON *rec)
 {
 	static const char *const stored[] = {
-		"event", "id", "job_sha256", "key", "time", "submitter", "code", "expires",
+		"event", "id", "job_sha256", "key", "time", "submitter", "code", "expires", "entry",
 	};
 	struct load *ld = arg;
-	const char *vals[8] = { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
+	const char *vals[sizeof(stored) / sizeof(stored[0])];
 	struct audit_seen seen;
 	size_t slen, i;
 
@@ -62,7 +65,7 @@ replay_record(void *arg, uint64_t seq, const char *line, size_t len, const uint8
 		ld->cp_offset = ld->offset;
 	if (ld->fn == NULL)
 		return 0;
-	for (i = 0; i < 8; i++) {
+	for (i = 0; i < sizeof(stored) / sizeof(stored[0]); i++) {
 		if (json_get_string(rec, stored[i], &vals[i], &slen) != 0)
 			vals[i] = NULL;
 	}
@@ -75,6 +78,7 @@ replay_record(void *arg, uint64_t seq, const char *line, size_t len, const uint8
 	seen.key = vals[3];
 	seen.submitter = vals[5];
 	seen.code = vals[6];
+	seen.entry = vals[8];
 	if (vals[4] == NULL || sgtime_parse(vals[4], &seen.time) != 0)
 		seen.time = 0;
 	if (vals[7] == NULL || sgtime_parse(vals[7], &seen.expires) != 0)
@@ -125,6 +129,90 @@ cut_torn_tail(struct audit *a, const char *path, const struct auditlog_state *st
 	return r;
 }
 
+/* An open file description lock on all of fd, for writing, without waiting
+ * (F_OFD_SETLK: held by this open file, not by the process, so that no
+ * other open of the file in this process releases it).  0, or errno. */
+static int
+ofd_lock(int fd)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = 0;
+	fl.l_len = 0;
+	return fcntl(fd, F_OFD_SETLK, &fl) == 0 ? 0 : errno;
+}
+
+/* The holder's line from the lock file, printable ASCII only, into buf. */
+static void
+lock_holder(int fd, char *buf, size_t len)
+{
+	char raw[LOCK_HOLDER_MAX + 1];
+	ssize_t n;
+	size_t i, k = 0;
+
+	n = pread(fd, raw, LOCK_HOLDER_MAX, 0);
+	for (i = 0; n > 0 && i < (size_t)n && raw[i] != '\n' && k + 1 < len; i++)
+		buf[k++] = raw[i] >= 0x20 && raw[i] < 0x7f ? raw[i] : '?';
+	if (k == 0)
+		snprintf(buf, len, "a process that has not written its pid yet");
+	else
+		buf[k] = '\0';
+}
+
+/*
+ * Makes this process the log's only writer: a write lock on <path>.lock,
+ * which then names us ("pid N NAME since TIME"), and one on the log itself
+ * (the same log reached under another name).  Both are held until
+ * audit_close() or the process ends; a second agent on the same log fails
+ * here with SG_ERR_CONFIG, naming the holder.
+ */
+static int
+take_lock(struct audit *a, const char *path, char *errbuf, size_t errlen)
+{
+	char lpath[4096], holder[LOCK_HOLDER_MAX + 1], line[LOCK_HOLDER_MAX + 1];
+	char since[SGTIME_LEN + 1];
+	int e, n;
+
+	n = snprintf(lpath, sizeof(lpath), "%s%s", path, LOCK_SUFFIX);
+	if (n < 0 || (size_t)n >= sizeof(lpath)) {
+		snprintf(errbuf, errlen, "audit log %s: path too long", path);
+		return SG_ERR_CONFIG;
+	}
+	a->lock_fd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (a->lock_fd == -1) {
+		snprintf(errbuf, errlen, "audit log lock %s: %s", lpath, strerror(errno));
+		return SG_ERR_SYSTEM;
+	}
+	if ((e = ofd_lock(a->lock_fd)) != 0) {
+		if (e != EAGAIN && e != EACCES) {
+			snprintf(errbuf, errlen, "audit log lock %s: %s", lpath, strerror(e));
+			return SG_ERR_SYSTEM;
+		}
+		lock_holder(a->lock_fd, holder, sizeof(holder));
+		snprintf(errbuf, errlen, "audit log %s is in use by another agent (%s, per %s): "
+		    "two agents must never write one log; stop that one, or give this one its "
+		    "own audit_log", path, holder, lpath);
+		return SG_ERR_CONFIG;
+	}
+	sgtime_format(sgtime_now(), since);
+	n = snprintf(line, sizeof(line), "pid %ld %s since %s\n", (long)getpid(),
+	    program_invocation_short_name, since);
+	if (n < 0 || (size_t)n >= sizeof(line) || ftruncate(a->lock_fd, 0) != 0 ||
+	    pwrite(a->lock_fd, line, (size_t)n, 0) != n) {
+		snprintf(errbuf, errlen, "audit log lock %s: cannot write it", lpath);
+		return SG_ERR_SYSTEM;
+	}
+	if ((e = ofd_lock(a->fd)) != 0) {
+		snprintf(errbuf, errlen, "audit log %s is locked by another process (%s), not "
+		    "through %s: the same log under another name?", path, strerror(e), lpath);
+		return e == EAGAIN || e == EACCES ? SG_ERR_CONFIG : SG_ERR_SYSTEM;
+	}
+	return 0;
+}
+
 int
 audit_open(const char *path, const struct checkpoint *cp, audit_replay_fn fn, void *arg,
     struct audit **ret, char *errbuf, size_t errlen)
@@ -140,12 +228,16 @@ audit_open(const char *path, const struct checkpoint *cp, audit_replay_fn fn, vo
 		free(a);
 		return SG_ERR_ALLOC;
 	}
+	a->lock_fd = -1;
 	a->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (a->fd == -1) {
 		snprintf(errbuf, errlen, "audit log %s: %s", path, strerror(errno));
 		r = SG_ERR_SYSTEM;
 		goto fail;
 	}
+	/* Before the log is read: nobody else appends from here on. */
+	if ((r = take_lock(a, path, errbuf, errlen)) != 0)
+		goto fail;
 	memset(&ld, 0, sizeof(ld));
 	ld.fn = fn;
 	ld.arg = arg;
@@ -193,6 +285,8 @@ audit_open(const char *path, const struct checkpoint *cp, audit_replay_fn fn, vo
  fail:
 	if (a->fd != -1)
 		close(a->fd);
+	if (a->lock_fd != -1)
+		close(a->lock_fd);
 	free(a->path);
 	free(a);
 	free(st);
@@ -427,6 +521,10 @@ audit_close(struct audit *a)
 			log_debug("fdatasync of the audit log failed");
 		close(a->fd);
 	}
+	/* The lock file stays (with our pid in it): removing it would let a
+	 * second agent lock a new file while a third still holds the old. */
+	if (a->lock_fd != -1)
+		close(a->lock_fd);
 	pthread_mutex_destroy(&a->lock);
 	pthread_cond_destroy(&a->synced_cond);
 	free(a->path);

@@ -65,6 +65,7 @@ struct audit_seen {
 	const char *key;
 	const char *submitter;
 	const char *code;
+	const char *entry; /* the stream entry id */
 	int64_t time;
 	int64_t expires;   /* the job's expiry; 0 when the record has none */
 };
@@ -73,7 +74,10 @@ typedef void (*audit_replay_fn)(void *arg, const struct audit_seen *rec);
 /*
  * Opens (creating with mode 0600) the log and checks it whole
  * (auditlog_scan): a record missing, altered or out of order is
- * SG_ERR_CONFIG with the record in errbuf.  A torn tail (an append cut
+ * SG_ERR_CONFIG with the record in errbuf.  The log is this process's
+ * alone while it is open: open file description locks on "<path>.lock"
+ * (which names the holder: "pid N NAME since TIME") and on the log; a log
+ * that another process holds is SG_ERR_CONFIG, errbuf naming the holder.  A torn tail (an append cut
  * short by a crash; its result was never released) is appended to
  * "<path>.torn", cut off and logged, never taken as records.  When cp is
  * not NULL (the last checkpoint this agent signed), the log must reach

@@ -121,6 +121,58 @@ get_seconds(struct cfg_ctx *x, const cJSON *obj, const char *name, int64_t max,
 	return 0;
 }
 
+/* The redis URL: a password inline is refused (SPEC §10: secrets come from
+ * files) and wiped, in our copy and in the parsed tree; a user name alone
+ * is fine.  A URL that does not parse is left to queue_open() to report. */
+static int
+check_redis_url(struct cfg_ctx *x, cJSON *root, struct agent_config *c)
+{
+	struct queue_url *u = NULL;
+	cJSON *item;
+	int has_password;
+
+	if (c->redis == NULL || queue_url_parse(c->redis, &u) != 0)
+		return 0;
+	has_password = u->password != NULL;
+	queue_url_free(u);
+	if (!has_password)
+		return 0;
+	explicit_bzero(c->redis, strlen(c->redis));
+	free(c->redis);
+	c->redis = NULL;
+	if ((item = cJSON_GetObjectItemCaseSensitive(root, "redis")) != NULL &&
+	    cJSON_IsString(item) && item->valuestring != NULL)
+		explicit_bzero(item->valuestring, strlen(item->valuestring));
+	return cfg_error(x, "redis: the URL holds a password; put the password in the file "
+	    "named by redis_password_file (the URL may keep a user name)");
+}
+
+/* "store_mode": "0640" — the file store's file mode, in octal. */
+static int
+get_store_mode(struct cfg_ctx *x, const cJSON *root, const struct agent_config *c,
+    unsigned *ret)
+{
+	const char *s;
+	size_t len, i;
+	unsigned mode = 0;
+	int r = json_get_string(root, "store_mode", &s, &len);
+
+	if (r == SG_ERR_NOT_FOUND)
+		return 0;
+	if (r == 0 && (len == 3 || len == 4) && strlen(s) == len) {
+		for (i = 0; i < len && s[i] >= '0' && s[i] <= '7'; i++)
+			mode = mode * 8 + (unsigned)(s[i] - '0');
+		if (i == len && store_mode_ok(mode)) {
+			if (c->store != NULL && strncmp(c->store, "file://", 7) != 0)
+				return cfg_error(x, "store_mode: only for a file:// store");
+			*ret = mode;
+			return 0;
+		}
+	}
+	return cfg_error(x, "store_mode: an octal mode as a string, such as \"0640\": the owner "
+	    "reads and writes, group and others do not write");
+}
+
 static int
 load_chain(struct cfg_ctx *x, struct agent_key *k)
 {
@@ -577,6 +629,10 @@ load_submitter(struct cfg_ctx *x, const struct agent_config *c, const cJSON *ite
 			    path, CONFIG_PATTERN_MAX);
 		if (c->ncas == 0)
 			rr = cfg_error(x, "%sidentity: no submitter_cas are configured", path);
+		/* Without it, an identity from any configured CA would match. */
+		if (ca == NULL && c->ncas > 1)
+			rr = cfg_error(x, "%sca: required when several submitter_cas are configured: "
+			    "name the CA whose identities this entry accepts", path);
 		if (ca != NULL) {
 			for (n = 0; n < c->ncas; n++)
 				if (c->cas[n].name != NULL && strcmp(c->cas[n].name, ca) == 0)
@@ -839,7 +895,7 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 		"keys", "submitters", "submitter_cas", "revoked", "store_token_file",
 		"store_ca_file", "store_timeout", "store_deadline", "max_deliveries", "metrics_file",
 		"metrics_interval", "audit_origin", "checkpoint_interval", "webhooks", "user",
-		"ci_issuers",
+		"ci_issuers", "store_mode",
 	};
 	cJSON *root = NULL;
 	const cJSON *p, *keys, *subs, *cas, *cis, *item;
@@ -866,6 +922,7 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 #define KEEP(call) do { if ((r = (call)) != 0) { rr = worst(rr, r); if (r == SG_ERR_ALLOC) goto out; } } while (0)
 	KEEP(get_str(x, root, "", "name", 1, 0, &c->name));
 	KEEP(get_str(x, root, "", "redis", 1, 0, &c->redis));
+	KEEP(check_redis_url(x, root, c));
 	KEEP(get_str(x, root, "", "redis_password_file", 0, 1, &c->redis_password_file));
 	KEEP(get_str(x, root, "", "prefix", 0, 0, &c->prefix));
 	KEEP(get_str(x, root, "", "attestation_key", 1, 0, &c->attestation_key));
@@ -892,6 +949,7 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 	KEEP(get_seconds(x, root, "store_timeout", 3600, STORE_DEFAULT_TIMEOUT_S, &c->store_timeout));
 	KEEP(get_seconds(x, root, "store_deadline", 86400, STORE_DEFAULT_DEADLINE_S,
 	    &c->store_deadline));
+	KEEP(get_store_mode(x, root, c, &c->store_mode));
 	KEEP(get_seconds(x, root, "max_deliveries", 1000, DEFAULT_MAX_DELIVERIES, &c->max_deliveries));
 	KEEP(get_str(x, root, "", "metrics_file", 0, 1, &c->metrics_file));
 	KEEP(get_seconds(x, root, "metrics_interval", 3600, DEFAULT_METRICS_INTERVAL,
@@ -1086,7 +1144,8 @@ config_load_flags_report(const char *path, unsigned flags, struct agent_config *
 	r = 0;
  out:
 	config_free(c);
-	free(buf);
+	/* It may hold a password that the redis URL must not (refused above). */
+	freezero(buf, buf != NULL ? len + 1 : 0);
 	return r;
 }
 
@@ -1328,6 +1387,8 @@ config_same_hsm(const struct agent_config *a, const struct agent_config *b, char
 	if (what == NULL && (a->store_timeout != b->store_timeout ||
 	    a->store_deadline != b->store_deadline))
 		what = "store_timeout or store_deadline";
+	if (what == NULL && a->store_mode != b->store_mode)
+		what = "store_mode";
 	if (what == NULL && a->pkcs11_in_process != b->pkcs11_in_process)
 		what = "pkcs11.isolation";
 	if (what == NULL && a->pkcs11_sessions != b->pkcs11_sessions)

@@ -149,6 +149,7 @@ struct agent_config {
 	char *store_ca_file;        /* HTTPS store CA bundle, or NULL */
 	int64_t store_timeout;      /* seconds per HTTP request */
 	int64_t store_deadline;     /* seconds for all retries of one store write */
+	unsigned store_mode;        /* file store: mode of its files, 0 = the umask's */
 	int64_t max_deliveries;     /* deliveries of an entry before the dead letters */
 	char *metrics_file;         /* Prometheus textfile, or NULL */
 	int64_t metrics_interval;   /* seconds between writes of metrics_file */

@@ -250,6 +250,8 @@ worker_main(void *arg)
 	int r;
 
 	while (wq_pop(w->wq, &it) == 0) {
+		int received = 0; /* one attempt per delivery, however many retries */
+
 		delay = 0;
 		for (;;) {
 			if (q == NULL && (q = connect_with_backoff(&w->qopts, w->consumer)) == NULL)
@@ -257,7 +259,7 @@ worker_main(void *arg)
 			if (it.dead)
 				r = pipeline_dead_letter(w->ag, q, &it.e);
 			else
-				r = pipeline_process(w->ag, q, &it.e);
+				r = pipeline_process(w->ag, q, &it.e, &received);
 			if (r == 0)
 				break;
 			if (r == SG_ERR_QUEUE_UNAVAILABLE || r == SG_ERR_QUEUE_PROTOCOL ||
@@ -668,9 +670,13 @@ run(struct agent *ag, const struct agent_config *cfg)
 			    room < QUEUE_CLAIM_MAX ? room : QUEUE_CLAIM_MAX, &entries, &n);
 			next_reclaim = now + reclaim_ms;
 			for (i = 0; r == 0 && i < n; i++) {
-				int dead = entries[i].deliveries > (uint64_t)cfg->max_deliveries;
-				log_info("entry %s: taken over after %llu deliveries%s", entries[i].id,
-				    (unsigned long long)entries[i].deliveries, dead ? ", to the dead letters" : "");
+				/* Our own attempts decide, not Redis's delivery count,
+				 * which anyone can raise (XCLAIM ... RETRYCOUNT). */
+				unsigned tries = attempts_get(ag->attempts, entries[i].id);
+				int dead = tries >= (uint64_t)cfg->max_deliveries;
+				log_info("entry %s: taken over (%llu deliveries, %u attempts here)%s",
+				    entries[i].id, (unsigned long long)entries[i].deliveries, tries,
+				    dead ? ", to the dead letters" : "");
 				wq_push(&wq, &entries[i], dead);
 			}
 			queue_entries_free(entries, n);
@@ -869,7 +875,7 @@ main(int argc, char **argv)
 	}
 	struct store_opts so = { .url = cfg->store, .bearer_token_file = cfg->store_token_file,
 		.ca_file = cfg->store_ca_file, .timeout_s = cfg->store_timeout,
-		.deadline_s = cfg->store_deadline };
+		.deadline_s = cfg->store_deadline, .file_mode = cfg->store_mode };
 	if ((r = store_open(&so, &ag.store, errbuf, sizeof(errbuf))) != 0) {
 		log_error("%s", errbuf);
 		status = 2;
@@ -886,8 +892,11 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if ((r = path_dir(cfg->audit_log, &replay_dir)) != 0 ||
-	    (r = replay_new(replay_dir, &ag.replay)) != 0) {
-		log_error_r(r, "cannot make the replay table's file in %s",
+	    (r = replay_new(replay_dir, &ag.replay)) != 0 ||
+	    (r = idset_new(replay_dir, &ag.ids)) != 0 ||
+	    (ag.attempts = attempts_new()) == NULL) {
+		r = r != 0 ? r : SG_ERR_ALLOC;
+		log_error_r(r, "cannot make the replay table's files in %s",
 		    replay_dir != NULL ? replay_dir : "the audit log's directory");
 		status = 2;
 		goto out;
@@ -938,6 +947,8 @@ main(int argc, char **argv)
 	config_live_free(ag.live);
 	quota_free(ag.quota);
 	replay_free(ag.replay);
+	idset_free(ag.ids);
+	attempts_free(ag.attempts);
 	store_close(ag.store);
 	EVP_PKEY_free(ag.attest_pub);
 	hsm_close(ag.hsm);

@@ -77,22 +77,78 @@ note_payload(struct outcome *o, const uint8_t *payload, size_t len)
 	o->has_id = job_peek_id(payload, len, o->id) == 0;
 }
 
+/* Whether a decision record is about a job that was authenticated and
+ * parsed (it names a submitter and a key) and rejected: such a job binds
+ * its id for its submitter (see bind_id).  A job.replayed rejection is the
+ * refusal of one that came second; it binds nothing. */
+static int
+rejected_after_parse(const char *event, const char *submitter, const char *key,
+    const char *code)
+{
+	return strcmp(event, "rejected") == 0 && submitter != NULL && key != NULL &&
+	    (code == NULL || strcmp(code, sg_err_code(SG_ERR_JOB_REPLAYED)) != 0);
+}
+
 /*
- * Rebuilds the replay table and the quotas from the audit log.  Per job id
- * the log holds: "intent" before the HSM is asked, "signature" once it has
- * signed (with the signature itself), then the decision ("signed",
- * "rejected", "failed").  An intent with no signature record after it
- * means an earlier run stopped in between: the HSM may have signed, so the
- * id is spent — unless the decision says the HSM refused (hsm.* codes).
+ * Binds the id to this job for good (idset.h): at the intent to sign it
+ * (for everyone), and when it is rejected after it was authenticated and
+ * parsed (for its submitter).  A later job under the id with another
+ * payload is job.replayed, even once the replay table has forgotten the
+ * first (it expired).  submitter NULL (records from before intents named
+ * one) counts as the empty identity.
+ */
+static int
+bind_id(struct agent *ag, const char *id, const char *job_sha256, const char *submitter,
+    enum idset_kind kind, enum idset_bound *ret)
+{
+	enum idset_bound b = IDSET_NEW;
+	int r;
+
+	if (ag->ids == NULL) {
+		*ret = IDSET_NEW;
+		return 0;
+	}
+	if ((r = idset_bind(ag->ids, id, job_sha256, submitter != NULL ? submitter : "", kind,
+	    &b)) != 0)
+		return r;
+	*ret = b;
+	return 0;
+}
+
+/*
+ * Rebuilds the replay table, the set of bound ids and the quotas from the
+ * audit log.  Per job id the log holds: "intent" before the HSM is asked,
+ * "signature" once it has signed (with the signature itself), then the
+ * decision ("signed", "rejected", "failed").  An intent with no signature
+ * record after it means an earlier run stopped in between: the HSM may
+ * have signed, so the id is spent — unless the decision says the HSM
+ * refused (hsm.* codes).  The replay table keeps ids until their jobs
+ * expire; the bound ids are kept whatever their age.
  */
 void
 pipeline_audit_replay(void *arg, const struct audit_seen *rec)
 {
 	struct agent *ag = arg;
 	const char *ev = rec->event;
+	enum idset_bound bound;
 
+	/* Entries taken up and not decided: an earlier run may have died of them. */
+	if (rec->entry != NULL && ag->attempts != NULL) {
+		if (strcmp(ev, "received") == 0)
+			(void)attempts_begin(ag->attempts, rec->entry);
+		else if (strcmp(ev, "signed") == 0 || strcmp(ev, "rejected") == 0 ||
+		    strcmp(ev, "failed") == 0 || strcmp(ev, "published") == 0)
+			attempts_end(ag->attempts, rec->entry);
+	}
 	if (rec->id == NULL || rec->job_sha256 == NULL)
 		return;
+	if ((strcmp(ev, "intent") == 0 || strcmp(ev, "signature") == 0 ||
+	    strcmp(ev, "signed") == 0) &&
+	    bind_id(ag, rec->id, rec->job_sha256, rec->submitter, IDSET_INTENT, &bound) != 0)
+		log_warn("audit log: cannot bind job id %s to its job", rec->id);
+	if (rejected_after_parse(ev, rec->submitter, rec->key, rec->code) &&
+	    bind_id(ag, rec->id, rec->job_sha256, rec->submitter, IDSET_REJECTED, &bound) != 0)
+		log_warn("audit log: cannot bind job id %s to its rejected job", rec->id);
 	/* Quotas look back a day; the replay table only as far as jobs live. */
 	if (strcmp(ev, "signed") == 0 && ag->quota != NULL && rec->submitter != NULL &&
 	    rec->key != NULL && rec->time > sgtime_now() - QUOTA_DAY_S &&
@@ -418,6 +474,23 @@ sign_job(struct agent *ag, struct queue *q, struct outcome *o)
 		return r;
 	if (state != REPLAY_CLAIMED && strcmp(prev_sha, o->job_sha256) != 0)
 		return SG_ERR_JOB_REPLAYED;
+	if (state == REPLAY_CLAIMED) {
+		/* Not in the replay table, which forgets expired jobs: the id
+		 * may still have been bound to another job long ago. */
+		enum idset_bound bound;
+
+		if ((r = bind_id(ag, o->id, o->job_sha256, o->sub, IDSET_INTENT, &bound)) != 0) {
+			replay_done(ag->replay, o->id, 0, NULL, NULL, 0);
+			log_error_r(r, "job %s: cannot look its id up among the bound ids", o->id);
+			return SG_ERR_INTERNAL;
+		}
+		if (bound == IDSET_OTHER) {
+			replay_done(ag->replay, o->id, 0, NULL, NULL, 0);
+			log_warn("job %s: the id belongs to another job decided before (signed, or "
+			    "rejected from the same submitter); refused", o->id);
+			return SG_ERR_JOB_REPLAYED;
+		}
+	}
 	if (state == REPLAY_INTERRUPTED) {
 		/* An earlier run stopped between asking the HSM and recording
 		 * what it answered: the HSM may have signed, so never again. */
@@ -599,6 +672,8 @@ build_result(struct agent *ag, const struct queue_entry *e, struct outcome *o,
 		log_error_r(r, "cannot write the audit log; nothing is released");
 		return r;
 	}
+	if (ag->attempts != NULL)
+		attempts_end(ag->attempts, e->id); /* decided */
 	res.audit_seq = rc.seq;
 	hex_encode(rc.leaf, SHA256_LEN, res.audit_hash);
 	if (o->code == 0) {
@@ -717,13 +792,15 @@ announce(struct agent *ag, const struct queue_entry *e, const struct outcome *o)
 	rec.defer_sync = 1; /* nothing waits on it; the next sync takes it */
 	if (audit_append(ag->audit, &rec, 0, NULL) != 0)
 		log_warn("job %s: cannot record its publication in the audit log", o->id);
+	if (ag->attempts != NULL)
+		attempts_end(ag->attempts, e->id);
 	if (ag->webhooks != NULL && o->payload != NULL)
 		(void)webhooks_notify(ag->webhooks, event, o->job != NULL ? o->job->key : NULL,
 		    o->id, o->payload, o->payload_len);
 }
 
 int
-pipeline_process(struct agent *ag, struct queue *q, const struct queue_entry *e)
+pipeline_process(struct agent *ag, struct queue *q, const struct queue_entry *e, int *received)
 {
 	struct outcome o;
 	char *env = NULL;
@@ -732,12 +809,25 @@ pipeline_process(struct agent *ag, struct queue *q, const struct queue_entry *e)
 
 	memset(&o, 0, sizeof(o));
 	o.key_index = -1;
-	if ((r = audit_received(ag, e)) != 0) {
-		log_error_r(r, "cannot write the audit log; entry %s left pending", e->id);
-		return r;
+	if (!*received) {
+		if ((r = audit_received(ag, e)) != 0) {
+			log_error_r(r, "cannot write the audit log; entry %s left pending", e->id);
+			return r;
+		}
+		*received = 1;
+		if (ag->attempts != NULL)
+			(void)attempts_begin(ag->attempts, e->id);
 	}
 	if ((o.code = decide(ag, e, &o)) == 0)
 		o.code = sign_job(ag, q, &o);
+	if (o.code != 0 && o.job != NULL && o.has_sub &&
+	    rejected_after_parse(sg_status_name(sg_err_status(o.code)), o.sub, o.job->key,
+	        sg_err_code(o.code))) {
+		enum idset_bound bound;
+
+		if (bind_id(ag, o.id, o.job_sha256, o.sub, IDSET_REJECTED, &bound) != 0)
+			log_warn("job %s: cannot bind its id to the rejected job", o.id);
+	}
 	/* Quotas count only jobs signed now (not refused, failed or republished). */
 	if (o.quota_taken && (o.code != 0 || o.republish != NULL))
 		quota_give_back(ag->quota, o.sub, o.quota_key, o.quota_time);
@@ -752,7 +842,9 @@ pipeline_process(struct agent *ag, struct queue *q, const struct queue_entry *e)
 		r = queue_put_result(q, o.id, o.republish, o.republish_len, ag->cfg->result_ttl, 0);
 		if (r != 0)
 			goto out;
-		r = queue_ack(q, e->id);
+		/* Its "published" record ends the attempt (no webhooks: no payload). */
+		if ((r = queue_ack(q, e->id)) == 0)
+			announce(ag, e, &o);
 		goto out;
 	}
 	if ((r = build_result(ag, e, &o, &env, &env_len)) != 0 && o.code == 0) {
@@ -789,11 +881,13 @@ pipeline_dead_letter(struct agent *ag, struct queue *q, const struct queue_entry
 	uint8_t *payload = NULL;
 	size_t payload_len = 0, env_len = 0;
 	char *env = NULL, reason[96];
+	unsigned tries;
 	int r;
 
 	memset(&o, 0, sizeof(o));
 	o.key_index = -1;
 	o.code = SG_ERR_INTERNAL;
+	tries = ag->attempts != NULL ? attempts_get(ag->attempts, e->id) : 0;
 	/* Parse no more than it takes to find the id a result is owed to: this
 	 * entry may be what stopped the agents that took it before. */
 	if (e->env != NULL && e->env_len <= ENVELOPE_MAX_BYTES) {
@@ -805,8 +899,8 @@ pipeline_dead_letter(struct agent *ag, struct queue *q, const struct queue_entry
 			free(payload);
 		}
 	}
-	log_warn("entry %s (job %s) delivered %llu times: moved to the dead letters", e->id,
-	    o.has_id ? o.id : "-", (unsigned long long)e->deliveries);
+	log_warn("entry %s (job %s) taken up %u times here without a decision: moved to the "
+	    "dead letters", e->id, o.has_id ? o.id : "-", tries);
 	if ((r = build_result(ag, e, &o, &env, &env_len)) != 0)
 		goto out;
 	if (o.has_id) {
@@ -818,7 +912,8 @@ pipeline_dead_letter(struct agent *ag, struct queue *q, const struct queue_entry
 			goto out;
 	}
 	metrics_job(ag->metrics, o.code);
-	snprintf(reason, sizeof(reason), "delivered %llu times", (unsigned long long)e->deliveries);
+	snprintf(reason, sizeof(reason), "taken up %u times by agent %.32s without a decision",
+	    tries, ag->cfg->name);
 	r = queue_dead_letter(q, e, reason);
  out:
 	free(env);

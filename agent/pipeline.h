@@ -15,9 +15,11 @@
 #ifndef SG_PIPELINE_H
 #define SG_PIPELINE_H
 
+#include "attempts.h"
 #include "audit.h"
 #include "config.h"
 #include "hsm.h"
+#include "idset.h"
 #include "metrics.h"
 #include "queue.h"
 #include "quota.h"
@@ -35,7 +37,9 @@ struct agent {
 	char attest_keyid[KEYID_LEN + 1];
 	struct store *store;
 	struct audit *audit;
-	struct replay *replay;
+	struct replay *replay;     /* ids signed, until their jobs expire */
+	struct idset *ids;         /* ids bound to a job, for good */
+	struct attempts *attempts; /* entries taken up and not decided, by this agent */
 	struct metrics *metrics;   /* or NULL */
 	struct webhooks *webhooks; /* or NULL */
 	const char *checkpoints;   /* where signed checkpoints are published, or NULL */
@@ -47,14 +51,20 @@ struct agent {
  * entry: a second pass is idempotent, a signature already made is published
  * again rather than made twice), or SG_ERR_HSM_UNAVAILABLE when not even a
  * rejection could be attested (retry later; the entry stays pending).
+ * *received is 0 on the first call for a delivery of the entry; it is set
+ * once the entry's "received" record is written, which is one attempt at
+ * it (attempts.h): the calls that retry the same delivery neither write
+ * nor count it again.
  */
-int pipeline_process(struct agent *ag, struct queue *q, const struct queue_entry *e) SG_MUST_CHECK;
+int pipeline_process(struct agent *ag, struct queue *q, const struct queue_entry *e,
+    int *received) SG_MUST_CHECK;
 
 /*
- * An entry delivered more than max_deliveries times (it may be what stops
- * the agents that take it): a failed/internal result when one is owed
- * (written with NX), an audit record, then XADD to <prefix>dead and
- * XACK/XDEL.  Same return values as pipeline_process().
+ * An entry that this agent took up max_deliveries times without deciding
+ * it (it may be what stops the agent: attempts.h counts them, not Redis's
+ * delivery counter, which anyone can raise): a failed/internal result when
+ * one is owed (written with NX), an audit record, then XADD to
+ * <prefix>dead and XACK/XDEL.  Same return values as pipeline_process().
  */
 int pipeline_dead_letter(struct agent *ag, struct queue *q, const struct queue_entry *e)
     SG_MUST_CHECK;

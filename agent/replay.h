@@ -10,8 +10,9 @@
  *
  * Bounded by the jobs' lifetimes: an id is forgotten once its job has
  * expired (plus the clock-skew allowance), because from then on any
- * envelope of that job is refused as job.expired anyway.  Ids whose expiry
- * is unknown (0) are kept.  An id costs a 64-byte slot (binary id and job
+ * envelope of that job is refused as job.expired anyway (another job under
+ * the same id is refused by the set of bound ids, idset.h, which does not
+ * forget).  Ids whose expiry is unknown (0) are kept.  An id costs a 64-byte slot (binary id and job
  * hash, the key name interned), at most 3/4 of the slots used: ~170 bytes
  * per id remembered, i.e. jobs per second × max_job_lifetime × 170 bytes —
  * of disk, not of memory: the slots live in an unlinked file in `dir` (the

@@ -27,6 +27,12 @@ store_component_ok(const char *s)
 }
 
 int
+store_mode_ok(unsigned mode)
+{
+	return (mode & ~0777u) == 0 && (mode & 0600u) == 0600u && (mode & 0022u) == 0;
+}
+
+int
 store_open(const struct store_opts *opts, struct store **ret, char *errbuf, size_t errlen)
 {
 	struct store *s;
@@ -67,9 +73,9 @@ store_put_job(struct store *s, const char *key, const char *job_id,
     const struct store_object *objs, size_t n)
 {
 	size_t i, j;
-	int r;
 
-	if (!store_component_ok(key) || !store_component_ok(job_id) || n == 0)
+	if (!store_component_ok(key) || !store_component_ok(job_id) || n == 0 ||
+	    n > STORE_JOB_OBJECTS_MAX)
 		return SG_ERR_STORE_FAILED;
 	for (i = 0; i < n; i++) {
 		if (!store_component_ok(objs[i].name) || objs[i].len > STORE_OBJECT_MAX)
@@ -78,13 +84,7 @@ store_put_job(struct store *s, const char *key, const char *job_id,
 			if (strcmp(objs[i].name, objs[j].name) == 0)
 				return SG_ERR_STORE_FAILED;
 	}
-	if (s->backend->put_job != NULL)
-		return s->backend->put_job(s, key, job_id, objs, n);
-	for (i = 0; i < n; i++)
-		if ((r = s->backend->put(s, key, job_id, objs[i].name, objs[i].buf, objs[i].len,
-		    NULL)) != 0)
-			return r;
-	return 0;
+	return s->backend->put_job(s, key, job_id, objs, n);
 }
 
 int

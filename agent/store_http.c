@@ -8,6 +8,15 @@
  * another host.  Transient failures (no connection, timeouts, 408, 429 and
  * 5xx answers) are retried with exponential backoff until the operation's
  * deadline; other answers fail at once.
+ *
+ * A job's objects are PUT with "If-None-Match: *", so that a store that
+ * honours it (S3, Apache's mod_dav; nginx's dav module does not on its
+ * own, see scripts/nginx.sh) never replaces one: a 412 answer means the
+ * object exists, and it is read back — our exact bytes count as written
+ * (a redelivery, a rebuilt result), anything else fails the publication.
+ * The objects go up one by one, the signature file before result.json, so
+ * a conflict found at result.json leaves the new signature file beside the
+ * earlier job's objects (nothing is replaced either way).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -111,12 +120,15 @@ sleep_ms(long ms)
 }
 
 /*
- * One request, retried until the deadline.  up != NULL: PUT; else GET into
- * down.  Returns 0, SG_ERR_NOT_FOUND (GET 404), SG_ERR_STORE_FAILED.
+ * One request, retried until the deadline.  up != NULL: PUT (with
+ * "If-None-Match: *" when no_replace); else GET into down.  Returns 0,
+ * SG_ERR_NOT_FOUND (GET 404), SG_ERR_EXISTS (412 to a no_replace PUT),
+ * SG_ERR_STORE_FAILED.
  */
 static int
 http_request(const struct http_store *hs, const char *key, const char *job_id,
-    const char *name, struct upload *up, struct download *down, char **ret_url)
+    const char *name, struct upload *up, int no_replace, struct download *down,
+    char **ret_url)
 {
 	int64_t deadline = sgtime_mono_ms() + hs->deadline_ms;
 	struct curl_slist *hdrs = NULL;
@@ -133,6 +145,9 @@ http_request(const struct http_store *hs, const char *key, const char *job_id,
 		goto out;
 	if (up != NULL &&
 	    (hdrs = curl_slist_append(hdrs, "Content-Type: application/octet-stream")) == NULL)
+		goto out;
+	if (up != NULL && no_replace &&
+	    (hdrs = curl_slist_append(hdrs, "If-None-Match: *")) == NULL)
 		goto out;
 	for (;;) {
 		CURLcode cc;
@@ -177,6 +192,10 @@ http_request(const struct http_store *hs, const char *key, const char *job_id,
 			r = SG_ERR_NOT_FOUND;
 			break;
 		}
+		if (cc == CURLE_OK && code == 412 && up != NULL && no_replace) {
+			r = SG_ERR_EXISTS;
+			break;
+		}
 		if (down != NULL && down->too_large)
 			break;
 		transient = cc != CURLE_OK || code == 408 || code == 429 || code >= 500;
@@ -208,7 +227,41 @@ http_put(struct store *s, const char *key, const char *job_id, const char *name,
 {
 	struct upload up = { buf, len, 0 };
 
-	return http_request(s->impl, key, job_id, name, &up, NULL, ret_location);
+	return http_request(s->impl, key, job_id, name, &up, 0, NULL, ret_location);
+}
+
+/* PUT without replacing (see the top of the file). */
+static int
+http_put_job(struct store *s, const char *key, const char *job_id,
+    const struct store_object *objs, size_t n)
+{
+	const struct http_store *hs = s->impl;
+	struct download down;
+	size_t i;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		struct upload up = { objs[i].buf, objs[i].len, 0 };
+
+		r = http_request(hs, key, job_id, objs[i].name, &up, 1, NULL, NULL);
+		if (r == 0)
+			continue;
+		if (r != SG_ERR_EXISTS)
+			return SG_ERR_STORE_FAILED;
+		memset(&down, 0, sizeof(down));
+		r = http_request(hs, key, job_id, objs[i].name, NULL, 0, &down, NULL);
+		if (r == 0 && (down.len != objs[i].len ||
+		    (down.len > 0 && memcmp(down.buf, objs[i].buf, down.len) != 0))) {
+			log_warn("store: %s/%s/%s/%s holds other bytes (another job under this "
+			    "id?): the job's objects are not replaced", hs->base, key, job_id,
+			    objs[i].name);
+			r = SG_ERR_STORE_FAILED;
+		}
+		free(down.buf);
+		if (r != 0)
+			return SG_ERR_STORE_FAILED;
+	}
+	return 0;
 }
 
 static int
@@ -230,7 +283,7 @@ http_get(struct store *s, const char *key, const char *job_id, const char *name,
     char **ret, size_t *ret_len)
 {
 	struct download down = { NULL, 0, 0 };
-	int r = http_request(s->impl, key, job_id, name, NULL, &down, NULL);
+	int r = http_request(s->impl, key, job_id, name, NULL, 0, &down, NULL);
 
 	if (r != 0) {
 		free(down.buf);
@@ -258,6 +311,7 @@ http_close(struct store *s)
 
 static const struct store_backend http_backend = {
 	.put = http_put, .get = http_get, .close = http_close, .location = http_location,
+	.put_job = http_put_job,
 };
 
 int

@@ -1,8 +1,13 @@
+# shellcheck shell=bash
 # nginx.sh — an nginx with WebDAV PUT on 127.0.0.1, as the artifact store
 # of the tests.  Source it, set STACK_DIR, then:
 #   nginx_start [TOKEN]   serves $STACK_DIR/dav at http://127.0.0.1:$NGINX_PORT/
 #                         (with TOKEN, PUT needs "Authorization: Bearer TOKEN")
 #   nginx_stop / nginx_cleanup
+# nginx's dav module ignores "If-None-Match: *" on PUT; the agent sends it
+# with a job's objects so that none is ever replaced, and the location
+# below answers it as a store should (412 when the file exists).  Use the
+# same rules in front of a production nginx store.
 : "${STACK_DIR:?set STACK_DIR}"
 NGINX_DIR=$STACK_DIR/nginx
 
@@ -30,6 +35,10 @@ http {
 		root $STACK_DIR/dav;
 		location / {
 			$auth
+			set \$exists "";
+			if (-e \$request_filename) { set \$exists "yes"; }
+			set \$put_cond "\$request_method:\$http_if_none_match:\$exists";
+			if (\$put_cond = "PUT:*:yes") { return 412; }
 			dav_methods PUT;
 			create_full_put_path on;
 			dav_access user:rw group:r all:r;

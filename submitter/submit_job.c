@@ -12,8 +12,13 @@
  * forgery.  A result counts only when its envelope is a result signed by
  * the pinned agent key, it names our job id and it carries the SHA-256 of
  * our exact job payload; anything else is ignored (with a few warnings)
- * and we go on waiting until the deadline.  A signature file is written
- * only after we have verified it ourselves against the artifact.
+ * and we go on waiting until the deadline.  An attested, bound rejection
+ * with an envelope.* code is not an answer either: it says only that some
+ * envelope carrying our payload failed SPEC §2, which anyone who can write
+ * to Redis can cause (delete our entry, push our payload with a broken
+ * signature); we say so once and wait for the answer to our own envelope
+ * (SPEC §5).  A signature file is written only after we have verified it
+ * ourselves against the artifact.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -94,6 +99,8 @@ struct waiter {
 	unsigned nwarned;
 	uint8_t last_ignored[SHA256_LEN]; /* hash of the last ignored envelope */
 	int has_last_ignored;
+	int unauthenticated;          /* an envelope.* rejection came (reported once) */
+	char unauth_code[ESCAPED_MAX];  /* its code, escaped, for the final message */
 };
 
 void
@@ -170,10 +177,11 @@ usage(FILE *f)
 "require a ci_token, the CI system's signed identity token (GitLab id_tokens,\n"
 "GitHub Actions OIDC), which the agent verifies. The token is never printed.\n"
 "\n"
-"Exit status: 0 signed and verified; 1 rejected or failed by the agent;\n"
-"2 usage or configuration error; 3 timed out; 4 queue or other\n"
-"infrastructure error; 5 the agent's signature does not match the artifact\n"
-"or certificate (nothing is written).\n", f);
+"Exit status: 0 signed and verified; 1 rejected or failed by the agent\n"
+"(an envelope.* rejection, which anyone who can write to Redis can cause, is\n"
+"reported and waited past); 2 usage or configuration error; 3 timed out;\n"
+"4 queue or other infrastructure error; 5 the agent's signature does not\n"
+"match the artifact or certificate (nothing is written).\n", f);
 }
 
 /* The option's value, else the environment variable's when non-empty. */
@@ -471,12 +479,45 @@ check_result(const struct waiter *w, const char *buf, size_t len,
 	return r;
 }
 
+/*
+ * Whether res is a rejection that someone without any key could have
+ * caused: an envelope.* code (SPEC §5).  The agent publishes those for
+ * whatever envelope carried our payload, our own or a copy with its
+ * signature broken, so they do not answer our job.
+ */
+static int
+is_unauthenticated(const struct sg_result *res)
+{
+	return res->status == SG_STATUS_REJECTED && res->error_code != NULL &&
+	    strncmp(res->error_code, "envelope.", strlen("envelope.")) == 0;
+}
+
+/* Says once that an unauthenticated rejection came, and keeps its code. */
+static void
+note_unauthenticated(struct waiter *w, const struct sg_result *res)
+{
+	char msg[ESCAPED_MAX];
+
+	if (w->unauthenticated)
+		return;
+	w->unauthenticated = 1;
+	log_escape(res->error_code, RESULT_MESSAGE_MAX, w->unauth_code, sizeof(w->unauth_code));
+	log_escape(res->error_message != NULL ? res->error_message : "", RESULT_MESSAGE_MAX, msg,
+	    sizeof(msg));
+	sj_msg("an unauthenticated rejection came for this id: %s: %s (anyone who can write "
+	    "to Redis can cause one); waiting for the agent's answer to our own job",
+	    w->unauth_code, msg);
+}
+
 /* GET and check.  0 with a verified result, SG_ERR_NOT_FOUND when there is
  * none (or only one to ignore), or a queue error. */
 static int
 fetch_result(struct waiter *w, struct sg_result **ret_res, uint8_t **ret_payload,
     size_t *ret_payload_len, int *ret_ignored)
 {
+	struct sg_result *res = NULL;
+	uint8_t *payload = NULL;
+	size_t payload_len = 0;
 	char *buf = NULL;
 	size_t len = 0;
 	const char *why = NULL;
@@ -492,16 +533,30 @@ fetch_result(struct waiter *w, struct sg_result **ret_res, uint8_t **ret_payload
 	}
 	if (r != 0)
 		return r;
-	r = check_result(w, buf, len, ret_res, ret_payload, ret_payload_len, &why);
-	if (r == SG_ERR_ALLOC) {
-		free(buf);
-		return r;
-	}
+	r = check_result(w, buf, len, &res, &payload, &payload_len, &why);
+	if (r == SG_ERR_ALLOC)
+		goto out;
 	if (r != 0) {
 		warn_ignored(w, buf, len, why);
 		*ret_ignored = 1;
 		r = SG_ERR_NOT_FOUND;
+		goto out;
 	}
+	if (is_unauthenticated(res)) {
+		note_unauthenticated(w, res);
+		*ret_ignored = 1;
+		r = SG_ERR_NOT_FOUND;
+		goto out;
+	}
+	*ret_res = res;
+	res = NULL;
+	*ret_payload = payload;
+	payload = NULL;
+	*ret_payload_len = payload_len;
+	r = 0;
+ out:
+	result_free(res);
+	free(payload);
 	free(buf);
 	return r;
 }
@@ -1008,8 +1063,14 @@ run(const struct options *o)
 	deadline_ms = sgtime_mono_ms() + (int64_t)o->wait_s * 1000;
 	r = wait_result(&w, deadline_ms, &res, &res_payload, &res_payload_len);
 	if (r == SG_ERR_TIMEOUT) {
-		sj_msg("timed out after %llu s waiting for the result of job %s",
-		    (unsigned long long)o->wait_s, job.id);
+		if (w.unauthenticated)
+			sj_msg("timed out after %llu s waiting for the result of job %s: only "
+			    "unauthenticated answers came (%s); someone who can write to Redis may "
+			    "have dropped or altered our job, or the agent does not know our key",
+			    (unsigned long long)o->wait_s, job.id, w.unauth_code);
+		else
+			sj_msg("timed out after %llu s waiting for the result of job %s",
+			    (unsigned long long)o->wait_s, job.id);
 		ex = SJ_EXIT_TIMEOUT;
 		goto out;
 	}

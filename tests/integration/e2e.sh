@@ -167,8 +167,16 @@ expect_reject() { # NAME CODE SIGFILE
 	fi
 }
 
-sj unknown-signer -k release -f raw -i "$D/stranger.key" -o "$D/u.sig" "$D/small.txt"
-expect_reject unknown-signer envelope.unknown_signer "$D/u.sig"
+# An envelope.* rejection is one that anyone who can write to Redis can
+# cause (SPEC §5): submit-job reports it once, waits on, and times out.
+sj unknown-signer -k release -f raw -w 3 -i "$D/stranger.key" -o "$D/u.sig" "$D/small.txt"
+if [ "$(rc unknown-signer)" = 3 ] && [ ! -e "$D/u.sig" ] &&
+	[ "$(grep -c 'an unauthenticated rejection came for this id: envelope.unknown_signer' "$D/unknown-signer.err")" = 1 ] &&
+	grep -q 'only unauthenticated answers came (envelope.unknown_signer)' "$D/unknown-signer.err"; then
+	ok "unknown-signer: envelope.unknown_signer reported once as unauthenticated, exit 3, nothing written"
+else
+	fail "unknown-signer: expected exit 3 and the unauthenticated messages (rc $(rc unknown-signer))" "$D/unknown-signer.err"
+fi
 
 sj not-allowed -k release-rsa -f raw -i "$D/limited.key" -o "$D/n.sig" "$D/small.txt"
 expect_reject not-allowed policy.key_not_allowed "$D/n.sig"

@@ -1,9 +1,10 @@
 #!/bin/bash
 # Crash recovery against the real agent: entries left pending by a dead
-# consumer are taken over; an entry delivered too often goes to the dead
-# letters with a failed result; an intent to sign with no recorded outcome
-# is never signed again; a result lost after signing is rebuilt from the
-# audit log without a second HSM signature.
+# consumer are taken over; an entry that the agent took up too often
+# without deciding it goes to the dead letters with a failed result; an
+# intent to sign with no recorded outcome is never signed again; a result
+# lost after signing is rebuilt from the audit log without a second HSM
+# signature.
 set -u
 
 SRC=${SIGNET_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -52,10 +53,17 @@ rc_ XGROUP CREATE signet:jobs agents 0 MKSTREAM >/dev/null
 # 1. A consumer that died holding an entry: the agent takes it over.
 id1=$(queue_job taken-over.bin)
 rc_ XREADGROUP GROUP agents ghost COUNT 1 STREAMS signet:jobs '>' >/dev/null
-# 2. An entry delivered too often (it stopped agents before): dead letters.
+# 2. An entry that stopped this agent three times before (max_deliveries
+# 3): its "received" records, with no decision after them, are what an
+# earlier run dying of it would have left in the audit log.  Dead letters.
 id2=$(queue_job poison.bin)
 e2=$(rc_ --raw XREADGROUP GROUP agents ghost COUNT 1 STREAMS signet:jobs '>' | sed -n 2p)
-rc_ XCLAIM signet:jobs agents ghost 0 "$e2" RETRYCOUNT 5 JUSTID >/dev/null
+: > "$D/audit.log"
+for _ in 1 2 3; do
+	python3 "$SRC/tests/auditlog.py" append "$D/audit.log" \
+		"{\"event\": \"received\", \"entry\": \"$e2\", \"envelope_sha256\": \"$(printf x | sha256sum | cut -d' ' -f1)\"}" ||
+		fail "appending a received record"
+done
 stack_agent_start || exit 1
 wait_result "$id1"
 wait_result "$id2"
@@ -65,9 +73,9 @@ else
 	fail "reclaim (result: $(result "$id1"))" "$D/agent.log"
 fi
 if [ "$(result "$id2" | jq -r .error.code)" = internal ] && [ "$(rc_ XLEN signet:dead)" = 1 ] &&
-	[ "$(rc_ --raw XRANGE signet:dead - + | sed -n 5p)" = "delivered 6 times" ] &&
+	[ "$(rc_ --raw XRANGE signet:dead - + | sed -n 5p)" = "taken up 3 times by agent test-agent without a decision" ] &&
 	! grep -q "\"event\":\"signature\",\"id\":\"$id2\"" "$D/audit.log"; then
-	ok "an entry delivered 6 times (max_deliveries 3): failed/internal, moved to signet:dead, not signed"
+	ok "an entry taken up 3 times without a decision (max_deliveries 3): failed/internal, moved to signet:dead, not signed"
 else
 	fail "dead letter (result: $(result "$id2"))" "$D/agent.log"
 fi

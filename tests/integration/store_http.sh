@@ -68,6 +68,48 @@ else
 fi
 wait "$restarter"
 
+# A job's objects are PUT with If-None-Match: * and never replaced.  A
+# result.json planted under a job's id before the agent publishes it stays,
+# and the job fails with store.failed (a 412, read back: other bytes).
+rcli() { redis-cli -s "$REDIS_SOCK" "$@"; }
+stack_agent_stop
+sj planted -k release -f raw -w 0 "$D/a.bin"
+pid=$(cat "$D/planted.out")
+penv=$(rcli --raw XRANGE signet:jobs - + | grep '^{')
+mkdir -p "$D/dav/signatures/release/$pid"
+printf 'planted\n' > "$D/dav/signatures/release/$pid/result.json"
+stack_agent_start || exit 1
+for _ in $(seq 1 300); do [ -n "$(rcli --raw GET "signet:result:$pid")" ] && break; sleep 0.05; done
+pres=$(rcli --raw GET "signet:result:$pid" | jq -r .payload | base64 -d)
+if [ "$(printf '%s' "$pres" | jq -r .error.code)" = store.failed ] &&
+	[ "$(cat "$D/dav/signatures/release/$pid/result.json")" = planted ] &&
+	grep -q "\"PUT /signatures/release/$pid/result.json HTTP/1.1\" 412 " "$D/nginx/access.log"; then
+	ok "an object already under a job's id is not replaced (412): store.failed, the object unchanged"
+else
+	fail "planted result.json (result: $pres)" "$D/agent.log"
+fi
+# A result lost from the store: the job again rebuilds it beside its
+# signature file, whose PUT answers 412 with the same bytes (written).
+stack_agent_stop
+sj relost -k release -f raw -w 0 "$D/a.bin"
+lid=$(cat "$D/relost.out")
+lenv=$(rcli --raw XRANGE signet:jobs - + | grep '^{' | grep -v -F "$penv" | head -1)
+stack_agent_start || exit 1
+for _ in $(seq 1 300); do [ -n "$(rcli --raw GET "signet:result:$lid")" ] && break; sleep 0.05; done
+lsig=$(rcli --raw GET "signet:result:$lid" | jq -r .payload | base64 -d | jq -r .signature)
+rm -f "$D/dav/signatures/release/$lid/result.json"
+rcli DEL "signet:result:$lid" "signet:done:$lid" >/dev/null
+printf '%s' "$lenv" | rcli -x XADD signet:jobs '*' env >/dev/null
+for _ in $(seq 1 300); do [ -n "$(rcli --raw GET "signet:result:$lid")" ] && break; sleep 0.05; done
+lres=$(rcli --raw GET "signet:result:$lid" | jq -r .payload | base64 -d)
+if [ "$(printf '%s' "$lres" | jq -r .status)" = signed ] && [ "$(printf '%s' "$lres" | jq -r .signature)" = "$lsig" ] &&
+	[ -f "$D/dav/signatures/release/$lid/result.json" ] &&
+	grep -q "\"PUT /signatures/release/$lid/a.bin.sig HTTP/1.1\" 412 " "$D/nginx/access.log"; then
+	ok "a lost result is rebuilt: the signature file's 412 with the same bytes counts as written"
+else
+	fail "rebuilt result over HTTP (result: $lres)" "$D/agent.log"
+fi
+
 # Down past the deadline: failed, store.failed, and nothing written locally.
 nginx_stop
 sj dead -k release -f raw -w 60 -o "$D/dead.sig" "$D/a.bin"

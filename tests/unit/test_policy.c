@@ -682,6 +682,116 @@ START_TEST(config_privsep_members)
 }
 END_TEST
 
+#define KEY_RELEASE "\"keys\":{\"release\":{\"key\":\"pkcs11:object=r\"," \
+	"\"mechanism\":\"ecdsa-sha256\",\"certificates\":\"" TEST_DATA_DIR "/crypto-leaf.crt\"," \
+	"\"formats\":[\"raw\"]}},"
+
+/* With several CAs, an identity entry without "ca" would accept an
+ * identity from any of them: refused.  With one CA it is that one. */
+START_TEST(config_ca_required_with_several)
+{
+	struct agent_config *c = NULL;
+	struct problems ps;
+	const char *two_cas = "\"submitter_cas\":{"
+	    "\"corp\":{\"bundle\":\"" TEST_DATA_DIR "/crypto-root.crt\"},"
+	    "\"partner\":{\"bundle\":\"" TEST_DATA_DIR "/crypto-root.crt\"}},";
+	char text[4096];
+
+	snprintf(text, sizeof(text), "%s%s%s\"submitters\":{\"x\":{\"identity\":\"*@a\","
+	    "\"keys\":[\"release\"]}}}", BASE_HEAD, KEY_RELEASE, two_cas);
+	ck_assert_int_eq(load_text(text, &ps, &c), SG_ERR_CONFIG);
+	ck_assert_ptr_null(c);
+	HAS("submitters.x.ca: required when several submitter_cas are configured");
+	ck_assert_uint_eq(ps.n, 1);
+	snprintf(text, sizeof(text), "%s%s%s\"submitters\":{\"x\":{\"identity\":\"*@a\","
+	    "\"ca\":\"partner\",\"keys\":[\"release\"]}}}", BASE_HEAD, KEY_RELEASE, two_cas);
+	ck_assert_int_eq(load_text(text, &ps, &c), 0);
+	ck_assert_int_eq(c->submitters[0].ca, 1);
+	config_free(c);
+	c = NULL;
+	snprintf(text, sizeof(text), "%s%s\"submitter_cas\":{\"corp\":{\"bundle\":\""
+	    TEST_DATA_DIR "/crypto-root.crt\"}},\"submitters\":{\"x\":{\"identity\":\"*@a\","
+	    "\"keys\":[\"release\"]}}}", BASE_HEAD, KEY_RELEASE);
+	ck_assert_int_eq(load_text(text, &ps, &c), 0);
+	ck_assert_int_eq(c->submitters[0].ca, -1);
+	config_free(c);
+}
+END_TEST
+
+/* The same configuration with "redis" replaced (the head's own is dropped). */
+static int
+load_with_redis(const char *redis_and_more, struct problems *ps, struct agent_config **ret)
+{
+	char text[4096];
+
+	snprintf(text, sizeof(text), "{\"name\":\"a\",%s\"attestation_key\":\"pkcs11:object=a\","
+	    "\"store\":\"file:///s\",\"audit_log\":\"/a\",\"pkcs11\":{\"module\":\"/m\","
+	    "\"token\":\"t\",\"pin_file\":\"/p\"}," KEY_RELEASE "\"submitters\":{}}",
+	    redis_and_more);
+	return load_text(text, ps, ret);
+}
+
+/* SPEC §10: secrets come from files.  A password inline in the redis URL
+ * is refused, and the message does not echo it; a user name alone is fine. */
+START_TEST(config_redis_password_refused)
+{
+	struct agent_config *c = NULL;
+	struct problems ps;
+
+	ck_assert_int_eq(load_with_redis("\"redis\":\"redis://u:s3cret-pw@10.0.0.1:6379/2\",", &ps,
+	    &c), SG_ERR_CONFIG);
+	ck_assert_ptr_null(c);
+	HAS("redis: the URL holds a password; put the password in the file named by "
+	    "redis_password_file");
+	ck_assert_ptr_null(strstr(ps.text, "s3cret-pw"));
+	ck_assert_int_eq(load_with_redis("\"redis\":\"sentinel://:s3cret-pw@h1:26379,h2:26379/m\",",
+	    &ps, &c), SG_ERR_CONFIG);
+	HAS("redis: the URL holds a password");
+	ck_assert_int_eq(load_with_redis("\"redis\":\"redis://signet@10.0.0.1:6379\","
+	    "\"redis_password_file\":\"/etc/signet/redis.pass\",", &ps, &c), 0);
+	ck_assert_str_eq(c->redis, "redis://signet@10.0.0.1:6379");
+	config_free(c);
+	c = NULL;
+	ck_assert_int_eq(load_with_redis("\"redis\":\"unix:///run/redis.sock\",", &ps, &c), 0);
+	config_free(c);
+}
+END_TEST
+
+/* store_mode: octal in a string; owner rw, no write for group or others. */
+START_TEST(config_store_mode)
+{
+	struct agent_config *c = NULL;
+	struct problems ps;
+	static const char *const bad[] = { "\"0660\"", "\"0400\"", "\"640\"x", "\"08\"",
+	    "\"00640\"", "640", "\"4644\"", "\"0o640\"" };
+	char text[256];
+	size_t i;
+
+	ck_assert_int_eq(load_with_redis("\"redis\":\"unix:///r\",\"store_mode\":\"0640\",", &ps,
+	    &c), 0);
+	ck_assert_uint_eq(c->store_mode, 0640);
+	config_free(c);
+	c = NULL;
+	ck_assert_int_eq(load_with_redis("\"redis\":\"unix:///r\",\"store_mode\":\"600\",", &ps,
+	    &c), 0);
+	ck_assert_uint_eq(c->store_mode, 0600);
+	config_free(c);
+	c = NULL;
+	ck_assert_int_eq(load_with_redis("\"redis\":\"unix:///r\",", &ps, &c), 0);
+	ck_assert_uint_eq(c->store_mode, 0);
+	config_free(c);
+	c = NULL;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "\"redis\":\"unix:///r\",\"store_mode\":%s,", bad[i]);
+		ck_assert_int_ne(load_with_redis(text, &ps, &c), 0);
+		ck_assert_ptr_null(c);
+	}
+	ck_assert_int_eq(load_with_redis("\"redis\":\"unix:///r\",\"store_mode\":\"0666\",", &ps,
+	    &c), SG_ERR_CONFIG);
+	HAS("store_mode: an octal mode as a string, such as \"0640\"");
+}
+END_TEST
+
 START_TEST(config_loads_policy)
 {
 	struct agent_config *c = NULL, *c2 = NULL;
@@ -875,6 +985,9 @@ main(void)
 	tcase_add_test(tc, config_problems);
 	tcase_add_test(tc, config_identity_needs_ca);
 	tcase_add_test(tc, config_privsep_members);
+	tcase_add_test(tc, config_ca_required_with_several);
+	tcase_add_test(tc, config_redis_password_refused);
+	tcase_add_test(tc, config_store_mode);
 	tcase_add_test(tc, config_loads_policy);
 	tcase_add_test(tc, config_ci_issuers);
 	tcase_add_test(tc, config_ci_problems);
