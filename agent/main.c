@@ -27,6 +27,7 @@
 
 #include "checkpointer.h"
 #include "config.h"
+#include "config_live.h"
 #include "crypto.h"
 #include "log.h"
 #include "notify.h"

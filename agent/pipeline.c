@@ -457,6 +457,83 @@ recover_signature(struct agent *ag, struct outcome *o)
 	return r;
 }
 
+/*
+ * Whether this id may be signed for this job: the replay table first (ids
+ * of jobs not yet expired), then, for an id it does not hold, the ids bound
+ * for good.  *ret_state as replay_claim() sets it; on REPLAY_CLAIMED the
+ * caller owns the claim and must end it with replay_done().
+ * SG_ERR_JOB_REPLAYED (another job's id), SG_ERR_INTERNAL.
+ */
+static int
+check_id(struct agent *ag, struct outcome *o, enum replay_state *ret_state, char *prev_sha,
+    char *prev_key)
+{
+	enum idset_bound bound;
+	int r;
+
+	if ((r = replay_claim(ag->replay, o->id, ret_state, prev_sha, prev_key)) != 0)
+		return r;
+	if (*ret_state != REPLAY_CLAIMED)
+		return strcmp(prev_sha, o->job_sha256) != 0 ? SG_ERR_JOB_REPLAYED : 0;
+	/* Not in the replay table, which forgets expired jobs: the id may
+	 * still have been bound to another job long ago. */
+	if ((r = bind_id(ag, o->id, o->job_sha256, o->sub, IDSET_INTENT, &bound)) != 0) {
+		replay_done(ag->replay, o->id, 0, NULL, NULL, 0);
+		log_error_r(r, "job %s: cannot look its id up among the bound ids", o->id);
+		return SG_ERR_INTERNAL;
+	}
+	if (bound == IDSET_OTHER) {
+		replay_done(ag->replay, o->id, 0, NULL, NULL, 0);
+		log_warn("job %s: the id belongs to another job decided before (signed, or "
+		    "rejected from the same submitter); refused", o->id);
+		return SG_ERR_JOB_REPLAYED;
+	}
+	return 0;
+}
+
+/* The same job signed before: its first result is published again, never
+ * a second signature; a result lost in a crash is rebuilt from the audit
+ * log's signature record. */
+static int
+republish(struct agent *ag, struct outcome *o, const struct agent_key *key, const char *prev_key)
+{
+	char name[ARTIFACT_NAME_MAX + 8];
+	int r;
+
+	r = store_get(ag->store, prev_key, o->id, "result.json", &o->republish, &o->republish_len);
+	if (r == 0)
+		return 0;
+	if (r != SG_ERR_NOT_FOUND || recover_signature(ag, o) != 0)
+		return SG_ERR_STORE_FAILED;
+	log_info("job %s: result lost after signing; rebuilt from the audit log", o->id);
+	sig_file_name(o->job, name, sizeof(name));
+	/* Written with the result (build_result): only its location now. */
+	return store_location(ag->store, key->name, o->id, name, &o->store_sig);
+}
+
+/*
+ * Other agents on the same queue have their own audit logs: the id is
+ * claimed in Redis too, so that an agent taking over an entry from one
+ * that died after signing does not sign it again.  The claim lasts until
+ * the job expires, after which it cannot be signed anyway.  0, or
+ * SG_ERR_INTERNAL (another agent holds it), or the queue's error (the
+ * caller retries the entry).
+ */
+static int
+claim_in_queue(struct agent *ag, struct queue *q, struct outcome *o)
+{
+	char owner[CONFIG_NAME_MAX + 1];
+	int64_t ttl = o->job->expires + JOB_CLOCK_SKEW_S - sgtime_now();
+	int r;
+
+	r = queue_claim_job(q, o->id, ag->cfg->name, ttl > 0 ? ttl : 1, owner, sizeof(owner));
+	if (r == SG_ERR_EXISTS) {
+		log_warn("job %s: claimed by agent %s; not signing it here", o->id, owner);
+		return SG_ERR_INTERNAL;
+	}
+	return r;
+}
+
 /* The signing half: at most one HSM signature per id, ever. */
 static int
 sign_job(struct agent *ag, struct queue *q, struct outcome *o)
@@ -468,78 +545,34 @@ sign_job(struct agent *ag, struct queue *q, struct outcome *o)
 	char sigsha[SHA256_HEX_LEN + 1], *sig_b64 = NULL;
 	uint8_t h[SHA256_LEN];
 	enum replay_state state;
-	int r;
+	int r, claimed = 0;
 
-	if ((r = replay_claim(ag->replay, o->id, &state, prev_sha, prev_key)) != 0)
-		return r;
-	if (state != REPLAY_CLAIMED && strcmp(prev_sha, o->job_sha256) != 0)
-		return SG_ERR_JOB_REPLAYED;
-	if (state == REPLAY_CLAIMED) {
-		/* Not in the replay table, which forgets expired jobs: the id
-		 * may still have been bound to another job long ago. */
-		enum idset_bound bound;
-
-		if ((r = bind_id(ag, o->id, o->job_sha256, o->sub, IDSET_INTENT, &bound)) != 0) {
-			replay_done(ag->replay, o->id, 0, NULL, NULL, 0);
-			log_error_r(r, "job %s: cannot look its id up among the bound ids", o->id);
-			return SG_ERR_INTERNAL;
-		}
-		if (bound == IDSET_OTHER) {
-			replay_done(ag->replay, o->id, 0, NULL, NULL, 0);
-			log_warn("job %s: the id belongs to another job decided before (signed, or "
-			    "rejected from the same submitter); refused", o->id);
-			return SG_ERR_JOB_REPLAYED;
-		}
-	}
-	if (state == REPLAY_INTERRUPTED) {
+	if ((r = check_id(ag, o, &state, prev_sha, prev_key)) != 0)
+		goto out;
+	switch (state) {
+	case REPLAY_CLAIMED:
+		claimed = 1;
+		break;
+	case REPLAY_SIGNED:
+		r = republish(ag, o, key, prev_key);
+		goto out;
+	case REPLAY_INTERRUPTED:
+	default:
 		/* An earlier run stopped between asking the HSM and recording
 		 * what it answered: the HSM may have signed, so never again. */
 		log_warn("job %s: an earlier run was interrupted while signing it; not signing "
 		    "again", o->id);
-		return SG_ERR_INTERNAL;
+		r = SG_ERR_INTERNAL;
+		goto out;
 	}
-	if (state == REPLAY_SIGNED) {
-		/* The same job again: publish the first result, never sign twice. */
-		r = store_get(ag->store, prev_key, o->id, "result.json", &o->republish,
-		    &o->republish_len);
-		if (r == 0)
-			return 0;
-		if (r != SG_ERR_NOT_FOUND || (r = recover_signature(ag, o)) != 0)
-			return SG_ERR_STORE_FAILED;
-		log_info("job %s: result lost after signing; rebuilt from the audit log", o->id);
-		sig_file_name(o->job, name, sizeof(name));
-		/* Written with the result (build_result): only its location now. */
-		return store_location(ag->store, key->name, o->id, name, &o->store_sig);
-	}
-	/*
-	 * Other agents on the same queue have their own audit logs: the id is
-	 * claimed in Redis too, so that an agent taking over an entry from one
-	 * that died after signing does not sign it again.  The claim lasts
-	 * until the job expires, after which it cannot be signed anyway.
-	 */
-	{
-		char owner[CONFIG_NAME_MAX + 1];
-		int64_t ttl = o->job->expires + JOB_CLOCK_SKEW_S - sgtime_now();
-
-		r = queue_claim_job(q, o->id, ag->cfg->name, ttl > 0 ? ttl : 1, owner, sizeof(owner));
-		if (r == SG_ERR_EXISTS) {
-			replay_done(ag->replay, o->id, 0, NULL, NULL, 0);
-			log_warn("job %s: claimed by agent %s; not signing it here", o->id, owner);
-			return SG_ERR_INTERNAL;
-		}
-		if (r != 0) {
-			replay_done(ag->replay, o->id, 0, NULL, NULL, 0);
-			return r; /* a queue error: the caller retries the entry */
-		}
-	}
+	if ((r = claim_in_queue(ag, q, o)) != 0)
+		goto out;
 	/* The intent is durable before the HSM is asked (see docs/reliability.md). */
-	if ((r = audit_job_event(ag, o, "intent", NULL, NULL, 0)) != 0) {
-		replay_done(ag->replay, o->id, 0, NULL, NULL, 0);
-		return r;
-	}
+	if ((r = audit_job_event(ag, o, "intent", NULL, NULL, 0)) != 0)
+		goto out;
 	if (hex_decode(o->id, 2 * HSM_JOB_LEN, sa.job, sizeof(sa.job)) != 0) {
-		replay_done(ag->replay, o->id, 0, NULL, NULL, 0);
-		return SG_ERR_INTERNAL;
+		r = SG_ERR_INTERNAL;
+		goto out;
 	}
 	memset(&req, 0, sizeof(req));
 	req.format = o->job->format;
@@ -549,24 +582,28 @@ sign_job(struct agent *ag, struct queue *q, struct outcome *o)
 	req.signing_time = sgtime_now();
 	req.sign = sign_digest_cb;
 	req.sign_arg = &sa;
-	if ((r = format_sign(&req, &o->sigfile, &o->sigfile_len)) != 0) {
-		replay_done(ag->replay, o->id, 0, NULL, NULL, 0);
-		return r;
-	}
+	if ((r = format_sign(&req, &o->sigfile, &o->sigfile_len)) != 0)
+		goto out;
 	/* From here on the HSM has signed: the id is spent whatever happens. */
 	replay_done(ag->replay, o->id, 1, o->job_sha256, key->name, o->job->expires);
+	claimed = 0;
 	crypto_sha256(o->sigfile, o->sigfile_len, h);
 	hex_encode(h, SHA256_LEN, sigsha);
 	if ((r = b64_encode(o->sigfile, o->sigfile_len, &sig_b64)) != 0 ||
 	    (r = audit_job_event(ag, o, "signature", sigsha, sig_b64, sa.seq)) != 0) {
-		free(sig_b64);
 		log_error_r(r, "job %s: cannot record the signature; it is not released", o->id);
-		return SG_ERR_INTERNAL;
+		r = SG_ERR_INTERNAL;
+		goto out;
 	}
-	free(sig_b64);
 	sig_file_name(o->job, name, sizeof(name));
 	/* Written with the result (build_result): only its location now. */
-	return store_location(ag->store, key->name, o->id, name, &o->store_sig);
+	r = store_location(ag->store, key->name, o->id, name, &o->store_sig);
+out:
+	/* Not signed: the id is free again for this job (its next delivery). */
+	if (claimed)
+		replay_done(ag->replay, o->id, 0, NULL, NULL, 0);
+	free(sig_b64);
+	return r;
 }
 
 /* Signs payload as a result envelope with the attestation key. */

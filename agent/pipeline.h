@@ -18,6 +18,7 @@
 #include "attempts.h"
 #include "audit.h"
 #include "config.h"
+#include "config_live.h"
 #include "hsm.h"
 #include "idset.h"
 #include "metrics.h"

@@ -12,6 +12,7 @@
 
 #include "b64.h"
 #include "config.h"
+#include "config_live.h"
 #include "crypto.h"
 #include "policy.h"
 #include "quota.h"
