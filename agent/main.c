@@ -1,10 +1,14 @@
 /*
- * signet-agent — the daemon on the HSM host (SPEC §9, §10).
+ * signet-agent — the daemon on the HSM host (docs/agent.md,
+ * docs/architecture.md).
  *
- * One reader thread (this one) pulls entries from the consumer group in
- * batches and hands them to `sessions` worker threads through a bounded
- * queue; each worker owns its own Redis connection and signs through the
- * shared HSM session pool.  Only outbound connections are made.
+ * Start-up: the configuration, then signet-signer (which reads the same
+ * file and holds the HSM), then the drop to `user`, then everything that
+ * touches hostile input.  One reader thread (this one) pulls entries from
+ * the consumer group in batches and hands them to `sessions` ×
+ * WORKERS_PER_SESSION worker threads through a bounded queue; each worker
+ * owns its own Redis connection and signs through one of the signer's
+ * channels.  Only outbound connections are made.
  */
 #include <errno.h>
 #include <getopt.h>
