@@ -155,7 +155,8 @@ agent_rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$STACK_AGENT_PID/status"; }
 
 # loadgen OUT KEYNAME MECH N [RATE]
 loadgen() {
-	# shellcheck disable=SC2086
+	# Word splitting wanted: procs and SUBKEYS are lists of options.
+	# shellcheck disable=SC2046,SC2086
 	"$B/loadgen" -s "$REDIS_SOCK" -a "$D/agent.pub" -k "$2" -m "$3" -n "$4" -r "${5:-0}" \
 		$(procs) $SUBKEYS > "$1" 2> "$1.err"
 	local rc=$?

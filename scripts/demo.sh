@@ -40,7 +40,7 @@ openssl dgst -sha256 -verify demo/release-rsa.pub.pem -sigopt rsa_padding_mode:p
 	-sigopt rsa_pss_saltlen:32 -signature demo/firmware.bin.sig demo/firmware.bin 2>&1 |
 	sed 's/^/  raw (RSA-3072 PSS): /'
 echo "what a consumer checks (signature, result attestation, chain, audit proof):"
-id=$(ls demo/store/release/ | head -1)
+id=$(find demo/store/release -mindepth 1 -maxdepth 1 -type d ! -name ".*" -printf "%f\n" | head -1)
 build/submitter/signet-verify -r "demo/store/release/$id/result.json" -a demo/agent.pub \
 	-C demo/root.pem -s demo/firmware.bin.p7s demo/firmware.bin 2>&1 | sed 's/^/  /'
 stack_agent_stop # its last checkpoint is signed and published at shutdown

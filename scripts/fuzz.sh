@@ -25,7 +25,7 @@ fi
 if [ $# -gt 0 ]; then
 	targets=$*
 else
-	targets=$(cd fuzz && ls fuzz_*.c | sed 's/^fuzz_//; s/\.c$//')
+	targets=$(cd fuzz && printf '%s\n' fuzz_*.c | sed 's/^fuzz_//; s/\.c$//')
 fi
 build=""
 for t in $targets; do build="$build fuzz/fuzz_$t"; done
@@ -42,18 +42,18 @@ summary=""
 for t in $targets; do
 	mkdir -p "$work/$t" "fuzz/crashers/$t"
 	[ -d "fuzz/corpus/$t" ] && cp -R "fuzz/corpus/$t/." "$work/$t/"
-	echo "== fuzz_$t for ${FUZZ_SECONDS}s ($(ls "$work/$t" | wc -l) seeds)"
+	echo "== fuzz_$t for ${FUZZ_SECONDS}s ($(find "$work/$t" -type f | wc -l) seeds)"
 	if "$dir/fuzz/fuzz_$t" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$SRC/fuzz/crashers/$t/" \
 		"$work/$t" >"$work/$t.log" 2>&1; then
 		execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t.log")
-		echo "   ok: ${execs:-?} executions, corpus $(ls "$work/$t" | wc -l) inputs"
+		echo "   ok: ${execs:-?} executions, corpus $(find "$work/$t" -type f | wc -l) inputs"
 		summary="$summary fuzz_$t=${execs:-?}"
 		passed=$((passed + 1))
 	else
 		failed=$((failed + 1))
 		echo "   FAIL: fuzz_$t found a crash; inputs in fuzz/crashers/$t/:"
-		ls -l "fuzz/crashers/$t" | sed 's/^/     /'
+		find "fuzz/crashers/$t" -type f | sed 's/^/     /'
 		grep -v '^#\|^INFO\|^stat::' "$work/$t.log" | tail -n 60 | sed 's/^/     /'
 	fi
 	rmdir "fuzz/crashers/$t" 2>/dev/null || true

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # stack.sh — a throwaway local signet stack, for the demo and the tests.
 #
 # Source it, set STACK_DIR (an empty directory) and SIGNET_BUILD (the meson
@@ -248,14 +249,14 @@ CNF
 }
 
 stack_subcert() {
-	local d="$STACK_DIR/$1" dates=""
-	[ -n "${4:-}" ] && dates="-startdate $4 -enddate $5"
+	local d="$STACK_DIR/$1"
+	local dates=()
+	[ -n "${4:-}" ] && dates=(-startdate "$4" -enddate "$5")
 	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$STACK_DIR/$2.key" 2>/dev/null &&
 	chmod 600 "$STACK_DIR/$2.key" &&
 	openssl req -new -key "$STACK_DIR/$2.key" -subj "/CN=$2" -out "$STACK_DIR/$2.csr" 2>/dev/null &&
-	# shellcheck disable=SC2086
 	SUB_EMAIL="$2@fw.example.com" openssl ca -batch -notext -config "$d/ca.cnf" -extensions "$3" \
-		$dates -in "$STACK_DIR/$2.csr" -out "$STACK_DIR/$2.crt" >/dev/null 2>&1
+		"${dates[@]}" -in "$STACK_DIR/$2.csr" -out "$STACK_DIR/$2.crt" >/dev/null 2>&1
 }
 
 stack_subrevoke() {

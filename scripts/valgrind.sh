@@ -7,7 +7,7 @@
 #   scripts/valgrind.sh              uses ./build (made if missing)
 #   VALGRIND_BUILD_DIR=DIR           another build directory
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 SRC=$(pwd)
 SIGNET_BUILD=${VALGRIND_BUILD_DIR:-$SRC/build}
 for tool in valgrind redis-server redis-cli softhsm2-util pkcs11-tool openssl; do

@@ -132,7 +132,7 @@ agent_stop() {
 	local st i
 	kill -0 "$1" 2>/dev/null || return 0
 	kill -TERM "$1" 2>/dev/null
-	for i in $(seq 1 $((STOP_S * 10))); do
+	for _ in $(seq 1 $((STOP_S * 10))); do
 		kill -0 "$1" 2>/dev/null || break
 		sleep 0.1
 	done

@@ -13,7 +13,7 @@ AFTER_S=${AFTER_S:-8}
 
 stack_redis_start || exit 1
 stack_token_init || exit 1
-nginx_start || exit 1
+nginx_start "" || exit 1
 faults_submitters
 STACK_STORE=http://127.0.0.1:$NGINX_PORT/signatures
 STACK_EXTRA='"reclaim_after": 2, "store_timeout": 2, "store_deadline": 45,'

@@ -1,0 +1,22 @@
+#!/bin/bash
+# Static checks, failing on any finding: shellcheck on every shell script
+# (settings and their reasons in .shellcheckrc) and cppcheck on the C code
+# (warnings, portability, performance; an inline suppression names its
+# reason where it stands).  Run by .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+status=0
+
+mapfile -t scripts < <(git ls-files '*.sh' '.ci/run' ':!tests/integration/*.sh')
+echo "== shellcheck: ${#scripts[@]} scripts"
+shellcheck -x "${scripts[@]}" || status=1
+
+echo "== cppcheck"
+[ -f build/signet_version.h ] || { meson setup build >/dev/null; }
+cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance --inline-suppr \
+	--std=c11 -D__GNUC__ -I common -I queue -I hsm -I agent -I submitter -I build \
+	--suppress=missingIncludeSystem \
+	agent common queue hsm submitter bench fuzz || status=1
+
+[ "$status" = 0 ] && echo "lint: no findings"
+exit "$status"
