@@ -48,7 +48,8 @@ echo "the agent's audit log (demo/audit.log) holds $(wc -l < demo/audit.log) rec
 sed 's/^/  /' demo/audit.log | cut -c1-150
 echo "its signed checkpoint (demo/store/audit/checkpoints/latest):"
 sed 's/^/  /' demo/store/audit/checkpoints/latest
-echo "what an auditor checks:"
+echo "what an auditor checks (the log, its checkpoint, and that every signature in the"
+echo "HSM signer's own journal is accounted for in the log):"
 build/agent/signet-admin audit verify demo/audit.log --checkpoint demo/store/audit/checkpoints/latest \
-	--key demo/agent.pub 2>&1 | sed 's/^/  /'
+	--key demo/agent.pub --signer-journal demo/audit.log.signer 2>&1 | sed 's/^/  /'
 echo "done: the stack is stopped; its files stay in ./demo"
