@@ -7,6 +7,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -27,6 +28,13 @@ hex_encode(const uint8_t *in, size_t len, char *out)
 		out[2 * i + 1] = hex_digits[in[i] & 0x0f];
 	}
 	out[2 * len] = '\0';
+}
+
+int
+looks_like_file_content(const char *s)
+{
+	return s != NULL && (strstr(s, "-----BEGIN") != NULL || strchr(s, '\n') != NULL ||
+	    strnlen(s, PATH_MAX) >= PATH_MAX);
 }
 
 int

@@ -16,6 +16,14 @@
 /* The value of the hexadecimal digit c (0-9, a-f, A-F), or -1. */
 int hex_digit(int c);
 
+/*
+ * Whether s, given where a path to a key or secret file is expected, is
+ * the file's content instead (PEM text, several lines, or longer than any
+ * path): 1 if so.  Callers refuse such a value without printing it, since
+ * it may be a private key pasted into a CI variable.
+ */
+int looks_like_file_content(const char *s);
+
 /* The number of elements of an array (not of a pointer). */
 #define nitems(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -281,6 +281,12 @@ parse_options(int argc, char **argv, struct options *o)
 		sv_msg("missing --ca-file (the trust anchors of the signing certificates)");
 		return SV_EXIT_USAGE;
 	}
+	/* Never echoed (it may be a key pasted into a CI variable). */
+	if (looks_like_file_content(o->agent_pubkey) || looks_like_file_content(o->ca_file)) {
+		sv_msg("--agent-pubkey (or SIGNET_AGENT_PUBKEY) and --ca-file expect paths to "
+		    "files, not their content; in GitLab use a variable of type File");
+		return SV_EXIT_USAGE;
+	}
 	if (o->checkpoint != NULL && o->log == NULL) {
 		sv_msg("--checkpoint needs --log (the audit log records)");
 		return SV_EXIT_USAGE;

@@ -363,6 +363,24 @@ parse_options(int argc, char **argv, struct options *o)
 		sj_msg("missing --identity (or SIGNET_IDENTITY)");
 		return SJ_EXIT_USAGE;
 	}
+	/* Never echoed: it may be a private key pasted into a CI variable. */
+	{
+		static const struct { const char *opt, *env; } paths[] = {
+			{ "--identity", "SIGNET_IDENTITY" },
+			{ "--agent-pubkey", "SIGNET_AGENT_PUBKEY" },
+			{ "--redis-password-file", "SIGNET_REDIS_PASSWORD_FILE" },
+		};
+		const char *v[] = { o->identity, o->agent_pubkey, o->password_file };
+		size_t i;
+
+		for (i = 0; i < nitems(v); i++) {
+			if (looks_like_file_content(v[i])) {
+				sj_msg("%s (or %s) expects a path to a key file, not the key itself; "
+				    "in GitLab use a variable of type File", paths[i].opt, paths[i].env);
+				return SJ_EXIT_USAGE;
+			}
+		}
+	}
 	if (o->redis == NULL) {
 		sj_msg("missing --redis (or SIGNET_REDIS)");
 		return SJ_EXIT_USAGE;
