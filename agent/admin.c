@@ -1,5 +1,5 @@
 /*
- * signet-admin — operator tasks on the HSM host (SPEC §9; docs/admin.md).
+ * signet-admin — operator tasks on the HSM host (docs/submit-job.md; docs/admin.md).
  *
  *   signet-admin policy check FILE
  *   signet-admin key generate     HSM --label NAME --type ec-p256|rsa-3072 [--id HEX] [-o FILE]

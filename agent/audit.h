@@ -38,7 +38,7 @@ struct audit_record {
 	const char *artifact;
 	const char *artifact_sha256;
 	const char *job_sha256;
-	const char *code;             /* SPEC §7 code when not signed */
+	const char *code;             /* docs/errors.md code when not signed */
 	const char *signature_sha256; /* hex SHA-256 of the signature file */
 	const char *expires;          /* the job's expiry (RFC 3339), once parsed */
 	const char *envelope_sha256;  /* "received": hex SHA-256 of the entry's bytes */

@@ -1,5 +1,5 @@
 /*
- * config.c — strict loading of the agent configuration (SPEC §10).
+ * config.c — strict loading of the agent configuration (docs/configuration.md).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -120,7 +120,7 @@ get_seconds(struct cfg_ctx *x, const cJSON *obj, const char *name, int64_t max,
 	return 0;
 }
 
-/* The redis URL: a password inline is refused (SPEC §10: secrets come from
+/* The redis URL: a password inline is refused (docs/configuration.md: secrets come from
  * files) and wiped, in our copy and in the parsed tree; a user name alone
  * is fine.  A URL that does not parse is left to queue_open() to report. */
 static int
@@ -611,7 +611,7 @@ load_submitter(struct cfg_ctx *x, const struct agent_config *c, const cJSON *ite
 		goto keys;
 	}
 	if ((s->public_key_path == NULL) == (s->identity == NULL)) {
-		rr = cfg_error(x, "%s: give exactly one of public_key and identity", path);
+		rr = cfg_error(x, "submitters.%s: give exactly one of public_key and identity", s->name);
 	} else if (s->public_key_path != NULL) {
 		if (ca != NULL)
 			rr = cfg_error(x, "%sca: only for an identity entry", path);

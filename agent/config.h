@@ -1,5 +1,5 @@
 /*
- * config.h — the agent's configuration (SPEC §10), loaded strictly: unknown
+ * config.h — the agent's configuration (docs/configuration.md), loaded strictly: unknown
  * members are errors, so a typo never silently weakens the policy.  Loading
  * also reads every referenced public key and certificate file, so that a
  * configuration that loads is complete; the secrets (PIN, Redis password)
@@ -45,7 +45,7 @@ enum config_identity_source {
 	CONFIG_IDENTITY_CN,         /* first commonName of the subject */
 };
 
-/* A CA that issues submitter certificates (SPEC §2 "cert"). */
+/* A CA that issues submitter certificates (docs/protocol.md §2 "cert"). */
 struct agent_submitter_ca {
 	char *name;
 	char *bundle_path;          /* PEM: the CA and any intermediates */
@@ -55,7 +55,7 @@ struct agent_submitter_ca {
 	enum config_identity_source identity;
 };
 
-/* A CI system that signs identity tokens (SPEC §3 ci_token, docs/policy.md
+/* A CI system that signs identity tokens (docs/protocol.md §3 ci_token, docs/policy.md
  * "CI identity tokens").  Its JWK Set is read from jwks_path when the
  * configuration is loaded (start-up, SIGHUP): no job ever fetches keys. */
 struct agent_ci_issuer {

@@ -1,5 +1,5 @@
 /*
- * format.c — raw and CMS signature files (SPEC §4).
+ * format.c — raw and CMS signature files (docs/protocol.md §4).
  *
  * CMS without the private key: OpenSSL's CMS_final() wants to hash the
  * content and sign with an EVP_PKEY, but the agent has neither the content

@@ -1,5 +1,5 @@
 /*
- * format.h — the signature file formats of SPEC §4.
+ * format.h — the signature file formats of docs/protocol.md §4.
  *
  * The private key never enters this module: it receives a callback that
  * signs a SHA-256 digest (in the agent, hsm_sign()).  `raw` is the HSM's

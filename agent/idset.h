@@ -1,5 +1,5 @@
 /*
- * idset.h — every job id the agent has bound to a job, for good (SPEC §3:
+ * idset.h — every job id the agent has bound to a job, for good (docs/protocol.md §3:
  * "the agent signs at most once per id, ever").
  *
  * The replay table (replay.h) is the fast path, and it forgets a job once

@@ -519,7 +519,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: signet-agent -c CONFIG [--check] [--log-format plain|json] [-v]\n"
 	    "\n"
-	    "  -c, --config PATH     agent configuration (JSON, SPEC section 10)\n"
+	    "  -c, --config PATH     agent configuration (JSON, docs/configuration.md)\n"
 	    "      --check           validate configuration, policy, HSM keys and\n"
 	    "                        certificates, then exit (0 when all is well)\n"
 	    "      --log-format FMT  plain (default) or json lines, on stderr\n"

@@ -1,6 +1,6 @@
 /*
  * metrics.c — counters and a histogram, rendered in the Prometheus text
- * format (see metrics.h).  Codes are the fixed set of SPEC §7, so the
+ * format (see metrics.h).  Codes are the fixed set of docs/errors.md, so the
  * label space is bounded: a table indexed by the error enum.
  */
 #include <pthread.h>
@@ -53,7 +53,7 @@ metrics_job(struct metrics *m, int code)
 
 	if (m == NULL)
 		return;
-	/* Codes outside SPEC §7 are reported as "internal". */
+	/* Codes outside docs/errors.md are reported as "internal". */
 	if (code != 0 && (i == 0 || strcmp(sg_err_code(code), "internal") == 0))
 		i = (size_t)-SG_ERR_INTERNAL;
 	pthread_mutex_lock(&m->lock);
@@ -121,7 +121,7 @@ metrics_write(struct metrics *m, const char *path, size_t replay_ids, uint64_t a
 		off += (size_t)n_; \
 	} while (0)
 	OUT("# HELP signet_up 1 while the agent runs.\n# TYPE signet_up gauge\nsignet_up 1\n");
-	OUT("# HELP signet_jobs_total Job decisions by status and SPEC error code.\n"
+	OUT("# HELP signet_jobs_total Job decisions by status and error code.\n"
 	    "# TYPE signet_jobs_total counter\n");
 	OUT("signet_jobs_total{status=\"signed\",code=\"\"} %llu\n", (unsigned long long)copy.jobs[0]);
 	for (i = 1; i < SG_ERR_COUNT_I; i++) {

@@ -2,7 +2,7 @@
  * metrics.h — Prometheus text metrics for node_exporter's textfile
  * collector, written atomically to the configured file.
  *
- *   signet_jobs_total{status,code}           decisions, by SPEC §7 status and code
+ *   signet_jobs_total{status,code}           decisions, by docs/errors.md status and code
  *   signet_hsm_sign_seconds                  histogram of signature latency (HSM
  *                                            round trip through the signer)
  *   signet_queue_depth                       entries in the stream (XLEN)

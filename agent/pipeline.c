@@ -29,7 +29,7 @@
 /* Everything learned about one entry. */
 struct outcome {
 	int code;                           /* 0: signed */
-	int has_id;                         /* a result is owed (SPEC §7) */
+	int has_id;                         /* a result is owed (docs/errors.md) */
 	char id[JOB_ID_LEN + 1];
 	char job_sha256[SHA256_HEX_LEN + 1];
 	int has_sub;                        /* once the envelope signature verified: */
@@ -264,7 +264,7 @@ decide_with(struct agent *ag, const struct agent_config *cfg, const struct queue
 		subj.serial = cid.serial;
 		subj.ca = cid.ca;
 	} else {
-		/* A pinned key, found by keyid alone (SPEC §2). */
+		/* A pinned key, found by keyid alone (docs/protocol.md §2). */
 		if ((sub = config_submitter_by_keyid(cfg, env->sigs[0].keyid)) == NULL) {
 			r = SG_ERR_ENVELOPE_UNKNOWN_SIGNER;
 			goto out;
@@ -730,7 +730,7 @@ build_result(struct agent *ag, const struct queue_entry *e, struct outcome *o,
 	memcpy(res.id, o->id, sizeof(res.id));
 	res.status = sg_err_status(o->code);
 	res.error = o->code;
-	/* The detail names the value at fault (SPEC §7) where policy gave one. */
+	/* The detail names the value at fault (docs/errors.md) where policy gave one. */
 	res.error_message = (char *)(uintptr_t)(o->code != 0 && o->ci.why[0] != '\0' ?
 	    o->ci.why : sg_strerror(o->code));
 	memcpy(res.job_sha256, o->job_sha256, sizeof(res.job_sha256));

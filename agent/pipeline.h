@@ -8,7 +8,7 @@
  * The audit log gets "received", "intent", "signature", the decision and
  * "published" records (docs/audit.md).
  *
- * Every rejection that is owed a result (SPEC §7) gets one, written with NX
+ * Every rejection that is owed a result (docs/errors.md) gets one, written with NX
  * so that it can never replace a genuine signed result; every decision is
  * in the audit log before anything about it leaves the agent.
  */

@@ -1,5 +1,5 @@
 /*
- * replay.h — "the agent signs at most once per id, ever" (SPEC §3).
+ * replay.h — "the agent signs at most once per id, ever" (docs/protocol.md §3).
  *
  * An in-memory table of job ids the agent has signed or is signing, rebuilt
  * from the audit log at start-up (the audit log is the durable record).

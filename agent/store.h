@@ -1,5 +1,5 @@
 /*
- * store.h — the artifact store of SPEC §8:
+ * store.h — the artifact store of docs/protocol.md §9:
  *
  *   <base>/<key>/<job id>/<artifact name>.sig   (raw)
  *   <base>/<key>/<job id>/<artifact name>.p7s   (cms)

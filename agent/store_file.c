@@ -1,5 +1,5 @@
 /*
- * store_file.c — the file:// backend of the artifact store (SPEC §8).
+ * store_file.c — the file:// backend of the artifact store (docs/protocol.md §9).
  *
  * Every path is opened relative to a directory descriptor, from the base
  * directory's down, and never through a symbolic link: <key>, <key>/<id>

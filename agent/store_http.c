@@ -1,6 +1,6 @@
 /*
  * store_http.c — the http:// and https:// backend of the artifact store
- * (SPEC §8): one HTTP PUT per object, which WebDAV servers, Artifactory,
+ * (docs/protocol.md §9): one HTTP PUT per object, which WebDAV servers, Artifactory,
  * Nexus raw repositories and S3-style stores accept.
  *
  * TLS peer and host verification are always on (a CA bundle may be named).

@@ -101,7 +101,7 @@ key_kind(EVP_PKEY *pk)
 	if (pk == NULL)
 		return KEY_OTHER;
 	/* "RSA" only: an RSA-PSS-restricted key carries its own parameters,
-	 * which could contradict the salt length SPEC §2 fixes. */
+	 * which could contradict the salt length docs/protocol.md §2 fixes. */
 	if (EVP_PKEY_is_a(pk, "RSA"))
 		return EVP_PKEY_get_bits(pk) >= RSA_BITS_MIN ? KEY_RSA : KEY_OTHER;
 	if (EVP_PKEY_is_a(pk, "ED25519"))
@@ -355,7 +355,7 @@ out:
 }
 
 /*
- * Sets up ctx for SPEC §2 signing or verifying with pk: SHA-256 for ECDSA
+ * Sets up ctx for docs/protocol.md §2 signing or verifying with pk: SHA-256 for ECDSA
  * and RSA-PSS (MGF1-SHA-256, salt 32), no digest for Ed25519 (pure).
  */
 static int

@@ -1,6 +1,6 @@
 /*
  * crypto.h — the OpenSSL operations that both commands need: key loading,
- * keyids, DSSE signatures (SPEC §2) and raw signature checks (SPEC §4).
+ * keyids, DSSE signatures (docs/protocol.md §2) and raw signature checks (docs/protocol.md §4).
  * OpenSSL errors are translated here and the error queue is cleared.
  */
 #ifndef SG_CRYPTO_H
@@ -16,7 +16,7 @@
 #include "err.h"
 #include "util.h"
 
-/* Signature mechanisms of signing keys (SPEC §10 "mechanism"). */
+/* Signature mechanisms of signing keys (docs/configuration.md "mechanism"). */
 enum sg_mech {
 	SG_MECH_ECDSA_SHA256 = 0,   /* "ecdsa-sha256": DER ECDSA-Sig-Value, P-256 */
 	SG_MECH_RSA_PKCS1_SHA256,   /* "rsa-pkcs1-sha256": PKCS#1 v1.5 over DigestInfo */
@@ -50,12 +50,12 @@ int crypto_load_certs(const char *path, STACK_OF(X509) **ret) SG_MUST_CHECK;
  * 0 or SG_ERR_KEY_UNSUPPORTED (also for NULL). */
 int crypto_check_key_type(EVP_PKEY *pk) SG_MUST_CHECK;
 
-/* keyid per SPEC §2: "sha256:" + lowercase hex SHA-256 of the DER
+/* keyid per docs/protocol.md §2: "sha256:" + lowercase hex SHA-256 of the DER
  * SubjectPublicKeyInfo (public or private pk).  ret holds KEYID_LEN+1
  * bytes.  SG_ERR_INVALID_ARGUMENT (NULL), SG_ERR_CRYPTO. */
 int crypto_keyid(EVP_PKEY *pk, char ret[KEYID_LEN + 1]) SG_MUST_CHECK;
 
-/* Signs msg per SPEC §2 with the algorithm that follows the key: ECDSA
+/* Signs msg per docs/protocol.md §2 with the algorithm that follows the key: ECDSA
  * P-256/SHA-256 (DER), Ed25519 (pure), RSA-PSS SHA-256/MGF1-SHA-256/salt 32.
  * Caller frees *ret_sig.  SG_ERR_KEY_UNSUPPORTED, SG_ERR_CRYPTO,
  * SG_ERR_ALLOC, SG_ERR_INVALID_ARGUMENT (NULL msg with len > 0). */
@@ -72,7 +72,7 @@ int crypto_dsse_sign(EVP_PKEY *priv, const char *type, const uint8_t *payload,
 int crypto_dsse_verify(EVP_PKEY *pub, const char *type, const uint8_t *payload,
     size_t payload_len, const uint8_t *sig, size_t sig_len) SG_MUST_CHECK;
 
-/* Verifies a raw-format signature (SPEC §4) over a SHA-256 digest with the
+/* Verifies a raw-format signature (docs/protocol.md §4) over a SHA-256 digest with the
  * given mechanism, which must fit the key (ECDSA: EC P-256; RSA mechs: RSA
  * >= 2048).  0 or SG_ERR_VERIFY; SG_ERR_ALLOC only when out of memory. */
 int crypto_verify_digest(EVP_PKEY *pub, enum sg_mech mech,

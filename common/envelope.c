@@ -1,5 +1,5 @@
 /*
- * envelope.c — DSSE envelopes (SPEC §2).
+ * envelope.c — DSSE envelopes (docs/protocol.md §2).
  *
  * The order of the checks in envelope_parse() is part of the contract:
  * the size before any parsing, then strict JSON, then the signature count

@@ -1,5 +1,5 @@
 /*
- * envelope.h — DSSE envelopes (SPEC §2).
+ * envelope.h — DSSE envelopes (docs/protocol.md §2).
  *
  *   {"payloadType": "<type>", "payload": "<base64>",
  *    "signatures": [{"keyid": "...", "sig": "<base64>", "cert": "<base64 DER>"}]}
@@ -67,7 +67,7 @@ int envelope_parse(const void *buf, size_t len, struct dsse_envelope **ret) SG_M
  * entries in "signatures" (when that is an array) and a "payload" string
  * that is valid base64, returns 0 and the decoded payload (caller frees).
  * Else SG_ERR_ENVELOPE_TOO_LARGE or SG_ERR_ENVELOPE_MALFORMED.  Used only
- * to find the job id that a rejection result is owed to (SPEC §7).  Also
+ * to find the job id that a rejection result is owed to (docs/errors.md).  Also
  * refused (malformed): a "payload" member that appears twice (ambiguous),
  * and any escaped \u0000 in the text (cJSON cuts strings there, so a
  * payload holding one could be misread as a valid prefix).

@@ -2,10 +2,10 @@
  * err.h — the one error enum of signet.
  *
  * Every function that can fail returns 0 (SG_OK) or a negative sg_err.
- * Each code knows the SPEC §7 string it stands for ("job.expired") and
+ * Each code knows the docs/errors.md string it stands for ("job.expired") and
  * whether the agent reports it as "rejected" (the request is unacceptable)
  * or "failed" (the agent could not finish; a resubmission may succeed).
- * Codes that are not part of SPEC §7 (configuration, queue, I/O...) report
+ * Codes that are not part of docs/errors.md (configuration, queue, I/O...) report
  * as "internal" when they ever reach a result.
  */
 #ifndef SG_ERR_H
@@ -13,7 +13,7 @@
 
 #define SG_MUST_CHECK __attribute__((warn_unused_result))
 
-/* X(enum name, SPEC §7 code or NULL, status, human text) */
+/* X(enum name, docs/errors.md code or NULL, status, human text) */
 #define SG_ERR_LIST(X) \
 	X(SG_ERR_INTERNAL, "internal", SG_STATUS_FAILED, "internal error") \
 	X(SG_ERR_ALLOC, "internal", SG_STATUS_FAILED, "out of memory") \
@@ -73,7 +73,7 @@ enum sg_err_index { SG_ERR_NONE_I = 0, SG_ERR_LIST(SG_ERR_INDEX_) SG_ERR_COUNT_I
 enum sg_err { SG_OK = 0, SG_ERR_LIST(SG_ERR_VALUE_) };
 #undef SG_ERR_VALUE_
 
-/* SPEC §7 code string ("job.expired"); "internal" for codes outside §7 and
+/* docs/errors.md code string ("job.expired"); "internal" for codes outside §7 and
  * for unknown values; NULL for SG_OK. Never fails. */
 const char *sg_err_code(int r);
 
@@ -86,7 +86,7 @@ enum sg_status sg_err_status(int r);
 /* "signed", "rejected" or "failed". */
 const char *sg_status_name(enum sg_status s);
 
-/* The negative code whose SPEC §7 string is `code`, or 0 if there is none
+/* The negative code whose docs/errors.md string is `code`, or 0 if there is none
  * ("internal" maps to SG_ERR(INTERNAL)). */
 int sg_err_from_code(const char *code);
 

@@ -1,5 +1,5 @@
 /*
- * job.c — the job payload (SPEC §3).
+ * job.c — the job payload (docs/protocol.md §3).
  *
  * job_parse() is the one place where the syntax of a job is checked.  When
  * several things are wrong at once the answer must not depend on member

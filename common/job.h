@@ -1,5 +1,5 @@
 /*
- * job.h — the job payload (SPEC §3, application/vnd.signet.job+json v1).
+ * job.h — the job payload (docs/protocol.md §3, application/vnd.signet.job+json v1).
  *
  *   {"v": 1, "id": "<32 lowercase hex>", "created": "<RFC 3339>",
  *    "expires": "<RFC 3339>", "key": "<name>", "format": "raw" | "cms",
@@ -26,7 +26,7 @@
 #define ARTIFACT_NAME_MAX 200    /* bytes */
 #define CI_FIELD_MAX 512         /* bytes of each ci member */
 #define JOB_NOTE_MAX 256         /* bytes */
-#define JOB_CI_TOKEN_MAX 8192    /* bytes of ci_token (SPEC §3: at most 8 KiB) */
+#define JOB_CI_TOKEN_MAX 8192    /* bytes of ci_token (docs/protocol.md §3: at most 8 KiB) */
 #define ARTIFACT_SIZE_LIMIT ((uint64_t)1 << 53) /* sizes are below this */
 
 enum sg_format { SG_FORMAT_RAW = 0, SG_FORMAT_CMS = 1 };
@@ -75,7 +75,7 @@ struct sg_job {
  * Strict parse of a job payload.
  *   SG_ERR_PARSE          not JSON per json_parse() (invalid UTF-8, nesting
  *                         deeper than JSON_DEPTH_MAX ...) — no result is owed
- *   SG_ERR_JOB_UNKNOWN_FIELD  a member not in SPEC §3 (top level, artifact, ci)
+ *   SG_ERR_JOB_UNKNOWN_FIELD  a member not in docs/protocol.md §3 (top level, artifact, ci)
  *   SG_ERR_JOB_BAD_VERSION    "v" an integer other than 1
  *   SG_ERR_JOB_MALFORMED      everything else: not an object, duplicates,
  *       missing required members, wrong types, escaped control characters
@@ -91,7 +91,7 @@ struct sg_job {
 int job_parse(const uint8_t *payload, size_t len, struct sg_job **ret) SG_MUST_CHECK;
 
 /*
- * Finds the id that a result is owed to (SPEC §7): the payload must pass
+ * Finds the id that a result is owed to (docs/errors.md): the payload must pass
  * json_parse(), be an object, and hold exactly one member "id" whose value
  * is a string of JOB_ID_LEN lowercase hex characters.  Writes it to ret_id
  * (JOB_ID_LEN+1 bytes).  SG_ERR_PARSE otherwise, and also when the text
@@ -100,7 +100,7 @@ int job_parse(const uint8_t *payload, size_t len, struct sg_job **ret) SG_MUST_C
  */
 int job_peek_id(const uint8_t *payload, size_t len, char ret_id[JOB_ID_LEN + 1]) SG_MUST_CHECK;
 
-/* Serializes a job as compact JSON with members in SPEC order; absent
+/* Serializes a job as compact JSON with members in the order of docs/protocol.md §3; absent
  * optional members are left out (and "ci" when all its members are).
  * "v" is always 1; artifact.sha256 is written from the digest bytes
  * (sha256_hex is not read).  The output is checked with job_parse():
@@ -108,12 +108,12 @@ int job_peek_id(const uint8_t *payload, size_t len, char ret_id[JOB_ID_LEN + 1])
  * *ret. */
 int job_serialize(const struct sg_job *job, char **ret, size_t *ret_len) SG_MUST_CHECK;
 
-/* Checks an artifact name per SPEC §3 (1..200 bytes, valid UTF-8, no '/',
+/* Checks an artifact name per docs/protocol.md §3 (1..200 bytes, valid UTF-8, no '/',
  * no control characters or NUL, not "." or ".."); 0 or
  * SG_ERR_JOB_MALFORMED. */
 int job_check_artifact_name(const char *name, size_t len) SG_MUST_CHECK;
 
-/* Time checks of SPEC §3 against `now`: SG_ERR_JOB_NOT_YET_VALID (created
+/* Time checks of docs/protocol.md §3 against `now`: SG_ERR_JOB_NOT_YET_VALID (created
  * more than JOB_CLOCK_SKEW_S in the future), SG_ERR_JOB_EXPIRED (expires
  * before now), SG_ERR_JOB_LIFETIME_TOO_LONG (expires - created >
  * max_lifetime). */

@@ -1,5 +1,5 @@
 /*
- * jwt.h — CI identity tokens (SPEC §3 "ci_token"): JSON Web Tokens (RFC
+ * jwt.h — CI identity tokens (docs/protocol.md §3 "ci_token"): JSON Web Tokens (RFC
  * 7519) in JWS compact serialization (RFC 7515) that a CI system's OpenID
  * Connect issuer signs for one CI job (GitLab CI "id_tokens", the GitHub
  * Actions OIDC token), verified against the issuer's public keys, a JWK Set
@@ -72,7 +72,7 @@
 
 #include "err.h"
 
-#define JWT_TOKEN_MAX_BYTES 8192      /* a whole token (SPEC §3: ci_token <= 8 KiB) */
+#define JWT_TOKEN_MAX_BYTES 8192      /* a whole token (docs/protocol.md §3: ci_token <= 8 KiB) */
 #define JWT_HEADER_MAX_BYTES 1024     /* the decoded JOSE header */
 #define JWT_CLAIMS_MAX_BYTES 6144     /* the decoded claims set (3/4 of a token) */
 #define JWT_SIGNATURE_MAX_BYTES 1024  /* the decoded signature (RSA of 8192 bits) */

@@ -1,5 +1,5 @@
 /*
- * result.c — the result payload (SPEC §6).
+ * result.c — the result payload (docs/protocol.md §5).
  *
  * Results are written by the agent and read by submit-job, which must not
  * trust anything it did not check: result_parse() is as strict as

@@ -1,5 +1,5 @@
 /*
- * result.h — the result payload (SPEC §6, application/vnd.signet.result+json v1).
+ * result.h — the result payload (docs/protocol.md §5, application/vnd.signet.result+json v1).
  */
 #ifndef SG_RESULT_H
 #define SG_RESULT_H
@@ -27,7 +27,7 @@ struct sg_result {
 	char id[JOB_ID_LEN + 1];
 	enum sg_status status;
 	int error;                    /* sg_err code; 0 when signed */
-	char *error_code;             /* SPEC §7 string as carried; NULL when signed */
+	char *error_code;             /* docs/errors.md string as carried; NULL when signed */
 	char *error_message;
 	char job_sha256[SHA256_HEX_LEN + 1];
 	char *agent;
@@ -58,7 +58,7 @@ struct sg_result {
 };
 
 /*
- * Serializes r per SPEC §6, including exactly the members that go with its
+ * Serializes r per docs/protocol.md §5, including exactly the members that go with its
  * status (error only when not signed; signature, certificates, signed_at,
  * audit, store only when signed).  error.code is sg_err_code(r->error)
  * (r->error_code is not read); error.message is r->error_message, or
@@ -88,7 +88,7 @@ int result_serialize(const struct sg_result *r, char **ret, size_t *ret_len) SG_
  * checkpoints (a location); only their syntax is checked here.  Otherwise submitter,
  * key, format and artifact are optional.  format must be a known format
  * name, key at most JOB_KEY_MAX bytes, artifact as in a job.  An error code
- * that is not in SPEC §7 is kept in error_code with error =
+ * that is not in docs/errors.md is kept in error_code with error =
  * SG_ERR_INTERNAL.  Caller frees with result_free().
  */
 int result_parse(const uint8_t *buf, size_t len, struct sg_result **ret) SG_MUST_CHECK;

@@ -1,7 +1,7 @@
 /*
  * fuzz_result.c — result_parse() on hostile bytes.  Invariant: a result
  * that parses serializes, and the serialization parses back to an equal
- * result (error codes compare by value: a code from a later SPEC is kept
+ * result (error codes compare by value: a code from a later protocol version is kept
  * as text but goes out again as "internal").
  */
 #include <stdint.h>

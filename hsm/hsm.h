@@ -105,7 +105,7 @@ int hsm_open(const struct hsm_config *cfg, struct hsm **ret, char *errbuf, size_
 
 /*
  * Signs a SHA-256 digest with key `key_index`.  The result is the encoding
- * of SPEC §4: DER ECDSA-Sig-Value for ECDSA (converted from PKCS#11's r||s),
+ * of docs/protocol.md §4: DER ECDSA-Sig-Value for ECDSA (converted from PKCS#11's r||s),
  * the RSA signature bytes for PKCS#1 v1.5 (CKM_RSA_PKCS over the DigestInfo)
  * and PSS (CKM_RSA_PKCS_PSS, SHA-256, MGF1-SHA-256, salt 32).
  * sig must hold HSM_SIG_MAX bytes.  SG_ERR_INVALID_ARGUMENT (bad index or

@@ -1,12 +1,13 @@
 /*
- * queue.h — the Redis queue of SPEC §5, as seen by submitters and agents.
+ * queue.h — the Redis queue of docs/protocol.md §7, as seen by submitters and agents.
  *
  *   <prefix>jobs            stream, field "env" = job envelope (XADD)
  *   group "agents"          consumer group on <prefix>jobs, created at id 0
  *   <prefix>result:<id>     string with TTL: the result envelope
  *   <prefix>done:<id>       list with TTL: one element per result write
  *   <prefix>claim:<id>      string with TTL: the agent signing job <id>
- *   <prefix>dead            stream of dead letters (fields entry, env, reason)
+ *   <prefix>dead            stream of dead letters (fields entry, env, reason,
+ *                           deliveries)
  *
  * Everything read from Redis is hostile: reply types and element counts are
  * checked before use.  A struct queue wraps one connection and is used by one

@@ -1,5 +1,5 @@
 /*
- * queue_redis.c — the queue of SPEC §5 on one blocking hiredis connection:
+ * queue_redis.c — the queue of docs/protocol.md §7 on one blocking hiredis connection:
  * the commands.  The connection (connect, AUTH, Sentinel, ROLE, the
  * pipelined round trip) is queue_conn.c; the parsers of the server's
  * replies, which do no I/O, are queue_reply.c (fuzzed by
@@ -11,7 +11,7 @@
  *   <prefix>result:<id>   string with a TTL; <id> is JOB_ID_LEN lowercase hex
  *   <prefix>done:<id>     list with the same TTL; one "1" per result write
  *   <prefix>dead          stream of dead letters: entries the agent gave up
- *                         on, with the reason (fields "entry", "env", "reason")
+ *                         on (fields "entry", "env", "reason", "deliveries")
  *   <prefix>claim:<id>    string with a TTL: the agent signing job <id>
  *
  * The server is not trusted.  Every reply is checked for its type and its

@@ -1,5 +1,5 @@
 /*
- * queue_url.c — parsing of the queue URL of SPEC §5.
+ * queue_url.c — parsing of the queue URL of docs/protocol.md §7.
  *
  *   redis://[user[:password]@]host[:port][/db]    db: 0..15, port: 1..65535
  *   unix:///absolute/path/to/socket               no credentials, no host

@@ -1,5 +1,5 @@
 /*
- * ci.c — the "ci" member of a job (SPEC §3), filled from the environment
+ * ci.c — the "ci" member of a job (docs/protocol.md §3), filled from the environment
  * variables that the CI system itself sets.
  *
  * Detection, first match wins:

@@ -1,7 +1,7 @@
 /*
  * signet-verify — the consumer's check of a signed artifact: given the
  * artifact, its signature file, the result envelope that the agent stored
- * next to it (SPEC §8), trust anchors and the agent's attestation key, it
+ * next to it (docs/protocol.md §9), trust anchors and the agent's attestation key, it
  * checks everything there is to check and says what fails.
  *
  * Checks, in the order of their exit status (docs: man signet-verify):

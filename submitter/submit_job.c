@@ -1,23 +1,23 @@
 /*
  * submit-job — hash an artifact, build and sign a job, push it to the
  * queue, wait for the agent's result, verify it and write the signature
- * (SPEC §9).
+ * (docs/submit-job.md).
  *
  * Order of work: everything that can be a usage or configuration error
  * (options, URL, FILE, keys, password file, output directory) is checked
  * before Redis is touched, so exit status 2 never leaves a job behind.
  * The identity key is freed (and so wiped) as soon as the job is signed.
  *
- * Redis is hostile (SPEC §1, §5): any value under our result key may be a
+ * Redis is hostile (docs/protocol.md §1, docs/protocol.md §7): any value under our result key may be a
  * forgery.  A result counts only when its envelope is a result signed by
  * the pinned agent key, it names our job id and it carries the SHA-256 of
  * our exact job payload; anything else is ignored (with a few warnings)
  * and we go on waiting until the deadline.  An attested, bound rejection
  * with an envelope.* code is not an answer either: it says only that some
- * envelope carrying our payload failed SPEC §2, which anyone who can write
+ * envelope carrying our payload failed docs/protocol.md §2, which anyone who can write
  * to Redis can cause (delete our entry, push our payload with a broken
  * signature); we say so once and wait for the answer to our own envelope
- * (SPEC §5).  A signature file is written only after we have verified it
+ * (docs/protocol.md §7).  A signature file is written only after we have verified it
  * ourselves against the artifact.
  */
 #include <errno.h>
@@ -499,7 +499,7 @@ check_result(const struct waiter *w, const char *buf, size_t len,
 
 /*
  * Whether res is a rejection that someone without any key could have
- * caused: an envelope.* code (SPEC §5).  The agent publishes those for
+ * caused: an envelope.* code (docs/protocol.md §7).  The agent publishes those for
  * whatever envelope carried our payload, our own or a copy with its
  * signature broken, so they do not answer our job.
  */
@@ -644,7 +644,7 @@ wait_result(struct waiter *w, int64_t deadline_ms, struct sg_result **ret_res,
 
 /* Pushes the envelope, reconnecting a few times on a lost connection.
  * Pushing twice is harmless: the agent answers a replay of the identical
- * payload with the same result (SPEC §7). */
+ * payload with the same result (docs/errors.md). */
 static int
 submit(struct queue *q, const char *env, size_t env_len)
 {
@@ -1113,7 +1113,7 @@ run(const struct options *o)
 	    verify_result_signature(res, o->format, job.artifact.sha256, &why) != 0) {
 		sj_msg("the agent's result for job %s does not match: %s; nothing written",
 		    job.id, why);
-		/* SPEC §9: the verified (attested, bound) payload is printed whatever
+		/* docs/submit-job.md: the verified (attested, bound) payload is printed whatever
 		 * its status; exit 5 tells the caller that its signature is unusable. */
 		if (o->json && print_stdout(res_payload, res_payload_len) != 0)
 			sj_msg("cannot write to stdout: %s", strerror(errno));

@@ -18,7 +18,7 @@
 #include "result.h"
 #include "util.h"
 
-/* Exit statuses of SPEC §9. */
+/* Exit statuses of docs/submit-job.md. */
 enum sj_exit {
 	SJ_EXIT_OK = 0,       /* signed and verified (or submitted, with -w 0) */
 	SJ_EXIT_REFUSED = 1,  /* the agent answered rejected or failed */
@@ -39,7 +39,7 @@ void sj_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int sj_string_ok(const char *s, size_t len, size_t max);
 
 /*
- * ci.c: fills *ret with the "ci" member of SPEC §3 from the environment of
+ * ci.c: fills *ret with the "ci" member of docs/protocol.md §3 from the environment of
  * the CI system that runs us (GitLab, Jenkins, GitHub Actions, else
  * "local").  A variable whose value is over CI_FIELD_MAX bytes, holds a
  * control character or is not UTF-8 is left out with a warning on stderr,
@@ -51,7 +51,7 @@ void ci_clear(struct sg_ci *ci);
 
 /*
  * verify.c: checks the signature file carried by a signed result against
- * the artifact (SPEC §4): for raw, with the public key of certificates[0]
+ * the artifact (docs/protocol.md §4): for raw, with the public key of certificates[0]
  * over `digest`; for cms, as a detached SignedData whose one signer
  * certificate is certificates[0], whose messageDigest is `digest` and
  * whose signature over its signed attributes verifies.  0, or SG_ERR_VERIFY

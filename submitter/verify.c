@@ -1,7 +1,7 @@
 /*
  * verify.c — the checks of a result that submit-job and signet-verify
  * share: that a result envelope comes from the agent, and that the
- * signature file it carries covers the artifact (SPEC §4).  submit-job
+ * signature file it carries covers the artifact (docs/protocol.md §4).  submit-job
  * runs them before anything is written (fail closed); signet-verify runs
  * them on what a consumer downloaded.
  *

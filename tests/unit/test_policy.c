@@ -590,7 +590,7 @@ START_TEST(config_problems)
 	HAS("keys.release.quota: name per_hour, per_day or both");
 	HAS("keys.release.disabled: must be true or false");
 	HAS("submitters.x.keys[0]: not a configured key");
-	HAS("submitters.y.: give exactly one of public_key and identity");
+	HAS("submitters.y: give exactly one of public_key and identity");
 	HAS("submitter_cas.corp.eku: \"weird\"");
 	HAS("submitter_cas.corp.identity: must be email, uri or cn");
 	HAS("submitter_cas.corp.bundle: cannot read /nonexistent");
