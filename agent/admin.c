@@ -129,6 +129,18 @@ print_problem(void *arg, const char *problem)
 		rep->n++;
 }
 
+/* print_problem() for one warning, whatever rep->warning says. */
+static void
+print_warning(void *arg, const char *warning)
+{
+	struct report *rep = arg;
+	int was = rep->warning;
+
+	rep->warning = 1;
+	print_problem(arg, warning);
+	rep->warning = was;
+}
+
 static int
 policy_check(const char *file)
 {
@@ -143,6 +155,11 @@ policy_check(const char *file)
 			fprintf(stderr, "%s: %s\n", file, sg_strerror(r));
 		fprintf(stderr, "signet-admin: %s: %zu problem%s\n", file, rep.n ? rep.n : 1,
 		    rep.n == 1 ? "" : "s");
+		return 1;
+	}
+	if (config_cert_validity(c, sgtime_now(), print_problem, print_warning, &rep) > 0) {
+		fprintf(stderr, "signet-admin: %s: %zu problem%s\n", file, rep.n, rep.n == 1 ? "" : "s");
+		config_free(c);
 		return 1;
 	}
 	rep.warning = 1;

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "store.h"
 #include "json.h"
+#include "sgtime.h"
 #include "queue.h"
 #include "util.h"
 
@@ -190,6 +191,10 @@ load_chain(struct cfg_ctx *x, struct agent_key *k)
 	    (k->chain_der_len = calloc((size_t)n, sizeof(*k->chain_der_len))) == NULL)
 		return SG_ERR_ALLOC;
 	k->nchain = (size_t)n;
+	if (crypto_cert_validity(sk_X509_value(k->chain, 0), &k->leaf_not_before,
+	        &k->leaf_not_after) != 0)
+		return cfg_error(x, "keys.%s.certificates: the first certificate's validity cannot "
+		    "be read", k->name);
 	for (i = 0; i < n; i++) {
 		int len = i2d_X509(sk_X509_value(k->chain, i), &k->chain_der[i]);
 		if (len <= 0)
@@ -1423,4 +1428,34 @@ config_same_hsm(const struct agent_config *a, const struct agent_config *b, char
 		}
 	}
 	return 0;
+}
+
+size_t
+config_cert_validity(const struct agent_config *c, int64_t now, config_report_fn problem,
+    config_report_fn warning, void *arg)
+{
+	char nb[SGTIME_LEN + 1], na[SGTIME_LEN + 1], msg[CONFIG_PROBLEM_MAX];
+	size_t i, bad = 0;
+
+	for (i = 0; i < c->nkeys; i++) {
+		const struct agent_key *k = &c->keys[i];
+
+		if (k->chain == NULL)
+			continue; /* loaded without its files */
+		sgtime_format(k->leaf_not_before, nb);
+		sgtime_format(k->leaf_not_after, na);
+		if (now < k->leaf_not_before || now > k->leaf_not_after) {
+			snprintf(msg, sizeof(msg), "keys.%s.certificates: the leaf in %s is valid from %s "
+			    "to %s, not now: the key's jobs are refused (key.cert_expired)", k->name,
+			    k->certificates_path, nb, na);
+			problem(arg, msg);
+			bad++;
+		} else if (k->leaf_not_after - now < CONFIG_CERT_WARN_S) {
+			snprintf(msg, sizeof(msg), "keys.%s.certificates: the leaf in %s expires at %s, "
+			    "in %lld days", k->name, k->certificates_path, na,
+			    (long long)((k->leaf_not_after - now) / 86400));
+			warning(arg, msg);
+		}
+	}
+	return bad;
 }

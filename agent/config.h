@@ -80,6 +80,8 @@ struct agent_key {
 	char *uri;                  /* PKCS#11 URI */
 	enum sg_mech mech;
 	char *certificates_path;
+	int64_t leaf_not_before;    /* the leaf certificate's validity (seconds */
+	int64_t leaf_not_after;     /* since the epoch); 0 before it is loaded */
 	unsigned formats;           /* bit (1 << enum sg_format) per allowed format */
 	/* Policy (all optional; NULL/0 = no restriction).  Patterns are globs
 	 * (policy.h): '*' any bytes ('/' included), '?' one byte. */
@@ -180,6 +182,16 @@ typedef void (*config_report_fn)(void *arg, const char *problem);
  * (or the I/O error) and writes "member.path: reason" to errbuf.
  */
 int config_load(const char *path, struct agent_config **ret, char *errbuf, size_t errlen) SG_MUST_CHECK;
+
+/*
+ * Each key's leaf certificate at time now: a problem for one that is not
+ * valid then (the agent refuses that key's jobs with key.cert_expired), a
+ * warning from CONFIG_CERT_WARN_S before it expires; each names the key,
+ * the file and the dates.  Returns the number of problems.
+ */
+#define CONFIG_CERT_WARN_S (30 * 86400)
+size_t config_cert_validity(const struct agent_config *c, int64_t now, config_report_fn problem,
+    config_report_fn warning, void *arg);
 
 /* config_load() with flags: CONFIG_LOAD_NO_FILES checks the file as strictly
  * but reads none of the files it names (certificates, public keys, CA

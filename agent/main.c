@@ -54,6 +54,7 @@
 #define MMAP_THRESHOLD_BYTES (128 * 1024)
 #define MALLOC_ARENAS 4
 #define TRIM_INTERVAL_MS 10000 /* free pages inside malloc's heaps go back */
+#define CERT_CHECK_INTERVAL_MS 3600000 /* how often the keys' certificates are looked at */
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reload_requested;
@@ -309,6 +310,20 @@ check_keys(struct agent *ag, const struct agent_config *cfg)
 	    (r = crypto_keyid(ag->attest_pub, ag->attest_keyid)) != 0)
 		return r;
 	return bad ? SG_ERR_CONFIG : 0;
+}
+
+static void
+log_problem(void *arg, const char *problem)
+{
+	(void)arg;
+	log_error("%s", problem);
+}
+
+static void
+log_warning(void *arg, const char *warning)
+{
+	(void)arg;
+	log_warn("%s", warning);
 }
 
 /*
@@ -577,7 +592,7 @@ run(struct agent *ag, const struct agent_config *cfg)
 	 * ones are looked for twice per reclaim_after. */
 	int64_t touch_ms = cfg->reclaim_after * 1000 / 3, reclaim_ms = cfg->reclaim_after * 1000 / 2;
 	int64_t watchdog_ms = notify_watchdog_ms(), next_touch = 0, next_reclaim = 0, next_watchdog = 0;
-	int64_t next_metrics = 0, next_trim = 0;
+	int64_t next_metrics = 0, next_trim = 0, next_certcheck = 0;
 	/* Block no longer than the touch period, so touches are never late. */
 	int block_ms = touch_ms < READ_BLOCK_MS ? (touch_ms > 50 ? (int)touch_ms : 50) : READ_BLOCK_MS;
 	long delay = 0;
@@ -645,6 +660,12 @@ run(struct agent *ag, const struct agent_config *cfg)
 		}
 		if (q == NULL && (q = connect_with_backoff(&qopts, "reader")) == NULL)
 			break;
+		if (next_certcheck == 0) {
+			next_certcheck = now + CERT_CHECK_INTERVAL_MS;
+		} else if (now >= next_certcheck) {
+			(void)config_cert_validity(cfg, sgtime_now(), log_problem, log_warning, NULL);
+			next_certcheck = now + CERT_CHECK_INTERVAL_MS;
+		}
 		if (now >= next_trim) {
 			/* Pages freed in the middle of malloc's heaps stay resident
 			 * until trimmed: without this the RSS creeps up with the
@@ -659,7 +680,7 @@ run(struct agent *ag, const struct agent_config *cfg)
 			if (queue_length(q, &depth) == 0)
 				metrics_queue_depth(ag->metrics, depth);
 			if (metrics_write(ag->metrics, cfg->metrics_file, replay_count(ag->replay),
-			        audit_count(ag->audit)) != 0)
+			        audit_count(ag->audit), cfg, 1) != 0)
 				log_warn("cannot write the metrics file %s", cfg->metrics_file);
 			next_metrics = now + cfg->metrics_interval * 1000;
 		}
@@ -872,6 +893,12 @@ main(int argc, char **argv)
 		status = 2;
 		goto out;
 	}
+	if (config_cert_validity(cfg, sgtime_now(), log_problem, log_warning, NULL) > 0 &&
+	    check_only) {
+		log_error("--check: a key's certificate is not valid now (see above)");
+		status = 2;
+		goto out;
+	}
 	if (check_only) {
 		printf("signet-agent: %s: configuration, %zu keys, %zu submitters and the HSM are in order; "
 		    "attestation keyid %s\n", config_path, cfg->nkeys, cfg->nsubmitters, ag.attest_keyid);
@@ -945,7 +972,7 @@ main(int argc, char **argv)
 		metrics_webhook_failures(ag.metrics, webhooks_failures(ag.webhooks));
 	if (ag.metrics != NULL && ag.audit != NULL && ag.replay != NULL &&
 	    metrics_write(ag.metrics, cfg->metrics_file, replay_count(ag.replay),
-	        audit_count(ag.audit)) != 0)
+	        audit_count(ag.audit), cfg, 0) != 0)
 		log_warn("cannot write the metrics file %s", cfg->metrics_file);
 	metrics_free(ag.metrics);
 	audit_close(ag.audit);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "metrics.h"
 #include "util.h"
 
@@ -101,7 +102,8 @@ metrics_webhook_failures(struct metrics *m, uint64_t total)
 }
 
 int
-metrics_write(struct metrics *m, const char *path, size_t replay_ids, uint64_t audit_records)
+metrics_write(struct metrics *m, const char *path, size_t replay_ids, uint64_t audit_records,
+    const struct agent_config *cfg, int up)
 {
 	struct metrics copy;
 	char *buf;
@@ -120,7 +122,8 @@ metrics_write(struct metrics *m, const char *path, size_t replay_ids, uint64_t a
 		if (n_ < 0 || (size_t)n_ >= METRICS_TEXT_MAX - off) { r = SG_ERR_LIMIT; goto out; } \
 		off += (size_t)n_; \
 	} while (0)
-	OUT("# HELP signet_up 1 while the agent runs.\n# TYPE signet_up gauge\nsignet_up 1\n");
+	OUT("# HELP signet_up 1 while the agent runs, 0 once it stopped.\n# TYPE signet_up gauge\n"
+	    "signet_up %d\n", up ? 1 : 0);
 	OUT("# HELP signet_jobs_total Job decisions by status and error code.\n"
 	    "# TYPE signet_jobs_total counter\n");
 	OUT("signet_jobs_total{status=\"signed\",code=\"\"} %llu\n", (unsigned long long)copy.jobs[0]);
@@ -151,6 +154,11 @@ metrics_write(struct metrics *m, const char *path, size_t replay_ids, uint64_t a
 	OUT("# HELP signet_audit_records_total Records in the audit log.\n"
 	    "# TYPE signet_audit_records_total counter\nsignet_audit_records_total %llu\n",
 	    (unsigned long long)audit_records);
+	OUT("# HELP signet_key_cert_not_after_seconds When each key's certificate expires.\n"
+	    "# TYPE signet_key_cert_not_after_seconds gauge\n");
+	for (i = 0; cfg != NULL && i < cfg->nkeys; i++)
+		OUT("signet_key_cert_not_after_seconds{key=\"%s\"} %lld\n", cfg->keys[i].name,
+		    (long long)cfg->keys[i].leaf_not_after);
 #undef OUT
 	r = write_file_atomic(path, buf, off, 0644);
  out:

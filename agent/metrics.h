@@ -9,7 +9,9 @@
  *   signet_webhook_failures_total            failed webhook deliveries
  *   signet_replay_ids                        job ids remembered for replays
  *   signet_audit_records_total               records in the audit log
- *   signet_up                                1 while the agent runs
+ *   signet_up                                1 while the agent runs, 0 once it stopped
+ *   signet_key_cert_not_after_seconds{key}   each key's leaf certificate's expiry
+ *                                            (seconds since the epoch)
  * Thread-safe; no allocation after metrics_new().
  */
 #ifndef SG_METRICS_H
@@ -33,8 +35,10 @@ void metrics_queue_depth(struct metrics *m, uint64_t depth);
 void metrics_webhook_failures(struct metrics *m, uint64_t total);
 
 /* Writes the exposition to path atomically (mode 0644).  replay_ids and
- * audit_records are gauges the caller reads from their owners. */
+ * audit_records are gauges the caller reads from their owners; cfg gives
+ * the keys and their certificates' expiry; up is signet_up. */
+struct agent_config;
 int metrics_write(struct metrics *m, const char *path, size_t replay_ids,
-    uint64_t audit_records) SG_MUST_CHECK;
+    uint64_t audit_records, const struct agent_config *cfg, int up) SG_MUST_CHECK;
 
 #endif

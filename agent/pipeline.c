@@ -42,6 +42,8 @@ struct outcome {
 	long key_index;                     /* once the key is known */
 	struct policy_ci ci;                /* the verified ci_token claims, and
 	                                       the detail of a policy refusal */
+	char detail[POLICY_WHY_MAX];        /* the detail of another refusal, with
+	                                       the value at fault; else "" */
 	uint8_t *sigfile;                   /* the signature file, when signed */
 	size_t sigfile_len;
 	char *store_sig;                    /* locations in the store */
@@ -303,6 +305,18 @@ decide_with(struct agent *ag, const struct agent_config *cfg, const struct queue
 	if (r != 0)
 		goto out;
 	key = &cfg->keys[o->key_index];
+	/* Never a signature under a certificate that is not valid now. */
+	if (now < key->leaf_not_before || now > key->leaf_not_after) {
+		char nb[SGTIME_LEN + 1], na[SGTIME_LEN + 1], at[SGTIME_LEN + 1];
+
+		sgtime_format(key->leaf_not_before, nb);
+		sgtime_format(key->leaf_not_after, na);
+		sgtime_format(now, at);
+		snprintf(o->detail, sizeof(o->detail), "key %s: its certificate is valid from %s to "
+		    "%s, not at %s", key->name, nb, na, at);
+		r = SG_ERR_KEY_CERT_EXPIRED;
+		goto out;
+	}
 	if (ag->quota != NULL) {
 		if ((r = quota_take(ag->quota, o->sub, key->name, now, key->quota_per_hour,
 		        key->quota_per_day)) != 0)
@@ -731,8 +745,8 @@ build_result(struct agent *ag, const struct queue_entry *e, struct outcome *o,
 	res.status = sg_err_status(o->code);
 	res.error = o->code;
 	/* The detail names the value at fault (docs/errors.md) where policy gave one. */
-	res.error_message = (char *)(uintptr_t)(o->code != 0 && o->ci.why[0] != '\0' ?
-	    o->ci.why : sg_strerror(o->code));
+	res.error_message = (char *)(uintptr_t)(o->code == 0 ? sg_strerror(o->code) :
+	    o->detail[0] != '\0' ? o->detail : o->ci.why[0] != '\0' ? o->ci.why : sg_strerror(o->code));
 	memcpy(res.job_sha256, o->job_sha256, sizeof(res.job_sha256));
 	res.agent = ag->cfg->name;
 	if (o->has_sub)

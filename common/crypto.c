@@ -615,3 +615,35 @@ crypto_sha256(const void *buf, size_t len, uint8_t ret[SHA256_LEN])
 		log_debug("SHA-256 failed");
 	}
 }
+
+/* Seconds from the epoch to t. */
+static int
+asn1_time_epoch(const ASN1_TIME *t, int64_t *ret)
+{
+	ASN1_TIME *epoch = ASN1_TIME_set(NULL, 0);
+	int days = 0, secs = 0, ok;
+
+	if (epoch == NULL)
+		return SG_ERR_ALLOC;
+	ok = t != NULL && ASN1_TIME_diff(&days, &secs, epoch, t) == 1;
+	ASN1_TIME_free(epoch);
+	if (!ok)
+		return SG_ERR_CRYPTO;
+	*ret = (int64_t)days * 86400 + secs;
+	return 0;
+}
+
+int
+crypto_cert_validity(const X509 *cert, int64_t *ret_not_before, int64_t *ret_not_after)
+{
+	int64_t nb = 0, na = 0;
+
+	if (cert == NULL || asn1_time_epoch(X509_get0_notBefore(cert), &nb) != 0 ||
+	    asn1_time_epoch(X509_get0_notAfter(cert), &na) != 0) {
+		ERR_clear_error();
+		return SG_ERR_CRYPTO;
+	}
+	*ret_not_before = nb;
+	*ret_not_after = na;
+	return 0;
+}

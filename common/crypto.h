@@ -45,6 +45,10 @@ int crypto_load_privkey(const char *path, EVP_PKEY **ret) SG_MUST_CHECK;
  * sk_X509_pop_free(certs, X509_free). */
 int crypto_load_certs(const char *path, STACK_OF(X509) **ret) SG_MUST_CHECK;
 
+/* A certificate's notBefore and notAfter in seconds since the epoch.
+ * SG_ERR_CRYPTO (unreadable times); the outputs are set only on success. */
+int crypto_cert_validity(const X509 *cert, int64_t *ret_not_before, int64_t *ret_not_after) SG_MUST_CHECK;
+
 /* Checks that pk is one of the key types DSSE signers may use (EC P-256
  * named curve, Ed25519, RSA >= 2048; not RSA-PSS-restricted keys);
  * 0 or SG_ERR_KEY_UNSUPPORTED (also for NULL). */

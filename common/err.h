@@ -53,6 +53,7 @@
 	X(SG_ERR_POLICY_SUBMITTER_REVOKED, "policy.submitter_revoked", SG_STATUS_REJECTED, "submitter revoked") \
 	X(SG_ERR_POLICY_CERT_INVALID, "policy.cert_invalid", SG_STATUS_REJECTED, "submitter certificate invalid") \
 	X(SG_ERR_POLICY_CI_TOKEN, "policy.ci_token", SG_STATUS_REJECTED, "CI identity token missing or not valid") \
+	X(SG_ERR_KEY_CERT_EXPIRED, "key.cert_expired", SG_STATUS_REJECTED, "the signing key's certificate is not valid now") \
 	X(SG_ERR_HSM_UNAVAILABLE, "hsm.unavailable", SG_STATUS_FAILED, "HSM unavailable") \
 	X(SG_ERR_HSM_SIGN_FAILED, "hsm.sign_failed", SG_STATUS_FAILED, "HSM signing failed") \
 	X(SG_ERR_STORE_FAILED, "store.failed", SG_STATUS_FAILED, "artifact store failed")

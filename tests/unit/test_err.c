@@ -18,7 +18,7 @@ static const char *const spec_rejected[] = {
 	"policy.key_not_allowed", "policy.format_not_allowed",
 	"policy.artifact_name", "policy.ci_project", "policy.ci_ref",
 	"policy.quota_exceeded", "policy.submitter_revoked", "policy.cert_invalid",
-	"policy.ci_token",
+	"policy.ci_token", "key.cert_expired",
 };
 static const char *const spec_failed[] = {
 	"hsm.unavailable", "hsm.sign_failed", "store.failed", "internal",
