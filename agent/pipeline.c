@@ -225,6 +225,28 @@ cert_signer(const struct agent_config *cfg, const struct dsse_envelope *env, int
 }
 
 /* Everything before the HSM: 0 when the job may be signed. */
+/* The detail of a refusal by job_check_time(): the times, the skew seen
+ * and the tolerance, or the lifetime and the maximum. */
+static void
+explain_time(struct outcome *o, int r, int64_t now, int64_t max_lifetime)
+{
+	char c[SGTIME_LEN + 1], x[SGTIME_LEN + 1], n[SGTIME_LEN + 1];
+
+	sgtime_format(o->job->created, c);
+	sgtime_format(o->job->expires, x);
+	sgtime_format(now, n);
+	if (r == SG_ERR_JOB_NOT_YET_VALID)
+		snprintf(o->detail, sizeof(o->detail), "created %s, %lld s ahead of the agent's clock "
+		    "(%s); the tolerance is %d s", c, (long long)(o->job->created - now), n,
+		    JOB_CLOCK_SKEW_S);
+	else if (r == SG_ERR_JOB_EXPIRED)
+		snprintf(o->detail, sizeof(o->detail), "expired at %s; the agent's clock says %s", x, n);
+	else if (r == SG_ERR_JOB_LIFETIME_TOO_LONG)
+		snprintf(o->detail, sizeof(o->detail), "lifetime %lld s (created %s, expires %s) is "
+		    "over the maximum of %lld s (max_job_lifetime)",
+		    (long long)(o->job->expires - o->job->created), c, x, (long long)max_lifetime);
+}
+
 static int
 decide_with(struct agent *ag, const struct agent_config *cfg, const struct queue_entry *e,
     struct outcome *o)
@@ -254,6 +276,15 @@ decide_with(struct agent *ag, const struct agent_config *cfg, const struct queue
 	}
 	note_payload(o, env->payload, env->payload_len);
 	if (strcmp(env->payload_type, PAYLOAD_TYPE_JOB) != 0 || env->nsigs != 1) {
+		char esc[96];
+
+		if (env->nsigs != 1)
+			snprintf(o->detail, sizeof(o->detail), "%zu signatures; a job envelope carries "
+			    "exactly one", env->nsigs);
+		else
+			snprintf(o->detail, sizeof(o->detail), "payloadType %s, not %s",
+			    log_escape(env->payload_type, strlen(env->payload_type), esc, sizeof(esc)),
+			    PAYLOAD_TYPE_JOB);
 		r = SG_ERR_ENVELOPE_MALFORMED;
 		goto out;
 	}
@@ -268,11 +299,15 @@ decide_with(struct agent *ag, const struct agent_config *cfg, const struct queue
 	} else {
 		/* A pinned key, found by keyid alone (docs/protocol.md §2). */
 		if ((sub = config_submitter_by_keyid(cfg, env->sigs[0].keyid)) == NULL) {
+			snprintf(o->detail, sizeof(o->detail), "no submitter has keyid %s (submit-job "
+			    "--print-keyid prints an identity's keyid)", env->sigs[0].keyid);
 			r = SG_ERR_ENVELOPE_UNKNOWN_SIGNER;
 			goto out;
 		}
 		if (crypto_dsse_verify(sub->pub, env->payload_type, env->payload, env->payload_len,
 		        env->sigs[0].sig, env->sigs[0].sig_len) != 0) {
+			snprintf(o->detail, sizeof(o->detail), "the signature does not verify with "
+			    "submitter %s's key (keyid %s)", sub->name, env->sigs[0].keyid);
 			r = SG_ERR_ENVELOPE_BAD_SIGNATURE;
 			goto out;
 		}
@@ -292,8 +327,10 @@ decide_with(struct agent *ag, const struct agent_config *cfg, const struct queue
 		}
 		goto out;
 	}
-	if ((r = job_check_time(o->job, now, cfg->max_job_lifetime)) != 0)
+	if ((r = job_check_time(o->job, now, cfg->max_job_lifetime)) != 0) {
+		explain_time(o, r, now, cfg->max_job_lifetime);
 		goto out;
+	}
 	if (cert != NULL) {
 		int64_t times[2] = { o->job->created, now };
 		if ((r = policy_verify_cert(cfg, cert, times, 2, &cid)) != 0)
@@ -657,6 +694,7 @@ log_decision(const struct outcome *o, const struct queue_entry *e)
 	char name[LOG_FIELD_MAX + 8], keybuf[LOG_FIELD_MAX + 8], subbuf[LOG_FIELD_MAX + 8];
 	char cibuf[CONFIG_NAME_MAX + 16];
 	const char *code = o->code == 0 ? "-" : sg_err_code(o->code), *ci = "-";
+	const char *detail = o->detail[0] != '\0' ? o->detail : o->ci.why;
 
 	if (o->has_sub)
 		log_escape(o->sub, strlen(o->sub), subbuf, sizeof(subbuf));
@@ -676,7 +714,7 @@ log_decision(const struct outcome *o, const struct queue_entry *e)
 	    o->job ? keybuf : "-", o->job ? name : "-",
 	    o->job ? o->job->artifact.sha256_hex : "-", ci,
 	    sg_status_name(sg_err_status(o->code)), o->code ? " " : "", o->code ? code : "",
-	    o->code && o->ci.why[0] ? ": " : "", o->code ? o->ci.why : "");
+	    o->code && detail[0] ? ": " : "", o->code ? detail : "");
 }
 
 /* Audit record, result payload, attestation. */

@@ -2,6 +2,7 @@
  * policy.c — the per-key rules and the submitter certificate checks (see
  * policy.h and docs/policy.md).  No I/O: everything comes in as arguments.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -71,9 +72,11 @@ entry_matches(const struct agent_submitter *e, const struct policy_subject *s)
 	    policy_glob(e->identity, s->name);
 }
 
-/* Whether the subject may use key k per its submitter entries and the key's list. */
+/* Whether the subject may use key k per its submitter entries and the key's
+ * list; on a refusal *ret_listed says whether the submitter's entry lists
+ * the key (then it is the key's own list that leaves the submitter out). */
 static int
-may_use(const struct agent_config *c, const struct policy_subject *s, size_t k)
+may_use_why(const struct agent_config *c, const struct policy_subject *s, size_t k, int *ret_listed)
 {
 	const struct agent_key *key = &c->keys[k];
 	int listed = 0, named = key->nallowed_submitters == 0;
@@ -94,7 +97,71 @@ may_use(const struct agent_config *c, const struct policy_subject *s, size_t k)
 			    e->name);
 		}
 	}
+	*ret_listed = listed;
 	return listed && named;
+}
+
+static int
+may_use(const struct agent_config *c, const struct policy_subject *s, size_t k)
+{
+	int listed;
+
+	return may_use_why(c, s, k, &listed);
+}
+
+/* The names of the formats in mask, "raw, cms", into out. */
+static void
+format_list(unsigned mask, char *out, size_t len)
+{
+	size_t off = 0;
+	int f, n;
+
+	out[0] = '\0';
+	for (f = 0; f < 32 && off < len; f++) {
+		if ((mask & (1u << f)) == 0 || sg_format_name((enum sg_format)f) == NULL)
+			continue;
+		n = snprintf(out + off, len - off, "%s%s", off > 0 ? ", " : "",
+		    sg_format_name((enum sg_format)f));
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+	if (off == 0)
+		snprintf(out, len, "none");
+}
+
+/* The keys subject s may use, "a, b" (or "none"), into out. */
+static void
+usable_keys(const struct agent_config *c, const struct policy_subject *s, char *out, size_t len)
+{
+	size_t k, off = 0;
+	int n;
+
+	out[0] = '\0';
+	for (k = 0; k < c->nkeys && off < len; k++) {
+		if (c->keys[k].disabled || !may_use(c, s, k))
+			continue;
+		n = snprintf(out + off, len - off, "%s%s", off > 0 ? ", " : "", c->keys[k].name);
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+	if (off == 0)
+		snprintf(out, len, "none");
+}
+
+/* A refusal with its detail (the value at fault and the rule or limit). */
+static int __attribute__((format(printf, 3, 4)))
+refuse(struct policy_ci *ci, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ci != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(ci->why, sizeof(ci->why), fmt, ap);
+		va_end(ap);
+	}
+	return r;
 }
 
 void
@@ -190,28 +257,49 @@ policy_decide(const struct agent_config *c, const struct policy_subject *s,
 {
 	const struct agent_key *key;
 	struct jwt_claims *claims = NULL;
-	char why[POLICY_WHY_MAX] = "";
+	char why[POLICY_WHY_MAX] = "", v1[SHOW_MAX], v2[SHOW_MAX], keys[POLICY_WHY_MAX / 2];
 	uint32_t hour = 0, day = 0;
 	long k;
-	int r;
+	int r, listed = 0;
 
 	*ret_key_index = -1;
-	if (in_list(c->revoked_keyids, c->nrevoked_keyids, s->keyid) ||
-	    in_list(c->revoked_serials, c->nrevoked_serials, s->serial))
-		return SG_ERR_POLICY_SUBMITTER_REVOKED;
-	if ((k = config_key_index(c, job->key)) < 0)
-		return SG_ERR_POLICY_UNKNOWN_KEY;
+	if (in_list(c->revoked_keyids, c->nrevoked_keyids, s->keyid))
+		return refuse(ci, SG_ERR_POLICY_SUBMITTER_REVOKED, "submitter %s: keyid %s is revoked",
+		    show(s->name, v1), show(s->keyid, v2));
+	if (in_list(c->revoked_serials, c->nrevoked_serials, s->serial))
+		return refuse(ci, SG_ERR_POLICY_SUBMITTER_REVOKED, "submitter %s: certificate serial "
+		    "%s is revoked", show(s->name, v1), show(s->serial, v2));
+	if ((k = config_key_index(c, job->key)) < 0) {
+		usable_keys(c, s, keys, sizeof(keys));
+		return refuse(ci, SG_ERR_POLICY_UNKNOWN_KEY, "no key %s is configured; submitter %s "
+		    "may use: %s", show(job->key, v1), show(s->name, v2), keys);
+	}
 	*ret_key_index = k;
 	key = &c->keys[k];
-	if (key->disabled || !may_use(c, s, (size_t)k))
-		return SG_ERR_POLICY_KEY_NOT_ALLOWED;
-	if ((key->formats & (1u << job->format)) == 0)
-		return SG_ERR_POLICY_FORMAT_NOT_ALLOWED;
+	if (key->disabled)
+		return refuse(ci, SG_ERR_POLICY_KEY_NOT_ALLOWED, "key %s is disabled", key->name);
+	if (!may_use_why(c, s, (size_t)k, &listed)) {
+		usable_keys(c, s, keys, sizeof(keys));
+		return refuse(ci, SG_ERR_POLICY_KEY_NOT_ALLOWED, listed ?
+		    "submitter %s is not among key %s's submitters (it may use: %s)" :
+		    "key %s is not among submitter %s's keys (it may use: %s)",
+		    listed ? show(s->name, v1) : key->name, listed ? key->name : show(s->name, v1),
+		    keys);
+	}
+	if ((key->formats & (1u << job->format)) == 0) {
+		format_list(key->formats, keys, sizeof(keys));
+		return refuse(ci, SG_ERR_POLICY_FORMAT_NOT_ALLOWED, "format %s is not allowed for key "
+		    "%s (allowed: %s)", sg_format_name(job->format), key->name, keys);
+	}
 	if (key->max_job_lifetime > 0 && job->expires - job->created > key->max_job_lifetime)
-		return SG_ERR_JOB_LIFETIME_TOO_LONG;
+		return refuse(ci, SG_ERR_JOB_LIFETIME_TOO_LONG, "lifetime %lld s (created to expires) "
+		    "is over key %s's max_job_lifetime of %lld s",
+		    (long long)(job->expires - job->created), key->name,
+		    (long long)key->max_job_lifetime);
 	if (key->nartifact_names > 0 &&
 	    !any_glob(key->artifact_names, key->nartifact_names, job->artifact.name))
-		return SG_ERR_POLICY_ARTIFACT_NAME;
+		return refuse(ci, SG_ERR_POLICY_ARTIFACT_NAME, "artifact name %s matches none of key "
+		    "%s's artifact_names", show(job->artifact.name, v1), key->name);
 	r = check_ci(c, key, job, now, &claims, why, sizeof(why));
 	if (ci != NULL) {
 		/* Verified claims are worth recording whatever the decision. */
@@ -224,9 +312,14 @@ policy_decide(const struct agent_config *c, const struct policy_subject *s,
 		return r;
 	if ((key->quota_per_hour != 0 || key->quota_per_day != 0) && q != NULL) {
 		quota_count(q, s->name, key->name, now, &hour, &day);
-		if ((key->quota_per_hour != 0 && hour >= key->quota_per_hour) ||
-		    (key->quota_per_day != 0 && day >= key->quota_per_day))
-			return SG_ERR_POLICY_QUOTA_EXCEEDED;
+		if (key->quota_per_hour != 0 && hour >= key->quota_per_hour)
+			return refuse(ci, SG_ERR_POLICY_QUOTA_EXCEEDED, "submitter %s has used its quota "
+			    "of %u signatures per hour with key %s", show(s->name, v1),
+			    (unsigned)key->quota_per_hour, key->name);
+		if (key->quota_per_day != 0 && day >= key->quota_per_day)
+			return refuse(ci, SG_ERR_POLICY_QUOTA_EXCEEDED, "submitter %s has used its quota "
+			    "of %u signatures per day with key %s", show(s->name, v1),
+			    (unsigned)key->quota_per_day, key->name);
 	}
 	return 0;
 }

@@ -436,7 +436,8 @@ START_TEST(decide_ci_project_protected_issuer)
 	job.ci_token = n_nope;
 	job.artifact.name = n_fwexe;
 	ck_assert_int_eq(decide_ci(&ci), SG_ERR_POLICY_ARTIFACT_NAME);
-	ck_assert_str_eq(ci.why, "");
+	ck_assert_ptr_null(ci.verified);
+	ck_assert_str_eq(ci.why, "artifact name fw.exe matches none of key release's artifact_names");
 }
 END_TEST
 
