@@ -1168,10 +1168,10 @@ key_command(int argc, char **argv)
 	size_t v;
 	int ch, r;
 
-	for (v = 0; v < sizeof(key_verbs) / sizeof(key_verbs[0]); v++)
+	for (v = 0; v < nitems(key_verbs); v++)
 		if (strcmp(argv[0], key_verbs[v].verb) == 0)
 			break;
-	if (v == sizeof(key_verbs) / sizeof(key_verbs[0])) {
+	if (v == nitems(key_verbs)) {
 		usage(stderr);
 		return ADMIN_EXIT_USAGE;
 	}

@@ -328,7 +328,7 @@ find_signer(const struct agent_config *cfg, char *buf, size_t len)
 		exe[n] = '\0';
 		if ((slash = strrchr(exe, '/')) != NULL) {
 			*slash = '\0';
-			for (i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+			for (i = 0; i < nitems(rel); i++) {
 				if ((size_t)snprintf(buf, len, "%s/%s", exe, rel[i]) < len &&
 				    stat(buf, &st) == 0 && S_ISREG(st.st_mode) && access(buf, X_OK) == 0)
 					return 0;

@@ -129,7 +129,7 @@ event_name(unsigned bit)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(event_names) / sizeof(event_names[0]); i++)
+	for (i = 0; i < nitems(event_names); i++)
 		if (event_names[i].bit == bit)
 			return event_names[i].name;
 	return "unknown";
@@ -448,7 +448,7 @@ attempt(struct webhooks *w, const struct wh_delivery *d, char *reason, size_t re
 	}
 	memcpy(sig, SIG_PREFIX, sizeof(SIG_PREFIX) - 1);
 	hex_encode(mac, SHA256_LEN, sig + sizeof(SIG_PREFIX) - 1);
-	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+	for (i = 0; i < nitems(fixed); i++) {
 		if ((h = curl_slist_append(hdrs, fixed[i])) == NULL)
 			goto nomem;
 		hdrs = h;
@@ -766,7 +766,7 @@ webhooks_notify(struct webhooks *w, const char *event, const char *key, const ch
 
 	if (w == NULL || w->n == 0 || event == NULL || (body == NULL && len > 0))
 		return 0;
-	for (i = 0; i < sizeof(event_names) / sizeof(event_names[0]); i++)
+	for (i = 0; i < nitems(event_names); i++)
 		if (strcmp(event, event_names[i].name) == 0)
 			ev = event_names[i].bit;
 	if (ev == 0) {
