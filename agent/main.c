@@ -26,13 +26,13 @@
 #include <openssl/rand.h>
 
 #include "checkpointer.h"
+#include "cli.h"
 #include "config.h"
 #include "crypto.h"
 #include "log.h"
 #include "notify.h"
 #include "pipeline.h"
 #include "sgtime.h"
-#include "signet_version.h"
 
 #define WORK_QUEUE_MAX 256
 /* Workers spend most of a job waiting for a sync (the audit log's intent
@@ -525,6 +525,9 @@ usage(FILE *f)
 	    "SIGTERM finishes the jobs in hand and exits; SIGHUP reloads the policy.\n");
 }
 
+/* getopt_long() names a bad option itself; the usage follows. */
+static const struct cli cli = { .prog = "signet-agent", .usage = usage, .getopt_reports = 1 };
+
 static void
 harden_process(void)
 {
@@ -775,8 +778,8 @@ main(int argc, char **argv)
 		{ "check", no_argument, NULL, 'C' },
 		{ "log-format", required_argument, NULL, 'L' },
 		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, CLI_OPT_HELP },
+		{ "version", no_argument, NULL, CLI_OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct agent_config *cfg = NULL;
@@ -805,27 +808,20 @@ main(int argc, char **argv)
 			if (strcmp(optarg, "json") == 0)
 				lf = LOG_FORMAT_JSON;
 			else if (strcmp(optarg, "plain") != 0) {
-				fprintf(stderr, "signet-agent: --log-format is plain or json\n");
-				return 2;
+				cli_msg(cli.prog, "--log-format is plain or json");
+				return CLI_EXIT_USAGE;
 			}
 			break;
 		case 'v':
 			level = LOG_LEVEL_DEBUG;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf("signet-agent %s\n", SIGNET_VERSION);
-			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return cli_getopt_default(&cli, ch, argv);
 		}
 	}
 	if (config_path == NULL || optind != argc) {
 		usage(stderr);
-		return 2;
+		return CLI_EXIT_USAGE;
 	}
 	log_init("signet-agent", level, lf);
 	harden_process();
