@@ -46,13 +46,13 @@
 #include <openssl/x509v3.h>
 
 #include "admin_audit.h"
+#include "cli.h"
 #include "config.h"
 #include "crypto.h"
 #include "hsm.h"
 #include "json.h"
 #include "p11.h"
 #include "sgtime.h"
-#include "signet_version.h"
 #include "util.h"
 
 #define ADMIN_EXIT_OK      0
@@ -112,6 +112,9 @@ usage(FILE *f)
 	    "      --version       print the version\n"
 	    "Exit status: 0 done, 1 refused or failed, 2 usage error.\n");
 }
+
+/* getopt_long() names a bad option itself; the usage follows. */
+static const struct cli cli = { .prog = "signet-admin", .usage = usage, .getopt_reports = 1 };
 
 struct report {
 	const char *file;
@@ -239,11 +242,9 @@ fail(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("signet-admin: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	cli_vmsg(cli.prog, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return ADMIN_EXIT_FAILED;
 }
 
@@ -1185,10 +1186,10 @@ key_command(int argc, char **argv)
 	size_t v;
 	int ch, r;
 
-	for (v = 0; v < sizeof(key_verbs) / sizeof(key_verbs[0]); v++)
+	for (v = 0; v < nitems(key_verbs); v++)
 		if (strcmp(argv[0], key_verbs[v].verb) == 0)
 			break;
-	if (v == sizeof(key_verbs) / sizeof(key_verbs[0])) {
+	if (v == nitems(key_verbs)) {
 		usage(stderr);
 		return ADMIN_EXIT_USAGE;
 	}
@@ -1236,25 +1237,15 @@ int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, CLI_OPT_HELP },
+		{ "version", no_argument, NULL, CLI_OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'h':
-			usage(stdout);
-			return ADMIN_EXIT_OK;
-		case 'V':
-			printf("signet-admin %s\n", SIGNET_VERSION);
-			return ADMIN_EXIT_OK;
-		default:
-			usage(stderr);
-			return ADMIN_EXIT_USAGE;
-		}
-	}
+	/* Only --help and --version come before the command. */
+	if ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1)
+		return cli_getopt_default(&cli, ch, argv);
 	if (argc - optind == 3 && strcmp(argv[optind], "policy") == 0 &&
 	    strcmp(argv[optind + 1], "check") == 0)
 		return policy_check(argv[optind + 2]);

@@ -54,7 +54,7 @@ replay_record(void *arg, uint64_t seq, const char *line, size_t len, const uint8
 		"event", "id", "job_sha256", "key", "time", "submitter", "code", "expires", "entry",
 	};
 	struct load *ld = arg;
-	const char *vals[sizeof(stored) / sizeof(stored[0])];
+	const char *vals[nitems(stored)];
 	struct audit_seen seen;
 	size_t slen, i;
 
@@ -65,7 +65,7 @@ replay_record(void *arg, uint64_t seq, const char *line, size_t len, const uint8
 		ld->cp_offset = ld->offset;
 	if (ld->fn == NULL)
 		return 0;
-	for (i = 0; i < sizeof(stored) / sizeof(stored[0]); i++) {
+	for (i = 0; i < nitems(stored); i++) {
 		if (json_get_string(rec, stored[i], &vals[i], &slen) != 0)
 			vals[i] = NULL;
 	}

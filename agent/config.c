@@ -283,7 +283,7 @@ load_quota(struct cfg_ctx *x, const cJSON *item, const char *path, struct agent_
 		return 0;
 	if (json_get_object(item, "quota", &q) != 0)
 		return cfg_error(x, "%squota: must be an object", path);
-	if (json_check_members(q, members, 2, &unknown) != 0)
+	if (json_check_members(q, members, nitems(members), &unknown) != 0)
 		return cfg_error(x, "%squota.%s: unknown member", path, unknown);
 	if ((r = json_get_int(q, "per_hour", 1, CONFIG_QUOTA_MAX, &v)) == 0) {
 		k->quota_per_hour = (uint32_t)v;
@@ -346,8 +346,7 @@ load_webhooks(struct cfg_ctx *x, const cJSON *obj, const char *path,
 			n++;
 			continue;
 		}
-		if (json_check_members(item, members, sizeof(members) / sizeof(members[0]),
-		        &unknown) != 0)
+		if (json_check_members(item, members, nitems(members), &unknown) != 0)
 			rr = worst(rr, cfg_error(x, "%s%s: unknown member", ipath, unknown));
 		if ((r = get_str(x, item, ipath, "url", 1, 0, &w[n].url)) != 0)
 			rr = worst(rr, r);
@@ -363,10 +362,10 @@ load_webhooks(struct cfg_ctx *x, const cJSON *obj, const char *path,
 			} else {
 				const cJSON *e;
 				cJSON_ArrayForEach(e, ev) {
-					for (i = 0; i < 3; i++)
+					for (i = 0; i < nitems(events); i++)
 						if (cJSON_IsString(e) && strcmp(e->valuestring, events[i]) == 0)
 							break;
-					if (i == 3)
+					if (i == nitems(events))
 						rr = worst(rr, cfg_error(x, "%sevents: use \"signed\", "
 						    "\"rejected\" and \"failed\"", ipath));
 					else
@@ -420,7 +419,7 @@ load_ci_issuer(struct cfg_ctx *x, const struct agent_config *c, const cJSON *ite
 	snprintf(path, sizeof(path), "ci_issuers.%s.", ci->name);
 	if (!cJSON_IsObject(item))
 		return cfg_error(x, "ci_issuers.%s: must be an object", ci->name);
-	if (json_check_members(item, members, sizeof(members) / sizeof(members[0]), &unknown) != 0)
+	if (json_check_members(item, members, nitems(members), &unknown) != 0)
 		rr = cfg_error(x, "%s%s: unknown member", path, unknown);
 	if ((r = get_str(x, item, path, "issuer", 1, 0, &ci->issuer)) != 0 ||
 	    (r = get_str(x, item, path, "audience", 1, 0, &ci->audience)) != 0 ||
@@ -524,7 +523,7 @@ load_key(struct cfg_ctx *x, const struct agent_config *c, const cJSON *item, str
 	snprintf(path, sizeof(path), "keys.%s.", k->name);
 	if (!cJSON_IsObject(item))
 		return cfg_error(x, "keys.%s: must be an object", k->name);
-	if (json_check_members(item, members, sizeof(members) / sizeof(members[0]), &unknown) != 0)
+	if (json_check_members(item, members, nitems(members), &unknown) != 0)
 		rr = cfg_error(x, "%s%s: unknown member", path, unknown);
 	if ((r = get_str(x, item, path, "key", 1, 0, &k->uri)) != 0)
 		rr = worst(rr, r);
@@ -607,7 +606,7 @@ load_submitter(struct cfg_ctx *x, const struct agent_config *c, const cJSON *ite
 	snprintf(path, sizeof(path), "submitters.%s.", s->name);
 	if (!cJSON_IsObject(item))
 		return cfg_error(x, "submitters.%s: must be an object", s->name);
-	if (json_check_members(item, members, 4, &unknown) != 0)
+	if (json_check_members(item, members, nitems(members), &unknown) != 0)
 		rr = cfg_error(x, "%s%s: unknown member", path, unknown);
 	if ((r = get_str(x, item, path, "public_key", 0, 1, &s->public_key_path)) != 0 ||
 	    (r = get_str(x, item, path, "identity", 0, 0, &s->identity)) != 0 ||
@@ -688,7 +687,7 @@ load_ca(struct cfg_ctx *x, const cJSON *item, struct agent_submitter_ca *ca)
 	snprintf(path, sizeof(path), "submitter_cas.%s.", ca->name);
 	if (!cJSON_IsObject(item))
 		return cfg_error(x, "submitter_cas.%s: must be an object", ca->name);
-	if (json_check_members(item, members, 4, &unknown) != 0)
+	if (json_check_members(item, members, nitems(members), &unknown) != 0)
 		rr = cfg_error(x, "%s%s: unknown member", path, unknown);
 	if ((r = get_str(x, item, path, "bundle", 1, 1, &ca->bundle_path)) != 0 ||
 	    (r = get_str(x, item, path, "crl", 0, 1, &ca->crl_path)) != 0 ||
@@ -700,7 +699,7 @@ load_ca(struct cfg_ctx *x, const cJSON *item, struct agent_submitter_ca *ca)
 	if (eku == NULL || strcmp(eku, "any") != 0) {
 		const char *name = eku != NULL ? eku : "emailProtection";
 		int known = 0;
-		for (i = 0; i < sizeof(ekus) / sizeof(ekus[0]); i++)
+		for (i = 0; i < nitems(ekus); i++)
 			known |= strcmp(name, ekus[i]) == 0;
 		if (known)
 			ca->eku = OBJ_txt2obj(name, 0);
@@ -770,7 +769,7 @@ load_revoked(struct cfg_ctx *x, const cJSON *root, struct agent_config *c)
 		return 0;
 	if (json_get_object(root, "revoked", &rv) != 0)
 		return cfg_error(x, "revoked: must be an object");
-	if (json_check_members(rv, members, 2, &unknown) != 0)
+	if (json_check_members(rv, members, nitems(members), &unknown) != 0)
 		rr = cfg_error(x, "revoked.%s: unknown member", unknown);
 	if (cJSON_GetObjectItemCaseSensitive(rv, "keyids") != NULL) {
 		if (json_get_array(rv, "keyids", &arr) != 0 ||
@@ -831,7 +830,7 @@ load_pkcs11(struct cfg_ctx *x, const cJSON *p, struct agent_config *c)
 
 	if (!cJSON_IsObject(p))
 		return cfg_error(x, "pkcs11: must be an object");
-	if (json_check_members(p, members, sizeof(members) / sizeof(members[0]), &unknown) != 0)
+	if (json_check_members(p, members, nitems(members), &unknown) != 0)
 		return cfg_error(x, "pkcs11.%s: unknown member", unknown);
 	if ((r = get_str(x, p, "pkcs11.", "module", 1, 1, &c->pkcs11_module)) != 0 ||
 	    (r = get_str(x, p, "pkcs11.", "token", 1, 0, &c->pkcs11_token)) != 0 ||
@@ -921,7 +920,7 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 		rr = cfg_error(x, "must be a JSON object");
 		goto out;
 	}
-	if (json_check_members(root, members, sizeof(members) / sizeof(members[0]), &unknown) != 0)
+	if (json_check_members(root, members, nitems(members), &unknown) != 0)
 		rr = cfg_error(x, "%s: unknown member", unknown);
 #define KEEP(call) do { if ((r = (call)) != 0) { rr = worst(rr, r); if (r == SG_ERR_ALLOC) goto out; } } while (0)
 	KEEP(get_str(x, root, "", "name", 1, 0, &c->name));

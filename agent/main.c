@@ -30,6 +30,7 @@
 #include <openssl/rand.h>
 
 #include "checkpointer.h"
+#include "cli.h"
 #include "config.h"
 #include "config_live.h"
 #include "crypto.h"
@@ -37,7 +38,6 @@
 #include "notify.h"
 #include "pipeline.h"
 #include "sgtime.h"
-#include "signet_version.h"
 
 #define WORK_QUEUE_MAX 256
 /* Workers spend most of a job waiting for a sync (the audit log's intent
@@ -348,7 +348,7 @@ find_signer(const struct agent_config *cfg, char *buf, size_t len)
 		exe[n] = '\0';
 		if ((slash = strrchr(exe, '/')) != NULL) {
 			*slash = '\0';
-			for (i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+			for (i = 0; i < nitems(rel); i++) {
 				if ((size_t)snprintf(buf, len, "%s/%s", exe, rel[i]) < len &&
 				    stat(buf, &st) == 0 && S_ISREG(st.st_mode) && access(buf, X_OK) == 0)
 					return 0;
@@ -544,6 +544,9 @@ usage(FILE *f)
 	    "\n"
 	    "SIGTERM finishes the jobs in hand and exits; SIGHUP reloads the policy.\n");
 }
+
+/* getopt_long() names a bad option itself; the usage follows. */
+static const struct cli cli = { .prog = "signet-agent", .usage = usage, .getopt_reports = 1 };
 
 static void
 harden_process(void)
@@ -801,8 +804,8 @@ main(int argc, char **argv)
 		{ "check", no_argument, NULL, 'C' },
 		{ "log-format", required_argument, NULL, 'L' },
 		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, CLI_OPT_HELP },
+		{ "version", no_argument, NULL, CLI_OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct agent_config *cfg = NULL;
@@ -831,27 +834,20 @@ main(int argc, char **argv)
 			if (strcmp(optarg, "json") == 0)
 				lf = LOG_FORMAT_JSON;
 			else if (strcmp(optarg, "plain") != 0) {
-				fprintf(stderr, "signet-agent: --log-format is plain or json\n");
-				return 2;
+				cli_msg(cli.prog, "--log-format is plain or json");
+				return CLI_EXIT_USAGE;
 			}
 			break;
 		case 'v':
 			level = LOG_LEVEL_DEBUG;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf("signet-agent %s\n", SIGNET_VERSION);
-			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return cli_getopt_default(&cli, ch, argv);
 		}
 	}
 	if (config_path == NULL || optind != argc) {
 		usage(stderr);
-		return 2;
+		return CLI_EXIT_USAGE;
 	}
 	log_init("signet-agent", level, lf);
 	harden_process();

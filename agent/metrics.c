@@ -15,7 +15,7 @@
 static const int64_t bucket_us[] = {
 	500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000,
 };
-#define NBUCKETS (sizeof(bucket_us) / sizeof(bucket_us[0]))
+#define NBUCKETS nitems(bucket_us)
 #define METRICS_TEXT_MAX (64 * 1024)
 
 struct metrics {

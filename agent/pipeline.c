@@ -333,7 +333,7 @@ decide_with(struct agent *ag, const struct agent_config *cfg, const struct queue
 	}
 	if (cert != NULL) {
 		int64_t times[2] = { o->job->created, now };
-		if ((r = policy_verify_cert(cfg, cert, times, 2, &cid)) != 0)
+		if ((r = policy_verify_cert(cfg, cert, times, nitems(times), &cid)) != 0)
 			goto out;
 	}
 	/* The job's ci_token is verified here, once, against the issuers of
@@ -421,7 +421,7 @@ hsm_sign_retry(struct hsm *h, struct metrics *m, size_t index, const uint8_t *jo
 		if (r == 0)
 			metrics_hsm_sign(m, mono_us() - t0);
 		if ((r != SG_ERR_HSM_UNAVAILABLE && r != SG_ERR_HSM_SIGN_FAILED) ||
-		    i == sizeof(delays_ms) / sizeof(delays_ms[0]))
+		    i == nitems(delays_ms))
 			return r;
 		struct timespec ts = { 0, delays_ms[i] * 1000000L };
 		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
@@ -827,7 +827,7 @@ build_result(struct agent *ag, const struct queue_entry *e, struct outcome *o,
 		sig_file_name(o->job, signame, sizeof(signame));
 		objs[0] = (struct store_object){ signame, o->sigfile, o->sigfile_len };
 		objs[1] = (struct store_object){ "result.json", *ret_env, *ret_env_len };
-		if ((r = store_put_job(ag->store, key->name, o->id, objs, 2)) != 0) {
+		if ((r = store_put_job(ag->store, key->name, o->id, objs, nitems(objs))) != 0) {
 			free(*ret_env);
 			*ret_env = NULL;
 			goto out;

@@ -26,6 +26,7 @@
 
 #include <curl/curl.h>
 
+#include "http.h"
 #include "log.h"
 #include "sgtime.h"
 #include "store.h"
@@ -40,8 +41,8 @@ struct http_store {
 	char *auth_header;   /* "Authorization: Bearer ..." or NULL; a secret */
 	size_t auth_len;
 	char *ca_file;
-	long timeout_s;
-	int64_t deadline_ms;
+	int64_t timeout_ms;  /* one request */
+	int64_t deadline_ms; /* all attempts of one operation */
 };
 
 struct upload {
@@ -150,24 +151,17 @@ http_request(const struct http_store *hs, const char *key, const char *job_id,
 	    (hdrs = curl_slist_append(hdrs, "If-None-Match: *")) == NULL)
 		goto out;
 	for (;;) {
+		struct http_opts ho = { .url = url, .ca_file = hs->ca_file,
+			.timeout_ms = hs->timeout_ms, .headers = hdrs, .errbuf = errbuf };
 		CURLcode cc;
 		int transient;
 
 		attempt++;
-		curl_easy_reset(c);
-		errbuf[0] = '\0';
-		curl_easy_setopt(c, CURLOPT_URL, url);
-		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-		if (hs->ca_file != NULL)
-			curl_easy_setopt(c, CURLOPT_CAINFO, hs->ca_file);
-		curl_easy_setopt(c, CURLOPT_TIMEOUT, hs->timeout_s);
-		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, hs->timeout_s);
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+		if ((cc = http_easy_setup(c, &ho)) != CURLE_OK) {
+			log_debug("store: %s/%s/%s: cannot set up the request: %s", key, job_id, name,
+			    curl_easy_strerror(cc));
+			break;
+		}
 		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, down);
 		if (up != NULL) {
@@ -362,7 +356,7 @@ store_http_open(const struct store_opts *opts, struct store *s, char *errbuf, si
 		r = SG_ERR_ALLOC;
 		goto out;
 	}
-	hs->timeout_s = opts->timeout_s > 0 ? (long)opts->timeout_s : STORE_DEFAULT_TIMEOUT_S;
+	hs->timeout_ms = 1000 * (opts->timeout_s > 0 ? opts->timeout_s : STORE_DEFAULT_TIMEOUT_S);
 	hs->deadline_ms = 1000 * (opts->deadline_s > 0 ? opts->deadline_s : STORE_DEFAULT_DEADLINE_S);
 	if (opts->ca_file != NULL) {
 		FILE *f = fopen(opts->ca_file, "re");

@@ -41,6 +41,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "http.h"
 #include "log.h"
 #include "sgtime.h"
 #include "signet_version.h"
@@ -129,7 +130,7 @@ event_name(unsigned bit)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(event_names) / sizeof(event_names[0]); i++)
+	for (i = 0; i < nitems(event_names); i++)
 		if (event_names[i].bit == bit)
 			return event_names[i].name;
 	return "unknown";
@@ -430,6 +431,7 @@ attempt(struct webhooks *w, const struct wh_delivery *d, char *reason, size_t re
 	unsigned int mac_len = 0;
 	char sig[SIG_LEN + 1], line[64 + WEBHOOK_ID_MAX + SIG_LEN];
 	char errbuf[CURL_ERROR_SIZE];
+	struct http_opts ho;
 	static const char user_agent[] = "User-Agent: signet-agent/" SIGNET_VERSION;
 	const char *fixed[] = {
 		"Content-Type: application/json",
@@ -448,7 +450,7 @@ attempt(struct webhooks *w, const struct wh_delivery *d, char *reason, size_t re
 	}
 	memcpy(sig, SIG_PREFIX, sizeof(SIG_PREFIX) - 1);
 	hex_encode(mac, SHA256_LEN, sig + sizeof(SIG_PREFIX) - 1);
-	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+	for (i = 0; i < nitems(fixed); i++) {
 		if ((h = curl_slist_append(hdrs, fixed[i])) == NULL)
 			goto nomem;
 		hdrs = h;
@@ -466,24 +468,16 @@ attempt(struct webhooks *w, const struct wh_delivery *d, char *reason, size_t re
 		goto nomem;
 	hdrs = h;
 
-	curl_easy_reset(w->easy);
-	errbuf[0] = '\0';
-	curl_easy_setopt(w->easy, CURLOPT_URL, t->url);
-	curl_easy_setopt(w->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(w->easy, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(w->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(w->easy, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(w->easy, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (t->ca_file != NULL)
-		curl_easy_setopt(w->easy, CURLOPT_CAINFO, t->ca_file);
-	curl_easy_setopt(w->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)w->timeout_ms);
-	curl_easy_setopt(w->easy, CURLOPT_TIMEOUT_MS, (long)w->timeout_ms);
-	curl_easy_setopt(w->easy, CURLOPT_HTTPHEADER, hdrs);
+	ho = (struct http_opts){ .url = t->url, .ca_file = t->ca_file,
+		.timeout_ms = w->timeout_ms, .headers = hdrs, .errbuf = errbuf };
+	if ((cc = http_easy_setup(w->easy, &ho)) != CURLE_OK) {
+		snprintf(reason, reasonlen, "cannot set up the request: %s", curl_easy_strerror(cc));
+		goto out;
+	}
 	curl_easy_setopt(w->easy, CURLOPT_POST, 1L);
 	curl_easy_setopt(w->easy, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(w->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)p->len);
 	curl_easy_setopt(w->easy, CURLOPT_WRITEFUNCTION, discard_cb);
-	curl_easy_setopt(w->easy, CURLOPT_ERRORBUFFER, errbuf);
 	cc = perform(w);
 	curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &code);
 	/* The handle must not keep pointers into the payload or our stack. */
@@ -766,7 +760,7 @@ webhooks_notify(struct webhooks *w, const char *event, const char *key, const ch
 
 	if (w == NULL || w->n == 0 || event == NULL || (body == NULL && len > 0))
 		return 0;
-	for (i = 0; i < sizeof(event_names) / sizeof(event_names[0]); i++)
+	for (i = 0; i < nitems(event_names); i++)
 		if (strcmp(event, event_names[i].name) == 0)
 			ev = event_names[i].bit;
 	if (ev == 0) {

@@ -200,7 +200,7 @@ collector(void *arg)
 			size_t k;
 
 			if (hex_decode(rep->element[2]->str + wlen, 16, ib, sizeof(ib)) == 0) {
-				for (k = 0; k < 8; k++)
+				for (k = 0; k < nitems(ib); k++)
 					idx = idx << 8 | ib[k];
 				pthread_mutex_lock(&g->lock);
 				if (idx < g->n && g->jobs[idx].t_done == 0) {
@@ -259,7 +259,7 @@ pusher(void *arg)
 		argv[4] = g->jobs[i].env;
 		argl[4] = g->jobs[i].env_len;
 		g->jobs[i].t_push = now_ns();
-		if (redisAppendCommandArgv(c, 5, argv, argl) != REDIS_OK)
+		if (redisAppendCommandArgv(c, nitems(argv), argv, argl) != REDIS_OK)
 			goto fail;
 		sent++;
 		/* Keep at most LG_PIPELINE in flight (one at a time at a fixed rate). */

@@ -50,7 +50,7 @@ static const char *const mech_names[] = {
 const char *
 sg_mech_name(enum sg_mech m)
 {
-	if ((unsigned)m >= sizeof(mech_names) / sizeof(mech_names[0]))
+	if ((unsigned)m >= nitems(mech_names))
 		return "unknown";
 	return mech_names[m];
 }
@@ -62,7 +62,7 @@ sg_mech_parse(const char *name, enum sg_mech *ret)
 
 	if (name == NULL)
 		return SG_ERR_PARSE;
-	for (i = 0; i < sizeof(mech_names) / sizeof(mech_names[0]); i++) {
+	for (i = 0; i < nitems(mech_names); i++) {
 		if (strcmp(name, mech_names[i]) == 0) {
 			*ret = (enum sg_mech)i;
 			return 0;

@@ -81,7 +81,7 @@ parse_sig(const cJSON *o, struct dsse_sig *ret)
 
 	if (!cJSON_IsObject(o))
 		goto out;
-	if (json_check_members(o, sig_members, 3, NULL) != 0)
+	if (json_check_members(o, sig_members, nitems(sig_members), NULL) != 0)
 		goto out;
 	if (json_get_string(o, "keyid", &keyid, &keyid_len) != 0)
 		goto out;
@@ -167,7 +167,7 @@ envelope_parse(const void *buf, size_t len, struct dsse_envelope **ret)
 	 * no well-formed envelope holds a control character. */
 	if (flags & (JSON_F_DUPLICATE | JSON_F_NUL_ESCAPE | JSON_F_CONTROL))
 		goto out;
-	if (json_check_members(root, envelope_members, 3, NULL) != 0)
+	if (json_check_members(root, envelope_members, nitems(envelope_members), NULL) != 0)
 		goto out;
 	if (json_get_string(root, "payloadType", &type, &type_len) != 0)
 		goto out;

@@ -50,8 +50,6 @@ static const char *const ci_members[] = {
 };
 static const char *const ci_systems[] = { "gitlab", "jenkins", "github", "local" };
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
 const char *
 sg_format_name(enum sg_format f)
 {
@@ -144,13 +142,13 @@ check_version_and_members(const cJSON *root)
 	if (v->valuedouble != 1.0)
 		return SG_ERR_JOB_BAD_VERSION;
 
-	if (json_check_members(root, job_members, NELEM(job_members), NULL) != 0)
+	if (json_check_members(root, job_members, nitems(job_members), NULL) != 0)
 		return SG_ERR_JOB_UNKNOWN_FIELD;
 	if ((o = json_get(root, "artifact")) != NULL && cJSON_IsObject(o) &&
-	    json_check_members(o, artifact_members, NELEM(artifact_members), NULL) != 0)
+	    json_check_members(o, artifact_members, nitems(artifact_members), NULL) != 0)
 		return SG_ERR_JOB_UNKNOWN_FIELD;
 	if ((o = json_get(root, "ci")) != NULL && cJSON_IsObject(o) &&
-	    json_check_members(o, ci_members, NELEM(ci_members), NULL) != 0)
+	    json_check_members(o, ci_members, nitems(ci_members), NULL) != 0)
 		return SG_ERR_JOB_UNKNOWN_FIELD;
 	return 0;
 }
@@ -202,11 +200,11 @@ parse_ci(const cJSON *root, struct sg_ci *ci)
 	    (r = get_text(o, "url", 0, 0, CI_FIELD_MAX, &ci->url)) != 0)
 		return r;
 	if (ci->system != NULL) {
-		for (i = 0; i < NELEM(ci_systems); i++) {
+		for (i = 0; i < nitems(ci_systems); i++) {
 			if (strcmp(ci->system, ci_systems[i]) == 0)
 				break;
 		}
-		if (i == NELEM(ci_systems))
+		if (i == nitems(ci_systems))
 			return SG_ERR_JOB_MALFORMED;
 	}
 	return 0;

@@ -41,8 +41,6 @@
 #define ES256_SIG_BYTES (2 * P256_COORD_BYTES)
 #define NUMERIC_DATE_MAX (JSON_INT_MAX - 1)
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
 /* One key of a set. */
 struct jwk {
 	char *kid;
@@ -331,7 +329,7 @@ jwk_parse(const cJSON *o, struct jwk *k, char *why, size_t whylen)
 	}
 	if ((k->kid = xstrdup(kid)) == NULL)
 		return SG_ERR_ALLOC;
-	for (i = 0; i < NELEM(private_members); i++) {
+	for (i = 0; i < nitems(private_members); i++) {
 		if (json_get(o, private_members[i]) != NULL) {
 			snprintf(why, whylen, "private key member \"%s\": the file must hold public "
 			    "keys only", private_members[i]);
@@ -881,7 +879,7 @@ jwt_verify(const char *token, size_t len, const struct jwt_issuer *issuers, size
 	jwt_claims_free(cl);
 	cJSON_Delete(h);
 	cJSON_Delete(c);
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < nitems(parts); i++)
 		free(parts[i]);
 	return r;
 }

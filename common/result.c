@@ -19,8 +19,6 @@
 #include "sgtime.h"
 #include "util.h"
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
 /* Base64 characters of RESULT_SIGNATURE_MAX bytes: checked before decoding. */
 #define RESULT_SIGNATURE_B64_MAX (((RESULT_SIGNATURE_MAX + 2) / 3) * 4)
 
@@ -128,7 +126,7 @@ parse_artifact(const cJSON *o, struct sg_artifact *a)
 	int r;
 
 	if (!cJSON_IsObject(o) ||
-	    json_check_members(o, artifact_members, NELEM(artifact_members), NULL) != 0)
+	    json_check_members(o, artifact_members, nitems(artifact_members), NULL) != 0)
 		return SG_ERR_PARSE;
 	if ((r = get_text(o, "name", 1, ARTIFACT_NAME_MAX, &a->name)) != 0)
 		return r == SG_ERR_ALLOC ? r : SG_ERR_PARSE;
@@ -149,7 +147,7 @@ parse_error(const cJSON *o, struct sg_result *res)
 	int r;
 
 	if (!cJSON_IsObject(o) ||
-	    json_check_members(o, error_members, NELEM(error_members), NULL) != 0)
+	    json_check_members(o, error_members, nitems(error_members), NULL) != 0)
 		return SG_ERR_PARSE;
 	if ((r = get_text(o, "code", 1, RESULT_CODE_MAX, &res->error_code)) != 0 ||
 	    (r = get_text(o, "message", 0, RESULT_MESSAGE_MAX, &res->error_message)) != 0)
@@ -169,9 +167,9 @@ parse_audit_proof(const cJSON *o, struct sg_result *res)
 	size_t i, present = 0;
 	int r;
 
-	for (i = 0; i < NELEM(proof_members); i++)
+	for (i = 0; i < nitems(proof_members); i++)
 		present += json_get(o, proof_members[i]) != NULL;
-	if (present != 0 && present != NELEM(proof_members))
+	if (present != 0 && present != nitems(proof_members))
 		return SG_ERR_PARSE;
 	if (present != 0) {
 		if (json_get_int(o, "index", 0, JSON_INT_MAX - 1, &index) != 0 ||
@@ -233,7 +231,7 @@ parse_signed(const cJSON *root, struct sg_result *res)
 		return SG_ERR_PARSE;
 
 	if (json_get_object(root, "audit", &o) != 0 ||
-	    json_check_members(o, audit_members, NELEM(audit_members), NULL) != 0 ||
+	    json_check_members(o, audit_members, nitems(audit_members), NULL) != 0 ||
 	    json_get_int(o, "seq", 0, JSON_INT_MAX - 1, &seq) != 0 ||
 	    get_hex(o, "hash", SHA256_HEX_LEN, res->audit_hash) != 0)
 		return SG_ERR_PARSE;
@@ -242,7 +240,7 @@ parse_signed(const cJSON *root, struct sg_result *res)
 		return r;
 
 	if (json_get_object(root, "store", &o) != 0 ||
-	    json_check_members(o, store_members, NELEM(store_members), NULL) != 0)
+	    json_check_members(o, store_members, nitems(store_members), NULL) != 0)
 		return SG_ERR_PARSE;
 	if ((r = get_text(o, "signature", 1, RESULT_FIELD_MAX, &res->store_signature)) != 0 ||
 	    (r = get_text(o, "result", 1, RESULT_FIELD_MAX, &res->store_result)) != 0)
@@ -287,7 +285,7 @@ result_parse(const uint8_t *buf, size_t len, struct sg_result **ret)
 	if (!cJSON_IsObject(root) ||
 	    (flags & (JSON_F_DUPLICATE | JSON_F_NUL_ESCAPE | JSON_F_CONTROL)))
 		goto out;
-	if (json_check_members(root, result_members, NELEM(result_members), NULL) != 0)
+	if (json_check_members(root, result_members, nitems(result_members), NULL) != 0)
 		goto out;
 	if (json_get_int(root, "v", 1, 1, &v) != 0)
 		goto out;
@@ -337,7 +335,7 @@ result_parse(const uint8_t *buf, size_t len, struct sg_result **ret)
 		if ((r = parse_signed(root, res)) != 0)
 			goto out;
 	} else {
-		for (i = 0; i < NELEM(signed_members); i++) {
+		for (i = 0; i < nitems(signed_members); i++) {
 			if (json_get(root, signed_members[i]) != NULL)
 				goto out;
 		}

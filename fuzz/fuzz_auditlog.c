@@ -54,7 +54,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		close(fd);
 		return 0;
 	}
-	r = auditlog_scan(fd, on_record, &s, sizes, 3, roots, &st);
+	r = auditlog_scan(fd, on_record, &s, sizes, nitems(sizes), roots, &st);
 	if (r != 0 && r != SG_ERR_VERIFY)
 		abort();
 	if (s.next != st.records)
@@ -68,9 +68,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	}
 	/* The same roots again, the last one from the tree itself. */
-	if (auditlog_scan(fd, NULL, NULL, sizes, 3, roots2, &st2) != r || st2.records != st.records)
+	if (auditlog_scan(fd, NULL, NULL, sizes, nitems(sizes), roots2, &st2) != r ||
+	    st2.records != st.records)
 		abort();
-	for (int i = 0; i < 3; i++)
+	for (size_t i = 0; i < nitems(sizes); i++)
 		if (sizes[i] <= st.records && memcmp(roots[i], roots2[i], SHA256_LEN) != 0)
 			abort();
 	merkle_root(&st.tree, end);

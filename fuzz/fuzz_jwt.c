@@ -58,7 +58,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		setup();
 
 	memset(&err, 0, sizeof(err));
-	r = jwt_verify((const char *)data, size, issuers, 2, FUZZ_NOW, &cl, &err);
+	r = jwt_verify((const char *)data, size, issuers, nitems(issuers), FUZZ_NOW, &cl, &err);
 	if (r == 0) {
 		if (cl == NULL || cl->issuer == NULL || cl->issuer_name == NULL ||
 		    (strcmp(cl->issuer, issuers[0].issuer) != 0 &&

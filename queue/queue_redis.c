@@ -405,14 +405,14 @@ queue_ack(struct queue *q, const char *entry_id)
 	qcmd_str(&cmds[1], "XDEL");
 	qcmd_arg(&cmds[1], q->jobs_key, q->jobs_key_len);
 	qcmd_arg(&cmds[1], entry_id, idlen);
-	if ((r = qconn_pipeline(q, cmds, 2, reps)) < 0)
+	if ((r = qconn_pipeline(q, cmds, nitems(cmds), reps)) < 0)
 		goto out;
 	if ((r = qreply_expect(reps[0], REDIS_REPLY_INTEGER)) < 0 ||
 	    (r = qreply_expect(reps[1], REDIS_REPLY_INTEGER)) < 0)
 		goto out;
 	r = 0;
 out:
-	qreply_free_all(reps, 2);
+	qreply_free_all(reps, nitems(reps));
 	return r;
 }
 

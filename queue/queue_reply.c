@@ -37,7 +37,7 @@ qreply_error(const redisReply *rep)
 
 	log_debug("redis replied: %s", log_escape(rep->str != NULL ? rep->str : "", rep->str != NULL ? rep->len : 0,
 	    esc, sizeof(esc)));
-	for (i = 0; i < sizeof(auth_errors) / sizeof(auth_errors[0]); i++)
+	for (i = 0; i < nitems(auth_errors); i++)
 		if (qreply_has_prefix(rep, auth_errors[i]))
 			return SG_ERR_QUEUE_AUTH;
 	/* A master demoted by a failover, or one still loading: reconnect

@@ -61,8 +61,6 @@ static const struct ci_var github_vars[] = {
 	{ CI_SLOT(ref), "GITHUB_REF", NULL },
 };
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
 int
 sj_string_ok(const char *s, size_t len, size_t max)
 {
@@ -196,11 +194,11 @@ ci_from_env(struct sg_ci *ret)
 		goto out;
 	}
 	if (strcmp(system, "gitlab") == 0)
-		r = ci_fill(&ci, gitlab_vars, NELEM(gitlab_vars));
+		r = ci_fill(&ci, gitlab_vars, nitems(gitlab_vars));
 	else if (strcmp(system, "jenkins") == 0)
-		r = ci_fill(&ci, jenkins_vars, NELEM(jenkins_vars));
+		r = ci_fill(&ci, jenkins_vars, nitems(jenkins_vars));
 	else if (strcmp(system, "github") == 0) {
-		r = ci_fill(&ci, github_vars, NELEM(github_vars));
+		r = ci_fill(&ci, github_vars, nitems(github_vars));
 		if (r == 0)
 			r = ci_github_url(&ci);
 	} else

@@ -47,6 +47,7 @@
 
 #include "auditlog.h"
 #include "checkpoint.h"
+#include "cli.h"
 #include "crypto.h"
 #include "envelope.h"
 #include "err.h"
@@ -55,7 +56,6 @@
 #include "merkle.h"
 #include "result.h"
 #include "sgtime.h"
-#include "signet_version.h"
 #include "submitter.h"
 #include "util.h"
 
@@ -144,20 +144,10 @@ usage(FILE *f)
 "that of the first in this order: 4, 1, 3, 5, 6.\n", f);
 }
 
-/* One line "signet-verify: <text>" on stderr. */
-static void
-sv_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void
-sv_msg(const char *fmt, ...)
-{
-	va_list ap;
+static const struct cli cli = { .prog = PROG, .usage = usage };
 
-	fputs(PROG ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
+/* One line "signet-verify: <text>" on stderr. */
+#define sv_msg(...) cli_msg(PROG, __VA_ARGS__)
 
 /* A failed check: one line "signet-verify: <check>: <reason>"; the first
  * failure of the run sets the exit status. */
@@ -188,7 +178,6 @@ enum {
 	OPT_CHECKPOINT = 256,
 	OPT_LOG,
 	OPT_ORIGIN,
-	OPT_VERSION,
 };
 
 static const struct option long_options[] = {
@@ -200,8 +189,8 @@ static const struct option long_options[] = {
 	{ "log", required_argument, NULL, OPT_LOG },
 	{ "origin", required_argument, NULL, OPT_ORIGIN },
 	{ "quiet", no_argument, NULL, 'q' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "help", no_argument, NULL, CLI_OPT_HELP },
+	{ "version", no_argument, NULL, CLI_OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -212,7 +201,7 @@ static const struct option long_options[] = {
 static int
 parse_options(int argc, char **argv, struct options *o)
 {
-	const char *sig = NULL, *v;
+	const char *sig = NULL;
 	struct stat st;
 	int c;
 
@@ -244,31 +233,13 @@ parse_options(int argc, char **argv, struct options *o)
 		case 'q':
 			o->quiet = 1;
 			break;
-		case 'h':
-			usage(stdout);
-			return SV_EXIT_OK;
-		case OPT_VERSION:
-			printf(PROG " %s\n", SIGNET_VERSION);
-			return SV_EXIT_OK;
-		case ':':
-			sv_msg("option %s needs a value (see --help)", argv[optind - 1]);
-			return SV_EXIT_USAGE;
 		default:
-			sv_msg("unknown option %s (see --help)", argv[optind - 1]);
-			return SV_EXIT_USAGE;
+			return cli_getopt_default(&cli, c, argv);
 		}
 	}
-	if (argc - optind != 1) {
-		sv_msg("%s (see --help)", argc - optind < 1 ?
-		    "missing ARTIFACT" : "exactly one ARTIFACT expected");
+	if ((o->artifact = cli_one_operand(&cli, argc, argv, "ARTIFACT")) == NULL)
 		return SV_EXIT_USAGE;
-	}
-	o->artifact = argv[optind];
-	if (o->agent_pubkey == NULL) {
-		v = getenv("SIGNET_AGENT_PUBKEY");
-		if (v != NULL && *v != '\0')
-			o->agent_pubkey = v;
-	}
+	o->agent_pubkey = cli_opt_or_env(o->agent_pubkey, "SIGNET_AGENT_PUBKEY");
 	if (o->result == NULL) {
 		sv_msg("missing --result (the result envelope stored with the signature)");
 		return SV_EXIT_USAGE;

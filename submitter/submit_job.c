@@ -25,7 +25,6 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,11 +45,10 @@
 #include "queue.h"
 #include "result.h"
 #include "sgtime.h"
-#include "signet_version.h"
 #include "submitter.h"
 #include "util.h"
 
-#define PROG "submit-job"
+#define PROG SJ_PROG
 
 #define WAIT_DEFAULT_S 300
 #define WAIT_MAX_S 86400            /* --wait upper bound */
@@ -73,13 +71,13 @@ struct options {
 	char *file;
 	char *key;
 	enum sg_format format;
-	char *identity;
-	char *cert;                 /* submitter certificate (PEM) or NULL */
-	char *redis;
-	char *agent_pubkey;
+	const char *identity;
+	const char *cert;           /* submitter certificate (PEM) or NULL */
+	const char *redis;
+	const char *agent_pubkey;
 	char *output;
 	const char *prefix;
-	char *password_file;
+	const char *password_file;
 	char *name;
 	char *ci_token_file;        /* --ci-token-file, or NULL */
 	uint64_t wait_s;
@@ -102,18 +100,6 @@ struct waiter {
 	int unauthenticated;          /* an envelope.* rejection came (reported once) */
 	char unauth_code[ESCAPED_MAX];  /* its code, escaped, for the final message */
 };
-
-void
-sj_msg(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs(PROG ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 static void
 sleep_ms(int64_t ms)
@@ -184,17 +170,7 @@ usage(FILE *f)
 "match the artifact or certificate (nothing is written).\n", f);
 }
 
-/* The option's value, else the environment variable's when non-empty. */
-static char *
-opt_or_env(char *opt, const char *var)
-{
-	char *v;
-
-	if (opt != NULL)
-		return opt;
-	v = getenv(var);
-	return (v != NULL && *v != '\0') ? v : NULL;
-}
+static const struct cli cli = { .prog = PROG, .usage = usage };
 
 enum {
 	OPT_PREFIX = 256,
@@ -206,7 +182,6 @@ enum {
 	OPT_MAX_QUEUE,
 	OPT_REPLICAS,
 	OPT_CI_TOKEN_FILE,
-	OPT_VERSION,
 };
 
 static const struct option long_options[] = {
@@ -226,8 +201,8 @@ static const struct option long_options[] = {
 	{ "max-queue", required_argument, NULL, OPT_MAX_QUEUE },
 	{ "replicas", required_argument, NULL, OPT_REPLICAS },
 	{ "ci-token-file", required_argument, NULL, OPT_CI_TOKEN_FILE },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "help", no_argument, NULL, CLI_OPT_HELP },
+	{ "version", no_argument, NULL, CLI_OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -238,8 +213,8 @@ static const struct option long_options[] = {
 static int
 parse_options(int argc, char **argv, struct options *o)
 {
-	char *format = NULL, *wait = NULL, *lifetime = NULL, *prefix = NULL;
-	char *max_queue = NULL, *replicas = NULL;
+	const char *format = NULL, *wait = NULL, *lifetime = NULL, *prefix = NULL;
+	const char *max_queue = NULL, *replicas = NULL;
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -294,35 +269,21 @@ parse_options(int argc, char **argv, struct options *o)
 		case OPT_CI_TOKEN_FILE:
 			o->ci_token_file = optarg;
 			break;
-		case 'h':
-			usage(stdout);
-			return SJ_EXIT_OK;
-		case OPT_VERSION:
-			printf(PROG " %s\n", SIGNET_VERSION);
-			return SJ_EXIT_OK;
-		case ':':
-			sj_msg("option %s needs a value (see --help)", argv[optind - 1]);
-			return SJ_EXIT_USAGE;
 		default:
-			sj_msg("unknown option %s (see --help)", argv[optind - 1]);
-			return SJ_EXIT_USAGE;
+			return cli_getopt_default(&cli, c, argv);
 		}
 	}
-	if (argc - optind != 1) {
-		sj_msg("%s (see --help)", argc - optind < 1 ?
-		    "missing FILE" : "exactly one FILE expected");
+	if ((o->file = cli_one_operand(&cli, argc, argv, "FILE")) == NULL)
 		return SJ_EXIT_USAGE;
-	}
-	o->file = argv[optind];
 
-	o->identity = opt_or_env(o->identity, "SIGNET_IDENTITY");
-	o->cert = opt_or_env(o->cert, "SIGNET_CERT");
-	o->redis = opt_or_env(o->redis, "SIGNET_REDIS");
-	o->agent_pubkey = opt_or_env(o->agent_pubkey, "SIGNET_AGENT_PUBKEY");
-	o->prefix = opt_or_env(prefix, "SIGNET_PREFIX");
-	o->password_file = opt_or_env(o->password_file, "SIGNET_REDIS_PASSWORD_FILE");
-	max_queue = opt_or_env(max_queue, "SIGNET_MAX_QUEUE");
-	replicas = opt_or_env(replicas, "SIGNET_REPLICAS");
+	o->identity = cli_opt_or_env(o->identity, "SIGNET_IDENTITY");
+	o->cert = cli_opt_or_env(o->cert, "SIGNET_CERT");
+	o->redis = cli_opt_or_env(o->redis, "SIGNET_REDIS");
+	o->agent_pubkey = cli_opt_or_env(o->agent_pubkey, "SIGNET_AGENT_PUBKEY");
+	o->prefix = cli_opt_or_env(prefix, "SIGNET_PREFIX");
+	o->password_file = cli_opt_or_env(o->password_file, "SIGNET_REDIS_PASSWORD_FILE");
+	max_queue = cli_opt_or_env(max_queue, "SIGNET_MAX_QUEUE");
+	replicas = cli_opt_or_env(replicas, "SIGNET_REPLICAS");
 	o->max_queue = MAX_QUEUE_DEFAULT;
 	if (max_queue != NULL && parse_u64(max_queue, UINT32_MAX, &o->max_queue) != 0) {
 		sj_msg("invalid --max-queue: a number of entries (0 for no bound)");

@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "cli.h"
 #include "envelope.h"
 #include "err.h"
 #include "job.h"
@@ -28,8 +29,10 @@ enum sj_exit {
 	SJ_EXIT_MISMATCH = 5, /* attested, bound result whose signature is wrong */
 };
 
-/* One line "submit-job: <text>" on stderr (submit_job.c). */
-void sj_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#define SJ_PROG "submit-job"
+
+/* One line "submit-job: <text>" on stderr. */
+#define sj_msg(...) cli_msg(SJ_PROG, __VA_ARGS__)
 
 /*
  * True if s (len bytes) may go into a job string member: valid UTF-8
