@@ -18,6 +18,7 @@
 #include "attempts.h"
 #include "audit.h"
 #include "config.h"
+#include "agent.h"
 #include "config_live.h"
 #include "hsm.h"
 #include "idset.h"
@@ -28,23 +29,6 @@
 #include "store.h"
 #include "webhook.h"
 
-struct agent {
-	const struct agent_config *cfg;  /* as started: HSM, queue, store, audit */
-	struct config_live *live;  /* the policy in force (SIGHUP), or NULL: cfg */
-	struct quota *quota;       /* signed jobs per submitter and key, or NULL */
-	struct hsm *hsm;           /* keys 0..cfg->nkeys-1, then the attestation key */
-	size_t attest_index;
-	EVP_PKEY *attest_pub;      /* the attestation key's public half */
-	char attest_keyid[KEYID_LEN + 1];
-	struct store *store;
-	struct audit *audit;
-	struct replay *replay;     /* ids signed, until their jobs expire */
-	struct idset *ids;         /* ids bound to a job, for good */
-	struct attempts *attempts; /* entries taken up and not decided, by this agent */
-	struct metrics *metrics;   /* or NULL */
-	struct webhooks *webhooks; /* or NULL */
-	const char *checkpoints;   /* where signed checkpoints are published, or NULL */
-};
 
 /*
  * Processes one entry to the end, acknowledging it.  Returns 0, or

@@ -6,7 +6,7 @@
  * calls it in-process when hsm_config.signer is NULL, and signet-signer
  * (signer.c) calls it on the other side of the socketpair otherwise.
  * p11_open() ignores cfg->signer.  Nothing outside hsm/ includes this,
- * except signet-admin (agent/admin.c), the operator's tool, which runs the
+ * except signet-admin (admin/admin.c), the operator's tool, which runs the
  * module in its own process by design and uses the p11_admin_* calls below.
  */
 #ifndef SG_P11_H

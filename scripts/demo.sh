@@ -50,6 +50,6 @@ echo "its signed checkpoint (demo/store/audit/checkpoints/latest):"
 sed 's/^/  /' demo/store/audit/checkpoints/latest
 echo "what an auditor checks (the log, its checkpoint, and that every signature in the"
 echo "HSM signer's own journal is accounted for in the log):"
-build/agent/signet-admin audit verify demo/audit.log --checkpoint demo/store/audit/checkpoints/latest \
+build/admin/signet-admin audit verify demo/audit.log --checkpoint demo/store/audit/checkpoints/latest \
 	--key demo/agent.pub --signer-journal demo/audit.log.signer 2>&1 | sed 's/^/  /'
 echo "done: the stack is stopped; its files stay in ./demo"

@@ -14,7 +14,7 @@ SRC=$(cd "${1:-$HERE}" && pwd)
 WORK=$(mktemp -d /tmp/signet-pkg.XXXXXX)
 installed=""
 STACK_DIR=$WORK/stack
-# stack.sh runs $SIGNET_BUILD/agent/signet-admin and signet-agent: here the
+# stack.sh runs $SIGNET_BUILD/admin/signet-admin and signet-agent: here the
 # installed ones.
 SIGNET_BUILD=$WORK/installed
 cleanup() {
@@ -90,8 +90,9 @@ fi
 
 # signet-agent --check as installed: a SoftHSM token and configuration from
 # stack.sh, with the signer named as in the packaged sample configuration.
-mkdir -p "$STACK_DIR" "$SIGNET_BUILD/agent"
-ln -s /usr/sbin/signet-admin /usr/sbin/signet-agent "$SIGNET_BUILD/agent/"
+mkdir -p "$STACK_DIR" "$SIGNET_BUILD/agent" "$SIGNET_BUILD/admin"
+ln -s /usr/sbin/signet-agent "$SIGNET_BUILD/agent/"
+ln -s /usr/sbin/signet-admin "$SIGNET_BUILD/admin/"
 STACK_QUIET=1
 # shellcheck source=stack.sh
 . "$HERE/scripts/stack.sh"

@@ -51,7 +51,7 @@ p11() { pkcs11-tool --module "$P11_MODULE" --token-label "$STACK_TOKEN" "$@"; }
 # its public key as PEM (LABEL.pub.pem) and DER (LABEL.pub.der).  KEYTYPE is
 # signet-admin's --type: ec-p256 or rsa-3072.
 p11_keygen() {
-	"$SIGNET_BUILD/agent/signet-admin" key generate --module "$P11_MODULE" --token "$STACK_TOKEN" \
+	"$SIGNET_BUILD/admin/signet-admin" key generate --module "$P11_MODULE" --token "$STACK_TOKEN" \
 		--pin-file "$STACK_DIR/pin" --label "$2" --type "$3" --id "$1" \
 		-o "$STACK_DIR/$2.pub.pem" 2>"$STACK_DIR/keygen.err" || { cat "$STACK_DIR/keygen.err" >&2; return 1; }
 	openssl pkey -pubin -in "$STACK_DIR/$2.pub.pem" -outform DER -out "$STACK_DIR/$2.pub.der"

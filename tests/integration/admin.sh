@@ -9,7 +9,7 @@ set -u
 
 SRC=${SIGNET_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 SIGNET_BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
-ADMIN=$SIGNET_BUILD/agent/signet-admin
+ADMIN=$SIGNET_BUILD/admin/signet-admin
 for tool in softhsm2-util pkcs11-tool openssl; do
 	command -v "$tool" >/dev/null || { echo "missing tool: $tool (a missing tool is a failure)"; exit 1; }
 done
@@ -213,9 +213,9 @@ cat > "$D/agent.json" <<JSON
  "pkcs11": {"module": "$MODULE", "token": "$TOKEN", "pin_file": "$D/pin", "sessions": 1},
  "attestation_key": "pkcs11:object=attest",
  "store": "file://$D/store", "audit_log": "$D/audit.log",
- "keys": {"release": {"key": "pkcs11:object=sig-ec", "mechanism": "ecdsa-sha256", "certificates": "$D/conf-release.pem"},
-          "release-rsa": {"key": "pkcs11:id=%02", "mechanism": "rsa-pss-sha256", "certificates": "$D/conf-rsa.pem"},
-          "ghost": {"key": "pkcs11:object=ghost", "mechanism": "ecdsa-sha256", "certificates": "$D/ghost.pem"}},
+ "keys": {"release": {"key": "pkcs11:object=sig-ec", "mechanism": "ecdsa-sha256", "certificates": "$D/conf-release.pem", "formats": ["raw"]},
+          "release-rsa": {"key": "pkcs11:id=%02", "mechanism": "rsa-pss-sha256", "certificates": "$D/conf-rsa.pem", "formats": ["raw"]},
+          "ghost": {"key": "pkcs11:object=ghost", "mechanism": "ecdsa-sha256", "certificates": "$D/ghost.pem", "formats": ["raw"]}},
  "submitters": {}}
 JSON
 if "$ADMIN" key import-chain -c "$D/agent.json" --key release --chain "$D/sig-ec.chain.in" >/dev/null 2>"$D/err" &&

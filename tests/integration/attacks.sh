@@ -166,7 +166,7 @@ SIGNET_REDIS=$SIGNET_REDIS SIGNET_AGENT_PUBKEY=$D/agent.pub "$SUBMIT_JOB" -k rel
 	-i "$D/ci-fw.key" -o "$D/after.sig" -w 30 "$D/first.bin" > "$D/after.out" 2>&1
 sj=$?
 stack_agent_stop
-if [ "$sj" = 0 ] && "$SIGNET_BUILD/agent/signet-admin" audit verify "$D/audit.log" > "$D/verify.out" 2>&1; then
+if [ "$sj" = 0 ] && "$SIGNET_BUILD/admin/signet-admin" audit verify "$D/audit.log" > "$D/verify.out" 2>&1; then
 	ok "the first agent still signs, and its audit log verifies"
 else
 	fail "after the second agent (submit-job exit $sj)" "$D/verify.out"

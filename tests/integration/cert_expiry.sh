@@ -11,7 +11,7 @@ SRC=${SIGNET_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 SIGNET_BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
 SUBMIT_JOB=${SUBMIT_JOB:-$SIGNET_BUILD/submitter/submit-job}
 AGENT=$SIGNET_BUILD/agent/signet-agent
-ADMIN=$SIGNET_BUILD/agent/signet-admin
+ADMIN=$SIGNET_BUILD/admin/signet-admin
 for tool in redis-server redis-cli softhsm2-util pkcs11-tool openssl jq; do
 	command -v "$tool" >/dev/null || { echo "missing tool: $tool (a missing tool is a failure)"; exit 1; }
 done

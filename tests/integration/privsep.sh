@@ -22,7 +22,7 @@ set -u
 SRC=${SIGNET_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 SIGNET_BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
 SUBMIT_JOB=${SUBMIT_JOB:-$SIGNET_BUILD/submitter/submit-job}
-ADMIN=$SIGNET_BUILD/agent/signet-admin
+ADMIN=$SIGNET_BUILD/admin/signet-admin
 SIGNER=$SIGNET_BUILD/agent/signet-signer
 if [ "$(id -u)" != 0 ]; then
 	echo "SKIP: needs root (starts signet-agent as root and makes a test user)"

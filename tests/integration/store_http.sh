@@ -127,7 +127,7 @@ stack_agent_stop
 cpd=$D/dav/signatures/audit
 if [ -f "$cpd/checkpoints/latest" ] && [ "$(sed -n 2p "$cpd/checkpoints/latest")" = "$(wc -l < "$D/audit.log")" ] &&
 	ls "$cpd/records" | sort -n -t- -k1,1 | sed "s|^|$cpd/records/|" | xargs cat | cmp -s - "$D/audit.log" &&
-	"$SIGNET_BUILD/agent/signet-admin" audit verify "$D/audit.log" --checkpoint "$cpd/checkpoints/latest" \
+	"$SIGNET_BUILD/admin/signet-admin" audit verify "$D/audit.log" --checkpoint "$cpd/checkpoints/latest" \
 		--key "$D/agent.pub" >"$D/av.out" 2>&1; then
 	ok "the shutdown checkpoint and the audit records are PUT under <base>/audit/ and verify"
 else

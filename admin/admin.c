@@ -194,7 +194,7 @@ struct admin_key {
 /* Where the HSM is, and the configuration's keys (all borrowed from root
  * or argv). */
 struct admin_hsm {
-	cJSON *root;              /* the configuration, or NULL */
+	struct agent_config *cfg; /* the configuration, or NULL */
 	const char *config;       /* its path, or NULL */
 	const char *module;
 	const char *token;
@@ -248,91 +248,37 @@ fail(const char *fmt, ...)
 	return ADMIN_EXIT_FAILED;
 }
 
-/* A string member that must be present and hold text. */
-static int
-conf_string(const cJSON *obj, const char *name, int required, const char **ret)
-{
-	const char *s = NULL;
-	size_t len = 0;
-	int r;
-
-	r = json_get_string(obj, name, &s, &len);
-	if (r == SG_ERR_NOT_FOUND && !required)
-		return 0;
-	if (r < 0 || len == 0 || !json_text_ok(s, len))
-		return r == SG_ERR_NOT_FOUND ? SG_ERR_NOT_FOUND : SG_ERR_PARSE;
-	*ret = s;
-	return 0;
-}
-
-/* Reads what the key commands need from the agent configuration. */
+/*
+ * Reads what the key commands need from the agent configuration, with the
+ * agent's own parser (config.c): as strict as the agent, but without
+ * reading the files it names (a key being provisioned has no certificate
+ * file yet).
+ */
 static int
 conf_read(struct admin_hsm *hsm, const char *path)
 {
-	int r = SG_ERR_INTERNAL;
-	char *buf = NULL;
-	size_t len = 0;
-	unsigned flags = 0;
-	const cJSON *pkcs11 = NULL, *keys = NULL, *k;
-	struct admin_key *ak;
+	char err[CONFIG_PROBLEM_MAX] = "";
+	size_t i;
+	int r;
 
-	r = read_file(path, CONFIG_FILE_MAX, &buf, &len);
-	if (r < 0) {
-		fail("%s: %s", path, sg_strerror(r));
-		goto out;
-	}
-	r = json_parse(buf, len, &hsm->root, &flags);
-	if (r < 0 || (flags & (JSON_F_NUL_ESCAPE | JSON_F_DUPLICATE)) != 0 || !cJSON_IsObject(hsm->root)) {
-		fail("%s: not a valid configuration (JSON object without duplicate members)", path);
-		r = SG_ERR_CONFIG;
-		goto out;
+	r = config_load_flags(path, CONFIG_LOAD_NO_FILES, &hsm->cfg, err, sizeof(err));
+	if (r != 0) {
+		fail("%s: %s", path, err[0] ? err : sg_strerror(r));
+		return SG_ERR_CONFIG;
 	}
 	hsm->config = path;
-	if (json_get_object(hsm->root, "pkcs11", &pkcs11) < 0 ||
-	    conf_string(pkcs11, "module", 1, &hsm->module) < 0 ||
-	    conf_string(pkcs11, "token", 1, &hsm->token) < 0 ||
-	    conf_string(pkcs11, "pin_file", 1, &hsm->pin_file) < 0) {
-		fail("%s: pkcs11: module, token and pin_file are required strings", path);
-		r = SG_ERR_CONFIG;
-		goto out;
+	hsm->module = hsm->cfg->pkcs11_module;
+	hsm->token = hsm->cfg->pkcs11_token;
+	hsm->pin_file = hsm->cfg->pkcs11_pin_file;
+	hsm->attestation_key = hsm->cfg->attestation_key;
+	for (i = 0; i < hsm->cfg->nkeys && i < CONFIG_KEYS_MAX; i++) {
+		hsm->keys[i].name = hsm->cfg->keys[i].name;
+		hsm->keys[i].uri = hsm->cfg->keys[i].uri;
+		hsm->keys[i].mechanism = sg_mech_name(hsm->cfg->keys[i].mech);
+		hsm->keys[i].certificates = hsm->cfg->keys[i].certificates_path;
 	}
-	if (conf_string(hsm->root, "attestation_key", 0, &hsm->attestation_key) < 0) {
-		fail("%s: attestation_key: not a string", path);
-		r = SG_ERR_CONFIG;
-		goto out;
-	}
-	r = json_get_object(hsm->root, "keys", &keys);
-	if (r == SG_ERR_PARSE) {
-		fail("%s: keys: not an object", path);
-		r = SG_ERR_CONFIG;
-		goto out;
-	}
-	if (keys != NULL) {
-		cJSON_ArrayForEach(k, keys) {
-			if (hsm->nkeys == CONFIG_KEYS_MAX) {
-				fail("%s: keys: more than %d", path, CONFIG_KEYS_MAX);
-				r = SG_ERR_CONFIG;
-				goto out;
-			}
-			ak = &hsm->keys[hsm->nkeys];
-			ak->name = k->string;
-			if (ak->name == NULL || !json_text_ok(ak->name, strlen(ak->name)) ||
-			    !cJSON_IsObject(k) || conf_string(k, "key", 1, &ak->uri) < 0 ||
-			    conf_string(k, "mechanism", 0, &ak->mechanism) < 0 ||
-			    conf_string(k, "certificates", 0, &ak->certificates) < 0) {
-				fail("%s: keys: each key needs \"key\" (a URI), and \"mechanism\" and "
-				     "\"certificates\" are strings",
-				    path);
-				r = SG_ERR_CONFIG;
-				goto out;
-			}
-			hsm->nkeys++;
-		}
-	}
-	r = 0;
-out:
-	free(buf);
-	return r;
+	hsm->nkeys = i;
+	return 0;
 }
 
 /* Fills hsm from -c or from --module/--token/--pin-file.  0, or an exit
@@ -1228,7 +1174,7 @@ key_command(int argc, char **argv)
 	r = hsm_settings(&o, hsm);
 	if (r == 0)
 		r = key_verbs[v].run(hsm, &o);
-	cJSON_Delete(hsm->root);
+	config_free(hsm->cfg);
 	free(hsm);
 	return r;
 }
