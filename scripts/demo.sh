@@ -41,7 +41,7 @@ openssl dgst -sha256 -verify demo/release-rsa.pub.pem -sigopt rsa_padding_mode:p
 	sed 's/^/  raw (RSA-3072 PSS): /'
 echo "what a consumer checks (signature, result attestation, chain, audit proof):"
 id=$(find demo/store/release -mindepth 1 -maxdepth 1 -type d ! -name ".*" -printf "%f\n" | head -1)
-build/submitter/signet-verify -r "demo/store/release/$id/result.json" -a demo/agent.pub \
+build/verifier/signet-verify -r "demo/store/release/$id/result.json" -a demo/agent.pub \
 	-C demo/root.pem -s demo/firmware.bin.p7s demo/firmware.bin 2>&1 | sed 's/^/  /'
 stack_agent_stop # its last checkpoint is signed and published at shutdown
 echo "the agent's audit log (demo/audit.log) holds $(wc -l < demo/audit.log) records:"

@@ -837,283 +837,349 @@ make_envelope(EVP_PKEY *identity, const uint8_t *cert, size_t cert_len, const ch
 	envelope_free(env);
 	return r;
 }
-
-static int
-run(const struct options *o)
-{
-	struct queue_opts qo;
-	struct queue_url *url = NULL;
-	struct queue *q = NULL;
+/* What one run of submit-job holds, phase to phase. */
+struct run {
+	const struct options *o;
+	char *name;                  /* the artifact name (borrowed from o or FILE) */
+	char *output;                /* where the signature goes, or NULL (-w 0) */
+	uint8_t digest[SHA256_LEN];  /* the artifact's SHA-256 */
+	uint64_t size;
+	EVP_PKEY *identity, *agent;
+	char *ci_token;
 	struct sg_job job;
-	struct sg_result *res = NULL;
+	char *payload, *env;         /* the job and its envelope */
+	size_t payload_len, env_len;
+	struct queue *q;
 	struct waiter w;
-	struct stat st, out_st;
-	EVP_PKEY *identity = NULL, *agent = NULL;
-	uint8_t *cert_der = NULL;
-	size_t cert_len = 0;
-	uint8_t digest[SHA256_LEN], job_hash[SHA256_LEN];
-	uint8_t *res_payload = NULL;
-	size_t payload_len = 0, env_len = 0, res_payload_len = 0, pw_len = 0;
-	uint64_t size = 0;
-	char *payload = NULL, *env = NULL, *output = NULL, *pw = NULL, *ci_token = NULL;
-	char esc_code[ESCAPED_MAX], esc_msg[ESCAPED_MAX];
-	const char *why = NULL;
-	char *name;
-	int64_t deadline_ms;
-	int fd = -1, r, ex = SJ_EXIT_USAGE;
+	struct sg_result *res;
+	uint8_t *res_payload;
+	size_t res_payload_len;
+};
 
-	memset(&job, 0, sizeof(job));
-	memset(&w, 0, sizeof(w));
+/* Everything that can be checked before Redis is touched: the queue URL,
+ * the password file, the artifact name, the output's directory.  0 or an
+ * exit status. */
+static int
+check_setup(struct run *rn)
+{
+	const struct options *o = rn->o;
+	struct queue_url *url = NULL;
+	char *pw = NULL;
+	size_t pw_len = 0;
+	int r;
 
-	/* Configuration checks, all before Redis is touched. */
 	if (queue_url_parse(o->redis, &url) != 0) {
 		sj_msg("invalid --redis URL: redis://[user:password@]host:port[/db] or unix:///path");
-		goto out;
+		return SJ_EXIT_USAGE;
 	}
 	queue_url_free(url);
-	url = NULL;
 	if (o->password_file != NULL) {
 		if ((r = read_secret_file(o->password_file, &pw, &pw_len)) != 0) {
 			sj_msg("cannot use Redis password file %s: %s", o->password_file,
 			    sg_strerror(r));
-			goto out;
+			return SJ_EXIT_USAGE;
 		}
 		freezero(pw, pw_len + 1);
-		pw = NULL;
 	}
-
-	name = artifact_name(o);
-	if (job_check_artifact_name(name, strlen(name)) != 0 ||
-	    !sj_string_ok(name, strlen(name), ARTIFACT_NAME_MAX)) {
+	rn->name = artifact_name(o);
+	if (job_check_artifact_name(rn->name, strlen(rn->name)) != 0 ||
+	    !sj_string_ok(rn->name, strlen(rn->name), ARTIFACT_NAME_MAX)) {
 		sj_msg("invalid artifact name (1 to %d bytes of UTF-8, no '/', no control "
 		    "characters, not . or ..); use --name", ARTIFACT_NAME_MAX);
-		goto out;
+		return SJ_EXIT_USAGE;
 	}
+	if (o->wait_s == 0)
+		return SJ_EXIT_OK;
+	if (o->output != NULL)
+		rn->output = xstrdup(o->output);
+	else if (asprintf(&rn->output, "%s.%s", o->file,
+	    o->format == SG_FORMAT_RAW ? "sig" : "p7s") < 0)
+		rn->output = NULL;
+	if (rn->output == NULL) {
+		sj_msg("out of memory");
+		return SJ_EXIT_INFRA;
+	}
+	if (check_output_dir(rn->output) != 0) {
+		sj_msg("cannot write %s: %s", rn->output, strerror(errno));
+		return SJ_EXIT_USAGE;
+	}
+	return SJ_EXIT_OK;
+}
 
-	if (o->wait_s > 0) {
-		if (o->output != NULL)
-			output = xstrdup(o->output);
-		else if (asprintf(&output, "%s.%s", o->file,
-		    o->format == SG_FORMAT_RAW ? "sig" : "p7s") < 0)
-			output = NULL;
-		if (output == NULL) {
-			sj_msg("out of memory");
-			ex = SJ_EXIT_INFRA;
-			goto out;
-		}
-		if (check_output_dir(output) != 0) {
-			sj_msg("cannot write %s: %s", output, strerror(errno));
-			goto out;
-		}
-	}
+/* The artifact's digest and size; the output must not be FILE itself. */
+static int
+hash_artifact(struct run *rn)
+{
+	const struct options *o = rn->o;
+	struct stat st, out_st;
+	int fd, r, ex = SJ_EXIT_USAGE;
 
 	if ((fd = open(o->file, O_RDONLY | O_CLOEXEC)) == -1) {
 		sj_msg("cannot open %s: %s", o->file, strerror(errno));
-		goto out;
+		return SJ_EXIT_USAGE;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		sj_msg("%s is not a regular file", o->file);
 		goto out;
 	}
-	if ((r = crypto_sha256_fd(fd, digest, &size)) != 0) {
+	if ((r = crypto_sha256_fd(fd, rn->digest, &rn->size)) != 0) {
 		sj_msg("cannot read %s: %s", o->file, sg_strerror(r));
 		goto out;
 	}
-	if (size >= ARTIFACT_SIZE_LIMIT) {
+	if (rn->size >= ARTIFACT_SIZE_LIMIT) {
 		sj_msg("%s is too large", o->file);
 		goto out;
 	}
-	if (output != NULL && stat(output, &out_st) == 0 &&
+	if (rn->output != NULL && stat(rn->output, &out_st) == 0 &&
 	    out_st.st_dev == st.st_dev && out_st.st_ino == st.st_ino) {
-		sj_msg("the output %s is FILE itself", output);
+		sj_msg("the output %s is FILE itself", rn->output);
 		goto out;
 	}
+	ex = SJ_EXIT_OK;
+out:
+	close(fd);
+	return ex;
+}
 
-	if ((r = crypto_load_privkey(o->identity, &identity)) != 0) {
+/* The submitter's key, the agent's public key and the CI token. */
+static int
+load_keys(struct run *rn)
+{
+	const struct options *o = rn->o;
+	int r;
+
+	if ((r = crypto_load_privkey(o->identity, &rn->identity)) != 0) {
 		sj_msg("cannot load identity key %s: %s", o->identity, sg_strerror(r));
-		goto out;
+		return SJ_EXIT_USAGE;
 	}
 	if (o->agent_pubkey != NULL) {
-		if ((r = crypto_load_pubkey(o->agent_pubkey, &agent)) != 0) {
+		if ((r = crypto_load_pubkey(o->agent_pubkey, &rn->agent)) != 0) {
 			sj_msg("cannot load agent public key %s: %s", o->agent_pubkey,
 			    sg_strerror(r));
-			goto out;
+			return SJ_EXIT_USAGE;
 		}
-		if ((r = crypto_keyid(agent, w.agent_keyid)) != 0) {
+		if ((r = crypto_keyid(rn->agent, rn->w.agent_keyid)) != 0) {
 			sj_msg("cannot use agent public key %s: %s", o->agent_pubkey,
 			    sg_strerror(r));
-			goto out;
+			return SJ_EXIT_USAGE;
 		}
 	}
+	if ((r = load_ci_token(o, &rn->ci_token)) != 0)
+		return r == SG_ERR_ALLOC ? SJ_EXIT_INFRA : SJ_EXIT_USAGE;
+	return SJ_EXIT_OK;
+}
 
-	if ((r = load_ci_token(o, &ci_token)) != 0) {
-		ex = r == SG_ERR_ALLOC ? SJ_EXIT_INFRA : SJ_EXIT_USAGE;
-		goto out;
-	}
+/* The job and its envelope, signed with the identity (freed after). */
+static int
+seal_job(struct run *rn)
+{
+	const struct options *o = rn->o;
+	uint8_t *cert_der = NULL;
+	size_t cert_len = 0;
+	int r, ex = SJ_EXIT_USAGE;
 
-	/* The job and its envelope. */
-	if ((r = build_job(o, name, digest, size, ci_token, &job, &payload, &payload_len)) != 0) {
+	if ((r = build_job(o, rn->name, rn->digest, rn->size, rn->ci_token, &rn->job, &rn->payload,
+	         &rn->payload_len)) != 0) {
 		sj_msg("cannot build the job: %s", sg_strerror(r));
-		ex = r == SG_ERR_ALLOC || r == SG_ERR_CRYPTO ? SJ_EXIT_INFRA : SJ_EXIT_USAGE;
-		goto out;
+		return r == SG_ERR_ALLOC || r == SG_ERR_CRYPTO ? SJ_EXIT_INFRA : SJ_EXIT_USAGE;
 	}
-	if (o->cert != NULL && (r = load_cert_der(o->cert, identity, &cert_der, &cert_len)) != 0)
+	if (o->cert != NULL && load_cert_der(o->cert, rn->identity, &cert_der, &cert_len) != 0)
 		goto out;
-	if ((r = make_envelope(identity, cert_der, cert_len, payload, payload_len, &env,
-	    &env_len)) != 0) {
+	if ((r = make_envelope(rn->identity, cert_der, cert_len, rn->payload, rn->payload_len,
+	         &rn->env, &rn->env_len)) != 0) {
 		sj_msg("cannot sign the job with %s: %s", o->identity, sg_strerror(r));
 		ex = r == SG_ERR_ENVELOPE_TOO_LARGE ? SJ_EXIT_USAGE : SJ_EXIT_INFRA;
 		goto out;
 	}
-	EVP_PKEY_free(identity);
-	identity = NULL;
+	ex = SJ_EXIT_OK;
+out:
+	OPENSSL_free(cert_der);
+	EVP_PKEY_free(rn->identity);
+	rn->identity = NULL;
+	return ex;
+}
 
-	/* The queue. */
+/* The queue: connect, refuse when it is too long, push, wait for replicas. */
+static int
+push_job(struct run *rn)
+{
+	const struct options *o = rn->o;
+	struct queue_opts qo;
+	int r, ex;
+
 	memset(&qo, 0, sizeof(qo));
 	qo.url = o->redis;
 	qo.password_file = o->password_file;
 	qo.prefix = o->prefix;
-	if ((r = queue_open(&qo, &q)) != 0) {
+	if ((r = queue_open(&qo, &rn->q)) != 0) {
 		ex = queue_error_exit(r);
 		if (ex == SJ_EXIT_USAGE)
 			sj_msg("invalid queue configuration (--redis, --prefix, "
 			    "--redis-password-file): %s", sg_strerror(r));
 		else
 			sj_msg("cannot connect to the queue: %s", sg_strerror(r));
-		goto out;
+		return ex;
 	}
 	/* Backpressure: a stream this long means the agents are not keeping up
 	 * (or are down); say so now rather than time out later. */
 	if (o->max_queue > 0) {
 		uint64_t depth = 0;
-		if ((r = queue_length(q, &depth)) != 0) {
+		if ((r = queue_length(rn->q, &depth)) != 0) {
 			sj_msg("cannot read the queue length: %s", sg_strerror(r));
-			ex = SJ_EXIT_INFRA;
-			goto out;
+			return SJ_EXIT_INFRA;
 		}
 		if (depth >= o->max_queue) {
 			sj_msg("the queue holds %llu jobs (--max-queue %llu): the signing agents are "
 			    "not keeping up; not submitting", (unsigned long long)depth,
 			    (unsigned long long)o->max_queue);
-			ex = SJ_EXIT_INFRA;
-			goto out;
+			return SJ_EXIT_INFRA;
 		}
 	}
-	if ((r = submit(q, env, env_len)) != 0) {
-		sj_msg("cannot submit job %s: %s", job.id, sg_strerror(r));
-		ex = SJ_EXIT_INFRA;
-		goto out;
+	if ((r = submit(rn->q, rn->env, rn->env_len)) != 0) {
+		sj_msg("cannot submit job %s: %s", rn->job.id, sg_strerror(r));
+		return SJ_EXIT_INFRA;
 	}
 	/* With replicas, the job must survive the master's loss before we wait. */
 	if (o->replicas > 0) {
 		int acked = 0;
-		if ((r = queue_wait_replicas(q, (int)o->replicas, REPLICAS_WAIT_MS, &acked)) != 0 ||
+		if ((r = queue_wait_replicas(rn->q, (int)o->replicas, REPLICAS_WAIT_MS, &acked)) != 0 ||
 		    acked < (int)o->replicas) {
 			if (r != 0)
 				sj_msg("WAIT for replicas failed: %s", sg_strerror(r));
 			else
-				sj_msg("job %s reached %d of %llu replicas within %d ms", job.id, acked,
-				    (unsigned long long)o->replicas, REPLICAS_WAIT_MS);
-			ex = SJ_EXIT_INFRA;
-			goto out;
+				sj_msg("job %s reached %d of %llu replicas within %d ms", rn->job.id,
+				    acked, (unsigned long long)o->replicas, REPLICAS_WAIT_MS);
+			return SJ_EXIT_INFRA;
 		}
 	}
+	return SJ_EXIT_OK;
+}
 
-	if (o->wait_s == 0) {
-		if (o->json)
-			r = printf("{\"id\": \"%s\"}\n", job.id) < 0 || fflush(stdout) != 0;
-		else
-			r = printf("%s\n", job.id) < 0 || fflush(stdout) != 0;
-		if (r != 0) {
-			sj_msg("cannot write to stdout: %s", strerror(errno));
-			ex = SJ_EXIT_INFRA;
-			goto out;
-		}
-		ex = SJ_EXIT_OK;
-		goto out;
+/* -w 0: the job id, and done. */
+static int
+print_id(struct run *rn)
+{
+	int r;
+
+	if (rn->o->json)
+		r = printf("{\"id\": \"%s\"}\n", rn->job.id) < 0 || fflush(stdout) != 0;
+	else
+		r = printf("%s\n", rn->job.id) < 0 || fflush(stdout) != 0;
+	if (r != 0) {
+		sj_msg("cannot write to stdout: %s", strerror(errno));
+		return SJ_EXIT_INFRA;
 	}
+	return SJ_EXIT_OK;
+}
 
-	/* Wait for our result. */
-	w.q = q;
-	w.job_id = job.id;
-	w.agent = agent;
-	crypto_sha256(payload, payload_len, job_hash);
-	hex_encode(job_hash, SHA256_LEN, w.job_sha256_hex);
+/* Waits for an attested result bound to our job; a refusal ends here. */
+static int
+await_result(struct run *rn)
+{
+	const struct options *o = rn->o;
+	char esc_code[ESCAPED_MAX], esc_msg[ESCAPED_MAX];
+	uint8_t job_hash[SHA256_LEN];
+	int64_t deadline_ms;
+	int r;
+
+	rn->w.q = rn->q;
+	rn->w.job_id = rn->job.id;
+	rn->w.agent = rn->agent;
+	crypto_sha256(rn->payload, rn->payload_len, job_hash);
+	hex_encode(job_hash, SHA256_LEN, rn->w.job_sha256_hex);
 	deadline_ms = sgtime_mono_ms() + (int64_t)o->wait_s * 1000;
-	r = wait_result(&w, deadline_ms, &res, &res_payload, &res_payload_len);
+	r = wait_result(&rn->w, deadline_ms, &rn->res, &rn->res_payload, &rn->res_payload_len);
 	if (r == SG_ERR_TIMEOUT) {
-		if (w.unauthenticated)
+		if (rn->w.unauthenticated)
 			sj_msg("timed out after %llu s waiting for the result of job %s: only "
 			    "unauthenticated answers came (%s); someone who can write to Redis may "
 			    "have dropped or altered our job, or the agent does not know our key",
-			    (unsigned long long)o->wait_s, job.id, w.unauth_code);
+			    (unsigned long long)o->wait_s, rn->job.id, rn->w.unauth_code);
 		else
 			sj_msg("timed out after %llu s waiting for the result of job %s",
-			    (unsigned long long)o->wait_s, job.id);
-		ex = SJ_EXIT_TIMEOUT;
-		goto out;
+			    (unsigned long long)o->wait_s, rn->job.id);
+		return SJ_EXIT_TIMEOUT;
 	}
 	if (r != 0) {
-		sj_msg("lost the queue while waiting for job %s: %s", job.id, sg_strerror(r));
-		ex = SJ_EXIT_INFRA;
-		goto out;
+		sj_msg("lost the queue while waiting for job %s: %s", rn->job.id, sg_strerror(r));
+		return SJ_EXIT_INFRA;
 	}
-
-	if (res->status != SG_STATUS_SIGNED) {
-		if (o->json && print_stdout(res_payload, res_payload_len) != 0)
+	if (rn->res->status != SG_STATUS_SIGNED) {
+		if (o->json && print_stdout(rn->res_payload, rn->res_payload_len) != 0)
 			sj_msg("cannot write to stdout: %s", strerror(errno));
-		log_escape(res->error_code, RESULT_MESSAGE_MAX, esc_code, sizeof(esc_code));
-		log_escape(res->error_message, RESULT_MESSAGE_MAX, esc_msg, sizeof(esc_msg));
-		sj_msg("%s %s: %s", sg_status_name(res->status), esc_code, esc_msg);
-		ex = SJ_EXIT_REFUSED;
-		goto out;
+		log_escape(rn->res->error_code, RESULT_MESSAGE_MAX, esc_code, sizeof(esc_code));
+		log_escape(rn->res->error_message, RESULT_MESSAGE_MAX, esc_msg, sizeof(esc_msg));
+		sj_msg("%s %s: %s", sg_status_name(rn->res->status), esc_code, esc_msg);
+		return SJ_EXIT_REFUSED;
 	}
+	return SJ_EXIT_OK;
+}
 
-	/* Signed: believe nothing we have not checked. */
-	if (check_signed_binding(res, &job, &why) != SJ_EXIT_OK ||
-	    verify_result_signature(res, o->format, job.artifact.sha256, &why) != 0) {
+/* A signed result: believe nothing not checked, then write the signature. */
+static int
+accept_result(struct run *rn)
+{
+	const struct options *o = rn->o;
+	const char *why = NULL;
+	int r;
+
+	if (check_signed_binding(rn->res, &rn->job, &why) != SJ_EXIT_OK ||
+	    verify_result_signature(rn->res, o->format, rn->job.artifact.sha256, &why) != 0) {
 		sj_msg("the agent's result for job %s does not match: %s; nothing written",
-		    job.id, why);
+		    rn->job.id, why);
 		/* docs/submit-job.md: the verified (attested, bound) payload is printed whatever
 		 * its status; exit 5 tells the caller that its signature is unusable. */
-		if (o->json && print_stdout(res_payload, res_payload_len) != 0)
+		if (o->json && print_stdout(rn->res_payload, rn->res_payload_len) != 0)
 			sj_msg("cannot write to stdout: %s", strerror(errno));
-		ex = SJ_EXIT_MISMATCH;
-		goto out;
+		return SJ_EXIT_MISMATCH;
 	}
-	if ((r = write_file_atomic(output, res->signature.data, res->signature.len, 0644)) != 0) {
-		sj_msg("cannot write %s: %s", output, sg_strerror(r));
-		ex = SJ_EXIT_INFRA;
-		goto out;
+	if ((r = write_file_atomic(rn->output, rn->res->signature.data, rn->res->signature.len,
+	         0644)) != 0) {
+		sj_msg("cannot write %s: %s", rn->output, sg_strerror(r));
+		return SJ_EXIT_INFRA;
 	}
 	if (o->json) {
-		if (print_stdout(res_payload, res_payload_len) != 0) {
+		if (print_stdout(rn->res_payload, rn->res_payload_len) != 0) {
 			sj_msg("cannot write to stdout: %s", strerror(errno));
-			ex = SJ_EXIT_INFRA;
-			goto out;
+			return SJ_EXIT_INFRA;
 		}
 	} else {
-		sj_msg("signed %s with key %s (job %s) -> %s", name, o->key, job.id, output);
+		sj_msg("signed %s with key %s (job %s) -> %s", rn->name, o->key, rn->job.id,
+		    rn->output);
 	}
-	ex = SJ_EXIT_OK;
- out:
-	if (fd != -1)
-		close(fd);
-	OPENSSL_free(cert_der);
-	queue_close(q);
-	result_free(res);
-	free(res_payload);
-	if (env != NULL)
-		freezero(env, env_len);
+	return SJ_EXIT_OK;
+}
+
+static int
+run(const struct options *o)
+{
+	struct run rn;
+	int ex;
+
+	memset(&rn, 0, sizeof(rn));
+	rn.o = o;
+	if ((ex = check_setup(&rn)) == SJ_EXIT_OK && (ex = hash_artifact(&rn)) == SJ_EXIT_OK &&
+	    (ex = load_keys(&rn)) == SJ_EXIT_OK && (ex = seal_job(&rn)) == SJ_EXIT_OK &&
+	    (ex = push_job(&rn)) == SJ_EXIT_OK) {
+		if (o->wait_s == 0)
+			ex = print_id(&rn);
+		else if ((ex = await_result(&rn)) == SJ_EXIT_OK)
+			ex = accept_result(&rn);
+	}
+	queue_close(rn.q);
+	result_free(rn.res);
+	free(rn.res_payload);
+	if (rn.env != NULL)
+		freezero(rn.env, rn.env_len);
 	/* The payload and envelope hold the token too (they went to Redis). */
-	if (payload != NULL)
-		freezero(payload, payload_len);
-	free(output);
-	if (ci_token != NULL)
-		freezero(ci_token, strlen(ci_token));
-	ci_clear(&job.ci);
-	EVP_PKEY_free(identity);
-	EVP_PKEY_free(agent);
+	if (rn.payload != NULL)
+		freezero(rn.payload, rn.payload_len);
+	free(rn.output);
+	if (rn.ci_token != NULL)
+		freezero(rn.ci_token, strlen(rn.ci_token));
+	ci_clear(&rn.job.ci);
+	EVP_PKEY_free(rn.identity);
+	EVP_PKEY_free(rn.agent);
 	return ex;
 }
 

@@ -1,7 +1,6 @@
 /*
- * submitter.h — the pieces of submit-job and signet-verify that live in
- * their own files.  Internal to the commands: nothing outside submitter/
- * includes this.
+ * submitter.h — the pieces of submit-job that live in their own files.
+ * Internal to the command: nothing outside submitter/ includes this.
  */
 #ifndef SG_SUBMITTER_H
 #define SG_SUBMITTER_H
@@ -17,6 +16,7 @@
 #include "err.h"
 #include "job.h"
 #include "result.h"
+#include "resultcheck.h"
 #include "util.h"
 
 /* Exit statuses of docs/submit-job.md. */
@@ -51,40 +51,5 @@ int sj_string_ok(const char *s, size_t len, size_t max);
  */
 int ci_from_env(struct sg_ci *ret) SG_MUST_CHECK;
 void ci_clear(struct sg_ci *ci);
-
-/*
- * verify.c: checks the signature file carried by a signed result against
- * the artifact (docs/protocol.md §4): for raw, with the public key of certificates[0]
- * over `digest`; for cms, as a detached SignedData whose one signer
- * certificate is certificates[0], whose messageDigest is `digest` and
- * whose signature over its signed attributes verifies.  0, or SG_ERR_VERIFY
- * with *ret_why set to a static explanation.
- */
-int verify_result_signature(const struct sg_result *res, enum sg_format format,
-    const uint8_t digest[SHA256_LEN], const char **ret_why) SG_MUST_CHECK;
-
-/* verify.c: DER bytes that must be exactly one certificate (nothing
- * after it); NULL otherwise.  Caller frees with X509_free(). */
-X509 *verify_der_cert(const struct sg_blob *b);
-
-/*
- * verify.c: true (1) when one of env's signatures with keyid agent_keyid
- * verifies over (env's payloadType, payload) with the agent attestation
- * key agent; 0 otherwise.  The payload type is not checked here.
- */
-int verify_envelope_attested(const struct dsse_envelope *env, EVP_PKEY *agent,
-    const char *agent_keyid);
-
-/*
- * verify.c: opens a result envelope (len bytes at buf): a DSSE envelope of
- * type PAYLOAD_TYPE_RESULT, attested by the agent key (as above), whose
- * payload parses as a result (result_parse()).  0 with the result and a
- * copy of its payload bytes (caller frees both: result_free(), free());
- * SG_ERR_ALLOC; or SG_ERR_VERIFY with *ret_why set to a static
- * explanation.  Outputs are set only on success (*ret_why only on error).
- */
-int verify_result_envelope(EVP_PKEY *agent, const char *agent_keyid, const void *buf,
-    size_t len, struct sg_result **ret_res, uint8_t **ret_payload, size_t *ret_payload_len,
-    const char **ret_why) SG_MUST_CHECK;
 
 #endif

@@ -122,9 +122,9 @@ if [ "$events" = "intent signature signed published " ] &&
 else
 	fail "record sequence for $id1: $events"
 fi
-if [ -x "$SIGNET_BUILD/submitter/signet-verify" ]; then
+if [ -x "$SIGNET_BUILD/verifier/signet-verify" ]; then
 	( cd "$D" && cp "store/release/$id1/fw1.bin.p7s" fw1.bin.p7s )
-	if "$SIGNET_BUILD/submitter/signet-verify" -q -r "$D/store/release/$id1/result.json" \
+	if "$SIGNET_BUILD/verifier/signet-verify" -q -r "$D/store/release/$id1/result.json" \
 		-a "$D/agent.pub" -C "$D/root.pem" -s "$D/fw1.bin.p7s" "$D/fw1.bin" 2>"$D/v.err"; then
 		ok "signet-verify accepts the published signature, result and proof"
 	else

@@ -11,7 +11,7 @@ set -u
 SRC=${SIGNET_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 SIGNET_BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
 SUBMIT_JOB=${SUBMIT_JOB:-$SIGNET_BUILD/submitter/submit-job}
-SIGNET_VERIFY=${SIGNET_VERIFY:-$SIGNET_BUILD/submitter/signet-verify}
+SIGNET_VERIFY=${SIGNET_VERIFY:-$SIGNET_BUILD/verifier/signet-verify}
 for tool in redis-server redis-cli softhsm2-util pkcs11-tool openssl jq base64 sha256sum; do
 	command -v "$tool" >/dev/null || { echo "missing tool: $tool (a missing tool is a failure)"; exit 1; }
 done

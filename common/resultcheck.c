@@ -1,5 +1,5 @@
 /*
- * verify.c — the checks of a result that submit-job and signet-verify
+ * resultcheck.c — the checks of a result that submit-job and signet-verify
  * share: that a result envelope comes from the agent, and that the
  * signature file it carries covers the artifact (docs/protocol.md §4).  submit-job
  * runs them before anything is written (fail closed); signet-verify runs
@@ -39,7 +39,7 @@
 #include "crypto.h"
 #include "envelope.h"
 #include "result.h"
-#include "submitter.h"
+#include "resultcheck.h"
 
 X509 *
 verify_der_cert(const struct sg_blob *b)

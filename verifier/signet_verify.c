@@ -56,7 +56,7 @@
 #include "merkle.h"
 #include "result.h"
 #include "sgtime.h"
-#include "submitter.h"
+#include "resultcheck.h"
 #include "util.h"
 
 #define PROG "signet-verify"
