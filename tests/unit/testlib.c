@@ -80,13 +80,19 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 }
 
 int
+rm_tree(const char *path)
+{
+	return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+}
+
+int
 tmpdir_free(char *dir)
 {
 	int r;
 
 	if (dir == NULL)
 		return 0;
-	r = nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+	r = rm_tree(dir);
 	free(dir);
 	return r;
 }

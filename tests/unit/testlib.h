@@ -54,10 +54,14 @@ int test_run(Suite *s);
 char *tmpdir_new(const char *parent, const char *name);
 
 /*
- * Removes dir and everything below it (links are removed, never followed)
- * and frees dir.  NULL is a no-op.  0, or -1 if something could not be
- * removed (dir is freed in any case).
+ * Removes path and, if it is a directory, everything below it (links are
+ * removed, never followed; what is already gone counts as removed).  0, or
+ * -1 if something could not be removed.
  */
+int rm_tree(const char *path);
+
+/* rm_tree(dir), then frees dir.  NULL is a no-op.  0 or -1 as rm_tree();
+ * dir is freed in any case. */
 int tmpdir_free(char *dir);
 
 /* Creates or truncates path and writes the len bytes of buf to it; the file
