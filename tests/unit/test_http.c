@@ -148,12 +148,7 @@ handle(void)
 {
 	CURL *c;
 
-	unsetenv("http_proxy");
-	unsetenv("HTTP_PROXY");
-	unsetenv("https_proxy");
-	unsetenv("HTTPS_PROXY");
-	unsetenv("all_proxy");
-	unsetenv("ALL_PROXY");
+	unset_proxies();
 	ck_assert_int_eq(curl_global_init(CURL_GLOBAL_DEFAULT), CURLE_OK);
 	c = curl_easy_init();
 	ck_assert_ptr_nonnull(c);

@@ -71,14 +71,8 @@ teardown(void)
 static void
 setup(void)
 {
-	/* The receiver is on 127.0.0.1; a proxy from the environment must not
-	 * get in the way. */
-	unsetenv("http_proxy");
-	unsetenv("HTTP_PROXY");
-	unsetenv("https_proxy");
-	unsetenv("HTTPS_PROXY");
-	unsetenv("all_proxy");
-	unsetenv("ALL_PROXY");
+	/* The receiver is on 127.0.0.1. */
+	unset_proxies();
 	tmpdir = tmpdir_new(base_dir, "test");
 	ck_assert_ptr_nonnull(tmpdir);
 	snprintf(secret_path, sizeof(secret_path), "%s/secret", tmpdir);

@@ -149,6 +149,17 @@ test_write_file(const char *dir, const char *name, const void *buf, size_t len, 
 	return path;
 }
 
+void
+unset_proxies(void)
+{
+	static const char *const names[] = { "http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+		"all_proxy", "ALL_PROXY" };
+	size_t i;
+
+	for (i = 0; i < nitems(names); i++)
+		unsetenv(names[i]);
+}
+
 long
 rss_kb(void)
 {

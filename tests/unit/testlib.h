@@ -82,6 +82,11 @@ void test_tmpdir_free(char *dir);
  * path; the caller frees it. */
 char *test_write_file(const char *dir, const char *name, const void *buf, size_t len, mode_t mode);
 
+/* Unsets the proxy variables libcurl reads (http_proxy, https_proxy,
+ * all_proxy, in both cases): the tests' servers are on 127.0.0.1, and a
+ * proxy from the environment must not get in the way. */
+void unset_proxies(void);
+
 /* This process's resident set (VmRSS) in kB, or -1 if /proc does not say. */
 long rss_kb(void);
 
