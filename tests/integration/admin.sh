@@ -5,17 +5,10 @@
 # and refuses others), public key export, key list; then the stack's own
 # token (scripts/stack.sh, built with these commands) passes
 # signet-agent --check.  Everything lives in a temporary directory.
-set -u
-
-SRC=${SIGNET_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-SIGNET_BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
-ADMIN=$SIGNET_BUILD/admin/signet-admin
-for tool in softhsm2-util pkcs11-tool openssl; do
-	command -v "$tool" >/dev/null || { echo "missing tool: $tool (a missing tool is a failure)"; exit 1; }
-done
-
-D=$(mktemp -d /tmp/signet-admin.XXXXXX)
-trap 'rm -rf "$D"' EXIT
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+need_tools softhsm2-util pkcs11-tool openssl
+tmp_init admin
 MODULE=${P11_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
 TOKEN=admin-test
 PIN=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
@@ -32,10 +25,6 @@ softhsm2-util --init-token --free --label "$TOKEN" --so-pin 87654321 --pin "$PIN
 H=(--module "$MODULE" --token "$TOKEN" --pin-file "$D/pin")
 p11() { pkcs11-tool --module "$MODULE" --token-label "$TOKEN" "$@" 2>/dev/null; }
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   - $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && sed 's/^/       /' "$2" | tail -n 15; }
 # expect_fail NAME PATTERN CMD...: exit status 1 and PATTERN on stderr
 expect_fail() {
 	local name=$1 pat=$2 rc
@@ -252,11 +241,11 @@ if "$ADMIN" --help | grep -q "key import-chain"; then ok "--help documents the k
 STACK_DIR=$D/stack
 mkdir -p "$STACK_DIR"
 STACK_QUIET=1
+# shellcheck source=../../scripts/stack.sh
 ( . "$SRC/scripts/stack.sh" && stack_token_init && stack_submitter ci-fw ec && stack_config &&
   for f in release release-rsa attest; do [ -s "$STACK_DIR/$f.pub.pem" ] || exit 1; done &&
   cmp -s "$STACK_DIR/attest.pub.pem" "$STACK_DIR/agent.pub" &&
   "$SIGNET_BUILD/agent/signet-agent" -c "$STACK_DIR/agent.json" --check ) >"$D/stack.out" 2>&1
 if [ $? = 0 ]; then ok "stack_token_init (signet-admin) makes a token that signet-agent --check accepts"; else fail "stack_token_init" "$D/stack.out"; fi
 
-echo "admin: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+summary "admin: "

@@ -3,48 +3,15 @@
 # used id, a keyless Redis writer and a second agent on the same files can
 # and cannot do.  Each section reproduces the attack and checks that it is
 # refused.
-set -u
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+stack_init attacks python3
 
-SRC=${SIGNET_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-SIGNET_BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
-SUBMIT_JOB=${SUBMIT_JOB:-$SIGNET_BUILD/submitter/submit-job}
-for tool in redis-server redis-cli softhsm2-util pkcs11-tool openssl jq python3; do
-	command -v "$tool" >/dev/null || { echo "missing tool: $tool (a missing tool is a failure)"; exit 1; }
-done
-
-STACK_DIR=$(mktemp -d /tmp/signet-attacks.XXXXXX)
-# shellcheck disable=SC2034 # read by stack.sh
-STACK_QUIET=1
-# shellcheck source=/dev/null
-. "$SRC/scripts/stack.sh"
-trap 'stack_cleanup; rm -rf "$STACK_DIR"' EXIT
-
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   - $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && sed 's/^/       /' "$2" | tail -n 15; }
-D=$STACK_DIR
-rc_() { redis-cli -s "$REDIS_SOCK" "$@"; }
-result() { rc_ --raw GET "signet:result:$1" | jq -r .payload | base64 -d; }
-wait_result() { for _ in $(seq 1 200); do [ -n "$(rc_ --raw GET "signet:result:$1")" ] && return 0; sleep 0.05; done; return 1; }
+# rc_, result, wait_result, wait_stream, bg_sj, bg_wait, rc: lib.sh.
 # wait_audit PATTERN: until a record of the audit log matches (10 s)
 wait_audit() { for _ in $(seq 1 200); do grep -q "$1" "$D/audit.log" && return 0; sleep 0.05; done; return 1; }
 # stream_env ID: the queued envelope of job ID, and its entry id (two lines)
-stream_env() {
-	local i=0 id="" line
-	rc_ --raw XRANGE signet:jobs - + > "$D/xrange"
-	while IFS= read -r line; do
-		case $((i % 3)) in
-		0) id=$line ;;
-		2) if printf '%s' "$line" | jq -r .payload | base64 -d | jq -e --arg i "$1" '.id == $i' >/dev/null 2>&1; then
-			printf '%s\n%s\n' "$id" "$line"
-			return 0
-		fi ;;
-		esac
-		i=$((i + 1))
-	done < "$D/xrange"
-	return 1
-}
+stream_env() { stream_find .id "$1"; }
 # sign_env PAYLOAD_FILE OUT [SUBMITTER]: a job envelope of the payload,
 # signed by SUBMITTER (default ci-fw) the way submit-job signs (DSSE PAE,
 # ECDSA P-256 over SHA-256)
@@ -72,7 +39,6 @@ stack_redis_start || exit 1
 stack_token_init || exit 1
 stack_submitter ci-fw ec
 stack_submitter limited ec '["release"]'
-# shellcheck disable=SC2034 # read by stack_config
 STACK_EXTRA="\"reclaim_after\": 1,"
 stack_config
 printf 'first\n' > "$D/first.bin"
@@ -178,17 +144,13 @@ stack_agent_start || exit 1
 # signature flipped.  The agent answers envelope.bad_signature, attested
 # and bound to the genuine payload's hash; submit-job must not take that
 # as final (SPEC §5): it says so once and waits for its own job.
-BG_PIDS=""
-bg_sj() { # ID ARGS...: submit-job in the background; bg_wait, then read ID.rc
+# sj ID ARGS...: submit-job for key release, raw, as ci-fw (bg_sj runs it
+# in the background).
+sj() {
 	local id=$1
 	shift
-	( SIGNET_REDIS=$SIGNET_REDIS SIGNET_AGENT_PUBKEY=$D/agent.pub "$SUBMIT_JOB" -k release -f raw \
-		-i "$D/ci-fw.key" "$@" >"$D/$id.out" 2>"$D/$id.err"; echo $? > "$D/$id.rc" ) &
-	BG_PIDS="$BG_PIDS $!"
+	run_sj "$id" -k release -f raw -i "$D/ci-fw.key" "$@"
 }
-bg_wait() { local p; for p in $BG_PIDS; do wait "$p"; done; BG_PIDS=""; }
-rc() { cat "$D/$1.rc"; }
-wait_stream() { for _ in $(seq 1 200); do [ "$(rc_ XLEN signet:jobs)" -ge "$1" ] && return 0; sleep 0.05; done; return 1; }
 # forge ENV_LINE OUT: the envelope with one byte of its signature flipped
 forge() {
 	printf '%s' "$1" | python3 -c '
@@ -299,5 +261,4 @@ if [ ! -e "$D/agent.failures" ]; then
 else
 	fail "agent exit status" "$D/agent.log"
 fi
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+summary

@@ -5,28 +5,16 @@
 # last record set aside at start-up, a log cut back below its checkpoint
 # refused, and result webhooks (global and key owner's) checked by a real
 # HTTP receiver that verifies the HMAC.
-set -u
-
-SRC=${SIGNET_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-SIGNET_BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
-SUBMIT_JOB=${SUBMIT_JOB:-$SIGNET_BUILD/submitter/submit-job}
-ADMIN=$SIGNET_BUILD/admin/signet-admin
-for tool in redis-server redis-cli softhsm2-util pkcs11-tool openssl jq python3; do
-	command -v "$tool" >/dev/null || { echo "missing tool: $tool (a missing tool is a failure)"; exit 1; }
-done
-
-STACK_DIR=$(mktemp -d /tmp/signet-audit.XXXXXX)
-STACK_QUIET=1
-. "$SRC/scripts/stack.sh"
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+stack_init audit python3
 RECV_PIDS=""
-trap 'stack_cleanup; for p in $RECV_PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$STACK_DIR"' EXIT
-D=$STACK_DIR
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   - $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && sed 's/^/       /' "$2" | tail -n 15; }
-rc_() { redis-cli -s "$REDIS_SOCK" "$@"; }
-payload() { rc_ --raw GET "signet:result:$1" | jq -r .payload | base64 -d; }
+receivers_stop() {
+	local p
+	for p in $RECV_PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+}
+on_exit receivers_stop
+# rc_ and result (a job's result payload): lib.sh.
 sj() { # NAME KEY FORMAT [ARGS...]: signs $D/NAME; prints the job id (from --json)
 	local name=$1 key=$2 fmt=$3
 	shift 3
@@ -79,7 +67,7 @@ id4=$(SIGNET_REDIS=$SIGNET_REDIS SIGNET_IDENTITY=$D/ci-fw.key SIGNET_AGENT_PUBKE
 # 1. Results carry their record and an inclusion proof that checks out.
 # (The audit path check below is RFC 9162 2.1.3.2, written out in Python.)
 check_proof() { # ID: the result's audit member against RFC 6962, in Python
-	payload "$1" | python3 -c "$py_imports"'
+	result "$1" | python3 -c "$py_imports"'
 r = json.load(sys.stdin)["audit"]
 rec = r["record"].encode()
 leaf = hashlib.sha256(b"\x00" + rec).digest()
@@ -106,11 +94,11 @@ if [ -n "$id1" ] && [ -n "$id2" ] && [ -n "$id3" ] && check_proof "$id1" && chec
 else
 	fail "inclusion proofs in results ($id1 $id2 $id3)" "$D/sj.err"
 fi
-rec=$(payload "$id1" | jq -r .audit.record)
-sig_sha=$(payload "$id1" | jq -r .signature | base64 -d | sha256sum | cut -d' ' -f1)
+rec=$(result "$id1" | jq -r .audit.record)
+sig_sha=$(result "$id1" | jq -r .signature | base64 -d | sha256sum | cut -d' ' -f1)
 if [ "$(printf '%s' "$rec" | jq -r .id)" = "$id1" ] && [ "$(printf '%s' "$rec" | jq -r .signature_sha256)" = "$sig_sha" ] &&
 	[ "$(printf '%s' "$rec" | jq -r .sha256)" = "$(sha256sum "$D/fw1.bin" | cut -d' ' -f1)" ] &&
-	[ "$(payload "$id1" | jq -r .audit.checkpoints)" = "file://$D/store/audit/checkpoints/" ]; then
+	[ "$(result "$id1" | jq -r .audit.checkpoints)" = "file://$D/store/audit/checkpoints/" ]; then
 	ok "the record names the job, the artifact digest and the signature file's digest; the result says where checkpoints are"
 else
 	fail "record contents: $rec"
@@ -140,7 +128,7 @@ done
 h1=$(hooks_for "$D/hooks-all" "$id1")
 if [ "$(printf '%s' "$h1" | jq -r .event)" = signed ] && [ "$(printf '%s' "$h1" | jq -r .signature_ok)" = true ] &&
 	[ "$(printf '%s' "$h1" | jq -r .content_type)" = application/json ] &&
-	[ "$(printf '%s' "$h1" | jq -r .body)" = "$(payload "$id1")" ]; then
+	[ "$(printf '%s' "$h1" | jq -r .body)" = "$(result "$id1")" ]; then
 	ok "global webhook: the result payload byte for byte, X-Signet-Event signed, a valid X-Signet-Signature HMAC"
 else
 	fail "global webhook delivery of $id1: $h1" "$D/receiver.log"
@@ -311,5 +299,4 @@ fi
 cp "$D/audit.log.good" "$D/audit.log"
 stack_agent_start && ok "the agent starts again once the log is restored" || fail "restart on the restored log"
 
-echo "audit: $passed passed, $failed failed"
-[ "$failed" = 0 ] && [ "$passed" -gt 0 ]
+summary "audit: " && [ "$passed" -gt 0 ]

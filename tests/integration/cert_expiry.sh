@@ -5,27 +5,10 @@
 # `signet-admin policy check` report it, the other keys go on signing, and
 # the metrics file carries every key's certificate expiry and signet_up 0
 # once the agent stopped.
-set -u
-
-SRC=${SIGNET_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-SIGNET_BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
-SUBMIT_JOB=${SUBMIT_JOB:-$SIGNET_BUILD/submitter/submit-job}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+stack_init certexp
 AGENT=$SIGNET_BUILD/agent/signet-agent
-ADMIN=$SIGNET_BUILD/admin/signet-admin
-for tool in redis-server redis-cli softhsm2-util pkcs11-tool openssl jq; do
-	command -v "$tool" >/dev/null || { echo "missing tool: $tool (a missing tool is a failure)"; exit 1; }
-done
-
-STACK_DIR=$(mktemp -d /tmp/signet-certexp.XXXXXX)
-STACK_QUIET=1
-. "$SRC/scripts/stack.sh"
-trap 'stack_cleanup; rm -rf "$STACK_DIR"' EXIT
-D=$STACK_DIR
-
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   - $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && sed 's/^/       /' "$2" | tail -n 15; }
 
 stack_redis_start || exit 1
 stack_token_init || exit 1
@@ -101,5 +84,4 @@ else
 	fail "signet_up after the stop" "$D/metrics.prom"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+summary

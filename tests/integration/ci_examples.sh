@@ -14,29 +14,12 @@
 # The key "release" is limited to the CI projects the three set up, so a
 # signature also proves that the CI variables reached the job.
 # Needs gitlab-ci-local 4.60.1 and rsync (scripts/ci-tools.sh installs them).
-set -u
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+NEED_TOOLS_HINT="scripts/ci-tools.sh installs it"
+stack_init ci git rsync gitlab-ci-local stunnel curl python3
+FAIL_TAIL=25
 
-SRC=${SIGNET_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-SIGNET_BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
-SUBMIT_JOB=${SUBMIT_JOB:-$SIGNET_BUILD/submitter/submit-job}
-for tool in redis-server redis-cli softhsm2-util pkcs11-tool openssl jq git rsync gitlab-ci-local stunnel curl python3; do
-	command -v "$tool" >/dev/null || {
-		echo "missing tool: $tool (a missing tool is a failure; scripts/ci-tools.sh installs it)"
-		exit 1
-	}
-done
-
-STACK_DIR=$(mktemp -d /tmp/signet-ci.XXXXXX)
-STACK_QUIET=1
-. "$SRC/scripts/stack.sh"
-trap 'stack_cleanup; [ -n "${KEEP:-}" ] || rm -rf "$STACK_DIR"' EXIT
-
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   - $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && sed 's/^/       /' "$2" | tail -n 25; }
-
-D=$STACK_DIR
 stack_redis_start || exit 1
 stack_token_init || exit 1
 stack_submitter ci-gitlab ec '["release"]'
@@ -350,7 +333,11 @@ for c in server client stranger; do
 	stunnel "$T/$c.conf" >"$T/$c.start" 2>&1 &
 	echo $! > "$T/$c.spid"
 done
-trap 'stack_cleanup; for p in "$T"/*.spid "$T"/redis.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done; [ -n "${KEEP:-}" ] || rm -rf "$STACK_DIR"' EXIT
+tls_stop() {
+	local p
+	for p in "$T"/*.spid "$T"/redis.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done
+}
+on_exit tls_stop
 sleep 0.3
 for c in server client stranger; do
 	kill -0 "$(cat "$T/$c.spid")" 2>/dev/null || { tls_ok=0; echo "# stunnel $c did not start:"; tail -5 "$T/$c.start" "$T/$c.log"; }
@@ -386,5 +373,4 @@ if [ ! -s "$D/agent.failures" ]; then
 else
 	fail "signet-agent exit status $(cat "$D/agent.failures")" "$D/agent.log"
 fi
-echo "# $passed passed, $failed failed"
-[ "$failed" = 0 ]
+summary "# "

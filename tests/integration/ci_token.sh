@@ -8,31 +8,11 @@
 # refused with GITHUB_REF=refs/heads/feature-x and signed with
 # GITHUB_REF=refs/tags/v9.9, because ci_refs matched what the submitter
 # wrote.  With "ci_token": "required", only the token's verified ref counts.
-set -u
-
-SRC=${SIGNET_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-SIGNET_BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
-SUBMIT_JOB=${SUBMIT_JOB:-$SIGNET_BUILD/submitter/submit-job}
-SIGNET_AGENT=${SIGNET_AGENT:-$SIGNET_BUILD/agent/signet-agent}
-ADMIN=$SIGNET_BUILD/admin/signet-admin
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+stack_init citoken python3
 JWT_TOOL=$SRC/tests/jwt_tool.py
-for tool in redis-server redis-cli softhsm2-util pkcs11-tool openssl jq python3; do
-	command -v "$tool" >/dev/null || { echo "missing tool: $tool (a missing tool is a failure)"; exit 1; }
-done
 
-STACK_DIR=$(mktemp -d /tmp/signet-citoken.XXXXXX)
-# shellcheck disable=SC2034 # read by stack.sh
-STACK_QUIET=1
-# shellcheck disable=SC1091 # sourced from the source tree
-. "$SRC/scripts/stack.sh"
-trap 'stack_cleanup; [ -n "${KEEP:-}" ] || rm -rf "$STACK_DIR"' EXIT
-
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   - $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && sed 's/^/       /' "$2" | tail -n 15; }
-
-D=$STACK_DIR
 ISS=https://gitlab.example.com
 stack_redis_start || exit 1
 stack_token_init || exit 1
@@ -262,5 +242,4 @@ stack_agent_stop
 if [ -f "$D/agent.failures" ]; then
 	fail "the agent exited with status $(cat "$D/agent.failures")" "$D/agent.log"
 fi
-echo "ci_token: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+summary "ci_token: "

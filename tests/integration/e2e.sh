@@ -2,26 +2,10 @@
 # End-to-end tests: a real redis-server (unix socket), a real SoftHSM token,
 # the real signet-agent and submit-job, and openssl checking what they make.
 # Everything lives in a temporary directory removed on exit.
-set -u
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+stack_init e2e
 
-SRC=${SIGNET_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-SIGNET_BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
-SUBMIT_JOB=${SUBMIT_JOB:-$SIGNET_BUILD/submitter/submit-job}
-for tool in redis-server redis-cli softhsm2-util pkcs11-tool openssl jq; do
-	command -v "$tool" >/dev/null || { echo "missing tool: $tool (a missing tool is a failure)"; exit 1; }
-done
-
-STACK_DIR=$(mktemp -d /tmp/signet-e2e.XXXXXX)
-STACK_QUIET=1
-. "$SRC/scripts/stack.sh"
-trap 'stack_cleanup; rm -rf "$STACK_DIR"' EXIT
-
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   - $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && sed 's/^/       /' "$2" | tail -n 15; }
-
-D=$STACK_DIR
 stack_redis_start || exit 1
 stack_token_init || exit 1
 stack_submitter ci-fw ec
@@ -83,15 +67,8 @@ fi
 head -c 1048576 /dev/urandom > "$D/firmware.bin"
 printf 'hello signet\n' > "$D/small.txt"
 
-# sj ID ARGS...: runs submit-job with the stack's settings; output in $D/ID.out
-sj() {
-	local id=$1
-	shift
-	SIGNET_REDIS=$SIGNET_REDIS SIGNET_AGENT_PUBKEY=$D/agent.pub \
-		"$SUBMIT_JOB" "$@" >"$D/$id.out" 2>"$D/$id.err"
-	echo $? > "$D/$id.rc"
-}
-rc() { cat "$D/$1.rc"; }
+# sj ID ARGS... (lib.sh): submit-job with the stack's settings; output in
+# $D/ID.out, status: rc ID.
 
 # --- signing paths ---------------------------------------------------------
 
@@ -188,44 +165,8 @@ sj bad-format -k release-pk1 -f cms -i "$D/ci-fw.key" -o "$D/f.p7s" "$D/small.tx
 expect_reject bad-format policy.format_not_allowed "$D/f.p7s"
 
 # stream_env NAME: the queued envelope whose artifact is NAME, and its entry id.
-stream_env() {
-	local i=0 id="" line
-	redis-cli -s "$REDIS_SOCK" --raw XRANGE signet:jobs - + > "$D/xrange"
-	while IFS= read -r line; do
-		case $((i % 3)) in
-		0) id=$line ;;
-		2) if printf '%s' "$line" | jq -r .payload | base64 -d | jq -e --arg n "$1" '.artifact.name == $n' >/dev/null 2>&1; then
-			printf '%s\n%s\n' "$id" "$line"
-			return 0
-		fi ;;
-		esac
-		i=$((i + 1))
-	done < "$D/xrange"
-	return 1
-}
-wait_stream() { # N: until the stream holds N entries
-	for _ in $(seq 1 200); do
-		[ "$(redis-cli -s "$REDIS_SOCK" XLEN signet:jobs)" -ge "$1" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
-BG_PIDS=""
-bg_sj() { # ID ARGS...: submit-job in the background; bg_wait, then read ID.rc
-	local id=$1
-	shift
-	( SIGNET_REDIS=$SIGNET_REDIS SIGNET_AGENT_PUBKEY=$D/agent.pub "$SUBMIT_JOB" "$@" \
-		>"$D/$id.out" 2>"$D/$id.err"; echo $? > "$D/$id.rc" ) &
-	BG_PIDS="$BG_PIDS $!"
-}
-bg_wait() { # waits for the submit-job runs only (the agent runs in the background too)
-	local p
-	for p in $BG_PIDS; do wait "$p"; done
-	BG_PIDS=""
-}
-agent_result() { # ID: the payload of the result stored under a job id
-	redis-cli -s "$REDIS_SOCK" --raw GET "signet:result:$1" | jq -r .payload | base64 -d
-}
+stream_env() { stream_find .artifact.name "$1"; }
+# wait_stream, bg_sj, bg_wait and result (a job's result payload): lib.sh.
 
 # With the agent stopped: an expiring job, and one that a man in the middle
 # alters in the queue (the digest swapped, the signature kept).
@@ -248,11 +189,11 @@ expect_reject expired job.expired "$D/e.sig"
 # The submitter ignores a rejection of an envelope that is not its own job
 # (SPEC §5) and times out; the agent's answer to the altered job is in Redis.
 if [ "$(rc tamper)" = 3 ] && [ ! -e "$D/t.sig" ] &&
-	[ "$(agent_result "$tamper_id" | jq -r .error.code)" = envelope.bad_signature ] &&
+	[ "$(result "$tamper_id" | jq -r .error.code)" = envelope.bad_signature ] &&
 	! ls "$D/store/release/$tamper_id" >/dev/null 2>&1; then
 	ok "tampered job: agent rejects it with envelope.bad_signature, submit-job exits 3, nothing signed"
 else
-	fail "tampered job (rc $(rc tamper), result $(agent_result "$tamper_id"))" "$D/tamper.err"
+	fail "tampered job (rc $(rc tamper), result $(result "$tamper_id"))" "$D/tamper.err"
 fi
 
 # --- the submitter believes only attested results for its own job ---------
@@ -292,14 +233,14 @@ for _ in $(seq 1 100); do
 	[ -n "$(redis-cli -s "$REDIS_SOCK" --raw GET "signet:result:$rid")" ] && break
 	sleep 0.05
 done
-first=$(agent_result "$rid")
+first=$(result "$rid")
 # The same envelope again, after an agent restart: the first result, no new signature.
 stack_agent_stop
 stack_agent_start || exit 1
 redis-cli -s "$REDIS_SOCK" DEL "signet:done:$rid" >/dev/null
 redis-cli -s "$REDIS_SOCK" -x XADD signet:jobs '*' env < "$D/replay.env" >/dev/null
 redis-cli -s "$REDIS_SOCK" BLPOP "signet:done:$rid" 10 >/dev/null
-again=$(agent_result "$rid")
+again=$(result "$rid")
 nsig=$(grep -c "\"event\":\"signed\",\"id\":\"$rid\"" "$D/audit.log")
 if [ "$(printf '%s' "$first" | jq -r .status)" = signed ] && [ "$first" = "$again" ] && [ "$nsig" = 1 ]; then
 	ok "a replayed job gets its first result again, one HSM signature in the audit log"
@@ -320,7 +261,7 @@ for _ in $(seq 1 100); do
 done
 nsig=$(grep -c "\"event\":\"signed\",\"id\":\"$rid\"" "$D/audit.log")
 if grep -q "\"id\":\"$rid\".*\"code\":\"job.replayed\"" "$D/audit.log" && [ "$nsig" = 1 ] &&
-	[ "$(agent_result "$rid")" = "$first" ]; then
+	[ "$(result "$rid")" = "$first" ]; then
 	ok "another job under a used id is refused with job.replayed; the signed result stays"
 else
 	fail "replay with a different payload"
@@ -382,5 +323,4 @@ else
 	fail "signet-agent exit statuses: $(tr '\n' ' ' < "$D/agent.failures")" "$D/agent.log"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+summary

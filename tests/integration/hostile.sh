@@ -3,20 +3,10 @@
 # a throwaway stack (redis-server on a unix socket, a SoftHSM token, the
 # agent), then tests/hostile/run.py pushes each case as a raw stream entry
 # and asserts the exact code, and that the HSM signed nothing for it.
-set -u
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+stack_init hostile python3
 
-SRC=${SIGNET_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-SIGNET_BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
-for tool in redis-server redis-cli softhsm2-util pkcs11-tool openssl python3 jq; do
-	command -v "$tool" >/dev/null || { echo "missing tool: $tool (a missing tool is a failure)"; exit 1; }
-done
-
-STACK_DIR=$(mktemp -d /tmp/signet-hostile.XXXXXX)
-STACK_QUIET=1
-. "$SRC/scripts/stack.sh"
-trap 'stack_cleanup; rm -rf "$STACK_DIR" 2>/dev/null || { sleep 1; rm -rf "$STACK_DIR"; }' EXIT
-
-D=$STACK_DIR
 stack_redis_start || exit 1
 stack_token_init || exit 1
 stack_submitter ci-fw ec

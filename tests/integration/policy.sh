@@ -2,27 +2,10 @@
 # Policy tests: corporate identities (submitter certificates), per-key
 # rules, quotas, revocation, SIGHUP reload and `signet-admin policy check`,
 # against a real redis-server, SoftHSM token and signet-agent.
-set -u
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+stack_init policy
 
-SRC=${SIGNET_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-SIGNET_BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
-SUBMIT_JOB=${SUBMIT_JOB:-$SIGNET_BUILD/submitter/submit-job}
-ADMIN=$SIGNET_BUILD/admin/signet-admin
-for tool in redis-server redis-cli softhsm2-util pkcs11-tool openssl jq; do
-	command -v "$tool" >/dev/null || { echo "missing tool: $tool (a missing tool is a failure)"; exit 1; }
-done
-
-STACK_DIR=$(mktemp -d /tmp/signet-policy.XXXXXX)
-STACK_QUIET=1
-. "$SRC/scripts/stack.sh"
-trap 'stack_cleanup; rm -rf "$STACK_DIR"' EXIT
-
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   - $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && sed 's/^/       /' "$2" | tail -n 15; }
-
-D=$STACK_DIR
 stack_redis_start || exit 1
 stack_token_init || exit 1
 stack_submitter ci-fw ec '["release","release-rsa","release-pk1"]'
@@ -67,9 +50,7 @@ sj() {
 	local id=$1
 	shift
 	CI_PROJECT_PATH=${PROJ-group/firmware} CI_COMMIT_REF_NAME=${REF-refs/tags/v1.2} \
-	SIGNET_REDIS=$SIGNET_REDIS SIGNET_AGENT_PUBKEY=$D/agent.pub \
-		"$SUBMIT_JOB" --json -w 30 "$@" >"$D/$id.out" 2>"$D/$id.err"
-	echo $? > "$D/$id.rc"
+		run_sj "$id" --json -w 30 "$@"
 }
 # expect ID CODE DESCRIPTION ARGS...: submit and expect a rejection with CODE.
 expect() {
@@ -193,5 +174,4 @@ stack_agent_stop
 if [ -f "$D/agent.failures" ]; then
 	fail "the agent exited with status $(cat "$D/agent.failures")" "$D/agent.log"
 fi
-echo "policy: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+summary "policy: "

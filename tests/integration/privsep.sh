@@ -1,5 +1,4 @@
 #!/bin/bash
-# shellcheck disable=SC2034,SC1094  # variables read by scripts/stack.sh
 # The boundary between the agent and the signer holds when the agent is
 # fully compromised (docs/security.md, "What a compromised agent can do").
 #
@@ -17,12 +16,8 @@
 #
 # Needs root (to start the agent as root and make a test user): run by CI
 # as root; elsewhere it is skipped (exit 77).
-set -u
-
-SRC=${SIGNET_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-SIGNET_BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
-SUBMIT_JOB=${SUBMIT_JOB:-$SIGNET_BUILD/submitter/submit-job}
-ADMIN=$SIGNET_BUILD/admin/signet-admin
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 SIGNER=$SIGNET_BUILD/agent/signet-signer
 if [ "$(id -u)" != 0 ]; then
 	echo "SKIP: needs root (starts signet-agent as root and makes a test user)"
@@ -30,9 +25,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 # The system's python3: the agent's user must be able to run it.
 PY=/usr/bin/python3
-for tool in redis-server redis-cli softhsm2-util pkcs11-tool openssl jq $PY setpriv useradd; do
-	command -v "$tool" >/dev/null || { echo "missing tool: $tool (a missing tool is a failure)"; exit 1; }
-done
+need_tools redis-server redis-cli softhsm2-util pkcs11-tool openssl jq "$PY" setpriv useradd
 
 TUSER=signet-privsep-test
 SUSER=signet-privsep-signer
@@ -46,19 +39,10 @@ SUID=$(id -u "$SUSER")
 TGID=$(id -g "$TUSER")
 as_agent() { setpriv --reuid="$TUID" --regid="$TGID" --clear-groups -- "$@"; }
 
-STACK_DIR=$(mktemp -d /tmp/signet-privsep.XXXXXX)
-STACK_QUIET=1
 STACK_REDIS_PERM=777
-. "$SRC/scripts/stack.sh"
-trap 'stack_cleanup; rm -rf "$STACK_DIR"' EXIT
-D=$STACK_DIR
+stack_init privsep
 # The agent's user may enter the stack directory, not read the token's.
 chmod 755 "$D"
-
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   - $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && sed 's/^/       /' "$2" | tail -n 15; }
 
 stack_redis_start || exit 1
 stack_token_init || exit 1
@@ -250,5 +234,4 @@ else
 	fail "writable configuration" "$D/w.out"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+summary

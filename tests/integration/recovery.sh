@@ -5,27 +5,10 @@
 # intent to sign with no recorded outcome is never signed again; a result
 # lost after signing is rebuilt from the audit log without a second HSM
 # signature.
-set -u
-
-SRC=${SIGNET_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-SIGNET_BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
-SUBMIT_JOB=${SUBMIT_JOB:-$SIGNET_BUILD/submitter/submit-job}
-for tool in redis-server redis-cli softhsm2-util pkcs11-tool openssl jq python3; do
-	command -v "$tool" >/dev/null || { echo "missing tool: $tool (a missing tool is a failure)"; exit 1; }
-done
-
-STACK_DIR=$(mktemp -d /tmp/signet-recovery.XXXXXX)
-STACK_QUIET=1
-. "$SRC/scripts/stack.sh"
-trap 'stack_cleanup; rm -rf "$STACK_DIR"' EXIT
-D=$STACK_DIR
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   - $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && sed 's/^/       /' "$2" | tail -n 15; }
-rc_() { redis-cli -s "$REDIS_SOCK" "$@"; }
-result() { rc_ --raw GET "signet:result:$1" | jq -r .payload | base64 -d; }
-wait_result() { for _ in $(seq 1 200); do [ -n "$(rc_ --raw GET "signet:result:$1")" ] && return 0; sleep 0.05; done; return 1; }
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+stack_init recovery python3
+# rc_, result and wait_result: lib.sh.
 # queue_job NAME: submit-job -w 0 (no agent needed); prints the job id
 queue_job() {
 	SIGNET_REDIS=$SIGNET_REDIS SIGNET_IDENTITY=$D/ci-fw.key "$SUBMIT_JOB" -k release -f raw -w 0 \
@@ -135,5 +118,4 @@ if grep -q '^signet_jobs_total{status="signed",code=""} [1-9]' "$m" &&
 else
 	fail "metrics textfile" "$m"
 fi
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+summary

@@ -2,30 +2,15 @@
 # Redis Sentinel: agent and submit-job reach the queue through
 # sentinel://host:port/master and follow a failover (the master is killed,
 # the sentinel promotes the replica, signing goes on).  All on 127.0.0.1.
-set -u
-
-SRC=${SIGNET_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-SIGNET_BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
-SUBMIT_JOB=${SUBMIT_JOB:-$SIGNET_BUILD/submitter/submit-job}
-for tool in redis-server redis-cli softhsm2-util pkcs11-tool openssl jq; do
-	command -v "$tool" >/dev/null || { echo "missing tool: $tool (a missing tool is a failure)"; exit 1; }
-done
-
-STACK_DIR=$(mktemp -d /tmp/signet-sentinel.XXXXXX)
-STACK_QUIET=1
-. "$SRC/scripts/stack.sh"
-D=$STACK_DIR
-cleanup() {
-	stack_cleanup
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+stack_init sentinel
+# The servers started here (their pid files: *.rpid), after the stack's.
+redis_stop_all() {
+	local f
 	for f in "$D"/*.rpid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; done
-	rm -rf "$D"
 }
-trap cleanup EXIT
-
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   - $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && sed 's/^/       /' "$2" | tail -n 15; }
+on_exit redis_stop_all
 
 base=$((30000 + RANDOM % 20000))
 MPORT=$base RPORT=$((base + 1)) SPORT=$((base + 2))
@@ -64,13 +49,8 @@ stack_submitter ci-fw ec
 stack_config
 stack_agent_start || exit 1
 printf 'through the sentinel\n' > "$D/a.bin"
-sj() {
-	local id=$1
-	shift
-	SIGNET_REDIS=$SIGNET_REDIS SIGNET_AGENT_PUBKEY=$D/agent.pub SIGNET_IDENTITY=$D/ci-fw.key \
-		"$SUBMIT_JOB" "$@" >"$D/$id.out" 2>"$D/$id.err"
-	echo $? > "$D/$id.rc"
-}
+# sj ID ARGS...: submit-job as ci-fw; output in $D/ID.out, status in $D/ID.rc.
+sj() { SIGNET_IDENTITY=$D/ci-fw.key run_sj "$@"; }
 
 sj before -k release -f raw -w 30 --replicas 1 -o "$D/before.sig" "$D/a.bin"
 if [ "$(cat "$D/before.rc")" = 0 ] && [ "$(redis-cli -p "$MPORT" exists signet:jobs)" = 1 ]; then
@@ -102,5 +82,4 @@ fi
 
 stack_agent_stop
 [ ! -e "$D/agent.failures" ] && ok "signet-agent exited 0 on SIGTERM" || fail "agent exit status" "$D/agent.log"
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+summary

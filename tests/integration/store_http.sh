@@ -3,26 +3,12 @@
 # a bearer token: signatures and results land there; while the store is down
 # jobs wait and complete when it returns; past the deadline they fail with
 # store.failed; a wrong token never succeeds.
-set -u
-
-SRC=${SIGNET_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-SIGNET_BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
-SUBMIT_JOB=${SUBMIT_JOB:-$SIGNET_BUILD/submitter/submit-job}
-for tool in redis-server redis-cli softhsm2-util pkcs11-tool openssl jq nginx curl; do
-	command -v "$tool" >/dev/null || { echo "missing tool: $tool (a missing tool is a failure)"; exit 1; }
-done
-
-STACK_DIR=$(mktemp -d /tmp/signet-http.XXXXXX)
-STACK_QUIET=1
-. "$SRC/scripts/stack.sh"
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+stack_init http nginx curl
+# shellcheck source=../../scripts/nginx.sh
 . "$SRC/scripts/nginx.sh"
-trap 'stack_cleanup; nginx_stop; rm -rf "$STACK_DIR"' EXIT
-
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   - $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && sed 's/^/       /' "$2" | tail -n 15; }
-D=$STACK_DIR
+on_exit nginx_stop
 
 TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 ( umask 077; printf '%s\n' "$TOKEN" > "$D/store.token" )
@@ -36,14 +22,8 @@ stack_config
 stack_agent_start || exit 1
 
 printf 'artifact over http\n' > "$D/a.bin"
-sj() {
-	local id=$1
-	shift
-	SIGNET_REDIS=$SIGNET_REDIS SIGNET_AGENT_PUBKEY=$D/agent.pub SIGNET_IDENTITY=$D/ci-fw.key \
-		"$SUBMIT_JOB" "$@" >"$D/$id.out" 2>"$D/$id.err"
-	echo $? > "$D/$id.rc"
-}
-rc() { cat "$D/$1.rc"; }
+# sj ID ARGS...: submit-job as ci-fw; output in $D/ID.out, status: rc ID.
+sj() { SIGNET_IDENTITY=$D/ci-fw.key run_sj "$@"; }
 
 sj put -k release -f cms --json "$D/a.bin"
 id=$(jq -r .id "$D/put.out" 2>/dev/null)
@@ -71,16 +51,15 @@ wait "$restarter"
 # A job's objects are PUT with If-None-Match: * and never replaced.  A
 # result.json planted under a job's id before the agent publishes it stays,
 # and the job fails with store.failed (a 412, read back: other bytes).
-rcli() { redis-cli -s "$REDIS_SOCK" "$@"; }
 stack_agent_stop
 sj planted -k release -f raw -w 0 "$D/a.bin"
 pid=$(cat "$D/planted.out")
-penv=$(rcli --raw XRANGE signet:jobs - + | grep '^{')
+penv=$(rc_ --raw XRANGE signet:jobs - + | grep '^{')
 mkdir -p "$D/dav/signatures/release/$pid"
 printf 'planted\n' > "$D/dav/signatures/release/$pid/result.json"
 stack_agent_start || exit 1
-for _ in $(seq 1 300); do [ -n "$(rcli --raw GET "signet:result:$pid")" ] && break; sleep 0.05; done
-pres=$(rcli --raw GET "signet:result:$pid" | jq -r .payload | base64 -d)
+for _ in $(seq 1 300); do [ -n "$(rc_ --raw GET "signet:result:$pid")" ] && break; sleep 0.05; done
+pres=$(result "$pid")
 if [ "$(printf '%s' "$pres" | jq -r .error.code)" = store.failed ] &&
 	[ "$(cat "$D/dav/signatures/release/$pid/result.json")" = planted ] &&
 	grep -q "\"PUT /signatures/release/$pid/result.json HTTP/1.1\" 412 " "$D/nginx/access.log"; then
@@ -93,15 +72,15 @@ fi
 stack_agent_stop
 sj relost -k release -f raw -w 0 "$D/a.bin"
 lid=$(cat "$D/relost.out")
-lenv=$(rcli --raw XRANGE signet:jobs - + | grep '^{' | grep -v -F "$penv" | head -1)
+lenv=$(rc_ --raw XRANGE signet:jobs - + | grep '^{' | grep -v -F "$penv" | head -1)
 stack_agent_start || exit 1
-for _ in $(seq 1 300); do [ -n "$(rcli --raw GET "signet:result:$lid")" ] && break; sleep 0.05; done
-lsig=$(rcli --raw GET "signet:result:$lid" | jq -r .payload | base64 -d | jq -r .signature)
+for _ in $(seq 1 300); do [ -n "$(rc_ --raw GET "signet:result:$lid")" ] && break; sleep 0.05; done
+lsig=$(result "$lid" | jq -r .signature)
 rm -f "$D/dav/signatures/release/$lid/result.json"
-rcli DEL "signet:result:$lid" "signet:done:$lid" >/dev/null
-printf '%s' "$lenv" | rcli -x XADD signet:jobs '*' env >/dev/null
-for _ in $(seq 1 300); do [ -n "$(rcli --raw GET "signet:result:$lid")" ] && break; sleep 0.05; done
-lres=$(rcli --raw GET "signet:result:$lid" | jq -r .payload | base64 -d)
+rc_ DEL "signet:result:$lid" "signet:done:$lid" >/dev/null
+printf '%s' "$lenv" | rc_ -x XADD signet:jobs '*' env >/dev/null
+for _ in $(seq 1 300); do [ -n "$(rc_ --raw GET "signet:result:$lid")" ] && break; sleep 0.05; done
+lres=$(result "$lid")
 if [ "$(printf '%s' "$lres" | jq -r .status)" = signed ] && [ "$(printf '%s' "$lres" | jq -r .signature)" = "$lsig" ] &&
 	[ -f "$D/dav/signatures/release/$lid/result.json" ] &&
 	grep -q "\"PUT /signatures/release/$lid/a.bin.sig HTTP/1.1\" 412 " "$D/nginx/access.log"; then
@@ -150,5 +129,4 @@ fi
 
 stack_agent_stop
 [ ! -e "$D/agent.failures" ] && ok "signet-agent exited 0 on SIGTERM" || fail "agent exit status" "$D/agent.log"
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+summary

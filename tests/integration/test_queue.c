@@ -12,7 +12,6 @@
  * SIGKILL and cleaned nothing) and removes the whole tree.  A missing
  * redis-server is a failure, not a skip.
  */
-#include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -37,6 +36,7 @@
 
 #include "queue.h"
 #include "queue_internal.h"
+#include "testlib.h"
 
 int main(void);
 
@@ -102,24 +102,6 @@ xsnprintf(char *buf, size_t size, const char *fmt, ...)
 	ck_assert_msg(n >= 0 && (size_t)n < size, "path too long");
 }
 
-/* --- directories --- */
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path) == 0 || errno == ENOENT ? 0 : -1;
-}
-
-static void
-rm_tree(const char *dir)
-{
-	if (dir[0] != '\0')
-		(void)nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /* --- redis-server --- */
 
 static void
@@ -141,7 +123,7 @@ server_destroy(struct server *s)
 	if (s->owner != getpid())
 		return;
 	server_stop(s);
-	rm_tree(s->dir);
+	(void)rm_tree(s->dir);
 	s->dir[0] = '\0';
 	for (i = 0; i < SERVERS_MAX; i++)
 		if (servers[i] == s)
@@ -1429,7 +1411,7 @@ fake_cleanup(void)
 		waitpid(fake_current->pid, NULL, 0);
 		fake_current->pid = 0;
 	}
-	rm_tree(fake_current->dir);
+	(void)rm_tree(fake_current->dir);
 	fake_current = NULL;
 }
 
@@ -1559,7 +1541,6 @@ fake_open(struct fake *f, const char *const *replies, size_t n)
 	return open_ok(f->url, NULL, NULL, 2000);
 }
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define PONG "+PONG\r\n"
 /* One entry "1-1" with env "e" on stream signet:jobs. */
 #define XREAD_HEAD "*1\r\n*2\r\n$11\r\nsignet:jobs\r\n"
@@ -1569,7 +1550,7 @@ fake_read_expect(const char *reply, int expect)
 {
 	const char *replies[] = { PONG, reply };
 	struct fake f;
-	struct queue *q = fake_open(&f, replies, NELEM(replies));
+	struct queue *q = fake_open(&f, replies, nitems(replies));
 	struct queue_entry *e = (struct queue_entry *)&f;
 	size_t n = 9;
 
@@ -1587,7 +1568,7 @@ START_TEST(hostile_read_ok)
 			   "*2\r\n$3\r\n1-1\r\n*2\r\n$3\r\nenv\r\n$1\r\ne\r\n"
 			   "*2\r\n$3\r\n2-0\r\n*2\r\n$3\r\nenv\r\n:5\r\n" };
 	struct fake f;
-	struct queue *q = fake_open(&f, replies, NELEM(replies));
+	struct queue *q = fake_open(&f, replies, nitems(replies));
 	struct queue_entry *e = NULL;
 	size_t n = 0;
 
@@ -1670,7 +1651,7 @@ START_TEST(hostile_read_id_edge)
 	reply[len + 20] = '-';
 	reply[len + QUEUE_ENTRY_ID_MAX] = '\0';
 	strcat(reply, "\r\n*2\r\n$3\r\nenv\r\n$1\r\ne\r\n");
-	q = fake_open(&f, replies, NELEM(replies));
+	q = fake_open(&f, replies, nitems(replies));
 	ck_assert_int_eq(queue_read(q, "a", 2, 0, &e, &n), 0);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_uint_eq(strlen(e[0].id), QUEUE_ENTRY_ID_MAX);
@@ -1686,7 +1667,7 @@ START_TEST(hostile_read_nil_fields)
 						 "*2\r\n$3\r\n1-1\r\n*-1\r\n"
 						 "*2\r\n$3\r\n1-2\r\n*3\r\n$3\r\nenv\r\n$1\r\ne\r\n$1\r\nx\r\n" };
 	struct fake f;
-	struct queue *q = fake_open(&f, replies, NELEM(replies));
+	struct queue *q = fake_open(&f, replies, nitems(replies));
 	struct queue_entry *e = NULL;
 	size_t n = 0;
 
@@ -1718,7 +1699,7 @@ START_TEST(hostile_other_replies)
 		"$-1\r\n",               /* GET: nil */
 	};
 	struct fake f;
-	struct queue *q = fake_open(&f, replies, NELEM(replies));
+	struct queue *q = fake_open(&f, replies, nitems(replies));
 	char *res = (char *)&f;
 	size_t len = 3;
 
@@ -1799,16 +1780,9 @@ static Suite *
 queue_suite(void)
 {
 	Suite *s = suite_create("queue");
-	TCase *tc;
 
 #define ADD(name, fn) \
-	do { \
-		tc = tcase_create(name); \
-		tcase_add_checked_fixture(tc, test_setup, NULL); \
-		tcase_set_timeout(tc, TEST_TIMEOUT_S); \
-		tcase_add_test(tc, fn); \
-		suite_add_tcase(s, tc); \
-	} while (0)
+	tcase_add_checked_fixture(test_add(s, name, fn, TEST_TIMEOUT_S), test_setup, NULL)
 	ADD("/queue/round-trip", round_trip);
 	ADD("/queue/resp-scan/bounds", resp_scan_bounds);
 	ADD("/queue/group/create-idempotent", group_create_idempotent);
@@ -1892,7 +1866,7 @@ sweep(void)
 	if (base_dir[0] == '\0')
 		return;
 	(void)nftw(base_dir, sweep_entry, 16, FTW_PHYS);
-	rm_tree(base_dir);
+	(void)rm_tree(base_dir);
 	base_dir[0] = '\0';
 }
 
@@ -1908,8 +1882,7 @@ int
 main(void)
 {
 	const char *tmp = getenv("TMPDIR");
-	SRunner *sr;
-	int failed;
+	int status;
 
 	/* hiredis writes with write(2): a dead server must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
@@ -1924,10 +1897,7 @@ main(void)
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
 
-	sr = srunner_create(queue_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	status = test_run(queue_suite());
 	sweep();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return status;
 }

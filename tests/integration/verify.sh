@@ -6,27 +6,10 @@
 # then given as --agent-pubkey: the DSSE re-signer below uses openssl and jq.
 # The checkpoint assertions run when the agent publishes checkpoints under
 # <store>/audit/checkpoints/ (and say SKIP while it does not).
-set -u
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+stack_init verify base64 sha256sum
 
-SRC=${SIGNET_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-SIGNET_BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
-SUBMIT_JOB=${SUBMIT_JOB:-$SIGNET_BUILD/submitter/submit-job}
-SIGNET_VERIFY=${SIGNET_VERIFY:-$SIGNET_BUILD/verifier/signet-verify}
-for tool in redis-server redis-cli softhsm2-util pkcs11-tool openssl jq base64 sha256sum; do
-	command -v "$tool" >/dev/null || { echo "missing tool: $tool (a missing tool is a failure)"; exit 1; }
-done
-
-STACK_DIR=$(mktemp -d /tmp/signet-verify.XXXXXX)
-STACK_QUIET=1
-. "$SRC/scripts/stack.sh"
-trap 'stack_cleanup; [ -n "${KEEP:-}" ] || rm -rf "$STACK_DIR"' EXIT
-
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   - $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && sed 's/^/       /' "$2" | tail -n 15; }
-
-D=$STACK_DIR
 stack_redis_start || exit 1
 stack_token_init || exit 1
 stack_submitter ci-fw ec
@@ -320,5 +303,4 @@ else
 	fail "signet-agent exit statuses: $(tr '\n' ' ' < "$D/agent.failures")" "$D/agent.log"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+summary

@@ -2,12 +2,12 @@
  * test_attempts.c — the agent's own count of attempts per stream entry
  * (agent/attempts.h).
  */
-#include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "attempts.h"
+#include "testlib.h"
 
 static void
 entry(unsigned long long ms, unsigned long long seq, char out[48])
@@ -131,19 +131,11 @@ int
 main(void)
 {
 	Suite *s = suite_create("attempts");
-	TCase *tc = tcase_create("/attempts");
-	SRunner *sr;
-	int failed;
+	TCase *tc = test_case(s, "/attempts", 60);
 
 	tcase_add_test(tc, test_begin_get_end);
 	tcase_add_test(tc, test_not_entry_ids);
 	tcase_add_test(tc, test_bounded);
 	tcase_add_test(tc, test_against_model);
-	tcase_set_timeout(tc, 60);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run(s);
 }

@@ -1,16 +1,16 @@
 /*
  * test_b64.c — strict base64: RFC 4648 vectors and every rejection rule.
  */
-#include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "b64.h"
+#include "testlib.h"
 
 int main(void);
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define TEST_TIMEOUT_S TEST_TIMEOUT_DEFAULT /* Check's */
 
 /* RFC 4648 §10. */
 static const struct {
@@ -44,7 +44,7 @@ START_TEST(test_encode_rfc)
 	size_t i;
 	char *enc;
 
-	for (i = 0; i < NELEM(rfc_vectors); i++) {
+	for (i = 0; i < nitems(rfc_vectors); i++) {
 		enc = NULL;
 		ck_assert_int_eq(b64_encode((const uint8_t *)rfc_vectors[i].plain,
 		    strlen(rfc_vectors[i].plain), &enc), 0);
@@ -61,7 +61,7 @@ START_TEST(test_decode_rfc)
 	size_t i, len;
 	uint8_t *out;
 
-	for (i = 0; i < NELEM(rfc_vectors); i++) {
+	for (i = 0; i < nitems(rfc_vectors); i++) {
 		out = NULL;
 		len = 999;
 		ck_assert_int_eq(b64_decode(rfc_vectors[i].enc,
@@ -228,9 +228,9 @@ START_TEST(test_refuses_non_canonical_last_quantum)
 	static const char *const bad1[] = { "Zm9=", "Zm+=", "Zm/=", "Zm-=" };
 	size_t i;
 
-	for (i = 0; i < NELEM(bad2); i++)
+	for (i = 0; i < nitems(bad2); i++)
 		assert_refused(bad2[i], 4);
-	for (i = 0; i < NELEM(bad1); i++)
+	for (i = 0; i < nitems(bad1); i++)
 		assert_refused(bad1[i], 4);
 	/* The canonical forms next to them are accepted. */
 	{
@@ -284,7 +284,7 @@ START_TEST(test_url_rfc)
 	uint8_t *out;
 	char *enc;
 
-	for (i = 0; i < NELEM(v); i++) {
+	for (i = 0; i < nitems(v); i++) {
 		ck_assert_int_eq(b64url_encode((const uint8_t *)v[i].plain, strlen(v[i].plain), &enc), 0);
 		ck_assert_str_eq(enc, v[i].enc);
 		free(enc);
@@ -353,45 +353,30 @@ START_TEST(test_url_refuses)
 }
 END_TEST
 
-static void
-add(Suite *s, const char *name, const TTest *t)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_test(tc, t);
-	suite_add_tcase(s, tc);
-}
-
 int
 main(void)
 {
 	Suite *s = suite_create("b64");
-	SRunner *sr;
-	int failed;
 
-	add(s, "/b64/encode/rfc4648", test_encode_rfc);
-	add(s, "/b64/decode/rfc4648", test_decode_rfc);
-	add(s, "/b64/decode/empty", test_decode_empty);
-	add(s, "/b64/round-trip/all-lengths", test_round_trip_all_bytes);
-	add(s, "/b64/encode/null-input", test_encode_null_input);
-	add(s, "/b64/encoded-size/overflow", test_encoded_size_overflow);
-	add(s, "/b64/decode/rejects-bad-length", test_refuses_bad_length);
-	add(s, "/b64/decode/rejects-url-safe", test_refuses_url_safe);
-	add(s, "/b64/decode/rejects-whitespace", test_refuses_whitespace);
-	add(s, "/b64/decode/rejects-nul-inside", test_refuses_nul_inside);
-	add(s, "/b64/decode/rejects-other-bytes", test_refuses_other_bytes);
-	add(s, "/b64/decode/rejects-padding-inside", test_refuses_padding_inside);
-	add(s, "/b64/decode/rejects-too-much-padding", test_refuses_too_much_padding);
-	add(s, "/b64/decode/rejects-non-canonical-last-quantum",
-	    test_refuses_non_canonical_last_quantum);
-	add(s, "/b64/decode/exact-length", test_decode_exact_length);
-	add(s, "/b64url/rfc4648", test_url_rfc);
-	add(s, "/b64url/round-trip/all-lengths", test_url_round_trip);
-	add(s, "/b64url/decode/refuses", test_url_refuses);
+	test_add(s, "/b64/encode/rfc4648", test_encode_rfc, TEST_TIMEOUT_S);
+	test_add(s, "/b64/decode/rfc4648", test_decode_rfc, TEST_TIMEOUT_S);
+	test_add(s, "/b64/decode/empty", test_decode_empty, TEST_TIMEOUT_S);
+	test_add(s, "/b64/round-trip/all-lengths", test_round_trip_all_bytes, TEST_TIMEOUT_S);
+	test_add(s, "/b64/encode/null-input", test_encode_null_input, TEST_TIMEOUT_S);
+	test_add(s, "/b64/encoded-size/overflow", test_encoded_size_overflow, TEST_TIMEOUT_S);
+	test_add(s, "/b64/decode/rejects-bad-length", test_refuses_bad_length, TEST_TIMEOUT_S);
+	test_add(s, "/b64/decode/rejects-url-safe", test_refuses_url_safe, TEST_TIMEOUT_S);
+	test_add(s, "/b64/decode/rejects-whitespace", test_refuses_whitespace, TEST_TIMEOUT_S);
+	test_add(s, "/b64/decode/rejects-nul-inside", test_refuses_nul_inside, TEST_TIMEOUT_S);
+	test_add(s, "/b64/decode/rejects-other-bytes", test_refuses_other_bytes, TEST_TIMEOUT_S);
+	test_add(s, "/b64/decode/rejects-padding-inside", test_refuses_padding_inside, TEST_TIMEOUT_S);
+	test_add(s, "/b64/decode/rejects-too-much-padding", test_refuses_too_much_padding, TEST_TIMEOUT_S);
+	test_add(s, "/b64/decode/rejects-non-canonical-last-quantum",
+	    test_refuses_non_canonical_last_quantum, TEST_TIMEOUT_S);
+	test_add(s, "/b64/decode/exact-length", test_decode_exact_length, TEST_TIMEOUT_S);
+	test_add(s, "/b64url/rfc4648", test_url_rfc, TEST_TIMEOUT_S);
+	test_add(s, "/b64url/round-trip/all-lengths", test_url_round_trip, TEST_TIMEOUT_S);
+	test_add(s, "/b64url/decode/refuses", test_url_refuses, TEST_TIMEOUT_S);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run(s);
 }

@@ -3,7 +3,6 @@
  * write, genuine notes of each key type, and every way a note can be
  * malformed, forged or oversized.
  */
-#include <check.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,8 +15,11 @@
 #include "b64.h"
 #include "checkpoint.h"
 #include "crypto.h"
+#include "testlib.h"
 
 int main(void);
+
+#define TEST_TIMEOUT_S 120
 
 #define ORIGIN "log.example.com/signet"
 #define EM_DASH "\xe2\x80\x94"
@@ -1056,22 +1058,11 @@ START_TEST(test_open_bad_arguments)
 }
 END_TEST
 
-static void
-add(Suite *s, const char *name, const TTest *t)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_test(tc, t);
-	tcase_set_timeout(tc, 120);
-	suite_add_tcase(s, tc);
-}
-
 int
 main(void)
 {
 	Suite *s = suite_create("checkpoint");
-	SRunner *sr;
-	int failed;
+	int status;
 
 	ec_priv = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	other_priv = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
@@ -1086,35 +1077,37 @@ main(void)
 	if (ec_pub == NULL || other_pub == NULL || ed_pub == NULL || rsa_pub == NULL)
 		return EXIT_FAILURE;
 
-	add(s, "/checkpoint/origin-ok/edges", test_origin_ok);
-	add(s, "/checkpoint/body/format", test_body_format);
-	add(s, "/checkpoint/body/refuses-bad-origin", test_body_refuses_bad_origin);
-	add(s, "/checkpoint/key-id/formula", test_key_id);
-	add(s, "/checkpoint/assemble/format", test_assemble_format);
-	add(s, "/checkpoint/assemble/refuses", test_assemble_refuses);
-	add(s, "/checkpoint/open/genuine-ec-p256", test_open_genuine_ec);
-	add(s, "/checkpoint/open/genuine-ed25519", test_open_genuine_ed25519);
-	add(s, "/checkpoint/open/genuine-rsa-3072", test_open_genuine_rsa);
-	add(s, "/checkpoint/open/key-name-not-origin", test_open_key_name);
-	add(s, "/checkpoint/open/refuses-changed-fields", test_open_refuses_changed_fields);
-	add(s, "/checkpoint/open/refuses-other-key-only", test_open_refuses_other_key_only);
-	add(s, "/checkpoint/open/ignores-foreign-lines", test_open_ignores_foreign_lines);
-	add(s, "/checkpoint/open/refuses-bad-line-of-ours", test_open_refuses_bad_line_of_ours);
-	add(s, "/checkpoint/open/signature-bit-flips", test_open_signature_bit_flips);
-	add(s, "/checkpoint/open/note-mutations", test_open_note_mutations);
-	add(s, "/checkpoint/open/refuses-structure", test_open_refuses_structure);
-	add(s, "/checkpoint/open/refuses-body-fields", test_open_refuses_body_fields);
-	add(s, "/checkpoint/open/origin-edges", test_open_origin_edges);
-	add(s, "/checkpoint/open/refuses-control-and-bad-utf8", test_open_refuses_bytes);
-	add(s, "/checkpoint/open/refuses-bad-signature-lines", test_open_refuses_bad_sig_lines);
-	add(s, "/checkpoint/open/signature-count-limit", test_open_sig_count_limit);
-	add(s, "/checkpoint/open/size-limit", test_open_size_limit);
-	add(s, "/checkpoint/open/bad-arguments", test_open_bad_arguments);
+	test_add(s, "/checkpoint/origin-ok/edges", test_origin_ok, TEST_TIMEOUT_S);
+	test_add(s, "/checkpoint/body/format", test_body_format, TEST_TIMEOUT_S);
+	test_add(s, "/checkpoint/body/refuses-bad-origin", test_body_refuses_bad_origin, TEST_TIMEOUT_S);
+	test_add(s, "/checkpoint/key-id/formula", test_key_id, TEST_TIMEOUT_S);
+	test_add(s, "/checkpoint/assemble/format", test_assemble_format, TEST_TIMEOUT_S);
+	test_add(s, "/checkpoint/assemble/refuses", test_assemble_refuses, TEST_TIMEOUT_S);
+	test_add(s, "/checkpoint/open/genuine-ec-p256", test_open_genuine_ec, TEST_TIMEOUT_S);
+	test_add(s, "/checkpoint/open/genuine-ed25519", test_open_genuine_ed25519, TEST_TIMEOUT_S);
+	test_add(s, "/checkpoint/open/genuine-rsa-3072", test_open_genuine_rsa, TEST_TIMEOUT_S);
+	test_add(s, "/checkpoint/open/key-name-not-origin", test_open_key_name, TEST_TIMEOUT_S);
+	test_add(s, "/checkpoint/open/refuses-changed-fields", test_open_refuses_changed_fields,
+	    TEST_TIMEOUT_S);
+	test_add(s, "/checkpoint/open/refuses-other-key-only", test_open_refuses_other_key_only,
+	    TEST_TIMEOUT_S);
+	test_add(s, "/checkpoint/open/ignores-foreign-lines", test_open_ignores_foreign_lines,
+	    TEST_TIMEOUT_S);
+	test_add(s, "/checkpoint/open/refuses-bad-line-of-ours", test_open_refuses_bad_line_of_ours,
+	    TEST_TIMEOUT_S);
+	test_add(s, "/checkpoint/open/signature-bit-flips", test_open_signature_bit_flips, TEST_TIMEOUT_S);
+	test_add(s, "/checkpoint/open/note-mutations", test_open_note_mutations, TEST_TIMEOUT_S);
+	test_add(s, "/checkpoint/open/refuses-structure", test_open_refuses_structure, TEST_TIMEOUT_S);
+	test_add(s, "/checkpoint/open/refuses-body-fields", test_open_refuses_body_fields, TEST_TIMEOUT_S);
+	test_add(s, "/checkpoint/open/origin-edges", test_open_origin_edges, TEST_TIMEOUT_S);
+	test_add(s, "/checkpoint/open/refuses-control-and-bad-utf8", test_open_refuses_bytes, TEST_TIMEOUT_S);
+	test_add(s, "/checkpoint/open/refuses-bad-signature-lines", test_open_refuses_bad_sig_lines,
+	    TEST_TIMEOUT_S);
+	test_add(s, "/checkpoint/open/signature-count-limit", test_open_sig_count_limit, TEST_TIMEOUT_S);
+	test_add(s, "/checkpoint/open/size-limit", test_open_size_limit, TEST_TIMEOUT_S);
+	test_add(s, "/checkpoint/open/bad-arguments", test_open_bad_arguments, TEST_TIMEOUT_S);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	status = test_run(s);
 	EVP_PKEY_free(ec_priv);
 	EVP_PKEY_free(ec_pub);
 	EVP_PKEY_free(other_priv);
@@ -1123,5 +1116,5 @@ main(void)
 	EVP_PKEY_free(ed_pub);
 	EVP_PKEY_free(rsa_priv);
 	EVP_PKEY_free(rsa_pub);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return status;
 }

@@ -1,19 +1,15 @@
 /*
- * test_crypto.c — crypto.h, plus the helpers it stands on (util.h, log.h).
+ * test_crypto.c — crypto.h.
  *
  * Keys for round trips are generated here; fixed keys, certificates and
  * openssl-CLI signatures live in tests/data/crypto-*, made by
  * tests/data/crypto-gen.sh (rerunning it changes the keyids below).
  */
-#include <check.h>
-#include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/core_names.h>
@@ -25,12 +21,12 @@
 #include "crypto.h"
 #include "envelope.h"
 #include "log.h"
-#include "sgtime.h"
+#include "testlib.h"
 #include "util.h"
 
 int main(void);
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define TEST_TIMEOUT_S 60
 #define SENTINEL ((void *)0x5a5a)
 
 /* Expected keyids: `openssl pkey -pubin -in F -outform DER | sha256sum`. */
@@ -92,68 +88,6 @@ gen_key(const char *kind)
 		pk = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
 	ck_assert_ptr_nonnull(pk);
 	return pk;
-}
-
-/* A private temp directory, removed by rm_tree(). */
-static char *
-make_tmpdir(void)
-{
-	const char *base = getenv("TMPDIR");
-	char *dir = NULL;
-
-	ck_assert_int_gt(asprintf(&dir, "%s/sg-test-XXXXXX",
-	    base != NULL && base[0] != '\0' ? base : "/tmp"), 0);
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	return dir;
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void
-rm_tree(char *dir)
-{
-	ck_assert_int_eq(nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
-	free(dir);
-}
-
-/* Writes a file with exactly the given bytes and mode (no umask). */
-static char *
-make_file(const char *dir, const char *name, const void *buf, size_t len, mode_t mode)
-{
-	char *path = NULL;
-	int fd;
-
-	ck_assert_int_gt(asprintf(&path, "%s/%s", dir, name), 0);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, buf, len), (ssize_t)len);
-	ck_assert_int_eq(fchmod(fd, mode), 0);
-	ck_assert_int_eq(close(fd), 0);
-	return path;
-}
-
-/* Number of entries in dir, "." and ".." excluded. */
-static int
-count_entries(const char *dir)
-{
-	char *cmd = NULL;
-	FILE *p;
-	int n = -1;
-
-	ck_assert_int_gt(asprintf(&cmd, "ls -A '%s' | wc -l", dir), 0);
-	p = popen(cmd, "r");
-	ck_assert_ptr_nonnull(p);
-	ck_assert_int_eq(fscanf(p, "%d", &n), 1);
-	pclose(p);
-	free(cmd);
-	return n;
 }
 
 /*
@@ -356,7 +290,7 @@ START_TEST(test_sign_refuses_unsupported_key)
 	size_t sig_len = 77, i;
 	BIO *bio;
 
-	for (i = 0; i < NELEM(privs); i++) {
+	for (i = 0; i < nitems(privs); i++) {
 		/* Read past crypto_load_privkey, which refuses them itself. */
 		bio = BIO_new_file(data_path(privs[i]), "r");
 		ck_assert_ptr_nonnull(bio);
@@ -485,7 +419,7 @@ START_TEST(test_loaded_pair_matches)
 	uint8_t *sig = NULL;
 	size_t sig_len = 0, i;
 
-	for (i = 0; i < NELEM(names); i++) {
+	for (i = 0; i < nitems(names); i++) {
 		snprintf(priv_name, sizeof(priv_name), "%s.key", names[i]);
 		snprintf(pub_name, sizeof(pub_name), "%s.pub", names[i]);
 		priv = load_priv(priv_name);
@@ -504,7 +438,7 @@ START_TEST(test_load_certs)
 	STACK_OF(X509) *certs = NULL, *none = SENTINEL;
 	X509_NAME *subj;
 	char cn[64];
-	char *dir = make_tmpdir(), *bad, *empty, *junk;
+	char *dir = test_tmpdir(), *bad, *empty, *junk;
 	size_t pem_len = 0;
 	uint8_t *pem;
 	char *mixed;
@@ -520,19 +454,19 @@ START_TEST(test_load_certs)
 	ck_assert_str_eq(cn, "signet-test-root");
 	sk_X509_pop_free(certs, X509_free);
 
-	empty = make_file(dir, "empty.pem", "", 0, 0644);
+	empty = test_write_file(dir, "empty.pem", "", 0, 0644);
 	ck_assert_int_eq(crypto_load_certs(empty, &none), SG_ERR_PARSE);
 	ck_assert_int_eq(crypto_load_certs(data_path("crypto-ec-p256.pub"), &none), SG_ERR_PARSE);
 	/* A good certificate followed by a corrupt one is refused whole. */
 	pem = slurp("crypto-leaf.crt", &pem_len);
 	ck_assert_int_gt(asprintf(&mixed, "%s-----BEGIN CERTIFICATE-----\nAAAA\n"
 	    "-----END CERTIFICATE-----\n", (char *)pem), 0);
-	bad = make_file(dir, "bad.pem", mixed, strlen(mixed), 0644);
+	bad = test_write_file(dir, "bad.pem", mixed, strlen(mixed), 0644);
 	ck_assert_int_eq(crypto_load_certs(bad, &none), SG_ERR_PARSE);
 	free(mixed);
 	/* Text around the PEM blocks is tolerated, like openssl does. */
 	ck_assert_int_gt(asprintf(&mixed, "subject=leaf\n%strailer\n", (char *)pem), 0);
-	junk = make_file(dir, "junk.pem", mixed, strlen(mixed), 0644);
+	junk = test_write_file(dir, "junk.pem", mixed, strlen(mixed), 0644);
 	certs = NULL;
 	ck_assert_int_eq(crypto_load_certs(junk, &certs), 0);
 	ck_assert_int_eq(sk_X509_num(certs), 1);
@@ -545,7 +479,7 @@ START_TEST(test_load_certs)
 	free(bad);
 	free(empty);
 	free(junk);
-	rm_tree(dir);
+	test_tmpdir_free(dir);
 }
 END_TEST
 
@@ -567,7 +501,7 @@ START_TEST(test_keyid_known)
 	EVP_PKEY *pk;
 	size_t i;
 
-	for (i = 0; i < NELEM(cases); i++) {
+	for (i = 0; i < nitems(cases); i++) {
 		pk = cases[i].is_private ? load_priv(cases[i].file) : load_pub(cases[i].file);
 		memset(keyid, 'x', sizeof(keyid));
 		ck_assert_int_eq(crypto_keyid(pk, keyid), 0);
@@ -627,7 +561,7 @@ START_TEST(test_verify_digest_cli)
 	msg_digest(md);
 	memcpy(bad, md, sizeof(bad));
 	bad[31] ^= 1;
-	for (i = 0; i < NELEM(cases); i++) {
+	for (i = 0; i < nitems(cases); i++) {
 		pk = load_pub(cases[i].pub);
 		sig = slurp(cases[i].sig, &sig_len);
 		ck_assert_int_eq(crypto_verify_digest(pk, cases[i].mech, md, sig, sig_len), 0);
@@ -793,7 +727,7 @@ START_TEST(test_mech_names)
 	enum sg_mech m = (enum sg_mech)42;
 	size_t i;
 
-	for (i = 0; i < NELEM(names); i++) {
+	for (i = 0; i < nitems(names); i++) {
 		ck_assert_int_eq(sg_mech_parse(names[i], &m), 0);
 		ck_assert_int_eq(m, (int)i);
 		ck_assert_str_eq(sg_mech_name(m), names[i]);
@@ -821,17 +755,17 @@ START_TEST(test_sha256_vectors)
 	};
 	uint8_t md[SHA256_LEN];
 	char hex[SHA256_HEX_LEN + 1];
-	char *dir = make_tmpdir(), *path;
+	char *dir = test_tmpdir(), *path;
 	uint64_t size;
 	size_t i;
 	int fd;
 
-	for (i = 0; i < NELEM(v); i++) {
+	for (i = 0; i < nitems(v); i++) {
 		crypto_sha256(v[i].in, strlen(v[i].in), md);
 		hex_encode(md, SHA256_LEN, hex);
 		ck_assert_str_eq(hex, v[i].hex);
 
-		path = make_file(dir, "v", v[i].in, strlen(v[i].in), 0600);
+		path = test_write_file(dir, "v", v[i].in, strlen(v[i].in), 0600);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		ck_assert_int_ge(fd, 0);
 		size = 999;
@@ -843,7 +777,7 @@ START_TEST(test_sha256_vectors)
 		close(fd);
 		free(path);
 	}
-	rm_tree(dir);
+	test_tmpdir_free(dir);
 }
 END_TEST
 
@@ -852,7 +786,7 @@ START_TEST(test_sha256_fd_large)
 {
 	const size_t len = 3 * 1024 * 1024 + 17;
 	uint8_t *buf = malloc(len), md1[SHA256_LEN], md2[SHA256_LEN];
-	char *dir = make_tmpdir(), *path;
+	char *dir = test_tmpdir(), *path;
 	uint64_t size = 0;
 	size_t i;
 	int fd;
@@ -860,7 +794,7 @@ START_TEST(test_sha256_fd_large)
 	ck_assert_ptr_nonnull(buf);
 	for (i = 0; i < len; i++)
 		buf[i] = (uint8_t)(i * 31 + (i >> 13));
-	path = make_file(dir, "big", buf, len, 0600);
+	path = test_write_file(dir, "big", buf, len, 0600);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(crypto_sha256_fd(fd, md1, &size), 0);
@@ -870,7 +804,7 @@ START_TEST(test_sha256_fd_large)
 	close(fd);
 	free(path);
 	free(buf);
-	rm_tree(dir);
+	test_tmpdir_free(dir);
 }
 END_TEST
 
@@ -918,492 +852,38 @@ START_TEST(test_crypto_err_clears_queue)
 }
 END_TEST
 
-/* ---- util.h ---- */
-
-START_TEST(test_hex)
-{
-	static const uint8_t bytes[] = { 0x00, 0x01, 0xab, 0xff, 0x7f };
-	uint8_t out[5], two[2] = { 9, 9 };
-	char hex[11];
-
-	hex_encode(bytes, sizeof(bytes), hex);
-	ck_assert_str_eq(hex, "0001abff7f");
-	ck_assert_int_eq(hex_decode(hex, 10, out, sizeof(out)), 0);
-	ck_assert(memcmp(out, bytes, sizeof(out)) == 0);
-	hex_encode(bytes, 0, hex);
-	ck_assert_str_eq(hex, "");
-	ck_assert_int_eq(hex_decode("ABCD", 4, two, 2), SG_ERR_PARSE);
-	ck_assert_int_eq(hex_decode("abc", 3, two, 2), SG_ERR_PARSE);
-	ck_assert_int_eq(hex_decode("abcdef", 6, two, 2), SG_ERR_PARSE);
-	ck_assert_int_eq(hex_decode("ab g", 4, two, 2), SG_ERR_PARSE);
-	ck_assert_int_eq(hex_decode("abc\0", 4, two, 2), SG_ERR_PARSE);
-	ck_assert_int_eq(hex_decode("abcg", 4, two, 2), SG_ERR_PARSE);
-	/* Untouched on error, even when the first byte was fine. */
-	ck_assert_uint_eq(two[0], 9);
-	ck_assert_uint_eq(two[1], 9);
-	ck_assert(is_lower_hex("00ff", 4));
-	ck_assert(!is_lower_hex("00fF", 4));
-	ck_assert(!is_lower_hex("00ff0", 4));
-	ck_assert(!is_lower_hex("00f", 4));
-	ck_assert(!is_lower_hex(NULL, 0));
-	ck_assert(is_lower_hex("", 0));
-}
-END_TEST
-
-START_TEST(test_parse_u64)
-{
-	uint64_t v = 7;
-
-	ck_assert_int_eq(parse_u64("0", 10, &v), 0);
-	ck_assert_uint_eq(v, 0);
-	ck_assert_int_eq(parse_u64("10", 10, &v), 0);
-	ck_assert_uint_eq(v, 10);
-	ck_assert_int_eq(parse_u64("255", 255, &v), 0);
-	ck_assert_uint_eq(v, 255);
-	ck_assert_int_eq(parse_u64("0", 0, &v), 0);
-	ck_assert_uint_eq(v, 0);
-	ck_assert_int_eq(parse_u64("18446744073709551615", UINT64_MAX, &v), 0);
-	ck_assert_uint_eq(v, UINT64_MAX);
-	v = 7;
-	ck_assert_int_eq(parse_u64("11", 10, &v), SG_ERR_PARSE);
-	ck_assert_int_eq(parse_u64("18446744073709551616", UINT64_MAX, &v), SG_ERR_PARSE);
-	ck_assert_int_eq(parse_u64("99999999999999999999", UINT64_MAX, &v), SG_ERR_PARSE);
-	ck_assert_int_eq(parse_u64("", 10, &v), SG_ERR_PARSE);
-	ck_assert_int_eq(parse_u64(NULL, 10, &v), SG_ERR_PARSE);
-	ck_assert_int_eq(parse_u64("01", 10, &v), SG_ERR_PARSE);
-	ck_assert_int_eq(parse_u64("00", 10, &v), SG_ERR_PARSE);
-	ck_assert_int_eq(parse_u64("-1", 10, &v), SG_ERR_PARSE);
-	ck_assert_int_eq(parse_u64("+1", 10, &v), SG_ERR_PARSE);
-	ck_assert_int_eq(parse_u64(" 1", 10, &v), SG_ERR_PARSE);
-	ck_assert_int_eq(parse_u64("1 ", 10, &v), SG_ERR_PARSE);
-	ck_assert_int_eq(parse_u64("0x1", 10, &v), SG_ERR_PARSE);
-	ck_assert_int_eq(parse_u64("1e3", 10000, &v), SG_ERR_PARSE);
-	ck_assert_int_eq(parse_u64("1", 0, &v), SG_ERR_PARSE);
-	ck_assert_int_eq(parse_u64("10", 9, &v), SG_ERR_PARSE);
-	ck_assert_int_eq(parse_u64("256", 255, &v), SG_ERR_PARSE);
-	ck_assert_uint_eq(v, 7);
-}
-END_TEST
-
-START_TEST(test_read_file_limits)
-{
-	char *dir = make_tmpdir(), *path, *buf = SENTINEL;
-	size_t len = 77;
-
-	path = make_file(dir, "f", "0123456789", 10, 0644);
-	ck_assert_int_eq(read_file(path, 10, &buf, &len), 0);
-	ck_assert_uint_eq(len, 10);
-	ck_assert_str_eq(buf, "0123456789"); /* NUL-terminated */
-	free(buf);
-	buf = SENTINEL;
-	len = 77;
-	ck_assert_int_eq(read_file(path, 9, &buf, &len), SG_ERR_LIMIT);
-	ck_assert_int_eq(read_file(path, 0, &buf, &len), SG_ERR_LIMIT);
-	ck_assert_ptr_eq(buf, SENTINEL);
-	ck_assert_uint_eq(len, 77);
-	ck_assert_int_eq(read_file(path, SIZE_MAX, &buf, &len), 0);
-	ck_assert_uint_eq(len, 10);
-	free(buf);
-	free(path);
-
-	path = make_file(dir, "empty", "", 0, 0644);
-	buf = SENTINEL;
-	ck_assert_int_eq(read_file(path, 0, &buf, &len), 0);
-	ck_assert_uint_eq(len, 0);
-	ck_assert_str_eq(buf, "");
-	free(buf);
-	free(path);
-	rm_tree(dir);
-}
-END_TEST
-
-START_TEST(test_read_file_kinds)
-{
-	char *dir = make_tmpdir(), *fifo = NULL, *buf = SENTINEL, *link = NULL;
-	size_t len = 77;
-
-	ck_assert_int_eq(read_file("/nonexistent/signet", 100, &buf, &len), SG_ERR_NOT_FOUND);
-	ck_assert_int_eq(read_file(dir, 100, &buf, &len), SG_ERR_SYSTEM);
-	ck_assert_int_eq(read_file("/dev/null", 100, &buf, &len), SG_ERR_SYSTEM);
-	/* A FIFO would block a naive open(); it must be refused at once. */
-	ck_assert_int_gt(asprintf(&fifo, "%s/fifo", dir), 0);
-	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
-	ck_assert_int_eq(read_file(fifo, 100, &buf, &len), SG_ERR_SYSTEM);
-	ck_assert_int_eq(read_file(NULL, 100, &buf, &len), SG_ERR_INVALID_ARGUMENT);
-	ck_assert_ptr_eq(buf, SENTINEL);
-	ck_assert_uint_eq(len, 77);
-	/* A symlink to a regular file is read (the target is what counts). */
-	ck_assert_int_gt(asprintf(&link, "%s/link", dir), 0);
-	ck_assert_int_eq(symlink(data_path("crypto-msg.txt"), link), 0);
-	ck_assert_int_eq(read_file(link, 100, &buf, &len), 0);
-	ck_assert_str_eq(buf, "signet test message\n");
-	free(buf);
-	free(link);
-	free(fifo);
-	rm_tree(dir);
-}
-END_TEST
-
-/* The file descriptor is closed again. */
-START_TEST(test_read_file_no_fd_leak)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	int before, after;
-
-	before = dup(0);
-	close(before);
-	ck_assert_int_eq(read_file(data_path("crypto-msg.txt"), 100, &buf, &len), 0);
-	after = dup(0);
-	close(after);
-	ck_assert_int_eq(before, after);
-	free(buf);
-}
-END_TEST
-
-static void
-assert_secret(const char *content, size_t clen, mode_t mode, int want_r, const char *want)
-{
-	char *dir = make_tmpdir(), *path = make_file(dir, "secret", content, clen, mode);
-	char *s = SENTINEL;
-	size_t len = 77;
-
-	ck_assert_int_eq(read_secret_file(path, &s, &len), want_r);
-	if (want_r == 0) {
-		ck_assert_uint_eq(len, strlen(want));
-		ck_assert(memcmp(s, want, len + 1) == 0);
-		freezero(s, len + 1);
-	} else {
-		ck_assert_ptr_eq(s, SENTINEL);
-		ck_assert_uint_eq(len, 77);
-	}
-	free(path);
-	rm_tree(dir);
-}
-
-START_TEST(test_secret_modes)
-{
-	static const mode_t refused[] = { 0640, 0604, 0660, 0644, 0620, 0602, 0610, 0601, 0777 };
-	size_t i;
-
-	assert_secret("1234\n", 5, 0600, 0, "1234");
-	assert_secret("1234\n", 5, 0400, 0, "1234");
-	assert_secret("1234\n", 5, 0700, 0, "1234");
-	for (i = 0; i < NELEM(refused); i++)
-		assert_secret("1234\n", 5, refused[i], SG_ERR_SECRET_FILE, NULL);
-}
-END_TEST
-
-START_TEST(test_secret_content)
-{
-	assert_secret("1234", 4, 0600, 0, "1234");
-	assert_secret("1234\n\n", 6, 0600, 0, "1234\n");  /* exactly one dropped */
-	assert_secret("1234\r\n", 6, 0600, 0, "1234\r");  /* only "\n" */
-	assert_secret(" 1234 \n", 7, 0600, 0, " 1234 "); /* no other trimming */
-	assert_secret("", 0, 0600, SG_ERR_CONFIG, NULL);
-	assert_secret("\n", 1, 0600, SG_ERR_CONFIG, NULL);
-	assert_secret("12\0" "34\n", 6, 0600, SG_ERR_CONFIG, NULL);
-}
-END_TEST
-
-START_TEST(test_secret_limits)
-{
-	char *dir = make_tmpdir(), *path, *s = SENTINEL;
-	char big[SECRET_FILE_MAX + 1];
-	size_t len = 0;
-
-	memset(big, 'p', sizeof(big));
-	path = make_file(dir, "at-limit", big, SECRET_FILE_MAX, 0600);
-	ck_assert_int_eq(read_secret_file(path, &s, &len), 0);
-	ck_assert_uint_eq(len, SECRET_FILE_MAX);
-	freezero(s, len + 1);
-	free(path);
-	path = make_file(dir, "over-limit", big, SECRET_FILE_MAX + 1, 0600);
-	s = SENTINEL;
-	ck_assert_int_eq(read_secret_file(path, &s, &len), SG_ERR_LIMIT);
-	ck_assert_ptr_eq(s, SENTINEL);
-	free(path);
-	ck_assert_int_eq(read_secret_file("/nonexistent/pin", &s, &len), SG_ERR_NOT_FOUND);
-	ck_assert_int_eq(read_secret_file(dir, &s, &len), SG_ERR_SYSTEM);
-	ck_assert_ptr_eq(s, SENTINEL);
-	rm_tree(dir);
-}
-END_TEST
-
-START_TEST(test_write_file_atomic)
-{
-	char *dir = make_tmpdir(), *path = NULL, *buf = NULL;
-	size_t len = 0;
-	struct stat st;
-
-	ck_assert_int_gt(asprintf(&path, "%s/out.sig", dir), 0);
-	umask(077);
-	ck_assert_int_eq(write_file_atomic(path, "first", 5, 0644), 0);
-	ck_assert_int_eq(stat(path, &st), 0);
-	ck_assert_uint_eq(st.st_mode & 07777, 0644); /* umask does not apply */
-	ck_assert_int_eq(read_file(path, 100, &buf, &len), 0);
-	ck_assert_str_eq(buf, "first");
-	free(buf);
-	/* Replacing keeps no trace of the old content or of the temp file. */
-	ck_assert_int_eq(write_file_atomic(path, "2nd", 3, 0600), 0);
-	ck_assert_int_eq(stat(path, &st), 0);
-	ck_assert_uint_eq(st.st_mode & 07777, 0600);
-	ck_assert_int_eq(read_file(path, 100, &buf, &len), 0);
-	ck_assert_str_eq(buf, "2nd");
-	free(buf);
-	ck_assert_int_eq(write_file_atomic(path, NULL, 0, 0600), 0);
-	ck_assert_int_eq(stat(path, &st), 0);
-	ck_assert_int_eq(st.st_size, 0);
-	ck_assert_int_eq(count_entries(dir), 1);
-	/* Setuid and friends are dropped. */
-	ck_assert_int_eq(write_file_atomic(path, "x", 1, 04755), 0);
-	ck_assert_int_eq(stat(path, &st), 0);
-	ck_assert_uint_eq(st.st_mode & 07777, 0755);
-	free(path);
-	rm_tree(dir);
-}
-END_TEST
-
-START_TEST(test_write_file_atomic_failures)
-{
-	char *dir = make_tmpdir(), *sub = NULL, *relpath = NULL;
-
-	/* Renaming over a directory fails: the temp file must be gone. */
-	ck_assert_int_gt(asprintf(&sub, "%s/target", dir), 0);
-	ck_assert_int_eq(mkdir(sub, 0700), 0);
-	ck_assert_int_eq(write_file_atomic(sub, "x", 1, 0600), SG_ERR_SYSTEM);
-	ck_assert_int_eq(count_entries(dir), 1);
-	ck_assert_int_eq(write_file_atomic("/nonexistent/dir/f", "x", 1, 0600), SG_ERR_SYSTEM);
-	ck_assert_int_eq(write_file_atomic("", "x", 1, 0600), SG_ERR_INVALID_ARGUMENT);
-	ck_assert_int_eq(write_file_atomic(NULL, "x", 1, 0600), SG_ERR_INVALID_ARGUMENT);
-	ck_assert_int_eq(write_file_atomic("a/", "x", 1, 0600), SG_ERR_INVALID_ARGUMENT);
-	ck_assert_int_eq(write_file_atomic(sub, NULL, 1, 0600), SG_ERR_INVALID_ARGUMENT);
-	/* A relative path in the current directory works (dir fsync of "."). */
-	ck_assert_int_eq(chdir(dir), 0);
-	ck_assert_int_eq(asprintf(&relpath, "rel"), 3);
-	ck_assert_int_eq(write_file_atomic(relpath, "y", 1, 0600), 0);
-	ck_assert_int_eq(count_entries(dir), 2);
-	free(relpath);
-	free(sub);
-	rm_tree(dir);
-}
-END_TEST
-
-START_TEST(test_freezero_xstrdup)
-{
-	char *s;
-
-	freezero(NULL, 10);
-	ck_assert_ptr_null(xstrdup(NULL));
-	s = xstrdup("pin");
-	ck_assert_str_eq(s, "pin");
-	freezero(s, 4);
-}
-END_TEST
-
-/* ---- log.h ---- */
-
-START_TEST(test_log_escape)
-{
-	char out[64];
-
-	ck_assert_str_eq(log_escape("plain name.bin", 100, out, sizeof(out)), "plain name.bin");
-	ck_assert_str_eq(log_escape("a\"b\\c", 5, out, sizeof(out)), "a\\\"b\\\\c");
-	ck_assert_str_eq(log_escape("l1\nl2\t\x7f", 7, out, sizeof(out)), "l1\\x0al2\\x09\\x7f");
-	ck_assert_str_eq(log_escape("\xc3\xa9", 2, out, sizeof(out)), "\\xc3\\xa9");
-	/* len caps the input; a NUL ends it early. */
-	ck_assert_str_eq(log_escape("abcdef", 3, out, sizeof(out)), "abc");
-	ck_assert_str_eq(log_escape("ab\0cd", 5, out, sizeof(out)), "ab");
-	ck_assert_str_eq(log_escape(NULL, 5, out, sizeof(out)), "(null)");
-	ck_assert_str_eq(log_escape("", 0, out, sizeof(out)), "");
-}
-END_TEST
-
-START_TEST(test_log_escape_truncation)
-{
-	char out[8];
-
-	/* Fits exactly (7 chars + NUL): no ellipsis. */
-	ck_assert_str_eq(log_escape("1234567", 7, out, 8), "1234567");
-	/* One more: truncated with "...". */
-	ck_assert_str_eq(log_escape("12345678", 8, out, 8), "1234...");
-	/* An escape is never split: "\x0a" (4) does not fit after "12". */
-	ck_assert_str_eq(log_escape("12\n45678", 8, out, 8), "12...");
-	ck_assert_str_eq(log_escape("123\n", 4, out, 8), "123\\x0a");
-	ck_assert_str_eq(log_escape("abc", 3, out, 1), "");
-	ck_assert_str_eq(log_escape("abc", 3, out, 3), "..");
-	ck_assert_str_eq(log_escape("abcd", 4, out, 4), "...");
-	out[0] = 'z';
-	ck_assert_ptr_eq(log_escape("abc", 3, out, 0), out);
-	ck_assert_int_eq(out[0], 'z');
-}
-END_TEST
-
-/* Runs fn with stderr redirected to a file; returns what was written. */
-static char *
-capture_stderr(void (*fn)(void))
-{
-	char *dir = make_tmpdir(), *path = NULL, *buf = NULL;
-	size_t len = 0;
-	int fd, saved;
-
-	ck_assert_int_gt(asprintf(&path, "%s/err", dir), 0);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	ck_assert_int_ge(fd, 0);
-	saved = dup(STDERR_FILENO);
-	ck_assert_int_eq(dup2(fd, STDERR_FILENO), STDERR_FILENO);
-	fn();
-	ck_assert_int_eq(dup2(saved, STDERR_FILENO), STDERR_FILENO);
-	close(saved);
-	close(fd);
-	ck_assert_int_eq(read_file(path, 1 << 20, &buf, &len), 0);
-	free(path);
-	rm_tree(dir);
-	return buf;
-}
-
-static void
-log_plain(void)
-{
-	log_init("signet-test", LOG_LEVEL_INFO, LOG_FORMAT_PLAIN);
-	log_error("bad %s", "thing");
-	log_warn_r(SG_ERR_PARSE, "cannot read");
-	log_info("started");
-	log_debug("hidden at info");
-	log_info("evil\nsignet-test: error: forged");
-	log_set_level(LOG_LEVEL_DEBUG);
-	log_debug("now shown");
-}
-
-START_TEST(test_log_plain)
-{
-	char *out = capture_stderr(log_plain);
-
-	ck_assert_str_eq(out,
-	    "signet-test: error: log_plain: bad thing\n"
-	    "signet-test: warn: log_plain: cannot read: unparseable input\n"
-	    "signet-test: info: started\n"
-	    "signet-test: info: evil\\x0asignet-test: error: forged\n"
-	    "signet-test: debug: log_plain: now shown\n");
-	free(out);
-}
-END_TEST
-
-static void
-log_json(void)
-{
-	errno = EACCES;
-	log_init("agent", LOG_LEVEL_DEBUG, LOG_FORMAT_JSON);
-	log_error_r(SG_ERR_JOB_EXPIRED, "job %s: \"q\" \\ \x01 \xc3", "ab12");
-	/* The logger leaves errno alone. */
-	ck_assert_int_eq(errno, EACCES);
-}
-
-START_TEST(test_log_json)
-{
-	char *out = capture_stderr(log_json);
-	const char *rest;
-
-	/* {"time":"YYYY-MM-DDTHH:MM:SSZ", then fixed members. */
-	ck_assert(strncmp(out, "{\"time\":\"", 9) == 0);
-	ck_assert_uint_gt(strlen(out), 9 + SGTIME_LEN + 1);
-	ck_assert_int_eq(out[9 + SGTIME_LEN - 1], 'Z');
-	ck_assert_int_eq(out[9 + SGTIME_LEN], '"');
-	rest = out + 9 + SGTIME_LEN + 1;
-	ck_assert_str_eq(rest,
-	    ",\"level\":\"error\",\"ident\":\"agent\",\"func\":\"log_json\","
-	    "\"msg\":\"job ab12: \\\"q\\\" \\\\ \\u0001 \\u00c3\","
-	    "\"error\":\"job expired\"}\n");
-	free(out);
-}
-END_TEST
-
-static void
-log_long(void)
-{
-	char big[5000];
-
-	memset(big, 'a', sizeof(big) - 1);
-	big[sizeof(big) - 1] = '\0';
-	log_init("t", LOG_LEVEL_INFO, LOG_FORMAT_PLAIN);
-	log_info("%s", big);
-}
-
-START_TEST(test_log_long_message)
-{
-	char *out = capture_stderr(log_long);
-	size_t len = strlen(out);
-
-	/* Capped, marked, still one line. */
-	ck_assert_uint_lt(len, 4096);
-	ck_assert(strcmp(out + len - 4, "...\n") == 0);
-	ck_assert_ptr_eq(strchr(out, '\n'), out + len - 1);
-	free(out);
-}
-END_TEST
-
-static void
-add(Suite *s, const char *name, const TTest *t)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, t);
-	suite_add_tcase(s, tc);
-}
-
 int
 main(void)
 {
 	Suite *s = suite_create("crypto");
-	SRunner *sr;
-	int failed;
 
-	add(s, "/crypto/sign-verify/ec-p256", test_round_trip_ec);
-	add(s, "/crypto/sign-verify/ed25519", test_round_trip_ed25519);
-	add(s, "/crypto/sign-verify/rsa-2048-pss", test_round_trip_rsa);
-	add(s, "/crypto/sign/algorithms", test_sign_algorithms);
-	add(s, "/crypto/verify/rejects-other-schemes", test_verify_refuses_other_schemes);
-	add(s, "/crypto/verify/bad-arguments", test_verify_bad_arguments);
-	add(s, "/crypto/sign/rejects-unsupported-key", test_sign_refuses_unsupported_key);
-	add(s, "/crypto/check-key-type", test_check_key_type);
-	add(s, "/crypto/load/pubkey", test_load_pubkey);
-	add(s, "/crypto/load/privkey-formats", test_load_privkey_formats);
-	add(s, "/crypto/load/privkey", test_load_privkey);
-	add(s, "/crypto/load/pair-matches", test_loaded_pair_matches);
-	add(s, "/crypto/load/certs", test_load_certs);
-	add(s, "/crypto/keyid/known", test_keyid_known);
-	add(s, "/crypto/keyid/format", test_keyid_format);
-	add(s, "/crypto/verify-digest/openssl-cli", test_verify_digest_cli);
-	add(s, "/crypto/verify-digest/mismatch", test_verify_digest_mismatch);
-	add(s, "/crypto/verify-digest/pkey-sign", test_verify_digest_pkey_sign);
-	add(s, "/crypto/digestinfo-prefix", test_digestinfo_prefix);
-	add(s, "/crypto/dsse/round-trip", test_dsse_round_trip);
-	add(s, "/crypto/mech/names", test_mech_names);
-	add(s, "/crypto/sha256/vectors", test_sha256_vectors);
-	add(s, "/crypto/sha256-fd/large", test_sha256_fd_large);
-	add(s, "/crypto/sha256-fd/pipe-and-errors", test_sha256_fd_pipe_and_errors);
-	add(s, "/crypto/err/clears-queue", test_crypto_err_clears_queue);
-	add(s, "/util/hex", test_hex);
-	add(s, "/util/parse-u64", test_parse_u64);
-	add(s, "/util/read-file/limits", test_read_file_limits);
-	add(s, "/util/read-file/kinds", test_read_file_kinds);
-	add(s, "/util/read-file/closes-fd", test_read_file_no_fd_leak);
-	add(s, "/util/read-secret-file/modes", test_secret_modes);
-	add(s, "/util/read-secret-file/content", test_secret_content);
-	add(s, "/util/read-secret-file/limits", test_secret_limits);
-	add(s, "/util/write-file-atomic/replace", test_write_file_atomic);
-	add(s, "/util/write-file-atomic/failures", test_write_file_atomic_failures);
-	add(s, "/util/freezero-xstrdup", test_freezero_xstrdup);
-	add(s, "/log/escape", test_log_escape);
-	add(s, "/log/escape/truncation", test_log_escape_truncation);
-	add(s, "/log/plain", test_log_plain);
-	add(s, "/log/json", test_log_json);
-	add(s, "/log/long-message", test_log_long_message);
+	test_add(s, "/crypto/sign-verify/ec-p256", test_round_trip_ec, TEST_TIMEOUT_S);
+	test_add(s, "/crypto/sign-verify/ed25519", test_round_trip_ed25519, TEST_TIMEOUT_S);
+	test_add(s, "/crypto/sign-verify/rsa-2048-pss", test_round_trip_rsa, TEST_TIMEOUT_S);
+	test_add(s, "/crypto/sign/algorithms", test_sign_algorithms, TEST_TIMEOUT_S);
+	test_add(s, "/crypto/verify/rejects-other-schemes", test_verify_refuses_other_schemes,
+	    TEST_TIMEOUT_S);
+	test_add(s, "/crypto/verify/bad-arguments", test_verify_bad_arguments, TEST_TIMEOUT_S);
+	test_add(s, "/crypto/sign/rejects-unsupported-key", test_sign_refuses_unsupported_key,
+	    TEST_TIMEOUT_S);
+	test_add(s, "/crypto/check-key-type", test_check_key_type, TEST_TIMEOUT_S);
+	test_add(s, "/crypto/load/pubkey", test_load_pubkey, TEST_TIMEOUT_S);
+	test_add(s, "/crypto/load/privkey-formats", test_load_privkey_formats, TEST_TIMEOUT_S);
+	test_add(s, "/crypto/load/privkey", test_load_privkey, TEST_TIMEOUT_S);
+	test_add(s, "/crypto/load/pair-matches", test_loaded_pair_matches, TEST_TIMEOUT_S);
+	test_add(s, "/crypto/load/certs", test_load_certs, TEST_TIMEOUT_S);
+	test_add(s, "/crypto/keyid/known", test_keyid_known, TEST_TIMEOUT_S);
+	test_add(s, "/crypto/keyid/format", test_keyid_format, TEST_TIMEOUT_S);
+	test_add(s, "/crypto/verify-digest/openssl-cli", test_verify_digest_cli, TEST_TIMEOUT_S);
+	test_add(s, "/crypto/verify-digest/mismatch", test_verify_digest_mismatch, TEST_TIMEOUT_S);
+	test_add(s, "/crypto/verify-digest/pkey-sign", test_verify_digest_pkey_sign, TEST_TIMEOUT_S);
+	test_add(s, "/crypto/digestinfo-prefix", test_digestinfo_prefix, TEST_TIMEOUT_S);
+	test_add(s, "/crypto/dsse/round-trip", test_dsse_round_trip, TEST_TIMEOUT_S);
+	test_add(s, "/crypto/mech/names", test_mech_names, TEST_TIMEOUT_S);
+	test_add(s, "/crypto/sha256/vectors", test_sha256_vectors, TEST_TIMEOUT_S);
+	test_add(s, "/crypto/sha256-fd/large", test_sha256_fd_large, TEST_TIMEOUT_S);
+	test_add(s, "/crypto/sha256-fd/pipe-and-errors", test_sha256_fd_pipe_and_errors, TEST_TIMEOUT_S);
+	test_add(s, "/crypto/err/clears-queue", test_crypto_err_clears_queue, TEST_TIMEOUT_S);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run(s);
 }

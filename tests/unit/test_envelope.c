@@ -3,17 +3,17 @@
  * malformed shape, the size and signature-count limits at their edges),
  * salvage of the payload, and serialize/parse round trips.
  */
-#include <check.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "envelope.h"
+#include "testlib.h"
 
 int main(void);
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define TEST_TIMEOUT_S TEST_TIMEOUT_DEFAULT /* Check's */
 
 /* "hello world" and "c2ln" ("sig") in base64. */
 #define HW_B64 "aGVsbG8gd29ybGQ="
@@ -277,7 +277,7 @@ START_TEST(test_malformed_shapes)
 	};
 	size_t i;
 
-	for (i = 0; i < NELEM(bad); i++)
+	for (i = 0; i < nitems(bad); i++)
 		expect_malformed(bad[i]);
 }
 END_TEST
@@ -525,37 +525,22 @@ START_TEST(test_builder_arguments)
 }
 END_TEST
 
-static void
-add(Suite *s, const char *name, const TTest *t)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_test(tc, t);
-	suite_add_tcase(s, tc);
-}
-
 int
 main(void)
 {
 	Suite *s = suite_create("envelope");
-	SRunner *sr;
-	int failed;
 
-	add(s, "/envelope/pae/dsse-spec-example", test_pae_spec_example);
-	add(s, "/envelope/pae/length-prefix", test_pae_vectors);
-	add(s, "/envelope/parse/valid", test_parse_valid);
-	add(s, "/envelope/parse/signature-count", test_sig_count);
-	add(s, "/envelope/parse/size-limit", test_size_limit);
-	add(s, "/envelope/parse/malformed-shapes", test_malformed_shapes);
-	add(s, "/envelope/parse/string-limits", test_string_limits);
-	add(s, "/envelope/salvage", test_salvage);
-	add(s, "/envelope/serialize/exact", test_serialize_exact);
-	add(s, "/envelope/serialize/round-trip", test_round_trip);
-	add(s, "/envelope/builder/arguments", test_builder_arguments);
+	test_add(s, "/envelope/pae/dsse-spec-example", test_pae_spec_example, TEST_TIMEOUT_S);
+	test_add(s, "/envelope/pae/length-prefix", test_pae_vectors, TEST_TIMEOUT_S);
+	test_add(s, "/envelope/parse/valid", test_parse_valid, TEST_TIMEOUT_S);
+	test_add(s, "/envelope/parse/signature-count", test_sig_count, TEST_TIMEOUT_S);
+	test_add(s, "/envelope/parse/size-limit", test_size_limit, TEST_TIMEOUT_S);
+	test_add(s, "/envelope/parse/malformed-shapes", test_malformed_shapes, TEST_TIMEOUT_S);
+	test_add(s, "/envelope/parse/string-limits", test_string_limits, TEST_TIMEOUT_S);
+	test_add(s, "/envelope/salvage", test_salvage, TEST_TIMEOUT_S);
+	test_add(s, "/envelope/serialize/exact", test_serialize_exact, TEST_TIMEOUT_S);
+	test_add(s, "/envelope/serialize/round-trip", test_round_trip, TEST_TIMEOUT_S);
+	test_add(s, "/envelope/builder/arguments", test_builder_arguments, TEST_TIMEOUT_S);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run(s);
 }

@@ -1,11 +1,11 @@
 /*
  * test_err.c — the error table against SPEC §7.
  */
-#include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
+#include "testlib.h"
 
 int main(void);
 
@@ -24,7 +24,7 @@ static const char *const spec_failed[] = {
 	"hsm.unavailable", "hsm.sign_failed", "store.failed", "internal",
 };
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define TEST_TIMEOUT_S TEST_TIMEOUT_DEFAULT /* Check's */
 #define FIRST_ERR (-1)
 #define LAST_ERR (-(int)SG_ERR_COUNT_I + 1)
 
@@ -90,7 +90,7 @@ START_TEST(test_spec_rejected)
 	size_t i;
 	int r;
 
-	for (i = 0; i < NELEM(spec_rejected); i++) {
+	for (i = 0; i < nitems(spec_rejected); i++) {
 		r = sg_err_from_code(spec_rejected[i]);
 		ck_assert_msg(r < 0, "%s missing", spec_rejected[i]);
 		ck_assert_str_eq(sg_err_code(r), spec_rejected[i]);
@@ -104,7 +104,7 @@ START_TEST(test_spec_failed)
 	size_t i;
 	int r;
 
-	for (i = 0; i < NELEM(spec_failed); i++) {
+	for (i = 0; i < nitems(spec_failed); i++) {
 		r = sg_err_from_code(spec_failed[i]);
 		ck_assert_msg(r < 0, "%s missing", spec_failed[i]);
 		ck_assert_str_eq(sg_err_code(r), spec_failed[i]);
@@ -121,16 +121,16 @@ START_TEST(test_no_code_outside_spec)
 
 	for (r = FIRST_ERR; r >= LAST_ERR; r--) {
 		found = 0;
-		for (i = 0; i < NELEM(spec_rejected); i++)
+		for (i = 0; i < nitems(spec_rejected); i++)
 			found |= strcmp(sg_err_code(r), spec_rejected[i]) == 0;
-		for (i = 0; i < NELEM(spec_failed); i++)
+		for (i = 0; i < nitems(spec_failed); i++)
 			found |= strcmp(sg_err_code(r), spec_failed[i]) == 0;
 		ck_assert_msg(found, "code %d: %s not in SPEC", r, sg_err_code(r));
 		if (strcmp(sg_err_code(r), "internal") != 0)
 			total++;
 	}
 	/* Every SPEC code but "internal" has exactly one enum value. */
-	ck_assert_uint_eq(total, NELEM(spec_rejected) + NELEM(spec_failed) - 1);
+	ck_assert_uint_eq(total, nitems(spec_rejected) + nitems(spec_failed) - 1);
 }
 END_TEST
 
@@ -139,7 +139,7 @@ START_TEST(test_unknown_values)
 	static const int bad[] = { 1, 42, LAST_ERR - 1, -1000, -2147483647 - 1 };
 	size_t i;
 
-	for (i = 0; i < NELEM(bad); i++) {
+	for (i = 0; i < nitems(bad); i++) {
 		ck_assert_str_eq(sg_err_code(bad[i]), "internal");
 		ck_assert_str_eq(sg_strerror(bad[i]), sg_strerror(SG_ERR_INTERNAL));
 		ck_assert_int_eq(sg_err_status(bad[i]), SG_STATUS_FAILED);
@@ -167,37 +167,22 @@ START_TEST(test_status_names)
 }
 END_TEST
 
-static void
-add(Suite *s, const char *name, const TTest *t)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_test(tc, t);
-	suite_add_tcase(s, tc);
-}
-
 int
 main(void)
 {
 	Suite *s = suite_create("err");
-	SRunner *sr;
-	int failed;
 
-	add(s, "/err/ok", test_ok);
-	add(s, "/err/values", test_values);
-	add(s, "/err/every-code-has-text", test_every_code_has_text);
-	add(s, "/err/from-code/round-trip", test_from_code_round_trip);
-	add(s, "/err/spec/codes-unique", test_spec_codes_unique);
-	add(s, "/err/spec/rejected", test_spec_rejected);
-	add(s, "/err/spec/failed", test_spec_failed);
-	add(s, "/err/spec/no-code-outside", test_no_code_outside_spec);
-	add(s, "/err/unknown-values", test_unknown_values);
-	add(s, "/err/from-code/unknown", test_from_code_unknown);
-	add(s, "/err/status-names", test_status_names);
+	test_add(s, "/err/ok", test_ok, TEST_TIMEOUT_S);
+	test_add(s, "/err/values", test_values, TEST_TIMEOUT_S);
+	test_add(s, "/err/every-code-has-text", test_every_code_has_text, TEST_TIMEOUT_S);
+	test_add(s, "/err/from-code/round-trip", test_from_code_round_trip, TEST_TIMEOUT_S);
+	test_add(s, "/err/spec/codes-unique", test_spec_codes_unique, TEST_TIMEOUT_S);
+	test_add(s, "/err/spec/rejected", test_spec_rejected, TEST_TIMEOUT_S);
+	test_add(s, "/err/spec/failed", test_spec_failed, TEST_TIMEOUT_S);
+	test_add(s, "/err/spec/no-code-outside", test_no_code_outside_spec, TEST_TIMEOUT_S);
+	test_add(s, "/err/unknown-values", test_unknown_values, TEST_TIMEOUT_S);
+	test_add(s, "/err/from-code/unknown", test_from_code_unknown, TEST_TIMEOUT_S);
+	test_add(s, "/err/status-names", test_status_names, TEST_TIMEOUT_S);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run(s);
 }

@@ -3,7 +3,6 @@
  * signing callback (here a software key standing in for the HSM), checked
  * with OpenSSL as a consumer would check them.
  */
-#include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include "crypto.h"
 #include "format.h"
 #include "hsm.h"
+#include "testlib.h"
 
 static const char content[] = "firmware image bytes\n";
 
@@ -324,11 +324,8 @@ int
 main(void)
 {
 	Suite *s = suite_create("format");
-	TCase *tc = tcase_create("format");
-	SRunner *sr;
-	int failed;
+	TCase *tc = test_case(s, "format", 60);
 
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_cms_ecdsa);
 	tcase_add_test(tc, test_cms_rsa_pss);
 	tcase_add_test(tc, test_cms_rsa_pkcs1);
@@ -337,10 +334,5 @@ main(void)
 	tcase_add_test(tc, test_corrupt_signature_refused);
 	tcase_add_test(tc, test_wrong_key_refused);
 	tcase_add_test(tc, test_sign_error_passed_through);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run(s);
 }

@@ -1,29 +1,22 @@
 /*
  * test_hsm.c — hsm.h against a real SoftHSMv2 token.
  *
- * main() builds everything the tests need before any test runs: a temp
- * directory with its own SOFTHSM2_CONF and token directory, a token
- * initialized with softhsm2-util, keys generated with pkcs11-tool (good
- * ones, and every kind hsm_open() must refuse) and three PIN files.  Check
- * then runs each test in its own child process; the children inherit the
- * environment, so each loads SoftHSM afresh.  A missing tool is a failure,
- * never a skip.  The directory is removed on every exit of main().  The test
- * PIN is passed to the tools on their command line (it protects nothing)
- * and never printed.
+ * main() builds everything the tests need before any test runs: a SoftHSM
+ * token in a temp directory (softhsm.h), keys generated with pkcs11-tool
+ * (good ones, and every kind hsm_open() must refuse) and three PIN files.
+ * Check then runs each test in its own child process; the children inherit
+ * the environment, so each loads SoftHSM afresh.  A missing tool is a
+ * failure, never a skip.  The directory is removed on every exit of main().
+ * The test PIN is passed to the tools on their command line (it protects
+ * nothing) and never printed.
  */
-#include <check.h>
 #include <dlfcn.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
-#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/core_names.h>
@@ -34,97 +27,42 @@
 
 #include "hsm.h"
 #include "p11.h"
+#include "softhsm.h"
+#include "testlib.h"
 
 int main(void);
-
-extern char **environ;
 
 #ifndef SIGNER_PATH
 #error "SIGNER_PATH: the signet-signer in the build tree (tests/unit/meson.build)"
 #endif
-#ifndef SOFTHSM_MODULE
-#define SOFTHSM_MODULE "/usr/lib/softhsm/libsofthsm2.so"
-#endif
 #define TOKEN            "signet-test"
 #define TEST_PIN         "1234"
 #define WRONG_PIN        "9999"
-#define NELEM(a)         (sizeof(a) / sizeof((a)[0]))
 #define TEST_TIMEOUT_S   120
 #define THREADS          6
 #define SIGNS_PER_THREAD 20
 
-static char tmpdir[] = "/tmp/signet-test-hsm-XXXXXX";
-static int have_tmpdir;
-static char pin_path[PATH_MAX];       /* "1234", 0600 */
+static struct softhsm token;          /* its pin_file: "1234", 0600 */
 static char wrong_pin_path[PATH_MAX]; /* "9999", 0600 */
 static char open_pin_path[PATH_MAX];  /* "1234", 0644 */
 static char missing_pin_path[PATH_MAX];
-/* Always NULL here: in-process (see add()). */
+/* Always NULL here: in-process (see main()). */
 static const char *signer_path;
 
 /* ---- setup, in the parent ---- */
 
-/* Runs argv (searched in PATH) with stdout to /dev/null; 0 if it exits 0. */
-static int
-run(const char *const argv[])
-{
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	int status = 0, r;
-
-	if (posix_spawn_file_actions_init(&fa) != 0)
-		return -1;
-	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-	/* posix_spawnp() takes char *const argv[]; it does not modify them. */
-	r = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)(uintptr_t)argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (r != 0) {
-		fprintf(stderr, "test_hsm: cannot run %s: %s\n", argv[0], strerror(r));
-		return -1;
-	}
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		fprintf(stderr, "test_hsm: %s %s failed (status %d)\n", argv[0], argv[1], status);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-write_text(const char *path, const char *text, mode_t mode)
-{
-	size_t len = strlen(text);
-	int fd, ok;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-	if (fd == -1)
-		return -1;
-	ok = write(fd, text, len) == (ssize_t)len && fchmod(fd, mode) == 0;
-	ok = close(fd) == 0 && ok;
-	return ok ? 0 : -1;
-}
-
-/* pkcs11-tool, logged in to our token, with the given extra arguments. */
-static int
-p11tool(const char *a1, const char *a2, const char *a3, const char *a4, const char *a5, const char *a6,
-    const char *a7, const char *a8, const char *a9, const char *a10)
-{
-	const char *argv[] = { "pkcs11-tool", "--module", SOFTHSM_MODULE, "--login", "--pin", TEST_PIN,
-		"--token-label", TOKEN, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, NULL };
-
-	return run(argv);
-}
-
 static int
 keygen(const char *type, const char *id, const char *label, int extractable)
 {
-	return p11tool("--keypairgen", "--key-type", type, "--id", id, "--label", label, "--usage-sign",
-	    extractable ? "--extractable" : NULL, NULL);
+	return softhsm_keygen(&token, type, id, label, extractable);
 }
 
 static int
 delete_pubkey(const char *id)
 {
-	return p11tool("--delete-object", "--type", "pubkey", "--id", id, NULL, NULL, NULL, NULL, NULL);
+	const char *args[] = { "--delete-object", "--type", "pubkey", "--id", id, NULL };
+
+	return softhsm_tool(&token, args);
 }
 
 /* Replaces the public key object of key `id` by the public key of `from`. */
@@ -132,44 +70,24 @@ static int
 mispair(const char *id, const char *label, const char *from)
 {
 	char der[PATH_MAX];
+	const char *read_pub[] = { "--read-object", "--type", "pubkey", "--id", from, "-o", der, NULL };
+	const char *write_pub[] = { "--write-object", der, "--type", "pubkey", "--id", id, "--label", label,
+		NULL };
 
-	snprintf(der, sizeof(der), "%s/pub-%s.der", tmpdir, from);
-	if (p11tool("--read-object", "--type", "pubkey", "--id", from, "-o", der, NULL, NULL, NULL) != 0 ||
-	    delete_pubkey(id) != 0)
+	snprintf(der, sizeof(der), "%s/pub-%s.der", token.dir, from);
+	if (softhsm_tool(&token, read_pub) != 0 || delete_pubkey(id) != 0)
 		return -1;
-	return p11tool("--write-object", der, "--type", "pubkey", "--id", id, "--label", label, NULL, NULL);
+	return softhsm_tool(&token, write_pub);
 }
 
 static int
 setup(void)
 {
-	char path[PATH_MAX], conf[PATH_MAX * 2];
-	const char *init[] = { "softhsm2-util", "--init-token", "--free", "--label", TOKEN, "--so-pin",
-		TEST_PIN, "--pin", TEST_PIN, NULL };
-
-	if (mkdtemp(tmpdir) == NULL)
+	if (softhsm_init(&token, "signet-test-hsm", TOKEN, TEST_PIN) != 0 ||
+	    softhsm_pin_file(&token, "wrong-pin", WRONG_PIN, 0600, wrong_pin_path) != 0 ||
+	    softhsm_pin_file(&token, "open-pin", TEST_PIN, 0644, open_pin_path) != 0)
 		return -1;
-	have_tmpdir = 1;
-	snprintf(path, sizeof(path), "%s/tokens", tmpdir);
-	if (mkdir(path, 0700) != 0)
-		return -1;
-	snprintf(conf, sizeof(conf),
-	    "directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n", tmpdir);
-	snprintf(path, sizeof(path), "%s/softhsm2.conf", tmpdir);
-	if (write_text(path, conf, 0600) != 0 || setenv("SOFTHSM2_CONF", path, 1) != 0)
-		return -1;
-
-	snprintf(pin_path, sizeof(pin_path), "%s/pin", tmpdir);
-	snprintf(wrong_pin_path, sizeof(wrong_pin_path), "%s/wrong-pin", tmpdir);
-	snprintf(open_pin_path, sizeof(open_pin_path), "%s/open-pin", tmpdir);
-	snprintf(missing_pin_path, sizeof(missing_pin_path), "%s/no-such-pin", tmpdir);
-	if (write_text(pin_path, TEST_PIN "\n", 0600) != 0 ||
-	    write_text(wrong_pin_path, WRONG_PIN "\n", 0600) != 0 ||
-	    write_text(open_pin_path, TEST_PIN "\n", 0644) != 0)
-		return -1;
-
-	if (run(init) != 0)
-		return -1;
+	snprintf(missing_pin_path, sizeof(missing_pin_path), "%s/no-such-pin", token.dir);
 	/* Good keys. */
 	if (keygen("EC:prime256v1", "01", "ec-key", 0) != 0 || keygen("rsa:3072", "02", "rsa-key", 0) != 0)
 		return -1;
@@ -185,22 +103,6 @@ setup(void)
 	return 0;
 }
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void
-cleanup(void)
-{
-	if (have_tmpdir)
-		nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /* ---- helpers for the tests ---- */
 
 static struct hsm_config
@@ -209,7 +111,7 @@ config(const struct hsm_key_spec *keys, size_t nkeys)
 	struct hsm_config cfg = {
 		.module = SOFTHSM_MODULE,
 		.token = TOKEN,
-		.pin_file = pin_path,
+		.pin_file = token.pin_file,
 		.sessions = 2,
 		.keys = keys,
 		.nkeys = nkeys,
@@ -322,12 +224,12 @@ static const struct hsm_key_spec good_keys[] = {
 
 START_TEST(test_sign_every_mechanism)
 {
-	struct hsm_config cfg = config(good_keys, NELEM(good_keys));
+	struct hsm_config cfg = config(good_keys, nitems(good_keys));
 	struct hsm *h = open_ok(&cfg);
 	size_t i;
 	int n;
 
-	for (i = 0; i < NELEM(good_keys); i++) {
+	for (i = 0; i < nitems(good_keys); i++) {
 		EVP_PKEY *pub = NULL;
 
 		ck_assert_int_eq(hsm_public_key(h, i, &pub), 0);
@@ -342,7 +244,7 @@ END_TEST
 
 START_TEST(test_public_keys)
 {
-	struct hsm_config cfg = config(good_keys, NELEM(good_keys));
+	struct hsm_config cfg = config(good_keys, nitems(good_keys));
 	struct hsm *h = open_ok(&cfg);
 	EVP_PKEY *ec = NULL, *rsa = NULL, *attest = NULL;
 	char group[64] = "";
@@ -426,14 +328,14 @@ END_TEST
 START_TEST(test_sign_refuses_digest_length)
 {
 	static const size_t lens[] = { 0, 1, SHA256_LEN - 1, SHA256_LEN + 1, 48, 64 };
-	struct hsm_config cfg = config(good_keys, NELEM(good_keys));
+	struct hsm_config cfg = config(good_keys, nitems(good_keys));
 	struct hsm *h = open_ok(&cfg);
 	uint8_t digest[128], sig[HSM_SIG_MAX];
 	size_t i, k, sig_len;
 
 	memset(digest, 0x42, sizeof(digest));
-	for (k = 0; k < NELEM(good_keys); k++) {
-		for (i = 0; i < NELEM(lens); i++) {
+	for (k = 0; k < nitems(good_keys); k++) {
+		for (i = 0; i < nitems(lens); i++) {
 			memset(sig, 0xaa, sizeof(sig));
 			sig_len = 777;
 			ck_assert_int_eq(
@@ -448,14 +350,14 @@ END_TEST
 
 START_TEST(test_sign_refuses_bad_index)
 {
-	static const size_t idx[] = { NELEM(good_keys), NELEM(good_keys) + 1, SIZE_MAX };
-	struct hsm_config cfg = config(good_keys, NELEM(good_keys));
+	static const size_t idx[] = { nitems(good_keys), nitems(good_keys) + 1, SIZE_MAX };
+	struct hsm_config cfg = config(good_keys, nitems(good_keys));
 	struct hsm *h = open_ok(&cfg);
 	uint8_t digest[SHA256_LEN] = { 1 }, sig[HSM_SIG_MAX];
 	EVP_PKEY *sentinel = (EVP_PKEY *)(uintptr_t)0x1, *pub;
 	size_t i, sig_len;
 
-	for (i = 0; i < NELEM(idx); i++) {
+	for (i = 0; i < nitems(idx); i++) {
 		sig_len = 777;
 		ck_assert_int_eq(
 		    hsm_sign(h, idx[i], digest, sizeof(digest), sig, &sig_len), SG_ERR_INVALID_ARGUMENT);
@@ -465,7 +367,7 @@ START_TEST(test_sign_refuses_bad_index)
 		ck_assert_ptr_eq(pub, sentinel);
 	}
 	/* The last valid index works. */
-	ck_assert_int_eq(hsm_sign(h, NELEM(good_keys) - 1, digest, sizeof(digest), sig, &sig_len), 0);
+	ck_assert_int_eq(hsm_sign(h, nitems(good_keys) - 1, digest, sizeof(digest), sig, &sig_len), 0);
 	hsm_close(h);
 }
 END_TEST
@@ -565,7 +467,7 @@ START_TEST(test_mech_from_key)
 		{ "attest-ec", "pkcs11:object=ec-key", (enum sg_mech)42, 1 },
 		{ "attest-rsa", "pkcs11:object=rsa-key", SG_MECH_RSA_PKCS1_SHA256, 1 },
 	};
-	struct hsm_config cfg = config(spec, NELEM(spec));
+	struct hsm_config cfg = config(spec, nitems(spec));
 	struct hsm *h = open_ok(&cfg);
 	EVP_PKEY *ec = NULL, *rsa = NULL;
 	uint8_t digest[SHA256_LEN], sig[HSM_SIG_MAX];
@@ -655,13 +557,13 @@ END_TEST
 
 START_TEST(test_open_refuses_one_bad_key_among_good)
 {
-	struct hsm_key_spec spec[NELEM(good_keys) + 1];
+	struct hsm_key_spec spec[nitems(good_keys) + 1];
 	struct hsm_config cfg;
 
 	memcpy(spec, good_keys, sizeof(good_keys));
-	spec[NELEM(good_keys)] = (struct hsm_key_spec){ "bad", "pkcs11:object=ext-key",
+	spec[nitems(good_keys)] = (struct hsm_key_spec){ "bad", "pkcs11:object=ext-key",
 		SG_MECH_ECDSA_SHA256, 0 };
-	cfg = config(spec, NELEM(spec));
+	cfg = config(spec, nitems(spec));
 	open_refused(&cfg, SG_ERR_CONFIG, "key bad (pkcs11:object=ext-key) is extractable");
 }
 END_TEST
@@ -740,7 +642,7 @@ END_TEST
  * user logged in; closing it must not finalize or log out the first. */
 START_TEST(test_two_handles)
 {
-	struct hsm_config cfg = config(good_keys, NELEM(good_keys));
+	struct hsm_config cfg = config(good_keys, nitems(good_keys));
 	struct hsm *h1 = open_ok(&cfg), *h2 = open_ok(&cfg);
 	EVP_PKEY *pub = NULL;
 
@@ -758,7 +660,7 @@ END_TEST
 
 struct worker {
 	struct hsm *h;
-	EVP_PKEY *pubs[NELEM(good_keys)];
+	EVP_PKEY *pubs[nitems(good_keys)];
 	unsigned seed;
 	int ok;
 };
@@ -773,7 +675,7 @@ worker_main(void *arg)
 
 	w->ok = 0;
 	for (n = 0; n < SIGNS_PER_THREAD; n++) {
-		k = (w->seed + (unsigned)n) % NELEM(good_keys);
+		k = (w->seed + (unsigned)n) % nitems(good_keys);
 		if (RAND_bytes(digest, sizeof(digest)) != 1)
 			return NULL;
 		if (hsm_sign(w->h, k, digest, sizeof(digest), sig, &sig_len) != 0)
@@ -787,7 +689,7 @@ worker_main(void *arg)
 
 START_TEST(test_concurrent_signing)
 {
-	struct hsm_config cfg = config(good_keys, NELEM(good_keys));
+	struct hsm_config cfg = config(good_keys, nitems(good_keys));
 	struct hsm *h = open_ok(&cfg);
 	struct worker w[THREADS];
 	pthread_t t[THREADS];
@@ -798,7 +700,7 @@ START_TEST(test_concurrent_signing)
 		w[i].h = h;
 		w[i].seed = (unsigned)i;
 		w[i].ok = 0;
-		for (k = 0; k < NELEM(good_keys); k++)
+		for (k = 0; k < nitems(good_keys); k++)
 			ck_assert_int_eq(hsm_public_key(h, k, &w[i].pubs[k]), 0);
 	}
 	for (i = 0; i < THREADS; i++)
@@ -807,7 +709,7 @@ START_TEST(test_concurrent_signing)
 		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
 	for (i = 0; i < THREADS; i++) {
 		ck_assert_msg(w[i].ok, "worker %zu failed", i);
-		for (k = 0; k < NELEM(good_keys); k++)
+		for (k = 0; k < nitems(good_keys); k++)
 			EVP_PKEY_free(w[i].pubs[k]);
 	}
 	hsm_close(h);
@@ -846,22 +748,12 @@ START_TEST(test_rv_errors)
 	size_t i;
 
 	ck_assert_int_eq(hsm_rv_error(0), 0);
-	for (i = 0; i < NELEM(unavailable); i++)
+	for (i = 0; i < nitems(unavailable); i++)
 		ck_assert_int_eq(hsm_rv_error(unavailable[i]), SG_ERR_HSM_UNAVAILABLE);
-	for (i = 0; i < NELEM(failed); i++)
+	for (i = 0; i < nitems(failed); i++)
 		ck_assert_int_eq(hsm_rv_error(failed[i]), SG_ERR_HSM_SIGN_FAILED);
 }
 END_TEST
-
-static void
-add_one(Suite *s, const char *name, const TTest *t)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_set_timeout(tc, TEST_TIMEOUT_S);
-	tcase_add_test(tc, t);
-	suite_add_tcase(s, tc);
-}
 
 /*
  * Each test runs in-process (p11.h).  Through signet-signer the same
@@ -869,69 +761,56 @@ add_one(Suite *s, const char *name, const TTest *t)
  * configuration file; tests/unit/test_hsm_signer.c covers that path (key
  * list, refusals with their reasons, journal, restarts).
  */
-static void
-add(Suite *s, const char *name, const TTest *t)
-{
-	add_one(s, name, t);
-}
-
-static void
-add_once(Suite *s, const char *name, const TTest *t)
-{
-	add_one(s, name, t);
-}
-
 int
 main(void)
 {
 	Suite *s = suite_create("hsm");
-	SRunner *sr;
-	int failed;
+	int status;
 
 	if (setup() != 0) {
 		fprintf(stderr,
 		    "test_hsm: cannot set up the SoftHSM token (softhsm2-util and pkcs11-tool needed)\n");
-		cleanup();
+		softhsm_cleanup(&token);
 		return EXIT_FAILURE;
 	}
 
-	add(s, "/hsm/sign/every-mechanism", test_sign_every_mechanism);
-	add(s, "/hsm/sign/ecdsa-canonical-der", test_ecdsa_der);
-	add(s, "/hsm/sign/rsa-shapes", test_rsa_shapes);
-	add(s, "/hsm/sign/rejects-digest-length", test_sign_refuses_digest_length);
-	add(s, "/hsm/sign/rejects-bad-index", test_sign_refuses_bad_index);
-	add(s, "/hsm/sign/rejects-null", test_sign_refuses_null);
-	add(s, "/hsm/sign/concurrent", test_concurrent_signing);
-	add(s, "/hsm/public-key/types", test_public_keys);
-	add(s, "/hsm/open/no-keys", test_no_keys);
-	add(s, "/hsm/open/wrong-pin", test_open_wrong_pin);
-	add(s, "/hsm/open/pin-file-open-to-others", test_open_pin_file_open_to_others);
-	add(s, "/hsm/open/pin-file-missing", test_open_pin_file_missing);
-	add(s, "/hsm/open/missing-key", test_open_missing_key);
-	add(s, "/hsm/open/ambiguous-key", test_open_ambiguous_key);
-	add(s, "/hsm/open/ambiguous-label-resolved-by-id", test_open_ambiguous_key_resolved_by_id);
-	add(s, "/hsm/open/mech-from-key", test_mech_from_key);
-	add(s, "/hsm/open/extractable-key", test_open_extractable_key);
-	add(s, "/hsm/open/wrong-key-type", test_open_wrong_key_type);
-	add(s, "/hsm/open/rsa-too-small", test_open_rsa_too_small);
-	add(s, "/hsm/open/uri-rules", test_open_uri_rules);
-	add(s, "/hsm/open/rsa-without-public-object", test_open_rsa_without_public_object);
-	add(s, "/hsm/open/ec-without-public-object", test_open_ec_without_public_object);
-	add(s, "/hsm/open/mispaired-public-object", test_open_mispaired_public_object);
-	add(s, "/hsm/open/one-bad-key-among-good", test_open_refuses_one_bad_key_among_good);
-	add(s, "/hsm/open/module-and-token", test_open_module_and_token);
-	add(s, "/hsm/open/sessions-range", test_open_sessions_range);
-	add(s, "/hsm/open/rejects-null", test_open_refuses_null);
-	add(s, "/hsm/open/without-errbuf", test_open_without_errbuf);
-	add(s, "/hsm/open/two-handles", test_two_handles);
-	add_once(s, "/hsm/close/null", test_close_null);
-	add_once(s, "/hsm/rv/names", test_rv_names);
-	add_once(s, "/hsm/rv/errors", test_rv_errors);
+	test_add(s, "/hsm/sign/every-mechanism", test_sign_every_mechanism, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/sign/ecdsa-canonical-der", test_ecdsa_der, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/sign/rsa-shapes", test_rsa_shapes, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/sign/rejects-digest-length", test_sign_refuses_digest_length, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/sign/rejects-bad-index", test_sign_refuses_bad_index, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/sign/rejects-null", test_sign_refuses_null, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/sign/concurrent", test_concurrent_signing, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/public-key/types", test_public_keys, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/open/no-keys", test_no_keys, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/open/wrong-pin", test_open_wrong_pin, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/open/pin-file-open-to-others", test_open_pin_file_open_to_others, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/open/pin-file-missing", test_open_pin_file_missing, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/open/missing-key", test_open_missing_key, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/open/ambiguous-key", test_open_ambiguous_key, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/open/ambiguous-label-resolved-by-id", test_open_ambiguous_key_resolved_by_id,
+	    TEST_TIMEOUT_S);
+	test_add(s, "/hsm/open/mech-from-key", test_mech_from_key, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/open/extractable-key", test_open_extractable_key, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/open/wrong-key-type", test_open_wrong_key_type, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/open/rsa-too-small", test_open_rsa_too_small, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/open/uri-rules", test_open_uri_rules, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/open/rsa-without-public-object", test_open_rsa_without_public_object,
+	    TEST_TIMEOUT_S);
+	test_add(s, "/hsm/open/ec-without-public-object", test_open_ec_without_public_object, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/open/mispaired-public-object", test_open_mispaired_public_object, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/open/one-bad-key-among-good", test_open_refuses_one_bad_key_among_good,
+	    TEST_TIMEOUT_S);
+	test_add(s, "/hsm/open/module-and-token", test_open_module_and_token, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/open/sessions-range", test_open_sessions_range, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/open/rejects-null", test_open_refuses_null, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/open/without-errbuf", test_open_without_errbuf, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/open/two-handles", test_two_handles, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/close/null", test_close_null, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/rv/names", test_rv_names, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/rv/errors", test_rv_errors, TEST_TIMEOUT_S);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	cleanup();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	status = test_run(s);
+	softhsm_cleanup(&token);
+	return status;
 }

@@ -3,16 +3,16 @@
  * forms, percent-decoding, every rejection rule and both limits at their
  * edge and one past it.
  */
-#include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hsm.h"
+#include "testlib.h"
 
 int main(void);
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define TEST_TIMEOUT_S TEST_TIMEOUT_DEFAULT /* Check's */
 
 /* A sentinel that hsm_uri_parse() must leave in *ret on failure. */
 static struct hsm_uri sentinel_uri;
@@ -94,7 +94,7 @@ START_TEST(test_types)
 	char buf[64];
 	size_t i;
 
-	for (i = 0; i < NELEM(types); i++) {
+	for (i = 0; i < nitems(types); i++) {
 		struct hsm_uri *u;
 
 		strcpy(buf, "pkcs11:type=");
@@ -184,7 +184,7 @@ START_TEST(test_refuses_unknown_attribute)
 	};
 	size_t i;
 
-	for (i = 0; i < NELEM(bad); i++)
+	for (i = 0; i < nitems(bad); i++)
 		assert_refused(bad[i], SG_ERR_PARSE);
 }
 END_TEST
@@ -242,7 +242,7 @@ START_TEST(test_refuses_bad_percent)
 	};
 	size_t i;
 
-	for (i = 0; i < NELEM(bad); i++)
+	for (i = 0; i < nitems(bad); i++)
 		assert_refused(bad[i], SG_ERR_PARSE);
 }
 END_TEST
@@ -265,7 +265,7 @@ START_TEST(test_refuses_raw_characters)
 	};
 	size_t i;
 
-	for (i = 0; i < NELEM(bad); i++)
+	for (i = 0; i < nitems(bad); i++)
 		assert_refused(bad[i], SG_ERR_PARSE);
 }
 END_TEST
@@ -380,50 +380,35 @@ START_TEST(test_free_null)
 }
 END_TEST
 
-static void
-add(Suite *s, const char *name, const TTest *t)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_test(tc, t);
-	suite_add_tcase(s, tc);
-}
-
 int
 main(void)
 {
 	Suite *s = suite_create("hsm_uri");
-	SRunner *sr;
-	int failed;
 
-	add(s, "/hsm/uri/object-only", test_object_only);
-	add(s, "/hsm/uri/id-percent-encoded", test_id_percent);
-	add(s, "/hsm/uri/id-literal-and-hex-case", test_id_literal_and_mixed_case_hex);
-	add(s, "/hsm/uri/all-attributes", test_all_attributes);
-	add(s, "/hsm/uri/types", test_types);
-	add(s, "/hsm/uri/empty-path", test_empty_path);
-	add(s, "/hsm/uri/scheme-case", test_scheme_case);
-	add(s, "/hsm/uri/string-decoding", test_string_decoding);
-	add(s, "/hsm/uri/every-pchar", test_every_pchar);
-	add(s, "/hsm/uri/utf8-percent-encoded", test_utf8_percent_encoded);
-	add(s, "/hsm/uri/free-null", test_free_null);
-	add(s, "/hsm/uri/rejects-bad-scheme", test_refuses_bad_scheme);
-	add(s, "/hsm/uri/rejects-unknown-attribute", test_refuses_unknown_attribute);
-	add(s, "/hsm/uri/rejects-duplicate", test_refuses_duplicate);
-	add(s, "/hsm/uri/rejects-empty-value", test_refuses_empty_value);
-	add(s, "/hsm/uri/rejects-query-and-fragment", test_refuses_query_and_fragment);
-	add(s, "/hsm/uri/rejects-stray-separators", test_refuses_separators);
-	add(s, "/hsm/uri/rejects-bad-percent", test_refuses_bad_percent);
-	add(s, "/hsm/uri/rejects-raw-characters", test_refuses_raw_characters);
-	add(s, "/hsm/uri/rejects-nul-in-strings", test_refuses_nul_in_strings);
-	add(s, "/hsm/uri/rejects-bad-type", test_refuses_bad_type);
-	add(s, "/hsm/uri/rejects-null-arguments", test_refuses_null_arguments);
-	add(s, "/hsm/uri/limit/uri-length", test_uri_limit);
-	add(s, "/hsm/uri/limit/id-length", test_id_limit);
+	test_add(s, "/hsm/uri/object-only", test_object_only, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/uri/id-percent-encoded", test_id_percent, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/uri/id-literal-and-hex-case", test_id_literal_and_mixed_case_hex, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/uri/all-attributes", test_all_attributes, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/uri/types", test_types, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/uri/empty-path", test_empty_path, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/uri/scheme-case", test_scheme_case, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/uri/string-decoding", test_string_decoding, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/uri/every-pchar", test_every_pchar, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/uri/utf8-percent-encoded", test_utf8_percent_encoded, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/uri/free-null", test_free_null, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/uri/rejects-bad-scheme", test_refuses_bad_scheme, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/uri/rejects-unknown-attribute", test_refuses_unknown_attribute, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/uri/rejects-duplicate", test_refuses_duplicate, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/uri/rejects-empty-value", test_refuses_empty_value, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/uri/rejects-query-and-fragment", test_refuses_query_and_fragment, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/uri/rejects-stray-separators", test_refuses_separators, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/uri/rejects-bad-percent", test_refuses_bad_percent, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/uri/rejects-raw-characters", test_refuses_raw_characters, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/uri/rejects-nul-in-strings", test_refuses_nul_in_strings, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/uri/rejects-bad-type", test_refuses_bad_type, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/uri/rejects-null-arguments", test_refuses_null_arguments, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/uri/limit/uri-length", test_uri_limit, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/uri/limit/id-length", test_id_limit, TEST_TIMEOUT_S);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run(s);
 }

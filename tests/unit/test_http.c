@@ -5,7 +5,7 @@
  * here) counts and keeps the requests it gets; a listening socket that
  * never accepts stands for a server that never answers.
  */
-#include <check.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -26,6 +26,7 @@
 
 #include "http.h"
 #include "sgtime.h"
+#include "testlib.h"
 #include "util.h"
 
 #define TEST_TIMEOUT_S 30
@@ -147,12 +148,7 @@ handle(void)
 {
 	CURL *c;
 
-	unsetenv("http_proxy");
-	unsetenv("HTTP_PROXY");
-	unsetenv("https_proxy");
-	unsetenv("HTTPS_PROXY");
-	unsetenv("all_proxy");
-	unsetenv("ALL_PROXY");
+	unset_proxies();
 	ck_assert_int_eq(curl_global_init(CURL_GLOBAL_DEFAULT), CURLE_OK);
 	c = curl_easy_init();
 	ck_assert_ptr_nonnull(c);
@@ -298,7 +294,7 @@ make_cert(const char *san, const char *path, X509 **ret_cert, EVP_PKEY **ret_key
 static CURLcode
 tls_fetch(const char *san, int trust_it, long *code, int *requests)
 {
-	char dir[] = "/tmp/sg-http-XXXXXX", pem[64], url[64];
+	char *dir = test_tmpdir(), pem[PATH_MAX], url[64];
 	struct http_opts o = { .timeout_ms = 5000 };
 	struct server sv;
 	EVP_PKEY *key;
@@ -307,7 +303,6 @@ tls_fetch(const char *san, int trust_it, long *code, int *requests)
 	CURL *c = handle();
 	CURLcode cc;
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(pem, sizeof(pem), "%s/cert.pem", dir);
 	make_cert(san, pem, &x, &key);
 	tls = SSL_CTX_new(TLS_server_method());
@@ -324,8 +319,7 @@ tls_fetch(const char *san, int trust_it, long *code, int *requests)
 	SSL_CTX_free(tls);
 	X509_free(x);
 	EVP_PKEY_free(key);
-	unlink(pem);
-	rmdir(dir);
+	(void)tmpdir_free(dir);
 	return cc;
 }
 
@@ -379,22 +373,14 @@ int
 main(void)
 {
 	Suite *s = suite_create("http");
-	TCase *tc = tcase_create("/http/setup");
-	SRunner *sr;
-	int nf;
+	TCase *tc = test_case(s, "/http/setup", TEST_TIMEOUT_S);
 
 	/* A client that drops the connection must not kill the server. */
 	signal(SIGPIPE, SIG_IGN);
-	tcase_set_timeout(tc, TEST_TIMEOUT_S);
 	tcase_add_test(tc, test_protocols);
 	tcase_add_test(tc, test_no_redirect);
 	tcase_add_test(tc, test_timeout);
 	tcase_add_test(tc, test_tls_verification);
 	tcase_add_test(tc, test_refused_option);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run(s);
 }

@@ -1,7 +1,6 @@
 /*
  * test_idset.c — the set of job ids bound for good (agent/idset.h).
  */
-#include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 
 #include "idset.h"
 #include "job.h"
+#include "testlib.h"
 #include "util.h"
 
 #define SHA_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -17,37 +17,8 @@
 /* Differs from SHA_A only after the 16 bytes that are kept: the same job. */
 #define SHA_A_TAIL "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab"
 
-static char tmpdir[] = "/tmp/test_idset.XXXXXX";
-
-/* Under AddressSanitizer the resident set holds its shadow memory and its
- * quarantine of freed blocks: it says nothing about our own memory there. */
-#if defined(__SANITIZE_ADDRESS__)
-#define RSS_MEANINGFUL 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define RSS_MEANINGFUL 0
-#endif
-#endif
-#ifndef RSS_MEANINGFUL
-#define RSS_MEANINGFUL 1
-#endif
-
-/* This process's resident set (VmRSS) in kB. */
-static long
-rss_kb(void)
-{
-	char line[256];
-	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
+/* Made by main(); the tests' files are unlinked when made. */
+static char *tmpdir;
 
 static void
 make_id(unsigned n, char out[JOB_ID_LEN + 1])
@@ -235,9 +206,8 @@ int
 main(void)
 {
 	Suite *su = suite_create("idset");
-	TCase *tc = tcase_create("/idset");
-	SRunner *sr;
-	int failed;
+	TCase *tc = test_case(su, "/idset", 60);
+	int status;
 
 	tcase_add_test(tc, test_bind_first_stays);
 	tcase_add_test(tc, test_rejection_binds_its_submitter);
@@ -245,16 +215,11 @@ main(void)
 	tcase_add_test(tc, test_many_through_growth);
 	tcase_add_test(tc, test_memory_flat);
 	tcase_add_test(tc, test_no_dir);
-	tcase_set_timeout(tc, 60);
-	suite_add_tcase(su, tc);
-	if (mkdtemp(tmpdir) == NULL) {
+	if ((tmpdir = tmpdir_new(NULL, "test_idset")) == NULL) {
 		perror("mkdtemp");
 		return EXIT_FAILURE;
 	}
-	sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	(void)rmdir(tmpdir); /* the sets' files were unlinked when made */
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	status = test_run(su);
+	(void)tmpdir_free(tmpdir);
+	return status;
 }

@@ -3,7 +3,6 @@
  * with its exact code, the precedence between codes, every limit at its
  * edge, job_peek_id, the time checks and serialize/parse round trips.
  */
-#include <check.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,10 +10,11 @@
 
 #include "job.h"
 #include "json.h"
+#include "testlib.h"
 
 int main(void);
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define TEST_TIMEOUT_S TEST_TIMEOUT_DEFAULT /* Check's */
 
 #define ID "0123456789abcdef0123456789abcdef"
 #define SHA "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -50,7 +50,7 @@ mk(const char *name, const char *value)
 
 	ck_assert_ptr_nonnull(s);
 	s[o++] = '{';
-	for (i = 0; i < NELEM(members); i++) {
+	for (i = 0; i < nitems(members); i++) {
 		const char *v = members[i][1];
 		if (name != NULL && strcmp(name, members[i][0]) == 0) {
 			found = 1;
@@ -336,7 +336,7 @@ START_TEST(test_required)
 	};
 	size_t i;
 
-	for (i = 0; i < NELEM(required); i++)
+	for (i = 0; i < nitems(required); i++)
 		expect(required[i], NULL, SG_ERR_JOB_MALFORMED);
 	expect("ci", NULL, 0);
 	expect("note", NULL, 0);
@@ -365,7 +365,7 @@ START_TEST(test_types)
 	};
 	size_t i;
 
-	for (i = 0; i < NELEM(v); i++)
+	for (i = 0; i < nitems(v); i++)
 		expect(v[i].name, v[i].value, SG_ERR_JOB_MALFORMED);
 }
 END_TEST
@@ -393,7 +393,7 @@ START_TEST(test_times)
 	};
 	size_t i;
 
-	for (i = 0; i < NELEM(bad); i++) {
+	for (i = 0; i < nitems(bad); i++) {
 		expect("created", bad[i], SG_ERR_JOB_MALFORMED);
 		expect("expires", bad[i], SG_ERR_JOB_MALFORMED);
 	}
@@ -509,11 +509,11 @@ START_TEST(test_artifact_sha_size)
 	char art[1024];
 	size_t i;
 
-	for (i = 0; i < NELEM(bad_sha); i++) {
+	for (i = 0; i < nitems(bad_sha); i++) {
 		snprintf(art, sizeof(art), "{\"name\":\"a\",\"sha256\":%s,\"size\":1}", bad_sha[i]);
 		expect("artifact", art, SG_ERR_JOB_MALFORMED);
 	}
-	for (i = 0; i < NELEM(sizes); i++) {
+	for (i = 0; i < nitems(sizes); i++) {
 		snprintf(art, sizeof(art), "{\"name\":\"a\",\"sha256\":\"" SHA "\",\"size\":%s}",
 		    sizes[i].size);
 		expect("artifact", art, sizes[i].code);
@@ -537,7 +537,7 @@ START_TEST(test_ci)
 	char ci[2048], *s;
 	size_t i;
 
-	for (i = 0; i < NELEM(systems); i++) {
+	for (i = 0; i < nitems(systems); i++) {
 		snprintf(ci, sizeof(ci), "{\"system\":\"%s\"}", systems[i]);
 		expect("ci", ci, 0);
 	}
@@ -547,7 +547,7 @@ START_TEST(test_ci)
 	expect("ci", "{\"project\":\"\"}", 0);
 	expect("ci", "{\"ref\":\"refs/heads/\\u00e9\"}", 0);
 	expect("ci", "{\"ref\":\"a\\u0085\"}", SG_ERR_JOB_MALFORMED);
-	for (i = 1; i < NELEM(fields); i++) {
+	for (i = 1; i < nitems(fields); i++) {
 		s = str_of(CI_FIELD_MAX, 'c');
 		snprintf(ci, sizeof(ci), "{\"%s\":%s}", fields[i], s);
 		expect("ci", ci, 0);
@@ -594,7 +594,7 @@ START_TEST(test_ci_token)
 	expect("ci_token", s, 0);
 	free(s);
 	ck_assert_int_eq(JOB_CI_TOKEN_MAX, 8192);
-	for (i = 0; i < NELEM(bad); i++)
+	for (i = 0; i < nitems(bad); i++)
 		expect("ci_token", bad[i], SG_ERR_JOB_MALFORMED);
 	/* Twice is a duplicate member. */
 	s = mk("ci_token", "\"a.b.c\"");
@@ -856,50 +856,35 @@ START_TEST(test_serialize_refuses)
 }
 END_TEST
 
-static void
-add(Suite *s, const char *name, const TTest *t)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_test(tc, t);
-	suite_add_tcase(s, tc);
-}
-
 int
 main(void)
 {
 	Suite *s = suite_create("job");
-	SRunner *sr;
-	int failed;
 
-	add(s, "/job/parse/valid", test_valid);
-	add(s, "/job/parse/valid-minimal", test_valid_minimal);
-	add(s, "/job/parse/unparseable", test_unparseable);
-	add(s, "/job/parse/not-object", test_not_object);
-	add(s, "/job/parse/duplicates-and-escapes", test_duplicates_and_escapes);
-	add(s, "/job/parse/version", test_version);
-	add(s, "/job/parse/unknown-members", test_unknown_members);
-	add(s, "/job/parse/required", test_required);
-	add(s, "/job/parse/types", test_types);
-	add(s, "/job/parse/id", test_id);
-	add(s, "/job/parse/times", test_times);
-	add(s, "/job/parse/key", test_key);
-	add(s, "/job/parse/format", test_format);
-	add(s, "/job/parse/artifact-name", test_artifact_name);
-	add(s, "/job/parse/artifact-sha256-size", test_artifact_sha_size);
-	add(s, "/job/parse/ci", test_ci);
-	add(s, "/job/parse/ci-token", test_ci_token);
-	add(s, "/job/parse/note", test_note);
-	add(s, "/job/check-artifact-name", test_check_artifact_name);
-	add(s, "/job/peek-id", test_peek_id);
-	add(s, "/job/check-time", test_check_time);
-	add(s, "/job/format-names", test_formats);
-	add(s, "/job/serialize/round-trip", test_serialize_round_trip);
-	add(s, "/job/serialize/refuses-invalid", test_serialize_refuses);
+	test_add(s, "/job/parse/valid", test_valid, TEST_TIMEOUT_S);
+	test_add(s, "/job/parse/valid-minimal", test_valid_minimal, TEST_TIMEOUT_S);
+	test_add(s, "/job/parse/unparseable", test_unparseable, TEST_TIMEOUT_S);
+	test_add(s, "/job/parse/not-object", test_not_object, TEST_TIMEOUT_S);
+	test_add(s, "/job/parse/duplicates-and-escapes", test_duplicates_and_escapes, TEST_TIMEOUT_S);
+	test_add(s, "/job/parse/version", test_version, TEST_TIMEOUT_S);
+	test_add(s, "/job/parse/unknown-members", test_unknown_members, TEST_TIMEOUT_S);
+	test_add(s, "/job/parse/required", test_required, TEST_TIMEOUT_S);
+	test_add(s, "/job/parse/types", test_types, TEST_TIMEOUT_S);
+	test_add(s, "/job/parse/id", test_id, TEST_TIMEOUT_S);
+	test_add(s, "/job/parse/times", test_times, TEST_TIMEOUT_S);
+	test_add(s, "/job/parse/key", test_key, TEST_TIMEOUT_S);
+	test_add(s, "/job/parse/format", test_format, TEST_TIMEOUT_S);
+	test_add(s, "/job/parse/artifact-name", test_artifact_name, TEST_TIMEOUT_S);
+	test_add(s, "/job/parse/artifact-sha256-size", test_artifact_sha_size, TEST_TIMEOUT_S);
+	test_add(s, "/job/parse/ci", test_ci, TEST_TIMEOUT_S);
+	test_add(s, "/job/parse/ci-token", test_ci_token, TEST_TIMEOUT_S);
+	test_add(s, "/job/parse/note", test_note, TEST_TIMEOUT_S);
+	test_add(s, "/job/check-artifact-name", test_check_artifact_name, TEST_TIMEOUT_S);
+	test_add(s, "/job/peek-id", test_peek_id, TEST_TIMEOUT_S);
+	test_add(s, "/job/check-time", test_check_time, TEST_TIMEOUT_S);
+	test_add(s, "/job/format-names", test_formats, TEST_TIMEOUT_S);
+	test_add(s, "/job/serialize/round-trip", test_serialize_round_trip, TEST_TIMEOUT_S);
+	test_add(s, "/job/serialize/refuses-invalid", test_serialize_refuses, TEST_TIMEOUT_S);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run(s);
 }

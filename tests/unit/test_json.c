@@ -2,7 +2,6 @@
  * test_json.c — the strict JSON layer: RFC 8259 grammar, UTF-8, escapes,
  * the JSON_F_* facts, nesting depth, and the typed getters.
  */
-#include <check.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,10 +9,11 @@
 #include <string.h>
 
 #include "json.h"
+#include "testlib.h"
 
 int main(void);
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define TEST_TIMEOUT_S 30
 
 /* Parses len bytes from an exact-size heap copy, so that the sanitizers
  * see any read past the end. */
@@ -85,7 +85,7 @@ START_TEST(test_accepts_values)
 	};
 	size_t i;
 
-	for (i = 0; i < NELEM(ok); i++)
+	for (i = 0; i < nitems(ok); i++)
 		accept(ok[i]);
 }
 END_TEST
@@ -105,7 +105,7 @@ START_TEST(test_refuses_grammar)
 	};
 	size_t i;
 
-	for (i = 0; i < NELEM(bad); i++)
+	for (i = 0; i < nitems(bad); i++)
 		refuse(bad[i]);
 }
 END_TEST
@@ -149,7 +149,7 @@ START_TEST(test_utf8_valid)
 	};
 	size_t i;
 
-	for (i = 0; i < NELEM(ok); i++)
+	for (i = 0; i < nitems(ok); i++)
 		ck_assert_uint_eq(accept_flags(ok[i], strlen(ok[i])), 0);
 }
 END_TEST
@@ -183,7 +183,7 @@ START_TEST(test_utf8_invalid)
 	};
 	size_t i;
 
-	for (i = 0; i < NELEM(bad); i++)
+	for (i = 0; i < nitems(bad); i++)
 		refuse(bad[i]);
 	/* A sequence cut by the end of the buffer. */
 	refuse_len("\"\xe2\x82\xac\"", 3);
@@ -245,7 +245,7 @@ START_TEST(test_flags)
 	};
 	size_t i;
 
-	for (i = 0; i < NELEM(v); i++) {
+	for (i = 0; i < nitems(v); i++) {
 		unsigned f = accept_flags(v[i].s, strlen(v[i].s));
 		ck_assert_msg(f == v[i].flags, "%s: flags %#x, want %#x", v[i].s, f, v[i].flags);
 	}
@@ -563,45 +563,29 @@ START_TEST(test_utf8_helpers)
 }
 END_TEST
 
-static void
-add(Suite *s, const char *name, const TTest *t)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_test(tc, t);
-	tcase_set_timeout(tc, 30);
-	suite_add_tcase(s, tc);
-}
-
 int
 main(void)
 {
 	Suite *s = suite_create("json");
-	SRunner *sr;
-	int failed;
 
-	add(s, "/json/parse/accepts-values", test_accepts_values);
-	add(s, "/json/parse/rejects-grammar", test_refuses_grammar);
-	add(s, "/json/parse/rejects-nul-bytes", test_refuses_trailing_nul);
-	add(s, "/json/parse/rejects-raw-control", test_refuses_raw_control);
-	add(s, "/json/parse/utf8-valid", test_utf8_valid);
-	add(s, "/json/parse/utf8-invalid", test_utf8_invalid);
-	add(s, "/json/parse/surrogate-escapes", test_escapes_surrogates);
-	add(s, "/json/parse/flags", test_flags);
-	add(s, "/json/parse/duplicates-many", test_duplicates_many);
-	add(s, "/json/parse/depth-arrays", test_depth_arrays);
-	add(s, "/json/parse/depth-objects", test_depth_objects);
-	add(s, "/json/parse/depth-hostile", test_depth_hostile);
-	add(s, "/json/parse/length-bounded", test_length_bounded);
-	add(s, "/json/check-members", test_check_members);
-	add(s, "/json/get/typed", test_getters);
-	add(s, "/json/get/int", test_get_int);
-	add(s, "/json/print/add-round-trip", test_print_and_add);
-	add(s, "/json/utf8-helpers", test_utf8_helpers);
+	test_add(s, "/json/parse/accepts-values", test_accepts_values, TEST_TIMEOUT_S);
+	test_add(s, "/json/parse/rejects-grammar", test_refuses_grammar, TEST_TIMEOUT_S);
+	test_add(s, "/json/parse/rejects-nul-bytes", test_refuses_trailing_nul, TEST_TIMEOUT_S);
+	test_add(s, "/json/parse/rejects-raw-control", test_refuses_raw_control, TEST_TIMEOUT_S);
+	test_add(s, "/json/parse/utf8-valid", test_utf8_valid, TEST_TIMEOUT_S);
+	test_add(s, "/json/parse/utf8-invalid", test_utf8_invalid, TEST_TIMEOUT_S);
+	test_add(s, "/json/parse/surrogate-escapes", test_escapes_surrogates, TEST_TIMEOUT_S);
+	test_add(s, "/json/parse/flags", test_flags, TEST_TIMEOUT_S);
+	test_add(s, "/json/parse/duplicates-many", test_duplicates_many, TEST_TIMEOUT_S);
+	test_add(s, "/json/parse/depth-arrays", test_depth_arrays, TEST_TIMEOUT_S);
+	test_add(s, "/json/parse/depth-objects", test_depth_objects, TEST_TIMEOUT_S);
+	test_add(s, "/json/parse/depth-hostile", test_depth_hostile, TEST_TIMEOUT_S);
+	test_add(s, "/json/parse/length-bounded", test_length_bounded, TEST_TIMEOUT_S);
+	test_add(s, "/json/check-members", test_check_members, TEST_TIMEOUT_S);
+	test_add(s, "/json/get/typed", test_getters, TEST_TIMEOUT_S);
+	test_add(s, "/json/get/int", test_get_int, TEST_TIMEOUT_S);
+	test_add(s, "/json/print/add-round-trip", test_print_and_add, TEST_TIMEOUT_S);
+	test_add(s, "/json/utf8-helpers", test_utf8_helpers, TEST_TIMEOUT_S);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run(s);
 }

@@ -7,7 +7,6 @@
  * and the token truncated at every length; the JWK Set rules, each with
  * its message.
  */
-#include <check.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,10 +21,11 @@
 
 #include "b64.h"
 #include "jwt.h"
+#include "testlib.h"
 
 int main(void);
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define TEST_TIMEOUT_S 60
 #define NOW INT64_C(1800000000)       /* 2027-01-15T08:00:00Z */
 #define ISS "https://gitlab.example.com"
 #define GH_ISS "https://token.actions.githubusercontent.com"
@@ -223,7 +223,7 @@ verify(const char *tok, struct jwt_claims **ret, struct jwt_error *err)
 	/* An exact-size copy without a NUL: the parser must respect len. */
 	ck_assert_ptr_nonnull(copy);
 	memcpy(copy, tok, len);
-	r = jwt_verify(copy, len, issuers, NELEM(issuers), NOW, ret, err);
+	r = jwt_verify(copy, len, issuers, nitems(issuers), NOW, ret, err);
 	free(copy);
 	return r;
 }
@@ -340,7 +340,7 @@ START_TEST(map_gitlab)
 	char *c, *t;
 	size_t i;
 
-	for (i = 0; i < NELEM(v); i++) {
+	for (i = 0; i < nitems(v); i++) {
 		c = fmt("{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":%lld,"
 		    "\"project_path\":\"g/p\",%s}", (long long)(NOW + 60), v[i].members);
 		t = rs_token(c);
@@ -389,7 +389,7 @@ START_TEST(map_github)
 	char *c, *t;
 	size_t i;
 
-	for (i = 0; i < NELEM(v); i++) {
+	for (i = 0; i < nitems(v); i++) {
 		c = fmt("{\"iss\":\"" GH_ISS "\",\"aud\":\"" AUD "\",\"exp\":%lld,\"repository\":\"o/r\","
 		    "\"ref\":\"refs/tags/v2\",\"run_id\":\"5\"%s}", (long long)(NOW + 60), v[i].prot);
 		t = token_with("{\"alg\":\"ES256\",\"kid\":\"ec1\"}", c, ec_key);
@@ -661,7 +661,7 @@ START_TEST(alg_others)
 	char *c = gitlab_claims(NULL), *h, *t;
 	size_t i;
 
-	for (i = 0; i < NELEM(algs); i++) {
+	for (i = 0; i < nitems(algs); i++) {
 		h = fmt("{\"alg\":\"%s\",\"kid\":\"rsa1\"}", algs[i]);
 		t = token_with(h, c, rsa_key);
 		refused(t, JWT_FAULT_ALG, "refused (RS256 or ES256 only)");
@@ -1080,7 +1080,7 @@ START_TEST(jwks_rules)
 			{ "{\"keys\":[{\"kty\":\"RSA\",\"n\":\"%s\",\"e\":\"AQAB\"}]}", "keys[0]: kid must be" },
 			{ "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"\",\"n\":\"%s\",\"e\":\"AQAB\"}]}", "kid must be" },
 		};
-		for (i = 0; i < NELEM(bad); i++) {
+		for (i = 0; i < nitems(bad); i++) {
 			s = fmt(bad[i].tmpl, n);
 			jwks_refused(s, SG_ERR_PARSE, bad[i].why);
 			free(s);
@@ -1099,7 +1099,7 @@ START_TEST(jwks_rules)
 			{ "{\"keys\":[{\"kty\":\"EC\",\"kid\":\"k\",\"crv\":\"P-256\",\"x\":\"%s\",\"y\":\"%s\",\"alg\":\"RS256\"}]}",
 			  "alg must be ES256" },
 		};
-		for (i = 0; i < NELEM(bad); i++) {
+		for (i = 0; i < nitems(bad); i++) {
 			s = fmt(bad[i].tmpl, x, y);
 			jwks_refused(s, SG_ERR_PARSE, bad[i].why);
 			free(s);
@@ -1147,23 +1147,12 @@ START_TEST(jwks_rules)
 }
 END_TEST
 
-static void
-add(Suite *s, const char *name, const TTest *t)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, t);
-	suite_add_tcase(s, tc);
-}
-
 int
 main(void)
 {
 	Suite *s = suite_create("jwt");
-	SRunner *sr;
 	char err[256] = "", *r, *e;
-	int failed;
+	int status;
 
 	in_setup = 1;
 	/* The issuers: GitLab's keys are rsa1 and ec1. */
@@ -1199,36 +1188,33 @@ main(void)
 	}
 
 	in_setup = 0;
-	add(s, "/jwt/rs256/genuine", rs256_genuine);
-	add(s, "/jwt/es256/genuine", es256_genuine);
-	add(s, "/jwt/claims/map-gitlab", map_gitlab);
-	add(s, "/jwt/claims/map-github", map_github);
-	add(s, "/jwt/claims/lengths", claims_lengths);
-	add(s, "/jwt/claims/exp-missing-and-types", claims_exp_missing_and_types);
-	add(s, "/jwt/claims/duplicates", claims_duplicates);
-	add(s, "/jwt/time/expired", time_expired);
-	add(s, "/jwt/time/nbf-iat-future", time_nbf_iat);
-	add(s, "/jwt/aud/wrong", aud_wrong);
-	add(s, "/jwt/iss/wrong", iss_wrong);
-	add(s, "/jwt/kid/unknown", kid_unknown);
-	add(s, "/jwt/alg/none", alg_none);
-	add(s, "/jwt/alg/hs256-public-key-as-secret", alg_hs256);
-	add(s, "/jwt/alg/others-and-key-type", alg_others);
-	add(s, "/jwt/header/rules", header_rules);
-	add(s, "/jwt/tamper/claims", tamper_claims);
-	add(s, "/jwt/tamper/signature-bits", tamper_signature);
-	add(s, "/jwt/tamper/truncate", tamper_truncate);
-	add(s, "/jwt/size/8192-and-8193", size_limit);
-	add(s, "/jwt/form/base64url", form_base64url);
-	add(s, "/jwt/api/arguments", api_arguments);
-	add(s, "/jwt/jwks/good", jwks_good);
-	add(s, "/jwt/jwks/rsa-1024-refused", jwks_rsa_1024);
-	add(s, "/jwt/jwks/rules", jwks_rules);
+	test_add(s, "/jwt/rs256/genuine", rs256_genuine, TEST_TIMEOUT_S);
+	test_add(s, "/jwt/es256/genuine", es256_genuine, TEST_TIMEOUT_S);
+	test_add(s, "/jwt/claims/map-gitlab", map_gitlab, TEST_TIMEOUT_S);
+	test_add(s, "/jwt/claims/map-github", map_github, TEST_TIMEOUT_S);
+	test_add(s, "/jwt/claims/lengths", claims_lengths, TEST_TIMEOUT_S);
+	test_add(s, "/jwt/claims/exp-missing-and-types", claims_exp_missing_and_types, TEST_TIMEOUT_S);
+	test_add(s, "/jwt/claims/duplicates", claims_duplicates, TEST_TIMEOUT_S);
+	test_add(s, "/jwt/time/expired", time_expired, TEST_TIMEOUT_S);
+	test_add(s, "/jwt/time/nbf-iat-future", time_nbf_iat, TEST_TIMEOUT_S);
+	test_add(s, "/jwt/aud/wrong", aud_wrong, TEST_TIMEOUT_S);
+	test_add(s, "/jwt/iss/wrong", iss_wrong, TEST_TIMEOUT_S);
+	test_add(s, "/jwt/kid/unknown", kid_unknown, TEST_TIMEOUT_S);
+	test_add(s, "/jwt/alg/none", alg_none, TEST_TIMEOUT_S);
+	test_add(s, "/jwt/alg/hs256-public-key-as-secret", alg_hs256, TEST_TIMEOUT_S);
+	test_add(s, "/jwt/alg/others-and-key-type", alg_others, TEST_TIMEOUT_S);
+	test_add(s, "/jwt/header/rules", header_rules, TEST_TIMEOUT_S);
+	test_add(s, "/jwt/tamper/claims", tamper_claims, TEST_TIMEOUT_S);
+	test_add(s, "/jwt/tamper/signature-bits", tamper_signature, TEST_TIMEOUT_S);
+	test_add(s, "/jwt/tamper/truncate", tamper_truncate, TEST_TIMEOUT_S);
+	test_add(s, "/jwt/size/8192-and-8193", size_limit, TEST_TIMEOUT_S);
+	test_add(s, "/jwt/form/base64url", form_base64url, TEST_TIMEOUT_S);
+	test_add(s, "/jwt/api/arguments", api_arguments, TEST_TIMEOUT_S);
+	test_add(s, "/jwt/jwks/good", jwks_good, TEST_TIMEOUT_S);
+	test_add(s, "/jwt/jwks/rsa-1024-refused", jwks_rsa_1024, TEST_TIMEOUT_S);
+	test_add(s, "/jwt/jwks/rules", jwks_rules, TEST_TIMEOUT_S);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	status = test_run(s);
 	jwks_free(keys);
 	jwks_free((struct jwks *)(uintptr_t)issuers[1].keys);
 	free(jwks_text);
@@ -1236,5 +1222,5 @@ main(void)
 	EVP_PKEY_free(ec_key);
 	EVP_PKEY_free(other_rsa);
 	EVP_PKEY_free(rsa1024);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return status;
 }

@@ -4,17 +4,18 @@
  * every inclusion and consistency proof of small trees, genuine and
  * tampered.
  */
-#include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "merkle.h"
+#include "testlib.h"
 #include "util.h"
 
 int main(void);
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+/* The exhaustive loops take a while under the sanitizers. */
+#define TEST_TIMEOUT_S 120
 
 /* Trees up to this many leaves get every proof checked. */
 #define PROOF_SIZES_MAX 70
@@ -102,7 +103,7 @@ ct_leaves(uint8_t leaves[8][SHA256_LEN])
 	uint8_t in[16];
 	size_t i, len;
 
-	for (i = 0; i < NELEM(ct_inputs); i++) {
+	for (i = 0; i < nitems(ct_inputs); i++) {
 		len = strlen(ct_inputs[i].hex) / 2;
 		unhex(ct_inputs[i].hex, in, len);
 		merkle_leaf_hash(in, len, leaves[i]);
@@ -202,7 +203,7 @@ START_TEST(test_kat_inclusion)
 	size_t i, j, np;
 
 	ct_leaves(leaves);
-	for (i = 0; i < NELEM(ct_inclusion); i++) {
+	for (i = 0; i < nitems(ct_inclusion); i++) {
 		np = 999;
 		ck_assert_int_eq(merkle_inclusion_proof((const uint8_t(*)[SHA256_LEN])leaves,
 		    ct_inclusion[i].size, ct_inclusion[i].index, proof, &np), 0);
@@ -226,7 +227,7 @@ START_TEST(test_kat_consistency)
 	size_t i, j, np;
 
 	ct_leaves(leaves);
-	for (i = 0; i < NELEM(ct_consistency); i++) {
+	for (i = 0; i < nitems(ct_consistency); i++) {
 		np = 999;
 		ck_assert_int_eq(merkle_consistency_proof((const uint8_t(*)[SHA256_LEN])leaves,
 		    ct_consistency[i].size1, ct_consistency[i].size2, proof, &np), 0);
@@ -327,7 +328,7 @@ START_TEST(test_frontier_huge_sizes)
 	size_t i, np;
 
 	memset(leaf, 0x5a, sizeof(leaf));
-	for (i = 0; i < NELEM(sizes); i++) {
+	for (i = 0; i < nitems(sizes); i++) {
 		fake_tree(&t, sizes[i]);
 		np = 999;
 		ck_assert_int_eq(merkle_append(&t, leaf, proof, &np), 0);
@@ -712,41 +713,25 @@ START_TEST(test_consistency_edges)
 }
 END_TEST
 
-static void
-add(Suite *s, const char *name, const TTest *t)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_test(tc, t);
-	/* The exhaustive loops take a while under the sanitizers. */
-	tcase_set_timeout(tc, 120);
-	suite_add_tcase(s, tc);
-}
-
 int
 main(void)
 {
 	Suite *s = suite_create("merkle");
-	SRunner *sr;
-	int failed;
 
-	add(s, "/merkle/hash/empty-root", test_empty_root);
-	add(s, "/merkle/hash/leaf-and-node", test_leaf_and_node_hash);
-	add(s, "/merkle/kat/roots", test_kat_roots);
-	add(s, "/merkle/kat/inclusion", test_kat_inclusion);
-	add(s, "/merkle/kat/consistency", test_kat_consistency);
-	add(s, "/merkle/frontier/root-matches-reference", test_frontier_root_matches_reference);
-	add(s, "/merkle/frontier/append-proof-verifies", test_frontier_append_proof);
-	add(s, "/merkle/frontier/huge-sizes", test_frontier_huge_sizes);
-	add(s, "/merkle/frontier/full", test_frontier_full);
-	add(s, "/merkle/inclusion/all-small-trees", test_inclusion_all);
-	add(s, "/merkle/inclusion/bad-arguments", test_inclusion_refuses_bad_arguments);
-	add(s, "/merkle/consistency/all-small-trees", test_consistency_all);
-	add(s, "/merkle/consistency/edges", test_consistency_edges);
+	test_add(s, "/merkle/hash/empty-root", test_empty_root, TEST_TIMEOUT_S);
+	test_add(s, "/merkle/hash/leaf-and-node", test_leaf_and_node_hash, TEST_TIMEOUT_S);
+	test_add(s, "/merkle/kat/roots", test_kat_roots, TEST_TIMEOUT_S);
+	test_add(s, "/merkle/kat/inclusion", test_kat_inclusion, TEST_TIMEOUT_S);
+	test_add(s, "/merkle/kat/consistency", test_kat_consistency, TEST_TIMEOUT_S);
+	test_add(s, "/merkle/frontier/root-matches-reference", test_frontier_root_matches_reference,
+	    TEST_TIMEOUT_S);
+	test_add(s, "/merkle/frontier/append-proof-verifies", test_frontier_append_proof, TEST_TIMEOUT_S);
+	test_add(s, "/merkle/frontier/huge-sizes", test_frontier_huge_sizes, TEST_TIMEOUT_S);
+	test_add(s, "/merkle/frontier/full", test_frontier_full, TEST_TIMEOUT_S);
+	test_add(s, "/merkle/inclusion/all-small-trees", test_inclusion_all, TEST_TIMEOUT_S);
+	test_add(s, "/merkle/inclusion/bad-arguments", test_inclusion_refuses_bad_arguments, TEST_TIMEOUT_S);
+	test_add(s, "/merkle/consistency/all-small-trees", test_consistency_all, TEST_TIMEOUT_S);
+	test_add(s, "/merkle/consistency/edges", test_consistency_edges, TEST_TIMEOUT_S);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run(s);
 }

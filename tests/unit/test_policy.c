@@ -2,7 +2,6 @@
  * test_policy.c — policy.c (globs, every rule and code), quota.c, and the
  * policy members of config.c (each problem with its member path).
  */
-#include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include "crypto.h"
 #include "policy.h"
 #include "quota.h"
+#include "testlib.h"
 
 /* --- globs --- */
 START_TEST(glob_basics)
@@ -958,32 +958,26 @@ main(void)
 {
 	Suite *s = suite_create("policy");
 	TCase *tc;
-	SRunner *sr;
-	int nf;
 
-	tc = tcase_create("glob");
+	tc = test_case(s, "glob", TEST_TIMEOUT_DEFAULT);
 	tcase_add_test(tc, glob_basics);
 	tcase_add_test(tc, glob_bounded);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("/policy/decide");
+	tc = test_case(s, "/policy/decide", TEST_TIMEOUT_DEFAULT);
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, decide_allows);
 	tcase_add_test(tc, decide_codes);
 	tcase_add_test(tc, decide_quota);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("/policy/decide/ci-token");
+	tc = test_case(s, "/policy/decide/ci-token", TEST_TIMEOUT_DEFAULT);
 	tcase_add_checked_fixture(tc, ci_setup, ci_teardown);
 	tcase_add_test(tc, decide_ci_required);
 	tcase_add_test(tc, decide_ci_verified_wins);
 	tcase_add_test(tc, decide_ci_project_protected_issuer);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("/policy/quota-cert-serial");
+	tc = test_case(s, "/policy/quota-cert-serial", TEST_TIMEOUT_DEFAULT);
 	tcase_add_test(tc, quota_windows);
 	tcase_add_test(tc, quota_same_second);
 	tcase_add_test(tc, serial_normalize);
 	tcase_add_test(tc, cert_parse_limits);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("/config/policy");
+	tc = test_case(s, "/config/policy", TEST_TIMEOUT_DEFAULT);
 	tcase_add_test(tc, config_problems);
 	tcase_add_test(tc, config_identity_needs_ca);
 	tcase_add_test(tc, config_privsep_members);
@@ -994,10 +988,5 @@ main(void)
 	tcase_add_test(tc, config_ci_issuers);
 	tcase_add_test(tc, config_ci_problems);
 	tcase_add_test(tc, live_swap);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run(s);
 }

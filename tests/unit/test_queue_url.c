@@ -3,13 +3,15 @@
  * limit at its edge and one past it, and the ways curl's leniency could let
  * a wrong URL through.
  */
-#include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "queue.h"
+#include "testlib.h"
 
 int main(void);
+
+#define TEST_TIMEOUT_S TEST_TIMEOUT_DEFAULT /* Check's */
 
 /* A value that no parse leaves in *ret, to see that errors reset it. */
 static struct queue_url sentinel;
@@ -765,66 +767,52 @@ static Suite *
 queue_url_suite(void)
 {
 	Suite *s = suite_create("queue_url");
-	TCase *tc;
 
-#define ADD(name, fn) \
-	do { \
-		tc = tcase_create(name); \
-		tcase_add_test(tc, fn); \
-		suite_add_tcase(s, tc); \
-	} while (0)
-	ADD("/queue_url/redis/defaults", redis_defaults);
-	ADD("/queue_url/redis/full", redis_full);
-	ADD("/queue_url/redis/scheme-case-insensitive", redis_scheme_case);
-	ADD("/queue_url/redis/password-only", redis_password_only);
-	ADD("/queue_url/redis/user-only", redis_user_only);
-	ADD("/queue_url/redis/empty-password-is-none", redis_empty_password_is_none);
-	ADD("/queue_url/redis/encoded-colon-in-user", redis_encoded_colon_in_user);
-	ADD("/queue_url/redis/plus-is-not-space", redis_plus_is_not_space);
-	ADD("/queue_url/redis/ipv6", redis_ipv6);
-	ADD("/queue_url/redis/ipv6-zone", redis_ipv6_zone);
-	ADD("/queue_url/redis/port-edges", redis_port_edges);
-	ADD("/queue_url/redis/db-edges", redis_db_edges);
-	ADD("/queue_url/redis/query-fragment-refused", redis_query_fragment_refused);
-	ADD("/queue_url/redis/authority-required", redis_authority_required);
-	ADD("/queue_url/redis/nul-in-credentials", redis_nul_in_credentials);
-	ADD("/queue_url/redis/password-limit", redis_password_limit);
-	ADD("/queue_url/length-limit", url_length_limit);
-	ADD("/queue_url/other-schemes-refused", other_schemes_refused);
-	ADD("/queue_url/bad-bytes-refused", bad_bytes_refused);
-	ADD("/queue_url/unix/ok", unix_ok);
-	ADD("/queue_url/unix/percent-decoded", unix_percent_decoded);
-	ADD("/queue_url/unix/refusals", unix_refusals);
-	ADD("/queue_url/unix/path-limit", unix_path_limit);
-	ADD("/queue_url/null-arguments", null_arguments);
-	ADD("/queue_url/sentinel/ok", sentinel_ok);
-	ADD("/queue_url/sentinel/refusals", sentinel_refusals);
-	ADD("/queue_url/pct/hex-either-case", pct_hex_either_case);
-	ADD("/queue_url/pct/bad-escapes-refused", pct_bad_escapes_refused);
-	ADD("/queue_url/pct/control-bytes-refused", pct_control_bytes_refused);
-	ADD("/queue_url/redis/userinfo-rfc-chars", userinfo_rfc_chars);
-	ADD("/queue_url/redis/empty-userinfo", empty_userinfo);
-	ADD("/queue_url/redis/host-chars", host_chars);
-	ADD("/queue_url/redis/host-ipv4-numeric", host_ipv4_numeric);
-	ADD("/queue_url/redis/ipv6-forms", ipv6_forms);
-	ADD("/queue_url/redis/port-leading-zeros", port_leading_zeros);
-	ADD("/queue_url/redis/path-edges", path_edges);
-	ADD("/queue_url/unix/path-forms", unix_path_forms);
-	ADD("/queue_url/unix/path-limit-encoded", unix_path_limit_encoded);
-	ADD("/queue_url/redis/password-limit-encoded", password_limit_encoded);
-	ADD("/queue_url/sentinel/forms", sentinel_forms);
-#undef ADD
+	test_add(s, "/queue_url/redis/defaults", redis_defaults, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/redis/full", redis_full, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/redis/scheme-case-insensitive", redis_scheme_case, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/redis/password-only", redis_password_only, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/redis/user-only", redis_user_only, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/redis/empty-password-is-none", redis_empty_password_is_none, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/redis/encoded-colon-in-user", redis_encoded_colon_in_user, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/redis/plus-is-not-space", redis_plus_is_not_space, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/redis/ipv6", redis_ipv6, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/redis/ipv6-zone", redis_ipv6_zone, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/redis/port-edges", redis_port_edges, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/redis/db-edges", redis_db_edges, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/redis/query-fragment-refused", redis_query_fragment_refused, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/redis/authority-required", redis_authority_required, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/redis/nul-in-credentials", redis_nul_in_credentials, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/redis/password-limit", redis_password_limit, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/length-limit", url_length_limit, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/other-schemes-refused", other_schemes_refused, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/bad-bytes-refused", bad_bytes_refused, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/unix/ok", unix_ok, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/unix/percent-decoded", unix_percent_decoded, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/unix/refusals", unix_refusals, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/unix/path-limit", unix_path_limit, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/null-arguments", null_arguments, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/sentinel/ok", sentinel_ok, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/sentinel/refusals", sentinel_refusals, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/pct/hex-either-case", pct_hex_either_case, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/pct/bad-escapes-refused", pct_bad_escapes_refused, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/pct/control-bytes-refused", pct_control_bytes_refused, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/redis/userinfo-rfc-chars", userinfo_rfc_chars, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/redis/empty-userinfo", empty_userinfo, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/redis/host-chars", host_chars, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/redis/host-ipv4-numeric", host_ipv4_numeric, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/redis/ipv6-forms", ipv6_forms, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/redis/port-leading-zeros", port_leading_zeros, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/redis/path-edges", path_edges, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/unix/path-forms", unix_path_forms, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/unix/path-limit-encoded", unix_path_limit_encoded, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/redis/password-limit-encoded", password_limit_encoded, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/sentinel/forms", sentinel_forms, TEST_TIMEOUT_S);
 	return s;
 }
 
 int
 main(void)
 {
-	SRunner *sr = srunner_create(queue_url_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run(queue_url_suite());
 }

@@ -1,7 +1,6 @@
 /*
  * test_replay.c — the table of signed job ids (agent/replay.h).
  */
-#include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,41 +8,13 @@
 
 #include "replay.h"
 #include "sgtime.h"
+#include "testlib.h"
 
 #define SHA_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define SHA_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 
-static char tmpdir[] = "/tmp/test_replay.XXXXXX";
-
-/* Under AddressSanitizer the resident set holds its shadow memory and its
- * quarantine of freed blocks: it says nothing about our own memory there. */
-#if defined(__SANITIZE_ADDRESS__)
-#define RSS_MEANINGFUL 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define RSS_MEANINGFUL 0
-#endif
-#endif
-#ifndef RSS_MEANINGFUL
-#define RSS_MEANINGFUL 1
-#endif
-
-/* This process's resident set (VmRSS) in kB. */
-static long
-rss_kb(void)
-{
-	char line[256];
-	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
+/* Made by main(); the tests' files are unlinked when made. */
+static char *tmpdir;
 
 static void
 make_id(unsigned n, char out[JOB_ID_LEN + 1])
@@ -226,9 +197,8 @@ int
 main(void)
 {
 	Suite *s = suite_create("replay");
-	TCase *tc = tcase_create("/replay");
-	SRunner *sr;
-	int failed;
+	TCase *tc = test_case(s, "/replay", 60);
+	int status;
 
 	tcase_add_test(tc, test_claim_sign_replay);
 	tcase_add_test(tc, test_interrupted);
@@ -236,16 +206,11 @@ main(void)
 	tcase_add_test(tc, test_states_survive_growth);
 	tcase_add_test(tc, test_memory_flat);
 	tcase_add_test(tc, test_no_dir);
-	tcase_set_timeout(tc, 60);
-	suite_add_tcase(s, tc);
-	if (mkdtemp(tmpdir) == NULL) {
+	if ((tmpdir = tmpdir_new(NULL, "test_replay")) == NULL) {
 		perror("mkdtemp");
 		return EXIT_FAILURE;
 	}
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	(void)rmdir(tmpdir); /* the tables' files were unlinked when made */
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	status = test_run(s);
+	(void)tmpdir_free(tmpdir);
+	return status;
 }

@@ -3,7 +3,6 @@
  * signed, rejected and failed results, the presence rules of SPEC §6, the
  * limits at their edges and the message clean-up.
  */
-#include <check.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,10 +11,11 @@
 #include <cjson/cJSON.h>
 
 #include "result.h"
+#include "testlib.h"
 
 int main(void);
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define TEST_TIMEOUT_S TEST_TIMEOUT_DEFAULT /* Check's */
 
 #define ID "0123456789abcdef0123456789abcdef"
 #define SHA "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -361,7 +361,7 @@ START_TEST(test_presence_signed)
 	size_t i;
 
 	result_free(r);
-	for (i = 0; i < NELEM(required); i++)
+	for (i = 0; i < nitems(required); i++)
 		expect_mutation_refused(s, NULL, required[i], NULL, NULL);
 	expect_mutation_refused(s, NULL, NULL, "error",
 	    "{\"code\":\"internal\",\"message\":\"x\"}");
@@ -393,9 +393,9 @@ START_TEST(test_presence_not_signed)
 	r->error = SG_ERR_STORE_FAILED;
 	s = serialize_ok(r);
 	result_free(r);
-	for (i = 0; i < NELEM(signed_only); i++)
+	for (i = 0; i < nitems(signed_only); i++)
 		expect_mutation_refused(s, NULL, NULL, signed_only[i].name, signed_only[i].raw);
-	for (i = 0; i < NELEM(required); i++)
+	for (i = 0; i < nitems(required); i++)
 		expect_mutation_refused(s, NULL, required[i], NULL, NULL);
 	expect_mutation_refused(s, "error", "code", NULL, NULL);
 	expect_mutation_refused(s, "error", "message", NULL, NULL);
@@ -708,37 +708,22 @@ START_TEST(test_audit_proof_strict)
 }
 END_TEST
 
-static void
-add(Suite *s, const char *name, const TTest *t)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_test(tc, t);
-	suite_add_tcase(s, tc);
-}
-
 int
 main(void)
 {
 	Suite *s = suite_create("result");
-	SRunner *sr;
-	int failed;
 
-	add(s, "/result/round-trip/signed", test_signed_round_trip);
-	add(s, "/result/round-trip/rejected", test_rejected_round_trip);
-	add(s, "/result/round-trip/failed", test_failed_round_trip);
-	add(s, "/result/serialize/message-cleanup", test_message_cleanup);
-	add(s, "/result/parse/presence-signed", test_presence_signed);
-	add(s, "/result/parse/presence-not-signed", test_presence_not_signed);
-	add(s, "/result/parse/strict", test_strictness);
-	add(s, "/result/parse/limits", test_limits);
-	add(s, "/result/serialize/refuses-invalid", test_serialize_refuses);
-	add(s, "/result/audit-proof/round-trip", test_audit_proof_round_trip);
-	add(s, "/result/audit-proof/strict", test_audit_proof_strict);
+	test_add(s, "/result/round-trip/signed", test_signed_round_trip, TEST_TIMEOUT_S);
+	test_add(s, "/result/round-trip/rejected", test_rejected_round_trip, TEST_TIMEOUT_S);
+	test_add(s, "/result/round-trip/failed", test_failed_round_trip, TEST_TIMEOUT_S);
+	test_add(s, "/result/serialize/message-cleanup", test_message_cleanup, TEST_TIMEOUT_S);
+	test_add(s, "/result/parse/presence-signed", test_presence_signed, TEST_TIMEOUT_S);
+	test_add(s, "/result/parse/presence-not-signed", test_presence_not_signed, TEST_TIMEOUT_S);
+	test_add(s, "/result/parse/strict", test_strictness, TEST_TIMEOUT_S);
+	test_add(s, "/result/parse/limits", test_limits, TEST_TIMEOUT_S);
+	test_add(s, "/result/serialize/refuses-invalid", test_serialize_refuses, TEST_TIMEOUT_S);
+	test_add(s, "/result/audit-proof/round-trip", test_audit_proof_round_trip, TEST_TIMEOUT_S);
+	test_add(s, "/result/audit-proof/strict", test_audit_proof_strict, TEST_TIMEOUT_S);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run(s);
 }

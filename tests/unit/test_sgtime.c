@@ -1,17 +1,17 @@
 /*
  * test_sgtime.c — the one timestamp form: parse, format, round trip.
  */
-#include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "sgtime.h"
+#include "testlib.h"
 
 int main(void);
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define TEST_TIMEOUT_S TEST_TIMEOUT_DEFAULT /* Check's */
 #define UNTOUCHED INT64_C(-424242)
 
 static void
@@ -53,7 +53,7 @@ START_TEST(test_known_values)
 {
 	size_t i;
 
-	for (i = 0; i < NELEM(known); i++)
+	for (i = 0; i < nitems(known); i++)
 		ck_assert_int_eq(parse_ok(known[i].s), known[i].t);
 }
 END_TEST
@@ -63,7 +63,7 @@ START_TEST(test_format_known_values)
 	char out[SGTIME_LEN + 1];
 	size_t i;
 
-	for (i = 0; i < NELEM(known); i++) {
+	for (i = 0; i < nitems(known); i++) {
 		memset(out, 'x', sizeof(out));
 		sgtime_format(known[i].t, out);
 		ck_assert_str_eq(out, known[i].s);
@@ -141,7 +141,7 @@ START_TEST(test_month_lengths)
 	};
 	size_t i;
 
-	for (i = 0; i < NELEM(last_ok); i++) {
+	for (i = 0; i < nitems(last_ok); i++) {
 		parse_ok(last_ok[i]);
 		assert_refused(one_past[i]);
 	}
@@ -220,37 +220,22 @@ START_TEST(test_now_and_mono)
 }
 END_TEST
 
-static void
-add(Suite *s, const char *name, const TTest *t)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_test(tc, t);
-	suite_add_tcase(s, tc);
-}
-
 int
 main(void)
 {
 	Suite *s = suite_create("sgtime");
-	SRunner *sr;
-	int failed;
 
-	add(s, "/sgtime/parse/known-values", test_known_values);
-	add(s, "/sgtime/format/known-values", test_format_known_values);
-	add(s, "/sgtime/format/clamps", test_format_clamps);
-	add(s, "/sgtime/round-trip/days", test_round_trip_days);
-	add(s, "/sgtime/parse/leap-years", test_leap_years);
-	add(s, "/sgtime/parse/month-lengths", test_month_lengths);
-	add(s, "/sgtime/parse/field-ranges", test_field_ranges);
-	add(s, "/sgtime/parse/year-range", test_year_range);
-	add(s, "/sgtime/parse/rejects-other-forms", test_refuses_other_forms);
-	add(s, "/sgtime/parse/length-edges", test_length_edges);
-	add(s, "/sgtime/now-and-mono", test_now_and_mono);
+	test_add(s, "/sgtime/parse/known-values", test_known_values, TEST_TIMEOUT_S);
+	test_add(s, "/sgtime/format/known-values", test_format_known_values, TEST_TIMEOUT_S);
+	test_add(s, "/sgtime/format/clamps", test_format_clamps, TEST_TIMEOUT_S);
+	test_add(s, "/sgtime/round-trip/days", test_round_trip_days, TEST_TIMEOUT_S);
+	test_add(s, "/sgtime/parse/leap-years", test_leap_years, TEST_TIMEOUT_S);
+	test_add(s, "/sgtime/parse/month-lengths", test_month_lengths, TEST_TIMEOUT_S);
+	test_add(s, "/sgtime/parse/field-ranges", test_field_ranges, TEST_TIMEOUT_S);
+	test_add(s, "/sgtime/parse/year-range", test_year_range, TEST_TIMEOUT_S);
+	test_add(s, "/sgtime/parse/rejects-other-forms", test_refuses_other_forms, TEST_TIMEOUT_S);
+	test_add(s, "/sgtime/parse/length-edges", test_length_edges, TEST_TIMEOUT_S);
+	test_add(s, "/sgtime/now-and-mono", test_now_and_mono, TEST_TIMEOUT_S);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run(s);
 }

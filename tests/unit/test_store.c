@@ -3,9 +3,9 @@
  * never replaced, no path goes through a link, files follow the umask or
  * the configured mode.
  */
-#include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,12 +13,14 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "testlib.h"
 
 #define ID1 "0123456789abcdef0123456789abcdef"
 #define ID2 "fedcba9876543210fedcba9876543210"
 
-static char base[] = "/tmp/test_store.XXXXXX";
-static char url[sizeof(base) + 16];
+/* The store's directory and its URL, made by main(). */
+static char *base;
+static char url[PATH_MAX + 16];
 
 static struct store *
 open_store(unsigned mode)
@@ -255,11 +257,10 @@ int
 main(void)
 {
 	Suite *su = suite_create("store");
-	TCase *tc = tcase_create("/store/file");
-	SRunner *sr;
-	int failed;
+	TCase *tc = test_case(su, "/store/file", TEST_TIMEOUT_DEFAULT);
+	int status;
 
-	if (mkdtemp(base) == NULL) {
+	if ((base = tmpdir_new(NULL, "test_store")) == NULL) {
 		perror("mkdtemp");
 		return EXIT_FAILURE;
 	}
@@ -269,17 +270,8 @@ main(void)
 	tcase_add_test(tc, test_put_replaces);
 	tcase_add_test(tc, test_modes);
 	tcase_add_test(tc, test_mode_limits);
-	suite_add_tcase(su, tc);
-	sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	{
-		char cmd[sizeof(base) + 16];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
-		if (system(cmd) != 0)
-			fprintf(stderr, "cannot remove %s\n", base);
-	}
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	status = test_run(su);
+	if (tmpdir_free(base) != 0)
+		fprintf(stderr, "cannot remove %s\n", url);
+	return status;
 }

@@ -5,11 +5,9 @@
  * are a closed port; a target that never answers is a listening socket
  * that never accepts.
  */
-#include <check.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <openssl/sha.h>
@@ -27,6 +25,7 @@
 
 #include "sgtime.h"
 #include "signet_version.h"
+#include "testlib.h"
 #include "util.h"
 #include "webhook.h"
 
@@ -43,21 +42,11 @@
 /* main() makes base_dir and removes it at the end, so that what a failed
  * test leaves (Check ends it with _exit) goes too; each test gets tmpdir
  * inside it. */
-static char base_dir[] = "/tmp/sg-webhook-XXXXXX";
-static char tmpdir[64];
+static char *base_dir;
+static char *tmpdir;
 static char secret_path[PATH_MAX + 32], out_dir[PATH_MAX + 32];
-static int have_tmpdir;
 static pid_t receiver_pid = -1;
 static int receiver_port;
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static void
 stop_receiver(void)
@@ -75,40 +64,17 @@ static void
 teardown(void)
 {
 	stop_receiver();
-	if (have_tmpdir)
-		nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	have_tmpdir = 0;
-}
-
-static int
-write_text(const char *path, const char *s, mode_t mode)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	size_t len = strlen(s);
-
-	if (fd < 0)
-		return -1;
-	if (write(fd, s, len) != (ssize_t)len || fchmod(fd, mode) != 0) {
-		close(fd);
-		return -1;
-	}
-	return close(fd);
+	(void)tmpdir_free(tmpdir);
+	tmpdir = NULL;
 }
 
 static void
 setup(void)
 {
-	/* The receiver is on 127.0.0.1; a proxy from the environment must not
-	 * get in the way. */
-	unsetenv("http_proxy");
-	unsetenv("HTTP_PROXY");
-	unsetenv("https_proxy");
-	unsetenv("HTTPS_PROXY");
-	unsetenv("all_proxy");
-	unsetenv("ALL_PROXY");
-	snprintf(tmpdir, sizeof(tmpdir), "%s/test-XXXXXX", base_dir);
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-	have_tmpdir = 1;
+	/* The receiver is on 127.0.0.1. */
+	unset_proxies();
+	tmpdir = tmpdir_new(base_dir, "test");
+	ck_assert_ptr_nonnull(tmpdir);
 	snprintf(secret_path, sizeof(secret_path), "%s/secret", tmpdir);
 	snprintf(out_dir, sizeof(out_dir), "%s/out", tmpdir);
 	ck_assert_int_eq(write_text(secret_path, SECRET "\n", 0600), 0);
@@ -924,62 +890,46 @@ main(void)
 {
 	Suite *s = suite_create("webhook");
 	TCase *tc;
-	SRunner *sr;
-	int nf;
+	int status;
 
-	if (mkdtemp(base_dir) == NULL) {
+	if ((base_dir = tmpdir_new(NULL, "sg-webhook")) == NULL) {
 		perror("mkdtemp");
 		return EXIT_FAILURE;
 	}
 
-	tc = tcase_create("/webhook/deliver");
+	tc = test_case(s, "/webhook/deliver", TEST_TIMEOUT_S);
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, TEST_TIMEOUT_S);
 	tcase_add_test(tc, deliver_signed_global);
 	tcase_add_test(tc, deliver_wrong_secret_noticed);
 	tcase_add_test(tc, deliver_secret_one_newline);
 	tcase_add_test(tc, deliver_body_sizes);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("/webhook/route");
+	tc = test_case(s, "/webhook/route", TEST_TIMEOUT_S);
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, TEST_TIMEOUT_S);
 	tcase_add_test(tc, route_key_owner);
 	tcase_add_test(tc, route_events_mask);
 	tcase_add_test(tc, route_bad_id);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("/webhook/retry");
+	tc = test_case(s, "/webhook/retry", TEST_TIMEOUT_S);
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, TEST_TIMEOUT_S);
 	tcase_add_test(tc, retry_until_success);
 	tcase_add_test(tc, retry_not_on_404);
 	tcase_add_test(tc, retry_503_until_deadline);
 	tcase_add_test(tc, retry_unreachable_deadline);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("/webhook/queue");
+	tc = test_case(s, "/webhook/queue", TEST_TIMEOUT_S);
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, TEST_TIMEOUT_S);
 	tcase_add_test(tc, queue_overflow_counted);
 	tcase_add_test(tc, notify_never_blocks);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("/webhook/stop");
+	tc = test_case(s, "/webhook/stop", TEST_TIMEOUT_S);
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, TEST_TIMEOUT_S);
 	tcase_add_test(tc, stop_bounded_by_drain);
 	tcase_add_test(tc, stop_drains_queue);
 	tcase_add_test(tc, stop_one_attempt_no_backoff);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("/webhook/start");
+	tc = test_case(s, "/webhook/start", TEST_TIMEOUT_S);
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, TEST_TIMEOUT_S);
 	tcase_add_test(tc, start_empty);
 	tcase_add_test(tc, start_secret_file_modes);
 	tcase_add_test(tc, start_bad_urls);
 	tcase_add_test(tc, start_bad_options);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	nftw(base_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	status = test_run(s);
+	(void)tmpdir_free(base_dir);
+	return status;
 }
