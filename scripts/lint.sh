@@ -7,16 +7,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
 
-mapfile -t scripts < <(git ls-files '*.sh' '.ci/run' ':!tests/integration/*.sh')
+mapfile -t scripts < <(git ls-files '*.sh' '.ci/run')
 echo "== shellcheck: ${#scripts[@]} scripts"
 shellcheck -x "${scripts[@]}" || status=1
 
 echo "== cppcheck"
 [ -f build/signet_version.h ] || { meson setup build >/dev/null; }
 cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance --inline-suppr \
-	--std=c11 -D__GNUC__ -I common -I queue -I hsm -I agent -I submitter -I build \
+	--std=c11 -D__GNUC__ -DSIGNER_PATH='"signet-signer"' -DTEST_DATA_DIR='"tests/data"' \
+	-I common -I queue -I hsm -I agent -I admin -I submitter -I verifier -I build -I tests/unit \
 	--suppress=missingIncludeSystem \
-	agent common queue hsm submitter bench fuzz || status=1
+	agent admin common queue hsm submitter verifier bench fuzz tests/unit tests/integration || status=1
 
 [ "$status" = 0 ] && echo "lint: no findings"
 exit "$status"

@@ -246,6 +246,7 @@ STACK_QUIET=1
   for f in release release-rsa attest; do [ -s "$STACK_DIR/$f.pub.pem" ] || exit 1; done &&
   cmp -s "$STACK_DIR/attest.pub.pem" "$STACK_DIR/agent.pub" &&
   "$SIGNET_BUILD/agent/signet-agent" -c "$STACK_DIR/agent.json" --check ) >"$D/stack.out" 2>&1
-if [ $? = 0 ]; then ok "stack_token_init (signet-admin) makes a token that signet-agent --check accepts"; else fail "stack_token_init" "$D/stack.out"; fi
+stack_rc=$?
+if [ "$stack_rc" = 0 ]; then ok "stack_token_init (signet-admin) makes a token that signet-agent --check accepts"; else fail "stack_token_init" "$D/stack.out"; fi
 
 summary "admin: "

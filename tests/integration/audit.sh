@@ -46,12 +46,15 @@ stack_submitter ci-fw ec
 receiver all
 receiver owner
 receiver gone --status 404
+# PORT_<name> is set by receiver() above.
+# shellcheck disable=SC2154
 STACK_EXTRA="\"checkpoint_interval\": 1, \"audit_origin\": \"example.com/signet/test\",
  \"metrics_file\": \"$D/signet.prom\", \"metrics_interval\": 1,
  \"webhooks\": [{\"url\": \"http://127.0.0.1:$PORT_all/hook\", \"secret_file\": \"$D/all.secret\"},
    {\"url\": \"http://127.0.0.1:$PORT_gone/hook\", \"secret_file\": \"$D/gone.secret\", \"events\": [\"signed\"]}],"
 stack_config
 # The key owner's hook on release-rsa only.
+# shellcheck disable=SC2154
 stack_policy_config ".keys[\"release-rsa\"].webhooks = [{\"url\": \"http://127.0.0.1:$PORT_owner/own\", \"secret_file\": \"$D/owner.secret\"}]"
 stack_agent_start || exit 1
 

@@ -76,7 +76,7 @@ if grep -q "running as $TUSER" "$D/agent.log"; then
 else
 	fail "no 'running as' line" "$D/agent.log"
 fi
-if grep -q NoNewPrivs:.*1 "/proc/$AGENT/status"; then
+if grep -q "NoNewPrivs:.*1" "/proc/$AGENT/status"; then
 	ok "the agent runs with no_new_privs"
 else
 	fail "no_new_privs not set on the agent"
@@ -208,8 +208,8 @@ fi
 mkdir -m 0777 "$D/shared"
 chmod 0777 "$D/shared"
 jq --arg j "$D/shared/journal" '.pkcs11.journal = $j' "$D/agent.json" > "$D/jdir.json"
-"$SIGNET_BUILD/agent/signet-agent" -c "$D/jdir.json" --check > "$D/jdir.out" 2>&1
-if [ $? != 0 ] && grep -q "pkcs11.journal: $TUSER can write $D/shared" "$D/jdir.out"; then
+if ! "$SIGNET_BUILD/agent/signet-agent" -c "$D/jdir.json" --check > "$D/jdir.out" 2>&1 &&
+	grep -q "pkcs11.journal: $TUSER can write $D/shared" "$D/jdir.out"; then
 	ok "a journal in a directory the agent's user can write is refused"
 else
 	fail "journal in the agent's directory" "$D/jdir.out"
@@ -217,8 +217,8 @@ fi
 
 # The attestation key must be no signing key.
 jq '.attestation_key = "pkcs11:object=release"' "$D/agent.json" > "$D/same.json"
-"$SIGNET_BUILD/agent/signet-agent" -c "$D/same.json" --check > "$D/same.out" 2>&1
-if [ $? != 0 ] && grep -q "key release is the attestation key" "$D/same.out"; then
+if ! "$SIGNET_BUILD/agent/signet-agent" -c "$D/same.json" --check > "$D/same.out" 2>&1 &&
+	grep -q "key release is the attestation key" "$D/same.out"; then
 	ok "a signing key that is also the attestation key is refused"
 else
 	fail "attestation key = signing key" "$D/same.out"
@@ -227,8 +227,8 @@ fi
 # only root may write.
 cp "$D/agent.json" "$D/agent/writable.json"
 chmod 666 "$D/agent/writable.json"
-"$SIGNET_BUILD/agent/signet-agent" -c "$D/agent/writable.json" --check > "$D/w.out" 2>&1
-if [ $? != 0 ] && grep -q "only root may write" "$D/w.out"; then
+if ! "$SIGNET_BUILD/agent/signet-agent" -c "$D/agent/writable.json" --check > "$D/w.out" 2>&1 &&
+	grep -q "only root may write" "$D/w.out"; then
 	ok "a configuration others may write is refused by the signer run as root"
 else
 	fail "writable configuration" "$D/w.out"

@@ -206,7 +206,7 @@ sv usage-none
 expect usage-none 2 "missing ARTIFACT"
 sv usage-no-result -a "$D/agent.pub" -C "$D/root.pem" "$D/fw.bin"
 expect usage-no-result 2 "missing --result"
-SIGNET_AGENT_PUBKEY= sv usage-no-key -C "$D/root.pem" -r "$CMS_RES" "$D/fw.bin"
+SIGNET_AGENT_PUBKEY='' sv usage-no-key -C "$D/root.pem" -r "$CMS_RES" "$D/fw.bin"
 expect usage-no-key 2 "missing --agent-pubkey"
 sv usage-no-ca -a "$D/agent.pub" -r "$CMS_RES" "$D/fw.bin"
 expect usage-no-ca 2 "missing --ca-file"

@@ -83,7 +83,7 @@ raw_line(const char *name, const uint8_t *blob, size_t len)
 	char *b64 = NULL, *line;
 
 	ck_assert_int_eq(b64_encode(blob, len, &b64), 0);
-	line = cat(EM_DASH " ", name, " ", b64, "\n", NULL);
+	line = cat(EM_DASH " ", name, " ", b64, "\n", (const char *)NULL);
 	free(b64);
 	return line;
 }
@@ -173,7 +173,7 @@ signed_text(const char *text)
 {
 	char *line = sig_line(ec_priv, ORIGIN, text), *note;
 
-	note = cat(text, "\n", line, NULL);
+	note = cat(text, "\n", line, (const char *)NULL);
 	free(line);
 	return note;
 }
@@ -214,19 +214,19 @@ START_TEST(test_body_format)
 	ck_assert_uint_eq(strlen(b64), 44);
 
 	body = body_of(ORIGIN, 12345, root);
-	want = cat(ORIGIN "\n12345\n", b64, "\n", NULL);
+	want = cat(ORIGIN "\n12345\n", b64, "\n", (const char *)NULL);
 	ck_assert_str_eq(body, want);
 	free(body);
 	free(want);
 
 	body = body_of(ORIGIN, 0, root);
-	want = cat(ORIGIN "\n0\n", b64, "\n", NULL);
+	want = cat(ORIGIN "\n0\n", b64, "\n", (const char *)NULL);
 	ck_assert_str_eq(body, want);
 	free(body);
 	free(want);
 
 	body = body_of(ORIGIN, UINT64_MAX, root);
-	want = cat(ORIGIN "\n18446744073709551615\n", b64, "\n", NULL);
+	want = cat(ORIGIN "\n18446744073709551615\n", b64, "\n", (const char *)NULL);
 	ck_assert_str_eq(body, want);
 	free(body);
 	free(want);
@@ -432,7 +432,7 @@ START_TEST(test_open_key_name)
 	fill_root(root, 3);
 	body = body_of(ORIGIN, 5, root);
 	line = sig_line(ec_priv, "signet-agent-1", body);
-	note = cat(body, "\n", line, NULL);
+	note = cat(body, "\n", line, (const char *)NULL);
 	expect(note, ec_pub, "signet-agent-1", NULL, 0);
 	expect(note, ec_pub, "signet-agent-1", ORIGIN, 0);
 	/* Without the name the origin is the key name: no line of it. */
@@ -454,7 +454,7 @@ replace(const char *s, const char *from, const char *to)
 	ck_assert_ptr_nonnull(at);
 	head = strndup(s, (size_t)(at - s));
 	ck_assert_ptr_nonnull(head);
-	out = cat(head, to, at + strlen(from), NULL);
+	out = cat(head, to, at + strlen(from), (const char *)NULL);
 	free(head);
 	return out;
 }
@@ -510,7 +510,7 @@ START_TEST(test_open_refuses_other_key_only)
 	/* Same name, other key (so another key ID); other name, our key. */
 	l1 = sig_line(other_priv, ORIGIN, body);
 	l2 = sig_line(ec_priv, "someone-else", body);
-	note = cat(body, "\n", l1, l2, NULL);
+	note = cat(body, "\n", l1, l2, (const char *)NULL);
 	expect(note, ec_pub, NULL, NULL, SG_ERR_VERIFY);
 	expect(note, other_pub, NULL, NULL, 0);
 	expect(note, ec_pub, "someone-else", NULL, 0);
@@ -540,21 +540,21 @@ START_TEST(test_open_ignores_foreign_lines)
 	f3 = raw_line("other.example", blob, sizeof(blob));
 	/* A valid UTF-8 name with non-ASCII letters; the shortest signature. */
 	f4 = raw_line("cl\xc3\xa9", junk + 2, 5);
-	note = cat(body, "\n", f1, f2, ours, f3, f4, NULL);
+	note = cat(body, "\n", f1, f2, ours, f3, f4, (const char *)NULL);
 	expect(note, ec_pub, NULL, ORIGIN, 0);
 	free(note);
-	note = cat(body, "\n", ours, f1, f2, f3, f4, NULL);
+	note = cat(body, "\n", ours, f1, f2, f3, f4, (const char *)NULL);
 	expect(note, ec_pub, NULL, ORIGIN, 0);
 	free(note);
-	note = cat(body, "\n", f4, f3, f2, f1, ours, NULL);
+	note = cat(body, "\n", f4, f3, f2, f1, ours, (const char *)NULL);
 	expect(note, ec_pub, NULL, ORIGIN, 0);
 	free(note);
 	/* Two good lines of ours are fine too. */
-	note = cat(body, "\n", ours, f1, ours, NULL);
+	note = cat(body, "\n", ours, f1, ours, (const char *)NULL);
 	expect(note, ec_pub, NULL, ORIGIN, 0);
 	free(note);
 	/* Foreign lines alone do not make a note valid. */
-	note = cat(body, "\n", f1, f2, f3, f4, NULL);
+	note = cat(body, "\n", f1, f2, f3, f4, (const char *)NULL);
 	expect(note, ec_pub, NULL, ORIGIN, SG_ERR_VERIFY);
 	free(note);
 	free(body);
@@ -585,23 +585,23 @@ START_TEST(test_open_refuses_bad_line_of_ours)
 	memcpy(blob, keyid, CHECKPOINT_KEYID_LEN);
 	memcpy(blob + CHECKPOINT_KEYID_LEN, sig, sig_len);
 	forged = raw_line(ORIGIN, blob, CHECKPOINT_KEYID_LEN + sig_len);
-	note = cat(body, "\n", ours, forged, NULL);
+	note = cat(body, "\n", ours, forged, (const char *)NULL);
 	expect(note, ec_pub, NULL, NULL, SG_ERR_VERIFY);
 	free(note);
-	note = cat(body, "\n", forged, ours, NULL);
+	note = cat(body, "\n", forged, ours, (const char *)NULL);
 	expect(note, ec_pub, NULL, NULL, SG_ERR_VERIFY);
 	free(note);
 	/* Our key's genuine signature over another text. */
 	other_text = body_of(ORIGIN, 101, root);
 	free(forged);
 	forged = sig_line(ec_priv, ORIGIN, other_text);
-	note = cat(body, "\n", ours, forged, NULL);
+	note = cat(body, "\n", ours, forged, (const char *)NULL);
 	expect(note, ec_pub, NULL, NULL, SG_ERR_VERIFY);
 	free(note);
 	/* A one-byte signature. */
 	free(forged);
 	forged = raw_line(ORIGIN, blob, CHECKPOINT_KEYID_LEN + 1);
-	note = cat(body, "\n", ours, forged, NULL);
+	note = cat(body, "\n", ours, forged, (const char *)NULL);
 	expect(note, ec_pub, NULL, NULL, SG_ERR_VERIFY);
 	free(note);
 	free(forged);
@@ -635,7 +635,7 @@ START_TEST(test_open_signature_bit_flips)
 		for (bit = 0; bit < 8; bit++) {
 			blob[i] ^= (uint8_t)(1u << bit);
 			line = raw_line(ORIGIN, blob, n);
-			note = cat(body, "\n", line, NULL);
+			note = cat(body, "\n", line, (const char *)NULL);
 			expect(note, ec_pub, NULL, NULL, SG_ERR_VERIFY);
 			free(note);
 			free(line);
@@ -645,14 +645,14 @@ START_TEST(test_open_signature_bit_flips)
 	/* Truncated signatures (down to one byte). */
 	for (i = n - 1; i >= CHECKPOINT_KEYID_LEN + 1; i--) {
 		line = raw_line(ORIGIN, blob, i);
-		note = cat(body, "\n", line, NULL);
+		note = cat(body, "\n", line, (const char *)NULL);
 		expect(note, ec_pub, NULL, NULL, SG_ERR_VERIFY);
 		free(note);
 		free(line);
 	}
 	/* Unchanged, it verifies. */
 	line = raw_line(ORIGIN, blob, n);
-	note = cat(body, "\n", line, NULL);
+	note = cat(body, "\n", line, (const char *)NULL);
 	expect(note, ec_pub, NULL, NULL, 0);
 	free(note);
 	free(line);
@@ -702,23 +702,23 @@ START_TEST(test_open_refuses_structure)
 	line = sig_line(ec_priv, ORIGIN, body);
 
 	/* No blank line. */
-	bad = cat(body, line, NULL);
+	bad = cat(body, line, (const char *)NULL);
 	expect(bad, ec_pub, NULL, NULL, SG_ERR_PARSE);
 	free(bad);
 	/* Two blank lines. */
-	bad = cat(body, "\n\n", line, NULL);
+	bad = cat(body, "\n\n", line, (const char *)NULL);
 	expect(bad, ec_pub, NULL, NULL, SG_ERR_PARSE);
 	free(bad);
 	/* No signature line, or a blank line after it. */
-	bad = cat(body, "\n", NULL);
+	bad = cat(body, "\n", (const char *)NULL);
 	expect(bad, ec_pub, NULL, NULL, SG_ERR_PARSE);
 	free(bad);
-	bad = cat(note, "\n", NULL);
+	bad = cat(note, "\n", (const char *)NULL);
 	expect(bad, ec_pub, NULL, NULL, SG_ERR_PARSE);
 	free(bad);
 	/* A blank line between signature lines: the split is at the last one,
 	 * so the first signature line would be part of the text. */
-	bad = cat(note, "\n", line, NULL);
+	bad = cat(note, "\n", line, (const char *)NULL);
 	expect(bad, ec_pub, NULL, NULL, SG_ERR_PARSE);
 	free(bad);
 	/* Last line without its newline. */
@@ -734,13 +734,13 @@ START_TEST(test_open_refuses_structure)
 	expect("\n\n", ec_pub, NULL, NULL, SG_ERR_PARSE);
 
 	/* An extension line, correctly signed: still refused. */
-	text = cat(body, "extension\n", NULL);
+	text = cat(body, "extension\n", (const char *)NULL);
 	bad = signed_text(text);
 	expect(bad, ec_pub, NULL, NULL, SG_ERR_PARSE);
 	free(bad);
 	free(text);
 	/* A missing root line, correctly signed. */
-	text = cat(ORIGIN "\n10\n", NULL);
+	text = cat(ORIGIN "\n10\n", (const char *)NULL);
 	bad = signed_text(text);
 	expect(bad, ec_pub, NULL, NULL, SG_ERR_PARSE);
 	free(bad);
@@ -773,18 +773,18 @@ START_TEST(test_open_refuses_body_fields)
 	root[SHA256_LEN] = 0x99;
 	ck_assert_int_eq(b64_encode(root, SHA256_LEN, &b64), 0);
 	/* The edges that pass. */
-	text = cat(ORIGIN "\n0\n", b64, "\n", NULL);
+	text = cat(ORIGIN "\n0\n", b64, "\n", (const char *)NULL);
 	note = signed_text(text);
 	expect(note, ec_pub, NULL, NULL, 0);
 	free(note);
 	free(text);
-	text = cat(ORIGIN "\n18446744073709551615\n", b64, "\n", NULL);
+	text = cat(ORIGIN "\n18446744073709551615\n", b64, "\n", (const char *)NULL);
 	note = signed_text(text);
 	expect(note, ec_pub, NULL, NULL, 0);
 	free(note);
 	free(text);
 	for (i = 0; i < sizeof(bad_sizes) / sizeof(bad_sizes[0]); i++) {
-		text = cat(ORIGIN "\n", bad_sizes[i], "\n", b64, "\n", NULL);
+		text = cat(ORIGIN "\n", bad_sizes[i], "\n", b64, "\n", (const char *)NULL);
 		note = signed_text(text);
 		expect(note, ec_pub, NULL, NULL, SG_ERR_PARSE);
 		free(note);
@@ -795,7 +795,7 @@ START_TEST(test_open_refuses_body_fields)
 	for (i = 0; i < 3; i++) {
 		size_t n = i == 0 ? 31 : i == 1 ? 33 : 0;
 		ck_assert_int_eq(b64_encode(root, n, &b64), 0);
-		text = cat(ORIGIN "\n5\n", b64, "\n", NULL);
+		text = cat(ORIGIN "\n5\n", b64, "\n", (const char *)NULL);
 		note = signed_text(text);
 		expect(note, ec_pub, NULL, NULL, SG_ERR_PARSE);
 		free(note);
@@ -803,12 +803,12 @@ START_TEST(test_open_refuses_body_fields)
 		free(b64);
 	}
 	/* A non-canonical root encoding (unused bits set), and base64url. */
-	text = cat(ORIGIN "\n5\n", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=\n", NULL);
+	text = cat(ORIGIN "\n5\n", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=\n", (const char *)NULL);
 	note = signed_text(text);
 	expect(note, ec_pub, NULL, NULL, SG_ERR_PARSE);
 	free(note);
 	free(text);
-	text = cat(ORIGIN "\n5\n", "_-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", NULL);
+	text = cat(ORIGIN "\n5\n", "_-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", (const char *)NULL);
 	note = signed_text(text);
 	expect(note, ec_pub, NULL, NULL, SG_ERR_PARSE);
 	free(note);
@@ -824,10 +824,10 @@ expect_origin(const char *origin, int want)
 
 	fill_root(root, 18);
 	ck_assert_int_eq(b64_encode(root, SHA256_LEN, &b64), 0);
-	text = cat(origin, "\n3\n", b64, "\n", NULL);
+	text = cat(origin, "\n3\n", b64, "\n", (const char *)NULL);
 	/* Signed under a valid key name so that only the origin is at fault. */
 	line = sig_line(ec_priv, "k", text);
-	note = cat(text, "\n", line, NULL);
+	note = cat(text, "\n", line, (const char *)NULL);
 	expect(note, ec_pub, "k", NULL, want);
 	free(note);
 	free(line);
@@ -935,17 +935,17 @@ START_TEST(test_open_refuses_bad_sig_lines)
 	fill_root(root, 20);
 	note = genuine(ec_priv, ORIGIN, 2, root);
 	/* Sanity: the well-formed version of the foreign line is ignored. */
-	bad = cat(note, EM_DASH " foreign AQIDBAU=\n", NULL);
+	bad = cat(note, EM_DASH " foreign AQIDBAU=\n", (const char *)NULL);
 	expect(bad, ec_pub, NULL, NULL, 0);
 	free(bad);
 	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
-		bad = cat(note, lines[i], NULL);
+		bad = cat(note, lines[i], (const char *)NULL);
 		expect(bad, ec_pub, NULL, NULL, SG_ERR_PARSE);
 		free(bad);
 	}
 	/* Four bytes: a key ID and no signature. */
 	four_line = raw_line("foreign", four, sizeof(four));
-	bad = cat(note, four_line, NULL);
+	bad = cat(note, four_line, (const char *)NULL);
 	expect(bad, ec_pub, NULL, NULL, SG_ERR_PARSE);
 	free(bad);
 	free(four_line);
@@ -966,28 +966,28 @@ START_TEST(test_open_sig_count_limit)
 	/* Ours + 15 foreign = CHECKPOINT_SIGS_MAX. */
 	bad = strdup(note);
 	for (i = 1; i < CHECKPOINT_SIGS_MAX; i++) {
-		tmp = cat(bad, foreign, NULL);
+		tmp = cat(bad, foreign, (const char *)NULL);
 		free(bad);
 		bad = tmp;
 	}
 	expect(bad, ec_pub, NULL, NULL, 0);
-	tmp = cat(bad, foreign, NULL);
+	tmp = cat(bad, foreign, (const char *)NULL);
 	expect(tmp, ec_pub, NULL, NULL, SG_ERR_PARSE);
 	free(tmp);
 	free(bad);
 	/* Same with our line last. */
 	body = body_of(ORIGIN, 6, root);
 	ours = sig_line(ec_priv, ORIGIN, body);
-	bad = cat(body, "\n", NULL);
+	bad = cat(body, "\n", (const char *)NULL);
 	for (i = 1; i < CHECKPOINT_SIGS_MAX; i++) {
-		tmp = cat(bad, foreign, NULL);
+		tmp = cat(bad, foreign, (const char *)NULL);
 		free(bad);
 		bad = tmp;
 	}
-	tmp = cat(bad, ours, NULL);
+	tmp = cat(bad, ours, (const char *)NULL);
 	expect(tmp, ec_pub, NULL, NULL, 0);
 	free(tmp);
-	tmp = cat(bad, foreign, ours, NULL);
+	tmp = cat(bad, foreign, ours, (const char *)NULL);
 	expect(tmp, ec_pub, NULL, NULL, SG_ERR_PARSE);
 	free(tmp);
 	free(bad);
@@ -1020,14 +1020,14 @@ START_TEST(test_open_size_limit)
 	ck_assert_ptr_nonnull(name);
 	memset(name, 'n', k);
 	line = raw_line(name, blob, 3 * m);
-	big = cat(note, line, NULL);
+	big = cat(note, line, (const char *)NULL);
 	ck_assert_uint_eq(strlen(big), CHECKPOINT_MAX);
 	expect(big, ec_pub, NULL, NULL, 0);
 	free(big);
 	free(line);
 	name[k] = 'n';
 	line = raw_line(name, blob, 3 * m);
-	big = cat(note, line, NULL);
+	big = cat(note, line, (const char *)NULL);
 	ck_assert_uint_eq(strlen(big), CHECKPOINT_MAX + 1);
 	expect(big, ec_pub, NULL, NULL, SG_ERR_PARSE);
 	free(big);
