@@ -671,6 +671,28 @@ load_submitter(struct cfg_ctx *x, const struct agent_config *c, const cJSON *ite
 	return rr;
 }
 
+/* Two or more arcs of digits with one '.' between them.  OBJ_txt2obj()
+ * alone reads an empty arc as 0 ("1..3" is 1.0.3) and ignores a trailing
+ * '.', so a mistyped OID would name another one. */
+static int
+is_dotted_oid(const char *s)
+{
+	size_t arcs = 0;
+
+	for (;;) {
+		size_t digits = strspn(s, "0123456789");
+
+		if (digits == 0)
+			return 0;
+		arcs++;
+		s += digits;
+		if (*s == '\0')
+			return arcs >= 2;
+		if (*s++ != '.')
+			return 0;
+	}
+}
+
 static int
 load_ca(struct cfg_ctx *x, const cJSON *item, struct agent_submitter_ca *ca)
 {
@@ -703,7 +725,7 @@ load_ca(struct cfg_ctx *x, const cJSON *item, struct agent_submitter_ca *ca)
 			known |= strcmp(name, ekus[i]) == 0;
 		if (known)
 			ca->eku = OBJ_txt2obj(name, 0);
-		else if (strspn(name, "0123456789.") == strlen(name) && strchr(name, '.') != NULL)
+		else if (is_dotted_oid(name))
 			ca->eku = OBJ_txt2obj(name, 1);
 		if (ca->eku == NULL)
 			rr = cfg_error(x, "%seku: \"%.64s\" is not any, codeSigning, emailProtection, "
