@@ -1391,23 +1391,24 @@ config_same_hsm(const struct agent_config *a, const struct agent_config *b, char
 	const char *what = NULL;
 	size_t i, j;
 
-#define DIFF(m) if (what == NULL && str_differs(a->m, b->m)) what = #m
-	DIFF(name);
-	DIFF(redis);
-	DIFF(redis_password_file);
-	DIFF(prefix);
-	DIFF(pkcs11_module);
-	DIFF(pkcs11_token);
-	DIFF(pkcs11_pin_file);
-	DIFF(attestation_key);
-	DIFF(store);
-	DIFF(audit_log);
-	DIFF(pkcs11_signer);
-	DIFF(pkcs11_journal);
-	DIFF(pkcs11_user);
-	DIFF(user);
-	DIFF(store_token_file);
-	DIFF(store_ca_file);
+	/* Named by their member paths (docs/configuration.md), as below. */
+#define DIFF(m, member) if (what == NULL && str_differs(a->m, b->m)) what = member
+	DIFF(name, "name");
+	DIFF(redis, "redis");
+	DIFF(redis_password_file, "redis_password_file");
+	DIFF(prefix, "prefix");
+	DIFF(pkcs11_module, "pkcs11.module");
+	DIFF(pkcs11_token, "pkcs11.token");
+	DIFF(pkcs11_pin_file, "pkcs11.pin_file");
+	DIFF(attestation_key, "attestation_key");
+	DIFF(store, "store");
+	DIFF(audit_log, "audit_log");
+	DIFF(pkcs11_signer, "pkcs11.signer");
+	DIFF(pkcs11_journal, "pkcs11.journal");
+	DIFF(pkcs11_user, "pkcs11.user");
+	DIFF(user, "user");
+	DIFF(store_token_file, "store_token_file");
+	DIFF(store_ca_file, "store_ca_file");
 #undef DIFF
 	if (what == NULL && (a->store_timeout != b->store_timeout ||
 	    a->store_deadline != b->store_deadline))
