@@ -20,6 +20,7 @@
  * Each test works in a temporary directory of its own.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -829,6 +830,112 @@ START_TEST(test_open_torn_tail_sync_failure)
 }
 END_TEST
 
+/* More after the last record than 64 appends could leave is no torn tail:
+ * refused, and nothing is cut. */
+START_TEST(test_open_torn_tail_too_long)
+{
+	struct place p;
+	struct audit *a;
+	char err[1024] = "", *want = NULL, *junk, *torn_path;
+	size_t junk_len = (size_t)AUDIT_LINE_MAX * 64 + 1;
+	off_t size;
+
+	place_new(&p);
+	torn_path = with_suffix(p.log, ".torn");
+	a = open_ok(p.log, NULL);
+	append_ok(a, "received", ID_A, 0);
+	audit_close(a);
+	/* A line holding a NUL byte and all after it are a torn tail (a
+	 * line without one this long would be a record too long).  The edge:
+	 * AUDIT_LINE_MAX * 64 bytes are still set aside. */
+	ck_assert_ptr_nonnull(junk = malloc(junk_len));
+	memset(junk, 'x', junk_len);
+	memcpy(junk, "\0\n", 2);
+	append_bytes(p.log, junk, junk_len - 1);
+	a = open_ok(p.log, NULL);
+	ck_assert_uint_eq(audit_count(a), 1);
+	audit_close(a);
+	ck_assert_int_eq(file_size(torn_path), junk_len - 1);
+	ck_assert_int_eq(unlink(torn_path), 0);
+	append_bytes(p.log, junk, junk_len);
+	size = file_size(p.log);
+	a = NULL;
+	ck_assert_int_eq(audit_open(p.log, NULL, NULL, NULL, &a, err, sizeof(err)), SG_ERR_CONFIG);
+	ck_assert_ptr_null(a);
+	ck_assert_int_gt(asprintf(&want, "audit log %s: %zu bytes after record 1 are not records; "
+	    "too many to be an interrupted append", p.log, junk_len), 0);
+	ck_assert_str_eq(err, want);
+	ck_assert_int_eq(file_size(p.log), size);
+	ck_assert_int_eq(access(torn_path, F_OK), -1);
+	free(want);
+	free(junk);
+	free(torn_path);
+	place_free(&p);
+}
+END_TEST
+
+/* The log and its lock file are never reached through a symbolic link. */
+START_TEST(test_open_symlinks_refused)
+{
+	struct place p;
+	struct audit *a = NULL;
+	char err[1024] = "", *target, *lock, *want = NULL;
+
+	place_new(&p);
+	ck_assert_int_gt(asprintf(&target, "%s/elsewhere", p.dir), 0);
+	lock = with_suffix(p.log, ".lock");
+	ck_assert_int_eq(symlink(target, p.log), 0);
+	ck_assert_int_eq(audit_open(p.log, NULL, NULL, NULL, &a, err, sizeof(err)), SG_ERR_SYSTEM);
+	ck_assert_ptr_null(a);
+	ck_assert_int_gt(asprintf(&want, "audit log %s: %s", p.log, strerror(ELOOP)), 0);
+	ck_assert_str_eq(err, want);
+	free(want);
+	ck_assert_int_eq(access(target, F_OK), -1);
+	ck_assert_int_eq(unlink(p.log), 0);
+	ck_assert_int_eq(symlink(target, lock), 0);
+	ck_assert_int_eq(audit_open(p.log, NULL, NULL, NULL, &a, err, sizeof(err)), SG_ERR_SYSTEM);
+	ck_assert_ptr_null(a);
+	ck_assert_int_gt(asprintf(&want, "audit log lock %s: %s", lock, strerror(ELOOP)), 0);
+	ck_assert_str_eq(err, want);
+	ck_assert_int_eq(access(target, F_OK), -1);
+	free(want);
+	free(lock);
+	free(target);
+	place_free(&p);
+}
+END_TEST
+
+/* A path whose "<path>.lock" would not fit is refused. */
+START_TEST(test_open_path_too_long)
+{
+	struct place p;
+	struct audit *a = NULL;
+	char path[4096], err[8192] = "", *want = NULL;
+	size_t len;
+
+	place_new(&p);
+	/* Directories of 200 bytes' names, then a log name that brings the
+	 * path to 4091 bytes: it can be opened, its lock file cannot. */
+	len = (size_t)snprintf(path, sizeof(path), "%s", p.dir);
+	while (len + 1 + 200 < 4091 - 20) {
+		path[len++] = '/';
+		memset(path + len, 'd', 200);
+		len += 200;
+		path[len] = '\0';
+		ck_assert_int_eq(mkdir(path, 0700), 0);
+	}
+	path[len++] = '/';
+	memset(path + len, 'l', 4091 - len);
+	path[4091] = '\0';
+	ck_assert_int_eq(audit_open(path, NULL, NULL, NULL, &a, err, sizeof(err)), SG_ERR_CONFIG);
+	ck_assert_ptr_null(a);
+	ck_assert_int_gt(asprintf(&want, "audit log %s: path too long", path), 0);
+	ck_assert_str_eq(err, want);
+	free(want);
+	place_free(&p);
+}
+END_TEST
+
 /* A log of three records, changed; what audit_open() must say. */
 static const struct {
 	const char *name;
@@ -1039,6 +1146,48 @@ START_TEST(test_lock_same_process)
 }
 END_TEST
 
+/* A holder that has not written its line yet, or wrote one with bytes
+ * that are not printable: the message says so, or shows them as '?'. */
+START_TEST(test_lock_holder_shown)
+{
+	static const struct {
+		const char *content;
+		const char *shown;
+	} holders[] = {
+		{ "", "a process that has not written its pid yet" },
+		{ "pid 1 \x1b[31mred\x7f\nsecond line", "pid 1 ?[31mred?" },
+	};
+	struct place p;
+	struct flock fl;
+	char err[1024], *lock, *want = NULL;
+	int fd;
+
+	place_new(&p);
+	lock = with_suffix(p.log, ".lock");
+	for (size_t i = 0; i < nitems(holders); i++) {
+		struct audit *a = NULL;
+
+		ck_assert_int_eq(write_text(lock, holders[i].content, 0600), 0);
+		ck_assert_int_ge(fd = open(lock, O_RDWR | O_CLOEXEC), 0);
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		ck_assert_int_eq(fcntl(fd, F_OFD_SETLK, &fl), 0);
+		ck_assert_int_eq(audit_open(p.log, NULL, NULL, NULL, &a, err, sizeof(err)),
+		    SG_ERR_CONFIG);
+		ck_assert_ptr_null(a);
+		ck_assert_int_gt(asprintf(&want, "audit log %s is in use by another agent (%s, per "
+		    "%s): two agents must never write one log; stop that one, or give this one its "
+		    "own audit_log", p.log, holders[i].shown, lock), 0);
+		ck_assert_str_eq(err, want);
+		free(want);
+		ck_assert_int_eq(close(fd), 0);
+	}
+	free(lock);
+	place_free(&p);
+}
+END_TEST
+
 /* Another process holds the log: refused, naming it; free once it is
  * gone. */
 START_TEST(test_lock_other_process)
@@ -1183,6 +1332,9 @@ main(void)
 	test_add(s, "/audit/open/torn-tail", test_open_torn_tail, TEST_TIMEOUT_S);
 	test_add(s, "/audit/open/torn-tail-sync-failure", test_open_torn_tail_sync_failure,
 	    TEST_TIMEOUT_S);
+	test_add(s, "/audit/open/torn-tail-too-long", test_open_torn_tail_too_long, TEST_TIMEOUT_S);
+	test_add(s, "/audit/open/symlinks-refused", test_open_symlinks_refused, TEST_TIMEOUT_S);
+	test_add(s, "/audit/open/path-too-long", test_open_path_too_long, TEST_TIMEOUT_S);
 	for (i = 0; i < nitems(changes); i++) {
 		if (asprintf(&names[i], "/audit/open/refuses-%s", changes[i].name) < 0)
 			return EXIT_FAILURE;
@@ -1191,6 +1343,7 @@ main(void)
 	}
 	test_add(s, "/audit/open/checkpoint", test_open_checkpoint, TEST_TIMEOUT_S);
 	test_add(s, "/audit/lock/same-process", test_lock_same_process, TEST_TIMEOUT_S);
+	test_add(s, "/audit/lock/holder-shown", test_lock_holder_shown, TEST_TIMEOUT_S);
 	test_add(s, "/audit/lock/other-process", test_lock_other_process, TEST_TIMEOUT_S);
 	test_add(s, "/audit/lock/same-log-other-name", test_lock_other_name, TEST_TIMEOUT_S);
 	test_add(s, "/audit/find/last-of-event-and-id", test_find, TEST_TIMEOUT_S);
