@@ -55,27 +55,30 @@
 #include "sgtime.h"
 #include "util.h"
 
-#define ADMIN_EXIT_OK      0
-#define ADMIN_EXIT_FAILED  1
-#define ADMIN_EXIT_USAGE   2
-#define ADMIN_ERR_MAX      512          /* bytes of a reason from the HSM layer */
-#define ADMIN_SUBJECT_MAX  1024         /* bytes of a --subject */
-#define ADMIN_RDNS_MAX     16           /* attributes of a --subject */
-#define ADMIN_ID_DEFAULT_LEN 8          /* bytes of a random CKA_ID */
-#define ADMIN_NAME_SHOWN_MAX 512        /* bytes of a certificate subject as printed */
-#define ADMIN_OUT_MODE     0644         /* public keys, CSRs, chains: public data */
+#define ADMIN_EXIT_OK        0
+#define ADMIN_EXIT_FAILED    1
+#define ADMIN_EXIT_USAGE     2
+#define ADMIN_ERR_MAX        512  /* bytes of a reason from the HSM layer */
+#define ADMIN_SUBJECT_MAX    1024 /* bytes of a --subject */
+#define ADMIN_RDNS_MAX       16   /* attributes of a --subject */
+#define ADMIN_ID_DEFAULT_LEN 8    /* bytes of a random CKA_ID */
+#define ADMIN_NAME_SHOWN_MAX 512  /* bytes of a certificate subject as printed */
+#define ADMIN_OUT_MODE       0644 /* public keys, CSRs, chains: public data */
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: signet-admin policy check FILE\n"
-	    "       signet-admin key generate HSM --label NAME --type ec-p256|rsa-3072 [--id HEX] [-o FILE]\n"
+	    "       signet-admin key generate HSM --label NAME --type ec-p256|rsa-3072 [--id HEX] "
+	    "[-o FILE]\n"
 	    "       signet-admin key csr HSM --key KEY --subject /O=.../CN=... [-o FILE]\n"
-	    "       signet-admin key import-chain HSM --key KEY --chain FILE [-o FILE] [--store-cert]\n"
+	    "       signet-admin key import-chain HSM --key KEY --chain FILE [-o FILE] "
+	    "[--store-cert]\n"
 	    "       signet-admin key export HSM --key KEY [-o FILE]\n"
 	    "       signet-admin key list HSM\n"
-	    "       signet-admin audit verify LOG [--checkpoint FILE]... [--key PEM] [--origin NAME]\n"
+	    "       signet-admin audit verify LOG [--checkpoint FILE]... [--key PEM] [--origin "
+	    "NAME]\n"
 	    "                                [--signer-journal FILE]\n"
 	    "\n"
 	    "  policy check FILE   check an agent configuration and its policy; list\n"
@@ -119,7 +122,7 @@ static const struct cli cli = { .prog = "signet-admin", .usage = usage, .getopt_
 struct report {
 	const char *file;
 	size_t n;
-	int warning;              /* what comes now are warnings, not problems */
+	int warning; /* what comes now are warnings, not problems */
 };
 
 static void
@@ -161,7 +164,8 @@ policy_check(const char *file)
 		return 1;
 	}
 	if (config_cert_validity(c, sgtime_now(), print_problem, print_warning, &rep) > 0) {
-		fprintf(stderr, "signet-admin: %s: %zu problem%s\n", file, rep.n, rep.n == 1 ? "" : "s");
+		fprintf(stderr, "signet-admin: %s: %zu problem%s\n", file, rep.n,
+		    rep.n == 1 ? "" : "s");
 		config_free(c);
 		return 1;
 	}
@@ -172,8 +176,8 @@ policy_check(const char *file)
 	for (i = 0; i < c->nkeys; i++)
 		limited += c->keys[i].quota_per_hour != 0 || c->keys[i].quota_per_day != 0;
 	printf("%s: policy in order: %zu keys (%zu with a quota), %zu submitters (%zu by key, "
-	    "%zu by identity), %zu submitter CAs, %zu revoked keyids, %zu revoked serials, "
-	    "%zu CI issuers\n",
+	       "%zu by identity), %zu submitter CAs, %zu revoked keyids, %zu revoked serials, "
+	       "%zu CI issuers\n",
 	    file, c->nkeys, limited, c->nsubmitters, pinned, c->nsubmitters - pinned, c->ncas,
 	    c->nrevoked_keyids, c->nrevoked_serials, c->nci_issuers);
 	config_free(c);
@@ -233,8 +237,7 @@ enum {
 #define O_OUTPUT  0x40u
 #define O_STORE   0x80u
 
-static int
-fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Prints "signet-admin: message" and returns ADMIN_EXIT_FAILED. */
 static int
@@ -288,13 +291,16 @@ hsm_settings(const struct admin_opts *o, struct admin_hsm *hsm)
 {
 	if (o->config != NULL) {
 		if (o->module != NULL || o->token != NULL || o->pin_file != NULL) {
-			fprintf(stderr, "signet-admin: -c and --module/--token/--pin-file exclude each other\n");
+			fprintf(stderr,
+			    "signet-admin: -c and --module/--token/--pin-file exclude each "
+			    "other\n");
 			return ADMIN_EXIT_USAGE;
 		}
 		return conf_read(hsm, o->config) < 0 ? ADMIN_EXIT_FAILED : 0;
 	}
 	if (o->module == NULL || o->token == NULL || o->pin_file == NULL) {
-		fprintf(stderr, "signet-admin: name the HSM: -c CONFIG, or --module, --token and --pin-file\n");
+		fprintf(stderr,
+		    "signet-admin: name the HSM: -c CONFIG, or --module, --token and --pin-file\n");
 		return ADMIN_EXIT_USAGE;
 	}
 	hsm->module = o->module;
@@ -326,8 +332,8 @@ uri_append(char *out, size_t cap, const uint8_t *s, size_t len)
 
 	for (i = 0; i < len; i++) {
 		uint8_t c = s[i];
-		int plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '.' || c == '_' || c == '~';
+		int plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
 
 		if (cap - n < (plain ? 2u : 4u))
 			return SG_ERR_LIMIT;
@@ -370,7 +376,8 @@ key_uri(const struct admin_hsm *hsm, const char *key, char *out, const struct ad
 		}
 	}
 	snprintf(out, HSM_URI_MAX + 1, "pkcs11:object=");
-	if (key[0] == '\0' || uri_append(out, HSM_URI_MAX + 1, (const uint8_t *)key, strlen(key)) < 0)
+	if (key[0] == '\0' ||
+	    uri_append(out, HSM_URI_MAX + 1, (const uint8_t *)key, strlen(key)) < 0)
 		return fail("--key: not a usable label");
 	return 0;
 }
@@ -381,8 +388,8 @@ key_uri(const struct admin_hsm *hsm, const char *key, char *out, const struct ad
  * rsa_pkcs1, for RSA).  0 or ADMIN_EXIT_FAILED (reason printed).
  */
 static int
-open_key(const struct admin_hsm *hsm, const char *name, const char *uri, int rsa_pkcs1, struct p11_admin **ret,
-    enum sg_mech *ret_mech)
+open_key(const struct admin_hsm *hsm, const char *name, const char *uri, int rsa_pkcs1,
+    struct p11_admin **ret, enum sg_mech *ret_mech)
 {
 	struct hsm_key_spec spec = { name, uri, SG_MECH_ECDSA_SHA256, 1 };
 	struct hsm_config cfg;
@@ -405,7 +412,8 @@ open_key(const struct admin_hsm *hsm, const char *name, const char *uri, int rsa
 		mech = SG_MECH_RSA_PKCS1_SHA256;
 	}
 	if (r < 0)
-		return fail("token \"%s\": %s", hsm->token, errbuf[0] != '\0' ? errbuf : sg_strerror(r));
+		return fail(
+		    "token \"%s\": %s", hsm->token, errbuf[0] != '\0' ? errbuf : sg_strerror(r));
 	*ret = a;
 	*ret_mech = mech;
 	return 0;
@@ -530,7 +538,8 @@ cmd_generate(const struct admin_hsm *hsm, const struct admin_opts *o)
 	hsm_cfg(hsm, NULL, &cfg);
 	rr = p11_admin_open(&cfg, &a, errbuf, sizeof(errbuf));
 	if (rr < 0) {
-		r = fail("token \"%s\": %s", hsm->token, errbuf[0] != '\0' ? errbuf : sg_strerror(rr));
+		r = fail(
+		    "token \"%s\": %s", hsm->token, errbuf[0] != '\0' ? errbuf : sg_strerror(rr));
 		goto out;
 	}
 	rr = p11_admin_generate(a, kind, o->label, id, id_len, errbuf, sizeof(errbuf));
@@ -568,7 +577,8 @@ cmd_generate(const struct admin_hsm *hsm, const struct admin_opts *o)
 	}
 	if (write_pubkey(o->output, pub) != 0)
 		goto out;
-	fprintf(stderr, "signet-admin: token \"%s\": generated %s key pair %s\n", hsm->token, o->type, uri);
+	fprintf(stderr, "signet-admin: token \"%s\": generated %s key pair %s\n", hsm->token,
+	    o->type, uri);
 	r = ADMIN_EXIT_OK;
 out:
 	EVP_PKEY_free(pub);
@@ -627,7 +637,8 @@ parse_subject(const char *s, X509_NAME **ret)
 	int nid;
 
 	if (len == 0 || len > ADMIN_SUBJECT_MAX || s[0] != '/' || json_check_utf8(s, len) < 0) {
-		r = fail("--subject: 1 to %d bytes of UTF-8 in the form /O=.../CN=...", ADMIN_SUBJECT_MAX);
+		r = fail("--subject: 1 to %d bytes of UTF-8 in the form /O=.../CN=...",
+		    ADMIN_SUBJECT_MAX);
 		goto out;
 	}
 	name = X509_NAME_new();
@@ -652,8 +663,9 @@ parse_subject(const char *s, X509_NAME **ret)
 				continue;
 			}
 			if (*p == '+') {
-				r = fail("--subject: multi-valued attributes ('+') are not supported; "
-				         "escape a literal + as \\+");
+				r = fail(
+				    "--subject: multi-valued attributes ('+') are not supported; "
+				    "escape a literal + as \\+");
 				goto out;
 			}
 			if (*p == '=' && value == NULL) {
@@ -683,9 +695,10 @@ parse_subject(const char *s, X509_NAME **ret)
 			r = fail("--subject: unknown attribute type \"%.64s\"", type);
 			goto out;
 		}
-		if (X509_NAME_add_entry_by_NID(name, nid, MBSTRING_UTF8, (const unsigned char *)value, -1, -1, 0) !=
-		    1) {
-			r = fail("--subject: OpenSSL refuses %s=%.200s (wrong length or characters for its type)",
+		if (X509_NAME_add_entry_by_NID(
+			name, nid, MBSTRING_UTF8, (const unsigned char *)value, -1, -1, 0) != 1) {
+			r = fail("--subject: OpenSSL refuses %s=%.200s (wrong length or characters "
+				 "for its type)",
 			    type, value);
 			goto out;
 		}
@@ -716,7 +729,8 @@ make_csr(struct p11 *p, enum sg_mech mech, EVP_PKEY *pub, X509_NAME *subject, X5
 	unsigned char *tbs = NULL;
 	uint8_t digest[SHA256_LEN], sig[HSM_SIG_MAX];
 	size_t sig_len = 0;
-	int nid = mech == SG_MECH_ECDSA_SHA256 ? NID_ecdsa_with_SHA256 : NID_sha256WithRSAEncryption;
+	int nid =
+	    mech == SG_MECH_ECDSA_SHA256 ? NID_ecdsa_with_SHA256 : NID_sha256WithRSAEncryption;
 
 	if (mech != SG_MECH_ECDSA_SHA256 && mech != SG_MECH_RSA_PKCS1_SHA256) {
 		r = fail("internal error: mechanism %s for a CSR", sg_mech_name(mech));
@@ -727,8 +741,8 @@ make_csr(struct p11 *p, enum sg_mech mech, EVP_PKEY *pub, X509_NAME *subject, X5
 	if (req == NULL || alg == NULL || X509_REQ_set_version(req, X509_REQ_VERSION_1) != 1 ||
 	    X509_REQ_set_subject_name(req, subject) != 1 || X509_REQ_set_pubkey(req, pub) != 1 ||
 	    /* RFC 5758: no parameters for ECDSA; RFC 4055: NULL for RSA. */
-	    X509_ALGOR_set0(alg, OBJ_nid2obj(nid), nid == NID_ecdsa_with_SHA256 ? V_ASN1_UNDEF : V_ASN1_NULL,
-	        NULL) != 1 ||
+	    X509_ALGOR_set0(alg, OBJ_nid2obj(nid),
+		nid == NID_ecdsa_with_SHA256 ? V_ASN1_UNDEF : V_ASN1_NULL, NULL) != 1 ||
 	    X509_REQ_set1_signature_algo(req, alg) != 1) {
 		r = fail("building the request failed");
 		goto out;
@@ -826,7 +840,7 @@ out:
  * Prints the first problem.  0 or ADMIN_EXIT_FAILED.
  */
 static int
-check_chain(STACK_OF(X509) *certs, EVP_PKEY *pub, const char *what)
+check_chain(STACK_OF(X509) * certs, EVP_PKEY *pub, const char *what)
 {
 	int n = sk_X509_num(certs), i, rv;
 	X509 *x, *issuer;
@@ -841,15 +855,18 @@ check_chain(STACK_OF(X509) *certs, EVP_PKEY *pub, const char *what)
 	if (X509_get0_pubkey(x) == NULL || EVP_PKEY_eq(X509_get0_pubkey(x), pub) != 1) {
 		ERR_clear_error();
 		return fail("%s: the first certificate (%s) is not for the HSM key: its public key "
-		            "differs (the chain must start with the key's own certificate)",
+			    "differs (the chain must start with the key's own certificate)",
 		    what, subj);
 	}
 	exflags = X509_get_extension_flags(x);
 	if ((exflags & EXFLAG_KUSAGE) != 0 && (X509_get_key_usage(x) & KU_DIGITAL_SIGNATURE) == 0)
-		return fail("%s: the leaf certificate (%s) does not allow digitalSignature", what, subj);
-	if ((exflags & EXFLAG_XKUSAGE) != 0 && (X509_get_extended_key_usage(x) & XKU_CODE_SIGN) == 0)
-		fprintf(stderr, "signet-admin: warning: %s: the leaf certificate has no codeSigning "
-		                "extended key usage\n",
+		return fail(
+		    "%s: the leaf certificate (%s) does not allow digitalSignature", what, subj);
+	if ((exflags & EXFLAG_XKUSAGE) != 0 &&
+	    (X509_get_extended_key_usage(x) & XKU_CODE_SIGN) == 0)
+		fprintf(stderr,
+		    "signet-admin: warning: %s: the leaf certificate has no codeSigning "
+		    "extended key usage\n",
 		    what);
 	for (i = 0; i < n; i++) {
 		x = sk_X509_value(certs, i);
@@ -857,17 +874,20 @@ check_chain(STACK_OF(X509) *certs, EVP_PKEY *pub, const char *what)
 		if (X509_cmp_time(X509_get0_notAfter(x), &now) <= 0)
 			return fail("%s: certificate %d (%s) has expired", what, i + 1, subj);
 		if (X509_cmp_time(X509_get0_notBefore(x), &now) >= 0)
-			fprintf(stderr, "signet-admin: warning: %s: certificate %d (%s) is not valid yet\n",
+			fprintf(stderr,
+			    "signet-admin: warning: %s: certificate %d (%s) is not valid yet\n",
 			    what, i + 1, subj);
 		issuer = i + 1 < n ? sk_X509_value(certs, i + 1) : NULL;
 		if (issuer == NULL) {
 			/* The last one: a root signs itself; an intermediate is
 			 * left to the verifier's trust store. */
 			if (X509_check_issued(x, x) == X509_V_OK &&
-			    (X509_get0_pubkey(x) == NULL || X509_verify(x, X509_get0_pubkey(x)) != 1)) {
+			    (X509_get0_pubkey(x) == NULL ||
+				X509_verify(x, X509_get0_pubkey(x)) != 1)) {
 				ERR_clear_error();
-				return fail("%s: certificate %d (%s) is self-issued but its signature does "
-				            "not verify",
+				return fail(
+				    "%s: certificate %d (%s) is self-issued but its signature does "
+				    "not verify",
 				    what, i + 1, subj);
 			}
 			break;
@@ -875,14 +895,17 @@ check_chain(STACK_OF(X509) *certs, EVP_PKEY *pub, const char *what)
 		cert_subject(issuer, isubj, sizeof(isubj));
 		rv = X509_check_issued(issuer, x);
 		if (rv != X509_V_OK || X509_check_ca(issuer) == 0)
-			return fail("%s: certificate %d (%s) is not the issuer of certificate %d (%s): %s; "
-			            "the file must hold the leaf first, then each issuer in turn",
+			return fail(
+			    "%s: certificate %d (%s) is not the issuer of certificate %d (%s): %s; "
+			    "the file must hold the leaf first, then each issuer in turn",
 			    what, i + 2, isubj, i + 1, subj,
 			    rv != X509_V_OK ? X509_verify_cert_error_string(rv) : "it is not a CA");
-		if (X509_get0_pubkey(issuer) == NULL || X509_verify(x, X509_get0_pubkey(issuer)) != 1) {
+		if (X509_get0_pubkey(issuer) == NULL ||
+		    X509_verify(x, X509_get0_pubkey(issuer)) != 1) {
 			ERR_clear_error();
-			return fail("%s: the signature of certificate %d (%s) does not verify with the key "
-			            "of certificate %d (%s)",
+			return fail(
+			    "%s: the signature of certificate %d (%s) does not verify with the key "
+			    "of certificate %d (%s)",
 			    what, i + 1, subj, i + 2, isubj);
 		}
 	}
@@ -913,8 +936,9 @@ cmd_import_chain(const struct admin_hsm *hsm, const struct admin_opts *o)
 		goto out;
 	dest = o->output != NULL ? o->output : ck != NULL ? ck->certificates : NULL;
 	if (dest == NULL) {
-		fprintf(stderr, "signet-admin: key import-chain needs -o (KEY is not a key of a "
-		                "configuration with a certificates file)\n");
+		fprintf(stderr,
+		    "signet-admin: key import-chain needs -o (KEY is not a key of a "
+		    "configuration with a certificates file)\n");
 		r = ADMIN_EXIT_USAGE;
 		goto out;
 	}
@@ -946,7 +970,8 @@ cmd_import_chain(const struct admin_hsm *hsm, const struct admin_opts *o)
 	if (o->store_cert) {
 		rr = p11_admin_find(a, uri, &ki, errbuf, sizeof(errbuf));
 		if (rr == 0)
-			rr = p11_admin_store_cert(a, &ki, sk_X509_value(certs, 0), errbuf, sizeof(errbuf));
+			rr = p11_admin_store_cert(
+			    a, &ki, sk_X509_value(certs, 0), errbuf, sizeof(errbuf));
 		if (rr < 0) {
 			r = fail("storing the certificate in the token: %s",
 			    errbuf[0] != '\0' ? errbuf : sg_strerror(rr));
@@ -1006,8 +1031,8 @@ print_chain(const char *indent, const char *path)
 	cert_subject(sk_X509_value(certs, 0), subj, sizeof(subj));
 	if (cert_not_after(sk_X509_value(certs, 0), not_after, &t) < 0)
 		snprintf(not_after, sizeof(not_after), "?");
-	printf("%scertificate: subject=%s not_after=%s%s chain=%d file=%s\n", indent, subj, not_after,
-	    t != 0 && t <= sgtime_now() ? " (EXPIRED)" : "", sk_X509_num(certs), path);
+	printf("%scertificate: subject=%s not_after=%s%s chain=%d file=%s\n", indent, subj,
+	    not_after, t != 0 && t <= sgtime_now() ? " (EXPIRED)" : "", sk_X509_num(certs), path);
 	sk_X509_pop_free(certs, X509_free);
 }
 
@@ -1026,12 +1051,14 @@ cmd_list(const struct admin_hsm *hsm, const struct admin_opts *o)
 	hsm_cfg(hsm, NULL, &cfg);
 	rr = p11_admin_open(&cfg, &a, errbuf, sizeof(errbuf));
 	if (rr < 0) {
-		r = fail("token \"%s\": %s", hsm->token, errbuf[0] != '\0' ? errbuf : sg_strerror(rr));
+		r = fail(
+		    "token \"%s\": %s", hsm->token, errbuf[0] != '\0' ? errbuf : sg_strerror(rr));
 		goto out;
 	}
 	rr = p11_admin_list(a, &keys, &n, &truncated, errbuf, sizeof(errbuf));
 	if (rr < 0) {
-		r = fail("token \"%s\": %s", hsm->token, errbuf[0] != '\0' ? errbuf : sg_strerror(rr));
+		r = fail(
+		    "token \"%s\": %s", hsm->token, errbuf[0] != '\0' ? errbuf : sg_strerror(rr));
 		goto out;
 	}
 	handles = calloc(nconf + 1, sizeof(*handles));
@@ -1055,12 +1082,14 @@ cmd_list(const struct admin_hsm *hsm, const struct admin_opts *o)
 			print_hex(stdout, k->id, k->id_len);
 		else
 			printf("(none)");
-		printf(" type=%s sensitive=%s extractable=%s always_sensitive=%s never_extractable=%s "
-		       "sign=%s\n",
+		printf(
+		    " type=%s sensitive=%s extractable=%s always_sensitive=%s never_extractable=%s "
+		    "sign=%s\n",
 		    key_type_name(k, tbuf, sizeof(tbuf)), k->is_sensitive ? "yes" : "no",
 		    k->is_extractable ? "yes" : "no", k->is_always_sensitive ? "yes" : "no",
 		    k->is_never_extractable ? "yes" : "no", k->can_sign ? "yes" : "no");
-		if (!k->is_sensitive || k->is_extractable || !k->can_sign || k->is_always_authenticate)
+		if (!k->is_sensitive || k->is_extractable || !k->can_sign ||
+		    k->is_always_authenticate)
 			printf("    WARNING: the agent refuses this key (it must be sensitive, not "
 			       "extractable, able to sign, without a login per signature)\n");
 		for (j = 0; j < nconf; j++) {
@@ -1068,7 +1097,8 @@ cmd_list(const struct admin_hsm *hsm, const struct admin_opts *o)
 				continue;
 			if (j < hsm->nkeys) {
 				printf("    config key %s (%s)\n", hsm->keys[j].name,
-				    hsm->keys[j].mechanism != NULL ? hsm->keys[j].mechanism : "no mechanism");
+				    hsm->keys[j].mechanism != NULL ? hsm->keys[j].mechanism
+								   : "no mechanism");
 				print_chain("      ", hsm->keys[j].certificates);
 			} else {
 				printf("    config attestation_key\n");
@@ -1079,10 +1109,11 @@ cmd_list(const struct admin_hsm *hsm, const struct admin_opts *o)
 		if (handles[j] != 0)
 			continue;
 		if (j < hsm->nkeys)
-			printf("config key %s: no single private key on the token matches %s\n", hsm->keys[j].name,
-			    hsm->keys[j].uri);
+			printf("config key %s: no single private key on the token matches %s\n",
+			    hsm->keys[j].name, hsm->keys[j].uri);
 		else
-			printf("config attestation_key: no single private key on the token matches %s\n",
+			printf("config attestation_key: no single private key on the token matches "
+			       "%s\n",
 			    hsm->attestation_key);
 	}
 	r = ADMIN_EXIT_OK;
@@ -1143,29 +1174,63 @@ key_command(int argc, char **argv)
 	optind = 0; /* glibc: start afresh on the verb's arguments */
 	while ((ch = getopt_long(argc, argv, "c:o:", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'c': o.config = optarg; break;
-		case OPT_MODULE: o.module = optarg; break;
-		case OPT_TOKEN: o.token = optarg; break;
-		case OPT_PIN_FILE: o.pin_file = optarg; break;
-		case OPT_LABEL: o.label = optarg; given |= O_LABEL; break;
-		case OPT_TYPE: o.type = optarg; given |= O_TYPE; break;
-		case OPT_ID: o.id = optarg; given |= O_ID; break;
-		case OPT_KEY: o.key = optarg; given |= O_KEY; break;
-		case OPT_SUBJECT: o.subject = optarg; given |= O_SUBJECT; break;
-		case OPT_CHAIN: o.chain = optarg; given |= O_CHAIN; break;
-		case 'o': o.output = optarg; given |= O_OUTPUT; break;
-		case OPT_STORE_CERT: o.store_cert = 1; given |= O_STORE; break;
+		case 'c':
+			o.config = optarg;
+			break;
+		case OPT_MODULE:
+			o.module = optarg;
+			break;
+		case OPT_TOKEN:
+			o.token = optarg;
+			break;
+		case OPT_PIN_FILE:
+			o.pin_file = optarg;
+			break;
+		case OPT_LABEL:
+			o.label = optarg;
+			given |= O_LABEL;
+			break;
+		case OPT_TYPE:
+			o.type = optarg;
+			given |= O_TYPE;
+			break;
+		case OPT_ID:
+			o.id = optarg;
+			given |= O_ID;
+			break;
+		case OPT_KEY:
+			o.key = optarg;
+			given |= O_KEY;
+			break;
+		case OPT_SUBJECT:
+			o.subject = optarg;
+			given |= O_SUBJECT;
+			break;
+		case OPT_CHAIN:
+			o.chain = optarg;
+			given |= O_CHAIN;
+			break;
+		case 'o':
+			o.output = optarg;
+			given |= O_OUTPUT;
+			break;
+		case OPT_STORE_CERT:
+			o.store_cert = 1;
+			given |= O_STORE;
+			break;
 		default:
 			usage(stderr);
 			return ADMIN_EXIT_USAGE;
 		}
 	}
 	if (optind != argc) {
-		fprintf(stderr, "signet-admin: key %s: unexpected argument \"%.200s\"\n", argv[0], argv[optind]);
+		fprintf(stderr, "signet-admin: key %s: unexpected argument \"%.200s\"\n", argv[0],
+		    argv[optind]);
 		return ADMIN_EXIT_USAGE;
 	}
 	if ((given & ~key_verbs[v].allowed) != 0) {
-		fprintf(stderr, "signet-admin: key %s: an option given does not apply (see --help)\n", argv[0]);
+		fprintf(stderr,
+		    "signet-admin: key %s: an option given does not apply (see --help)\n", argv[0]);
 		return ADMIN_EXIT_USAGE;
 	}
 	hsm = calloc(1, sizeof(*hsm));

@@ -50,7 +50,8 @@ cmp_size(const void *a, const void *b)
 static void
 audit_usage(FILE *f)
 {
-	fprintf(f, "usage: signet-admin audit verify LOG [--checkpoint FILE]... [--key PEM] "
+	fprintf(f,
+	    "usage: signet-admin audit verify LOG [--checkpoint FILE]... [--key PEM] "
 	    "[--origin NAME] [--signer-journal FILE]\n");
 }
 
@@ -168,14 +169,16 @@ verify_journal(const char *log, const char *journal)
 	}
 	if (c.has_missing) {
 		sgtime_format(c.missing.time, when);
-		printf("signer journal %s: record %llu (key %s, job %s, %s) has no signature record "
+		printf(
+		    "signer journal %s: record %llu (key %s, job %s, %s) has no signature record "
 		    "in the audit log: the signer made a signature that %s does not account for\n",
 		    journal, (unsigned long long)c.missing.seq, c.missing.key,
 		    c.missing.has_job ? c.missing.job : "none", when, log);
 		goto out;
 	}
 	printf("signer journal %s: %llu records: %llu job signatures, each in the audit log; "
-	    "%llu attestations\n", journal, (unsigned long long)count, (unsigned long long)c.jobs,
+	       "%llu attestations\n",
+	    journal, (unsigned long long)count, (unsigned long long)c.jobs,
 	    (unsigned long long)c.attest);
 	status = 0;
 out:
@@ -201,7 +204,7 @@ audit_verify(int argc, char **argv)
 	struct cp_file *cps = NULL;
 	struct auditlog_state *st = NULL;
 	uint64_t *sizes = NULL;
-	uint8_t (*roots)[SHA256_LEN] = NULL, root[SHA256_LEN];
+	uint8_t(*roots)[SHA256_LEN] = NULL, root[SHA256_LEN];
 	char hex[SHA256_HEX_LEN + 1];
 	const char *log = NULL, *key = NULL, *origin = NULL, *journal = NULL;
 	EVP_PKEY *pub = NULL;
@@ -218,16 +221,23 @@ audit_verify(int argc, char **argv)
 		switch (ch) {
 		case 'C':
 			if (ncps == AUDIT_CHECKPOINTS_MAX) {
-				fprintf(stderr, "signet-admin: audit verify: at most %d checkpoints\n",
+				fprintf(stderr,
+				    "signet-admin: audit verify: at most %d checkpoints\n",
 				    AUDIT_CHECKPOINTS_MAX);
 				status = 2;
 				goto out;
 			}
 			cps[ncps++].path = optarg;
 			break;
-		case 'k': key = optarg; break;
-		case 'O': origin = optarg; break;
-		case 'J': journal = optarg; break;
+		case 'k':
+			key = optarg;
+			break;
+		case 'O':
+			origin = optarg;
+			break;
+		case 'J':
+			journal = optarg;
+			break;
 		default:
 			audit_usage(stderr);
 			status = 2;
@@ -237,7 +247,8 @@ audit_verify(int argc, char **argv)
 	if (argc - optind != 1 || (ncps > 0 && key == NULL)) {
 		audit_usage(stderr);
 		if (ncps > 0 && key == NULL)
-			fprintf(stderr, "signet-admin: audit verify: checkpoints need --key, the "
+			fprintf(stderr,
+			    "signet-admin: audit verify: checkpoints need --key, the "
 			    "agent's attestation public key (signet-admin key export)\n");
 		status = 2;
 		goto out;
@@ -254,17 +265,18 @@ audit_verify(int argc, char **argv)
 		size_t len = 0;
 
 		if ((r = read_file(cps[i].path, CHECKPOINT_MAX, &buf, &len)) != 0) {
-			fprintf(stderr, "signet-admin: audit verify: checkpoint %s: %s\n", cps[i].path,
-			    sg_strerror(r));
+			fprintf(stderr, "signet-admin: audit verify: checkpoint %s: %s\n",
+			    cps[i].path, sg_strerror(r));
 			status = 2;
 			goto out;
 		}
 		r = checkpoint_open(buf, len, pub, NULL, origin, &cps[i].cp);
 		free(buf);
 		if (r != 0) {
-			printf("checkpoint %s: %s\n", cps[i].path, r == SG_ERR_VERIFY ?
-			    "FORGED: not signed by the attestation key" :
-			    origin != NULL ? "not a checkpoint of this origin" : "not a valid checkpoint");
+			printf("checkpoint %s: %s\n", cps[i].path,
+			    r == SG_ERR_VERIFY   ? "FORGED: not signed by the attestation key"
+				: origin != NULL ? "not a checkpoint of this origin"
+						 : "not a valid checkpoint");
 			goto out;
 		}
 		if (i > 0 && strcmp(cps[i].cp.origin, cps[0].cp.origin) != 0) {
@@ -278,8 +290,8 @@ audit_verify(int argc, char **argv)
 		if (cps[i].cp.size == cps[i - 1].cp.size &&
 		    memcmp(cps[i].cp.root, cps[i - 1].cp.root, SHA256_LEN) != 0) {
 			printf("checkpoints %s and %s: two different trees of %llu records, both "
-			    "signed: the log was forked\n", cps[i - 1].path, cps[i].path,
-			    (unsigned long long)cps[i].cp.size);
+			       "signed: the log was forked\n",
+			    cps[i - 1].path, cps[i].path, (unsigned long long)cps[i].cp.size);
 			goto out;
 		}
 	}
@@ -306,21 +318,25 @@ audit_verify(int argc, char **argv)
 	}
 	if (st->torn_len > 0)
 		printf("%s: warning: %llu bytes after record %llu are an unfinished append (not "
-		    "records; the agent sets them aside at its next start)\n", log,
-		    (unsigned long long)st->torn_len, (unsigned long long)st->records);
+		       "records; the agent sets them aside at its next start)\n",
+		    log, (unsigned long long)st->torn_len, (unsigned long long)st->records);
 	/* Smallest first: the first mismatch bounds where the damage is. */
 	for (i = 0; i < ncps; i++) {
 		if (cps[i].cp.size > st->records) {
 			printf("checkpoint %s: signs %llu records but the log has %llu: records "
-			    "%llu to %llu are missing (the log was cut back)\n", cps[i].path,
-			    (unsigned long long)cps[i].cp.size, (unsigned long long)st->records,
-			    (unsigned long long)st->records + 1, (unsigned long long)cps[i].cp.size);
+			       "%llu to %llu are missing (the log was cut back)\n",
+			    cps[i].path, (unsigned long long)cps[i].cp.size,
+			    (unsigned long long)st->records, (unsigned long long)st->records + 1,
+			    (unsigned long long)cps[i].cp.size);
 			goto out;
 		}
 		if (memcmp(roots[i], cps[i].cp.root, SHA256_LEN) != 0) {
-			printf("checkpoint %s: the log's first %llu records do not match it: a record "
-			    "from %llu to %llu was altered, removed or reordered (and the records after "
-			    "it rewritten to hide it)\n", cps[i].path, (unsigned long long)cps[i].cp.size,
+			printf(
+			    "checkpoint %s: the log's first %llu records do not match it: a record "
+			    "from %llu to %llu was altered, removed or reordered (and the records "
+			    "after "
+			    "it rewritten to hide it)\n",
+			    cps[i].path, (unsigned long long)cps[i].cp.size,
 			    (unsigned long long)(i > 0 ? cps[i - 1].cp.size + 1 : 1),
 			    (unsigned long long)cps[i].cp.size);
 			goto out;
@@ -332,14 +348,15 @@ audit_verify(int argc, char **argv)
 	printf("%s: %llu records, tree head %s", log, (unsigned long long)st->records, hex);
 	if (matched > 0)
 		printf("; %zu checkpoint%s of %s verified and consistent (the largest signs %llu "
-		    "records)", matched, matched == 1 ? "" : "s", cps[0].cp.origin,
+		       "records)",
+		    matched, matched == 1 ? "" : "s", cps[0].cp.origin,
 		    (unsigned long long)cps[ncps - 1].cp.size);
 	printf("\n");
 	if (matched > 0 && cps[ncps - 1].cp.size < st->records)
 		printf("%s: records %llu to %llu are not covered by a checkpoint yet\n", log,
 		    (unsigned long long)cps[ncps - 1].cp.size + 1, (unsigned long long)st->records);
 	status = journal != NULL ? verify_journal(log, journal) : 0;
- out:
+out:
 	EVP_PKEY_free(pub);
 	free(sizes);
 	free(roots);

@@ -32,7 +32,7 @@
 #include "util.h"
 #include "webhook.h"
 
-#define ERRBUF_LEN 512
+#define ERRBUF_LEN      512
 #define WEBHOOK_DRAIN_S 5 /* at shutdown, for deliveries still queued */
 
 static int
@@ -90,7 +90,8 @@ find_signer(const struct agent_config *cfg, char *buf, size_t len)
 
 	if (cfg->pkcs11_signer != NULL) {
 		snprintf(buf, len, "%s", cfg->pkcs11_signer);
-		return stat(buf, &st) == 0 && S_ISREG(st.st_mode) && access(buf, X_OK) == 0 ? 0 : -1;
+		return stat(buf, &st) == 0 && S_ISREG(st.st_mode) && access(buf, X_OK) == 0 ? 0
+											    : -1;
 	}
 	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
 		exe[n] = '\0';
@@ -98,7 +99,8 @@ find_signer(const struct agent_config *cfg, char *buf, size_t len)
 			*slash = '\0';
 			for (i = 0; i < nitems(rel); i++) {
 				if ((size_t)snprintf(buf, len, "%s/%s", exe, rel[i]) < len &&
-				    stat(buf, &st) == 0 && S_ISREG(st.st_mode) && access(buf, X_OK) == 0)
+				    stat(buf, &st) == 0 && S_ISREG(st.st_mode) &&
+				    access(buf, X_OK) == 0)
 					return 0;
 			}
 		}
@@ -127,7 +129,8 @@ open_hsm(struct agent *ag, const struct agent_config *cfg, const char *config_pa
 	hc.nkeys = n;
 	if (!cfg->pkcs11_in_process) {
 		if (find_signer(cfg, signer, sizeof(signer)) != 0) {
-			log_error("pkcs11.signer: signet-signer not found; name it in the configuration");
+			log_error(
+			    "pkcs11.signer: signet-signer not found; name it in the configuration");
 			free(specs);
 			return SG_ERR_CONFIG;
 		}
@@ -141,7 +144,8 @@ open_hsm(struct agent *ag, const struct agent_config *cfg, const char *config_pa
 		hc.signer = signer;
 		hc.signer_config = config_abs;
 	} else {
-		log_warn("pkcs11.isolation is \"none\": the PIN and the HSM sessions are in this process");
+		log_warn("pkcs11.isolation is \"none\": the PIN and the HSM sessions are in this "
+			 "process");
 	}
 	r = hsm_open(&hc, &ag->hsm, errbuf, sizeof(errbuf));
 	free(specs);
@@ -173,13 +177,15 @@ check_out_of_reach(const struct agent_config *cfg)
 
 	if (!cfg->pkcs11_in_process && access(cfg->pkcs11_pin_file, R_OK) == 0) {
 		log_error("pkcs11.pin_file: %s can read %s; it must be readable by the signer "
-		          "alone (docs/security.md)", cfg->user, cfg->pkcs11_pin_file);
+			  "alone (docs/security.md)",
+		    cfg->user, cfg->pkcs11_pin_file);
 		r = SG_ERR_CONFIG;
 	}
 	if (!cfg->pkcs11_in_process && path_dir(cfg->pkcs11_journal, &dir) == 0 &&
 	    access(dir, W_OK) == 0) {
 		log_error("pkcs11.journal: %s can write %s, and so remove the signer's journal; "
-		          "put it in a directory of the signer's", cfg->user, dir);
+			  "put it in a directory of the signer's",
+		    cfg->user, dir);
 		r = SG_ERR_CONFIG;
 	}
 	free(dir);
@@ -202,24 +208,29 @@ drop_privileges(struct agent *ag, const struct agent_config *cfg)
 
 	if (cfg->user == NULL) {
 		if (uid == 0)
-			log_warn("running as root without \"user\": the agent keeps root's rights beside "
-			         "the signer (set \"user\", docs/security.md)");
+			log_warn("running as root without \"user\": the agent keeps root's rights "
+				 "beside "
+				 "the signer (set \"user\", docs/security.md)");
 		return 0;
 	}
 	errno = 0;
 	if ((pw = getpwnam(cfg->user)) == NULL) {
-		log_error("user: no user %s%s%s", cfg->user, errno ? ": " : "", errno ? strerror(errno) : "");
+		log_error("user: no user %s%s%s", cfg->user, errno ? ": " : "",
+		    errno ? strerror(errno) : "");
 		return SG_ERR_CONFIG;
 	}
 	if (pw->pw_uid == 0) {
-		log_error("user: %s is root; name the unprivileged user the agent runs as", cfg->user);
+		log_error(
+		    "user: %s is root; name the unprivileged user the agent runs as", cfg->user);
 		return SG_ERR_CONFIG;
 	}
 	if (uid != 0) {
 		if (pw->pw_uid == uid)
 			return 0;
-		log_error("user: switching to %s needs signet-agent to be started as root (it runs as "
-		          "uid %lu)", cfg->user, (unsigned long)uid);
+		log_error(
+		    "user: switching to %s needs signet-agent to be started as root (it runs as "
+		    "uid %lu)",
+		    cfg->user, (unsigned long)uid);
 		return SG_ERR_CONFIG;
 	}
 	if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
@@ -324,7 +335,8 @@ agent_check_certs(const struct agent *ag)
 }
 
 int
-agent_open(struct agent *ag, const struct agent_config *cfg, const char *config_path, int check_only)
+agent_open(
+    struct agent *ag, const struct agent_config *cfg, const char *config_path, int check_only)
 {
 	struct checkpoint last_cp;
 	char errbuf[ERRBUF_LEN];
@@ -339,7 +351,7 @@ agent_open(struct agent *ag, const struct agent_config *cfg, const char *config_
 		return 2;
 	}
 	if ((r = checkpointer_load_state(cfg->audit_log, ag->attest_pub, cfg->audit_origin,
-	        &last_cp, errbuf, sizeof(errbuf))) == 0) {
+		 &last_cp, errbuf, sizeof(errbuf))) == 0) {
 		have_cp = 1;
 	} else if (r != SG_ERR_NOT_FOUND) {
 		log_error("%s", errbuf);
@@ -352,9 +364,12 @@ agent_open(struct agent *ag, const struct agent_config *cfg, const char *config_
 	}
 	if (check_only)
 		return 0;
-	struct store_opts so = { .url = cfg->store, .bearer_token_file = cfg->store_token_file,
-		.ca_file = cfg->store_ca_file, .timeout_s = cfg->store_timeout,
-		.deadline_s = cfg->store_deadline, .file_mode = cfg->store_mode };
+	struct store_opts so = { .url = cfg->store,
+		.bearer_token_file = cfg->store_token_file,
+		.ca_file = cfg->store_ca_file,
+		.timeout_s = cfg->store_timeout,
+		.deadline_s = cfg->store_deadline,
+		.file_mode = cfg->store_mode };
 	if ((r = store_open(&so, &ag->store, errbuf, sizeof(errbuf))) != 0) {
 		log_error("%s", errbuf);
 		return 2;
@@ -375,12 +390,12 @@ agent_open(struct agent *ag, const struct agent_config *cfg, const char *config_
 		return 2;
 	}
 	if ((r = audit_open(cfg->audit_log, have_cp ? &last_cp : NULL, pipeline_audit_replay, ag,
-	        &ag->audit, errbuf, sizeof(errbuf))) != 0) {
+		 &ag->audit, errbuf, sizeof(errbuf))) != 0) {
 		log_error("%s", r == SG_ERR_ALLOC ? sg_strerror(r) : errbuf);
 		return 2;
 	}
-	if (asprintf(&ag->checkpoints_buf, "%.*s/audit/checkpoints/", (int)store_base_len(cfg->store),
-	        cfg->store) == -1) {
+	if (asprintf(&ag->checkpoints_buf, "%.*s/audit/checkpoints/",
+		(int)store_base_len(cfg->store), cfg->store) == -1) {
 		ag->checkpoints_buf = NULL;
 		return 1;
 	}
@@ -404,7 +419,7 @@ agent_close(struct agent *ag, int clean_stop)
 		metrics_webhook_failures(ag->metrics, webhooks_failures(ag->webhooks));
 	if (ag->metrics != NULL && ag->audit != NULL && ag->replay != NULL &&
 	    metrics_write(ag->metrics, cfg->metrics_file, replay_count(ag->replay),
-	        audit_count(ag->audit), cfg, !clean_stop) != 0)
+		audit_count(ag->audit), cfg, !clean_stop) != 0)
 		log_warn("cannot write the metrics file %s", cfg->metrics_file);
 	metrics_free(ag->metrics);
 	audit_close(ag->audit);

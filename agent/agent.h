@@ -18,12 +18,12 @@
 struct checkpointer;
 
 struct agent {
-	const struct agent_config *cfg;  /* as started: HSM, queue, store, audit */
-	struct config_live *live;  /* the policy in force (SIGHUP), or NULL: cfg */
-	struct quota *quota;       /* signed jobs per submitter and key, or NULL */
-	struct hsm *hsm;           /* keys 0..cfg->nkeys-1, then the attestation key */
+	const struct agent_config *cfg; /* as started: HSM, queue, store, audit */
+	struct config_live *live;       /* the policy in force (SIGHUP), or NULL: cfg */
+	struct quota *quota;            /* signed jobs per submitter and key, or NULL */
+	struct hsm *hsm;                /* keys 0..cfg->nkeys-1, then the attestation key */
 	size_t attest_index;
-	EVP_PKEY *attest_pub;      /* the attestation key's public half */
+	EVP_PKEY *attest_pub; /* the attestation key's public half */
 	char attest_keyid[KEYID_LEN + 1];
 	struct store *store;
 	struct audit *audit;
@@ -35,8 +35,8 @@ struct agent {
 	const char *checkpoints;   /* where signed checkpoints are published, or NULL */
 	/* Owned by agent_open()/agent_close(): */
 	struct checkpointer *cpr;
-	char *checkpoints_buf;     /* what checkpoints points to */
-	char *state_dir;           /* the audit log's directory (replay table, ids) */
+	char *checkpoints_buf; /* what checkpoints points to */
+	char *state_dir;       /* the audit log's directory (replay table, ids) */
 };
 
 /*

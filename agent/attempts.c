@@ -22,16 +22,16 @@
 #define ATTEMPTS_SLOTS (2 * ATTEMPTS_ENTRIES_MAX)
 
 struct slot {
-	uint64_t ms, seq;     /* the entry id */
-	uint32_t stamp;       /* when its last attempt began (a wrapping counter) */
-	uint32_t count;       /* attempts; 0: the slot is empty */
+	uint64_t ms, seq; /* the entry id */
+	uint32_t stamp;   /* when its last attempt began (a wrapping counter) */
+	uint32_t count;   /* attempts; 0: the slot is empty */
 };
 _Static_assert(sizeof(struct slot) == 24, "a slot is 24 bytes");
 
 struct attempts {
 	pthread_mutex_t lock;
 	uint64_t salt;
-	uint32_t clock;       /* stamps handed out, modulo 2^32 */
+	uint32_t clock; /* stamps handed out, modulo 2^32 */
 	size_t used;
 	struct slot slots[ATTEMPTS_SLOTS];
 };

@@ -25,7 +25,7 @@
 
 #include "err.h"
 
-#define ATTEMPTS_ENTRIES_MAX 2048   /* undecided entries remembered: 96 KiB */
+#define ATTEMPTS_ENTRIES_MAX 2048 /* undecided entries remembered: 96 KiB */
 
 struct attempts;
 

@@ -17,32 +17,32 @@
 #include "log.h"
 #include "sgtime.h"
 
-#define TORN_SUFFIX ".torn"
-#define LOCK_SUFFIX ".lock"
-#define LOCK_HOLDER_MAX 200   /* bytes of the holder's line read back from the lock file */
+#define TORN_SUFFIX     ".torn"
+#define LOCK_SUFFIX     ".lock"
+#define LOCK_HOLDER_MAX 200 /* bytes of the holder's line read back from the lock file */
 
 struct audit {
 	pthread_mutex_t lock;
 	char *path;
 	int fd;
-	int lock_fd;                      /* <path>.lock, locked while open */
-	uint64_t seq;                     /* last written */
-	uint64_t bytes;                   /* file size after it */
-	struct merkle_tree tree;          /* of records 1..seq */
-	uint64_t synced;                  /* last known durable */
-	int syncing;                      /* an appender is in fdatasync */
-	int sync_failed;                  /* sticky: an fdatasync failed */
-	pthread_cond_t synced_cond;       /* `synced` or `syncing` changed */
-	uint64_t cp_offset;               /* offset after the checkpoint's records */
+	int lock_fd;                /* <path>.lock, locked while open */
+	uint64_t seq;               /* last written */
+	uint64_t bytes;             /* file size after it */
+	struct merkle_tree tree;    /* of records 1..seq */
+	uint64_t synced;            /* last known durable */
+	int syncing;                /* an appender is in fdatasync */
+	int sync_failed;            /* sticky: an fdatasync failed */
+	pthread_cond_t synced_cond; /* `synced` or `syncing` changed */
+	uint64_t cp_offset;         /* offset after the checkpoint's records */
 };
 
 /* State of one audit_open() scan. */
 struct load {
 	audit_replay_fn fn;
 	void *arg;
-	uint64_t cp_size;                 /* 0: no checkpoint */
+	uint64_t cp_size; /* 0: no checkpoint */
 	uint64_t cp_offset;
-	uint64_t offset;                  /* of the next record */
+	uint64_t offset; /* of the next record */
 };
 
 /* Hands a record's event fields to the caller's replay function. */
@@ -51,7 +51,15 @@ replay_record(void *arg, uint64_t seq, const char *line, size_t len, const uint8
     const cJSON *rec)
 {
 	static const char *const stored[] = {
-		"event", "id", "job_sha256", "key", "time", "submitter", "code", "expires", "entry",
+		"event",
+		"id",
+		"job_sha256",
+		"key",
+		"time",
+		"submitter",
+		"code",
+		"expires",
+		"entry",
 	};
 	struct load *ld = arg;
 	const char *vals[nitems(stored)];
@@ -89,8 +97,8 @@ replay_record(void *arg, uint64_t seq, const char *line, size_t len, const uint8
 
 /* Moves a torn tail aside ("<path>.torn") and cuts it off the log. */
 static int
-cut_torn_tail(struct audit *a, const char *path, const struct auditlog_state *st,
-    char *errbuf, size_t errlen)
+cut_torn_tail(
+    struct audit *a, const char *path, const struct auditlog_state *st, char *errbuf, size_t errlen)
 {
 	char torn[4096];
 	uint8_t *buf = NULL;
@@ -98,9 +106,10 @@ cut_torn_tail(struct audit *a, const char *path, const struct auditlog_state *st
 	int tfd = -1, r = SG_ERR_SYSTEM;
 
 	if (st->torn_len > AUDIT_LINE_MAX * 64ULL) {
-		snprintf(errbuf, errlen, "audit log %s: %llu bytes after record %llu are not "
-		    "records; too many to be an interrupted append", path,
-		    (unsigned long long)st->torn_len, (unsigned long long)st->records);
+		snprintf(errbuf, errlen,
+		    "audit log %s: %llu bytes after record %llu are not "
+		    "records; too many to be an interrupted append",
+		    path, (unsigned long long)st->torn_len, (unsigned long long)st->records);
 		return SG_ERR_CONFIG;
 	}
 	if ((buf = malloc(st->torn_len)) == NULL)
@@ -110,16 +119,15 @@ cut_torn_tail(struct audit *a, const char *path, const struct auditlog_state *st
 		goto out;
 	snprintf(torn, sizeof(torn), "%s%s", path, TORN_SUFFIX);
 	tfd = open(torn, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (tfd == -1 || write(tfd, buf, st->torn_len) != (ssize_t)st->torn_len ||
-	    fsync(tfd) == -1)
+	if (tfd == -1 || write(tfd, buf, st->torn_len) != (ssize_t)st->torn_len || fsync(tfd) == -1)
 		goto out;
 	if (ftruncate(a->fd, (off_t)st->torn_offset) == -1 || fdatasync(a->fd) == -1)
 		goto out;
 	log_warn("audit log %s: %llu bytes after record %llu were an append cut short by a "
-	    "crash (never released); moved to %s", path, (unsigned long long)st->torn_len,
-	    (unsigned long long)st->records, torn);
+		 "crash (never released); moved to %s",
+	    path, (unsigned long long)st->torn_len, (unsigned long long)st->records, torn);
 	r = 0;
- out:
+out:
 	if (r != 0)
 		snprintf(errbuf, errlen, "audit log %s: cannot set aside its torn last record: %s",
 		    path, strerror(errno));
@@ -192,9 +200,11 @@ take_lock(struct audit *a, const char *path, char *errbuf, size_t errlen)
 			return SG_ERR_SYSTEM;
 		}
 		lock_holder(a->lock_fd, holder, sizeof(holder));
-		snprintf(errbuf, errlen, "audit log %s is in use by another agent (%s, per %s): "
+		snprintf(errbuf, errlen,
+		    "audit log %s is in use by another agent (%s, per %s): "
 		    "two agents must never write one log; stop that one, or give this one its "
-		    "own audit_log", path, holder, lpath);
+		    "own audit_log",
+		    path, holder, lpath);
 		return SG_ERR_CONFIG;
 	}
 	sgtime_format(sgtime_now(), since);
@@ -206,8 +216,10 @@ take_lock(struct audit *a, const char *path, char *errbuf, size_t errlen)
 		return SG_ERR_SYSTEM;
 	}
 	if ((e = ofd_lock(a->fd)) != 0) {
-		snprintf(errbuf, errlen, "audit log %s is locked by another process (%s), not "
-		    "through %s: the same log under another name?", path, strerror(e), lpath);
+		snprintf(errbuf, errlen,
+		    "audit log %s is locked by another process (%s), not "
+		    "through %s: the same log under another name?",
+		    path, strerror(e), lpath);
 		return e == EAGAIN || e == EACCES ? SG_ERR_CONFIG : SG_ERR_SYSTEM;
 	}
 	return 0;
@@ -254,11 +266,12 @@ audit_open(const char *path, const struct checkpoint *cp, audit_replay_fn fn, vo
 	}
 	if (st->torn_len > 0 && (r = cut_torn_tail(a, path, st, errbuf, errlen)) != 0)
 		goto fail;
-	if (cp != NULL && (st->records < cp->size ||
-	    CRYPTO_memcmp(cp_root[0], cp->root, SHA256_LEN) != 0)) {
-		snprintf(errbuf, errlen, "audit log %s does not match the checkpoint this agent "
-		    "signed at %llu records (it has %llu): records were removed or altered", path,
-		    (unsigned long long)cp->size, (unsigned long long)st->records);
+	if (cp != NULL &&
+	    (st->records < cp->size || CRYPTO_memcmp(cp_root[0], cp->root, SHA256_LEN) != 0)) {
+		snprintf(errbuf, errlen,
+		    "audit log %s does not match the checkpoint this agent "
+		    "signed at %llu records (it has %llu): records were removed or altered",
+		    path, (unsigned long long)cp->size, (unsigned long long)st->records);
 		r = SG_ERR_CONFIG;
 		goto fail;
 	}
@@ -282,7 +295,7 @@ audit_open(const char *path, const struct checkpoint *cp, audit_replay_fn fn, vo
 	free(st);
 	*ret = a;
 	return 0;
- fail:
+fail:
 	if (a->fd != -1)
 		close(a->fd);
 	if (a->lock_fd != -1)
@@ -345,7 +358,8 @@ add_ci_verified(cJSON *o, const struct jwt_claims *cl)
 		return 0;
 	if ((v = cJSON_AddObjectToObject(o, "ci_verified")) == NULL)
 		return SG_ERR_ALLOC;
-	if (add_opt(v, "issuer", cl->issuer) != 0 || add_opt(v, "issuer_name", cl->issuer_name) != 0 ||
+	if (add_opt(v, "issuer", cl->issuer) != 0 ||
+	    add_opt(v, "issuer_name", cl->issuer_name) != 0 ||
 	    add_opt(v, "sub", cl->subject) != 0 || add_opt(v, "project", cl->project) != 0 ||
 	    add_opt(v, "ref", cl->ref) != 0 ||
 	    cJSON_AddBoolToObject(v, "ref_protected", cl->ref_protected) == NULL ||
@@ -392,8 +406,8 @@ wait_durable(struct audit *a, uint64_t mine)
 }
 
 int
-audit_append(struct audit *a, const struct audit_record *rec, int want_record,
-    struct audit_receipt *ret)
+audit_append(
+    struct audit *a, const struct audit_record *rec, int want_record, struct audit_receipt *ret)
 {
 	char when[SGTIME_LEN + 1], prev_hex[SHA256_HEX_LEN + 1];
 	uint8_t prev[SHA256_LEN], leaf[SHA256_LEN];
@@ -416,8 +430,7 @@ audit_append(struct audit *a, const struct audit_record *rec, int want_record,
 	hex_encode(prev, SHA256_LEN, prev_hex);
 	r = SG_ERR_ALLOC;
 	if (json_add_int(o, "seq", (int64_t)(a->seq + 1)) != 0 ||
-	    json_add_string(o, "time", when) != 0 ||
-	    json_add_string(o, "prev", prev_hex) != 0 ||
+	    json_add_string(o, "time", when) != 0 || json_add_string(o, "prev", prev_hex) != 0 ||
 	    add_opt(o, "event", rec->event) != 0 || add_opt(o, "id", rec->id) != 0 ||
 	    add_opt(o, "entry", rec->entry) != 0 || add_opt(o, "submitter", rec->submitter) != 0 ||
 	    add_opt(o, "keyid", rec->keyid) != 0 || add_opt(o, "key", rec->key) != 0 ||
@@ -428,8 +441,7 @@ audit_append(struct audit *a, const struct audit_record *rec, int want_record,
 	    add_opt(o, "code", rec->code) != 0 ||
 	    add_opt(o, "signature_sha256", rec->signature_sha256) != 0 ||
 	    add_opt(o, "location", rec->location) != 0 ||
-	    add_opt(o, "expires", rec->expires) != 0 ||
-	    add_ci_verified(o, rec->ci_verified) != 0 ||
+	    add_opt(o, "expires", rec->expires) != 0 || add_ci_verified(o, rec->ci_verified) != 0 ||
 	    add_opt(o, "signature", rec->signature) != 0 ||
 	    (rec->signer_seq > 0 && json_add_int(o, "signer_seq", (int64_t)rec->signer_seq) != 0))
 		goto out;
@@ -475,7 +487,7 @@ audit_append(struct audit *a, const struct audit_record *rec, int want_record,
 		line = NULL;
 	}
 	r = 0;
- out:
+out:
 	if (locked)
 		pthread_mutex_unlock(&a->lock);
 	cJSON_free(line);
@@ -484,8 +496,7 @@ audit_append(struct audit *a, const struct audit_record *rec, int want_record,
 }
 
 int
-audit_head(struct audit *a, uint64_t *ret_size, uint8_t ret_root[SHA256_LEN],
-    uint64_t *ret_offset)
+audit_head(struct audit *a, uint64_t *ret_size, uint8_t ret_root[SHA256_LEN], uint64_t *ret_offset)
 {
 	int r;
 

@@ -26,11 +26,11 @@ struct audit;
 /* One decision.  Every string is optional (NULL = left out); strings come
  * from verified or syntax-checked input and are JSON-escaped on output. */
 struct audit_record {
-	const char *event;            /* "received", "intent", "signature", the
+	const char *event; /* "received", "intent", "signature", the
 	                                 decision ("signed", "rejected",
 	                                 "failed"), "published" */
-	const char *id;               /* job id (valid syntax) or NULL */
-	const char *entry;            /* stream entry id */
+	const char *id;    /* job id (valid syntax) or NULL */
+	const char *entry; /* stream entry id */
 	const char *submitter;
 	const char *keyid;
 	const char *key;
@@ -38,16 +38,16 @@ struct audit_record {
 	const char *artifact;
 	const char *artifact_sha256;
 	const char *job_sha256;
-	const char *code;             /* docs/errors.md code when not signed */
-	const char *signature_sha256; /* hex SHA-256 of the signature file */
-	const char *expires;          /* the job's expiry (RFC 3339), once parsed */
-	const char *envelope_sha256;  /* "received": hex SHA-256 of the entry's bytes */
-	const char *location;         /* "published": where the result is stored */
-	int defer_sync;               /* written but not waited for: the next
+	const char *code;                     /* docs/errors.md code when not signed */
+	const char *signature_sha256;         /* hex SHA-256 of the signature file */
+	const char *expires;                  /* the job's expiry (RFC 3339), once parsed */
+	const char *envelope_sha256;          /* "received": hex SHA-256 of the entry's bytes */
+	const char *location;                 /* "published": where the result is stored */
+	int defer_sync;                       /* written but not waited for: the next
 	                                 durable record makes it durable too */
-	uint64_t signer_seq;          /* "signature": the record's number in the
+	uint64_t signer_seq;                  /* "signature": the record's number in the
 	                                 signer's journal (0: none, in-process) */
-	const char *signature;        /* "signed": the signature file in base64, so
+	const char *signature;                /* "signed": the signature file in base64, so
 	                                 that a result lost in a crash can be
 	                                 rebuilt without a second HSM signature */
 	const struct jwt_claims *ci_verified; /* the claims of the job's verified
@@ -67,7 +67,7 @@ struct audit_seen {
 	const char *code;
 	const char *entry; /* the stream entry id */
 	int64_t time;
-	int64_t expires;   /* the job's expiry; 0 when the record has none */
+	int64_t expires; /* the job's expiry; 0 when the record has none */
 };
 typedef void (*audit_replay_fn)(void *arg, const struct audit_seen *rec);
 
@@ -90,13 +90,13 @@ int audit_open(const char *path, const struct checkpoint *cp, audit_replay_fn fn
 
 /* What an append tells about its record. */
 struct audit_receipt {
-	uint64_t seq;                                /* from 1; leaf index seq - 1 */
+	uint64_t seq; /* from 1; leaf index seq - 1 */
 	uint8_t leaf[SHA256_LEN];
 	uint8_t root[SHA256_LEN];                    /* of the tree of records 1..seq */
 	uint8_t proof[MERKLE_PROOF_MAX][SHA256_LEN]; /* leaf seq - 1 in that tree */
 	size_t nproof;
-	char *record;                                /* with want_record: the line, */
-	size_t record_len;                           /* no newline (caller frees) */
+	char *record;      /* with want_record: the line, */
+	size_t record_len; /* no newline (caller frees) */
 };
 
 /* Appends one record and, unless rec->defer_sync, makes it durable.

@@ -19,11 +19,11 @@
 struct checkpointer {
 	struct agent *ag;
 	pthread_t thread;
-	pthread_mutex_t lock;         /* stop, and one run at a time */
+	pthread_mutex_t lock; /* stop, and one run at a time */
 	pthread_cond_t wake;
 	int stop;
-	uint64_t size;                /* the last published checkpoint */
-	uint64_t offset;              /* the log offset just after its records */
+	uint64_t size;   /* the last published checkpoint */
+	uint64_t offset; /* the log offset just after its records */
 	char *state_path;
 };
 
@@ -37,8 +37,8 @@ checkpointer_load_state(const char *audit_log, EVP_PKEY *pub, const char *origin
 
 	snprintf(path, sizeof(path), "%s%s", audit_log, CHECKPOINT_STATE_SUFFIX);
 	if ((r = read_file(path, CHECKPOINT_MAX, &buf, &len)) != 0) {
-		if (r == SG_ERR_NOT_FOUND || (r == SG_ERR_SYSTEM && access(path, F_OK) == -1 &&
-		    errno == ENOENT))
+		if (r == SG_ERR_NOT_FOUND ||
+		    (r == SG_ERR_SYSTEM && access(path, F_OK) == -1 && errno == ENOENT))
 			return SG_ERR_NOT_FOUND;
 		snprintf(errbuf, errlen, "%s: %s", path, sg_strerror(r));
 		return SG_ERR_CONFIG;
@@ -55,8 +55,8 @@ checkpointer_load_state(const char *audit_log, EVP_PKEY *pub, const char *origin
 
 /* The signed note of the tree head (size, root). */
 static int
-sign_checkpoint(struct agent *ag, uint64_t size, const uint8_t root[SHA256_LEN], char **ret,
-    size_t *ret_len)
+sign_checkpoint(
+    struct agent *ag, uint64_t size, const uint8_t root[SHA256_LEN], char **ret, size_t *ret_len)
 {
 	struct checkpoint cp;
 	uint8_t dgst[SHA256_LEN], sig[HSM_SIG_MAX], keyid[CHECKPOINT_KEYID_LEN];
@@ -79,11 +79,11 @@ sign_checkpoint(struct agent *ag, uint64_t size, const uint8_t root[SHA256_LEN],
 		goto out;
 	}
 	if ((r = checkpoint_key_id(ag->attest_pub, cp.origin, keyid)) != 0 ||
-	    (r = checkpoint_assemble(body, body_len, cp.origin, keyid, sig, sig_len, ret,
-	        ret_len)) != 0)
+	    (r = checkpoint_assemble(
+		 body, body_len, cp.origin, keyid, sig, sig_len, ret, ret_len)) != 0)
 		goto out;
 	r = 0;
- out:
+out:
 	free(body);
 	return r;
 }
@@ -104,8 +104,8 @@ publish_records(struct checkpointer *c, uint64_t size, uint64_t offset)
 		return SG_ERR_SYSTEM;
 	}
 	while (pos < offset) {
-		size_t want = offset - pos < CHECKPOINT_PIECE_MAX ? (size_t)(offset - pos) :
-		    CHECKPOINT_PIECE_MAX;
+		size_t want = offset - pos < CHECKPOINT_PIECE_MAX ? (size_t)(offset - pos)
+								  : CHECKPOINT_PIECE_MAX;
 		ssize_t n = pread(fd, buf, want, (off_t)pos);
 		size_t len, i;
 		uint64_t records = 0;
@@ -130,7 +130,7 @@ publish_records(struct checkpointer *c, uint64_t size, uint64_t offset)
 		pos += len;
 	}
 	r = first == size ? 0 : SG_ERR_INTERNAL;
- out:
+out:
 	close(fd);
 	free(buf);
 	return r;
@@ -152,14 +152,16 @@ checkpointer_run_once(struct checkpointer *c)
 	if (size == c->size)
 		return 0;
 	if ((r = sign_checkpoint(c->ag, size, root, &note, &note_len)) != 0) {
-		log_warn_r(r, "checkpoint at %llu records: cannot sign it", (unsigned long long)size);
+		log_warn_r(
+		    r, "checkpoint at %llu records: cannot sign it", (unsigned long long)size);
 		return r;
 	}
 	snprintf(name, sizeof(name), "%llu", (unsigned long long)size);
 	if ((r = publish_records(c, size, offset)) != 0 ||
-	    (r = store_put(c->ag->store, "audit", "checkpoints", name, note, note_len, NULL)) != 0 ||
-	    (r = store_put(c->ag->store, "audit", "checkpoints", "latest", note, note_len,
-	        NULL)) != 0) {
+	    (r = store_put(c->ag->store, "audit", "checkpoints", name, note, note_len, NULL)) !=
+		0 ||
+	    (r = store_put(c->ag->store, "audit", "checkpoints", "latest", note, note_len, NULL)) !=
+		0) {
 		log_warn_r(r, "checkpoint at %llu records: cannot publish it; trying again later",
 		    (unsigned long long)size);
 		goto out;
@@ -173,7 +175,7 @@ checkpointer_run_once(struct checkpointer *c)
 	c->size = size;
 	c->offset = offset;
 	r = 0;
- out:
+out:
 	free(note);
 	return r;
 }
@@ -241,7 +243,8 @@ checkpointer_stop(struct checkpointer *c)
 	pthread_join(c->thread, NULL);
 	/* The last tree head, so that the log's end is signed too. */
 	if (checkpointer_run_once(c) != 0)
-		log_warn("no checkpoint at shutdown: the records since the last one are not signed");
+		log_warn(
+		    "no checkpoint at shutdown: the records since the last one are not signed");
 	pthread_cond_destroy(&c->wake);
 	pthread_mutex_destroy(&c->lock);
 	free(c->state_path);

@@ -24,7 +24,7 @@
 #include "pipeline.h"
 
 #define CHECKPOINT_STATE_SUFFIX ".checkpoint"
-#define CHECKPOINT_PIECE_MAX (1024 * 1024)
+#define CHECKPOINT_PIECE_MAX    (1024 * 1024)
 
 struct checkpointer;
 
@@ -41,8 +41,8 @@ int checkpointer_load_state(const char *audit_log, EVP_PKEY *pub, const char *or
  * Starts the thread.  last is the checkpoint audit_open() was checked
  * against (NULL: none yet), ag must stay valid until checkpointer_stop().
  */
-int checkpointer_start(struct agent *ag, const struct checkpoint *last,
-    struct checkpointer **ret) SG_MUST_CHECK;
+int checkpointer_start(
+    struct agent *ag, const struct checkpoint *last, struct checkpointer **ret) SG_MUST_CHECK;
 
 /* Signs and publishes one checkpoint now if the log grew (the thread does
  * this every interval).  0, or the first error. */

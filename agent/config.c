@@ -7,7 +7,6 @@
 #include <string.h>
 #include <unistd.h>
 
-
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
@@ -21,25 +20,24 @@
 #include "queue.h"
 #include "util.h"
 
-#define DEFAULT_MAX_JOB_LIFETIME 900
-#define DEFAULT_RESULT_TTL 604800
-#define DEFAULT_RECLAIM_AFTER 30
-#define DEFAULT_MAX_DELIVERIES 5
-#define DEFAULT_METRICS_INTERVAL 15
+#define DEFAULT_MAX_JOB_LIFETIME    900
+#define DEFAULT_RESULT_TTL          604800
+#define DEFAULT_RECLAIM_AFTER       30
+#define DEFAULT_MAX_DELIVERIES      5
+#define DEFAULT_METRICS_INTERVAL    15
 #define DEFAULT_CHECKPOINT_INTERVAL 60
-#define LIFETIME_LIMIT_S (7 * 86400)
-#define TTL_LIMIT_S (366 * 86400)
+#define LIFETIME_LIMIT_S            (7 * 86400)
+#define TTL_LIMIT_S                 (366 * 86400)
 
 struct cfg_ctx {
 	config_report_fn fn;
 	void *arg;
 	size_t nproblems;
-	unsigned flags;   /* CONFIG_LOAD_* */
+	unsigned flags; /* CONFIG_LOAD_* */
 };
 
 /* Records one problem; returns SG_ERR_CONFIG so callers can `return cfg_error(...)`. */
-static int __attribute__((format(printf, 2, 3)))
-cfg_error(struct cfg_ctx *x, const char *fmt, ...)
+static int __attribute__((format(printf, 2, 3))) cfg_error(struct cfg_ctx *x, const char *fmt, ...)
 {
 	char buf[CONFIG_PROBLEM_MAX];
 	va_list ap;
@@ -74,8 +72,8 @@ is_name(const char *s)
 		return 0;
 	for (i = 0; i < n; i++) {
 		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			c == '.' || c == '_' || c == '-'))
 			return 0;
 	}
 	return 1;
@@ -83,8 +81,8 @@ is_name(const char *s)
 
 /* A required or optional string member; copies it into *ret. */
 static int
-get_str(struct cfg_ctx *x, const cJSON *obj, const char *path, const char *name,
-    int required, int is_path, char **ret)
+get_str(struct cfg_ctx *x, const cJSON *obj, const char *path, const char *name, int required,
+    int is_path, char **ret)
 {
 	const char *s;
 	size_t len;
@@ -107,8 +105,8 @@ get_str(struct cfg_ctx *x, const cJSON *obj, const char *path, const char *name,
 }
 
 static int
-get_seconds(struct cfg_ctx *x, const cJSON *obj, const char *name, int64_t max,
-    int64_t dflt, int64_t *ret)
+get_seconds(
+    struct cfg_ctx *x, const cJSON *obj, const char *name, int64_t max, int64_t dflt, int64_t *ret)
 {
 	int r = json_get_int(obj, name, 1, max, ret);
 
@@ -143,14 +141,14 @@ check_redis_url(struct cfg_ctx *x, cJSON *root, struct agent_config *c)
 	if ((item = cJSON_GetObjectItemCaseSensitive(root, "redis")) != NULL &&
 	    cJSON_IsString(item) && item->valuestring != NULL)
 		explicit_bzero(item->valuestring, strlen(item->valuestring));
-	return cfg_error(x, "redis: the URL holds a password; put the password in the file "
+	return cfg_error(x,
+	    "redis: the URL holds a password; put the password in the file "
 	    "named by redis_password_file (the URL may keep a user name)");
 }
 
 /* "store_mode": "0640" — the file store's file mode, in octal. */
 static int
-get_store_mode(struct cfg_ctx *x, const cJSON *root, const struct agent_config *c,
-    unsigned *ret)
+get_store_mode(struct cfg_ctx *x, const cJSON *root, const struct agent_config *c, unsigned *ret)
 {
 	const char *s;
 	size_t len, i;
@@ -169,7 +167,8 @@ get_store_mode(struct cfg_ctx *x, const cJSON *root, const struct agent_config *
 			return 0;
 		}
 	}
-	return cfg_error(x, "store_mode: an octal mode as a string, such as \"0640\": the owner "
+	return cfg_error(x,
+	    "store_mode: an octal mode as a string, such as \"0640\": the owner "
 	    "reads and writes, group and others do not write");
 }
 
@@ -191,15 +190,17 @@ load_chain(struct cfg_ctx *x, struct agent_key *k)
 	    (k->chain_der_len = calloc((size_t)n, sizeof(*k->chain_der_len))) == NULL)
 		return SG_ERR_ALLOC;
 	k->nchain = (size_t)n;
-	if (crypto_cert_validity(sk_X509_value(k->chain, 0), &k->leaf_not_before,
-	        &k->leaf_not_after) != 0)
-		return cfg_error(x, "keys.%s.certificates: the first certificate's validity cannot "
-		    "be read", k->name);
+	if (crypto_cert_validity(
+		sk_X509_value(k->chain, 0), &k->leaf_not_before, &k->leaf_not_after) != 0)
+		return cfg_error(x,
+		    "keys.%s.certificates: the first certificate's validity cannot "
+		    "be read",
+		    k->name);
 	for (i = 0; i < n; i++) {
 		int len = i2d_X509(sk_X509_value(k->chain, i), &k->chain_der[i]);
 		if (len <= 0)
-			return cfg_error(x, "keys.%s.certificates: certificate %d cannot be encoded",
-			    k->name, i);
+			return cfg_error(x,
+			    "keys.%s.certificates: certificate %d cannot be encoded", k->name, i);
 		k->chain_der_len[i] = (size_t)len;
 	}
 	return 0;
@@ -233,8 +234,8 @@ is_pattern(const char *s, size_t len)
 
 /* An optional non-empty array of glob patterns (member path prefix path). */
 static int
-get_patterns(struct cfg_ctx *x, const cJSON *obj, const char *path, const char *name,
-    char ***ret, size_t *ret_n)
+get_patterns(struct cfg_ctx *x, const cJSON *obj, const char *path, const char *name, char ***ret,
+    size_t *ret_n)
 {
 	const cJSON *arr, *it;
 	char **v;
@@ -247,14 +248,17 @@ get_patterns(struct cfg_ctx *x, const cJSON *obj, const char *path, const char *
 		return cfg_error(x, "%s%s: must be an array of patterns", path, name);
 	n = (size_t)cJSON_GetArraySize(arr);
 	if (n == 0 || n > CONFIG_PATTERNS_MAX)
-		return cfg_error(x, "%s%s: 1 to %d patterns (leave the member out for no restriction)",
-		    path, name, CONFIG_PATTERNS_MAX);
+		return cfg_error(x,
+		    "%s%s: 1 to %d patterns (leave the member out for no restriction)", path, name,
+		    CONFIG_PATTERNS_MAX);
 	if ((v = calloc(n, sizeof(*v))) == NULL)
 		return SG_ERR_ALLOC;
-	cJSON_ArrayForEach(it, arr) {
+	cJSON_ArrayForEach(it, arr)
+	{
 		if (!cJSON_IsString(it) || !is_pattern(it->valuestring, strlen(it->valuestring))) {
-			r = worst(r, cfg_error(x, "%s%s[%zu]: must be a pattern of 1 to %d printable bytes",
-			    path, name, i, CONFIG_PATTERN_MAX));
+			r = worst(r,
+			    cfg_error(x, "%s%s[%zu]: must be a pattern of 1 to %d printable bytes",
+				path, name, i, CONFIG_PATTERN_MAX));
 		} else if ((v[i] = xstrdup(it->valuestring)) == NULL) {
 			r = SG_ERR_ALLOC;
 			break;
@@ -289,15 +293,15 @@ load_quota(struct cfg_ctx *x, const cJSON *item, const char *path, struct agent_
 		k->quota_per_hour = (uint32_t)v;
 		any = 1;
 	} else if (r != SG_ERR_NOT_FOUND) {
-		rr = cfg_error(x, "%squota.per_hour: must be an integer from 1 to %d", path,
-		    CONFIG_QUOTA_MAX);
+		rr = cfg_error(
+		    x, "%squota.per_hour: must be an integer from 1 to %d", path, CONFIG_QUOTA_MAX);
 	}
 	if ((r = json_get_int(q, "per_day", 1, CONFIG_QUOTA_MAX, &v)) == 0) {
 		k->quota_per_day = (uint32_t)v;
 		any = 1;
 	} else if (r != SG_ERR_NOT_FOUND) {
-		rr = cfg_error(x, "%squota.per_day: must be an integer from 1 to %d", path,
-		    CONFIG_QUOTA_MAX);
+		rr = cfg_error(
+		    x, "%squota.per_day: must be an integer from 1 to %d", path, CONFIG_QUOTA_MAX);
 	}
 	if (rr == 0 && !any)
 		rr = cfg_error(x, "%squota: name per_hour, per_day or both", path);
@@ -319,8 +323,8 @@ free_webhooks(struct agent_webhook *w, size_t n)
 
 /* "webhooks": [{"url", "secret_file", "ca_file"?, "events"?}, ...] */
 static int
-load_webhooks(struct cfg_ctx *x, const cJSON *obj, const char *path,
-    struct agent_webhook **ret, size_t *ret_n)
+load_webhooks(struct cfg_ctx *x, const cJSON *obj, const char *path, struct agent_webhook **ret,
+    size_t *ret_n)
 {
 	static const char *const members[] = { "url", "secret_file", "ca_file", "events" };
 	static const char *const events[] = { "signed", "rejected", "failed" };
@@ -339,7 +343,8 @@ load_webhooks(struct cfg_ctx *x, const cJSON *obj, const char *path,
 		return cfg_error(x, "%swebhooks: at most %d", path, CONFIG_WEBHOOKS_MAX);
 	if ((w = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*w))) == NULL)
 		return SG_ERR_ALLOC;
-	cJSON_ArrayForEach(item, arr) {
+	cJSON_ArrayForEach(item, arr)
+	{
 		snprintf(ipath, sizeof(ipath), "%swebhooks[%zu].", path, n);
 		if (!cJSON_IsObject(item)) {
 			rr = worst(rr, cfg_error(x, "%swebhooks[%zu]: must be an object", path, n));
@@ -350,8 +355,10 @@ load_webhooks(struct cfg_ctx *x, const cJSON *obj, const char *path,
 			rr = worst(rr, cfg_error(x, "%s%s: unknown member", ipath, unknown));
 		if ((r = get_str(x, item, ipath, "url", 1, 0, &w[n].url)) != 0)
 			rr = worst(rr, r);
-		else if (strncmp(w[n].url, "http://", 7) != 0 && strncmp(w[n].url, "https://", 8) != 0)
-			rr = worst(rr, cfg_error(x, "%surl: must be an http:// or https:// URL", ipath));
+		else if (strncmp(w[n].url, "http://", 7) != 0 &&
+		    strncmp(w[n].url, "https://", 8) != 0)
+			rr = worst(
+			    rr, cfg_error(x, "%surl: must be an http:// or https:// URL", ipath));
 		if ((r = get_str(x, item, ipath, "secret_file", 1, 1, &w[n].secret_file)) != 0)
 			rr = worst(rr, r);
 		if ((r = get_str(x, item, ipath, "ca_file", 0, 1, &w[n].ca_file)) != 0)
@@ -361,19 +368,25 @@ load_webhooks(struct cfg_ctx *x, const cJSON *obj, const char *path,
 				rr = worst(rr, cfg_error(x, "%sevents: must be an array", ipath));
 			} else {
 				const cJSON *e;
-				cJSON_ArrayForEach(e, ev) {
+				cJSON_ArrayForEach(e, ev)
+				{
 					for (i = 0; i < nitems(events); i++)
-						if (cJSON_IsString(e) && strcmp(e->valuestring, events[i]) == 0)
+						if (cJSON_IsString(e) &&
+						    strcmp(e->valuestring, events[i]) == 0)
 							break;
 					if (i == nitems(events))
-						rr = worst(rr, cfg_error(x, "%sevents: use \"signed\", "
-						    "\"rejected\" and \"failed\"", ipath));
+						rr = worst(rr,
+						    cfg_error(x,
+							"%sevents: use \"signed\", "
+							"\"rejected\" and \"failed\"",
+							ipath));
 					else
 						w[n].events |= 1u << i;
 				}
 				if (w[n].events == 0)
-					rr = worst(rr, cfg_error(x, "%sevents: name at least one event",
-					    ipath));
+					rr = worst(rr,
+					    cfg_error(
+						x, "%sevents: name at least one event", ipath));
 			}
 		}
 		n++;
@@ -407,8 +420,8 @@ is_text(const char *s, size_t max)
 /* "ci_issuers": {"<name>": {"issuer", "audience", "jwks", "kind"}}.  The
  * JWK Set is read and parsed here, once per load, never per job. */
 static int
-load_ci_issuer(struct cfg_ctx *x, const struct agent_config *c, const cJSON *item,
-    struct agent_ci_issuer *ci)
+load_ci_issuer(
+    struct cfg_ctx *x, const struct agent_config *c, const cJSON *item, struct agent_ci_issuer *ci)
 {
 	static const char *const members[] = { "issuer", "audience", "jwks", "kind" };
 	char path[CONFIG_NAME_MAX + 24], err[CONFIG_PROBLEM_MAX / 2], *kind = NULL, *buf = NULL;
@@ -436,19 +449,22 @@ load_ci_issuer(struct cfg_ctx *x, const struct agent_config *c, const cJSON *ite
 		rr = cfg_error(x, "%skind: must be gitlab or github", path);
 	/* A token's iss picks the issuer whose keys are tried: one per iss. */
 	for (i = 0; &c->ci_issuers[i] != ci; i++) {
-		if (c->ci_issuers[i].issuer != NULL && strcmp(c->ci_issuers[i].issuer, ci->issuer) == 0)
+		if (c->ci_issuers[i].issuer != NULL &&
+		    strcmp(c->ci_issuers[i].issuer, ci->issuer) == 0)
 			rr = cfg_error(x, "%sissuer: the same as ci_issuers.%s.issuer", path,
 			    c->ci_issuers[i].name);
 	}
 	if (x->flags & CONFIG_LOAD_NO_FILES)
 		;
 	else if ((r = read_file(ci->jwks_path, JWKS_MAX_BYTES, &buf, &len)) != 0)
-		rr = worst(rr, cfg_error(x, "%sjwks: cannot read %s: %s", path, ci->jwks_path,
-		    sg_strerror(r)));
+		rr = worst(rr,
+		    cfg_error(
+			x, "%sjwks: cannot read %s: %s", path, ci->jwks_path, sg_strerror(r)));
 	else if ((r = jwks_parse(buf, len, &ci->keys, err, sizeof(err))) != 0)
-		rr = worst(rr, r == SG_ERR_ALLOC ? r : cfg_error(x, "%sjwks: %s: %s", path,
-		    ci->jwks_path, err));
- out:
+		rr = worst(rr,
+		    r == SG_ERR_ALLOC ? r
+				      : cfg_error(x, "%sjwks: %s: %s", path, ci->jwks_path, err));
+out:
 	free(buf);
 	free(kind);
 	return rr;
@@ -456,8 +472,8 @@ load_ci_issuer(struct cfg_ctx *x, const struct agent_config *c, const cJSON *ite
 
 /* The CI identity token members of a key (docs/policy.md). */
 static int
-load_key_ci(struct cfg_ctx *x, const struct agent_config *c, const cJSON *item,
-    const char *path, struct agent_key *k)
+load_key_ci(struct cfg_ctx *x, const struct agent_config *c, const cJSON *item, const char *path,
+    struct agent_key *k)
 {
 	const cJSON *arr, *it;
 	const char *s;
@@ -472,26 +488,31 @@ load_key_ci(struct cfg_ctx *x, const struct agent_config *c, const cJSON *item,
 	    r != SG_ERR_NOT_FOUND)
 		rr = cfg_error(x, "%sci_protected_ref: must be true or false", path);
 	if (k->ci_protected_ref && !k->ci_token_required)
-		rr = cfg_error(x, "%sci_protected_ref: needs \"ci_token\": \"required\" (only a "
-		    "verified token says whether a ref is protected)", path);
+		rr = cfg_error(x,
+		    "%sci_protected_ref: needs \"ci_token\": \"required\" (only a "
+		    "verified token says whether a ref is protected)",
+		    path);
 	if (k->ci_token_required && c->nci_issuers == 0)
-		rr = cfg_error(x, "%sci_token: \"required\", but no ci_issuers are configured", path);
+		rr = cfg_error(
+		    x, "%sci_token: \"required\", but no ci_issuers are configured", path);
 	if (cJSON_GetObjectItemCaseSensitive(item, "ci_token_issuers") != NULL) {
 		if (json_get_array(item, "ci_token_issuers", &arr) != 0 ||
 		    (n = (size_t)cJSON_GetArraySize(arr)) == 0 || n > CONFIG_CI_ISSUERS_MAX)
-			return cfg_error(x, "%sci_token_issuers: an array of 1 to %d names of ci_issuers",
-			    path, CONFIG_CI_ISSUERS_MAX);
+			return cfg_error(x,
+			    "%sci_token_issuers: an array of 1 to %d names of ci_issuers", path,
+			    CONFIG_CI_ISSUERS_MAX);
 		if ((k->ci_token_issuers = calloc(n, sizeof(*k->ci_token_issuers))) == NULL)
 			return SG_ERR_ALLOC;
-		cJSON_ArrayForEach(it, arr) {
+		cJSON_ArrayForEach(it, arr)
+		{
 			for (j = 0; j < c->nci_issuers; j++) {
 				if (cJSON_IsString(it) && c->ci_issuers[j].name != NULL &&
 				    strcmp(c->ci_issuers[j].name, it->valuestring) == 0)
 					break;
 			}
 			if (j == c->nci_issuers)
-				rr = cfg_error(x, "%sci_token_issuers[%zu]: not a configured ci_issuer", path,
-				    i);
+				rr = cfg_error(x,
+				    "%sci_token_issuers[%zu]: not a configured ci_issuer", path, i);
 			else
 				k->ci_token_issuers[k->nci_token_issuers++] = j;
 			i++;
@@ -501,8 +522,10 @@ load_key_ci(struct cfg_ctx *x, const struct agent_config *c, const cJSON *item,
 	 * several issuers, a key that relies on them names the ones it trusts. */
 	if (c->nci_issuers > 1 && k->ci_token_issuers == NULL &&
 	    (k->ci_token_required || k->nci_projects > 0 || k->nci_refs > 0))
-		rr = cfg_error(x, "%sci_token_issuers: required when several ci_issuers are "
-		    "configured (name those whose tokens count for this key)", path);
+		rr = cfg_error(x,
+		    "%sci_token_issuers: required when several ci_issuers are "
+		    "configured (name those whose tokens count for this key)",
+		    path);
 	return rr;
 }
 
@@ -510,9 +533,21 @@ static int
 load_key(struct cfg_ctx *x, const struct agent_config *c, const cJSON *item, struct agent_key *k)
 {
 	static const char *const members[] = {
-		"key", "mechanism", "certificates", "formats", "submitters", "artifact_names",
-		"ci_projects", "ci_refs", "max_job_lifetime", "quota", "disabled", "webhooks",
-		"ci_token", "ci_protected_ref", "ci_token_issuers",
+		"key",
+		"mechanism",
+		"certificates",
+		"formats",
+		"submitters",
+		"artifact_names",
+		"ci_projects",
+		"ci_refs",
+		"max_job_lifetime",
+		"quota",
+		"disabled",
+		"webhooks",
+		"ci_token",
+		"ci_protected_ref",
+		"ci_token_issuers",
 	};
 	char path[CONFIG_NAME_MAX + 16], *mech = NULL;
 	const char *unknown;
@@ -537,13 +572,14 @@ load_key(struct cfg_ctx *x, const struct agent_config *c, const cJSON *item, str
 		rr = cfg_error(x, "%sformats: required array missing", path);
 	} else {
 		int i = 0;
-		cJSON_ArrayForEach(f, formats) {
+		cJSON_ArrayForEach(f, formats)
+		{
 			enum sg_format fmt;
 			if (!cJSON_IsString(f))
 				rr = cfg_error(x, "%sformats[%d]: must be a string", path, i);
 			else if (sg_format_parse(f->valuestring, &fmt) != 0)
-				rr = cfg_error(x, "%sformats[%d]: unknown format \"%.64s\"", path, i,
-				    f->valuestring);
+				rr = cfg_error(x, "%sformats[%d]: unknown format \"%.64s\"", path,
+				    i, f->valuestring);
 			else
 				k->formats |= 1u << fmt;
 			i++;
@@ -552,12 +588,13 @@ load_key(struct cfg_ctx *x, const struct agent_config *c, const cJSON *item, str
 			rr = cfg_error(x, "%sformats: must name at least one format", path);
 	}
 	if ((r = get_patterns(x, item, path, "submitters", &k->allowed_submitters,
-	        &k->nallowed_submitters)) != 0)
+		 &k->nallowed_submitters)) != 0)
 		rr = worst(rr, r);
-	if ((r = get_patterns(x, item, path, "artifact_names", &k->artifact_names,
-	        &k->nartifact_names)) != 0)
+	if ((r = get_patterns(
+		 x, item, path, "artifact_names", &k->artifact_names, &k->nartifact_names)) != 0)
 		rr = worst(rr, r);
-	if ((r = get_patterns(x, item, path, "ci_projects", &k->ci_projects, &k->nci_projects)) != 0)
+	if ((r = get_patterns(x, item, path, "ci_projects", &k->ci_projects, &k->nci_projects)) !=
+	    0)
 		rr = worst(rr, r);
 	if ((r = get_patterns(x, item, path, "ci_refs", &k->ci_refs, &k->nci_refs)) != 0)
 		rr = worst(rr, r);
@@ -575,25 +612,29 @@ load_key(struct cfg_ctx *x, const struct agent_config *c, const cJSON *item, str
 	if ((r = load_webhooks(x, item, path, &k->webhooks, &k->nwebhooks)) != 0)
 		rr = worst(rr, r);
 	if (strcmp(k->name, "attestation_key") == 0)
-		rr = worst(rr, cfg_error(x, "keys.attestation_key: the name is reserved (the signer's "
-		    "journal names the attestation key so)"));
+		rr = worst(rr,
+		    cfg_error(x,
+			"keys.attestation_key: the name is reserved (the signer's "
+			"journal names the attestation key so)"));
 	if (strcmp(k->name, "audit") == 0)
-		rr = worst(rr, cfg_error(x, "keys.audit: the name is reserved (the store's audit/ "
-		    "folder holds the audit log)"));
+		rr = worst(rr,
+		    cfg_error(x,
+			"keys.audit: the name is reserved (the store's audit/ "
+			"folder holds the audit log)"));
 	if (rr == SG_ERR_ALLOC)
 		goto out;
 	if ((r = get_str(x, item, path, "certificates", 1, 1, &k->certificates_path)) != 0)
 		rr = worst(rr, r);
 	else if ((r = load_chain(x, k)) != 0)
 		rr = worst(rr, r);
- out:
+out:
 	free(mech);
 	return rr;
 }
 
 static int
-load_submitter(struct cfg_ctx *x, const struct agent_config *c, const cJSON *item,
-    struct agent_submitter *s)
+load_submitter(
+    struct cfg_ctx *x, const struct agent_config *c, const cJSON *item, struct agent_submitter *s)
 {
 	static const char *const members[] = { "public_key", "identity", "ca", "keys" };
 	char path[CONFIG_NAME_MAX + 16], *ca = NULL;
@@ -615,27 +656,32 @@ load_submitter(struct cfg_ctx *x, const struct agent_config *c, const cJSON *ite
 		goto keys;
 	}
 	if ((s->public_key_path == NULL) == (s->identity == NULL)) {
-		rr = cfg_error(x, "submitters.%s: give exactly one of public_key and identity", s->name);
+		rr = cfg_error(
+		    x, "submitters.%s: give exactly one of public_key and identity", s->name);
 	} else if (s->public_key_path != NULL) {
 		if (ca != NULL)
 			rr = cfg_error(x, "%sca: only for an identity entry", path);
 		if (x->flags & CONFIG_LOAD_NO_FILES)
 			;
 		else if ((r = crypto_load_pubkey(s->public_key_path, &s->pub)) != 0)
-			rr = worst(rr, cfg_error(x, "%spublic_key: cannot load %s: %s", path,
-			    s->public_key_path, sg_strerror(r)));
+			rr = worst(rr,
+			    cfg_error(x, "%spublic_key: cannot load %s: %s", path,
+				s->public_key_path, sg_strerror(r)));
 		else if ((r = crypto_keyid(s->pub, s->keyid)) != 0)
 			rr = worst(rr, r);
 	} else {
 		if (!is_pattern(s->identity, strlen(s->identity)))
-			rr = cfg_error(x, "%sidentity: must be a pattern of 1 to %d printable bytes",
-			    path, CONFIG_PATTERN_MAX);
+			rr =
+			    cfg_error(x, "%sidentity: must be a pattern of 1 to %d printable bytes",
+				path, CONFIG_PATTERN_MAX);
 		if (c->ncas == 0)
 			rr = cfg_error(x, "%sidentity: no submitter_cas are configured", path);
 		/* Without it, an identity from any configured CA would match. */
 		if (ca == NULL && c->ncas > 1)
-			rr = cfg_error(x, "%sca: required when several submitter_cas are configured: "
-			    "name the CA whose identities this entry accepts", path);
+			rr = cfg_error(x,
+			    "%sca: required when several submitter_cas are configured: "
+			    "name the CA whose identities this entry accepts",
+			    path);
 		if (ca != NULL) {
 			for (n = 0; n < c->ncas; n++)
 				if (c->cas[n].name != NULL && strcmp(c->cas[n].name, ca) == 0)
@@ -644,7 +690,7 @@ load_submitter(struct cfg_ctx *x, const struct agent_config *c, const cJSON *ite
 				rr = cfg_error(x, "%sca: not a configured submitter CA", path);
 		}
 	}
- keys:
+keys:
 	if (json_get_array(item, "keys", &keys) != 0) {
 		rr = worst(rr, cfg_error(x, "%skeys: required array missing", path));
 		goto out;
@@ -658,7 +704,8 @@ load_submitter(struct cfg_ctx *x, const struct agent_config *c, const cJSON *ite
 		rr = SG_ERR_ALLOC;
 		goto out;
 	}
-	cJSON_ArrayForEach(k, keys) {
+	cJSON_ArrayForEach(k, keys)
+	{
 		long idx;
 		if (!cJSON_IsString(k) || (idx = config_key_index(c, k->valuestring)) < 0)
 			rr = worst(rr, cfg_error(x, "%skeys[%zu]: not a configured key", path, i));
@@ -666,7 +713,7 @@ load_submitter(struct cfg_ctx *x, const struct agent_config *c, const cJSON *ite
 			s->keys[s->nkeys++] = (size_t)idx;
 		i++;
 	}
- out:
+out:
 	free(ca);
 	return rr;
 }
@@ -698,7 +745,10 @@ load_ca(struct cfg_ctx *x, const cJSON *item, struct agent_submitter_ca *ca)
 {
 	static const char *const members[] = { "bundle", "crl", "eku", "identity" };
 	static const char *const ekus[] = {
-		"codeSigning", "emailProtection", "clientAuth", "serverAuth",
+		"codeSigning",
+		"emailProtection",
+		"clientAuth",
+		"serverAuth",
 	};
 	STACK_OF(X509) *certs = NULL;
 	char path[CONFIG_NAME_MAX + 24], *eku = NULL, *id = NULL;
@@ -728,8 +778,10 @@ load_ca(struct cfg_ctx *x, const cJSON *item, struct agent_submitter_ca *ca)
 		else if (is_dotted_oid(name))
 			ca->eku = OBJ_txt2obj(name, 1);
 		if (ca->eku == NULL)
-			rr = cfg_error(x, "%seku: \"%.64s\" is not any, codeSigning, emailProtection, "
-			    "clientAuth, serverAuth or a dotted OID", path, name);
+			rr = cfg_error(x,
+			    "%seku: \"%.64s\" is not any, codeSigning, emailProtection, "
+			    "clientAuth, serverAuth or a dotted OID",
+			    path, name);
 	}
 	if (id == NULL || strcmp(id, "email") == 0)
 		ca->identity = CONFIG_IDENTITY_EMAIL;
@@ -746,13 +798,15 @@ load_ca(struct cfg_ctx *x, const cJSON *item, struct agent_submitter_ca *ca)
 	if (x->flags & CONFIG_LOAD_NO_FILES) {
 		;
 	} else if ((r = crypto_load_certs(ca->bundle_path, &certs)) != 0) {
-		rr = worst(rr, cfg_error(x, "%sbundle: cannot read %s: %s", path, ca->bundle_path,
-		    sg_strerror(r)));
+		rr = worst(rr,
+		    cfg_error(
+			x, "%sbundle: cannot read %s: %s", path, ca->bundle_path, sg_strerror(r)));
 	} else {
 		for (i = 0; i < (size_t)sk_X509_num(certs); i++)
 			if (X509_STORE_add_cert(ca->store, sk_X509_value(certs, (int)i)) != 1)
-				rr = worst(rr, cfg_error(x, "%sbundle: certificate %zu cannot be added",
-				    path, i));
+				rr = worst(rr,
+				    cfg_error(
+					x, "%sbundle: certificate %zu cannot be added", path, i));
 	}
 	if (ca->crl_path != NULL && !(x->flags & CONFIG_LOAD_NO_FILES)) {
 		X509_LOOKUP *lu = X509_STORE_add_lookup(ca->store, X509_LOOKUP_file());
@@ -760,17 +814,18 @@ load_ca(struct cfg_ctx *x, const cJSON *item, struct agent_submitter_ca *ca)
 		size_t len = 0;
 		/* Bounded read first: the lookup itself reads the file without a limit. */
 		if ((r = read_file(ca->crl_path, CERT_FILE_MAX, &buf, &len)) != 0)
-			rr = worst(rr, cfg_error(x, "%scrl: cannot read %s: %s", path, ca->crl_path,
-			    sg_strerror(r)));
+			rr = worst(rr,
+			    cfg_error(x, "%scrl: cannot read %s: %s", path, ca->crl_path,
+				sg_strerror(r)));
 		else if (lu == NULL || strstr(buf, "-----BEGIN X509 CRL-----") == NULL ||
 		    X509_load_crl_file(lu, ca->crl_path, X509_FILETYPE_PEM) < 1)
-			rr = worst(rr, cfg_error(x, "%scrl: %s holds no valid PEM CRL", path,
-			    ca->crl_path));
+			rr = worst(rr,
+			    cfg_error(x, "%scrl: %s holds no valid PEM CRL", path, ca->crl_path));
 		free(buf);
 		X509_STORE_set_flags(ca->store, X509_V_FLAG_CRL_CHECK);
 	}
 	ERR_clear_error();
- out:
+out:
 	sk_X509_pop_free(certs, X509_free);
 	free(eku);
 	free(id);
@@ -802,13 +857,17 @@ load_revoked(struct cfg_ctx *x, const cJSON *root, struct agent_config *c)
 			return SG_ERR_ALLOC;
 		} else {
 			i = 0;
-			cJSON_ArrayForEach(it, arr) {
+			cJSON_ArrayForEach(it, arr)
+			{
 				const char *s = cJSON_IsString(it) ? it->valuestring : "";
 				if (strlen(s) != KEYID_LEN || strncmp(s, KEYID_PREFIX, 7) != 0 ||
 				    !is_lower_hex(s + 7, KEYID_LEN - 7))
-					rr = cfg_error(x, "revoked.keyids[%zu]: must be sha256: and 64 "
-					    "lowercase hex digits", i);
-				else if ((c->revoked_keyids[c->nrevoked_keyids++] = xstrdup(s)) == NULL)
+					rr = cfg_error(x,
+					    "revoked.keyids[%zu]: must be sha256: and 64 "
+					    "lowercase hex digits",
+					    i);
+				else if ((c->revoked_keyids[c->nrevoked_keyids++] = xstrdup(s)) ==
+				    NULL)
 					return SG_ERR_ALLOC;
 				i++;
 			}
@@ -823,13 +882,17 @@ load_revoked(struct cfg_ctx *x, const cJSON *root, struct agent_config *c)
 			return SG_ERR_ALLOC;
 		} else {
 			i = 0;
-			cJSON_ArrayForEach(it, arr) {
+			cJSON_ArrayForEach(it, arr)
+			{
 				char norm[CONFIG_SERIAL_HEX_MAX + 1];
 				if (!cJSON_IsString(it) ||
 				    config_normalize_serial(it->valuestring, norm) != 0)
-					rr = cfg_error(x, "revoked.serials[%zu]: must be 1 to %d hex digits "
-					    "(colons allowed)", i, CONFIG_SERIAL_HEX_MAX);
-				else if ((c->revoked_serials[c->nrevoked_serials++] = xstrdup(norm)) == NULL)
+					rr = cfg_error(x,
+					    "revoked.serials[%zu]: must be 1 to %d hex digits "
+					    "(colons allowed)",
+					    i, CONFIG_SERIAL_HEX_MAX);
+				else if ((c->revoked_serials[c->nrevoked_serials++] =
+						 xstrdup(norm)) == NULL)
 					return SG_ERR_ALLOC;
 				i++;
 			}
@@ -842,7 +905,14 @@ static int
 load_pkcs11(struct cfg_ctx *x, const cJSON *p, struct agent_config *c)
 {
 	static const char *const members[] = {
-		"module", "token", "pin_file", "sessions", "signer", "isolation", "journal", "user",
+		"module",
+		"token",
+		"pin_file",
+		"sessions",
+		"signer",
+		"isolation",
+		"journal",
+		"user",
 	};
 	const char *unknown, *iso;
 	size_t isolen;
@@ -862,8 +932,8 @@ load_pkcs11(struct cfg_ctx *x, const cJSON *p, struct agent_config *c)
 	    (r = get_str(x, p, "pkcs11.", "user", 0, 0, &c->pkcs11_user)) != 0)
 		return r;
 	if (c->pkcs11_user != NULL && !is_name(c->pkcs11_user))
-		return cfg_error(x, "pkcs11.user: a user name of 1 to %d of [A-Za-z0-9._-]",
-		    CONFIG_NAME_MAX);
+		return cfg_error(
+		    x, "pkcs11.user: a user name of 1 to %d of [A-Za-z0-9._-]", CONFIG_NAME_MAX);
 	/* "process" (the default): the PIN and the sessions live in
 	 * signet-signer; "none": in the agent itself (for debugging only). */
 	c->pkcs11_in_process = 0;
@@ -897,10 +967,13 @@ section_names(struct cfg_ctx *x, const cJSON *obj, const char *what, size_t min,
 		return cfg_error(x, "%s: %zu to %zu entries", what, min, max);
 	if ((names = calloc(n ? n : 1, sizeof(*names))) == NULL)
 		return SG_ERR_ALLOC;
-	cJSON_ArrayForEach(item, obj) {
+	cJSON_ArrayForEach(item, obj)
+	{
 		if (!is_name(item->string))
-			rr = cfg_error(x, "%s.%.64s: names use 1 to %d of [A-Za-z0-9._-], not "
-			    "starting with '.'", what, item->string, CONFIG_NAME_MAX);
+			rr = cfg_error(x,
+			    "%s.%.64s: names use 1 to %d of [A-Za-z0-9._-], not "
+			    "starting with '.'",
+			    what, item->string, CONFIG_NAME_MAX);
 		if ((names[i++] = xstrdup(item->string)) == NULL) {
 			free_strv(names, n);
 			return SG_ERR_ALLOC;
@@ -915,12 +988,34 @@ static int
 config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config *c)
 {
 	static const char *const members[] = {
-		"name", "redis", "redis_password_file", "prefix", "pkcs11", "attestation_key",
-		"store", "audit_log", "max_job_lifetime", "result_ttl", "reclaim_after",
-		"keys", "submitters", "submitter_cas", "revoked", "store_token_file",
-		"store_ca_file", "store_timeout", "store_deadline", "max_deliveries", "metrics_file",
-		"metrics_interval", "audit_origin", "checkpoint_interval", "webhooks", "user",
-		"ci_issuers", "store_mode",
+		"name",
+		"redis",
+		"redis_password_file",
+		"prefix",
+		"pkcs11",
+		"attestation_key",
+		"store",
+		"audit_log",
+		"max_job_lifetime",
+		"result_ttl",
+		"reclaim_after",
+		"keys",
+		"submitters",
+		"submitter_cas",
+		"revoked",
+		"store_token_file",
+		"store_ca_file",
+		"store_timeout",
+		"store_deadline",
+		"max_deliveries",
+		"metrics_file",
+		"metrics_interval",
+		"audit_origin",
+		"checkpoint_interval",
+		"webhooks",
+		"user",
+		"ci_issuers",
+		"store_mode",
 	};
 	cJSON *root = NULL;
 	const cJSON *p, *keys, *subs, *cas, *cis, *item;
@@ -944,7 +1039,14 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 	}
 	if (json_check_members(root, members, nitems(members), &unknown) != 0)
 		rr = cfg_error(x, "%s: unknown member", unknown);
-#define KEEP(call) do { if ((r = (call)) != 0) { rr = worst(rr, r); if (r == SG_ERR_ALLOC) goto out; } } while (0)
+#define KEEP(call)                                                                                 \
+	do {                                                                                       \
+		if ((r = (call)) != 0) {                                                           \
+			rr = worst(rr, r);                                                         \
+			if (r == SG_ERR_ALLOC)                                                     \
+				goto out;                                                          \
+		}                                                                                  \
+	} while (0)
 	KEEP(get_str(x, root, "", "name", 1, 0, &c->name));
 	KEEP(get_str(x, root, "", "redis", 1, 0, &c->redis));
 	KEEP(check_redis_url(x, root, c));
@@ -955,10 +1057,12 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 	KEEP(get_str(x, root, "", "audit_log", 1, 1, &c->audit_log));
 	KEEP(get_str(x, root, "", "user", 0, 0, &c->user));
 	if (c->user != NULL && !is_name(c->user))
-		rr = worst(rr, cfg_error(x, "user: a user name of 1 to %d of [A-Za-z0-9._-]",
-		    CONFIG_NAME_MAX));
+		rr = worst(rr,
+		    cfg_error(
+			x, "user: a user name of 1 to %d of [A-Za-z0-9._-]", CONFIG_NAME_MAX));
 	if (c->name != NULL && !is_name(c->name))
-		rr = worst(rr, cfg_error(x, "name: use 1 to %d of [A-Za-z0-9._-]", CONFIG_NAME_MAX));
+		rr =
+		    worst(rr, cfg_error(x, "name: use 1 to %d of [A-Za-z0-9._-]", CONFIG_NAME_MAX));
 	if (c->prefix == NULL && (c->prefix = xstrdup(QUEUE_DEFAULT_PREFIX)) == NULL) {
 		rr = SG_ERR_ALLOC;
 		goto out;
@@ -968,17 +1072,20 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 	KEEP(get_seconds(x, root, "max_job_lifetime", LIFETIME_LIMIT_S, DEFAULT_MAX_JOB_LIFETIME,
 	    &c->max_job_lifetime));
 	KEEP(get_seconds(x, root, "result_ttl", TTL_LIMIT_S, DEFAULT_RESULT_TTL, &c->result_ttl));
-	KEEP(get_seconds(x, root, "reclaim_after", 86400, DEFAULT_RECLAIM_AFTER, &c->reclaim_after));
+	KEEP(
+	    get_seconds(x, root, "reclaim_after", 86400, DEFAULT_RECLAIM_AFTER, &c->reclaim_after));
 	KEEP(get_str(x, root, "", "store_token_file", 0, 1, &c->store_token_file));
 	KEEP(get_str(x, root, "", "store_ca_file", 0, 1, &c->store_ca_file));
-	KEEP(get_seconds(x, root, "store_timeout", 3600, STORE_DEFAULT_TIMEOUT_S, &c->store_timeout));
-	KEEP(get_seconds(x, root, "store_deadline", 86400, STORE_DEFAULT_DEADLINE_S,
-	    &c->store_deadline));
+	KEEP(get_seconds(
+	    x, root, "store_timeout", 3600, STORE_DEFAULT_TIMEOUT_S, &c->store_timeout));
+	KEEP(get_seconds(
+	    x, root, "store_deadline", 86400, STORE_DEFAULT_DEADLINE_S, &c->store_deadline));
 	KEEP(get_store_mode(x, root, c, &c->store_mode));
-	KEEP(get_seconds(x, root, "max_deliveries", 1000, DEFAULT_MAX_DELIVERIES, &c->max_deliveries));
+	KEEP(get_seconds(
+	    x, root, "max_deliveries", 1000, DEFAULT_MAX_DELIVERIES, &c->max_deliveries));
 	KEEP(get_str(x, root, "", "metrics_file", 0, 1, &c->metrics_file));
-	KEEP(get_seconds(x, root, "metrics_interval", 3600, DEFAULT_METRICS_INTERVAL,
-	    &c->metrics_interval));
+	KEEP(get_seconds(
+	    x, root, "metrics_interval", 3600, DEFAULT_METRICS_INTERVAL, &c->metrics_interval));
 	KEEP(get_seconds(x, root, "checkpoint_interval", 86400, DEFAULT_CHECKPOINT_INTERVAL,
 	    &c->checkpoint_interval));
 	KEEP(get_str(x, root, "", "audit_origin", 0, 0, &c->audit_origin));
@@ -989,8 +1096,11 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 		goto out;
 	}
 	if (c->audit_origin != NULL && !checkpoint_origin_ok(c->audit_origin))
-		rr = worst(rr, cfg_error(x, "audit_origin: use 1 to %d printable ASCII characters, "
-		    "no space or '+'", CHECKPOINT_ORIGIN_MAX));
+		rr = worst(rr,
+		    cfg_error(x,
+			"audit_origin: use 1 to %d printable ASCII characters, "
+			"no space or '+'",
+			CHECKPOINT_ORIGIN_MAX));
 	KEEP(load_webhooks(x, root, "", &c->webhooks, &c->nwebhooks));
 	if (json_get_object(root, "pkcs11", &p) != 0)
 		rr = worst(rr, cfg_error(x, "pkcs11: required object missing"));
@@ -1001,11 +1111,17 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 	 * the agent could remove it (docs/security.md). */
 	if (c->user != NULL && c->pkcs11_module != NULL && c->pkcs11_journal == NULL &&
 	    !c->pkcs11_in_process)
-		rr = worst(rr, cfg_error(x, "pkcs11.journal: required with user (a file in a "
-		    "directory that %s cannot write)", c->user));
+		rr = worst(rr,
+		    cfg_error(x,
+			"pkcs11.journal: required with user (a file in a "
+			"directory that %s cannot write)",
+			c->user));
 	if (c->user != NULL && c->pkcs11_user != NULL && strcmp(c->user, c->pkcs11_user) == 0)
-		rr = worst(rr, cfg_error(x, "pkcs11.user: the signer's user must not be the agent's "
-		    "(%s): the agent could then read the PIN", c->user));
+		rr = worst(rr,
+		    cfg_error(x,
+			"pkcs11.user: the signer's user must not be the agent's "
+			"(%s): the agent could then read the PIN",
+			c->user));
 	if (c->pkcs11_journal == NULL && c->audit_log != NULL &&
 	    asprintf(&c->pkcs11_journal, "%s.signer", c->audit_log) == -1) {
 		c->pkcs11_journal = NULL;
@@ -1026,7 +1142,8 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 				}
 				c->ncas = n;
 				i = 0;
-				cJSON_ArrayForEach(item, cas) {
+				cJSON_ArrayForEach(item, cas)
+				{
 					c->cas[i].name = names[i];
 					names[i] = NULL;
 					KEEP(load_ca(x, item, &c->cas[i]));
@@ -1044,7 +1161,8 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 		if (json_get_object(root, "ci_issuers", &cis) != 0) {
 			rr = worst(rr, cfg_error(x, "ci_issuers: must be an object"));
 		} else {
-			KEEP(section_names(x, cis, "ci_issuers", 1, CONFIG_CI_ISSUERS_MAX, &names, &n));
+			KEEP(section_names(
+			    x, cis, "ci_issuers", 1, CONFIG_CI_ISSUERS_MAX, &names, &n));
 			if (names != NULL) {
 				if ((c->ci_issuers = calloc(n, sizeof(*c->ci_issuers))) == NULL ||
 				    (c->jwt_issuers = calloc(n, sizeof(*c->jwt_issuers))) == NULL) {
@@ -1053,13 +1171,14 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 				}
 				c->nci_issuers = n;
 				i = 0;
-				cJSON_ArrayForEach(item, cis) {
+				cJSON_ArrayForEach(item, cis)
+				{
 					struct agent_ci_issuer *ci = &c->ci_issuers[i];
 					ci->name = names[i];
 					names[i] = NULL;
 					KEEP(load_ci_issuer(x, c, item, ci));
-					c->jwt_issuers[i] = (struct jwt_issuer){ ci->name, ci->issuer,
-						ci->audience, ci->kind, ci->keys };
+					c->jwt_issuers[i] = (struct jwt_issuer){ ci->name,
+						ci->issuer, ci->audience, ci->kind, ci->keys };
 					i++;
 				}
 				free_strv(names, n);
@@ -1079,7 +1198,8 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 			}
 			c->nkeys = n;
 			i = 0;
-			cJSON_ArrayForEach(item, keys) {
+			cJSON_ArrayForEach(item, keys)
+			{
 				c->keys[i].name = names[i];
 				names[i] = NULL;
 				KEEP(load_key(x, c, item, &c->keys[i]));
@@ -1101,15 +1221,19 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 			}
 			c->nsubmitters = n;
 			i = 0;
-			cJSON_ArrayForEach(item, subs) {
+			cJSON_ArrayForEach(item, subs)
+			{
 				struct agent_submitter *s = &c->submitters[i];
 				s->name = names[i];
 				names[i] = NULL;
 				KEEP(load_submitter(x, c, item, s));
 				/* The agent finds a pinned submitter by keyid alone: keyids are unique. */
 				if (s->pub != NULL && config_submitter_by_keyid(c, s->keyid) != s)
-					rr = worst(rr, cfg_error(x, "submitters.%s.public_key: same key as "
-					    "another submitter", s->name));
+					rr = worst(rr,
+					    cfg_error(x,
+						"submitters.%s.public_key: same key as "
+						"another submitter",
+						s->name));
 				i++;
 			}
 			free_strv(names, n);
@@ -1117,7 +1241,7 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 		}
 	}
 #undef KEEP
- out:
+out:
 	free_strv(names, n);
 	cJSON_Delete(root);
 	return rr;
@@ -1145,8 +1269,8 @@ config_load_report(const char *path, struct agent_config **ret, config_report_fn
 }
 
 int
-config_load_flags_report(const char *path, unsigned flags, struct agent_config **ret,
-    config_report_fn fn, void *arg)
+config_load_flags_report(
+    const char *path, unsigned flags, struct agent_config **ret, config_report_fn fn, void *arg)
 {
 	struct cfg_ctx x = { fn, arg, 0, flags };
 	struct agent_config *c = NULL;
@@ -1167,7 +1291,7 @@ config_load_flags_report(const char *path, unsigned flags, struct agent_config *
 	*ret = c;
 	c = NULL;
 	r = 0;
- out:
+out:
 	config_free(c);
 	/* It may hold a password that the redis URL must not (refused above). */
 	freezero(buf, buf != NULL ? len + 1 : 0);
@@ -1181,8 +1305,8 @@ config_load(const char *path, struct agent_config **ret, char *errbuf, size_t er
 }
 
 int
-config_load_flags(const char *path, unsigned flags, struct agent_config **ret, char *errbuf,
-    size_t errlen)
+config_load_flags(
+    const char *path, unsigned flags, struct agent_config **ret, char *errbuf, size_t errlen)
 {
 	struct errbuf e = { errbuf, errlen };
 
@@ -1192,8 +1316,8 @@ config_load_flags(const char *path, unsigned flags, struct agent_config **ret, c
 }
 
 int
-config_hsm_keys(const struct agent_config *c, struct hsm_key_spec **ret, size_t *ret_n,
-    size_t *ret_attest)
+config_hsm_keys(
+    const struct agent_config *c, struct hsm_key_spec **ret, size_t *ret_n, size_t *ret_attest)
 {
 	struct hsm_key_spec *specs;
 	size_t i;
@@ -1298,10 +1422,12 @@ config_warnings(const struct agent_config *c, config_report_fn fn, void *arg)
 		const struct agent_key *k = &c->keys[i];
 		if ((k->nci_projects == 0 && k->nci_refs == 0) || k->ci_token_required)
 			continue;
-		snprintf(buf, sizeof(buf), "keys.%s: ci_projects and ci_refs match the job's "
+		snprintf(buf, sizeof(buf),
+		    "keys.%s: ci_projects and ci_refs match the job's "
 		    "self-asserted ci members (which any holder of an allowed submitter key can "
 		    "write) unless the job carries a verified ci_token; \"ci_token\": \"required\" "
-		    "makes them binding", k->name);
+		    "makes them binding",
+		    k->name);
 		if (fn != NULL)
 			fn(arg, buf);
 		n++;
@@ -1385,14 +1511,16 @@ str_differs(const char *a, const char *b)
 }
 
 int
-config_same_hsm(const struct agent_config *a, const struct agent_config *b, char *why,
-    size_t whylen)
+config_same_hsm(
+    const struct agent_config *a, const struct agent_config *b, char *why, size_t whylen)
 {
 	const char *what = NULL;
 	size_t i, j;
 
 	/* Named by their member paths (docs/configuration.md), as below. */
-#define DIFF(m, member) if (what == NULL && str_differs(a->m, b->m)) what = member
+#define DIFF(m, member)                                                                            \
+	if (what == NULL && str_differs(a->m, b->m))                                               \
+	what = member
 	DIFF(name, "name");
 	DIFF(redis, "redis");
 	DIFF(redis_password_file, "redis_password_file");
@@ -1410,8 +1538,8 @@ config_same_hsm(const struct agent_config *a, const struct agent_config *b, char
 	DIFF(store_token_file, "store_token_file");
 	DIFF(store_ca_file, "store_ca_file");
 #undef DIFF
-	if (what == NULL && (a->store_timeout != b->store_timeout ||
-	    a->store_deadline != b->store_deadline))
+	if (what == NULL &&
+	    (a->store_timeout != b->store_timeout || a->store_deadline != b->store_deadline))
 		what = "store_timeout or store_deadline";
 	if (what == NULL && a->store_mode != b->store_mode)
 		what = "store_mode";
@@ -1467,14 +1595,17 @@ config_cert_validity(const struct agent_config *c, int64_t now, config_report_fn
 		sgtime_format(k->leaf_not_before, nb);
 		sgtime_format(k->leaf_not_after, na);
 		if (now < k->leaf_not_before || now > k->leaf_not_after) {
-			snprintf(msg, sizeof(msg), "keys.%s.certificates: the leaf in %s is valid from %s "
-			    "to %s, not now: the key's jobs are refused (key.cert_expired)", k->name,
-			    k->certificates_path, nb, na);
+			snprintf(msg, sizeof(msg),
+			    "keys.%s.certificates: the leaf in %s is valid from %s "
+			    "to %s, not now: the key's jobs are refused (key.cert_expired)",
+			    k->name, k->certificates_path, nb, na);
 			problem(arg, msg);
 			bad++;
 		} else if (k->leaf_not_after - now < CONFIG_CERT_WARN_S) {
-			snprintf(msg, sizeof(msg), "keys.%s.certificates: the leaf in %s expires at %s, "
-			    "in %lld days", k->name, k->certificates_path, na,
+			snprintf(msg, sizeof(msg),
+			    "keys.%s.certificates: the leaf in %s expires at %s, "
+			    "in %lld days",
+			    k->name, k->certificates_path, na,
 			    (long long)((k->leaf_not_after - now) / 86400));
 			warning(arg, msg);
 		}

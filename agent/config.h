@@ -21,37 +21,37 @@
 #include "job.h"
 #include "jwt.h"
 
-#define CONFIG_FILE_MAX (1024 * 1024)
-#define CONFIG_KEYS_MAX 256
+#define CONFIG_FILE_MAX       (1024 * 1024)
+#define CONFIG_KEYS_MAX       256
 #define CONFIG_SUBMITTERS_MAX 4096
-#define CONFIG_NAME_MAX 64          /* bytes of key, submitter and agent names */
-#define CONFIG_PATH_MAX 4096
-#define CONFIG_CHAIN_MAX 8          /* certificates in a key's chain file */
-#define CONFIG_CAS_MAX 16           /* entries of submitter_cas */
-#define CONFIG_PATTERNS_MAX 64      /* entries of each pattern list */
-#define CONFIG_PATTERN_MAX 512      /* bytes of one glob pattern */
-#define CONFIG_REVOKED_MAX 4096     /* entries of revoked.keyids and of revoked.serials */
-#define CONFIG_SERIAL_HEX_MAX 40    /* hex digits of a certificate serial (20 bytes) */
-#define CONFIG_QUOTA_MAX 1000000    /* jobs per hour or per day */
-#define CONFIG_PROBLEMS_MAX 100     /* problems reported by one load before giving up */
-#define CONFIG_PROBLEM_MAX 512      /* bytes of one problem text */
-#define CONFIG_WEBHOOKS_MAX 16      /* webhooks globally and per key */
-#define CONFIG_CI_ISSUERS_MAX 16    /* entries of ci_issuers */
+#define CONFIG_NAME_MAX       64 /* bytes of key, submitter and agent names */
+#define CONFIG_PATH_MAX       4096
+#define CONFIG_CHAIN_MAX      8       /* certificates in a key's chain file */
+#define CONFIG_CAS_MAX        16      /* entries of submitter_cas */
+#define CONFIG_PATTERNS_MAX   64      /* entries of each pattern list */
+#define CONFIG_PATTERN_MAX    512     /* bytes of one glob pattern */
+#define CONFIG_REVOKED_MAX    4096    /* entries of revoked.keyids and of revoked.serials */
+#define CONFIG_SERIAL_HEX_MAX 40      /* hex digits of a certificate serial (20 bytes) */
+#define CONFIG_QUOTA_MAX      1000000 /* jobs per hour or per day */
+#define CONFIG_PROBLEMS_MAX   100     /* problems reported by one load before giving up */
+#define CONFIG_PROBLEM_MAX    512     /* bytes of one problem text */
+#define CONFIG_WEBHOOKS_MAX   16      /* webhooks globally and per key */
+#define CONFIG_CI_ISSUERS_MAX 16      /* entries of ci_issuers */
 
 /* Where a certificate-identified submitter's identity comes from. */
 enum config_identity_source {
-	CONFIG_IDENTITY_EMAIL = 0,  /* first rfc822Name of subjectAltName */
-	CONFIG_IDENTITY_URI,        /* first uniformResourceIdentifier of subjectAltName */
-	CONFIG_IDENTITY_CN,         /* first commonName of the subject */
+	CONFIG_IDENTITY_EMAIL = 0, /* first rfc822Name of subjectAltName */
+	CONFIG_IDENTITY_URI,       /* first uniformResourceIdentifier of subjectAltName */
+	CONFIG_IDENTITY_CN,        /* first commonName of the subject */
 };
 
 /* A CA that issues submitter certificates (docs/protocol.md §2 "cert"). */
 struct agent_submitter_ca {
 	char *name;
-	char *bundle_path;          /* PEM: the CA and any intermediates */
-	char *crl_path;             /* PEM CRLs, or NULL */
-	X509_STORE *store;          /* bundle (+ CRLs), loaded once */
-	ASN1_OBJECT *eku;           /* required extended key usage, NULL = any */
+	char *bundle_path; /* PEM: the CA and any intermediates */
+	char *crl_path;    /* PEM CRLs, or NULL */
+	X509_STORE *store; /* bundle (+ CRLs), loaded once */
+	ASN1_OBJECT *eku;  /* required extended key usage, NULL = any */
 	enum config_identity_source identity;
 };
 
@@ -60,8 +60,8 @@ struct agent_submitter_ca {
  * configuration is loaded (start-up, SIGHUP): no job ever fetches keys. */
 struct agent_ci_issuer {
 	char *name;
-	char *issuer;               /* the exact "iss" of its tokens */
-	char *audience;             /* what their "aud" must hold */
+	char *issuer;   /* the exact "iss" of its tokens */
+	char *audience; /* what their "aud" must hold */
 	char *jwks_path;
 	enum jwt_kind kind;
 	struct jwks *keys;
@@ -71,21 +71,21 @@ struct agent_ci_issuer {
 struct agent_webhook {
 	char *url;
 	char *secret_file;
-	char *ca_file;              /* or NULL */
-	unsigned events;            /* 0: all */
+	char *ca_file;   /* or NULL */
+	unsigned events; /* 0: all */
 };
 
 struct agent_key {
-	char *name;                 /* [A-Za-z0-9._-], not starting with '.' */
-	char *uri;                  /* PKCS#11 URI */
+	char *name; /* [A-Za-z0-9._-], not starting with '.' */
+	char *uri;  /* PKCS#11 URI */
 	enum sg_mech mech;
 	char *certificates_path;
-	int64_t leaf_not_before;    /* the leaf certificate's validity (seconds */
-	int64_t leaf_not_after;     /* since the epoch); 0 before it is loaded */
-	unsigned formats;           /* bit (1 << enum sg_format) per allowed format */
+	int64_t leaf_not_before; /* the leaf certificate's validity (seconds */
+	int64_t leaf_not_after;  /* since the epoch); 0 before it is loaded */
+	unsigned formats;        /* bit (1 << enum sg_format) per allowed format */
 	/* Policy (all optional; NULL/0 = no restriction).  Patterns are globs
 	 * (policy.h): '*' any bytes ('/' included), '?' one byte. */
-	char **allowed_submitters;  /* submitter names or identities */
+	char **allowed_submitters; /* submitter names or identities */
 	size_t nallowed_submitters;
 	char **artifact_names;
 	size_t nartifact_names;
@@ -97,18 +97,18 @@ struct agent_key {
 	 * CI rules above match only a verified token's claims, and a job
 	 * without one is refused; without it they match a verified token's
 	 * claims when the job has one, else the job's self-asserted "ci". */
-	int ci_token_required;      /* "ci_token": "required" */
-	int ci_protected_ref;       /* the verified ref must be protected */
-	size_t *ci_token_issuers;   /* indices into config->ci_issuers; none = any */
+	int ci_token_required;    /* "ci_token": "required" */
+	int ci_protected_ref;     /* the verified ref must be protected */
+	size_t *ci_token_issuers; /* indices into config->ci_issuers; none = any */
 	size_t nci_token_issuers;
-	int64_t max_job_lifetime;   /* seconds, 0 = the global one */
-	uint32_t quota_per_hour;    /* signed jobs per submitter identity, 0 = no limit */
+	int64_t max_job_lifetime; /* seconds, 0 = the global one */
+	uint32_t quota_per_hour;  /* signed jobs per submitter identity, 0 = no limit */
 	uint32_t quota_per_day;
 	int disabled;
 	struct agent_webhook *webhooks; /* the key owners' hooks: every result naming it */
 	size_t nwebhooks;
-	STACK_OF(X509) *chain;      /* leaf first */
-	uint8_t **chain_der;        /* DER of each certificate, for results */
+	STACK_OF(X509) * chain; /* leaf first */
+	uint8_t **chain_der;    /* DER of each certificate, for results */
 	size_t *chain_der_len;
 	size_t nchain;
 };
@@ -116,47 +116,47 @@ struct agent_key {
 /* Exactly one of public_key_path (pinned key) and identity (certificate). */
 struct agent_submitter {
 	char *name;
-	char *public_key_path;      /* NULL for an identity entry */
-	EVP_PKEY *pub;              /* NULL for an identity entry */
-	char keyid[KEYID_LEN + 1];  /* "" for an identity entry */
-	char *identity;             /* glob over certificate identities, or NULL */
-	long ca;                    /* index into submitter_cas, -1 = any */
-	size_t *keys;               /* indices into config->keys */
+	char *public_key_path;     /* NULL for an identity entry */
+	EVP_PKEY *pub;             /* NULL for an identity entry */
+	char keyid[KEYID_LEN + 1]; /* "" for an identity entry */
+	char *identity;            /* glob over certificate identities, or NULL */
+	long ca;                   /* index into submitter_cas, -1 = any */
+	size_t *keys;              /* indices into config->keys */
 	size_t nkeys;
 };
 
 struct agent_config {
 	char *name;
 	char *redis;
-	char *redis_password_file;  /* NULL when absent */
+	char *redis_password_file; /* NULL when absent */
 	char *prefix;
 	char *pkcs11_module;
 	char *pkcs11_token;
 	char *pkcs11_pin_file;
 	unsigned pkcs11_sessions;
-	char *pkcs11_signer;        /* signet-signer path, or NULL: found (see main.c) */
-	int pkcs11_in_process;      /* pkcs11.isolation "none": no signer process */
-	char *pkcs11_journal;       /* the signer's journal; default <audit_log>.signer */
-	char *pkcs11_user;          /* the user signet-signer runs as when started as
+	char *pkcs11_signer;   /* signet-signer path, or NULL: found (see main.c) */
+	int pkcs11_in_process; /* pkcs11.isolation "none": no signer process */
+	char *pkcs11_journal;  /* the signer's journal; default <audit_log>.signer */
+	char *pkcs11_user;     /* the user signet-signer runs as when started as
 	                               root, or NULL (it stays root) */
-	char *user;                 /* the user the agent runs as once the signer is
+	char *user;            /* the user the agent runs as once the signer is
 	                               started (started as root), or NULL */
-	char *attestation_key;      /* PKCS#11 URI */
+	char *attestation_key; /* PKCS#11 URI */
 	char *store;
 	char *audit_log;
-	int64_t max_job_lifetime;   /* seconds */
-	int64_t result_ttl;         /* seconds */
-	int64_t reclaim_after;      /* seconds */
-	char *store_token_file;     /* HTTP store bearer token, or NULL */
-	char *store_ca_file;        /* HTTPS store CA bundle, or NULL */
-	int64_t store_timeout;      /* seconds per HTTP request */
-	int64_t store_deadline;     /* seconds for all retries of one store write */
-	unsigned store_mode;        /* file store: mode of its files, 0 = the umask's */
-	int64_t max_deliveries;     /* deliveries of an entry before the dead letters */
-	char *metrics_file;         /* Prometheus textfile, or NULL */
-	int64_t metrics_interval;   /* seconds between writes of metrics_file */
-	char *audit_origin;         /* checkpoint origin; default "signet/<name>" */
-	int64_t checkpoint_interval; /* seconds between signed checkpoints */
+	int64_t max_job_lifetime;       /* seconds */
+	int64_t result_ttl;             /* seconds */
+	int64_t reclaim_after;          /* seconds */
+	char *store_token_file;         /* HTTP store bearer token, or NULL */
+	char *store_ca_file;            /* HTTPS store CA bundle, or NULL */
+	int64_t store_timeout;          /* seconds per HTTP request */
+	int64_t store_deadline;         /* seconds for all retries of one store write */
+	unsigned store_mode;            /* file store: mode of its files, 0 = the umask's */
+	int64_t max_deliveries;         /* deliveries of an entry before the dead letters */
+	char *metrics_file;             /* Prometheus textfile, or NULL */
+	int64_t metrics_interval;       /* seconds between writes of metrics_file */
+	char *audit_origin;             /* checkpoint origin; default "signet/<name>" */
+	int64_t checkpoint_interval;    /* seconds between signed checkpoints */
 	struct agent_webhook *webhooks; /* global result webhooks */
 	size_t nwebhooks;
 	struct agent_key *keys;
@@ -165,9 +165,9 @@ struct agent_config {
 	size_t nsubmitters;
 	struct agent_submitter_ca *cas;
 	size_t ncas;
-	char **revoked_keyids;      /* "sha256:<hex>" */
+	char **revoked_keyids; /* "sha256:<hex>" */
 	size_t nrevoked_keyids;
-	char **revoked_serials;     /* lowercase hex, no leading zeros */
+	char **revoked_serials; /* lowercase hex, no leading zeros */
 	size_t nrevoked_serials;
 	struct agent_ci_issuer *ci_issuers;
 	size_t nci_issuers;
@@ -181,7 +181,8 @@ typedef void (*config_report_fn)(void *arg, const char *problem);
  * Loads and checks the configuration file.  On failure returns SG_ERR_CONFIG
  * (or the I/O error) and writes "member.path: reason" to errbuf.
  */
-int config_load(const char *path, struct agent_config **ret, char *errbuf, size_t errlen) SG_MUST_CHECK;
+int config_load(
+    const char *path, struct agent_config **ret, char *errbuf, size_t errlen) SG_MUST_CHECK;
 
 /*
  * Each key's leaf certificate at time now: a problem for one that is not
@@ -216,8 +217,8 @@ int config_hsm_keys(const struct agent_config *c, struct hsm_key_spec **ret, siz
  * every problem (up to CONFIG_PROBLEMS_MAX) to fn.  SG_ERR_CONFIG when there
  * was any; an I/O or allocation error stops at once.
  */
-int config_load_report(const char *path, struct agent_config **ret, config_report_fn fn,
-    void *arg) SG_MUST_CHECK;
+int config_load_report(
+    const char *path, struct agent_config **ret, config_report_fn fn, void *arg) SG_MUST_CHECK;
 void config_free(struct agent_config *c);
 
 /*
@@ -239,10 +240,10 @@ size_t config_warnings(const struct agent_config *c, config_report_fn fn, void *
 int config_same_hsm(const struct agent_config *a, const struct agent_config *b, char *why,
     size_t whylen) SG_MUST_CHECK;
 
-
 /* Lookups; NULL when absent. */
 /* The pinned-key submitter with this keyid (identity entries have none). */
-const struct agent_submitter *config_submitter_by_keyid(const struct agent_config *c, const char *keyid);
+const struct agent_submitter *config_submitter_by_keyid(
+    const struct agent_config *c, const char *keyid);
 /* Index of the key named name (len bytes), or -1. */
 long config_key_index(const struct agent_config *c, const char *name);
 /* Normalizes a certificate serial written in hex (colons allowed, any

@@ -18,7 +18,8 @@ struct config_live;
 int config_live_new(const struct agent_config *initial, struct config_live **ret) SG_MUST_CHECK;
 const struct agent_config *config_live_get(struct config_live *l);
 void config_live_put(struct config_live *l, const struct agent_config *c);
-int config_live_swap(struct config_live *l, struct agent_config *c) SG_MUST_CHECK; /* SG_ERR_ALLOC: c not taken */
+int config_live_swap(
+    struct config_live *l, struct agent_config *c) SG_MUST_CHECK; /* SG_ERR_ALLOC: c not taken */
 void config_live_free(struct config_live *l);
 
 #endif

@@ -97,7 +97,7 @@ cms_encode_signed_attrs(CMS_SignerInfo *si, uint8_t **ret, size_t *ret_len)
 	*ret_len = off;
 	out = NULL;
 	r = 0;
- out:
+out:
 	for (i = 0; i < CMS_ATTRS_MAX; i++)
 		OPENSSL_free(items[i].der);
 	free(out);
@@ -118,14 +118,14 @@ cms_set_pss_alg(CMS_SignerInfo *si)
 		goto out;
 	if ((pss->hashAlgorithm = X509_ALGOR_new()) == NULL ||
 	    (pss->maskGenAlgorithm = X509_ALGOR_new()) == NULL ||
-	    (pss->saltLength = ASN1_INTEGER_new()) == NULL ||
-	    (mgf1md = X509_ALGOR_new()) == NULL)
+	    (pss->saltLength = ASN1_INTEGER_new()) == NULL || (mgf1md = X509_ALGOR_new()) == NULL)
 		goto out;
 	X509_ALGOR_set_md(pss->hashAlgorithm, EVP_sha256());
 	X509_ALGOR_set_md(mgf1md, EVP_sha256());
 	if (ASN1_item_pack(mgf1md, ASN1_ITEM_rptr(X509_ALGOR), &mgfparam) == NULL)
 		goto out;
-	if (!X509_ALGOR_set0(pss->maskGenAlgorithm, OBJ_nid2obj(NID_mgf1), V_ASN1_SEQUENCE, mgfparam))
+	if (!X509_ALGOR_set0(
+		pss->maskGenAlgorithm, OBJ_nid2obj(NID_mgf1), V_ASN1_SEQUENCE, mgfparam))
 		goto out;
 	mgfparam = NULL;
 	if (!ASN1_INTEGER_set(pss->saltLength, 32))
@@ -136,7 +136,7 @@ cms_set_pss_alg(CMS_SignerInfo *si)
 		goto out;
 	params = NULL;
 	r = 0;
- out:
+out:
 	ASN1_STRING_free(mgfparam);
 	ASN1_STRING_free(params);
 	X509_ALGOR_free(mgf1md);
@@ -152,7 +152,7 @@ cms_verify_own(const uint8_t *der, size_t len, X509 *leaf, const uint8_t *digest
 {
 	const unsigned char *p = der;
 	CMS_ContentInfo *cms = NULL;
-	STACK_OF(CMS_SignerInfo) *sis;
+	STACK_OF(CMS_SignerInfo) * sis;
 	CMS_SignerInfo *si;
 	ASN1_OCTET_STRING *md;
 	int r = SG_ERR_HSM_SIGN_FAILED;
@@ -168,13 +168,13 @@ cms_verify_own(const uint8_t *der, size_t len, X509 *leaf, const uint8_t *digest
 	CMS_SignerInfo_set1_signer_cert(si, leaf);
 	if (CMS_SignerInfo_verify(si) != 1)
 		goto out;
-	md = CMS_signed_get0_data_by_OBJ(si, OBJ_nid2obj(NID_pkcs9_messageDigest), -3,
-	    V_ASN1_OCTET_STRING);
+	md = CMS_signed_get0_data_by_OBJ(
+	    si, OBJ_nid2obj(NID_pkcs9_messageDigest), -3, V_ASN1_OCTET_STRING);
 	if (md == NULL || ASN1_STRING_length(md) != SHA256_LEN ||
 	    memcmp(ASN1_STRING_get0_data(md), digest, SHA256_LEN) != 0)
 		goto out;
 	r = 0;
- out:
+out:
 	CMS_ContentInfo_free(cms);
 	return crypto_err(r);
 }
@@ -207,11 +207,11 @@ cms_build(const struct format_request *req, uint8_t **ret, size_t *ret_len)
 	}
 	if ((when = ASN1_TIME_set(NULL, (time_t)req->signing_time)) == NULL)
 		goto out;
-	if (!CMS_signed_add1_attr_by_NID(si, NID_pkcs9_contentType, V_ASN1_OBJECT,
-	        OBJ_nid2obj(NID_pkcs7_data), -1) ||
+	if (!CMS_signed_add1_attr_by_NID(
+		si, NID_pkcs9_contentType, V_ASN1_OBJECT, OBJ_nid2obj(NID_pkcs7_data), -1) ||
 	    !CMS_signed_add1_attr_by_NID(si, NID_pkcs9_signingTime, when->type, when, -1) ||
-	    !CMS_signed_add1_attr_by_NID(si, NID_pkcs9_messageDigest, V_ASN1_OCTET_STRING,
-	        req->digest, SHA256_LEN))
+	    !CMS_signed_add1_attr_by_NID(
+		si, NID_pkcs9_messageDigest, V_ASN1_OCTET_STRING, req->digest, SHA256_LEN))
 		goto out;
 	if (req->mech == SG_MECH_RSA_PSS_SHA256 && (r = cms_set_pss_alg(si)) != 0)
 		goto out;
@@ -241,7 +241,7 @@ cms_build(const struct format_request *req, uint8_t **ret, size_t *ret_len)
 	*ret_len = (size_t)der_len;
 	der = NULL;
 	r = 0;
- out:
+out:
 	free(der);
 	free(attrs);
 	ASN1_TIME_free(when);
@@ -261,8 +261,10 @@ raw_build(const struct format_request *req, uint8_t **ret, size_t *ret_len)
 		return SG_ERR_INVALID_ARGUMENT;
 	if ((r = req->sign(req->sign_arg, req->digest, sig, &sig_len)) != 0)
 		return r;
-	if (crypto_verify_digest(X509_get0_pubkey(leaf), req->mech, req->digest, sig, sig_len) != 0) {
-		log_debug("raw signature made with the HSM does not verify against the leaf certificate");
+	if (crypto_verify_digest(X509_get0_pubkey(leaf), req->mech, req->digest, sig, sig_len) !=
+	    0) {
+		log_debug(
+		    "raw signature made with the HSM does not verify against the leaf certificate");
 		return SG_ERR_HSM_SIGN_FAILED;
 	}
 	if ((out = malloc(sig_len)) == NULL)

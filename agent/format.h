@@ -24,15 +24,15 @@
 
 /* Signs a SHA-256 digest; sig holds HSM_SIG_MAX bytes.  Returns 0 or an
  * sg_err (SG_ERR_HSM_*). */
-typedef int (*format_sign_fn)(void *arg, const uint8_t digest[SHA256_LEN],
-    uint8_t *sig, size_t *ret_sig_len);
+typedef int (*format_sign_fn)(
+    void *arg, const uint8_t digest[SHA256_LEN], uint8_t *sig, size_t *ret_sig_len);
 
 struct format_request {
 	enum sg_format format;
 	enum sg_mech mech;
-	const uint8_t *digest;        /* SHA256_LEN bytes: the artifact's digest */
-	STACK_OF(X509) *chain;        /* leaf first; borrowed */
-	int64_t signing_time;         /* seconds since the epoch */
+	const uint8_t *digest;  /* SHA256_LEN bytes: the artifact's digest */
+	STACK_OF(X509) * chain; /* leaf first; borrowed */
+	int64_t signing_time;   /* seconds since the epoch */
 	format_sign_fn sign;
 	void *sign_arg;
 };

@@ -50,12 +50,13 @@ http_easy_setup(CURL *c, const struct http_opts *o)
 	/* A server that never answers, or answers a byte at a time, must not
 	 * hold a signing worker or the delivery thread for ever: both the
 	 * connection and the whole transfer are bounded. */
-	if ((cc = curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)o->timeout_ms)) != CURLE_OK ||
+	if ((cc = curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)o->timeout_ms)) !=
+		CURLE_OK ||
 	    (cc = curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)o->timeout_ms)) != CURLE_OK)
 		goto out;
 	if ((cc = curl_easy_setopt(c, CURLOPT_HTTPHEADER, o->headers)) != CURLE_OK)
 		goto out;
- out:
+out:
 	if (cc != CURLE_OK)
 		curl_easy_reset(c);
 	return cc;

@@ -30,22 +30,22 @@
 #include "job.h"
 #include "util.h"
 
-#define IDSET_ID_LEN (JOB_ID_LEN / 2)           /* bytes of a binary id */
-#define IDSET_JOB_LEN 16                        /* bytes of the job hash kept */
-#define IDSET_SUB_LEN 15                        /* bytes of the submitter hash kept */
-#define IDSET_BUCKET_BYTES 4096
-#define IDSET_BUCKET_RECORDS 84
-#define IDSET_INITIAL_BITS 4                    /* 16 buckets, 64 KiB */
-#define IDSET_BITS_MAX 36                       /* 2^36 buckets: 256 TiB */
-#define IDSET_BUCKETS_MAX ((uint64_t)1 << IDSET_BITS_MAX)
-#define IDSET_GROW_CHUNK_BUCKETS 64             /* buckets read per pread when doubling */
-#define IDSET_GROW_TRIES_MAX 4                  /* doublings for one full bucket */
+#define IDSET_ID_LEN             (JOB_ID_LEN / 2) /* bytes of a binary id */
+#define IDSET_JOB_LEN            16               /* bytes of the job hash kept */
+#define IDSET_SUB_LEN            15               /* bytes of the submitter hash kept */
+#define IDSET_BUCKET_BYTES       4096
+#define IDSET_BUCKET_RECORDS     84
+#define IDSET_INITIAL_BITS       4  /* 16 buckets, 64 KiB */
+#define IDSET_BITS_MAX           36 /* 2^36 buckets: 256 TiB */
+#define IDSET_BUCKETS_MAX        ((uint64_t)1 << IDSET_BITS_MAX)
+#define IDSET_GROW_CHUNK_BUCKETS 64 /* buckets read per pread when doubling */
+#define IDSET_GROW_TRIES_MAX     4  /* doublings for one full bucket */
 
 struct idset_record {
 	uint8_t id[IDSET_ID_LEN];
-	uint8_t job[IDSET_JOB_LEN];  /* the first bytes of the job's SHA-256 */
-	uint8_t sub[IDSET_SUB_LEN];  /* the first bytes of the submitter's SHA-256 */
-	uint8_t kind;                /* enum idset_kind */
+	uint8_t job[IDSET_JOB_LEN]; /* the first bytes of the job's SHA-256 */
+	uint8_t sub[IDSET_SUB_LEN]; /* the first bytes of the submitter's SHA-256 */
+	uint8_t kind;               /* enum idset_kind */
 };
 
 struct idset_bucket {
@@ -57,16 +57,15 @@ struct idset_bucket {
 _Static_assert(sizeof(struct idset_record) == 48, "a record is 48 bytes");
 _Static_assert(sizeof(struct idset_bucket) == IDSET_BUCKET_BYTES, "a bucket is 4 KiB");
 
-
 struct idset {
 	pthread_mutex_t lock;
-	int fd;                    /* the buckets: an unlinked file */
-	char *dir;                 /* where its files are made */
-	unsigned bits;             /* 2^bits buckets */
-	size_t count;              /* records in the file */
-	int broken;                /* a read or write failed: no more binds */
+	int fd;        /* the buckets: an unlinked file */
+	char *dir;     /* where its files are made */
+	unsigned bits; /* 2^bits buckets */
+	size_t count;  /* records in the file */
+	int broken;    /* a read or write failed: no more binds */
 	uint8_t salt[16];
-	struct idset_bucket *buf;  /* the bucket being looked at; lock held */
+	struct idset_bucket *buf; /* the bucket being looked at; lock held */
 };
 
 /* An unlinked file of nbuckets empty buckets in dir, its blocks allocated. */
@@ -182,7 +181,8 @@ grow(struct idset *s)
 	}
 	for (b = 0; b < nold; b += n) {
 		n = nold - b < IDSET_GROW_CHUNK_BUCKETS ? nold - b : IDSET_GROW_CHUNK_BUCKETS;
-		if ((r = full_pread(s->fd, in, n * IDSET_BUCKET_BYTES, b * IDSET_BUCKET_BYTES)) != 0)
+		if ((r = full_pread(s->fd, in, n * IDSET_BUCKET_BYTES, b * IDSET_BUCKET_BYTES)) !=
+		    0)
 			goto out;
 		memset(out, 0, 2 * n * IDSET_BUCKET_BYTES);
 		for (k = 0; k < n; k++) {
@@ -204,8 +204,8 @@ grow(struct idset *s)
 				o->rec[o->count++] = in[k].rec[i];
 			}
 		}
-		if ((r = full_pwrite(fd, out, 2 * n * IDSET_BUCKET_BYTES,
-		    2 * b * IDSET_BUCKET_BYTES)) != 0)
+		if ((r = full_pwrite(
+			 fd, out, 2 * n * IDSET_BUCKET_BYTES, 2 * b * IDSET_BUCKET_BYTES)) != 0)
 			goto out;
 	}
 	close(s->fd);
@@ -213,7 +213,7 @@ grow(struct idset *s)
 	fd = -1;
 	s->bits = bits;
 	r = 0;
- out:
+out:
 	unmap_buckets(in, IDSET_GROW_CHUNK_BUCKETS);
 	unmap_buckets(out, 2 * IDSET_GROW_CHUNK_BUCKETS);
 	if (fd != -1)
@@ -246,7 +246,7 @@ idset_new(const char *dir, struct idset **ret)
 	pthread_mutex_init(&s->lock, NULL);
 	*ret = s;
 	return 0;
- fail:
+fail:
 	free(s->buf);
 	free(s->dir);
 	free(s);
@@ -306,8 +306,8 @@ bind_locked(struct idset *s, const struct idset_record *want, enum idset_bound *
 		}
 		if (want->kind == IDSET_INTENT) {
 			*have = *want; /* about to be signed: bound for everyone now */
-			if ((r = full_pwrite(s->fd, s->buf, sizeof(*s->buf),
-			    b * IDSET_BUCKET_BYTES)) != 0)
+			if ((r = full_pwrite(
+				 s->fd, s->buf, sizeof(*s->buf), b * IDSET_BUCKET_BYTES)) != 0)
 				return r;
 		}
 		*ret_bound = same_job ? IDSET_SAME : IDSET_NEW;
@@ -323,8 +323,7 @@ bind_locked(struct idset *s, const struct idset_record *want, enum idset_bound *
 	}
 	s->buf->rec[s->buf->count] = *want;
 	s->buf->count++;
-	if ((r = full_pwrite(s->fd, s->buf, sizeof(*s->buf),
-	    b * IDSET_BUCKET_BYTES)) != 0)
+	if ((r = full_pwrite(s->fd, s->buf, sizeof(*s->buf), b * IDSET_BUCKET_BYTES)) != 0)
 		return r;
 	s->count++;
 	*ret_bound = IDSET_NEW;

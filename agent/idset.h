@@ -49,8 +49,8 @@ enum idset_bound {
 };
 
 enum idset_kind {
-	IDSET_INTENT = 1,    /* the agent is about to ask the HSM: binds for everyone */
-	IDSET_REJECTED = 2,  /* rejected after parsing: binds for its submitter */
+	IDSET_INTENT = 1,   /* the agent is about to ask the HSM: binds for everyone */
+	IDSET_REJECTED = 2, /* rejected after parsing: binds for its submitter */
 };
 
 /* Makes the set's file in dir (unlinked at once).  SG_ERR_SYSTEM when it

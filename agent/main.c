@@ -39,18 +39,18 @@
 #include "sgtime.h"
 #include "workq.h"
 
-#define READ_BLOCK_MS 1000
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 5000
-#define ERRBUF_LEN 512
-#define MMAP_THRESHOLD_BYTES (128 * 1024)
-#define MALLOC_ARENAS 4
-#define TRIM_INTERVAL_MS 10000 /* free pages inside malloc's heaps go back */
+#define READ_BLOCK_MS          1000
+#define BACKOFF_MIN_MS         100
+#define BACKOFF_MAX_MS         5000
+#define ERRBUF_LEN             512
+#define MMAP_THRESHOLD_BYTES   (128 * 1024)
+#define MALLOC_ARENAS          4
+#define TRIM_INTERVAL_MS       10000   /* free pages inside malloc's heaps go back */
 #define CERT_CHECK_INTERVAL_MS 3600000 /* how often the keys' certificates are looked at */
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reload_requested;
-static const char *reload_path;  /* the configuration file SIGHUP reloads */
+static const char *reload_path; /* the configuration file SIGHUP reloads */
 
 struct worker {
 	pthread_t thread;
@@ -222,11 +222,14 @@ run(struct agent *ag, const struct agent_config *cfg)
 	size_t n = 0, i, nworkers = cfg->pkcs11_sessions * WORKERS_PER_SESSION;
 	/* Entries in work are refreshed three times per reclaim_after; pending
 	 * ones are looked for twice per reclaim_after. */
-	int64_t touch_ms = cfg->reclaim_after * 1000 / 3, reclaim_ms = cfg->reclaim_after * 1000 / 2;
-	int64_t watchdog_ms = notify_watchdog_ms(), next_touch = 0, next_reclaim = 0, next_watchdog = 0;
+	int64_t touch_ms = cfg->reclaim_after * 1000 / 3,
+		reclaim_ms = cfg->reclaim_after * 1000 / 2;
+	int64_t watchdog_ms = notify_watchdog_ms(), next_touch = 0, next_reclaim = 0,
+		next_watchdog = 0;
 	int64_t next_metrics = 0, next_trim = 0, next_certcheck = 0;
 	/* Block no longer than the touch period, so touches are never late. */
-	int block_ms = touch_ms < READ_BLOCK_MS ? (touch_ms > 50 ? (int)touch_ms : 50) : READ_BLOCK_MS;
+	int block_ms =
+	    touch_ms < READ_BLOCK_MS ? (touch_ms > 50 ? (int)touch_ms : 50) : READ_BLOCK_MS;
 	long delay = 0;
 	int r, lost = 0;
 
@@ -278,8 +281,9 @@ run(struct agent *ag, const struct agent_config *cfg)
 			agent_reload(ag, reload_path);
 		}
 		if (hsm_lost(ag->hsm)) {
-			log_error("the signer exited and cannot be started again without the rights "
-			          "the agent gave up; stopping (the service manager starts both again)");
+			log_error(
+			    "the signer exited and cannot be started again without the rights "
+			    "the agent gave up; stopping (the service manager starts both again)");
 			lost = 1;
 			break;
 		}
@@ -305,11 +309,12 @@ run(struct agent *ag, const struct agent_config *cfg)
 		if (cfg->metrics_file != NULL && now >= next_metrics) {
 			uint64_t depth;
 			if (ag->webhooks != NULL)
-				metrics_webhook_failures(ag->metrics, webhooks_failures(ag->webhooks));
+				metrics_webhook_failures(
+				    ag->metrics, webhooks_failures(ag->webhooks));
 			if (queue_length(q, &depth) == 0)
 				metrics_queue_depth(ag->metrics, depth);
 			if (metrics_write(ag->metrics, cfg->metrics_file, replay_count(ag->replay),
-			        audit_count(ag->audit), cfg, 1) != 0)
+				audit_count(ag->audit), cfg, 1) != 0)
 				log_warn("cannot write the metrics file %s", cfg->metrics_file);
 			next_metrics = now + cfg->metrics_interval * 1000;
 		}
@@ -329,7 +334,8 @@ run(struct agent *ag, const struct agent_config *cfg)
 				 * which anyone can raise (XCLAIM ... RETRYCOUNT). */
 				unsigned tries = attempts_get(ag->attempts, entries[i].id);
 				int dead = tries >= (uint64_t)cfg->max_deliveries;
-				log_info("entry %s: taken over (%llu deliveries, %u attempts here)%s",
+				log_info(
+				    "entry %s: taken over (%llu deliveries, %u attempts here)%s",
 				    entries[i].id, (unsigned long long)entries[i].deliveries, tries,
 				    dead ? ", to the dead letters" : "");
 				workq_push(wq, &entries[i], dead);
@@ -438,8 +444,10 @@ main(int argc, char **argv)
 	if ((status = agent_open(&ag, cfg, config_path, check_only)) != 0)
 		goto out;
 	if (check_only) {
-		printf("signet-agent: %s: configuration, %zu keys, %zu submitters and the HSM are in order; "
-		    "attestation keyid %s\n", config_path, cfg->nkeys, cfg->nsubmitters, ag.attest_keyid);
+		printf("signet-agent: %s: configuration, %zu keys, %zu submitters and the HSM are "
+		       "in order; "
+		       "attestation keyid %s\n",
+		    config_path, cfg->nkeys, cfg->nsubmitters, ag.attest_keyid);
 		goto out;
 	}
 	reload_path = config_path;
@@ -455,7 +463,7 @@ main(int argc, char **argv)
 	status = run(&ag, cfg) == 0 ? 0 : 1;
 	clean = status == 0;
 	log_info("stopped");
- out:
+out:
 	agent_close(&ag, clean);
 	config_free(cfg);
 	return status;

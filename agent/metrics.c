@@ -13,15 +13,26 @@
 #include "util.h"
 
 static const int64_t bucket_us[] = {
-	500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000,
+	500,
+	1000,
+	2500,
+	5000,
+	10000,
+	25000,
+	50000,
+	100000,
+	250000,
+	500000,
+	1000000,
+	2500000,
 };
-#define NBUCKETS nitems(bucket_us)
+#define NBUCKETS         nitems(bucket_us)
 #define METRICS_TEXT_MAX (64 * 1024)
 
 struct metrics {
 	pthread_mutex_t lock;
-	uint64_t jobs[SG_ERR_COUNT_I];     /* index 0: signed; i: code -i */
-	uint64_t sign_buckets[NBUCKETS];   /* cumulative at render time */
+	uint64_t jobs[SG_ERR_COUNT_I];   /* index 0: signed; i: code -i */
+	uint64_t sign_buckets[NBUCKETS]; /* cumulative at render time */
 	uint64_t sign_count;
 	int64_t sign_sum_us;
 	uint64_t queue_depth;
@@ -117,16 +128,22 @@ metrics_write(struct metrics *m, const char *path, size_t replay_ids, uint64_t a
 	copy = *m;
 	pthread_mutex_unlock(&m->lock);
 
-#define OUT(...) do { \
-		int n_ = snprintf(buf + off, METRICS_TEXT_MAX - off, __VA_ARGS__); \
-		if (n_ < 0 || (size_t)n_ >= METRICS_TEXT_MAX - off) { r = SG_ERR_LIMIT; goto out; } \
-		off += (size_t)n_; \
+#define OUT(...)                                                                                   \
+	do {                                                                                       \
+		int n_ = snprintf(buf + off, METRICS_TEXT_MAX - off, __VA_ARGS__);                 \
+		if (n_ < 0 || (size_t)n_ >= METRICS_TEXT_MAX - off) {                              \
+			r = SG_ERR_LIMIT;                                                          \
+			goto out;                                                                  \
+		}                                                                                  \
+		off += (size_t)n_;                                                                 \
 	} while (0)
 	OUT("# HELP signet_up 1 while the agent runs, 0 once it stopped.\n# TYPE signet_up gauge\n"
-	    "signet_up %d\n", up ? 1 : 0);
+	    "signet_up %d\n",
+	    up ? 1 : 0);
 	OUT("# HELP signet_jobs_total Job decisions by status and error code.\n"
 	    "# TYPE signet_jobs_total counter\n");
-	OUT("signet_jobs_total{status=\"signed\",code=\"\"} %llu\n", (unsigned long long)copy.jobs[0]);
+	OUT("signet_jobs_total{status=\"signed\",code=\"\"} %llu\n",
+	    (unsigned long long)copy.jobs[0]);
 	for (i = 1; i < SG_ERR_COUNT_I; i++) {
 		const char *code = sg_err_code(-(int)i);
 		if (copy.jobs[i] == 0)
@@ -141,16 +158,20 @@ metrics_write(struct metrics *m, const char *path, size_t replay_ids, uint64_t a
 		OUT("signet_hsm_sign_seconds_bucket{le=\"%g\"} %llu\n", (double)bucket_us[i] / 1e6,
 		    (unsigned long long)cum);
 	}
-	OUT("signet_hsm_sign_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)copy.sign_count);
+	OUT("signet_hsm_sign_seconds_bucket{le=\"+Inf\"} %llu\n",
+	    (unsigned long long)copy.sign_count);
 	OUT("signet_hsm_sign_seconds_sum %.6f\n", (double)copy.sign_sum_us / 1e6);
 	OUT("signet_hsm_sign_seconds_count %llu\n", (unsigned long long)copy.sign_count);
-	OUT("# HELP signet_queue_depth Entries in the job stream.\n# TYPE signet_queue_depth gauge\n"
-	    "signet_queue_depth %llu\n", (unsigned long long)copy.queue_depth);
+	OUT("# HELP signet_queue_depth Entries in the job stream.\n# TYPE signet_queue_depth "
+	    "gauge\n"
+	    "signet_queue_depth %llu\n",
+	    (unsigned long long)copy.queue_depth);
 	OUT("# HELP signet_webhook_failures_total Failed webhook deliveries.\n"
 	    "# TYPE signet_webhook_failures_total counter\nsignet_webhook_failures_total %llu\n",
 	    (unsigned long long)copy.webhook_failures);
 	OUT("# HELP signet_replay_ids Job ids remembered against replays.\n"
-	    "# TYPE signet_replay_ids gauge\nsignet_replay_ids %zu\n", replay_ids);
+	    "# TYPE signet_replay_ids gauge\nsignet_replay_ids %zu\n",
+	    replay_ids);
 	OUT("# HELP signet_audit_records_total Records in the audit log.\n"
 	    "# TYPE signet_audit_records_total counter\nsignet_audit_records_total %llu\n",
 	    (unsigned long long)audit_records);
@@ -161,7 +182,7 @@ metrics_write(struct metrics *m, const char *path, size_t replay_ids, uint64_t a
 		    (long long)cfg->keys[i].leaf_not_after);
 #undef OUT
 	r = write_file_atomic(path, buf, off, 0644);
- out:
+out:
 	free(buf);
 	return r;
 }

@@ -38,7 +38,7 @@ void metrics_webhook_failures(struct metrics *m, uint64_t total);
  * audit_records are gauges the caller reads from their owners; cfg gives
  * the keys and their certificates' expiry; up is signet_up. */
 struct agent_config;
-int metrics_write(struct metrics *m, const char *path, size_t replay_ids,
-    uint64_t audit_records, const struct agent_config *cfg, int up) SG_MUST_CHECK;
+int metrics_write(struct metrics *m, const char *path, size_t replay_ids, uint64_t audit_records,
+    const struct agent_config *cfg, int up) SG_MUST_CHECK;
 
 #endif

@@ -28,29 +28,29 @@
 
 /* Everything learned about one entry. */
 struct outcome {
-	int code;                           /* 0: signed */
-	int has_id;                         /* a result is owed (docs/errors.md) */
+	int code;   /* 0: signed */
+	int has_id; /* a result is owed (docs/errors.md) */
 	char id[JOB_ID_LEN + 1];
 	char job_sha256[SHA256_HEX_LEN + 1];
-	int has_sub;                        /* once the envelope signature verified: */
-	char sub[POLICY_IDENTITY_MAX + 1];  /* submitter name, or certificate identity */
-	char keyid[KEYID_LEN + 1];          /* the signer's keyid */
-	int quota_taken;                    /* counted against the quota at quota_time */
+	int has_sub;                       /* once the envelope signature verified: */
+	char sub[POLICY_IDENTITY_MAX + 1]; /* submitter name, or certificate identity */
+	char keyid[KEYID_LEN + 1];         /* the signer's keyid */
+	int quota_taken;                   /* counted against the quota at quota_time */
 	int64_t quota_time;
 	char quota_key[CONFIG_NAME_MAX + 1];
-	struct sg_job *job;                 /* once the job parsed */
-	long key_index;                     /* once the key is known */
-	struct policy_ci ci;                /* the verified ci_token claims, and
+	struct sg_job *job;          /* once the job parsed */
+	long key_index;              /* once the key is known */
+	struct policy_ci ci;         /* the verified ci_token claims, and
 	                                       the detail of a policy refusal */
-	char detail[POLICY_WHY_MAX];        /* the detail of another refusal, with
+	char detail[POLICY_WHY_MAX]; /* the detail of another refusal, with
 	                                       the value at fault; else "" */
-	uint8_t *sigfile;                   /* the signature file, when signed */
+	uint8_t *sigfile;            /* the signature file, when signed */
 	size_t sigfile_len;
-	char *store_sig;                    /* locations in the store */
+	char *store_sig; /* locations in the store */
 	char *store_result;
-	char *republish;                    /* a stored result to publish again */
+	char *republish; /* a stored result to publish again */
 	size_t republish_len;
-	char *payload;                      /* the result payload, once built */
+	char *payload; /* the result payload, once built */
 	size_t payload_len;
 };
 
@@ -84,8 +84,7 @@ note_payload(struct outcome *o, const uint8_t *payload, size_t len)
  * its id for its submitter (see bind_id).  A job.replayed rejection is the
  * refusal of one that came second; it binds nothing. */
 static int
-rejected_after_parse(const char *event, const char *submitter, const char *key,
-    const char *code)
+rejected_after_parse(const char *event, const char *submitter, const char *key, const char *code)
 {
 	return strcmp(event, "rejected") == 0 && submitter != NULL && key != NULL &&
 	    (code == NULL || strcmp(code, sg_err_code(SG_ERR_JOB_REPLAYED)) != 0);
@@ -110,8 +109,8 @@ bind_id(struct agent *ag, const char *id, const char *job_sha256, const char *su
 		*ret = IDSET_NEW;
 		return 0;
 	}
-	if ((r = idset_bind(ag->ids, id, job_sha256, submitter != NULL ? submitter : "", kind,
-	    &b)) != 0)
+	if ((r = idset_bind(
+		 ag->ids, id, job_sha256, submitter != NULL ? submitter : "", kind, &b)) != 0)
 		return r;
 	*ret = b;
 	return 0;
@@ -145,7 +144,7 @@ pipeline_audit_replay(void *arg, const struct audit_seen *rec)
 	if (rec->id == NULL || rec->job_sha256 == NULL)
 		return;
 	if ((strcmp(ev, "intent") == 0 || strcmp(ev, "signature") == 0 ||
-	    strcmp(ev, "signed") == 0) &&
+		strcmp(ev, "signed") == 0) &&
 	    bind_id(ag, rec->id, rec->job_sha256, rec->submitter, IDSET_INTENT, &bound) != 0)
 		log_warn("audit log: cannot bind job id %s to its job", rec->id);
 	if (rejected_after_parse(ev, rec->submitter, rec->key, rec->code) &&
@@ -159,8 +158,9 @@ pipeline_audit_replay(void *arg, const struct audit_seen *rec)
 	if (rec->expires != 0 && rec->expires + JOB_CLOCK_SKEW_S < sgtime_now())
 		return;
 	if (strcmp(ev, "intent") == 0) {
-		if (rec->key == NULL || replay_mark_intent(ag->replay, rec->id, rec->job_sha256,
-		        rec->key, rec->expires) != 0)
+		if (rec->key == NULL ||
+		    replay_mark_intent(
+			ag->replay, rec->id, rec->job_sha256, rec->key, rec->expires) != 0)
 			log_warn("audit log: cannot remember the intent to sign job %s", rec->id);
 		return;
 	}
@@ -170,8 +170,8 @@ pipeline_audit_replay(void *arg, const struct audit_seen *rec)
 		return;
 	}
 	if (strcmp(ev, "signature") == 0 && rec->key != NULL) {
-		if (replay_mark_signed(ag->replay, rec->id, rec->job_sha256, rec->key,
-		        rec->expires) != 0)
+		if (replay_mark_signed(
+			ag->replay, rec->id, rec->job_sha256, rec->key, rec->expires) != 0)
 			log_warn("audit log: cannot remember signed job %s", rec->id);
 		return;
 	}
@@ -210,7 +210,7 @@ cert_signer(const struct agent_config *cfg, const struct dsse_envelope *env, int
 		goto out;
 	}
 	if (crypto_dsse_verify(pk, env->payload_type, env->payload, env->payload_len, sig->sig,
-	        sig->sig_len) != 0) {
+		sig->sig_len) != 0) {
 		r = SG_ERR_ENVELOPE_BAD_SIGNATURE;
 		goto out;
 	}
@@ -219,7 +219,7 @@ cert_signer(const struct agent_config *cfg, const struct dsse_envelope *env, int
 	*ret_cert = x;
 	x = NULL;
 	r = 0;
- out:
+out:
 	X509_free(x);
 	return r;
 }
@@ -236,13 +236,16 @@ explain_time(struct outcome *o, int r, int64_t now, int64_t max_lifetime)
 	sgtime_format(o->job->expires, x);
 	sgtime_format(now, n);
 	if (r == SG_ERR_JOB_NOT_YET_VALID)
-		snprintf(o->detail, sizeof(o->detail), "created %s, %lld s ahead of the agent's clock "
-		    "(%s); the tolerance is %d s", c, (long long)(o->job->created - now), n,
-		    JOB_CLOCK_SKEW_S);
+		snprintf(o->detail, sizeof(o->detail),
+		    "created %s, %lld s ahead of the agent's clock "
+		    "(%s); the tolerance is %d s",
+		    c, (long long)(o->job->created - now), n, JOB_CLOCK_SKEW_S);
 	else if (r == SG_ERR_JOB_EXPIRED)
-		snprintf(o->detail, sizeof(o->detail), "expired at %s; the agent's clock says %s", x, n);
+		snprintf(
+		    o->detail, sizeof(o->detail), "expired at %s; the agent's clock says %s", x, n);
 	else if (r == SG_ERR_JOB_LIFETIME_TOO_LONG)
-		snprintf(o->detail, sizeof(o->detail), "lifetime %lld s (created %s, expires %s) is "
+		snprintf(o->detail, sizeof(o->detail),
+		    "lifetime %lld s (created %s, expires %s) is "
 		    "over the maximum of %lld s (max_job_lifetime)",
 		    (long long)(o->job->expires - o->job->created), c, x, (long long)max_lifetime);
 }
@@ -279,11 +282,14 @@ decide_with(struct agent *ag, const struct agent_config *cfg, const struct queue
 		char esc[96];
 
 		if (env->nsigs != 1)
-			snprintf(o->detail, sizeof(o->detail), "%zu signatures; a job envelope carries "
-			    "exactly one", env->nsigs);
+			snprintf(o->detail, sizeof(o->detail),
+			    "%zu signatures; a job envelope carries "
+			    "exactly one",
+			    env->nsigs);
 		else
 			snprintf(o->detail, sizeof(o->detail), "payloadType %s, not %s",
-			    log_escape(env->payload_type, strlen(env->payload_type), esc, sizeof(esc)),
+			    log_escape(
+				env->payload_type, strlen(env->payload_type), esc, sizeof(esc)),
 			    PAYLOAD_TYPE_JOB);
 		r = SG_ERR_ENVELOPE_MALFORMED;
 		goto out;
@@ -299,15 +305,19 @@ decide_with(struct agent *ag, const struct agent_config *cfg, const struct queue
 	} else {
 		/* A pinned key, found by keyid alone (docs/protocol.md §2). */
 		if ((sub = config_submitter_by_keyid(cfg, env->sigs[0].keyid)) == NULL) {
-			snprintf(o->detail, sizeof(o->detail), "no submitter has keyid %s (submit-job "
-			    "--print-keyid prints an identity's keyid)", env->sigs[0].keyid);
+			snprintf(o->detail, sizeof(o->detail),
+			    "no submitter has keyid %s (submit-job "
+			    "--print-keyid prints an identity's keyid)",
+			    env->sigs[0].keyid);
 			r = SG_ERR_ENVELOPE_UNKNOWN_SIGNER;
 			goto out;
 		}
 		if (crypto_dsse_verify(sub->pub, env->payload_type, env->payload, env->payload_len,
-		        env->sigs[0].sig, env->sigs[0].sig_len) != 0) {
-			snprintf(o->detail, sizeof(o->detail), "the signature does not verify with "
-			    "submitter %s's key (keyid %s)", sub->name, env->sigs[0].keyid);
+			env->sigs[0].sig, env->sigs[0].sig_len) != 0) {
+			snprintf(o->detail, sizeof(o->detail),
+			    "the signature does not verify with "
+			    "submitter %s's key (keyid %s)",
+			    sub->name, env->sigs[0].keyid);
 			r = SG_ERR_ENVELOPE_BAD_SIGNATURE;
 			goto out;
 		}
@@ -349,21 +359,23 @@ decide_with(struct agent *ag, const struct agent_config *cfg, const struct queue
 		sgtime_format(key->leaf_not_before, nb);
 		sgtime_format(key->leaf_not_after, na);
 		sgtime_format(now, at);
-		snprintf(o->detail, sizeof(o->detail), "key %s: its certificate is valid from %s to "
-		    "%s, not at %s", key->name, nb, na, at);
+		snprintf(o->detail, sizeof(o->detail),
+		    "key %s: its certificate is valid from %s to "
+		    "%s, not at %s",
+		    key->name, nb, na, at);
 		r = SG_ERR_KEY_CERT_EXPIRED;
 		goto out;
 	}
 	if (ag->quota != NULL) {
 		if ((r = quota_take(ag->quota, o->sub, key->name, now, key->quota_per_hour,
-		        key->quota_per_day)) != 0)
+			 key->quota_per_day)) != 0)
 			goto out;
 		o->quota_taken = 1;
 		o->quota_time = now;
 		snprintf(o->quota_key, sizeof(o->quota_key), "%s", key->name);
 	}
 	r = 0;
- out:
+out:
 	X509_free(cert);
 	envelope_free(env);
 	return r;
@@ -430,10 +442,11 @@ hsm_sign_retry(struct hsm *h, struct metrics *m, size_t index, const uint8_t *jo
 }
 
 int
-pipeline_attest_digest(struct agent *ag, const uint8_t digest[SHA256_LEN], uint8_t *sig,
-    size_t *ret_len)
+pipeline_attest_digest(
+    struct agent *ag, const uint8_t digest[SHA256_LEN], uint8_t *sig, size_t *ret_len)
 {
-	return hsm_sign_retry(ag->hsm, ag->metrics, ag->attest_index, NULL, digest, sig, ret_len, NULL);
+	return hsm_sign_retry(
+	    ag->hsm, ag->metrics, ag->attest_index, NULL, digest, sig, ret_len, NULL);
 }
 
 static int
@@ -447,14 +460,15 @@ sign_digest_cb(void *arg, const uint8_t digest[SHA256_LEN], uint8_t *sig, size_t
 static const char *
 sig_file_name(const struct sg_job *job, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s.%s", job->artifact.name, job->format == SG_FORMAT_CMS ? "p7s" : "sig");
+	snprintf(
+	    buf, len, "%s.%s", job->artifact.name, job->format == SG_FORMAT_CMS ? "p7s" : "sig");
 	return buf;
 }
 
 /* An audit record about this job (intent, signature) with what is known. */
 static int
-audit_job_event(struct agent *ag, const struct outcome *o, const char *event,
-    const char *sigsha, const char *sig_b64, uint64_t signer_seq)
+audit_job_event(struct agent *ag, const struct outcome *o, const char *event, const char *sigsha,
+    const char *sig_b64, uint64_t signer_seq)
 {
 	struct audit_record rec;
 	char expires[SGTIME_LEN + 1];
@@ -502,7 +516,7 @@ recover_signature(struct agent *ag, struct outcome *o)
 	    b64_decode(b64, blen, &o->sigfile, &o->sigfile_len) != 0)
 		goto out;
 	r = 0;
- out:
+out:
 	cJSON_Delete(root);
 	free(line);
 	return r;
@@ -536,7 +550,8 @@ check_id(struct agent *ag, struct outcome *o, enum replay_state *ret_state, char
 	if (bound == IDSET_OTHER) {
 		replay_done(ag->replay, o->id, 0, NULL, NULL, 0);
 		log_warn("job %s: the id belongs to another job decided before (signed, or "
-		    "rejected from the same submitter); refused", o->id);
+			 "rejected from the same submitter); refused",
+		    o->id);
 		return SG_ERR_JOB_REPLAYED;
 	}
 	return 0;
@@ -612,7 +627,8 @@ sign_job(struct agent *ag, struct queue *q, struct outcome *o)
 		/* An earlier run stopped between asking the HSM and recording
 		 * what it answered: the HSM may have signed, so never again. */
 		log_warn("job %s: an earlier run was interrupted while signing it; not signing "
-		    "again", o->id);
+			 "again",
+		    o->id);
 		r = SG_ERR_INTERNAL;
 		goto out;
 	}
@@ -669,8 +685,8 @@ attest(struct agent *ag, const char *payload, size_t len, char **ret, size_t *re
 	if ((r = dsse_pae(PAYLOAD_TYPE_RESULT, (const uint8_t *)payload, len, &pae, &pae_len)) != 0)
 		goto out;
 	crypto_sha256(pae, pae_len, dgst);
-	if ((r = hsm_sign_retry(ag->hsm, ag->metrics, ag->attest_index, NULL, dgst, sig, &sig_len,
-	         NULL)) != 0)
+	if ((r = hsm_sign_retry(
+		 ag->hsm, ag->metrics, ag->attest_index, NULL, dgst, sig, &sig_len, NULL)) != 0)
 		goto out;
 	/* Fail closed: release no attestation that a submitter would refuse. */
 	if (crypto_verify(ag->attest_pub, pae, pae_len, sig, sig_len) != 0) {
@@ -682,7 +698,7 @@ attest(struct agent *ag, const char *payload, size_t len, char **ret, size_t *re
 	    (r = envelope_serialize(env, ret, ret_len)) != 0)
 		goto out;
 	r = 0;
- out:
+out:
 	envelope_free(env);
 	free(pae);
 	return r;
@@ -700,7 +716,8 @@ log_decision(const struct outcome *o, const struct queue_entry *e)
 		log_escape(o->sub, strlen(o->sub), subbuf, sizeof(subbuf));
 
 	if (o->job != NULL) {
-		log_escape(o->job->artifact.name, strlen(o->job->artifact.name), name, sizeof(name));
+		log_escape(
+		    o->job->artifact.name, strlen(o->job->artifact.name), name, sizeof(name));
 		log_escape(o->job->key, strlen(o->job->key), keybuf, sizeof(keybuf));
 		/* Whose word the CI facts are: a verified token's, or the submitter's. */
 		ci = "self-asserted";
@@ -711,16 +728,15 @@ log_decision(const struct outcome *o, const struct queue_entry *e)
 	}
 	log_info("job %s entry %s submitter %s key %s artifact %s sha256 %s ci %s: %s%s%s%s%s",
 	    o->has_id || o->job ? o->id : "-", e->id, o->has_sub ? subbuf : "-",
-	    o->job ? keybuf : "-", o->job ? name : "-",
-	    o->job ? o->job->artifact.sha256_hex : "-", ci,
-	    sg_status_name(sg_err_status(o->code)), o->code ? " " : "", o->code ? code : "",
+	    o->job ? keybuf : "-", o->job ? name : "-", o->job ? o->job->artifact.sha256_hex : "-",
+	    ci, sg_status_name(sg_err_status(o->code)), o->code ? " " : "", o->code ? code : "",
 	    o->code && detail[0] ? ": " : "", o->code ? detail : "");
 }
 
 /* Audit record, result payload, attestation. */
 static int
-build_result(struct agent *ag, const struct queue_entry *e, struct outcome *o,
-    char **ret_env, size_t *ret_env_len)
+build_result(struct agent *ag, const struct queue_entry *e, struct outcome *o, char **ret_env,
+    size_t *ret_env_len)
 {
 	const struct agent_key *key = o->key_index >= 0 ? &ag->cfg->keys[o->key_index] : NULL;
 	struct audit_record rec;
@@ -783,8 +799,10 @@ build_result(struct agent *ag, const struct queue_entry *e, struct outcome *o,
 	res.status = sg_err_status(o->code);
 	res.error = o->code;
 	/* The detail names the value at fault (docs/errors.md) where policy gave one. */
-	res.error_message = (char *)(uintptr_t)(o->code == 0 ? sg_strerror(o->code) :
-	    o->detail[0] != '\0' ? o->detail : o->ci.why[0] != '\0' ? o->ci.why : sg_strerror(o->code));
+	res.error_message = (char *)(uintptr_t)(o->code == 0 ? sg_strerror(o->code)
+		: o->detail[0] != '\0'                       ? o->detail
+		: o->ci.why[0] != '\0'                       ? o->ci.why
+							     : sg_strerror(o->code));
 	memcpy(res.job_sha256, o->job_sha256, sizeof(res.job_sha256));
 	res.agent = ag->cfg->name;
 	if (o->has_sub)
@@ -806,7 +824,7 @@ build_result(struct agent *ag, const struct queue_entry *e, struct outcome *o,
 		res.signed_at = sgtime_now();
 		res.store_signature = o->store_sig;
 		if (asprintf(&o->store_result, "%.*s/result.json",
-		        (int)(strrchr(o->store_sig, '/') - o->store_sig), o->store_sig) == -1) {
+			(int)(strrchr(o->store_sig, '/') - o->store_sig), o->store_sig) == -1) {
 			o->store_result = NULL;
 			r = SG_ERR_ALLOC;
 			goto out;
@@ -838,7 +856,7 @@ build_result(struct agent *ag, const struct queue_entry *e, struct outcome *o,
 	o->payload_len = payload_len;
 	payload = NULL;
 	r = 0;
- out:
+out:
 	free(payload);
 	free(rc.record);
 	return r;
@@ -910,8 +928,8 @@ pipeline_process(struct agent *ag, struct queue *q, const struct queue_entry *e,
 	if ((o.code = decide(ag, e, &o)) == 0)
 		o.code = sign_job(ag, q, &o);
 	if (o.code != 0 && o.job != NULL && o.has_sub &&
-	    rejected_after_parse(sg_status_name(sg_err_status(o.code)), o.sub, o.job->key,
-	        sg_err_code(o.code))) {
+	    rejected_after_parse(
+		sg_status_name(sg_err_status(o.code)), o.sub, o.job->key, sg_err_code(o.code))) {
 		enum idset_bound bound;
 
 		if (bind_id(ag, o.id, o.job_sha256, o.sub, IDSET_REJECTED, &bound) != 0)
@@ -956,7 +974,7 @@ pipeline_process(struct agent *ag, struct queue *q, const struct queue_entry *e,
 	}
 	if ((r = queue_ack(q, e->id)) == 0 && o.has_id)
 		announce(ag, e, &o);
- out:
+out:
 	free(env);
 	outcome_clear(&o);
 	return r;
@@ -983,13 +1001,15 @@ pipeline_dead_letter(struct agent *ag, struct queue *q, const struct queue_entry
 		if (envelope_parse(e->env, e->env_len, &parsed) == 0) {
 			note_payload(&o, parsed->payload, parsed->payload_len);
 			envelope_free(parsed);
-		} else if (envelope_salvage_payload(e->env, e->env_len, &payload, &payload_len) == 0) {
+		} else if (envelope_salvage_payload(e->env, e->env_len, &payload, &payload_len) ==
+		    0) {
 			note_payload(&o, payload, payload_len);
 			free(payload);
 		}
 	}
 	log_warn("entry %s (job %s) taken up %u times here without a decision: moved to the "
-	    "dead letters", e->id, o.has_id ? o.id : "-", tries);
+		 "dead letters",
+	    e->id, o.has_id ? o.id : "-", tries);
 	if ((r = build_result(ag, e, &o, &env, &env_len)) != 0)
 		goto out;
 	if (o.has_id) {
@@ -1004,7 +1024,7 @@ pipeline_dead_letter(struct agent *ag, struct queue *q, const struct queue_entry
 	snprintf(reason, sizeof(reason), "taken up %u times by agent %.32s without a decision",
 	    tries, ag->cfg->name);
 	r = queue_dead_letter(q, e, reason);
- out:
+out:
 	free(env);
 	outcome_clear(&o);
 	return r;

@@ -29,7 +29,6 @@
 #include "store.h"
 #include "webhook.h"
 
-
 /*
  * Processes one entry to the end, acknowledging it.  Returns 0, or
  * SG_ERR_QUEUE_* when Redis failed (reconnect and call again with the same
@@ -41,8 +40,8 @@
  * it (attempts.h): the calls that retry the same delivery neither write
  * nor count it again.
  */
-int pipeline_process(struct agent *ag, struct queue *q, const struct queue_entry *e,
-    int *received) SG_MUST_CHECK;
+int pipeline_process(
+    struct agent *ag, struct queue *q, const struct queue_entry *e, int *received) SG_MUST_CHECK;
 
 /*
  * An entry that this agent took up max_deliveries times without deciding
@@ -51,8 +50,8 @@ int pipeline_process(struct agent *ag, struct queue *q, const struct queue_entry
  * one is owed (written with NX), an audit record, then XADD to
  * <prefix>dead and XACK/XDEL.  Same return values as pipeline_process().
  */
-int pipeline_dead_letter(struct agent *ag, struct queue *q, const struct queue_entry *e)
-    SG_MUST_CHECK;
+int pipeline_dead_letter(
+    struct agent *ag, struct queue *q, const struct queue_entry *e) SG_MUST_CHECK;
 
 /* Signs a SHA-256 digest with the attestation key (HSM retries included);
  * sig has room for HSM_SIG_MAX bytes.  For checkpoints. */

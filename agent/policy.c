@@ -84,17 +84,18 @@ may_use_why(const struct agent_config *c, const struct policy_subject *s, size_t
 
 	if (s->pinned != NULL) {
 		listed = config_submitter_may_use(s->pinned, k);
-		named = named || any_glob(key->allowed_submitters, key->nallowed_submitters,
-		    s->pinned->name);
+		named = named ||
+		    any_glob(key->allowed_submitters, key->nallowed_submitters, s->pinned->name);
 	} else {
-		named = named || any_glob(key->allowed_submitters, key->nallowed_submitters, s->name);
+		named =
+		    named || any_glob(key->allowed_submitters, key->nallowed_submitters, s->name);
 		for (i = 0; i < c->nsubmitters; i++) {
 			const struct agent_submitter *e = &c->submitters[i];
 			if (!entry_matches(e, s))
 				continue;
 			listed = listed || config_submitter_may_use(e, k);
-			named = named || any_glob(key->allowed_submitters, key->nallowed_submitters,
-			    e->name);
+			named = named ||
+			    any_glob(key->allowed_submitters, key->nallowed_submitters, e->name);
 		}
 	}
 	*ret_listed = listed;
@@ -224,7 +225,8 @@ check_ci(const struct agent_config *c, const struct agent_key *key, const struct
 			return r;
 		*ret_claims = cl;
 		if (!issuer_accepted(c, key, cl->issuer_name)) {
-			snprintf(why, whylen, "ci_token: issuer %s is not in keys.%s.ci_token_issuers",
+			snprintf(why, whylen,
+			    "ci_token: issuer %s is not in keys.%s.ci_token_issuers",
 			    cl->issuer_name, key->name);
 			return SG_ERR_POLICY_CI_TOKEN;
 		}
@@ -238,13 +240,15 @@ check_ci(const struct agent_config *c, const struct agent_key *key, const struct
 		return SG_ERR_POLICY_CI_PROJECT;
 	}
 	if (key->nci_refs > 0 && !any_glob(key->ci_refs, key->nci_refs, ref)) {
-		snprintf(why, whylen, "%s CI ref \"%s\" is not in keys.%s.ci_refs", src, show(ref, v1),
-		    key->name);
+		snprintf(why, whylen, "%s CI ref \"%s\" is not in keys.%s.ci_refs", src,
+		    show(ref, v1), key->name);
 		return SG_ERR_POLICY_CI_REF;
 	}
 	if (key->ci_protected_ref && (cl == NULL || !cl->ref_protected)) {
-		snprintf(why, whylen, "verified CI ref \"%s\" is not protected (keys.%s."
-		    "ci_protected_ref)", show(ref, v1), key->name);
+		snprintf(why, whylen,
+		    "verified CI ref \"%s\" is not protected (keys.%s."
+		    "ci_protected_ref)",
+		    show(ref, v1), key->name);
 		return SG_ERR_POLICY_CI_REF;
 	}
 	return 0;
@@ -264,15 +268,19 @@ policy_decide(const struct agent_config *c, const struct policy_subject *s,
 
 	*ret_key_index = -1;
 	if (in_list(c->revoked_keyids, c->nrevoked_keyids, s->keyid))
-		return refuse(ci, SG_ERR_POLICY_SUBMITTER_REVOKED, "submitter %s: keyid %s is revoked",
-		    show(s->name, v1), show(s->keyid, v2));
+		return refuse(ci, SG_ERR_POLICY_SUBMITTER_REVOKED,
+		    "submitter %s: keyid %s is revoked", show(s->name, v1), show(s->keyid, v2));
 	if (in_list(c->revoked_serials, c->nrevoked_serials, s->serial))
-		return refuse(ci, SG_ERR_POLICY_SUBMITTER_REVOKED, "submitter %s: certificate serial "
-		    "%s is revoked", show(s->name, v1), show(s->serial, v2));
+		return refuse(ci, SG_ERR_POLICY_SUBMITTER_REVOKED,
+		    "submitter %s: certificate serial "
+		    "%s is revoked",
+		    show(s->name, v1), show(s->serial, v2));
 	if ((k = config_key_index(c, job->key)) < 0) {
 		usable_keys(c, s, keys, sizeof(keys));
-		return refuse(ci, SG_ERR_POLICY_UNKNOWN_KEY, "no key %s is configured; submitter %s "
-		    "may use: %s", show(job->key, v1), show(s->name, v2), keys);
+		return refuse(ci, SG_ERR_POLICY_UNKNOWN_KEY,
+		    "no key %s is configured; submitter %s "
+		    "may use: %s",
+		    show(job->key, v1), show(s->name, v2), keys);
 	}
 	*ret_key_index = k;
 	key = &c->keys[k];
@@ -280,26 +288,31 @@ policy_decide(const struct agent_config *c, const struct policy_subject *s,
 		return refuse(ci, SG_ERR_POLICY_KEY_NOT_ALLOWED, "key %s is disabled", key->name);
 	if (!may_use_why(c, s, (size_t)k, &listed)) {
 		usable_keys(c, s, keys, sizeof(keys));
-		return refuse(ci, SG_ERR_POLICY_KEY_NOT_ALLOWED, listed ?
-		    "submitter %s is not among key %s's submitters (it may use: %s)" :
-		    "key %s is not among submitter %s's keys (it may use: %s)",
+		return refuse(ci, SG_ERR_POLICY_KEY_NOT_ALLOWED,
+		    listed ? "submitter %s is not among key %s's submitters (it may use: %s)"
+			   : "key %s is not among submitter %s's keys (it may use: %s)",
 		    listed ? show(s->name, v1) : key->name, listed ? key->name : show(s->name, v1),
 		    keys);
 	}
 	if ((key->formats & (1u << job->format)) == 0) {
 		format_list(key->formats, keys, sizeof(keys));
-		return refuse(ci, SG_ERR_POLICY_FORMAT_NOT_ALLOWED, "format %s is not allowed for key "
-		    "%s (allowed: %s)", sg_format_name(job->format), key->name, keys);
+		return refuse(ci, SG_ERR_POLICY_FORMAT_NOT_ALLOWED,
+		    "format %s is not allowed for key "
+		    "%s (allowed: %s)",
+		    sg_format_name(job->format), key->name, keys);
 	}
 	if (key->max_job_lifetime > 0 && job->expires - job->created > key->max_job_lifetime)
-		return refuse(ci, SG_ERR_JOB_LIFETIME_TOO_LONG, "lifetime %lld s (created to expires) "
+		return refuse(ci, SG_ERR_JOB_LIFETIME_TOO_LONG,
+		    "lifetime %lld s (created to expires) "
 		    "is over key %s's max_job_lifetime of %lld s",
 		    (long long)(job->expires - job->created), key->name,
 		    (long long)key->max_job_lifetime);
 	if (key->nartifact_names > 0 &&
 	    !any_glob(key->artifact_names, key->nartifact_names, job->artifact.name))
-		return refuse(ci, SG_ERR_POLICY_ARTIFACT_NAME, "artifact name %s matches none of key "
-		    "%s's artifact_names", show(job->artifact.name, v1), key->name);
+		return refuse(ci, SG_ERR_POLICY_ARTIFACT_NAME,
+		    "artifact name %s matches none of key "
+		    "%s's artifact_names",
+		    show(job->artifact.name, v1), key->name);
 	r = check_ci(c, key, job, now, &claims, why, sizeof(why));
 	if (ci != NULL) {
 		/* Verified claims are worth recording whatever the decision. */
@@ -313,13 +326,15 @@ policy_decide(const struct agent_config *c, const struct policy_subject *s,
 	if ((key->quota_per_hour != 0 || key->quota_per_day != 0) && q != NULL) {
 		quota_count(q, s->name, key->name, now, &hour, &day);
 		if (key->quota_per_hour != 0 && hour >= key->quota_per_hour)
-			return refuse(ci, SG_ERR_POLICY_QUOTA_EXCEEDED, "submitter %s has used its quota "
-			    "of %u signatures per hour with key %s", show(s->name, v1),
-			    (unsigned)key->quota_per_hour, key->name);
+			return refuse(ci, SG_ERR_POLICY_QUOTA_EXCEEDED,
+			    "submitter %s has used its quota "
+			    "of %u signatures per hour with key %s",
+			    show(s->name, v1), (unsigned)key->quota_per_hour, key->name);
 		if (key->quota_per_day != 0 && day >= key->quota_per_day)
-			return refuse(ci, SG_ERR_POLICY_QUOTA_EXCEEDED, "submitter %s has used its quota "
-			    "of %u signatures per day with key %s", show(s->name, v1),
-			    (unsigned)key->quota_per_day, key->name);
+			return refuse(ci, SG_ERR_POLICY_QUOTA_EXCEEDED,
+			    "submitter %s has used its quota "
+			    "of %u signatures per day with key %s",
+			    show(s->name, v1), (unsigned)key->quota_per_day, key->name);
 	}
 	return 0;
 }
@@ -369,7 +384,8 @@ cert_identity(X509 *x, enum config_identity_source src, char out[POLICY_IDENTITY
 		int n;
 		if (idx < 0)
 			return r;
-		n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, idx)));
+		n = ASN1_STRING_to_UTF8(
+		    &utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, idx)));
 		if (n > 0)
 			r = take_identity(utf8, n, out);
 		OPENSSL_free(utf8);
@@ -382,7 +398,8 @@ cert_identity(X509 *x, enum config_identity_source src, char out[POLICY_IDENTITY
 		int want = src == CONFIG_IDENTITY_EMAIL ? GEN_EMAIL : GEN_URI;
 		if (g->type != want)
 			continue;
-		r = take_identity(ASN1_STRING_get0_data(g->d.ia5), ASN1_STRING_length(g->d.ia5), out);
+		r = take_identity(
+		    ASN1_STRING_get0_data(g->d.ia5), ASN1_STRING_length(g->d.ia5), out);
 		break; /* the first one only */
 	}
 	GENERAL_NAMES_free(gens);
@@ -399,7 +416,7 @@ cert_serial(X509 *x, char out[CONFIG_SERIAL_HEX_MAX + 1])
 	if (bn == NULL || BN_is_negative(bn) || (hex = BN_bn2hex(bn)) == NULL)
 		goto out;
 	r = config_normalize_serial(hex, out) == 0 ? 0 : SG_ERR_POLICY_CERT_INVALID;
- out:
+out:
 	OPENSSL_free(hex);
 	BN_free(bn);
 	return r;
@@ -441,15 +458,15 @@ chain_ok(const struct agent_submitter_ca *ca, X509 *x, int64_t t, int with_crl)
 		r = 0;
 	else if (X509_STORE_CTX_get_error(ctx) == X509_V_ERR_CERT_REVOKED)
 		r = SG_ERR_POLICY_SUBMITTER_REVOKED;
- out:
+out:
 	X509_STORE_CTX_free(ctx);
 	ERR_clear_error();
 	return r;
 }
 
 int
-policy_verify_cert(const struct agent_config *c, X509 *cert, const int64_t *times,
-    size_t ntimes, struct policy_cert_identity *ret)
+policy_verify_cert(const struct agent_config *c, X509 *cert, const int64_t *times, size_t ntimes,
+    struct policy_cert_identity *ret)
 {
 	struct policy_cert_identity id;
 	size_t i, t;

@@ -25,9 +25,9 @@
 #include "jwt.h"
 #include "quota.h"
 
-#define POLICY_IDENTITY_MAX 256          /* bytes of a certificate identity */
+#define POLICY_IDENTITY_MAX   256         /* bytes of a certificate identity */
 #define POLICY_CERT_MAX_BYTES (16 * 1024) /* DER bytes of a submitter certificate */
-#define POLICY_WHY_MAX 384                /* bytes of a refusal's detail, NUL included */
+#define POLICY_WHY_MAX        384         /* bytes of a refusal's detail, NUL included */
 
 /* 1 when s matches pattern, else 0 (see above). */
 int policy_glob(const char *pattern, const char *s);
@@ -47,9 +47,9 @@ struct policy_subject {
  * it with policy_ci_clear().
  */
 struct policy_ci {
-	struct jwt_claims *verified;  /* the job's ci_token verified: its claims
+	struct jwt_claims *verified; /* the job's ci_token verified: its claims
 	                                 (owned), else NULL */
-	char why[POLICY_WHY_MAX];     /* on a CI refusal: what is at fault, with
+	char why[POLICY_WHY_MAX];    /* on a CI refusal: what is at fault, with
 	                                 the value ("ci_token: expired at ...");
 	                                 else "" */
 };
@@ -99,7 +99,7 @@ int policy_decide(const struct agent_config *c, const struct policy_subject *s,
 struct policy_cert_identity {
 	char identity[POLICY_IDENTITY_MAX + 1];
 	char serial[CONFIG_SERIAL_HEX_MAX + 1];
-	long ca;                                /* index into c->cas */
+	long ca; /* index into c->cas */
 };
 
 /*

@@ -18,8 +18,8 @@
 #define QUOTA_SWEEP_AT 1024
 
 struct quota_tick {
-	int64_t t;        /* a second */
-	uint32_t jobs;    /* signed in it, > 0 */
+	int64_t t;     /* a second */
+	uint32_t jobs; /* signed in it, > 0 */
 };
 
 struct quota_entry {
@@ -33,7 +33,7 @@ struct quota {
 	pthread_mutex_t lock;
 	struct quota_entry *e;
 	size_t n, cap, sweep_at;
-	size_t events;    /* sum of every entry's n (seconds held) */
+	size_t events; /* sum of every entry's n (seconds held) */
 };
 
 struct quota *
@@ -201,8 +201,8 @@ count_locked(struct quota *q, const char *identity, const char *key, int64_t now
 }
 
 void
-quota_count(struct quota *q, const char *identity, const char *key, int64_t now,
-    uint32_t *ret_hour, uint32_t *ret_day)
+quota_count(struct quota *q, const char *identity, const char *key, int64_t now, uint32_t *ret_hour,
+    uint32_t *ret_day)
 {
 	pthread_mutex_lock(&q->lock);
 	count_locked(q, identity, key, now, ret_hour, ret_day);
@@ -210,8 +210,8 @@ quota_count(struct quota *q, const char *identity, const char *key, int64_t now,
 }
 
 int
-quota_take(struct quota *q, const char *identity, const char *key, int64_t now,
-    uint32_t per_hour, uint32_t per_day)
+quota_take(struct quota *q, const char *identity, const char *key, int64_t now, uint32_t per_hour,
+    uint32_t per_day)
 {
 	struct quota_entry *e;
 	uint32_t h, d;
@@ -244,7 +244,8 @@ quota_give_back(struct quota *q, const char *identity, const char *key, int64_t 
 			if (e->times[i - 1].t != t)
 				continue;
 			if (--e->times[i - 1].jobs == 0) {
-				memmove(e->times + i - 1, e->times + i, (e->n - i) * sizeof(*e->times));
+				memmove(
+				    e->times + i - 1, e->times + i, (e->n - i) * sizeof(*e->times));
 				e->n--;
 				q->events--;
 			}

@@ -19,8 +19,8 @@
 
 #include "err.h"
 
-#define QUOTA_HOUR_S 3600
-#define QUOTA_DAY_S 86400
+#define QUOTA_HOUR_S     3600
+#define QUOTA_DAY_S      86400
 #define QUOTA_EVENTS_MAX (1u << 20)
 
 struct quota;

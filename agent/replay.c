@@ -34,8 +34,8 @@
 #include "sgtime.h"
 
 #define REPLAY_INITIAL_SLOTS 1024
-#define PROBE_SLOTS 64           /* slots read per pread: 4 KiB */
-#define REBUILD_CHUNK_SLOTS 4096 /* slots read per pread when rehashing */
+#define PROBE_SLOTS          64    /* slots read per pread: 4 KiB */
+#define REBUILD_CHUNK_SLOTS  4096  /* slots read per pread when rehashing */
 #define REBUILD_WINDOW_SLOTS 65536 /* the new table is built 4 MiB at a time */
 
 /* SLOT_FREE: an id whose claim ended without a signature; it stays in the
@@ -53,19 +53,19 @@ struct slot {
 };
 _Static_assert(sizeof(struct slot) == 64, "a slot is 64 bytes: 64 per 4 KiB probe read");
 
-#define REPLAY_KEYS_MAX 65535   /* distinct key names remembered */
+#define REPLAY_KEYS_MAX 65535 /* distinct key names remembered */
 
 struct replay {
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
-	int fd;         /* the slot array: an unlinked file */
-	char *dir;      /* where its files are made */
-	size_t nslots;  /* power of two */
+	int fd;        /* the slot array: an unlinked file */
+	char *dir;     /* where its files are made */
+	size_t nslots; /* power of two */
 	size_t used;
-	int broken;     /* a read or write failed: no more claims */
+	int broken;        /* a read or write failed: no more claims */
 	uint64_t rebuilds; /* rehashes so far: a slot index found before one is stale */
 	uint8_t salt[16];
-	char **keys;    /* interned key names */
+	char **keys; /* interned key names */
 	size_t nkeys;
 	struct slot probe[PROBE_SLOTS]; /* slot_find's window; lock held */
 };
@@ -169,7 +169,8 @@ table_broken(struct replay *rp, const char *how)
 {
 	rp->broken = 1;
 	log_error("the replay table's file in %s cannot be %s: no job is signed until the "
-	    "agent is restarted (it rebuilds the table from the audit log)", rp->dir, how);
+		  "agent is restarted (it rebuilds the table from the audit log)",
+	    rp->dir, how);
 }
 
 static int
@@ -269,8 +270,8 @@ unmap_slots(struct slot *p, size_t n)
  * first slot (its probe passed only full slots to get there).
  */
 static int
-place(struct slot *win, size_t w, size_t base, size_t mask, const struct slot *s,
-    int from_start, struct slot **carry, size_t *ncarry, size_t *capcarry)
+place(struct slot *win, size_t w, size_t base, size_t mask, const struct slot *s, int from_start,
+    struct slot **carry, size_t *ncarry, size_t *capcarry)
 {
 	size_t i = from_start ? 0 : (s->hash & mask) - base;
 	struct slot *grown;
@@ -316,8 +317,7 @@ rebuild(struct replay *rp, size_t nslots)
 		return r;
 	/* Mapped, not malloc'ed: their pages go back to the system when the
 	 * rebuild ends, whatever malloc's thresholds are. */
-	if ((chunk = map_slots(REBUILD_CHUNK_SLOTS)) == NULL ||
-	    (win = map_slots(w)) == NULL) {
+	if ((chunk = map_slots(REBUILD_CHUNK_SLOTS)) == NULL || (win = map_slots(w)) == NULL) {
 		r = SG_ERR_ALLOC;
 		goto out;
 	}
@@ -328,10 +328,12 @@ rebuild(struct replay *rp, size_t nslots)
 			goto out;
 		}
 		for (k = 0; k < ncarry; k++)
-			if ((r = place(win, w, base, mask, &carry[k], 1, &next, &nnext, &capnext)) != 0)
+			if ((r = place(
+				 win, w, base, mask, &carry[k], 1, &next, &nnext, &capnext)) != 0)
 				goto out;
 		for (i = 0; i < rp->nslots; i += n) {
-			n = rp->nslots - i < REBUILD_CHUNK_SLOTS ? rp->nslots - i : REBUILD_CHUNK_SLOTS;
+			n = rp->nslots - i < REBUILD_CHUNK_SLOTS ? rp->nslots - i
+								 : REBUILD_CHUNK_SLOTS;
 			if ((r = slot_read(rp->fd, i, chunk, n)) != 0)
 				goto out;
 			for (k = 0; k < n; k++) {
@@ -341,7 +343,7 @@ rebuild(struct replay *rp, size_t nslots)
 				if (h < base || h >= base + w)
 					continue;
 				if ((r = place(win, w, base, mask, &chunk[k], 0, &next, &nnext,
-				    &capnext)) != 0)
+					 &capnext)) != 0)
 					goto out;
 				used++;
 			}
@@ -371,7 +373,7 @@ rebuild(struct replay *rp, size_t nslots)
 	rp->used = used;
 	rp->rebuilds++;
 	r = 0;
- out:
+out:
 	unmap_slots(chunk, REBUILD_CHUNK_SLOTS);
 	unmap_slots(win, w);
 	free(carry);
@@ -443,7 +445,7 @@ replay_new(const char *dir, struct replay **ret)
 	pthread_cond_init(&rp->changed, NULL);
 	*ret = rp;
 	return 0;
- fail:
+fail:
 	free(rp->dir);
 	free(rp);
 	return r;
@@ -511,8 +513,8 @@ put_locked(struct replay *rp, const uint8_t id[JOB_ID_LEN / 2], enum slot_state 
 }
 
 int
-replay_mark_signed(struct replay *rp, const char *id, const char *job_sha256, const char *key,
-    int64_t expires)
+replay_mark_signed(
+    struct replay *rp, const char *id, const char *job_sha256, const char *key, int64_t expires)
 {
 	uint8_t bid[JOB_ID_LEN / 2];
 	int r;
@@ -527,8 +529,8 @@ replay_mark_signed(struct replay *rp, const char *id, const char *job_sha256, co
 }
 
 int
-replay_claim(struct replay *rp, const char *id, enum replay_state *ret_state,
-    char *ret_job_sha256, char *ret_key)
+replay_claim(struct replay *rp, const char *id, enum replay_state *ret_state, char *ret_job_sha256,
+    char *ret_key)
 {
 	uint8_t bid[JOB_ID_LEN / 2];
 	struct slot s;
@@ -553,7 +555,7 @@ replay_claim(struct replay *rp, const char *id, enum replay_state *ret_state,
 	} else if ((r = put_locked(rp, bid, SLOT_BUSY, NULL, NULL, 0, &s, i)) == 0) {
 		*ret_state = REPLAY_CLAIMED;
 	}
- out:
+out:
 	pthread_mutex_unlock(&rp->lock);
 	return r;
 }
@@ -594,8 +596,8 @@ replay_done(struct replay *rp, const char *id, int signed_ok, const char *job_sh
 }
 
 int
-replay_mark_intent(struct replay *rp, const char *id, const char *job_sha256, const char *key,
-    int64_t expires)
+replay_mark_intent(
+    struct replay *rp, const char *id, const char *job_sha256, const char *key, int64_t expires)
 {
 	uint8_t bid[JOB_ID_LEN / 2];
 	int r;

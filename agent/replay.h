@@ -43,14 +43,14 @@ int replay_new(const char *dir, struct replay **ret) SG_MUST_CHECK;
 void replay_free(struct replay *rp);
 
 /* Records an id as signed (from the audit log, or after signing). */
-int replay_mark_signed(struct replay *rp, const char *id, const char *job_sha256,
-    const char *key, int64_t expires) SG_MUST_CHECK;
+int replay_mark_signed(struct replay *rp, const char *id, const char *job_sha256, const char *key,
+    int64_t expires) SG_MUST_CHECK;
 
 /* From the audit log at start-up: an "intent" record marks the id
  * interrupted until a record of its outcome for the same job follows
  * (replay_mark_signed, or replay_mark_free for a failure). */
-int replay_mark_intent(struct replay *rp, const char *id, const char *job_sha256,
-    const char *key, int64_t expires) SG_MUST_CHECK;
+int replay_mark_intent(struct replay *rp, const char *id, const char *job_sha256, const char *key,
+    int64_t expires) SG_MUST_CHECK;
 void replay_mark_free(struct replay *rp, const char *id, const char *job_sha256);
 
 /*

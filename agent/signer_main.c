@@ -55,7 +55,8 @@ become(const char *name)
 		return 0;
 	if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
 	    setuid(pw->pw_uid) != 0 || setuid(0) == 0 ||
-	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 ||
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 ||
 	    prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) != 0) {
 		log_error("pkcs11.user: cannot become %s: %s", name, strerror(errno));
 		return -1;
@@ -84,7 +85,8 @@ main(int argc, char **argv)
 	log_init("signet-signer", LOG_LEVEL_INFO, LOG_FORMAT_PLAIN);
 	signer_harden();
 	if (argc != 3 || strcmp(argv[1], "-c") != 0 || argv[2][0] != '/') {
-		log_error("usage: signet-signer -c /absolute/path/agent.json (signet-agent starts it)");
+		log_error(
+		    "usage: signet-signer -c /absolute/path/agent.json (signet-agent starts it)");
 		return SP_EXIT_PROTOCOL;
 	}
 	if (geteuid() == 0) {
@@ -93,8 +95,9 @@ main(int argc, char **argv)
 			return SP_EXIT_SYSTEM;
 		}
 		if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-			log_error("%s: run as root, the signer reads only a configuration that root owns "
-			          "and only root may write (it names the module that reads the PIN)",
+			log_error(
+			    "%s: run as root, the signer reads only a configuration that root owns "
+			    "and only root may write (it names the module that reads the PIN)",
 			    argv[2]);
 			return SP_EXIT_SYSTEM;
 		}

@@ -59,8 +59,8 @@ store_open(const struct store_opts *opts, struct store **ret, char *errbuf, size
 }
 
 int
-store_put(struct store *s, const char *key, const char *job_id, const char *name,
-    const void *buf, size_t len, char **ret_location)
+store_put(struct store *s, const char *key, const char *job_id, const char *name, const void *buf,
+    size_t len, char **ret_location)
 {
 	if (!store_component_ok(key) || !store_component_ok(job_id) || !store_component_ok(name) ||
 	    len > STORE_OBJECT_MAX)
@@ -69,8 +69,8 @@ store_put(struct store *s, const char *key, const char *job_id, const char *name
 }
 
 int
-store_put_job(struct store *s, const char *key, const char *job_id,
-    const struct store_object *objs, size_t n)
+store_put_job(
+    struct store *s, const char *key, const char *job_id, const struct store_object *objs, size_t n)
 {
 	size_t i, j;
 
@@ -88,8 +88,7 @@ store_put_job(struct store *s, const char *key, const char *job_id,
 }
 
 int
-store_location(struct store *s, const char *key, const char *job_id, const char *name,
-    char **ret)
+store_location(struct store *s, const char *key, const char *job_id, const char *name, char **ret)
 {
 	if (!store_component_ok(key) || !store_component_ok(job_id) || !store_component_ok(name))
 		return SG_ERR_STORE_FAILED;
@@ -97,8 +96,8 @@ store_location(struct store *s, const char *key, const char *job_id, const char 
 }
 
 int
-store_get(struct store *s, const char *key, const char *job_id, const char *name,
-    char **ret, size_t *ret_len)
+store_get(struct store *s, const char *key, const char *job_id, const char *name, char **ret,
+    size_t *ret_len)
 {
 	if (!store_component_ok(key) || !store_component_ok(job_id) || !store_component_ok(name))
 		return SG_ERR_STORE_FAILED;

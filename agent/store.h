@@ -38,11 +38,11 @@
 
 #include "err.h"
 
-#define STORE_LOCATION_MAX 8192
-#define STORE_OBJECT_MAX (1024 * 1024)
-#define STORE_JOB_OBJECTS_MAX 8      /* objects of one job (store_put_job) */
-#define STORE_DEFAULT_TIMEOUT_S 10   /* one HTTP request */
-#define STORE_DEFAULT_DEADLINE_S 60  /* all retries of one operation */
+#define STORE_LOCATION_MAX       8192
+#define STORE_OBJECT_MAX         (1024 * 1024)
+#define STORE_JOB_OBJECTS_MAX    8  /* objects of one job (store_put_job) */
+#define STORE_DEFAULT_TIMEOUT_S  10 /* one HTTP request */
+#define STORE_DEFAULT_DEADLINE_S 60 /* all retries of one operation */
 
 struct store;
 
@@ -65,8 +65,8 @@ int store_mode_ok(unsigned mode);
  * for an unsupported or malformed URL, a base directory that does not exist,
  * an unreadable CA file; SG_ERR_SECRET_FILE for a token file that others may
  * read.  Call before starting threads (it initializes libcurl). */
-int store_open(const struct store_opts *opts, struct store **ret, char *errbuf, size_t errlen)
-    SG_MUST_CHECK;
+int store_open(
+    const struct store_opts *opts, struct store **ret, char *errbuf, size_t errlen) SG_MUST_CHECK;
 
 /* Writes object `name` (e.g. "latest") under key/id, replacing an earlier
  * object of that name, retrying transient failures until the deadline.
@@ -97,8 +97,8 @@ int store_location(struct store *s, const char *key, const char *job_id, const c
 
 /* Reads it back (at most STORE_OBJECT_MAX bytes).  SG_ERR_NOT_FOUND,
  * SG_ERR_STORE_FAILED.  Caller frees. */
-int store_get(struct store *s, const char *key, const char *job_id, const char *name,
-    char **ret, size_t *ret_len) SG_MUST_CHECK;
+int store_get(struct store *s, const char *key, const char *job_id, const char *name, char **ret,
+    size_t *ret_len) SG_MUST_CHECK;
 
 void store_close(struct store *s);
 
@@ -113,8 +113,8 @@ struct store_backend {
 	/* writes the objects without replacing any (see store_put_job) */
 	int (*put_job)(struct store *s, const char *key, const char *job_id,
 	    const struct store_object *objs, size_t n);
-	int (*location)(struct store *s, const char *key, const char *job_id, const char *name,
-	    char **ret);
+	int (*location)(
+	    struct store *s, const char *key, const char *job_id, const char *name, char **ret);
 };
 
 struct store {
@@ -125,9 +125,9 @@ struct store {
 /* True when s is a safe single path component / URL segment. */
 int store_component_ok(const char *s);
 
-int store_file_open(const struct store_opts *opts, struct store *s, char *errbuf, size_t errlen)
-    SG_MUST_CHECK;
-int store_http_open(const struct store_opts *opts, struct store *s, char *errbuf, size_t errlen)
-    SG_MUST_CHECK;
+int store_file_open(
+    const struct store_opts *opts, struct store *s, char *errbuf, size_t errlen) SG_MUST_CHECK;
+int store_http_open(
+    const struct store_opts *opts, struct store *s, char *errbuf, size_t errlen) SG_MUST_CHECK;
 
 #endif

@@ -58,23 +58,23 @@
 #include "store.h"
 #include "util.h"
 
-#define TMP_DIR ".tmp"
-#define TMP_STALE_S 3600      /* a temp directory this old is a crash's leftover */
-#define CLEANED_KEYS_MAX 256  /* keys whose .tmp/ was cleaned since start */
-#define TMP_NAME_TRIES_MAX 8  /* random temp names tried before giving up */
-#define TMP_SUFFIX_LEN 16     /* hex digits of a temp name's random part */
+#define TMP_DIR            ".tmp"
+#define TMP_STALE_S        3600 /* a temp directory this old is a crash's leftover */
+#define CLEANED_KEYS_MAX   256  /* keys whose .tmp/ was cleaned since start */
+#define TMP_NAME_TRIES_MAX 8    /* random temp names tried before giving up */
+#define TMP_SUFFIX_LEN     16   /* hex digits of a temp name's random part */
 
 struct file_store {
-	char *base;      /* absolute directory, no trailing slash */
-	int base_fd;     /* every path is opened from here; syncfs() */
+	char *base;         /* absolute directory, no trailing slash */
+	int base_fd;        /* every path is opened from here; syncfs() */
 	unsigned file_mode; /* 0: 0666 less the umask; else exactly this */
 	unsigned dir_mode;  /* 0: 0777 less the umask; else exactly this */
 	pthread_mutex_t lock;
 	pthread_cond_t synced;
-	uint64_t wanted;   /* sync tickets handed out */
-	uint64_t done;     /* every ticket up to this one is durable */
-	uint64_t failed;   /* every ticket up to this one saw a failed sync */
-	int running;       /* a syncfs() is under way */
+	uint64_t wanted; /* sync tickets handed out */
+	uint64_t done;   /* every ticket up to this one is durable */
+	uint64_t failed; /* every ticket up to this one saw a failed sync */
+	int running;     /* a syncfs() is under way */
 	char *cleaned[CLEANED_KEYS_MAX];
 	size_t ncleaned;
 };
@@ -154,8 +154,8 @@ write_all_fd(int fd, const void *buf, size_t len)
 /* Writes buf to a new file dir/name (created exclusively, never through a
  * link), in the store's file mode.  fsync when sync. */
 static int
-write_new(const struct file_store *fs, int dirfd, const char *name, const void *buf,
-    size_t len, int sync)
+write_new(
+    const struct file_store *fs, int dirfd, const char *name, const void *buf, size_t len, int sync)
 {
 	int fd, r = 0;
 
@@ -254,7 +254,7 @@ read_at(int dirfd, const char *name, size_t max, char **ret, size_t *ret_len)
 	*ret_len = got;
 	buf = NULL;
 	r = 0;
- out:
+out:
 	free(buf);
 	close(fd);
 	return r;
@@ -379,8 +379,8 @@ open_job_dir(const struct file_store *fs, const char *key, const char *job_id, i
 }
 
 static int
-file_put(struct store *s, const char *key, const char *job_id, const char *name,
-    const void *buf, size_t len, char **ret_location)
+file_put(struct store *s, const char *key, const char *job_id, const char *name, const void *buf,
+    size_t len, char **ret_location)
 {
 	const struct file_store *fs = s->impl;
 	char tmp[NAME_MAX + 1], *loc = NULL;
@@ -416,7 +416,7 @@ file_put(struct store *s, const char *key, const char *job_id, const char *name,
 		*ret_location = loc;
 	}
 	r = 0;
- out:
+out:
 	if (r == SG_ERR_STORE_FAILED)
 		log_debug("cannot write %s/%s/%s under the store", key, job_id, name);
 	if (jobfd != -1)
@@ -425,8 +425,7 @@ file_put(struct store *s, const char *key, const char *job_id, const char *name,
 }
 
 static int
-file_location(struct store *s, const char *key, const char *job_id, const char *name,
-    char **ret)
+file_location(struct store *s, const char *key, const char *job_id, const char *name, char **ret)
 {
 	const struct file_store *fs = s->impl;
 
@@ -459,8 +458,8 @@ complete_job(struct file_store *fs, int keyfd, const char *key, const char *job_
 		h = holds(jobfd, objs[i].name, objs[i].buf, objs[i].len);
 		if (h == 0) {
 			log_warn("store: %s/%s/%s/%s holds other bytes (another job under this "
-			    "id?): the job's objects are not replaced", fs->base, key, job_id,
-			    objs[i].name);
+				 "id?): the job's objects are not replaced",
+			    fs->base, key, job_id, objs[i].name);
 			goto out;
 		}
 		if (h != 1 && h != SG_ERR_NOT_FOUND)
@@ -491,14 +490,14 @@ complete_job(struct file_store *fs, int keyfd, const char *key, const char *job_
 	if (fsync(jobfd) != 0)
 		goto out;
 	r = 0;
- out:
+out:
 	close(jobfd);
 	return r;
 }
 
 static int
-file_put_job(struct store *s, const char *key, const char *job_id,
-    const struct store_object *objs, size_t n)
+file_put_job(
+    struct store *s, const char *key, const char *job_id, const struct store_object *objs, size_t n)
 {
 	struct file_store *fs = s->impl;
 	char tmp[NAME_MAX + 1], what[NAME_MAX * 2 + 2];
@@ -552,13 +551,13 @@ file_put_job(struct store *s, const char *key, const char *job_id,
 		goto fail;
 	r = 0;
 	goto out;
- fail_tmp:
+fail_tmp:
 	if (made)
 		remove_tmp(tmpfd, tmp);
- fail:
+fail:
 	log_debug("cannot publish %s/%s under the store", key, job_id);
 	r = SG_ERR_STORE_FAILED;
- out:
+out:
 	if (jobfd != -1)
 		close(jobfd);
 	if (tmpfd != -1)
@@ -569,8 +568,8 @@ file_put_job(struct store *s, const char *key, const char *job_id,
 }
 
 static int
-file_get(struct store *s, const char *key, const char *job_id, const char *name,
-    char **ret, size_t *ret_len)
+file_get(struct store *s, const char *key, const char *job_id, const char *name, char **ret,
+    size_t *ret_len)
 {
 	const struct file_store *fs = s->impl;
 	int jobfd = -1, r;
@@ -602,8 +601,11 @@ file_close(struct store *s)
 }
 
 static const struct store_backend file_backend = {
-	.put = file_put, .get = file_get, .close = file_close,
-	.put_job = file_put_job, .location = file_location,
+	.put = file_put,
+	.get = file_get,
+	.close = file_close,
+	.put_job = file_put_job,
+	.location = file_location,
 };
 
 int
@@ -622,8 +624,10 @@ store_file_open(const struct store_opts *opts, struct store *s, char *errbuf, si
 		return SG_ERR_CONFIG;
 	}
 	if (opts->file_mode != 0 && !store_mode_ok(opts->file_mode)) {
-		snprintf(errbuf, errlen, "store: mode %04o: owner read and write, no write for "
-		    "group or others", opts->file_mode);
+		snprintf(errbuf, errlen,
+		    "store: mode %04o: owner read and write, no write for "
+		    "group or others",
+		    opts->file_mode);
 		return SG_ERR_CONFIG;
 	}
 	if ((fs = calloc(1, sizeof(*fs))) == NULL || (fs->base = strndup(path, n)) == NULL) {

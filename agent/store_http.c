@@ -34,11 +34,11 @@
 
 #define HTTP_BACKOFF_MIN_MS 200
 #define HTTP_BACKOFF_MAX_MS 5000
-#define HTTP_URL_MAX 4096
+#define HTTP_URL_MAX        4096
 
 struct http_store {
-	char *base;          /* base URL without a trailing slash */
-	char *auth_header;   /* "Authorization: Bearer ..." or NULL; a secret */
+	char *base;        /* base URL without a trailing slash */
+	char *auth_header; /* "Authorization: Bearer ..." or NULL; a secret */
 	size_t auth_len;
 	char *ca_file;
 	int64_t timeout_ms;  /* one request */
@@ -127,9 +127,8 @@ sleep_ms(long ms)
  * SG_ERR_STORE_FAILED.
  */
 static int
-http_request(const struct http_store *hs, const char *key, const char *job_id,
-    const char *name, struct upload *up, int no_replace, struct download *down,
-    char **ret_url)
+http_request(const struct http_store *hs, const char *key, const char *job_id, const char *name,
+    struct upload *up, int no_replace, struct download *down, char **ret_url)
 {
 	int64_t deadline = sgtime_mono_ms() + hs->deadline_ms;
 	struct curl_slist *hdrs = NULL;
@@ -151,15 +150,18 @@ http_request(const struct http_store *hs, const char *key, const char *job_id,
 	    (hdrs = curl_slist_append(hdrs, "If-None-Match: *")) == NULL)
 		goto out;
 	for (;;) {
-		struct http_opts ho = { .url = url, .ca_file = hs->ca_file,
-			.timeout_ms = hs->timeout_ms, .headers = hdrs, .errbuf = errbuf };
+		struct http_opts ho = { .url = url,
+			.ca_file = hs->ca_file,
+			.timeout_ms = hs->timeout_ms,
+			.headers = hdrs,
+			.errbuf = errbuf };
 		CURLcode cc;
 		int transient;
 
 		attempt++;
 		if ((cc = http_easy_setup(c, &ho)) != CURLE_OK) {
-			log_debug("store: %s/%s/%s: cannot set up the request: %s", key, job_id, name,
-			    curl_easy_strerror(cc));
+			log_debug("store: %s/%s/%s: cannot set up the request: %s", key, job_id,
+			    name, curl_easy_strerror(cc));
 			break;
 		}
 		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
@@ -194,8 +196,9 @@ http_request(const struct http_store *hs, const char *key, const char *job_id,
 			break;
 		transient = cc != CURLE_OK || code == 408 || code == 429 || code >= 500;
 		log_debug("store: %s %s/%s/%s: attempt %d: %s (HTTP %ld)", up ? "PUT" : "GET", key,
-		    job_id, name, attempt, cc != CURLE_OK ? (errbuf[0] ? errbuf : curl_easy_strerror(cc)) :
-		    "answered", code);
+		    job_id, name, attempt,
+		    cc != CURLE_OK ? (errbuf[0] ? errbuf : curl_easy_strerror(cc)) : "answered",
+		    code);
 		if (!transient || sgtime_mono_ms() + delay >= deadline)
 			break;
 		sleep_ms(delay);
@@ -205,7 +208,7 @@ http_request(const struct http_store *hs, const char *key, const char *job_id,
 		*ret_url = url;
 		url = NULL;
 	}
- out:
+out:
 	if (r == SG_ERR_STORE_FAILED)
 		log_debug("store: giving up on %s/%s/%s after %d attempts (HTTP %ld)", key, job_id,
 		    name, attempt, code);
@@ -216,8 +219,8 @@ http_request(const struct http_store *hs, const char *key, const char *job_id,
 }
 
 static int
-http_put(struct store *s, const char *key, const char *job_id, const char *name,
-    const void *buf, size_t len, char **ret_location)
+http_put(struct store *s, const char *key, const char *job_id, const char *name, const void *buf,
+    size_t len, char **ret_location)
 {
 	struct upload up = { buf, len, 0 };
 
@@ -226,8 +229,8 @@ http_put(struct store *s, const char *key, const char *job_id, const char *name,
 
 /* PUT without replacing (see the top of the file). */
 static int
-http_put_job(struct store *s, const char *key, const char *job_id,
-    const struct store_object *objs, size_t n)
+http_put_job(
+    struct store *s, const char *key, const char *job_id, const struct store_object *objs, size_t n)
 {
 	const struct http_store *hs = s->impl;
 	struct download down;
@@ -244,11 +247,12 @@ http_put_job(struct store *s, const char *key, const char *job_id,
 			return SG_ERR_STORE_FAILED;
 		memset(&down, 0, sizeof(down));
 		r = http_request(hs, key, job_id, objs[i].name, NULL, 0, &down, NULL);
-		if (r == 0 && (down.len != objs[i].len ||
-		    (down.len > 0 && memcmp(down.buf, objs[i].buf, down.len) != 0))) {
+		if (r == 0 &&
+		    (down.len != objs[i].len ||
+			(down.len > 0 && memcmp(down.buf, objs[i].buf, down.len) != 0))) {
 			log_warn("store: %s/%s/%s/%s holds other bytes (another job under this "
-			    "id?): the job's objects are not replaced", hs->base, key, job_id,
-			    objs[i].name);
+				 "id?): the job's objects are not replaced",
+			    hs->base, key, job_id, objs[i].name);
 			r = SG_ERR_STORE_FAILED;
 		}
 		free(down.buf);
@@ -259,8 +263,7 @@ http_put_job(struct store *s, const char *key, const char *job_id,
 }
 
 static int
-http_location(struct store *s, const char *key, const char *job_id, const char *name,
-    char **ret)
+http_location(struct store *s, const char *key, const char *job_id, const char *name, char **ret)
 {
 	CURL *c = curl_easy_init();
 	int r;
@@ -273,8 +276,8 @@ http_location(struct store *s, const char *key, const char *job_id, const char *
 }
 
 static int
-http_get(struct store *s, const char *key, const char *job_id, const char *name,
-    char **ret, size_t *ret_len)
+http_get(struct store *s, const char *key, const char *job_id, const char *name, char **ret,
+    size_t *ret_len)
 {
 	struct download down = { NULL, 0, 0 };
 	int r = http_request(s->impl, key, job_id, name, NULL, 0, &down, NULL);
@@ -304,7 +307,10 @@ http_close(struct store *s)
 }
 
 static const struct store_backend http_backend = {
-	.put = http_put, .get = http_get, .close = http_close, .location = http_location,
+	.put = http_put,
+	.get = http_get,
+	.close = http_close,
+	.location = http_location,
 	.put_job = http_put_job,
 };
 
@@ -335,7 +341,8 @@ store_http_open(const struct store_opts *opts, struct store *s, char *errbuf, si
 	    curl_url_get(u, CURLUPART_QUERY, &query, 0) != CURLUE_NO_QUERY ||
 	    curl_url_get(u, CURLUPART_FRAGMENT, &fragment, 0) != CURLUE_NO_FRAGMENT ||
 	    curl_url_get(u, CURLUPART_USER, &user, 0) != CURLUE_NO_USER) {
-		snprintf(errbuf, errlen, "store: URL must be http(s)://host[:port]/path without "
+		snprintf(errbuf, errlen,
+		    "store: URL must be http(s)://host[:port]/path without "
 		    "credentials, query or fragment");
 		goto out;
 	}
@@ -357,7 +364,8 @@ store_http_open(const struct store_opts *opts, struct store *s, char *errbuf, si
 		goto out;
 	}
 	hs->timeout_ms = 1000 * (opts->timeout_s > 0 ? opts->timeout_s : STORE_DEFAULT_TIMEOUT_S);
-	hs->deadline_ms = 1000 * (opts->deadline_s > 0 ? opts->deadline_s : STORE_DEFAULT_DEADLINE_S);
+	hs->deadline_ms =
+	    1000 * (opts->deadline_s > 0 ? opts->deadline_s : STORE_DEFAULT_DEADLINE_S);
 	if (opts->ca_file != NULL) {
 		FILE *f = fopen(opts->ca_file, "re");
 		if (f == NULL) {
@@ -379,7 +387,8 @@ store_http_open(const struct store_opts *opts, struct store *s, char *errbuf, si
 		for (i = 0; i < token_len; i++) {
 			unsigned char c = (unsigned char)token[i];
 			if (c <= 0x20 || c >= 0x7f) {
-				snprintf(errbuf, errlen, "store: bearer token holds spaces or control "
+				snprintf(errbuf, errlen,
+				    "store: bearer token holds spaces or control "
 				    "characters");
 				r = SG_ERR_CONFIG;
 				goto out;
@@ -397,7 +406,7 @@ store_http_open(const struct store_opts *opts, struct store *s, char *errbuf, si
 	s->impl = hs;
 	hs = NULL;
 	r = 0;
- out:
+out:
 	if (token != NULL)
 		freezero(token, token_len + 1);
 	if (hs != NULL) {

@@ -53,43 +53,43 @@
 #endif
 
 #define WEBHOOK_BACKOFF_DEFAULT_MS 1000
-#define WEBHOOK_BACKOFF_MAX_MS 60000      /* retries are at most this far apart */
-#define WEBHOOK_TIMEOUT_MAX_S 3600        /* largest timeout_s accepted */
-#define WEBHOOK_DEADLINE_MAX_S (INT64_C(7) * 86400) /* largest deadline_s accepted */
-#define WEBHOOK_DRAIN_MAX_S 86400         /* drain_s is clamped to this */
-#define WEBHOOK_ID_MAX 128                /* bytes of a job id in X-Signet-Delivery */
-#define WEBHOOK_POLL_MS 1000              /* longest wait inside one transfer step */
-#define WEBHOOK_LOG_URL_MAX 512           /* bytes of an escaped URL in a log line */
-#define WEBHOOK_REASON_MAX 256            /* bytes of a failure reason */
+#define WEBHOOK_BACKOFF_MAX_MS     60000                /* retries are at most this far apart */
+#define WEBHOOK_TIMEOUT_MAX_S      3600                 /* largest timeout_s accepted */
+#define WEBHOOK_DEADLINE_MAX_S     (INT64_C(7) * 86400) /* largest deadline_s accepted */
+#define WEBHOOK_DRAIN_MAX_S        86400                /* drain_s is clamped to this */
+#define WEBHOOK_ID_MAX             128                  /* bytes of a job id in X-Signet-Delivery */
+#define WEBHOOK_POLL_MS            1000                 /* longest wait inside one transfer step */
+#define WEBHOOK_LOG_URL_MAX        512                  /* bytes of an escaped URL in a log line */
+#define WEBHOOK_REASON_MAX         256                  /* bytes of a failure reason */
 
 #define SIG_PREFIX "sha256="
-#define SIG_LEN (sizeof(SIG_PREFIX) - 1 + SHA256_HEX_LEN)
+#define SIG_LEN    (sizeof(SIG_PREFIX) - 1 + SHA256_HEX_LEN)
 
 struct wh_target {
 	char *url;
-	char *ca_file;        /* NULL: the system's CA bundle */
-	char *key;            /* NULL: every key */
-	unsigned events;      /* WEBHOOK_EVENT_* mask, never 0 here */
-	char *secret;         /* HMAC key; wiped and freed by webhooks_stop */
+	char *ca_file;   /* NULL: the system's CA bundle */
+	char *key;       /* NULL: every key */
+	unsigned events; /* WEBHOOK_EVENT_* mask, never 0 here */
+	char *secret;    /* HMAC key; wiped and freed by webhooks_stop */
 	size_t secret_len;
 };
 
 /* One result, shared by its deliveries; freed with the last reference. */
 struct wh_payload {
 	atomic_uint refs;
-	unsigned event;       /* exactly one WEBHOOK_EVENT_* bit */
+	unsigned event; /* exactly one WEBHOOK_EVENT_* bit */
 	char id[WEBHOOK_ID_MAX + 1];
-	size_t len;           /* bytes of body, without the NUL added after it */
+	size_t len; /* bytes of body, without the NUL added after it */
 	char body[];
 };
 
 struct wh_delivery {
 	struct wh_delivery *next;
 	struct wh_payload *p;
-	size_t target;        /* index into webhooks.targets */
-	int64_t deadline_ms;  /* monotonic: no retry is scheduled after it */
-	int64_t due_ms;       /* monotonic: the next attempt starts no earlier */
-	unsigned attempts;    /* attempts made so far */
+	size_t target;       /* index into webhooks.targets */
+	int64_t deadline_ms; /* monotonic: no retry is scheduled after it */
+	int64_t due_ms;      /* monotonic: the next attempt starts no earlier */
+	unsigned attempts;   /* attempts made so far */
 };
 
 struct webhooks {
@@ -99,10 +99,10 @@ struct webhooks {
 	int64_t timeout_ms, deadline_ms, backoff_ms;
 
 	pthread_mutex_t mu;
-	pthread_cond_t cond;  /* the queue changed or a stop was asked; CLOCK_MONOTONIC */
+	pthread_cond_t cond; /* the queue changed or a stop was asked; CLOCK_MONOTONIC */
 	/* Guarded by mu. */
 	struct wh_delivery *head, *tail;
-	size_t held;          /* deliveries queued plus the one in flight */
+	size_t held; /* deliveries queued plus the one in flight */
 	int stopping;
 	int64_t drain_until_ms; /* monotonic; meaningful once stopping */
 	uint64_t delivered, failures;
@@ -154,8 +154,8 @@ delivery_free(struct wh_delivery *d)
 
 /* Logs one failed delivery; the caller has counted it.  Takes no lock. */
 static void
-log_failure(const struct webhooks *w, size_t target, const char *id, unsigned event,
-    const char *reason)
+log_failure(
+    const struct webhooks *w, size_t target, const char *id, unsigned event, const char *reason)
 {
 	char url[WEBHOOK_LOG_URL_MAX], jid[2 * WEBHOOK_ID_MAX];
 
@@ -165,8 +165,7 @@ log_failure(const struct webhooks *w, size_t target, const char *id, unsigned ev
 }
 
 static void
-count_failure(struct webhooks *w, size_t target, const char *id, unsigned event,
-    const char *reason)
+count_failure(struct webhooks *w, size_t target, const char *id, unsigned event, const char *reason)
 {
 	pthread_mutex_lock(&w->mu);
 	w->failures++;
@@ -189,14 +188,15 @@ check_url(size_t i, const char *url, char *errbuf, size_t errlen)
 		goto out;
 	}
 	if ((len = strnlen(url, WEBHOOK_URL_MAX + 1)) > WEBHOOK_URL_MAX) {
-		errbuf_set(errbuf, errlen, "webhook %zu: URL longer than %d bytes", i, WEBHOOK_URL_MAX);
+		errbuf_set(
+		    errbuf, errlen, "webhook %zu: URL longer than %d bytes", i, WEBHOOK_URL_MAX);
 		goto out;
 	}
 	for (k = 0; k < len; k++) {
 		unsigned char c = (unsigned char)url[k];
 		if (c <= 0x20 || c >= 0x7f) {
-			errbuf_set(errbuf, errlen, "webhook %zu: URL holds spaces or control characters",
-			    i);
+			errbuf_set(errbuf, errlen,
+			    "webhook %zu: URL holds spaces or control characters", i);
 			goto out;
 		}
 	}
@@ -227,7 +227,7 @@ check_url(size_t i, const char *url, char *errbuf, size_t errlen)
 		goto out;
 	}
 	r = 0;
- out:
+out:
 	curl_free(scheme);
 	curl_free(host);
 	curl_free(user);
@@ -236,8 +236,8 @@ check_url(size_t i, const char *url, char *errbuf, size_t errlen)
 }
 
 static int
-load_target(size_t i, const struct webhook_target *in, struct wh_target *t, char *errbuf,
-    size_t errlen)
+load_target(
+    size_t i, const struct webhook_target *in, struct wh_target *t, char *errbuf, size_t errlen)
 {
 	FILE *f;
 	int r;
@@ -286,9 +286,9 @@ load_opts(const struct webhook_opts *o, struct webhooks *w, char *errbuf, size_t
 
 	if (o == NULL)
 		o = &none;
-	if (o->timeout_s < 0 || o->timeout_s > WEBHOOK_TIMEOUT_MAX_S ||
-	    o->deadline_s < 0 || o->deadline_s > WEBHOOK_DEADLINE_MAX_S ||
-	    o->backoff_ms < 0 || o->backoff_ms > WEBHOOK_BACKOFF_MAX_MS) {
+	if (o->timeout_s < 0 || o->timeout_s > WEBHOOK_TIMEOUT_MAX_S || o->deadline_s < 0 ||
+	    o->deadline_s > WEBHOOK_DEADLINE_MAX_S || o->backoff_ms < 0 ||
+	    o->backoff_ms > WEBHOOK_BACKOFF_MAX_MS) {
 		errbuf_set(errbuf, errlen, "webhooks: timeout, deadline or backoff out of range");
 		return SG_ERR_CONFIG;
 	}
@@ -434,8 +434,7 @@ attempt(struct webhooks *w, const struct wh_delivery *d, char *reason, size_t re
 	struct http_opts ho;
 	static const char user_agent[] = "User-Agent: signet-agent/" SIGNET_VERSION;
 	const char *fixed[] = {
-		"Content-Type: application/json",
-		user_agent,
+		"Content-Type: application/json", user_agent,
 		"Expect:", /* no 100-continue round trip for larger bodies */
 	};
 	enum wh_outcome o = WH_RETRY;
@@ -444,7 +443,8 @@ attempt(struct webhooks *w, const struct wh_delivery *d, char *reason, size_t re
 	size_t i;
 
 	if (HMAC(EVP_sha256(), t->secret, (int)t->secret_len, (const unsigned char *)p->body,
-	    p->len, mac, &mac_len) == NULL || mac_len != SHA256_LEN) {
+		p->len, mac, &mac_len) == NULL ||
+	    mac_len != SHA256_LEN) {
 		snprintf(reason, reasonlen, "HMAC failed");
 		goto out;
 	}
@@ -468,10 +468,14 @@ attempt(struct webhooks *w, const struct wh_delivery *d, char *reason, size_t re
 		goto nomem;
 	hdrs = h;
 
-	ho = (struct http_opts){ .url = t->url, .ca_file = t->ca_file,
-		.timeout_ms = w->timeout_ms, .headers = hdrs, .errbuf = errbuf };
+	ho = (struct http_opts){ .url = t->url,
+		.ca_file = t->ca_file,
+		.timeout_ms = w->timeout_ms,
+		.headers = hdrs,
+		.errbuf = errbuf };
 	if ((cc = http_easy_setup(w->easy, &ho)) != CURLE_OK) {
-		snprintf(reason, reasonlen, "cannot set up the request: %s", curl_easy_strerror(cc));
+		snprintf(
+		    reason, reasonlen, "cannot set up the request: %s", curl_easy_strerror(cc));
 		goto out;
 	}
 	curl_easy_setopt(w->easy, CURLOPT_POST, 1L);
@@ -485,7 +489,8 @@ attempt(struct webhooks *w, const struct wh_delivery *d, char *reason, size_t re
 	if (cc == CURLE_ABORTED_BY_CALLBACK) {
 		snprintf(reason, reasonlen, "no answer before the drain time ran out");
 	} else if (cc != CURLE_OK) {
-		snprintf(reason, reasonlen, "%s", errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc));
+		snprintf(
+		    reason, reasonlen, "%s", errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc));
 	} else if (code >= 200 && code < 300) {
 		o = WH_DELIVERED;
 	} else {
@@ -494,9 +499,9 @@ attempt(struct webhooks *w, const struct wh_delivery *d, char *reason, size_t re
 			o = WH_PERMANENT;
 	}
 	goto out;
- nomem:
+nomem:
 	snprintf(reason, reasonlen, "out of memory");
- out:
+out:
 	curl_slist_free_all(hdrs);
 	return o;
 }
@@ -646,8 +651,8 @@ delivery_thread(void *arg)
 
 /* Everything a non-empty set of targets needs, up to the running thread. */
 static int
-start_targets(struct webhooks *w, const struct webhook_target *targets, size_t n,
-    char *errbuf, size_t errlen)
+start_targets(
+    struct webhooks *w, const struct webhook_target *targets, size_t n, char *errbuf, size_t errlen)
 {
 	pthread_condattr_t ca;
 	sigset_t all, old;
@@ -685,8 +690,8 @@ start_targets(struct webhooks *w, const struct webhook_target *targets, size_t n
 	e = pthread_create(&w->thread, NULL, delivery_thread, w);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (e != 0) {
-		errbuf_set(errbuf, errlen, "webhooks: cannot start the delivery thread: %s",
-		    strerror(e));
+		errbuf_set(
+		    errbuf, errlen, "webhooks: cannot start the delivery thread: %s", strerror(e));
 		return SG_ERR_SYSTEM;
 	}
 	w->has_thread = 1;
@@ -694,8 +699,8 @@ start_targets(struct webhooks *w, const struct webhook_target *targets, size_t n
 }
 
 int
-webhooks_start(const struct webhook_target *targets, size_t n,
-    const struct webhook_opts *opts, struct webhooks **ret, char *errbuf, size_t errlen)
+webhooks_start(const struct webhook_target *targets, size_t n, const struct webhook_opts *opts,
+    struct webhooks **ret, char *errbuf, size_t errlen)
 {
 	struct webhooks *w = NULL;
 	int r = SG_ERR_INTERNAL;
@@ -718,7 +723,7 @@ webhooks_start(const struct webhook_target *targets, size_t n,
 	*ret = w;
 	w = NULL;
 	r = 0;
- out:
+out:
 	webhooks_free(w);
 	return r;
 }

@@ -36,25 +36,25 @@
 #define WEBHOOK_EVENT_FAILED   0x4u
 #define WEBHOOK_EVENT_ALL      0x7u
 
-#define WEBHOOK_URL_MAX 2048
-#define WEBHOOK_BODY_MAX (256 * 1024)
-#define WEBHOOK_DEFAULT_QUEUE 1024        /* deliveries waiting */
-#define WEBHOOK_DEFAULT_TIMEOUT_S 10      /* one request */
-#define WEBHOOK_DEFAULT_DEADLINE_S 600    /* all attempts of one delivery */
+#define WEBHOOK_URL_MAX            2048
+#define WEBHOOK_BODY_MAX           (256 * 1024)
+#define WEBHOOK_DEFAULT_QUEUE      1024 /* deliveries waiting */
+#define WEBHOOK_DEFAULT_TIMEOUT_S  10   /* one request */
+#define WEBHOOK_DEFAULT_DEADLINE_S 600  /* all attempts of one delivery */
 
 struct webhook_target {
-	const char *url;          /* http:// or https:// */
-	const char *secret_file;  /* HMAC secret, owner-only file (read_secret_file) */
-	const char *ca_file;      /* HTTPS: CA bundle, or NULL for the system's */
-	const char *key;          /* key owner's hook: only results naming this key */
-	unsigned events;          /* WEBHOOK_EVENT_* mask; 0 means all */
+	const char *url;         /* http:// or https:// */
+	const char *secret_file; /* HMAC secret, owner-only file (read_secret_file) */
+	const char *ca_file;     /* HTTPS: CA bundle, or NULL for the system's */
+	const char *key;         /* key owner's hook: only results naming this key */
+	unsigned events;         /* WEBHOOK_EVENT_* mask; 0 means all */
 };
 
 struct webhook_opts {
-	size_t queue_max;         /* 0: WEBHOOK_DEFAULT_QUEUE */
-	int64_t timeout_s;        /* 0: WEBHOOK_DEFAULT_TIMEOUT_S */
-	int64_t deadline_s;       /* 0: WEBHOOK_DEFAULT_DEADLINE_S */
-	int64_t backoff_ms;       /* first retry delay; 0: 1000 (tests make it short) */
+	size_t queue_max;   /* 0: WEBHOOK_DEFAULT_QUEUE */
+	int64_t timeout_s;  /* 0: WEBHOOK_DEFAULT_TIMEOUT_S */
+	int64_t deadline_s; /* 0: WEBHOOK_DEFAULT_DEADLINE_S */
+	int64_t backoff_ms; /* first retry delay; 0: 1000 (tests make it short) */
 };
 
 struct webhooks;
@@ -66,9 +66,8 @@ struct webhooks;
  * (reason in errbuf: a bad URL, an unreadable CA file), SG_ERR_SECRET_FILE,
  * SG_ERR_ALLOC, SG_ERR_SYSTEM.  Call before other threads start (libcurl).
  */
-int webhooks_start(const struct webhook_target *targets, size_t n,
-    const struct webhook_opts *opts, struct webhooks **ret, char *errbuf, size_t errlen)
-    SG_MUST_CHECK;
+int webhooks_start(const struct webhook_target *targets, size_t n, const struct webhook_opts *opts,
+    struct webhooks **ret, char *errbuf, size_t errlen) SG_MUST_CHECK;
 
 /*
  * Queues one delivery of body to every target that wants this result:

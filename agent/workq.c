@@ -169,4 +169,3 @@ workq_free_slots(struct work_queue *wq)
 	pthread_mutex_unlock(&wq->lock);
 	return n;
 }
-

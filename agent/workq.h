@@ -15,7 +15,7 @@
 #include "hsm.h"
 #include "queue.h"
 
-#define WORK_QUEUE_MAX 256
+#define WORK_QUEUE_MAX      256
 /* Workers spend most of a job waiting for a sync (the audit log's intent
  * and decision, the store's two) that they share with every worker waiting
  * at the same time: more of them, more jobs per sync.  8 per session: ECDSA
@@ -28,8 +28,8 @@
 /* An entry on its way to a worker. */
 struct work_item {
 	struct queue_entry e;
-	int dead;       /* delivered too often: to the dead letters */
-	size_t slot;    /* its place in the in-flight table */
+	int dead;    /* delivered too often: to the dead letters */
+	size_t slot; /* its place in the in-flight table */
 };
 
 struct work_queue;

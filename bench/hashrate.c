@@ -23,7 +23,8 @@ main(int argc, char **argv)
 	uint64_t size = 0, repeat = 1, i;
 	double best = 0;
 
-	if (argc < 2 || argc > 3 || (argc == 3 && (parse_u64(argv[2], 100, &repeat) != 0 || repeat == 0))) {
+	if (argc < 2 || argc > 3 ||
+	    (argc == 3 && (parse_u64(argv[2], 100, &repeat) != 0 || repeat == 0))) {
 		fprintf(stderr, "usage: hashrate FILE [REPEAT]\n");
 		return 2;
 	}

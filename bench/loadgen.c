@@ -44,12 +44,12 @@
 #include "sgtime.h"
 #include "util.h"
 
-#define LG_JOBS_MAX 2000000
-#define LG_KEYS_MAX 64
-#define LG_PIPELINE 256          /* XADDs in flight on the pushing connection */
+#define LG_JOBS_MAX      2000000
+#define LG_KEYS_MAX      64
+#define LG_PIPELINE      256     /* XADDs in flight on the pushing connection */
 #define LG_ARTIFACT_SIZE 1048576 /* claimed size of each artifact */
-#define LG_LIFETIME_S 600
-#define LG_PROCS_MAX 8
+#define LG_LIFETIME_S    600
+#define LG_PROCS_MAX     8
 
 struct lg_job {
 	char id[JOB_ID_LEN + 1];
@@ -57,8 +57,8 @@ struct lg_job {
 	size_t env_len;
 	char job_sha256[SHA256_HEX_LEN + 1];
 	uint8_t digest[SHA256_LEN];
-	int64_t t_push;   /* ns, CLOCK_MONOTONIC; 0 = not pushed */
-	int64_t t_done;   /* ns; 0 = no result seen */
+	int64_t t_push; /* ns, CLOCK_MONOTONIC; 0 = not pushed */
+	int64_t t_done; /* ns; 0 = no result seen */
 };
 
 struct lg {
@@ -127,13 +127,14 @@ build_one(struct lg *g, size_t i, EVP_PKEY *key, const char *keyid)
 	crypto_sha256(payload, payload_len, h);
 	hex_encode(h, SHA256_LEN, j->job_sha256);
 	if ((r = crypto_dsse_sign(key, PAYLOAD_TYPE_JOB, (const uint8_t *)payload, payload_len,
-	        &sig, &sig_len)) != 0 ||
-	    (r = envelope_new(PAYLOAD_TYPE_JOB, (const uint8_t *)payload, payload_len, &env)) != 0 ||
+		 &sig, &sig_len)) != 0 ||
+	    (r = envelope_new(PAYLOAD_TYPE_JOB, (const uint8_t *)payload, payload_len, &env)) !=
+		0 ||
 	    (r = envelope_add_sig(env, keyid, sig, sig_len, NULL, 0)) != 0 ||
 	    (r = envelope_serialize(env, &j->env, &j->env_len)) != 0)
 		goto out;
 	r = 0;
- out:
+out:
 	envelope_free(env);
 	free(sig);
 	free(payload);
@@ -252,7 +253,8 @@ pusher(void *arg)
 
 		if (g->rate > 0) {
 			int64_t due = t0 + (int64_t)((double)i * 1e9 / g->rate);
-			struct timespec ts = { (time_t)(due / 1000000000), (long)(due % 1000000000) };
+			struct timespec ts = { (time_t)(due / 1000000000),
+				(long)(due % 1000000000) };
 			while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 				;
 		}
@@ -277,7 +279,7 @@ pusher(void *arg)
 	}
 	redisFree(c);
 	return NULL;
- fail:
+fail:
 	fprintf(stderr, "loadgen: XADD failed after %zu jobs\n", acked);
 	pthread_mutex_lock(&g->lock);
 	g->push_failed = 1;
@@ -289,8 +291,8 @@ pusher(void *arg)
 
 /* Checks the result of job j as submit-job does; 0 when signed and right. */
 static int
-verify_one(struct lg *g, struct queue *q, EVP_PKEY *agent, const char *agent_keyid,
-    const struct lg_job *j)
+verify_one(
+    struct lg *g, struct queue *q, EVP_PKEY *agent, const char *agent_keyid, const struct lg_job *j)
 {
 	struct dsse_envelope *env = NULL;
 	struct sg_result *res = NULL;
@@ -302,12 +304,13 @@ verify_one(struct lg *g, struct queue *q, EVP_PKEY *agent, const char *agent_key
 
 	if (queue_get_result(q, j->id, &buf, &len) != 0)
 		goto out;
-	if (envelope_parse(buf, len, &env) != 0 || strcmp(env->payload_type, PAYLOAD_TYPE_RESULT) != 0)
+	if (envelope_parse(buf, len, &env) != 0 ||
+	    strcmp(env->payload_type, PAYLOAD_TYPE_RESULT) != 0)
 		goto out;
 	for (i = 0; i < env->nsigs && !ok; i++)
 		ok = strcmp(env->sigs[i].keyid, agent_keyid) == 0 &&
 		    crypto_dsse_verify(agent, env->payload_type, env->payload, env->payload_len,
-		        env->sigs[i].sig, env->sigs[i].sig_len) == 0;
+			env->sigs[i].sig, env->sigs[i].sig_len) == 0;
 	if (!ok || result_parse(env->payload, env->payload_len, &res) != 0)
 		goto out;
 	if (strcmp(res->id, j->id) != 0 || strcmp(res->job_sha256, j->job_sha256) != 0 ||
@@ -319,10 +322,10 @@ verify_one(struct lg *g, struct queue *q, EVP_PKEY *agent, const char *agent_key
 	if ((leaf = d2i_X509(NULL, &p, (long)res->certs[0].len)) == NULL)
 		goto out;
 	if (crypto_verify_digest(X509_get0_pubkey(leaf), g->mech, j->digest, res->signature.data,
-	        res->signature.len) != 0)
+		res->signature.len) != 0)
 		goto out;
 	r = 0;
- out:
+out:
 	X509_free(leaf);
 	result_free(res);
 	envelope_free(env);
@@ -387,7 +390,8 @@ self_cpu_ms(void)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: loadgen -s SOCKET -a AGENT.pub -k KEYNAME -m MECH [-n N] [-r RATE]"
+	fprintf(stderr,
+	    "usage: loadgen -s SOCKET -a AGENT.pub -k KEYNAME -m MECH [-n N] [-r RATE]"
 	    " [-t TIMEOUT_S] [-P PREFIX] [-p NAME=PID]... SUBMITTER.key...\n");
 	exit(2);
 }
@@ -421,9 +425,15 @@ main(int argc, char **argv)
 	g.mech = SG_MECH_ECDSA_SHA256;
 	while ((c = getopt(argc, argv, "s:a:k:m:n:r:t:P:p:")) != -1) {
 		switch (c) {
-		case 's': g.sock = optarg; break;
-		case 'a': agent_path = optarg; break;
-		case 'k': g.key_name = optarg; break;
+		case 's':
+			g.sock = optarg;
+			break;
+		case 'a':
+			agent_path = optarg;
+			break;
+		case 'k':
+			g.key_name = optarg;
+			break;
 		case 'm':
 			if (sg_mech_parse(optarg, &g.mech) != 0)
 				usage();
@@ -443,7 +453,9 @@ main(int argc, char **argv)
 				usage();
 			g.timeout_s = (int)u;
 			break;
-		case 'P': g.prefix = optarg; break;
+		case 'P':
+			g.prefix = optarg;
+			break;
 		case 'p':
 			if (nproc == LG_PROCS_MAX || (eq = strchr(optarg, '=')) == NULL ||
 			    parse_u64(eq + 1, 1u << 22, &u) != 0 || u == 0)
@@ -452,7 +464,8 @@ main(int argc, char **argv)
 			pname[nproc] = optarg;
 			ppid[nproc++] = (long)u;
 			break;
-		default: usage();
+		default:
+			usage();
 		}
 	}
 	if (g.sock == NULL || agent_path == NULL || g.key_name == NULL || optind >= argc ||
@@ -471,7 +484,8 @@ main(int argc, char **argv)
 	if (RAND_bytes(nb, sizeof(nb)) != 1)
 		die("RAND_bytes");
 	hex_encode(nb, sizeof(nb), g.nonce_hex);
-	if ((g.jobs = calloc(g.n, sizeof(*g.jobs))) == NULL || (lat = calloc(g.n, sizeof(*lat))) == NULL)
+	if ((g.jobs = calloc(g.n, sizeof(*g.jobs))) == NULL ||
+	    (lat = calloc(g.n, sizeof(*lat))) == NULL)
 		die("out of memory");
 	t_build = now_ns();
 	for (i = 0; i < g.n; i++)
@@ -561,7 +575,8 @@ main(int argc, char **argv)
 	printf("jobs %zu\nresults %zu\nverified %zu\nbad %zu\n", g.n, nlat, g.n - nbad, nbad);
 	if (nlat > 0) {
 		double secs = (double)(last - first) / 1e9;
-		printf("seconds %.3f\nthroughput_jps %.1f\n", secs, secs > 0 ? (double)nlat / secs : 0.0);
+		printf("seconds %.3f\nthroughput_jps %.1f\n", secs,
+		    secs > 0 ? (double)nlat / secs : 0.0);
 		printf("lat_p50_ms %.3f\nlat_p90_ms %.3f\nlat_p99_ms %.3f\nlat_max_ms %.3f\n",
 		    pct_ms(lat, nlat, 50), pct_ms(lat, nlat, 90), pct_ms(lat, nlat, 99),
 		    (double)lat[nlat - 1] / 1e6);
@@ -571,7 +586,8 @@ main(int argc, char **argv)
 	if (nlat > 0) {
 		for (i = 0; i < nproc; i++)
 			if (pcpu[i] >= 0)
-				printf("cpu_per_job_ms %s %.3f\n", pname[i], pcpu[i] / (double)nlat);
+				printf(
+				    "cpu_per_job_ms %s %.3f\n", pname[i], pcpu[i] / (double)nlat);
 		printf("cpu_per_job_ms loadgen %.3f\n", self_cpu / (double)nlat);
 	}
 	for (i = 0; i < g.n; i++)

@@ -73,17 +73,19 @@ main(int argc, char **argv)
 	size_t nkeys = 0, k, i;
 	int r, status = 0;
 
-	if (argc < 7 || argc - 6 > RS_KEYS_MAX || parse_u64(argv[4], HSM_SESSIONS_MAX, &sessions) != 0 ||
-	    sessions == 0 || parse_u64(argv[5], 3600, &seconds) != 0 || seconds == 0) {
-		fprintf(stderr, "usage: rawsign MODULE TOKEN PIN_FILE SESSIONS SECONDS NAME:MECH:URI...\n");
+	if (argc < 7 || argc - 6 > RS_KEYS_MAX ||
+	    parse_u64(argv[4], HSM_SESSIONS_MAX, &sessions) != 0 || sessions == 0 ||
+	    parse_u64(argv[5], 3600, &seconds) != 0 || seconds == 0) {
+		fprintf(stderr,
+		    "usage: rawsign MODULE TOKEN PIN_FILE SESSIONS SECONDS NAME:MECH:URI...\n");
 		return 2;
 	}
 	memset(specs, 0, sizeof(specs));
 	for (i = 6; i < (size_t)argc; i++, nkeys++) {
 		char *c1, *c2;
 
-		if ((arg[nkeys] = strdup(argv[i])) == NULL || (c1 = strchr(arg[nkeys], ':')) == NULL ||
-		    (c2 = strchr(c1 + 1, ':')) == NULL) {
+		if ((arg[nkeys] = strdup(argv[i])) == NULL ||
+		    (c1 = strchr(arg[nkeys], ':')) == NULL || (c2 = strchr(c1 + 1, ':')) == NULL) {
 			fprintf(stderr, "rawsign: bad key argument %s\n", argv[i]);
 			return 2;
 		}

@@ -48,7 +48,8 @@ main(int argc, char **argv)
 			return 1;
 		}
 		if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-			fprintf(stderr, "timeit: run %llu of %s failed\n", (unsigned long long)i, argv[2]);
+			fprintf(stderr, "timeit: run %llu of %s failed\n", (unsigned long long)i,
+			    argv[2]);
 			return 1;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &b);

@@ -14,8 +14,7 @@
 
 #define SCAN_BUF (1024 * 1024) /* > AUDITLOG_LINE_MAX + 1 */
 
-static void
-defect(struct auditlog_state *st, uint64_t seq, uint64_t line, const char *fmt, ...)
+static void defect(struct auditlog_state *st, uint64_t seq, uint64_t line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 static void
@@ -32,8 +31,8 @@ defect(struct auditlog_state *st, uint64_t seq, uint64_t line, const char *fmt, 
 
 /* Fills the roots asked for at the current size. */
 static void
-take_roots(const struct auditlog_state *st, const uint8_t root[SHA256_LEN],
-    const uint64_t *want, size_t nwant, uint8_t (*ret_roots)[SHA256_LEN])
+take_roots(const struct auditlog_state *st, const uint8_t root[SHA256_LEN], const uint64_t *want,
+    size_t nwant, uint8_t (*ret_roots)[SHA256_LEN])
 {
 	size_t i;
 
@@ -73,11 +72,14 @@ check_record(struct auditlog_state *st, const char *line, size_t len,
 	}
 	if ((uint64_t)seq != n) {
 		if ((uint64_t)seq > n)
-			defect(st, n, n, "record %llu is missing or out of order (line %llu holds record %llu)",
+			defect(st, n, n,
+			    "record %llu is missing or out of order (line %llu holds record %llu)",
 			    (unsigned long long)n, (unsigned long long)n, (unsigned long long)seq);
 		else
-			defect(st, (uint64_t)seq, n, "record %llu is out of order (found at line "
-			    "%llu) or repeated", (unsigned long long)seq, (unsigned long long)n);
+			defect(st, (uint64_t)seq, n,
+			    "record %llu is out of order (found at line "
+			    "%llu) or repeated",
+			    (unsigned long long)seq, (unsigned long long)n);
 		goto out;
 	}
 	if (json_get_string(root, "time", &s, &slen) != 0) {
@@ -92,10 +94,12 @@ check_record(struct auditlog_state *st, const char *line, size_t len,
 	}
 	if (memcmp(s, hex, SHA256_HEX_LEN) != 0) {
 		if (n == 1)
-			defect(st, n, n, "record 1 does not start the log (records before it were "
+			defect(st, n, n,
+			    "record 1 does not start the log (records before it were "
 			    "removed, or it was altered)");
 		else
-			defect(st, n - 1, n, "record %llu was altered, removed or reordered: record "
+			defect(st, n - 1, n,
+			    "record %llu was altered, removed or reordered: record "
 			    "%llu records another tree head for the records before it",
 			    (unsigned long long)(n - 1), (unsigned long long)n);
 		goto out;
@@ -103,14 +107,14 @@ check_record(struct auditlog_state *st, const char *line, size_t len,
 	*ret_rec = root;
 	root = NULL;
 	r = 0;
- out:
+out:
 	cJSON_Delete(root);
 	return r;
 }
 
 int
-auditlog_scan(int fd, auditlog_record_fn fn, void *arg, const uint64_t *want_roots,
-    size_t nwant, uint8_t (*ret_roots)[SHA256_LEN], struct auditlog_state *st)
+auditlog_scan(int fd, auditlog_record_fn fn, void *arg, const uint64_t *want_roots, size_t nwant,
+    uint8_t (*ret_roots)[SHA256_LEN], struct auditlog_state *st)
 {
 	uint8_t prev[SHA256_LEN], leaf[SHA256_LEN];
 	cJSON *rec;
@@ -138,9 +142,10 @@ auditlog_scan(int fd, auditlog_record_fn fn, void *arg, const uint64_t *want_roo
 			if (end - start > AUDITLOG_LINE_MAX) {
 				merkle_root(&st->tree, prev);
 				take_roots(st, prev, want_roots, nwant, ret_roots);
-				defect(st, st->records + 1, st->records + 1, "record %llu is longer "
-				    "than %d bytes", (unsigned long long)(st->records + 1),
-				    AUDITLOG_LINE_MAX);
+				defect(st, st->records + 1, st->records + 1,
+				    "record %llu is longer "
+				    "than %d bytes",
+				    (unsigned long long)(st->records + 1), AUDITLOG_LINE_MAX);
 				r = SG_ERR_VERIFY;
 				goto out;
 			}
@@ -199,15 +204,14 @@ auditlog_scan(int fd, auditlog_record_fn fn, void *arg, const uint64_t *want_roo
 	merkle_root(&st->tree, prev);
 	take_roots(st, prev, want_roots, nwant, ret_roots);
 	r = 0;
- out:
+out:
 	free(buf);
 	return r;
 }
 
 int
-auditlog_scan_file(const char *path, auditlog_record_fn fn, void *arg,
-    const uint64_t *want_roots, size_t nwant, uint8_t (*ret_roots)[SHA256_LEN],
-    struct auditlog_state *st)
+auditlog_scan_file(const char *path, auditlog_record_fn fn, void *arg, const uint64_t *want_roots,
+    size_t nwant, uint8_t (*ret_roots)[SHA256_LEN], struct auditlog_state *st)
 {
 	int fd, r;
 

@@ -28,17 +28,17 @@
 #include "merkle.h"
 #include "util.h"
 
-#define AUDITLOG_LINE_MAX (64 * 1024)   /* bytes of one record */
+#define AUDITLOG_LINE_MAX    (64 * 1024) /* bytes of one record */
 #define AUDITLOG_PROBLEM_MAX 256
 
 /* What a scan found. */
 struct auditlog_state {
-	uint64_t records;            /* well-formed records read */
-	uint64_t bytes;              /* offset just after the last of them */
-	struct merkle_tree tree;     /* the tree of those records */
+	uint64_t records;        /* well-formed records read */
+	uint64_t bytes;          /* offset just after the last of them */
+	struct merkle_tree tree; /* the tree of those records */
 	/* A defect stops the scan: */
-	uint64_t bad_seq;            /* 0, or the number of the record at fault */
-	uint64_t bad_line;           /* the line where it was found */
+	uint64_t bad_seq;                   /* 0, or the number of the record at fault */
+	uint64_t bad_line;                  /* the line where it was found */
 	char problem[AUDITLOG_PROBLEM_MAX]; /* one line saying what is wrong */
 	/* Bytes after the last newline, or a last line holding NUL bytes: what
 	 * an append cut short by a crash leaves.  Not a defect by itself; the

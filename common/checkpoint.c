@@ -40,10 +40,11 @@ static const char sig_prefix[] = "\xe2\x80\x94 ";
 
 /* The "other types" signature type of C2SP signed-note: 0xff and a string
  * naming our scheme. */
-static const char keyid_type[] = "\xff" "signet-checkpoint-v1";
+static const char keyid_type[] = "\xff"
+				 "signet-checkpoint-v1";
 
 #define SIZE_DIGITS_MAX 20 /* decimal digits of 2^64 - 1 */
-#define ROOT_B64_LEN 44    /* base64 of 32 bytes */
+#define ROOT_B64_LEN    44 /* base64 of 32 bytes */
 #define SIG_DECODED_MIN (CHECKPOINT_KEYID_LEN + 1)
 
 int
@@ -101,8 +102,7 @@ checkpoint_body(const struct checkpoint *cp, char **ret, size_t *ret_len)
 		r = SG_ERR_ALLOC;
 		goto out;
 	}
-	n = snprintf(body, size, "%s\n%llu\n%s\n", cp->origin, (unsigned long long)cp->size,
-	    root);
+	n = snprintf(body, size, "%s\n%llu\n%s\n", cp->origin, (unsigned long long)cp->size, root);
 	if (n < 0 || (size_t)n >= size) {
 		r = SG_ERR_INTERNAL;
 		goto out;
@@ -138,8 +138,7 @@ checkpoint_key_id(EVP_PKEY *pub, const char *name, uint8_t ret[CHECKPOINT_KEYID_
 		goto out;
 	}
 	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(ctx, name, strlen(name)) != 1 ||
-	    EVP_DigestUpdate(ctx, "\n", 1) != 1 ||
+	    EVP_DigestUpdate(ctx, name, strlen(name)) != 1 || EVP_DigestUpdate(ctx, "\n", 1) != 1 ||
 	    EVP_DigestUpdate(ctx, keyid_type, sizeof(keyid_type) - 1) != 1 ||
 	    EVP_DigestUpdate(ctx, der, (size_t)der_len) != 1 ||
 	    EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != SHA256_LEN) {
@@ -156,8 +155,8 @@ out:
 
 int
 checkpoint_assemble(const char *body, size_t body_len, const char *name,
-    const uint8_t keyid[CHECKPOINT_KEYID_LEN], const uint8_t *sig, size_t sig_len,
-    char **ret, size_t *ret_len)
+    const uint8_t keyid[CHECKPOINT_KEYID_LEN], const uint8_t *sig, size_t sig_len, char **ret,
+    size_t *ret_len)
 {
 	int r = SG_ERR_INTERNAL;
 	uint8_t *blob = NULL;
@@ -269,8 +268,7 @@ parse_body(const char *body, size_t len, struct checkpoint *ret)
 	memcpy(cp.origin, line, line_len);
 	cp.origin[line_len] = '\0';
 	/* Tree size: parse_u64 refuses signs, leading zeros and overflow. */
-	if (!next_line(&p, end, &line, &line_len) || line_len == 0 ||
-	    line_len > SIZE_DIGITS_MAX)
+	if (!next_line(&p, end, &line, &line_len) || line_len == 0 || line_len > SIZE_DIGITS_MAX)
 		goto out;
 	memcpy(digits, line, line_len);
 	digits[line_len] = '\0';
@@ -326,8 +324,7 @@ parse_sig_line(const char *line, size_t len, struct sig_line *ret)
 	ret->b64_len = len - ret->name_len - 1;
 	/* b64_decode refuses a second space, an empty or a padded-wrong
 	 * signature. */
-	if (b64_decode(ret->b64, ret->b64_len, &dec, &dec_len) != 0 ||
-	    dec_len < SIG_DECODED_MIN)
+	if (b64_decode(ret->b64, ret->b64_len, &dec, &dec_len) != 0 || dec_len < SIG_DECODED_MIN)
 		goto out;
 	r = 0;
 out:
@@ -336,8 +333,8 @@ out:
 }
 
 int
-checkpoint_open(const char *buf, size_t len, EVP_PKEY *pub, const char *name,
-    const char *origin, struct checkpoint *ret)
+checkpoint_open(const char *buf, size_t len, EVP_PKEY *pub, const char *name, const char *origin,
+    struct checkpoint *ret)
 {
 	int r = SG_ERR_INTERNAL;
 	struct sig_line sigs[CHECKPOINT_SIGS_MAX];
@@ -405,7 +402,7 @@ checkpoint_open(const char *buf, size_t len, EVP_PKEY *pub, const char *name,
 		if (memcmp(dec, keyid, CHECKPOINT_KEYID_LEN) != 0)
 			continue;
 		if ((r = crypto_verify(pub, (const uint8_t *)buf, body_len,
-		    dec + CHECKPOINT_KEYID_LEN, dec_len - CHECKPOINT_KEYID_LEN)) != 0)
+			 dec + CHECKPOINT_KEYID_LEN, dec_len - CHECKPOINT_KEYID_LEN)) != 0)
 			goto out;
 		verified = 1;
 	}

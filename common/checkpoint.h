@@ -35,10 +35,10 @@
 #include "err.h"
 #include "util.h"
 
-#define CHECKPOINT_MAX 8192           /* bytes of a whole signed note */
-#define CHECKPOINT_ORIGIN_MAX 255     /* bytes of the origin line */
-#define CHECKPOINT_SIGS_MAX 16        /* signature lines */
-#define CHECKPOINT_KEYID_LEN 4
+#define CHECKPOINT_MAX        8192 /* bytes of a whole signed note */
+#define CHECKPOINT_ORIGIN_MAX 255  /* bytes of the origin line */
+#define CHECKPOINT_SIGS_MAX   16   /* signature lines */
+#define CHECKPOINT_KEYID_LEN  4
 
 struct checkpoint {
 	char origin[CHECKPOINT_ORIGIN_MAX + 1];
@@ -59,8 +59,8 @@ int checkpoint_body(const struct checkpoint *cp, char **ret, size_t *ret_len) SG
 /* The key ID of pub under the key name (see above).  SG_ERR_CRYPTO;
  * SG_ERR_INVALID_ARGUMENT for NULL pub or a name that is not
  * checkpoint_origin_ok(). */
-int checkpoint_key_id(EVP_PKEY *pub, const char *name, uint8_t ret[CHECKPOINT_KEYID_LEN])
-    SG_MUST_CHECK;
+int checkpoint_key_id(
+    EVP_PKEY *pub, const char *name, uint8_t ret[CHECKPOINT_KEYID_LEN]) SG_MUST_CHECK;
 
 /*
  * The whole signed note: body, blank line, one signature line for
@@ -69,8 +69,8 @@ int checkpoint_key_id(EVP_PKEY *pub, const char *name, uint8_t ret[CHECKPOINT_KE
  * SG_ERR_LIMIT (longer than CHECKPOINT_MAX).
  */
 int checkpoint_assemble(const char *body, size_t body_len, const char *name,
-    const uint8_t keyid[CHECKPOINT_KEYID_LEN], const uint8_t *sig, size_t sig_len,
-    char **ret, size_t *ret_len) SG_MUST_CHECK;
+    const uint8_t keyid[CHECKPOINT_KEYID_LEN], const uint8_t *sig, size_t sig_len, char **ret,
+    size_t *ret_len) SG_MUST_CHECK;
 
 /*
  * Parses a signed checkpoint and verifies it with pub under key name

@@ -16,15 +16,15 @@
 
 /* What getopt_long() returns for --help and --version.  --version has no
  * short form: 'V' stays out of every optstring. */
-#define CLI_OPT_HELP 'h'
+#define CLI_OPT_HELP    'h'
 #define CLI_OPT_VERSION 'V'
 
 /* A command, as these functions need it. */
 struct cli {
-	const char *prog;        /* the prefix of its messages; what --version
+	const char *prog;       /* the prefix of its messages; what --version
 	                            prints before the version */
-	void (*usage)(FILE *f);  /* writes the --help text to f */
-	int getopt_reports;      /* 1: opterr is left on, so getopt_long() has
+	void (*usage)(FILE *f); /* writes the --help text to f */
+	int getopt_reports;     /* 1: opterr is left on, so getopt_long() has
 	                            named a bad option already and the usage
 	                            text follows on stderr; 0: opterr is 0 and
 	                            the optstring begins with ':', and one line

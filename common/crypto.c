@@ -29,16 +29,33 @@
 
 #include "log.h"
 
-#define RSA_BITS_MIN 2048
-#define PSS_SALT_LEN 32
+#define RSA_BITS_MIN        2048
+#define PSS_SALT_LEN        32
 /* Read size of crypto_sha256_fd: large enough that syscalls cost nothing
  * next to hashing, small enough for any stack of threads (it is heap). */
 #define SHA256_FD_BUF_BYTES (64 * 1024)
-#define EC_GROUP_NAME_MAX 64
+#define EC_GROUP_NAME_MAX   64
 
 const uint8_t sha256_digestinfo_prefix[SHA256_DIGESTINFO_PREFIX_LEN] = {
-	0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-	0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20,
+	0x30,
+	0x31,
+	0x30,
+	0x0d,
+	0x06,
+	0x09,
+	0x60,
+	0x86,
+	0x48,
+	0x01,
+	0x65,
+	0x03,
+	0x04,
+	0x02,
+	0x01,
+	0x05,
+	0x00,
+	0x04,
+	0x20,
 };
 
 static const char *const mech_names[] = {
@@ -81,10 +98,8 @@ crypto_err(int r)
 
 	while ((e = ERR_get_error_all(&file, &line, &func, &data, &flags)) != 0) {
 		ERR_error_string_n(e, buf, sizeof(buf));
-		log_debug("openssl: %s (%s:%d %s)%s%s", buf, file, line,
-		    func != NULL ? func : "",
-		    (flags & ERR_TXT_STRING) ? ": " : "",
-		    (flags & ERR_TXT_STRING) ? data : "");
+		log_debug("openssl: %s (%s:%d %s)%s%s", buf, file, line, func != NULL ? func : "",
+		    (flags & ERR_TXT_STRING) ? ": " : "", (flags & ERR_TXT_STRING) ? data : "");
 	}
 	return r;
 }
@@ -186,8 +201,8 @@ decode_pkcs8(const unsigned char *der, long len)
 	    (type = pkcs8_key_type(p8)) == NULL)
 		goto out;
 	p = der;
-	dctx = OSSL_DECODER_CTX_new_for_pkey(&pk, "DER", "PrivateKeyInfo", type,
-	    EVP_PKEY_KEYPAIR, NULL, NULL);
+	dctx = OSSL_DECODER_CTX_new_for_pkey(
+	    &pk, "DER", "PrivateKeyInfo", type, EVP_PKEY_KEYPAIR, NULL, NULL);
 	if (dctx == NULL || OSSL_DECODER_from_data(dctx, &p, &left) != 1 || left != 0) {
 		EVP_PKEY_free(pk);
 		pk = NULL;
@@ -231,7 +246,8 @@ decode_pem_key(const char *pem, size_t len, int is_private)
 		(void)BIO_reset(bio);
 		ERR_clear_error();
 		if (is_private)
-			pk = PEM_read_bio_PrivateKey_ex(bio, NULL, no_passphrase_cb, NULL, NULL, NULL);
+			pk = PEM_read_bio_PrivateKey_ex(
+			    bio, NULL, no_passphrase_cb, NULL, NULL, NULL);
 		else
 			pk = PEM_read_bio_PUBKEY_ex(bio, NULL, NULL, NULL, NULL, NULL);
 	}
@@ -285,7 +301,7 @@ crypto_load_privkey(const char *path, EVP_PKEY **ret)
 }
 
 int
-crypto_load_certs(const char *path, STACK_OF(X509) **ret)
+crypto_load_certs(const char *path, STACK_OF(X509) * *ret)
 {
 	int r = SG_ERR_INTERNAL;
 	char *pem = NULL;
@@ -314,8 +330,8 @@ crypto_load_certs(const char *path, STACK_OF(X509) **ret)
 	 * only the former is acceptable. */
 	e = ERR_peek_last_error();
 	if (sk_X509_num(certs) == 0 ||
-	    (e != 0 && !(ERR_GET_LIB(e) == ERR_LIB_PEM &&
-	    ERR_GET_REASON(e) == PEM_R_NO_START_LINE))) {
+	    (e != 0 &&
+		!(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE))) {
 		r = SG_ERR_PARSE;
 		goto out;
 	}
@@ -376,8 +392,8 @@ dsse_ctx_init(EVP_MD_CTX *ctx, EVP_PKEY *pk, int sign)
 		return SG_ERR_CRYPTO;
 	if (kind == KEY_RSA &&
 	    (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-	    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, PSS_SALT_LEN) != 1 ||
-	    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1))
+		EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, PSS_SALT_LEN) != 1 ||
+		EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1))
 		return SG_ERR_CRYPTO;
 	return 0;
 }
@@ -386,8 +402,7 @@ dsse_ctx_init(EVP_MD_CTX *ctx, EVP_PKEY *pk, int sign)
 static const uint8_t empty_msg[1];
 
 int
-crypto_sign(EVP_PKEY *priv, const uint8_t *msg, size_t len,
-    uint8_t **ret_sig, size_t *ret_sig_len)
+crypto_sign(EVP_PKEY *priv, const uint8_t *msg, size_t len, uint8_t **ret_sig, size_t *ret_sig_len)
 {
 	int r = SG_ERR_INTERNAL;
 	EVP_MD_CTX *ctx = NULL;
@@ -430,8 +445,7 @@ out:
 }
 
 int
-crypto_verify(EVP_PKEY *pub, const uint8_t *msg, size_t len,
-    const uint8_t *sig, size_t sig_len)
+crypto_verify(EVP_PKEY *pub, const uint8_t *msg, size_t len, const uint8_t *sig, size_t sig_len)
 {
 	int r = SG_ERR_VERIFY;
 	EVP_MD_CTX *ctx = NULL;
@@ -456,8 +470,8 @@ out:
 }
 
 int
-crypto_dsse_sign(EVP_PKEY *priv, const char *type, const uint8_t *payload,
-    size_t payload_len, uint8_t **ret_sig, size_t *ret_sig_len)
+crypto_dsse_sign(EVP_PKEY *priv, const char *type, const uint8_t *payload, size_t payload_len,
+    uint8_t **ret_sig, size_t *ret_sig_len)
 {
 	int r = SG_ERR_INTERNAL;
 	uint8_t *pae = NULL;
@@ -474,8 +488,8 @@ out:
 }
 
 int
-crypto_dsse_verify(EVP_PKEY *pub, const char *type, const uint8_t *payload,
-    size_t payload_len, const uint8_t *sig, size_t sig_len)
+crypto_dsse_verify(EVP_PKEY *pub, const char *type, const uint8_t *payload, size_t payload_len,
+    const uint8_t *sig, size_t sig_len)
 {
 	int r = SG_ERR_INTERNAL;
 	uint8_t *pae = NULL;
@@ -520,8 +534,8 @@ digest_ctx_setup(EVP_PKEY_CTX *pctx, enum sg_mech mech)
 }
 
 int
-crypto_verify_digest(EVP_PKEY *pub, enum sg_mech mech,
-    const uint8_t digest[SHA256_LEN], const uint8_t *sig, size_t sig_len)
+crypto_verify_digest(EVP_PKEY *pub, enum sg_mech mech, const uint8_t digest[SHA256_LEN],
+    const uint8_t *sig, size_t sig_len)
 {
 	int r = SG_ERR_VERIFY;
 	EVP_PKEY_CTX *pctx = NULL;
@@ -532,7 +546,7 @@ crypto_verify_digest(EVP_PKEY *pub, enum sg_mech mech,
 	/* The mechanism must fit the key: no ECDSA mech on an RSA key, etc. */
 	if (!(mech == SG_MECH_ECDSA_SHA256 && kind == KEY_EC_P256) &&
 	    !((mech == SG_MECH_RSA_PKCS1_SHA256 || mech == SG_MECH_RSA_PSS_SHA256) &&
-	    kind == KEY_RSA))
+		kind == KEY_RSA))
 		goto out;
 	if ((pctx = EVP_PKEY_CTX_new_from_pkey(NULL, pub, NULL)) == NULL) {
 		r = SG_ERR_ALLOC;
@@ -559,8 +573,7 @@ crypto_sha256_fd(int fd, uint8_t ret[SHA256_LEN], uint64_t *ret_size)
 	unsigned int md_len = 0;
 	ssize_t n;
 
-	if ((buf = malloc(SHA256_FD_BUF_BYTES)) == NULL ||
-	    (ctx = EVP_MD_CTX_new()) == NULL) {
+	if ((buf = malloc(SHA256_FD_BUF_BYTES)) == NULL || (ctx = EVP_MD_CTX_new()) == NULL) {
 		r = SG_ERR_ALLOC;
 		goto out;
 	}
@@ -608,8 +621,8 @@ crypto_sha256(const void *buf, size_t len, uint8_t ret[SHA256_LEN])
 	 * no way to say so: the output is then all zeros (never left holding
 	 * stale bytes) and the failure is logged at debug.
 	 */
-	if (EVP_Digest(buf != NULL ? buf : (const void *)empty_msg, len, ret,
-	    NULL, EVP_sha256(), NULL) != 1) {
+	if (EVP_Digest(buf != NULL ? buf : (const void *)empty_msg, len, ret, NULL, EVP_sha256(),
+		NULL) != 1) {
 		memset(ret, 0, SHA256_LEN);
 		crypto_err(SG_ERR_CRYPTO);
 		log_debug("SHA-256 failed");

@@ -18,18 +18,18 @@
 
 /* Signature mechanisms of signing keys (docs/configuration.md "mechanism"). */
 enum sg_mech {
-	SG_MECH_ECDSA_SHA256 = 0,   /* "ecdsa-sha256": DER ECDSA-Sig-Value, P-256 */
-	SG_MECH_RSA_PKCS1_SHA256,   /* "rsa-pkcs1-sha256": PKCS#1 v1.5 over DigestInfo */
-	SG_MECH_RSA_PSS_SHA256,     /* "rsa-pss-sha256": MGF1-SHA-256, salt 32 */
+	SG_MECH_ECDSA_SHA256 = 0, /* "ecdsa-sha256": DER ECDSA-Sig-Value, P-256 */
+	SG_MECH_RSA_PKCS1_SHA256, /* "rsa-pkcs1-sha256": PKCS#1 v1.5 over DigestInfo */
+	SG_MECH_RSA_PSS_SHA256,   /* "rsa-pss-sha256": MGF1-SHA-256, salt 32 */
 };
 /* "ecdsa-sha256"...; "unknown" for a value outside the enum. */
 const char *sg_mech_name(enum sg_mech m);
 /* Exact, case-sensitive name.  0 or SG_ERR_PARSE (*ret untouched). */
 int sg_mech_parse(const char *name, enum sg_mech *ret) SG_MUST_CHECK;
 
-#define PUBKEY_FILE_MAX (64 * 1024)
+#define PUBKEY_FILE_MAX  (64 * 1024)
 #define PRIVKEY_FILE_MAX (64 * 1024)
-#define CERT_FILE_MAX (1024 * 1024)
+#define CERT_FILE_MAX    (1024 * 1024)
 
 /* PEM public key (SubjectPublicKeyInfo).  SG_ERR_NOT_FOUND, SG_ERR_PARSE,
  * SG_ERR_KEY_UNSUPPORTED (not EC P-256, Ed25519 or RSA >= 2048), and
@@ -43,11 +43,12 @@ int crypto_load_privkey(const char *path, EVP_PKEY **ret) SG_MUST_CHECK;
 /* PEM certificates, in file order.  SG_ERR_PARSE when none or when any
  * CERTIFICATE block is corrupt.  Caller frees with
  * sk_X509_pop_free(certs, X509_free). */
-int crypto_load_certs(const char *path, STACK_OF(X509) **ret) SG_MUST_CHECK;
+int crypto_load_certs(const char *path, STACK_OF(X509) * *ret) SG_MUST_CHECK;
 
 /* A certificate's notBefore and notAfter in seconds since the epoch.
  * SG_ERR_CRYPTO (unreadable times); the outputs are set only on success. */
-int crypto_cert_validity(const X509 *cert, int64_t *ret_not_before, int64_t *ret_not_after) SG_MUST_CHECK;
+int crypto_cert_validity(
+    const X509 *cert, int64_t *ret_not_before, int64_t *ret_not_after) SG_MUST_CHECK;
 
 /* Checks that pk is one of the key types DSSE signers may use (EC P-256
  * named curve, Ed25519, RSA >= 2048; not RSA-PSS-restricted keys);
@@ -63,24 +64,24 @@ int crypto_keyid(EVP_PKEY *pk, char ret[KEYID_LEN + 1]) SG_MUST_CHECK;
  * P-256/SHA-256 (DER), Ed25519 (pure), RSA-PSS SHA-256/MGF1-SHA-256/salt 32.
  * Caller frees *ret_sig.  SG_ERR_KEY_UNSUPPORTED, SG_ERR_CRYPTO,
  * SG_ERR_ALLOC, SG_ERR_INVALID_ARGUMENT (NULL msg with len > 0). */
-int crypto_sign(EVP_PKEY *priv, const uint8_t *msg, size_t len,
-    uint8_t **ret_sig, size_t *ret_sig_len) SG_MUST_CHECK;
+int crypto_sign(EVP_PKEY *priv, const uint8_t *msg, size_t len, uint8_t **ret_sig,
+    size_t *ret_sig_len) SG_MUST_CHECK;
 /* The matching check: 0 or SG_ERR_VERIFY (bad or truncated signature,
  * unsupported key, NULL arguments), SG_ERR_ALLOC only when out of memory. */
-int crypto_verify(EVP_PKEY *pub, const uint8_t *msg, size_t len,
-    const uint8_t *sig, size_t sig_len) SG_MUST_CHECK;
+int crypto_verify(EVP_PKEY *pub, const uint8_t *msg, size_t len, const uint8_t *sig,
+    size_t sig_len) SG_MUST_CHECK;
 
 /* Builds the PAE of (type, payload) and signs / verifies it (DSSE). */
-int crypto_dsse_sign(EVP_PKEY *priv, const char *type, const uint8_t *payload,
-    size_t payload_len, uint8_t **ret_sig, size_t *ret_sig_len) SG_MUST_CHECK;
-int crypto_dsse_verify(EVP_PKEY *pub, const char *type, const uint8_t *payload,
-    size_t payload_len, const uint8_t *sig, size_t sig_len) SG_MUST_CHECK;
+int crypto_dsse_sign(EVP_PKEY *priv, const char *type, const uint8_t *payload, size_t payload_len,
+    uint8_t **ret_sig, size_t *ret_sig_len) SG_MUST_CHECK;
+int crypto_dsse_verify(EVP_PKEY *pub, const char *type, const uint8_t *payload, size_t payload_len,
+    const uint8_t *sig, size_t sig_len) SG_MUST_CHECK;
 
 /* Verifies a raw-format signature (docs/protocol.md §4) over a SHA-256 digest with the
  * given mechanism, which must fit the key (ECDSA: EC P-256; RSA mechs: RSA
  * >= 2048).  0 or SG_ERR_VERIFY; SG_ERR_ALLOC only when out of memory. */
-int crypto_verify_digest(EVP_PKEY *pub, enum sg_mech mech,
-    const uint8_t digest[SHA256_LEN], const uint8_t *sig, size_t sig_len) SG_MUST_CHECK;
+int crypto_verify_digest(EVP_PKEY *pub, enum sg_mech mech, const uint8_t digest[SHA256_LEN],
+    const uint8_t *sig, size_t sig_len) SG_MUST_CHECK;
 
 /* The DER DigestInfo prefix of SHA-256 (RFC 8017 §9.2 note 1). */
 #define SHA256_DIGESTINFO_PREFIX_LEN 19

@@ -18,7 +18,7 @@
 #include "json.h"
 #include "util.h"
 
-#define PAE_PREFIX "DSSEv1"
+#define PAE_PREFIX       "DSSEv1"
 /* "DSSEv1" SP <len> SP <type> SP <len> SP <payload>: the parts other than
  * type and payload take at most 6 + 4 spaces + two decimal size_t (20
  * digits each). */
@@ -132,8 +132,8 @@ envelope_open(const void *buf, size_t len, cJSON **ret_root, unsigned *ret_flags
 		goto out;
 	/* Every "signatures" member counts, should the name be duplicated. */
 	for (c = root->child; c != NULL; c = c->next) {
-		if (c->string != NULL && strcmp(c->string, "signatures") == 0 &&
-		    cJSON_IsArray(c) && cJSON_GetArraySize(c) > ENVELOPE_SIGS_MAX)
+		if (c->string != NULL && strcmp(c->string, "signatures") == 0 && cJSON_IsArray(c) &&
+		    cJSON_GetArraySize(c) > ENVELOPE_SIGS_MAX)
 			goto out;
 	}
 	*ret_root = root;
@@ -188,7 +188,8 @@ envelope_parse(const void *buf, size_t len, struct dsse_envelope **ret)
 	}
 	if ((r = get_b64(root, "payload", 1, &env->payload, &env->payload_len)) != 0)
 		goto out;
-	cJSON_ArrayForEach(c, sigs) {
+	cJSON_ArrayForEach(c, sigs)
+	{
 		/* envelope_open() bounded the count. */
 		if (env->nsigs >= ENVELOPE_SIGS_MAX) {
 			r = SG_ERR_ENVELOPE_MALFORMED;
@@ -236,8 +237,8 @@ envelope_salvage_payload(const void *buf, size_t len, uint8_t **ret, size_t *ret
 	}
 	if (payload == NULL || !cJSON_IsString(payload) || payload->valuestring == NULL)
 		goto out;
-	if ((r = b64_decode(payload->valuestring, strlen(payload->valuestring), &out,
-	    &out_len)) != 0) {
+	if ((r = b64_decode(payload->valuestring, strlen(payload->valuestring), &out, &out_len)) !=
+	    0) {
 		if (r != SG_ERR_ALLOC)
 			r = SG_ERR_ENVELOPE_MALFORMED;
 		goto out;
@@ -253,16 +254,15 @@ out:
 }
 
 int
-dsse_pae(const char *type, const uint8_t *payload, size_t payload_len,
-    uint8_t **ret, size_t *ret_len)
+dsse_pae(
+    const char *type, const uint8_t *payload, size_t payload_len, uint8_t **ret, size_t *ret_len)
 {
 	char head[PAE_OVERHEAD_MAX + 1], mid[PAE_OVERHEAD_MAX + 1];
 	uint8_t *out = NULL;
 	size_t type_len, head_len, mid_len, total;
 	int n;
 
-	if (ret == NULL || ret_len == NULL || type == NULL ||
-	    (payload == NULL && payload_len > 0))
+	if (ret == NULL || ret_len == NULL || type == NULL || (payload == NULL && payload_len > 0))
 		return SG_ERR_INVALID_ARGUMENT;
 	*ret = NULL;
 	*ret_len = 0;
@@ -370,8 +370,8 @@ out:
 }
 
 int
-envelope_new(const char *type, const uint8_t *payload, size_t payload_len,
-    struct dsse_envelope **ret)
+envelope_new(
+    const char *type, const uint8_t *payload, size_t payload_len, struct dsse_envelope **ret)
 {
 	struct dsse_envelope *env = NULL;
 	size_t type_len;
@@ -386,8 +386,7 @@ envelope_new(const char *type, const uint8_t *payload, size_t payload_len,
 	if (type_len == 0 || type_len > ENVELOPE_TYPE_MAX)
 		return SG_ERR_INVALID_ARGUMENT;
 
-	if ((env = calloc(1, sizeof(*env))) == NULL ||
-	    (env->payload_type = strdup(type)) == NULL ||
+	if ((env = calloc(1, sizeof(*env))) == NULL || (env->payload_type = strdup(type)) == NULL ||
 	    (env->payload = malloc(payload_len > 0 ? payload_len : 1)) == NULL) {
 		r = SG_ERR_ALLOC;
 		goto out;
@@ -404,8 +403,8 @@ out:
 }
 
 int
-envelope_add_sig(struct dsse_envelope *env, const char *keyid,
-    const uint8_t *sig, size_t sig_len, const uint8_t *cert, size_t cert_len)
+envelope_add_sig(struct dsse_envelope *env, const char *keyid, const uint8_t *sig, size_t sig_len,
+    const uint8_t *cert, size_t cert_len)
 {
 	struct dsse_sig s = { 0 };
 	size_t keyid_len;

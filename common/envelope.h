@@ -17,31 +17,31 @@
 #include "err.h"
 
 #define ENVELOPE_MAX_BYTES (64 * 1024)
-#define ENVELOPE_SIGS_MAX 8
+#define ENVELOPE_SIGS_MAX  8
 #define ENVELOPE_KEYID_MAX 128 /* bytes of a keyid string */
-#define ENVELOPE_TYPE_MAX 128  /* bytes of a payloadType */
+#define ENVELOPE_TYPE_MAX  128 /* bytes of a payloadType */
 
-#define PAYLOAD_TYPE_JOB "application/vnd.signet.job+json"
-#define PAYLOAD_TYPE_RESULT "application/vnd.signet.result+json"
+#define PAYLOAD_TYPE_JOB      "application/vnd.signet.job+json"
+#define PAYLOAD_TYPE_RESULT   "application/vnd.signet.result+json"
 #define PAYLOAD_TYPE_APPROVAL "application/vnd.signet.approval+json"
 
 #define KEYID_PREFIX "sha256:"
-#define KEYID_LEN (7 + 64) /* "sha256:" + 64 lowercase hex, without NUL */
+#define KEYID_LEN    (7 + 64) /* "sha256:" + 64 lowercase hex, without NUL */
 
 struct dsse_sig {
-	char *keyid;     /* NUL-terminated, no embedded NUL */
-	uint8_t *sig;    /* decoded signature bytes */
+	char *keyid;  /* NUL-terminated, no embedded NUL */
+	uint8_t *sig; /* decoded signature bytes */
 	size_t sig_len;
-	uint8_t *cert;   /* decoded DER certificate, or NULL */
+	uint8_t *cert; /* decoded DER certificate, or NULL */
 	size_t cert_len;
 };
 
 struct dsse_envelope {
-	char *payload_type;       /* NUL-terminated */
-	uint8_t *payload;         /* decoded payload bytes (not NUL-terminated) */
+	char *payload_type; /* NUL-terminated */
+	uint8_t *payload;   /* decoded payload bytes (not NUL-terminated) */
 	size_t payload_len;
 	struct dsse_sig sigs[ENVELOPE_SIGS_MAX];
-	size_t nsigs;             /* 0..ENVELOPE_SIGS_MAX */
+	size_t nsigs; /* 0..ENVELOPE_SIGS_MAX */
 };
 
 /*
@@ -72,11 +72,12 @@ int envelope_parse(const void *buf, size_t len, struct dsse_envelope **ret) SG_M
  * and any escaped \u0000 in the text (cJSON cuts strings there, so a
  * payload holding one could be misread as a valid prefix).
  */
-int envelope_salvage_payload(const void *buf, size_t len, uint8_t **ret, size_t *ret_len) SG_MUST_CHECK;
+int envelope_salvage_payload(
+    const void *buf, size_t len, uint8_t **ret, size_t *ret_len) SG_MUST_CHECK;
 
 /* Builds the PAE bytes for (type, payload).  Caller frees *ret. */
-int dsse_pae(const char *type, const uint8_t *payload, size_t payload_len,
-    uint8_t **ret, size_t *ret_len) SG_MUST_CHECK;
+int dsse_pae(const char *type, const uint8_t *payload, size_t payload_len, uint8_t **ret,
+    size_t *ret_len) SG_MUST_CHECK;
 
 /* Serializes env as compact JSON (NUL-terminated, *ret_len without NUL).
  * Caller frees. */
@@ -87,8 +88,8 @@ int envelope_new(const char *type, const uint8_t *payload, size_t payload_len,
     struct dsse_envelope **ret) SG_MUST_CHECK;
 
 /* Appends a signature (copies keyid, sig and the optional cert). */
-int envelope_add_sig(struct dsse_envelope *env, const char *keyid,
-    const uint8_t *sig, size_t sig_len, const uint8_t *cert, size_t cert_len) SG_MUST_CHECK;
+int envelope_add_sig(struct dsse_envelope *env, const char *keyid, const uint8_t *sig,
+    size_t sig_len, const uint8_t *cert, size_t cert_len) SG_MUST_CHECK;
 
 void envelope_free(struct dsse_envelope *env);
 

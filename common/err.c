@@ -9,9 +9,7 @@ struct err_info {
 };
 
 #define SG_ERR_INFO_(name, c, s, t) [name##_I] = { c, s, t },
-static const struct err_info err_table[SG_ERR_COUNT_I] = {
-	SG_ERR_LIST(SG_ERR_INFO_)
-};
+static const struct err_info err_table[SG_ERR_COUNT_I] = { SG_ERR_LIST(SG_ERR_INFO_) };
 #undef SG_ERR_INFO_
 
 static const struct err_info *

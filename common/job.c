@@ -42,11 +42,26 @@
 #define JOB_TIME_MAX INT64_C(253402300799)
 
 static const char *const job_members[] = {
-	"v", "id", "created", "expires", "key", "format", "artifact", "ci", "ci_token", "note",
+	"v",
+	"id",
+	"created",
+	"expires",
+	"key",
+	"format",
+	"artifact",
+	"ci",
+	"ci_token",
+	"note",
 };
 static const char *const artifact_members[] = { "name", "sha256", "size" };
 static const char *const ci_members[] = {
-	"system", "project", "pipeline", "job", "commit", "ref", "url",
+	"system",
+	"project",
+	"pipeline",
+	"job",
+	"commit",
+	"ref",
+	"url",
 };
 static const char *const ci_systems[] = { "gitlab", "jenkins", "github", "local" };
 
@@ -169,8 +184,7 @@ parse_artifact(const cJSON *root, struct sg_artifact *a)
 	if (job_check_artifact_name(a->name, strlen(a->name)) != 0)
 		return SG_ERR_JOB_MALFORMED;
 	if (json_get_string(o, "sha256", &hex, &len) != 0 || len != SHA256_HEX_LEN ||
-	    !is_lower_hex(hex, SHA256_HEX_LEN) ||
-	    hex_decode(hex, len, a->sha256, SHA256_LEN) != 0)
+	    !is_lower_hex(hex, SHA256_HEX_LEN) || hex_decode(hex, len, a->sha256, SHA256_LEN) != 0)
 		return SG_ERR_JOB_MALFORMED;
 	memcpy(a->sha256_hex, hex, SHA256_HEX_LEN);
 	a->sha256_hex[SHA256_HEX_LEN] = '\0';
@@ -360,9 +374,8 @@ job_serialize(const struct sg_job *job, char **ret, size_t *ret_len)
 	*ret = NULL;
 	*ret_len = 0;
 	ci = &job->ci;
-	if (strnlen(job->id, sizeof(job->id)) != JOB_ID_LEN ||
-	    job->key == NULL || job->artifact.name == NULL ||
-	    (fmt = sg_format_name(job->format)) == NULL ||
+	if (strnlen(job->id, sizeof(job->id)) != JOB_ID_LEN || job->key == NULL ||
+	    job->artifact.name == NULL || (fmt = sg_format_name(job->format)) == NULL ||
 	    job->artifact.size >= ARTIFACT_SIZE_LIMIT)
 		return SG_ERR_INVALID_ARGUMENT;
 
@@ -386,8 +399,8 @@ job_serialize(const struct sg_job *job, char **ret, size_t *ret_len)
 	    (r = json_add_string(o, "sha256", hex)) != 0 ||
 	    (r = json_add_int(o, "size", (int64_t)job->artifact.size)) != 0)
 		goto out;
-	if (ci->system != NULL || ci->project != NULL || ci->pipeline != NULL ||
-	    ci->job != NULL || ci->commit != NULL || ci->ref != NULL || ci->url != NULL) {
+	if (ci->system != NULL || ci->project != NULL || ci->pipeline != NULL || ci->job != NULL ||
+	    ci->commit != NULL || ci->ref != NULL || ci->url != NULL) {
 		if ((o = cJSON_AddObjectToObject(root, "ci")) == NULL) {
 			r = SG_ERR_ALLOC;
 			goto out;
@@ -397,8 +410,7 @@ job_serialize(const struct sg_job *job, char **ret, size_t *ret_len)
 		    (r = add_opt(o, "pipeline", ci->pipeline)) != 0 ||
 		    (r = add_opt(o, "job", ci->job)) != 0 ||
 		    (r = add_opt(o, "commit", ci->commit)) != 0 ||
-		    (r = add_opt(o, "ref", ci->ref)) != 0 ||
-		    (r = add_opt(o, "url", ci->url)) != 0)
+		    (r = add_opt(o, "ref", ci->ref)) != 0 || (r = add_opt(o, "url", ci->url)) != 0)
 			goto out;
 	}
 	if ((r = add_opt(root, "ci_token", job->ci_token)) != 0 ||

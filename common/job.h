@@ -21,12 +21,12 @@
 #include "err.h"
 #include "util.h"
 
-#define JOB_ID_LEN 32            /* lowercase hex characters */
-#define JOB_KEY_MAX 128          /* bytes of a signing key name */
-#define ARTIFACT_NAME_MAX 200    /* bytes */
-#define CI_FIELD_MAX 512         /* bytes of each ci member */
-#define JOB_NOTE_MAX 256         /* bytes */
-#define JOB_CI_TOKEN_MAX 8192    /* bytes of ci_token (docs/protocol.md §3: at most 8 KiB) */
+#define JOB_ID_LEN          32   /* lowercase hex characters */
+#define JOB_KEY_MAX         128  /* bytes of a signing key name */
+#define ARTIFACT_NAME_MAX   200  /* bytes */
+#define CI_FIELD_MAX        512  /* bytes of each ci member */
+#define JOB_NOTE_MAX        256  /* bytes */
+#define JOB_CI_TOKEN_MAX    8192 /* bytes of ci_token (docs/protocol.md §3: at most 8 KiB) */
 #define ARTIFACT_SIZE_LIMIT ((uint64_t)1 << 53) /* sizes are below this */
 
 enum sg_format { SG_FORMAT_RAW = 0, SG_FORMAT_CMS = 1 };
@@ -37,7 +37,7 @@ const char *sg_format_name(enum sg_format f);
 int sg_format_parse(const char *name, enum sg_format *ret) SG_MUST_CHECK;
 
 struct sg_artifact {
-	char *name;                           /* 1..ARTIFACT_NAME_MAX bytes, checked */
+	char *name; /* 1..ARTIFACT_NAME_MAX bytes, checked */
 	uint8_t sha256[SHA256_LEN];
 	char sha256_hex[SHA256_HEX_LEN + 1];
 	uint64_t size;
@@ -55,9 +55,9 @@ struct sg_ci {
 };
 
 struct sg_job {
-	int v;                        /* always 1 after a successful parse */
+	int v; /* always 1 after a successful parse */
 	char id[JOB_ID_LEN + 1];
-	int64_t created;              /* seconds since the epoch */
+	int64_t created; /* seconds since the epoch */
 	int64_t expires;
 	char *key;
 	enum sg_format format;
@@ -68,7 +68,7 @@ struct sg_job {
 	 * it).  A bearer credential: never logged; job_free() wipes it.  NULL
 	 * when absent. */
 	char *ci_token;
-	char *note;                   /* NULL when absent */
+	char *note; /* NULL when absent */
 };
 
 /*

@@ -444,7 +444,8 @@ json_parse(const void *buf, size_t len, cJSON **ret_root, unsigned *ret_flags)
 		for (i = 0; i + 1 < len; i++) {
 			if (copy[i] != '\\')
 				continue;
-			if (copy[i + 1] == 'u' && len - i >= 6 && memcmp(copy + i + 2, "0000", 4) == 0)
+			if (copy[i + 1] == 'u' && len - i >= 6 &&
+			    memcmp(copy + i + 2, "0000", 4) == 0)
 				copy[i + 5] = '1';
 			i++; /* the escaped character */
 		}
@@ -478,8 +479,7 @@ out:
 }
 
 int
-json_check_members(const cJSON *obj, const char *const *allowed, size_t n,
-    const char **ret_unknown)
+json_check_members(const cJSON *obj, const char *const *allowed, size_t n, const char **ret_unknown)
 {
 	const cJSON *c;
 	size_t i;

@@ -17,14 +17,14 @@
 
 #include "err.h"
 
-#define JSON_DEPTH_MAX 16 /* nesting levels of arrays and objects */
-#define JSON_INT_MAX ((int64_t)1 << 53) /* integers are below this */
+#define JSON_DEPTH_MAX 16                 /* nesting levels of arrays and objects */
+#define JSON_INT_MAX   ((int64_t)1 << 53) /* integers are below this */
 
 /* Facts found by json_parse() that are valid JSON but that signet refuses
  * at the model level. */
 #define JSON_F_NUL_ESCAPE 0x1 /* a string holds an escaped \u0000 */
-#define JSON_F_CONTROL 0x2    /* a string holds an escaped control char (< 0x20 or 0x7f) */
-#define JSON_F_DUPLICATE 0x4  /* some object has a member name twice */
+#define JSON_F_CONTROL    0x2 /* a string holds an escaped control char (< 0x20 or 0x7f) */
+#define JSON_F_DUPLICATE  0x4 /* some object has a member name twice */
 
 /*
  * Parses exactly len bytes (no NUL needed) as one JSON text.  SG_ERR_PARSE
@@ -41,8 +41,8 @@ int json_parse(const void *buf, size_t len, cJSON **ret_root, unsigned *ret_flag
  * Returns 0, or SG_ERR_NOT_FOUND with *ret_unknown pointing at the first
  * unknown name (borrowed from obj).  obj must be an object.
  */
-int json_check_members(const cJSON *obj, const char *const *allowed, size_t n,
-    const char **ret_unknown) SG_MUST_CHECK;
+int json_check_members(
+    const cJSON *obj, const char *const *allowed, size_t n, const char **ret_unknown) SG_MUST_CHECK;
 
 /* Case-sensitive member lookup; NULL when absent or obj is not an object. */
 const cJSON *json_get(const cJSON *obj, const char *name);
@@ -54,11 +54,13 @@ const cJSON *json_get(const cJSON *obj, const char *name);
  * their byte length (json_parse() guarantees no embedded NUL unless
  * JSON_F_NUL_ESCAPE was reported, in which case treat strings as invalid).
  */
-int json_get_string(const cJSON *obj, const char *name, const char **ret, size_t *ret_len) SG_MUST_CHECK;
+int json_get_string(
+    const cJSON *obj, const char *name, const char **ret, size_t *ret_len) SG_MUST_CHECK;
 /* Integer in [min, max]: a JSON number without fraction or exponent part is
  * not checked (cJSON does not keep the lexeme), but the value must be
  * integral and within range. */
-int json_get_int(const cJSON *obj, const char *name, int64_t min, int64_t max, int64_t *ret) SG_MUST_CHECK;
+int json_get_int(
+    const cJSON *obj, const char *name, int64_t min, int64_t max, int64_t *ret) SG_MUST_CHECK;
 int json_get_bool(const cJSON *obj, const char *name, int *ret) SG_MUST_CHECK;
 int json_get_object(const cJSON *obj, const char *name, const cJSON **ret) SG_MUST_CHECK;
 int json_get_array(const cJSON *obj, const char *name, const cJSON **ret) SG_MUST_CHECK;

@@ -36,16 +36,16 @@
 #include "sgtime.h"
 #include "util.h"
 
-#define SHOW_MAX 72           /* bytes of an untrusted value quoted in a message */
-#define P256_COORD_BYTES 32   /* x, y and each of R, S */
-#define ES256_SIG_BYTES (2 * P256_COORD_BYTES)
+#define SHOW_MAX         72 /* bytes of an untrusted value quoted in a message */
+#define P256_COORD_BYTES 32 /* x, y and each of R, S */
+#define ES256_SIG_BYTES  (2 * P256_COORD_BYTES)
 #define NUMERIC_DATE_MAX (JSON_INT_MAX - 1)
 
 /* One key of a set. */
 struct jwk {
 	char *kid;
-	int is_ec;                /* EC P-256 (ES256); else RSA (RS256) */
-	int bits;                 /* of the modulus or the curve */
+	int is_ec; /* EC P-256 (ES256); else RSA (RS256) */
+	int bits;  /* of the modulus or the curve */
 	EVP_PKEY *pk;
 };
 
@@ -199,7 +199,7 @@ pkey_fromdata(const char *type, OSSL_PARAM_BLD *bld, EVP_PKEY **ret)
 	*ret = pk;
 	pk = NULL;
 	r = 0;
- out:
+out:
 	EVP_PKEY_CTX_free(check);
 	EVP_PKEY_CTX_free(ctx);
 	EVP_PKEY_free(pk);
@@ -254,7 +254,7 @@ jwk_rsa(const cJSON *o, struct jwk *k, char *why, size_t whylen)
 		goto out;
 	}
 	r = 0;
- out:
+out:
 	OSSL_PARAM_BLD_free(bld);
 	BN_free(n);
 	BN_free(e);
@@ -291,10 +291,10 @@ jwk_ec(const cJSON *o, struct jwk *k, char *why, size_t whylen)
 	k->is_ec = 1;
 	r = SG_ERR_ALLOC;
 	if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
-	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, SN_X9_62_prime256v1,
-	        0) != 1 ||
-	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point,
-	        sizeof(point)) != 1)
+	    OSSL_PARAM_BLD_push_utf8_string(
+		bld, OSSL_PKEY_PARAM_GROUP_NAME, SN_X9_62_prime256v1, 0) != 1 ||
+	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point)) !=
+		1)
 		goto out;
 	if ((r = pkey_fromdata("EC", bld, &k->pk)) != 0) {
 		if (r != SG_ERR_ALLOC)
@@ -302,7 +302,7 @@ jwk_ec(const cJSON *o, struct jwk *k, char *why, size_t whylen)
 		goto out;
 	}
 	r = 0;
- out:
+out:
 	OSSL_PARAM_BLD_free(bld);
 	free(x);
 	free(y);
@@ -313,7 +313,8 @@ jwk_ec(const cJSON *o, struct jwk *k, char *why, size_t whylen)
 static int
 jwk_parse(const cJSON *o, struct jwk *k, char *why, size_t whylen)
 {
-	static const char *const private_members[] = { "d", "p", "q", "dp", "dq", "qi", "oth", "k" };
+	static const char *const private_members[] = { "d", "p", "q", "dp", "dq", "qi", "oth",
+		"k" };
 	const char *kid, *kty, *s;
 	size_t len, i;
 	int r;
@@ -331,8 +332,10 @@ jwk_parse(const cJSON *o, struct jwk *k, char *why, size_t whylen)
 		return SG_ERR_ALLOC;
 	for (i = 0; i < nitems(private_members); i++) {
 		if (json_get(o, private_members[i]) != NULL) {
-			snprintf(why, whylen, "private key member \"%s\": the file must hold public "
-			    "keys only", private_members[i]);
+			snprintf(why, whylen,
+			    "private key member \"%s\": the file must hold public "
+			    "keys only",
+			    private_members[i]);
 			return SG_ERR_PARSE;
 		}
 	}
@@ -377,8 +380,8 @@ jwks_parse(const void *buf, size_t len, struct jwks **ret, char *errbuf, size_t 
 	}
 	if ((r = json_parse(buf, len, &root, &flags)) != 0) {
 		if (r != SG_ERR_ALLOC) {
-			errbuf_set(errbuf, errlen, "not JSON (UTF-8, at most %d levels)",
-			    JSON_DEPTH_MAX);
+			errbuf_set(
+			    errbuf, errlen, "not JSON (UTF-8, at most %d levels)", JSON_DEPTH_MAX);
 			r = SG_ERR_PARSE;
 		}
 		goto out;
@@ -401,7 +404,8 @@ jwks_parse(const void *buf, size_t len, struct jwks **ret, char *errbuf, size_t 
 	if ((set = calloc(1, sizeof(*set))) == NULL ||
 	    (set->keys = calloc(n, sizeof(*set->keys))) == NULL)
 		goto out;
-	cJSON_ArrayForEach(it, arr) {
+	cJSON_ArrayForEach(it, arr)
+	{
 		struct jwk *k = &set->keys[i];
 
 		set->n = i + 1; /* freed with the set from here on */
@@ -416,8 +420,9 @@ jwks_parse(const void *buf, size_t len, struct jwks **ret, char *errbuf, size_t 
 		}
 		for (j = 0; j < i; j++) {
 			if (strcmp(set->keys[j].kid, k->kid) == 0) {
-				errbuf_set(errbuf, errlen, "keys[%zu]: kid \"%s\" also names keys[%zu]",
-				    i, show(k->kid, kidbuf), j);
+				errbuf_set(errbuf, errlen,
+				    "keys[%zu]: kid \"%s\" also names keys[%zu]", i,
+				    show(k->kid, kidbuf), j);
 				r = SG_ERR_PARSE;
 				goto out;
 			}
@@ -427,7 +432,7 @@ jwks_parse(const void *buf, size_t len, struct jwks **ret, char *errbuf, size_t 
 	*ret = set;
 	set = NULL;
 	r = 0;
- out:
+out:
 	jwks_free(set);
 	cJSON_Delete(root);
 	return r;
@@ -475,8 +480,8 @@ jwks_find(const struct jwks *set, const char *kid)
  * SG_ERR_ALLOC.
  */
 static int
-verify_signature(const struct jwk *k, const uint8_t *msg, size_t msg_len, const uint8_t *sig,
-    size_t sig_len)
+verify_signature(
+    const struct jwk *k, const uint8_t *msg, size_t msg_len, const uint8_t *sig, size_t sig_len)
 {
 	EVP_MD_CTX *mctx = NULL;
 	ECDSA_SIG *es = NULL;
@@ -508,7 +513,7 @@ verify_signature(const struct jwk *k, const uint8_t *msg, size_t msg_len, const 
 	    EVP_DigestVerify(mctx, sig, sig_len, msg, msg_len) != 1)
 		goto out;
 	r = 0;
- out:
+out:
 	EVP_MD_CTX_free(mctx);
 	OPENSSL_free(der);
 	ECDSA_SIG_free(es);
@@ -563,8 +568,10 @@ claim_text(const cJSON *c, const char *name, char **ret, struct jwt_error *err)
 	if (r != 0)
 		return refuse(err, JWT_FAULT_CLAIMS, "claim %s is not a string", name);
 	if (len > JWT_CLAIM_MAX || !json_text_ok(s, len))
-		return refuse(err, JWT_FAULT_CLAIMS, "claim %s: over %d bytes, or control "
-		    "characters", name, JWT_CLAIM_MAX);
+		return refuse(err, JWT_FAULT_CLAIMS,
+		    "claim %s: over %d bytes, or control "
+		    "characters",
+		    name, JWT_CLAIM_MAX);
 	if (len == 0)
 		return 0;
 	if ((*ret = xstrdup(s)) == NULL)
@@ -625,15 +632,15 @@ map_claims(const cJSON *c, enum jwt_kind kind, struct jwt_claims *cl, struct jwt
 		    (r = claim_text(c, "run_id", &cl->pipeline, err)) != 0)
 			goto out;
 		if (ref != NULL && strncmp(ref, "refs/", 5) != 0) {
-			r = refuse(err, JWT_FAULT_CLAIMS, "claim ref \"%s\" does not start with refs/",
-			    show(ref, show_ref));
+			r = refuse(err, JWT_FAULT_CLAIMS,
+			    "claim ref \"%s\" does not start with refs/", show(ref, show_ref));
 			goto out;
 		}
 		cl->ref = ref;
 		ref = NULL;
 	}
 	r = 0;
- out:
+out:
 	free(ref);
 	free(ref_type);
 	return r;
@@ -649,7 +656,8 @@ check_audience(const cJSON *c, const struct jwt_issuer *is, struct jwt_error *er
 
 	show(is->audience, want);
 	if (aud == NULL)
-		return refuse(err, JWT_FAULT_AUDIENCE, "no aud claim (audience \"%s\" wanted)", want);
+		return refuse(
+		    err, JWT_FAULT_AUDIENCE, "no aud claim (audience \"%s\" wanted)", want);
 	if (cJSON_IsString(aud) && aud->valuestring != NULL) {
 		if (strcmp(aud->valuestring, is->audience) == 0)
 			return 0;
@@ -658,13 +666,18 @@ check_audience(const cJSON *c, const struct jwt_issuer *is, struct jwt_error *er
 	}
 	n = cJSON_IsArray(aud) ? cJSON_GetArraySize(aud) : 0;
 	if (n < 1 || n > JWT_AUD_MAX)
-		return refuse(err, JWT_FAULT_AUDIENCE, "aud is not a string or an array of 1 to %d "
-		    "strings", JWT_AUD_MAX);
-	cJSON_ArrayForEach(it, aud) {
+		return refuse(err, JWT_FAULT_AUDIENCE,
+		    "aud is not a string or an array of 1 to %d "
+		    "strings",
+		    JWT_AUD_MAX);
+	cJSON_ArrayForEach(it, aud)
+	{
 		if (!cJSON_IsString(it) || it->valuestring == NULL)
-			return refuse(err, JWT_FAULT_AUDIENCE, "aud holds a value that is not a string");
+			return refuse(
+			    err, JWT_FAULT_AUDIENCE, "aud holds a value that is not a string");
 	}
-	cJSON_ArrayForEach(it, aud) {
+	cJSON_ArrayForEach(it, aud)
+	{
 		if (strcmp(it->valuestring, is->audience) == 0)
 			return 0;
 	}
@@ -693,8 +706,10 @@ check_times(const cJSON *c, int64_t now, int64_t *ret_exp, struct jwt_error *err
 	/* Differences through uint64_t, as in job_check_time(): no overflow. */
 	if (has_nbf && nbf > now && (uint64_t)nbf - (uint64_t)now > JWT_CLOCK_SKEW_S) {
 		sgtime_format(nbf, when);
-		return refuse(err, JWT_FAULT_NOT_YET_VALID, "not valid before %s (more than %d s "
-		    "ahead)", when, JWT_CLOCK_SKEW_S);
+		return refuse(err, JWT_FAULT_NOT_YET_VALID,
+		    "not valid before %s (more than %d s "
+		    "ahead)",
+		    when, JWT_CLOCK_SKEW_S);
 	}
 	if (has_iat && iat > now && (uint64_t)iat - (uint64_t)now > JWT_CLOCK_SKEW_S) {
 		sgtime_format(iat, when);
@@ -718,8 +733,8 @@ split_decode(const char *token, size_t len, uint8_t *parts[3], size_t lens[3],
 	starts[0] = 0;
 	for (k = 0; k < 2; k++) {
 		if ((dot = memchr(token + starts[k], '.', len - starts[k])) == NULL)
-			return refuse(err, JWT_FAULT_FORM, "not a compact JWS: %zu parts, 3 wanted",
-			    k + 1);
+			return refuse(
+			    err, JWT_FAULT_FORM, "not a compact JWS: %zu parts, 3 wanted", k + 1);
 		ends[k] = (size_t)(dot - token);
 		starts[k + 1] = ends[k] + 1;
 	}
@@ -733,16 +748,19 @@ split_decode(const char *token, size_t len, uint8_t *parts[3], size_t lens[3],
 		if (r == SG_ERR_ALLOC)
 			return r;
 		if (r != 0)
-			return refuse(err, JWT_FAULT_FORM, "the %s is not base64url without padding",
-			    k == 0 ? "header" : k == 1 ? "claims part" : "signature");
+			return refuse(err, JWT_FAULT_FORM,
+			    "the %s is not base64url without padding",
+			    k == 0       ? "header"
+				: k == 1 ? "claims part"
+					 : "signature");
 	}
 	*ret_signed_len = ends[1];
 	return 0;
 }
 
 int
-jwt_verify(const char *token, size_t len, const struct jwt_issuer *issuers, size_t n,
-    int64_t now, struct jwt_claims **ret, struct jwt_error *err)
+jwt_verify(const char *token, size_t len, const struct jwt_issuer *issuers, size_t n, int64_t now,
+    struct jwt_claims **ret, struct jwt_error *err)
 {
 	struct jwt_claims *cl = NULL;
 	const struct jwt_issuer *is = NULL;
@@ -771,8 +789,9 @@ jwt_verify(const char *token, size_t len, const struct jwt_issuer *issuers, size
 		goto out;
 	if (lens[0] > JWT_HEADER_MAX_BYTES || lens[1] > JWT_CLAIMS_MAX_BYTES ||
 	    lens[2] > JWT_SIGNATURE_MAX_BYTES) {
-		r = refuse(&e, JWT_FAULT_SIZE, "header, claims or signature over %d, %d or %d bytes",
-		    JWT_HEADER_MAX_BYTES, JWT_CLAIMS_MAX_BYTES, JWT_SIGNATURE_MAX_BYTES);
+		r = refuse(&e, JWT_FAULT_SIZE,
+		    "header, claims or signature over %d, %d or %d bytes", JWT_HEADER_MAX_BYTES,
+		    JWT_CLAIMS_MAX_BYTES, JWT_SIGNATURE_MAX_BYTES);
 		goto out;
 	}
 	/* 4 */
@@ -791,13 +810,14 @@ jwt_verify(const char *token, size_t len, const struct jwt_issuer *issuers, size
 	} else if (strcmp(alg, "ES256") == 0) {
 		es256 = 1;
 	} else {
-		r = refuse(&e, JWT_FAULT_ALG, "alg \"%s\" refused (RS256 or ES256 only)",
-		    show(alg, buf1));
+		r = refuse(
+		    &e, JWT_FAULT_ALG, "alg \"%s\" refused (RS256 or ES256 only)", show(alg, buf1));
 		goto out;
 	}
 	/* 6 */
 	if (json_get(h, "crit") != NULL) {
-		r = refuse(&e, JWT_FAULT_CRIT, "the header names crit extensions; none is "
+		r = refuse(&e, JWT_FAULT_CRIT,
+		    "the header names crit extensions; none is "
 		    "understood");
 		goto out;
 	}
@@ -808,14 +828,15 @@ jwt_verify(const char *token, size_t len, const struct jwt_issuer *issuers, size
 		goto out;
 	}
 	if (json_get_string(h, "kid", &kid, &slen) != 0 || !kid_ok(kid, slen)) {
-		r = refuse(&e, JWT_FAULT_HEADER, "no kid of 1 to %d printable ASCII bytes",
-		    JWT_KID_MAX);
+		r = refuse(
+		    &e, JWT_FAULT_HEADER, "no kid of 1 to %d printable ASCII bytes", JWT_KID_MAX);
 		goto out;
 	}
 	/* 8 */
 	if ((r = parse_object(parts[1], lens[1], &c)) != 0) {
 		if (r != SG_ERR_ALLOC)
-			r = refuse(&e, JWT_FAULT_CLAIMS, "the claims are not a strict JSON object "
+			r = refuse(&e, JWT_FAULT_CLAIMS,
+			    "the claims are not a strict JSON object "
 			    "(a duplicate claim name, an escaped NUL, not UTF-8 ...)");
 		goto out;
 	}
@@ -829,8 +850,8 @@ jwt_verify(const char *token, size_t len, const struct jwt_issuer *issuers, size
 			is = &issuers[i];
 	}
 	if (is == NULL) {
-		r = refuse(&e, JWT_FAULT_ISSUER, "iss \"%s\" is not a configured issuer",
-		    show(iss, buf1));
+		r = refuse(
+		    &e, JWT_FAULT_ISSUER, "iss \"%s\" is not a configured issuer", show(iss, buf1));
 		goto out;
 	}
 	/* 10 */
@@ -846,11 +867,13 @@ jwt_verify(const char *token, size_t len, const struct jwt_issuer *issuers, size
 		goto out;
 	}
 	/* 12: over the header and claims as they were sent. */
-	if ((r = verify_signature(key, (const uint8_t *)token, signed_len, parts[2],
-	        lens[2])) != 0) {
+	if ((r = verify_signature(key, (const uint8_t *)token, signed_len, parts[2], lens[2])) !=
+	    0) {
 		if (r != SG_ERR_ALLOC)
-			r = refuse(&e, JWT_FAULT_SIGNATURE, "signature does not verify with key \"%s\" "
-			    "of issuer %s", show(kid, buf1), show(is->name, buf2));
+			r = refuse(&e, JWT_FAULT_SIGNATURE,
+			    "signature does not verify with key \"%s\" "
+			    "of issuer %s",
+			    show(kid, buf1), show(is->name, buf2));
 		goto out;
 	}
 	/* 13 */
@@ -873,7 +896,7 @@ jwt_verify(const char *token, size_t len, const struct jwt_issuer *issuers, size
 	*ret = cl;
 	cl = NULL;
 	r = 0;
- out:
+out:
 	if (r == SG_ERR_POLICY_CI_TOKEN)
 		*err = e;
 	jwt_claims_free(cl);

@@ -72,22 +72,22 @@
 
 #include "err.h"
 
-#define JWT_TOKEN_MAX_BYTES 8192      /* a whole token (docs/protocol.md §3: ci_token <= 8 KiB) */
-#define JWT_HEADER_MAX_BYTES 1024     /* the decoded JOSE header */
-#define JWT_CLAIMS_MAX_BYTES 6144     /* the decoded claims set (3/4 of a token) */
-#define JWT_SIGNATURE_MAX_BYTES 1024  /* the decoded signature (RSA of 8192 bits) */
-#define JWT_KID_MAX 256               /* bytes of a key id */
-#define JWT_CLAIM_MAX 512             /* bytes of each claim that policy reads */
-#define JWT_AUD_MAX 16                /* entries of an "aud" array */
-#define JWT_ISSUER_MAX 512            /* bytes of a configured issuer or audience */
-#define JWT_CLOCK_SKEW_S 60           /* nbf and iat may be this far ahead */
-#define JWT_WHY_MAX 256               /* bytes of a refusal's message, NUL included */
+#define JWT_TOKEN_MAX_BYTES     8192 /* a whole token (docs/protocol.md §3: ci_token <= 8 KiB) */
+#define JWT_HEADER_MAX_BYTES    1024 /* the decoded JOSE header */
+#define JWT_CLAIMS_MAX_BYTES    6144 /* the decoded claims set (3/4 of a token) */
+#define JWT_SIGNATURE_MAX_BYTES 1024 /* the decoded signature (RSA of 8192 bits) */
+#define JWT_KID_MAX             256  /* bytes of a key id */
+#define JWT_CLAIM_MAX           512  /* bytes of each claim that policy reads */
+#define JWT_AUD_MAX             16   /* entries of an "aud" array */
+#define JWT_ISSUER_MAX          512  /* bytes of a configured issuer or audience */
+#define JWT_CLOCK_SKEW_S        60   /* nbf and iat may be this far ahead */
+#define JWT_WHY_MAX             256  /* bytes of a refusal's message, NUL included */
 
-#define JWKS_MAX_BYTES (64 * 1024)    /* a JWK Set document */
-#define JWKS_KEYS_MAX 32              /* keys in one JWK Set */
-#define JWKS_RSA_BITS_MIN 2048
-#define JWKS_RSA_BITS_MAX 8192
-#define JWKS_RSA_E_MAX_BYTES 8        /* bytes of an RSA public exponent */
+#define JWKS_MAX_BYTES       (64 * 1024) /* a JWK Set document */
+#define JWKS_KEYS_MAX        32          /* keys in one JWK Set */
+#define JWKS_RSA_BITS_MIN    2048
+#define JWKS_RSA_BITS_MAX    8192
+#define JWKS_RSA_E_MAX_BYTES 8 /* bytes of an RSA public exponent */
 
 /* Whose claims a token carries (the mapping table above). */
 enum jwt_kind { JWT_KIND_GITLAB = 0, JWT_KIND_GITHUB = 1 };
@@ -121,8 +121,8 @@ struct jwks;
  * bits; at least 2048"); SG_ERR_LIMIT for more than JWKS_MAX_BYTES;
  * SG_ERR_ALLOC.  *ret is set only on success.
  */
-int jwks_parse(const void *buf, size_t len, struct jwks **ret, char *errbuf, size_t errlen)
-    SG_MUST_CHECK;
+int jwks_parse(
+    const void *buf, size_t len, struct jwks **ret, char *errbuf, size_t errlen) SG_MUST_CHECK;
 
 /* Keys in the set. */
 size_t jwks_count(const struct jwks *k);
@@ -131,9 +131,9 @@ void jwks_free(struct jwks *k);
 
 /* A configured issuer (borrowed strings and keys, for one call). */
 struct jwt_issuer {
-	const char *name;             /* the configuration's name for it, for messages */
-	const char *issuer;           /* the exact "iss" its tokens carry */
-	const char *audience;         /* what "aud" must hold */
+	const char *name;     /* the configuration's name for it, for messages */
+	const char *issuer;   /* the exact "iss" its tokens carry */
+	const char *audience; /* what "aud" must hold */
 	enum jwt_kind kind;
 	const struct jwks *keys;
 };
@@ -166,17 +166,17 @@ struct jwt_error {
 /* The verified claims that policy uses.  Strings are owned (NULL when the
  * token has no such claim); jwt_claims_free() releases them. */
 struct jwt_claims {
-	char *issuer_name;            /* the configured issuer's name */
-	char *issuer;                 /* iss (equal to the configured issuer) */
+	char *issuer_name; /* the configured issuer's name */
+	char *issuer;      /* iss (equal to the configured issuer) */
 	enum jwt_kind kind;
-	char *subject;                /* sub */
-	char *project;                /* see the table above */
-	char *ref;                    /* "refs/heads/..." or "refs/tags/..." (GitLab) */
-	int ref_protected;            /* 1 only when the token says so */
+	char *subject;     /* sub */
+	char *project;     /* see the table above */
+	char *ref;         /* "refs/heads/..." or "refs/tags/..." (GitLab) */
+	int ref_protected; /* 1 only when the token says so */
 	char *pipeline;
 	char *environment;
 	char *jti;
-	int64_t exp;                  /* seconds since the epoch */
+	int64_t exp; /* seconds since the epoch */
 };
 
 /*

@@ -20,10 +20,10 @@
 #include "sgtime.h"
 
 #define LOG_IDENT_MAX_BYTES 64
-#define LOG_MSG_MAX_BYTES 2048
-#define LOG_ELLIPSIS_LEN 3 /* "..." marks a cut */
+#define LOG_MSG_MAX_BYTES   2048
+#define LOG_ELLIPSIS_LEN    3 /* "..." marks a cut */
 /* Worst case: every message byte escaped to 6 bytes, plus the rest. */
-#define LOG_LINE_MAX_BYTES (6 * LOG_MSG_MAX_BYTES + 1024)
+#define LOG_LINE_MAX_BYTES  (6 * LOG_MSG_MAX_BYTES + 1024)
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static char log_ident[LOG_IDENT_MAX_BYTES] = "signet";

@@ -35,13 +35,13 @@ void sg_log(enum log_level level, const char *func, int r, const char *fmt, ...)
  */
 char *log_escape(const char *s, size_t len, char *out, size_t outsz);
 
-#define log_error(...) sg_log(LOG_LEVEL_ERROR, __func__, 0, __VA_ARGS__)
-#define log_warn(...) sg_log(LOG_LEVEL_WARN, __func__, 0, __VA_ARGS__)
-#define log_info(...) sg_log(LOG_LEVEL_INFO, __func__, 0, __VA_ARGS__)
-#define log_debug(...) sg_log(LOG_LEVEL_DEBUG, __func__, 0, __VA_ARGS__)
+#define log_error(...)      sg_log(LOG_LEVEL_ERROR, __func__, 0, __VA_ARGS__)
+#define log_warn(...)       sg_log(LOG_LEVEL_WARN, __func__, 0, __VA_ARGS__)
+#define log_info(...)       sg_log(LOG_LEVEL_INFO, __func__, 0, __VA_ARGS__)
+#define log_debug(...)      sg_log(LOG_LEVEL_DEBUG, __func__, 0, __VA_ARGS__)
 /* The _r variants append ": <sg_strerror(r)>". */
 #define log_error_r(r, ...) sg_log(LOG_LEVEL_ERROR, __func__, (r), __VA_ARGS__)
-#define log_warn_r(r, ...) sg_log(LOG_LEVEL_WARN, __func__, (r), __VA_ARGS__)
+#define log_warn_r(r, ...)  sg_log(LOG_LEVEL_WARN, __func__, (r), __VA_ARGS__)
 #define log_debug_r(r, ...) sg_log(LOG_LEVEL_DEBUG, __func__, (r), __VA_ARGS__)
 
 #endif

@@ -42,8 +42,8 @@
  * for the callers that can report it.
  */
 static int
-hash_prefixed(uint8_t prefix, const void *a, size_t alen, const void *b, size_t blen,
-    uint8_t ret[SHA256_LEN])
+hash_prefixed(
+    uint8_t prefix, const void *a, size_t alen, const void *b, size_t blen, uint8_t ret[SHA256_LEN])
 {
 	EVP_MD_CTX *ctx = NULL;
 	unsigned int mdlen = 0;
@@ -74,8 +74,8 @@ merkle_leaf_hash(const void *record, size_t len, uint8_t ret[SHA256_LEN])
 }
 
 void
-merkle_node_hash(const uint8_t left[SHA256_LEN], const uint8_t right[SHA256_LEN],
-    uint8_t ret[SHA256_LEN])
+merkle_node_hash(
+    const uint8_t left[SHA256_LEN], const uint8_t right[SHA256_LEN], uint8_t ret[SHA256_LEN])
 {
 	(void)hash_prefixed(NODE_PREFIX, left, SHA256_LEN, right, SHA256_LEN, ret);
 }
@@ -393,8 +393,8 @@ subproof(const uint8_t (*leaves)[SHA256_LEN], uint64_t m, uint64_t n, int b,
 }
 
 int
-merkle_consistency_proof(const uint8_t (*leaves)[SHA256_LEN], uint64_t size1,
-    uint64_t size2, uint8_t ret_proof[MERKLE_PROOF_MAX][SHA256_LEN], size_t *ret_nproof)
+merkle_consistency_proof(const uint8_t (*leaves)[SHA256_LEN], uint64_t size1, uint64_t size2,
+    uint8_t ret_proof[MERKLE_PROOF_MAX][SHA256_LEN], size_t *ret_nproof)
 {
 	uint8_t proof[MERKLE_PROOF_MAX][SHA256_LEN];
 	size_t np = 0;
@@ -405,8 +405,7 @@ merkle_consistency_proof(const uint8_t (*leaves)[SHA256_LEN], uint64_t size1,
 		return SG_ERR_INVALID_ARGUMENT;
 	/* PROOF is defined for 0 < m < n; the edges have the empty proof that
 	 * merkle_verify_consistency() expects. */
-	if (size1 > 0 && size1 < size2 &&
-	    (r = subproof(leaves, size1, size2, 1, proof, &np)) != 0)
+	if (size1 > 0 && size1 < size2 && (r = subproof(leaves, size1, size2, 1, proof, &np)) != 0)
 		return r;
 	memcpy(ret_proof, proof, np * SHA256_LEN);
 	*ret_nproof = np;

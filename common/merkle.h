@@ -22,7 +22,7 @@
 #include "util.h"
 
 #define MERKLE_MAX_HEIGHT 64
-#define MERKLE_PROOF_MAX MERKLE_MAX_HEIGHT
+#define MERKLE_PROOF_MAX  MERKLE_MAX_HEIGHT
 
 struct merkle_tree {
 	uint64_t size;                                /* leaves so far */
@@ -33,8 +33,8 @@ struct merkle_tree {
 };
 
 void merkle_leaf_hash(const void *record, size_t len, uint8_t ret[SHA256_LEN]);
-void merkle_node_hash(const uint8_t left[SHA256_LEN], const uint8_t right[SHA256_LEN],
-    uint8_t ret[SHA256_LEN]);
+void merkle_node_hash(
+    const uint8_t left[SHA256_LEN], const uint8_t right[SHA256_LEN], uint8_t ret[SHA256_LEN]);
 
 /* An empty tree. */
 void merkle_init(struct merkle_tree *t);
@@ -60,8 +60,8 @@ void merkle_root(const struct merkle_tree *t, uint8_t ret[SHA256_LEN]);
  * SG_ERR_VERIFY (index >= size, a proof of the wrong length, a mismatch).
  */
 int merkle_verify_inclusion(const uint8_t leaf[SHA256_LEN], uint64_t index, uint64_t size,
-    const uint8_t (*proof)[SHA256_LEN], size_t nproof, const uint8_t root[SHA256_LEN])
-    SG_MUST_CHECK;
+    const uint8_t (*proof)[SHA256_LEN], size_t nproof,
+    const uint8_t root[SHA256_LEN]) SG_MUST_CHECK;
 
 /*
  * RFC 9162 §2.1.4.2: checks that the tree (size2, root2) extends the tree
@@ -70,8 +70,8 @@ int merkle_verify_inclusion(const uint8_t leaf[SHA256_LEN], uint64_t index, uint
  * empty proof and equal roots.  0 or SG_ERR_VERIFY.
  */
 int merkle_verify_consistency(uint64_t size1, uint64_t size2, const uint8_t root1[SHA256_LEN],
-    const uint8_t root2[SHA256_LEN], const uint8_t (*proof)[SHA256_LEN], size_t nproof)
-    SG_MUST_CHECK;
+    const uint8_t root2[SHA256_LEN], const uint8_t (*proof)[SHA256_LEN],
+    size_t nproof) SG_MUST_CHECK;
 
 /*
  * Reference computations over all leaf hashes leaves[0..n) (for verifiers
@@ -85,8 +85,7 @@ int merkle_verify_consistency(uint64_t size1, uint64_t size2, const uint8_t root
 void merkle_root_of(const uint8_t (*leaves)[SHA256_LEN], uint64_t n, uint8_t ret[SHA256_LEN]);
 int merkle_inclusion_proof(const uint8_t (*leaves)[SHA256_LEN], uint64_t size, uint64_t index,
     uint8_t ret_proof[MERKLE_PROOF_MAX][SHA256_LEN], size_t *ret_nproof) SG_MUST_CHECK;
-int merkle_consistency_proof(const uint8_t (*leaves)[SHA256_LEN], uint64_t size1,
-    uint64_t size2, uint8_t ret_proof[MERKLE_PROOF_MAX][SHA256_LEN], size_t *ret_nproof)
-    SG_MUST_CHECK;
+int merkle_consistency_proof(const uint8_t (*leaves)[SHA256_LEN], uint64_t size1, uint64_t size2,
+    uint8_t ret_proof[MERKLE_PROOF_MAX][SHA256_LEN], size_t *ret_nproof) SG_MUST_CHECK;
 
 #endif

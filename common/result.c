@@ -23,20 +23,44 @@
 #define RESULT_SIGNATURE_B64_MAX (((RESULT_SIGNATURE_MAX + 2) / 3) * 4)
 
 static const char *const result_members[] = {
-	"v", "id", "status", "error", "job_sha256", "submitter", "key", "format",
-	"artifact", "signature", "certificates", "signed_at", "agent", "audit", "store",
+	"v",
+	"id",
+	"status",
+	"error",
+	"job_sha256",
+	"submitter",
+	"key",
+	"format",
+	"artifact",
+	"signature",
+	"certificates",
+	"signed_at",
+	"agent",
+	"audit",
+	"store",
 };
 static const char *const error_members[] = { "code", "message" };
 static const char *const artifact_members[] = { "name", "sha256", "size" };
 static const char *const audit_members[] = {
-	"seq", "hash", "index", "tree_size", "root", "proof", "record", "checkpoints",
+	"seq",
+	"hash",
+	"index",
+	"tree_size",
+	"root",
+	"proof",
+	"record",
+	"checkpoints",
 };
 /* The inclusion proof: all of these or none. */
 static const char *const proof_members[] = { "index", "tree_size", "root", "proof", "record" };
 static const char *const store_members[] = { "signature", "result" };
 /* The members that go with status "signed" only. */
 static const char *const signed_members[] = {
-	"signature", "certificates", "signed_at", "audit", "store",
+	"signature",
+	"certificates",
+	"signed_at",
+	"audit",
+	"store",
 };
 
 void
@@ -180,16 +204,18 @@ parse_audit_proof(const cJSON *o, struct sg_result *res)
 		    json_get_array(o, "proof", &arr) != 0 ||
 		    cJSON_GetArraySize(arr) > MERKLE_PROOF_MAX)
 			return SG_ERR_PARSE;
-		cJSON_ArrayForEach(c, arr) {
+		cJSON_ArrayForEach(c, arr)
+		{
 			if (!cJSON_IsString(c) || res->audit_nproof >= MERKLE_PROOF_MAX ||
 			    strlen(c->valuestring) != SHA256_HEX_LEN ||
 			    !is_lower_hex(c->valuestring, SHA256_HEX_LEN) ||
 			    hex_decode(c->valuestring, SHA256_HEX_LEN,
-			        res->audit_proof[res->audit_nproof], SHA256_LEN) != 0)
+				res->audit_proof[res->audit_nproof], SHA256_LEN) != 0)
 				return SG_ERR_PARSE;
 			res->audit_nproof++;
 		}
-		if ((r = get_text(o, "record", 1, RESULT_AUDIT_RECORD_MAX, &res->audit_record)) != 0)
+		if ((r = get_text(o, "record", 1, RESULT_AUDIT_RECORD_MAX, &res->audit_record)) !=
+		    0)
 			return r == SG_ERR_ALLOC ? r : SG_ERR_PARSE;
 		res->audit_record_len = strlen(res->audit_record);
 		res->audit_tree_size = (uint64_t)size;
@@ -211,14 +237,14 @@ parse_signed(const cJSON *root, struct sg_result *res)
 	int64_t seq;
 	int r;
 
-	if ((r = get_blob(json_get(root, "signature"), RESULT_SIGNATURE_MAX,
-	    &res->signature)) != 0)
+	if ((r = get_blob(json_get(root, "signature"), RESULT_SIGNATURE_MAX, &res->signature)) != 0)
 		return r;
 	if (json_get_array(root, "certificates", &o) != 0)
 		return SG_ERR_PARSE;
 	if (cJSON_GetArraySize(o) < 1 || cJSON_GetArraySize(o) > RESULT_CERTS_MAX)
 		return SG_ERR_PARSE;
-	cJSON_ArrayForEach(c, o) {
+	cJSON_ArrayForEach(c, o)
+	{
 		if (res->ncerts >= RESULT_CERTS_MAX)
 			return SG_ERR_PARSE;
 		/* A certificate cannot be larger than the whole text. */
@@ -329,8 +355,8 @@ result_parse(const uint8_t *buf, size_t len, struct sg_result **ret)
 	r = SG_ERR_PARSE;
 	if (is_signed) {
 		/* The agent knew everything about a job that it signed. */
-		if (json_get(root, "error") != NULL || res->submitter == NULL ||
-		    res->key == NULL || res->format == NULL || !res->has_artifact)
+		if (json_get(root, "error") != NULL || res->submitter == NULL || res->key == NULL ||
+		    res->format == NULL || !res->has_artifact)
 			goto out;
 		if ((r = parse_signed(root, res)) != 0)
 			goto out;
@@ -474,8 +500,8 @@ result_serialize(const struct sg_result *r, char **ret, size_t *ret_len)
 	    (rv = json_add_string(root, "status", sg_status_name(r->status))) != 0)
 		goto out;
 	if (!is_signed) {
-		sanitize_message(r->error_message != NULL ? r->error_message :
-		    sg_strerror(r->error), msg);
+		sanitize_message(
+		    r->error_message != NULL ? r->error_message : sg_strerror(r->error), msg);
 		if ((o = cJSON_AddObjectToObject(root, "error")) == NULL) {
 			rv = SG_ERR_ALLOC;
 			goto out;

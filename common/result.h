@@ -11,11 +11,11 @@
 #include "job.h"
 #include "merkle.h"
 
-#define RESULT_CERTS_MAX 16
-#define RESULT_MESSAGE_MAX 512
-#define RESULT_SIGNATURE_MAX (48 * 1024) /* bytes of a signature file */
-#define RESULT_CODE_MAX 64     /* bytes of error.code */
-#define RESULT_FIELD_MAX 4096  /* bytes of agent, submitter, store locations */
+#define RESULT_CERTS_MAX        16
+#define RESULT_MESSAGE_MAX      512
+#define RESULT_SIGNATURE_MAX    (48 * 1024) /* bytes of a signature file */
+#define RESULT_CODE_MAX         64          /* bytes of error.code */
+#define RESULT_FIELD_MAX        4096        /* bytes of agent, submitter, store locations */
 #define RESULT_AUDIT_RECORD_MAX (16 * 1024) /* bytes of audit.record */
 
 struct sg_blob {
@@ -26,8 +26,8 @@ struct sg_blob {
 struct sg_result {
 	char id[JOB_ID_LEN + 1];
 	enum sg_status status;
-	int error;                    /* sg_err code; 0 when signed */
-	char *error_code;             /* docs/errors.md string as carried; NULL when signed */
+	int error;        /* sg_err code; 0 when signed */
+	char *error_code; /* docs/errors.md string as carried; NULL when signed */
 	char *error_message;
 	char job_sha256[SHA256_HEX_LEN + 1];
 	char *agent;
@@ -42,17 +42,17 @@ struct sg_result {
 	struct sg_blob certs[RESULT_CERTS_MAX]; /* DER, leaf first */
 	size_t ncerts;
 	int64_t signed_at;
-	uint64_t audit_seq;                 /* the record's number, from 1 */
+	uint64_t audit_seq;                  /* the record's number, from 1 */
 	char audit_hash[SHA256_HEX_LEN + 1]; /* its Merkle leaf hash */
 	/* The inclusion proof (docs/audit.md): all of these or none. */
 	int audit_has_proof;
-	uint64_t audit_tree_size;           /* the tree the proof is against */
+	uint64_t audit_tree_size; /* the tree the proof is against */
 	uint8_t audit_root[SHA256_LEN];
 	uint8_t audit_proof[MERKLE_PROOF_MAX][SHA256_LEN];
 	size_t audit_nproof;
-	char *audit_record;                 /* the record's bytes (a JSON text) */
+	char *audit_record; /* the record's bytes (a JSON text) */
 	size_t audit_record_len;
-	char *audit_checkpoints;            /* where checkpoints are published, or NULL */
+	char *audit_checkpoints; /* where checkpoints are published, or NULL */
 	char *store_signature;
 	char *store_result;
 };

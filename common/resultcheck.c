@@ -67,8 +67,8 @@ load_leaf(const struct sg_result *res, X509 **ret)
 }
 
 static int
-verify_raw(X509 *leaf, const uint8_t digest[SHA256_LEN], const uint8_t *sig,
-    size_t sig_len, const char **ret_why)
+verify_raw(X509 *leaf, const uint8_t digest[SHA256_LEN], const uint8_t *sig, size_t sig_len,
+    const char **ret_why)
 {
 	EVP_PKEY *pk = X509_get0_pubkey(leaf);
 
@@ -100,11 +100,11 @@ verify_raw(X509 *leaf, const uint8_t digest[SHA256_LEN], const uint8_t *sig,
 }
 
 static int
-verify_cms(X509 *leaf, const uint8_t digest[SHA256_LEN], const uint8_t *sig,
-    size_t sig_len, const char **ret_why)
+verify_cms(X509 *leaf, const uint8_t digest[SHA256_LEN], const uint8_t *sig, size_t sig_len,
+    const char **ret_why)
 {
 	CMS_ContentInfo *cms = NULL;
-	STACK_OF(CMS_SignerInfo) *sis;
+	STACK_OF(CMS_SignerInfo) * sis;
 	CMS_SignerInfo *si;
 	X509_ALGOR *digalg = NULL;
 	const ASN1_OBJECT *digobj = NULL;
@@ -121,8 +121,7 @@ verify_cms(X509 *leaf, const uint8_t digest[SHA256_LEN], const uint8_t *sig,
 		*ret_why = "the CMS signature is not one DER ContentInfo";
 		goto out;
 	}
-	if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed ||
-	    CMS_is_detached(cms) != 1) {
+	if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed || CMS_is_detached(cms) != 1) {
 		*ret_why = "the CMS signature is not a detached SignedData";
 		goto out;
 	}
@@ -140,8 +139,8 @@ verify_cms(X509 *leaf, const uint8_t digest[SHA256_LEN], const uint8_t *sig,
 		*ret_why = "the CMS signer does not use SHA-256";
 		goto out;
 	}
-	md = CMS_signed_get0_data_by_OBJ(si, OBJ_nid2obj(NID_pkcs9_messageDigest),
-	    -3, V_ASN1_OCTET_STRING);
+	md = CMS_signed_get0_data_by_OBJ(
+	    si, OBJ_nid2obj(NID_pkcs9_messageDigest), -3, V_ASN1_OCTET_STRING);
 	if (md == NULL || ASN1_STRING_length(md) != SHA256_LEN ||
 	    CRYPTO_memcmp(ASN1_STRING_get0_data(md), digest, SHA256_LEN) != 0) {
 		*ret_why = "the CMS messageDigest is not the artifact's SHA-256";
@@ -168,7 +167,7 @@ verify_cms(X509 *leaf, const uint8_t digest[SHA256_LEN], const uint8_t *sig,
 		goto out;
 	}
 	r = 0;
- out:
+out:
 	CMS_ContentInfo_free(cms);
 	return crypto_err(r);
 }
@@ -204,7 +203,7 @@ verify_result_signature(const struct sg_result *res, enum sg_format format,
 	}
 	if (r != 0)
 		r = SG_ERR_VERIFY;
- out:
+out:
 	X509_free(leaf);
 	if (r != 0)
 		*ret_why = why;
@@ -212,24 +211,23 @@ verify_result_signature(const struct sg_result *res, enum sg_format format,
 }
 
 int
-verify_envelope_attested(const struct dsse_envelope *env, EVP_PKEY *agent,
-    const char *agent_keyid)
+verify_envelope_attested(const struct dsse_envelope *env, EVP_PKEY *agent, const char *agent_keyid)
 {
 	size_t i;
 
 	for (i = 0; i < env->nsigs; i++) {
 		if (strcmp(env->sigs[i].keyid, agent_keyid) != 0)
 			continue;
-		if (crypto_dsse_verify(agent, env->payload_type, env->payload,
-		    env->payload_len, env->sigs[i].sig, env->sigs[i].sig_len) == 0)
+		if (crypto_dsse_verify(agent, env->payload_type, env->payload, env->payload_len,
+			env->sigs[i].sig, env->sigs[i].sig_len) == 0)
 			return 1;
 	}
 	return 0;
 }
 
 int
-verify_result_envelope(EVP_PKEY *agent, const char *agent_keyid, const void *buf,
-    size_t len, struct sg_result **ret_res, uint8_t **ret_payload, size_t *ret_payload_len,
+verify_result_envelope(EVP_PKEY *agent, const char *agent_keyid, const void *buf, size_t len,
+    struct sg_result **ret_res, uint8_t **ret_payload, size_t *ret_payload_len,
     const char **ret_why)
 {
 	struct dsse_envelope *env = NULL;
@@ -268,7 +266,7 @@ verify_result_envelope(EVP_PKEY *agent, const char *agent_keyid, const void *buf
 	*ret_res = res;
 	res = NULL;
 	r = 0;
- out:
+out:
 	free(payload);
 	result_free(res);
 	envelope_free(env);

@@ -38,8 +38,8 @@ X509 *verify_der_cert(const struct sg_blob *b);
  * verifies over (env's payloadType, payload) with the agent attestation
  * key agent; 0 otherwise.  The payload type is not checked here.
  */
-int verify_envelope_attested(const struct dsse_envelope *env, EVP_PKEY *agent,
-    const char *agent_keyid);
+int verify_envelope_attested(
+    const struct dsse_envelope *env, EVP_PKEY *agent, const char *agent_keyid);
 
 /*
  * opens a result envelope (len bytes at buf): a DSSE envelope of
@@ -49,8 +49,8 @@ int verify_envelope_attested(const struct dsse_envelope *env, EVP_PKEY *agent,
  * SG_ERR_ALLOC; or SG_ERR_VERIFY with *ret_why set to a static
  * explanation.  Outputs are set only on success (*ret_why only on error).
  */
-int verify_result_envelope(EVP_PKEY *agent, const char *agent_keyid, const void *buf,
-    size_t len, struct sg_result **ret_res, uint8_t **ret_payload, size_t *ret_payload_len,
+int verify_result_envelope(EVP_PKEY *agent, const char *agent_keyid, const void *buf, size_t len,
+    struct sg_result **ret_res, uint8_t **ret_payload, size_t *ret_payload_len,
     const char **ret_why) SG_MUST_CHECK;
 
 #endif

@@ -13,7 +13,7 @@
 #define SGTIME_YEAR_MIN 1970
 #define SGTIME_YEAR_MAX 9999
 /* 9999-12-31T23:59:59Z, the largest time sgtime_format can write. */
-#define SGTIME_T_MAX INT64_C(253402300799)
+#define SGTIME_T_MAX    INT64_C(253402300799)
 
 static int
 is_leap(int64_t y)
@@ -84,8 +84,8 @@ sgtime_parse(const char *s, int64_t *ret)
 	if (s == NULL || strnlen(s, SGTIME_LEN + 1) != SGTIME_LEN)
 		return SG_ERR_PARSE;
 	/* Exactly "YYYY-MM-DDTHH:MM:SSZ": uppercase T and Z, no offset. */
-	if (s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
-	    s[16] != ':' || s[19] != 'Z')
+	if (s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' ||
+	    s[19] != 'Z')
 		return SG_ERR_PARSE;
 	y = digits(s, 4);
 	mo = digits(s + 5, 2);
@@ -93,9 +93,8 @@ sgtime_parse(const char *s, int64_t *ret)
 	h = digits(s + 11, 2);
 	mi = digits(s + 14, 2);
 	sec = digits(s + 17, 2);
-	if (y < SGTIME_YEAR_MIN || y > SGTIME_YEAR_MAX || mo < 1 || mo > 12 ||
-	    d < 1 || d > days_in_month(y, mo) || h < 0 || h > 23 ||
-	    mi < 0 || mi > 59 || sec < 0 || sec > 59)
+	if (y < SGTIME_YEAR_MIN || y > SGTIME_YEAR_MAX || mo < 1 || mo > 12 || d < 1 ||
+	    d > days_in_month(y, mo) || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59)
 		return SG_ERR_PARSE;
 	*ret = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
 	return 0;

@@ -19,14 +19,15 @@ static int
 key_char_ok(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '.' || c == '_' || c == '-';
+	    c == '.' || c == '_' || c == '-';
 }
 
 int
 sjournal_format(char *out, size_t *ret_len, uint64_t seq, int64_t time, const char *key,
     const uint8_t *job, const uint8_t digest[SHA256_LEN], const uint8_t prev[SHA256_LEN])
 {
-	char ts[SGTIME_LEN + 1], jobhex[2 * 16 + 3], dhex[2 * SHA256_LEN + 1], phex[2 * SHA256_LEN + 1];
+	char ts[SGTIME_LEN + 1], jobhex[2 * 16 + 3], dhex[2 * SHA256_LEN + 1],
+	    phex[2 * SHA256_LEN + 1];
 	size_t klen, i;
 	int n;
 
@@ -48,7 +49,8 @@ sjournal_format(char *out, size_t *ret_len, uint64_t seq, int64_t time, const ch
 	hex_encode(digest, SHA256_LEN, dhex);
 	hex_encode(prev, SHA256_LEN, phex);
 	n = snprintf(out, SJOURNAL_LINE_MAX,
-	    "{\"seq\":%llu,\"time\":\"%s\",\"key\":\"%s\",\"job\":%s,\"digest\":\"%s\",\"prev\":\"%s\"}\n",
+	    "{\"seq\":%llu,\"time\":\"%s\",\"key\":\"%s\",\"job\":%s,\"digest\":\"%s\",\"prev\":\"%"
+	    "s\"}\n",
 	    (unsigned long long)seq, ts, key, jobhex, dhex, phex);
 	if (n < 0 || (size_t)n >= SJOURNAL_LINE_MAX)
 		return SG_ERR_LIMIT;
@@ -134,9 +136,11 @@ sjournal_parse(const char *line, size_t len, struct sjournal_rec *ret)
 		rec.has_job = 1;
 		hex_encode(job, sizeof(job), rec.job);
 	}
-	if (lit(&p, end, ",\"digest\":\"") != 0 || hexfield(&p, end, 2 * SHA256_LEN, rec.digest) != 0 ||
-	    lit(&p, end, "\",\"prev\":\"") != 0 || hexfield(&p, end, 2 * SHA256_LEN, rec.prev) != 0 ||
-	    lit(&p, end, "\"}") != 0 || p != end)
+	if (lit(&p, end, ",\"digest\":\"") != 0 ||
+	    hexfield(&p, end, 2 * SHA256_LEN, rec.digest) != 0 ||
+	    lit(&p, end, "\",\"prev\":\"") != 0 ||
+	    hexfield(&p, end, 2 * SHA256_LEN, rec.prev) != 0 || lit(&p, end, "\"}") != 0 ||
+	    p != end)
 		return SG_ERR_PARSE;
 	*ret = rec;
 	return 0;
@@ -185,7 +189,8 @@ sjournal_scan(int fd, sjournal_fn fn, void *arg, uint64_t *ret_count, uint8_t re
 			}
 			if (memcmp(rec.prev, last, SHA256_LEN) != 0) {
 				errbuf_set(why, whylen,
-				    "line %llu: does not chain to the line before (a record was altered, "
+				    "line %llu: does not chain to the line before (a record was "
+				    "altered, "
 				    "removed or reordered)",
 				    (unsigned long long)count + 1);
 				r = SG_ERR_PARSE;

@@ -31,9 +31,9 @@
 #include "err.h"
 #include "util.h"
 
-#define SJOURNAL_LINE_MAX   512  /* bytes of one record, newline included */
-#define SJOURNAL_KEY_MAX    128  /* bytes of a key name in a record */
-#define SJOURNAL_ID_HEX_LEN 32   /* hex characters of a job id */
+#define SJOURNAL_LINE_MAX   512 /* bytes of one record, newline included */
+#define SJOURNAL_KEY_MAX    128 /* bytes of a key name in a record */
+#define SJOURNAL_ID_HEX_LEN 32  /* hex characters of a job id */
 #define SJOURNAL_ATTEST_KEY "attestation_key"
 
 struct sjournal_rec {
@@ -53,7 +53,8 @@ struct sjournal_rec {
  * than [A-Za-z0-9._-]).
  */
 int sjournal_format(char *out, size_t *ret_len, uint64_t seq, int64_t time, const char *key,
-    const uint8_t *job, const uint8_t digest[SHA256_LEN], const uint8_t prev[SHA256_LEN]) SG_MUST_CHECK;
+    const uint8_t *job, const uint8_t digest[SHA256_LEN],
+    const uint8_t prev[SHA256_LEN]) SG_MUST_CHECK;
 
 /* Parses one line (without its newline) in exactly the form above.
  * SG_ERR_PARSE; *ret is set only on success. */

@@ -33,8 +33,9 @@ hex_encode(const uint8_t *in, size_t len, char *out)
 int
 looks_like_file_content(const char *s)
 {
-	return s != NULL && (strstr(s, "-----BEGIN") != NULL || strchr(s, '\n') != NULL ||
-	    strnlen(s, PATH_MAX) >= PATH_MAX);
+	return s != NULL &&
+	    (strstr(s, "-----BEGIN") != NULL || strchr(s, '\n') != NULL ||
+		strnlen(s, PATH_MAX) >= PATH_MAX);
 }
 
 int
@@ -422,8 +423,8 @@ write_file_atomic(const char *path, const void *buf, size_t len, unsigned mode)
 	}
 	created = 1;
 	/* fchmod is not subject to the umask: the caller gets exactly mode. */
-	if (fchmod(fd, (mode_t)(mode & 0777)) != 0 ||
-	    write_all(fd, buf, len) != 0 || fsync(fd) != 0) {
+	if (fchmod(fd, (mode_t)(mode & 0777)) != 0 || write_all(fd, buf, len) != 0 ||
+	    fsync(fd) != 0) {
 		r = SG_ERR_SYSTEM;
 		goto out;
 	}

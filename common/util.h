@@ -10,7 +10,7 @@
 
 #include "err.h"
 
-#define SHA256_LEN 32
+#define SHA256_LEN     32
 #define SHA256_HEX_LEN 64
 
 /* The value of the hexadecimal digit c (0-9, a-f, A-F), or -1. */

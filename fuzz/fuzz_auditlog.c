@@ -60,7 +60,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (s.next != st.records)
 		abort();
 	if (r == 0) {
-		if (st.bytes + st.torn_len != size || (st.torn_len > 0 && st.torn_offset != st.bytes))
+		if (st.bytes + st.torn_len != size ||
+		    (st.torn_len > 0 && st.torn_offset != st.bytes))
 			abort();
 		if (st.bad_seq != 0 || st.problem[0] != '\0')
 			abort();

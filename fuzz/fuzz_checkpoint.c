@@ -91,7 +91,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* An explicit key name and expected origin take the other branches. */
 	cp = sentinel;
 	if (checkpoint_open((const char *)data, size, pub, "log.example.com/signet",
-	    "log.example.com/signet", &cp) != 0 && memcmp(&cp, &sentinel, sizeof(cp)) != 0)
+		"log.example.com/signet", &cp) != 0 &&
+	    memcmp(&cp, &sentinel, sizeof(cp)) != 0)
 		abort();
 
 	/* The input as a C string: an origin, a key name. */

@@ -76,15 +76,18 @@ write_jwks(EVP_PKEY *k)
 	int ok = -1;
 
 	snprintf(tmp, sizeof(tmp), FIXTURE_DIR "/.jwks.json.%ld", (long)getpid());
-	if (EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt), &len) != 1 ||
+	if (EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt), &len) !=
+		1 ||
 	    len != sizeof(pt) || b64url_encode(pt + 1, 32, &x) != 0 ||
 	    b64url_encode(pt + 33, 32, &y) != 0 || (f = fopen(tmp, "w")) == NULL)
 		goto out;
-	fprintf(f, "{\"keys\":[{\"kty\":\"EC\",\"kid\":\"k1\",\"crv\":\"P-256\",\"x\":\"%s\","
-	    "\"y\":\"%s\"}]}\n", x, y);
+	fprintf(f,
+	    "{\"keys\":[{\"kty\":\"EC\",\"kid\":\"k1\",\"crv\":\"P-256\",\"x\":\"%s\","
+	    "\"y\":\"%s\"}]}\n",
+	    x, y);
 	if (fclose(f) == 0 && rename(tmp, FIXTURE_DIR "/jwks.json") == 0)
 		ok = 0;
- out:
+out:
 	free(x);
 	free(y);
 	return ok;
@@ -105,8 +108,8 @@ make_fixtures(void)
 	    X509_gmtime_adj(X509_getm_notBefore(x), 0) == NULL ||
 	    X509_gmtime_adj(X509_getm_notAfter(x), 86400L * 365) == NULL ||
 	    !X509_set_pubkey(x, k) || (n = X509_get_subject_name(x)) == NULL ||
-	    !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-	        (const unsigned char *)"signet fuzz", -1, -1, 0) ||
+	    !X509_NAME_add_entry_by_txt(
+		n, "CN", MBSTRING_ASC, (const unsigned char *)"signet fuzz", -1, -1, 0) ||
 	    !X509_set_issuer_name(x, n) || X509_sign(x, k, EVP_sha256()) <= 0 ||
 	    write_pem("sub.pub", pem_pubkey, k) != 0 || write_pem("chain.pem", pem_cert, x) != 0 ||
 	    write_jwks(k) != 0)
@@ -139,7 +142,8 @@ check_loaded(const struct agent_config *c)
 	if (config_key_index(c, "") != -1 || config_submitter_by_keyid(c, "sha256:") != NULL)
 		abort();
 	for (i = 0; i < c->nci_issuers; i++)
-		if (jwks_count(c->ci_issuers[i].keys) < 1 || c->jwt_issuers[i].keys != c->ci_issuers[i].keys)
+		if (jwks_count(c->ci_issuers[i].keys) < 1 ||
+		    c->jwt_issuers[i].keys != c->ci_issuers[i].keys)
 			abort();
 	for (i = 0; i < c->nkeys; i++) {
 		size_t j;

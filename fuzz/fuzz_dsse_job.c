@@ -20,7 +20,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* 2026-11-26T16:00:00Z, and the default maximum lifetime. */
-#define FUZZ_NOW 1795708800
+#define FUZZ_NOW          1795708800
 #define FUZZ_MAX_LIFETIME 900
 
 static void

@@ -28,8 +28,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (strlen(s) > HSM_URI_MAX)
 			abort();
-		if (u->type != NULL && strcmp(u->type, "private") != 0 && strcmp(u->type, "public") != 0 &&
-		    strcmp(u->type, "cert") != 0)
+		if (u->type != NULL && strcmp(u->type, "private") != 0 &&
+		    strcmp(u->type, "public") != 0 && strcmp(u->type, "cert") != 0)
 			abort();
 	} else if (u != NULL) {
 		abort();

@@ -62,9 +62,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r == 0) {
 		if (cl == NULL || cl->issuer == NULL || cl->issuer_name == NULL ||
 		    (strcmp(cl->issuer, issuers[0].issuer) != 0 &&
-		    strcmp(cl->issuer, issuers[1].issuer) != 0) ||
+			strcmp(cl->issuer, issuers[1].issuer) != 0) ||
 		    cl->exp <= FUZZ_NOW || (cl->ref != NULL && strncmp(cl->ref, "refs/", 5) != 0) ||
-		    (cl->ref_protected != 0 && cl->ref_protected != 1) || err.fault != JWT_FAULT_NONE)
+		    (cl->ref_protected != 0 && cl->ref_protected != 1) ||
+		    err.fault != JWT_FAULT_NONE)
 			abort();
 	} else if (r == SG_ERR_POLICY_CI_TOKEN) {
 		if (cl != NULL || err.fault == JWT_FAULT_NONE || err.why[0] == '\0' ||

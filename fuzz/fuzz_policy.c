@@ -33,22 +33,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char config_text[] =
     "{\"name\": \"fuzz\", \"redis\": \"unix:///nonexistent\","
-    " \"pkcs11\": {\"module\": \"/nonexistent.so\", \"token\": \"t\", \"pin_file\": \"/nonexistent\"},"
+    " \"pkcs11\": {\"module\": \"/nonexistent.so\", \"token\": \"t\", \"pin_file\": "
+    "\"/nonexistent\"},"
     " \"attestation_key\": \"pkcs11:object=attest\", \"store\": \"file:///tmp\","
     " \"audit_log\": \"/tmp/fuzz-audit\","
     " \"submitter_cas\": {\"corp\": {\"bundle\": \"" SIGNET_TEST_DATA "/format/root.pem\"}},"
- " \"ci_issuers\": {\"gitlab\": {\"issuer\": \"https://gitlab.example.com\","
-    "  \"audience\": \"signet\", \"jwks\": \"" SIGNET_TEST_DATA "/jwt-jwks.json\", \"kind\": \"gitlab\"}},"
-    " \"revoked\": {\"keyids\": [\"sha256:" "0000000000000000000000000000000000000000000000000000000000000000\"],"
+    " \"ci_issuers\": {\"gitlab\": {\"issuer\": \"https://gitlab.example.com\","
+    "  \"audience\": \"signet\", \"jwks\": \"" SIGNET_TEST_DATA
+    "/jwt-jwks.json\", \"kind\": \"gitlab\"}},"
+    " \"revoked\": {\"keyids\": [\"sha256:"
+    "0000000000000000000000000000000000000000000000000000000000000000\"],"
     "              \"serials\": [\"badc0ffee\"]},"
     " \"keys\": {"
     "  \"release\": {\"key\": \"pkcs11:object=release\", \"mechanism\": \"ecdsa-sha256\","
     "   \"certificates\": \"" SIGNET_TEST_DATA "/format/chain-ec.pem\", \"formats\": [\"cms\"],"
     "   \"ci_projects\": [\"group/firmware\", \"group/*-fw\"], \"ci_refs\": [\"refs/tags/v*\"],"
     "   \"artifact_names\": [\"*.bin\", \"fw-??.img\"], \"max_job_lifetime\": 600,"
-    "   \"quota\": {\"per_hour\": 2, \"per_day\": 3}, \"submitters\": [\"ci-*\", \"*@fw.example.com\"]},"
+    "   \"quota\": {\"per_hour\": 2, \"per_day\": 3}, \"submitters\": [\"ci-*\", "
+    "\"*@fw.example.com\"]},"
     "  \"nightly\": {\"key\": \"pkcs11:object=nightly\", \"mechanism\": \"ecdsa-sha256\","
-    "   \"certificates\": \"" SIGNET_TEST_DATA "/format/chain-ec.pem\", \"formats\": [\"raw\", \"cms\"],"
+    "   \"certificates\": \"" SIGNET_TEST_DATA
+    "/format/chain-ec.pem\", \"formats\": [\"raw\", \"cms\"],"
     "   \"ci_token\": \"required\", \"ci_protected_ref\": true, \"ci_refs\": [\"refs/tags/*\"]},"
     "  \"old\": {\"key\": \"pkcs11:object=old\", \"mechanism\": \"ecdsa-sha256\","
     "   \"certificates\": \"" SIGNET_TEST_DATA "/format/chain-ec.pem\", \"formats\": [\"raw\"],"
@@ -67,7 +72,8 @@ setup(void)
 	char path[] = "/dev/shm/signet-fuzz-policy.XXXXXX", err[512];
 	int fd = mkstemp(path);
 
-	if (fd == -1 || write(fd, config_text, sizeof(config_text) - 1) != (ssize_t)(sizeof(config_text) - 1))
+	if (fd == -1 ||
+	    write(fd, config_text, sizeof(config_text) - 1) != (ssize_t)(sizeof(config_text) - 1))
 		abort();
 	close(fd);
 	if (config_load(path, &cfg, err, sizeof(err)) != 0) {
@@ -127,8 +133,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (m != 0 && m != 1)
 			abort();
 		/* Every string matches "*" and itself. */
-		if (policy_glob("*", str) != 1 || (strlen(str) > 0 && strchr(str, '*') == NULL &&
-		    strchr(str, '?') == NULL && policy_glob(str, str) != 1))
+		if (policy_glob("*", str) != 1 ||
+		    (strlen(str) > 0 && strchr(str, '*') == NULL && strchr(str, '?') == NULL &&
+			policy_glob(str, str) != 1))
 			abort();
 		free(pat);
 		free(str);

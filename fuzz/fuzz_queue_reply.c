@@ -16,8 +16,8 @@
 
 #include "queue_internal.h"
 
-#define FUZZ_REPLIES_MAX 16 /* replies taken from one input */
-#define FUZZ_READ_COUNT  64 /* entries one XREADGROUP may return */
+#define FUZZ_REPLIES_MAX 16          /* replies taken from one input */
+#define FUZZ_READ_COUNT  64          /* entries one XREADGROUP may return */
 #define FUZZ_ELEMS_MAX   4096        /* array elements in one reply */
 #define FUZZ_BULK_MAX    (64 * 1024) /* bytes of one bulk string */
 

@@ -40,12 +40,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    u->sentinels[i]->port < 1 || u->sentinels[i]->port > 65535)
 					abort();
 		} else if (u->is_unix) {
-			if (u->path == NULL || u->path[0] != '/' || u->host != NULL || u->user != NULL ||
-			    u->password != NULL || u->db != 0)
+			if (u->path == NULL || u->path[0] != '/' || u->host != NULL ||
+			    u->user != NULL || u->password != NULL || u->db != 0)
 				abort();
 		} else {
-			if (u->host == NULL || u->host[0] == '\0' || u->path != NULL || u->port < 1 ||
-			    u->port > 65535 || u->db < 0 || u->db > 15)
+			if (u->host == NULL || u->host[0] == '\0' || u->path != NULL ||
+			    u->port < 1 || u->port > 65535 || u->db < 0 || u->db > 15)
 				abort();
 			if (u->password != NULL && strlen(u->password) > QUEUE_PASSWORD_MAX)
 				abort();

@@ -44,7 +44,7 @@ check_same(const struct sg_result *a, const struct sg_result *b)
 		abort();
 	if (a->has_artifact &&
 	    (!str_eq(a->artifact.name, b->artifact.name) || a->artifact.size != b->artifact.size ||
-	    memcmp(a->artifact.sha256, b->artifact.sha256, SHA256_LEN) != 0))
+		memcmp(a->artifact.sha256, b->artifact.sha256, SHA256_LEN) != 0))
 		abort();
 	for (i = 0; i < a->ncerts; i++) {
 		if (!blob_eq(&a->certs[i], &b->certs[i]))

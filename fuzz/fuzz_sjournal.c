@@ -34,8 +34,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int fd, r;
 
 	if (sjournal_parse((const char *)data, len, &rec) == 0) {
-		if (sjournal_format(line, &out_len, rec.seq, rec.time, rec.key,
-		        NULL, rec.digest, rec.prev) != 0)
+		if (sjournal_format(line, &out_len, rec.seq, rec.time, rec.key, NULL, rec.digest,
+			rec.prev) != 0)
 			abort();
 		/* Without the job the line differs; with it, it must be equal. */
 		if (!rec.has_job && (out_len != len + 1 || memcmp(line, data, len) != 0))

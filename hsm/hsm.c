@@ -58,8 +58,8 @@ hsm_sign_for(struct hsm *h, size_t key_index, const uint8_t *job, const uint8_t 
 	if (h == NULL)
 		return SG_ERR_INVALID_ARGUMENT;
 	if (h->client != NULL)
-		return hsm_client_sign(h->client, key_index, job, digest, digest_len, sig, ret_sig_len,
-		    ret_seq);
+		return hsm_client_sign(
+		    h->client, key_index, job, digest, digest_len, sig, ret_sig_len, ret_seq);
 	if (ret_seq != NULL)
 		*ret_seq = 0;
 	return p11_sign(h->p11, key_index, digest, digest_len, sig, ret_sig_len);

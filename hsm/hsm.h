@@ -43,8 +43,8 @@
 #include "crypto.h"
 #include "err.h"
 
-#define HSM_SIG_MAX 1024       /* bytes of any signature we produce (RSA-8192 fits) */
-#define HSM_URI_MAX 1024       /* bytes of a PKCS#11 URI */
+#define HSM_SIG_MAX      1024 /* bytes of any signature we produce (RSA-8192 fits) */
+#define HSM_URI_MAX      1024 /* bytes of a PKCS#11 URI */
 #define HSM_SESSIONS_MAX 64
 
 struct hsm;
@@ -65,7 +65,7 @@ struct hsm_config {
 	unsigned sessions;    /* 1..HSM_SESSIONS_MAX */
 	const struct hsm_key_spec *keys;
 	size_t nkeys;
-	const char *signer;   /* absolute path of signet-signer, or NULL: the
+	const char *signer;        /* absolute path of signet-signer, or NULL: the
 	                         PKCS#11 module runs in this process (tests,
 	                         tools).  Set, it is SG_ERR_CONFIG if relative;
 	                         signer_config must then be set, and the key
@@ -101,7 +101,8 @@ struct hsm_config {
  * cfg, ret or required members: SG_ERR_INVALID_ARGUMENT.  *ret is set only
  * on success; errbuf may be NULL.
  */
-int hsm_open(const struct hsm_config *cfg, struct hsm **ret, char *errbuf, size_t errlen) SG_MUST_CHECK;
+int hsm_open(
+    const struct hsm_config *cfg, struct hsm **ret, char *errbuf, size_t errlen) SG_MUST_CHECK;
 
 /*
  * Signs a SHA-256 digest with key `key_index`.  The result is the encoding
@@ -154,9 +155,9 @@ void hsm_close(struct hsm *h);
  */
 #define HSM_ID_MAX 64
 struct hsm_uri {
-	char *object;   /* NULL when absent */
-	char *token;    /* NULL when absent */
-	char *type;     /* NULL when absent */
+	char *object; /* NULL when absent */
+	char *token;  /* NULL when absent */
+	char *type;   /* NULL when absent */
 	uint8_t id[HSM_ID_MAX];
 	size_t id_len;
 	int has_id;

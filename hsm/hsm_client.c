@@ -76,7 +76,7 @@
 #define RESTART_BACKOFF_MAX_MS 30000 /* longest wait between restarts */
 #define CLOSE_WAIT_MS          2000  /* how long a closing signer may take to exit */
 #define CLOSE_POLL_MS          5
-#define SIGNER_KEYS_MAX        4096  /* keys one signer may hold (signer.c agrees) */
+#define SIGNER_KEYS_MAX        4096 /* keys one signer may hold (signer.c agrees) */
 
 extern char **environ;
 
@@ -99,9 +99,9 @@ struct hsm_client {
 	pthread_cond_t cond; /* a channel came back, `up` or `restarting` changed */
 	int has_lock, has_cond;
 	/* Under lock: */
-	pid_t pid;    /* running signer, not yet reaped; 0 if none */
-	uint64_t gen; /* generation of the current channels */
-	int up;       /* the current generation is usable */
+	pid_t pid;      /* running signer, not yet reaped; 0 if none */
+	uint64_t gen;   /* generation of the current channels */
+	int up;         /* the current generation is usable */
 	int restarting; /* a (re)start is asked for or running: wait for it */
 	int no_restart; /* hsm_client_no_restart() was called */
 	int lost;       /* the signer died after no_restart: final */
@@ -168,8 +168,11 @@ reap(pid_t pid, int kill_it)
 		}
 	}
 	if (w == pid)
-		log_debug("signer %ld: %s %d", (long)pid, WIFEXITED(status) ? "exit status" : "signal",
-		    WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? WTERMSIG(status) : -1);
+		log_debug("signer %ld: %s %d", (long)pid,
+		    WIFEXITED(status) ? "exit status" : "signal",
+		    WIFEXITED(status)         ? WEXITSTATUS(status)
+			: WIFSIGNALED(status) ? WTERMSIG(status)
+					      : -1);
 }
 
 static void
@@ -198,8 +201,8 @@ spawn_signer(const struct hsm_client *c, pid_t *ret_pid, int *fds, char *errbuf,
 	posix_spawnattr_t attr;
 	int has_fa = 0, has_attr = 0, e;
 	sigset_t none, all;
-	char *argv[] = { (char *)(uintptr_t) "signet-signer", (char *)(uintptr_t) "-c", c->signer_config,
-		NULL };
+	char *argv[] = { (char *)(uintptr_t) "signet-signer", (char *)(uintptr_t) "-c",
+		c->signer_config, NULL };
 	struct timeval tv = { SP_RECV_TIMEOUT_S, 0 };
 	pid_t pid = 0;
 
@@ -249,8 +252,8 @@ spawn_signer(const struct hsm_client *c, pid_t *ret_pid, int *fds, char *errbuf,
 	if (e == 0)
 		e = posix_spawn_file_actions_addclosefrom_np(&fa, SP_CHANNEL_FD0 + (int)n);
 	if (e == 0)
-		e = posix_spawnattr_setflags(&attr,
-		    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+		e = posix_spawnattr_setflags(
+		    &attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
 	if (e == 0)
 		e = posix_spawnattr_setsigmask(&attr, &none);
 	if (e == 0)
@@ -264,7 +267,8 @@ spawn_signer(const struct hsm_client *c, pid_t *ret_pid, int *fds, char *errbuf,
 	}
 	e = posix_spawn(&pid, c->signer, &fa, &attr, argv, environ);
 	if (e != 0) {
-		errbuf_set(errbuf, errlen, "cannot start signer %.200s: %s", c->signer, strerror(e));
+		errbuf_set(
+		    errbuf, errlen, "cannot start signer %.200s: %s", c->signer, strerror(e));
 		r = SG_ERR_HSM_UNAVAILABLE;
 		goto out;
 	}
@@ -359,8 +363,10 @@ handshake(struct hsm_client *c, int fd, char *errbuf, size_t errlen)
 	}
 	nkeys = sp_get_u32(&p);
 	if (p.bad || nkeys != c->nkeys) {
-		errbuf_set(errbuf, errlen, "the signer's configuration has %u keys, the agent's %zu: "
-		    "both must read the same file", nkeys, c->nkeys);
+		errbuf_set(errbuf, errlen,
+		    "the signer's configuration has %u keys, the agent's %zu: "
+		    "both must read the same file",
+		    nkeys, c->nkeys);
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
@@ -370,8 +376,10 @@ handshake(struct hsm_client *c, int fd, char *errbuf, size_t errlen)
 			goto broken;
 		if (strcmp(name, c->keys[i].name) != 0 ||
 		    (!c->keys[i].mech_from_key && mech != (uint8_t)c->keys[i].mech)) {
-			errbuf_set(errbuf, errlen, "the signer's key %zu is %.100s (%s), the agent's "
-			    "%.100s: both must read the same configuration", i, name,
+			errbuf_set(errbuf, errlen,
+			    "the signer's key %zu is %.100s (%s), the agent's "
+			    "%.100s: both must read the same configuration",
+			    i, name,
 			    mech <= SG_MECH_RSA_PSS_SHA256 ? sg_mech_name((enum sg_mech)mech) : "?",
 			    c->keys[i].name);
 			r = SG_ERR_CONFIG;
@@ -388,7 +396,8 @@ handshake(struct hsm_client *c, int fd, char *errbuf, size_t errlen)
 		if (roundtrip(fd, w, buf, &status, &p) != 0)
 			goto broken;
 		if (status < 0) {
-			errbuf_set(errbuf, errlen, "signer: public key %zu: %s", i, sg_strerror(status));
+			errbuf_set(
+			    errbuf, errlen, "signer: public key %zu: %s", i, sg_strerror(status));
 			r = SG_ERR_HSM_UNAVAILABLE;
 			goto out;
 		}
@@ -408,7 +417,8 @@ handshake(struct hsm_client *c, int fd, char *errbuf, size_t errlen)
 			c->mech[i] = (enum sg_mech)mech;
 			pk = NULL;
 		} else if (EVP_PKEY_eq(c->pub[i], pk) != 1 || c->mech[i] != (enum sg_mech)mech) {
-			errbuf_set(errbuf, errlen, "restarted signer reports another key %zu; refused", i);
+			errbuf_set(
+			    errbuf, errlen, "restarted signer reports another key %zu; refused", i);
 			r = SG_ERR_HSM_UNAVAILABLE;
 			goto out;
 		}
@@ -418,7 +428,8 @@ handshake(struct hsm_client *c, int fd, char *errbuf, size_t errlen)
 	r = 0;
 	goto out;
 broken:
-	errbuf_set(errbuf, errlen, "signer %.200s died or broke the protocol while starting", c->signer);
+	errbuf_set(
+	    errbuf, errlen, "signer %.200s died or broke the protocol while starting", c->signer);
 	r = SG_ERR_HSM_UNAVAILABLE;
 out:
 	free(name);
@@ -488,8 +499,9 @@ keeper_main(void *arg)
 			log_debug_r(r, "starting the signer: %s", why);
 			now(&c->next_try);
 			ts_add_ms(&c->next_try, c->backoff_ms);
-			c->backoff_ms = c->backoff_ms >= RESTART_BACKOFF_MAX_MS / 2 ? RESTART_BACKOFF_MAX_MS
-			                                                            : c->backoff_ms * 2;
+			c->backoff_ms = c->backoff_ms >= RESTART_BACKOFF_MAX_MS / 2
+			    ? RESTART_BACKOFF_MAX_MS
+			    : c->backoff_ms * 2;
 		} else {
 			log_debug("signer started as pid %ld", (long)pid);
 			c->pid = pid;
@@ -727,24 +739,28 @@ hsm_client_open(const struct hsm_config *cfg, struct hsm_client **ret, char *err
 		goto out;
 	}
 	if (cfg->signer_config[0] != '/') {
-		errbuf_set(errbuf, errlen, "configuration path %.200s is not absolute", cfg->signer_config);
+		errbuf_set(errbuf, errlen, "configuration path %.200s is not absolute",
+		    cfg->signer_config);
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
 	/* posix_spawn() reports a failed exec only where it can use vfork
 	 * semantics; ask first, for a clear reason everywhere. */
 	if (access(cfg->signer, X_OK) != 0) {
-		errbuf_set(errbuf, errlen, "cannot start signer %.200s: %s", cfg->signer, strerror(errno));
+		errbuf_set(
+		    errbuf, errlen, "cannot start signer %.200s: %s", cfg->signer, strerror(errno));
 		r = SG_ERR_HSM_UNAVAILABLE;
 		goto out;
 	}
 	if (cfg->sessions < 1 || cfg->sessions > HSM_SESSIONS_MAX) {
-		errbuf_set(errbuf, errlen, "sessions is %u, not 1 to %d", cfg->sessions, HSM_SESSIONS_MAX);
+		errbuf_set(
+		    errbuf, errlen, "sessions is %u, not 1 to %d", cfg->sessions, HSM_SESSIONS_MAX);
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
 	if (cfg->nkeys > SIGNER_KEYS_MAX) {
-		errbuf_set(errbuf, errlen, "%zu keys, more than the signer's %d", cfg->nkeys, SIGNER_KEYS_MAX);
+		errbuf_set(errbuf, errlen, "%zu keys, more than the signer's %d", cfg->nkeys,
+		    SIGNER_KEYS_MAX);
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
@@ -755,8 +771,8 @@ hsm_client_open(const struct hsm_config *cfg, struct hsm_client **ret, char *err
 	c->sessions = cfg->sessions;
 	c->backoff_ms = RESTART_BACKOFF_MIN_MS;
 	if ((r = copy_str(cfg->signer, "signer path", &c->signer, errbuf, errlen)) < 0 ||
-	    (r = copy_str(cfg->signer_config, "configuration path", &c->signer_config, errbuf,
-	         errlen)) < 0)
+	    (r = copy_str(
+		 cfg->signer_config, "configuration path", &c->signer_config, errbuf, errlen)) < 0)
 		goto out;
 	if (cfg->nkeys > 0) {
 		c->keys = calloc(cfg->nkeys, sizeof(*c->keys));

@@ -18,9 +18,11 @@
 
 struct hsm_client;
 
-int hsm_client_open(const struct hsm_config *cfg, struct hsm_client **ret, char *errbuf, size_t errlen) SG_MUST_CHECK;
-int hsm_client_sign(struct hsm_client *c, size_t key_index, const uint8_t *job, const uint8_t *digest,
-    size_t digest_len, uint8_t *sig, size_t *ret_sig_len, uint64_t *ret_seq) SG_MUST_CHECK;
+int hsm_client_open(const struct hsm_config *cfg, struct hsm_client **ret, char *errbuf,
+    size_t errlen) SG_MUST_CHECK;
+int hsm_client_sign(struct hsm_client *c, size_t key_index, const uint8_t *job,
+    const uint8_t *digest, size_t digest_len, uint8_t *sig, size_t *ret_sig_len,
+    uint64_t *ret_seq) SG_MUST_CHECK;
 void hsm_client_no_restart(struct hsm_client *c);
 int hsm_client_lost(struct hsm_client *c);
 int hsm_client_public_key(struct hsm_client *c, size_t key_index, EVP_PKEY **ret) SG_MUST_CHECK;

@@ -10,9 +10,9 @@
 
 #include <p11-kit/pkcs11.h>
 
-#define RV(name)                                                                                           \
-	{                                                                                                  \
-		name, #name                                                                                \
+#define RV(name)                                                                                   \
+	{                                                                                          \
+		name, #name                                                                        \
 	}
 
 static const struct {

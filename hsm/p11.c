@@ -110,7 +110,8 @@
 #define HSM_SELFTEST_TEXT         "signet hsm self-test: this digest is never an artifact"
 
 /* DER of the OID prime256v1 (1.2.840.10045.3.1.7), as CKA_EC_PARAMS holds it. */
-static const uint8_t p256_ec_params[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+static const uint8_t p256_ec_params[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01,
+	0x07 };
 
 struct hsm_key {
 	CK_OBJECT_HANDLE priv; /* private key object; valid in every pool session */
@@ -181,7 +182,8 @@ load_module(struct p11 *h, const char *module, char *errbuf, size_t errlen)
 	char rvbuf[32];
 	const char *dlerr;
 
-	_Static_assert(sizeof(sym) == sizeof(get_function_list), "function and object pointers differ");
+	_Static_assert(
+	    sizeof(sym) == sizeof(get_function_list), "function and object pointers differ");
 
 	h->dl = dlopen(module, RTLD_NOW | RTLD_LOCAL);
 	if (h->dl == NULL) {
@@ -192,7 +194,8 @@ load_module(struct p11 *h, const char *module, char *errbuf, size_t errlen)
 	}
 	sym = dlsym(h->dl, "C_GetFunctionList");
 	if (sym == NULL) {
-		errbuf_set(errbuf, errlen, "%s is not a PKCS#11 module (no C_GetFunctionList)", module);
+		errbuf_set(
+		    errbuf, errlen, "%s is not a PKCS#11 module (no C_GetFunctionList)", module);
 		return SG_ERR_HSM_UNAVAILABLE;
 	}
 	/* POSIX lets a data pointer from dlsym() hold a function address;
@@ -221,8 +224,8 @@ load_module(struct p11 *h, const char *module, char *errbuf, size_t errlen)
 
 /* See p11.h. */
 int
-p11_token_slot(CK_FUNCTION_LIST_PTR f, const char *token, CK_SLOT_ID *ret_slot, char *errbuf,
-    size_t errlen)
+p11_token_slot(
+    CK_FUNCTION_LIST_PTR f, const char *token, CK_SLOT_ID *ret_slot, char *errbuf, size_t errlen)
 {
 	int r = SG_ERR_INTERNAL;
 	CK_SLOT_ID *slots = NULL;
@@ -281,7 +284,8 @@ p11_token_slot(CK_FUNCTION_LIST_PTR f, const char *token, CK_SLOT_ID *ret_slot, 
 		goto out;
 	}
 	if (nfound > 1) {
-		errbuf_set(errbuf, errlen, "%lu tokens are labelled \"%s\"", (unsigned long)nfound, token);
+		errbuf_set(
+		    errbuf, errlen, "%lu tokens are labelled \"%s\"", (unsigned long)nfound, token);
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
@@ -404,7 +408,8 @@ get_attr(struct p11 *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TY
 /* A CK_BBOOL attribute; when the object lacks it, *ret = dflt if dflt >= 0,
  * otherwise it is an error.  Returns the CK_RV. */
 static CK_RV
-get_bool(struct p11 *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, int dflt, int *ret)
+get_bool(struct p11 *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, int dflt,
+    int *ret)
 {
 	CK_BBOOL b = CK_FALSE;
 	size_t len = 0;
@@ -424,7 +429,8 @@ get_bool(struct p11 *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TY
 }
 
 static CK_RV
-get_ulong(struct p11 *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, CK_ULONG *ret)
+get_ulong(
+    struct p11 *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, CK_ULONG *ret)
 {
 	CK_ULONG v = 0;
 	size_t len = 0;
@@ -501,8 +507,10 @@ pkey_ec_p256(const uint8_t *ec_point, size_t len, EVP_PKEY **ret)
 	}
 	bld = OSSL_PARAM_BLD_new();
 	if (bld == NULL ||
-	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, SN_X9_62_prime256v1, 0) != 1 ||
-	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pt, HSM_P256_POINT_LEN) != 1) {
+	    OSSL_PARAM_BLD_push_utf8_string(
+		bld, OSSL_PKEY_PARAM_GROUP_NAME, SN_X9_62_prime256v1, 0) != 1 ||
+	    OSSL_PARAM_BLD_push_octet_string(
+		bld, OSSL_PKEY_PARAM_PUB_KEY, pt, HSM_P256_POINT_LEN) != 1) {
 		r = SG_ERR_ALLOC;
 		goto out;
 	}
@@ -567,7 +575,8 @@ find_public(struct p11 *h, CK_SESSION_HANDLE s, struct resolve *rs, CK_KEY_TYPE 
 	tmpl[ntmpl++] = (CK_ATTRIBUTE){ CKA_CLASS, &cls, sizeof(cls) };
 	tmpl[ntmpl++] = (CK_ATTRIBUTE){ CKA_KEY_TYPE, &ktype, sizeof(ktype) };
 	if (rs->uri->object != NULL)
-		tmpl[ntmpl++] = (CK_ATTRIBUTE){ CKA_LABEL, rs->uri->object, strlen(rs->uri->object) };
+		tmpl[ntmpl++] =
+		    (CK_ATTRIBUTE){ CKA_LABEL, rs->uri->object, strlen(rs->uri->object) };
 	if (rs->uri->has_id)
 		tmpl[ntmpl++] = (CK_ATTRIBUTE){ CKA_ID, rs->uri->id, rs->uri->id_len };
 	r = find_objects(h, s, tmpl, ntmpl, ret_obj, &found, ret_rv);
@@ -615,18 +624,19 @@ check_spec(const struct hsm_config *cfg, const struct hsm_key_spec *ks, struct r
 	if (ks->uri == NULL)
 		return refuse(errbuf, errlen, "key %s: no PKCS#11 URI", name);
 	if ((r = hsm_uri_parse(ks->uri, &rs->uri)) < 0)
-		return refuse(errbuf, errlen, "key %s: invalid PKCS#11 URI %.200s: %s", name, ks->uri,
-		    sg_strerror(r));
+		return refuse(errbuf, errlen, "key %s: invalid PKCS#11 URI %.200s: %s", name,
+		    ks->uri, sg_strerror(r));
 	if (rs->uri->token != NULL && strcmp(rs->uri->token, cfg->token) != 0)
 		return refuse(errbuf, errlen,
-		    "key %s: URI %.200s names token \"%.64s\", not the configured \"%.64s\"", name, ks->uri,
-		    rs->uri->token, cfg->token);
+		    "key %s: URI %.200s names token \"%.64s\", not the configured \"%.64s\"", name,
+		    ks->uri, rs->uri->token, cfg->token);
 	if (rs->uri->type != NULL && strcmp(rs->uri->type, "private") != 0)
-		return refuse(errbuf, errlen, "key %s: URI %.200s names a %s object, not a private key",
-		    name, ks->uri, rs->uri->type);
+		return refuse(errbuf, errlen,
+		    "key %s: URI %.200s names a %s object, not a private key", name, ks->uri,
+		    rs->uri->type);
 	if (rs->uri->object == NULL && !rs->uri->has_id)
-		return refuse(errbuf, errlen, "key %s: URI %.200s names neither object= nor id=", name,
-		    ks->uri);
+		return refuse(errbuf, errlen,
+		    "key %s: URI %.200s names neither object= nor id=", name, ks->uri);
 	if (!ks->mech_from_key && ks->mech != SG_MECH_ECDSA_SHA256 &&
 	    ks->mech != SG_MECH_RSA_PKCS1_SHA256 && ks->mech != SG_MECH_RSA_PSS_SHA256)
 		return refuse(errbuf, errlen, "key %s: unknown mechanism %d", name, (int)ks->mech);
@@ -655,7 +665,8 @@ find_private(struct p11 *h, CK_SESSION_HANDLE s, const struct hsm_key_spec *ks, 
 
 	tmpl[ntmpl++] = (CK_ATTRIBUTE){ CKA_CLASS, &cls, sizeof(cls) };
 	if (rs->uri->object != NULL)
-		tmpl[ntmpl++] = (CK_ATTRIBUTE){ CKA_LABEL, rs->uri->object, strlen(rs->uri->object) };
+		tmpl[ntmpl++] =
+		    (CK_ATTRIBUTE){ CKA_LABEL, rs->uri->object, strlen(rs->uri->object) };
 	if (rs->uri->has_id)
 		tmpl[ntmpl++] = (CK_ATTRIBUTE){ CKA_ID, rs->uri->id, rs->uri->id_len };
 	if ((r = find_objects(h, s, tmpl, ntmpl, &k->priv, &found, &rv)) < 0) {
@@ -671,8 +682,8 @@ find_private(struct p11 *h, CK_SESSION_HANDLE s, const struct hsm_key_spec *ks, 
 	    (rv = get_bool(h, s, k->priv, CKA_SIGN, -1, &can_sign)) != CKR_OK ||
 	    (rv = get_bool(h, s, k->priv, CKA_ALWAYS_AUTHENTICATE, 0, &always_auth)) != CKR_OK ||
 	    (rv = get_ulong(h, s, k->priv, CKA_KEY_TYPE, &ktype)) != CKR_OK) {
-		errbuf_set(errbuf, errlen, "key %s (%.200s): reading its attributes: %s", name, ks->uri,
-		    hsm_rv_name(rv, rvbuf));
+		errbuf_set(errbuf, errlen, "key %s (%.200s): reading its attributes: %s", name,
+		    ks->uri, hsm_rv_name(rv, rvbuf));
 		return resolve_error(rv);
 	}
 	if (!sensitive || extractable)
@@ -681,29 +692,33 @@ find_private(struct p11 *h, CK_SESSION_HANDLE s, const struct hsm_key_spec *ks, 
 	if (!can_sign || always_auth)
 		return refuse(errbuf, errlen, "key %s (%.200s) %s", name, ks->uri,
 		    !can_sign ? "may not sign (CKA_SIGN is false)"
-		              : "needs a login per signature (CKA_ALWAYS_AUTHENTICATE)");
+			      : "needs a login per signature (CKA_ALWAYS_AUTHENTICATE)");
 	if (ks->mech_from_key) {
 		if (ktype != CKK_EC && ktype != CKK_RSA)
-			return refuse(errbuf, errlen, "key %s (%.200s) is neither an EC nor an RSA key",
-			    name, ks->uri);
+			return refuse(errbuf, errlen,
+			    "key %s (%.200s) is neither an EC nor an RSA key", name, ks->uri);
 		k->mech = ktype == CKK_EC ? SG_MECH_ECDSA_SHA256 : SG_MECH_RSA_PSS_SHA256;
 	} else {
 		k->mech = ks->mech;
 	}
 	want_type = k->mech == SG_MECH_ECDSA_SHA256 ? CKK_EC : CKK_RSA;
 	if (ktype != want_type)
-		return refuse(errbuf, errlen, "key %s (%.200s) is not an %s key, as mechanism %s needs",
-		    name, ks->uri, want_type == CKK_EC ? "EC" : "RSA", sg_mech_name(k->mech));
+		return refuse(errbuf, errlen,
+		    "key %s (%.200s) is not an %s key, as mechanism %s needs", name, ks->uri,
+		    want_type == CKK_EC ? "EC" : "RSA", sg_mech_name(k->mech));
 	if (get_attr(h, s, k->priv, CKA_ID, rs->id, sizeof(rs->id), &rs->id_len) != CKR_OK)
 		rs->id_len = 0;
 	if (want_type == CKK_EC) {
 		rv = get_attr(h, s, k->priv, CKA_EC_PARAMS, rs->buf, sizeof(rs->buf), &rs->buf_len);
 		if (rv != CKR_OK || rs->buf_len != sizeof(p256_ec_params) ||
 		    memcmp(rs->buf, p256_ec_params, sizeof(p256_ec_params)) != 0)
-			return refuse(errbuf, errlen, "key %s (%.200s) is not on curve P-256, as %s needs",
-			    name, ks->uri, sg_mech_name(k->mech));
-	} else if (get_attr(h, s, k->priv, CKA_MODULUS, rs->n, sizeof(rs->n), &rs->n_len) != CKR_OK ||
-	    get_attr(h, s, k->priv, CKA_PUBLIC_EXPONENT, rs->e, sizeof(rs->e), &rs->e_len) != CKR_OK) {
+			return refuse(errbuf, errlen,
+			    "key %s (%.200s) is not on curve P-256, as %s needs", name, ks->uri,
+			    sg_mech_name(k->mech));
+	} else if (get_attr(h, s, k->priv, CKA_MODULUS, rs->n, sizeof(rs->n), &rs->n_len) !=
+		CKR_OK ||
+	    get_attr(h, s, k->priv, CKA_PUBLIC_EXPONENT, rs->e, sizeof(rs->e), &rs->e_len) !=
+		CKR_OK) {
 		/* Public attributes of an RSA private key: optional in
 		 * practice, so their absence is not an error yet. */
 		rs->n_len = rs->e_len = 0;
@@ -723,19 +738,19 @@ ec_public(struct p11 *h, CK_SESSION_HANDLE s, const struct hsm_key_spec *ks, str
 	int r = 0;
 
 	if (found == 0)
-		return refuse(errbuf, errlen, "key %s (%.200s): no public key object with its label or id",
-		    name, ks->uri);
+		return refuse(errbuf, errlen,
+		    "key %s (%.200s): no public key object with its label or id", name, ks->uri);
 	rv = get_attr(h, s, pub_obj, CKA_EC_PARAMS, rs->buf, sizeof(rs->buf), &rs->buf_len);
 	if (rv != CKR_OK || rs->buf_len != sizeof(p256_ec_params) ||
 	    memcmp(rs->buf, p256_ec_params, sizeof(p256_ec_params)) != 0)
-		return refuse(errbuf, errlen, "key %s (%.200s): its public key object is not on P-256",
-		    name, ks->uri);
+		return refuse(errbuf, errlen,
+		    "key %s (%.200s): its public key object is not on P-256", name, ks->uri);
 	rv = get_attr(h, s, pub_obj, CKA_EC_POINT, rs->buf, sizeof(rs->buf), &rs->buf_len);
 	if (rv == CKR_OK)
 		r = pkey_ec_p256(rs->buf, rs->buf_len, &k->pub);
 	if (rv != CKR_OK || r < 0) {
-		errbuf_set(errbuf, errlen, "key %s (%.200s): unusable CKA_EC_POINT (%s)", name, ks->uri,
-		    rv != CKR_OK ? hsm_rv_name(rv, rvbuf) : sg_strerror(r));
+		errbuf_set(errbuf, errlen, "key %s (%.200s): unusable CKA_EC_POINT (%s)", name,
+		    ks->uri, rv != CKR_OK ? hsm_rv_name(rv, rvbuf) : sg_strerror(r));
 		return r == SG_ERR_ALLOC ? r : SG_ERR_CONFIG;
 	}
 	k->raw_sig_len = 2 * HSM_P256_COORD_LEN;
@@ -759,39 +774,42 @@ rsa_public(struct p11 *h, CK_SESSION_HANDLE s, const struct hsm_key_spec *ks, st
 		if (rv == CKR_OK && rs->n_len != 0 &&
 		    (rs->n_len != rs->buf_len || memcmp(rs->n, rs->buf, rs->n_len) != 0))
 			return refuse(errbuf, errlen,
-			    "key %s (%.200s): public key object has another modulus", name, ks->uri);
+			    "key %s (%.200s): public key object has another modulus", name,
+			    ks->uri);
 		if (rv == CKR_OK) {
 			memcpy(rs->n, rs->buf, rs->buf_len);
 			rs->n_len = rs->buf_len;
-			rv = get_attr(h, s, pub_obj, CKA_PUBLIC_EXPONENT, rs->e, sizeof(rs->e), &rs->e_len);
+			rv = get_attr(
+			    h, s, pub_obj, CKA_PUBLIC_EXPONENT, rs->e, sizeof(rs->e), &rs->e_len);
 		}
 		if (rv != CKR_OK) {
-			errbuf_set(errbuf, errlen, "key %s (%.200s): reading its public key: %s", name,
-			    ks->uri, hsm_rv_name(rv, rvbuf));
+			errbuf_set(errbuf, errlen, "key %s (%.200s): reading its public key: %s",
+			    name, ks->uri, hsm_rv_name(rv, rvbuf));
 			return resolve_error(rv);
 		}
 	}
 	if (rs->n_len == 0 || rs->e_len == 0)
 		return refuse(errbuf, errlen,
-		    "key %s (%.200s): no public key object and no public attributes", name, ks->uri);
+		    "key %s (%.200s): no public key object and no public attributes", name,
+		    ks->uri);
 	if ((r = pkey_rsa(rs->n, rs->n_len, rs->e, rs->e_len, &k->pub)) < 0) {
-		errbuf_set(errbuf, errlen, "key %s (%.200s): unusable RSA public key: %s", name, ks->uri,
-		    sg_strerror(r));
+		errbuf_set(errbuf, errlen, "key %s (%.200s): unusable RSA public key: %s", name,
+		    ks->uri, sg_strerror(r));
 		return r == SG_ERR_ALLOC ? r : SG_ERR_CONFIG;
 	}
 	bits = EVP_PKEY_get_bits(k->pub);
 	if (bits < HSM_RSA_BITS_MIN || EVP_PKEY_get_size(k->pub) <= 0 ||
 	    (size_t)EVP_PKEY_get_size(k->pub) > HSM_SIG_MAX)
-		return refuse(errbuf, errlen, "key %s (%.200s): RSA key of %d bits, not %d to %d", name,
-		    ks->uri, bits, HSM_RSA_BITS_MIN, HSM_SIG_MAX * 8);
+		return refuse(errbuf, errlen, "key %s (%.200s): RSA key of %d bits, not %d to %d",
+		    name, ks->uri, bits, HSM_RSA_BITS_MIN, HSM_SIG_MAX * 8);
 	k->raw_sig_len = (size_t)EVP_PKEY_get_size(k->pub);
 	return 0;
 }
 
 /* Configured key i: its URI, its private key, its public key. */
 static int
-resolve_key(struct p11 *h, CK_SESSION_HANDLE s, const struct hsm_config *cfg, size_t i, struct resolve *rs,
-    char *errbuf, size_t errlen)
+resolve_key(struct p11 *h, CK_SESSION_HANDLE s, const struct hsm_config *cfg, size_t i,
+    struct resolve *rs, char *errbuf, size_t errlen)
 {
 	const struct hsm_key_spec *ks = &cfg->keys[i];
 	struct hsm_key *k = &h->keys[i];
@@ -811,8 +829,9 @@ resolve_key(struct p11 *h, CK_SESSION_HANDLE s, const struct hsm_config *cfg, si
 		return r;
 	}
 	if (found > 1)
-		return refuse(errbuf, errlen, "key %s (%.200s): more than one public key object matches",
-		    key_name(ks), ks->uri);
+		return refuse(errbuf, errlen,
+		    "key %s (%.200s): more than one public key object matches", key_name(ks),
+		    ks->uri);
 	if (type == CKK_EC)
 		return ec_public(h, s, ks, k, rs, pub_obj, found, errbuf, errlen);
 	return rsa_public(h, s, ks, k, rs, pub_obj, found, errbuf, errlen);
@@ -953,7 +972,8 @@ self_test(struct p11 *h, size_t i, const char *name, char *errbuf, size_t errlen
 	crypto_sha256(HSM_SELFTEST_TEXT, strlen(HSM_SELFTEST_TEXT), digest);
 	r = p11_sign(h, i, digest, sizeof(digest), sig, &sig_len);
 	if (r < 0) {
-		errbuf_set(errbuf, errlen, "key %s: test signature failed: %s", name, sg_strerror(r));
+		errbuf_set(
+		    errbuf, errlen, "key %s: test signature failed: %s", name, sg_strerror(r));
 		goto out;
 	}
 	r = crypto_verify_digest(h->keys[i].pub, h->keys[i].mech, digest, sig, sig_len);
@@ -988,12 +1008,14 @@ p11_open(const struct hsm_config *cfg, struct p11 **ret, char *errbuf, size_t er
 		goto out;
 	}
 	if (cfg->module[0] != '/') {
-		errbuf_set(errbuf, errlen, "PKCS#11 module path %.200s is not absolute", cfg->module);
+		errbuf_set(
+		    errbuf, errlen, "PKCS#11 module path %.200s is not absolute", cfg->module);
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
 	if (cfg->sessions < 1 || cfg->sessions > HSM_SESSIONS_MAX) {
-		errbuf_set(errbuf, errlen, "sessions is %u, not 1 to %d", cfg->sessions, HSM_SESSIONS_MAX);
+		errbuf_set(
+		    errbuf, errlen, "sessions is %u, not 1 to %d", cfg->sessions, HSM_SESSIONS_MAX);
 		r = SG_ERR_CONFIG;
 		goto out;
 	}

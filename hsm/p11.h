@@ -36,11 +36,12 @@ const char *hsm_rv_name(unsigned long rv, char buf[32]);
 int hsm_rv_error(unsigned long rv);
 
 /* As hsm_open(), in this process (reads the PIN file). */
-int p11_open(const struct hsm_config *cfg, struct p11 **ret, char *errbuf, size_t errlen) SG_MUST_CHECK;
+int p11_open(
+    const struct hsm_config *cfg, struct p11 **ret, char *errbuf, size_t errlen) SG_MUST_CHECK;
 
 /* As hsm_sign(); thread-safe, blocks while all sessions are busy. */
-int p11_sign(struct p11 *h, size_t key_index, const uint8_t *digest, size_t digest_len, uint8_t *sig,
-    size_t *ret_sig_len) SG_MUST_CHECK;
+int p11_sign(struct p11 *h, size_t key_index, const uint8_t *digest, size_t digest_len,
+    uint8_t *sig, size_t *ret_sig_len) SG_MUST_CHECK;
 
 /* As hsm_public_key(). */
 int p11_public_key(struct p11 *h, size_t key_index, EVP_PKEY **ret) SG_MUST_CHECK;
@@ -71,22 +72,22 @@ enum p11_key_kind {
 	P11_KEY_RSA_3072,    /* CKK_RSA, 3072 bits, e = 65537 */
 };
 
-#define P11_LABEL_MAX 64    /* bytes of a label p11_admin_generate() creates */
-#define P11_LIST_MAX  1024  /* private keys p11_admin_list() reports */
-#define P11_SHOWN_MAX 128   /* bytes of a label as reported (longer ones are cut) */
+#define P11_LABEL_MAX 64   /* bytes of a label p11_admin_generate() creates */
+#define P11_LIST_MAX  1024 /* private keys p11_admin_list() reports */
+#define P11_SHOWN_MAX 128  /* bytes of a label as reported (longer ones are cut) */
 
 /* What p11_admin_list() and p11_admin_find() report about a private key. */
 struct p11_key_info {
-	unsigned long handle;            /* object handle, valid while the handle is open */
-	char label[P11_SHOWN_MAX + 1];   /* CKA_LABEL, NUL-terminated; bytes outside
+	unsigned long handle;          /* object handle, valid while the handle is open */
+	char label[P11_SHOWN_MAX + 1]; /* CKA_LABEL, NUL-terminated; bytes outside
 	                                    printable ASCII are shown as '?'; "" if none */
 	int has_label;
-	uint8_t id[HSM_ID_MAX];          /* CKA_ID */
-	size_t id_len;                   /* 0 when absent or longer than HSM_ID_MAX */
-	unsigned long key_type;          /* CKK_* */
-	int is_ec, is_rsa;               /* CKK_EC, CKK_RSA */
-	int bits;                        /* RSA modulus bits, 256 for P-256, 0 unknown */
-	int is_p256;                     /* CKK_EC on prime256v1 */
+	uint8_t id[HSM_ID_MAX]; /* CKA_ID */
+	size_t id_len;          /* 0 when absent or longer than HSM_ID_MAX */
+	unsigned long key_type; /* CKK_* */
+	int is_ec, is_rsa;      /* CKK_EC, CKK_RSA */
+	int bits;               /* RSA modulus bits, 256 for P-256, 0 unknown */
+	int is_p256;            /* CKK_EC on prime256v1 */
 	int is_sensitive, is_extractable, is_always_sensitive, is_never_extractable;
 	int can_sign, is_always_authenticate;
 };
@@ -121,8 +122,8 @@ int p11_admin_generate(struct p11_admin *a, enum p11_key_kind kind, const char *
  * free().  *ret is NULL when there is none.  SG_ERR_HSM_UNAVAILABLE,
  * SG_ERR_ALLOC.
  */
-int p11_admin_list(struct p11_admin *a, struct p11_key_info **ret, size_t *ret_n, int *ret_truncated,
-    char *errbuf, size_t errlen) SG_MUST_CHECK;
+int p11_admin_list(struct p11_admin *a, struct p11_key_info **ret, size_t *ret_n,
+    int *ret_truncated, char *errbuf, size_t errlen) SG_MUST_CHECK;
 
 /*
  * The one private key that a PKCS#11 URI names (hsm_uri_parse(); object=

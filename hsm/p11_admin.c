@@ -33,22 +33,23 @@
 
 #include "p11_slot.h"
 
-#define ADMIN_TOKEN_LABEL_LEN 32   /* bytes of CK_TOKEN_INFO.label */
-#define ADMIN_ATTR_MAX      1024 /* bytes of a label or an id we read */
-#define ADMIN_FIND_BATCH    64   /* handles per C_FindObjects call */
-#define ADMIN_RSA_BITS      3072
-#define ADMIN_CERT_DER_MAX  (64 * 1024) /* bytes of a certificate we store */
-#define ADMIN_CERTS_PER_KEY_MAX 16    /* old certificate objects of a key we replace */
+#define ADMIN_TOKEN_LABEL_LEN   32   /* bytes of CK_TOKEN_INFO.label */
+#define ADMIN_ATTR_MAX          1024 /* bytes of a label or an id we read */
+#define ADMIN_FIND_BATCH        64   /* handles per C_FindObjects call */
+#define ADMIN_RSA_BITS          3072
+#define ADMIN_CERT_DER_MAX      (64 * 1024) /* bytes of a certificate we store */
+#define ADMIN_CERTS_PER_KEY_MAX 16          /* old certificate objects of a key we replace */
 
 /* DER of the OID prime256v1 (1.2.840.10045.3.1.7), as CKA_EC_PARAMS holds it. */
-static const uint8_t admin_p256_params[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+static const uint8_t admin_p256_params[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01,
+	0x07 };
 static const uint8_t admin_rsa_e65537[] = { 0x01, 0x00, 0x01 };
 
 struct p11_admin {
-	struct p11 *p11;         /* from p11_open(): the login and cfg's keys */
-	void *dl;                /* our reference to the same module */
-	CK_FUNCTION_LIST_PTR f;  /* its function list */
-	CK_SESSION_HANDLE rw;    /* our read-write session */
+	struct p11 *p11;        /* from p11_open(): the login and cfg's keys */
+	void *dl;               /* our reference to the same module */
+	CK_FUNCTION_LIST_PTR f; /* its function list */
+	CK_SESSION_HANDLE rw;   /* our read-write session */
 	int has_rw;
 	char token[ADMIN_TOKEN_LABEL_LEN + 1];
 };
@@ -71,7 +72,8 @@ p11_admin_open(const struct hsm_config *cfg, struct p11_admin **ret, char *errbu
 	void *sym;
 	char rvbuf[32];
 
-	_Static_assert(sizeof(sym) == sizeof(get_function_list), "function and object pointers differ");
+	_Static_assert(
+	    sizeof(sym) == sizeof(get_function_list), "function and object pointers differ");
 
 	if (cfg == NULL || ret == NULL) {
 		r = SG_ERR_INVALID_ARGUMENT;
@@ -108,7 +110,8 @@ p11_admin_open(const struct hsm_config *cfg, struct p11_admin **ret, char *errbu
 		goto out;
 	rv = a->f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &a->rw);
 	if (rv != CKR_OK) {
-		errbuf_set(errbuf, errlen, "C_OpenSession (read-write): %s", hsm_rv_name(rv, rvbuf));
+		errbuf_set(
+		    errbuf, errlen, "C_OpenSession (read-write): %s", hsm_rv_name(rv, rvbuf));
 		r = SG_ERR_HSM_UNAVAILABLE;
 		goto out;
 	}
@@ -151,8 +154,8 @@ p11_admin_close(struct p11_admin *a)
 /* ---- attributes ---- */
 
 static CK_RV
-admin_get_attr(struct p11_admin *a, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, void *buf, size_t cap,
-    size_t *ret_len)
+admin_get_attr(struct p11_admin *a, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, void *buf,
+    size_t cap, size_t *ret_len)
 {
 	CK_ATTRIBUTE at = { type, buf, (CK_ULONG)cap };
 	CK_RV rv;
@@ -210,7 +213,8 @@ admin_key_info(struct p11_admin *a, CK_OBJECT_HANDLE o, struct p11_key_info *ki)
 			ki->label[i] = buf[i] >= 0x20 && buf[i] < 0x7f ? (char)buf[i] : '?';
 		ki->label[len] = '\0';
 	}
-	if (admin_get_attr(a, o, CKA_ID, buf, sizeof(buf), &len) == CKR_OK && len <= sizeof(ki->id)) {
+	if (admin_get_attr(a, o, CKA_ID, buf, sizeof(buf), &len) == CKR_OK &&
+	    len <= sizeof(ki->id)) {
 		memcpy(ki->id, buf, len);
 		ki->id_len = len;
 	}
@@ -227,7 +231,8 @@ admin_key_info(struct p11_admin *a, CK_OBJECT_HANDLE o, struct p11_key_info *ki)
 			ki->bits = 256;
 		}
 	} else if (ktype == CKK_RSA) {
-		if (admin_get_attr(a, o, CKA_MODULUS, buf, sizeof(buf), &len) == CKR_OK && len > 0) {
+		if (admin_get_attr(a, o, CKA_MODULUS, buf, sizeof(buf), &len) == CKR_OK &&
+		    len > 0) {
 			/* The modulus is big-endian; its top byte is nonzero in
 			 * any sane token, but count its bits to be exact. */
 			for (i = 0; i < len && buf[i] == 0; i++)
@@ -241,7 +246,8 @@ admin_key_info(struct p11_admin *a, CK_OBJECT_HANDLE o, struct p11_key_info *ki)
 				}
 				ki->bits = (int)((len - i - 1) * 8 + nb);
 			}
-		} else if (admin_get_attr(a, o, CKA_MODULUS_BITS, &mbits, sizeof(mbits), &len) == CKR_OK &&
+		} else if (admin_get_attr(a, o, CKA_MODULUS_BITS, &mbits, sizeof(mbits), &len) ==
+			CKR_OK &&
 		    len == sizeof(mbits) && mbits <= (CK_ULONG)HSM_SIG_MAX * 8) {
 			ki->bits = (int)mbits;
 		}
@@ -254,8 +260,8 @@ admin_key_info(struct p11_admin *a, CK_OBJECT_HANDLE o, struct p11_key_info *ki)
 /* Up to cap handles of objects matching tmpl into objs; *ret_n how many
  * were stored, *ret_more whether there were more. */
 static CK_RV
-admin_find(struct p11_admin *a, CK_ATTRIBUTE *tmpl, CK_ULONG ntmpl, CK_OBJECT_HANDLE *objs, size_t cap,
-    size_t *ret_n, int *ret_more)
+admin_find(struct p11_admin *a, CK_ATTRIBUTE *tmpl, CK_ULONG ntmpl, CK_OBJECT_HANDLE *objs,
+    size_t cap, size_t *ret_n, int *ret_more)
 {
 	CK_OBJECT_HANDLE extra;
 	CK_ULONG got = 0;
@@ -317,7 +323,8 @@ p11_admin_list(struct p11_admin *a, struct p11_key_info **ret, size_t *ret_n, in
 	}
 	rv = admin_find(a, tmpl, 1, objs, P11_LIST_MAX, &n, &more);
 	if (rv != CKR_OK) {
-		errbuf_set(errbuf, errlen, "searching the private keys: %s", hsm_rv_name(rv, rvbuf));
+		errbuf_set(
+		    errbuf, errlen, "searching the private keys: %s", hsm_rv_name(rv, rvbuf));
 		r = admin_rv_error(rv, SG_ERR_HSM_UNAVAILABLE);
 		goto out;
 	}
@@ -335,11 +342,13 @@ p11_admin_list(struct p11_admin *a, struct p11_key_info **ret, size_t *ret_n, in
 			continue;
 		}
 		if (hsm_rv_error(rv) == SG_ERR_HSM_UNAVAILABLE) {
-			errbuf_set(errbuf, errlen, "reading a private key: %s", hsm_rv_name(rv, rvbuf));
+			errbuf_set(
+			    errbuf, errlen, "reading a private key: %s", hsm_rv_name(rv, rvbuf));
 			r = SG_ERR_HSM_UNAVAILABLE;
 			goto out;
 		}
-		log_debug("private key object %lu: %s", (unsigned long)objs[i], hsm_rv_name(rv, rvbuf));
+		log_debug(
+		    "private key object %lu: %s", (unsigned long)objs[i], hsm_rv_name(rv, rvbuf));
 	}
 	if (nkeys == 0) {
 		free(keys);
@@ -357,7 +366,8 @@ out:
 }
 
 int
-p11_admin_find(struct p11_admin *a, const char *uri, struct p11_key_info *ret, char *errbuf, size_t errlen)
+p11_admin_find(
+    struct p11_admin *a, const char *uri, struct p11_key_info *ret, char *errbuf, size_t errlen)
 {
 	int r = SG_ERR_INTERNAL;
 	struct hsm_uri *u = NULL;
@@ -381,12 +391,14 @@ p11_admin_find(struct p11_admin *a, const char *uri, struct p11_key_info *ret, c
 		goto out;
 	}
 	if (u->token != NULL && strcmp(u->token, a->token) != 0) {
-		errbuf_set(errbuf, errlen, "URI %.200s names token \"%.64s\", not \"%s\"", uri, u->token, a->token);
+		errbuf_set(errbuf, errlen, "URI %.200s names token \"%.64s\", not \"%s\"", uri,
+		    u->token, a->token);
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
 	if (u->type != NULL && strcmp(u->type, "private") != 0) {
-		errbuf_set(errbuf, errlen, "URI %.200s names a %s object, not a private key", uri, u->type);
+		errbuf_set(errbuf, errlen, "URI %.200s names a %s object, not a private key", uri,
+		    u->type);
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
@@ -407,7 +419,8 @@ p11_admin_find(struct p11_admin *a, const char *uri, struct p11_key_info *ret, c
 		goto out;
 	}
 	if (n != 1) {
-		errbuf_set(errbuf, errlen, "%s private key matches %.200s", n == 0 ? "no" : "more than one", uri);
+		errbuf_set(errbuf, errlen, "%s private key matches %.200s",
+		    n == 0 ? "no" : "more than one", uri);
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
@@ -439,7 +452,7 @@ admin_label_ok(const char *label)
 		char c = label[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		        c == '.' || c == '_' || c == '-'))
+			c == '.' || c == '_' || c == '-'))
 			return 0;
 	}
 	return 1;
@@ -448,10 +461,11 @@ admin_label_ok(const char *label)
 /* Whether any key or certificate object already has this label or id:
  * 0 (none), SG_ERR_EXISTS (with a reason), or the error of the search. */
 static int
-admin_check_free(struct p11_admin *a, const char *label, const uint8_t *id, size_t id_len, char *errbuf,
-    size_t errlen)
+admin_check_free(struct p11_admin *a, const char *label, const uint8_t *id, size_t id_len,
+    char *errbuf, size_t errlen)
 {
-	static const CK_OBJECT_CLASS classes[] = { CKO_PRIVATE_KEY, CKO_PUBLIC_KEY, CKO_CERTIFICATE };
+	static const CK_OBJECT_CLASS classes[] = { CKO_PRIVATE_KEY, CKO_PUBLIC_KEY,
+		CKO_CERTIFICATE };
 	static const char *const class_names[] = { "private key", "public key", "certificate" };
 	CK_OBJECT_CLASS cls;
 	CK_ATTRIBUTE tmpl[2];
@@ -468,15 +482,18 @@ admin_check_free(struct p11_admin *a, const char *label, const uint8_t *id, size
 			if (by_id)
 				tmpl[1] = (CK_ATTRIBUTE){ CKA_ID, (void *)(uintptr_t)id, id_len };
 			else
-				tmpl[1] = (CK_ATTRIBUTE){ CKA_LABEL, (void *)(uintptr_t)label, strlen(label) };
+				tmpl[1] = (CK_ATTRIBUTE){ CKA_LABEL, (void *)(uintptr_t)label,
+					strlen(label) };
 			rv = admin_find(a, tmpl, 2, &obj, 1, &n, &more);
 			if (rv != CKR_OK) {
-				errbuf_set(errbuf, errlen, "searching the token: %s", hsm_rv_name(rv, rvbuf));
+				errbuf_set(errbuf, errlen, "searching the token: %s",
+				    hsm_rv_name(rv, rvbuf));
 				return admin_rv_error(rv, SG_ERR_HSM_UNAVAILABLE);
 			}
 			if (n > 0) {
-				errbuf_set(errbuf, errlen, "a %s with this %s already exists on the token",
-				    class_names[c], by_id ? "id" : "label");
+				errbuf_set(errbuf, errlen,
+				    "a %s with this %s already exists on the token", class_names[c],
+				    by_id ? "id" : "label");
 				return SG_ERR_EXISTS;
 			}
 		}
@@ -485,8 +502,8 @@ admin_check_free(struct p11_admin *a, const char *label, const uint8_t *id, size
 }
 
 int
-p11_admin_generate(struct p11_admin *a, enum p11_key_kind kind, const char *label, const uint8_t *id,
-    size_t id_len, char *errbuf, size_t errlen)
+p11_admin_generate(struct p11_admin *a, enum p11_key_kind kind, const char *label,
+    const uint8_t *id, size_t id_len, char *errbuf, size_t errlen)
 {
 	int r = SG_ERR_INTERNAL;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
@@ -504,7 +521,8 @@ p11_admin_generate(struct p11_admin *a, enum p11_key_kind kind, const char *labe
 		goto out;
 	}
 	if (!admin_label_ok(label)) {
-		errbuf_set(errbuf, errlen, "a key label is 1 to %d characters of A-Z a-z 0-9 . _ -", P11_LABEL_MAX);
+		errbuf_set(errbuf, errlen, "a key label is 1 to %d characters of A-Z a-z 0-9 . _ -",
+		    P11_LABEL_MAX);
 		r = SG_ERR_INVALID_ARGUMENT;
 		goto out;
 	}
@@ -545,8 +563,8 @@ p11_admin_generate(struct p11_admin *a, enum p11_key_kind kind, const char *labe
 	} else {
 		mech.mechanism = CKM_RSA_PKCS_KEY_PAIR_GEN;
 		pub[npub++] = (CK_ATTRIBUTE){ CKA_MODULUS_BITS, &bits, sizeof(bits) };
-		pub[npub++] = (CK_ATTRIBUTE){ CKA_PUBLIC_EXPONENT, (void *)(uintptr_t)admin_rsa_e65537,
-			sizeof(admin_rsa_e65537) };
+		pub[npub++] = (CK_ATTRIBUTE){ CKA_PUBLIC_EXPONENT,
+			(void *)(uintptr_t)admin_rsa_e65537, sizeof(admin_rsa_e65537) };
 		pub[npub++] = (CK_ATTRIBUTE){ CKA_ENCRYPT, &no, sizeof(no) };
 		pub[npub++] = (CK_ATTRIBUTE){ CKA_WRAP, &no, sizeof(no) };
 	}
@@ -564,23 +582,26 @@ p11_admin_generate(struct p11_admin *a, enum p11_key_kind kind, const char *labe
 		r = admin_rv_error(rv, SG_ERR_CRYPTO);
 		goto out;
 	}
-	if (!ki.is_sensitive || ki.is_extractable || !ki.is_always_sensitive || !ki.is_never_extractable ||
-	    !ki.can_sign || ki.is_always_authenticate) {
+	if (!ki.is_sensitive || ki.is_extractable || !ki.is_always_sensitive ||
+	    !ki.is_never_extractable || !ki.can_sign || ki.is_always_authenticate) {
 		errbuf_set(errbuf, errlen,
-		    "the token made a key that is not as asked (sensitive %d, extractable %d, always "
+		    "the token made a key that is not as asked (sensitive %d, extractable %d, "
+		    "always "
 		    "sensitive %d, never extractable %d, sign %d): destroyed",
-		    ki.is_sensitive, ki.is_extractable, ki.is_always_sensitive, ki.is_never_extractable,
-		    ki.can_sign);
+		    ki.is_sensitive, ki.is_extractable, ki.is_always_sensitive,
+		    ki.is_never_extractable, ki.can_sign);
 		r = SG_ERR_CRYPTO;
 		goto out;
 	}
 	if ((kind == P11_KEY_EC_P256 && (ki.key_type != CKK_EC || !ki.is_p256)) ||
 	    (kind == P11_KEY_RSA_3072 && (ki.key_type != CKK_RSA || ki.bits != ADMIN_RSA_BITS))) {
-		errbuf_set(errbuf, errlen, "the token made a key of another type or size: destroyed");
+		errbuf_set(
+		    errbuf, errlen, "the token made a key of another type or size: destroyed");
 		r = SG_ERR_CRYPTO;
 		goto out;
 	}
-	log_debug("generated key pair \"%s\" (%s)", label, kind == P11_KEY_EC_P256 ? "EC P-256" : "RSA-3072");
+	log_debug("generated key pair \"%s\" (%s)", label,
+	    kind == P11_KEY_EC_P256 ? "EC P-256" : "RSA-3072");
 	hpub = hpriv = CK_INVALID_HANDLE; /* keep them */
 	r = 0;
 out:
@@ -607,8 +628,8 @@ admin_der(int len, uint8_t **ret, size_t *ret_len)
 }
 
 int
-p11_admin_store_cert(struct p11_admin *a, const struct p11_key_info *key, X509 *cert, char *errbuf,
-    size_t errlen)
+p11_admin_store_cert(
+    struct p11_admin *a, const struct p11_key_info *key, X509 *cert, char *errbuf, size_t errlen)
 {
 	int r = SG_ERR_INTERNAL;
 	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
@@ -634,9 +655,11 @@ p11_admin_store_cert(struct p11_admin *a, const struct p11_key_info *key, X509 *
 		goto out;
 	}
 	if ((r = admin_der(i2d_X509(cert, NULL), &der, &der_len)) < 0 ||
-	    (r = admin_der(i2d_X509_NAME(X509_get_subject_name(cert), NULL), &subj, &subj_len)) < 0 ||
+	    (r = admin_der(i2d_X509_NAME(X509_get_subject_name(cert), NULL), &subj, &subj_len)) <
+		0 ||
 	    (r = admin_der(i2d_X509_NAME(X509_get_issuer_name(cert), NULL), &iss, &iss_len)) < 0 ||
-	    (r = admin_der(i2d_ASN1_INTEGER(X509_get_serialNumber(cert), NULL), &serial, &serial_len)) < 0)
+	    (r = admin_der(
+		 i2d_ASN1_INTEGER(X509_get_serialNumber(cert), NULL), &serial, &serial_len)) < 0)
 		goto out;
 	if ((p = der, i2d_X509(cert, &p)) != (int)der_len ||
 	    (p = subj, i2d_X509_NAME(X509_get_subject_name(cert), &p)) != (int)subj_len ||
@@ -651,12 +674,14 @@ p11_admin_store_cert(struct p11_admin *a, const struct p11_key_info *key, X509 *
 	find_tmpl[1] = (CK_ATTRIBUTE){ CKA_ID, (void *)(uintptr_t)key->id, key->id_len };
 	rv = admin_find(a, find_tmpl, 2, old, sizeof(old) / sizeof(old[0]), &n, &more);
 	if (rv != CKR_OK) {
-		errbuf_set(errbuf, errlen, "searching certificate objects: %s", hsm_rv_name(rv, rvbuf));
+		errbuf_set(
+		    errbuf, errlen, "searching certificate objects: %s", hsm_rv_name(rv, rvbuf));
 		r = admin_rv_error(rv, SG_ERR_HSM_UNAVAILABLE);
 		goto out;
 	}
 	if (more) {
-		errbuf_set(errbuf, errlen, "more than %zu certificate objects have this key's id", n);
+		errbuf_set(
+		    errbuf, errlen, "more than %zu certificate objects have this key's id", n);
 		r = SG_ERR_LIMIT;
 		goto out;
 	}
@@ -671,17 +696,20 @@ p11_admin_store_cert(struct p11_admin *a, const struct p11_key_info *key, X509 *
 	tmpl[ntmpl++] = (CK_ATTRIBUTE){ CKA_ISSUER, iss, iss_len };
 	tmpl[ntmpl++] = (CK_ATTRIBUTE){ CKA_SERIAL_NUMBER, serial, serial_len };
 	if (key->has_label && strchr(key->label, '?') == NULL)
-		tmpl[ntmpl++] = (CK_ATTRIBUTE){ CKA_LABEL, (void *)(uintptr_t)key->label, strlen(key->label) };
+		tmpl[ntmpl++] =
+		    (CK_ATTRIBUTE){ CKA_LABEL, (void *)(uintptr_t)key->label, strlen(key->label) };
 	rv = a->f->C_CreateObject(a->rw, tmpl, ntmpl, &obj);
 	if (rv != CKR_OK) {
-		errbuf_set(errbuf, errlen, "C_CreateObject (certificate): %s", hsm_rv_name(rv, rvbuf));
+		errbuf_set(
+		    errbuf, errlen, "C_CreateObject (certificate): %s", hsm_rv_name(rv, rvbuf));
 		r = admin_rv_error(rv, SG_ERR_CRYPTO);
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
 		rv = a->f->C_DestroyObject(a->rw, old[i]);
 		if (rv != CKR_OK) {
-			errbuf_set(errbuf, errlen, "C_DestroyObject (old certificate): %s", hsm_rv_name(rv, rvbuf));
+			errbuf_set(errbuf, errlen, "C_DestroyObject (old certificate): %s",
+			    hsm_rv_name(rv, rvbuf));
 			r = admin_rv_error(rv, SG_ERR_CRYPTO);
 			goto out;
 		}

@@ -17,7 +17,7 @@
  * SG_ERR_HSM_UNAVAILABLE when none is present or C_GetSlotList fails,
  * SG_ERR_CONFIG for a bad label or several tokens with it; reason in errbuf.
  */
-int p11_token_slot(CK_FUNCTION_LIST_PTR f, const char *token, CK_SLOT_ID *ret_slot,
-    char *errbuf, size_t errlen) SG_MUST_CHECK;
+int p11_token_slot(CK_FUNCTION_LIST_PTR f, const char *token, CK_SLOT_ID *ret_slot, char *errbuf,
+    size_t errlen) SG_MUST_CHECK;
 
 #endif

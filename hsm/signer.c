@@ -71,8 +71,8 @@
 #define REOPEN_BACKOFF_MS  250   /* shortest wait between two PKCS#11 re-opens */
 
 enum signer_state {
-	ST_NEW = 1,    /* waiting for OPEN */
-	ST_READY = 4,  /* p11_open() succeeded: PUBKEY, SIGN, PING */
+	ST_NEW = 1,   /* waiting for OPEN */
+	ST_READY = 4, /* p11_open() succeeded: PUBKEY, SIGN, PING */
 };
 
 static struct {
@@ -160,7 +160,7 @@ journal_open(const char *path)
 	r = sjournal_scan(sg.jfd, NULL, NULL, &sg.jseq, sg.jprev, why, sizeof(why));
 	if (r != 0) {
 		log_error("journal %s: %s; it is not appended to (move it aside after an "
-		          "investigation); exiting",
+			  "investigation); exiting",
 		    path, why[0] ? why : sg_strerror(r));
 		_exit(SP_EXIT_SYSTEM);
 	}
@@ -169,7 +169,8 @@ journal_open(const char *path)
 /* Appends the record of one signature.  0 or SG_ERR_SYSTEM/SG_ERR_LIMIT:
  * then the signature must not be released. */
 static int
-journal_append(const char *key, const uint8_t *job, const uint8_t digest[SHA256_LEN], uint64_t *ret_seq)
+journal_append(
+    const char *key, const uint8_t *job, const uint8_t digest[SHA256_LEN], uint64_t *ret_seq)
 {
 	char line[SJOURNAL_LINE_MAX];
 	size_t len = 0, off = 0;
@@ -290,7 +291,8 @@ reopen(uint64_t gen)
 		r = SG_ERR_CONFIG;
 	}
 	if (r != 0) {
-		log_error("PKCS#11 opened again: %s; trying again later", why[0] ? why : sg_strerror(r));
+		log_error(
+		    "PKCS#11 opened again: %s; trying again later", why[0] ? why : sg_strerror(r));
 		sg.next_reopen_ms = mono_ms() + REOPEN_BACKOFF_MS;
 	} else {
 		log_info("PKCS#11 opened again after the token was lost");
@@ -301,8 +303,7 @@ reopen(uint64_t gen)
 
 /* ---- handlers: each re-validates what the table could not ---- */
 
-static void *
-serve_thread(void *arg);
+static void *serve_thread(void *arg);
 
 /* The attestation key must be no other configured key: with `raw` on a
  * signing key that is also the attestation key, a submitter could have a
@@ -318,7 +319,8 @@ attest_key_apart(char *why, size_t whylen)
 	for (i = 0; i < cfg->nkeys; i++) {
 		if (i != a && EVP_PKEY_eq(sg.pub[i], sg.pub[a]) == 1) {
 			errbuf_set(why, whylen,
-			    "key %.100s is the attestation key (the same HSM key): a signing key must "
+			    "key %.100s is the attestation key (the same HSM key): a signing key "
+			    "must "
 			    "never be the attestation key",
 			    cfg->keys[i].name);
 			return SG_ERR_CONFIG;
@@ -369,7 +371,7 @@ h_open(int fd, struct sp_rd *p)
 	}
 	for (i = 1; i < cfg->sessions; i++) {
 		if ((r = pthread_create(&t, &attr, serve_thread,
-		         (void *)(intptr_t)(SP_CHANNEL_FD0 + (int)i))) != 0) {
+			 (void *)(intptr_t)(SP_CHANNEL_FD0 + (int)i))) != 0) {
 			errno = r;
 			fail("starting a channel thread");
 		}
@@ -443,12 +445,13 @@ h_sign(int fd, struct sp_rd *p)
 	pthread_rwlock_rdlock(&sg.p11_lock);
 	gen = sg.gen;
 	r = sg.p11 != NULL ? p11_sign(sg.p11, i, digest, digest_len, sig, &sig_len)
-	                   : SG_ERR_HSM_UNAVAILABLE;
+			   : SG_ERR_HSM_UNAVAILABLE;
 	pthread_rwlock_unlock(&sg.p11_lock);
 	if (r == SG_ERR_HSM_UNAVAILABLE || r == SG_ERR_HSM_SIGN_FAILED)
 		reopen(gen);
 	if (r == 0)
-		r = journal_append(i == sg.o->attest_index ? SJOURNAL_ATTEST_KEY : cfg->keys[i].name,
+		r = journal_append(
+		    i == sg.o->attest_index ? SJOURNAL_ATTEST_KEY : cfg->keys[i].name,
 		    all_zero(job, SP_JOB_LEN) ? NULL : job, digest, &seq);
 	sp_wr_response(&w, r < 0 ? r : 0);
 	if (r == 0) {
@@ -479,7 +482,8 @@ static const struct {
 } requests[] = {
 	{ SP_MSG_OPEN, "OPEN", 0, 0, ST_NEW, h_open },
 	{ SP_MSG_PUBKEY, "PUBKEY", 4, 4, ST_READY, h_pubkey },
-	{ SP_MSG_SIGN, "SIGN", 4 + SP_JOB_LEN + 4, 4 + SP_JOB_LEN + 4 + SP_DIGEST_MAX, ST_READY, h_sign },
+	{ SP_MSG_SIGN, "SIGN", 4 + SP_JOB_LEN + 4, 4 + SP_JOB_LEN + 4 + SP_DIGEST_MAX, ST_READY,
+	    h_sign },
 	{ SP_MSG_PING, "PING", 0, 0, ST_READY, h_ping },
 };
 
@@ -549,8 +553,10 @@ signer_harden(void)
 		for (i = SP_CHANNEL_FD0 + HSM_SESSIONS_MAX; i < SIGNER_FD_SCAN_MAX; i++)
 			close((int)i);
 	}
-	if (getsockopt(SP_CHANNEL_FD0, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_SEQPACKET)
-		violation("fd %d is not a SOCK_SEQPACKET channel (run by signet-agent only)", SP_CHANNEL_FD0);
+	if (getsockopt(SP_CHANNEL_FD0, SOL_SOCKET, SO_TYPE, &type, &len) != 0 ||
+	    type != SOCK_SEQPACKET)
+		violation("fd %d is not a SOCK_SEQPACKET channel (run by signet-agent only)",
+		    SP_CHANNEL_FD0);
 }
 
 void
@@ -562,18 +568,19 @@ signer_serve(const struct signer_opts *o)
 
 	sg.o = o;
 	sg.state = ST_NEW;
-	if (pthread_rwlock_init(&sg.p11_lock, NULL) != 0 || pthread_mutex_init(&sg.jlock, NULL) != 0 ||
-	    pthread_cond_init(&sg.jcond, NULL) != 0)
+	if (pthread_rwlock_init(&sg.p11_lock, NULL) != 0 ||
+	    pthread_mutex_init(&sg.jlock, NULL) != 0 || pthread_cond_init(&sg.jcond, NULL) != 0)
 		fail("locks");
 	for (i = 0; i < o->hsm->sessions; i++) {
 		len = sizeof(type);
 		if (getsockopt(SP_CHANNEL_FD0 + (int)i, SOL_SOCKET, SO_TYPE, &type, &len) != 0 ||
 		    type != SOCK_SEQPACKET)
 			violation("the configuration names %u sessions but channel %u is not a "
-			          "SOCK_SEQPACKET socket",
+				  "SOCK_SEQPACKET socket",
 			    o->hsm->sessions, i);
 		len = sizeof(domain);
-		if (getsockopt(SP_CHANNEL_FD0 + (int)i, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 ||
+		if (getsockopt(SP_CHANNEL_FD0 + (int)i, SOL_SOCKET, SO_DOMAIN, &domain, &len) !=
+			0 ||
 		    domain != AF_UNIX)
 			violation("channel %u is not an AF_UNIX socket", i);
 	}

@@ -23,9 +23,11 @@
 #define SIGNER_JOURNAL_LINE_MAX 512 /* bytes of one journal record, newline included */
 
 struct signer_opts {
-	const struct hsm_config *hsm; /* module, token, PIN file, sessions, keys; cfg->signer unused */
-	size_t attest_index;          /* the attestation key: it must not be any other key (SIZE_MAX: none) */
-	const char *journal;          /* absolute path of the journal */
+	const struct hsm_config
+	    *hsm; /* module, token, PIN file, sessions, keys; cfg->signer unused */
+	size_t
+	    attest_index; /* the attestation key: it must not be any other key (SIZE_MAX: none) */
+	const char *journal; /* absolute path of the journal */
 };
 
 /*

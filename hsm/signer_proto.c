@@ -143,7 +143,9 @@ sp_get_u32(struct sp_rd *r)
 {
 	const uint8_t *p = sp_get_bytes(r, 4);
 
-	return p != NULL ? ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3] : 0;
+	return p != NULL
+	    ? ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3]
+	    : 0;
 }
 
 uint64_t
@@ -195,7 +197,8 @@ peek_u32(const uint8_t *p)
 int
 sp_parse_request(const uint8_t *buf, size_t n, uint8_t *ret_type, struct sp_rd *ret_payload)
 {
-	if (buf == NULL || n < SP_REQ_HDR_LEN || n > SP_FRAME_MAX || peek_u32(buf) != n - SP_LEN_LEN)
+	if (buf == NULL || n < SP_REQ_HDR_LEN || n > SP_FRAME_MAX ||
+	    peek_u32(buf) != n - SP_LEN_LEN)
 		return SG_ERR_PARSE;
 	*ret_type = buf[SP_LEN_LEN];
 	*ret_payload = (struct sp_rd){ buf + SP_REQ_HDR_LEN, n - SP_REQ_HDR_LEN, 0, 0 };
@@ -208,7 +211,8 @@ sp_parse_response(const uint8_t *buf, size_t n, int *ret_status, struct sp_rd *r
 	int32_t status;
 	uint32_t u;
 
-	if (buf == NULL || n < SP_RESP_HDR_LEN || n > SP_FRAME_MAX || peek_u32(buf) != n - SP_LEN_LEN)
+	if (buf == NULL || n < SP_RESP_HDR_LEN || n > SP_FRAME_MAX ||
+	    peek_u32(buf) != n - SP_LEN_LEN)
 		return SG_ERR_PARSE;
 	u = peek_u32(buf + SP_LEN_LEN);
 	/* Two's complement by value, without an implementation-defined cast. */

@@ -68,10 +68,10 @@
 #define SP_REQ_HDR_LEN    5    /* bytes of length prefix + type */
 #define SP_RESP_HDR_LEN   8    /* bytes of length prefix + status */
 #define SP_STR_NULL       0xffffu
-#define SP_DIGEST_MAX     64   /* bytes of the largest digest_len a SIGN may name */
-#define SP_CHANNEL_FD0    3    /* the signer's channel i is fd SP_CHANNEL_FD0 + i */
-#define SP_REASON_MAX     512  /* bytes of an OPEN failure reason */
-#define SP_RECV_TIMEOUT_S 30   /* seconds the agent waits for any response */
+#define SP_DIGEST_MAX     64          /* bytes of the largest digest_len a SIGN may name */
+#define SP_CHANNEL_FD0    3           /* the signer's channel i is fd SP_CHANNEL_FD0 + i */
+#define SP_REASON_MAX     512         /* bytes of an OPEN failure reason */
+#define SP_RECV_TIMEOUT_S 30          /* seconds the agent waits for any response */
 #define SP_JOB_LEN        HSM_JOB_LEN /* bytes of the job id in a SIGN (128 bits) */
 
 enum sp_type {
@@ -131,8 +131,10 @@ int sp_rd_end(const struct sp_rd *r) SG_MUST_CHECK;
 /* Frame checks: the prefix matches the packet, the header is there.  The
  * payload reader is set only on success.  SG_ERR_PARSE.  A response's
  * status must be 0 or an enum sg_err value. */
-int sp_parse_request(const uint8_t *buf, size_t n, uint8_t *ret_type, struct sp_rd *ret_payload) SG_MUST_CHECK;
-int sp_parse_response(const uint8_t *buf, size_t n, int *ret_status, struct sp_rd *ret_payload) SG_MUST_CHECK;
+int sp_parse_request(
+    const uint8_t *buf, size_t n, uint8_t *ret_type, struct sp_rd *ret_payload) SG_MUST_CHECK;
+int sp_parse_response(
+    const uint8_t *buf, size_t n, int *ret_status, struct sp_rd *ret_payload) SG_MUST_CHECK;
 
 /* One packet out (MSG_NOSIGNAL, EINTR retried).  0, SG_ERR_LIMIT (the
  * frame overflowed), SG_ERR_SYSTEM (peer gone or other failure). */

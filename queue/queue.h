@@ -23,16 +23,16 @@
 
 #include "err.h"
 
-#define QUEUE_URL_MAX 1024
-#define QUEUE_PREFIX_MAX 64
-#define QUEUE_PASSWORD_MAX 512
-#define QUEUE_ENTRY_ID_MAX 64   /* bytes of a stream entry id "ms-seq" */
-#define QUEUE_READ_COUNT_MAX 256
-#define QUEUE_CONSUMER_MAX 256 /* bytes of a consumer name: printable ASCII, no space */
-#define QUEUE_DEFAULT_PREFIX "signet:"
-#define QUEUE_SENTINELS_MAX 8
+#define QUEUE_URL_MAX         1024
+#define QUEUE_PREFIX_MAX      64
+#define QUEUE_PASSWORD_MAX    512
+#define QUEUE_ENTRY_ID_MAX    64 /* bytes of a stream entry id "ms-seq" */
+#define QUEUE_READ_COUNT_MAX  256
+#define QUEUE_CONSUMER_MAX    256 /* bytes of a consumer name: printable ASCII, no space */
+#define QUEUE_DEFAULT_PREFIX  "signet:"
+#define QUEUE_SENTINELS_MAX   8
 #define QUEUE_MASTER_NAME_MAX 64
-#define QUEUE_GROUP "agents"
+#define QUEUE_GROUP           "agents"
 
 struct queue;
 
@@ -49,7 +49,7 @@ struct queue_url {
 	/* sentinel://[user:password@]host:port[,host:port...]/master[/db]:
 	 * the master is asked of the sentinels at every (re)connect. */
 	int is_sentinel;
-	char *master;   /* master name, for sentinel URLs */
+	char *master; /* master name, for sentinel URLs */
 	size_t nsentinels;
 	struct queue_url *sentinels[QUEUE_SENTINELS_MAX]; /* host and port of each */
 };
@@ -102,8 +102,8 @@ int queue_length(struct queue *q, uint64_t *ret) SG_MUST_CHECK;
 
 /* WAIT <replicas> <timeout_ms>: how many replicas acknowledged the writes
  * of this connection so far (*ret_acked). */
-int queue_wait_replicas(struct queue *q, int replicas, int timeout_ms, int *ret_acked)
-    SG_MUST_CHECK;
+int queue_wait_replicas(
+    struct queue *q, int replicas, int timeout_ms, int *ret_acked) SG_MUST_CHECK;
 
 /* XADD <prefix>jobs * env <envelope>. */
 int queue_submit(struct queue *q, const char *env, size_t env_len) SG_MUST_CHECK;
@@ -115,9 +115,10 @@ int queue_wait_done(struct queue *q, const char *job_id, int timeout_ms) SG_MUST
  * stored there.  SG_ERR_NOT_FOUND when absent (or empty), SG_ERR_LIMIT when
  * longer than QUEUE_RESULT_READ_MAX.  The value is NUL-terminated; caller
  * frees.  *ret NULL and *ret_len 0 on error. */
-#define QUEUE_RESULT_READ_MAX (64 * 1024)          /* = ENVELOPE_MAX_BYTES */
-#define QUEUE_RESULT_READ_MAX_STR "65536"          /* last byte offset read */
-int queue_get_result(struct queue *q, const char *job_id, char **ret, size_t *ret_len) SG_MUST_CHECK;
+#define QUEUE_RESULT_READ_MAX     (64 * 1024) /* = ENVELOPE_MAX_BYTES */
+#define QUEUE_RESULT_READ_MAX_STR "65536"     /* last byte offset read */
+int queue_get_result(
+    struct queue *q, const char *job_id, char **ret, size_t *ret_len) SG_MUST_CHECK;
 
 /* --- agent --- */
 
@@ -126,8 +127,8 @@ int queue_group_create(struct queue *q) SG_MUST_CHECK;
 
 struct queue_entry {
 	char id[QUEUE_ENTRY_ID_MAX + 1];
-	char *env;        /* value of field "env", NULL when the entry has none */
-	size_t env_len;   /* may exceed any limit: the caller checks */
+	char *env;           /* value of field "env", NULL when the entry has none */
+	size_t env_len;      /* may exceed any limit: the caller checks */
 	uint64_t deliveries; /* times delivered, this delivery included (1 for a
 	                        first read; from XPENDING for a reclaimed entry) */
 };
@@ -174,13 +175,13 @@ int queue_reclaim(struct queue *q, const char *consumer, int64_t min_idle_ms, si
 /* Resets the idle time of entries that `consumer` is working on (XCLAIM
  * ... 0 <ids> JUSTID, which does not count as a delivery), so that no other
  * agent reclaims them meanwhile.  n <= QUEUE_CLAIM_MAX. */
-int queue_touch(struct queue *q, const char *consumer, const char *const *ids, size_t n)
-    SG_MUST_CHECK;
+int queue_touch(
+    struct queue *q, const char *consumer, const char *const *ids, size_t n) SG_MUST_CHECK;
 
 /* Moves an entry to the dead-letter stream: XADD <prefix>dead * entry <id>
  * reason <reason> deliveries <n> [env <env>], then XACK + XDEL. */
-int queue_dead_letter(struct queue *q, const struct queue_entry *e, const char *reason)
-    SG_MUST_CHECK;
+int queue_dead_letter(
+    struct queue *q, const struct queue_entry *e, const char *reason) SG_MUST_CHECK;
 
 /*
  * Claims job id for `owner` (an agent name) across agents, before the HSM

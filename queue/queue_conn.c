@@ -59,7 +59,8 @@ qconn_error(const struct queue *q)
 	if (q->c == NULL || q->c->err == 0)
 		return SG_ERR_QUEUE_UNAVAILABLE;
 	log_debug("redis connection: %s",
-	    log_escape(q->c->errstr, strnlen(q->c->errstr, sizeof(q->c->errstr)), esc, sizeof(esc)));
+	    log_escape(
+		q->c->errstr, strnlen(q->c->errstr, sizeof(q->c->errstr)), esc, sizeof(esc)));
 	switch (q->c->err) {
 	case REDIS_ERR_OOM:
 		return SG_ERR_ALLOC;
@@ -157,7 +158,8 @@ qconn_pipeline(struct queue *q, struct queue_cmd *cmds, size_t n, redisReply **r
 		}
 	}
 	for (i = 0; i < n; i++) {
-		if (redisAppendCommandArgv(q->c, cmds[i].argc, cmds[i].argv, cmds[i].len) != REDIS_OK) {
+		if (redisAppendCommandArgv(q->c, cmds[i].argc, cmds[i].argv, cmds[i].len) !=
+		    REDIS_OK) {
 			/* Only an allocation can fail here; the context is now in
 			 * an unknown state, so drop it. */
 			redisFree(q->c);
@@ -288,8 +290,8 @@ sentinel_master(struct queue *q, char host[QUEUE_HOST_MAX + 1], int *ret_port)
 		rep = redisCommand(c, "SENTINEL get-master-addr-by-name %s", q->url->master);
 		if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
 		    rep->element[0]->type != REDIS_REPLY_STRING ||
-		    rep->element[1]->type != REDIS_REPLY_STRING ||
-		    rep->element[0]->len == 0 || rep->element[0]->len > QUEUE_HOST_MAX ||
+		    rep->element[1]->type != REDIS_REPLY_STRING || rep->element[0]->len == 0 ||
+		    rep->element[0]->len > QUEUE_HOST_MAX ||
 		    memchr(rep->element[0]->str, '\0', rep->element[0]->len) != NULL ||
 		    parse_u64(rep->element[1]->str, 65535, &port) < 0 || port == 0) {
 			log_debug("sentinel %s:%d does not know master %s", s->host, s->port,
@@ -300,7 +302,7 @@ sentinel_master(struct queue *q, char host[QUEUE_HOST_MAX + 1], int *ret_port)
 		host[rep->element[0]->len] = '\0';
 		*ret_port = (int)port;
 		r = 0;
-	next:
+next:
 		if (rep != NULL)
 			freeReplyObject(rep);
 		if (c != NULL)
@@ -351,7 +353,8 @@ queue_connect(struct queue *q)
 		snprintf(db, sizeof(db), "%d", q->url->db);
 		qcmd_str(&cmd, "SELECT");
 		qcmd_str(&cmd, db);
-		if ((r = qconn_command(q, &cmd, &rep)) < 0 || (r = qreply_expect(rep, REDIS_REPLY_STATUS)) < 0)
+		if ((r = qconn_command(q, &cmd, &rep)) < 0 ||
+		    (r = qreply_expect(rep, REDIS_REPLY_STATUS)) < 0)
 			goto out;
 		freeReplyObject(rep);
 		rep = NULL;
@@ -360,7 +363,8 @@ queue_connect(struct queue *q)
 	 * open time, rather than at the first real command. */
 	memset(&cmd, 0, sizeof(cmd));
 	qcmd_str(&cmd, "PING");
-	if ((r = qconn_command(q, &cmd, &rep)) < 0 || (r = qreply_expect(rep, REDIS_REPLY_STATUS)) < 0)
+	if ((r = qconn_command(q, &cmd, &rep)) < 0 ||
+	    (r = qreply_expect(rep, REDIS_REPLY_STATUS)) < 0)
 		goto out;
 	if (!qreply_is_status(rep, "PONG")) {
 		r = SG_ERR_QUEUE_PROTOCOL;
@@ -373,7 +377,8 @@ queue_connect(struct queue *q)
 		rep = NULL;
 		memset(&cmd, 0, sizeof(cmd));
 		qcmd_str(&cmd, "ROLE");
-		if ((r = qconn_command(q, &cmd, &rep)) < 0 || (r = qreply_expect(rep, REDIS_REPLY_ARRAY)) < 0)
+		if ((r = qconn_command(q, &cmd, &rep)) < 0 ||
+		    (r = qreply_expect(rep, REDIS_REPLY_ARRAY)) < 0)
 			goto out;
 		if (rep->elements < 1 || rep->element[0]->type != REDIS_REPLY_STRING ||
 		    strcmp(rep->element[0]->str, "master") != 0) {

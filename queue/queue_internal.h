@@ -17,25 +17,25 @@
 #include "queue.h"
 
 #define QUEUE_TIMEOUT_MS_DEFAULT 5000
-#define QUEUE_TIMEOUT_MS_MAX (3600 * 1000)         /* connect/command timeout */
-#define QUEUE_TTL_S_MAX ((int64_t)100 * 365 * 86400) /* a result's lifetime */
-#define QUEUE_ERRSTR_LOG_MAX 120                  /* bytes of a server error we log */
-#define QUEUE_ARGS_MAX (8 + QUEUE_CLAIM_MAX)     /* arguments of one command */
-#define QUEUE_PIPELINE_MAX 3                      /* commands sent at once */
-#define QUEUE_NUM_MAX 24                          /* a decimal number as text */
+#define QUEUE_TIMEOUT_MS_MAX     (3600 * 1000)                /* connect/command timeout */
+#define QUEUE_TTL_S_MAX          ((int64_t)100 * 365 * 86400) /* a result's lifetime */
+#define QUEUE_ERRSTR_LOG_MAX     120                          /* bytes of a server error we log */
+#define QUEUE_ARGS_MAX           (8 + QUEUE_CLAIM_MAX)        /* arguments of one command */
+#define QUEUE_PIPELINE_MAX       3                            /* commands sent at once */
+#define QUEUE_NUM_MAX            24                           /* a decimal number as text */
 /* Array elements in one reply, all levels together: far above what our
  * commands receive (an XREADGROUP of 2048 entries of 4 elements), far
  * below what would let a server make us allocate gigabytes. */
-#define QUEUE_REPLY_ELEMS_MAX (1 << 20)
+#define QUEUE_REPLY_ELEMS_MAX    (1 << 20)
 
-#define KEY_JOBS "jobs"
-#define KEY_RESULT "result:"
-#define KEY_DONE "done:"
-#define KEY_DEAD "dead"
-#define KEY_CLAIM "claim:"
+#define KEY_JOBS       "jobs"
+#define KEY_RESULT     "result:"
+#define KEY_DONE       "done:"
+#define KEY_DEAD       "dead"
+#define KEY_CLAIM      "claim:"
 #define QUEUE_HOST_MAX 255
 /* The longest key: the prefix, "result:" and a job id. */
-#define QUEUE_KEY_MAX (QUEUE_PREFIX_MAX + sizeof(KEY_RESULT) - 1 + JOB_ID_LEN)
+#define QUEUE_KEY_MAX  (QUEUE_PREFIX_MAX + sizeof(KEY_RESULT) - 1 + JOB_ID_LEN)
 
 struct queue {
 	struct queue_url *url; /* its password has moved to ->password */
@@ -68,7 +68,8 @@ int qconn_error(const struct queue *q) SG_MUST_CHECK;
 int qconn_ready(const struct queue *q) SG_MUST_CHECK;
 /* Sends n (<= QUEUE_PIPELINE_MAX) commands at once and reads their n
  * replies into reps (all NULL on error; error replies are replies). */
-int qconn_pipeline(struct queue *q, struct queue_cmd *cmds, size_t n, redisReply **reps) SG_MUST_CHECK;
+int qconn_pipeline(
+    struct queue *q, struct queue_cmd *cmds, size_t n, redisReply **reps) SG_MUST_CHECK;
 int qconn_command(struct queue *q, struct queue_cmd *cmd, redisReply **ret) SG_MUST_CHECK;
 int qconn_set_timeout(struct queue *q, int64_t ms) SG_MUST_CHECK;
 
@@ -112,8 +113,8 @@ int qreply_pending_row(const redisReply *row, const char **ret_id, size_t *ret_l
  * within the bounds, 0 when more bytes are needed, -1 when it is malformed
  * or over a bound.
  */
-#define QUEUE_RESP_DEPTH_MAX 8     /* nesting of arrays in one reply */
-#define QUEUE_RESP_LINE_MAX  1024  /* bytes of a status, error or number line */
+#define QUEUE_RESP_DEPTH_MAX 8    /* nesting of arrays in one reply */
+#define QUEUE_RESP_LINE_MAX  1024 /* bytes of a status, error or number line */
 long queue_resp_scan(const uint8_t *buf, size_t len, size_t elems_max, size_t bulk_max);
 
 #endif

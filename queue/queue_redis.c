@@ -89,7 +89,8 @@ queue_submit(struct queue *q, const char *env, size_t env_len)
 	qcmd_str(&cmd, "*");
 	qcmd_str(&cmd, "env");
 	qcmd_arg(&cmd, env, env_len);
-	if ((r = qconn_command(q, &cmd, &rep)) < 0 || (r = qreply_expect(rep, REDIS_REPLY_STRING)) < 0)
+	if ((r = qconn_command(q, &cmd, &rep)) < 0 ||
+	    (r = qreply_expect(rep, REDIS_REPLY_STRING)) < 0)
 		goto out;
 	r = 0;
 out:
@@ -184,8 +185,7 @@ queue_get_result(struct queue *q, const char *job_id, char **ret, size_t *ret_le
 	if ((r = qconn_command(q, &cmd, &rep)) < 0)
 		goto out;
 	/* GETRANGE answers "" for a missing key (a result is never empty). */
-	if (rep->type == REDIS_REPLY_NIL ||
-	    (rep->type == REDIS_REPLY_STRING && rep->len == 0)) {
+	if (rep->type == REDIS_REPLY_NIL || (rep->type == REDIS_REPLY_STRING && rep->len == 0)) {
 		r = SG_ERR_NOT_FOUND;
 		goto out;
 	}
@@ -246,8 +246,8 @@ out:
 }
 
 int
-queue_read(struct queue *q, const char *consumer, size_t count, int block_ms, struct queue_entry **ret,
-    size_t *ret_n)
+queue_read(struct queue *q, const char *consumer, size_t count, int block_ms,
+    struct queue_entry **ret, size_t *ret_n)
 {
 	struct queue_cmd cmd = { 0 };
 	redisReply *rep = NULL;
@@ -316,7 +316,8 @@ out:
 }
 
 int
-queue_put_result(struct queue *q, const char *job_id, const char *env, size_t env_len, int64_t ttl_s, int nx)
+queue_put_result(
+    struct queue *q, const char *job_id, const char *env, size_t env_len, int64_t ttl_s, int nx)
 {
 	struct queue_cmd cmds[QUEUE_PIPELINE_MAX];
 	redisReply *reps[QUEUE_PIPELINE_MAX] = { NULL };
@@ -324,7 +325,8 @@ queue_put_result(struct queue *q, const char *job_id, const char *env, size_t en
 	size_t rlen, dlen;
 	int r = SG_ERR_INTERNAL;
 
-	if (q == NULL || !queue_is_job_id(job_id) || env == NULL || ttl_s <= 0 || ttl_s > QUEUE_TTL_S_MAX) {
+	if (q == NULL || !queue_is_job_id(job_id) || env == NULL || ttl_s <= 0 ||
+	    ttl_s > QUEUE_TTL_S_MAX) {
 		r = SG_ERR_INVALID_ARGUMENT;
 		goto out;
 	}
@@ -490,7 +492,8 @@ queue_reclaim(struct queue *q, const char *consumer, int64_t min_idle_ms, size_t
 		e[n - 1].deliveries = 0;
 		for (j = 0; j < pend->elements; j++) {
 			const redisReply *pid = pend->element[j]->element[0];
-			if (pid->len == strlen(e[n - 1].id) && memcmp(pid->str, e[n - 1].id, pid->len) == 0)
+			if (pid->len == strlen(e[n - 1].id) &&
+			    memcmp(pid->str, e[n - 1].id, pid->len) == 0)
 				e[n - 1].deliveries = deliveries[j] + 1;
 		}
 		if (e[n - 1].deliveries == 0) {

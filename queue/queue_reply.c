@@ -30,19 +30,24 @@ int
 qreply_error(const redisReply *rep)
 {
 	static const char *const auth_errors[] = {
-		"NOAUTH", "WRONGPASS", "NOPERM", "ERR invalid password",
+		"NOAUTH",
+		"WRONGPASS",
+		"NOPERM",
+		"ERR invalid password",
 	};
 	char esc[QUEUE_ERRSTR_LOG_MAX + 8];
 	size_t i;
 
-	log_debug("redis replied: %s", log_escape(rep->str != NULL ? rep->str : "", rep->str != NULL ? rep->len : 0,
-	    esc, sizeof(esc)));
+	log_debug("redis replied: %s",
+	    log_escape(rep->str != NULL ? rep->str : "", rep->str != NULL ? rep->len : 0, esc,
+		sizeof(esc)));
 	for (i = 0; i < nitems(auth_errors); i++)
 		if (qreply_has_prefix(rep, auth_errors[i]))
 			return SG_ERR_QUEUE_AUTH;
 	/* A master demoted by a failover, or one still loading: reconnect
 	 * (through the sentinels, which name the new master). */
-	if (qreply_has_prefix(rep, "READONLY") || qreply_has_prefix(rep, "LOADING") || qreply_has_prefix(rep, "MASTERDOWN"))
+	if (qreply_has_prefix(rep, "READONLY") || qreply_has_prefix(rep, "LOADING") ||
+	    qreply_has_prefix(rep, "MASTERDOWN"))
 		return SG_ERR_QUEUE_UNAVAILABLE;
 	return SG_ERR_QUEUE_PROTOCOL;
 }
@@ -82,7 +87,8 @@ queue_is_token(const char *s, size_t max)
 int
 queue_is_job_id(const char *id)
 {
-	return id != NULL && strnlen(id, JOB_ID_LEN + 1) == JOB_ID_LEN && is_lower_hex(id, JOB_ID_LEN);
+	return id != NULL && strnlen(id, JOB_ID_LEN + 1) == JOB_ID_LEN &&
+	    is_lower_hex(id, JOB_ID_LEN);
 }
 
 /* A stream entry id as Redis writes it: "<ms>-<seq>", both decimal. */
@@ -142,7 +148,8 @@ qreply_entry(const redisReply *rep, struct queue_entry *e)
 	e->deliveries = 1;
 	if (fields->type != REDIS_REPLY_ARRAY || fields->elements != 2 ||
 	    fields->element[0]->type != REDIS_REPLY_STRING || fields->element[0]->len != 3 ||
-	    memcmp(fields->element[0]->str, "env", 3) != 0 || fields->element[1]->type != REDIS_REPLY_STRING) {
+	    memcmp(fields->element[0]->str, "env", 3) != 0 ||
+	    fields->element[1]->type != REDIS_REPLY_STRING) {
 		log_debug("stream entry %s without a lone \"env\" field", e->id);
 		return 0;
 	}
@@ -209,7 +216,8 @@ out:
 
 /* One XPENDING row: [id, consumer, idle ms, deliveries]. */
 int
-qreply_pending_row(const redisReply *row, const char **ret_id, size_t *ret_len, uint64_t *ret_deliveries)
+qreply_pending_row(
+    const redisReply *row, const char **ret_id, size_t *ret_len, uint64_t *ret_deliveries)
 {
 	if (row->type != REDIS_REPLY_ARRAY || row->elements != 4 ||
 	    row->element[0]->type != REDIS_REPLY_STRING ||

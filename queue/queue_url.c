@@ -58,17 +58,17 @@
 #include "queue.h"
 #include "util.h"
 
-#define REDIS_PORT_DEFAULT 6379
-#define REDIS_PORT_MAX 65535
-#define REDIS_DB_MAX 15
+#define REDIS_PORT_DEFAULT  6379
+#define REDIS_PORT_MAX      65535
+#define REDIS_DB_MAX        15
 /* sun_path holds the path and its NUL; hiredis would silently truncate a
  * longer path, so it is refused here. */
 #define UNIX_PATH_MAX_BYTES (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 /* An interface name (IFNAMSIZ - 1), as the zone id of an IPv6 literal. */
 #define IPV6_ZONE_MAX_BYTES 15
 
-#define SCHEME_REDIS "redis://"
-#define SCHEME_UNIX "unix://"
+#define SCHEME_REDIS    "redis://"
+#define SCHEME_UNIX     "unix://"
 #define SCHEME_SENTINEL "sentinel://"
 
 /* Which raw characters a component may hold besides pct-encoded ones. */
@@ -286,8 +286,8 @@ ipv4_numeric(const char *s, size_t len, char out[INET_ADDRSTRLEN])
 	a = parts[n];
 	for (i = 0; i < n; i++)
 		a |= parts[i] << (8 * (3 - i));
-	snprintf(out, INET_ADDRSTRLEN, "%u.%u.%u.%u", (unsigned)(a >> 24), (unsigned)(a >> 16 & 0xff),
-	    (unsigned)(a >> 8 & 0xff), (unsigned)(a & 0xff));
+	snprintf(out, INET_ADDRSTRLEN, "%u.%u.%u.%u", (unsigned)(a >> 24),
+	    (unsigned)(a >> 16 & 0xff), (unsigned)(a >> 8 & 0xff), (unsigned)(a & 0xff));
 	return 1;
 }
 
@@ -366,7 +366,8 @@ url_parse_redis(const char *s, struct queue_url *u)
 		if ((r = url_decode(s, (size_t)(colon - s), URL_USERINFO, &u->user)) < 0)
 			goto out;
 		if (colon != at &&
-		    (r = url_decode(colon + 1, (size_t)(at - colon - 1), URL_USERINFO, &u->password)) < 0)
+		    (r = url_decode(
+			 colon + 1, (size_t)(at - colon - 1), URL_USERINFO, &u->password)) < 0)
 			goto out;
 	}
 
@@ -472,7 +473,7 @@ is_master_name(const char *s, size_t len)
 	for (i = 0; i < len; i++) {
 		char c = s[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '.' || c == '_' || c == '-'))
+			c == '.' || c == '_' || c == '-'))
 			return 0;
 	}
 	return 1;
@@ -524,7 +525,8 @@ url_parse_sentinel(const char *url, size_t len, struct queue_url **ret)
 		if ((comma = memchr(p, ',', (size_t)(slash - p))) == NULL)
 			comma = slash;
 		hlen = (size_t)(comma - p);
-		if (hlen == 0 || u->nsentinels == QUEUE_SENTINELS_MAX || memchr(p, '@', hlen) != NULL)
+		if (hlen == 0 || u->nsentinels == QUEUE_SENTINELS_MAX ||
+		    memchr(p, '@', hlen) != NULL)
 			goto out;
 		if (asprintf(&tmp, "redis://%.*s/", (int)hlen, p) == -1) {
 			tmp = NULL;
@@ -542,7 +544,7 @@ url_parse_sentinel(const char *url, size_t len, struct queue_url **ret)
 	}
 	/* The master's credentials and db, checked like a redis:// URL's. */
 	if (asprintf(&tmp, "redis://%.*s%s/%s", at != NULL ? (int)(at - auth) : 0, auth,
-	        at != NULL ? "@localhost" : "localhost", db != NULL ? db : "") == -1) {
+		at != NULL ? "@localhost" : "localhost", db != NULL ? db : "") == -1) {
 		tmp = NULL;
 		r = SG_ERR_ALLOC;
 		goto out;

@@ -2,14 +2,15 @@
 # Installs the Debian 12 packages that signet needs to build, test and run
 # its demo.  Does nothing when they are all present; needs root otherwise.
 #   sh scripts/deps.sh            build, test and demo
-#   sh scripts/deps.sh --extra    also fuzzing (clang, libFuzzer) and valgrind,
-#                                 for scripts/fuzz.sh and scripts/valgrind.sh
+#   sh scripts/deps.sh --extra    also fuzzing (clang, libFuzzer), valgrind and the
+#                                 static checks (clang-format, cppcheck, shellcheck),
+#                                 for scripts/fuzz.sh, scripts/valgrind.sh, scripts/lint.sh
 set -e
 PKGS="gcc pkg-config meson ninja-build libhiredis-dev libssl-dev libcurl4-openssl-dev
 libcjson-dev check libsubunit-dev libp11-kit-dev softhsm2 opensc redis-server openssl jq
 nginx curl
 python3 scdoc"
-EXTRA_PKGS="clang libclang-rt-14-dev valgrind"
+EXTRA_PKGS="clang libclang-rt-14-dev valgrind clang-format cppcheck shellcheck"
 [ "${1:-}" = "--extra" ] && PKGS="$PKGS $EXTRA_PKGS"
 missing=""
 for p in $PKGS; do

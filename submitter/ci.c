@@ -96,8 +96,7 @@ ci_slot(struct sg_ci *ci, size_t offset)
 
 /* Stores a copy of value (from variable var) in the member, or drops it. */
 static int
-ci_put(struct sg_ci *ci, const char *member, size_t offset, const char *var,
-    const char *value)
+ci_put(struct sg_ci *ci, const char *member, size_t offset, const char *var, const char *value)
 {
 	char **slot = ci_slot(ci, offset);
 
@@ -105,7 +104,8 @@ ci_put(struct sg_ci *ci, const char *member, size_t offset, const char *var,
 		return 0;
 	if (!sj_string_ok(value, strlen(value), CI_FIELD_MAX)) {
 		sj_msg("warning: ignoring %s for ci.%s: longer than %d bytes, "
-		    "control characters or not UTF-8", var, member, CI_FIELD_MAX);
+		       "control characters or not UTF-8",
+		    var, member, CI_FIELD_MAX);
 		return 0;
 	}
 	free(*slot);
@@ -209,7 +209,7 @@ ci_from_env(struct sg_ci *ret)
 	*ret = ci;
 	memset(&ci, 0, sizeof(ci));
 	r = 0;
- out:
+out:
 	ci_clear(&ci);
 	return r;
 }

@@ -50,40 +50,40 @@
 
 #define PROG SJ_PROG
 
-#define WAIT_DEFAULT_S 300
-#define WAIT_MAX_S 86400            /* --wait upper bound */
+#define WAIT_DEFAULT_S     300
+#define WAIT_MAX_S         86400 /* --wait upper bound */
 #define LIFETIME_DEFAULT_S 600
-#define LIFETIME_MAX_S 86400        /* --lifetime upper bound */
-#define JOB_ID_BYTES 16             /* 128 random bits */
-#define WAIT_SLICE_MS 2000          /* one BLPOP; below the queue's command timeout */
-#define POLL_MS 1000                /* when BLPOP cannot be used */
-#define WOKEN_PAUSE_MS 100          /* after a wake-up that brought nothing valid */
-#define QUEUE_RETRIES_MAX 5         /* consecutive reconnects before giving up */
-#define BACKOFF_FIRST_MS 250
-#define BACKOFF_MAX_MS 4000
-#define IGNORED_WARN_MAX 3          /* warnings about ignored results */
-#define MAX_QUEUE_DEFAULT 10000     /* entries in the stream before submit-job refuses */
-#define REPLICAS_MAX 16
-#define REPLICAS_WAIT_MS 5000       /* how long WAIT waits for the replicas */
-#define ESCAPED_MAX (RESULT_MESSAGE_MAX * 4 + 8) /* log_escape output, \xNN per byte */
+#define LIFETIME_MAX_S     86400 /* --lifetime upper bound */
+#define JOB_ID_BYTES       16    /* 128 random bits */
+#define WAIT_SLICE_MS      2000  /* one BLPOP; below the queue's command timeout */
+#define POLL_MS            1000  /* when BLPOP cannot be used */
+#define WOKEN_PAUSE_MS     100   /* after a wake-up that brought nothing valid */
+#define QUEUE_RETRIES_MAX  5     /* consecutive reconnects before giving up */
+#define BACKOFF_FIRST_MS   250
+#define BACKOFF_MAX_MS     4000
+#define IGNORED_WARN_MAX   3     /* warnings about ignored results */
+#define MAX_QUEUE_DEFAULT  10000 /* entries in the stream before submit-job refuses */
+#define REPLICAS_MAX       16
+#define REPLICAS_WAIT_MS   5000                         /* how long WAIT waits for the replicas */
+#define ESCAPED_MAX        (RESULT_MESSAGE_MAX * 4 + 8) /* log_escape output, \xNN per byte */
 
 struct options {
 	char *file;
 	char *key;
 	enum sg_format format;
 	const char *identity;
-	const char *cert;           /* submitter certificate (PEM) or NULL */
+	const char *cert; /* submitter certificate (PEM) or NULL */
 	const char *redis;
 	const char *agent_pubkey;
 	char *output;
 	const char *prefix;
 	const char *password_file;
 	char *name;
-	char *ci_token_file;        /* --ci-token-file, or NULL */
+	char *ci_token_file; /* --ci-token-file, or NULL */
 	uint64_t wait_s;
 	uint64_t lifetime_s;
-	uint64_t max_queue;         /* refuse when the stream is longer (0: no bound) */
-	uint64_t replicas;          /* WAIT for this many replicas (0: do not wait) */
+	uint64_t max_queue; /* refuse when the stream is longer (0: no bound) */
+	uint64_t replicas;  /* WAIT for this many replicas (0: do not wait) */
 	int json;
 };
 
@@ -97,8 +97,8 @@ struct waiter {
 	unsigned nwarned;
 	uint8_t last_ignored[SHA256_LEN]; /* hash of the last ignored envelope */
 	int has_last_ignored;
-	int unauthenticated;          /* an envelope.* rejection came (reported once) */
-	char unauth_code[ESCAPED_MAX];  /* its code, escaped, for the final message */
+	int unauthenticated;           /* an envelope.* rejection came (reported once) */
+	char unauth_code[ESCAPED_MAX]; /* its code, escaped, for the final message */
 };
 
 static void
@@ -118,56 +118,58 @@ static void
 usage(FILE *f)
 {
 	fputs(
-"usage: " PROG " [options] FILE\n"
-"\n"
-"Hash FILE, build and sign a job, push it to the signet queue, wait for the\n"
-"agent's result, verify it and write the signature.\n"
-"\n"
-"  -k, --key NAME              signing key name (required)\n"
-"  -f, --format raw|cms        signature format (default cms)\n"
-"  -i, --identity PATH         submitter private key, PEM (env SIGNET_IDENTITY)\n"
-"      --cert PATH             submitter certificate for that key, PEM, sent\n"
-"                              with the signature (env SIGNET_CERT)\n"
-"  -r, --redis URL             redis://[user:password@]host:port[/db] or\n"
-"                              unix:///path (env SIGNET_REDIS)\n"
-"  -a, --agent-pubkey PATH     agent attestation public key, PEM\n"
-"                              (env SIGNET_AGENT_PUBKEY; not needed with -w 0)\n"
-"  -o, --output PATH           signature file (default FILE.sig or FILE.p7s)\n"
-"      --prefix PREFIX         Redis key prefix (default signet:, env SIGNET_PREFIX)\n"
-"      --redis-password-file PATH\n"
-"                              Redis password (env SIGNET_REDIS_PASSWORD_FILE)\n"
-"  -w, --wait SECONDS          how long to wait for the result (default 300,\n"
-"                              at most 86400); 0 submits, prints the job id, exits\n"
-"      --name NAME             artifact name (default: FILE's base name)\n"
-"      --ci-token-file PATH    the CI system's identity token (a JWT) to send as\n"
-"                              the job's ci_token (env SIGNET_CI_TOKEN: the token)\n"
-"      --lifetime SECONDS      the job expires this long after it is created\n"
-"                              (default 600, 1..86400; the agent has its own maximum)\n"
-"      --max-queue N           refuse (exit 4) when the queue already holds N\n"
-"                              jobs (default 10000; 0: no bound; env SIGNET_MAX_QUEUE)\n"
-"      --replicas N            after pushing, WAIT until N Redis replicas hold the\n"
-"                              job (5 s; else exit 4; env SIGNET_REPLICAS)\n"
-"      --json                  print the verified result payload on stdout\n"
-"                              (with -w 0: {\"id\": \"...\"})\n"
-"  -h, --help                  this text\n"
-"      --version               print the version\n"
-"\n"
-"Options override environment variables; an empty variable counts as unset.\n"
-"The job's \"ci\" member comes from the CI system's environment: GitLab\n"
-"(CI_PROJECT_PATH, CI_PIPELINE_ID, CI_JOB_ID, CI_COMMIT_SHA,\n"
-"CI_COMMIT_REF_NAME, CI_JOB_URL), Jenkins (JOB_NAME, BUILD_NUMBER as pipeline,\n"
-"STAGE_NAME as job, GIT_COMMIT, BRANCH_NAME or GIT_BRANCH, BUILD_URL), GitHub\n"
-"Actions (GITHUB_REPOSITORY, GITHUB_RUN_ID, GITHUB_JOB, GITHUB_SHA, GITHUB_REF,\n"
-"run URL), else \"local\". Values over 512 bytes or with control characters\n"
-"are left out with a warning. These are what the submitter says; a key may\n"
-"require a ci_token, the CI system's signed identity token (GitLab id_tokens,\n"
-"GitHub Actions OIDC), which the agent verifies. The token is never printed.\n"
-"\n"
-"Exit status: 0 signed and verified; 1 rejected or failed by the agent\n"
-"(an envelope.* rejection, which anyone who can write to Redis can cause, is\n"
-"reported and waited past); 2 usage or configuration error; 3 timed out;\n"
-"4 queue or other infrastructure error; 5 the agent's signature does not\n"
-"match the artifact or certificate (nothing is written).\n", f);
+	    "usage: " PROG " [options] FILE\n"
+	    "\n"
+	    "Hash FILE, build and sign a job, push it to the signet queue, wait for the\n"
+	    "agent's result, verify it and write the signature.\n"
+	    "\n"
+	    "  -k, --key NAME              signing key name (required)\n"
+	    "  -f, --format raw|cms        signature format (default cms)\n"
+	    "  -i, --identity PATH         submitter private key, PEM (env SIGNET_IDENTITY)\n"
+	    "      --cert PATH             submitter certificate for that key, PEM, sent\n"
+	    "                              with the signature (env SIGNET_CERT)\n"
+	    "  -r, --redis URL             redis://[user:password@]host:port[/db] or\n"
+	    "                              unix:///path (env SIGNET_REDIS)\n"
+	    "  -a, --agent-pubkey PATH     agent attestation public key, PEM\n"
+	    "                              (env SIGNET_AGENT_PUBKEY; not needed with -w 0)\n"
+	    "  -o, --output PATH           signature file (default FILE.sig or FILE.p7s)\n"
+	    "      --prefix PREFIX         Redis key prefix (default signet:, env SIGNET_PREFIX)\n"
+	    "      --redis-password-file PATH\n"
+	    "                              Redis password (env SIGNET_REDIS_PASSWORD_FILE)\n"
+	    "  -w, --wait SECONDS          how long to wait for the result (default 300,\n"
+	    "                              at most 86400); 0 submits, prints the job id, exits\n"
+	    "      --name NAME             artifact name (default: FILE's base name)\n"
+	    "      --ci-token-file PATH    the CI system's identity token (a JWT) to send as\n"
+	    "                              the job's ci_token (env SIGNET_CI_TOKEN: the token)\n"
+	    "      --lifetime SECONDS      the job expires this long after it is created\n"
+	    "                              (default 600, 1..86400; the agent has its own maximum)\n"
+	    "      --max-queue N           refuse (exit 4) when the queue already holds N\n"
+	    "                              jobs (default 10000; 0: no bound; env "
+	    "SIGNET_MAX_QUEUE)\n"
+	    "      --replicas N            after pushing, WAIT until N Redis replicas hold the\n"
+	    "                              job (5 s; else exit 4; env SIGNET_REPLICAS)\n"
+	    "      --json                  print the verified result payload on stdout\n"
+	    "                              (with -w 0: {\"id\": \"...\"})\n"
+	    "  -h, --help                  this text\n"
+	    "      --version               print the version\n"
+	    "\n"
+	    "Options override environment variables; an empty variable counts as unset.\n"
+	    "The job's \"ci\" member comes from the CI system's environment: GitLab\n"
+	    "(CI_PROJECT_PATH, CI_PIPELINE_ID, CI_JOB_ID, CI_COMMIT_SHA,\n"
+	    "CI_COMMIT_REF_NAME, CI_JOB_URL), Jenkins (JOB_NAME, BUILD_NUMBER as pipeline,\n"
+	    "STAGE_NAME as job, GIT_COMMIT, BRANCH_NAME or GIT_BRANCH, BUILD_URL), GitHub\n"
+	    "Actions (GITHUB_REPOSITORY, GITHUB_RUN_ID, GITHUB_JOB, GITHUB_SHA, GITHUB_REF,\n"
+	    "run URL), else \"local\". Values over 512 bytes or with control characters\n"
+	    "are left out with a warning. These are what the submitter says; a key may\n"
+	    "require a ci_token, the CI system's signed identity token (GitLab id_tokens,\n"
+	    "GitHub Actions OIDC), which the agent verifies. The token is never printed.\n"
+	    "\n"
+	    "Exit status: 0 signed and verified; 1 rejected or failed by the agent\n"
+	    "(an envelope.* rejection, which anyone who can write to Redis can cause, is\n"
+	    "reported and waited past); 2 usage or configuration error; 3 timed out;\n"
+	    "4 queue or other infrastructure error; 5 the agent's signature does not\n"
+	    "match the artifact or certificate (nothing is written).\n",
+	    f);
 }
 
 static const struct cli cli = { .prog = PROG, .usage = usage };
@@ -315,8 +317,8 @@ parse_options(int argc, char **argv, struct options *o)
 		return SJ_EXIT_USAGE;
 	}
 	o->lifetime_s = LIFETIME_DEFAULT_S;
-	if (lifetime != NULL && (parse_u64(lifetime, LIFETIME_MAX_S, &o->lifetime_s) != 0 ||
-	    o->lifetime_s < 1)) {
+	if (lifetime != NULL &&
+	    (parse_u64(lifetime, LIFETIME_MAX_S, &o->lifetime_s) != 0 || o->lifetime_s < 1)) {
 		sj_msg("invalid --lifetime: seconds from 1 to %d", LIFETIME_MAX_S);
 		return SJ_EXIT_USAGE;
 	}
@@ -326,7 +328,9 @@ parse_options(int argc, char **argv, struct options *o)
 	}
 	/* Never echoed: it may be a private key pasted into a CI variable. */
 	{
-		static const struct { const char *opt, *env; } paths[] = {
+		static const struct {
+			const char *opt, *env;
+		} paths[] = {
 			{ "--identity", "SIGNET_IDENTITY" },
 			{ "--agent-pubkey", "SIGNET_AGENT_PUBKEY" },
 			{ "--redis-password-file", "SIGNET_REDIS_PASSWORD_FILE" },
@@ -336,8 +340,10 @@ parse_options(int argc, char **argv, struct options *o)
 
 		for (i = 0; i < nitems(v); i++) {
 			if (looks_like_file_content(v[i])) {
-				sj_msg("%s (or %s) expects a path to a key file, not the key itself; "
-				    "in GitLab use a variable of type File", paths[i].opt, paths[i].env);
+				sj_msg(
+				    "%s (or %s) expects a path to a key file, not the key itself; "
+				    "in GitLab use a variable of type File",
+				    paths[i].opt, paths[i].env);
 				return SJ_EXIT_USAGE;
 			}
 		}
@@ -389,8 +395,8 @@ check_output_dir(const char *path)
 static int
 print_stdout(const void *buf, size_t len)
 {
-	if ((len > 0 && fwrite(buf, 1, len, stdout) != len) ||
-	    fputc('\n', stdout) == EOF || fflush(stdout) != 0)
+	if ((len > 0 && fwrite(buf, 1, len, stdout) != len) || fputc('\n', stdout) == EOF ||
+	    fflush(stdout) != 0)
 		return SG_ERR_SYSTEM;
 	return 0;
 }
@@ -422,9 +428,8 @@ warn_ignored(struct waiter *w, const char *buf, size_t len, const char *why)
  * with *ret_why set.
  */
 static int
-check_result(const struct waiter *w, const char *buf, size_t len,
-    struct sg_result **ret_res, uint8_t **ret_payload, size_t *ret_payload_len,
-    const char **ret_why)
+check_result(const struct waiter *w, const char *buf, size_t len, struct sg_result **ret_res,
+    uint8_t **ret_payload, size_t *ret_payload_len, const char **ret_why)
 {
 	struct sg_result *res = NULL;
 	uint8_t *payload = NULL;
@@ -434,8 +439,8 @@ check_result(const struct waiter *w, const char *buf, size_t len,
 	*ret_res = NULL;
 	*ret_payload = NULL;
 	*ret_payload_len = 0;
-	if ((r = verify_result_envelope(w->agent, w->agent_keyid, buf, len, &res, &payload,
-	    &payload_len, ret_why)) != 0)
+	if ((r = verify_result_envelope(
+		 w->agent, w->agent_keyid, buf, len, &res, &payload, &payload_len, ret_why)) != 0)
 		goto out;
 	r = SG_ERR_VERIFY;
 	if (strcmp(res->id, w->job_id) != 0) {
@@ -452,7 +457,7 @@ check_result(const struct waiter *w, const char *buf, size_t len,
 	*ret_res = res;
 	res = NULL;
 	r = 0;
- out:
+out:
 	free(payload);
 	result_free(res);
 	return r;
@@ -484,7 +489,7 @@ note_unauthenticated(struct waiter *w, const struct sg_result *res)
 	log_escape(res->error_message != NULL ? res->error_message : "", RESULT_MESSAGE_MAX, msg,
 	    sizeof(msg));
 	sj_msg("an unauthenticated rejection came for this id: %s: %s (anyone who can write "
-	    "to Redis can cause one); waiting for the agent's answer to our own job",
+	       "to Redis can cause one); waiting for the agent's answer to our own job",
 	    w->unauth_code, msg);
 }
 
@@ -533,7 +538,7 @@ fetch_result(struct waiter *w, struct sg_result **ret_res, uint8_t **ret_payload
 	payload = NULL;
 	*ret_payload_len = payload_len;
 	r = 0;
- out:
+out:
 	result_free(res);
 	free(payload);
 	free(buf);
@@ -559,8 +564,8 @@ wait_result(struct waiter *w, int64_t deadline_ms, struct sg_result **ret_res,
 			left = deadline_ms - sgtime_mono_ms();
 			if (left <= 0)
 				return SG_ERR_TIMEOUT;
-			r = queue_wait_done(w->q, w->job_id,
-			    (int)(left < WAIT_SLICE_MS ? left : WAIT_SLICE_MS));
+			r = queue_wait_done(
+			    w->q, w->job_id, (int)(left < WAIT_SLICE_MS ? left : WAIT_SLICE_MS));
 			if (r == 0 || r == SG_ERR_TIMEOUT) {
 				retries = 0;
 				backoff = BACKOFF_FIRST_MS;
@@ -576,7 +581,8 @@ wait_result(struct waiter *w, int64_t deadline_ms, struct sg_result **ret_res,
 			/* A value of the wrong type under one of our keys
 			 * (anyone can write to Redis): poll instead. */
 			if (!warned_protocol)
-				sj_msg("warning: unexpected reply from the queue for job %s; polling",
+				sj_msg(
+				    "warning: unexpected reply from the queue for job %s; polling",
 				    w->job_id);
 			warned_protocol = 1;
 			if (left <= 0)
@@ -645,8 +651,7 @@ queue_error_exit(int r)
 /* Checks a signed result's claims against our job: SJ_EXIT_OK or
  * SJ_EXIT_MISMATCH with the reason in *ret_why. */
 static int
-check_signed_binding(const struct sg_result *res, const struct sg_job *job,
-    const char **ret_why)
+check_signed_binding(const struct sg_result *res, const struct sg_job *job, const char **ret_why)
 {
 	const char *fmt = sg_format_name(job->format);
 
@@ -681,7 +686,7 @@ ci_token_ok(const char *s, size_t len)
 	for (i = 0; i < len; i++) {
 		char c = s[i];
 		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '_' || c == '.'))
+			c == '-' || c == '_' || c == '.'))
 			return 0;
 	}
 	return 1;
@@ -723,7 +728,8 @@ load_ci_token(const struct options *o, char **ret)
 	}
 	if (strlen(buf) != len || !ci_token_ok(buf, len)) {
 		sj_msg("%s does not hold a CI identity token (a JWT: base64url parts separated "
-		    "by dots, 1 to %d bytes); not sent", what, JOB_CI_TOKEN_MAX);
+		       "by dots, 1 to %d bytes); not sent",
+		    what, JOB_CI_TOKEN_MAX);
 		freezero(buf, len + 1);
 		return SG_ERR_CONFIG;
 	}
@@ -733,8 +739,8 @@ load_ci_token(const struct options *o, char **ret)
 
 /* Builds, serializes and self-checks the job payload. */
 static int
-build_job(const struct options *o, char *name, const uint8_t digest[SHA256_LEN],
-    uint64_t size, char *ci_token, struct sg_job *job, char **ret_payload, size_t *ret_len)
+build_job(const struct options *o, char *name, const uint8_t digest[SHA256_LEN], uint64_t size,
+    char *ci_token, struct sg_job *job, char **ret_payload, size_t *ret_len)
 {
 	uint8_t rnd[JOB_ID_BYTES];
 	int r = SG_ERR_INTERNAL;
@@ -765,7 +771,7 @@ build_job(const struct options *o, char *name, const uint8_t digest[SHA256_LEN],
 	if ((r = job_serialize(job, ret_payload, ret_len)) != 0)
 		goto out;
 	r = 0;
- out:
+out:
 	OPENSSL_cleanse(rnd, sizeof(rnd));
 	return r;
 }
@@ -795,7 +801,7 @@ load_cert_der(const char *path, EVP_PKEY *identity, uint8_t **ret, size_t *ret_l
 	*ret = der;
 	*ret_len = (size_t)len;
 	r = 0;
- out:
+out:
 	sk_X509_pop_free(certs, X509_free);
 	return r;
 }
@@ -815,8 +821,8 @@ make_envelope(EVP_PKEY *identity, const uint8_t *cert, size_t cert_len, const ch
 	*ret_env_len = 0;
 	if ((r = crypto_keyid(identity, keyid)) != 0)
 		goto out;
-	if ((r = crypto_dsse_sign(identity, PAYLOAD_TYPE_JOB, (const uint8_t *)payload,
-	    payload_len, &sig, &sig_len)) != 0)
+	if ((r = crypto_dsse_sign(identity, PAYLOAD_TYPE_JOB, (const uint8_t *)payload, payload_len,
+		 &sig, &sig_len)) != 0)
 		goto out;
 	if ((r = envelope_new(PAYLOAD_TYPE_JOB, (const uint8_t *)payload, payload_len, &env)) != 0)
 		goto out;
@@ -832,7 +838,7 @@ make_envelope(EVP_PKEY *identity, const uint8_t *cert, size_t cert_len, const ch
 		goto out;
 	}
 	r = 0;
- out:
+out:
 	free(sig);
 	envelope_free(env);
 	return r;
@@ -840,14 +846,14 @@ make_envelope(EVP_PKEY *identity, const uint8_t *cert, size_t cert_len, const ch
 /* What one run of submit-job holds, phase to phase. */
 struct run {
 	const struct options *o;
-	char *name;                  /* the artifact name (borrowed from o or FILE) */
-	char *output;                /* where the signature goes, or NULL (-w 0) */
-	uint8_t digest[SHA256_LEN];  /* the artifact's SHA-256 */
+	char *name;                 /* the artifact name (borrowed from o or FILE) */
+	char *output;               /* where the signature goes, or NULL (-w 0) */
+	uint8_t digest[SHA256_LEN]; /* the artifact's SHA-256 */
 	uint64_t size;
 	EVP_PKEY *identity, *agent;
 	char *ci_token;
 	struct sg_job job;
-	char *payload, *env;         /* the job and its envelope */
+	char *payload, *env; /* the job and its envelope */
 	size_t payload_len, env_len;
 	struct queue *q;
 	struct waiter w;
@@ -869,7 +875,8 @@ check_setup(struct run *rn)
 	int r;
 
 	if (queue_url_parse(o->redis, &url) != 0) {
-		sj_msg("invalid --redis URL: redis://[user:password@]host:port[/db] or unix:///path");
+		sj_msg(
+		    "invalid --redis URL: redis://[user:password@]host:port[/db] or unix:///path");
 		return SJ_EXIT_USAGE;
 	}
 	queue_url_free(url);
@@ -885,15 +892,16 @@ check_setup(struct run *rn)
 	if (job_check_artifact_name(rn->name, strlen(rn->name)) != 0 ||
 	    !sj_string_ok(rn->name, strlen(rn->name), ARTIFACT_NAME_MAX)) {
 		sj_msg("invalid artifact name (1 to %d bytes of UTF-8, no '/', no control "
-		    "characters, not . or ..); use --name", ARTIFACT_NAME_MAX);
+		       "characters, not . or ..); use --name",
+		    ARTIFACT_NAME_MAX);
 		return SJ_EXIT_USAGE;
 	}
 	if (o->wait_s == 0)
 		return SJ_EXIT_OK;
 	if (o->output != NULL)
 		rn->output = xstrdup(o->output);
-	else if (asprintf(&rn->output, "%s.%s", o->file,
-	    o->format == SG_FORMAT_RAW ? "sig" : "p7s") < 0)
+	else if (asprintf(
+		     &rn->output, "%s.%s", o->file, o->format == SG_FORMAT_RAW ? "sig" : "p7s") < 0)
 		rn->output = NULL;
 	if (rn->output == NULL) {
 		sj_msg("out of memory");
@@ -930,8 +938,8 @@ hash_artifact(struct run *rn)
 		sj_msg("%s is too large", o->file);
 		goto out;
 	}
-	if (rn->output != NULL && stat(rn->output, &out_st) == 0 &&
-	    out_st.st_dev == st.st_dev && out_st.st_ino == st.st_ino) {
+	if (rn->output != NULL && stat(rn->output, &out_st) == 0 && out_st.st_dev == st.st_dev &&
+	    out_st.st_ino == st.st_ino) {
 		sj_msg("the output %s is FILE itself", rn->output);
 		goto out;
 	}
@@ -954,13 +962,13 @@ load_keys(struct run *rn)
 	}
 	if (o->agent_pubkey != NULL) {
 		if ((r = crypto_load_pubkey(o->agent_pubkey, &rn->agent)) != 0) {
-			sj_msg("cannot load agent public key %s: %s", o->agent_pubkey,
-			    sg_strerror(r));
+			sj_msg(
+			    "cannot load agent public key %s: %s", o->agent_pubkey, sg_strerror(r));
 			return SJ_EXIT_USAGE;
 		}
 		if ((r = crypto_keyid(rn->agent, rn->w.agent_keyid)) != 0) {
-			sj_msg("cannot use agent public key %s: %s", o->agent_pubkey,
-			    sg_strerror(r));
+			sj_msg(
+			    "cannot use agent public key %s: %s", o->agent_pubkey, sg_strerror(r));
 			return SJ_EXIT_USAGE;
 		}
 	}
@@ -979,14 +987,14 @@ seal_job(struct run *rn)
 	int r, ex = SJ_EXIT_USAGE;
 
 	if ((r = build_job(o, rn->name, rn->digest, rn->size, rn->ci_token, &rn->job, &rn->payload,
-	         &rn->payload_len)) != 0) {
+		 &rn->payload_len)) != 0) {
 		sj_msg("cannot build the job: %s", sg_strerror(r));
 		return r == SG_ERR_ALLOC || r == SG_ERR_CRYPTO ? SJ_EXIT_INFRA : SJ_EXIT_USAGE;
 	}
 	if (o->cert != NULL && load_cert_der(o->cert, rn->identity, &cert_der, &cert_len) != 0)
 		goto out;
 	if ((r = make_envelope(rn->identity, cert_der, cert_len, rn->payload, rn->payload_len,
-	         &rn->env, &rn->env_len)) != 0) {
+		 &rn->env, &rn->env_len)) != 0) {
 		sj_msg("cannot sign the job with %s: %s", o->identity, sg_strerror(r));
 		ex = r == SG_ERR_ENVELOPE_TOO_LARGE ? SJ_EXIT_USAGE : SJ_EXIT_INFRA;
 		goto out;
@@ -1015,7 +1023,8 @@ push_job(struct run *rn)
 		ex = queue_error_exit(r);
 		if (ex == SJ_EXIT_USAGE)
 			sj_msg("invalid queue configuration (--redis, --prefix, "
-			    "--redis-password-file): %s", sg_strerror(r));
+			       "--redis-password-file): %s",
+			    sg_strerror(r));
 		else
 			sj_msg("cannot connect to the queue: %s", sg_strerror(r));
 		return ex;
@@ -1029,9 +1038,10 @@ push_job(struct run *rn)
 			return SJ_EXIT_INFRA;
 		}
 		if (depth >= o->max_queue) {
-			sj_msg("the queue holds %llu jobs (--max-queue %llu): the signing agents are "
-			    "not keeping up; not submitting", (unsigned long long)depth,
-			    (unsigned long long)o->max_queue);
+			sj_msg(
+			    "the queue holds %llu jobs (--max-queue %llu): the signing agents are "
+			    "not keeping up; not submitting",
+			    (unsigned long long)depth, (unsigned long long)o->max_queue);
 			return SJ_EXIT_INFRA;
 		}
 	}
@@ -1042,13 +1052,15 @@ push_job(struct run *rn)
 	/* With replicas, the job must survive the master's loss before we wait. */
 	if (o->replicas > 0) {
 		int acked = 0;
-		if ((r = queue_wait_replicas(rn->q, (int)o->replicas, REPLICAS_WAIT_MS, &acked)) != 0 ||
+		if ((r = queue_wait_replicas(rn->q, (int)o->replicas, REPLICAS_WAIT_MS, &acked)) !=
+			0 ||
 		    acked < (int)o->replicas) {
 			if (r != 0)
 				sj_msg("WAIT for replicas failed: %s", sg_strerror(r));
 			else
-				sj_msg("job %s reached %d of %llu replicas within %d ms", rn->job.id,
-				    acked, (unsigned long long)o->replicas, REPLICAS_WAIT_MS);
+				sj_msg("job %s reached %d of %llu replicas within %d ms",
+				    rn->job.id, acked, (unsigned long long)o->replicas,
+				    REPLICAS_WAIT_MS);
 			return SJ_EXIT_INFRA;
 		}
 	}
@@ -1091,7 +1103,8 @@ await_result(struct run *rn)
 	r = wait_result(&rn->w, deadline_ms, &rn->res, &rn->res_payload, &rn->res_payload_len);
 	if (r == SG_ERR_TIMEOUT) {
 		if (rn->w.unauthenticated)
-			sj_msg("timed out after %llu s waiting for the result of job %s: only "
+			sj_msg(
+			    "timed out after %llu s waiting for the result of job %s: only "
 			    "unauthenticated answers came (%s); someone who can write to Redis may "
 			    "have dropped or altered our job, or the agent does not know our key",
 			    (unsigned long long)o->wait_s, rn->job.id, rn->w.unauth_code);
@@ -1133,8 +1146,8 @@ accept_result(struct run *rn)
 			sj_msg("cannot write to stdout: %s", strerror(errno));
 		return SJ_EXIT_MISMATCH;
 	}
-	if ((r = write_file_atomic(rn->output, rn->res->signature.data, rn->res->signature.len,
-	         0644)) != 0) {
+	if ((r = write_file_atomic(
+		 rn->output, rn->res->signature.data, rn->res->signature.len, 0644)) != 0) {
 		sj_msg("cannot write %s: %s", rn->output, sg_strerror(r));
 		return SJ_EXIT_INFRA;
 	}

@@ -64,20 +64,20 @@
 /* Exit statuses (man signet-verify). */
 enum sv_exit {
 	SV_EXIT_OK = 0,
-	SV_EXIT_SIGNATURE = 1,  /* the signature does not cover the artifact */
-	SV_EXIT_USAGE = 2,      /* usage error, unreadable file, bad PEM */
-	SV_EXIT_CHAIN = 3,      /* the certificate does not chain to the anchors */
+	SV_EXIT_SIGNATURE = 1,   /* the signature does not cover the artifact */
+	SV_EXIT_USAGE = 2,       /* usage error, unreadable file, bad PEM */
+	SV_EXIT_CHAIN = 3,       /* the certificate does not chain to the anchors */
 	SV_EXIT_ATTESTATION = 4, /* the result is not the agent's, or not for this */
-	SV_EXIT_AUDIT = 5,      /* the audit record or its inclusion proof */
-	SV_EXIT_CHECKPOINT = 6, /* the checkpoint or the log */
+	SV_EXIT_AUDIT = 5,       /* the audit record or its inclusion proof */
+	SV_EXIT_CHECKPOINT = 6,  /* the checkpoint or the log */
 };
 
 #define ESCAPED_MAX (RESULT_MESSAGE_MAX * 4 + 8) /* log_escape output, \xNN per byte */
-#define SHOWN_MAX 256                            /* bytes of a shown result string */
+#define SHOWN_MAX   256                          /* bytes of a shown result string */
 
 struct options {
 	const char *artifact;
-	char *signature;        /* allocated when defaulted */
+	char *signature; /* allocated when defaulted */
 	const char *result;
 	const char *agent_pubkey;
 	const char *ca_file;
@@ -90,19 +90,19 @@ struct options {
 /* What the checks work on, read before any of them runs. */
 struct inputs {
 	int artifact_fd;
-	uint8_t digest[SHA256_LEN];           /* of the artifact */
+	uint8_t digest[SHA256_LEN]; /* of the artifact */
 	char digest_hex[SHA256_HEX_LEN + 1];
-	uint8_t *sig;                          /* the signature file's bytes */
+	uint8_t *sig; /* the signature file's bytes */
 	size_t sig_len;
-	int sig_too_large;                     /* larger than any signature */
+	int sig_too_large; /* larger than any signature */
 	char sig_sha256_hex[SHA256_HEX_LEN + 1];
-	char *envelope;                        /* the result envelope file */
+	char *envelope; /* the result envelope file */
 	size_t envelope_len;
 	int envelope_too_large;
 	EVP_PKEY *agent;
 	char agent_keyid[KEYID_LEN + 1];
-	STACK_OF(X509) *anchors;
-	char *checkpoint;                      /* the signed note, or NULL */
+	STACK_OF(X509) * anchors;
+	char *checkpoint; /* the signed note, or NULL */
 	size_t checkpoint_len;
 	int checkpoint_too_large;
 };
@@ -113,35 +113,35 @@ static int exit_status = SV_EXIT_OK;
 static void
 usage(FILE *f)
 {
-	fputs(
-"usage: " PROG " [options] -r RESULT -a AGENTKEY -C CAFILE ARTIFACT\n"
-"\n"
-"Check a file signed by signet: the result envelope stored with it, the\n"
-"signature, the certificate chain, the audit record and (optionally) a\n"
-"signed checkpoint of the agent's audit log.\n"
-"\n"
-"  -s, --signature FILE     signature file (default ARTIFACT.p7s if it\n"
-"                           exists, else ARTIFACT.sig)\n"
-"  -r, --result FILE        the result envelope, result.json (required)\n"
-"  -a, --agent-pubkey PEM   agent attestation public key (env\n"
-"                           SIGNET_AGENT_PUBKEY; required)\n"
-"  -C, --ca-file PEM        trust anchors for the signing certificate (required)\n"
-"      --checkpoint FILE    a signed checkpoint of the agent's audit log\n"
-"                           (needs --log)\n"
-"      --log FILE           the audit log records (the agent's log, or the\n"
-"                           published pieces concatenated in order)\n"
-"      --origin NAME        the checkpoint origin to require (default: the\n"
-"                           one in the checkpoint)\n"
-"  -q, --quiet              no line on success\n"
-"  -h, --help               this text\n"
-"      --version            print the version\n"
-"\n"
-"Exit status: 0 everything verifies; 1 the signature does not cover the\n"
-"artifact; 2 usage error or unreadable file; 3 the certificate does not\n"
-"chain to the trust anchors; 4 the result is not attested by the agent key\n"
-"or does not go with this signature; 5 the audit record or its inclusion\n"
-"proof; 6 the checkpoint or the log.  With several failures, the status is\n"
-"that of the first in this order: 4, 1, 3, 5, 6.\n", f);
+	fputs("usage: " PROG " [options] -r RESULT -a AGENTKEY -C CAFILE ARTIFACT\n"
+	      "\n"
+	      "Check a file signed by signet: the result envelope stored with it, the\n"
+	      "signature, the certificate chain, the audit record and (optionally) a\n"
+	      "signed checkpoint of the agent's audit log.\n"
+	      "\n"
+	      "  -s, --signature FILE     signature file (default ARTIFACT.p7s if it\n"
+	      "                           exists, else ARTIFACT.sig)\n"
+	      "  -r, --result FILE        the result envelope, result.json (required)\n"
+	      "  -a, --agent-pubkey PEM   agent attestation public key (env\n"
+	      "                           SIGNET_AGENT_PUBKEY; required)\n"
+	      "  -C, --ca-file PEM        trust anchors for the signing certificate (required)\n"
+	      "      --checkpoint FILE    a signed checkpoint of the agent's audit log\n"
+	      "                           (needs --log)\n"
+	      "      --log FILE           the audit log records (the agent's log, or the\n"
+	      "                           published pieces concatenated in order)\n"
+	      "      --origin NAME        the checkpoint origin to require (default: the\n"
+	      "                           one in the checkpoint)\n"
+	      "  -q, --quiet              no line on success\n"
+	      "  -h, --help               this text\n"
+	      "      --version            print the version\n"
+	      "\n"
+	      "Exit status: 0 everything verifies; 1 the signature does not cover the\n"
+	      "artifact; 2 usage error or unreadable file; 3 the certificate does not\n"
+	      "chain to the trust anchors; 4 the result is not attested by the agent key\n"
+	      "or does not go with this signature; 5 the audit record or its inclusion\n"
+	      "proof; 6 the checkpoint or the log.  With several failures, the status is\n"
+	      "that of the first in this order: 4, 1, 3, 5, 6.\n",
+	    f);
 }
 
 static const struct cli cli = { .prog = PROG, .usage = usage };
@@ -151,8 +151,8 @@ static const struct cli cli = { .prog = PROG, .usage = usage };
 
 /* A failed check: one line "signet-verify: <check>: <reason>"; the first
  * failure of the run sets the exit status. */
-static void
-fail(int status, const char *check, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail(int status, const char *check, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void
 fail(int status, const char *check, const char *fmt, ...)
 {
@@ -255,7 +255,7 @@ parse_options(int argc, char **argv, struct options *o)
 	/* Never echoed (it may be a key pasted into a CI variable). */
 	if (looks_like_file_content(o->agent_pubkey) || looks_like_file_content(o->ca_file)) {
 		sv_msg("--agent-pubkey (or SIGNET_AGENT_PUBKEY) and --ca-file expect paths to "
-		    "files, not their content; in GitLab use a variable of type File");
+		       "files, not their content; in GitLab use a variable of type File");
 		return SV_EXIT_USAGE;
 	}
 	if (o->checkpoint != NULL && o->log == NULL) {
@@ -293,8 +293,8 @@ parse_options(int argc, char **argv, struct options *o)
 static void
 read_error(const char *what, const char *path, int r)
 {
-	sv_msg("cannot read %s %s: %s", what, path, r == SG_ERR_SYSTEM ?
-	    "not a readable regular file" : sg_strerror(r));
+	sv_msg("cannot read %s %s: %s", what, path,
+	    r == SG_ERR_SYSTEM ? "not a readable regular file" : sg_strerror(r));
 }
 
 /*
@@ -414,7 +414,8 @@ check_attestation(const struct inputs *in)
 
 	if (in->envelope_too_large) {
 		fail(SV_EXIT_ATTESTATION, "attestation",
-		    "the result file is larger than an envelope may be (%d bytes)", ENVELOPE_MAX_BYTES);
+		    "the result file is larger than an envelope may be (%d bytes)",
+		    ENVELOPE_MAX_BYTES);
 		goto out;
 	}
 	if (envelope_parse(in->envelope, in->envelope_len, &env) != 0) {
@@ -454,7 +455,7 @@ check_attestation(const struct inputs *in)
 		fail(SV_EXIT_ATTESTATION, "attestation",
 		    "the signature file is not the signature the agent attested for job %s",
 		    res->id);
- out:
+out:
 	envelope_free(env);
 	return res;
 }
@@ -506,7 +507,8 @@ check_chain(const struct inputs *in, const struct sg_result *res)
 	int err, depth;
 
 	if (res->ncerts < 1 || (leaf = verify_der_cert(&res->certs[0])) == NULL) {
-		fail(SV_EXIT_CHAIN, "chain", "the result's first certificate is not one DER certificate");
+		fail(SV_EXIT_CHAIN, "chain",
+		    "the result's first certificate is not one DER certificate");
 		goto out;
 	}
 	if ((untrusted = sk_X509_new_null()) == NULL || (store = X509_STORE_new()) == NULL ||
@@ -538,13 +540,14 @@ check_chain(const struct inputs *in, const struct sg_result *res)
 		sgtime_format(res->signed_at, when);
 		fail(SV_EXIT_CHAIN, "chain",
 		    "the signing certificate does not chain to the trust anchors at %s: %s "
-		    "(at depth %d of the chain)", when, X509_verify_cert_error_string(err), depth);
+		    "(at depth %d of the chain)",
+		    when, X509_verify_cert_error_string(err), depth);
 	}
 	goto out;
- oom:
+oom:
 	fail(SV_EXIT_CHAIN, "chain", "cannot check the chain: %s",
 	    sg_strerror(crypto_err(SG_ERR_ALLOC)));
- out:
+out:
 	(void)crypto_err(0);
 	X509_STORE_CTX_free(ctx);
 	X509_STORE_free(store);
@@ -596,9 +599,10 @@ record_mismatch(const struct inputs *in, const struct sg_result *res)
 		why = "the audit record names another artifact digest";
 	else if (!record_string_is(rec, "job_sha256", res->job_sha256))
 		why = "the audit record answers another job payload";
-	else if (in->sig_too_large || !record_string_is(rec, "signature_sha256", in->sig_sha256_hex))
+	else if (in->sig_too_large ||
+	    !record_string_is(rec, "signature_sha256", in->sig_sha256_hex))
 		why = "the audit record's signature_sha256 is not the signature file's SHA-256";
- out:
+out:
 	cJSON_Delete(rec);
 	return why;
 }
@@ -618,8 +622,10 @@ check_audit(const struct inputs *in, const struct sg_result *res)
 	const char *why;
 
 	if (!res->audit_has_proof) {
-		fail(SV_EXIT_AUDIT, "audit", "the result carries no audit inclusion proof "
-		    "(record %" PRIu64 ")", res->audit_seq);
+		fail(SV_EXIT_AUDIT, "audit",
+		    "the result carries no audit inclusion proof "
+		    "(record %" PRIu64 ")",
+		    res->audit_seq);
 		return;
 	}
 	if ((why = record_mismatch(in, res)) != NULL) {
@@ -634,11 +640,13 @@ check_audit(const struct inputs *in, const struct sg_result *res)
 		    res->audit_hash);
 		return;
 	}
-	if (res->audit_seq < 1 || merkle_verify_inclusion(leaf, res->audit_seq - 1,
-	    res->audit_tree_size, (const uint8_t (*)[SHA256_LEN])res->audit_proof,
-	    res->audit_nproof, res->audit_root) != 0)
-		fail(SV_EXIT_AUDIT, "audit", "the inclusion proof of record %" PRIu64
-		    " in the tree of %" PRIu64 " records does not lead to its root",
+	if (res->audit_seq < 1 ||
+	    merkle_verify_inclusion(leaf, res->audit_seq - 1, res->audit_tree_size,
+		(const uint8_t(*)[SHA256_LEN])res->audit_proof, res->audit_nproof,
+		res->audit_root) != 0)
+		fail(SV_EXIT_AUDIT, "audit",
+		    "the inclusion proof of record %" PRIu64 " in the tree of %" PRIu64
+		    " records does not lead to its root",
 		    res->audit_seq, res->audit_tree_size);
 }
 
@@ -672,8 +680,8 @@ check_checkpoint(const struct options *o, const struct inputs *in, const struct 
 			    CHECKPOINT_MAX);
 			return;
 		}
-		r = checkpoint_open(in->checkpoint, in->checkpoint_len, in->agent, NULL,
-		    o->origin, &cp);
+		r = checkpoint_open(
+		    in->checkpoint, in->checkpoint_len, in->agent, NULL, o->origin, &cp);
 		if (r == SG_ERR_VERIFY) {
 			fail(SV_EXIT_CHECKPOINT, "checkpoint", "%s is not signed by the agent key",
 			    o->checkpoint);
@@ -682,16 +690,18 @@ check_checkpoint(const struct options *o, const struct inputs *in, const struct 
 		if (r != 0) {
 			if (o->origin != NULL)
 				fail(SV_EXIT_CHECKPOINT, "checkpoint",
-				    "%s is not a valid checkpoint of origin %s", o->checkpoint, o->origin);
+				    "%s is not a valid checkpoint of origin %s", o->checkpoint,
+				    o->origin);
 			else
-				fail(SV_EXIT_CHECKPOINT, "checkpoint", "%s is not a valid signed checkpoint",
-				    o->checkpoint);
+				fail(SV_EXIT_CHECKPOINT, "checkpoint",
+				    "%s is not a valid signed checkpoint", o->checkpoint);
 			return;
 		}
 		if (res->audit_seq > cp.size) {
 			fail(SV_EXIT_CHECKPOINT, "checkpoint",
 			    "the checkpoint (%" PRIu64 " records) predates audit record %" PRIu64
-			    ": use a later one", cp.size, res->audit_seq);
+			    ": use a later one",
+			    cp.size, res->audit_seq);
 			return;
 		}
 		cp_at = nwant;
@@ -706,8 +716,8 @@ check_checkpoint(const struct options *o, const struct inputs *in, const struct 
 	if (r == SG_ERR_VERIFY) {
 		fail(SV_EXIT_CHECKPOINT, "checkpoint",
 		    "the log %s is not well formed at record %" PRIu64 " (line %" PRIu64 "): %s",
-		    o->log, st.bad_seq, st.bad_line, log_escape(st.problem, sizeof(st.problem),
-		    esc, sizeof(esc)));
+		    o->log, st.bad_seq, st.bad_line,
+		    log_escape(st.problem, sizeof(st.problem), esc, sizeof(esc)));
 		return;
 	}
 	if (r != 0) {
@@ -774,7 +784,8 @@ run(const struct options *o)
 	if (ex == SV_EXIT_OK && !o->quiet) {
 		sgtime_format(res->signed_at, when);
 		printf(PROG ": %s: OK, signed by %s for %s at %s, audit record %" PRIu64
-		    " of %" PRIu64, o->artifact, shown(res->key, e1), shown(res->submitter, e2), when,
+			    " of %" PRIu64,
+		    o->artifact, shown(res->key, e1), shown(res->submitter, e2), when,
 		    res->audit_seq, res->audit_tree_size);
 		if (has_cp)
 			printf(", in checkpoint %" PRIu64, cp.size);
@@ -783,7 +794,7 @@ run(const struct options *o)
 			ex = SV_EXIT_USAGE;
 		}
 	}
- out:
+out:
 	result_free(res);
 	inputs_clear(&in);
 	return ex;

@@ -43,10 +43,10 @@ int main(void);
 extern char **environ;
 
 #define REDIS_SERVER_DEFAULT "/usr/bin/redis-server"
-#define SERVER_START_MS 10000 /* how long a server may take to answer PING */
-#define SERVERS_MAX 4         /* per test */
-#define TEST_TIMEOUT_S 60
-#define PIDFILE "spawned.pid"
+#define SERVER_START_MS      10000 /* how long a server may take to answer PING */
+#define SERVERS_MAX          4     /* per test */
+#define TEST_TIMEOUT_S       60
+#define PIDFILE              "spawned.pid"
 
 static char base_dir[PATH_MAX]; /* set by main() before any test runs */
 
@@ -88,7 +88,8 @@ sleep_ms(int ms)
 }
 
 /* snprintf that fails the test instead of truncating. */
-static void xsnprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void xsnprintf(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
 xsnprintf(char *buf, size_t size, const char *fmt, ...)
@@ -179,7 +180,8 @@ raw_connect_once(const struct server *s)
 static void
 server_spawn(struct server *s)
 {
-	const char *bin = getenv("REDIS_SERVER") != NULL ? getenv("REDIS_SERVER") : REDIS_SERVER_DEFAULT;
+	const char *bin =
+	    getenv("REDIS_SERVER") != NULL ? getenv("REDIS_SERVER") : REDIS_SERVER_DEFAULT;
 	char port[16], log[PATH_MAX + 16], pidfile[PATH_MAX + 16];
 	const char *argv[24];
 	posix_spawn_file_actions_t fa;
@@ -217,7 +219,8 @@ server_spawn(struct server *s)
 
 	ck_assert_int_eq(posix_spawn_file_actions_init(&fa), 0);
 	ck_assert_int_eq(posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0), 0);
-	ck_assert_int_eq(posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0600), 0);
+	ck_assert_int_eq(
+	    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0600), 0);
 	ck_assert_int_eq(posix_spawn_file_actions_adddup2(&fa, 1, 2), 0);
 	rc = posix_spawn(&s->pid, bin, &fa, NULL, (char *const *)(uintptr_t)argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
@@ -245,7 +248,8 @@ server_spawn(struct server *s)
 			freeReplyObject(rep);
 			break;
 		}
-		ck_assert_msg(waitpid(s->pid, NULL, WNOHANG) == 0, "redis-server exited; see %s", log);
+		ck_assert_msg(
+		    waitpid(s->pid, NULL, WNOHANG) == 0, "redis-server exited; see %s", log);
 		ck_assert_msg(now_ms() < deadline, "redis-server did not answer; see %s", log);
 		sleep_ms(10);
 	}
@@ -369,7 +373,8 @@ open_fails(const char *url, const char *prefix, const char *password_file, int e
 	struct queue *q = (struct queue *)&o; /* anything but NULL */
 	int r = queue_open(&o, &q);
 
-	ck_assert_msg(r == expect, "queue_open %s: %d, expected %d", url != NULL ? url : "(null)", r, expect);
+	ck_assert_msg(
+	    r == expect, "queue_open %s: %d, expected %d", url != NULL ? url : "(null)", r, expect);
 	ck_assert_ptr_null(q);
 }
 
@@ -396,7 +401,7 @@ scan(const char *s, size_t elems, size_t bulk)
 START_TEST(resp_scan_bounds)
 {
 	static const char entry[] = "*1\r\n*2\r\n$11\r\nsignet:jobs\r\n*1\r\n*2\r\n$3\r\n1-0\r\n"
-	                            "*2\r\n$3\r\nenv\r\n$2\r\n{}\r\n";
+				    "*2\r\n$3\r\nenv\r\n$2\r\n{}\r\n";
 	char buf[sizeof(entry) + 8];
 
 	ck_assert_int_eq(scan(entry, 64, 1024), (long)strlen(entry));
@@ -413,7 +418,8 @@ START_TEST(resp_scan_bounds)
 	ck_assert_int_eq(scan("*2000000000\r\n", 4096, 1024), -1);
 	ck_assert_int_eq(scan("*2\r\n:1\r\n:2\r\n", 2, 0), 12);
 	ck_assert_int_eq(scan("*2\r\n*2\r\n:1\r\n:2\r\n:3\r\n", 3, 0), -1);
-	ck_assert_int_eq(scan("*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n", 64, 0), -1);
+	ck_assert_int_eq(
+	    scan("*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n", 64, 0), -1);
 	ck_assert_int_eq(scan("*-1\r\n", 0, 0), 5);
 	ck_assert_int_eq(scan("$-1\r\n", 0, 0), 5);
 	/* No bound at all (SIZE_MAX) is no bound, not -1. */
@@ -749,7 +755,8 @@ START_TEST(get_result_size_cap)
 	free(res);
 	res = NULL;
 	/* One byte more is refused without reading it all. */
-	rep = redisCommand(c, "SET signet:result:%s %b", JOB1, big, (size_t)QUEUE_RESULT_READ_MAX + 1);
+	rep = redisCommand(
+	    c, "SET signet:result:%s %b", JOB1, big, (size_t)QUEUE_RESULT_READ_MAX + 1);
 	ck_assert_ptr_nonnull(rep);
 	freeReplyObject(rep);
 	ck_assert_int_eq(queue_get_result(q, JOB1, &res, &len), SG_ERR_LIMIT);
@@ -808,7 +815,8 @@ START_TEST(reclaim_idle_entries)
 	ck_assert_str_eq(e[0].env, "job-b");
 	ck_assert_uint_eq(e[0].deliveries, 3);
 	queue_entries_free(e, n);
-	ck_assert_int_eq(queue_reclaim(q, "x", 0, QUEUE_CLAIM_MAX + 1, &e, &n), SG_ERR_INVALID_ARGUMENT);
+	ck_assert_int_eq(
+	    queue_reclaim(q, "x", 0, QUEUE_CLAIM_MAX + 1, &e, &n), SG_ERR_INVALID_ARGUMENT);
 	redisFree(c);
 	queue_close(q);
 	server_destroy(&s);
@@ -893,15 +901,17 @@ START_TEST(claim_job_once)
 	/* The same owner again (a restart): still ours. */
 	ck_assert_int_eq(queue_claim_job(q, JOB1, "agent-a", 60, owner, sizeof(owner)), 0);
 	/* Another agent: refused, told who holds it. */
-	ck_assert_int_eq(queue_claim_job(q, JOB1, "agent-b", 60, owner, sizeof(owner)), SG_ERR_EXISTS);
+	ck_assert_int_eq(
+	    queue_claim_job(q, JOB1, "agent-b", 60, owner, sizeof(owner)), SG_ERR_EXISTS);
 	ck_assert_str_eq(owner, "agent-a");
 	ck_assert_int_gt(raw_int(c, "TTL signet:claim:%s", JOB1), 0);
 	/* Whatever an attacker writes there reads back printable and refuses. */
 	raw_ok(c, "SET signet:claim:%s %s", JOB2, "x\ty");
-	ck_assert_int_eq(queue_claim_job(q, JOB2, "agent-a", 60, owner, sizeof(owner)), SG_ERR_EXISTS);
+	ck_assert_int_eq(
+	    queue_claim_job(q, JOB2, "agent-a", 60, owner, sizeof(owner)), SG_ERR_EXISTS);
 	ck_assert_str_eq(owner, "x?y");
-	ck_assert_int_eq(queue_claim_job(q, JOB1, "agent a", 60, owner, sizeof(owner)),
-	    SG_ERR_INVALID_ARGUMENT);
+	ck_assert_int_eq(
+	    queue_claim_job(q, JOB1, "agent a", 60, owner, sizeof(owner)), SG_ERR_INVALID_ARGUMENT);
 	redisFree(c);
 	queue_close(q);
 	server_destroy(&s);
@@ -1522,7 +1532,8 @@ fake_start(struct fake *f, const char *const *replies, size_t n)
 				close(fd);
 				_exit(0);
 			}
-			if (write(fd, replies[i], strlen(replies[i])) != (ssize_t)strlen(replies[i]))
+			if (write(fd, replies[i], strlen(replies[i])) !=
+			    (ssize_t)strlen(replies[i]))
 				_exit(1);
 		}
 		/* Script done: read on, answer nothing (a silent server). */
@@ -1544,7 +1555,7 @@ fake_open(struct fake *f, const char *const *replies, size_t n)
 	return open_ok(f->url, NULL, NULL, 2000);
 }
 
-#define PONG "+PONG\r\n"
+#define PONG       "+PONG\r\n"
 /* One entry "1-1" with env "e" on stream signet:jobs. */
 #define XREAD_HEAD "*1\r\n*2\r\n$11\r\nsignet:jobs\r\n"
 
@@ -1598,7 +1609,8 @@ START_TEST(hostile_read_shapes)
 	fake_read_expect(":1\r\n", SG_ERR_QUEUE_PROTOCOL);
 	/* Two streams, an empty outer array. */
 	fake_read_expect("*0\r\n", SG_ERR_QUEUE_PROTOCOL);
-	fake_read_expect("*2\r\n*2\r\n$11\r\nsignet:jobs\r\n*0\r\n*2\r\n$11\r\nsignet:jobs\r\n*0\r\n",
+	fake_read_expect(
+	    "*2\r\n*2\r\n$11\r\nsignet:jobs\r\n*0\r\n*2\r\n$11\r\nsignet:jobs\r\n*0\r\n",
 	    SG_ERR_QUEUE_PROTOCOL);
 	/* Another stream's name. */
 	fake_read_expect("*1\r\n*2\r\n$11\r\nsignet:jobz\r\n*0\r\n", SG_ERR_QUEUE_PROTOCOL);
@@ -1618,15 +1630,18 @@ START_TEST(hostile_read_shapes)
 	fake_read_expect(XREAD_HEAD "*1\r\n*1\r\n$3\r\n1-1\r\n", SG_ERR_QUEUE_PROTOCOL);
 	fake_read_expect(XREAD_HEAD "*1\r\n*3\r\n$3\r\n1-1\r\n*0\r\n*0\r\n", SG_ERR_QUEUE_PROTOCOL);
 	/* Ids that Redis would not produce. */
-	fake_read_expect(XREAD_HEAD "*1\r\n*2\r\n:1\r\n*2\r\n$3\r\nenv\r\n$1\r\ne\r\n", SG_ERR_QUEUE_PROTOCOL);
+	fake_read_expect(
+	    XREAD_HEAD "*1\r\n*2\r\n:1\r\n*2\r\n$3\r\nenv\r\n$1\r\ne\r\n", SG_ERR_QUEUE_PROTOCOL);
 	fake_read_expect(XREAD_HEAD "*1\r\n*2\r\n$3\r\n1 1\r\n*2\r\n$3\r\nenv\r\n$1\r\ne\r\n",
 	    SG_ERR_QUEUE_PROTOCOL);
 	fake_read_expect(XREAD_HEAD "*1\r\n*2\r\n$4\r\n1-1\x01\r\n*2\r\n$3\r\nenv\r\n$1\r\ne\r\n",
 	    SG_ERR_QUEUE_PROTOCOL);
-	fake_read_expect(XREAD_HEAD "*1\r\n*2\r\n$0\r\n\r\n*2\r\n$3\r\nenv\r\n$1\r\ne\r\n", SG_ERR_QUEUE_PROTOCOL);
+	fake_read_expect(XREAD_HEAD "*1\r\n*2\r\n$0\r\n\r\n*2\r\n$3\r\nenv\r\n$1\r\ne\r\n",
+	    SG_ERR_QUEUE_PROTOCOL);
 	/* An id of QUEUE_ENTRY_ID_MAX + 1 bytes. */
 	memset(longid, 0, sizeof(longid));
-	snprintf(longid, sizeof(longid), "%s*1\r\n*2\r\n$%d\r\n", XREAD_HEAD, QUEUE_ENTRY_ID_MAX + 1);
+	snprintf(
+	    longid, sizeof(longid), "%s*1\r\n*2\r\n$%d\r\n", XREAD_HEAD, QUEUE_ENTRY_ID_MAX + 1);
 	memset(longid + strlen(longid), '1', QUEUE_ENTRY_ID_MAX + 1);
 	longid[strlen(longid) - 2] = '-';
 	strcat(longid, "\r\n*2\r\n$3\r\nenv\r\n$1\r\ne\r\n");
@@ -1666,9 +1681,10 @@ END_TEST
 
 START_TEST(hostile_read_nil_fields)
 {
-	const char *replies[] = { PONG, XREAD_HEAD "*2\r\n"
-						 "*2\r\n$3\r\n1-1\r\n*-1\r\n"
-						 "*2\r\n$3\r\n1-2\r\n*3\r\n$3\r\nenv\r\n$1\r\ne\r\n$1\r\nx\r\n" };
+	const char *replies[] = { PONG,
+		XREAD_HEAD "*2\r\n"
+			   "*2\r\n$3\r\n1-1\r\n*-1\r\n"
+			   "*2\r\n$3\r\n1-2\r\n*3\r\n$3\r\nenv\r\n$1\r\ne\r\n$1\r\nx\r\n" };
 	struct fake f;
 	struct queue *q = fake_open(&f, replies, nitems(replies));
 	struct queue_entry *e = NULL;
@@ -1689,17 +1705,16 @@ END_TEST
 START_TEST(hostile_other_replies)
 {
 	const char *replies[] = {
-		PONG,
-		":7\r\n",                /* GET: an integer */
+		PONG, ":7\r\n",                            /* GET: an integer */
 		"*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n", /* BLPOP: 3 elements */
 		"*2\r\n$5\r\nother\r\n$1\r\n1\r\n",        /* BLPOP: another key */
-		"+OK\r\n",               /* XADD: status instead of id */
-		"+QUEUED\r\n",           /* SET NX: neither OK nor nil */
-		"+OK\r\n", "$1\r\nx\r\n", ":1\r\n", /* SET, LPUSH (bulk!), EXPIRE */
-		":1\r\n", "+OK\r\n",     /* XACK, XDEL status */
-		"-NOAUTH Authentication required.\r\n", /* XGROUP */
-		"-WRONGTYPE x\r\n",      /* XGROUP */
-		"$-1\r\n",               /* GET: nil */
+		"+OK\r\n",                                 /* XADD: status instead of id */
+		"+QUEUED\r\n",                             /* SET NX: neither OK nor nil */
+		"+OK\r\n", "$1\r\nx\r\n", ":1\r\n",        /* SET, LPUSH (bulk!), EXPIRE */
+		":1\r\n", "+OK\r\n",                       /* XACK, XDEL status */
+		"-NOAUTH Authentication required.\r\n",    /* XGROUP */
+		"-WRONGTYPE x\r\n",                        /* XGROUP */
+		"$-1\r\n",                                 /* GET: nil */
 	};
 	struct fake f;
 	struct queue *q = fake_open(&f, replies, nitems(replies));
@@ -1784,7 +1799,7 @@ queue_suite(void)
 {
 	Suite *s = suite_create("queue");
 
-#define ADD(name, fn) \
+#define ADD(name, fn)                                                                              \
 	tcase_add_checked_fixture(test_add(s, name, fn, TEST_TIMEOUT_S), test_setup, NULL)
 	ADD("/queue/round-trip", round_trip);
 	ADD("/queue/resp-scan/bounds", resp_scan_bounds);

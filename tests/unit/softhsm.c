@@ -37,8 +37,8 @@ run(const char *const argv[])
 		return -1;
 	}
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		fprintf(stderr, "%s: %s %s failed (status %d)\n", program_invocation_short_name, argv[0],
-		    argv[1], status);
+		fprintf(stderr, "%s: %s %s failed (status %d)\n", program_invocation_short_name,
+		    argv[0], argv[1], status);
 		return -1;
 	}
 	return 0;
@@ -48,8 +48,8 @@ int
 softhsm_init(struct softhsm *t, const char *name, const char *label, const char *pin)
 {
 	char path[PATH_MAX], conf[PATH_MAX * 2];
-	const char *init[] = { "softhsm2-util", "--init-token", "--free", "--label", label, "--so-pin",
-		pin, "--pin", pin, NULL };
+	const char *init[] = { "softhsm2-util", "--init-token", "--free", "--label", label,
+		"--so-pin", pin, "--pin", pin, NULL };
 
 	memset(t, 0, sizeof(*t));
 	t->label = label;
@@ -94,8 +94,8 @@ softhsm_pin_file(const struct softhsm *t, const char *name, const char *pin, mod
 int
 softhsm_tool(const struct softhsm *t, const char *const args[])
 {
-	const char *argv[8 + SOFTHSM_TOOL_ARGS_MAX + 1] = { "pkcs11-tool", "--module", SOFTHSM_MODULE,
-		"--login", "--pin", t->pin, "--token-label", t->label };
+	const char *argv[8 + SOFTHSM_TOOL_ARGS_MAX + 1] = { "pkcs11-tool", "--module",
+		SOFTHSM_MODULE, "--login", "--pin", t->pin, "--token-label", t->label };
 	size_t n = 8, i;
 
 	for (i = 0; args[i] != NULL; i++) {
@@ -111,8 +111,8 @@ softhsm_tool(const struct softhsm *t, const char *const args[])
 }
 
 int
-softhsm_keygen(const struct softhsm *t, const char *type, const char *id, const char *label,
-    int extractable)
+softhsm_keygen(
+    const struct softhsm *t, const char *type, const char *id, const char *label, int extractable)
 {
 	const char *args[] = { "--keypairgen", "--key-type", type, "--id", id, "--label", label,
 		"--usage-sign", extractable ? "--extractable" : NULL, NULL };

@@ -57,8 +57,8 @@ int softhsm_tool(const struct softhsm *t, const char *const args[]);
 /* A key pair (pkcs11-tool --keypairgen --key-type TYPE --id ID --label
  * LABEL --usage-sign, and --extractable if asked): "EC:prime256v1",
  * "rsa:3072", ...  0 or -1 as softhsm_tool(). */
-int softhsm_keygen(const struct softhsm *t, const char *type, const char *id, const char *label,
-    int extractable);
+int softhsm_keygen(
+    const struct softhsm *t, const char *type, const char *id, const char *label, int extractable);
 
 /* Removes the directory and everything in it; t can be set up again.
  * Never fails; a directory that is not yet made is a no-op. */

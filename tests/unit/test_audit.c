@@ -47,11 +47,11 @@ int __wrap_fdatasync(int fd);
 int __real_fdatasync(int fd);
 
 #define TEST_TIMEOUT_S 60
-#define ID_A "0123456789abcdef0123456789abcdef"
-#define ID_B "fedcba9876543210fedcba9876543210"
+#define ID_A           "0123456789abcdef0123456789abcdef"
+#define ID_B           "fedcba9876543210fedcba9876543210"
 /* The root of the empty tree: SHA-256(""). */
 #define EMPTY_ROOT_HEX "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-#define LOG_FILE_MAX (16 * 1024 * 1024)
+#define LOG_FILE_MAX   (16 * 1024 * 1024)
 
 /* ---- fdatasync(), as every caller in this binary sees it ---- */
 
@@ -271,8 +271,10 @@ START_TEST(test_append_chain)
 		ck_assert_uint_eq(strlen(rc[i].record), rc[i].record_len);
 		merkle_leaf_hash(rc[i].record, rc[i].record_len, leaf);
 		ck_assert_mem_eq(rc[i].leaf, leaf, SHA256_LEN);
-		ck_assert_int_eq(merkle_verify_inclusion(rc[i].leaf, i, i + 1,
-		    (const uint8_t (*)[SHA256_LEN])rc[i].proof, rc[i].nproof, rc[i].root), 0);
+		ck_assert_int_eq(
+		    merkle_verify_inclusion(rc[i].leaf, i, i + 1,
+			(const uint8_t(*)[SHA256_LEN])rc[i].proof, rc[i].nproof, rc[i].root),
+		    0);
 		/* {"seq":N,"time":"<20>","prev":"<root before>","event":...,"id":...} */
 		if (i == 0)
 			strcpy(prev_hex, EMPTY_ROOT_HEX);
@@ -280,9 +282,10 @@ START_TEST(test_append_chain)
 			hex(rc[i - 1].root, prev_hex);
 		snprintf(want, sizeof(want), "{\"seq\":%zu,\"time\":\"", i + 1);
 		ck_assert_msg(strncmp(rc[i].record, want, strlen(want)) == 0, "%s", rc[i].record);
-		snprintf(want, sizeof(want), "\",\"prev\":\"%s\",\"event\":\"received\",\"id\":\""
-		    ID_A "\"}", prev_hex);
-		ck_assert_str_eq(rc[i].record + strlen("{\"seq\":1,\"time\":\"") + SGTIME_LEN, want);
+		snprintf(want, sizeof(want),
+		    "\",\"prev\":\"%s\",\"event\":\"received\",\"id\":\"" ID_A "\"}", prev_hex);
+		ck_assert_str_eq(
+		    rc[i].record + strlen("{\"seq\":1,\"time\":\"") + SGTIME_LEN, want);
 	}
 	memcpy(prev, rc[4].root, SHA256_LEN);
 	ck_assert_int_eq(audit_head(a, &size, head_root, &offset), 0);
@@ -341,8 +344,9 @@ START_TEST(test_append_every_member)
 	struct audit_receipt rc;
 	struct jwt_claims cl;
 	struct audit_record rec;
-	char ci_issuer[] = "https://gitlab.example.com", ci_name[] = "gitlab", sub[] = "project_path:g/p",
-	    project[] = "g/p", ref[] = "refs/tags/v1", pipeline[] = "42", env[] = "prod", jti[] = "j-1";
+	char ci_issuer[] = "https://gitlab.example.com", ci_name[] = "gitlab",
+	     sub[] = "project_path:g/p", project[] = "g/p", ref[] = "refs/tags/v1",
+	     pipeline[] = "42", env[] = "prod", jti[] = "j-1";
 	char *want = NULL, when[SGTIME_LEN + 1];
 	int64_t before, after, t = 0;
 
@@ -386,16 +390,24 @@ START_TEST(test_append_every_member)
 	ck_assert_int_eq(sgtime_parse(when, &t), 0);
 	ck_assert_int_ge(t, before);
 	ck_assert_int_le(t, after);
-	ck_assert_int_gt(asprintf(&want, "{\"seq\":1,\"time\":\"%s\",\"prev\":\"" EMPTY_ROOT_HEX "\","
-	    "\"event\":\"signed\",\"id\":\"" ID_A "\",\"entry\":\"1700000000000-0\","
-	    "\"submitter\":\"ci\",\"keyid\":\"sha256:00\",\"key\":\"release\",\"format\":\"raw\","
-	    "\"artifact\":\"fw \\\"v1\\\"\\n\xc3\xbc.bin\",\"sha256\":\"aa\",\"job_sha256\":\"bb\","
-	    "\"envelope_sha256\":\"cc\",\"code\":\"none\",\"signature_sha256\":\"dd\","
-	    "\"location\":\"file:///s/x\",\"expires\":\"2026-01-01T00:00:00Z\","
-	    "\"ci_verified\":{\"issuer\":\"https://gitlab.example.com\",\"issuer_name\":\"gitlab\","
-	    "\"sub\":\"project_path:g/p\",\"project\":\"g/p\",\"ref\":\"refs/tags/v1\","
-	    "\"ref_protected\":true,\"pipeline\":\"42\",\"environment\":\"prod\",\"jti\":\"j-1\"},"
-	    "\"signature\":\"c2ln\",\"signer_seq\":7}", when), 0);
+	ck_assert_int_gt(
+	    asprintf(&want,
+		"{\"seq\":1,\"time\":\"%s\",\"prev\":\"" EMPTY_ROOT_HEX "\","
+		"\"event\":\"signed\",\"id\":\"" ID_A "\",\"entry\":\"1700000000000-0\","
+		"\"submitter\":\"ci\",\"keyid\":\"sha256:00\",\"key\":\"release\",\"format\":"
+		"\"raw\","
+		"\"artifact\":\"fw "
+		"\\\"v1\\\"\\n\xc3\xbc.bin\",\"sha256\":\"aa\",\"job_sha256\":\"bb\","
+		"\"envelope_sha256\":\"cc\",\"code\":\"none\",\"signature_sha256\":\"dd\","
+		"\"location\":\"file:///s/x\",\"expires\":\"2026-01-01T00:00:00Z\","
+		"\"ci_verified\":{\"issuer\":\"https://"
+		"gitlab.example.com\",\"issuer_name\":\"gitlab\","
+		"\"sub\":\"project_path:g/p\",\"project\":\"g/p\",\"ref\":\"refs/tags/v1\","
+		"\"ref_protected\":true,\"pipeline\":\"42\",\"environment\":\"prod\",\"jti\":\"j-"
+		"1\"},"
+		"\"signature\":\"c2ln\",\"signer_seq\":7}",
+		when),
+	    0);
 	ck_assert_str_eq(rc.record, want);
 	free(want);
 	free(rc.record);
@@ -594,7 +606,7 @@ START_TEST(test_append_short_write)
 END_TEST
 
 /* Appenders on several threads: every record once, in one tree. */
-#define THREADS 4
+#define THREADS    4
 #define PER_THREAD 25
 
 struct appender {
@@ -618,7 +630,7 @@ append_many(void *arg)
 		}
 		ap->seqs[i] = rc.seq;
 		if (merkle_verify_inclusion(rc.leaf, rc.seq - 1, rc.seq,
-		        (const uint8_t (*)[SHA256_LEN])rc.proof, rc.nproof, rc.root) != 0)
+			(const uint8_t(*)[SHA256_LEN])rc.proof, rc.nproof, rc.root) != 0)
 			ap->bad_proofs++;
 	}
 	return NULL;
@@ -814,7 +826,8 @@ START_TEST(test_open_torn_tail_sync_failure)
 	ck_assert_int_eq(audit_open(p.log, NULL, NULL, NULL, &a, err, sizeof(err)), SG_ERR_SYSTEM);
 	ck_assert_ptr_null(a);
 	ck_assert_int_gt(asprintf(&want, "audit log %s: cannot set aside its torn last record: %s",
-	    p.log, strerror(EIO)), 0);
+			     p.log, strerror(EIO)),
+	    0);
 	ck_assert_str_eq(err, want);
 	free(want);
 	atomic_store(&fail_syncs, 0);
@@ -862,8 +875,11 @@ START_TEST(test_open_torn_tail_too_long)
 	a = NULL;
 	ck_assert_int_eq(audit_open(p.log, NULL, NULL, NULL, &a, err, sizeof(err)), SG_ERR_CONFIG);
 	ck_assert_ptr_null(a);
-	ck_assert_int_gt(asprintf(&want, "audit log %s: %zu bytes after record 1 are not records; "
-	    "too many to be an interrupted append", p.log, junk_len), 0);
+	ck_assert_int_gt(asprintf(&want,
+			     "audit log %s: %zu bytes after record 1 are not records; "
+			     "too many to be an interrupted append",
+			     p.log, junk_len),
+	    0);
 	ck_assert_str_eq(err, want);
 	ck_assert_int_eq(file_size(p.log), size);
 	ck_assert_int_eq(access(torn_path, F_OK), -1);
@@ -939,17 +955,19 @@ END_TEST
 /* A log of three records, changed; what audit_open() must say. */
 static const struct {
 	const char *name;
-	const char *order;   /* the lines of the new file: '1'..'3', 'x' for ID_A -> ID_B in
+	const char *order; /* the lines of the new file: '1'..'3', 'x' for ID_A -> ID_B in
 	                        line 2, 'p' for line 1 with another prev, 'j' for no JSON */
 	const char *problem;
 } changes[] = {
-	{ "altered", "1x3", "record 2 was altered, removed or reordered: record 3 records another "
+	{ "altered", "1x3",
+	    "record 2 was altered, removed or reordered: record 3 records another "
 	    "tree head for the records before it" },
 	{ "removed", "13", "record 2 is missing or out of order (line 2 holds record 3)" },
 	{ "first-removed", "23", "record 1 is missing or out of order (line 1 holds record 2)" },
 	{ "reordered", "132", "record 2 is missing or out of order (line 2 holds record 3)" },
 	{ "repeated", "1223", "record 2 is out of order (found at line 3) or repeated" },
-	{ "first-prev", "p23", "record 1 does not start the log (records before it were removed, "
+	{ "first-prev", "p23",
+	    "record 1 does not start the log (records before it were removed, "
 	    "or it was altered)" },
 	{ "not-json", "1j3", "line 2 is not a well-formed record (altered or corrupt)" },
 };
@@ -971,7 +989,11 @@ START_TEST(test_open_refuses_change)
 	text = slurp(p.log, &len);
 	ck_assert_ptr_nonnull(f = open_memstream(&changed, &changed_len));
 	for (const char *o = changes[_i].order; *o != '\0'; o++) {
-		char *line = line_of(text, *o >= '1' && *o <= '3' ? *o - '0' : *o == 'p' ? 1 : 2), *s;
+		char *line = line_of(text,
+			 *o >= '1' && *o <= '3' ? *o - '0'
+			     : *o == 'p'        ? 1
+						: 2),
+		     *s;
 
 		if (*o == 'x') {
 			ck_assert_ptr_nonnull(s = strstr(line, ID_A));
@@ -1056,16 +1078,22 @@ START_TEST(test_open_checkpoint)
 	a = untouched;
 	ck_assert_int_eq(audit_open(p.log, &cp, NULL, NULL, &a, err, sizeof(err)), SG_ERR_CONFIG);
 	ck_assert_ptr_eq(a, untouched);
-	ck_assert_int_gt(asprintf(&want, "audit log %s does not match the checkpoint this agent "
-	    "signed at 6 records (it has 5): records were removed or altered", p.log), 0);
+	ck_assert_int_gt(asprintf(&want,
+			     "audit log %s does not match the checkpoint this agent "
+			     "signed at 6 records (it has 5): records were removed or altered",
+			     p.log),
+	    0);
 	ck_assert_str_eq(err, want);
 	free(want);
 	/* Another root for the first three. */
 	cp.size = 3;
 	memcpy(cp.root, rc[1].root, SHA256_LEN);
 	ck_assert_int_eq(audit_open(p.log, &cp, NULL, NULL, &a, err, sizeof(err)), SG_ERR_CONFIG);
-	ck_assert_int_gt(asprintf(&want, "audit log %s does not match the checkpoint this agent "
-	    "signed at 3 records (it has 5): records were removed or altered", p.log), 0);
+	ck_assert_int_gt(asprintf(&want,
+			     "audit log %s does not match the checkpoint this agent "
+			     "signed at 3 records (it has 5): records were removed or altered",
+			     p.log),
+	    0);
 	ck_assert_str_eq(err, want);
 	free(want);
 	/* The last record altered: only the checkpoint can tell. */
@@ -1079,8 +1107,11 @@ START_TEST(test_open_checkpoint)
 	a = untouched;
 	ck_assert_int_eq(audit_open(p.log, &cp, NULL, NULL, &a, err, sizeof(err)), SG_ERR_CONFIG);
 	ck_assert_ptr_eq(a, untouched);
-	ck_assert_int_gt(asprintf(&want, "audit log %s does not match the checkpoint this agent "
-	    "signed at 5 records (it has 5): records were removed or altered", p.log), 0);
+	ck_assert_int_gt(asprintf(&want,
+			     "audit log %s does not match the checkpoint this agent "
+			     "signed at 5 records (it has 5): records were removed or altered",
+			     p.log),
+	    0);
 	ck_assert_str_eq(err, want);
 	free(want);
 	for (int i = 0; i < 5; i++)
@@ -1101,9 +1132,12 @@ in_use_message(const char *log)
 
 	ck_assert_ptr_nonnull(holder);
 	holder[strcspn(holder, "\n")] = '\0';
-	ck_assert_int_gt(asprintf(&msg, "audit log %s is in use by another agent (%s, per %s): two "
-	    "agents must never write one log; stop that one, or give this one its own audit_log",
-	    log, holder, lock), 0);
+	ck_assert_int_gt(asprintf(&msg,
+			     "audit log %s is in use by another agent (%s, per %s): two "
+			     "agents must never write one log; stop that one, or give this one its "
+			     "own audit_log",
+			     log, holder, lock),
+	    0);
 	free(holder);
 	free(lock);
 	return msg;
@@ -1173,12 +1207,16 @@ START_TEST(test_lock_holder_shown)
 		fl.l_type = F_WRLCK;
 		fl.l_whence = SEEK_SET;
 		ck_assert_int_eq(fcntl(fd, F_OFD_SETLK, &fl), 0);
-		ck_assert_int_eq(audit_open(p.log, NULL, NULL, NULL, &a, err, sizeof(err)),
-		    SG_ERR_CONFIG);
+		ck_assert_int_eq(
+		    audit_open(p.log, NULL, NULL, NULL, &a, err, sizeof(err)), SG_ERR_CONFIG);
 		ck_assert_ptr_null(a);
-		ck_assert_int_gt(asprintf(&want, "audit log %s is in use by another agent (%s, per "
-		    "%s): two agents must never write one log; stop that one, or give this one its "
-		    "own audit_log", p.log, holders[i].shown, lock), 0);
+		ck_assert_int_gt(asprintf(&want,
+				     "audit log %s is in use by another agent (%s, per "
+				     "%s): two agents must never write one log; stop that one, or "
+				     "give this one its "
+				     "own audit_log",
+				     p.log, holders[i].shown, lock),
+		    0);
 		ck_assert_str_eq(err, want);
 		free(want);
 		ck_assert_int_eq(close(fd), 0);
@@ -1253,8 +1291,11 @@ START_TEST(test_lock_other_name)
 	ck_assert_int_eq(link(p.log, other), 0);
 	ck_assert_int_eq(audit_open(other, NULL, NULL, NULL, &b, err, sizeof(err)), SG_ERR_CONFIG);
 	ck_assert_ptr_null(b);
-	ck_assert_int_gt(asprintf(&want, "audit log %s is locked by another process (%s), not "
-	    "through %s.lock: the same log under another name?", other, strerror(EAGAIN), other), 0);
+	ck_assert_int_gt(asprintf(&want,
+			     "audit log %s is locked by another process (%s), not "
+			     "through %s.lock: the same log under another name?",
+			     other, strerror(EAGAIN), other),
+	    0);
 	ck_assert_str_eq(err, want);
 	audit_close(a);
 	b = open_ok(other, NULL);
@@ -1338,8 +1379,8 @@ main(void)
 	for (i = 0; i < nitems(changes); i++) {
 		if (asprintf(&names[i], "/audit/open/refuses-%s", changes[i].name) < 0)
 			return EXIT_FAILURE;
-		tcase_add_loop_test(test_case(s, names[i], TEST_TIMEOUT_S), test_open_refuses_change,
-		    (int)i, (int)i + 1);
+		tcase_add_loop_test(test_case(s, names[i], TEST_TIMEOUT_S),
+		    test_open_refuses_change, (int)i, (int)i + 1);
 	}
 	test_add(s, "/audit/open/checkpoint", test_open_checkpoint, TEST_TIMEOUT_S);
 	test_add(s, "/audit/lock/same-process", test_lock_same_process, TEST_TIMEOUT_S);

@@ -33,8 +33,8 @@ assert_refused(const char *s, size_t len)
 	uint8_t *out = NULL;
 	size_t out_len = 12345;
 
-	ck_assert_msg(b64_decode(s, len, &out, &out_len) == SG_ERR_PARSE,
-	    "accepted \"%.*s\"", (int)len, s);
+	ck_assert_msg(
+	    b64_decode(s, len, &out, &out_len) == SG_ERR_PARSE, "accepted \"%.*s\"", (int)len, s);
 	ck_assert_ptr_null(out);
 	ck_assert_uint_eq(out_len, 12345);
 }
@@ -47,10 +47,11 @@ START_TEST(test_encode_rfc)
 	for (i = 0; i < nitems(rfc_vectors); i++) {
 		enc = NULL;
 		ck_assert_int_eq(b64_encode((const uint8_t *)rfc_vectors[i].plain,
-		    strlen(rfc_vectors[i].plain), &enc), 0);
+				     strlen(rfc_vectors[i].plain), &enc),
+		    0);
 		ck_assert_str_eq(enc, rfc_vectors[i].enc);
-		ck_assert_uint_eq(b64_encoded_size(strlen(rfc_vectors[i].plain)),
-		    strlen(rfc_vectors[i].enc) + 1);
+		ck_assert_uint_eq(
+		    b64_encoded_size(strlen(rfc_vectors[i].plain)), strlen(rfc_vectors[i].enc) + 1);
 		free(enc);
 	}
 }
@@ -64,8 +65,8 @@ START_TEST(test_decode_rfc)
 	for (i = 0; i < nitems(rfc_vectors); i++) {
 		out = NULL;
 		len = 999;
-		ck_assert_int_eq(b64_decode(rfc_vectors[i].enc,
-		    strlen(rfc_vectors[i].enc), &out, &len), 0);
+		ck_assert_int_eq(
+		    b64_decode(rfc_vectors[i].enc, strlen(rfc_vectors[i].enc), &out, &len), 0);
 		ck_assert_ptr_nonnull(out);
 		ck_assert_uint_eq(len, strlen(rfc_vectors[i].plain));
 		ck_assert(memcmp(out, rfc_vectors[i].plain, len) == 0);
@@ -137,8 +138,7 @@ START_TEST(test_encoded_size_overflow)
 	ck_assert_uint_eq(b64_encoded_size(4), 9);
 	ck_assert_uint_eq(b64_encoded_size(SIZE_MAX), 0);
 	/* The largest input whose size fits, and one byte more. */
-	ck_assert_uint_eq(b64_encoded_size((SIZE_MAX - 1) / 4 * 3),
-	    (SIZE_MAX - 1) / 4 * 4 + 1);
+	ck_assert_uint_eq(b64_encoded_size((SIZE_MAX - 1) / 4 * 3), (SIZE_MAX - 1) / 4 * 4 + 1);
 	ck_assert_uint_eq(b64_encoded_size((SIZE_MAX - 1) / 4 * 3 + 1), 0);
 }
 END_TEST
@@ -189,8 +189,8 @@ START_TEST(test_refuses_other_bytes)
 	char q[4];
 
 	for (c = 0; c < 256; c++) {
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '+' || c == '/')
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '+' || c == '/')
 			continue;
 		q[0] = 'A';
 		q[1] = (char)c;
@@ -276,16 +276,23 @@ START_TEST(test_url_rfc)
 	static const struct {
 		const char *plain, *enc;
 	} v[] = {
-		{ "", "" }, { "f", "Zg" }, { "fo", "Zm8" }, { "foo", "Zm9v" },
-		{ "foob", "Zm9vYg" }, { "fooba", "Zm9vYmE" }, { "foobar", "Zm9vYmFy" },
-		{ "\xfb\xff\xbf", "-_-_" }, { "\x3e\x3f", "Pj8" },
+		{ "", "" },
+		{ "f", "Zg" },
+		{ "fo", "Zm8" },
+		{ "foo", "Zm9v" },
+		{ "foob", "Zm9vYg" },
+		{ "fooba", "Zm9vYmE" },
+		{ "foobar", "Zm9vYmFy" },
+		{ "\xfb\xff\xbf", "-_-_" },
+		{ "\x3e\x3f", "Pj8" },
 	};
 	size_t i, len;
 	uint8_t *out;
 	char *enc;
 
 	for (i = 0; i < nitems(v); i++) {
-		ck_assert_int_eq(b64url_encode((const uint8_t *)v[i].plain, strlen(v[i].plain), &enc), 0);
+		ck_assert_int_eq(
+		    b64url_encode((const uint8_t *)v[i].plain, strlen(v[i].plain), &enc), 0);
 		ck_assert_str_eq(enc, v[i].enc);
 		free(enc);
 		out = NULL;
@@ -340,8 +347,8 @@ START_TEST(test_url_refuses)
 	assert_url_refused("Zm9", 3);
 	/* Every byte outside the alphabet. */
 	for (c = 0; c < 256; c++) {
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '_')
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_')
 			continue;
 		q[0] = 'A';
 		q[1] = (char)c;
@@ -369,8 +376,10 @@ main(void)
 	test_add(s, "/b64/decode/rejects-whitespace", test_refuses_whitespace, TEST_TIMEOUT_S);
 	test_add(s, "/b64/decode/rejects-nul-inside", test_refuses_nul_inside, TEST_TIMEOUT_S);
 	test_add(s, "/b64/decode/rejects-other-bytes", test_refuses_other_bytes, TEST_TIMEOUT_S);
-	test_add(s, "/b64/decode/rejects-padding-inside", test_refuses_padding_inside, TEST_TIMEOUT_S);
-	test_add(s, "/b64/decode/rejects-too-much-padding", test_refuses_too_much_padding, TEST_TIMEOUT_S);
+	test_add(
+	    s, "/b64/decode/rejects-padding-inside", test_refuses_padding_inside, TEST_TIMEOUT_S);
+	test_add(s, "/b64/decode/rejects-too-much-padding", test_refuses_too_much_padding,
+	    TEST_TIMEOUT_S);
 	test_add(s, "/b64/decode/rejects-non-canonical-last-quantum",
 	    test_refuses_non_canonical_last_quantum, TEST_TIMEOUT_S);
 	test_add(s, "/b64/decode/exact-length", test_decode_exact_length, TEST_TIMEOUT_S);

@@ -21,7 +21,7 @@ int main(void);
 
 #define TEST_TIMEOUT_S 120
 
-#define ORIGIN "log.example.com/signet"
+#define ORIGIN  "log.example.com/signet"
 #define EM_DASH "\xe2\x80\x94"
 
 /* Keys made once in main(), before Check forks. */
@@ -134,10 +134,9 @@ genuine(EVP_PKEY *priv, const char *origin, uint64_t size, const uint8_t root[SH
 	char *body = body_of(origin, size, root), *note = NULL;
 
 	ck_assert_int_eq(checkpoint_key_id(priv, origin, keyid), 0);
-	ck_assert_int_eq(crypto_sign(priv, (const uint8_t *)body, strlen(body), &sig, &sig_len),
-	    0);
-	ck_assert_int_eq(checkpoint_assemble(body, strlen(body), origin, keyid, sig, sig_len,
-	    &note, &len), 0);
+	ck_assert_int_eq(crypto_sign(priv, (const uint8_t *)body, strlen(body), &sig, &sig_len), 0);
+	ck_assert_int_eq(
+	    checkpoint_assemble(body, strlen(body), origin, keyid, sig, sig_len, &note, &len), 0);
 	ck_assert_uint_eq(len, strlen(note));
 	free(sig);
 	free(body);
@@ -146,8 +145,8 @@ genuine(EVP_PKEY *priv, const char *origin, uint64_t size, const uint8_t root[SH
 
 /* Opens len bytes and expects want; on failure the output is untouched. */
 static void
-expect_len(const char *note, size_t len, EVP_PKEY *pub, const char *name, const char *origin,
-    int want)
+expect_len(
+    const char *note, size_t len, EVP_PKEY *pub, const char *name, const char *origin, int want)
 {
 	struct checkpoint cp, sentinel;
 	int r;
@@ -311,8 +310,8 @@ START_TEST(test_assemble_format)
 	size_t len = 0;
 
 	/* base64(01 02 03 04 aa bb) = "AQIDBKq7" */
-	ck_assert_int_eq(checkpoint_assemble("a\n1\nb\n", 6, "k", keyid, sig, sizeof(sig), &note,
-	    &len), 0);
+	ck_assert_int_eq(
+	    checkpoint_assemble("a\n1\nb\n", 6, "k", keyid, sig, sizeof(sig), &note, &len), 0);
 	ck_assert_str_eq(note, "a\n1\nb\n\n" EM_DASH " k AQIDBKq7\n");
 	ck_assert_uint_eq(len, strlen(note));
 	free(note);
@@ -330,24 +329,24 @@ START_TEST(test_assemble_refuses)
 	memset(sig, 0x11, sizeof(sig));
 	ck_assert_int_eq(checkpoint_assemble("a\n1\nb", 5, "k", keyid, sig, 2, &note, &len),
 	    SG_ERR_INVALID_ARGUMENT);
-	ck_assert_int_eq(checkpoint_assemble("", 0, "k", keyid, sig, 2, &note, &len),
-	    SG_ERR_INVALID_ARGUMENT);
-	ck_assert_int_eq(checkpoint_assemble(NULL, 5, "k", keyid, sig, 2, &note, &len),
-	    SG_ERR_INVALID_ARGUMENT);
+	ck_assert_int_eq(
+	    checkpoint_assemble("", 0, "k", keyid, sig, 2, &note, &len), SG_ERR_INVALID_ARGUMENT);
+	ck_assert_int_eq(
+	    checkpoint_assemble(NULL, 5, "k", keyid, sig, 2, &note, &len), SG_ERR_INVALID_ARGUMENT);
 	ck_assert_int_eq(checkpoint_assemble("a\n", 2, "k k", keyid, sig, 2, &note, &len),
 	    SG_ERR_INVALID_ARGUMENT);
 	ck_assert_int_eq(checkpoint_assemble("a\n", 2, "k+", keyid, sig, 2, &note, &len),
 	    SG_ERR_INVALID_ARGUMENT);
-	ck_assert_int_eq(checkpoint_assemble("a\n", 2, "", keyid, sig, 2, &note, &len),
-	    SG_ERR_INVALID_ARGUMENT);
-	ck_assert_int_eq(checkpoint_assemble("a\n", 2, "k", NULL, sig, 2, &note, &len),
-	    SG_ERR_INVALID_ARGUMENT);
+	ck_assert_int_eq(
+	    checkpoint_assemble("a\n", 2, "", keyid, sig, 2, &note, &len), SG_ERR_INVALID_ARGUMENT);
+	ck_assert_int_eq(
+	    checkpoint_assemble("a\n", 2, "k", NULL, sig, 2, &note, &len), SG_ERR_INVALID_ARGUMENT);
 	ck_assert_int_eq(checkpoint_assemble("a\n", 2, "k", keyid, NULL, 2, &note, &len),
 	    SG_ERR_INVALID_ARGUMENT);
 	ck_assert_int_eq(checkpoint_assemble("a\n", 2, "k", keyid, sig, 0, &note, &len),
 	    SG_ERR_INVALID_ARGUMENT);
-	ck_assert_int_eq(checkpoint_assemble("a\n", 2, "k", keyid, sig, sizeof(sig), &note,
-	    &len), SG_ERR_LIMIT);
+	ck_assert_int_eq(
+	    checkpoint_assemble("a\n", 2, "k", keyid, sig, sizeof(sig), &note, &len), SG_ERR_LIMIT);
 	ck_assert_str_eq(note, "untouched");
 	ck_assert_uint_eq(len, 77);
 
@@ -362,15 +361,16 @@ START_TEST(test_assemble_refuses)
 	memset(body, 'x', body_len + 1);
 	body[body_len - 1] = '\n';
 	note = NULL;
-	ck_assert_int_eq(checkpoint_assemble(body, body_len, "k", keyid, sig, sig_len, &note,
-	    &len), 0);
+	ck_assert_int_eq(
+	    checkpoint_assemble(body, body_len, "k", keyid, sig, sig_len, &note, &len), 0);
 	ck_assert_uint_eq(len, CHECKPOINT_MAX);
 	free(note);
 	body[body_len - 1] = 'x';
 	body[body_len] = '\n';
 	note = untouched;
-	ck_assert_int_eq(checkpoint_assemble(body, body_len + 1, "k", keyid, sig, sig_len, &note,
-	    &len), SG_ERR_LIMIT);
+	ck_assert_int_eq(
+	    checkpoint_assemble(body, body_len + 1, "k", keyid, sig, sig_len, &note, &len),
+	    SG_ERR_LIMIT);
 	ck_assert_str_eq(note, "untouched");
 	free(body);
 }
@@ -578,8 +578,8 @@ START_TEST(test_open_refuses_bad_line_of_ours)
 	ours = sig_line(ec_priv, ORIGIN, body);
 	/* Our key ID, a signature by another key. */
 	ck_assert_int_eq(checkpoint_key_id(ec_pub, ORIGIN, keyid), 0);
-	ck_assert_int_eq(crypto_sign(other_priv, (const uint8_t *)body, strlen(body), &sig,
-	    &sig_len), 0);
+	ck_assert_int_eq(
+	    crypto_sign(other_priv, (const uint8_t *)body, strlen(body), &sig, &sig_len), 0);
 	blob = malloc(CHECKPOINT_KEYID_LEN + sig_len);
 	ck_assert_ptr_nonnull(blob);
 	memcpy(blob, keyid, CHECKPOINT_KEYID_LEN);
@@ -624,8 +624,8 @@ START_TEST(test_open_signature_bit_flips)
 	fill_root(root, 14);
 	body = body_of(ORIGIN, 77, root);
 	ck_assert_int_eq(checkpoint_key_id(ec_priv, ORIGIN, keyid), 0);
-	ck_assert_int_eq(crypto_sign(ec_priv, (const uint8_t *)body, strlen(body), &sig,
-	    &sig_len), 0);
+	ck_assert_int_eq(
+	    crypto_sign(ec_priv, (const uint8_t *)body, strlen(body), &sig, &sig_len), 0);
 	n = CHECKPOINT_KEYID_LEN + sig_len;
 	blob = malloc(n);
 	ck_assert_ptr_nonnull(blob);
@@ -680,8 +680,8 @@ START_TEST(test_open_note_mutations)
 		memcpy(copy, note, len);
 		copy[i] ^= 0x01;
 		r = checkpoint_open(copy, len, ed_pub, NULL, NULL, &cp);
-		ck_assert_msg(r == SG_ERR_PARSE || r == SG_ERR_VERIFY,
-		    "byte %zu flipped: %d", i, r);
+		ck_assert_msg(
+		    r == SG_ERR_PARSE || r == SG_ERR_VERIFY, "byte %zu flipped: %d", i, r);
 	}
 	for (i = 0; i < len; i++)
 		expect_len(note, i, ed_pub, NULL, NULL, SG_ERR_PARSE);
@@ -761,8 +761,18 @@ END_TEST
 START_TEST(test_open_refuses_body_fields)
 {
 	static const char *const bad_sizes[] = {
-		"012", "00", "+12", "-1", " 12", "12 ", "1e3", "0x10", "",
-		"18446744073709551616", "99999999999999999999", "100000000000000000000",
+		"012",
+		"00",
+		"+12",
+		"-1",
+		" 12",
+		"12 ",
+		"1e3",
+		"0x10",
+		"",
+		"18446744073709551616",
+		"99999999999999999999",
+		"100000000000000000000",
 		"184467440737095516150",
 	};
 	uint8_t root[SHA256_LEN + 1];
@@ -803,12 +813,14 @@ START_TEST(test_open_refuses_body_fields)
 		free(b64);
 	}
 	/* A non-canonical root encoding (unused bits set), and base64url. */
-	text = cat(ORIGIN "\n5\n", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=\n", (const char *)NULL);
+	text = cat(
+	    ORIGIN "\n5\n", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=\n", (const char *)NULL);
 	note = signed_text(text);
 	expect(note, ec_pub, NULL, NULL, SG_ERR_PARSE);
 	free(note);
 	free(text);
-	text = cat(ORIGIN "\n5\n", "_-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", (const char *)NULL);
+	text = cat(
+	    ORIGIN "\n5\n", "_-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", (const char *)NULL);
 	note = signed_text(text);
 	expect(note, ec_pub, NULL, NULL, SG_ERR_PARSE);
 	free(note);
@@ -861,11 +873,19 @@ START_TEST(test_open_refuses_bytes)
 		const char *name;
 		size_t len;
 	} names[] = {
-		{ "a\tb", 3 }, { "a\x01", 2 }, { "a\x7f", 2 }, { "a\x1b[0m", 5 },
-		{ "a\xc2\x85", 3 },  /* U+0085, a C1 control */
-		{ "a\xc2\x9f", 3 },  /* U+009F */
-		{ "a\xff", 2 }, { "a\xc0\xaf", 3 }, { "a\x80", 2 }, { "a\xed\xa0\x80", 4 },
-		{ "a\xf4\x90\x80\x80", 5 }, { "a\xe2\x80", 3 }, { "a\0b", 3 },
+		{ "a\tb", 3 },
+		{ "a\x01", 2 },
+		{ "a\x7f", 2 },
+		{ "a\x1b[0m", 5 },
+		{ "a\xc2\x85", 3 }, /* U+0085, a C1 control */
+		{ "a\xc2\x9f", 3 }, /* U+009F */
+		{ "a\xff", 2 },
+		{ "a\xc0\xaf", 3 },
+		{ "a\x80", 2 },
+		{ "a\xed\xa0\x80", 4 },
+		{ "a\xf4\x90\x80\x80", 5 },
+		{ "a\xe2\x80", 3 },
+		{ "a\0b", 3 },
 		{ "a\r", 2 },
 	};
 	static const uint8_t junk[] = { 1, 2, 3, 4, 5, 6 };
@@ -912,18 +932,18 @@ START_TEST(test_open_refuses_bad_sig_lines)
 {
 	static const uint8_t four[] = { 1, 2, 3, 4 };
 	static const char *const lines[] = {
-		"- foreign AQIDBAU=\n",          /* not an em dash */
+		"- foreign AQIDBAU=\n", /* not an em dash */
 		"-- foreign AQIDBAU=\n",
-		EM_DASH "foreign AQIDBAU=\n",    /* no space after the dash */
-		EM_DASH "  foreign AQIDBAU=\n",  /* empty name */
-		EM_DASH " foreign\n",            /* no signature */
-		EM_DASH " foreign \n",           /* empty signature */
-		EM_DASH " foreign  AQIDBAU=\n",  /* two spaces */
-		EM_DASH " foreign AQIDBAU= \n",  /* trailing space */
-		EM_DASH " foreign AQIDBAU=x\n",  /* not base64 */
-		EM_DASH " foreign AQIDBAU\n",    /* unpadded */
-		EM_DASH " foreign AQIDBAV=\n",   /* non-canonical */
-		EM_DASH " fo+reign AQIDBAU=\n",  /* '+' in the name */
+		EM_DASH "foreign AQIDBAU=\n",   /* no space after the dash */
+		EM_DASH "  foreign AQIDBAU=\n", /* empty name */
+		EM_DASH " foreign\n",           /* no signature */
+		EM_DASH " foreign \n",          /* empty signature */
+		EM_DASH " foreign  AQIDBAU=\n", /* two spaces */
+		EM_DASH " foreign AQIDBAU= \n", /* trailing space */
+		EM_DASH " foreign AQIDBAU=x\n", /* not base64 */
+		EM_DASH " foreign AQIDBAU\n",   /* unpadded */
+		EM_DASH " foreign AQIDBAV=\n",  /* non-canonical */
+		EM_DASH " fo+reign AQIDBAU=\n", /* '+' in the name */
 		EM_DASH " foreign AQID BAU=\n",
 		"\xe2\x80\x93 foreign AQIDBAU=\n", /* en dash */
 		" " EM_DASH " foreign AQIDBAU=\n",
@@ -1051,8 +1071,8 @@ START_TEST(test_open_bad_arguments)
 	expect(note, ec_pub, "", NULL, SG_ERR_INVALID_ARGUMENT);
 	expect(note, ec_pub, NULL, "a+b", SG_ERR_INVALID_ARGUMENT);
 	expect_len(NULL, 5, ec_pub, NULL, NULL, SG_ERR_INVALID_ARGUMENT);
-	ck_assert_int_eq(checkpoint_open(note, strlen(note), ec_pub, NULL, NULL, NULL),
-	    SG_ERR_INVALID_ARGUMENT);
+	ck_assert_int_eq(
+	    checkpoint_open(note, strlen(note), ec_pub, NULL, NULL, NULL), SG_ERR_INVALID_ARGUMENT);
 	ck_assert_int_eq(checkpoint_open(note, strlen(note), ec_pub, NULL, NULL, &cp), 0);
 	free(note);
 }
@@ -1079,7 +1099,8 @@ main(void)
 
 	test_add(s, "/checkpoint/origin-ok/edges", test_origin_ok, TEST_TIMEOUT_S);
 	test_add(s, "/checkpoint/body/format", test_body_format, TEST_TIMEOUT_S);
-	test_add(s, "/checkpoint/body/refuses-bad-origin", test_body_refuses_bad_origin, TEST_TIMEOUT_S);
+	test_add(
+	    s, "/checkpoint/body/refuses-bad-origin", test_body_refuses_bad_origin, TEST_TIMEOUT_S);
 	test_add(s, "/checkpoint/key-id/formula", test_key_id, TEST_TIMEOUT_S);
 	test_add(s, "/checkpoint/assemble/format", test_assemble_format, TEST_TIMEOUT_S);
 	test_add(s, "/checkpoint/assemble/refuses", test_assemble_refuses, TEST_TIMEOUT_S);
@@ -1095,15 +1116,20 @@ main(void)
 	    TEST_TIMEOUT_S);
 	test_add(s, "/checkpoint/open/refuses-bad-line-of-ours", test_open_refuses_bad_line_of_ours,
 	    TEST_TIMEOUT_S);
-	test_add(s, "/checkpoint/open/signature-bit-flips", test_open_signature_bit_flips, TEST_TIMEOUT_S);
+	test_add(s, "/checkpoint/open/signature-bit-flips", test_open_signature_bit_flips,
+	    TEST_TIMEOUT_S);
 	test_add(s, "/checkpoint/open/note-mutations", test_open_note_mutations, TEST_TIMEOUT_S);
-	test_add(s, "/checkpoint/open/refuses-structure", test_open_refuses_structure, TEST_TIMEOUT_S);
-	test_add(s, "/checkpoint/open/refuses-body-fields", test_open_refuses_body_fields, TEST_TIMEOUT_S);
+	test_add(
+	    s, "/checkpoint/open/refuses-structure", test_open_refuses_structure, TEST_TIMEOUT_S);
+	test_add(s, "/checkpoint/open/refuses-body-fields", test_open_refuses_body_fields,
+	    TEST_TIMEOUT_S);
 	test_add(s, "/checkpoint/open/origin-edges", test_open_origin_edges, TEST_TIMEOUT_S);
-	test_add(s, "/checkpoint/open/refuses-control-and-bad-utf8", test_open_refuses_bytes, TEST_TIMEOUT_S);
+	test_add(s, "/checkpoint/open/refuses-control-and-bad-utf8", test_open_refuses_bytes,
+	    TEST_TIMEOUT_S);
 	test_add(s, "/checkpoint/open/refuses-bad-signature-lines", test_open_refuses_bad_sig_lines,
 	    TEST_TIMEOUT_S);
-	test_add(s, "/checkpoint/open/signature-count-limit", test_open_sig_count_limit, TEST_TIMEOUT_S);
+	test_add(
+	    s, "/checkpoint/open/signature-count-limit", test_open_sig_count_limit, TEST_TIMEOUT_S);
 	test_add(s, "/checkpoint/open/size-limit", test_open_size_limit, TEST_TIMEOUT_S);
 	test_add(s, "/checkpoint/open/bad-arguments", test_open_bad_arguments, TEST_TIMEOUT_S);
 

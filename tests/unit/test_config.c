@@ -50,8 +50,7 @@ int main(void);
 #define FUZZ_FIXTURES  "/dev/shm/signet-fuzz" /* as the corpus names them (fuzz_config.c) */
 
 /* `openssl pkey -pubin -in tests/data/crypto-ec-p256.pub -outform DER | sha256sum` */
-#define KEYID_EC_P256 \
-	"sha256:753948b4c67ea2b9e37c0b7aa4e64112d557d169be8b084b2686790285e4f319"
+#define KEYID_EC_P256 "sha256:753948b4c67ea2b9e37c0b7aa4e64112d557d169be8b084b2686790285e4f319"
 
 /* The fixed validity of the certificates main() makes: from T0
  * (2026-01-01T00:00:00Z) for SHORT_DAYS or LONG_DAYS. */
@@ -116,27 +115,30 @@ expand(const char *t, int quotes, const char *file)
  * submitter and an identity submitter, one submitter CA, one CI issuer.
  * Every refusal below is one edit (or a few) of it.
  */
-#define BASE "{'name':'hsm-1','redis':'unix:///run/redis.sock'," \
-	"'attestation_key':'pkcs11:object=attest','store':'file:///var/lib/signet/store'," \
-	"'audit_log':'/var/lib/signet/audit.log'," \
-	"'pkcs11':{'module':'/usr/lib/softhsm/libsofthsm2.so','token':'signet'," \
-	"'pin_file':'/etc/signet/pin'}," \
-	"'submitter_cas':{'corp':{'bundle':'@T@/crypto-root.crt'}}," \
-	"'ci_issuers':{'gitlab':{'issuer':'https://gitlab.example.com','audience':'signet'," \
-	"'jwks':'@T@/jwt-jwks.json','kind':'gitlab'}}," \
-	"'keys':{'release':{'key':'pkcs11:object=release','mechanism':'ecdsa-sha256'," \
-	"'certificates':'@T@/crypto-leaf.crt','formats':['raw','cms']}}," \
-	"'submitters':{'ci':{'public_key':'@T@/crypto-ec-p256.pub','keys':['release']}," \
+#define BASE                                                                                       \
+	"{'name':'hsm-1','redis':'unix:///run/redis.sock',"                                        \
+	"'attestation_key':'pkcs11:object=attest','store':'file:///var/lib/signet/store',"         \
+	"'audit_log':'/var/lib/signet/audit.log',"                                                 \
+	"'pkcs11':{'module':'/usr/lib/softhsm/libsofthsm2.so','token':'signet',"                   \
+	"'pin_file':'/etc/signet/pin'},"                                                           \
+	"'submitter_cas':{'corp':{'bundle':'@T@/crypto-root.crt'}},"                               \
+	"'ci_issuers':{'gitlab':{'issuer':'https://gitlab.example.com','audience':'signet',"       \
+	"'jwks':'@T@/jwt-jwks.json','kind':'gitlab'}},"                                            \
+	"'keys':{'release':{'key':'pkcs11:object=release','mechanism':'ecdsa-sha256',"             \
+	"'certificates':'@T@/crypto-leaf.crt','formats':['raw','cms']}},"                          \
+	"'submitters':{'ci':{'public_key':'@T@/crypto-ec-p256.pub','keys':['release']},"           \
 	"'team':{'identity':'*@fw.example.com','keys':['release']}}}"
 
 /* Another key, CA, issuer and hook, for edits that add one. */
-#define KEY(uri) "{'key':'" uri "','mechanism':'ecdsa-sha256'," \
+#define KEY(uri)                                                                                   \
+	"{'key':'" uri "','mechanism':'ecdsa-sha256',"                                             \
 	"'certificates':'@T@/crypto-leaf.crt','formats':['raw']}"
 #define CA "{'bundle':'@T@/crypto-root.crt'}"
-#define GITHUB(issuer) "{'issuer':'" issuer "','audience':'signet'," \
+#define GITHUB(issuer)                                                                             \
+	"{'issuer':'" issuer "','audience':'signet',"                                              \
 	"'jwks':'@T@/jwt-jwks.json','kind':'github'}"
-#define HOOK "{'url':'https://hooks.example.com/signet','secret_file':'/etc/signet/hook.secret'}"
-#define KEYID_A "sha256:@a*64@"
+#define HOOK      "{'url':'https://hooks.example.com/signet','secret_file':'/etc/signet/hook.secret'}"
+#define KEYID_A   "sha256:@a*64@"
 #define EDITS_MAX 8
 
 /*
@@ -201,8 +203,8 @@ apply(cJSON *root, const struct edit *e)
 	while ((slash = strchr(seg, '/')) != NULL) {
 		*slash = '\0';
 		obj = cJSON_GetObjectItemCaseSensitive(obj, seg);
-		ck_assert_msg(obj != NULL && cJSON_IsObject(obj), "edit %s: no object %s", e->path,
-		    seg);
+		ck_assert_msg(
+		    obj != NULL && cJSON_IsObject(obj), "edit %s: no object %s", e->path, seg);
 		seg = slash + 1;
 	}
 	if (e->json == NULL) {
@@ -210,7 +212,8 @@ apply(cJSON *root, const struct edit *e)
 		    "edit %s: nothing to remove", e->path);
 		cJSON_DeleteItemFromObjectCaseSensitive(obj, seg);
 	} else if (cJSON_GetObjectItemCaseSensitive(obj, seg) != NULL) {
-		ck_assert(cJSON_ReplaceItemInObjectCaseSensitive(obj, seg, edit_value(e, n, object)));
+		ck_assert(
+		    cJSON_ReplaceItemInObjectCaseSensitive(obj, seg, edit_value(e, n, object)));
 	} else {
 		cJSON_AddItemToObject(obj, seg, edit_value(e, n, object));
 	}
@@ -313,606 +316,837 @@ load_ok(const struct edit *edits)
 
 /* One refusal: a configuration and everything the loader says of it. */
 struct refusal {
-	const char *name;                /* /config/refuse/<name> */
-	struct edit edits[EDITS_MAX];    /* of BASE ... */
-	const char *raw;                 /* ... or, instead, the whole file */
-	const char *file;                /* or load this path, writing nothing */
-	size_t pad_to;                   /* spaces added up to this many bytes */
-	int rc;                          /* 0: SG_ERR_CONFIG */
-	const char *problems;            /* all of them, in order, '\n' between */
+	const char *name;             /* /config/refuse/<name> */
+	struct edit edits[EDITS_MAX]; /* of BASE ... */
+	const char *raw;              /* ... or, instead, the whole file */
+	const char *file;             /* or load this path, writing nothing */
+	size_t pad_to;                /* spaces added up to this many bytes */
+	int rc;                       /* 0: SG_ERR_CONFIG */
+	const char *problems;         /* all of them, in order, '\n' between */
 };
 
-static const struct refusal refusals[] = {
-	/* The file and its JSON. */
-	{ .name = "file-missing", .file = "@D@/nonexistent.json", .rc = SG_ERR_NOT_FOUND,
-	  .problems = "cannot read @D@/nonexistent.json: not found" },
-	{ .name = "file-directory", .file = "@D@", .rc = SG_ERR_SYSTEM,
-	  .problems = "cannot read @D@: system call failed" },
-	{ .name = "file-too-large", .pad_to = CONFIG_FILE_MAX + 1, .rc = SG_ERR_LIMIT,
-	  .problems = "cannot read @F@: size limit exceeded" },
-	{ .name = "json-empty", .raw = "",
-	  .problems = "not valid JSON (UTF-8, at most 16 levels)" },
-	{ .name = "json-invalid", .raw = "{'name':'hsm-1',}",
-	  .problems = "not valid JSON (UTF-8, at most 16 levels)" },
-	{ .name = "json-bad-utf8", .raw = "{'name':'\xc3\x28'}",
-	  .problems = "not valid JSON (UTF-8, at most 16 levels)" },
-	{ .name = "json-17-levels", .raw = "@[*17@@]*17@",
-	  .problems = "not valid JSON (UTF-8, at most 16 levels)" },
-	{ .name = "json-16-levels-not-object", .raw = "@[*16@@]*16@",
-	  .problems = "must be a JSON object" },
-	{ .name = "json-duplicate-member", .raw = "{'name':'a','name':'b'}",
-	  .problems = "duplicate member or control character in a string" },
-	{ .name = "json-escaped-control", .raw = "{'name':'a\\u0001'}",
-	  .problems = "duplicate member or control character in a string" },
-	{ .name = "json-escaped-nul", .raw = "{'name':'a\\u0000b'}",
-	  .problems = "duplicate member or control character in a string" },
-	{ .name = "json-number", .raw = "42", .problems = "must be a JSON object" },
-	{ .name = "json-array", .raw = "[]", .problems = "must be a JSON object" },
+static const struct refusal
+    refusals
+	[] = {
+		/* The file and its JSON. */
+		{ .name = "file-missing",
+		    .file = "@D@/nonexistent.json",
+		    .rc = SG_ERR_NOT_FOUND,
+		    .problems = "cannot read @D@/nonexistent.json: not found" },
+		{ .name = "file-directory",
+		    .file = "@D@",
+		    .rc = SG_ERR_SYSTEM,
+		    .problems = "cannot read @D@: system call failed" },
+		{ .name = "file-too-large",
+		    .pad_to = CONFIG_FILE_MAX + 1,
+		    .rc = SG_ERR_LIMIT,
+		    .problems = "cannot read @F@: size limit exceeded" },
+		{ .name = "json-empty",
+		    .raw = "",
+		    .problems = "not valid JSON (UTF-8, at most 16 levels)" },
+		{ .name = "json-invalid",
+		    .raw = "{'name':'hsm-1',}",
+		    .problems = "not valid JSON (UTF-8, at most 16 levels)" },
+		{ .name = "json-bad-utf8",
+		    .raw = "{'name':'\xc3\x28'}",
+		    .problems = "not valid JSON (UTF-8, at most 16 levels)" },
+		{ .name = "json-17-levels",
+		    .raw = "@[*17@@]*17@",
+		    .problems = "not valid JSON (UTF-8, at most 16 levels)" },
+		{ .name = "json-16-levels-not-object",
+		    .raw = "@[*16@@]*16@",
+		    .problems = "must be a JSON object" },
+		{ .name = "json-duplicate-member",
+		    .raw = "{'name':'a','name':'b'}",
+		    .problems = "duplicate member or control character in a string" },
+		{ .name = "json-escaped-control",
+		    .raw = "{'name':'a\\u0001'}",
+		    .problems = "duplicate member or control character in a string" },
+		{ .name = "json-escaped-nul",
+		    .raw = "{'name':'a\\u0000b'}",
+		    .problems = "duplicate member or control character in a string" },
+		{ .name = "json-number", .raw = "42", .problems = "must be a JSON object" },
+		{ .name = "json-array", .raw = "[]", .problems = "must be a JSON object" },
 
-	/* The top level. */
-	{ .name = "unknown-member-first-only",
-	  .edits = { { "result_tll", "1" }, { "formts", "1" } },
-	  .problems = "result_tll: unknown member" },
-	{ .name = "name-missing", .edits = { { "name", NULL } },
-	  .problems = "name: required member missing" },
-	{ .name = "name-not-string", .edits = { { "name", "1" } },
-	  .problems = "name: must be a string" },
-	{ .name = "name-empty", .edits = { { "name", "''" } },
-	  .problems = "name: empty or too long" },
-	{ .name = "name-too-long", .edits = { { "name", "'@h*65@'" } },
-	  .problems = "name: use 1 to 64 of [A-Za-z0-9._-]" },
-	{ .name = "name-leading-dot", .edits = { { "name", "'.hsm'" } },
-	  .problems = "name: use 1 to 64 of [A-Za-z0-9._-]" },
-	/* The default audit_origin is made of the name. */
-	{ .name = "name-with-space", .edits = { { "name", "'hsm 1'" } },
-	  .problems = "name: use 1 to 64 of [A-Za-z0-9._-]\n"
-	      "audit_origin: use 1 to 255 printable ASCII characters, no space or '+'" },
-	{ .name = "redis-missing", .edits = { { "redis", NULL } },
-	  .problems = "redis: required member missing" },
-	{ .name = "redis-password", .edits = { { "redis", "'redis://signet:hunter2@10.0.0.1:6379/2'" } },
-	  .problems = "redis: the URL holds a password; put the password in the file named by "
-	      "redis_password_file (the URL may keep a user name)" },
-	{ .name = "redis-password-file-relative",
-	  .edits = { { "redis_password_file", "'redis.pass'" } },
-	  .problems = "redis_password_file: must be an absolute path" },
-	{ .name = "prefix-empty", .edits = { { "prefix", "''" } },
-	  .problems = "prefix: empty or too long" },
-	{ .name = "prefix-too-long", .edits = { { "prefix", "'@p*4097@'" } },
-	  .problems = "prefix: empty or too long" },
-	{ .name = "attestation-key-missing", .edits = { { "attestation_key", NULL } },
-	  .problems = "attestation_key: required member missing" },
-	{ .name = "attestation-key-not-uri", .edits = { { "attestation_key", "'object=attest'" } },
-	  .problems = "attestation_key: must be a pkcs11: URI" },
-	{ .name = "store-missing", .edits = { { "store", NULL } },
-	  .problems = "store: required member missing" },
-	{ .name = "store-not-string", .edits = { { "store", "['file:///s']" } },
-	  .problems = "store: must be a string" },
-	{ .name = "audit-log-missing", .edits = { { "audit_log", NULL } },
-	  .problems = "audit_log: required member missing" },
-	{ .name = "audit-log-relative", .edits = { { "audit_log", "'audit.log'" } },
-	  .problems = "audit_log: must be an absolute path" },
-	{ .name = "user-invalid",
-	  .edits = { { "user", "'sig net'" }, { "pkcs11/journal", "'/var/lib/signet-signer/j'" } },
-	  .problems = "user: a user name of 1 to 64 of [A-Za-z0-9._-]" },
-	{ .name = "user-too-long",
-	  .edits = { { "user", "'@u*65@'" }, { "pkcs11/journal", "'/var/lib/signet-signer/j'" } },
-	  .problems = "user: a user name of 1 to 64 of [A-Za-z0-9._-]" },
-	{ .name = "max-job-lifetime-zero", .edits = { { "max_job_lifetime", "0" } },
-	  .problems = "max_job_lifetime: must be an integer from 1 to 604800" },
-	{ .name = "max-job-lifetime-over", .edits = { { "max_job_lifetime", "604801" } },
-	  .problems = "max_job_lifetime: must be an integer from 1 to 604800" },
-	{ .name = "max-job-lifetime-fraction", .edits = { { "max_job_lifetime", "1.5" } },
-	  .problems = "max_job_lifetime: must be an integer from 1 to 604800" },
-	{ .name = "max-job-lifetime-string", .edits = { { "max_job_lifetime", "'900'" } },
-	  .problems = "max_job_lifetime: must be an integer from 1 to 604800" },
-	{ .name = "result-ttl-over", .edits = { { "result_ttl", "31622401" } },
-	  .problems = "result_ttl: must be an integer from 1 to 31622400" },
-	{ .name = "reclaim-after-over", .edits = { { "reclaim_after", "86401" } },
-	  .problems = "reclaim_after: must be an integer from 1 to 86400" },
-	{ .name = "store-timeout-over", .edits = { { "store_timeout", "3601" } },
-	  .problems = "store_timeout: must be an integer from 1 to 3600" },
-	{ .name = "store-deadline-over", .edits = { { "store_deadline", "86401" } },
-	  .problems = "store_deadline: must be an integer from 1 to 86400" },
-	{ .name = "max-deliveries-over", .edits = { { "max_deliveries", "1001" } },
-	  .problems = "max_deliveries: must be an integer from 1 to 1000" },
-	{ .name = "metrics-interval-over", .edits = { { "metrics_interval", "3601" } },
-	  .problems = "metrics_interval: must be an integer from 1 to 3600" },
-	{ .name = "checkpoint-interval-negative", .edits = { { "checkpoint_interval", "-1" } },
-	  .problems = "checkpoint_interval: must be an integer from 1 to 86400" },
-	{ .name = "checkpoint-interval-over", .edits = { { "checkpoint_interval", "86401" } },
-	  .problems = "checkpoint_interval: must be an integer from 1 to 86400" },
-	{ .name = "store-token-file-relative", .edits = { { "store_token_file", "'token'" } },
-	  .problems = "store_token_file: must be an absolute path" },
-	{ .name = "store-ca-file-relative", .edits = { { "store_ca_file", "'ca.pem'" } },
-	  .problems = "store_ca_file: must be an absolute path" },
-	{ .name = "metrics-file-relative", .edits = { { "metrics_file", "'signet.prom'" } },
-	  .problems = "metrics_file: must be an absolute path" },
-	{ .name = "store-mode-group-writes", .edits = { { "store_mode", "'0660'" } },
-	  .problems = "store_mode: an octal mode as a string, such as \"0640\": the owner reads "
-	      "and writes, group and others do not write" },
-	{ .name = "store-mode-number", .edits = { { "store_mode", "640" } },
-	  .problems = "store_mode: an octal mode as a string, such as \"0640\": the owner reads "
-	      "and writes, group and others do not write" },
-	{ .name = "store-mode-not-file-store",
-	  .edits = { { "store", "'https://artifacts.example.com/signet'" }, { "store_mode", "'0640'" } },
-	  .problems = "store_mode: only for a file:// store" },
-	{ .name = "audit-origin-space", .edits = { { "audit_origin", "'example.com signet'" } },
-	  .problems = "audit_origin: use 1 to 255 printable ASCII characters, no space or '+'" },
-	{ .name = "audit-origin-plus", .edits = { { "audit_origin", "'example.com+signet'" } },
-	  .problems = "audit_origin: use 1 to 255 printable ASCII characters, no space or '+'" },
-	{ .name = "audit-origin-too-long", .edits = { { "audit_origin", "'@o*256@'" } },
-	  .problems = "audit_origin: use 1 to 255 printable ASCII characters, no space or '+'" },
+		/* The top level. */
+		{ .name = "unknown-member-first-only",
+		    .edits = { { "result_tll", "1" }, { "formts", "1" } },
+		    .problems = "result_tll: unknown member" },
+		{ .name = "name-missing",
+		    .edits = { { "name", NULL } },
+		    .problems = "name: required member missing" },
+		{ .name = "name-not-string",
+		    .edits = { { "name", "1" } },
+		    .problems = "name: must be a string" },
+		{ .name = "name-empty",
+		    .edits = { { "name", "''" } },
+		    .problems = "name: empty or too long" },
+		{ .name = "name-too-long",
+		    .edits = { { "name", "'@h*65@'" } },
+		    .problems = "name: use 1 to 64 of [A-Za-z0-9._-]" },
+		{ .name = "name-leading-dot",
+		    .edits = { { "name", "'.hsm'" } },
+		    .problems = "name: use 1 to 64 of [A-Za-z0-9._-]" },
+		/* The default audit_origin is made of the name. */
+		{ .name = "name-with-space",
+		    .edits = { { "name", "'hsm 1'" } },
+		    .problems =
+			"name: use 1 to 64 of [A-Za-z0-9._-]\n"
+			"audit_origin: use 1 to 255 printable ASCII characters, no space or '+'" },
+		{ .name = "redis-missing",
+		    .edits = { { "redis", NULL } },
+		    .problems = "redis: required member missing" },
+		{ .name = "redis-password",
+		    .edits = { { "redis", "'redis://signet:hunter2@10.0.0.1:6379/2'" } },
+		    .problems =
+			"redis: the URL holds a password; put the password in the file named by "
+			"redis_password_file (the URL may keep a user name)" },
+		{ .name = "redis-password-file-relative",
+		    .edits = { { "redis_password_file", "'redis.pass'" } },
+		    .problems = "redis_password_file: must be an absolute path" },
+		{ .name = "prefix-empty",
+		    .edits = { { "prefix", "''" } },
+		    .problems = "prefix: empty or too long" },
+		{ .name = "prefix-too-long",
+		    .edits = { { "prefix", "'@p*4097@'" } },
+		    .problems = "prefix: empty or too long" },
+		{ .name = "attestation-key-missing",
+		    .edits = { { "attestation_key", NULL } },
+		    .problems = "attestation_key: required member missing" },
+		{ .name = "attestation-key-not-uri",
+		    .edits = { { "attestation_key", "'object=attest'" } },
+		    .problems = "attestation_key: must be a pkcs11: URI" },
+		{ .name = "store-missing",
+		    .edits = { { "store", NULL } },
+		    .problems = "store: required member missing" },
+		{ .name = "store-not-string",
+		    .edits = { { "store", "['file:///s']" } },
+		    .problems = "store: must be a string" },
+		{ .name = "audit-log-missing",
+		    .edits = { { "audit_log", NULL } },
+		    .problems = "audit_log: required member missing" },
+		{ .name = "audit-log-relative",
+		    .edits = { { "audit_log", "'audit.log'" } },
+		    .problems = "audit_log: must be an absolute path" },
+		{ .name = "user-invalid",
+		    .edits = { { "user", "'sig net'" },
+			{ "pkcs11/journal", "'/var/lib/signet-signer/j'" } },
+		    .problems = "user: a user name of 1 to 64 of [A-Za-z0-9._-]" },
+		{ .name = "user-too-long",
+		    .edits = { { "user", "'@u*65@'" },
+			{ "pkcs11/journal", "'/var/lib/signet-signer/j'" } },
+		    .problems = "user: a user name of 1 to 64 of [A-Za-z0-9._-]" },
+		{ .name = "max-job-lifetime-zero",
+		    .edits = { { "max_job_lifetime", "0" } },
+		    .problems = "max_job_lifetime: must be an integer from 1 to 604800" },
+		{ .name = "max-job-lifetime-over",
+		    .edits = { { "max_job_lifetime", "604801" } },
+		    .problems = "max_job_lifetime: must be an integer from 1 to 604800" },
+		{ .name = "max-job-lifetime-fraction",
+		    .edits = { { "max_job_lifetime", "1.5" } },
+		    .problems = "max_job_lifetime: must be an integer from 1 to 604800" },
+		{ .name = "max-job-lifetime-string",
+		    .edits = { { "max_job_lifetime", "'900'" } },
+		    .problems = "max_job_lifetime: must be an integer from 1 to 604800" },
+		{ .name = "result-ttl-over",
+		    .edits = { { "result_ttl", "31622401" } },
+		    .problems = "result_ttl: must be an integer from 1 to 31622400" },
+		{ .name = "reclaim-after-over",
+		    .edits = { { "reclaim_after", "86401" } },
+		    .problems = "reclaim_after: must be an integer from 1 to 86400" },
+		{ .name = "store-timeout-over",
+		    .edits = { { "store_timeout", "3601" } },
+		    .problems = "store_timeout: must be an integer from 1 to 3600" },
+		{ .name = "store-deadline-over",
+		    .edits = { { "store_deadline", "86401" } },
+		    .problems = "store_deadline: must be an integer from 1 to 86400" },
+		{ .name = "max-deliveries-over",
+		    .edits = { { "max_deliveries", "1001" } },
+		    .problems = "max_deliveries: must be an integer from 1 to 1000" },
+		{ .name = "metrics-interval-over",
+		    .edits = { { "metrics_interval", "3601" } },
+		    .problems = "metrics_interval: must be an integer from 1 to 3600" },
+		{ .name = "checkpoint-interval-negative",
+		    .edits = { { "checkpoint_interval", "-1" } },
+		    .problems = "checkpoint_interval: must be an integer from 1 to 86400" },
+		{ .name = "checkpoint-interval-over",
+		    .edits = { { "checkpoint_interval", "86401" } },
+		    .problems = "checkpoint_interval: must be an integer from 1 to 86400" },
+		{ .name = "store-token-file-relative",
+		    .edits = { { "store_token_file", "'token'" } },
+		    .problems = "store_token_file: must be an absolute path" },
+		{ .name = "store-ca-file-relative",
+		    .edits = { { "store_ca_file", "'ca.pem'" } },
+		    .problems = "store_ca_file: must be an absolute path" },
+		{ .name = "metrics-file-relative",
+		    .edits = { { "metrics_file", "'signet.prom'" } },
+		    .problems = "metrics_file: must be an absolute path" },
+		{ .name = "store-mode-group-writes",
+		    .edits = { { "store_mode", "'0660'" } },
+		    .problems =
+			"store_mode: an octal mode as a string, such as \"0640\": the owner reads "
+			"and writes, group and others do not write" },
+		{ .name = "store-mode-number",
+		    .edits = { { "store_mode", "640" } },
+		    .problems =
+			"store_mode: an octal mode as a string, such as \"0640\": the owner reads "
+			"and writes, group and others do not write" },
+		{ .name = "store-mode-not-file-store",
+		    .edits = { { "store", "'https://artifacts.example.com/signet'" },
+			{ "store_mode", "'0640'" } },
+		    .problems = "store_mode: only for a file:// store" },
+		{ .name = "audit-origin-space",
+		    .edits = { { "audit_origin", "'example.com signet'" } },
+		    .problems =
+			"audit_origin: use 1 to 255 printable ASCII characters, no space or '+'" },
+		{ .name = "audit-origin-plus",
+		    .edits = { { "audit_origin", "'example.com+signet'" } },
+		    .problems =
+			"audit_origin: use 1 to 255 printable ASCII characters, no space or '+'" },
+		{ .name = "audit-origin-too-long",
+		    .edits = { { "audit_origin", "'@o*256@'" } },
+		    .problems =
+			"audit_origin: use 1 to 255 printable ASCII characters, no space or '+'" },
 
-	/* Webhooks, global and per key. */
-	{ .name = "webhooks-not-array", .edits = { { "webhooks", HOOK } },
-	  .problems = "webhooks: must be an array" },
-	{ .name = "webhooks-too-many", .edits = { { "webhooks[17]", HOOK } },
-	  .problems = "webhooks: at most 16" },
-	{ .name = "webhooks-entry-not-object", .edits = { { "webhooks", "['https://h.example']" } },
-	  .problems = "webhooks[0]: must be an object" },
-	{ .name = "webhooks-unknown-member",
-	  .edits = { { "webhooks", "[{'url':'https://h.example','secret_file':'/s','retries':3}]" } },
-	  .problems = "webhooks[0].retries: unknown member" },
-	{ .name = "webhooks-url-missing", .edits = { { "webhooks", "[{'secret_file':'/s'}]" } },
-	  .problems = "webhooks[0].url: required member missing" },
-	{ .name = "webhooks-url-scheme",
-	  .edits = { { "webhooks", "[{'url':'ftp://h.example','secret_file':'/s'}]" } },
-	  .problems = "webhooks[0].url: must be an http:// or https:// URL" },
-	{ .name = "webhooks-secret-file-missing",
-	  .edits = { { "webhooks", "[{'url':'https://h.example'}]" } },
-	  .problems = "webhooks[0].secret_file: required member missing" },
-	{ .name = "webhooks-secret-file-relative",
-	  .edits = { { "webhooks", "[{'url':'https://h.example','secret_file':'s'}]" } },
-	  .problems = "webhooks[0].secret_file: must be an absolute path" },
-	{ .name = "webhooks-ca-file-relative",
-	  .edits = { { "webhooks", "[{'url':'https://h.example','secret_file':'/s','ca_file':'ca'}]" } },
-	  .problems = "webhooks[0].ca_file: must be an absolute path" },
-	{ .name = "webhooks-events-not-array",
-	  .edits = { { "webhooks", "[{'url':'https://h.example','secret_file':'/s','events':'signed'}]" } },
-	  .problems = "webhooks[0].events: must be an array" },
-	{ .name = "webhooks-events-unknown",
-	  .edits = { { "webhooks",
-	      "[{'url':'https://h.example','secret_file':'/s','events':['signed','sent']}]" } },
-	  .problems = "webhooks[0].events: use \"signed\", \"rejected\" and \"failed\"" },
-	{ .name = "webhooks-events-only-unknown",
-	  .edits = { { "webhooks", "[{'url':'https://h.example','secret_file':'/s','events':[1]}]" } },
-	  .problems = "webhooks[0].events: use \"signed\", \"rejected\" and \"failed\"\n"
-	      "webhooks[0].events: name at least one event" },
-	{ .name = "webhooks-events-empty",
-	  .edits = { { "webhooks", "[{'url':'https://h.example','secret_file':'/s','events':[]}]" } },
-	  .problems = "webhooks[0].events: name at least one event" },
-	{ .name = "webhooks-second-entry",
-	  .edits = { { "webhooks", "[" HOOK ",{'url':'gopher://h.example','secret_file':'/s'}]" } },
-	  .problems = "webhooks[1].url: must be an http:// or https:// URL" },
-	{ .name = "webhooks-every-entry",
-	  .edits = { { "webhooks", "[1,{'url':'https://h.example'},{'secret_file':'/s'}]" } },
-	  .problems = "webhooks[0]: must be an object\n"
-	      "webhooks[1].secret_file: required member missing\n"
-	      "webhooks[2].url: required member missing" },
-	{ .name = "keys-webhooks-too-many", .edits = { { "keys/release/webhooks[17]", HOOK } },
-	  .problems = "keys.release.webhooks: at most 16" },
-	{ .name = "keys-webhooks-url-scheme",
-	  .edits = { { "keys/release/webhooks", "[{'url':'file:///x','secret_file':'/s'}]" } },
-	  .problems = "keys.release.webhooks[0].url: must be an http:// or https:// URL" },
+		/* Webhooks, global and per key. */
+		{ .name = "webhooks-not-array",
+		    .edits = { { "webhooks", HOOK } },
+		    .problems = "webhooks: must be an array" },
+		{ .name = "webhooks-too-many",
+		    .edits = { { "webhooks[17]", HOOK } },
+		    .problems = "webhooks: at most 16" },
+		{ .name = "webhooks-entry-not-object",
+		    .edits = { { "webhooks", "['https://h.example']" } },
+		    .problems = "webhooks[0]: must be an object" },
+		{ .name = "webhooks-unknown-member",
+		    .edits = { { "webhooks",
+			"[{'url':'https://h.example','secret_file':'/s','retries':3}]" } },
+		    .problems = "webhooks[0].retries: unknown member" },
+		{ .name = "webhooks-url-missing",
+		    .edits = { { "webhooks", "[{'secret_file':'/s'}]" } },
+		    .problems = "webhooks[0].url: required member missing" },
+		{ .name = "webhooks-url-scheme",
+		    .edits = { { "webhooks", "[{'url':'ftp://h.example','secret_file':'/s'}]" } },
+		    .problems = "webhooks[0].url: must be an http:// or https:// URL" },
+		{ .name = "webhooks-secret-file-missing",
+		    .edits = { { "webhooks", "[{'url':'https://h.example'}]" } },
+		    .problems = "webhooks[0].secret_file: required member missing" },
+		{ .name = "webhooks-secret-file-relative",
+		    .edits = { { "webhooks", "[{'url':'https://h.example','secret_file':'s'}]" } },
+		    .problems = "webhooks[0].secret_file: must be an absolute path" },
+		{ .name = "webhooks-ca-file-relative",
+		    .edits = { { "webhooks",
+			"[{'url':'https://h.example','secret_file':'/s','ca_file':'ca'}]" } },
+		    .problems = "webhooks[0].ca_file: must be an absolute path" },
+		{ .name = "webhooks-events-not-array",
+		    .edits = { { "webhooks",
+			"[{'url':'https://h.example','secret_file':'/s','events':'signed'}]" } },
+		    .problems = "webhooks[0].events: must be an array" },
+		{ .name = "webhooks-events-unknown",
+		    .edits = { { "webhooks",
+			"[{'url':'https://h.example','secret_file':'/"
+			"s','events':['signed','sent']}]" } },
+		    .problems = "webhooks[0].events: use \"signed\", \"rejected\" and \"failed\"" },
+		{ .name = "webhooks-events-only-unknown",
+		    .edits = { { "webhooks",
+			"[{'url':'https://h.example','secret_file':'/s','events':[1]}]" } },
+		    .problems = "webhooks[0].events: use \"signed\", \"rejected\" and \"failed\"\n"
+				"webhooks[0].events: name at least one event" },
+		{ .name = "webhooks-events-empty",
+		    .edits = { { "webhooks",
+			"[{'url':'https://h.example','secret_file':'/s','events':[]}]" } },
+		    .problems = "webhooks[0].events: name at least one event" },
+		{ .name = "webhooks-second-entry",
+		    .edits = { { "webhooks",
+			"[" HOOK ",{'url':'gopher://h.example','secret_file':'/s'}]" } },
+		    .problems = "webhooks[1].url: must be an http:// or https:// URL" },
+		{ .name = "webhooks-every-entry",
+		    .edits = { { "webhooks",
+			"[1,{'url':'https://h.example'},{'secret_file':'/s'}]" } },
+		    .problems = "webhooks[0]: must be an object\n"
+				"webhooks[1].secret_file: required member missing\n"
+				"webhooks[2].url: required member missing" },
+		{ .name = "keys-webhooks-too-many",
+		    .edits = { { "keys/release/webhooks[17]", HOOK } },
+		    .problems = "keys.release.webhooks: at most 16" },
+		{ .name = "keys-webhooks-url-scheme",
+		    .edits = { { "keys/release/webhooks",
+			"[{'url':'file:///x','secret_file':'/s'}]" } },
+		    .problems =
+			"keys.release.webhooks[0].url: must be an http:// or https:// URL" },
 
-	/* pkcs11 */
-	{ .name = "pkcs11-missing", .edits = { { "pkcs11", NULL } },
-	  .problems = "pkcs11: required object missing" },
-	/* Not an object: the same message (json_get_object() fails before
+		/* pkcs11 */
+		{ .name = "pkcs11-missing",
+		    .edits = { { "pkcs11", NULL } },
+		    .problems = "pkcs11: required object missing" },
+		/* Not an object: the same message (json_get_object() fails before
 	 * load_pkcs11() could say "must be an object"). */
-	{ .name = "pkcs11-not-object", .edits = { { "pkcs11", "'/usr/lib/softhsm/libsofthsm2.so'" } },
-	  .problems = "pkcs11: required object missing" },
-	{ .name = "pkcs11-unknown-member", .edits = { { "pkcs11/slot", "0" } },
-	  .problems = "pkcs11.slot: unknown member" },
-	{ .name = "pkcs11-module-missing", .edits = { { "pkcs11/module", NULL } },
-	  .problems = "pkcs11.module: required member missing" },
-	{ .name = "pkcs11-module-relative", .edits = { { "pkcs11/module", "'libsofthsm2.so'" } },
-	  .problems = "pkcs11.module: must be an absolute path" },
-	{ .name = "pkcs11-token-missing", .edits = { { "pkcs11/token", NULL } },
-	  .problems = "pkcs11.token: required member missing" },
-	{ .name = "pkcs11-token-not-string", .edits = { { "pkcs11/token", "1" } },
-	  .problems = "pkcs11.token: must be a string" },
-	{ .name = "pkcs11-pin-file-missing", .edits = { { "pkcs11/pin_file", NULL } },
-	  .problems = "pkcs11.pin_file: required member missing" },
-	{ .name = "pkcs11-pin-file-relative", .edits = { { "pkcs11/pin_file", "'pin'" } },
-	  .problems = "pkcs11.pin_file: must be an absolute path" },
-	{ .name = "pkcs11-signer-relative", .edits = { { "pkcs11/signer", "'signet-signer'" } },
-	  .problems = "pkcs11.signer: must be an absolute path" },
-	{ .name = "pkcs11-journal-relative", .edits = { { "pkcs11/journal", "'journal'" } },
-	  .problems = "pkcs11.journal: must be an absolute path" },
-	{ .name = "pkcs11-user-invalid", .edits = { { "pkcs11/user", "'signet signer'" } },
-	  .problems = "pkcs11.user: a user name of 1 to 64 of [A-Za-z0-9._-]" },
-	{ .name = "pkcs11-isolation-unknown", .edits = { { "pkcs11/isolation", "'thread'" } },
-	  .problems = "pkcs11.isolation: \"process\" or \"none\"" },
-	{ .name = "pkcs11-isolation-not-string", .edits = { { "pkcs11/isolation", "false" } },
-	  .problems = "pkcs11.isolation: \"process\" or \"none\"" },
-	{ .name = "pkcs11-sessions-zero", .edits = { { "pkcs11/sessions", "0" } },
-	  .problems = "pkcs11.sessions: must be an integer from 1 to 64" },
-	{ .name = "pkcs11-sessions-over", .edits = { { "pkcs11/sessions", "65" } },
-	  .problems = "pkcs11.sessions: must be an integer from 1 to 64" },
-	{ .name = "pkcs11-journal-required-with-user", .edits = { { "user", "'signet'" } },
-	  .problems = "pkcs11.journal: required with user (a file in a directory that signet "
-	      "cannot write)" },
-	{ .name = "pkcs11-user-same-as-user",
-	  .edits = { { "user", "'signet'" }, { "pkcs11/user", "'signet'" },
-	      { "pkcs11/journal", "'/var/lib/signet-signer/j'" } },
-	  .problems = "pkcs11.user: the signer's user must not be the agent's (signet): the agent "
-	      "could then read the PIN" },
+		{ .name = "pkcs11-not-object",
+		    .edits = { { "pkcs11", "'/usr/lib/softhsm/libsofthsm2.so'" } },
+		    .problems = "pkcs11: required object missing" },
+		{ .name = "pkcs11-unknown-member",
+		    .edits = { { "pkcs11/slot", "0" } },
+		    .problems = "pkcs11.slot: unknown member" },
+		{ .name = "pkcs11-module-missing",
+		    .edits = { { "pkcs11/module", NULL } },
+		    .problems = "pkcs11.module: required member missing" },
+		{ .name = "pkcs11-module-relative",
+		    .edits = { { "pkcs11/module", "'libsofthsm2.so'" } },
+		    .problems = "pkcs11.module: must be an absolute path" },
+		{ .name = "pkcs11-token-missing",
+		    .edits = { { "pkcs11/token", NULL } },
+		    .problems = "pkcs11.token: required member missing" },
+		{ .name = "pkcs11-token-not-string",
+		    .edits = { { "pkcs11/token", "1" } },
+		    .problems = "pkcs11.token: must be a string" },
+		{ .name = "pkcs11-pin-file-missing",
+		    .edits = { { "pkcs11/pin_file", NULL } },
+		    .problems = "pkcs11.pin_file: required member missing" },
+		{ .name = "pkcs11-pin-file-relative",
+		    .edits = { { "pkcs11/pin_file", "'pin'" } },
+		    .problems = "pkcs11.pin_file: must be an absolute path" },
+		{ .name = "pkcs11-signer-relative",
+		    .edits = { { "pkcs11/signer", "'signet-signer'" } },
+		    .problems = "pkcs11.signer: must be an absolute path" },
+		{ .name = "pkcs11-journal-relative",
+		    .edits = { { "pkcs11/journal", "'journal'" } },
+		    .problems = "pkcs11.journal: must be an absolute path" },
+		{ .name = "pkcs11-user-invalid",
+		    .edits = { { "pkcs11/user", "'signet signer'" } },
+		    .problems = "pkcs11.user: a user name of 1 to 64 of [A-Za-z0-9._-]" },
+		{ .name = "pkcs11-isolation-unknown",
+		    .edits = { { "pkcs11/isolation", "'thread'" } },
+		    .problems = "pkcs11.isolation: \"process\" or \"none\"" },
+		{ .name = "pkcs11-isolation-not-string",
+		    .edits = { { "pkcs11/isolation", "false" } },
+		    .problems = "pkcs11.isolation: \"process\" or \"none\"" },
+		{ .name = "pkcs11-sessions-zero",
+		    .edits = { { "pkcs11/sessions", "0" } },
+		    .problems = "pkcs11.sessions: must be an integer from 1 to 64" },
+		{ .name = "pkcs11-sessions-over",
+		    .edits = { { "pkcs11/sessions", "65" } },
+		    .problems = "pkcs11.sessions: must be an integer from 1 to 64" },
+		{ .name = "pkcs11-journal-required-with-user",
+		    .edits = { { "user", "'signet'" } },
+		    .problems =
+			"pkcs11.journal: required with user (a file in a directory that signet "
+			"cannot write)" },
+		{ .name = "pkcs11-user-same-as-user",
+		    .edits = { { "user", "'signet'" }, { "pkcs11/user", "'signet'" },
+			{ "pkcs11/journal", "'/var/lib/signet-signer/j'" } },
+		    .problems = "pkcs11.user: the signer's user must not be the agent's (signet): "
+				"the agent "
+				"could then read the PIN" },
 
-	/* submitter_cas */
-	{ .name = "submitter-cas-not-object", .edits = { { "submitter_cas", "[" CA "]" } },
-	  .problems = "submitter_cas: must be an object\n"
-	      "submitters.team.identity: no submitter_cas are configured" },
-	{ .name = "submitter-cas-empty", .edits = { { "submitter_cas", "{}" } },
-	  .problems = "submitter_cas: 1 to 16 entries\n"
-	      "submitters.team.identity: no submitter_cas are configured" },
-	{ .name = "submitter-cas-too-many", .edits = { { "submitter_cas{17}", CA } },
-	  .problems = "submitter_cas: 1 to 16 entries\n"
-	      "submitters.team.identity: no submitter_cas are configured" },
-	{ .name = "submitter-cas-bad-name",
-	  .edits = { { "submitter_cas/corp", NULL }, { "submitter_cas/c@rp", CA } },
-	  .problems = "submitter_cas.c@rp: names use 1 to 64 of [A-Za-z0-9._-], not starting "
-	      "with '.'" },
-	{ .name = "submitter-cas-entry-not-object", .edits = { { "submitter_cas/corp", "'x'" } },
-	  .problems = "submitter_cas.corp: must be an object" },
-	{ .name = "submitter-cas-unknown-member", .edits = { { "submitter_cas/corp/ocsp", "'x'" } },
-	  .problems = "submitter_cas.corp.ocsp: unknown member" },
-	{ .name = "submitter-cas-bundle-missing", .edits = { { "submitter_cas/corp/bundle", NULL } },
-	  .problems = "submitter_cas.corp.bundle: required member missing" },
-	{ .name = "submitter-cas-bundle-relative",
-	  .edits = { { "submitter_cas/corp/bundle", "'ca.pem'" } },
-	  .problems = "submitter_cas.corp.bundle: must be an absolute path" },
-	{ .name = "submitter-cas-bundle-unreadable",
-	  .edits = { { "submitter_cas/corp/bundle", "'@D@/missing.pem'" } },
-	  .problems = "submitter_cas.corp.bundle: cannot read @D@/missing.pem: not found" },
-	{ .name = "submitter-cas-bundle-no-certificate",
-	  .edits = { { "submitter_cas/corp/bundle", "'@D@/empty.pem'" } },
-	  .problems = "submitter_cas.corp.bundle: cannot read @D@/empty.pem: unparseable input" },
-	{ .name = "submitter-cas-eku-unknown", .edits = { { "submitter_cas/corp/eku", "'weird'" } },
-	  .problems = "submitter_cas.corp.eku: \"weird\" is not any, codeSigning, emailProtection, "
-	      "clientAuth, serverAuth or a dotted OID" },
-	{ .name = "submitter-cas-eku-oid-empty-arc",
-	  .edits = { { "submitter_cas/corp/eku", "'1.3.6.1.5.5.7.3..3'" } },
-	  .problems = "submitter_cas.corp.eku: \"1.3.6.1.5.5.7.3..3\" is not any, codeSigning, "
-	      "emailProtection, clientAuth, serverAuth or a dotted OID" },
-	{ .name = "submitter-cas-eku-oid-trailing-dot",
-	  .edits = { { "submitter_cas/corp/eku", "'1.3.6.1.5.5.7.3.3.'" } },
-	  .problems = "submitter_cas.corp.eku: \"1.3.6.1.5.5.7.3.3.\" is not any, codeSigning, "
-	      "emailProtection, clientAuth, serverAuth or a dotted OID" },
-	{ .name = "submitter-cas-eku-oid-one-arc", .edits = { { "submitter_cas/corp/eku", "'1'" } },
-	  .problems = "submitter_cas.corp.eku: \"1\" is not any, codeSigning, emailProtection, "
-	      "clientAuth, serverAuth or a dotted OID" },
-	{ .name = "submitter-cas-eku-long-shown-cut",
-	  .edits = { { "submitter_cas/corp/eku", "'@e*100@'" } },
-	  .problems = "submitter_cas.corp.eku: \"@e*64@\" is not any, codeSigning, "
-	      "emailProtection, clientAuth, serverAuth or a dotted OID" },
-	{ .name = "submitter-cas-identity-unknown",
-	  .edits = { { "submitter_cas/corp/identity", "'dns'" } },
-	  .problems = "submitter_cas.corp.identity: must be email, uri or cn" },
-	{ .name = "submitter-cas-crl-relative", .edits = { { "submitter_cas/corp/crl", "'crl.pem'" } },
-	  .problems = "submitter_cas.corp.crl: must be an absolute path" },
-	{ .name = "submitter-cas-crl-unreadable",
-	  .edits = { { "submitter_cas/corp/crl", "'@D@/missing.crl'" } },
-	  .problems = "submitter_cas.corp.crl: cannot read @D@/missing.crl: not found" },
-	{ .name = "submitter-cas-crl-none",
-	  .edits = { { "submitter_cas/corp/crl", "'@T@/crypto-root.crt'" } },
-	  .problems = "submitter_cas.corp.crl: @T@/crypto-root.crt holds no valid PEM CRL" },
-	{ .name = "submitter-cas-crl-garbage",
-	  .edits = { { "submitter_cas/corp/crl", "'@D@/garbage.crl'" } },
-	  .problems = "submitter_cas.corp.crl: @D@/garbage.crl holds no valid PEM CRL" },
+		/* submitter_cas */
+		{ .name = "submitter-cas-not-object",
+		    .edits = { { "submitter_cas", "[" CA "]" } },
+		    .problems = "submitter_cas: must be an object\n"
+				"submitters.team.identity: no submitter_cas are configured" },
+		{ .name = "submitter-cas-empty",
+		    .edits = { { "submitter_cas", "{}" } },
+		    .problems = "submitter_cas: 1 to 16 entries\n"
+				"submitters.team.identity: no submitter_cas are configured" },
+		{ .name = "submitter-cas-too-many",
+		    .edits = { { "submitter_cas{17}", CA } },
+		    .problems = "submitter_cas: 1 to 16 entries\n"
+				"submitters.team.identity: no submitter_cas are configured" },
+		{ .name = "submitter-cas-bad-name",
+		    .edits = { { "submitter_cas/corp", NULL }, { "submitter_cas/c@rp", CA } },
+		    .problems =
+			"submitter_cas.c@rp: names use 1 to 64 of [A-Za-z0-9._-], not starting "
+			"with '.'" },
+		{ .name = "submitter-cas-entry-not-object",
+		    .edits = { { "submitter_cas/corp", "'x'" } },
+		    .problems = "submitter_cas.corp: must be an object" },
+		{ .name = "submitter-cas-unknown-member",
+		    .edits = { { "submitter_cas/corp/ocsp", "'x'" } },
+		    .problems = "submitter_cas.corp.ocsp: unknown member" },
+		{ .name = "submitter-cas-bundle-missing",
+		    .edits = { { "submitter_cas/corp/bundle", NULL } },
+		    .problems = "submitter_cas.corp.bundle: required member missing" },
+		{ .name = "submitter-cas-bundle-relative",
+		    .edits = { { "submitter_cas/corp/bundle", "'ca.pem'" } },
+		    .problems = "submitter_cas.corp.bundle: must be an absolute path" },
+		{ .name = "submitter-cas-bundle-unreadable",
+		    .edits = { { "submitter_cas/corp/bundle", "'@D@/missing.pem'" } },
+		    .problems =
+			"submitter_cas.corp.bundle: cannot read @D@/missing.pem: not found" },
+		{ .name = "submitter-cas-bundle-no-certificate",
+		    .edits = { { "submitter_cas/corp/bundle", "'@D@/empty.pem'" } },
+		    .problems =
+			"submitter_cas.corp.bundle: cannot read @D@/empty.pem: unparseable input" },
+		{ .name = "submitter-cas-eku-unknown",
+		    .edits = { { "submitter_cas/corp/eku", "'weird'" } },
+		    .problems = "submitter_cas.corp.eku: \"weird\" is not any, codeSigning, "
+				"emailProtection, "
+				"clientAuth, serverAuth or a dotted OID" },
+		{ .name = "submitter-cas-eku-oid-empty-arc",
+		    .edits = { { "submitter_cas/corp/eku", "'1.3.6.1.5.5.7.3..3'" } },
+		    .problems =
+			"submitter_cas.corp.eku: \"1.3.6.1.5.5.7.3..3\" is not any, codeSigning, "
+			"emailProtection, clientAuth, serverAuth or a dotted OID" },
+		{ .name = "submitter-cas-eku-oid-trailing-dot",
+		    .edits = { { "submitter_cas/corp/eku", "'1.3.6.1.5.5.7.3.3.'" } },
+		    .problems =
+			"submitter_cas.corp.eku: \"1.3.6.1.5.5.7.3.3.\" is not any, codeSigning, "
+			"emailProtection, clientAuth, serverAuth or a dotted OID" },
+		{ .name = "submitter-cas-eku-oid-one-arc",
+		    .edits = { { "submitter_cas/corp/eku", "'1'" } },
+		    .problems =
+			"submitter_cas.corp.eku: \"1\" is not any, codeSigning, emailProtection, "
+			"clientAuth, serverAuth or a dotted OID" },
+		{ .name = "submitter-cas-eku-long-shown-cut",
+		    .edits = { { "submitter_cas/corp/eku", "'@e*100@'" } },
+		    .problems = "submitter_cas.corp.eku: \"@e*64@\" is not any, codeSigning, "
+				"emailProtection, clientAuth, serverAuth or a dotted OID" },
+		{ .name = "submitter-cas-identity-unknown",
+		    .edits = { { "submitter_cas/corp/identity", "'dns'" } },
+		    .problems = "submitter_cas.corp.identity: must be email, uri or cn" },
+		{ .name = "submitter-cas-crl-relative",
+		    .edits = { { "submitter_cas/corp/crl", "'crl.pem'" } },
+		    .problems = "submitter_cas.corp.crl: must be an absolute path" },
+		{ .name = "submitter-cas-crl-unreadable",
+		    .edits = { { "submitter_cas/corp/crl", "'@D@/missing.crl'" } },
+		    .problems = "submitter_cas.corp.crl: cannot read @D@/missing.crl: not found" },
+		{ .name = "submitter-cas-crl-none",
+		    .edits = { { "submitter_cas/corp/crl", "'@T@/crypto-root.crt'" } },
+		    .problems =
+			"submitter_cas.corp.crl: @T@/crypto-root.crt holds no valid PEM CRL" },
+		{ .name = "submitter-cas-crl-garbage",
+		    .edits = { { "submitter_cas/corp/crl", "'@D@/garbage.crl'" } },
+		    .problems = "submitter_cas.corp.crl: @D@/garbage.crl holds no valid PEM CRL" },
 
-	/* revoked */
-	{ .name = "revoked-not-object", .edits = { { "revoked", "[]" } },
-	  .problems = "revoked: must be an object" },
-	{ .name = "revoked-unknown-member", .edits = { { "revoked", "{'certs':[]}" } },
-	  .problems = "revoked.certs: unknown member" },
-	{ .name = "revoked-keyids-not-array", .edits = { { "revoked", "{'keyids':'" KEYID_A "'}" } },
-	  .problems = "revoked.keyids: must be an array of at most 4096 keyids" },
-	{ .name = "revoked-keyids-too-many", .edits = { { "revoked", "{}" },
-	      { "revoked/keyids[4097]", "'" KEYID_A "'" } },
-	  .problems = "revoked.keyids: must be an array of at most 4096 keyids" },
-	{ .name = "revoked-keyids-bad", .edits = { { "revoked", "{'keyids':['sha256:ab']}" } },
-	  .problems = "revoked.keyids[0]: must be sha256: and 64 lowercase hex digits" },
-	{ .name = "revoked-keyids-uppercase",
-	  .edits = { { "revoked", "{'keyids':['" KEYID_A "','sha256:@A*64@']}" } },
-	  .problems = "revoked.keyids[1]: must be sha256: and 64 lowercase hex digits" },
-	{ .name = "revoked-keyids-other-prefix", .edits = { { "revoked", "{'keyids':['sha512:@a*64@']}" } },
-	  .problems = "revoked.keyids[0]: must be sha256: and 64 lowercase hex digits" },
-	{ .name = "revoked-keyids-not-string", .edits = { { "revoked", "{'keyids':[1]}" } },
-	  .problems = "revoked.keyids[0]: must be sha256: and 64 lowercase hex digits" },
-	{ .name = "revoked-serials-not-array", .edits = { { "revoked", "{'serials':{}}" } },
-	  .problems = "revoked.serials: must be an array of at most 4096 serials" },
-	{ .name = "revoked-serials-too-many",
-	  .edits = { { "revoked", "{}" }, { "revoked/serials[4097]", "'0a'" } },
-	  .problems = "revoked.serials: must be an array of at most 4096 serials" },
-	{ .name = "revoked-serials-bad", .edits = { { "revoked", "{'serials':['0a','zz']}" } },
-	  .problems = "revoked.serials[1]: must be 1 to 40 hex digits (colons allowed)" },
-	{ .name = "revoked-serials-empty", .edits = { { "revoked", "{'serials':['']}" } },
-	  .problems = "revoked.serials[0]: must be 1 to 40 hex digits (colons allowed)" },
-	{ .name = "revoked-serials-41-digits", .edits = { { "revoked", "{'serials':['@1*41@']}" } },
-	  .problems = "revoked.serials[0]: must be 1 to 40 hex digits (colons allowed)" },
-	{ .name = "revoked-serials-not-string", .edits = { { "revoked", "{'serials':[10]}" } },
-	  .problems = "revoked.serials[0]: must be 1 to 40 hex digits (colons allowed)" },
+		/* revoked */
+		{ .name = "revoked-not-object",
+		    .edits = { { "revoked", "[]" } },
+		    .problems = "revoked: must be an object" },
+		{ .name = "revoked-unknown-member",
+		    .edits = { { "revoked", "{'certs':[]}" } },
+		    .problems = "revoked.certs: unknown member" },
+		{ .name = "revoked-keyids-not-array",
+		    .edits = { { "revoked", "{'keyids':'" KEYID_A "'}" } },
+		    .problems = "revoked.keyids: must be an array of at most 4096 keyids" },
+		{ .name = "revoked-keyids-too-many",
+		    .edits = { { "revoked", "{}" }, { "revoked/keyids[4097]", "'" KEYID_A "'" } },
+		    .problems = "revoked.keyids: must be an array of at most 4096 keyids" },
+		{ .name = "revoked-keyids-bad",
+		    .edits = { { "revoked", "{'keyids':['sha256:ab']}" } },
+		    .problems = "revoked.keyids[0]: must be sha256: and 64 lowercase hex digits" },
+		{ .name = "revoked-keyids-uppercase",
+		    .edits = { { "revoked", "{'keyids':['" KEYID_A "','sha256:@A*64@']}" } },
+		    .problems = "revoked.keyids[1]: must be sha256: and 64 lowercase hex digits" },
+		{ .name = "revoked-keyids-other-prefix",
+		    .edits = { { "revoked", "{'keyids':['sha512:@a*64@']}" } },
+		    .problems = "revoked.keyids[0]: must be sha256: and 64 lowercase hex digits" },
+		{ .name = "revoked-keyids-not-string",
+		    .edits = { { "revoked", "{'keyids':[1]}" } },
+		    .problems = "revoked.keyids[0]: must be sha256: and 64 lowercase hex digits" },
+		{ .name = "revoked-serials-not-array",
+		    .edits = { { "revoked", "{'serials':{}}" } },
+		    .problems = "revoked.serials: must be an array of at most 4096 serials" },
+		{ .name = "revoked-serials-too-many",
+		    .edits = { { "revoked", "{}" }, { "revoked/serials[4097]", "'0a'" } },
+		    .problems = "revoked.serials: must be an array of at most 4096 serials" },
+		{ .name = "revoked-serials-bad",
+		    .edits = { { "revoked", "{'serials':['0a','zz']}" } },
+		    .problems = "revoked.serials[1]: must be 1 to 40 hex digits (colons allowed)" },
+		{ .name = "revoked-serials-empty",
+		    .edits = { { "revoked", "{'serials':['']}" } },
+		    .problems = "revoked.serials[0]: must be 1 to 40 hex digits (colons allowed)" },
+		{ .name = "revoked-serials-41-digits",
+		    .edits = { { "revoked", "{'serials':['@1*41@']}" } },
+		    .problems = "revoked.serials[0]: must be 1 to 40 hex digits (colons allowed)" },
+		{ .name = "revoked-serials-not-string",
+		    .edits = { { "revoked", "{'serials':[10]}" } },
+		    .problems = "revoked.serials[0]: must be 1 to 40 hex digits (colons allowed)" },
 
-	/* ci_issuers */
-	{ .name = "ci-issuers-not-object", .edits = { { "ci_issuers", "[]" } },
-	  .problems = "ci_issuers: must be an object" },
-	{ .name = "ci-issuers-empty", .edits = { { "ci_issuers", "{}" } },
-	  .problems = "ci_issuers: 1 to 16 entries" },
-	{ .name = "ci-issuers-too-many", .edits = { { "ci_issuers{17}", GITHUB("https://x") } },
-	  .problems = "ci_issuers: 1 to 16 entries" },
-	{ .name = "ci-issuers-bad-name",
-	  .edits = { { "ci_issuers/git hub", GITHUB("https://token.actions.githubusercontent.com") } },
-	  .problems = "ci_issuers.git hub: names use 1 to 64 of [A-Za-z0-9._-], not starting "
-	      "with '.'" },
-	{ .name = "ci-issuers-entry-not-object", .edits = { { "ci_issuers/gitlab", "true" } },
-	  .problems = "ci_issuers.gitlab: must be an object" },
-	{ .name = "ci-issuers-unknown-member", .edits = { { "ci_issuers/gitlab/url", "'https://x'" } },
-	  .problems = "ci_issuers.gitlab.url: unknown member" },
-	{ .name = "ci-issuers-issuer-missing", .edits = { { "ci_issuers/gitlab/issuer", NULL } },
-	  .problems = "ci_issuers.gitlab.issuer: required member missing" },
-	{ .name = "ci-issuers-audience-missing", .edits = { { "ci_issuers/gitlab/audience", NULL } },
-	  .problems = "ci_issuers.gitlab.audience: required member missing" },
-	{ .name = "ci-issuers-jwks-missing", .edits = { { "ci_issuers/gitlab/jwks", NULL } },
-	  .problems = "ci_issuers.gitlab.jwks: required member missing" },
-	{ .name = "ci-issuers-kind-missing", .edits = { { "ci_issuers/gitlab/kind", NULL } },
-	  .problems = "ci_issuers.gitlab.kind: required member missing" },
-	{ .name = "ci-issuers-jwks-relative", .edits = { { "ci_issuers/gitlab/jwks", "'jwks.json'" } },
-	  .problems = "ci_issuers.gitlab.jwks: must be an absolute path" },
-	{ .name = "ci-issuers-issuer-too-long",
-	  .edits = { { "ci_issuers/gitlab/issuer", "'https://@x*505@'" } },
-	  .problems = "ci_issuers.gitlab.issuer: 1 to 512 printable bytes" },
-	{ .name = "ci-issuers-issuer-del",
-	  .edits = { { "ci_issuers/gitlab/issuer", "'https://gitlab.example.com\x7f'" } },
-	  .problems = "ci_issuers.gitlab.issuer: 1 to 512 printable bytes" },
-	{ .name = "ci-issuers-audience-too-long",
-	  .edits = { { "ci_issuers/gitlab/audience", "'@x*513@'" } },
-	  .problems = "ci_issuers.gitlab.audience: 1 to 512 printable bytes" },
-	{ .name = "ci-issuers-kind-unknown", .edits = { { "ci_issuers/gitlab/kind", "'jenkins'" } },
-	  .problems = "ci_issuers.gitlab.kind: must be gitlab or github" },
-	{ .name = "ci-issuers-issuer-twice",
-	  .edits = { { "ci_issuers/github", GITHUB("https://gitlab.example.com") } },
-	  .problems = "ci_issuers.github.issuer: the same as ci_issuers.gitlab.issuer" },
-	{ .name = "ci-issuers-jwks-unreadable",
-	  .edits = { { "ci_issuers/gitlab/jwks", "'@D@/missing.jwks'" } },
-	  .problems = "ci_issuers.gitlab.jwks: cannot read @D@/missing.jwks: not found" },
-	{ .name = "ci-issuers-jwks-too-large",
-	  .edits = { { "ci_issuers/gitlab/jwks", "'@D@/big.jwks'" } },
-	  .problems = "ci_issuers.gitlab.jwks: cannot read @D@/big.jwks: size limit exceeded" },
-	{ .name = "ci-issuers-jwks-not-json",
-	  .edits = { { "ci_issuers/gitlab/jwks", "'@D@/bad.jwks'" } },
-	  .problems = "ci_issuers.gitlab.jwks: @D@/bad.jwks: not JSON (UTF-8, at most 16 levels)" },
-	{ .name = "ci-issuers-jwks-no-keys",
-	  .edits = { { "ci_issuers/gitlab/jwks", "'@D@/nokeys.jwks'" } },
-	  .problems = "ci_issuers.gitlab.jwks: @D@/nokeys.jwks: 0 keys; 1 to 32 allowed" },
+		/* ci_issuers */
+		{ .name = "ci-issuers-not-object",
+		    .edits = { { "ci_issuers", "[]" } },
+		    .problems = "ci_issuers: must be an object" },
+		{ .name = "ci-issuers-empty",
+		    .edits = { { "ci_issuers", "{}" } },
+		    .problems = "ci_issuers: 1 to 16 entries" },
+		{ .name = "ci-issuers-too-many",
+		    .edits = { { "ci_issuers{17}", GITHUB("https://x") } },
+		    .problems = "ci_issuers: 1 to 16 entries" },
+		{ .name = "ci-issuers-bad-name",
+		    .edits = { { "ci_issuers/git hub",
+			GITHUB("https://token.actions.githubusercontent.com") } },
+		    .problems =
+			"ci_issuers.git hub: names use 1 to 64 of [A-Za-z0-9._-], not starting "
+			"with '.'" },
+		{ .name = "ci-issuers-entry-not-object",
+		    .edits = { { "ci_issuers/gitlab", "true" } },
+		    .problems = "ci_issuers.gitlab: must be an object" },
+		{ .name = "ci-issuers-unknown-member",
+		    .edits = { { "ci_issuers/gitlab/url", "'https://x'" } },
+		    .problems = "ci_issuers.gitlab.url: unknown member" },
+		{ .name = "ci-issuers-issuer-missing",
+		    .edits = { { "ci_issuers/gitlab/issuer", NULL } },
+		    .problems = "ci_issuers.gitlab.issuer: required member missing" },
+		{ .name = "ci-issuers-audience-missing",
+		    .edits = { { "ci_issuers/gitlab/audience", NULL } },
+		    .problems = "ci_issuers.gitlab.audience: required member missing" },
+		{ .name = "ci-issuers-jwks-missing",
+		    .edits = { { "ci_issuers/gitlab/jwks", NULL } },
+		    .problems = "ci_issuers.gitlab.jwks: required member missing" },
+		{ .name = "ci-issuers-kind-missing",
+		    .edits = { { "ci_issuers/gitlab/kind", NULL } },
+		    .problems = "ci_issuers.gitlab.kind: required member missing" },
+		{ .name = "ci-issuers-jwks-relative",
+		    .edits = { { "ci_issuers/gitlab/jwks", "'jwks.json'" } },
+		    .problems = "ci_issuers.gitlab.jwks: must be an absolute path" },
+		{ .name = "ci-issuers-issuer-too-long",
+		    .edits = { { "ci_issuers/gitlab/issuer", "'https://@x*505@'" } },
+		    .problems = "ci_issuers.gitlab.issuer: 1 to 512 printable bytes" },
+		{ .name = "ci-issuers-issuer-del",
+		    .edits = { { "ci_issuers/gitlab/issuer", "'https://gitlab.example.com\x7f'" } },
+		    .problems = "ci_issuers.gitlab.issuer: 1 to 512 printable bytes" },
+		{ .name = "ci-issuers-audience-too-long",
+		    .edits = { { "ci_issuers/gitlab/audience", "'@x*513@'" } },
+		    .problems = "ci_issuers.gitlab.audience: 1 to 512 printable bytes" },
+		{ .name = "ci-issuers-kind-unknown",
+		    .edits = { { "ci_issuers/gitlab/kind", "'jenkins'" } },
+		    .problems = "ci_issuers.gitlab.kind: must be gitlab or github" },
+		{ .name = "ci-issuers-issuer-twice",
+		    .edits = { { "ci_issuers/github", GITHUB("https://gitlab.example.com") } },
+		    .problems = "ci_issuers.github.issuer: the same as ci_issuers.gitlab.issuer" },
+		{ .name = "ci-issuers-jwks-unreadable",
+		    .edits = { { "ci_issuers/gitlab/jwks", "'@D@/missing.jwks'" } },
+		    .problems = "ci_issuers.gitlab.jwks: cannot read @D@/missing.jwks: not found" },
+		{ .name = "ci-issuers-jwks-too-large",
+		    .edits = { { "ci_issuers/gitlab/jwks", "'@D@/big.jwks'" } },
+		    .problems = "ci_issuers.gitlab.jwks: cannot read @D@/big.jwks: size limit "
+				"exceeded" },
+		{ .name = "ci-issuers-jwks-not-json",
+		    .edits = { { "ci_issuers/gitlab/jwks", "'@D@/bad.jwks'" } },
+		    .problems = "ci_issuers.gitlab.jwks: @D@/bad.jwks: not JSON (UTF-8, at most 16 "
+				"levels)" },
+		{ .name = "ci-issuers-jwks-no-keys",
+		    .edits = { { "ci_issuers/gitlab/jwks", "'@D@/nokeys.jwks'" } },
+		    .problems = "ci_issuers.gitlab.jwks: @D@/nokeys.jwks: 0 keys; 1 to 32 "
+				"allowed" },
 
-	/* keys */
-	{ .name = "keys-missing", .edits = { { "keys", NULL } },
-	  .problems = "keys: required object missing\n"
-	      "submitters.ci.keys[0]: not a configured key\n"
-	      "submitters.team.keys[0]: not a configured key" },
-	{ .name = "keys-not-object", .edits = { { "keys", "[" KEY("pkcs11:object=release") "]" } },
-	  .problems = "keys: required object missing\n"
-	      "submitters.ci.keys[0]: not a configured key\n"
-	      "submitters.team.keys[0]: not a configured key" },
-	{ .name = "keys-empty", .edits = { { "keys", "{}" } },
-	  .problems = "keys: 1 to 256 entries\n"
-	      "submitters.ci.keys[0]: not a configured key\n"
-	      "submitters.team.keys[0]: not a configured key" },
-	{ .name = "keys-too-many", .edits = { { "keys{257}", KEY("pkcs11:object=k") } },
-	  .problems = "keys: 1 to 256 entries\n"
-	      "submitters.ci.keys[0]: not a configured key\n"
-	      "submitters.team.keys[0]: not a configured key" },
-	{ .name = "keys-name-space", .edits = { { "keys/rel ease", KEY("pkcs11:object=r") } },
-	  .problems = "keys.rel ease: names use 1 to 64 of [A-Za-z0-9._-], not starting with '.'" },
-	{ .name = "keys-name-leading-dot", .edits = { { "keys/.release", KEY("pkcs11:object=r") } },
-	  .problems = "keys..release: names use 1 to 64 of [A-Za-z0-9._-], not starting with '.'" },
-	/* The name is shown cut to 64 bytes. */
-	{ .name = "keys-name-too-long", .edits = { { "keys/@k*65@", KEY("pkcs11:object=r") } },
-	  .problems = "keys.@k*64@: names use 1 to 64 of [A-Za-z0-9._-], not starting with '.'" },
-	{ .name = "keys-entry-not-object", .edits = { { "keys/release", "'pkcs11:object=release'" } },
-	  .problems = "keys.release: must be an object" },
-	{ .name = "keys-unknown-member", .edits = { { "keys/release/timestamp", "true" } },
-	  .problems = "keys.release.timestamp: unknown member" },
-	{ .name = "keys-key-missing", .edits = { { "keys/release/key", NULL } },
-	  .problems = "keys.release.key: required member missing" },
-	{ .name = "keys-key-not-uri", .edits = { { "keys/release/key", "'object=release'" } },
-	  .problems = "keys.release.key: must be a pkcs11: URI" },
-	{ .name = "keys-mechanism-missing", .edits = { { "keys/release/mechanism", NULL } },
-	  .problems = "keys.release.mechanism: required member missing" },
-	{ .name = "keys-mechanism-unknown", .edits = { { "keys/release/mechanism", "'ecdsa-p384'" } },
-	  .problems = "keys.release.mechanism: unknown mechanism \"ecdsa-p384\"" },
-	{ .name = "keys-mechanism-long-shown-cut",
-	  .edits = { { "keys/release/mechanism", "'@m*100@'" } },
-	  .problems = "keys.release.mechanism: unknown mechanism \"@m*64@\"" },
-	{ .name = "keys-formats-missing", .edits = { { "keys/release/formats", NULL } },
-	  .problems = "keys.release.formats: required array missing" },
-	{ .name = "keys-formats-not-array", .edits = { { "keys/release/formats", "'raw'" } },
-	  .problems = "keys.release.formats: required array missing" },
-	{ .name = "keys-formats-empty", .edits = { { "keys/release/formats", "[]" } },
-	  .problems = "keys.release.formats: must name at least one format" },
-	{ .name = "keys-formats-not-string", .edits = { { "keys/release/formats", "['raw',1]" } },
-	  .problems = "keys.release.formats[1]: must be a string" },
-	{ .name = "keys-formats-unknown", .edits = { { "keys/release/formats", "['raw','openpgp']" } },
-	  .problems = "keys.release.formats[1]: unknown format \"openpgp\"" },
-	{ .name = "keys-submitters-not-array", .edits = { { "keys/release/submitters", "'ci'" } },
-	  .problems = "keys.release.submitters: must be an array of patterns" },
-	{ .name = "keys-submitters-not-string", .edits = { { "keys/release/submitters", "['ci',1]" } },
-	  .problems = "keys.release.submitters[1]: must be a pattern of 1 to 512 printable bytes" },
-	{ .name = "keys-artifact-names-empty", .edits = { { "keys/release/artifact_names", "[]" } },
-	  .problems = "keys.release.artifact_names: 1 to 64 patterns (leave the member out for no "
-	      "restriction)" },
-	{ .name = "keys-artifact-names-pattern-empty",
-	  .edits = { { "keys/release/artifact_names", "['']" } },
-	  .problems = "keys.release.artifact_names[0]: must be a pattern of 1 to 512 printable bytes" },
-	{ .name = "keys-ci-projects-too-many",
-	  .edits = { { "keys/release/ci_projects[65]", "'group/firmware'" } },
-	  .problems = "keys.release.ci_projects: 1 to 64 patterns (leave the member out for no "
-	      "restriction)" },
-	{ .name = "keys-ci-refs-pattern-too-long",
-	  .edits = { { "keys/release/ci_refs", "['refs/tags/*','@r*513@']" } },
-	  .problems = "keys.release.ci_refs[1]: must be a pattern of 1 to 512 printable bytes" },
-	{ .name = "keys-ci-refs-pattern-del", .edits = { { "keys/release/ci_refs", "['refs/\x7f']" } },
-	  .problems = "keys.release.ci_refs[0]: must be a pattern of 1 to 512 printable bytes" },
-	{ .name = "keys-quota-not-object", .edits = { { "keys/release/quota", "10" } },
-	  .problems = "keys.release.quota: must be an object" },
-	{ .name = "keys-quota-unknown-member", .edits = { { "keys/release/quota", "{'per_week':1}" } },
-	  .problems = "keys.release.quota.per_week: unknown member" },
-	{ .name = "keys-quota-per-hour-zero", .edits = { { "keys/release/quota", "{'per_hour':0}" } },
-	  .problems = "keys.release.quota.per_hour: must be an integer from 1 to 1000000" },
-	{ .name = "keys-quota-per-day-over",
-	  .edits = { { "keys/release/quota", "{'per_hour':1,'per_day':1000001}" } },
-	  .problems = "keys.release.quota.per_day: must be an integer from 1 to 1000000" },
-	{ .name = "keys-quota-empty", .edits = { { "keys/release/quota", "{}" } },
-	  .problems = "keys.release.quota: name per_hour, per_day or both" },
-	{ .name = "keys-max-job-lifetime-over", .edits = { { "keys/release/max_job_lifetime", "604801" } },
-	  .problems = "keys.release.max_job_lifetime: must be an integer from 1 to 604800" },
-	{ .name = "keys-max-job-lifetime-zero", .edits = { { "keys/release/max_job_lifetime", "0" } },
-	  .problems = "keys.release.max_job_lifetime: must be an integer from 1 to 604800" },
-	{ .name = "keys-disabled-not-bool", .edits = { { "keys/release/disabled", "'yes'" } },
-	  .problems = "keys.release.disabled: must be true or false" },
-	{ .name = "keys-ci-token-unknown", .edits = { { "keys/release/ci_token", "'yes'" } },
-	  .problems = "keys.release.ci_token: \"required\" or \"optional\"" },
-	{ .name = "keys-ci-token-not-string", .edits = { { "keys/release/ci_token", "true" } },
-	  .problems = "keys.release.ci_token: \"required\" or \"optional\"" },
-	{ .name = "keys-ci-protected-ref-not-bool",
-	  .edits = { { "keys/release/ci_token", "'required'" }, { "keys/release/ci_protected_ref", "1" } },
-	  .problems = "keys.release.ci_protected_ref: must be true or false" },
-	{ .name = "keys-ci-protected-ref-without-token",
-	  .edits = { { "keys/release/ci_protected_ref", "true" } },
-	  .problems = "keys.release.ci_protected_ref: needs \"ci_token\": \"required\" (only a "
-	      "verified token says whether a ref is protected)" },
-	{ .name = "keys-ci-token-required-no-issuers",
-	  .edits = { { "ci_issuers", NULL }, { "keys/release/ci_token", "'required'" } },
-	  .problems = "keys.release.ci_token: \"required\", but no ci_issuers are configured" },
-	{ .name = "keys-ci-token-issuers-empty", .edits = { { "keys/release/ci_token_issuers", "[]" } },
-	  .problems = "keys.release.ci_token_issuers: an array of 1 to 16 names of ci_issuers" },
-	{ .name = "keys-ci-token-issuers-not-array",
-	  .edits = { { "keys/release/ci_token_issuers", "'gitlab'" } },
-	  .problems = "keys.release.ci_token_issuers: an array of 1 to 16 names of ci_issuers" },
-	{ .name = "keys-ci-token-issuers-too-many",
-	  .edits = { { "keys/release/ci_token_issuers[17]", "'gitlab'" } },
-	  .problems = "keys.release.ci_token_issuers: an array of 1 to 16 names of ci_issuers" },
-	{ .name = "keys-ci-token-issuers-unknown",
-	  .edits = { { "keys/release/ci_token_issuers", "['gitlab','github']" } },
-	  .problems = "keys.release.ci_token_issuers[1]: not a configured ci_issuer" },
-	{ .name = "keys-ci-token-issuers-not-string",
-	  .edits = { { "keys/release/ci_token_issuers", "[{'name':'gitlab'}]" } },
-	  .problems = "keys.release.ci_token_issuers[0]: not a configured ci_issuer" },
-	{ .name = "keys-ci-token-issuers-required-for-refs",
-	  .edits = { { "ci_issuers/github", GITHUB("https://token.actions.githubusercontent.com") },
-	      { "keys/release/ci_refs", "['refs/tags/v*']" } },
-	  .problems = "keys.release.ci_token_issuers: required when several ci_issuers are "
-	      "configured (name those whose tokens count for this key)" },
-	{ .name = "keys-ci-token-issuers-required-for-token",
-	  .edits = { { "ci_issuers/github", GITHUB("https://token.actions.githubusercontent.com") },
-	      { "keys/release/ci_token", "'required'" } },
-	  .problems = "keys.release.ci_token_issuers: required when several ci_issuers are "
-	      "configured (name those whose tokens count for this key)" },
-	{ .name = "keys-name-attestation-key",
-	  .edits = { { "keys/attestation_key", KEY("pkcs11:object=attest") } },
-	  .problems = "keys.attestation_key: the name is reserved (the signer's journal names the "
-	      "attestation key so)" },
-	{ .name = "keys-name-audit", .edits = { { "keys/audit", KEY("pkcs11:object=audit") } },
-	  .problems = "keys.audit: the name is reserved (the store's audit/ folder holds the audit "
-	      "log)" },
-	{ .name = "keys-certificates-missing", .edits = { { "keys/release/certificates", NULL } },
-	  .problems = "keys.release.certificates: required member missing" },
-	{ .name = "keys-certificates-relative",
-	  .edits = { { "keys/release/certificates", "'chain.pem'" } },
-	  .problems = "keys.release.certificates: must be an absolute path" },
-	{ .name = "keys-certificates-unreadable",
-	  .edits = { { "keys/release/certificates", "'@D@/missing.pem'" } },
-	  .problems = "keys.release.certificates: cannot read @D@/missing.pem: not found" },
-	{ .name = "keys-certificates-directory", .edits = { { "keys/release/certificates", "'@D@'" } },
-	  .problems = "keys.release.certificates: cannot read @D@: system call failed" },
-	/* A file without a certificate is refused by crypto_load_certs()
+		/* keys */
+		{ .name = "keys-missing",
+		    .edits = { { "keys", NULL } },
+		    .problems = "keys: required object missing\n"
+				"submitters.ci.keys[0]: not a configured key\n"
+				"submitters.team.keys[0]: not a configured key" },
+		{ .name = "keys-not-object",
+		    .edits = { { "keys", "[" KEY("pkcs11:object=release") "]" } },
+		    .problems = "keys: required object missing\n"
+				"submitters.ci.keys[0]: not a configured key\n"
+				"submitters.team.keys[0]: not a configured key" },
+		{ .name = "keys-empty",
+		    .edits = { { "keys", "{}" } },
+		    .problems = "keys: 1 to 256 entries\n"
+				"submitters.ci.keys[0]: not a configured key\n"
+				"submitters.team.keys[0]: not a configured key" },
+		{ .name = "keys-too-many",
+		    .edits = { { "keys{257}", KEY("pkcs11:object=k") } },
+		    .problems = "keys: 1 to 256 entries\n"
+				"submitters.ci.keys[0]: not a configured key\n"
+				"submitters.team.keys[0]: not a configured key" },
+		{ .name = "keys-name-space",
+		    .edits = { { "keys/rel ease", KEY("pkcs11:object=r") } },
+		    .problems = "keys.rel ease: names use 1 to 64 of [A-Za-z0-9._-], not starting "
+				"with '.'" },
+		{ .name = "keys-name-leading-dot",
+		    .edits = { { "keys/.release", KEY("pkcs11:object=r") } },
+		    .problems = "keys..release: names use 1 to 64 of [A-Za-z0-9._-], not starting "
+				"with '.'" },
+		/* The name is shown cut to 64 bytes. */
+		{ .name = "keys-name-too-long",
+		    .edits = { { "keys/@k*65@", KEY("pkcs11:object=r") } },
+		    .problems = "keys.@k*64@: names use 1 to 64 of [A-Za-z0-9._-], not starting "
+				"with '.'" },
+		{ .name = "keys-entry-not-object",
+		    .edits = { { "keys/release", "'pkcs11:object=release'" } },
+		    .problems = "keys.release: must be an object" },
+		{ .name = "keys-unknown-member",
+		    .edits = { { "keys/release/timestamp", "true" } },
+		    .problems = "keys.release.timestamp: unknown member" },
+		{ .name = "keys-key-missing",
+		    .edits = { { "keys/release/key", NULL } },
+		    .problems = "keys.release.key: required member missing" },
+		{ .name = "keys-key-not-uri",
+		    .edits = { { "keys/release/key", "'object=release'" } },
+		    .problems = "keys.release.key: must be a pkcs11: URI" },
+		{ .name = "keys-mechanism-missing",
+		    .edits = { { "keys/release/mechanism", NULL } },
+		    .problems = "keys.release.mechanism: required member missing" },
+		{ .name = "keys-mechanism-unknown",
+		    .edits = { { "keys/release/mechanism", "'ecdsa-p384'" } },
+		    .problems = "keys.release.mechanism: unknown mechanism \"ecdsa-p384\"" },
+		{ .name = "keys-mechanism-long-shown-cut",
+		    .edits = { { "keys/release/mechanism", "'@m*100@'" } },
+		    .problems = "keys.release.mechanism: unknown mechanism \"@m*64@\"" },
+		{ .name = "keys-formats-missing",
+		    .edits = { { "keys/release/formats", NULL } },
+		    .problems = "keys.release.formats: required array missing" },
+		{ .name = "keys-formats-not-array",
+		    .edits = { { "keys/release/formats", "'raw'" } },
+		    .problems = "keys.release.formats: required array missing" },
+		{ .name = "keys-formats-empty",
+		    .edits = { { "keys/release/formats", "[]" } },
+		    .problems = "keys.release.formats: must name at least one format" },
+		{ .name = "keys-formats-not-string",
+		    .edits = { { "keys/release/formats", "['raw',1]" } },
+		    .problems = "keys.release.formats[1]: must be a string" },
+		{ .name = "keys-formats-unknown",
+		    .edits = { { "keys/release/formats", "['raw','openpgp']" } },
+		    .problems = "keys.release.formats[1]: unknown format \"openpgp\"" },
+		{ .name = "keys-submitters-not-array",
+		    .edits = { { "keys/release/submitters", "'ci'" } },
+		    .problems = "keys.release.submitters: must be an array of patterns" },
+		{ .name = "keys-submitters-not-string",
+		    .edits = { { "keys/release/submitters", "['ci',1]" } },
+		    .problems = "keys.release.submitters[1]: must be a pattern of 1 to 512 "
+				"printable bytes" },
+		{ .name = "keys-artifact-names-empty",
+		    .edits = { { "keys/release/artifact_names", "[]" } },
+		    .problems = "keys.release.artifact_names: 1 to 64 patterns (leave the member "
+				"out for no "
+				"restriction)" },
+		{ .name = "keys-artifact-names-pattern-empty",
+		    .edits = { { "keys/release/artifact_names", "['']" } },
+		    .problems = "keys.release.artifact_names[0]: must be a pattern of 1 to 512 "
+				"printable bytes" },
+		{ .name = "keys-ci-projects-too-many",
+		    .edits = { { "keys/release/ci_projects[65]", "'group/firmware'" } },
+		    .problems = "keys.release.ci_projects: 1 to 64 patterns (leave the member out "
+				"for no "
+				"restriction)" },
+		{ .name = "keys-ci-refs-pattern-too-long",
+		    .edits = { { "keys/release/ci_refs", "['refs/tags/*','@r*513@']" } },
+		    .problems = "keys.release.ci_refs[1]: must be a pattern of 1 to 512 printable "
+				"bytes" },
+		{ .name = "keys-ci-refs-pattern-del",
+		    .edits = { { "keys/release/ci_refs", "['refs/\x7f']" } },
+		    .problems = "keys.release.ci_refs[0]: must be a pattern of 1 to 512 printable "
+				"bytes" },
+		{ .name = "keys-quota-not-object",
+		    .edits = { { "keys/release/quota", "10" } },
+		    .problems = "keys.release.quota: must be an object" },
+		{ .name = "keys-quota-unknown-member",
+		    .edits = { { "keys/release/quota", "{'per_week':1}" } },
+		    .problems = "keys.release.quota.per_week: unknown member" },
+		{ .name = "keys-quota-per-hour-zero",
+		    .edits = { { "keys/release/quota", "{'per_hour':0}" } },
+		    .problems = "keys.release.quota.per_hour: must be an integer from 1 to "
+				"1000000" },
+		{ .name = "keys-quota-per-day-over",
+		    .edits = { { "keys/release/quota", "{'per_hour':1,'per_day':1000001}" } },
+		    .problems = "keys.release.quota.per_day: must be an integer from 1 to "
+				"1000000" },
+		{ .name = "keys-quota-empty",
+		    .edits = { { "keys/release/quota", "{}" } },
+		    .problems = "keys.release.quota: name per_hour, per_day or both" },
+		{ .name = "keys-max-job-lifetime-over",
+		    .edits = { { "keys/release/max_job_lifetime", "604801" } },
+		    .problems = "keys.release.max_job_lifetime: must be an integer from 1 to "
+				"604800" },
+		{ .name = "keys-max-job-lifetime-zero",
+		    .edits = { { "keys/release/max_job_lifetime", "0" } },
+		    .problems = "keys.release.max_job_lifetime: must be an integer from 1 to "
+				"604800" },
+		{ .name = "keys-disabled-not-bool",
+		    .edits = { { "keys/release/disabled", "'yes'" } },
+		    .problems = "keys.release.disabled: must be true or false" },
+		{ .name = "keys-ci-token-unknown",
+		    .edits = { { "keys/release/ci_token", "'yes'" } },
+		    .problems = "keys.release.ci_token: \"required\" or \"optional\"" },
+		{ .name = "keys-ci-token-not-string",
+		    .edits = { { "keys/release/ci_token", "true" } },
+		    .problems = "keys.release.ci_token: \"required\" or \"optional\"" },
+		{ .name = "keys-ci-protected-ref-not-bool",
+		    .edits = { { "keys/release/ci_token", "'required'" },
+			{ "keys/release/ci_protected_ref", "1" } },
+		    .problems = "keys.release.ci_protected_ref: must be true or false" },
+		{ .name = "keys-ci-protected-ref-without-token",
+		    .edits = { { "keys/release/ci_protected_ref", "true" } },
+		    .problems = "keys.release.ci_protected_ref: needs \"ci_token\": \"required\" "
+				"(only a "
+				"verified token says whether a ref is protected)" },
+		{ .name = "keys-ci-token-required-no-issuers",
+		    .edits = { { "ci_issuers", NULL }, { "keys/release/ci_token", "'required'" } },
+		    .problems = "keys.release.ci_token: \"required\", but no ci_issuers are "
+				"configured" },
+		{ .name = "keys-ci-token-issuers-empty",
+		    .edits = { { "keys/release/ci_token_issuers", "[]" } },
+		    .problems = "keys.release.ci_token_issuers: an array of 1 to 16 names of "
+				"ci_issuers" },
+		{ .name = "keys-ci-token-issuers-not-array",
+		    .edits = { { "keys/release/ci_token_issuers", "'gitlab'" } },
+		    .problems = "keys.release.ci_token_issuers: an array of 1 to 16 names of "
+				"ci_issuers" },
+		{ .name = "keys-ci-token-issuers-too-many",
+		    .edits = { { "keys/release/ci_token_issuers[17]", "'gitlab'" } },
+		    .problems = "keys.release.ci_token_issuers: an array of 1 to 16 names of "
+				"ci_issuers" },
+		{ .name = "keys-ci-token-issuers-unknown",
+		    .edits = { { "keys/release/ci_token_issuers", "['gitlab','github']" } },
+		    .problems = "keys.release.ci_token_issuers[1]: not a configured ci_issuer" },
+		{ .name = "keys-ci-token-issuers-not-string",
+		    .edits = { { "keys/release/ci_token_issuers", "[{'name':'gitlab'}]" } },
+		    .problems = "keys.release.ci_token_issuers[0]: not a configured ci_issuer" },
+		{ .name = "keys-ci-token-issuers-required-for-refs",
+		    .edits = { { "ci_issuers/github",
+				   GITHUB("https://token.actions.githubusercontent.com") },
+			{ "keys/release/ci_refs", "['refs/tags/v*']" } },
+		    .problems =
+			"keys.release.ci_token_issuers: required when several ci_issuers are "
+			"configured (name those whose tokens count for this key)" },
+		{ .name = "keys-ci-token-issuers-required-for-token",
+		    .edits = { { "ci_issuers/github",
+				   GITHUB("https://token.actions.githubusercontent.com") },
+			{ "keys/release/ci_token", "'required'" } },
+		    .problems =
+			"keys.release.ci_token_issuers: required when several ci_issuers are "
+			"configured (name those whose tokens count for this key)" },
+		{ .name = "keys-name-attestation-key",
+		    .edits = { { "keys/attestation_key", KEY("pkcs11:object=attest") } },
+		    .problems = "keys.attestation_key: the name is reserved (the signer's journal "
+				"names the "
+				"attestation key so)" },
+		{ .name = "keys-name-audit",
+		    .edits = { { "keys/audit", KEY("pkcs11:object=audit") } },
+		    .problems = "keys.audit: the name is reserved (the store's audit/ folder holds "
+				"the audit "
+				"log)" },
+		{ .name = "keys-certificates-missing",
+		    .edits = { { "keys/release/certificates", NULL } },
+		    .problems = "keys.release.certificates: required member missing" },
+		{ .name = "keys-certificates-relative",
+		    .edits = { { "keys/release/certificates", "'chain.pem'" } },
+		    .problems = "keys.release.certificates: must be an absolute path" },
+		{ .name = "keys-certificates-unreadable",
+		    .edits = { { "keys/release/certificates", "'@D@/missing.pem'" } },
+		    .problems =
+			"keys.release.certificates: cannot read @D@/missing.pem: not found" },
+		{ .name = "keys-certificates-directory",
+		    .edits = { { "keys/release/certificates", "'@D@'" } },
+		    .problems = "keys.release.certificates: cannot read @D@: system call failed" },
+		/* A file without a certificate is refused by crypto_load_certs()
 	 * already, so load_chain()'s "0 certificates" is never reached. */
-	{ .name = "keys-certificates-none",
-	  .edits = { { "keys/release/certificates", "'@D@/empty.pem'" } },
-	  .problems = "keys.release.certificates: cannot read @D@/empty.pem: unparseable input" },
-	{ .name = "keys-certificates-garbage",
-	  .edits = { { "keys/release/certificates", "'@D@/garbage.pem'" } },
-	  .problems = "keys.release.certificates: cannot read @D@/garbage.pem: unparseable input" },
-	{ .name = "keys-certificates-nine",
-	  .edits = { { "keys/release/certificates", "'@D@/nine.pem'" } },
-	  .problems = "keys.release.certificates: 9 certificates (1 to 8 allowed)" },
-	{ .name = "keys-certificates-bad-validity",
-	  .edits = { { "keys/release/certificates", "'@D@/badtime.pem'" } },
-	  .problems = "keys.release.certificates: the first certificate's validity cannot be read" },
-	/* Problems of one key go on after the first. */
-	{ .name = "keys-every-problem",
-	  .edits = { { "keys/release", "{'key':'x','mechanism':'md5','formats':['pgp'],"
-	      "'quota':{},'disabled':0,'certificates':'c.pem'}" } },
-	  .problems = "keys.release.key: must be a pkcs11: URI\n"
-	      "keys.release.mechanism: unknown mechanism \"md5\"\n"
-	      "keys.release.formats[0]: unknown format \"pgp\"\n"
-	      "keys.release.disabled: must be true or false\n"
-	      "keys.release.quota: name per_hour, per_day or both\n"
-	      "keys.release.certificates: must be an absolute path" },
+		{ .name = "keys-certificates-none",
+		    .edits = { { "keys/release/certificates", "'@D@/empty.pem'" } },
+		    .problems =
+			"keys.release.certificates: cannot read @D@/empty.pem: unparseable input" },
+		{ .name = "keys-certificates-garbage",
+		    .edits = { { "keys/release/certificates", "'@D@/garbage.pem'" } },
+		    .problems = "keys.release.certificates: cannot read @D@/garbage.pem: "
+				"unparseable input" },
+		{ .name = "keys-certificates-nine",
+		    .edits = { { "keys/release/certificates", "'@D@/nine.pem'" } },
+		    .problems = "keys.release.certificates: 9 certificates (1 to 8 allowed)" },
+		{ .name = "keys-certificates-bad-validity",
+		    .edits = { { "keys/release/certificates", "'@D@/badtime.pem'" } },
+		    .problems = "keys.release.certificates: the first certificate's validity "
+				"cannot be read" },
+		/* Problems of one key go on after the first. */
+		{ .name = "keys-every-problem",
+		    .edits = { { "keys/release",
+			"{'key':'x','mechanism':'md5','formats':['pgp'],"
+			"'quota':{},'disabled':0,'certificates':'c.pem'}" } },
+		    .problems = "keys.release.key: must be a pkcs11: URI\n"
+				"keys.release.mechanism: unknown mechanism \"md5\"\n"
+				"keys.release.formats[0]: unknown format \"pgp\"\n"
+				"keys.release.disabled: must be true or false\n"
+				"keys.release.quota: name per_hour, per_day or both\n"
+				"keys.release.certificates: must be an absolute path" },
 
-	/* submitters */
-	{ .name = "submitters-missing", .edits = { { "submitters", NULL } },
-	  .problems = "submitters: required object missing" },
-	{ .name = "submitters-not-object", .edits = { { "submitters", "[]" } },
-	  .problems = "submitters: required object missing" },
-	{ .name = "submitters-too-many", .edits = { { "submitters{4097}", "{}" } },
-	  .problems = "submitters: 0 to 4096 entries" },
-	{ .name = "submitters-bad-name",
-	  .edits = { { "submitters/c+i", "{'public_key':'@T@/crypto-rsa2048.pub','keys':['release']}" } },
-	  .problems = "submitters.c+i: names use 1 to 64 of [A-Za-z0-9._-], not starting with '.'" },
-	{ .name = "submitters-entry-not-object", .edits = { { "submitters/ci", "['release']" } },
-	  .problems = "submitters.ci: must be an object" },
-	{ .name = "submitters-unknown-member", .edits = { { "submitters/ci/role", "'admin'" } },
-	  .problems = "submitters.ci.role: unknown member" },
-	{ .name = "submitters-both", .edits = { { "submitters/ci/identity", "'ci@example.com'" } },
-	  .problems = "submitters.ci: give exactly one of public_key and identity" },
-	{ .name = "submitters-neither", .edits = { { "submitters/ci/public_key", NULL } },
-	  .problems = "submitters.ci: give exactly one of public_key and identity" },
-	{ .name = "submitters-public-key-not-string", .edits = { { "submitters/ci/public_key", "1" } },
-	  .problems = "submitters.ci.public_key: must be a string" },
-	{ .name = "submitters-public-key-relative",
-	  .edits = { { "submitters/ci/public_key", "'ci.pub'" } },
-	  .problems = "submitters.ci.public_key: must be an absolute path" },
-	{ .name = "submitters-ca-on-pinned", .edits = { { "submitters/ci/ca", "'corp'" } },
-	  .problems = "submitters.ci.ca: only for an identity entry" },
-	{ .name = "submitters-public-key-unreadable",
-	  .edits = { { "submitters/ci/public_key", "'@D@/missing.pub'" } },
-	  .problems = "submitters.ci.public_key: cannot load @D@/missing.pub: not found" },
-	{ .name = "submitters-public-key-garbage",
-	  .edits = { { "submitters/ci/public_key", "'@D@/garbage.pub'" } },
-	  .problems = "submitters.ci.public_key: cannot load @D@/garbage.pub: unparseable input" },
-	{ .name = "submitters-public-key-rsa1024",
-	  .edits = { { "submitters/ci/public_key", "'@T@/crypto-rsa1024.pub'" } },
-	  .problems = "submitters.ci.public_key: cannot load @T@/crypto-rsa1024.pub: unsupported "
-	      "key type" },
-	{ .name = "submitters-same-key",
-	  .edits = { { "submitters/ci2", "{'public_key':'@T@/crypto-ec-p256.pub','keys':['release']}" } },
-	  .problems = "submitters.ci2.public_key: same key as another submitter" },
-	{ .name = "submitters-identity-too-long",
-	  .edits = { { "submitters/team/identity", "'*@@i*511@'" } },
-	  .problems = "submitters.team.identity: must be a pattern of 1 to 512 printable bytes" },
-	{ .name = "submitters-identity-del",
-	  .edits = { { "submitters/team/identity", "'*@fw.example.com\x7f'" } },
-	  .problems = "submitters.team.identity: must be a pattern of 1 to 512 printable bytes" },
-	{ .name = "submitters-identity-no-cas", .edits = { { "submitter_cas", NULL } },
-	  .problems = "submitters.team.identity: no submitter_cas are configured" },
-	{ .name = "submitters-identity-ca-required", .edits = { { "submitter_cas/partner", CA } },
-	  .problems = "submitters.team.ca: required when several submitter_cas are configured: "
-	      "name the CA whose identities this entry accepts" },
-	{ .name = "submitters-identity-ca-unknown", .edits = { { "submitters/team/ca", "'partner'" } },
-	  .problems = "submitters.team.ca: not a configured submitter CA" },
-	{ .name = "submitters-keys-missing", .edits = { { "submitters/ci/keys", NULL } },
-	  .problems = "submitters.ci.keys: required array missing" },
-	{ .name = "submitters-keys-not-array", .edits = { { "submitters/ci/keys", "'release'" } },
-	  .problems = "submitters.ci.keys: required array missing" },
-	{ .name = "submitters-keys-too-many", .edits = { { "submitters/ci/keys[257]", "'release'" } },
-	  .problems = "submitters.ci.keys: too many entries" },
-	{ .name = "submitters-keys-unknown", .edits = { { "submitters/ci/keys", "['release','nope']" } },
-	  .problems = "submitters.ci.keys[1]: not a configured key" },
-	{ .name = "submitters-keys-not-string", .edits = { { "submitters/team/keys", "[0]" } },
-	  .problems = "submitters.team.keys[0]: not a configured key" },
-};
+		/* submitters */
+		{ .name = "submitters-missing",
+		    .edits = { { "submitters", NULL } },
+		    .problems = "submitters: required object missing" },
+		{ .name = "submitters-not-object",
+		    .edits = { { "submitters", "[]" } },
+		    .problems = "submitters: required object missing" },
+		{ .name = "submitters-too-many",
+		    .edits = { { "submitters{4097}", "{}" } },
+		    .problems = "submitters: 0 to 4096 entries" },
+		{ .name = "submitters-bad-name",
+		    .edits = { { "submitters/c+i",
+			"{'public_key':'@T@/crypto-rsa2048.pub','keys':['release']}" } },
+		    .problems = "submitters.c+i: names use 1 to 64 of [A-Za-z0-9._-], not starting "
+				"with '.'" },
+		{ .name = "submitters-entry-not-object",
+		    .edits = { { "submitters/ci", "['release']" } },
+		    .problems = "submitters.ci: must be an object" },
+		{ .name = "submitters-unknown-member",
+		    .edits = { { "submitters/ci/role", "'admin'" } },
+		    .problems = "submitters.ci.role: unknown member" },
+		{ .name = "submitters-both",
+		    .edits = { { "submitters/ci/identity", "'ci@example.com'" } },
+		    .problems = "submitters.ci: give exactly one of public_key and identity" },
+		{ .name = "submitters-neither",
+		    .edits = { { "submitters/ci/public_key", NULL } },
+		    .problems = "submitters.ci: give exactly one of public_key and identity" },
+		{ .name = "submitters-public-key-not-string",
+		    .edits = { { "submitters/ci/public_key", "1" } },
+		    .problems = "submitters.ci.public_key: must be a string" },
+		{ .name = "submitters-public-key-relative",
+		    .edits = { { "submitters/ci/public_key", "'ci.pub'" } },
+		    .problems = "submitters.ci.public_key: must be an absolute path" },
+		{ .name = "submitters-ca-on-pinned",
+		    .edits = { { "submitters/ci/ca", "'corp'" } },
+		    .problems = "submitters.ci.ca: only for an identity entry" },
+		{ .name = "submitters-public-key-unreadable",
+		    .edits = { { "submitters/ci/public_key", "'@D@/missing.pub'" } },
+		    .problems =
+			"submitters.ci.public_key: cannot load @D@/missing.pub: not found" },
+		{ .name = "submitters-public-key-garbage",
+		    .edits = { { "submitters/ci/public_key", "'@D@/garbage.pub'" } },
+		    .problems = "submitters.ci.public_key: cannot load @D@/garbage.pub: "
+				"unparseable input" },
+		{ .name = "submitters-public-key-rsa1024",
+		    .edits = { { "submitters/ci/public_key", "'@T@/crypto-rsa1024.pub'" } },
+		    .problems =
+			"submitters.ci.public_key: cannot load @T@/crypto-rsa1024.pub: unsupported "
+			"key type" },
+		{ .name = "submitters-same-key",
+		    .edits = { { "submitters/ci2",
+			"{'public_key':'@T@/crypto-ec-p256.pub','keys':['release']}" } },
+		    .problems = "submitters.ci2.public_key: same key as another submitter" },
+		{ .name = "submitters-identity-too-long",
+		    .edits = { { "submitters/team/identity", "'*@@i*511@'" } },
+		    .problems =
+			"submitters.team.identity: must be a pattern of 1 to 512 printable bytes" },
+		{ .name = "submitters-identity-del",
+		    .edits = { { "submitters/team/identity", "'*@fw.example.com\x7f'" } },
+		    .problems =
+			"submitters.team.identity: must be a pattern of 1 to 512 printable bytes" },
+		{ .name = "submitters-identity-no-cas",
+		    .edits = { { "submitter_cas", NULL } },
+		    .problems = "submitters.team.identity: no submitter_cas are configured" },
+		{ .name = "submitters-identity-ca-required",
+		    .edits = { { "submitter_cas/partner", CA } },
+		    .problems =
+			"submitters.team.ca: required when several submitter_cas are configured: "
+			"name the CA whose identities this entry accepts" },
+		{ .name = "submitters-identity-ca-unknown",
+		    .edits = { { "submitters/team/ca", "'partner'" } },
+		    .problems = "submitters.team.ca: not a configured submitter CA" },
+		{ .name = "submitters-keys-missing",
+		    .edits = { { "submitters/ci/keys", NULL } },
+		    .problems = "submitters.ci.keys: required array missing" },
+		{ .name = "submitters-keys-not-array",
+		    .edits = { { "submitters/ci/keys", "'release'" } },
+		    .problems = "submitters.ci.keys: required array missing" },
+		{ .name = "submitters-keys-too-many",
+		    .edits = { { "submitters/ci/keys[257]", "'release'" } },
+		    .problems = "submitters.ci.keys: too many entries" },
+		{ .name = "submitters-keys-unknown",
+		    .edits = { { "submitters/ci/keys", "['release','nope']" } },
+		    .problems = "submitters.ci.keys[1]: not a configured key" },
+		{ .name = "submitters-keys-not-string",
+		    .edits = { { "submitters/team/keys", "[0]" } },
+		    .problems = "submitters.team.keys[0]: not a configured key" },
+	};
 
 /* Each refusal: exactly its problems from config_load_report(), the first
  * from config_load(), the same error from both, *ret untouched. */
@@ -1020,11 +1254,13 @@ static const struct {
 	{ "minimal.json", NULL },
 	{ "negative-lifetime.json", "max_job_lifetime: must be an integer from 1 to 604800" },
 	{ "not-object.json", "must be a JSON object" },
-	{ "redis-password.json", "redis: the URL holds a password; put the password in the file "
+	{ "redis-password.json",
+	    "redis: the URL holds a password; put the password in the file "
 	    "named by redis_password_file (the URL may keep a user name)" },
 	{ "relative-path.json", "keys.release.certificates: must be an absolute path" },
 	{ "same-key-twice.json", "submitters.ci2.public_key: same key as another submitter" },
-	{ "store-mode-cas.json", "submitters.partners.ca: required when several submitter_cas "
+	{ "store-mode-cas.json",
+	    "submitters.partners.ca: required when several submitter_cas "
 	    "are configured: name the CA whose identities this entry accepts" },
 	{ "unknown-format.json", "keys.release.formats[1]: unknown format \"pgp\"" },
 	{ "unknown-key-ref.json", "submitters.ci.keys[0]: not a configured key" },
@@ -1066,8 +1302,8 @@ START_TEST(corpus_file)
 
 	snprintf(path, sizeof(path), "%s/%s", CORPUS_DIR, corpus[_i].file);
 	r = read_file(path, CONFIG_FILE_MAX + 1, &buf, &len);
-	ck_assert_msg(r == 0, "%s: %s (a stale entry of corpus[] in test_config.c?)", path,
-	    sg_strerror(r));
+	ck_assert_msg(
+	    r == 0, "%s: %s (a stale entry of corpus[] in test_config.c?)", path, sg_strerror(r));
 	text = corpus_text(buf, len, &text_len);
 	snprintf(name, sizeof(name), "corpus-%ld.json", (long)getpid());
 	cfg = test_write_file(fix, name, text, text_len, 0600);
@@ -1106,8 +1342,10 @@ START_TEST(corpus_all_listed)
 		for (i = 0; i < nitems(corpus); i++)
 			if (strcmp(corpus[i].file, e->d_name) == 0)
 				break;
-		ck_assert_msg(i < nitems(corpus), "fuzz/corpus/config/%s is not in corpus[] of "
-		    "tests/unit/test_config.c: add it with its expected outcome", e->d_name);
+		ck_assert_msg(i < nitems(corpus),
+		    "fuzz/corpus/config/%s is not in corpus[] of "
+		    "tests/unit/test_config.c: add it with its expected outcome",
+		    e->d_name);
 		files++;
 	}
 	closedir(d);
@@ -1182,7 +1420,8 @@ START_TEST(load_defaults)
 	ck_assert_str_eq(k->certificates_path, TEST_DATA_DIR "/crypto-leaf.crt");
 	ck_assert_uint_eq(k->formats, (1u << SG_FORMAT_RAW) | (1u << SG_FORMAT_CMS));
 	ck_assert_uint_eq(k->nallowed_submitters + k->nartifact_names + k->nci_projects +
-	    k->nci_refs + k->nci_token_issuers + k->nwebhooks, 0);
+		k->nci_refs + k->nci_token_issuers + k->nwebhooks,
+	    0);
 	ck_assert_int_eq(k->ci_token_required, 0);
 	ck_assert_int_eq(k->ci_protected_ref, 0);
 	ck_assert_int_eq(k->max_job_lifetime, 0);
@@ -1234,29 +1473,41 @@ END_TEST
 START_TEST(load_limits_at_edge)
 {
 	static const struct edit edits[] = {
-		{ "max_job_lifetime", "604800" }, { "result_ttl", "31622400" },
-		{ "reclaim_after", "86400" }, { "store_timeout", "3600" },
-		{ "store_deadline", "86400" }, { "max_deliveries", "1000" }, { NULL, NULL },
+		{ "max_job_lifetime", "604800" },
+		{ "result_ttl", "31622400" },
+		{ "reclaim_after", "86400" },
+		{ "store_timeout", "3600" },
+		{ "store_deadline", "86400" },
+		{ "max_deliveries", "1000" },
+		{ NULL, NULL },
 	};
 	static const struct edit edits2[] = {
-		{ "metrics_interval", "3600" }, { "checkpoint_interval", "86400" },
-		{ "pkcs11/sessions", "64" }, { "audit_origin", "'@o*255@'" },
-		{ "name", "'@n*64@'" }, { "prefix", "'@p*4096@'" }, { NULL, NULL },
+		{ "metrics_interval", "3600" },
+		{ "checkpoint_interval", "86400" },
+		{ "pkcs11/sessions", "64" },
+		{ "audit_origin", "'@o*255@'" },
+		{ "name", "'@n*64@'" },
+		{ "prefix", "'@p*4096@'" },
+		{ NULL, NULL },
 	};
 	static const struct edit edits3[] = {
-		{ "webhooks[16]", HOOK }, { "keys/release/webhooks[16]", HOOK },
+		{ "webhooks[16]", HOOK },
+		{ "keys/release/webhooks[16]", HOOK },
 		{ "keys/release/certificates", "'@D@/eight.pem'" },
 		{ "keys/release/artifact_names[64]", "'@a*512@'" },
 		{ "keys/release/quota", "{'per_hour':1000000,'per_day':1000000}" },
-		{ "keys/release/max_job_lifetime", "604800" }, { NULL, NULL },
+		{ "keys/release/max_job_lifetime", "604800" },
+		{ NULL, NULL },
 	};
 	static const struct edit edits4[] = {
-		{ "revoked", "{}" }, { "revoked/keyids[4096]", "'" KEYID_A "'" },
+		{ "revoked", "{}" },
+		{ "revoked/keyids[4096]", "'" KEYID_A "'" },
 		{ "revoked/serials[4096]", "'@f*40@'" },
 		{ "submitters/ci/keys[256]", "'release'" },
 		{ "submitter_cas{16}", CA },
 		{ "submitters/team/ca", "'m15'" },
-		{ "submitters/team/identity", "'@i*512@'" }, { NULL, NULL },
+		{ "submitters/team/identity", "'@i*512@'" },
+		{ NULL, NULL },
 	};
 	static const struct edit edits5[] = {
 		{ "keys{256}", KEY("pkcs11:object=k") },
@@ -1331,31 +1582,42 @@ START_TEST(load_every_member)
 	static const struct edit edits[] = {
 		{ "redis", "'redis://signet@10.0.0.1:6379/2'" },
 		{ "redis_password_file", "'/etc/signet/redis.pass'" },
-		{ "prefix", "'fw:'" }, { "user", "'signet'" },
-		{ "pkcs11", "{'module':'/m.so','token':'t','pin_file':'/p','sessions':1,"
+		{ "prefix", "'fw:'" },
+		{ "user", "'signet'" },
+		{ "pkcs11",
+		    "{'module':'/m.so','token':'t','pin_file':'/p','sessions':1,"
 		    "'signer':'/usr/libexec/signet-signer','isolation':'process',"
 		    "'journal':'/var/lib/signet-signer/journal','user':'signet-signer'}" },
-		{ "store_token_file", "'/etc/signet/store.token'" }, { NULL, NULL },
+		{ "store_token_file", "'/etc/signet/store.token'" },
+		{ NULL, NULL },
 	};
 	static const struct edit edits2[] = {
-		{ "store_ca_file", "'/etc/signet/ca.pem'" }, { "store_mode", "'0640'" },
+		{ "store_ca_file", "'/etc/signet/ca.pem'" },
+		{ "store_mode", "'0640'" },
 		{ "metrics_file", "'/var/lib/prometheus/signet.prom'" },
 		{ "audit_origin", "'example.com/signet/hsm-1'" },
-		{ "webhooks", "[{'url':'http://h.example/x','secret_file':'/s','ca_file':'/ca',"
+		{ "webhooks",
+		    "[{'url':'http://h.example/x','secret_file':'/s','ca_file':'/ca',"
 		    "'events':['failed','signed']}]" },
-		{ "revoked", "{'keyids':['" KEYID_A "'],'serials':['00:0A:1b']}" }, { NULL, NULL },
+		{ "revoked", "{'keyids':['" KEYID_A "'],'serials':['00:0A:1b']}" },
+		{ NULL, NULL },
 	};
 	static const struct edit edits3[] = {
-		{ "keys/release", "{'key':'pkcs11:object=release;id=%01','mechanism':'rsa-pss-sha256',"
-		    "'certificates':'@T@/crypto-chain.pem','formats':['cms'],'submitters':['ci','*@fw*'],"
-		    "'artifact_names':['*.bin'],'ci_projects':['group/*'],'ci_refs':['refs/tags/v*'],"
+		{ "keys/release",
+		    "{'key':'pkcs11:object=release;id=%01','mechanism':'rsa-pss-sha256',"
+		    "'certificates':'@T@/"
+		    "crypto-chain.pem','formats':['cms'],'submitters':['ci','*@fw*'],"
+		    "'artifact_names':['*.bin'],'ci_projects':['group/*'],'ci_refs':['refs/tags/"
+		    "v*'],"
 		    "'ci_token':'required','ci_protected_ref':true,'ci_token_issuers':['github'],"
 		    "'max_job_lifetime':1,'quota':{'per_day':1},'disabled':true}" },
 		{ "ci_issuers/github", GITHUB("https://token.actions.githubusercontent.com") },
-		{ "submitter_cas/corp", "{'bundle':'@T@/crypto-root.crt','crl':'@D@/ok.crl',"
+		{ "submitter_cas/corp",
+		    "{'bundle':'@T@/crypto-root.crt','crl':'@D@/ok.crl',"
 		    "'eku':'1.3.6.1.5.5.7.3.3','identity':'uri'}" },
 		/* A bundle may repeat a certificate. */
-		{ "submitter_cas/partner", "{'bundle':'@D@/nine.pem','eku':'any','identity':'cn'}" },
+		{ "submitter_cas/partner",
+		    "{'bundle':'@D@/nine.pem','eku':'any','identity':'cn'}" },
 		{ "submitters/team/ca", "'partner'" },
 		{ NULL, NULL },
 	};
@@ -1429,7 +1691,9 @@ END_TEST
 START_TEST(load_in_process_needs_no_journal)
 {
 	static const struct edit edits[] = {
-		{ "user", "'signet'" }, { "pkcs11/isolation", "'none'" }, { NULL, NULL },
+		{ "user", "'signet'" },
+		{ "pkcs11/isolation", "'none'" },
+		{ NULL, NULL },
 	};
 	struct agent_config *c = load_ok(edits);
 
@@ -1465,10 +1729,11 @@ START_TEST(load_no_files)
 	problems_init(&ps);
 	ck_assert_int_eq(config_load_report(path, &c, collect, &ps), SG_ERR_CONFIG);
 	want = expand("submitter_cas.corp.bundle: cannot read @D@/missing/ca.pem: not found\n"
-	    "submitter_cas.corp.crl: cannot read @D@/missing/ca.crl: not found\n"
-	    "ci_issuers.gitlab.jwks: cannot read @D@/missing/jwks.json: not found\n"
-	    "keys.release.certificates: cannot read @D@/missing/chain.pem: not found\n"
-	    "submitters.ci.public_key: cannot load @D@/missing/ci.pub: not found", 0, NULL);
+		      "submitter_cas.corp.crl: cannot read @D@/missing/ca.crl: not found\n"
+		      "ci_issuers.gitlab.jwks: cannot read @D@/missing/jwks.json: not found\n"
+		      "keys.release.certificates: cannot read @D@/missing/chain.pem: not found\n"
+		      "submitters.ci.public_key: cannot load @D@/missing/ci.pub: not found",
+	    0, NULL);
 	ck_assert_str_eq(ps.text, want);
 	free(want);
 	free(ps.text);
@@ -1490,7 +1755,8 @@ START_TEST(load_no_files)
 	{
 		char err[CONFIG_PROBLEM_MAX] = "untouched";
 
-		ck_assert_int_eq(config_load_flags(path, CONFIG_LOAD_NO_FILES, &c, err, sizeof(err)), 0);
+		ck_assert_int_eq(
+		    config_load_flags(path, CONFIG_LOAD_NO_FILES, &c, err, sizeof(err)), 0);
 		ck_assert_str_eq(err, "");
 		config_free(c);
 	}
@@ -1504,94 +1770,102 @@ END_TEST
 /* ---- config_same_hsm() ---- */
 
 struct same_case {
-	const char *name;           /* /config/same-hsm/<name> */
-	struct edit a[EDITS_MAX];   /* of BASE, for the running configuration */
-	struct edit b[EDITS_MAX];   /* of BASE, for the new one */
-	const char *why;            /* NULL: b may replace a */
+	const char *name;         /* /config/same-hsm/<name> */
+	struct edit a[EDITS_MAX]; /* of BASE, for the running configuration */
+	struct edit b[EDITS_MAX]; /* of BASE, for the new one */
+	const char *why;          /* NULL: b may replace a */
 };
 
-#define JOURNAL { "pkcs11/journal", "'/var/lib/signet-signer/j'" }
+#define JOURNAL                                                                                    \
+	{                                                                                          \
+		"pkcs11/journal", "'/var/lib/signet-signer/j'"                                     \
+	}
 
 static const struct same_case same_cases[] = {
 	{ "identical", { { NULL, NULL } }, { { NULL, NULL } }, NULL },
 	{ "name", { { NULL, NULL } }, { { "name", "'hsm-2'" } }, "name differs" },
-	{ "redis", { { NULL, NULL } }, { { "redis", "'unix:///run/other.sock'" } }, "redis differs" },
+	{ "redis", { { NULL, NULL } }, { { "redis", "'unix:///run/other.sock'" } },
+	    "redis differs" },
 	{ "redis-password-file", { { NULL, NULL } }, { { "redis_password_file", "'/etc/p'" } },
-	  "redis_password_file differs" },
+	    "redis_password_file differs" },
 	{ "prefix", { { NULL, NULL } }, { { "prefix", "'other:'" } }, "prefix differs" },
 	{ "prefix-default-spelled-out", { { NULL, NULL } }, { { "prefix", "'signet:'" } }, NULL },
 	{ "pkcs11-module", { { NULL, NULL } }, { { "pkcs11/module", "'/other.so'" } },
-	  "pkcs11.module differs" },
+	    "pkcs11.module differs" },
 	{ "pkcs11-token", { { NULL, NULL } }, { { "pkcs11/token", "'other'" } },
-	  "pkcs11.token differs" },
+	    "pkcs11.token differs" },
 	{ "pkcs11-pin-file", { { NULL, NULL } }, { { "pkcs11/pin_file", "'/etc/other-pin'" } },
-	  "pkcs11.pin_file differs" },
+	    "pkcs11.pin_file differs" },
 	{ "attestation-key", { { NULL, NULL } }, { { "attestation_key", "'pkcs11:object=other'" } },
-	  "attestation_key differs" },
+	    "attestation_key differs" },
 	{ "store", { { NULL, NULL } }, { { "store", "'file:///srv/store'" } }, "store differs" },
 	/* The journal's default follows the log; the log is named first. */
 	{ "audit-log", { { NULL, NULL } }, { { "audit_log", "'/var/log/signet/audit.log'" } },
-	  "audit_log differs" },
-	{ "pkcs11-signer", { { NULL, NULL } }, { { "pkcs11/signer", "'/usr/libexec/signet-signer'" } },
-	  "pkcs11.signer differs" },
+	    "audit_log differs" },
+	{ "pkcs11-signer", { { NULL, NULL } },
+	    { { "pkcs11/signer", "'/usr/libexec/signet-signer'" } }, "pkcs11.signer differs" },
 	{ "pkcs11-journal", { { NULL, NULL } }, { JOURNAL }, "pkcs11.journal differs" },
 	{ "pkcs11-user", { { NULL, NULL } }, { { "pkcs11/user", "'signet-signer'" } },
-	  "pkcs11.user differs" },
+	    "pkcs11.user differs" },
 	{ "user", { JOURNAL }, { JOURNAL, { "user", "'signet'" } }, "user differs" },
 	{ "store-token-file", { { NULL, NULL } }, { { "store_token_file", "'/etc/t'" } },
-	  "store_token_file differs" },
+	    "store_token_file differs" },
 	{ "store-ca-file", { { NULL, NULL } }, { { "store_ca_file", "'/etc/ca.pem'" } },
-	  "store_ca_file differs" },
+	    "store_ca_file differs" },
 	{ "store-timeout", { { NULL, NULL } }, { { "store_timeout", "11" } },
-	  "store_timeout or store_deadline differs" },
+	    "store_timeout or store_deadline differs" },
 	{ "store-deadline", { { NULL, NULL } }, { { "store_deadline", "61" } },
-	  "store_timeout or store_deadline differs" },
+	    "store_timeout or store_deadline differs" },
 	{ "store-mode", { { NULL, NULL } }, { { "store_mode", "'0600'" } }, "store_mode differs" },
 	{ "pkcs11-isolation", { { NULL, NULL } }, { { "pkcs11/isolation", "'none'" } },
-	  "pkcs11.isolation differs" },
+	    "pkcs11.isolation differs" },
 	{ "pkcs11-sessions", { { "pkcs11/sessions", "2" } }, { { "pkcs11/sessions", "3" } },
-	  "pkcs11.sessions differs" },
+	    "pkcs11.sessions differs" },
 	{ "result-ttl", { { NULL, NULL } }, { { "result_ttl", "86400" } }, "result_ttl differs" },
 	{ "reclaim-after", { { NULL, NULL } }, { { "reclaim_after", "31" } },
-	  "reclaim_after differs" },
+	    "reclaim_after differs" },
 	{ "keys-added", { { NULL, NULL } }, { { "keys/nightly", KEY("pkcs11:object=nightly") } },
-	  "keys (added or removed) differs" },
+	    "keys (added or removed) differs" },
 	{ "keys-removed", { { "keys/nightly", KEY("pkcs11:object=nightly") } }, { { NULL, NULL } },
-	  "keys (added or removed) differs" },
+	    "keys (added or removed) differs" },
 	{ "keys-renamed", { { NULL, NULL } },
-	  { { "keys/release", NULL }, { "keys/release2", KEY("pkcs11:object=release") },
-	      { "submitters/ci/keys", "['release2']" }, { "submitters/team/keys", "['release2']" } },
-	  "keys.release.name or order differs" },
-	{ "keys-reordered",
-	  { { "keys/nightly", KEY("pkcs11:object=nightly") } },
-	  { { "keys", "{'nightly':" KEY("pkcs11:object=nightly") ",'release':"
-	      KEY("pkcs11:object=release") "}" } },
-	  "keys.release.name or order differs" },
-	{ "keys-key", { { NULL, NULL } }, { { "keys/release/key", "'pkcs11:object=release-2027'" } },
-	  "keys.release.key differs" },
-	{ "keys-mechanism", { { NULL, NULL } }, { { "keys/release/mechanism", "'rsa-pss-sha256'" } },
-	  "keys.release.mechanism differs" },
+	    { { "keys/release", NULL }, { "keys/release2", KEY("pkcs11:object=release") },
+		{ "submitters/ci/keys", "['release2']" },
+		{ "submitters/team/keys", "['release2']" } },
+	    "keys.release.name or order differs" },
+	{ "keys-reordered", { { "keys/nightly", KEY("pkcs11:object=nightly") } },
+	    { { "keys",
+		"{'nightly':" KEY("pkcs11:object=nightly") ",'release':" KEY(
+		    "pkcs11:object=release") "}" } },
+	    "keys.release.name or order differs" },
+	{ "keys-key", { { NULL, NULL } },
+	    { { "keys/release/key", "'pkcs11:object=release-2027'" } },
+	    "keys.release.key differs" },
+	{ "keys-mechanism", { { NULL, NULL } },
+	    { { "keys/release/mechanism", "'rsa-pss-sha256'" } },
+	    "keys.release.mechanism differs" },
 	{ "keys-certificates-path", { { NULL, NULL } },
-	  { { "keys/release/certificates", "'@D@/leaf-copy.crt'" } },
-	  "keys.release.certificates differs" },
+	    { { "keys/release/certificates", "'@D@/leaf-copy.crt'" } },
+	    "keys.release.certificates differs" },
 	{ "keys-certificates-count", { { NULL, NULL } },
-	  { { "keys/release/certificates", "'@T@/crypto-chain.pem'" } },
-	  "keys.release.certificates differs" },
+	    { { "keys/release/certificates", "'@T@/crypto-chain.pem'" } },
+	    "keys.release.certificates differs" },
 	/* The first difference in the order of the list is named. */
 	{ "first-difference-named", { { NULL, NULL } },
-	  { { "reclaim_after", "31" }, { "store", "'file:///srv'" }, { "redis", "'unix:///r'" } },
-	  "redis differs" },
+	    { { "reclaim_after", "31" }, { "store", "'file:///srv'" }, { "redis", "'unix:///r'" } },
+	    "redis differs" },
 	/* What a reload may change. */
 	{ "policy-and-restart-free-members", { { NULL, NULL } },
-	  { { "max_job_lifetime", "60" }, { "keys/release/formats", "['raw']" },
-	      { "keys/release/quota", "{'per_hour':5}" }, { "submitters/ci", NULL },
-	      { "revoked", "{'serials':['01']}" }, { "checkpoint_interval", "5" } },
-	  NULL },
+	    { { "max_job_lifetime", "60" }, { "keys/release/formats", "['raw']" },
+		{ "keys/release/quota", "{'per_hour':5}" }, { "submitters/ci", NULL },
+		{ "revoked", "{'serials':['01']}" }, { "checkpoint_interval", "5" } },
+	    NULL },
 	{ "restart-free-members", { { NULL, NULL } },
-	  { { "webhooks", "[" HOOK "]" }, { "metrics_file", "'/m.prom'" }, { "metrics_interval", "1" },
-	      { "max_deliveries", "1" }, { "audit_origin", "'example.com/x'" },
-	      { "ci_issuers/github", GITHUB("https://token.actions.githubusercontent.com") } },
-	  NULL },
+	    { { "webhooks", "[" HOOK "]" }, { "metrics_file", "'/m.prom'" },
+		{ "metrics_interval", "1" }, { "max_deliveries", "1" },
+		{ "audit_origin", "'example.com/x'" },
+		{ "ci_issuers/github", GITHUB("https://token.actions.githubusercontent.com") } },
+	    NULL },
 };
 
 START_TEST(same_hsm)
@@ -1616,15 +1890,17 @@ END_TEST
 START_TEST(same_hsm_certificate_content)
 {
 	static const struct edit edits[] = {
-		{ "keys/release/certificates", "'@D@/renewed.crt'" }, { NULL, NULL },
+		{ "keys/release/certificates", "'@D@/renewed.crt'" },
+		{ NULL, NULL },
 	};
 	char *old = NULL, *renewed = NULL, why[256] = "";
 	size_t old_len = 0, renewed_len = 0;
 	struct agent_config *a, *b;
 
-	ck_assert_int_eq(read_file(TEST_DATA_DIR "/crypto-leaf.crt", CERT_FILE_MAX, &old, &old_len), 0);
-	ck_assert_int_eq(read_file(TEST_DATA_DIR "/crypto-root.crt", CERT_FILE_MAX, &renewed,
-	    &renewed_len), 0);
+	ck_assert_int_eq(
+	    read_file(TEST_DATA_DIR "/crypto-leaf.crt", CERT_FILE_MAX, &old, &old_len), 0);
+	ck_assert_int_eq(
+	    read_file(TEST_DATA_DIR "/crypto-root.crt", CERT_FILE_MAX, &renewed, &renewed_len), 0);
 	free(test_write_file(fix, "renewed.crt", old, old_len, 0644));
 	a = load_ok(edits);
 	free(test_write_file(fix, "renewed.crt", renewed, renewed_len, 0644));
@@ -1643,9 +1919,11 @@ END_TEST
 START_TEST(hsm_keys_order)
 {
 	static const struct edit edits[] = {
-		{ "keys/nightly", "{'key':'pkcs11:object=nightly;id=%02','mechanism':'rsa-pss-sha256',"
+		{ "keys/nightly",
+		    "{'key':'pkcs11:object=nightly;id=%02','mechanism':'rsa-pss-sha256',"
 		    "'certificates':'@T@/crypto-leaf.crt','formats':['raw']}" },
-		{ "keys/legacy", "{'key':'pkcs11:id=%03','mechanism':'rsa-pkcs1-sha256',"
+		{ "keys/legacy",
+		    "{'key':'pkcs11:id=%03','mechanism':'rsa-pkcs1-sha256',"
 		    "'certificates':'@T@/crypto-leaf.crt','formats':['raw']}" },
 		{ NULL, NULL },
 	};
@@ -1703,7 +1981,8 @@ check_validity(const char *cert, int64_t now, size_t want_bad, const char *want_
     const char *want_warnings)
 {
 	struct edit edits[2] = { { "keys/release/certificates", NULL }, { NULL, NULL } };
-	char *json = NULL, *wp = expand(want_problems, 0, NULL), *ww = expand(want_warnings, 0, NULL);
+	char *json = NULL, *wp = expand(want_problems, 0, NULL),
+	     *ww = expand(want_warnings, 0, NULL);
 	struct agent_config *c;
 	struct reports rep;
 
@@ -1712,8 +1991,8 @@ check_validity(const char *cert, int64_t now, size_t want_bad, const char *want_
 	c = load_ok(edits);
 	problems_init(&rep.problems);
 	problems_init(&rep.warnings);
-	ck_assert_uint_eq(config_cert_validity(c, now, report_problem, report_warning, &rep),
-	    want_bad);
+	ck_assert_uint_eq(
+	    config_cert_validity(c, now, report_problem, report_warning, &rep), want_bad);
 	ck_assert_str_eq(rep.problems.text, wp);
 	ck_assert_str_eq(rep.warnings.text, ww);
 	free(rep.problems.text);
@@ -1724,8 +2003,9 @@ check_validity(const char *cert, int64_t now, size_t want_bad, const char *want_
 	free(ww);
 }
 
-#define SHORT_EXPIRED "keys.release.certificates: the leaf in @D@/short.crt is valid from " \
-	"2026-01-01T00:00:00Z to 2026-01-21T00:00:00Z, not now: the key's jobs are refused " \
+#define SHORT_EXPIRED                                                                              \
+	"keys.release.certificates: the leaf in @D@/short.crt is valid from "                      \
+	"2026-01-01T00:00:00Z to 2026-01-21T00:00:00Z, not now: the key's jobs are refused "       \
 	"(key.cert_expired)"
 
 START_TEST(cert_validity_expired)
@@ -1744,12 +2024,15 @@ END_TEST
 /* Valid for less than CONFIG_CERT_WARN_S: a warning, in whole days left. */
 START_TEST(cert_validity_expires_soon)
 {
-	check_validity("short.crt", T0, 0, "", "keys.release.certificates: the leaf in "
+	check_validity("short.crt", T0, 0, "",
+	    "keys.release.certificates: the leaf in "
 	    "@D@/short.crt expires at 2026-01-21T00:00:00Z, in 20 days");
-	check_validity("short.crt", T0 + 5 * DAY + 1, 0, "", "keys.release.certificates: the leaf "
+	check_validity("short.crt", T0 + 5 * DAY + 1, 0, "",
+	    "keys.release.certificates: the leaf "
 	    "in @D@/short.crt expires at 2026-01-21T00:00:00Z, in 14 days");
 	/* Its last second is still valid. */
-	check_validity("short.crt", T0 + SHORT_DAYS * DAY, 0, "", "keys.release.certificates: the "
+	check_validity("short.crt", T0 + SHORT_DAYS * DAY, 0, "",
+	    "keys.release.certificates: the "
 	    "leaf in @D@/short.crt expires at 2026-01-21T00:00:00Z, in 0 days");
 }
 END_TEST
@@ -1760,7 +2043,8 @@ START_TEST(cert_validity_warning_edge)
 
 	check_validity("long.crt", T0, 0, "", "");
 	check_validity("long.crt", not_after - CONFIG_CERT_WARN_S, 0, "", "");
-	check_validity("long.crt", not_after - CONFIG_CERT_WARN_S + 1, 0, "", "keys.release."
+	check_validity("long.crt", not_after - CONFIG_CERT_WARN_S + 1, 0, "",
+	    "keys.release."
 	    "certificates: the leaf in @D@/long.crt expires at 2027-01-01T00:00:00Z, in 29 days");
 }
 END_TEST
@@ -1770,24 +2054,29 @@ START_TEST(cert_validity_several_keys)
 {
 	static const struct edit edits[] = {
 		{ "keys/release/certificates", "'@D@/short-then-long.pem'" },
-		{ "keys/nightly", "{'key':'pkcs11:object=n','mechanism':'ecdsa-sha256',"
+		{ "keys/nightly",
+		    "{'key':'pkcs11:object=n','mechanism':'ecdsa-sha256',"
 		    "'certificates':'@D@/long.crt','formats':['raw']}" },
-		{ "keys/old", "{'key':'pkcs11:object=o','mechanism':'ecdsa-sha256',"
+		{ "keys/old",
+		    "{'key':'pkcs11:object=o','mechanism':'ecdsa-sha256',"
 		    "'certificates':'@D@/short.crt','formats':['raw']}" },
 		{ NULL, NULL },
 	};
 	struct agent_config *c = load_ok(edits);
 	struct reports rep;
-	char *want = expand("keys.release.certificates: the leaf in @D@/short-then-long.pem is "
+	char *want = expand(
+	    "keys.release.certificates: the leaf in @D@/short-then-long.pem is "
 	    "valid from 2026-01-01T00:00:00Z to 2026-01-21T00:00:00Z, not now: the key's jobs are "
 	    "refused (key.cert_expired)\nkeys.old.certificates: the leaf in @D@/short.crt is valid "
-	    "from 2026-01-01T00:00:00Z to 2026-01-21T00:00:00Z, not now: the key's jobs are refused "
-	    "(key.cert_expired)", 0, NULL);
+	    "from 2026-01-01T00:00:00Z to 2026-01-21T00:00:00Z, not now: the key's jobs are "
+	    "refused "
+	    "(key.cert_expired)",
+	    0, NULL);
 
 	problems_init(&rep.problems);
 	problems_init(&rep.warnings);
-	ck_assert_uint_eq(config_cert_validity(c, T0 + 100 * DAY, report_problem, report_warning,
-	    &rep), 2);
+	ck_assert_uint_eq(
+	    config_cert_validity(c, T0 + 100 * DAY, report_problem, report_warning, &rep), 2);
 	ck_assert_str_eq(rep.problems.text, want);
 	ck_assert_str_eq(rep.warnings.text, "");
 	free(rep.problems.text);
@@ -1807,12 +2096,13 @@ new_cert(int64_t not_before, int64_t not_after)
 	X509 *x = X509_new();
 	X509_NAME *n;
 
-	if (x == NULL || !X509_set_version(x, 2) || !ASN1_INTEGER_set(X509_get_serialNumber(x), 7) ||
+	if (x == NULL || !X509_set_version(x, 2) ||
+	    !ASN1_INTEGER_set(X509_get_serialNumber(x), 7) ||
 	    ASN1_TIME_set(X509_getm_notBefore(x), (time_t)not_before) == NULL ||
 	    ASN1_TIME_set(X509_getm_notAfter(x), (time_t)not_after) == NULL ||
 	    !X509_set_pubkey(x, fixture_key) || (n = X509_get_subject_name(x)) == NULL ||
-	    !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-	        (const unsigned char *)"signet-test-config", -1, -1, 0) ||
+	    !X509_NAME_add_entry_by_txt(
+		n, "CN", MBSTRING_ASC, (const unsigned char *)"signet-test-config", -1, -1, 0) ||
 	    !X509_set_issuer_name(x, n) || X509_sign(x, fixture_key, EVP_sha256()) <= 0) {
 		X509_free(x);
 		return NULL;
@@ -1879,7 +2169,8 @@ static int
 write_crl(X509 *issuer)
 {
 	X509_CRL *crl = X509_CRL_new();
-	ASN1_TIME *t = ASN1_TIME_set(NULL, (time_t)T0), *next = ASN1_TIME_set(NULL, (time_t)(T0 + 30 * DAY));
+	ASN1_TIME *t = ASN1_TIME_set(NULL, (time_t)T0),
+		  *next = ASN1_TIME_set(NULL, (time_t)(T0 + 30 * DAY));
 	int r = -1;
 
 	if (crl != NULL && t != NULL && next != NULL && X509_CRL_set_version(crl, 1) &&
@@ -1950,8 +2241,10 @@ make_fixtures(void)
 	    write_copies(fix, "leaf-copy.crt", TEST_DATA_DIR "/crypto-leaf.crt", 1) != 0 ||
 	    write_fixture("empty.pem", "") != 0 ||
 	    write_fixture("garbage.pem", "not a certificate\n") != 0 ||
-	    write_fixture("garbage.crl", "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n") != 0 ||
-	    write_fixture("garbage.pub", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n") != 0 ||
+	    write_fixture(
+		"garbage.crl", "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n") != 0 ||
+	    write_fixture("garbage.pub",
+		"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n") != 0 ||
 	    write_fixture("bad.jwks", "{\"keys\":[") != 0 ||
 	    write_fixture("nokeys.jwks", "{\"keys\":[]}") != 0)
 		goto out;
@@ -1962,7 +2255,7 @@ make_fixtures(void)
 	    write_copies(fuzz, "jwks.json", TEST_DATA_DIR "/jwt-jwks.json", 1) != 0)
 		goto out;
 	r = 0;
- out:
+out:
 	free(big);
 	X509_free(both[0]);
 	X509_free(both[1]);
@@ -2016,10 +2309,14 @@ main(void)
 	    TEST_TIMEOUT_S);
 	test_add(s, "/config/hsm-keys/order", hsm_keys_order, TEST_TIMEOUT_S);
 	test_add(s, "/config/cert-validity/expired", cert_validity_expired, TEST_TIMEOUT_S);
-	test_add(s, "/config/cert-validity/not-yet-valid", cert_validity_not_yet_valid, TEST_TIMEOUT_S);
-	test_add(s, "/config/cert-validity/expires-soon", cert_validity_expires_soon, TEST_TIMEOUT_S);
-	test_add(s, "/config/cert-validity/warning-edge", cert_validity_warning_edge, TEST_TIMEOUT_S);
-	test_add(s, "/config/cert-validity/several-keys", cert_validity_several_keys, TEST_TIMEOUT_S);
+	test_add(
+	    s, "/config/cert-validity/not-yet-valid", cert_validity_not_yet_valid, TEST_TIMEOUT_S);
+	test_add(
+	    s, "/config/cert-validity/expires-soon", cert_validity_expires_soon, TEST_TIMEOUT_S);
+	test_add(
+	    s, "/config/cert-validity/warning-edge", cert_validity_warning_edge, TEST_TIMEOUT_S);
+	test_add(
+	    s, "/config/cert-validity/several-keys", cert_validity_several_keys, TEST_TIMEOUT_S);
 
 	status = test_run(s);
 	for (i = 0; i < k; i++)

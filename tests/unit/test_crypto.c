@@ -27,23 +27,20 @@
 int main(void);
 
 #define TEST_TIMEOUT_S 60
-#define SENTINEL ((void *)0x5a5a)
+#define SENTINEL       ((void *)0x5a5a)
 
 /* Expected keyids: `openssl pkey -pubin -in F -outform DER | sha256sum`. */
-#define KEYID_EC_P256 \
-	"sha256:753948b4c67ea2b9e37c0b7aa4e64112d557d169be8b084b2686790285e4f319"
-#define KEYID_ED25519 \
-	"sha256:0ded08086d7473624c794c01be7480e3c497b281d689df33443a0147d82bd375"
-#define KEYID_RSA2048 \
-	"sha256:fefd9656c31ae2bb1495b1d18c79586125f8da5916f7e3aaa077799400813809"
+#define KEYID_EC_P256 "sha256:753948b4c67ea2b9e37c0b7aa4e64112d557d169be8b084b2686790285e4f319"
+#define KEYID_ED25519 "sha256:0ded08086d7473624c794c01be7480e3c497b281d689df33443a0147d82bd375"
+#define KEYID_RSA2048 "sha256:fefd9656c31ae2bb1495b1d18c79586125f8da5916f7e3aaa077799400813809"
 
 static const char *
 data_path(const char *name)
 {
 	static char buf[4096];
 
-	ck_assert_int_lt(snprintf(buf, sizeof(buf), "%s/%s", TEST_DATA_DIR, name),
-	    (int)sizeof(buf));
+	ck_assert_int_lt(
+	    snprintf(buf, sizeof(buf), "%s/%s", TEST_DATA_DIR, name), (int)sizeof(buf));
 	return buf;
 }
 
@@ -95,8 +92,8 @@ gen_key(const char *kind)
  * truncated to any length, or extended by a byte, must not verify.
  */
 static void
-assert_mutations_refused(EVP_PKEY *pub, const uint8_t *msg, size_t len,
-    const uint8_t *sig, size_t sig_len)
+assert_mutations_refused(
+    EVP_PKEY *pub, const uint8_t *msg, size_t len, const uint8_t *sig, size_t sig_len)
 {
 	uint8_t *m = malloc(sig_len + 1);
 	size_t i;
@@ -163,8 +160,8 @@ END_TEST
 
 /* An independent EVP check that the algorithms are exactly SPEC §2's. */
 static int
-evp_verify(EVP_PKEY *pk, const char *md, int pss_salt, const uint8_t *msg,
-    size_t len, const uint8_t *sig, size_t sig_len)
+evp_verify(EVP_PKEY *pk, const char *md, int pss_salt, const uint8_t *msg, size_t len,
+    const uint8_t *sig, size_t sig_len)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	EVP_PKEY_CTX *pctx = NULL;
@@ -283,7 +280,9 @@ START_TEST(test_sign_refuses_unsupported_key)
 {
 	static const uint8_t msg[] = "x";
 	static const char *const privs[] = {
-		"crypto-ec-p384.key", "crypto-rsa1024.key", "crypto-rsapss.key",
+		"crypto-ec-p384.key",
+		"crypto-rsa1024.key",
+		"crypto-rsapss.key",
 	};
 	EVP_PKEY *pk;
 	uint8_t *sig = SENTINEL;
@@ -351,14 +350,14 @@ START_TEST(test_load_pubkey)
 	EVP_PKEY_free(load_pub("crypto-ec-p256.pub"));
 	EVP_PKEY_free(load_pub("crypto-ed25519.pub"));
 	EVP_PKEY_free(load_pub("crypto-rsa2048.pub"));
-	ck_assert_int_eq(crypto_load_pubkey(data_path("crypto-ec-p384.pub"), &pk),
-	    SG_ERR_KEY_UNSUPPORTED);
-	ck_assert_int_eq(crypto_load_pubkey(data_path("crypto-rsa1024.pub"), &pk),
-	    SG_ERR_KEY_UNSUPPORTED);
-	ck_assert_int_eq(crypto_load_pubkey(data_path("crypto-rsapss.pub"), &pk),
-	    SG_ERR_KEY_UNSUPPORTED);
-	ck_assert_int_eq(crypto_load_pubkey(data_path("crypto-missing.pub"), &pk),
-	    SG_ERR_NOT_FOUND);
+	ck_assert_int_eq(
+	    crypto_load_pubkey(data_path("crypto-ec-p384.pub"), &pk), SG_ERR_KEY_UNSUPPORTED);
+	ck_assert_int_eq(
+	    crypto_load_pubkey(data_path("crypto-rsa1024.pub"), &pk), SG_ERR_KEY_UNSUPPORTED);
+	ck_assert_int_eq(
+	    crypto_load_pubkey(data_path("crypto-rsapss.pub"), &pk), SG_ERR_KEY_UNSUPPORTED);
+	ck_assert_int_eq(
+	    crypto_load_pubkey(data_path("crypto-missing.pub"), &pk), SG_ERR_NOT_FOUND);
 	/* Not a public key: a message, a certificate, a private key. */
 	ck_assert_int_eq(crypto_load_pubkey(data_path("crypto-msg.txt"), &pk), SG_ERR_PARSE);
 	ck_assert_int_eq(crypto_load_pubkey(data_path("crypto-leaf.crt"), &pk), SG_ERR_PARSE);
@@ -374,19 +373,19 @@ START_TEST(test_load_privkey)
 	EVP_PKEY_free(load_priv("crypto-ec-p256.key"));
 	EVP_PKEY_free(load_priv("crypto-ed25519.key"));
 	EVP_PKEY_free(load_priv("crypto-rsa2048.key"));
-	ck_assert_int_eq(crypto_load_privkey(data_path("crypto-ec-p384.key"), &pk),
-	    SG_ERR_KEY_UNSUPPORTED);
-	ck_assert_int_eq(crypto_load_privkey(data_path("crypto-rsa1024.key"), &pk),
-	    SG_ERR_KEY_UNSUPPORTED);
+	ck_assert_int_eq(
+	    crypto_load_privkey(data_path("crypto-ec-p384.key"), &pk), SG_ERR_KEY_UNSUPPORTED);
+	ck_assert_int_eq(
+	    crypto_load_privkey(data_path("crypto-rsa1024.key"), &pk), SG_ERR_KEY_UNSUPPORTED);
 	/* Encrypted: refused, and without prompting for a passphrase. */
-	ck_assert_int_eq(crypto_load_privkey(data_path("crypto-ec-p256-encrypted.key"), &pk),
-	    SG_ERR_PARSE);
+	ck_assert_int_eq(
+	    crypto_load_privkey(data_path("crypto-ec-p256-encrypted.key"), &pk), SG_ERR_PARSE);
 	ck_assert_int_eq(crypto_load_privkey(data_path("crypto-ec-p256.pub"), &pk), SG_ERR_PARSE);
-	ck_assert_int_eq(crypto_load_privkey(data_path("crypto-missing.key"), &pk),
-	    SG_ERR_NOT_FOUND);
+	ck_assert_int_eq(
+	    crypto_load_privkey(data_path("crypto-missing.key"), &pk), SG_ERR_NOT_FOUND);
 	/* PKCS#8 of a type we do not take (RSA-PSS-restricted). */
-	ck_assert_int_eq(crypto_load_privkey(data_path("crypto-rsapss.key"), &pk),
-	    SG_ERR_KEY_UNSUPPORTED);
+	ck_assert_int_eq(
+	    crypto_load_privkey(data_path("crypto-rsapss.key"), &pk), SG_ERR_KEY_UNSUPPORTED);
 	ck_assert_ptr_eq(pk, SENTINEL);
 }
 END_TEST
@@ -459,8 +458,11 @@ START_TEST(test_load_certs)
 	ck_assert_int_eq(crypto_load_certs(data_path("crypto-ec-p256.pub"), &none), SG_ERR_PARSE);
 	/* A good certificate followed by a corrupt one is refused whole. */
 	pem = slurp("crypto-leaf.crt", &pem_len);
-	ck_assert_int_gt(asprintf(&mixed, "%s-----BEGIN CERTIFICATE-----\nAAAA\n"
-	    "-----END CERTIFICATE-----\n", (char *)pem), 0);
+	ck_assert_int_gt(asprintf(&mixed,
+			     "%s-----BEGIN CERTIFICATE-----\nAAAA\n"
+			     "-----END CERTIFICATE-----\n",
+			     (char *)pem),
+	    0);
 	bad = test_write_file(dir, "bad.pem", mixed, strlen(mixed), 0644);
 	ck_assert_int_eq(crypto_load_certs(bad, &none), SG_ERR_PARSE);
 	free(mixed);
@@ -471,8 +473,8 @@ START_TEST(test_load_certs)
 	ck_assert_int_eq(crypto_load_certs(junk, &certs), 0);
 	ck_assert_int_eq(sk_X509_num(certs), 1);
 	sk_X509_pop_free(certs, X509_free);
-	ck_assert_int_eq(crypto_load_certs(data_path("crypto-missing.pem"), &none),
-	    SG_ERR_NOT_FOUND);
+	ck_assert_int_eq(
+	    crypto_load_certs(data_path("crypto-missing.pem"), &none), SG_ERR_NOT_FOUND);
 	ck_assert_ptr_eq(none, SENTINEL);
 	free(mixed);
 	free(pem);
@@ -565,18 +567,18 @@ START_TEST(test_verify_digest_cli)
 		pk = load_pub(cases[i].pub);
 		sig = slurp(cases[i].sig, &sig_len);
 		ck_assert_int_eq(crypto_verify_digest(pk, cases[i].mech, md, sig, sig_len), 0);
-		ck_assert_int_eq(crypto_verify_digest(pk, cases[i].mech, bad, sig, sig_len),
-		    SG_ERR_VERIFY);
+		ck_assert_int_eq(
+		    crypto_verify_digest(pk, cases[i].mech, bad, sig, sig_len), SG_ERR_VERIFY);
 		m = malloc(sig_len);
 		for (b = 0; b < sig_len * 8; b++) {
 			memcpy(m, sig, sig_len);
 			m[b / 8] ^= (uint8_t)(1u << (b % 8));
-			ck_assert_int_eq(crypto_verify_digest(pk, cases[i].mech, md, m, sig_len),
-			    SG_ERR_VERIFY);
+			ck_assert_int_eq(
+			    crypto_verify_digest(pk, cases[i].mech, md, m, sig_len), SG_ERR_VERIFY);
 		}
 		for (b = 0; b < sig_len; b++)
-			ck_assert_int_eq(crypto_verify_digest(pk, cases[i].mech, md, sig, b),
-			    SG_ERR_VERIFY);
+			ck_assert_int_eq(
+			    crypto_verify_digest(pk, cases[i].mech, md, sig, b), SG_ERR_VERIFY);
 		free(m);
 		free(sig);
 		EVP_PKEY_free(pk);
@@ -596,26 +598,27 @@ START_TEST(test_verify_digest_mismatch)
 	ec_sig = slurp("crypto-msg.ecdsa.sig", &ec_len);
 	pkcs1_sig = slurp("crypto-msg.rsa-pkcs1.sig", &pkcs1_len);
 	pss_sig = slurp("crypto-msg.rsa-pss.sig", &pss_len);
-	ck_assert_int_eq(crypto_verify_digest(rsa, SG_MECH_RSA_PSS_SHA256, md, pkcs1_sig, pkcs1_len),
+	ck_assert_int_eq(
+	    crypto_verify_digest(rsa, SG_MECH_RSA_PSS_SHA256, md, pkcs1_sig, pkcs1_len),
 	    SG_ERR_VERIFY);
 	ck_assert_int_eq(crypto_verify_digest(rsa, SG_MECH_RSA_PKCS1_SHA256, md, pss_sig, pss_len),
 	    SG_ERR_VERIFY);
 	ck_assert_int_eq(crypto_verify_digest(rsa, SG_MECH_ECDSA_SHA256, md, pkcs1_sig, pkcs1_len),
 	    SG_ERR_VERIFY);
-	ck_assert_int_eq(crypto_verify_digest(ec, SG_MECH_RSA_PKCS1_SHA256, md, ec_sig, ec_len),
-	    SG_ERR_VERIFY);
-	ck_assert_int_eq(crypto_verify_digest(ec, SG_MECH_RSA_PSS_SHA256, md, ec_sig, ec_len),
-	    SG_ERR_VERIFY);
-	ck_assert_int_eq(crypto_verify_digest(ed, SG_MECH_ECDSA_SHA256, md, ec_sig, ec_len),
-	    SG_ERR_VERIFY);
-	ck_assert_int_eq(crypto_verify_digest(ec, (enum sg_mech)9, md, ec_sig, ec_len),
-	    SG_ERR_VERIFY);
-	ck_assert_int_eq(crypto_verify_digest(NULL, SG_MECH_ECDSA_SHA256, md, ec_sig, ec_len),
-	    SG_ERR_VERIFY);
-	ck_assert_int_eq(crypto_verify_digest(ec, SG_MECH_ECDSA_SHA256, NULL, ec_sig, ec_len),
-	    SG_ERR_VERIFY);
-	ck_assert_int_eq(crypto_verify_digest(ec, SG_MECH_ECDSA_SHA256, md, NULL, ec_len),
-	    SG_ERR_VERIFY);
+	ck_assert_int_eq(
+	    crypto_verify_digest(ec, SG_MECH_RSA_PKCS1_SHA256, md, ec_sig, ec_len), SG_ERR_VERIFY);
+	ck_assert_int_eq(
+	    crypto_verify_digest(ec, SG_MECH_RSA_PSS_SHA256, md, ec_sig, ec_len), SG_ERR_VERIFY);
+	ck_assert_int_eq(
+	    crypto_verify_digest(ed, SG_MECH_ECDSA_SHA256, md, ec_sig, ec_len), SG_ERR_VERIFY);
+	ck_assert_int_eq(
+	    crypto_verify_digest(ec, (enum sg_mech)9, md, ec_sig, ec_len), SG_ERR_VERIFY);
+	ck_assert_int_eq(
+	    crypto_verify_digest(NULL, SG_MECH_ECDSA_SHA256, md, ec_sig, ec_len), SG_ERR_VERIFY);
+	ck_assert_int_eq(
+	    crypto_verify_digest(ec, SG_MECH_ECDSA_SHA256, NULL, ec_sig, ec_len), SG_ERR_VERIFY);
+	ck_assert_int_eq(
+	    crypto_verify_digest(ec, SG_MECH_ECDSA_SHA256, md, NULL, ec_len), SG_ERR_VERIFY);
 	/* Sanity: the right pairing still passes. */
 	ck_assert_int_eq(crypto_verify_digest(ec, SG_MECH_ECDSA_SHA256, md, ec_sig, ec_len), 0);
 	free(ec_sig);
@@ -629,8 +632,8 @@ END_TEST
 
 /* Signs tbs with EVP_PKEY_sign; md NULL means raw (no DigestInfo). */
 static size_t
-pkey_sign(EVP_PKEY *pk, int padding, const EVP_MD *md, const uint8_t *tbs,
-    size_t tbs_len, uint8_t *sig, size_t sig_size)
+pkey_sign(EVP_PKEY *pk, int padding, const EVP_MD *md, const uint8_t *tbs, size_t tbs_len,
+    uint8_t *sig, size_t sig_size)
 {
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
 	size_t sig_len = sig_size;
@@ -663,8 +666,8 @@ START_TEST(test_verify_digest_pkey_sign)
 	ck_assert_int_eq(crypto_verify_digest(ec, SG_MECH_ECDSA_SHA256, md, sig, sig_len), 0);
 	sig_len = pkey_sign(rsa, RSA_PKCS1_PADDING, EVP_sha256(), md, sizeof(md), sig, sizeof(sig));
 	ck_assert_int_eq(crypto_verify_digest(rsa, SG_MECH_RSA_PKCS1_SHA256, md, sig, sig_len), 0);
-	sig_len = pkey_sign(rsa, RSA_PKCS1_PSS_PADDING, EVP_sha256(), md, sizeof(md), sig,
-	    sizeof(sig));
+	sig_len =
+	    pkey_sign(rsa, RSA_PKCS1_PSS_PADDING, EVP_sha256(), md, sizeof(md), sig, sizeof(sig));
 	ck_assert_int_eq(crypto_verify_digest(rsa, SG_MECH_RSA_PSS_SHA256, md, sig, sig_len), 0);
 
 	/* CKM_RSA_PKCS style: raw PKCS#1 over prefix || digest is the same thing. */
@@ -674,13 +677,13 @@ START_TEST(test_verify_digest_pkey_sign)
 	ck_assert_int_eq(crypto_verify_digest(rsa, SG_MECH_RSA_PKCS1_SHA256, md, sig, sig_len), 0);
 	/* But PKCS#1 over the bare digest (no DigestInfo) is refused. */
 	sig_len = pkey_sign(rsa, RSA_PKCS1_PADDING, NULL, md, sizeof(md), sig, sizeof(sig));
-	ck_assert_int_eq(crypto_verify_digest(rsa, SG_MECH_RSA_PKCS1_SHA256, md, sig, sig_len),
-	    SG_ERR_VERIFY);
+	ck_assert_int_eq(
+	    crypto_verify_digest(rsa, SG_MECH_RSA_PKCS1_SHA256, md, sig, sig_len), SG_ERR_VERIFY);
 	/* And so is a DigestInfo naming SHA-1's OID with a 32-byte "hash". */
 	di[14] = 0x1a;
 	sig_len = pkey_sign(rsa, RSA_PKCS1_PADDING, NULL, di, sizeof(di), sig, sizeof(sig));
-	ck_assert_int_eq(crypto_verify_digest(rsa, SG_MECH_RSA_PKCS1_SHA256, md, sig, sig_len),
-	    SG_ERR_VERIFY);
+	ck_assert_int_eq(
+	    crypto_verify_digest(rsa, SG_MECH_RSA_PKCS1_SHA256, md, sig, sig_len), SG_ERR_VERIFY);
 	EVP_PKEY_free(ec);
 	EVP_PKEY_free(rsa);
 }
@@ -689,8 +692,25 @@ END_TEST
 START_TEST(test_digestinfo_prefix)
 {
 	static const uint8_t want[] = {
-		0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-		0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20,
+		0x30,
+		0x31,
+		0x30,
+		0x0d,
+		0x06,
+		0x09,
+		0x60,
+		0x86,
+		0x48,
+		0x01,
+		0x65,
+		0x03,
+		0x04,
+		0x02,
+		0x01,
+		0x05,
+		0x00,
+		0x04,
+		0x20,
 	};
 
 	ck_assert_uint_eq(sizeof(want), SHA256_DIGESTINFO_PREFIX_LEN);
@@ -713,8 +733,8 @@ START_TEST(test_dsse_round_trip)
 	ck_assert_int_eq(crypto_verify(pk, (const uint8_t *)pae, strlen(pae), sig, sig_len), 0);
 	ck_assert_int_eq(crypto_dsse_verify(pk, PAYLOAD_TYPE_RESULT, payload, plen, sig, sig_len),
 	    SG_ERR_VERIFY);
-	ck_assert_int_eq(crypto_dsse_verify(pk, type, payload, plen - 1, sig, sig_len),
-	    SG_ERR_VERIFY);
+	ck_assert_int_eq(
+	    crypto_dsse_verify(pk, type, payload, plen - 1, sig, sig_len), SG_ERR_VERIFY);
 	assert_mutations_refused(pk, (const uint8_t *)pae, strlen(pae), sig, sig_len);
 	free(sig);
 	EVP_PKEY_free(pk);
@@ -751,7 +771,7 @@ START_TEST(test_sha256_vectors)
 		{ "", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
 		{ "abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
 		{ "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
-		  "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1" },
+		    "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1" },
 	};
 	uint8_t md[SHA256_LEN];
 	char hex[SHA256_HEX_LEN + 1];
@@ -876,13 +896,15 @@ main(void)
 	test_add(s, "/crypto/keyid/format", test_keyid_format, TEST_TIMEOUT_S);
 	test_add(s, "/crypto/verify-digest/openssl-cli", test_verify_digest_cli, TEST_TIMEOUT_S);
 	test_add(s, "/crypto/verify-digest/mismatch", test_verify_digest_mismatch, TEST_TIMEOUT_S);
-	test_add(s, "/crypto/verify-digest/pkey-sign", test_verify_digest_pkey_sign, TEST_TIMEOUT_S);
+	test_add(
+	    s, "/crypto/verify-digest/pkey-sign", test_verify_digest_pkey_sign, TEST_TIMEOUT_S);
 	test_add(s, "/crypto/digestinfo-prefix", test_digestinfo_prefix, TEST_TIMEOUT_S);
 	test_add(s, "/crypto/dsse/round-trip", test_dsse_round_trip, TEST_TIMEOUT_S);
 	test_add(s, "/crypto/mech/names", test_mech_names, TEST_TIMEOUT_S);
 	test_add(s, "/crypto/sha256/vectors", test_sha256_vectors, TEST_TIMEOUT_S);
 	test_add(s, "/crypto/sha256-fd/large", test_sha256_fd_large, TEST_TIMEOUT_S);
-	test_add(s, "/crypto/sha256-fd/pipe-and-errors", test_sha256_fd_pipe_and_errors, TEST_TIMEOUT_S);
+	test_add(
+	    s, "/crypto/sha256-fd/pipe-and-errors", test_sha256_fd_pipe_and_errors, TEST_TIMEOUT_S);
 	test_add(s, "/crypto/err/clears-queue", test_crypto_err_clears_queue, TEST_TIMEOUT_S);
 
 	return test_run(s);

@@ -17,9 +17,10 @@ int main(void);
 
 /* "hello world" and "c2ln" ("sig") in base64. */
 #define HW_B64 "aGVsbG8gd29ybGQ="
-#define KEYID "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-#define SIG1 "{\"keyid\":\"" KEYID "\",\"sig\":\"c2ln\"}"
-#define VALID "{\"payloadType\":\"" PAYLOAD_TYPE_JOB "\",\"payload\":\"" HW_B64 \
+#define KEYID  "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define SIG1   "{\"keyid\":\"" KEYID "\",\"sig\":\"c2ln\"}"
+#define VALID                                                                                      \
+	"{\"payloadType\":\"" PAYLOAD_TYPE_JOB "\",\"payload\":\"" HW_B64                          \
 	"\",\"signatures\":[" SIG1 "]}"
 
 /* Parses from an exact-size heap copy so the sanitizers see overreads. */
@@ -71,8 +72,8 @@ with_sigs(size_t n)
 	char *s = malloc(cap);
 
 	ck_assert_ptr_nonnull(s);
-	o = (size_t)snprintf(s, cap, "{\"payloadType\":\"t\",\"payload\":\"" HW_B64
-	    "\",\"signatures\":[");
+	o = (size_t)snprintf(
+	    s, cap, "{\"payloadType\":\"t\",\"payload\":\"" HW_B64 "\",\"signatures\":[");
 	for (i = 0; i < n; i++)
 		o += (size_t)snprintf(s + o, cap - o, "%s" SIG1, i ? "," : "");
 	snprintf(s + o, cap - o, "]}");
@@ -85,8 +86,9 @@ START_TEST(test_pae_spec_example)
 	size_t len = 0;
 	static const char want[] = "DSSEv1 29 http://example.com/HelloWorld 11 hello world";
 
-	ck_assert_int_eq(dsse_pae("http://example.com/HelloWorld",
-	    (const uint8_t *)"hello world", 11, &pae, &len), 0);
+	ck_assert_int_eq(dsse_pae("http://example.com/HelloWorld", (const uint8_t *)"hello world",
+			     11, &pae, &len),
+	    0);
 	ck_assert_uint_eq(len, strlen(want));
 	ck_assert_mem_eq(pae, want, len);
 	free(pae);
@@ -109,8 +111,8 @@ START_TEST(test_pae_vectors)
 	for (i = 0; i < sizeof(payload); i++)
 		payload[i] = (uint8_t)i;
 	ck_assert_int_eq(dsse_pae(PAYLOAD_TYPE_JOB, payload, sizeof(payload), &pae, &len), 0);
-	n = snprintf(want, sizeof(want), "DSSEv1 %zu %s 300 ", strlen(PAYLOAD_TYPE_JOB),
-	    PAYLOAD_TYPE_JOB);
+	n = snprintf(
+	    want, sizeof(want), "DSSEv1 %zu %s 300 ", strlen(PAYLOAD_TYPE_JOB), PAYLOAD_TYPE_JOB);
 	ck_assert_uint_eq(len, (size_t)n + sizeof(payload));
 	ck_assert_mem_eq(pae, want, (size_t)n);
 	ck_assert_mem_eq(pae + n, payload, sizeof(payload));
@@ -137,8 +139,9 @@ START_TEST(test_parse_valid)
 	ck_assert_ptr_null(env->sigs[0].cert);
 	envelope_free(env);
 
-	env = expect_ok(" {\"signatures\":[{\"sig\":\"AA==\",\"cert\":\"3q2+7w==\",\"keyid\":\"k\"}],"
-	    "\"payload\":\"\",\"payloadType\":\"x\"}\n");
+	env =
+	    expect_ok(" {\"signatures\":[{\"sig\":\"AA==\",\"cert\":\"3q2+7w==\",\"keyid\":\"k\"}],"
+		      "\"payload\":\"\",\"payloadType\":\"x\"}\n");
 	ck_assert_uint_eq(env->payload_len, 0);
 	ck_assert_ptr_nonnull(env->payload);
 	ck_assert_uint_eq(env->sigs[0].cert_len, 4);
@@ -170,7 +173,8 @@ START_TEST(test_sig_count)
 	free(s);
 
 	/* Nine junk entries and a bad payload: refused all the same. */
-	expect_malformed("{\"payloadType\":\"t\",\"payload\":\"!\",\"signatures\":[1,2,3,4,5,6,7,8,9]}");
+	expect_malformed(
+	    "{\"payloadType\":\"t\",\"payload\":\"!\",\"signatures\":[1,2,3,4,5,6,7,8,9]}");
 }
 END_TEST
 
@@ -258,19 +262,32 @@ START_TEST(test_malformed_shapes)
 		"{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":[{\"sig\":\"c2ln\"}]}",
 		"{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":[{\"keyid\":\"k\"}]}",
 		"{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":[{}]}",
-		"{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":[{\"keyid\":\"k\",\"sig\":\"c2ln\",\"x\":1}]}",
-		"{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":[{\"keyid\":\"k\",\"sig\":\"c2ln\",\"Cert\":\"AA==\"}]}",
-		"{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":[{\"keyid\":\"k\",\"sig\":\"c2ln\",\"keyid\":\"k\"}]}",
-		"{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":[{\"keyid\":\"\",\"sig\":\"c2ln\"}]}",
-		"{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":[{\"keyid\":1,\"sig\":\"c2ln\"}]}",
-		"{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":[{\"keyid\":\"k\\u0000x\",\"sig\":\"c2ln\"}]}",
-		"{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":[{\"keyid\":\"k\",\"sig\":\"\"}]}",
-		"{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":[{\"keyid\":\"k\",\"sig\":\"c2l\"}]}",
-		"{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":[{\"keyid\":\"k\",\"sig\":1}]}",
-		"{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":[{\"keyid\":\"k\",\"sig\":\"c2ln\",\"cert\":\"\"}]}",
-		"{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":[{\"keyid\":\"k\",\"sig\":\"c2ln\",\"cert\":\"A\"}]}",
-		"{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":[{\"keyid\":\"k\",\"sig\":\"c2ln\",\"cert\":null}]}",
-		"{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":[" SIG1 ",{\"keyid\":\"k\"}]}",
+		"{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":[{\"keyid\":\"k\",\"sig\":"
+		"\"c2ln\",\"x\":1}]}",
+		"{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":[{\"keyid\":\"k\",\"sig\":"
+		"\"c2ln\",\"Cert\":\"AA==\"}]}",
+		"{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":[{\"keyid\":\"k\",\"sig\":"
+		"\"c2ln\",\"keyid\":\"k\"}]}",
+		"{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":[{\"keyid\":\"\",\"sig\":"
+		"\"c2ln\"}]}",
+		"{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":[{\"keyid\":1,\"sig\":"
+		"\"c2ln\"}]}",
+		"{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":[{\"keyid\":\"k\\u0000x\","
+		"\"sig\":\"c2ln\"}]}",
+		"{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":[{\"keyid\":\"k\",\"sig\":"
+		"\"\"}]}",
+		"{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":[{\"keyid\":\"k\",\"sig\":"
+		"\"c2l\"}]}",
+		"{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":[{\"keyid\":\"k\",\"sig\":"
+		"1}]}",
+		"{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":[{\"keyid\":\"k\",\"sig\":"
+		"\"c2ln\",\"cert\":\"\"}]}",
+		"{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":[{\"keyid\":\"k\",\"sig\":"
+		"\"c2ln\",\"cert\":\"A\"}]}",
+		"{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":[{\"keyid\":\"k\",\"sig\":"
+		"\"c2ln\",\"cert\":null}]}",
+		"{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":[" SIG1
+		",{\"keyid\":\"k\"}]}",
 		/* not strict JSON */
 		"{\"payloadType\":\"\xff\",\"payload\":\"\",\"signatures\":[]}",
 		"{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":[],}",
@@ -300,15 +317,19 @@ START_TEST(test_string_limits)
 
 	memset(keyid, 'k', sizeof(keyid) - 1);
 	keyid[ENVELOPE_KEYID_MAX] = '\0';
-	snprintf(s, sizeof(s), "{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":"
-	    "[{\"keyid\":\"%s\",\"sig\":\"c2ln\"}]}", keyid);
+	snprintf(s, sizeof(s),
+	    "{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":"
+	    "[{\"keyid\":\"%s\",\"sig\":\"c2ln\"}]}",
+	    keyid);
 	env = expect_ok(s);
 	ck_assert_uint_eq(strlen(env->sigs[0].keyid), ENVELOPE_KEYID_MAX);
 	envelope_free(env);
 	keyid[ENVELOPE_KEYID_MAX] = 'k';
 	keyid[ENVELOPE_KEYID_MAX + 1] = '\0';
-	snprintf(s, sizeof(s), "{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":"
-	    "[{\"keyid\":\"%s\",\"sig\":\"c2ln\"}]}", keyid);
+	snprintf(s, sizeof(s),
+	    "{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":"
+	    "[{\"keyid\":\"%s\",\"sig\":\"c2ln\"}]}",
+	    keyid);
 	expect_malformed(s);
 }
 END_TEST
@@ -384,7 +405,8 @@ START_TEST(test_salvage)
 	salvage_refused(s, SG_ERR_ENVELOPE_MALFORMED);
 	free(s);
 	salvage_refused("{\"payload\":\"" HW_B64 "\",\"signatures\":[1,2],\"signatures\":"
-	    "[1,2,3,4,5,6,7,8,9]}", SG_ERR_ENVELOPE_MALFORMED);
+			"[1,2,3,4,5,6,7,8,9]}",
+	    SG_ERR_ENVELOPE_MALFORMED);
 	s = padded(ENVELOPE_MAX_BYTES + 1);
 	salvage_refused(s, SG_ERR_ENVELOPE_TOO_LARGE);
 	free(s);
@@ -398,8 +420,8 @@ START_TEST(test_salvage)
 	salvage_refused("{\"Payload\":\"" HW_B64 "\"}", SG_ERR_ENVELOPE_MALFORMED);
 	salvage_refused("{\"payload\":1}", SG_ERR_ENVELOPE_MALFORMED);
 	salvage_refused("{\"payload\":\"aGVsbG8\"}", SG_ERR_ENVELOPE_MALFORMED);
-	salvage_refused("{\"payload\":\"" HW_B64 "\",\"payload\":\"" HW_B64 "\"}",
-	    SG_ERR_ENVELOPE_MALFORMED);
+	salvage_refused(
+	    "{\"payload\":\"" HW_B64 "\",\"payload\":\"" HW_B64 "\"}", SG_ERR_ENVELOPE_MALFORMED);
 	salvage_refused("{\"payload\":\"QUJD\\u0000x\"}", SG_ERR_ENVELOPE_MALFORMED);
 	/* An escaped NUL elsewhere does not hide the payload (SPEC §7: the
 	 * result is still owed). */
@@ -436,17 +458,21 @@ START_TEST(test_serialize_exact)
 	char *s = NULL;
 	size_t len = 0;
 
-	ck_assert_int_eq(envelope_new(PAYLOAD_TYPE_JOB, (const uint8_t *)"hello world", 11, &env), 0);
+	ck_assert_int_eq(
+	    envelope_new(PAYLOAD_TYPE_JOB, (const uint8_t *)"hello world", 11, &env), 0);
 	ck_assert_int_eq(envelope_add_sig(env, KEYID, (const uint8_t *)"sig", 3, NULL, 0), 0);
 	ck_assert_int_eq(envelope_serialize(env, &s, &len), 0);
 	ck_assert_str_eq(s, VALID);
 	ck_assert_uint_eq(len, strlen(VALID));
 	free(s);
 	ck_assert_int_eq(envelope_add_sig(env, "k2", (const uint8_t *)"\x01", 1,
-	    (const uint8_t *)"\xde\xad\xbe\xef", 4), 0);
+			     (const uint8_t *)"\xde\xad\xbe\xef", 4),
+	    0);
 	ck_assert_int_eq(envelope_serialize(env, &s, &len), 0);
-	ck_assert_str_eq(s, "{\"payloadType\":\"" PAYLOAD_TYPE_JOB "\",\"payload\":\"" HW_B64
-	    "\",\"signatures\":[" SIG1 ",{\"keyid\":\"k2\",\"sig\":\"AQ==\",\"cert\":\"3q2+7w==\"}]}");
+	ck_assert_str_eq(s,
+	    "{\"payloadType\":\"" PAYLOAD_TYPE_JOB "\",\"payload\":\"" HW_B64
+	    "\",\"signatures\":[" SIG1
+	    ",{\"keyid\":\"k2\",\"sig\":\"AQ==\",\"cert\":\"3q2+7w==\"}]}");
 	free(s);
 	envelope_free(env);
 }
@@ -466,7 +492,8 @@ START_TEST(test_round_trip)
 	ck_assert_int_eq(envelope_new(PAYLOAD_TYPE_RESULT, payload, sizeof(payload), &env), 0);
 	for (i = 0; i < ENVELOPE_SIGS_MAX; i++) {
 		ck_assert_int_eq(envelope_add_sig(env, KEYID, sig, sizeof(sig) - i,
-		    i % 2 ? cert : NULL, i % 2 ? sizeof(cert) - i : 0), 0);
+				     i % 2 ? cert : NULL, i % 2 ? sizeof(cert) - i : 0),
+		    0);
 	}
 	ck_assert_int_eq(envelope_add_sig(env, KEYID, sig, 1, NULL, 0), SG_ERR_LIMIT);
 	ck_assert_uint_eq(env->nsigs, ENVELOPE_SIGS_MAX);
@@ -504,15 +531,15 @@ START_TEST(test_builder_arguments)
 	type[ENVELOPE_TYPE_MAX] = '\0';
 	ck_assert_int_eq(envelope_new(type, NULL, 0, &env), 0);
 
-	ck_assert_int_eq(envelope_add_sig(env, NULL, (const uint8_t *)"s", 1, NULL, 0),
-	    SG_ERR_INVALID_ARGUMENT);
-	ck_assert_int_eq(envelope_add_sig(env, "", (const uint8_t *)"s", 1, NULL, 0),
-	    SG_ERR_INVALID_ARGUMENT);
-	ck_assert_int_eq(envelope_add_sig(env, "k", (const uint8_t *)"s", 0, NULL, 0),
-	    SG_ERR_INVALID_ARGUMENT);
+	ck_assert_int_eq(
+	    envelope_add_sig(env, NULL, (const uint8_t *)"s", 1, NULL, 0), SG_ERR_INVALID_ARGUMENT);
+	ck_assert_int_eq(
+	    envelope_add_sig(env, "", (const uint8_t *)"s", 1, NULL, 0), SG_ERR_INVALID_ARGUMENT);
+	ck_assert_int_eq(
+	    envelope_add_sig(env, "k", (const uint8_t *)"s", 0, NULL, 0), SG_ERR_INVALID_ARGUMENT);
 	ck_assert_int_eq(envelope_add_sig(env, "k", NULL, 1, NULL, 0), SG_ERR_INVALID_ARGUMENT);
-	ck_assert_int_eq(envelope_add_sig(env, "k", (const uint8_t *)"s", 1, NULL, 3),
-	    SG_ERR_INVALID_ARGUMENT);
+	ck_assert_int_eq(
+	    envelope_add_sig(env, "k", (const uint8_t *)"s", 1, NULL, 3), SG_ERR_INVALID_ARGUMENT);
 	memset(keyid, 'k', sizeof(keyid));
 	keyid[ENVELOPE_KEYID_MAX + 1] = '\0';
 	ck_assert_int_eq(envelope_add_sig(env, keyid, (const uint8_t *)"s", 1, NULL, 0),

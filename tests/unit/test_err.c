@@ -11,22 +11,39 @@ int main(void);
 
 /* SPEC §7, copied by hand so that a change to either side shows up here. */
 static const char *const spec_rejected[] = {
-	"envelope.malformed", "envelope.too_large", "envelope.bad_signature",
-	"envelope.unknown_signer", "job.malformed", "job.unknown_field",
-	"job.bad_version", "job.expired", "job.not_yet_valid",
-	"job.lifetime_too_long", "job.replayed", "policy.unknown_key",
-	"policy.key_not_allowed", "policy.format_not_allowed",
-	"policy.artifact_name", "policy.ci_project", "policy.ci_ref",
-	"policy.quota_exceeded", "policy.submitter_revoked", "policy.cert_invalid",
-	"policy.ci_token", "key.cert_expired",
+	"envelope.malformed",
+	"envelope.too_large",
+	"envelope.bad_signature",
+	"envelope.unknown_signer",
+	"job.malformed",
+	"job.unknown_field",
+	"job.bad_version",
+	"job.expired",
+	"job.not_yet_valid",
+	"job.lifetime_too_long",
+	"job.replayed",
+	"policy.unknown_key",
+	"policy.key_not_allowed",
+	"policy.format_not_allowed",
+	"policy.artifact_name",
+	"policy.ci_project",
+	"policy.ci_ref",
+	"policy.quota_exceeded",
+	"policy.submitter_revoked",
+	"policy.cert_invalid",
+	"policy.ci_token",
+	"key.cert_expired",
 };
 static const char *const spec_failed[] = {
-	"hsm.unavailable", "hsm.sign_failed", "store.failed", "internal",
+	"hsm.unavailable",
+	"hsm.sign_failed",
+	"store.failed",
+	"internal",
 };
 
 #define TEST_TIMEOUT_S TEST_TIMEOUT_DEFAULT /* Check's */
-#define FIRST_ERR (-1)
-#define LAST_ERR (-(int)SG_ERR_COUNT_I + 1)
+#define FIRST_ERR      (-1)
+#define LAST_ERR       (-(int)SG_ERR_COUNT_I + 1)
 
 START_TEST(test_ok)
 {
@@ -53,8 +70,8 @@ START_TEST(test_every_code_has_text)
 		ck_assert_ptr_nonnull(sg_strerror(r));
 		ck_assert_int_gt((int)strlen(sg_strerror(r)), 0);
 		ck_assert_str_ne(sg_strerror(r), "success");
-		ck_assert(sg_err_status(r) == SG_STATUS_REJECTED ||
-		    sg_err_status(r) == SG_STATUS_FAILED);
+		ck_assert(
+		    sg_err_status(r) == SG_STATUS_REJECTED || sg_err_status(r) == SG_STATUS_FAILED);
 	}
 }
 END_TEST

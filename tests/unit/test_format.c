@@ -23,8 +23,8 @@ struct soft_signer {
 	EVP_PKEY *key;
 	enum sg_mech mech;
 	int calls;
-	int corrupt;        /* flip a bit of the signature */
-	int fail;           /* return this error */
+	int corrupt; /* flip a bit of the signature */
+	int fail;    /* return this error */
 };
 
 static EVP_PKEY *
@@ -38,8 +38,7 @@ load_key(const char *name)
 	return pk;
 }
 
-static STACK_OF(X509) *
-load_chain(const char *name)
+static STACK_OF(X509) * load_chain(const char *name)
 {
 	char path[512];
 	STACK_OF(X509) *chain = NULL;
@@ -66,7 +65,8 @@ soft_sign(void *arg, const uint8_t digest[SHA256_LEN], uint8_t *sig, size_t *ret
 	if (s->mech != SG_MECH_ECDSA_SHA256) {
 		ck_assert_int_eq(EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()), 1);
 		if (s->mech == SG_MECH_RSA_PSS_SHA256) {
-			ck_assert_int_eq(EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING), 1);
+			ck_assert_int_eq(
+			    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING), 1);
 			ck_assert_int_eq(EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, 32), 1);
 			ck_assert_int_eq(EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256()), 1);
 		} else {
@@ -83,7 +83,7 @@ soft_sign(void *arg, const uint8_t digest[SHA256_LEN], uint8_t *sig, size_t *ret
 
 static int
 run(const char *key, const char *chainfile, enum sg_mech mech, enum sg_format fmt,
-    struct soft_signer *s, STACK_OF(X509) **ret_chain, uint8_t **ret, size_t *ret_len)
+    struct soft_signer *s, STACK_OF(X509) * *ret_chain, uint8_t **ret, size_t *ret_len)
 {
 	struct format_request req;
 	uint8_t digest[SHA256_LEN];
@@ -155,8 +155,8 @@ signer_field(const uint8_t *der, size_t len, int which)
 	if (which == 0)
 		v = CMS_SignerInfo_get0_signature(si);
 	else
-		v = CMS_signed_get0_data_by_OBJ(si, OBJ_nid2obj(NID_pkcs9_messageDigest), -3,
-		    V_ASN1_OCTET_STRING);
+		v = CMS_signed_get0_data_by_OBJ(
+		    si, OBJ_nid2obj(NID_pkcs9_messageDigest), -3, V_ASN1_OCTET_STRING);
 	ck_assert_ptr_nonnull(v);
 	at = memmem(der, len, ASN1_STRING_get0_data(v), (size_t)ASN1_STRING_length(v));
 	ck_assert_ptr_nonnull(at);
@@ -229,8 +229,9 @@ START_TEST(test_cms_carries_chain_and_attributes)
 	CMS_ContentInfo *cms;
 	CMS_SignerInfo *si;
 
-	ck_assert_int_eq(run("leaf-ec.key", "chain-ec.pem", SG_MECH_ECDSA_SHA256, SG_FORMAT_CMS,
-	    &s, &chain, &out, &len), 0);
+	ck_assert_int_eq(run("leaf-ec.key", "chain-ec.pem", SG_MECH_ECDSA_SHA256, SG_FORMAT_CMS, &s,
+			     &chain, &out, &len),
+	    0);
 	p = out;
 	cms = d2i_CMS_ContentInfo(NULL, &p, (long)len);
 	ck_assert_ptr_nonnull(cms);
@@ -250,7 +251,10 @@ END_TEST
 
 START_TEST(test_raw_all_mechs)
 {
-	static const struct { const char *key, *chain; enum sg_mech mech; } cases[] = {
+	static const struct {
+		const char *key, *chain;
+		enum sg_mech mech;
+	} cases[] = {
 		{ "leaf-ec.key", "chain-ec.pem", SG_MECH_ECDSA_SHA256 },
 		{ "leaf-rsa.key", "chain-rsa.pem", SG_MECH_RSA_PSS_SHA256 },
 		{ "leaf-rsa.key", "chain-rsa.pem", SG_MECH_RSA_PKCS1_SHA256 },
@@ -264,9 +268,11 @@ START_TEST(test_raw_all_mechs)
 		uint8_t *out = NULL;
 		size_t len = 0;
 		ck_assert_int_eq(run(cases[i].key, cases[i].chain, cases[i].mech, SG_FORMAT_RAW, &s,
-		    &chain, &out, &len), 0);
+				     &chain, &out, &len),
+		    0);
 		ck_assert_int_eq(crypto_verify_digest(X509_get0_pubkey(sk_X509_value(chain, 0)),
-		    cases[i].mech, digest, out, len), 0);
+				     cases[i].mech, digest, out, len),
+		    0);
 		free(out);
 		sk_X509_pop_free(chain, X509_free);
 	}
@@ -283,7 +289,8 @@ START_TEST(test_corrupt_signature_refused)
 		size_t len = 0;
 		s.corrupt = 1;
 		ck_assert_int_eq(run("leaf-ec.key", "chain-ec.pem", SG_MECH_ECDSA_SHA256,
-		    (enum sg_format)fmt, &s, &chain, &out, &len), SG_ERR_HSM_SIGN_FAILED);
+				     (enum sg_format)fmt, &s, &chain, &out, &len),
+		    SG_ERR_HSM_SIGN_FAILED);
 		ck_assert_ptr_null(out);
 		sk_X509_pop_free(chain, X509_free);
 	}
@@ -299,7 +306,8 @@ START_TEST(test_wrong_key_refused)
 
 	/* The RSA key signs, but the chain's leaf is the EC key's certificate. */
 	ck_assert_int_eq(run("leaf-rsa.key", "chain-ec.pem", SG_MECH_RSA_PSS_SHA256, SG_FORMAT_RAW,
-	    &s, &chain, &out, &len), SG_ERR_HSM_SIGN_FAILED);
+			     &s, &chain, &out, &len),
+	    SG_ERR_HSM_SIGN_FAILED);
 	ck_assert_ptr_null(out);
 	sk_X509_pop_free(chain, X509_free);
 }
@@ -313,8 +321,9 @@ START_TEST(test_sign_error_passed_through)
 	size_t len = 0;
 
 	s.fail = SG_ERR_HSM_UNAVAILABLE;
-	ck_assert_int_eq(run("leaf-ec.key", "chain-ec.pem", SG_MECH_ECDSA_SHA256, SG_FORMAT_CMS,
-	    &s, &chain, &out, &len), SG_ERR_HSM_UNAVAILABLE);
+	ck_assert_int_eq(run("leaf-ec.key", "chain-ec.pem", SG_MECH_ECDSA_SHA256, SG_FORMAT_CMS, &s,
+			     &chain, &out, &len),
+	    SG_ERR_HSM_UNAVAILABLE);
 	ck_assert_ptr_null(out);
 	sk_X509_pop_free(chain, X509_free);
 }

@@ -70,9 +70,10 @@ static int
 mispair(const char *id, const char *label, const char *from)
 {
 	char der[PATH_MAX];
-	const char *read_pub[] = { "--read-object", "--type", "pubkey", "--id", from, "-o", der, NULL };
-	const char *write_pub[] = { "--write-object", der, "--type", "pubkey", "--id", id, "--label", label,
+	const char *read_pub[] = { "--read-object", "--type", "pubkey", "--id", from, "-o", der,
 		NULL };
+	const char *write_pub[] = { "--write-object", der, "--type", "pubkey", "--id", id,
+		"--label", label, NULL };
 
 	snprintf(der, sizeof(der), "%s/pub-%s.der", token.dir, from);
 	if (softhsm_tool(&token, read_pub) != 0 || delete_pubkey(id) != 0)
@@ -89,16 +90,18 @@ setup(void)
 		return -1;
 	snprintf(missing_pin_path, sizeof(missing_pin_path), "%s/no-such-pin", token.dir);
 	/* Good keys. */
-	if (keygen("EC:prime256v1", "01", "ec-key", 0) != 0 || keygen("rsa:3072", "02", "rsa-key", 0) != 0)
+	if (keygen("EC:prime256v1", "01", "ec-key", 0) != 0 ||
+	    keygen("rsa:3072", "02", "rsa-key", 0) != 0)
 		return -1;
 	/* Keys hsm_open() must refuse, or handle specially. */
 	if (keygen("EC:prime256v1", "03", "ext-key", 1) != 0 ||
-	    keygen("rsa:1024", "04", "rsa-small", 0) != 0 || keygen("EC:prime256v1", "05", "dup", 0) != 0 ||
-	    keygen("EC:prime256v1", "06", "dup", 0) != 0 || keygen("rsa:2048", "07", "rsa-nopub", 0) != 0 ||
-	    delete_pubkey("07") != 0 || keygen("EC:prime256v1", "08", "ec-nopub", 0) != 0 ||
-	    delete_pubkey("08") != 0 || keygen("EC:prime256v1", "09", "ec-mix", 0) != 0 ||
-	    mispair("09", "ec-mix", "01") != 0 || keygen("rsa:2048", "0a", "rsa-mix", 0) != 0 ||
-	    mispair("0a", "rsa-mix", "02") != 0)
+	    keygen("rsa:1024", "04", "rsa-small", 0) != 0 ||
+	    keygen("EC:prime256v1", "05", "dup", 0) != 0 ||
+	    keygen("EC:prime256v1", "06", "dup", 0) != 0 ||
+	    keygen("rsa:2048", "07", "rsa-nopub", 0) != 0 || delete_pubkey("07") != 0 ||
+	    keygen("EC:prime256v1", "08", "ec-nopub", 0) != 0 || delete_pubkey("08") != 0 ||
+	    keygen("EC:prime256v1", "09", "ec-mix", 0) != 0 || mispair("09", "ec-mix", "01") != 0 ||
+	    keygen("rsa:2048", "0a", "rsa-mix", 0) != 0 || mispair("0a", "rsa-mix", "02") != 0)
 		return -1;
 	return 0;
 }
@@ -149,9 +152,10 @@ open_refused(const struct hsm_config *cfg, int want, const char *needle)
 	ck_assert_msg(memchr(err, '\0', sizeof(err)) != NULL, "reason not terminated");
 	ck_assert_msg(err[0] != '\0', "no reason given");
 	if (needle != NULL)
-		ck_assert_msg(strstr(err, needle) != NULL, "reason \"%s\" lacks \"%s\"", err, needle);
-	ck_assert_msg(
-	    strstr(err, TEST_PIN) == NULL && strstr(err, WRONG_PIN) == NULL, "reason has a PIN: %s", err);
+		ck_assert_msg(
+		    strstr(err, needle) != NULL, "reason \"%s\" lacks \"%s\"", err, needle);
+	ck_assert_msg(strstr(err, TEST_PIN) == NULL && strstr(err, WRONG_PIN) == NULL,
+	    "reason has a PIN: %s", err);
 }
 
 static void
@@ -204,7 +208,8 @@ sign_and_verify(struct hsm *h, size_t i, enum sg_mech mech, EVP_PKEY *pub)
 	ck_assert_msg(r == 0, "hsm_sign(key %zu): %d", i, r);
 	ck_assert_uint_gt(sig_len, 0);
 	ck_assert_uint_le(sig_len, HSM_SIG_MAX);
-	ck_assert_msg(verify(pub, mech, digest, sig, sig_len), "key %zu: signature does not verify", i);
+	ck_assert_msg(
+	    verify(pub, mech, digest, sig, sig_len), "key %zu: signature does not verify", i);
 	/* The check could fail: another digest, or a flipped bit. */
 	digest[0] ^= 1;
 	ck_assert(!verify(pub, mech, digest, sig, sig_len));
@@ -219,7 +224,8 @@ static const struct hsm_key_spec good_keys[] = {
 	{ "ec", "pkcs11:object=ec-key", SG_MECH_ECDSA_SHA256, 0 },
 	{ "rsa-pkcs1", "pkcs11:object=rsa-key", SG_MECH_RSA_PKCS1_SHA256, 0 },
 	{ "rsa-pss", "pkcs11:id=%02", SG_MECH_RSA_PSS_SHA256, 0 },
-	{ "attest", "pkcs11:token=signet-test;object=ec-key;id=%01;type=private", SG_MECH_ECDSA_SHA256, 0 },
+	{ "attest", "pkcs11:token=signet-test;object=ec-key;id=%01;type=private",
+	    SG_MECH_ECDSA_SHA256, 0 },
 };
 
 START_TEST(test_sign_every_mechanism)
@@ -255,7 +261,7 @@ START_TEST(test_public_keys)
 	ck_assert_int_eq(hsm_public_key(h, 3, &attest), 0);
 	ck_assert(EVP_PKEY_is_a(ec, "EC"));
 	ck_assert_int_eq(EVP_PKEY_get_utf8_string_param(
-	                     ec, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &group_len),
+			     ec, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &group_len),
 	    1);
 	ck_assert_str_eq(group, "prime256v1");
 	ck_assert(EVP_PKEY_is_a(rsa, "RSA"));
@@ -338,8 +344,8 @@ START_TEST(test_sign_refuses_digest_length)
 		for (i = 0; i < nitems(lens); i++) {
 			memset(sig, 0xaa, sizeof(sig));
 			sig_len = 777;
-			ck_assert_int_eq(
-			    hsm_sign(h, k, digest, lens[i], sig, &sig_len), SG_ERR_INVALID_ARGUMENT);
+			ck_assert_int_eq(hsm_sign(h, k, digest, lens[i], sig, &sig_len),
+			    SG_ERR_INVALID_ARGUMENT);
 			ck_assert_uint_eq(sig_len, 777);
 			ck_assert_uint_eq(sig[0], 0xaa);
 		}
@@ -359,15 +365,16 @@ START_TEST(test_sign_refuses_bad_index)
 
 	for (i = 0; i < nitems(idx); i++) {
 		sig_len = 777;
-		ck_assert_int_eq(
-		    hsm_sign(h, idx[i], digest, sizeof(digest), sig, &sig_len), SG_ERR_INVALID_ARGUMENT);
+		ck_assert_int_eq(hsm_sign(h, idx[i], digest, sizeof(digest), sig, &sig_len),
+		    SG_ERR_INVALID_ARGUMENT);
 		ck_assert_uint_eq(sig_len, 777);
 		pub = sentinel;
 		ck_assert_int_eq(hsm_public_key(h, idx[i], &pub), SG_ERR_INVALID_ARGUMENT);
 		ck_assert_ptr_eq(pub, sentinel);
 	}
 	/* The last valid index works. */
-	ck_assert_int_eq(hsm_sign(h, nitems(good_keys) - 1, digest, sizeof(digest), sig, &sig_len), 0);
+	ck_assert_int_eq(
+	    hsm_sign(h, nitems(good_keys) - 1, digest, sizeof(digest), sig, &sig_len), 0);
 	hsm_close(h);
 }
 END_TEST
@@ -379,10 +386,14 @@ START_TEST(test_sign_refuses_null)
 	uint8_t digest[SHA256_LEN] = { 1 }, sig[HSM_SIG_MAX];
 	size_t sig_len = 777;
 
-	ck_assert_int_eq(hsm_sign(NULL, 0, digest, sizeof(digest), sig, &sig_len), SG_ERR_INVALID_ARGUMENT);
-	ck_assert_int_eq(hsm_sign(h, 0, NULL, sizeof(digest), sig, &sig_len), SG_ERR_INVALID_ARGUMENT);
-	ck_assert_int_eq(hsm_sign(h, 0, digest, sizeof(digest), NULL, &sig_len), SG_ERR_INVALID_ARGUMENT);
-	ck_assert_int_eq(hsm_sign(h, 0, digest, sizeof(digest), sig, NULL), SG_ERR_INVALID_ARGUMENT);
+	ck_assert_int_eq(
+	    hsm_sign(NULL, 0, digest, sizeof(digest), sig, &sig_len), SG_ERR_INVALID_ARGUMENT);
+	ck_assert_int_eq(
+	    hsm_sign(h, 0, NULL, sizeof(digest), sig, &sig_len), SG_ERR_INVALID_ARGUMENT);
+	ck_assert_int_eq(
+	    hsm_sign(h, 0, digest, sizeof(digest), NULL, &sig_len), SG_ERR_INVALID_ARGUMENT);
+	ck_assert_int_eq(
+	    hsm_sign(h, 0, digest, sizeof(digest), sig, NULL), SG_ERR_INVALID_ARGUMENT);
 	ck_assert_uint_eq(sig_len, 777);
 	ck_assert_int_eq(hsm_public_key(NULL, 0, NULL), SG_ERR_INVALID_ARGUMENT);
 	ck_assert_int_eq(hsm_public_key(h, 0, NULL), SG_ERR_INVALID_ARGUMENT);
@@ -397,7 +408,8 @@ START_TEST(test_no_keys)
 	uint8_t digest[SHA256_LEN] = { 1 }, sig[HSM_SIG_MAX];
 	size_t sig_len = 777;
 
-	ck_assert_int_eq(hsm_sign(h, 0, digest, sizeof(digest), sig, &sig_len), SG_ERR_INVALID_ARGUMENT);
+	ck_assert_int_eq(
+	    hsm_sign(h, 0, digest, sizeof(digest), sig, &sig_len), SG_ERR_INVALID_ARGUMENT);
 	hsm_close(h);
 }
 END_TEST
@@ -490,36 +502,43 @@ END_TEST
 
 START_TEST(test_open_extractable_key)
 {
-	open_key_refused("pkcs11:object=ext-key", SG_MECH_ECDSA_SHA256, SG_ERR_CONFIG, "extractable");
+	open_key_refused(
+	    "pkcs11:object=ext-key", SG_MECH_ECDSA_SHA256, SG_ERR_CONFIG, "extractable");
 }
 END_TEST
 
 START_TEST(test_open_wrong_key_type)
 {
-	open_key_refused("pkcs11:object=ec-key", SG_MECH_RSA_PKCS1_SHA256, SG_ERR_CONFIG, "not an RSA key");
-	open_key_refused("pkcs11:object=ec-key", SG_MECH_RSA_PSS_SHA256, SG_ERR_CONFIG, "not an RSA key");
-	open_key_refused("pkcs11:object=rsa-key", SG_MECH_ECDSA_SHA256, SG_ERR_CONFIG, "not an EC key");
-	open_key_refused("pkcs11:object=ec-key", (enum sg_mech)42, SG_ERR_CONFIG, "unknown mechanism");
+	open_key_refused(
+	    "pkcs11:object=ec-key", SG_MECH_RSA_PKCS1_SHA256, SG_ERR_CONFIG, "not an RSA key");
+	open_key_refused(
+	    "pkcs11:object=ec-key", SG_MECH_RSA_PSS_SHA256, SG_ERR_CONFIG, "not an RSA key");
+	open_key_refused(
+	    "pkcs11:object=rsa-key", SG_MECH_ECDSA_SHA256, SG_ERR_CONFIG, "not an EC key");
+	open_key_refused(
+	    "pkcs11:object=ec-key", (enum sg_mech)42, SG_ERR_CONFIG, "unknown mechanism");
 }
 END_TEST
 
 START_TEST(test_open_rsa_too_small)
 {
-	open_key_refused("pkcs11:object=rsa-small", SG_MECH_RSA_PSS_SHA256, SG_ERR_CONFIG, "1024 bits");
+	open_key_refused(
+	    "pkcs11:object=rsa-small", SG_MECH_RSA_PSS_SHA256, SG_ERR_CONFIG, "1024 bits");
 }
 END_TEST
 
 START_TEST(test_open_uri_rules)
 {
+	open_key_refused("pkcs11:token=other;object=ec-key", SG_MECH_ECDSA_SHA256, SG_ERR_CONFIG,
+	    "token \"other\"");
+	open_key_refused("pkcs11:object=ec-key;type=public", SG_MECH_ECDSA_SHA256, SG_ERR_CONFIG,
+	    "not a private key");
+	open_key_refused("pkcs11:token=signet-test", SG_MECH_ECDSA_SHA256, SG_ERR_CONFIG,
+	    "neither object= nor id=");
+	open_key_refused("pkcs11:object=ec-key?pin-value=1", SG_MECH_ECDSA_SHA256, SG_ERR_CONFIG,
+	    "invalid PKCS#11 URI");
 	open_key_refused(
-	    "pkcs11:token=other;object=ec-key", SG_MECH_ECDSA_SHA256, SG_ERR_CONFIG, "token \"other\"");
-	open_key_refused(
-	    "pkcs11:object=ec-key;type=public", SG_MECH_ECDSA_SHA256, SG_ERR_CONFIG, "not a private key");
-	open_key_refused(
-	    "pkcs11:token=signet-test", SG_MECH_ECDSA_SHA256, SG_ERR_CONFIG, "neither object= nor id=");
-	open_key_refused(
-	    "pkcs11:object=ec-key?pin-value=1", SG_MECH_ECDSA_SHA256, SG_ERR_CONFIG, "invalid PKCS#11 URI");
-	open_key_refused("object=ec-key", SG_MECH_ECDSA_SHA256, SG_ERR_CONFIG, "invalid PKCS#11 URI");
+	    "object=ec-key", SG_MECH_ECDSA_SHA256, SG_ERR_CONFIG, "invalid PKCS#11 URI");
 	open_key_refused(NULL, SG_MECH_ECDSA_SHA256, SG_ERR_CONFIG, "no PKCS#11 URI");
 }
 END_TEST
@@ -549,7 +568,8 @@ END_TEST
 
 START_TEST(test_open_mispaired_public_object)
 {
-	open_key_refused("pkcs11:object=ec-mix", SG_MECH_ECDSA_SHA256, SG_ERR_CONFIG, "does not verify");
+	open_key_refused(
+	    "pkcs11:object=ec-mix", SG_MECH_ECDSA_SHA256, SG_ERR_CONFIG, "does not verify");
 	open_key_refused(
 	    "pkcs11:object=rsa-mix", SG_MECH_RSA_PKCS1_SHA256, SG_ERR_CONFIG, "another modulus");
 }
@@ -561,8 +581,8 @@ START_TEST(test_open_refuses_one_bad_key_among_good)
 	struct hsm_config cfg;
 
 	memcpy(spec, good_keys, sizeof(good_keys));
-	spec[nitems(good_keys)] = (struct hsm_key_spec){ "bad", "pkcs11:object=ext-key",
-		SG_MECH_ECDSA_SHA256, 0 };
+	spec[nitems(good_keys)] =
+	    (struct hsm_key_spec){ "bad", "pkcs11:object=ext-key", SG_MECH_ECDSA_SHA256, 0 };
 	cfg = config(spec, nitems(spec));
 	open_refused(&cfg, SG_ERR_CONFIG, "key bad (pkcs11:object=ext-key) is extractable");
 }
@@ -743,8 +763,8 @@ END_TEST
 START_TEST(test_rv_errors)
 {
 	static const unsigned long unavailable[] = { 0x30, 0x32, 0xe0, 0xb3, 0xb0, 0x101, 0x190 };
-	static const unsigned long failed[] = { 0x05, 0x06, 0x21, 0x60, 0x68, 0x70, 0x71, 0x90, 0xa0,
-		0x150 };
+	static const unsigned long failed[] = { 0x05, 0x06, 0x21, 0x60, 0x68, 0x70, 0x71, 0x90,
+		0xa0, 0x150 };
 	size_t i;
 
 	ck_assert_int_eq(hsm_rv_error(0), 0);
@@ -769,7 +789,8 @@ main(void)
 
 	if (setup() != 0) {
 		fprintf(stderr,
-		    "test_hsm: cannot set up the SoftHSM token (softhsm2-util and pkcs11-tool needed)\n");
+		    "test_hsm: cannot set up the SoftHSM token (softhsm2-util and pkcs11-tool "
+		    "needed)\n");
 		softhsm_cleanup(&token);
 		return EXIT_FAILURE;
 	}
@@ -777,19 +798,21 @@ main(void)
 	test_add(s, "/hsm/sign/every-mechanism", test_sign_every_mechanism, TEST_TIMEOUT_S);
 	test_add(s, "/hsm/sign/ecdsa-canonical-der", test_ecdsa_der, TEST_TIMEOUT_S);
 	test_add(s, "/hsm/sign/rsa-shapes", test_rsa_shapes, TEST_TIMEOUT_S);
-	test_add(s, "/hsm/sign/rejects-digest-length", test_sign_refuses_digest_length, TEST_TIMEOUT_S);
+	test_add(
+	    s, "/hsm/sign/rejects-digest-length", test_sign_refuses_digest_length, TEST_TIMEOUT_S);
 	test_add(s, "/hsm/sign/rejects-bad-index", test_sign_refuses_bad_index, TEST_TIMEOUT_S);
 	test_add(s, "/hsm/sign/rejects-null", test_sign_refuses_null, TEST_TIMEOUT_S);
 	test_add(s, "/hsm/sign/concurrent", test_concurrent_signing, TEST_TIMEOUT_S);
 	test_add(s, "/hsm/public-key/types", test_public_keys, TEST_TIMEOUT_S);
 	test_add(s, "/hsm/open/no-keys", test_no_keys, TEST_TIMEOUT_S);
 	test_add(s, "/hsm/open/wrong-pin", test_open_wrong_pin, TEST_TIMEOUT_S);
-	test_add(s, "/hsm/open/pin-file-open-to-others", test_open_pin_file_open_to_others, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/open/pin-file-open-to-others", test_open_pin_file_open_to_others,
+	    TEST_TIMEOUT_S);
 	test_add(s, "/hsm/open/pin-file-missing", test_open_pin_file_missing, TEST_TIMEOUT_S);
 	test_add(s, "/hsm/open/missing-key", test_open_missing_key, TEST_TIMEOUT_S);
 	test_add(s, "/hsm/open/ambiguous-key", test_open_ambiguous_key, TEST_TIMEOUT_S);
-	test_add(s, "/hsm/open/ambiguous-label-resolved-by-id", test_open_ambiguous_key_resolved_by_id,
-	    TEST_TIMEOUT_S);
+	test_add(s, "/hsm/open/ambiguous-label-resolved-by-id",
+	    test_open_ambiguous_key_resolved_by_id, TEST_TIMEOUT_S);
 	test_add(s, "/hsm/open/mech-from-key", test_mech_from_key, TEST_TIMEOUT_S);
 	test_add(s, "/hsm/open/extractable-key", test_open_extractable_key, TEST_TIMEOUT_S);
 	test_add(s, "/hsm/open/wrong-key-type", test_open_wrong_key_type, TEST_TIMEOUT_S);
@@ -797,8 +820,10 @@ main(void)
 	test_add(s, "/hsm/open/uri-rules", test_open_uri_rules, TEST_TIMEOUT_S);
 	test_add(s, "/hsm/open/rsa-without-public-object", test_open_rsa_without_public_object,
 	    TEST_TIMEOUT_S);
-	test_add(s, "/hsm/open/ec-without-public-object", test_open_ec_without_public_object, TEST_TIMEOUT_S);
-	test_add(s, "/hsm/open/mispaired-public-object", test_open_mispaired_public_object, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/open/ec-without-public-object", test_open_ec_without_public_object,
+	    TEST_TIMEOUT_S);
+	test_add(s, "/hsm/open/mispaired-public-object", test_open_mispaired_public_object,
+	    TEST_TIMEOUT_S);
 	test_add(s, "/hsm/open/one-bad-key-among-good", test_open_refuses_one_bad_key_among_good,
 	    TEST_TIMEOUT_S);
 	test_add(s, "/hsm/open/module-and-token", test_open_module_and_token, TEST_TIMEOUT_S);

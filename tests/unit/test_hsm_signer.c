@@ -138,11 +138,16 @@ config_file(unsigned sessions, const char *pin, const char *attest)
 	    "            \"sessions\": %u, \"journal\": \"%s\"},\n"
 	    " \"attestation_key\": \"pkcs11:object=%s\",\n"
 	    " \"store\": \"file://%s/store\", \"audit_log\": \"%s/audit.log\",\n"
-	    " \"keys\": {\"ec\": {\"key\": \"pkcs11:object=ec-key\", \"mechanism\": \"ecdsa-sha256\",\n"
-	    "                   \"certificates\": \"/nonexistent/ec.pem\", \"formats\": [\"raw\"]},\n"
-	    "          \"rsa\": {\"key\": \"pkcs11:object=rsa-key\", \"mechanism\": \"rsa-pss-sha256\",\n"
-	    "                   \"certificates\": \"/nonexistent/rsa.pem\", \"formats\": [\"raw\"]}},\n"
-	    " \"submitters\": {\"ci\": {\"public_key\": \"/nonexistent/ci.pub\", \"keys\": [\"ec\"]}}}\n",
+	    " \"keys\": {\"ec\": {\"key\": \"pkcs11:object=ec-key\", \"mechanism\": "
+	    "\"ecdsa-sha256\",\n"
+	    "                   \"certificates\": \"/nonexistent/ec.pem\", \"formats\": "
+	    "[\"raw\"]},\n"
+	    "          \"rsa\": {\"key\": \"pkcs11:object=rsa-key\", \"mechanism\": "
+	    "\"rsa-pss-sha256\",\n"
+	    "                   \"certificates\": \"/nonexistent/rsa.pem\", \"formats\": "
+	    "[\"raw\"]}},\n"
+	    " \"submitters\": {\"ci\": {\"public_key\": \"/nonexistent/ci.pub\", \"keys\": "
+	    "[\"ec\"]}}}\n",
 	    SOFTHSM_MODULE, TOKEN, pin, sessions, journal_path, attest, token.dir, token.dir);
 	ck_assert_int_eq(write_text(path, text, 0600), 0);
 	snprintf(paths[used], PATH_MAX, "%s", path);
@@ -249,11 +254,13 @@ raw_start_with(struct raw *rw, unsigned n, const char *cfgpath)
 		child[i] = fcntl(sv[1], F_DUPFD_CLOEXEC, 200);
 		ck_assert_int_ge(child[i], 200);
 		close(sv[1]);
-		ck_assert_int_eq(setsockopt(rw->fd[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
-		ck_assert_int_eq(posix_spawn_file_actions_adddup2(&fa, child[i], SP_CHANNEL_FD0 + (int)i), 0);
+		ck_assert_int_eq(
+		    setsockopt(rw->fd[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+		ck_assert_int_eq(
+		    posix_spawn_file_actions_adddup2(&fa, child[i], SP_CHANNEL_FD0 + (int)i), 0);
 	}
 	ck_assert_int_eq(posix_spawn_file_actions_addopen(
-	                     &fa, STDERR_FILENO, rw->errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600),
+			     &fa, STDERR_FILENO, rw->errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600),
 	    0);
 	ck_assert_int_eq(posix_spawn(&rw->pid, SIGNER_PATH, &fa, NULL, argv, environ), 0);
 	posix_spawn_file_actions_destroy(&fa);
@@ -411,7 +418,8 @@ START_TEST(test_raw_session)
 		sp_put_u32(&w, i);
 		raw_send_wr(&rw, 1, &w);
 		ck_assert_int_eq(raw_response(&rw, 1, buf, &p), 0);
-		ck_assert_uint_eq(sp_get_u8(&p), i == 1 ? SG_MECH_RSA_PSS_SHA256 : SG_MECH_ECDSA_SHA256);
+		ck_assert_uint_eq(
+		    sp_get_u8(&p), i == 1 ? SG_MECH_RSA_PSS_SHA256 : SG_MECH_ECDSA_SHA256);
 		der_len = sp_get_u16(&p);
 		der = sp_get_bytes(&p, der_len);
 		ck_assert_ptr_nonnull(der);
@@ -647,10 +655,13 @@ START_TEST(test_signer_needs_its_channel)
 	int status = 0;
 
 	/* Started by hand (fd 3 is no channel) or with arguments: exits. */
-	ck_assert_int_eq(posix_spawn(&pid, SIGNER_PATH, NULL, NULL, (char *const *)(uintptr_t)argv, environ), 0);
+	ck_assert_int_eq(
+	    posix_spawn(&pid, SIGNER_PATH, NULL, NULL, (char *const *)(uintptr_t)argv, environ), 0);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == SP_EXIT_PROTOCOL);
-	ck_assert_int_eq(posix_spawn(&pid, SIGNER_PATH, NULL, NULL, (char *const *)(uintptr_t)argv2, environ), 0);
+	ck_assert_int_eq(
+	    posix_spawn(&pid, SIGNER_PATH, NULL, NULL, (char *const *)(uintptr_t)argv2, environ),
+	    0);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == SP_EXIT_PROTOCOL);
 }
@@ -778,7 +789,8 @@ START_TEST(test_journal_records_every_signature)
 	hex_encode(job, sizeof(job), job_hex);
 	ck_assert_int_eq(hsm_sign_for(h, 1, job, digest, SHA256_LEN, sig, &sig_len, &seq), 0);
 	ck_assert_uint_eq(seq, 1);
-	ck_assert_int_eq(hsm_sign_for(h, ATTEST_INDEX, NULL, digest, SHA256_LEN, sig, &sig_len, &seq2), 0);
+	ck_assert_int_eq(
+	    hsm_sign_for(h, ATTEST_INDEX, NULL, digest, SHA256_LEN, sig, &sig_len, &seq2), 0);
 	ck_assert_uint_eq(seq2, 2);
 	hsm_close(h);
 	/* The signer made its records durable and exited; a new one goes on. */
@@ -1039,7 +1051,8 @@ START_TEST(test_signer_hygiene)
 	{
 		char soft[32] = "", hard[32] = "";
 
-		ck_assert_int_eq(sscanf(line + strlen("Max core file size"), "%31s %31s", soft, hard), 2);
+		ck_assert_int_eq(
+		    sscanf(line + strlen("Max core file size"), "%31s %31s", soft, hard), 2);
 		ck_assert_str_eq(soft, "0");
 		ck_assert_str_eq(hard, "0");
 	}
@@ -1119,30 +1132,40 @@ main(void)
 
 	if (setup() != 0) {
 		fprintf(stderr,
-		    "test_hsm_signer: cannot set up the SoftHSM token (softhsm2-util and pkcs11-tool needed)\n");
+		    "test_hsm_signer: cannot set up the SoftHSM token (softhsm2-util and "
+		    "pkcs11-tool needed)\n");
 		softhsm_cleanup(&token);
 		return EXIT_FAILURE;
 	}
 	test_add(s, "/hsm_signer/protocol/session", test_raw_session, TEST_TIMEOUT_S);
-	test_add(s, "/hsm_signer/protocol/open-failure-reason", test_raw_open_failure, TEST_TIMEOUT_S);
-	test_add(s, "/hsm_signer/protocol/unknown-type", test_violation_unknown_type, TEST_TIMEOUT_S);
-	test_add(s, "/hsm_signer/protocol/oversized-frame", test_violation_oversized_frame, TEST_TIMEOUT_S);
-	test_add(s, "/hsm_signer/protocol/truncated-frame", test_violation_truncated_frame, TEST_TIMEOUT_S);
+	test_add(
+	    s, "/hsm_signer/protocol/open-failure-reason", test_raw_open_failure, TEST_TIMEOUT_S);
+	test_add(
+	    s, "/hsm_signer/protocol/unknown-type", test_violation_unknown_type, TEST_TIMEOUT_S);
+	test_add(s, "/hsm_signer/protocol/oversized-frame", test_violation_oversized_frame,
+	    TEST_TIMEOUT_S);
+	test_add(s, "/hsm_signer/protocol/truncated-frame", test_violation_truncated_frame,
+	    TEST_TIMEOUT_S);
 	test_add(s, "/hsm_signer/protocol/out-of-order", test_violation_order, TEST_TIMEOUT_S);
-	test_add(s, "/hsm_signer/protocol/agent-names-module-or-key", test_violation_agent_names_module_or_key,
+	test_add(s, "/hsm_signer/protocol/agent-names-module-or-key",
+	    test_violation_agent_names_module_or_key, TEST_TIMEOUT_S);
+	test_add(
+	    s, "/hsm_signer/protocol/bad-key-index", test_violation_bad_key_index, TEST_TIMEOUT_S);
+	test_add(
+	    s, "/hsm_signer/protocol/digest-length", test_violation_digest_length, TEST_TIMEOUT_S);
+	test_add(s, "/hsm_signer/protocol/fewer-channels-than-sessions",
+	    test_violation_fewer_channels, TEST_TIMEOUT_S);
+	test_add(s, "/hsm_signer/protocol/violation-on-second-channel",
+	    test_violation_on_second_channel, TEST_TIMEOUT_S);
+	test_add(s, "/hsm_signer/protocol/needs-its-channel", test_signer_needs_its_channel,
 	    TEST_TIMEOUT_S);
-	test_add(s, "/hsm_signer/protocol/bad-key-index", test_violation_bad_key_index, TEST_TIMEOUT_S);
-	test_add(s, "/hsm_signer/protocol/digest-length", test_violation_digest_length, TEST_TIMEOUT_S);
-	test_add(s, "/hsm_signer/protocol/fewer-channels-than-sessions", test_violation_fewer_channels,
-	    TEST_TIMEOUT_S);
-	test_add(s, "/hsm_signer/protocol/violation-on-second-channel", test_violation_on_second_channel,
-	    TEST_TIMEOUT_S);
-	test_add(s, "/hsm_signer/protocol/needs-its-channel", test_signer_needs_its_channel, TEST_TIMEOUT_S);
-	test_add(s, "/hsm_signer/pin/never-read-by-the-agent", test_pin_never_read_here, TEST_TIMEOUT_S);
+	test_add(
+	    s, "/hsm_signer/pin/never-read-by-the-agent", test_pin_never_read_here, TEST_TIMEOUT_S);
 	test_add(s, "/hsm_signer/open/signer-path", test_open_signer_path, TEST_TIMEOUT_S);
-	test_add(s, "/hsm_signer/open/key-list-mismatch", test_open_key_list_mismatch, TEST_TIMEOUT_S);
-	test_add(s, "/hsm_signer/open/attestation-key-is-a-signing-key", test_open_attestation_key_is_a_signing_key,
-	    TEST_TIMEOUT_S);
+	test_add(
+	    s, "/hsm_signer/open/key-list-mismatch", test_open_key_list_mismatch, TEST_TIMEOUT_S);
+	test_add(s, "/hsm_signer/open/attestation-key-is-a-signing-key",
+	    test_open_attestation_key_is_a_signing_key, TEST_TIMEOUT_S);
 	test_add(s, "/hsm_signer/journal/every-signature", test_journal_records_every_signature,
 	    TEST_TIMEOUT_S);
 	test_add(s, "/hsm_signer/journal/broken-chain", test_journal_broken_chain_stops_the_signer,

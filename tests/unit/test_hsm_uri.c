@@ -76,7 +76,8 @@ END_TEST
 
 START_TEST(test_all_attributes)
 {
-	struct hsm_uri *u = parse_ok("pkcs11:token=signet;object=signet-attest;id=%7f;type=private");
+	struct hsm_uri *u =
+	    parse_ok("pkcs11:token=signet;object=signet-attest;id=%7f;type=private");
 
 	ck_assert_str_eq(u->token, "signet");
 	ck_assert_str_eq(u->object, "signet-attest");
@@ -387,7 +388,8 @@ main(void)
 
 	test_add(s, "/hsm/uri/object-only", test_object_only, TEST_TIMEOUT_S);
 	test_add(s, "/hsm/uri/id-percent-encoded", test_id_percent, TEST_TIMEOUT_S);
-	test_add(s, "/hsm/uri/id-literal-and-hex-case", test_id_literal_and_mixed_case_hex, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/uri/id-literal-and-hex-case", test_id_literal_and_mixed_case_hex,
+	    TEST_TIMEOUT_S);
 	test_add(s, "/hsm/uri/all-attributes", test_all_attributes, TEST_TIMEOUT_S);
 	test_add(s, "/hsm/uri/types", test_types, TEST_TIMEOUT_S);
 	test_add(s, "/hsm/uri/empty-path", test_empty_path, TEST_TIMEOUT_S);
@@ -397,10 +399,12 @@ main(void)
 	test_add(s, "/hsm/uri/utf8-percent-encoded", test_utf8_percent_encoded, TEST_TIMEOUT_S);
 	test_add(s, "/hsm/uri/free-null", test_free_null, TEST_TIMEOUT_S);
 	test_add(s, "/hsm/uri/rejects-bad-scheme", test_refuses_bad_scheme, TEST_TIMEOUT_S);
-	test_add(s, "/hsm/uri/rejects-unknown-attribute", test_refuses_unknown_attribute, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/uri/rejects-unknown-attribute", test_refuses_unknown_attribute,
+	    TEST_TIMEOUT_S);
 	test_add(s, "/hsm/uri/rejects-duplicate", test_refuses_duplicate, TEST_TIMEOUT_S);
 	test_add(s, "/hsm/uri/rejects-empty-value", test_refuses_empty_value, TEST_TIMEOUT_S);
-	test_add(s, "/hsm/uri/rejects-query-and-fragment", test_refuses_query_and_fragment, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/uri/rejects-query-and-fragment", test_refuses_query_and_fragment,
+	    TEST_TIMEOUT_S);
 	test_add(s, "/hsm/uri/rejects-stray-separators", test_refuses_separators, TEST_TIMEOUT_S);
 	test_add(s, "/hsm/uri/rejects-bad-percent", test_refuses_bad_percent, TEST_TIMEOUT_S);
 	test_add(s, "/hsm/uri/rejects-raw-characters", test_refuses_raw_characters, TEST_TIMEOUT_S);

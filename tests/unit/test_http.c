@@ -30,17 +30,16 @@
 #include "util.h"
 
 #define TEST_TIMEOUT_S 30
-#define REQUEST_MAX 4096     /* bytes of a request head the server keeps */
-#define SERVER_POLL_MS 50    /* how often the server looks at its stop flag */
-#define TIMEOUT_MS 300       /* the transfers' timeout where it is tested */
+#define REQUEST_MAX    4096 /* bytes of a request head the server keeps */
+#define SERVER_POLL_MS 50   /* how often the server looks at its stop flag */
+#define TIMEOUT_MS     300  /* the transfers' timeout where it is tested */
 
-static const char answer_ok[] =
-    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+static const char answer_ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
 struct server {
 	int fd, port;
-	SSL_CTX *tls;          /* NULL: plain HTTP */
-	const char *answer;    /* what every request gets */
+	SSL_CTX *tls;       /* NULL: plain HTTP */
+	const char *answer; /* what every request gets */
 	atomic_int stop;
 	pthread_t thread;
 	/* Written by the thread; read after it is joined. */
@@ -73,8 +72,8 @@ read_head(int fd, SSL *ssl, char *buf, size_t cap)
 	int n;
 
 	while (len < cap) {
-		n = ssl != NULL ? SSL_read(ssl, buf + len, (int)(cap - len)) :
-		    (int)read(fd, buf + len, cap - len);
+		n = ssl != NULL ? SSL_read(ssl, buf + len, (int)(cap - len))
+				: (int)read(fd, buf + len, cap - len);
 		if (n <= 0)
 			return -1;
 		len += (size_t)n;
@@ -103,8 +102,9 @@ serve(void *arg)
 		if ((c = accept4(sv->fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
 			continue;
 		setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		if (sv->tls != NULL && ((ssl = SSL_new(sv->tls)) == NULL ||
-		    SSL_set_fd(ssl, c) != 1 || SSL_accept(ssl) != 1))
+		if (sv->tls != NULL &&
+		    ((ssl = SSL_new(sv->tls)) == NULL || SSL_set_fd(ssl, c) != 1 ||
+			SSL_accept(ssl) != 1))
 			goto next; /* the client refused the handshake */
 		if ((len = read_head(c, ssl, buf, REQUEST_MAX)) < 0)
 			goto next;
@@ -114,7 +114,7 @@ serve(void *arg)
 			(void)SSL_write(ssl, sv->answer, (int)n);
 		else
 			(void)!write(c, sv->answer, n);
-	next:
+next:
 		if (ssl != NULL)
 			SSL_shutdown(ssl);
 		SSL_free(ssl);
@@ -183,8 +183,11 @@ fetch(CURL *c, struct http_opts *o, const char *url, long *code)
 START_TEST(test_protocols)
 {
 	static const char *const urls[] = {
-		"file:///dev/null", "ftp://127.0.0.1:1/x", "gopher://127.0.0.1:1/x",
-		"dict://127.0.0.1:1/x", "smtp://127.0.0.1:1/",
+		"file:///dev/null",
+		"ftp://127.0.0.1:1/x",
+		"gopher://127.0.0.1:1/x",
+		"dict://127.0.0.1:1/x",
+		"smtp://127.0.0.1:1/",
 	};
 	char errbuf[CURL_ERROR_SIZE];
 	struct http_opts o = { .timeout_ms = TIMEOUT_MS, .errbuf = errbuf };
@@ -212,7 +215,8 @@ START_TEST(test_no_redirect)
 	char url[64];
 	long code;
 
-	server_start(&sv, NULL, "HTTP/1.1 302 Found\r\nLocation: /next\r\n"
+	server_start(&sv, NULL,
+	    "HTTP/1.1 302 Found\r\nLocation: /next\r\n"
 	    "Content-Length: 0\r\nConnection: close\r\n\r\n");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, "left over");
@@ -271,7 +275,8 @@ make_cert(const char *san, const char *path, X509 **ret_cert, EVP_PKEY **ret_key
 	ck_assert_ptr_nonnull(X509_gmtime_adj(X509_getm_notAfter(x), 3600));
 	name = X509_get_subject_name(x);
 	ck_assert_int_eq(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	    (const unsigned char *)"signet http test", -1, -1, 0), 1);
+			     (const unsigned char *)"signet http test", -1, -1, 0),
+	    1);
 	ck_assert_int_eq(X509_set_issuer_name(x, name), 1);
 	ck_assert_int_eq(X509_set_pubkey(x, key), 1);
 	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
@@ -334,8 +339,8 @@ START_TEST(test_tls_verification)
 	ck_assert_int_eq(code, 200);
 	ck_assert_int_eq(requests, 1);
 	/* Not a CA we trust. */
-	ck_assert_int_eq(tls_fetch("IP:127.0.0.1", 0, &code, &requests),
-	    CURLE_PEER_FAILED_VERIFICATION);
+	ck_assert_int_eq(
+	    tls_fetch("IP:127.0.0.1", 0, &code, &requests), CURLE_PEER_FAILED_VERIFICATION);
 	ck_assert_int_eq(requests, 0);
 	/* Trusted, but for another host. */
 	ck_assert_int_eq(tls_fetch("DNS:elsewhere.invalid", 1, &code, &requests),

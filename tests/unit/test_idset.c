@@ -12,8 +12,8 @@
 #include "testlib.h"
 #include "util.h"
 
-#define SHA_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-#define SHA_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define SHA_A      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define SHA_B      "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 /* Differs from SHA_A only after the 16 bytes that are kept: the same job. */
 #define SHA_A_TAIL "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab"
 
@@ -123,17 +123,20 @@ START_TEST(test_bad_arguments)
 	const char *zero = "00000000000000000000000000000000";
 
 	ck_assert_int_eq(idset_new(tmpdir, &s), 0);
-	ck_assert_int_eq(idset_bind(s, "0000000000000000000000000000000A", SHA_A, "x",
-	    IDSET_INTENT, &b), SG_ERR_INVALID_ARGUMENT);
-	ck_assert_int_eq(idset_bind(s, "00", SHA_A, "x", IDSET_INTENT, &b), SG_ERR_INVALID_ARGUMENT);
-	ck_assert_int_eq(idset_bind(s, "000000000000000000000000000000000", SHA_A, "x",
-	    IDSET_INTENT, &b), SG_ERR_INVALID_ARGUMENT);
+	ck_assert_int_eq(
+	    idset_bind(s, "0000000000000000000000000000000A", SHA_A, "x", IDSET_INTENT, &b),
+	    SG_ERR_INVALID_ARGUMENT);
+	ck_assert_int_eq(
+	    idset_bind(s, "00", SHA_A, "x", IDSET_INTENT, &b), SG_ERR_INVALID_ARGUMENT);
+	ck_assert_int_eq(
+	    idset_bind(s, "000000000000000000000000000000000", SHA_A, "x", IDSET_INTENT, &b),
+	    SG_ERR_INVALID_ARGUMENT);
 	ck_assert_int_eq(idset_bind(s, zero, "ab", "x", IDSET_INTENT, &b), SG_ERR_INVALID_ARGUMENT);
 	ck_assert_int_eq(idset_bind(s, zero, NULL, "x", IDSET_INTENT, &b), SG_ERR_INVALID_ARGUMENT);
-	ck_assert_int_eq(idset_bind(s, zero, SHA_A, NULL, IDSET_INTENT, &b),
-	    SG_ERR_INVALID_ARGUMENT);
-	ck_assert_int_eq(idset_bind(s, zero, SHA_A, "x", (enum idset_kind)7, &b),
-	    SG_ERR_INVALID_ARGUMENT);
+	ck_assert_int_eq(
+	    idset_bind(s, zero, SHA_A, NULL, IDSET_INTENT, &b), SG_ERR_INVALID_ARGUMENT);
+	ck_assert_int_eq(
+	    idset_bind(s, zero, SHA_A, "x", (enum idset_kind)7, &b), SG_ERR_INVALID_ARGUMENT);
 	/* Outputs untouched on failure, nothing bound. */
 	ck_assert_int_eq(b, IDSET_OTHER);
 	ck_assert_uint_eq(idset_count(s), 0);
@@ -181,11 +184,13 @@ START_TEST(test_memory_flat)
 	after = rss_kb();
 	ck_assert_uint_eq(idset_count(s), 300000);
 	ck_assert_int_gt(before, 0);
-	fprintf(stderr, "idset: 299000 binds in %.0f ms (%.2f us each, growth included); "
-	    "RSS %ld -> %ld kB\n", (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
+	fprintf(stderr,
+	    "idset: 299000 binds in %.0f ms (%.2f us each, growth included); "
+	    "RSS %ld -> %ld kB\n",
+	    (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
 	    ((double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3) /
-	    299000.0, before, after);
+		299000.0,
+	    before, after);
 	if (RSS_MEANINGFUL)
 		ck_assert_msg(after - before <= 1024, "RSS grew from %ld to %ld kB", before, after);
 	idset_free(s);

@@ -16,11 +16,12 @@ int main(void);
 
 #define TEST_TIMEOUT_S TEST_TIMEOUT_DEFAULT /* Check's */
 
-#define ID "0123456789abcdef0123456789abcdef"
-#define SHA "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define ID      "0123456789abcdef0123456789abcdef"
+#define SHA     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define CREATED 1795708800 /* 2026-11-26T16:00:00Z */
-#define ART "{\"name\":\"fw.bin\",\"sha256\":\"" SHA "\",\"size\":1234}"
-#define CI "{\"system\":\"gitlab\",\"project\":\"grp/fw\",\"pipeline\":\"42\",\"job\":\"7\"," \
+#define ART     "{\"name\":\"fw.bin\",\"sha256\":\"" SHA "\",\"size\":1234}"
+#define CI                                                                                         \
+	"{\"system\":\"gitlab\",\"project\":\"grp/fw\",\"pipeline\":\"42\",\"job\":\"7\","         \
 	"\"commit\":\"abc123\",\"ref\":\"main\",\"url\":\"https://ci.example/p/42\"}"
 
 /* The valid job, member by member, in SPEC order. */
@@ -58,8 +59,8 @@ mk(const char *name, const char *value)
 				continue;
 			v = value;
 		}
-		o += (size_t)snprintf(s + o, cap - o, "%s\"%s\":%s", o > 1 ? "," : "",
-		    members[i][0], v);
+		o += (size_t)snprintf(
+		    s + o, cap - o, "%s\"%s\":%s", o > 1 ? "," : "", members[i][0], v);
 	}
 	if (name != NULL && !found)
 		o += (size_t)snprintf(s + o, cap - o, ",\"%s\":%s", name, value);
@@ -161,7 +162,8 @@ END_TEST
 START_TEST(test_valid_minimal)
 {
 	static const char min[] = "{\"v\":1,\"id\":\"" ID "\",\"created\":\"2026-11-26T16:00:00Z\","
-	    "\"expires\":\"2026-11-26T16:00:01Z\",\"key\":\"k\",\"format\":\"raw\",\"artifact\":" ART "}";
+				  "\"expires\":\"2026-11-26T16:00:01Z\",\"key\":\"k\",\"format\":"
+				  "\"raw\",\"artifact\":" ART "}";
 	struct sg_job *job = parse_ok(min);
 
 	ck_assert_int_eq(job->format, SG_FORMAT_RAW);
@@ -171,8 +173,9 @@ START_TEST(test_valid_minimal)
 	job_free(job);
 	/* Member order and white space do not matter; empty ci is fine. */
 	job = parse_ok(" { \"artifact\" : {\"size\":0,\"sha256\":\"" SHA "\",\"name\":\"a\"},"
-	    "\"format\":\"raw\",\"key\":\"k\",\"expires\":\"2026-11-26T16:00:01Z\","
-	    "\"created\":\"2026-11-26T16:00:00Z\",\"id\":\"" ID "\",\"v\":1.0,\"ci\":{},\"note\":\"\"}\n");
+		       "\"format\":\"raw\",\"key\":\"k\",\"expires\":\"2026-11-26T16:00:01Z\","
+		       "\"created\":\"2026-11-26T16:00:00Z\",\"id\":\"" ID
+		       "\",\"v\":1.0,\"ci\":{},\"note\":\"\"}\n");
 	ck_assert_uint_eq(job->artifact.size, 0);
 	ck_assert_str_eq(job->note, "");
 	job_free(job);
@@ -332,7 +335,12 @@ END_TEST
 START_TEST(test_required)
 {
 	static const char *const required[] = {
-		"id", "created", "expires", "key", "format", "artifact",
+		"id",
+		"created",
+		"expires",
+		"key",
+		"format",
+		"artifact",
 	};
 	size_t i;
 
@@ -352,11 +360,22 @@ START_TEST(test_types)
 	static const struct {
 		const char *name, *value;
 	} v[] = {
-		{ "id", "1" }, { "id", "null" }, { "created", "1795708800" },
-		{ "expires", "null" }, { "key", "[\"release\"]" }, { "format", "0" },
-		{ "artifact", "\"fw.bin\"" }, { "artifact", "null" }, { "ci", "\"gitlab\"" },
-		{ "ci", "[]" }, { "ci", "null" }, { "note", "1" }, { "note", "null" },
-		{ "note", "{}" }, { "ci", "{\"project\":1}" }, { "ci", "{\"url\":null}" },
+		{ "id", "1" },
+		{ "id", "null" },
+		{ "created", "1795708800" },
+		{ "expires", "null" },
+		{ "key", "[\"release\"]" },
+		{ "format", "0" },
+		{ "artifact", "\"fw.bin\"" },
+		{ "artifact", "null" },
+		{ "ci", "\"gitlab\"" },
+		{ "ci", "[]" },
+		{ "ci", "null" },
+		{ "note", "1" },
+		{ "note", "null" },
+		{ "note", "{}" },
+		{ "ci", "{\"project\":1}" },
+		{ "ci", "{\"url\":null}" },
 		{ "ci", "{\"system\":[\"local\"]}" },
 		{ "artifact", "{\"name\":1,\"sha256\":\"" SHA "\",\"size\":1}" },
 		{ "artifact", "{\"name\":\"a\",\"sha256\":1,\"size\":1}" },
@@ -385,11 +404,17 @@ END_TEST
 START_TEST(test_times)
 {
 	static const char *const bad[] = {
-		"\"2026-11-26T16:00:00\"", "\"2026-11-26T16:00:00z\"",
-		"\"2026-11-26 16:00:00Z\"", "\"2026-11-26T16:00:00+00:00\"",
-		"\"2026-11-26T16:00:00.5Z\"", "\"2026-02-30T16:00:00Z\"",
-		"\"2026-11-26T24:00:00Z\"", "\"2026-11-26T16:00:60Z\"", "\"\"",
-		"\"1969-12-31T23:59:59Z\"", "\"2026-11-26T16:00:00ZZ\"",
+		"\"2026-11-26T16:00:00\"",
+		"\"2026-11-26T16:00:00z\"",
+		"\"2026-11-26 16:00:00Z\"",
+		"\"2026-11-26T16:00:00+00:00\"",
+		"\"2026-11-26T16:00:00.5Z\"",
+		"\"2026-02-30T16:00:00Z\"",
+		"\"2026-11-26T24:00:00Z\"",
+		"\"2026-11-26T16:00:60Z\"",
+		"\"\"",
+		"\"1969-12-31T23:59:59Z\"",
+		"\"2026-11-26T16:00:00ZZ\"",
 	};
 	size_t i;
 
@@ -473,7 +498,8 @@ START_TEST(test_check_artifact_name)
 
 	memset(name, 'a', sizeof(name));
 	ck_assert_int_eq(job_check_artifact_name(name, ARTIFACT_NAME_MAX), 0);
-	ck_assert_int_eq(job_check_artifact_name(name, ARTIFACT_NAME_MAX + 1), SG_ERR_JOB_MALFORMED);
+	ck_assert_int_eq(
+	    job_check_artifact_name(name, ARTIFACT_NAME_MAX + 1), SG_ERR_JOB_MALFORMED);
 	ck_assert_int_eq(job_check_artifact_name("a", 1), 0);
 	ck_assert_int_eq(job_check_artifact_name("", 0), SG_ERR_JOB_MALFORMED);
 	ck_assert_int_eq(job_check_artifact_name(NULL, 1), SG_ERR_JOB_MALFORMED);
@@ -502,9 +528,14 @@ START_TEST(test_artifact_sha_size)
 		const char *size;
 		int code;
 	} sizes[] = {
-		{ "0", 0 }, { "9007199254740991", 0 }, { "9007199254740992", SG_ERR_JOB_MALFORMED },
-		{ "-1", SG_ERR_JOB_MALFORMED }, { "1.5", SG_ERR_JOB_MALFORMED },
-		{ "1e300", SG_ERR_JOB_MALFORMED }, { "-0", 0 }, { "12.0", 0 },
+		{ "0", 0 },
+		{ "9007199254740991", 0 },
+		{ "9007199254740992", SG_ERR_JOB_MALFORMED },
+		{ "-1", SG_ERR_JOB_MALFORMED },
+		{ "1.5", SG_ERR_JOB_MALFORMED },
+		{ "1e300", SG_ERR_JOB_MALFORMED },
+		{ "-0", 0 },
+		{ "12.0", 0 },
 	};
 	char art[1024];
 	size_t i;
@@ -519,7 +550,8 @@ START_TEST(test_artifact_sha_size)
 		expect("artifact", art, sizes[i].code);
 	}
 	{
-		char *s = mk("artifact", "{\"name\":\"a\",\"sha256\":\"" SHA "\",\"size\":9007199254740991}");
+		char *s = mk("artifact",
+		    "{\"name\":\"a\",\"sha256\":\"" SHA "\",\"size\":9007199254740991}");
 		struct sg_job *job = parse_ok(s);
 		ck_assert_uint_eq(job->artifact.size, UINT64_C(9007199254740991));
 		job_free(job);
@@ -532,7 +564,13 @@ START_TEST(test_ci)
 {
 	static const char *const systems[] = { "gitlab", "jenkins", "github", "local" };
 	static const char *const fields[] = {
-		"system", "project", "pipeline", "job", "commit", "ref", "url",
+		"system",
+		"project",
+		"pipeline",
+		"job",
+		"commit",
+		"ref",
+		"url",
 	};
 	char ci[2048], *s;
 	size_t i;
@@ -564,8 +602,17 @@ END_TEST
 START_TEST(test_ci_token)
 {
 	static const char *const bad[] = {
-		"1", "null", "true", "[]", "[\"a.b.c\"]", "{}", "{\"token\":\"a.b.c\"}", "\"\"",
-		"\"a.b\\u0001.c\"", "\"a.b.c\\n\"", "\"a.b\\u0000.c\"",
+		"1",
+		"null",
+		"true",
+		"[]",
+		"[\"a.b.c\"]",
+		"{}",
+		"{\"token\":\"a.b.c\"}",
+		"\"\"",
+		"\"a.b\\u0001.c\"",
+		"\"a.b.c\\n\"",
+		"\"a.b\\u0000.c\"",
 	};
 	struct sg_job *job;
 	char *s, *t;
@@ -682,8 +729,8 @@ START_TEST(test_peek_id)
 	ck_assert_str_eq(id, ID);
 	ck_assert_int_eq(peek("{\"id\":1}", id), SG_ERR_PARSE);
 	ck_assert_int_eq(peek("{\"id\":\"" ID "\",\"n\":\"\xff\"}", id), SG_ERR_PARSE);
-	ck_assert_int_eq(peek("{\"id\":\"" ID "\",\"n\":[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]}", id),
-	    SG_ERR_PARSE);
+	ck_assert_int_eq(
+	    peek("{\"id\":\"" ID "\",\"n\":[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]}", id), SG_ERR_PARSE);
 	ck_assert_int_eq(peek("{\"id\":\"" ID "\",\"n\":[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]}", id), 0);
 	ck_assert_int_eq(peek("{\"id\":\"" ID "\"} x", id), SG_ERR_PARSE);
 	memset(id, 'x', sizeof(id));
@@ -701,7 +748,8 @@ START_TEST(test_check_time)
 	free(s);
 	ck_assert_int_eq(job_check_time(job, c, life), 0);
 	ck_assert_int_eq(job_check_time(job, c - JOB_CLOCK_SKEW_S, life), 0);
-	ck_assert_int_eq(job_check_time(job, c - JOB_CLOCK_SKEW_S - 1, life), SG_ERR_JOB_NOT_YET_VALID);
+	ck_assert_int_eq(
+	    job_check_time(job, c - JOB_CLOCK_SKEW_S - 1, life), SG_ERR_JOB_NOT_YET_VALID);
 	ck_assert_int_eq(job_check_time(job, INT64_MIN, life), SG_ERR_JOB_NOT_YET_VALID);
 	ck_assert_int_eq(job_check_time(job, c + 900, life), 0);
 	ck_assert_int_eq(job_check_time(job, c + 901, life), SG_ERR_JOB_EXPIRED);
@@ -865,7 +913,8 @@ main(void)
 	test_add(s, "/job/parse/valid-minimal", test_valid_minimal, TEST_TIMEOUT_S);
 	test_add(s, "/job/parse/unparseable", test_unparseable, TEST_TIMEOUT_S);
 	test_add(s, "/job/parse/not-object", test_not_object, TEST_TIMEOUT_S);
-	test_add(s, "/job/parse/duplicates-and-escapes", test_duplicates_and_escapes, TEST_TIMEOUT_S);
+	test_add(
+	    s, "/job/parse/duplicates-and-escapes", test_duplicates_and_escapes, TEST_TIMEOUT_S);
 	test_add(s, "/job/parse/version", test_version, TEST_TIMEOUT_S);
 	test_add(s, "/job/parse/unknown-members", test_unknown_members, TEST_TIMEOUT_S);
 	test_add(s, "/job/parse/required", test_required, TEST_TIMEOUT_S);

@@ -77,11 +77,31 @@ refuse(const char *s)
 START_TEST(test_accepts_values)
 {
 	static const char *const ok[] = {
-		"{}", "[]", " {} ", "\t\r\n[ ]\n", "0", "-0", "1", "-1", "12.5",
-		"0.5e-10", "1E+2", "1e2", "-1.5E300", "true", "false", "null",
-		"\"\"", "\"abc\"", "{\"a\":1,\"b\":[true,false,null],\"c\":{\"d\":\"e\"}}",
-		"[1,2,3]", "[[],[{}],{\"\":0}]", "\"\\\"\\\\\\/\"", "\"\x7f\"",
-		"1e400", "[100000000000000000000000000000000000000000000000000000000000000000000]",
+		"{}",
+		"[]",
+		" {} ",
+		"\t\r\n[ ]\n",
+		"0",
+		"-0",
+		"1",
+		"-1",
+		"12.5",
+		"0.5e-10",
+		"1E+2",
+		"1e2",
+		"-1.5E300",
+		"true",
+		"false",
+		"null",
+		"\"\"",
+		"\"abc\"",
+		"{\"a\":1,\"b\":[true,false,null],\"c\":{\"d\":\"e\"}}",
+		"[1,2,3]",
+		"[[],[{}],{\"\":0}]",
+		"\"\\\"\\\\\\/\"",
+		"\"\x7f\"",
+		"1e400",
+		"[100000000000000000000000000000000000000000000000000000000000000000000]",
 	};
 	size_t i;
 
@@ -93,15 +113,65 @@ END_TEST
 START_TEST(test_refuses_grammar)
 {
 	static const char *const bad[] = {
-		"", " ", "{", "}", "[", "]", "[1,]", "[,1]", "{,}", "{\"a\":1,}",
-		"{\"a\"1}", "{\"a\":}", "{a:1}", "{'a':1}", "{\"a\":1 \"b\":2}", "[1 2]",
-		"[\"a\"\"b\"]", "[01]", "[00]", "[-01]", "[1.]", "[.5]", "[1.e5]", "[1e]",
-		"[1e+]", "[+1]", "[-]", "[--1]", "[0x10]", "[tru]", "[True]", "[nul]",
-		"[NaN]", "[Infinity]", "[-Infinity]", "'a'", "[1] x", "[1][2]", "{}{}",
-		"\"abc", "\"\\x\"", "\"\\u12\"", "\"\\u12G4\"", "\"\\U0041\"", "\"\\",
-		"/* c */{}", "{}//", "\xef\xbb\xbf{}", "[1,,2]", "{\"a\":1}}", "[1]]",
-		"{\"a\"}", "{1:2}", "[true false]", "\"\\u\"", "nulll", "truefalse",
-		"[1}", "{\"a\":1]",
+		"",
+		" ",
+		"{",
+		"}",
+		"[",
+		"]",
+		"[1,]",
+		"[,1]",
+		"{,}",
+		"{\"a\":1,}",
+		"{\"a\"1}",
+		"{\"a\":}",
+		"{a:1}",
+		"{'a':1}",
+		"{\"a\":1 \"b\":2}",
+		"[1 2]",
+		"[\"a\"\"b\"]",
+		"[01]",
+		"[00]",
+		"[-01]",
+		"[1.]",
+		"[.5]",
+		"[1.e5]",
+		"[1e]",
+		"[1e+]",
+		"[+1]",
+		"[-]",
+		"[--1]",
+		"[0x10]",
+		"[tru]",
+		"[True]",
+		"[nul]",
+		"[NaN]",
+		"[Infinity]",
+		"[-Infinity]",
+		"'a'",
+		"[1] x",
+		"[1][2]",
+		"{}{}",
+		"\"abc",
+		"\"\\x\"",
+		"\"\\u12\"",
+		"\"\\u12G4\"",
+		"\"\\U0041\"",
+		"\"\\",
+		"/* c */{}",
+		"{}//",
+		"\xef\xbb\xbf{}",
+		"[1,,2]",
+		"{\"a\":1}}",
+		"[1]]",
+		"{\"a\"}",
+		"{1:2}",
+		"[true false]",
+		"\"\\u\"",
+		"nulll",
+		"truefalse",
+		"[1}",
+		"{\"a\":1]",
 	};
 	size_t i;
 
@@ -137,14 +207,14 @@ END_TEST
 START_TEST(test_utf8_valid)
 {
 	static const char *const ok[] = {
-		"\"\xc2\x80\"",          /* U+0080 */
-		"\"\xdf\xbf\"",          /* U+07FF */
-		"\"\xe0\xa0\x80\"",      /* U+0800 */
-		"\"\xed\x9f\xbf\"",      /* U+D7FF */
-		"\"\xee\x80\x80\"",      /* U+E000 */
-		"\"\xef\xbf\xbf\"",      /* U+FFFF */
-		"\"\xf0\x90\x80\x80\"",  /* U+10000 */
-		"\"\xf4\x8f\xbf\xbf\"",  /* U+10FFFF */
+		"\"\xc2\x80\"",         /* U+0080 */
+		"\"\xdf\xbf\"",         /* U+07FF */
+		"\"\xe0\xa0\x80\"",     /* U+0800 */
+		"\"\xed\x9f\xbf\"",     /* U+D7FF */
+		"\"\xee\x80\x80\"",     /* U+E000 */
+		"\"\xef\xbf\xbf\"",     /* U+FFFF */
+		"\"\xf0\x90\x80\x80\"", /* U+10000 */
+		"\"\xf4\x8f\xbf\xbf\"", /* U+10FFFF */
 		"\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"",
 	};
 	size_t i;
@@ -157,29 +227,23 @@ END_TEST
 START_TEST(test_utf8_invalid)
 {
 	static const char *const bad[] = {
-		"\"\xc0\x80\"",          /* overlong NUL */
-		"\"\xc1\xbf\"",          /* overlong */
-		"\"\xe0\x80\x80\"",      /* overlong */
-		"\"\xe0\x9f\xbf\"",      /* overlong */
-		"\"\xf0\x80\x80\x80\"",  /* overlong */
-		"\"\xf0\x8f\xbf\xbf\"",  /* overlong */
-		"\"\xed\xa0\x80\"",      /* U+D800 */
-		"\"\xed\xbf\xbf\"",      /* U+DFFF */
+		"\"\xc0\x80\"",                 /* overlong NUL */
+		"\"\xc1\xbf\"",                 /* overlong */
+		"\"\xe0\x80\x80\"",             /* overlong */
+		"\"\xe0\x9f\xbf\"",             /* overlong */
+		"\"\xf0\x80\x80\x80\"",         /* overlong */
+		"\"\xf0\x8f\xbf\xbf\"",         /* overlong */
+		"\"\xed\xa0\x80\"",             /* U+D800 */
+		"\"\xed\xbf\xbf\"",             /* U+DFFF */
 		"\"\xed\xa0\xbd\xed\xb8\x80\"", /* CESU-8 pair */
-		"\"\xf4\x90\x80\x80\"",  /* U+110000 */
-		"\"\xf5\x80\x80\x80\"",
-		"\"\xf8\x88\x80\x80\x80\"",
-		"\"\xfe\"", "\"\xff\"",
-		"\"\x80\"",              /* lone continuation */
-		"\"\xbf\"",
-		"\"\xc3\"",              /* truncated */
-		"\"\xe2\x82\"",
-		"\"\xf0\x9f\x98\"",
-		"\"\xc3\x28\"",          /* bad continuation */
-		"\"\xe2\x28\xa1\"",
-		"\"\xf0\x9f\x28\x80\"",
-		"\xc3\xa9",              /* non-ASCII outside a string */
-		"{\"\xff\":1}",          /* in a member name */
+		"\"\xf4\x90\x80\x80\"",         /* U+110000 */
+		"\"\xf5\x80\x80\x80\"", "\"\xf8\x88\x80\x80\x80\"", "\"\xfe\"", "\"\xff\"",
+		"\"\x80\"",                                         /* lone continuation */
+		"\"\xbf\"", "\"\xc3\"",                             /* truncated */
+		"\"\xe2\x82\"", "\"\xf0\x9f\x98\"", "\"\xc3\x28\"", /* bad continuation */
+		"\"\xe2\x28\xa1\"", "\"\xf0\x9f\x28\x80\"",
+		"\xc3\xa9",     /* non-ASCII outside a string */
+		"{\"\xff\":1}", /* in a member name */
 	};
 	size_t i;
 
@@ -201,12 +265,12 @@ START_TEST(test_escapes_surrogates)
 	accept("\"\\uD83D\\uDE00\"");
 	accept("\"\\udbff\\udfff\"");
 	accept("\"\\ud7ff\\ue000\"");
-	refuse("\"\\ud83d\"");          /* lone high */
+	refuse("\"\\ud83d\""); /* lone high */
 	refuse("\"\\ud83dx\"");
-	refuse("\"\\ud83d\\u0041\"");   /* high then not low */
-	refuse("\"\\ud83d\\ud83d\"");   /* high then high */
-	refuse("\"\\ude00\"");          /* lone low */
-	refuse("\"\\ude00\\ud83d\"");   /* reversed */
+	refuse("\"\\ud83d\\u0041\""); /* high then not low */
+	refuse("\"\\ud83d\\ud83d\""); /* high then high */
+	refuse("\"\\ude00\"");        /* lone low */
+	refuse("\"\\ude00\\ud83d\""); /* reversed */
 	refuse("\"\\ud83d\\\"");
 	refuse("\"\\ud83d\\u\"");
 	refuse("\"\\ud83d\\ude0\"");
@@ -241,7 +305,8 @@ START_TEST(test_flags)
 		{ "{\"a\":1,\"b\":{\"a\":2}}", 0 },
 		{ "{\"a\":1,\"A\":2}", 0 },
 		{ "[{\"a\":1},{\"a\":1}]", 0 },
-		{ "{\"a\":\"\\u0000\",\"a\":1}", JSON_F_NUL_ESCAPE | JSON_F_CONTROL | JSON_F_DUPLICATE },
+		{ "{\"a\":\"\\u0000\",\"a\":1}",
+		    JSON_F_NUL_ESCAPE | JSON_F_CONTROL | JSON_F_DUPLICATE },
 	};
 	size_t i;
 
@@ -433,7 +498,9 @@ START_TEST(test_getters)
 	int b = 7;
 
 	ck_assert_int_eq(parse_str("{\"Key\":\"v\",\"s\":\"caf\\u00e9\",\"n\":1,"
-	    "\"t\":true,\"f\":false,\"o\":{},\"a\":[],\"z\":null}", &root, &flags), 0);
+				   "\"t\":true,\"f\":false,\"o\":{},\"a\":[],\"z\":null}",
+			     &root, &flags),
+	    0);
 	/* Case-sensitive lookup. */
 	ck_assert_ptr_null(json_get(root, "key"));
 	ck_assert_ptr_nonnull(json_get(root, "Key"));
@@ -473,10 +540,13 @@ START_TEST(test_get_int)
 	unsigned flags;
 	int64_t v = 42;
 
-	ck_assert_int_eq(parse_str("{\"one\":1,\"onef\":1.0,\"onee\":1e0,\"half\":1.5,"
-	    "\"s\":\"1\",\"max\":9007199254740991,\"big\":9007199254740992,"
-	    "\"min\":-9007199254740991,\"small\":-9007199254740992,\"huge\":1e400,"
-	    "\"neg\":-5,\"mz\":-0}", &root, &flags), 0);
+	ck_assert_int_eq(
+	    parse_str("{\"one\":1,\"onef\":1.0,\"onee\":1e0,\"half\":1.5,"
+		      "\"s\":\"1\",\"max\":9007199254740991,\"big\":9007199254740992,"
+		      "\"min\":-9007199254740991,\"small\":-9007199254740992,\"huge\":1e400,"
+		      "\"neg\":-5,\"mz\":-0}",
+		&root, &flags),
+	    0);
 	ck_assert_int_eq(json_get_int(root, "one", 0, 10, &v), 0);
 	ck_assert_int_eq(v, 1);
 	ck_assert_int_eq(json_get_int(root, "onef", 0, 10, &v), 0);
@@ -517,12 +587,15 @@ START_TEST(test_print_and_add)
 	ck_assert_int_eq(json_add_int(o, "max", INT64_C(9007199254740991)), 0);
 	ck_assert_int_eq(json_add_int(o, "min", -INT64_C(9007199254740991)), 0);
 	ck_assert_int_eq(json_add_int(o, "e15", INT64_C(1000000000000000)), 0);
-	ck_assert_int_eq(json_add_int(o, "big", INT64_C(9007199254740992)), SG_ERR_INVALID_ARGUMENT);
-	ck_assert_int_eq(json_add_int(o, "small", -INT64_C(9007199254740992)), SG_ERR_INVALID_ARGUMENT);
+	ck_assert_int_eq(
+	    json_add_int(o, "big", INT64_C(9007199254740992)), SG_ERR_INVALID_ARGUMENT);
+	ck_assert_int_eq(
+	    json_add_int(o, "small", -INT64_C(9007199254740992)), SG_ERR_INVALID_ARGUMENT);
 	ck_assert_int_eq(json_add_string(o, "s", "a\"b\\c\n\x01\xc3\xa9"), 0);
 	ck_assert_int_eq(json_add_string(o, "n", NULL), SG_ERR_INVALID_ARGUMENT);
 	ck_assert_int_eq(json_print(o, &s, &len), 0);
-	ck_assert_str_eq(s, "{\"max\":9007199254740991,\"min\":-9007199254740991,"
+	ck_assert_str_eq(s,
+	    "{\"max\":9007199254740991,\"min\":-9007199254740991,"
 	    "\"e15\":1000000000000000,\"s\":\"a\\\"b\\\\c\\n\\u0001\xc3\xa9\"}");
 	ck_assert_uint_eq(len, strlen(s));
 

@@ -26,15 +26,15 @@
 int main(void);
 
 #define TEST_TIMEOUT_S 60
-#define NOW INT64_C(1800000000)       /* 2027-01-15T08:00:00Z */
-#define ISS "https://gitlab.example.com"
-#define GH_ISS "https://token.actions.githubusercontent.com"
-#define AUD "signet"
-#define TOK_MAX 16384
+#define NOW            INT64_C(1800000000) /* 2027-01-15T08:00:00Z */
+#define ISS            "https://gitlab.example.com"
+#define GH_ISS         "https://token.actions.githubusercontent.com"
+#define AUD            "signet"
+#define TOK_MAX        16384
 
 /* Made once in main(), before Check forks each test. */
 static EVP_PKEY *rsa_key, *ec_key, *other_rsa, *rsa1024;
-static char *jwks_text;          /* rsa1 and ec1 */
+static char *jwks_text; /* rsa1 and ec1 */
 static struct jwks *keys;
 static struct jwt_issuer issuers[2];
 
@@ -90,8 +90,8 @@ ec_xy(EVP_PKEY *pk, char **x, char **y)
 	unsigned char pt[65];
 	size_t len = 0;
 
-	NEED(EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt),
-	    &len) == 1);
+	NEED(EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt), &len) ==
+	    1);
 	NEED(len == 65);
 	NEED(pt[0] == 4);
 	*x = b64u(pt + 1, 32);
@@ -116,7 +116,8 @@ jwk_rsa(EVP_PKEY *pk, const char *kid, const char *extra)
 {
 	char *n = bn_param(pk, OSSL_PKEY_PARAM_RSA_N), *e = bn_param(pk, OSSL_PKEY_PARAM_RSA_E);
 	char *s = fmt("{\"kty\":\"RSA\",\"kid\":\"%s\",\"use\":\"sig\",\"alg\":\"RS256\","
-	    "\"n\":\"%s\",\"e\":\"%s\"%s}", kid, n, e, extra);
+		      "\"n\":\"%s\",\"e\":\"%s\"%s}",
+	    kid, n, e, extra);
 
 	free(n);
 	free(e);
@@ -200,11 +201,12 @@ static char *
 gitlab_claims(const char *extra)
 {
 	return fmt("{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":%lld,\"iat\":%lld,"
-	    "\"nbf\":%lld,\"sub\":\"project_path:group/firmware:ref_type:tag:ref:v1.2\","
-	    "\"project_path\":\"group/firmware\",\"pipeline_id\":\"4242\",\"ref\":\"v1.2\","
-	    "\"ref_type\":\"tag\",\"ref_protected\":\"true\",\"environment\":\"release\","
-	    "\"jti\":\"0d9c5e7a\"%s}", (long long)(NOW + 300), (long long)(NOW - 10),
-	    (long long)(NOW - 10), extra != NULL ? extra : "");
+		   "\"nbf\":%lld,\"sub\":\"project_path:group/firmware:ref_type:tag:ref:v1.2\","
+		   "\"project_path\":\"group/firmware\",\"pipeline_id\":\"4242\",\"ref\":\"v1.2\","
+		   "\"ref_type\":\"tag\",\"ref_protected\":\"true\",\"environment\":\"release\","
+		   "\"jti\":\"0d9c5e7a\"%s}",
+	    (long long)(NOW + 300), (long long)(NOW - 10), (long long)(NOW - 10),
+	    extra != NULL ? extra : "");
 }
 
 static char *
@@ -257,7 +259,8 @@ refused(const char *tok, enum jwt_fault f, const char *why)
 	ck_assert_msg(err.fault == f, "fault %s (%s), want %s", jwt_fault_name(err.fault), err.why,
 	    jwt_fault_name(f));
 	if (why != NULL)
-		ck_assert_msg(strstr(err.why, why) != NULL, "message \"%s\" lacks \"%s\"", err.why, why);
+		ck_assert_msg(
+		    strstr(err.why, why) != NULL, "message \"%s\" lacks \"%s\"", err.why, why);
 }
 
 /* Claims text built by hand (no defaults), RS256-signed. */
@@ -297,13 +300,16 @@ END_TEST
 
 START_TEST(es256_genuine)
 {
-	char *c = fmt("{\"iss\":\"" GH_ISS "\",\"aud\":[\"https://github.com/example-org\",\"" AUD
-	    "\"],\"exp\":%lld,\"iat\":%lld,\"sub\":\"repo:example-org/firmware:ref:refs/heads/main\","
-	    "\"repository\":\"example-org/firmware\",\"ref\":\"refs/heads/main\",\"ref_type\":"
-	    "\"branch\",\"run_id\":\"987\",\"ref_protected\":true,\"workflow\":\"release\","
-	    "\"actor_id\":12}", (long long)(NOW + 600), (long long)NOW);
-	char *t = token_with("{\"typ\":\"JWT\",\"alg\":\"ES256\",\"x5t\":\"abc\",\"kid\":\"ec1\"}",
-	    c, ec_key);
+	char *c =
+	    fmt("{\"iss\":\"" GH_ISS "\",\"aud\":[\"https://github.com/example-org\",\"" AUD
+		"\"],\"exp\":%lld,\"iat\":%lld,\"sub\":\"repo:example-org/firmware:ref:refs/heads/"
+		"main\","
+		"\"repository\":\"example-org/firmware\",\"ref\":\"refs/heads/main\",\"ref_type\":"
+		"\"branch\",\"run_id\":\"987\",\"ref_protected\":true,\"workflow\":\"release\","
+		"\"actor_id\":12}",
+		(long long)(NOW + 600), (long long)NOW);
+	char *t = token_with(
+	    "{\"typ\":\"JWT\",\"alg\":\"ES256\",\"x5t\":\"abc\",\"kid\":\"ec1\"}", c, ec_key);
 	struct jwt_claims *cl = accept(t);
 
 	ck_assert_str_eq(cl->issuer_name, "github");
@@ -327,11 +333,11 @@ START_TEST(map_gitlab)
 		int prot;
 	} v[] = {
 		{ "\"ref_type\":\"branch\",\"ref\":\"main\",\"ref_protected\":\"false\"",
-		  "refs/heads/main", 0 },
+		    "refs/heads/main", 0 },
 		{ "\"ref_type\":\"tag\",\"ref\":\"v9.9\",\"ref_protected\":\"true\"",
-		  "refs/tags/v9.9", 1 },
-		{ "\"ref_type\":\"merge_request\",\"ref\":\"5\",\"ref_protected\":\"true\"",
-		  NULL, 1 },
+		    "refs/tags/v9.9", 1 },
+		{ "\"ref_type\":\"merge_request\",\"ref\":\"5\",\"ref_protected\":\"true\"", NULL,
+		    1 },
 		{ "\"ref_type\":\"Tag\",\"ref\":\"v1\"", NULL, 0 },
 		{ "\"ref\":\"v1\"", NULL, 0 },
 		{ "\"ref_type\":\"tag\"", NULL, 0 },
@@ -342,7 +348,8 @@ START_TEST(map_gitlab)
 
 	for (i = 0; i < nitems(v); i++) {
 		c = fmt("{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":%lld,"
-		    "\"project_path\":\"g/p\",%s}", (long long)(NOW + 60), v[i].members);
+			"\"project_path\":\"g/p\",%s}",
+		    (long long)(NOW + 60), v[i].members);
 		t = rs_token(c);
 		cl = accept(t);
 		ck_assert_pstr_eq(cl->ref, v[i].ref);
@@ -355,7 +362,8 @@ START_TEST(map_gitlab)
 	}
 	/* No ref_protected: not protected; empty strings count as absent. */
 	c = fmt("{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":%lld,\"project_path\":\"\","
-	    "\"ref\":\"main\",\"ref_type\":\"branch\"}", (long long)(NOW + 60));
+		"\"ref\":\"main\",\"ref_type\":\"branch\"}",
+	    (long long)(NOW + 60));
 	t = rs_token(c);
 	cl = accept(t);
 	ck_assert_int_eq(cl->ref_protected, 0);
@@ -366,15 +374,20 @@ START_TEST(map_gitlab)
 	free(c);
 	/* Wrong types and values of the claims policy reads. */
 	refused_raw_claims("{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":1900000000,"
-	    "\"ref_protected\":\"yes\"}", JWT_FAULT_CLAIMS, "ref_protected");
+			   "\"ref_protected\":\"yes\"}",
+	    JWT_FAULT_CLAIMS, "ref_protected");
 	refused_raw_claims("{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":1900000000,"
-	    "\"ref_protected\":1}", JWT_FAULT_CLAIMS, "ref_protected");
+			   "\"ref_protected\":1}",
+	    JWT_FAULT_CLAIMS, "ref_protected");
 	refused_raw_claims("{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":1900000000,"
-	    "\"project_path\":7}", JWT_FAULT_CLAIMS, "claim project_path is not a string");
+			   "\"project_path\":7}",
+	    JWT_FAULT_CLAIMS, "claim project_path is not a string");
 	refused_raw_claims("{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":1900000000,"
-	    "\"pipeline_id\":4242}", JWT_FAULT_CLAIMS, "claim pipeline_id");
+			   "\"pipeline_id\":4242}",
+	    JWT_FAULT_CLAIMS, "claim pipeline_id");
 	refused_raw_claims("{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":1900000000,"
-	    "\"ref\":\"a\\nb\",\"ref_type\":\"branch\"}", JWT_FAULT_CLAIMS, "control");
+			   "\"ref\":\"a\\nb\",\"ref_type\":\"branch\"}",
+	    JWT_FAULT_CLAIMS, "control");
 }
 END_TEST
 
@@ -384,14 +397,16 @@ START_TEST(map_github)
 		const char *prot;
 		int want;
 	} v[] = { { "", 0 }, { ",\"ref_protected\":\"true\"", 1 },
-		  { ",\"ref_protected\":false", 0 }, { ",\"ref_protected\":\"false\"", 0 } };
+		{ ",\"ref_protected\":false", 0 }, { ",\"ref_protected\":\"false\"", 0 } };
 	struct jwt_claims *cl;
 	char *c, *t;
 	size_t i;
 
 	for (i = 0; i < nitems(v); i++) {
-		c = fmt("{\"iss\":\"" GH_ISS "\",\"aud\":\"" AUD "\",\"exp\":%lld,\"repository\":\"o/r\","
-		    "\"ref\":\"refs/tags/v2\",\"run_id\":\"5\"%s}", (long long)(NOW + 60), v[i].prot);
+		c = fmt("{\"iss\":\"" GH_ISS "\",\"aud\":\"" AUD
+			"\",\"exp\":%lld,\"repository\":\"o/r\","
+			"\"ref\":\"refs/tags/v2\",\"run_id\":\"5\"%s}",
+		    (long long)(NOW + 60), v[i].prot);
 		t = token_with("{\"alg\":\"ES256\",\"kid\":\"ec1\"}", c, ec_key);
 		cl = accept(t);
 		ck_assert_str_eq(cl->project, "o/r");
@@ -430,8 +445,9 @@ START_TEST(claims_lengths)
 	free(c);
 	big[JWT_CLAIM_MAX] = 'p';
 	big[JWT_CLAIM_MAX + 1] = '\0';
-	extra = fmt("{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":%lld,\"project_path\":\"%s\"}",
-	    (long long)(NOW + 60), big);
+	extra =
+	    fmt("{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":%lld,\"project_path\":\"%s\"}",
+		(long long)(NOW + 60), big);
 	refused_raw_claims(extra, JWT_FAULT_CLAIMS, "over 512 bytes");
 	free(extra);
 }
@@ -488,22 +504,24 @@ END_TEST
 
 START_TEST(claims_exp_missing_and_types)
 {
-	refused_raw_claims("{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\"}", JWT_FAULT_CLAIMS,
-	    "no exp claim");
+	refused_raw_claims(
+	    "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\"}", JWT_FAULT_CLAIMS, "no exp claim");
 	refused_raw_claims("{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":\"1900000000\"}",
 	    JWT_FAULT_CLAIMS, "exp is not an integer");
 	refused_raw_claims("{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":1900000000.5}",
 	    JWT_FAULT_CLAIMS, "exp is not an integer");
-	refused_raw_claims("{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":-1}",
-	    JWT_FAULT_CLAIMS, "exp is not an integer");
+	refused_raw_claims("{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":-1}", JWT_FAULT_CLAIMS,
+	    "exp is not an integer");
 	refused_raw_claims("{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":1e400}",
 	    JWT_FAULT_CLAIMS, "exp is not an integer");
 	refused_raw_claims("{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":9007199254740992}",
 	    JWT_FAULT_CLAIMS, "exp is not an integer");
 	refused_raw_claims("{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":1900000000,"
-	    "\"nbf\":null}", JWT_FAULT_CLAIMS, "nbf is not an integer");
+			   "\"nbf\":null}",
+	    JWT_FAULT_CLAIMS, "nbf is not an integer");
 	refused_raw_claims("{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":1900000000,"
-	    "\"iat\":true}", JWT_FAULT_CLAIMS, "iat is not an integer");
+			   "\"iat\":true}",
+	    JWT_FAULT_CLAIMS, "iat is not an integer");
 }
 END_TEST
 
@@ -525,14 +543,17 @@ START_TEST(aud_wrong)
 	    JWT_FAULT_AUDIENCE, "not a string");
 	refused_raw_claims("{\"iss\":\"" ISS "\",\"aud\":{\"signet\":1},\"exp\":1900000000}",
 	    JWT_FAULT_AUDIENCE, NULL);
-	refused_raw_claims("{\"iss\":\"" ISS "\",\"exp\":1900000000}", JWT_FAULT_AUDIENCE,
-	    "no aud claim");
-	refused_raw_claims("{\"iss\":\"" ISS "\",\"aud\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\","
+	refused_raw_claims(
+	    "{\"iss\":\"" ISS "\",\"exp\":1900000000}", JWT_FAULT_AUDIENCE, "no aud claim");
+	refused_raw_claims(
+	    "{\"iss\":\"" ISS "\",\"aud\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\","
 	    "\"8\",\"9\",\"10\",\"11\",\"12\",\"13\",\"14\",\"15\",\"16\",\"signet\"],"
-	    "\"exp\":1900000000}", JWT_FAULT_AUDIENCE, "array of 1 to 16");
+	    "\"exp\":1900000000}",
+	    JWT_FAULT_AUDIENCE, "array of 1 to 16");
 	/* The audience in an array of up to 16 is fine. */
 	c = strdup("{\"iss\":\"" ISS "\",\"aud\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\","
-	    "\"8\",\"9\",\"10\",\"11\",\"12\",\"13\",\"14\",\"15\",\"signet\"],\"exp\":1900000000}");
+		   "\"8\",\"9\",\"10\",\"11\",\"12\",\"13\",\"14\",\"15\",\"signet\"],\"exp\":"
+		   "1900000000}");
 	{
 		char *t = rs_token(c);
 		jwt_claims_free(accept(t));
@@ -545,12 +566,11 @@ END_TEST
 START_TEST(iss_wrong)
 {
 	refused_raw_claims("{\"iss\":\"https://gitlab.evil.example\",\"aud\":\"" AUD "\","
-	    "\"exp\":1900000000}", JWT_FAULT_ISSUER,
-	    "iss \"https://gitlab.evil.example\" is not a configured issuer");
+			   "\"exp\":1900000000}",
+	    JWT_FAULT_ISSUER, "iss \"https://gitlab.evil.example\" is not a configured issuer");
 	refused_raw_claims("{\"iss\":\"" ISS "/\",\"aud\":\"" AUD "\",\"exp\":1900000000}",
 	    JWT_FAULT_ISSUER, "is not a configured issuer");
-	refused_raw_claims("{\"aud\":\"" AUD "\",\"exp\":1900000000}", JWT_FAULT_ISSUER,
-	    "no iss");
+	refused_raw_claims("{\"aud\":\"" AUD "\",\"exp\":1900000000}", JWT_FAULT_ISSUER, "no iss");
 	refused_raw_claims("{\"iss\":[\"" ISS "\"],\"aud\":\"" AUD "\",\"exp\":1900000000}",
 	    JWT_FAULT_ISSUER, "no iss");
 	/* The GitHub issuer's token signed with the GitLab issuer's key: the
@@ -655,8 +675,18 @@ END_TEST
 START_TEST(alg_others)
 {
 	static const char *const algs[] = {
-		"HS384", "HS512", "RS384", "RS512", "PS256", "ES384", "ES512", "EdDSA", "rs256",
-		"RS256 ", "ES256K", "RSA-OAEP",
+		"HS384",
+		"HS512",
+		"RS384",
+		"RS512",
+		"PS256",
+		"ES384",
+		"ES512",
+		"EdDSA",
+		"rs256",
+		"RS256 ",
+		"ES256K",
+		"RSA-OAEP",
 	};
 	char *c = gitlab_claims(NULL), *h, *t;
 	size_t i;
@@ -709,8 +739,8 @@ START_TEST(header_rules)
 	refused(t, JWT_FAULT_HEADER, "strict JSON object");
 	free(t);
 	/* Keys in the token are never used. */
-	t = token_with("{\"alg\":\"RS256\",\"kid\":\"rsa9\",\"jku\":\"https://evil.example/k\"}", c,
-	    rsa_key);
+	t = token_with(
+	    "{\"alg\":\"RS256\",\"kid\":\"rsa9\",\"jku\":\"https://evil.example/k\"}", c, rsa_key);
 	refused(t, JWT_FAULT_KID, "unknown kid");
 	free(t);
 	free(c);
@@ -731,7 +761,8 @@ START_TEST(tamper_claims)
 	dot1 = strchr(t, '.');
 	dot2 = strchr(dot1 + 1, '.');
 	t2 = fmt("%.*s.%s%s", (int)(dot1 - t), t, cb, dot2);
-	refused(t2, JWT_FAULT_SIGNATURE, "signature does not verify with key \"rsa1\" of issuer "
+	refused(t2, JWT_FAULT_SIGNATURE,
+	    "signature does not verify with key \"rsa1\" of issuer "
 	    "gitlab");
 	free(t2);
 	/* Or the header: same key, an added member. */
@@ -781,8 +812,8 @@ START_TEST(tamper_signature)
 		}
 		/* Too short or too long by a byte, or empty. */
 		{
-			char *s = b64u(sig, sig_len - 1), *t = fmt("%.*s.%s", (int)(dot - toks[k]),
-			    toks[k], s);
+			char *s = b64u(sig, sig_len - 1),
+			     *t = fmt("%.*s.%s", (int)(dot - toks[k]), toks[k], s);
 			refused(t, JWT_FAULT_SIGNATURE, NULL);
 			free(t);
 			free(s);
@@ -802,7 +833,8 @@ START_TEST(tamper_signature)
 		dot = strrchr(toks[1], '.');
 		ck_assert_int_eq(EVP_DigestSignInit(m, NULL, EVP_sha256(), NULL, ec_key), 1);
 		ck_assert_int_eq(EVP_DigestSign(m, der, &dlen, (const unsigned char *)toks[1],
-		    (size_t)(dot - toks[1])), 1);
+				     (size_t)(dot - toks[1])),
+		    1);
 		EVP_MD_CTX_free(m);
 		s = b64u(der, dlen);
 		t = fmt("%.*s.%s", (int)(dot - toks[1]), toks[1], s);
@@ -828,8 +860,8 @@ START_TEST(tamper_truncate)
 		char *copy = malloc(i ? i : 1);
 		ck_assert_ptr_nonnull(copy);
 		memcpy(copy, t, i);
-		ck_assert_int_eq(jwt_verify(copy, i, issuers, 2, NOW, &cl, &err),
-		    SG_ERR_POLICY_CI_TOKEN);
+		ck_assert_int_eq(
+		    jwt_verify(copy, i, issuers, 2, NOW, &cl, &err), SG_ERR_POLICY_CI_TOKEN);
 		ck_assert_ptr_null(cl);
 		free(copy);
 	}
@@ -949,11 +981,14 @@ END_TEST
 START_TEST(claims_duplicates)
 {
 	refused_raw_claims("{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":1900000000,"
-	    "\"exp\":1}", JWT_FAULT_CLAIMS, "duplicate claim name");
+			   "\"exp\":1}",
+	    JWT_FAULT_CLAIMS, "duplicate claim name");
 	refused_raw_claims("{\"iss\":\"https://evil.example\",\"iss\":\"" ISS "\",\"aud\":\"" AUD
-	    "\",\"exp\":1900000000}", JWT_FAULT_CLAIMS, "duplicate claim name");
+			   "\",\"exp\":1900000000}",
+	    JWT_FAULT_CLAIMS, "duplicate claim name");
 	refused_raw_claims("{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":1900000000,"
-	    "\"ref\":\"main\",\"ref\":\"v1\"}", JWT_FAULT_CLAIMS, "duplicate claim name");
+			   "\"ref\":\"main\",\"ref\":\"v1\"}",
+	    JWT_FAULT_CLAIMS, "duplicate claim name");
 	/* An escaped NUL could cut a value short for another parser. */
 	refused_raw_claims("{\"iss\":\"" ISS "\\u0000x\",\"aud\":\"" AUD "\",\"exp\":1900000000}",
 	    JWT_FAULT_CLAIMS, NULL);
@@ -969,15 +1004,15 @@ START_TEST(api_arguments)
 	struct jwt_error err;
 
 	ck_assert_int_eq(jwt_verify(NULL, 0, issuers, 2, NOW, &cl, &err), SG_ERR_INVALID_ARGUMENT);
-	ck_assert_int_eq(jwt_verify("a.b.c", 5, issuers, 2, NOW, NULL, &err),
-	    SG_ERR_INVALID_ARGUMENT);
-	ck_assert_int_eq(jwt_verify("a.b.c", 5, issuers, 2, NOW, &cl, NULL),
-	    SG_ERR_INVALID_ARGUMENT);
+	ck_assert_int_eq(
+	    jwt_verify("a.b.c", 5, issuers, 2, NOW, NULL, &err), SG_ERR_INVALID_ARGUMENT);
+	ck_assert_int_eq(
+	    jwt_verify("a.b.c", 5, issuers, 2, NOW, &cl, NULL), SG_ERR_INVALID_ARGUMENT);
 	/* No issuer configured: every token names an unknown one. */
 	{
 		char *c = gitlab_claims(NULL), *t = rs_token(c);
-		ck_assert_int_eq(jwt_verify(t, strlen(t), NULL, 0, NOW, &cl, &err),
-		    SG_ERR_POLICY_CI_TOKEN);
+		ck_assert_int_eq(
+		    jwt_verify(t, strlen(t), NULL, 0, NOW, &cl, &err), SG_ERR_POLICY_CI_TOKEN);
 		ck_assert_int_eq(err.fault, JWT_FAULT_ISSUER);
 		free(t);
 		free(c);
@@ -1028,7 +1063,8 @@ START_TEST(jwks_rsa_1024)
 {
 	char *r = jwk_rsa(rsa1024, "small", ""), *s = fmt("{\"keys\":[%s]}", r);
 
-	jwks_refused(s, SG_ERR_PARSE, "keys[0] (kid \"small\"): RSA modulus of 1024 bits; 2048 to "
+	jwks_refused(s, SG_ERR_PARSE,
+	    "keys[0] (kid \"small\"): RSA modulus of 1024 bits; 2048 to "
 	    "8192 allowed");
 	free(s);
 	free(r);
@@ -1056,29 +1092,37 @@ START_TEST(jwks_rules)
 		static const struct {
 			const char *tmpl, *why;
 		} bad[] = {
-			{ "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"k\",\"use\":\"enc\",\"n\":\"%s\",\"e\":\"AQAB\"}]}",
-			  "use must be sig" },
-			{ "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"k\",\"alg\":\"ES256\",\"n\":\"%s\",\"e\":\"AQAB\"}]}",
-			  "alg must be RS256" },
-			{ "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"k\",\"alg\":\"RS512\",\"n\":\"%s\",\"e\":\"AQAB\"}]}",
-			  "alg must be RS256" },
-			{ "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"k\",\"n\":\"%s\",\"e\":\"AQAA\"}]}",
-			  "exponent must be odd" },
+			{ "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"k\",\"use\":\"enc\",\"n\":\"%s\","
+			  "\"e\":\"AQAB\"}]}",
+			    "use must be sig" },
+			{ "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"k\",\"alg\":\"ES256\",\"n\":\"%"
+			  "s\",\"e\":\"AQAB\"}]}",
+			    "alg must be RS256" },
+			{ "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"k\",\"alg\":\"RS512\",\"n\":\"%"
+			  "s\",\"e\":\"AQAB\"}]}",
+			    "alg must be RS256" },
+			{ "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"k\",\"n\":\"%s\",\"e\":\"AQAA\"}]"
+			  "}",
+			    "exponent must be odd" },
 			{ "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"k\",\"n\":\"%s\",\"e\":\"AQ\"}]}",
-			  "exponent must be odd and above 1" },
-			{ "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"k\",\"n\":\"%s\",\"e\":\"AQABAQABAQAB\"}]}",
-			  "too long" },
-			{ "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"k\",\"n\":\"%s\",\"e\":\"AQAB=\"}]}",
-			  "n and e must be base64url" },
+			    "exponent must be odd and above 1" },
+			{ "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"k\",\"n\":\"%s\",\"e\":"
+			  "\"AQABAQABAQAB\"}]}",
+			    "too long" },
+			{ "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"k\",\"n\":\"%s\",\"e\":\"AQAB=\"}]"
+			  "}",
+			    "n and e must be base64url" },
 			{ "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"k\",\"n\":\"%s\"}]}",
-			  "n and e must be base64url" },
+			    "n and e must be base64url" },
 			{ "{\"keys\":[{\"kty\":\"oct\",\"kid\":\"k\",\"k\":\"%s\"}]}",
-			  "private key member \"k\"" },
+			    "private key member \"k\"" },
 			{ "{\"keys\":[{\"kty\":\"OKP\",\"kid\":\"k\",\"x\":\"%s\"}]}",
-			  "kty must be RSA or EC" },
+			    "kty must be RSA or EC" },
 			{ "{\"keys\":[{\"kid\":\"k\",\"n\":\"%s\"}]}", "kty must be RSA or EC" },
-			{ "{\"keys\":[{\"kty\":\"RSA\",\"n\":\"%s\",\"e\":\"AQAB\"}]}", "keys[0]: kid must be" },
-			{ "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"\",\"n\":\"%s\",\"e\":\"AQAB\"}]}", "kid must be" },
+			{ "{\"keys\":[{\"kty\":\"RSA\",\"n\":\"%s\",\"e\":\"AQAB\"}]}",
+			    "keys[0]: kid must be" },
+			{ "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"\",\"n\":\"%s\",\"e\":\"AQAB\"}]}",
+			    "kid must be" },
 		};
 		for (i = 0; i < nitems(bad); i++) {
 			s = fmt(bad[i].tmpl, n);
@@ -1092,12 +1136,15 @@ START_TEST(jwks_rules)
 		static const struct {
 			const char *tmpl, *why;
 		} bad[] = {
-			{ "{\"keys\":[{\"kty\":\"EC\",\"kid\":\"k\",\"crv\":\"P-384\",\"x\":\"%s\",\"y\":\"%s\"}]}",
-			  "crv P-256" },
-			{ "{\"keys\":[{\"kty\":\"EC\",\"kid\":\"k\",\"crv\":\"P-256\",\"x\":\"%s\",\"y\":\"%sAA\"}]}",
-			  "32 bytes" },
-			{ "{\"keys\":[{\"kty\":\"EC\",\"kid\":\"k\",\"crv\":\"P-256\",\"x\":\"%s\",\"y\":\"%s\",\"alg\":\"RS256\"}]}",
-			  "alg must be ES256" },
+			{ "{\"keys\":[{\"kty\":\"EC\",\"kid\":\"k\",\"crv\":\"P-384\",\"x\":\"%s\","
+			  "\"y\":\"%s\"}]}",
+			    "crv P-256" },
+			{ "{\"keys\":[{\"kty\":\"EC\",\"kid\":\"k\",\"crv\":\"P-256\",\"x\":\"%s\","
+			  "\"y\":\"%sAA\"}]}",
+			    "32 bytes" },
+			{ "{\"keys\":[{\"kty\":\"EC\",\"kid\":\"k\",\"crv\":\"P-256\",\"x\":\"%s\","
+			  "\"y\":\"%s\",\"alg\":\"RS256\"}]}",
+			    "alg must be ES256" },
 		};
 		for (i = 0; i < nitems(bad); i++) {
 			s = fmt(bad[i].tmpl, x, y);
@@ -1106,7 +1153,8 @@ START_TEST(jwks_rules)
 		}
 	}
 	/* A point off the curve: x with y of another point. */
-	s = fmt("{\"keys\":[{\"kty\":\"EC\",\"kid\":\"k\",\"crv\":\"P-256\",\"x\":\"%s\",\"y\":\"%s\"}]}",
+	s = fmt("{\"keys\":[{\"kty\":\"EC\",\"kid\":\"k\",\"crv\":\"P-256\",\"x\":\"%s\",\"y\":\"%"
+		"s\"}]}",
 	    x, x);
 	jwks_refused(s, SG_ERR_PARSE, "not a point on P-256");
 	free(s);
@@ -1193,7 +1241,8 @@ main(void)
 	test_add(s, "/jwt/claims/map-gitlab", map_gitlab, TEST_TIMEOUT_S);
 	test_add(s, "/jwt/claims/map-github", map_github, TEST_TIMEOUT_S);
 	test_add(s, "/jwt/claims/lengths", claims_lengths, TEST_TIMEOUT_S);
-	test_add(s, "/jwt/claims/exp-missing-and-types", claims_exp_missing_and_types, TEST_TIMEOUT_S);
+	test_add(
+	    s, "/jwt/claims/exp-missing-and-types", claims_exp_missing_and_types, TEST_TIMEOUT_S);
 	test_add(s, "/jwt/claims/duplicates", claims_duplicates, TEST_TIMEOUT_S);
 	test_add(s, "/jwt/time/expired", time_expired, TEST_TIMEOUT_S);
 	test_add(s, "/jwt/time/nbf-iat-future", time_nbf_iat, TEST_TIMEOUT_S);

@@ -61,7 +61,8 @@ END_TEST
 
 /* --- policy_decide on an in-memory configuration --- */
 static char p_bin[] = "*.bin", p_proj[] = "group/firmware", p_ref[] = "refs/tags/v*",
-    p_ci[] = "ci-*", p_fw[] = "*@fw.example.com", p_dead[] = "sha256:dead", p_ser[] = "1a2b";
+	    p_ci[] = "ci-*", p_fw[] = "*@fw.example.com", p_dead[] = "sha256:dead",
+	    p_ser[] = "1a2b";
 static char *pats_bin[] = { p_bin };
 static char *pats_proj[] = { p_proj };
 static char *pats_ref[] = { p_ref };
@@ -69,9 +70,9 @@ static char *pats_sub[] = { p_ci, p_fw };
 static char *revoked_keyids[] = { p_dead };
 static char *revoked_serials[] = { p_ser };
 static char n_release[] = "release", n_test[] = "test", n_cifw[] = "ci-fw", n_other[] = "other",
-    n_team[] = "fw-team", n_ident[] = "*@fw.example.com", n_fwbin[] = "fw.bin",
-    n_fwexe[] = "fw.exe", n_proj[] = "group/firmware", n_proj2[] = "group/firmware2",
-    n_ref[] = "refs/tags/v1.0", n_main[] = "refs/heads/main", n_nope[] = "nope";
+	    n_team[] = "fw-team", n_ident[] = "*@fw.example.com", n_fwbin[] = "fw.bin",
+	    n_fwexe[] = "fw.exe", n_proj[] = "group/firmware", n_proj2[] = "group/firmware2",
+	    n_ref[] = "refs/tags/v1.0", n_main[] = "refs/heads/main", n_nope[] = "nope";
 static size_t keys_all[] = { 0, 1 };
 static struct agent_key keys[2];
 static struct agent_submitter subs[3];
@@ -159,10 +160,11 @@ START_TEST(decide_codes)
 	long ki;
 	struct policy_subject rk = { "ci-fw", "sha256:dead", NULL, &subs[0], -1 };
 
-	ck_assert_int_eq(policy_decide(&cfg, &rk, &job, 2000, NULL, &ki, NULL),
-	    SG_ERR_POLICY_SUBMITTER_REVOKED);
+	ck_assert_int_eq(
+	    policy_decide(&cfg, &rk, &job, 2000, NULL, &ki, NULL), SG_ERR_POLICY_SUBMITTER_REVOKED);
 	ck_assert_int_eq(ki, -1);
-	ck_assert_int_eq(decide_cert("a@fw.example.com", "1a2b", &ki), SG_ERR_POLICY_SUBMITTER_REVOKED);
+	ck_assert_int_eq(
+	    decide_cert("a@fw.example.com", "1a2b", &ki), SG_ERR_POLICY_SUBMITTER_REVOKED);
 	job.key = n_nope;
 	ck_assert_int_eq(decide_pinned(0, NULL, &ki), SG_ERR_POLICY_UNKNOWN_KEY);
 	ck_assert_int_eq(ki, -1);
@@ -229,7 +231,7 @@ static struct agent_ci_issuer ci_issuers[2];
 static struct jwt_issuer jwt_issuers[2];
 static size_t only_first[] = { 0 };
 static char n_gitlab[] = "gitlab", n_gitlab_iss[] = "https://gitlab.example.com",
-    n_other_iss[] = "https://other.example", n_other_ci[] = "other-ci", n_aud[] = "signet";
+	    n_other_iss[] = "https://other.example", n_other_ci[] = "other-ci", n_aud[] = "signet";
 
 static void
 ci_setup(void)
@@ -270,8 +272,8 @@ ci_teardown(void)
 
 /* A GitLab token (RS256, kid rsa1, the unit-test key) at policy time 2000. */
 static char *
-gitlab_token(const char *iss, const char *ref_type, const char *ref, const char *prot,
-    long long exp)
+gitlab_token(
+    const char *iss, const char *ref_type, const char *ref, const char *prot, long long exp)
 {
 	EVP_PKEY *pk = NULL;
 	EVP_MD_CTX *m = EVP_MD_CTX_new();
@@ -281,16 +283,20 @@ gitlab_token(const char *iss, const char *ref_type, const char *ref, const char 
 	static const char hdr[] = "{\"alg\":\"RS256\",\"kid\":\"rsa1\",\"typ\":\"JWT\"}";
 
 	ck_assert_int_eq(crypto_load_privkey(TEST_DATA_DIR "/crypto-rsa2048.key", &pk), 0);
-	ck_assert_int_ge(asprintf(&claims, "{\"iss\":\"%s\",\"aud\":\"signet\",\"exp\":%lld,"
-	    "\"iat\":1990,\"project_path\":\"group/firmware\",\"ref_type\":\"%s\",\"ref\":\"%s\","
-	    "\"ref_protected\":\"%s\",\"pipeline_id\":\"77\",\"sub\":\"project_path:group/firmware\"}",
-	    iss, exp, ref_type, ref, prot), 0);
+	ck_assert_int_ge(asprintf(&claims,
+			     "{\"iss\":\"%s\",\"aud\":\"signet\",\"exp\":%lld,"
+			     "\"iat\":1990,\"project_path\":\"group/"
+			     "firmware\",\"ref_type\":\"%s\",\"ref\":\"%s\","
+			     "\"ref_protected\":\"%s\",\"pipeline_id\":\"77\",\"sub\":\"project_"
+			     "path:group/firmware\"}",
+			     iss, exp, ref_type, ref, prot),
+	    0);
 	ck_assert_int_eq(b64url_encode((const uint8_t *)hdr, strlen(hdr), &h), 0);
 	ck_assert_int_eq(b64url_encode((const uint8_t *)claims, strlen(claims), &c), 0);
 	ck_assert_int_ge(asprintf(&signing, "%s.%s", h, c), 0);
 	ck_assert_int_eq(EVP_DigestSignInit(m, NULL, EVP_sha256(), NULL, pk), 1);
-	ck_assert_int_eq(EVP_DigestSign(m, sig, &siglen, (const unsigned char *)signing,
-	    strlen(signing)), 1);
+	ck_assert_int_eq(
+	    EVP_DigestSign(m, sig, &siglen, (const unsigned char *)signing, strlen(signing)), 1);
 	ck_assert_int_eq(b64url_encode(sig, siglen, &sb), 0);
 	ck_assert_int_ge(asprintf(&tok, "%s.%s", signing, sb), 0);
 	EVP_MD_CTX_free(m);
@@ -313,8 +319,8 @@ decide_ci(struct policy_ci *pci)
 	return policy_decide(&cfg, &s, &job, 2000, NULL, &ki, pci);
 }
 
-#define WHY_HAS(ci, text) ck_assert_msg(strstr((ci).why, text) != NULL, "why \"%s\" lacks \"%s\"", \
-	(ci).why, text)
+#define WHY_HAS(ci, text)                                                                          \
+	ck_assert_msg(strstr((ci).why, text) != NULL, "why \"%s\" lacks \"%s\"", (ci).why, text)
 
 START_TEST(decide_ci_required)
 {
@@ -437,7 +443,8 @@ START_TEST(decide_ci_project_protected_issuer)
 	job.artifact.name = n_fwexe;
 	ck_assert_int_eq(decide_ci(&ci), SG_ERR_POLICY_ARTIFACT_NAME);
 	ck_assert_ptr_null(ci.verified);
-	ck_assert_str_eq(ci.why, "artifact name fw.exe matches none of key release's artifact_names");
+	ck_assert_str_eq(
+	    ci.why, "artifact name fw.exe matches none of key release's artifact_names");
 }
 END_TEST
 
@@ -509,7 +516,8 @@ START_TEST(serial_normalize)
 	strcpy(out, "untouched");
 	ck_assert_int_eq(config_normalize_serial("", out), SG_ERR_PARSE);
 	ck_assert_int_eq(config_normalize_serial("xyz", out), SG_ERR_PARSE);
-	ck_assert_int_eq(config_normalize_serial("1234567890123456789012345678901234567890", out), 0);
+	ck_assert_int_eq(
+	    config_normalize_serial("1234567890123456789012345678901234567890", out), 0);
 	ck_assert_int_eq(config_normalize_serial("12345678901234567890123456789012345678901", out),
 	    SG_ERR_PARSE);
 }
@@ -561,8 +569,10 @@ load_text(const char *json, struct problems *ps, struct agent_config **ret)
 	return r;
 }
 
-#define BASE_HEAD "{\"name\":\"a\",\"redis\":\"unix:///x\",\"attestation_key\":\"pkcs11:object=a\"," \
-	"\"store\":\"file:///s\",\"audit_log\":\"/a\",\"pkcs11\":{\"module\":\"/m\",\"token\":\"t\"," \
+#define BASE_HEAD                                                                                  \
+	"{\"name\":\"a\",\"redis\":\"unix:///x\",\"attestation_key\":\"pkcs11:object=a\","         \
+	"\"store\":\"file:///s\",\"audit_log\":\"/a\",\"pkcs11\":{\"module\":\"/"                  \
+	"m\",\"token\":\"t\","                                                                     \
 	"\"pin_file\":\"/p\"},"
 
 START_TEST(config_problems)
@@ -571,7 +581,8 @@ START_TEST(config_problems)
 	struct problems ps;
 	int r;
 
-	r = load_text(BASE_HEAD "\"keys\":{\"release\":{\"key\":\"pkcs11:object=r\",\"mechanism\":"
+	r = load_text(BASE_HEAD
+	    "\"keys\":{\"release\":{\"key\":\"pkcs11:object=r\",\"mechanism\":"
 	    "\"ecdsa-sha256\",\"certificates\":\"" TEST_DATA_DIR "/crypto-leaf.crt\",\"formats\":"
 	    "[\"raw\",\"pgp\"],\"ci_refs\":[],\"artifact_names\":[1],\"max_job_lifetime\":0,"
 	    "\"quota\":{},\"disabled\":1,\"bogus\":1}},"
@@ -579,7 +590,8 @@ START_TEST(config_problems)
 	    "\"y\":{\"keys\":[]}},"
 	    "\"submitter_cas\":{\"corp\":{\"bundle\":\"/nonexistent\",\"eku\":\"weird\","
 	    "\"identity\":\"dns\"}},"
-	    "\"revoked\":{\"keyids\":[\"sha256:XY\"],\"serials\":[\"zz\"]}}", &ps, &c);
+	    "\"revoked\":{\"keyids\":[\"sha256:XY\"],\"serials\":[\"zz\"]}}",
+	    &ps, &c);
 	ck_assert_int_eq(r, SG_ERR_CONFIG);
 	ck_assert_ptr_null(c);
 #define HAS(s) ck_assert_msg(strstr(ps.text, s) != NULL, "missing \"%s\" in:\n%s", s, ps.text)
@@ -606,11 +618,15 @@ START_TEST(config_identity_needs_ca)
 	struct agent_config *c = NULL;
 	struct problems ps;
 
-	ck_assert_int_eq(load_text(BASE_HEAD "\"keys\":{\"release\":{\"key\":\"pkcs11:object=r\","
-	    "\"mechanism\":\"ecdsa-sha256\",\"certificates\":\"" TEST_DATA_DIR "/crypto-leaf.crt\","
-	    "\"formats\":[\"raw\"],\"quota\":{\"per_hour\":1000001}}},"
-	    "\"submitters\":{\"x\":{\"identity\":\"*@a\",\"ca\":\"corp\",\"keys\":[\"release\"]}}}",
-	    &ps, &c), SG_ERR_CONFIG);
+	ck_assert_int_eq(
+	    load_text(BASE_HEAD "\"keys\":{\"release\":{\"key\":\"pkcs11:object=r\","
+				"\"mechanism\":\"ecdsa-sha256\",\"certificates\":\"" TEST_DATA_DIR
+				"/crypto-leaf.crt\","
+				"\"formats\":[\"raw\"],\"quota\":{\"per_hour\":1000001}}},"
+				"\"submitters\":{\"x\":{\"identity\":\"*@a\",\"ca\":\"corp\","
+				"\"keys\":[\"release\"]}}}",
+		&ps, &c),
+	    SG_ERR_CONFIG);
 	HAS("submitters.x.identity: no submitter_cas are configured");
 	HAS("submitters.x.ca: not a configured submitter CA");
 	HAS("keys.release.quota.per_hour: must be an integer from 1 to 1000000");
@@ -619,12 +635,15 @@ START_TEST(config_identity_needs_ca)
 END_TEST
 
 /* The members of the signer boundary (docs/security.md). */
-#define PRIVSEP_KEYS "\"keys\":{\"release\":{\"key\":\"pkcs11:object=r\"," \
-	"\"mechanism\":\"ecdsa-sha256\",\"certificates\":\"" TEST_DATA_DIR "/crypto-leaf.crt\"," \
+#define PRIVSEP_KEYS                                                                               \
+	"\"keys\":{\"release\":{\"key\":\"pkcs11:object=r\","                                      \
+	"\"mechanism\":\"ecdsa-sha256\",\"certificates\":\"" TEST_DATA_DIR "/crypto-leaf.crt\","   \
 	"\"formats\":[\"raw\"]}},\"submitters\":{}}"
-#define PRIVSEP_HEAD(user, pkcs11_extra) "{\"name\":\"a\",\"redis\":\"unix:///x\"," \
-	"\"attestation_key\":\"pkcs11:object=a\",\"store\":\"file:///s\",\"audit_log\":\"/var/a.log\"," \
-	user "\"pkcs11\":{\"module\":\"/m\",\"token\":\"t\",\"pin_file\":\"/p\"" pkcs11_extra "},"
+#define PRIVSEP_HEAD(user, pkcs11_extra)                                                           \
+	"{\"name\":\"a\",\"redis\":\"unix:///x\","                                                 \
+	"\"attestation_key\":\"pkcs11:object=a\",\"store\":\"file:///s\",\"audit_log\":\"/var/"    \
+	"a.log\"," user                                                                            \
+	"\"pkcs11\":{\"module\":\"/m\",\"token\":\"t\",\"pin_file\":\"/p\"" pkcs11_extra "},"
 
 START_TEST(config_privsep_members)
 {
@@ -639,22 +658,34 @@ START_TEST(config_privsep_members)
 	    SG_ERR_CONFIG);
 	HAS("pkcs11.journal: required with user");
 	ck_assert_int_eq(load_text(PRIVSEP_HEAD("\"user\":\"signet\",",
-	    ",\"journal\":\"/j\",\"user\":\"signet\"") PRIVSEP_KEYS, &ps, &c), SG_ERR_CONFIG);
+				       ",\"journal\":\"/j\",\"user\":\"signet\"") PRIVSEP_KEYS,
+			     &ps, &c),
+	    SG_ERR_CONFIG);
 	HAS("pkcs11.user: the signer's user must not be the agent's (signet)");
-	ck_assert_int_eq(load_text(PRIVSEP_HEAD("\"user\":\"a b\",", ",\"journal\":\"j\"")
-	    PRIVSEP_KEYS, &ps, &c), SG_ERR_CONFIG);
+	ck_assert_int_eq(
+	    load_text(
+		PRIVSEP_HEAD("\"user\":\"a b\",", ",\"journal\":\"j\"") PRIVSEP_KEYS, &ps, &c),
+	    SG_ERR_CONFIG);
 	HAS("user: a user name of 1 to");
 	HAS("pkcs11.journal: must be an absolute path");
 	ck_assert_ptr_null(c);
 	/* The attestation key's name in the journal is no key's name. */
-	ck_assert_int_eq(load_text(PRIVSEP_HEAD("", "") "\"keys\":{\"attestation_key\":{\"key\":"
-	    "\"pkcs11:object=r\",\"mechanism\":\"ecdsa-sha256\",\"certificates\":\"" TEST_DATA_DIR
-	    "/crypto-leaf.crt\",\"formats\":[\"raw\"]}},\"submitters\":{}}", &ps, &c), SG_ERR_CONFIG);
+	ck_assert_int_eq(
+	    load_text(PRIVSEP_HEAD(
+			  "", "") "\"keys\":{\"attestation_key\":{\"key\":"
+				  "\"pkcs11:object=r\",\"mechanism\":\"ecdsa-sha256\","
+				  "\"certificates\":\"" TEST_DATA_DIR
+				  "/crypto-leaf.crt\",\"formats\":[\"raw\"]}},\"submitters\":{}}",
+		&ps, &c),
+	    SG_ERR_CONFIG);
 	HAS("keys.attestation_key: the name is reserved");
 	/* Good: both users and the journal; without user the journal
 	 * defaults to <audit_log>.signer. */
-	ck_assert_int_eq(load_text(PRIVSEP_HEAD("\"user\":\"signet\",",
-	    ",\"journal\":\"/j\",\"user\":\"signet-signer\"") PRIVSEP_KEYS, &ps, &c), 0);
+	ck_assert_int_eq(
+	    load_text(PRIVSEP_HEAD("\"user\":\"signet\",",
+			  ",\"journal\":\"/j\",\"user\":\"signet-signer\"") PRIVSEP_KEYS,
+		&ps, &c),
+	    0);
 	ck_assert_str_eq(c->user, "signet");
 	ck_assert_str_eq(c->pkcs11_user, "signet-signer");
 	ck_assert_str_eq(c->pkcs11_journal, "/j");
@@ -670,10 +701,13 @@ START_TEST(config_privsep_members)
 	fd = mkstemp(path);
 	ck_assert_int_ge(fd, 0);
 	f = fdopen(fd, "w");
-	fputs(PRIVSEP_HEAD("", "") "\"keys\":{\"release\":{\"key\":\"pkcs11:object=r\","
-	    "\"mechanism\":\"ecdsa-sha256\",\"certificates\":\"/nonexistent.pem\","
-	    "\"formats\":[\"raw\"]}},\"submitters\":{\"x\":{\"public_key\":\"/nonexistent.pub\","
-	    "\"keys\":[\"release\"]}}}", f);
+	fputs(PRIVSEP_HEAD(
+		  "", "") "\"keys\":{\"release\":{\"key\":\"pkcs11:object=r\","
+			  "\"mechanism\":\"ecdsa-sha256\",\"certificates\":\"/nonexistent.pem\","
+			  "\"formats\":[\"raw\"]}},\"submitters\":{\"x\":{\"public_key\":\"/"
+			  "nonexistent.pub\","
+			  "\"keys\":[\"release\"]}}}",
+	    f);
 	fclose(f);
 	ck_assert_int_eq(config_load_flags(path, CONFIG_LOAD_NO_FILES, &c, err, sizeof(err)), 0);
 	config_free(c);
@@ -684,8 +718,9 @@ START_TEST(config_privsep_members)
 }
 END_TEST
 
-#define KEY_RELEASE "\"keys\":{\"release\":{\"key\":\"pkcs11:object=r\"," \
-	"\"mechanism\":\"ecdsa-sha256\",\"certificates\":\"" TEST_DATA_DIR "/crypto-leaf.crt\"," \
+#define KEY_RELEASE                                                                                \
+	"\"keys\":{\"release\":{\"key\":\"pkcs11:object=r\","                                      \
+	"\"mechanism\":\"ecdsa-sha256\",\"certificates\":\"" TEST_DATA_DIR "/crypto-leaf.crt\","   \
 	"\"formats\":[\"raw\"]}},"
 
 /* With several CAs, an identity entry without "ca" would accept an
@@ -695,25 +730,31 @@ START_TEST(config_ca_required_with_several)
 	struct agent_config *c = NULL;
 	struct problems ps;
 	const char *two_cas = "\"submitter_cas\":{"
-	    "\"corp\":{\"bundle\":\"" TEST_DATA_DIR "/crypto-root.crt\"},"
-	    "\"partner\":{\"bundle\":\"" TEST_DATA_DIR "/crypto-root.crt\"}},";
+			      "\"corp\":{\"bundle\":\"" TEST_DATA_DIR "/crypto-root.crt\"},"
+			      "\"partner\":{\"bundle\":\"" TEST_DATA_DIR "/crypto-root.crt\"}},";
 	char text[4096];
 
-	snprintf(text, sizeof(text), "%s%s%s\"submitters\":{\"x\":{\"identity\":\"*@a\","
-	    "\"keys\":[\"release\"]}}}", BASE_HEAD, KEY_RELEASE, two_cas);
+	snprintf(text, sizeof(text),
+	    "%s%s%s\"submitters\":{\"x\":{\"identity\":\"*@a\","
+	    "\"keys\":[\"release\"]}}}",
+	    BASE_HEAD, KEY_RELEASE, two_cas);
 	ck_assert_int_eq(load_text(text, &ps, &c), SG_ERR_CONFIG);
 	ck_assert_ptr_null(c);
 	HAS("submitters.x.ca: required when several submitter_cas are configured");
 	ck_assert_uint_eq(ps.n, 1);
-	snprintf(text, sizeof(text), "%s%s%s\"submitters\":{\"x\":{\"identity\":\"*@a\","
-	    "\"ca\":\"partner\",\"keys\":[\"release\"]}}}", BASE_HEAD, KEY_RELEASE, two_cas);
+	snprintf(text, sizeof(text),
+	    "%s%s%s\"submitters\":{\"x\":{\"identity\":\"*@a\","
+	    "\"ca\":\"partner\",\"keys\":[\"release\"]}}}",
+	    BASE_HEAD, KEY_RELEASE, two_cas);
 	ck_assert_int_eq(load_text(text, &ps, &c), 0);
 	ck_assert_int_eq(c->submitters[0].ca, 1);
 	config_free(c);
 	c = NULL;
-	snprintf(text, sizeof(text), "%s%s\"submitter_cas\":{\"corp\":{\"bundle\":\""
-	    TEST_DATA_DIR "/crypto-root.crt\"}},\"submitters\":{\"x\":{\"identity\":\"*@a\","
-	    "\"keys\":[\"release\"]}}}", BASE_HEAD, KEY_RELEASE);
+	snprintf(text, sizeof(text),
+	    "%s%s\"submitter_cas\":{\"corp\":{\"bundle\":\"" TEST_DATA_DIR
+	    "/crypto-root.crt\"}},\"submitters\":{\"x\":{\"identity\":\"*@a\","
+	    "\"keys\":[\"release\"]}}}",
+	    BASE_HEAD, KEY_RELEASE);
 	ck_assert_int_eq(load_text(text, &ps, &c), 0);
 	ck_assert_int_eq(c->submitters[0].ca, -1);
 	config_free(c);
@@ -726,7 +767,8 @@ load_with_redis(const char *redis_and_more, struct problems *ps, struct agent_co
 {
 	char text[4096];
 
-	snprintf(text, sizeof(text), "{\"name\":\"a\",%s\"attestation_key\":\"pkcs11:object=a\","
+	snprintf(text, sizeof(text),
+	    "{\"name\":\"a\",%s\"attestation_key\":\"pkcs11:object=a\","
 	    "\"store\":\"file:///s\",\"audit_log\":\"/a\",\"pkcs11\":{\"module\":\"/m\","
 	    "\"token\":\"t\",\"pin_file\":\"/p\"}," KEY_RELEASE "\"submitters\":{}}",
 	    redis_and_more);
@@ -740,17 +782,21 @@ START_TEST(config_redis_password_refused)
 	struct agent_config *c = NULL;
 	struct problems ps;
 
-	ck_assert_int_eq(load_with_redis("\"redis\":\"redis://u:s3cret-pw@10.0.0.1:6379/2\",", &ps,
-	    &c), SG_ERR_CONFIG);
+	ck_assert_int_eq(
+	    load_with_redis("\"redis\":\"redis://u:s3cret-pw@10.0.0.1:6379/2\",", &ps, &c),
+	    SG_ERR_CONFIG);
 	ck_assert_ptr_null(c);
 	HAS("redis: the URL holds a password; put the password in the file named by "
 	    "redis_password_file");
 	ck_assert_ptr_null(strstr(ps.text, "s3cret-pw"));
-	ck_assert_int_eq(load_with_redis("\"redis\":\"sentinel://:s3cret-pw@h1:26379,h2:26379/m\",",
-	    &ps, &c), SG_ERR_CONFIG);
+	ck_assert_int_eq(
+	    load_with_redis("\"redis\":\"sentinel://:s3cret-pw@h1:26379,h2:26379/m\",", &ps, &c),
+	    SG_ERR_CONFIG);
 	HAS("redis: the URL holds a password");
 	ck_assert_int_eq(load_with_redis("\"redis\":\"redis://signet@10.0.0.1:6379\","
-	    "\"redis_password_file\":\"/etc/signet/redis.pass\",", &ps, &c), 0);
+					 "\"redis_password_file\":\"/etc/signet/redis.pass\",",
+			     &ps, &c),
+	    0);
 	ck_assert_str_eq(c->redis, "redis://signet@10.0.0.1:6379");
 	config_free(c);
 	c = NULL;
@@ -765,17 +811,17 @@ START_TEST(config_store_mode)
 	struct agent_config *c = NULL;
 	struct problems ps;
 	static const char *const bad[] = { "\"0660\"", "\"0400\"", "\"640\"x", "\"08\"",
-	    "\"00640\"", "640", "\"4644\"", "\"0o640\"" };
+		"\"00640\"", "640", "\"4644\"", "\"0o640\"" };
 	char text[256];
 	size_t i;
 
-	ck_assert_int_eq(load_with_redis("\"redis\":\"unix:///r\",\"store_mode\":\"0640\",", &ps,
-	    &c), 0);
+	ck_assert_int_eq(
+	    load_with_redis("\"redis\":\"unix:///r\",\"store_mode\":\"0640\",", &ps, &c), 0);
 	ck_assert_uint_eq(c->store_mode, 0640);
 	config_free(c);
 	c = NULL;
-	ck_assert_int_eq(load_with_redis("\"redis\":\"unix:///r\",\"store_mode\":\"600\",", &ps,
-	    &c), 0);
+	ck_assert_int_eq(
+	    load_with_redis("\"redis\":\"unix:///r\",\"store_mode\":\"600\",", &ps, &c), 0);
 	ck_assert_uint_eq(c->store_mode, 0600);
 	config_free(c);
 	c = NULL;
@@ -788,8 +834,9 @@ START_TEST(config_store_mode)
 		ck_assert_int_ne(load_with_redis(text, &ps, &c), 0);
 		ck_assert_ptr_null(c);
 	}
-	ck_assert_int_eq(load_with_redis("\"redis\":\"unix:///r\",\"store_mode\":\"0666\",", &ps,
-	    &c), SG_ERR_CONFIG);
+	ck_assert_int_eq(
+	    load_with_redis("\"redis\":\"unix:///r\",\"store_mode\":\"0666\",", &ps, &c),
+	    SG_ERR_CONFIG);
 	HAS("store_mode: an octal mode as a string, such as \"0640\"");
 }
 END_TEST
@@ -799,7 +846,8 @@ START_TEST(config_loads_policy)
 	struct agent_config *c = NULL, *c2 = NULL;
 	struct problems ps;
 	char why[128] = "";
-	const char *text = BASE_HEAD "\"keys\":{\"release\":{\"key\":\"pkcs11:object=r\","
+	const char *text = BASE_HEAD
+	    "\"keys\":{\"release\":{\"key\":\"pkcs11:object=r\","
 	    "\"mechanism\":\"ecdsa-sha256\",\"certificates\":\"" TEST_DATA_DIR "/crypto-leaf.crt\","
 	    "\"formats\":[\"raw\"],\"ci_refs\":[\"refs/tags/v*\"],\"quota\":{\"per_day\":5},"
 	    "\"max_job_lifetime\":604800,\"disabled\":false}},"
@@ -827,22 +875,30 @@ START_TEST(config_loads_policy)
 }
 END_TEST
 
-#define KEY_HEAD "\"keys\":{\"release\":{\"key\":\"pkcs11:object=r\",\"mechanism\":" \
-	"\"ecdsa-sha256\",\"certificates\":\"" TEST_DATA_DIR "/crypto-leaf.crt\",\"formats\":[\"raw\"]"
-#define GITLAB_ISSUER "\"gitlab\":{\"issuer\":\"https://gitlab.example.com\",\"audience\":" \
+#define KEY_HEAD                                                                                   \
+	"\"keys\":{\"release\":{\"key\":\"pkcs11:object=r\",\"mechanism\":"                        \
+	"\"ecdsa-sha256\",\"certificates\":\"" TEST_DATA_DIR                                       \
+	"/crypto-leaf.crt\",\"formats\":[\"raw\"]"
+#define GITLAB_ISSUER                                                                              \
+	"\"gitlab\":{\"issuer\":\"https://gitlab.example.com\",\"audience\":"                      \
 	"\"signet\",\"jwks\":\"" TEST_DATA_DIR "/jwt-jwks.json\",\"kind\":\"gitlab\"}"
-#define SUBS "\"submitters\":{\"x\":{\"public_key\":\"" TEST_DATA_DIR "/crypto-ec-p256.pub\"," \
+#define SUBS                                                                                       \
+	"\"submitters\":{\"x\":{\"public_key\":\"" TEST_DATA_DIR "/crypto-ec-p256.pub\","          \
 	"\"keys\":[\"release\"]}}}"
 
 START_TEST(config_ci_issuers)
 {
 	struct agent_config *c = NULL;
 	struct problems ps, ws;
-	const char *text = BASE_HEAD "\"ci_issuers\":{" GITLAB_ISSUER "," "\"github\":{\"issuer\":"
-	    "\"https://token.actions.githubusercontent.com\",\"audience\":\"signet\",\"jwks\":\""
-	    TEST_DATA_DIR "/jwt-jwks.json\",\"kind\":\"github\"}},"
-	    KEY_HEAD ",\"ci_projects\":[\"group/firmware\"],\"ci_refs\":[\"refs/tags/v*\"],"
-	    "\"ci_token\":\"required\",\"ci_protected_ref\":true,\"ci_token_issuers\":[\"gitlab\"]},"
+	const char *text = BASE_HEAD
+	    "\"ci_issuers\":{" GITLAB_ISSUER ","
+	    "\"github\":{\"issuer\":"
+	    "\"https://"
+	    "token.actions.githubusercontent.com\",\"audience\":\"signet\",\"jwks\":"
+	    "\"" TEST_DATA_DIR "/jwt-jwks.json\",\"kind\":\"github\"}}," KEY_HEAD
+	    ",\"ci_projects\":[\"group/firmware\"],\"ci_refs\":[\"refs/tags/v*\"],"
+	    "\"ci_token\":\"required\",\"ci_protected_ref\":true,\"ci_token_issuers\":[\"gitlab\"]}"
+	    ","
 	    "\"nightly\":{\"key\":\"pkcs11:object=n\",\"mechanism\":\"ecdsa-sha256\","
 	    "\"certificates\":\"" TEST_DATA_DIR "/crypto-leaf.crt\",\"formats\":[\"raw\"],"
 	    "\"ci_token\":\"optional\"}}," SUBS;
@@ -869,11 +925,12 @@ START_TEST(config_ci_issuers)
 	config_free(c);
 
 	/* Rules without a required token: loaded, with a warning. */
-	ck_assert_int_eq(load_text(BASE_HEAD KEY_HEAD ",\"ci_projects\":[\"g/p\"]}}," SUBS, &ps, &c),
-	    0);
+	ck_assert_int_eq(
+	    load_text(BASE_HEAD KEY_HEAD ",\"ci_projects\":[\"g/p\"]}}," SUBS, &ps, &c), 0);
 	memset(&ws, 0, sizeof(ws));
 	ck_assert_uint_eq(config_warnings(c, collect, &ws), 1);
-	ck_assert_ptr_nonnull(strstr(ws.text, "keys.release: ci_projects and ci_refs match the "
+	ck_assert_ptr_nonnull(strstr(ws.text,
+	    "keys.release: ci_projects and ci_refs match the "
 	    "job's self-asserted ci members"));
 	config_free(c);
 }
@@ -884,18 +941,22 @@ START_TEST(config_ci_problems)
 	struct agent_config *c = NULL;
 	struct problems ps;
 
-	ck_assert_int_eq(load_text(BASE_HEAD "\"ci_issuers\":{" GITLAB_ISSUER ","
-	    "\"small\":{\"issuer\":\"https://small.example\",\"audience\":\"signet\",\"jwks\":\""
-	    TEST_DATA_DIR "/jwt-jwks-rsa1024.json\",\"kind\":\"gitlab\"},"
-	    "\"again\":{\"issuer\":\"https://gitlab.example.com\",\"audience\":\"\",\"jwks\":"
-	    "\"jwks.json\",\"kind\":\"jenkins\",\"url\":1},"
-	    "\"gone\":{\"issuer\":\"https://gone.example\",\"audience\":\"signet\",\"jwks\":"
-	    "\"/nonexistent/jwks.json\",\"kind\":\"github\"}},"
-	    KEY_HEAD ",\"ci_projects\":[\"g/p\"],\"ci_protected_ref\":true,\"ci_token\":\"yes\","
-	    "\"ci_token_issuers\":[\"gitlab\",\"nope\"]},"
-	    "\"other\":{\"key\":\"pkcs11:object=o\",\"mechanism\":\"ecdsa-sha256\","
-	    "\"certificates\":\"" TEST_DATA_DIR "/crypto-leaf.crt\",\"formats\":[\"raw\"],"
-	    "\"ci_refs\":[\"refs/tags/*\"],\"ci_token_issuers\":[]}}," SUBS, &ps, &c),
+	ck_assert_int_eq(
+	    load_text(BASE_HEAD
+		"\"ci_issuers\":{" GITLAB_ISSUER ","
+		"\"small\":{\"issuer\":\"https://"
+		"small.example\",\"audience\":\"signet\",\"jwks\":\"" TEST_DATA_DIR
+		"/jwt-jwks-rsa1024.json\",\"kind\":\"gitlab\"},"
+		"\"again\":{\"issuer\":\"https://gitlab.example.com\",\"audience\":\"\",\"jwks\":"
+		"\"jwks.json\",\"kind\":\"jenkins\",\"url\":1},"
+		"\"gone\":{\"issuer\":\"https://gone.example\",\"audience\":\"signet\",\"jwks\":"
+		"\"/nonexistent/jwks.json\",\"kind\":\"github\"}}," KEY_HEAD
+		",\"ci_projects\":[\"g/p\"],\"ci_protected_ref\":true,\"ci_token\":\"yes\","
+		"\"ci_token_issuers\":[\"gitlab\",\"nope\"]},"
+		"\"other\":{\"key\":\"pkcs11:object=o\",\"mechanism\":\"ecdsa-sha256\","
+		"\"certificates\":\"" TEST_DATA_DIR "/crypto-leaf.crt\",\"formats\":[\"raw\"],"
+		"\"ci_refs\":[\"refs/tags/*\"],\"ci_token_issuers\":[]}}," SUBS,
+		&ps, &c),
 	    SG_ERR_CONFIG);
 	ck_assert_ptr_null(c);
 	HAS("ci_issuers.small.jwks: " TEST_DATA_DIR "/jwt-jwks-rsa1024.json: keys[0] (kid "
@@ -908,27 +969,39 @@ START_TEST(config_ci_problems)
 	HAS("keys.release.ci_token_issuers[1]: not a configured ci_issuer");
 	HAS("keys.other.ci_token_issuers: an array of 1 to 16 names");
 	/* One at a time where the first problem stops the member. */
-	ck_assert_int_eq(load_text(BASE_HEAD "\"ci_issuers\":{\"a\":{\"issuer\":\"https://x\","
-	    "\"audience\":\"signet\",\"jwks\":\"rel/jwks.json\",\"kind\":\"gitlab\"}},"
-	    KEY_HEAD "}}," SUBS, &ps, &c), SG_ERR_CONFIG);
+	ck_assert_int_eq(
+	    load_text(BASE_HEAD
+		"\"ci_issuers\":{\"a\":{\"issuer\":\"https://x\","
+		"\"audience\":\"signet\",\"jwks\":\"rel/jwks.json\",\"kind\":\"gitlab\"}}," KEY_HEAD
+		"}}," SUBS,
+		&ps, &c),
+	    SG_ERR_CONFIG);
 	HAS("ci_issuers.a.jwks: must be an absolute path");
-	ck_assert_int_eq(load_text(BASE_HEAD "\"ci_issuers\":{" GITLAB_ISSUER ",\"b\":{\"issuer\":"
-	    "\"https://gitlab.example.com\",\"audience\":\"x\",\"jwks\":\"" TEST_DATA_DIR
-	    "/jwt-jwks.json\",\"kind\":\"jenkins\"}}," KEY_HEAD "}}," SUBS, &ps, &c), SG_ERR_CONFIG);
+	ck_assert_int_eq(
+	    load_text(BASE_HEAD
+		"\"ci_issuers\":{" GITLAB_ISSUER ",\"b\":{\"issuer\":"
+		"\"https://gitlab.example.com\",\"audience\":\"x\",\"jwks\":\"" TEST_DATA_DIR
+		"/jwt-jwks.json\",\"kind\":\"jenkins\"}}," KEY_HEAD "}}," SUBS,
+		&ps, &c),
+	    SG_ERR_CONFIG);
 	HAS("ci_issuers.b.kind: must be gitlab or github");
 	HAS("ci_issuers.b.issuer: the same as ci_issuers.gitlab.issuer");
 	/* Several issuers: a key with CI rules names the ones it trusts. */
-	ck_assert_int_eq(load_text(BASE_HEAD "\"ci_issuers\":{" GITLAB_ISSUER ",\"b\":{\"issuer\":"
-	    "\"https://b.example\",\"audience\":\"x\",\"jwks\":\"" TEST_DATA_DIR
-	    "/jwt-jwks.json\",\"kind\":\"github\"}}," KEY_HEAD ",\"ci_projects\":[\"g/p\"]}},"
-	    SUBS, &ps, &c), SG_ERR_CONFIG);
+	ck_assert_int_eq(
+	    load_text(BASE_HEAD "\"ci_issuers\":{" GITLAB_ISSUER ",\"b\":{\"issuer\":"
+				"\"https://b.example\",\"audience\":\"x\",\"jwks\":\"" TEST_DATA_DIR
+				"/jwt-jwks.json\",\"kind\":\"github\"}}," KEY_HEAD
+				",\"ci_projects\":[\"g/p\"]}}," SUBS,
+		&ps, &c),
+	    SG_ERR_CONFIG);
 	HAS("keys.release.ci_token_issuers: required when several ci_issuers are configured");
 	/* A required token with no issuer to verify it. */
-	ck_assert_int_eq(load_text(BASE_HEAD KEY_HEAD ",\"ci_token\":\"required\"}}," SUBS, &ps, &c),
+	ck_assert_int_eq(
+	    load_text(BASE_HEAD KEY_HEAD ",\"ci_token\":\"required\"}}," SUBS, &ps, &c),
 	    SG_ERR_CONFIG);
 	HAS("keys.release.ci_token: \"required\", but no ci_issuers are configured");
-	ck_assert_int_eq(load_text(BASE_HEAD "\"ci_issuers\":{}," KEY_HEAD "}}," SUBS, &ps, &c),
-	    SG_ERR_CONFIG);
+	ck_assert_int_eq(
+	    load_text(BASE_HEAD "\"ci_issuers\":{}," KEY_HEAD "}}," SUBS, &ps, &c), SG_ERR_CONFIG);
 	HAS("ci_issuers: 1 to 16 entries");
 	ck_assert_ptr_null(c);
 }

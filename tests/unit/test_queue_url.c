@@ -403,7 +403,8 @@ START_TEST(sentinel_ok)
 {
 	struct queue_url *u = NULL;
 
-	ck_assert_int_eq(queue_url_parse("sentinel://10.0.0.1:26379,sentinel-b:26380/mymaster", &u), 0);
+	ck_assert_int_eq(
+	    queue_url_parse("sentinel://10.0.0.1:26379,sentinel-b:26380/mymaster", &u), 0);
 	ck_assert(u->is_sentinel);
 	ck_assert_str_eq(u->master, "mymaster");
 	ck_assert_uint_eq(u->nsentinels, 2);
@@ -428,16 +429,13 @@ END_TEST
 START_TEST(sentinel_refusals)
 {
 	static const char *const bad[] = {
-		"sentinel://",
-		"sentinel://h:1",            /* no master */
-		"sentinel://h:1/",           /* empty master */
-		"sentinel:///m",             /* no host */
-		"sentinel://h:1,/m",         /* empty host */
-		"sentinel://,h:1/m",
-		"sentinel://h:0/m",          /* port 0 */
-		"sentinel://h:1/m/16",       /* db out of range */
-		"sentinel://h:1/m/x",
-		"sentinel://h:1/m a",        /* space in the name */
+		"sentinel://", "sentinel://h:1",            /* no master */
+		"sentinel://h:1/",                          /* empty master */
+		"sentinel:///m",                            /* no host */
+		"sentinel://h:1,/m",                        /* empty host */
+		"sentinel://,h:1/m", "sentinel://h:0/m",    /* port 0 */
+		"sentinel://h:1/m/16",                      /* db out of range */
+		"sentinel://h:1/m/x", "sentinel://h:1/m a", /* space in the name */
 		"sentinel://h:1/m?x=1",
 		"sentinel://h:1,u:p@h2:2/m", /* credentials in a later host */
 		"sentinel://1:1,2:2,3:3,4:4,5:5,6:6,7:7,8:8,9:9/m", /* more than 8 */
@@ -773,16 +771,21 @@ queue_url_suite(void)
 	test_add(s, "/queue_url/redis/scheme-case-insensitive", redis_scheme_case, TEST_TIMEOUT_S);
 	test_add(s, "/queue_url/redis/password-only", redis_password_only, TEST_TIMEOUT_S);
 	test_add(s, "/queue_url/redis/user-only", redis_user_only, TEST_TIMEOUT_S);
-	test_add(s, "/queue_url/redis/empty-password-is-none", redis_empty_password_is_none, TEST_TIMEOUT_S);
-	test_add(s, "/queue_url/redis/encoded-colon-in-user", redis_encoded_colon_in_user, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/redis/empty-password-is-none", redis_empty_password_is_none,
+	    TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/redis/encoded-colon-in-user", redis_encoded_colon_in_user,
+	    TEST_TIMEOUT_S);
 	test_add(s, "/queue_url/redis/plus-is-not-space", redis_plus_is_not_space, TEST_TIMEOUT_S);
 	test_add(s, "/queue_url/redis/ipv6", redis_ipv6, TEST_TIMEOUT_S);
 	test_add(s, "/queue_url/redis/ipv6-zone", redis_ipv6_zone, TEST_TIMEOUT_S);
 	test_add(s, "/queue_url/redis/port-edges", redis_port_edges, TEST_TIMEOUT_S);
 	test_add(s, "/queue_url/redis/db-edges", redis_db_edges, TEST_TIMEOUT_S);
-	test_add(s, "/queue_url/redis/query-fragment-refused", redis_query_fragment_refused, TEST_TIMEOUT_S);
-	test_add(s, "/queue_url/redis/authority-required", redis_authority_required, TEST_TIMEOUT_S);
-	test_add(s, "/queue_url/redis/nul-in-credentials", redis_nul_in_credentials, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/redis/query-fragment-refused", redis_query_fragment_refused,
+	    TEST_TIMEOUT_S);
+	test_add(
+	    s, "/queue_url/redis/authority-required", redis_authority_required, TEST_TIMEOUT_S);
+	test_add(
+	    s, "/queue_url/redis/nul-in-credentials", redis_nul_in_credentials, TEST_TIMEOUT_S);
 	test_add(s, "/queue_url/redis/password-limit", redis_password_limit, TEST_TIMEOUT_S);
 	test_add(s, "/queue_url/length-limit", url_length_limit, TEST_TIMEOUT_S);
 	test_add(s, "/queue_url/other-schemes-refused", other_schemes_refused, TEST_TIMEOUT_S);
@@ -796,7 +799,8 @@ queue_url_suite(void)
 	test_add(s, "/queue_url/sentinel/refusals", sentinel_refusals, TEST_TIMEOUT_S);
 	test_add(s, "/queue_url/pct/hex-either-case", pct_hex_either_case, TEST_TIMEOUT_S);
 	test_add(s, "/queue_url/pct/bad-escapes-refused", pct_bad_escapes_refused, TEST_TIMEOUT_S);
-	test_add(s, "/queue_url/pct/control-bytes-refused", pct_control_bytes_refused, TEST_TIMEOUT_S);
+	test_add(
+	    s, "/queue_url/pct/control-bytes-refused", pct_control_bytes_refused, TEST_TIMEOUT_S);
 	test_add(s, "/queue_url/redis/userinfo-rfc-chars", userinfo_rfc_chars, TEST_TIMEOUT_S);
 	test_add(s, "/queue_url/redis/empty-userinfo", empty_userinfo, TEST_TIMEOUT_S);
 	test_add(s, "/queue_url/redis/host-chars", host_chars, TEST_TIMEOUT_S);
@@ -806,7 +810,8 @@ queue_url_suite(void)
 	test_add(s, "/queue_url/redis/path-edges", path_edges, TEST_TIMEOUT_S);
 	test_add(s, "/queue_url/unix/path-forms", unix_path_forms, TEST_TIMEOUT_S);
 	test_add(s, "/queue_url/unix/path-limit-encoded", unix_path_limit_encoded, TEST_TIMEOUT_S);
-	test_add(s, "/queue_url/redis/password-limit-encoded", password_limit_encoded, TEST_TIMEOUT_S);
+	test_add(
+	    s, "/queue_url/redis/password-limit-encoded", password_limit_encoded, TEST_TIMEOUT_S);
 	test_add(s, "/queue_url/sentinel/forms", sentinel_forms, TEST_TIMEOUT_S);
 	return s;
 }

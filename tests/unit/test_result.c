@@ -17,10 +17,10 @@ int main(void);
 
 #define TEST_TIMEOUT_S TEST_TIMEOUT_DEFAULT /* Check's */
 
-#define ID "0123456789abcdef0123456789abcdef"
-#define SHA "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define ID     "0123456789abcdef0123456789abcdef"
+#define SHA    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define JOBSHA "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-#define AUDIT "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define AUDIT  "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 
 static uint8_t *
 dup_bytes(const void *p, size_t n)
@@ -159,7 +159,8 @@ START_TEST(test_signed_round_trip)
 	size_t i;
 
 	/* SPEC §6 member order, compact. */
-	ck_assert_str_eq(s, "{\"v\":1,\"id\":\"" ID "\",\"status\":\"signed\",\"job_sha256\":\"" JOBSHA
+	ck_assert_str_eq(s,
+	    "{\"v\":1,\"id\":\"" ID "\",\"status\":\"signed\",\"job_sha256\":\"" JOBSHA
 	    "\",\"submitter\":\"ci-firmware\",\"key\":\"release\",\"format\":\"cms\","
 	    "\"artifact\":{\"name\":\"fw.bin\",\"sha256\":"
 	    "\"e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\",\"size\":1234},"
@@ -202,7 +203,8 @@ START_TEST(test_rejected_round_trip)
 	r->error = SG_ERR_JOB_UNKNOWN_FIELD;
 	r->error_message = dup_str("unknown member \"x\"");
 	s = serialize_ok(r);
-	ck_assert_str_eq(s, "{\"v\":1,\"id\":\"" ID "\",\"status\":\"rejected\",\"error\":"
+	ck_assert_str_eq(s,
+	    "{\"v\":1,\"id\":\"" ID "\",\"status\":\"rejected\",\"error\":"
 	    "{\"code\":\"job.unknown_field\",\"message\":\"unknown member \\\"x\\\"\"},"
 	    "\"job_sha256\":\"" JOBSHA "\",\"agent\":\"hsm-1\"}");
 	back = parse_ok(s);
@@ -331,8 +333,8 @@ mutate(const char *json, const char *in, const char *del, const char *add, const
 }
 
 static void
-expect_mutation_refused(const char *json, const char *in, const char *del, const char *add,
-    const char *raw)
+expect_mutation_refused(
+    const char *json, const char *in, const char *del, const char *add, const char *raw)
 {
 	char *s = mutate(json, in, del, add, raw);
 
@@ -341,8 +343,8 @@ expect_mutation_refused(const char *json, const char *in, const char *del, const
 }
 
 static void
-expect_mutation_ok(const char *json, const char *in, const char *del, const char *add,
-    const char *raw)
+expect_mutation_ok(
+    const char *json, const char *in, const char *del, const char *add, const char *raw)
 {
 	char *s = mutate(json, in, del, add, raw);
 
@@ -353,8 +355,20 @@ expect_mutation_ok(const char *json, const char *in, const char *del, const char
 START_TEST(test_presence_signed)
 {
 	static const char *const required[] = {
-		"v", "id", "status", "job_sha256", "agent", "submitter", "key", "format",
-		"artifact", "signature", "certificates", "signed_at", "audit", "store",
+		"v",
+		"id",
+		"status",
+		"job_sha256",
+		"agent",
+		"submitter",
+		"key",
+		"format",
+		"artifact",
+		"signature",
+		"certificates",
+		"signed_at",
+		"audit",
+		"store",
 	};
 	struct sg_result *r = make_signed();
 	char *s = serialize_ok(r);
@@ -363,8 +377,8 @@ START_TEST(test_presence_signed)
 	result_free(r);
 	for (i = 0; i < nitems(required); i++)
 		expect_mutation_refused(s, NULL, required[i], NULL, NULL);
-	expect_mutation_refused(s, NULL, NULL, "error",
-	    "{\"code\":\"internal\",\"message\":\"x\"}");
+	expect_mutation_refused(
+	    s, NULL, NULL, "error", "{\"code\":\"internal\",\"message\":\"x\"}");
 	expect_mutation_refused(s, NULL, "audit", "audit", "{\"seq\":1}");
 	expect_mutation_refused(s, NULL, "audit", "audit", "{\"hash\":\"" AUDIT "\"}");
 	expect_mutation_refused(s, "store", "result", NULL, NULL);
@@ -385,7 +399,8 @@ START_TEST(test_presence_not_signed)
 		{ "audit", "{\"seq\":1,\"hash\":\"" AUDIT "\"}" },
 		{ "store", "{\"signature\":\"a\",\"result\":\"b\"}" },
 	};
-	static const char *const required[] = { "v", "id", "status", "job_sha256", "agent", "error" };
+	static const char *const required[] = { "v", "id", "status", "job_sha256", "agent",
+		"error" };
 	struct sg_result *r = base(SG_STATUS_FAILED);
 	char *s;
 	size_t i;
@@ -403,12 +418,14 @@ START_TEST(test_presence_not_signed)
 	expect_mutation_ok(s, NULL, NULL, "submitter", "\"ci\"");
 	expect_mutation_ok(s, NULL, NULL, "key", "\"release\"");
 	expect_mutation_ok(s, NULL, NULL, "format", "\"raw\"");
-	expect_mutation_ok(s, NULL, NULL, "artifact",
-	    "{\"name\":\"a\",\"sha256\":\"" SHA "\",\"size\":0}");
+	expect_mutation_ok(
+	    s, NULL, NULL, "artifact", "{\"name\":\"a\",\"sha256\":\"" SHA "\",\"size\":0}");
 	expect_mutation_refused(s, NULL, NULL, "format", "\"pgp\"");
 	expect_mutation_refused(s, NULL, NULL, "key", "\"\"");
-	expect_mutation_refused(s, NULL, NULL, "artifact", "{\"name\":\"a\",\"sha256\":\"" SHA "\"}");
-	expect_mutation_refused(s, NULL, NULL, "artifact", "{\"name\":\"..\",\"sha256\":\"" SHA "\",\"size\":0}");
+	expect_mutation_refused(
+	    s, NULL, NULL, "artifact", "{\"name\":\"a\",\"sha256\":\"" SHA "\"}");
+	expect_mutation_refused(
+	    s, NULL, NULL, "artifact", "{\"name\":\"..\",\"sha256\":\"" SHA "\",\"size\":0}");
 	free(s);
 }
 END_TEST
@@ -455,8 +472,8 @@ START_TEST(test_strictness)
 	/* An error code from a later SPEC is kept, as internal. */
 	t = mutate(s, NULL, "status", "status", "\"rejected\"");
 	{
-		char *u = mutate(t, NULL, "signature", "error",
-		    "{\"code\":\"future.code\",\"message\":\"m\"}");
+		char *u = mutate(
+		    t, NULL, "signature", "error", "{\"code\":\"future.code\",\"message\":\"m\"}");
 		char *v1 = mutate(u, NULL, "certificates", NULL, NULL);
 		char *v2 = mutate(v1, NULL, "signed_at", NULL, NULL);
 		char *v3 = mutate(v2, NULL, "audit", NULL, NULL);
@@ -611,7 +628,8 @@ make_signed_with_proof(size_t nproof)
 	for (i = 0; i < nproof; i++)
 		memset(r->audit_proof[i], (int)(i + 1), SHA256_LEN);
 	r->audit_nproof = nproof;
-	r->audit_record = dup_str("{\"seq\":42,\"event\":\"signed\",\"note\":\"caf\u00e9 \\\"q\\\"\"}");
+	r->audit_record =
+	    dup_str("{\"seq\":42,\"event\":\"signed\",\"note\":\"caf\u00e9 \\\"q\\\"\"}");
 	r->audit_record_len = strlen(r->audit_record);
 	r->audit_checkpoints = dup_str("file:///store/audit/checkpoints/");
 	return r;
@@ -660,7 +678,7 @@ START_TEST(test_audit_proof_strict)
 	for (i = 0; i < sizeof(members) / sizeof(members[0]); i++)
 		expect_mutation_refused(s, "audit", members[i], NULL, NULL);
 	expect_mutation_ok(s, "audit", "checkpoints", NULL, NULL);
-	expect_mutation_refused(s, "audit", "index", "index", "40");      /* != seq - 1 */
+	expect_mutation_refused(s, "audit", "index", "index", "40");         /* != seq - 1 */
 	expect_mutation_refused(s, "audit", "tree_size", "tree_size", "41"); /* <= index */
 	expect_mutation_ok(s, "audit", "tree_size", "tree_size", "43");
 	expect_mutation_refused(s, "audit", "tree_size", "tree_size", "0");

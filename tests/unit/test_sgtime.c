@@ -12,7 +12,7 @@
 int main(void);
 
 #define TEST_TIMEOUT_S TEST_TIMEOUT_DEFAULT /* Check's */
-#define UNTOUCHED INT64_C(-424242)
+#define UNTOUCHED      INT64_C(-424242)
 
 static void
 assert_refused(const char *s)
@@ -103,8 +103,8 @@ START_TEST(test_round_trip_days)
 		ck_assert_int_eq(parse_ok(out), t);
 		tt = (time_t)t;
 		ck_assert_ptr_nonnull(gmtime_r(&tt, &tm));
-		ck_assert_uint_eq(strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%SZ", &tm),
-		    SGTIME_LEN);
+		ck_assert_uint_eq(
+		    strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%SZ", &tm), SGTIME_LEN);
 		ck_assert_str_eq(out, want);
 	}
 }
@@ -112,32 +112,46 @@ END_TEST
 
 START_TEST(test_leap_years)
 {
-	ck_assert_int_eq(parse_ok("2024-02-29T00:00:00Z") + 86400,
-	    parse_ok("2024-03-01T00:00:00Z"));
-	ck_assert_int_eq(parse_ok("2000-02-29T00:00:00Z") + 86400,
-	    parse_ok("2000-03-01T00:00:00Z"));
+	ck_assert_int_eq(
+	    parse_ok("2024-02-29T00:00:00Z") + 86400, parse_ok("2024-03-01T00:00:00Z"));
+	ck_assert_int_eq(
+	    parse_ok("2000-02-29T00:00:00Z") + 86400, parse_ok("2000-03-01T00:00:00Z"));
 	assert_refused("2023-02-29T00:00:00Z");
 	assert_refused("2100-02-29T00:00:00Z"); /* divisible by 100 */
 	assert_refused("1900-02-29T00:00:00Z");
 	assert_refused("2024-02-30T00:00:00Z");
-	ck_assert_int_eq(parse_ok("2023-02-28T00:00:00Z") + 86400,
-	    parse_ok("2023-03-01T00:00:00Z"));
+	ck_assert_int_eq(
+	    parse_ok("2023-02-28T00:00:00Z") + 86400, parse_ok("2023-03-01T00:00:00Z"));
 }
 END_TEST
 
 START_TEST(test_month_lengths)
 {
 	static const char *const last_ok[] = {
-		"2025-01-31T00:00:00Z", "2025-03-31T00:00:00Z", "2025-04-30T00:00:00Z",
-		"2025-05-31T00:00:00Z", "2025-06-30T00:00:00Z", "2025-07-31T00:00:00Z",
-		"2025-08-31T00:00:00Z", "2025-09-30T00:00:00Z", "2025-10-31T00:00:00Z",
-		"2025-11-30T00:00:00Z", "2025-12-31T00:00:00Z",
+		"2025-01-31T00:00:00Z",
+		"2025-03-31T00:00:00Z",
+		"2025-04-30T00:00:00Z",
+		"2025-05-31T00:00:00Z",
+		"2025-06-30T00:00:00Z",
+		"2025-07-31T00:00:00Z",
+		"2025-08-31T00:00:00Z",
+		"2025-09-30T00:00:00Z",
+		"2025-10-31T00:00:00Z",
+		"2025-11-30T00:00:00Z",
+		"2025-12-31T00:00:00Z",
 	};
 	static const char *const one_past[] = {
-		"2025-01-32T00:00:00Z", "2025-03-32T00:00:00Z", "2025-04-31T00:00:00Z",
-		"2025-05-32T00:00:00Z", "2025-06-31T00:00:00Z", "2025-07-32T00:00:00Z",
-		"2025-08-32T00:00:00Z", "2025-09-31T00:00:00Z", "2025-10-32T00:00:00Z",
-		"2025-11-31T00:00:00Z", "2025-12-32T00:00:00Z",
+		"2025-01-32T00:00:00Z",
+		"2025-03-32T00:00:00Z",
+		"2025-04-31T00:00:00Z",
+		"2025-05-32T00:00:00Z",
+		"2025-06-31T00:00:00Z",
+		"2025-07-32T00:00:00Z",
+		"2025-08-32T00:00:00Z",
+		"2025-09-31T00:00:00Z",
+		"2025-10-32T00:00:00Z",
+		"2025-11-31T00:00:00Z",
+		"2025-12-32T00:00:00Z",
 	};
 	size_t i;
 
@@ -178,9 +192,9 @@ START_TEST(test_refuses_other_forms)
 	assert_refused("2026-11-26 16:00:00Z");      /* space separator */
 	assert_refused("2026-11-26T16:00:00+00:00"); /* offset */
 	assert_refused("2026-11-26T16:00:00-01:00");
-	assert_refused("2026-11-26T16:00:00.5Z");    /* fraction */
+	assert_refused("2026-11-26T16:00:00.5Z"); /* fraction */
 	assert_refused("2026-11-26T16:00:00.000Z");
-	assert_refused("2026-11-26T16:00:00");       /* no zone */
+	assert_refused("2026-11-26T16:00:00"); /* no zone */
 	assert_refused("2026-11-26");
 	assert_refused("2026/11/26T16:00:00Z");
 	assert_refused("2026-11-26T16-00-00Z");
@@ -201,7 +215,7 @@ START_TEST(test_length_edges)
 	assert_refused(" 2026-11-26T16:00:00Z");
 	assert_refused("2026-11-26T16:00:00Z\n");
 	assert_refused(NULL);
-	parse_ok("2026-11-26T16:00:00Z");        /* 20 */
+	parse_ok("2026-11-26T16:00:00Z"); /* 20 */
 }
 END_TEST
 

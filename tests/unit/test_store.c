@@ -86,8 +86,8 @@ exists(const char *rel)
 }
 
 static int
-put_job(struct store *s, const char *key, const char *id, const char *signame,
-    const char *sig, const char *result)
+put_job(struct store *s, const char *key, const char *id, const char *signame, const char *sig,
+    const char *result)
 {
 	struct store_object objs[2] = {
 		{ signame, sig, strlen(sig) },
@@ -120,17 +120,16 @@ START_TEST(test_job_never_replaced)
 	/* The same job again (a redelivery): its own bytes count as written. */
 	ck_assert_int_eq(put_job(s, "release", ID1, "fw.bin.sig", "SIG-1", "RESULT-1"), 0);
 	/* Another job under the id: refused, nothing replaced, nothing added. */
-	ck_assert_int_eq(put_job(s, "release", ID1, "other.bin.sig", "SIG-2", "RESULT-2"),
-	    SG_ERR_STORE_FAILED);
-	ck_assert_int_eq(put_job(s, "release", ID1, "fw.bin.sig", "SIG-2", "RESULT-1"),
-	    SG_ERR_STORE_FAILED);
+	ck_assert_int_eq(
+	    put_job(s, "release", ID1, "other.bin.sig", "SIG-2", "RESULT-2"), SG_ERR_STORE_FAILED);
+	ck_assert_int_eq(
+	    put_job(s, "release", ID1, "fw.bin.sig", "SIG-2", "RESULT-1"), SG_ERR_STORE_FAILED);
 	expect_file("release/" ID1 "/fw.bin.sig", "SIG-1");
 	expect_file("release/" ID1 "/result.json", "RESULT-1");
 	ck_assert(!exists("release/" ID1 "/other.bin.sig"));
 	/* A result lost beside its signature file is written again. */
 	run("rm release/" ID1 "/result.json");
-	ck_assert_int_eq(store_get(s, "release", ID1, "result.json", &got, &len),
-	    SG_ERR_NOT_FOUND);
+	ck_assert_int_eq(store_get(s, "release", ID1, "result.json", &got, &len), SG_ERR_NOT_FOUND);
 	ck_assert_int_eq(put_job(s, "release", ID1, "fw.bin.sig", "SIG-1", "RESULT-1b"), 0);
 	expect_file("release/" ID1 "/result.json", "RESULT-1b");
 	ck_assert_int_eq(store_get(s, "release", ID1, "result.json", &got, &len), 0);
@@ -154,17 +153,16 @@ START_TEST(test_links_refused)
 	s = open_store(0);
 	run("mkdir -p elsewhere/" ID2 " && ln -s elsewhere linked");
 	ck_assert_int_eq(put_job(s, "linked", ID2, "a.sig", "S", "R"), SG_ERR_STORE_FAILED);
-	ck_assert_int_eq(store_get(s, "linked", ID2, "result.json", &got, &len),
-	    SG_ERR_STORE_FAILED);
+	ck_assert_int_eq(
+	    store_get(s, "linked", ID2, "result.json", &got, &len), SG_ERR_STORE_FAILED);
 	ck_assert(!exists("elsewhere/" ID2 "/a.sig"));
 	ck_assert(!exists("elsewhere/" ID2 "/result.json"));
 
 	run("mkdir -p release && ln -s ../elsewhere/" ID2 " release/" ID2);
 	ck_assert_int_eq(put_job(s, "release", ID2, "a.sig", "S", "R"), SG_ERR_STORE_FAILED);
-	ck_assert_int_eq(store_get(s, "release", ID2, "result.json", &got, &len),
-	    SG_ERR_STORE_FAILED);
-	ck_assert_int_eq(store_put(s, "release", ID2, "latest", "x", 1, NULL),
-	    SG_ERR_STORE_FAILED);
+	ck_assert_int_eq(
+	    store_get(s, "release", ID2, "result.json", &got, &len), SG_ERR_STORE_FAILED);
+	ck_assert_int_eq(store_put(s, "release", ID2, "latest", "x", 1, NULL), SG_ERR_STORE_FAILED);
 	ck_assert(!exists("elsewhere/" ID2 "/a.sig"));
 	ck_assert(!exists("elsewhere/" ID2 "/latest"));
 
@@ -172,8 +170,8 @@ START_TEST(test_links_refused)
 	run("mkdir -p release/" ID1 "x && echo secret > target && "
 	    "ln -s ../../target release/" ID1 "x/result.json");
 	ck_assert_int_eq(put_job(s, "release", ID1 "x", "a.sig", "S", "R"), SG_ERR_STORE_FAILED);
-	ck_assert_int_eq(store_get(s, "release", ID1 "x", "result.json", &got, &len),
-	    SG_ERR_STORE_FAILED);
+	ck_assert_int_eq(
+	    store_get(s, "release", ID1 "x", "result.json", &got, &len), SG_ERR_STORE_FAILED);
 	expect_file("target", "secret\n");
 	ck_assert(!exists("release/" ID1 "x/a.sig"));
 	store_close(s);
@@ -239,10 +237,10 @@ START_TEST(test_mode_limits)
 	ck_assert(store_mode_ok(0600));
 	ck_assert(store_mode_ok(0640));
 	ck_assert(store_mode_ok(0755));
-	ck_assert(!store_mode_ok(0400));    /* the owner must write */
-	ck_assert(!store_mode_ok(0660));    /* group write */
-	ck_assert(!store_mode_ok(0646));    /* others write */
-	ck_assert(!store_mode_ok(04644));   /* no set-id bits */
+	ck_assert(!store_mode_ok(0400));  /* the owner must write */
+	ck_assert(!store_mode_ok(0660));  /* group write */
+	ck_assert(!store_mode_ok(0646));  /* others write */
+	ck_assert(!store_mode_ok(04644)); /* no set-id bits */
 	ck_assert(!store_mode_ok(0));
 	memset(&o, 0, sizeof(o));
 	o.url = url;

@@ -15,7 +15,7 @@
 int main(void);
 
 #define TEST_TIMEOUT_S 60
-#define SENTINEL ((void *)0x5a5a)
+#define SENTINEL       ((void *)0x5a5a)
 
 /* Number of entries in dir, "." and ".." excluded. */
 static int
@@ -211,12 +211,14 @@ END_TEST
 START_TEST(test_secret_content)
 {
 	assert_secret("1234", 4, 0600, 0, "1234");
-	assert_secret("1234\n\n", 6, 0600, 0, "1234\n");  /* exactly one dropped */
-	assert_secret("1234\r\n", 6, 0600, 0, "1234\r");  /* only "\n" */
+	assert_secret("1234\n\n", 6, 0600, 0, "1234\n"); /* exactly one dropped */
+	assert_secret("1234\r\n", 6, 0600, 0, "1234\r"); /* only "\n" */
 	assert_secret(" 1234 \n", 7, 0600, 0, " 1234 "); /* no other trimming */
 	assert_secret("", 0, 0600, SG_ERR_CONFIG, NULL);
 	assert_secret("\n", 1, 0600, SG_ERR_CONFIG, NULL);
-	assert_secret("12\0" "34\n", 6, 0600, SG_ERR_CONFIG, NULL);
+	assert_secret("12\0"
+		      "34\n",
+	    6, 0600, SG_ERR_CONFIG, NULL);
 }
 END_TEST
 
@@ -329,7 +331,8 @@ main(void)
 	test_add(s, "/util/read-secret-file/content", test_secret_content, TEST_TIMEOUT_S);
 	test_add(s, "/util/read-secret-file/limits", test_secret_limits, TEST_TIMEOUT_S);
 	test_add(s, "/util/write-file-atomic/replace", test_write_file_atomic, TEST_TIMEOUT_S);
-	test_add(s, "/util/write-file-atomic/failures", test_write_file_atomic_failures, TEST_TIMEOUT_S);
+	test_add(
+	    s, "/util/write-file-atomic/failures", test_write_file_atomic_failures, TEST_TIMEOUT_S);
 	test_add(s, "/util/freezero-xstrdup", test_freezero_xstrdup, TEST_TIMEOUT_S);
 
 	return test_run(s);

@@ -31,12 +31,12 @@
 
 /* meson passes TEST_DATA_DIR (tests/data, absolute); the receiver sits next
  * to that folder. */
-#define RECEIVER TEST_DATA_DIR "/../webhook_receiver.py"
-#define SECRET "webhook-test-secret"
-#define JOB_A "0123456789abcdef0123456789abcdef"
-#define JOB_B "fedcba9876543210fedcba9876543210"
-#define JOB_C "00000000000000000000000000000001"
-#define WAIT_MS 10000        /* longest wait for an asynchronous delivery */
+#define RECEIVER       TEST_DATA_DIR "/../webhook_receiver.py"
+#define SECRET         "webhook-test-secret"
+#define JOB_A          "0123456789abcdef0123456789abcdef"
+#define JOB_B          "fedcba9876543210fedcba9876543210"
+#define JOB_C          "00000000000000000000000000000001"
+#define WAIT_MS        10000 /* longest wait for an asynchronous delivery */
 #define TEST_TIMEOUT_S 60
 
 /* main() makes base_dir and removes it at the end, so that what a failed
@@ -257,7 +257,7 @@ sha256_hex(const void *buf, size_t len, char out[SHA256_HEX_LEN + 1])
 START_TEST(deliver_signed_global)
 {
 	static const char body[] = "{\"v\":1,\"id\":\"" JOB_A "\",\"status\":\"signed\","
-	    "\"note\":\"caf\xc3\xa9 \\\"q\\\"\\n\"}\n";
+				   "\"note\":\"caf\xc3\xa9 \\\"q\\\"\\n\"}\n";
 	char url[128], hex[SHA256_HEX_LEN + 1];
 	struct webhook_target t = { 0 };
 	struct webhooks *w;
@@ -813,9 +813,19 @@ END_TEST
 START_TEST(start_bad_urls)
 {
 	static const char *bad[] = {
-		"ftp://127.0.0.1/hook", "file:///etc/passwd", "gopher://h/", "http://", "https://",
-		"http:///path", "127.0.0.1/hook", "/hook", "", "http://user:pw@127.0.0.1/hook",
-		"http://user@127.0.0.1/hook", "http://127.0.0.1/a b", "http://127.0.0.1/a\nb",
+		"ftp://127.0.0.1/hook",
+		"file:///etc/passwd",
+		"gopher://h/",
+		"http://",
+		"https://",
+		"http:///path",
+		"127.0.0.1/hook",
+		"/hook",
+		"",
+		"http://user:pw@127.0.0.1/hook",
+		"http://user@127.0.0.1/hook",
+		"http://127.0.0.1/a b",
+		"http://127.0.0.1/a\nb",
 		"http://127.0.0.1/\x7f",
 	};
 	struct webhook_target t = { .secret_file = secret_path };

@@ -144,16 +144,16 @@ test_write_file(const char *dir, const char *name, const void *buf, size_t len, 
 	char *path = NULL;
 
 	ck_assert_int_gt(asprintf(&path, "%s/%s", dir, name), 0);
-	ck_assert_msg(write_bytes(path, buf, len, mode) == 0, "cannot write %s: %s", path,
-	    strerror(errno));
+	ck_assert_msg(
+	    write_bytes(path, buf, len, mode) == 0, "cannot write %s: %s", path, strerror(errno));
 	return path;
 }
 
 void
 unset_proxies(void)
 {
-	static const char *const names[] = { "http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
-		"all_proxy", "ALL_PROXY" };
+	static const char *const names[] = { "http_proxy", "HTTP_PROXY", "https_proxy",
+		"HTTPS_PROXY", "all_proxy", "ALL_PROXY" };
 	size_t i;
 
 	for (i = 0; i < nitems(names); i++)
