@@ -83,37 +83,25 @@ b64_value(char c)
 	return -1;
 }
 
-int
-b64_decode(const char *in, size_t in_len, uint8_t **ret, size_t *ret_len)
+/*
+ * Decodes nchars characters of an alphabet (value() gives a character's
+ * 6 bits, -1 outside it) into out, which has room for nchars / 4 * 3 + 2
+ * bytes: whole quanta of 4 characters, then a partial one of 2 or 3 whose
+ * unused low bits must be zero (1 is refused: it would carry 6 bits).
+ * 0 with *ret_len, or SG_ERR_PARSE.  Padding is the caller's business.
+ */
+static int
+decode_chars(const char *in, size_t nchars, int (*value)(char), uint8_t *out, size_t *ret_len)
 {
-	int r = SG_ERR_INTERNAL;
-	uint8_t *out = NULL;
-	size_t pad = 0, i, o = 0, nchars;
+	size_t i, o = 0, rem = nchars % 4;
 	uint32_t v = 0;
 	int d;
 
-	if ((in == NULL && in_len > 0) || in_len % 4 != 0) {
-		r = SG_ERR_PARSE;
-		goto out;
-	}
-	/* Padding may only be the last one or two characters. */
-	if (in_len > 0 && in[in_len - 1] == '=') {
-		pad = 1;
-		if (in[in_len - 2] == '=')
-			pad = 2;
-	}
-	nchars = in_len - pad;
-	/* in_len / 4 * 3 bytes at most; +1 so that empty input still allocates. */
-	if ((out = malloc(in_len / 4 * 3 + 1)) == NULL) {
-		r = SG_ERR_ALLOC;
-		goto out;
-	}
+	if (rem == 1)
+		return SG_ERR_PARSE;
 	for (i = 0; i < nchars; i++) {
-		/* Any '=' left here is padding in the wrong place. */
-		if ((d = b64_value(in[i])) < 0) {
-			r = SG_ERR_PARSE;
-			goto out;
-		}
+		if ((d = value(in[i])) < 0)
+			return SG_ERR_PARSE;
 		v = v << 6 | (uint32_t)d;
 		if (i % 4 == 3) {
 			out[o++] = (uint8_t)(v >> 16);
@@ -122,21 +110,46 @@ b64_decode(const char *in, size_t in_len, uint8_t **ret, size_t *ret_len)
 			v = 0;
 		}
 	}
-	/* The final, padded quantum; its unused low bits must be zero. */
-	if (pad == 2) {
-		if ((v & 0x0f) != 0) {
-			r = SG_ERR_PARSE;
-			goto out;
-		}
+	if (rem == 2) {
+		if ((v & 0x0f) != 0)
+			return SG_ERR_PARSE;
 		out[o++] = (uint8_t)(v >> 4);
-	} else if (pad == 1) {
-		if ((v & 0x03) != 0) {
-			r = SG_ERR_PARSE;
-			goto out;
-		}
+	} else if (rem == 3) {
+		if ((v & 0x03) != 0)
+			return SG_ERR_PARSE;
 		out[o++] = (uint8_t)(v >> 10);
 		out[o++] = (uint8_t)(v >> 2);
 	}
+	*ret_len = o;
+	return 0;
+}
+
+int
+b64_decode(const char *in, size_t in_len, uint8_t **ret, size_t *ret_len)
+{
+	int r = SG_ERR_INTERNAL;
+	uint8_t *out = NULL;
+	size_t pad = 0, o = 0;
+
+	if ((in == NULL && in_len > 0) || in_len % 4 != 0) {
+		r = SG_ERR_PARSE;
+		goto out;
+	}
+	/* Padding may only be the last one or two characters; any '=' before
+	 * them is outside the alphabet. */
+	if (in_len > 0 && in[in_len - 1] == '=') {
+		pad = 1;
+		if (in[in_len - 2] == '=')
+			pad = 2;
+	}
+	/* in_len / 4 * 3 bytes at most; +2 as decode_chars() asks, which also
+	 * makes empty input allocate. */
+	if ((out = malloc(in_len / 4 * 3 + 2)) == NULL) {
+		r = SG_ERR_ALLOC;
+		goto out;
+	}
+	if ((r = decode_chars(in, in_len - pad, b64_value, out, &o)) != 0)
+		goto out;
 	*ret = out;
 	*ret_len = o;
 	out = NULL;
@@ -203,49 +216,20 @@ b64url_decode(const char *in, size_t in_len, uint8_t **ret, size_t *ret_len)
 {
 	int r = SG_ERR_INTERNAL;
 	uint8_t *out = NULL;
-	size_t i, o = 0, tail = in_len % 4;
-	uint32_t v = 0;
-	int d;
+	size_t o = 0;
 
-	/* A last quantum of one character would carry only 6 bits. */
-	if ((in == NULL && in_len > 0) || tail == 1) {
+	if (in == NULL && in_len > 0) {
 		r = SG_ERR_PARSE;
 		goto out;
 	}
 	/* 3 bytes per 4 characters, 1 or 2 for a partial quantum of 2 or 3;
-	 * +1 so that empty input still allocates. */
-	if ((out = malloc(in_len / 4 * 3 + 3)) == NULL) {
+	 * +2 as decode_chars() asks, which also makes empty input allocate. */
+	if ((out = malloc(in_len / 4 * 3 + 2)) == NULL) {
 		r = SG_ERR_ALLOC;
 		goto out;
 	}
-	for (i = 0; i < in_len; i++) {
-		if ((d = b64url_value(in[i])) < 0) {
-			r = SG_ERR_PARSE;
-			goto out;
-		}
-		v = v << 6 | (uint32_t)d;
-		if (i % 4 == 3) {
-			out[o++] = (uint8_t)(v >> 16);
-			out[o++] = (uint8_t)(v >> 8);
-			out[o++] = (uint8_t)v;
-			v = 0;
-		}
-	}
-	/* The final partial quantum; its unused low bits must be zero. */
-	if (tail == 2) {
-		if ((v & 0x0f) != 0) {
-			r = SG_ERR_PARSE;
-			goto out;
-		}
-		out[o++] = (uint8_t)(v >> 4);
-	} else if (tail == 3) {
-		if ((v & 0x03) != 0) {
-			r = SG_ERR_PARSE;
-			goto out;
-		}
-		out[o++] = (uint8_t)(v >> 10);
-		out[o++] = (uint8_t)(v >> 2);
-	}
+	if ((r = decode_chars(in, in_len, b64url_value, out, &o)) != 0)
+		goto out;
 	*ret = out;
 	*ret_len = o;
 	out = NULL;
