@@ -29,6 +29,32 @@ defect(struct auditlog_state *st, uint64_t seq, uint64_t line, const char *fmt, 
 	va_end(ap);
 }
 
+/* The lines after a torn line, fed in pieces: whether a complete line
+ * without a NUL byte has been seen (what no crash leaves). */
+struct torn_scan {
+	size_t len; /* bytes of the current line so far */
+	int nul;    /* the current line holds a NUL */
+};
+
+static int
+torn_scan(struct torn_scan *ts, const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] == '\n') {
+			if (ts->len > 0 && !ts->nul)
+				return 1;
+			ts->len = 0;
+			ts->nul = 0;
+		} else {
+			ts->len++;
+			ts->nul |= p[i] == '\0';
+		}
+	}
+	return 0;
+}
+
 /* Fills the roots asked for at the current size. */
 static void
 take_roots(const struct auditlog_state *st, const uint8_t root[SHA256_LEN], const uint64_t *want,
@@ -168,8 +194,26 @@ auditlog_scan(int fd, auditlog_record_fn fn, void *arg, const uint64_t *want_roo
 		len = (size_t)(nl - (buf + start));
 		if (memchr(buf + start, '\0', len) != NULL) {
 			/* What a crash leaves when the size grew before the data
-			 * reached the disk: the rest of the file is torn. */
+			 * reached the disk: the rest of the file is torn.  Such a
+			 * tail holds nothing but more of the same (NUL bytes, a
+			 * record cut short): a complete line without a NUL after
+			 * it means that a record in the middle of the log was
+			 * altered, which is a defect, not a crash. */
+			struct torn_scan ts = { 0, 0 };
+			size_t after = (size_t)(nl - buf) + 1;
+
 			st->torn_offset = base + start;
+			if (torn_scan(&ts, buf + after, end - after)) {
+				merkle_root(&st->tree, prev);
+				take_roots(st, prev, want_roots, nwant, ret_roots);
+				defect(st, st->records + 1, st->records + 1,
+				    "record %llu holds a NUL byte, and complete records follow it: "
+				    "the "
+				    "log was altered, not cut short by a crash",
+				    (unsigned long long)(st->records + 1));
+				r = SG_ERR_VERIFY;
+				goto out;
+			}
 			for (;;) {
 				ssize_t n = pread(fd, buf, SCAN_BUF, (off_t)(base + end));
 				if (n < 0 && errno == EINTR)
@@ -181,6 +225,17 @@ auditlog_scan(int fd, auditlog_record_fn fn, void *arg, const uint64_t *want_roo
 				if (n == 0)
 					break;
 				end += (size_t)n;
+				if (torn_scan(&ts, buf, (size_t)n)) {
+					merkle_root(&st->tree, prev);
+					take_roots(st, prev, want_roots, nwant, ret_roots);
+					defect(st, st->records + 1, st->records + 1,
+					    "record %llu holds a NUL byte, and complete records "
+					    "follow it: "
+					    "the log was altered, not cut short by a crash",
+					    (unsigned long long)(st->records + 1));
+					r = SG_ERR_VERIFY;
+					goto out;
+				}
 			}
 			st->torn_len = base + end - st->torn_offset;
 			break;

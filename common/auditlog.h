@@ -40,9 +40,11 @@ struct auditlog_state {
 	uint64_t bad_seq;                   /* 0, or the number of the record at fault */
 	uint64_t bad_line;                  /* the line where it was found */
 	char problem[AUDITLOG_PROBLEM_MAX]; /* one line saying what is wrong */
-	/* Bytes after the last newline, or a last line holding NUL bytes: what
-	 * an append cut short by a crash leaves.  Not a defect by itself; the
-	 * scan stops before it.  (torn_len == 0: none.) */
+	/* Bytes after the last newline, or a line holding NUL bytes and
+	 * nothing after it but more such lines: what an append cut short by a
+	 * crash leaves.  Not a defect by itself; the scan stops before it.
+	 * (torn_len == 0: none.)  A NUL line followed by a complete line
+	 * without NUL is a defect: a record in the middle was altered. */
 	uint64_t torn_offset;
 	uint64_t torn_len;
 };

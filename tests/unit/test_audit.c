@@ -956,7 +956,8 @@ END_TEST
 static const struct {
 	const char *name;
 	const char *order; /* the lines of the new file: '1'..'3', 'x' for ID_A -> ID_B in
-	                        line 2, 'p' for line 1 with another prev, 'j' for no JSON */
+	                        line 2, 'p' for line 1 with another prev, 'j' for no JSON,
+	                        'n' for line 2 with a NUL byte in its middle */
 	const char *problem;
 } changes[] = {
 	{ "altered", "1x3",
@@ -970,6 +971,11 @@ static const struct {
 	    "record 1 does not start the log (records before it were removed, "
 	    "or it was altered)" },
 	{ "not-json", "1j3", "line 2 is not a well-formed record (altered or corrupt)" },
+	/* A NUL byte makes a line look torn, but only a last line can be. */
+	{ "nul-middle", "1n3",
+	    "record 2 holds a NUL byte, and complete records follow it: the log was altered, not "
+	    "cut "
+	    "short by a crash" },
 };
 
 START_TEST(test_open_refuses_change)
@@ -1003,6 +1009,14 @@ START_TEST(test_open_refuses_change)
 			s[0] = '0';
 		} else if (*o == 'j') {
 			line[0] = '[';
+		} else if (*o == 'n') {
+			size_t ll = strlen(line);
+
+			line[ll / 2] = '\0';
+			ck_assert_uint_eq(fwrite(line, 1, ll, f), ll);
+			fputc('\n', f);
+			free(line);
+			continue;
 		}
 		fprintf(f, "%s\n", line);
 		free(line);
