@@ -27,8 +27,11 @@ b64_encoded_size(size_t len)
 	return groups * 4 + 1;
 }
 
-int
-b64_encode(const uint8_t *in, size_t len, char **ret)
+/* Encodes in[0..len) with alphabet, padded with '=' to whole quanta when
+ * pad is set; NUL-terminated, into a new buffer.  0, SG_ERR_ALLOC,
+ * SG_ERR_INVALID_ARGUMENT. */
+static int
+encode(const uint8_t *in, size_t len, const char *alphabet, int pad, char **ret)
 {
 	size_t size = b64_encoded_size(len), i, o = 0;
 	uint32_t v;
@@ -42,27 +45,36 @@ b64_encode(const uint8_t *in, size_t len, char **ret)
 		return SG_ERR_ALLOC;
 	for (i = 0; len - i >= 3; i += 3) {
 		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-		out[o++] = b64_alphabet[(v >> 18) & 63];
-		out[o++] = b64_alphabet[(v >> 12) & 63];
-		out[o++] = b64_alphabet[(v >> 6) & 63];
-		out[o++] = b64_alphabet[v & 63];
+		out[o++] = alphabet[(v >> 18) & 63];
+		out[o++] = alphabet[(v >> 12) & 63];
+		out[o++] = alphabet[(v >> 6) & 63];
+		out[o++] = alphabet[v & 63];
 	}
 	if (len - i == 1) {
 		v = (uint32_t)in[i] << 16;
-		out[o++] = b64_alphabet[(v >> 18) & 63];
-		out[o++] = b64_alphabet[(v >> 12) & 63];
-		out[o++] = '=';
-		out[o++] = '=';
+		out[o++] = alphabet[(v >> 18) & 63];
+		out[o++] = alphabet[(v >> 12) & 63];
+		if (pad) {
+			out[o++] = '=';
+			out[o++] = '=';
+		}
 	} else if (len - i == 2) {
 		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
-		out[o++] = b64_alphabet[(v >> 18) & 63];
-		out[o++] = b64_alphabet[(v >> 12) & 63];
-		out[o++] = b64_alphabet[(v >> 6) & 63];
-		out[o++] = '=';
+		out[o++] = alphabet[(v >> 18) & 63];
+		out[o++] = alphabet[(v >> 12) & 63];
+		out[o++] = alphabet[(v >> 6) & 63];
+		if (pad)
+			out[o++] = '=';
 	}
 	out[o] = '\0';
 	*ret = out;
 	return 0;
+}
+
+int
+b64_encode(const uint8_t *in, size_t len, char **ret)
+{
+	return encode(in, len, b64_alphabet, 1, ret);
 }
 
 /* Value of a base64 character, or -1 for anything outside the alphabet
@@ -162,36 +174,7 @@ out:
 int
 b64url_encode(const uint8_t *in, size_t len, char **ret)
 {
-	size_t size = b64_encoded_size(len), i, o = 0;
-	uint32_t v;
-	char *out;
-
-	if (in == NULL && len > 0)
-		return SG_ERR_INVALID_ARGUMENT;
-	if (size == 0)
-		return SG_ERR_ALLOC;
-	if ((out = malloc(size)) == NULL)
-		return SG_ERR_ALLOC;
-	for (i = 0; len - i >= 3; i += 3) {
-		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-		out[o++] = b64url_alphabet[(v >> 18) & 63];
-		out[o++] = b64url_alphabet[(v >> 12) & 63];
-		out[o++] = b64url_alphabet[(v >> 6) & 63];
-		out[o++] = b64url_alphabet[v & 63];
-	}
-	if (len - i == 1) {
-		v = (uint32_t)in[i] << 16;
-		out[o++] = b64url_alphabet[(v >> 18) & 63];
-		out[o++] = b64url_alphabet[(v >> 12) & 63];
-	} else if (len - i == 2) {
-		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
-		out[o++] = b64url_alphabet[(v >> 18) & 63];
-		out[o++] = b64url_alphabet[(v >> 12) & 63];
-		out[o++] = b64url_alphabet[(v >> 6) & 63];
-	}
-	out[o] = '\0';
-	*ret = out;
-	return 0;
+	return encode(in, len, b64url_alphabet, 0, ret);
 }
 
 /* Value of a base64url character, or -1 for anything outside its alphabet. */
