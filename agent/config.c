@@ -529,6 +529,119 @@ load_key_ci(struct cfg_ctx *x, const struct agent_config *c, const cJSON *item, 
 	return rr;
 }
 
+#define FMT(f) (1u << (f))
+
+/*
+ * "formats" (docs/configuration.md, docs/formats.md).  Authenticode and
+ * kmod take ECDSA or RSA PKCS#1 v1.5 only: neither Windows, UEFI firmware
+ * nor the kernel accepts RSA-PSS there.  raw and kmod sign whatever digest
+ * they are given, so they never share a key with openpgp, whose signatures
+ * the agent must be the only one to shape (config_warnings() warns where
+ * they share a key with the other formats).
+ */
+static int
+load_formats(struct cfg_ctx *x, const cJSON *item, const char *path, struct agent_key *k)
+{
+	const cJSON *formats, *f;
+	enum sg_format fmt;
+	int i = 0, rr = 0;
+
+	if (json_get_array(item, "formats", &formats) != 0)
+		return cfg_error(x, "%sformats: required array missing", path);
+	cJSON_ArrayForEach(f, formats)
+	{
+		if (!cJSON_IsString(f)) {
+			rr = cfg_error(x, "%sformats[%d]: must be a string", path, i);
+		} else if (sg_format_parse(f->valuestring, &fmt) != 0) {
+			rr = cfg_error(
+			    x, "%sformats[%d]: unknown format \"%.64s\"", path, i, f->valuestring);
+		} else if (fmt == SG_FORMAT_OPENPGP) {
+			rr = cfg_error(x,
+			    "%sformats[%d]: openpgp is not supported by this version of the "
+			    "agent",
+			    path, i);
+		} else if ((fmt == SG_FORMAT_AUTHENTICODE || fmt == SG_FORMAT_KMOD) &&
+		    k->mech == SG_MECH_RSA_PSS_SHA256) {
+			rr = cfg_error(x,
+			    "%sformats[%d]: %s needs an ecdsa-sha256 or rsa-pkcs1-sha256 key "
+			    "(%s accepts no RSA-PSS); this key is rsa-pss-sha256",
+			    path, i, f->valuestring,
+			    fmt == SG_FORMAT_KMOD ? "the kernel" : "Windows and UEFI firmware");
+		} else {
+			k->formats |= FMT(fmt);
+		}
+		i++;
+	}
+	if (i == 0)
+		rr = cfg_error(x, "%sformats: must name at least one format", path);
+	if ((k->formats & FMT(SG_FORMAT_OPENPGP)) &&
+	    (k->formats & (FMT(SG_FORMAT_RAW) | FMT(SG_FORMAT_KMOD))))
+		rr = cfg_error(x,
+		    "%sformats: raw and kmod sign whatever digest they are given, so a key "
+		    "that lists either cannot also list openpgp (a submitter could obtain an "
+		    "OpenPGP signature of any type over data of its choosing); use a key of its "
+		    "own",
+		    path);
+	return rr;
+}
+
+/* "timestamp": {"url", "roots", "timeout"} (docs/configuration.md). */
+static int
+load_timestamp(struct cfg_ctx *x, const cJSON *item, const char *path, struct agent_key *k)
+{
+	static const char *const members[] = { "url", "roots", "timeout" };
+	STACK_OF(X509) *roots = NULL;
+	char tpath[CONFIG_NAME_MAX + 32];
+	const cJSON *ts;
+	const char *unknown;
+	int64_t v;
+	int i, r, rr = 0;
+
+	if ((ts = json_get(item, "timestamp")) == NULL)
+		return 0;
+	if (!cJSON_IsObject(ts))
+		return cfg_error(x, "%stimestamp: must be an object", path);
+	snprintf(tpath, sizeof(tpath), "%stimestamp.", path);
+	if (json_check_members(ts, members, nitems(members), &unknown) != 0)
+		rr = cfg_error(x, "%s%s: unknown member", tpath, unknown);
+	if ((r = get_str(x, ts, tpath, "url", 1, 0, &k->ts_url)) != 0)
+		rr = worst(rr, r);
+	else if (strncmp(k->ts_url, "http://", 7) != 0 && strncmp(k->ts_url, "https://", 8) != 0)
+		rr = cfg_error(x, "%stimestamp.url: must be an http:// or https:// URL", path);
+	k->ts_timeout = CONFIG_TS_TIMEOUT;
+	if ((r = json_get_int(ts, "timeout", 1, CONFIG_TS_TIMEOUT_MAX, &v)) == 0)
+		k->ts_timeout = v;
+	else if (r != SG_ERR_NOT_FOUND)
+		rr = cfg_error(x, "%stimestamp.timeout: must be an integer from 1 to %d (seconds)",
+		    path, CONFIG_TS_TIMEOUT_MAX);
+	if ((r = get_str(x, ts, tpath, "roots", 1, 1, &k->ts_roots_path)) != 0)
+		return worst(rr, r);
+	if (x->flags & CONFIG_LOAD_NO_FILES)
+		return rr;
+	if ((r = crypto_load_certs(k->ts_roots_path, &roots)) != 0)
+		return worst(rr,
+		    cfg_error(x, "%stimestamp.roots: cannot read %s: %s", path, k->ts_roots_path,
+			sg_strerror(r)));
+	if (sk_X509_num(roots) < 1 || sk_X509_num(roots) > CONFIG_TS_ROOTS_MAX) {
+		rr = cfg_error(x, "%stimestamp.roots: %d certificates in %s (1 to %d allowed)",
+		    path, sk_X509_num(roots), k->ts_roots_path, CONFIG_TS_ROOTS_MAX);
+		goto out;
+	}
+	if ((k->ts_roots = X509_STORE_new()) == NULL) {
+		rr = SG_ERR_ALLOC;
+		goto out;
+	}
+	for (i = 0; i < sk_X509_num(roots); i++) {
+		if (!X509_STORE_add_cert(k->ts_roots, sk_X509_value(roots, i))) {
+			rr = SG_ERR_ALLOC;
+			goto out;
+		}
+	}
+out:
+	sk_X509_pop_free(roots, X509_free);
+	return rr;
+}
+
 static int
 load_key(struct cfg_ctx *x, const struct agent_config *c, const cJSON *item, struct agent_key *k)
 {
@@ -548,10 +661,10 @@ load_key(struct cfg_ctx *x, const struct agent_config *c, const cJSON *item, str
 		"ci_token",
 		"ci_protected_ref",
 		"ci_token_issuers",
+		"timestamp",
 	};
 	char path[CONFIG_NAME_MAX + 16], *mech = NULL;
 	const char *unknown;
-	const cJSON *formats, *f;
 	int64_t v;
 	int r, rr = 0;
 
@@ -568,25 +681,8 @@ load_key(struct cfg_ctx *x, const struct agent_config *c, const cJSON *item, str
 		rr = worst(rr, r);
 	else if (sg_mech_parse(mech, &k->mech) != 0)
 		rr = cfg_error(x, "%smechanism: unknown mechanism \"%.64s\"", path, mech);
-	if (json_get_array(item, "formats", &formats) != 0) {
-		rr = cfg_error(x, "%sformats: required array missing", path);
-	} else {
-		int i = 0;
-		cJSON_ArrayForEach(f, formats)
-		{
-			enum sg_format fmt;
-			if (!cJSON_IsString(f))
-				rr = cfg_error(x, "%sformats[%d]: must be a string", path, i);
-			else if (sg_format_parse(f->valuestring, &fmt) != 0)
-				rr = cfg_error(x, "%sformats[%d]: unknown format \"%.64s\"", path,
-				    i, f->valuestring);
-			else
-				k->formats |= 1u << fmt;
-			i++;
-		}
-		if (i == 0)
-			rr = cfg_error(x, "%sformats: must name at least one format", path);
-	}
+	if ((r = load_formats(x, item, path, k)) != 0)
+		rr = worst(rr, r);
 	if ((r = get_patterns(x, item, path, "submitters", &k->allowed_submitters,
 		 &k->nallowed_submitters)) != 0)
 		rr = worst(rr, r);
@@ -610,6 +706,8 @@ load_key(struct cfg_ctx *x, const struct agent_config *c, const cJSON *item, str
 	if ((r = load_quota(x, item, path, k)) != 0)
 		rr = worst(rr, r);
 	if ((r = load_webhooks(x, item, path, &k->webhooks, &k->nwebhooks)) != 0)
+		rr = worst(rr, r);
+	if ((r = load_timestamp(x, item, path, k)) != 0)
 		rr = worst(rr, r);
 	if (strcmp(k->name, "attestation_key") == 0)
 		rr = worst(rr,
@@ -1350,6 +1448,9 @@ config_free(struct agent_config *c)
 		free(k->name);
 		free(k->uri);
 		free(k->certificates_path);
+		free(k->ts_url);
+		free(k->ts_roots_path);
+		X509_STORE_free(k->ts_roots);
 		free_webhooks(k->webhooks, k->nwebhooks);
 		sk_X509_pop_free(k->chain, X509_free);
 		for (j = 0; j < k->nchain; j++)
@@ -1420,6 +1521,32 @@ config_warnings(const struct agent_config *c, config_report_fn fn, void *arg)
 
 	for (i = 0; c != NULL && i < c->nkeys; i++) {
 		const struct agent_key *k = &c->keys[i];
+		unsigned any = FMT(SG_FORMAT_RAW) | FMT(SG_FORMAT_KMOD);
+		/* With openpgp it is an error (load_formats()). */
+		if ((k->formats & any) && (k->formats & (k->formats - 1)) &&
+		    !(k->formats & FMT(SG_FORMAT_OPENPGP))) {
+			snprintf(buf, sizeof(buf),
+			    "keys.%s.formats: %s signs whatever digest it is given, so a submitter "
+			    "allowed it can obtain a signature that is valid in the key's other "
+			    "formats for content of its choosing; give each use a key of its own",
+			    k->name,
+			    (k->formats & any) == any               ? "raw (and kmod)"
+				: (k->formats & FMT(SG_FORMAT_RAW)) ? "raw"
+								    : "kmod");
+			if (fn != NULL)
+				fn(arg, buf);
+			n++;
+		}
+		if (k->ts_url != NULL &&
+		    !(k->formats & (FMT(SG_FORMAT_CMS) | FMT(SG_FORMAT_AUTHENTICODE)))) {
+			snprintf(buf, sizeof(buf),
+			    "keys.%s.timestamp: only cms and authenticode signatures carry a "
+			    "timestamp; this key's formats have neither",
+			    k->name);
+			if (fn != NULL)
+				fn(arg, buf);
+			n++;
+		}
 		if ((k->nci_projects == 0 && k->nci_refs == 0) || k->ci_token_required)
 			continue;
 		snprintf(buf, sizeof(buf),

@@ -37,6 +37,9 @@
 #define CONFIG_PROBLEM_MAX    512     /* bytes of one problem text */
 #define CONFIG_WEBHOOKS_MAX   16      /* webhooks globally and per key */
 #define CONFIG_CI_ISSUERS_MAX 16      /* entries of ci_issuers */
+#define CONFIG_TS_TIMEOUT     10      /* seconds: timestamp.timeout's default */
+#define CONFIG_TS_TIMEOUT_MAX 120     /* seconds: its largest value */
+#define CONFIG_TS_ROOTS_MAX   16      /* certificates in a timestamp.roots file */
 
 /* Where a certificate-identified submitter's identity comes from. */
 enum config_identity_source {
@@ -107,6 +110,12 @@ struct agent_key {
 	int disabled;
 	struct agent_webhook *webhooks; /* the key owners' hooks: every result naming it */
 	size_t nwebhooks;
+	/* RFC 3161 time-stamping (docs/configuration.md "timestamp"): none
+	 * when ts_url is NULL. */
+	char *ts_url;           /* http:// or https:// */
+	char *ts_roots_path;    /* PEM: the TSA roots */
+	X509_STORE *ts_roots;   /* loaded from it (NULL with CONFIG_LOAD_NO_FILES) */
+	int64_t ts_timeout;     /* seconds */
 	STACK_OF(X509) * chain; /* leaf first */
 	uint8_t **chain_der;    /* DER of each certificate, for results */
 	size_t *chain_der_len;

@@ -285,6 +285,10 @@ format_sign(const struct format_request *req, uint8_t **ret, size_t *ret_len)
 		return raw_build(req, ret, ret_len);
 	case SG_FORMAT_CMS:
 		return cms_build(req, ret, ret_len);
+	case SG_FORMAT_AUTHENTICODE:
+	case SG_FORMAT_KMOD:
+	case SG_FORMAT_OPENPGP:
+		break;
 	}
 	return SG_ERR_INVALID_ARGUMENT;
 }

@@ -14,7 +14,8 @@
  *   4. "v" missing or not an integer                 SG_ERR_JOB_MALFORMED
  *      "v" an integer other than 1                   SG_ERR_JOB_BAD_VERSION
  *   5. an unknown member at the top level, or inside
- *      "artifact" or "ci" when those are objects     SG_ERR_JOB_UNKNOWN_FIELD
+ *      "artifact", "ci", "authenticode" or "openpgp"
+ *      when those are objects                        SG_ERR_JOB_UNKNOWN_FIELD
  *   6. everything else (types, presence, syntax of
  *      each member, expires <= created ...)          SG_ERR_JOB_MALFORMED
  *
@@ -33,6 +34,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "b64.h"
 #include "job.h"
 #include "json.h"
 #include "sgtime.h"
@@ -52,6 +54,8 @@ static const char *const job_members[] = {
 	"ci",
 	"ci_token",
 	"note",
+	"authenticode",
+	"openpgp",
 };
 static const char *const artifact_members[] = { "name", "sha256", "size" };
 static const char *const ci_members[] = {
@@ -63,34 +67,40 @@ static const char *const ci_members[] = {
 	"ref",
 	"url",
 };
+static const char *const authenticode_members[] = { "image_sha256", "description", "url" };
+static const char *const openpgp_members[] = { "mode", "state", "blocks", "tail" };
 static const char *const ci_systems[] = { "gitlab", "jenkins", "github", "local" };
+
+/* Indexed by enum sg_format. */
+static const char *const format_names[SG_FORMAT_COUNT] = {
+	[SG_FORMAT_RAW] = "raw",
+	[SG_FORMAT_CMS] = "cms",
+	[SG_FORMAT_AUTHENTICODE] = "authenticode",
+	[SG_FORMAT_KMOD] = "kmod",
+	[SG_FORMAT_OPENPGP] = "openpgp",
+};
 
 const char *
 sg_format_name(enum sg_format f)
 {
-	switch (f) {
-	case SG_FORMAT_RAW:
-		return "raw";
-	case SG_FORMAT_CMS:
-		return "cms";
-	}
-	return NULL;
+	if ((unsigned)f >= SG_FORMAT_COUNT)
+		return NULL;
+	return format_names[f];
 }
 
 int
 sg_format_parse(const char *name, enum sg_format *ret)
 {
+	size_t i;
+
 	if (name == NULL)
 		return SG_ERR_PARSE;
-	if (strcmp(name, "raw") == 0) {
-		if (ret != NULL)
-			*ret = SG_FORMAT_RAW;
-		return 0;
-	}
-	if (strcmp(name, "cms") == 0) {
-		if (ret != NULL)
-			*ret = SG_FORMAT_CMS;
-		return 0;
+	for (i = 0; i < SG_FORMAT_COUNT; i++) {
+		if (strcmp(name, format_names[i]) == 0) {
+			if (ret != NULL)
+				*ret = (enum sg_format)i;
+			return 0;
+		}
 	}
 	return SG_ERR_PARSE;
 }
@@ -165,6 +175,120 @@ check_version_and_members(const cJSON *root)
 	if ((o = json_get(root, "ci")) != NULL && cJSON_IsObject(o) &&
 	    json_check_members(o, ci_members, nitems(ci_members), NULL) != 0)
 		return SG_ERR_JOB_UNKNOWN_FIELD;
+	if ((o = json_get(root, "authenticode")) != NULL && cJSON_IsObject(o) &&
+	    json_check_members(o, authenticode_members, nitems(authenticode_members), NULL) != 0)
+		return SG_ERR_JOB_UNKNOWN_FIELD;
+	if ((o = json_get(root, "openpgp")) != NULL && cJSON_IsObject(o) &&
+	    json_check_members(o, openpgp_members, nitems(openpgp_members), NULL) != 0)
+		return SG_ERR_JOB_UNKNOWN_FIELD;
+	return 0;
+}
+
+/* 64 lowercase hex characters into 32 bytes. */
+static int
+get_sha256_hex(const cJSON *obj, const char *name, uint8_t out[SHA256_LEN])
+{
+	const char *hex;
+	size_t len;
+
+	if (json_get_string(obj, name, &hex, &len) != 0 || len != SHA256_HEX_LEN ||
+	    !is_lower_hex(hex, SHA256_HEX_LEN) || hex_decode(hex, len, out, SHA256_LEN) != 0)
+		return SG_ERR_JOB_MALFORMED;
+	return 0;
+}
+
+/* Whether UTF-8 text (valid, json_parse() saw to it) stays inside the
+ * Basic Multilingual Plane: no 4-byte sequences. */
+static int
+utf8_in_bmp(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (((unsigned char)s[i] & 0xf8) == 0xf0)
+			return 0;
+	}
+	return 1;
+}
+
+/* Printable ASCII without space (what an IA5String URL may hold here). */
+static int
+url_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] <= 0x20 || s[i] >= 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+static int
+parse_authenticode(const cJSON *root, struct sg_job *job)
+{
+	struct sg_authenticode *a;
+	const cJSON *o;
+	int r;
+
+	if (json_get_object(root, "authenticode", &o) != 0)
+		return SG_ERR_JOB_MALFORMED;
+	if ((a = job->authenticode = calloc(1, sizeof(*a))) == NULL)
+		return SG_ERR_ALLOC;
+	if ((r = get_sha256_hex(o, "image_sha256", a->image_sha256)) != 0 ||
+	    (r = get_text(o, "description", 0, 1, AUTHENTICODE_DESCRIPTION_MAX, &a->description)) !=
+		0 ||
+	    (r = get_text(o, "url", 0, 1, AUTHENTICODE_URL_MAX, &a->url)) != 0)
+		return r;
+	if (a->description != NULL && !utf8_in_bmp(a->description, strlen(a->description)))
+		return SG_ERR_JOB_MALFORMED;
+	if (a->url != NULL && !url_ok(a->url, strlen(a->url)))
+		return SG_ERR_JOB_MALFORMED;
+	return 0;
+}
+
+static int
+parse_openpgp(const cJSON *root, struct sg_job *job)
+{
+	struct sg_openpgp *p;
+	const cJSON *o;
+	const char *s;
+	uint8_t state[SHA256_LEN], *tail = NULL;
+	size_t len, tail_len = 0, i;
+	int64_t blocks;
+
+	if (json_get_object(root, "openpgp", &o) != 0)
+		return SG_ERR_JOB_MALFORMED;
+	if ((p = job->openpgp = calloc(1, sizeof(*p))) == NULL)
+		return SG_ERR_ALLOC;
+	if (json_get_string(o, "mode", &s, NULL) != 0)
+		return SG_ERR_JOB_MALFORMED;
+	if (strcmp(s, "binary") == 0)
+		p->mode = SG_OPENPGP_BINARY;
+	else if (strcmp(s, "text") == 0)
+		p->mode = SG_OPENPGP_TEXT;
+	else
+		return SG_ERR_JOB_MALFORMED;
+	if (get_sha256_hex(o, "state", state) != 0)
+		return SG_ERR_JOB_MALFORMED;
+	for (i = 0; i < 8; i++) {
+		p->state[i] = (uint32_t)state[4 * i] << 24 | (uint32_t)state[4 * i + 1] << 16 |
+		    (uint32_t)state[4 * i + 2] << 8 | state[4 * i + 3];
+	}
+	if (json_get_int(o, "blocks", 0, (int64_t)(ARTIFACT_SIZE_LIMIT / 64) - 1, &blocks) != 0)
+		return SG_ERR_JOB_MALFORMED;
+	p->blocks = (uint64_t)blocks;
+	if (json_get_string(o, "tail", &s, &len) != 0 || len > 4 * ((OPENPGP_TAIL_MAX + 2) / 3) ||
+	    b64_decode(s, len, &tail, &tail_len) != 0)
+		return SG_ERR_JOB_MALFORMED;
+	if (tail_len > OPENPGP_TAIL_MAX) {
+		free(tail);
+		return SG_ERR_JOB_MALFORMED;
+	}
+	if (tail_len > 0)
+		memcpy(p->tail, tail, tail_len);
+	p->tail_len = tail_len;
+	free(tail);
 	return 0;
 }
 
@@ -289,6 +413,15 @@ job_parse(const uint8_t *payload, size_t len, struct sg_job **ret)
 		goto out;
 	if ((r = get_text(root, "note", 0, 0, JOB_NOTE_MAX, &job->note)) != 0)
 		goto out;
+	/* The format's own member: there exactly when the format names it. */
+	r = SG_ERR_JOB_MALFORMED;
+	if ((json_get(root, "authenticode") != NULL) != (job->format == SG_FORMAT_AUTHENTICODE) ||
+	    (json_get(root, "openpgp") != NULL) != (job->format == SG_FORMAT_OPENPGP))
+		goto out;
+	if (job->format == SG_FORMAT_AUTHENTICODE && (r = parse_authenticode(root, job)) != 0)
+		goto out;
+	if (job->format == SG_FORMAT_OPENPGP && (r = parse_openpgp(root, job)) != 0)
+		goto out;
 
 	*ret = job;
 	job = NULL;
@@ -357,6 +490,56 @@ add_time(cJSON *obj, const char *name, int64_t t)
 	return json_add_string(obj, name, buf);
 }
 
+static int
+add_authenticode(cJSON *root, const struct sg_authenticode *a)
+{
+	char hex[SHA256_HEX_LEN + 1];
+	cJSON *o;
+	int r;
+
+	if ((o = cJSON_AddObjectToObject(root, "authenticode")) == NULL)
+		return SG_ERR_ALLOC;
+	hex_encode(a->image_sha256, SHA256_LEN, hex);
+	if ((r = json_add_string(o, "image_sha256", hex)) != 0 ||
+	    (r = add_opt(o, "description", a->description)) != 0 ||
+	    (r = add_opt(o, "url", a->url)) != 0)
+		return r;
+	return 0;
+}
+
+static int
+add_openpgp(cJSON *root, const struct sg_openpgp *p)
+{
+	char hex[SHA256_HEX_LEN + 1], *tail = NULL;
+	uint8_t state[SHA256_LEN];
+	cJSON *o;
+	size_t i;
+	int r;
+
+	if (p->tail_len > OPENPGP_TAIL_MAX)
+		return SG_ERR_INVALID_ARGUMENT;
+	if ((o = cJSON_AddObjectToObject(root, "openpgp")) == NULL)
+		return SG_ERR_ALLOC;
+	for (i = 0; i < 8; i++) {
+		state[4 * i] = (uint8_t)(p->state[i] >> 24);
+		state[4 * i + 1] = (uint8_t)(p->state[i] >> 16);
+		state[4 * i + 2] = (uint8_t)(p->state[i] >> 8);
+		state[4 * i + 3] = (uint8_t)p->state[i];
+	}
+	hex_encode(state, SHA256_LEN, hex);
+	if ((r = b64_encode(p->tail, p->tail_len, &tail)) != 0)
+		return r;
+	if ((r = json_add_string(o, "mode", p->mode == SG_OPENPGP_TEXT ? "text" : "binary")) != 0 ||
+	    (r = json_add_string(o, "state", hex)) != 0 ||
+	    (r = json_add_int(o, "blocks", (int64_t)p->blocks)) != 0 ||
+	    (r = json_add_string(o, "tail", tail)) != 0) {
+		free(tail);
+		return r;
+	}
+	free(tail);
+	return 0;
+}
+
 int
 job_serialize(const struct sg_job *job, char **ret, size_t *ret_len)
 {
@@ -416,6 +599,10 @@ job_serialize(const struct sg_job *job, char **ret, size_t *ret_len)
 	if ((r = add_opt(root, "ci_token", job->ci_token)) != 0 ||
 	    (r = add_opt(root, "note", job->note)) != 0)
 		goto out;
+	if (job->authenticode != NULL && (r = add_authenticode(root, job->authenticode)) != 0)
+		goto out;
+	if (job->openpgp != NULL && (r = add_openpgp(root, job->openpgp)) != 0)
+		goto out;
 	if ((r = json_print(root, &out, &out_len)) != 0)
 		goto out;
 	/* Fail closed: never hand out a job that job_parse() would refuse. */
@@ -469,5 +656,11 @@ job_free(struct sg_job *job)
 	if (job->ci_token != NULL)
 		freezero(job->ci_token, strlen(job->ci_token));
 	free(job->note);
+	if (job->authenticode != NULL) {
+		free(job->authenticode->description);
+		free(job->authenticode->url);
+		free(job->authenticode);
+	}
+	free(job->openpgp);
 	free(job);
 }

@@ -2,12 +2,19 @@
  * job.h — the job payload (docs/protocol.md §3, application/vnd.signet.job+json v1).
  *
  *   {"v": 1, "id": "<32 lowercase hex>", "created": "<RFC 3339>",
- *    "expires": "<RFC 3339>", "key": "<name>", "format": "raw" | "cms",
+ *    "expires": "<RFC 3339>", "key": "<name>",
+ *    "format": "raw" | "cms" | "authenticode" | "kmod" | "openpgp",
  *    "artifact": {"name": "...", "sha256": "<64 hex>", "size": <n>},
  *    "ci": {"system": ..., "project": ..., "pipeline": ..., "job": ...,
  *           "commit": ..., "ref": ..., "url": ...},
  *    "ci_token": "<the CI system's signed identity token>",
- *    "note": "..."}
+ *    "note": "...",
+ *    "authenticode": {"image_sha256": "<64 hex>", "description": "...", "url": "..."},
+ *    "openpgp": {"mode": "binary" | "text", "state": "<64 hex>", "blocks": <n>,
+ *                "tail": "<base64 of 0..63 bytes>"}}
+ *
+ * The format's member ("authenticode", "openpgp") is present exactly when
+ * "format" names that format (docs/protocol.md §4).
  *
  * Parsing is purely syntactic (bytes in, struct out); the checks against
  * the clock and the policy belong to the agent.
@@ -29,9 +36,20 @@
 #define JOB_CI_TOKEN_MAX    8192 /* bytes of ci_token (docs/protocol.md §3: at most 8 KiB) */
 #define ARTIFACT_SIZE_LIMIT ((uint64_t)1 << 53) /* sizes are below this */
 
-enum sg_format { SG_FORMAT_RAW = 0, SG_FORMAT_CMS = 1 };
+#define AUTHENTICODE_DESCRIPTION_MAX 256 /* bytes of authenticode.description */
+#define AUTHENTICODE_URL_MAX         512 /* bytes of authenticode.url */
+#define OPENPGP_TAIL_MAX             63  /* bytes of openpgp.tail */
 
-/* "raw" / "cms"; NULL for an unknown value. */
+enum sg_format {
+	SG_FORMAT_RAW = 0,
+	SG_FORMAT_CMS = 1,
+	SG_FORMAT_AUTHENTICODE = 2,
+	SG_FORMAT_KMOD = 3,
+	SG_FORMAT_OPENPGP = 4,
+};
+#define SG_FORMAT_COUNT 5
+
+/* "raw", "cms", "authenticode", "kmod", "openpgp"; NULL for an unknown value. */
 const char *sg_format_name(enum sg_format f);
 /* 0 and *ret, or SG_ERR_PARSE for a name that is not a known format. */
 int sg_format_parse(const char *name, enum sg_format *ret) SG_MUST_CHECK;
@@ -54,6 +72,29 @@ struct sg_ci {
 	char *url;
 };
 
+/* The "authenticode" member: the Authenticode image digest that the
+ * submitter computed, and the optional SpcSpOpusInfo texts.  description
+ * is text whose characters all lie in Unicode's Basic Multilingual Plane
+ * (it becomes a BMPString); url is printable ASCII without spaces (an
+ * IA5String). */
+struct sg_authenticode {
+	uint8_t image_sha256[SHA256_LEN];
+	char *description; /* NULL when absent; 1..AUTHENTICODE_DESCRIPTION_MAX bytes */
+	char *url;         /* NULL when absent; 1..AUTHENTICODE_URL_MAX bytes */
+};
+
+enum sg_openpgp_mode { SG_OPENPGP_BINARY = 0, SG_OPENPGP_TEXT = 1 };
+
+/* The "openpgp" member: the SHA-256 state after the data's whole 64-byte
+ * blocks, and the bytes that follow them. */
+struct sg_openpgp {
+	enum sg_openpgp_mode mode;
+	uint32_t state[8];
+	uint64_t blocks; /* below 2^53 / 64 */
+	uint8_t tail[OPENPGP_TAIL_MAX];
+	size_t tail_len;
+};
+
 struct sg_job {
 	int v; /* always 1 after a successful parse */
 	char id[JOB_ID_LEN + 1];
@@ -69,13 +110,17 @@ struct sg_job {
 	 * when absent. */
 	char *ci_token;
 	char *note; /* NULL when absent */
+	/* The format's member: set exactly when format names it. */
+	struct sg_authenticode *authenticode;
+	struct sg_openpgp *openpgp;
 };
 
 /*
  * Strict parse of a job payload.
  *   SG_ERR_PARSE          not JSON per json_parse() (invalid UTF-8, nesting
  *                         deeper than JSON_DEPTH_MAX ...) — no result is owed
- *   SG_ERR_JOB_UNKNOWN_FIELD  a member not in docs/protocol.md §3 (top level, artifact, ci)
+ *   SG_ERR_JOB_UNKNOWN_FIELD  a member not in docs/protocol.md §3 (top level,
+ *                         artifact, ci, authenticode, openpgp)
  *   SG_ERR_JOB_BAD_VERSION    "v" an integer other than 1
  *   SG_ERR_JOB_MALFORMED      everything else: not an object, duplicates,
  *       missing required members, wrong types, escaped control characters

@@ -867,8 +867,44 @@ static const struct refusal
 		    .edits = { { "keys/release", "'pkcs11:object=release'" } },
 		    .problems = "keys.release: must be an object" },
 		{ .name = "keys-unknown-member",
+		    .edits = { { "keys/release/timestamps", "true" } },
+		    .problems = "keys.release.timestamps: unknown member" },
+		{ .name = "keys-formats-openpgp",
+		    .edits = { { "keys/release/formats", "['cms','openpgp']" } },
+		    .problems = "keys.release.formats[1]: openpgp is not supported by this "
+				"version of the agent" },
+		{ .name = "keys-formats-authenticode-pss",
+		    .edits = { { "keys/release/mechanism", "'rsa-pss-sha256'" },
+			{ "keys/release/formats", "['cms','authenticode']" } },
+		    .problems = "keys.release.formats[1]: authenticode needs an ecdsa-sha256 or "
+				"rsa-pkcs1-sha256 key (Windows and UEFI firmware accepts no "
+				"RSA-PSS); this key is rsa-pss-sha256" },
+		{ .name = "keys-formats-kmod-pss",
+		    .edits = { { "keys/release/mechanism", "'rsa-pss-sha256'" },
+			{ "keys/release/formats", "['kmod']" } },
+		    .problems = "keys.release.formats[0]: kmod needs an ecdsa-sha256 or "
+				"rsa-pkcs1-sha256 key (the kernel accepts no RSA-PSS); this key is "
+				"rsa-pss-sha256" },
+		{ .name = "keys-timestamp-not-object",
 		    .edits = { { "keys/release/timestamp", "true" } },
-		    .problems = "keys.release.timestamp: unknown member" },
+		    .problems = "keys.release.timestamp: must be an object" },
+		{ .name = "keys-timestamp-unknown",
+		    .edits = { { "keys/release/timestamp", "{'url':'http://tsa.example/','roots':'@T@/crypto-root.crt','policy':'1.2'}" } },
+		    .problems = "keys.release.timestamp.policy: unknown member" },
+		{ .name = "keys-timestamp-url",
+		    .edits = { { "keys/release/timestamp", "{'url':'ftp://tsa.example/','roots':'@T@/crypto-root.crt'}" } },
+		    .problems = "keys.release.timestamp.url: must be an http:// or https:// URL" },
+		{ .name = "keys-timestamp-url-missing",
+		    .edits = { { "keys/release/timestamp", "{'roots':'@T@/crypto-root.crt'}" } },
+		    .problems = "keys.release.timestamp.url: required member missing" },
+		{ .name = "keys-timestamp-timeout",
+		    .edits = { { "keys/release/timestamp", "{'url':'http://tsa.example/','roots':'@T@/crypto-root.crt','timeout':0}" } },
+		    .problems = "keys.release.timestamp.timeout: must be an integer from 1 to 120 "
+				"(seconds)" },
+		{ .name = "keys-timestamp-roots-unreadable",
+		    .edits = { { "keys/release/timestamp", "{'url':'http://tsa.example/','roots':'/nonexistent/tsa.pem'}" } },
+		    .problems = "keys.release.timestamp.roots: cannot read /nonexistent/tsa.pem: "
+				"not found" },
 		{ .name = "keys-key-missing",
 		    .edits = { { "keys/release/key", NULL } },
 		    .problems = "keys.release.key: required member missing" },
@@ -897,8 +933,8 @@ static const struct refusal
 		    .edits = { { "keys/release/formats", "['raw',1]" } },
 		    .problems = "keys.release.formats[1]: must be a string" },
 		{ .name = "keys-formats-unknown",
-		    .edits = { { "keys/release/formats", "['raw','openpgp']" } },
-		    .problems = "keys.release.formats[1]: unknown format \"openpgp\"" },
+		    .edits = { { "keys/release/formats", "['raw','pgp']" } },
+		    .problems = "keys.release.formats[1]: unknown format \"pgp\"" },
 		{ .name = "keys-submitters-not-array",
 		    .edits = { { "keys/release/submitters", "'ci'" } },
 		    .problems = "keys.release.submitters: must be an array of patterns" },
@@ -997,9 +1033,9 @@ static const struct refusal
 		    .edits = { { "ci_issuers/github",
 				   GITHUB("https://token.actions.githubusercontent.com") },
 			{ "keys/release/ci_refs", "['refs/tags/v*']" } },
-		    .problems =
-			"keys.release.ci_token_issuers: required when several ci_issuers are "
-			"configured (name those whose tokens count for this key)" },
+		    .problems = "keys.release.ci_token_issuers: required when several ci_issuers "
+				"are "
+				"configured (name those whose tokens count for this key)" },
 		{ .name = "keys-ci-token-issuers-required-for-token",
 		    .edits = { { "ci_issuers/github",
 				   GITHUB("https://token.actions.githubusercontent.com") },
@@ -1687,6 +1723,61 @@ START_TEST(load_every_member)
 }
 END_TEST
 
+/* The formats of issue 14 and a key's TSA; the warnings on keys that sign
+ * whatever digest they are given. */
+START_TEST(load_formats_and_timestamp)
+{
+	static const struct edit edits[] = {
+		{ "keys/release/formats", "['authenticode','cms']" },
+		{ "keys/release/timestamp",
+		    "{'url':'https://tsa.example/rfc3161','roots':'@T@/crypto-root.crt'}" },
+		{ "keys/kmod",
+		    "{'key':'pkcs11:object=kmod','mechanism':'rsa-pkcs1-sha256',"
+		    "'certificates':'@T@/crypto-leaf.crt','formats':['kmod'],"
+		    "'timestamp':{'url':'http://tsa/','roots':'@T@/crypto-root.crt',"
+		    "'timeout':3}}" },
+		{ NULL, NULL },
+	};
+	struct agent_config *c = load_ok(edits);
+	struct problems w;
+	const struct agent_key *k;
+	size_t i;
+
+	for (i = 0; i < c->nkeys; i++) {
+		k = &c->keys[i];
+		if (strcmp(k->name, "release") == 0) {
+			ck_assert_uint_eq(
+			    k->formats, (1u << SG_FORMAT_AUTHENTICODE) | (1u << SG_FORMAT_CMS));
+			ck_assert_str_eq(k->ts_url, "https://tsa.example/rfc3161");
+			ck_assert_int_eq(k->ts_timeout, CONFIG_TS_TIMEOUT);
+			ck_assert_ptr_nonnull(k->ts_roots);
+		} else {
+			ck_assert_uint_eq(k->formats, 1u << SG_FORMAT_KMOD);
+			ck_assert_int_eq(k->ts_timeout, 3);
+		}
+	}
+	/* kmod alone warns only that its timestamp has nowhere to go. */
+	problems_init(&w);
+	ck_assert_uint_eq(config_warnings(c, collect, &w), 1);
+	ck_assert_str_eq(w.text,
+	    "keys.kmod.timestamp: only cms and authenticode signatures carry a timestamp; "
+	    "this key's formats have neither");
+	free(w.text);
+	config_free(c);
+
+	/* The base key lists raw with cms. */
+	c = load_ok(NULL);
+	problems_init(&w);
+	ck_assert_uint_eq(config_warnings(c, collect, &w), 1);
+	ck_assert_str_eq(w.text,
+	    "keys.release.formats: raw signs whatever digest it is given, so a submitter "
+	    "allowed it can obtain a signature that is valid in the key's other formats for "
+	    "content of its choosing; give each use a key of its own");
+	free(w.text);
+	config_free(c);
+}
+END_TEST
+
 /* pkcs11.journal is needed with user only when there is a signer. */
 START_TEST(load_in_process_needs_no_journal)
 {
@@ -2296,6 +2387,8 @@ main(void)
 	test_add(s, "/config/load/limits-at-edge", load_limits_at_edge, TEST_TIMEOUT_S);
 	test_add(s, "/config/load/file-size-max", load_file_size_max, TEST_TIMEOUT_S);
 	test_add(s, "/config/load/every-member", load_every_member, TEST_TIMEOUT_S);
+	test_add(
+	    s, "/config/load/formats-and-timestamp", load_formats_and_timestamp, TEST_TIMEOUT_S);
 	test_add(s, "/config/load/in-process-needs-no-journal", load_in_process_needs_no_journal,
 	    TEST_TIMEOUT_S);
 	test_add(s, "/config/load/no-files", load_no_files, TEST_TIMEOUT_S);

@@ -450,10 +450,162 @@ START_TEST(test_format)
 {
 	expect("format", "\"raw\"", 0);
 	expect("format", "\"cms\"", 0);
+	expect("format", "\"kmod\"", 0);
 	expect("format", "\"pgp\"", SG_ERR_JOB_MALFORMED);
 	expect("format", "\"RAW\"", SG_ERR_JOB_MALFORMED);
 	expect("format", "\"raw \"", SG_ERR_JOB_MALFORMED);
 	expect("format", "\"\"", SG_ERR_JOB_MALFORMED);
+}
+END_TEST
+
+/* The valid job with "format": fmt and, unless name is NULL, the member
+ * name with the raw JSON value appended. */
+static void
+expect_fmt(const char *fmt, const char *name, const char *value, int code)
+{
+	char *base = mk("format", fmt), *s;
+	size_t len = strlen(base), cap = len + 64 + (value ? strlen(value) : 0);
+
+	s = malloc(cap);
+	ck_assert_ptr_nonnull(s);
+	if (name == NULL)
+		snprintf(s, cap, "%s", base);
+	else
+		snprintf(s, cap, "%.*s,\"%s\":%s}", (int)len - 1, base, name, value);
+	expect_str(s, code);
+	free(base);
+	free(s);
+}
+
+#define AC(rest) "{\"image_sha256\":\"" SHA "\"" rest "}"
+#define PG(mode, blocks, tail)                                                                     \
+	"{\"mode\":" mode ",\"state\":\"" SHA "\",\"blocks\":" blocks ",\"tail\":" tail "}"
+
+START_TEST(test_format_members)
+{
+	struct sg_job *job;
+	char *s, *d;
+
+	/* A format's member is there exactly when the format names it. */
+	expect_fmt("\"authenticode\"", "authenticode", AC(""), 0);
+	expect_fmt("\"kmod\"", NULL, NULL, 0);
+	expect_fmt("\"openpgp\"", "openpgp", PG("\"binary\"", "0", "\"\""), 0);
+	expect_fmt("\"authenticode\"", NULL, NULL, SG_ERR_JOB_MALFORMED);
+	expect_fmt("\"openpgp\"", NULL, NULL, SG_ERR_JOB_MALFORMED);
+	expect_fmt("\"cms\"", "authenticode", AC(""), SG_ERR_JOB_MALFORMED);
+	expect_fmt(
+	    "\"authenticode\"", "openpgp", PG("\"binary\"", "0", "\"\""), SG_ERR_JOB_MALFORMED);
+	expect_fmt("\"kmod\"", "openpgp", PG("\"binary\"", "0", "\"\""), SG_ERR_JOB_MALFORMED);
+
+	/* authenticode */
+	expect_fmt("\"authenticode\"", "authenticode",
+	    AC(",\"description\":\"Firmware \u00e9\",\"url\":\"https://example.com/fw\""), 0);
+	expect_fmt("\"authenticode\"", "authenticode", AC(",\"x\":1"), SG_ERR_JOB_UNKNOWN_FIELD);
+	expect_fmt("\"authenticode\"", "authenticode", "[]", SG_ERR_JOB_MALFORMED);
+	expect_fmt("\"authenticode\"", "authenticode", "{}", SG_ERR_JOB_MALFORMED);
+	expect_fmt(
+	    "\"authenticode\"", "authenticode", "{\"image_sha256\":\"ab\"}", SG_ERR_JOB_MALFORMED);
+	expect_fmt(
+	    "\"authenticode\"", "authenticode", AC(",\"description\":\"\""), SG_ERR_JOB_MALFORMED);
+	expect_fmt("\"authenticode\"", "authenticode", AC(",\"description\":\"a\\u0007\""),
+	    SG_ERR_JOB_MALFORMED);
+	/* Outside the BMP: no BMPString can hold it. */
+	expect_fmt("\"authenticode\"", "authenticode", AC(",\"description\":\"\xf0\x9f\x98\x80\""),
+	    SG_ERR_JOB_MALFORMED);
+	expect_fmt("\"authenticode\"", "authenticode", AC(",\"url\":\"https://a b\""),
+	    SG_ERR_JOB_MALFORMED);
+	expect_fmt("\"authenticode\"", "authenticode", AC(",\"url\":\"https://\u00e9\""),
+	    SG_ERR_JOB_MALFORMED);
+	expect_fmt("\"authenticode\"", "authenticode", AC(",\"url\":7"), SG_ERR_JOB_MALFORMED);
+	/* The limits at their edges. */
+	d = str_of(AUTHENTICODE_DESCRIPTION_MAX, 'd');
+	s = malloc(1024);
+	ck_assert_ptr_nonnull(s);
+	snprintf(s, 1024, AC(",\"description\":%s"), d);
+	expect_fmt("\"authenticode\"", "authenticode", s, 0);
+	free(d);
+	d = str_of(AUTHENTICODE_DESCRIPTION_MAX + 1, 'd');
+	snprintf(s, 1024, AC(",\"description\":%s"), d);
+	expect_fmt("\"authenticode\"", "authenticode", s, SG_ERR_JOB_MALFORMED);
+	free(d);
+	d = str_of(AUTHENTICODE_URL_MAX, 'u');
+	snprintf(s, 1024, AC(",\"url\":%s"), d);
+	expect_fmt("\"authenticode\"", "authenticode", s, 0);
+	free(d);
+	d = str_of(AUTHENTICODE_URL_MAX + 1, 'u');
+	snprintf(s, 1024, AC(",\"url\":%s"), d);
+	expect_fmt("\"authenticode\"", "authenticode", s, SG_ERR_JOB_MALFORMED);
+	free(d);
+	free(s);
+
+	/* openpgp */
+	expect_fmt("\"openpgp\"", "openpgp", PG("\"text\"", "9007199254740991", "\"\""),
+	    SG_ERR_JOB_MALFORMED);
+	expect_fmt("\"openpgp\"", "openpgp", PG("\"text\"", "140737488355327", "\"AAEC\""), 0);
+	expect_fmt("\"openpgp\"", "openpgp", PG("\"sig\"", "0", "\"\""), SG_ERR_JOB_MALFORMED);
+	expect_fmt("\"openpgp\"", "openpgp", PG("\"binary\"", "-1", "\"\""), SG_ERR_JOB_MALFORMED);
+	expect_fmt("\"openpgp\"", "openpgp", PG("\"binary\"", "1.5", "\"\""), SG_ERR_JOB_MALFORMED);
+	expect_fmt("\"openpgp\"", "openpgp", PG("\"binary\"", "0", "\"AA\""), SG_ERR_JOB_MALFORMED);
+	/* 63 bytes of tail are the most; 64 would be a whole block. */
+	expect_fmt("\"openpgp\"", "openpgp",
+	    PG("\"binary\"", "0",
+		"\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+		"AAAA\""),
+	    0);
+	expect_fmt("\"openpgp\"", "openpgp",
+	    PG("\"binary\"", "0",
+		"\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+		"AAAAAA==\""),
+	    SG_ERR_JOB_MALFORMED);
+	expect_fmt("\"openpgp\"", "openpgp",
+	    "{\"mode\":\"binary\",\"state\":\"" SHA "\",\"blocks\":0,\"tail\":\"\",\"type\":1}",
+	    SG_ERR_JOB_UNKNOWN_FIELD);
+	expect_fmt("\"openpgp\"", "openpgp",
+	    "{\"mode\":\"binary\",\"state\":\"" SHA "\",\"blocks\":0}", SG_ERR_JOB_MALFORMED);
+
+	/* What the parse keeps, and the round trip through job_serialize(). */
+	s = mk("format", "\"openpgp\"");
+	d = malloc(strlen(s) + 256);
+	ck_assert_ptr_nonnull(d);
+	sprintf(d, "%.*s,\"openpgp\":%s}", (int)strlen(s) - 1, s, PG("\"text\"", "3", "\"AAEC\""));
+	job = parse_ok(d);
+	ck_assert_int_eq(job->openpgp->mode, SG_OPENPGP_TEXT);
+	ck_assert_uint_eq(job->openpgp->state[0], 0xe3b0c442);
+	ck_assert_uint_eq(job->openpgp->state[7], 0x7852b855);
+	ck_assert_uint_eq(job->openpgp->blocks, 3);
+	ck_assert_uint_eq(job->openpgp->tail_len, 3);
+	ck_assert_uint_eq(job->openpgp->tail[2], 2);
+	{
+		char *out = NULL;
+		size_t out_len = 0;
+		ck_assert_int_eq(job_serialize(job, &out, &out_len), 0);
+		ck_assert_ptr_nonnull(strstr(out, PG("\"text\"", "3", "\"AAEC\"")));
+		free(out);
+	}
+	job_free(job);
+	free(d);
+	free(s);
+
+	s = mk("format", "\"authenticode\"");
+	d = malloc(strlen(s) + 256);
+	ck_assert_ptr_nonnull(d);
+	sprintf(d, "%.*s,\"authenticode\":%s}", (int)strlen(s) - 1, s,
+	    AC(",\"description\":\"FW\",\"url\":\"https://e.example/\""));
+	job = parse_ok(d);
+	ck_assert_uint_eq(job->authenticode->image_sha256[0], 0xe3);
+	ck_assert_str_eq(job->authenticode->description, "FW");
+	ck_assert_str_eq(job->authenticode->url, "https://e.example/");
+	{
+		char *out = NULL;
+		size_t out_len = 0;
+		ck_assert_int_eq(job_serialize(job, &out, &out_len), 0);
+		ck_assert_ptr_nonnull(
+		    strstr(out, AC(",\"description\":\"FW\",\"url\":\"https://e.example/\"")));
+		free(out);
+	}
+	job_free(job);
+	free(d);
+	free(s);
 }
 END_TEST
 
@@ -768,6 +920,10 @@ START_TEST(test_formats)
 
 	ck_assert_str_eq(sg_format_name(SG_FORMAT_RAW), "raw");
 	ck_assert_str_eq(sg_format_name(SG_FORMAT_CMS), "cms");
+	ck_assert_str_eq(sg_format_name(SG_FORMAT_AUTHENTICODE), "authenticode");
+	ck_assert_str_eq(sg_format_name(SG_FORMAT_KMOD), "kmod");
+	ck_assert_str_eq(sg_format_name(SG_FORMAT_OPENPGP), "openpgp");
+	ck_assert_ptr_null(sg_format_name((enum sg_format)5));
 	ck_assert_ptr_null(sg_format_name((enum sg_format)7));
 	ck_assert_int_eq(sg_format_parse("raw", &f), 0);
 	ck_assert_int_eq(f, SG_FORMAT_RAW);
@@ -923,6 +1079,7 @@ main(void)
 	test_add(s, "/job/parse/times", test_times, TEST_TIMEOUT_S);
 	test_add(s, "/job/parse/key", test_key, TEST_TIMEOUT_S);
 	test_add(s, "/job/parse/format", test_format, TEST_TIMEOUT_S);
+	test_add(s, "/job/parse/format-members", test_format_members, TEST_TIMEOUT_S);
 	test_add(s, "/job/parse/artifact-name", test_artifact_name, TEST_TIMEOUT_S);
 	test_add(s, "/job/parse/artifact-sha256-size", test_artifact_sha_size, TEST_TIMEOUT_S);
 	test_add(s, "/job/parse/ci", test_ci, TEST_TIMEOUT_S);
