@@ -38,6 +38,7 @@ static const char *const result_members[] = {
 	"agent",
 	"audit",
 	"store",
+	"timestamp",
 };
 static const char *const error_members[] = { "code", "message" };
 static const char *const artifact_members[] = { "name", "sha256", "size" };
@@ -54,6 +55,7 @@ static const char *const audit_members[] = {
 /* The inclusion proof: all of these or none. */
 static const char *const proof_members[] = { "index", "tree_size", "root", "proof", "record" };
 static const char *const store_members[] = { "signature", "result" };
+static const char *const timestamp_members[] = { "time", "tsa" };
 /* The members that go with status "signed" only. */
 static const char *const signed_members[] = {
 	"signature",
@@ -61,6 +63,7 @@ static const char *const signed_members[] = {
 	"signed_at",
 	"audit",
 	"store",
+	"timestamp",
 };
 
 void
@@ -82,6 +85,7 @@ result_free(struct sg_result *r)
 		free(r->certs[i].data);
 	free(r->audit_record);
 	free(r->audit_checkpoints);
+	free(r->timestamp_tsa);
 	free(r->store_signature);
 	free(r->store_result);
 	free(r);
@@ -271,6 +275,17 @@ parse_signed(const cJSON *root, struct sg_result *res)
 	if ((r = get_text(o, "signature", 1, RESULT_FIELD_MAX, &res->store_signature)) != 0 ||
 	    (r = get_text(o, "result", 1, RESULT_FIELD_MAX, &res->store_result)) != 0)
 		return r == SG_ERR_ALLOC ? r : SG_ERR_PARSE;
+
+	if ((o = json_get(root, "timestamp")) == NULL)
+		return 0;
+	if (!cJSON_IsObject(o) ||
+	    json_check_members(o, timestamp_members, nitems(timestamp_members), NULL) != 0 ||
+	    json_get_string(o, "time", &s, &len) != 0 || len != SGTIME_LEN ||
+	    sgtime_parse(s, &res->timestamp_time) != 0)
+		return SG_ERR_PARSE;
+	if ((r = get_text(o, "tsa", 1, RESULT_FIELD_MAX, &res->timestamp_tsa)) != 0)
+		return r == SG_ERR_ALLOC ? r : SG_ERR_PARSE;
+	res->has_timestamp = 1;
 	return 0;
 }
 
@@ -585,6 +600,20 @@ result_serialize(const struct sg_result *r, char **ret, size_t *ret_len)
 		if ((rv = json_add_string(o, "signature", r->store_signature)) != 0 ||
 		    (rv = json_add_string(o, "result", r->store_result)) != 0)
 			goto out;
+		if (r->has_timestamp) {
+			if (r->timestamp_time < 0 || r->timestamp_tsa == NULL) {
+				rv = SG_ERR_INVALID_ARGUMENT;
+				goto out;
+			}
+			if ((o = cJSON_AddObjectToObject(root, "timestamp")) == NULL) {
+				rv = SG_ERR_ALLOC;
+				goto out;
+			}
+			sgtime_format(r->timestamp_time, when);
+			if ((rv = json_add_string(o, "time", when)) != 0 ||
+			    (rv = json_add_string(o, "tsa", r->timestamp_tsa)) != 0)
+				goto out;
+		}
 	}
 	if ((rv = json_print(root, &out, &out_len)) != 0)
 		goto out;

@@ -55,6 +55,11 @@ struct sg_result {
 	char *audit_checkpoints; /* where checkpoints are published, or NULL */
 	char *store_signature;
 	char *store_result;
+	/* Present only when signed with a timestamp (docs/protocol.md §4):
+	 * "timestamp": {"time": "<RFC 3339>", "tsa": "<TSA subject>"}. */
+	int has_timestamp;
+	int64_t timestamp_time;
+	char *timestamp_tsa; /* 1..RESULT_FIELD_MAX bytes */
 };
 
 /*

@@ -398,6 +398,7 @@ START_TEST(test_presence_not_signed)
 		{ "signed_at", "\"2026-11-26T16:00:05Z\"" },
 		{ "audit", "{\"seq\":1,\"hash\":\"" AUDIT "\"}" },
 		{ "store", "{\"signature\":\"a\",\"result\":\"b\"}" },
+		{ "timestamp", "{\"time\":\"2026-11-26T16:00:05Z\",\"tsa\":\"CN=tsa\"}" },
 	};
 	static const char *const required[] = { "v", "id", "status", "job_sha256", "agent",
 		"error" };
@@ -427,6 +428,43 @@ START_TEST(test_presence_not_signed)
 	expect_mutation_refused(
 	    s, NULL, NULL, "artifact", "{\"name\":\"..\",\"sha256\":\"" SHA "\",\"size\":0}");
 	free(s);
+}
+END_TEST
+
+/* The timestamp member of docs/protocol.md §4: signed results only,
+ * both members, strict. */
+START_TEST(test_timestamp)
+{
+	struct sg_result *r = make_signed(), *back;
+	char *s;
+
+	r->has_timestamp = 1;
+	r->timestamp_time = 1795708806; /* 2026-11-26T16:00:06Z */
+	r->timestamp_tsa = strdup("CN=signet test TSA,O=signet test");
+	s = serialize_ok(r);
+	ck_assert_ptr_nonnull(strstr(s,
+	    ",\"timestamp\":{\"time\":\"2026-11-26T16:00:06Z\","
+	    "\"tsa\":\"CN=signet test TSA,O=signet test\"}}"));
+	back = parse_ok(s);
+	ck_assert_int_eq(back->has_timestamp, 1);
+	ck_assert_int_eq(back->timestamp_time, r->timestamp_time);
+	ck_assert_str_eq(back->timestamp_tsa, r->timestamp_tsa);
+	result_free(back);
+	expect_mutation_refused(s, "timestamp", "tsa", NULL, NULL);
+	expect_mutation_refused(s, "timestamp", "time", NULL, NULL);
+	expect_mutation_refused(s, "timestamp", NULL, "x", "1");
+	expect_mutation_refused(s, NULL, NULL, "timestamp", "\"2026-11-26T16:00:06Z\"");
+	free(s);
+	/* Without one, none is written or read. */
+	r->has_timestamp = 0;
+	s = serialize_ok(r);
+	ck_assert_ptr_null(strstr(s, "timestamp"));
+	back = parse_ok(s);
+	ck_assert_int_eq(back->has_timestamp, 0);
+	ck_assert_ptr_null(back->timestamp_tsa);
+	result_free(back);
+	free(s);
+	result_free(r);
 }
 END_TEST
 
@@ -733,6 +771,7 @@ main(void)
 
 	test_add(s, "/result/round-trip/signed", test_signed_round_trip, TEST_TIMEOUT_S);
 	test_add(s, "/result/round-trip/rejected", test_rejected_round_trip, TEST_TIMEOUT_S);
+	test_add(s, "/result/timestamp", test_timestamp, TEST_TIMEOUT_S);
 	test_add(s, "/result/round-trip/failed", test_failed_round_trip, TEST_TIMEOUT_S);
 	test_add(s, "/result/serialize/message-cleanup", test_message_cleanup, TEST_TIMEOUT_S);
 	test_add(s, "/result/parse/presence-signed", test_presence_signed, TEST_TIMEOUT_S);
