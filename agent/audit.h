@@ -50,6 +50,9 @@ struct audit_record {
 	const char *signature;                /* "signed": the signature file in base64, so
 	                                 that a result lost in a crash can be
 	                                 rebuilt without a second HSM signature */
+	const char *timestamp;                /* "signature": the RFC 3161 token's time
+	                                 (RFC 3339), when the key has a TSA */
+	const char *tsa;                      /* and the TSA certificate's subject */
 	const struct jwt_claims *ci_verified; /* the claims of the job's verified
 	                                 ci_token, written as the object
 	                                 "ci_verified" (docs/audit.md); NULL: none */

@@ -1695,6 +1695,10 @@ config_same_hsm(
 		else if (strcmp(ka->certificates_path, kb->certificates_path) != 0 ||
 		    ka->nchain != kb->nchain)
 			what = "certificates";
+		else if (str_differs(ka->ts_url, kb->ts_url) ||
+		    str_differs(ka->ts_roots_path, kb->ts_roots_path) ||
+		    ka->ts_timeout != kb->ts_timeout)
+			what = "timestamp";
 		for (j = 0; what == NULL && j < ka->nchain; j++)
 			if (ka->chain_der_len[j] != kb->chain_der_len[j] ||
 			    memcmp(ka->chain_der[j], kb->chain_der[j], ka->chain_der_len[j]) != 0)

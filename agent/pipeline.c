@@ -16,6 +16,7 @@
 #include "crypto.h"
 #include "envelope.h"
 #include "format.h"
+#include "tsa.h"
 #include "job.h"
 #include "json.h"
 #include "log.h"
@@ -46,6 +47,9 @@ struct outcome {
 	                                       the value at fault; else "" */
 	uint8_t *sigfile;            /* the signature file, when signed */
 	size_t sigfile_len;
+	int has_ts;                  /* it carries an RFC 3161 timestamp: */
+	int64_t ts_time;             /* the token's time */
+	char ts_tsa[TSA_NAME_MAX];   /* the TSA certificate's subject */
 	char *store_sig; /* locations in the store */
 	char *store_result;
 	char *republish; /* a stored result to publish again */
@@ -457,11 +461,20 @@ sign_digest_cb(void *arg, const uint8_t digest[SHA256_LEN], uint8_t *sig, size_t
 	return hsm_sign_retry(a->hsm, a->metrics, a->index, a->job, digest, sig, ret_len, &a->seq);
 }
 
+/* The signature file's name in the store (docs/protocol.md §8). */
 static const char *
 sig_file_name(const struct sg_job *job, char *buf, size_t len)
 {
-	snprintf(
-	    buf, len, "%s.%s", job->artifact.name, job->format == SG_FORMAT_CMS ? "p7s" : "sig");
+	static const char *const ext[SG_FORMAT_COUNT] = {
+		[SG_FORMAT_RAW] = "sig",
+		[SG_FORMAT_CMS] = "p7s",
+		[SG_FORMAT_AUTHENTICODE] = "p7",
+		[SG_FORMAT_KMOD] = "p7s",
+		[SG_FORMAT_OPENPGP] = "pgp",
+	};
+
+	snprintf(buf, len, "%s.%s", job->artifact.name,
+	    (unsigned)job->format < SG_FORMAT_COUNT ? ext[job->format] : "sig");
 	return buf;
 }
 
@@ -471,7 +484,7 @@ audit_job_event(struct agent *ag, const struct outcome *o, const char *event, co
     const char *sig_b64, uint64_t signer_seq)
 {
 	struct audit_record rec;
-	char expires[SGTIME_LEN + 1];
+	char expires[SGTIME_LEN + 1], ts_time[SGTIME_LEN + 1];
 
 	memset(&rec, 0, sizeof(rec));
 	rec.event = event;
@@ -487,6 +500,14 @@ audit_job_event(struct agent *ag, const struct outcome *o, const char *event, co
 	rec.signature = sig_b64;
 	rec.signer_seq = signer_seq;
 	rec.ci_verified = sig_b64 == NULL ? o->ci.verified : NULL;
+	if (sig_b64 != NULL && o->has_ts) {
+		sgtime_format(o->ts_time, ts_time);
+		rec.timestamp = ts_time;
+		rec.tsa = o->ts_tsa;
+	}
+	/* A signature withheld for want of its timestamp (sign_job()). */
+	if (sig_b64 != NULL && o->code == SG_ERR_TIMESTAMP_FAILED)
+		rec.code = sg_err_code(o->code);
 	/* The signature record need not be durable on its own: nothing leaves
 	 * the agent before the decision record, whose sync covers it, and an
 	 * intent found without it after a crash is never signed again. */
@@ -501,7 +522,7 @@ audit_job_event(struct agent *ag, const struct outcome *o, const char *event, co
 static int
 recover_signature(struct agent *ag, struct outcome *o)
 {
-	const char *b64;
+	const char *b64, *ts;
 	char *line = NULL;
 	cJSON *root = NULL;
 	unsigned flags = 0;
@@ -512,9 +533,26 @@ recover_signature(struct agent *ag, struct outcome *o)
 		return r;
 	r = SG_ERR_INTERNAL;
 	if (json_parse(line, len, &root, &flags) != 0 || flags != 0 ||
-	    json_get_string(root, "signature", &b64, &blen) != 0 ||
-	    b64_decode(b64, blen, &o->sigfile, &o->sigfile_len) != 0)
+	    json_get_string(root, "signature", &b64, &blen) != 0)
 		goto out;
+	/* Withheld: its timestamp could not be had, and never will be now. */
+	if (json_get(root, "code") != NULL) {
+		r = SG_ERR_TIMESTAMP_FAILED;
+		snprintf(o->detail, sizeof(o->detail),
+		    "job %s was signed before, but its signature was withheld for want of a "
+		    "timestamp; submit the job anew",
+		    o->id);
+		goto out;
+	}
+	if (b64_decode(b64, blen, &o->sigfile, &o->sigfile_len) != 0)
+		goto out;
+	if (json_get_string(root, "timestamp", &ts, NULL) == 0) {
+		if (sgtime_parse(ts, &o->ts_time) != 0 ||
+		    json_get_string(root, "tsa", &ts, NULL) != 0)
+			goto out;
+		snprintf(o->ts_tsa, sizeof(o->ts_tsa), "%s", ts);
+		o->has_ts = 1;
+	}
 	r = 0;
 out:
 	cJSON_Delete(root);
@@ -569,8 +607,10 @@ republish(struct agent *ag, struct outcome *o, const struct agent_key *key, cons
 	r = store_get(ag->store, prev_key, o->id, "result.json", &o->republish, &o->republish_len);
 	if (r == 0)
 		return 0;
-	if (r != SG_ERR_NOT_FOUND || recover_signature(ag, o) != 0)
+	if (r != SG_ERR_NOT_FOUND)
 		return SG_ERR_STORE_FAILED;
+	if ((r = recover_signature(ag, o)) != 0)
+		return r == SG_ERR_TIMESTAMP_FAILED ? r : SG_ERR_STORE_FAILED;
 	log_info("job %s: result lost after signing; rebuilt from the audit log", o->id);
 	sig_file_name(o->job, name, sizeof(name));
 	/* Written with the result (build_result): only its location now. */
@@ -600,6 +640,72 @@ claim_in_queue(struct agent *ag, struct queue *q, struct outcome *o)
 	return r;
 }
 
+/*
+ * The RFC 3161 timestamp of a key with a TSA (docs/formats.md): the token
+ * over the signer's signature value, checked (agent/tsa.h), added to the
+ * signature file as an unsigned attribute.  Formats without a place for
+ * it (raw, kmod) go without.  0, or SG_ERR_TIMESTAMP_FAILED with the
+ * reason in o->detail; o->sigfile is replaced only on success.
+ */
+static int
+timestamp_sigfile(const struct agent_key *key, struct outcome *o)
+{
+	struct tsa_params p;
+	struct tsa_token tok;
+	char why[TSA_WHY_MAX] = "";
+	uint8_t *sigval = NULL, *stamped = NULL;
+	size_t sigval_len = 0, stamped_len = 0;
+	int pkcs7 = o->job->format == SG_FORMAT_AUTHENTICODE, r;
+
+	if (key->ts_url == NULL ||
+	    (o->job->format != SG_FORMAT_CMS && o->job->format != SG_FORMAT_AUTHENTICODE))
+		return 0;
+	memset(&tok, 0, sizeof(tok));
+	memset(&p, 0, sizeof(p));
+	p.url = key->ts_url;
+	p.roots = key->ts_roots;
+	p.timeout_ms = key->ts_timeout * 1000;
+	r = pkcs7 ? tsa_sigval_pkcs7(o->sigfile, o->sigfile_len, &sigval, &sigval_len)
+		  : tsa_sigval_cms(o->sigfile, o->sigfile_len, &sigval, &sigval_len);
+	if (r != 0) {
+		snprintf(why, sizeof(why), "no signature value to time-stamp: %s", sg_strerror(r));
+		goto out;
+	}
+	if ((r = tsa_timestamp(NULL, &p, sigval, sigval_len, &tok, why, sizeof(why))) != 0)
+		goto out;
+	r = pkcs7 ? tsa_attach_pkcs7(o->sigfile, o->sigfile_len, &tok, &stamped, &stamped_len)
+		  : tsa_attach_cms(o->sigfile, o->sigfile_len, &tok, &stamped, &stamped_len);
+	if (r != 0) {
+		snprintf(why, sizeof(why), "the token cannot be added: %s", sg_strerror(r));
+		goto out;
+	}
+	if (stamped_len > RESULT_SIGNATURE_MAX) {
+		r = SG_ERR_LIMIT;
+		snprintf(why, sizeof(why), "the signature with its token is %zu bytes (at most %d)",
+		    stamped_len, RESULT_SIGNATURE_MAX);
+		goto out;
+	}
+	free(o->sigfile);
+	o->sigfile = stamped;
+	o->sigfile_len = stamped_len;
+	stamped = NULL;
+	o->has_ts = 1;
+	o->ts_time = tok.time;
+	snprintf(o->ts_tsa, sizeof(o->ts_tsa), "%s", tok.tsa);
+	r = 0;
+out:
+	if (r != 0) {
+		snprintf(o->detail, sizeof(o->detail), "key %s: time-stamping authority %s: %s",
+		    key->name, key->ts_url, why);
+		log_warn("job %s: %s; the signature is withheld", o->id, o->detail);
+		r = SG_ERR_TIMESTAMP_FAILED;
+	}
+	free(sigval);
+	free(stamped);
+	tsa_token_clear(&tok);
+	return r;
+}
+
 /* The signing half: at most one HSM signature per id, ever. */
 static int
 sign_job(struct agent *ag, struct queue *q, struct outcome *o)
@@ -611,7 +717,7 @@ sign_job(struct agent *ag, struct queue *q, struct outcome *o)
 	char sigsha[SHA256_HEX_LEN + 1], *sig_b64 = NULL;
 	uint8_t h[SHA256_LEN];
 	enum replay_state state;
-	int r, claimed = 0;
+	int r, ts_r, claimed = 0;
 
 	if ((r = check_id(ag, o, &state, prev_sha, prev_key)) != 0)
 		goto out;
@@ -649,17 +755,32 @@ sign_job(struct agent *ag, struct queue *q, struct outcome *o)
 	req.signing_time = sgtime_now();
 	req.sign = sign_digest_cb;
 	req.sign_arg = &sa;
+	if (o->job->authenticode != NULL) {
+		req.image_digest = o->job->authenticode->image_sha256;
+		req.description = o->job->authenticode->description;
+		req.url = o->job->authenticode->url;
+	}
 	if ((r = format_sign(&req, &o->sigfile, &o->sigfile_len)) != 0)
 		goto out;
 	/* From here on the HSM has signed: the id is spent whatever happens. */
 	replay_done(ag->replay, o->id, 1, o->job_sha256, key->name, o->job->expires);
 	claimed = 0;
+	/* No signature leaves without the timestamp its key asks for; one
+	 * withheld is still recorded, for the signer's journal has it. */
+	ts_r = timestamp_sigfile(key, o);
+	if (ts_r != 0)
+		o->code = SG_ERR_TIMESTAMP_FAILED;
 	crypto_sha256(o->sigfile, o->sigfile_len, h);
 	hex_encode(h, SHA256_LEN, sigsha);
 	if ((r = b64_encode(o->sigfile, o->sigfile_len, &sig_b64)) != 0 ||
 	    (r = audit_job_event(ag, o, "signature", sigsha, sig_b64, sa.seq)) != 0) {
 		log_error_r(r, "job %s: cannot record the signature; it is not released", o->id);
 		r = SG_ERR_INTERNAL;
+		goto out;
+	}
+	if (ts_r != 0) {
+		o->code = 0;
+		r = ts_r;
 		goto out;
 	}
 	sig_file_name(o->job, name, sizeof(name));
@@ -830,6 +951,9 @@ build_result(struct agent *ag, const struct queue_entry *e, struct outcome *o, c
 			goto out;
 		}
 		res.store_result = o->store_result;
+		res.has_timestamp = o->has_ts;
+		res.timestamp_time = o->ts_time;
+		res.timestamp_tsa = o->ts_tsa;
 	}
 	if ((r = result_serialize(&res, &payload, &payload_len)) != 0)
 		goto out;

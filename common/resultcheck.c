@@ -39,6 +39,7 @@
 #include "crypto.h"
 #include "envelope.h"
 #include "result.h"
+#include "pkcs7sig.h"
 #include "resultcheck.h"
 
 X509 *
@@ -176,6 +177,9 @@ int
 verify_result_signature(const struct sg_result *res, enum sg_format format,
     const uint8_t digest[SHA256_LEN], const char **ret_why)
 {
+	/* The explanation outlives the call (*ret_why): one command, one
+	 * thread. */
+	static char whybuf[256];
 	X509 *leaf = NULL;
 	const char *why = "internal error";
 	int r = SG_ERR_VERIFY;
@@ -195,6 +199,16 @@ verify_result_signature(const struct sg_result *res, enum sg_format format,
 		break;
 	case SG_FORMAT_CMS:
 		r = verify_cms(leaf, digest, res->signature.data, res->signature.len, &why);
+		break;
+	case SG_FORMAT_AUTHENTICODE:
+		r = pkcs7sig_authenticode_verify(res->signature.data, res->signature.len, digest,
+		    leaf, whybuf, sizeof(whybuf));
+		why = whybuf;
+		break;
+	case SG_FORMAT_KMOD:
+		r = pkcs7sig_kmod_verify(
+		    res->signature.data, res->signature.len, digest, leaf, whybuf, sizeof(whybuf));
+		why = whybuf;
 		break;
 	default:
 		why = "unknown format";

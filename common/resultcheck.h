@@ -23,8 +23,10 @@
  * the artifact (docs/protocol.md §4): for raw, with the public key of certificates[0]
  * over `digest`; for cms, as a detached SignedData whose one signer
  * certificate is certificates[0], whose messageDigest is `digest` and
- * whose signature over its signed attributes verifies.  0, or SG_ERR_VERIFY
- * with *ret_why set to a static explanation.
+ * whose signature over its signed attributes verifies; for authenticode,
+ * `digest` is the Authenticode image digest, for kmod the module's
+ * (common/pkcs7sig.h).  0, or SG_ERR_VERIFY with *ret_why set to a static
+ * explanation (valid until the next call).
  */
 int verify_result_signature(const struct sg_result *res, enum sg_format format,
     const uint8_t digest[SHA256_LEN], const char **ret_why) SG_MUST_CHECK;

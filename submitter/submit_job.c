@@ -80,6 +80,9 @@ struct options {
 	const char *password_file;
 	char *name;
 	char *ci_token_file; /* --ci-token-file, or NULL */
+	int replace_signature;
+	char *description; /* authenticode's SpcSpOpusInfo, or NULL */
+	char *url;
 	uint64_t wait_s;
 	uint64_t lifetime_s;
 	uint64_t max_queue; /* refuse when the stream is longer (0: no bound) */
@@ -124,7 +127,8 @@ usage(FILE *f)
 	    "agent's result, verify it and write the signature.\n"
 	    "\n"
 	    "  -k, --key NAME              signing key name (required)\n"
-	    "  -f, --format raw|cms        signature format (default cms)\n"
+	    "  -f, --format FORMAT         raw, cms (the default), authenticode (Windows PE\n"
+	    "                              and UEFI images) or kmod (Linux kernel modules)\n"
 	    "  -i, --identity PATH         submitter private key, PEM (env SIGNET_IDENTITY)\n"
 	    "      --cert PATH             submitter certificate for that key, PEM, sent\n"
 	    "                              with the signature (env SIGNET_CERT)\n"
@@ -132,7 +136,14 @@ usage(FILE *f)
 	    "                              unix:///path (env SIGNET_REDIS)\n"
 	    "  -a, --agent-pubkey PATH     agent attestation public key, PEM\n"
 	    "                              (env SIGNET_AGENT_PUBKEY; not needed with -w 0)\n"
-	    "  -o, --output PATH           signature file (default FILE.sig or FILE.p7s)\n"
+	    "  -o, --output PATH           signature file (default FILE.sig for raw,\n"
+	    "                              FILE.p7s for cms); for authenticode and kmod the\n"
+	    "                              signed file (default: FILE itself, replaced)\n"
+	    "      --replace-signature     sign an image or module that is already signed,\n"
+	    "                              replacing its signature\n"
+	    "      --description TEXT      authenticode: the program description shown\n"
+	    "                              by Windows (at most 256 bytes)\n"
+	    "      --url URL               authenticode: its \"more information\" URL\n"
 	    "      --prefix PREFIX         Redis key prefix (default signet:, env SIGNET_PREFIX)\n"
 	    "      --redis-password-file PATH\n"
 	    "                              Redis password (env SIGNET_REDIS_PASSWORD_FILE)\n"
@@ -184,6 +195,9 @@ enum {
 	OPT_MAX_QUEUE,
 	OPT_REPLICAS,
 	OPT_CI_TOKEN_FILE,
+	OPT_REPLACE_SIGNATURE,
+	OPT_DESCRIPTION,
+	OPT_URL,
 };
 
 static const struct option long_options[] = {
@@ -203,6 +217,9 @@ static const struct option long_options[] = {
 	{ "max-queue", required_argument, NULL, OPT_MAX_QUEUE },
 	{ "replicas", required_argument, NULL, OPT_REPLICAS },
 	{ "ci-token-file", required_argument, NULL, OPT_CI_TOKEN_FILE },
+	{ "replace-signature", no_argument, NULL, OPT_REPLACE_SIGNATURE },
+	{ "description", required_argument, NULL, OPT_DESCRIPTION },
+	{ "url", required_argument, NULL, OPT_URL },
 	{ "help", no_argument, NULL, CLI_OPT_HELP },
 	{ "version", no_argument, NULL, CLI_OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -271,6 +288,15 @@ parse_options(int argc, char **argv, struct options *o)
 		case OPT_CI_TOKEN_FILE:
 			o->ci_token_file = optarg;
 			break;
+		case OPT_REPLACE_SIGNATURE:
+			o->replace_signature = 1;
+			break;
+		case OPT_DESCRIPTION:
+			o->description = optarg;
+			break;
+		case OPT_URL:
+			o->url = optarg;
+			break;
 		default:
 			return cli_getopt_default(&cli, c, argv);
 		}
@@ -308,7 +334,33 @@ parse_options(int argc, char **argv, struct options *o)
 	}
 	o->format = SG_FORMAT_CMS;
 	if (format != NULL && sg_format_parse(format, &o->format) != 0) {
-		sj_msg("invalid --format: raw or cms");
+		sj_msg("invalid --format: raw, cms, authenticode or kmod");
+		return SJ_EXIT_USAGE;
+	}
+	if (o->format == SG_FORMAT_OPENPGP) {
+		sj_msg("--format openpgp is not supported by this version of submit-job");
+		return SJ_EXIT_USAGE;
+	}
+	if ((o->description != NULL || o->url != NULL) && o->format != SG_FORMAT_AUTHENTICODE) {
+		sj_msg("--description and --url go with --format authenticode only");
+		return SJ_EXIT_USAGE;
+	}
+	if (o->description != NULL &&
+	    (*o->description == '\0' ||
+		!sj_string_ok(o->description, strlen(o->description), AUTHENTICODE_DESCRIPTION_MAX) ||
+		!sj_bmp_ok(o->description))) {
+		sj_msg("invalid --description: 1 to %d bytes of UTF-8 text, no control characters, "
+		       "no characters beyond U+FFFF",
+		    AUTHENTICODE_DESCRIPTION_MAX);
+		return SJ_EXIT_USAGE;
+	}
+	if (o->url != NULL && !sj_url_ok(o->url)) {
+		sj_msg("invalid --url: 1 to %d printable ASCII characters without spaces",
+		    AUTHENTICODE_URL_MAX);
+		return SJ_EXIT_USAGE;
+	}
+	if (o->replace_signature && !sj_embeds(o->format)) {
+		sj_msg("--replace-signature goes with --format authenticode or kmod only");
 		return SJ_EXIT_USAGE;
 	}
 	o->wait_s = WAIT_DEFAULT_S;
@@ -740,7 +792,8 @@ load_ci_token(const struct options *o, char **ret)
 /* Builds, serializes and self-checks the job payload. */
 static int
 build_job(const struct options *o, char *name, const uint8_t digest[SHA256_LEN], uint64_t size,
-    char *ci_token, struct sg_job *job, char **ret_payload, size_t *ret_len)
+    char *ci_token, struct sg_authenticode *authenticode, struct sg_job *job, char **ret_payload,
+    size_t *ret_len)
 {
 	uint8_t rnd[JOB_ID_BYTES];
 	int r = SG_ERR_INTERNAL;
@@ -766,6 +819,8 @@ build_job(const struct options *o, char *name, const uint8_t digest[SHA256_LEN],
 	if ((r = ci_from_env(&job->ci)) != 0)
 		goto out;
 	job->ci_token = ci_token; /* borrowed too */
+	if (o->format == SG_FORMAT_AUTHENTICODE)
+		job->authenticode = authenticode; /* borrowed */
 	/* job_serialize() checks its output with job_parse(), so we never
 	 * send a job that the agent's parser would refuse. */
 	if ((r = job_serialize(job, ret_payload, ret_len)) != 0)
@@ -850,6 +905,8 @@ struct run {
 	char *output;               /* where the signature goes, or NULL (-w 0) */
 	uint8_t digest[SHA256_LEN]; /* the artifact's SHA-256 */
 	uint64_t size;
+	struct embed embed; /* authenticode, kmod: FILE and what is signed */
+	struct sg_authenticode authenticode;
 	EVP_PKEY *identity, *agent;
 	char *ci_token;
 	struct sg_job job;
@@ -900,6 +957,8 @@ check_setup(struct run *rn)
 		return SJ_EXIT_OK;
 	if (o->output != NULL)
 		rn->output = xstrdup(o->output);
+	else if (sj_embeds(o->format))
+		rn->output = xstrdup(o->file); /* replaced, once verified */
 	else if (asprintf(
 		     &rn->output, "%s.%s", o->file, o->format == SG_FORMAT_RAW ? "sig" : "p7s") < 0)
 		rn->output = NULL;
@@ -914,13 +973,23 @@ check_setup(struct run *rn)
 	return SJ_EXIT_OK;
 }
 
-/* The artifact's digest and size; the output must not be FILE itself. */
+/* The artifact's digest and size; the output must not be FILE itself,
+ * except for the formats that sign FILE in place. */
 static int
 hash_artifact(struct run *rn)
 {
 	const struct options *o = rn->o;
 	struct stat st, out_st;
 	int fd, r, ex = SJ_EXIT_USAGE;
+
+	if (sj_embeds(o->format)) {
+		if ((ex = embed_load(o->file, o->format, o->replace_signature, &rn->embed)) !=
+		    SJ_EXIT_OK)
+			return ex;
+		memcpy(rn->digest, rn->embed.artifact_sha256, SHA256_LEN);
+		rn->size = rn->embed.artifact_size;
+		return SJ_EXIT_OK;
+	}
 
 	if ((fd = open(o->file, O_RDONLY | O_CLOEXEC)) == -1) {
 		sj_msg("cannot open %s: %s", o->file, strerror(errno));
@@ -986,8 +1055,11 @@ seal_job(struct run *rn)
 	size_t cert_len = 0;
 	int r, ex = SJ_EXIT_USAGE;
 
-	if ((r = build_job(o, rn->name, rn->digest, rn->size, rn->ci_token, &rn->job, &rn->payload,
-		 &rn->payload_len)) != 0) {
+	memcpy(rn->authenticode.image_sha256, rn->embed.digest, SHA256_LEN);
+	rn->authenticode.description = o->description;
+	rn->authenticode.url = o->url;
+	if ((r = build_job(o, rn->name, rn->digest, rn->size, rn->ci_token, &rn->authenticode,
+		 &rn->job, &rn->payload, &rn->payload_len)) != 0) {
 		sj_msg("cannot build the job: %s", sg_strerror(r));
 		return r == SG_ERR_ALLOC || r == SG_ERR_CRYPTO ? SJ_EXIT_INFRA : SJ_EXIT_USAGE;
 	}
@@ -1134,10 +1206,24 @@ accept_result(struct run *rn)
 {
 	const struct options *o = rn->o;
 	const char *why = NULL;
+	/* What the agent signed: the artifact's digest, or the digest that
+	 * the format names (the image's, the module's). */
+	const uint8_t *signed_digest =
+	    sj_embeds(o->format) ? rn->embed.digest : rn->job.artifact.sha256;
+	uint8_t *out = NULL;
+	size_t out_len = 0;
+	X509 *leaf = NULL;
 	int r;
 
 	if (check_signed_binding(rn->res, &rn->job, &why) != SJ_EXIT_OK ||
-	    verify_result_signature(rn->res, o->format, rn->job.artifact.sha256, &why) != 0) {
+	    verify_result_signature(rn->res, o->format, signed_digest, &why) != 0 ||
+	    (sj_embeds(o->format) &&
+		((leaf = verify_der_cert(&rn->res->certs[0])) == NULL ||
+		    embed_finish(&rn->embed, rn->res->signature.data, rn->res->signature.len, leaf,
+			&out, &out_len, &why) != 0))) {
+		X509_free(leaf);
+		if (why == NULL)
+			why = "the result's first certificate is not one DER X.509 certificate";
 		sj_msg("the agent's result for job %s does not match: %s; nothing written",
 		    rn->job.id, why);
 		/* docs/submit-job.md: the verified (attested, bound) payload is printed whatever
@@ -1146,8 +1232,14 @@ accept_result(struct run *rn)
 			sj_msg("cannot write to stdout: %s", strerror(errno));
 		return SJ_EXIT_MISMATCH;
 	}
-	if ((r = write_file_atomic(
-		 rn->output, rn->res->signature.data, rn->res->signature.len, 0644)) != 0) {
+	X509_free(leaf);
+	if (out != NULL)
+		r = write_file_atomic(rn->output, out, out_len, rn->embed.mode);
+	else
+		r = write_file_atomic(
+		    rn->output, rn->res->signature.data, rn->res->signature.len, 0644);
+	free(out);
+	if (r != 0) {
 		sj_msg("cannot write %s: %s", rn->output, sg_strerror(r));
 		return SJ_EXIT_INFRA;
 	}
@@ -1191,6 +1283,7 @@ run(const struct options *o)
 	if (rn.ci_token != NULL)
 		freezero(rn.ci_token, strlen(rn.ci_token));
 	ci_clear(&rn.job.ci);
+	embed_clear(&rn.embed);
 	EVP_PKEY_free(rn.identity);
 	EVP_PKEY_free(rn.agent);
 	return ex;

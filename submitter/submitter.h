@@ -15,6 +15,7 @@
 #include "envelope.h"
 #include "err.h"
 #include "job.h"
+#include "pe.h"
 #include "result.h"
 #include "resultcheck.h"
 #include "util.h"
@@ -41,6 +42,21 @@ enum sj_exit {
  */
 int sj_string_ok(const char *s, size_t len, size_t max);
 
+/* True if UTF-8 text s has no character beyond U+FFFF (a BMPString can
+ * hold it: authenticode's description). */
+int sj_bmp_ok(const char *s);
+
+/* True if s is 1 to AUTHENTICODE_URL_MAX printable ASCII characters
+ * without spaces (an IA5String URL). */
+int sj_url_ok(const char *s);
+
+/* True for the formats whose output is the signed file itself. */
+static inline int
+sj_embeds(enum sg_format f)
+{
+	return f == SG_FORMAT_AUTHENTICODE || f == SG_FORMAT_KMOD;
+}
+
 /*
  * ci.c: fills *ret with the "ci" member of docs/protocol.md §3 from the environment of
  * the CI system that runs us (GitLab, Jenkins, GitHub Actions, else
@@ -51,5 +67,36 @@ int sj_string_ok(const char *s, size_t len, size_t max);
  */
 int ci_from_env(struct sg_ci *ret) SG_MUST_CHECK;
 void ci_clear(struct sg_ci *ci);
+
+/*
+ * embed.c: the formats whose output is the signed file itself
+ * (authenticode, kmod; docs/formats.md).
+ */
+#define SJ_MODULE_MAX ((size_t)1 << 30) /* bytes of a kernel module */
+
+struct embed {
+	enum sg_format format;
+	uint8_t *buf; /* FILE, whole */
+	size_t len;
+	unsigned mode;                   /* FILE's permission bits */
+	struct pe_image pe;              /* authenticode */
+	size_t unsigned_len;             /* kmod: the module without its signature */
+	uint8_t digest[SHA256_LEN];      /* what the agent signs: the Authenticode
+	                                    image digest, or the module's digest */
+	uint8_t file_sha256[SHA256_LEN]; /* FILE as given */
+	const uint8_t *artifact_sha256;  /* the job's artifact.sha256 (docs/protocol.md §4) */
+	uint64_t artifact_size;
+};
+
+/* Reads and parses FILE for format; an image or module that is already
+ * signed is refused unless replace.  Prints why not; an exit status. */
+int embed_load(const char *path, enum sg_format format, int replace, struct embed *ret);
+
+/* The signed file: the signature embedded (authenticode) or appended
+ * (kmod), then parsed back and verified against leaf.  0 and *ret (caller
+ * frees), or SG_ERR_VERIFY with *ret_why, or SG_ERR_ALLOC. */
+int embed_finish(const struct embed *e, const uint8_t *sig, size_t sig_len, X509 *leaf,
+    uint8_t **ret, size_t *ret_len, const char **ret_why) SG_MUST_CHECK;
+void embed_clear(struct embed *e);
 
 #endif
