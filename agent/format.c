@@ -10,6 +10,10 @@
  * and signed through the callback, and the signature is set into the
  * SignerInfo.  The result is then serialized, parsed back and verified like
  * a stranger would, before it is released.
+ *
+ * authenticode and kmod are built and checked by common/pkcs7sig.c (which
+ * submit-job shares to check what it receives); this file hands them the
+ * request.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +29,9 @@
 #include "log.h"
 
 #define CMS_ATTRS_MAX 8
+
+_Static_assert(PKCS7SIG_SIG_MAX >= HSM_SIG_MAX, "pkcs7sig's buffer holds any HSM signature");
+_Static_assert(PKCS7SIG_OUTPUT_MAX <= FORMAT_OUTPUT_MAX, "pkcs7sig's output fits a format's");
 
 struct der_item {
 	unsigned char *der;
@@ -278,15 +285,28 @@ raw_build(const struct format_request *req, uint8_t **ret, size_t *ret_len)
 int
 format_sign(const struct format_request *req, uint8_t **ret, size_t *ret_len)
 {
+	struct pkcs7sig_signer signer;
+
 	if (req == NULL || req->chain == NULL || req->sign == NULL || req->digest == NULL)
 		return SG_ERR_INVALID_ARGUMENT;
+	signer.mech = req->mech;
+	signer.chain = req->chain;
+	signer.sign = req->sign;
+	signer.sign_arg = req->sign_arg;
 	switch (req->format) {
 	case SG_FORMAT_RAW:
 		return raw_build(req, ret, ret_len);
 	case SG_FORMAT_CMS:
 		return cms_build(req, ret, ret_len);
 	case SG_FORMAT_AUTHENTICODE:
+		/* The SignedData covers the image digest; the artifact's
+		 * digest (the file as given) is the job's business. */
+		if (req->image_digest == NULL)
+			return SG_ERR_INVALID_ARGUMENT;
+		return pkcs7sig_authenticode_sign(
+		    &signer, req->image_digest, req->description, req->url, ret, ret_len);
 	case SG_FORMAT_KMOD:
+		return pkcs7sig_kmod_sign(&signer, req->digest, ret, ret_len);
 	case SG_FORMAT_OPENPGP:
 		break;
 	}

@@ -5,8 +5,9 @@
  * signs a SHA-256 digest (in the agent, hsm_sign()).  `raw` is the HSM's
  * signature as is; `cms` is a detached CMS SignedData whose signed
  * attributes (content type, message digest, signing time) are encoded here,
- * hashed, and signed through the callback.  Both are verified against the
- * leaf certificate before they are returned (fail closed).
+ * hashed, and signed through the callback; `authenticode` and `kmod` are
+ * the PKCS#7 SignedData of common/pkcs7sig.h.  Each is verified against the
+ * leaf certificate before it is returned (fail closed).
  */
 #ifndef SG_FORMAT_H
 #define SG_FORMAT_H
@@ -19,28 +20,43 @@
 #include "crypto.h"
 #include "err.h"
 #include "job.h"
+#include "pkcs7sig.h"
 
 #define FORMAT_OUTPUT_MAX (32 * 1024)
 
 /* Signs a SHA-256 digest; sig holds HSM_SIG_MAX bytes.  Returns 0 or an
- * sg_err (SG_ERR_HSM_*). */
-typedef int (*format_sign_fn)(
-    void *arg, const uint8_t digest[SHA256_LEN], uint8_t *sig, size_t *ret_sig_len);
+ * sg_err (SG_ERR_HSM_*).  The type is common/pkcs7sig.h's. */
+typedef pkcs7sig_sign_fn format_sign_fn;
 
 struct format_request {
 	enum sg_format format;
 	enum sg_mech mech;
-	const uint8_t *digest;  /* SHA256_LEN bytes: the artifact's digest */
+	/* SHA256_LEN bytes: the artifact's digest (for kmod, the module's
+	 * without any signature) */
+	const uint8_t *digest;
 	STACK_OF(X509) * chain; /* leaf first; borrowed */
-	int64_t signing_time;   /* seconds since the epoch */
+	int64_t signing_time;   /* seconds since the epoch (cms) */
 	format_sign_fn sign;
 	void *sign_arg;
+	/* authenticode only (the job's "authenticode" member): the image
+	 * digest, SHA256_LEN bytes; description (at most
+	 * AUTHENTICODE_DESCRIPTION_MAX bytes) and url (at most
+	 * AUTHENTICODE_URL_MAX bytes) or NULL.  Borrowed. */
+	const uint8_t *image_digest;
+	const char *description;
+	const char *url;
 };
 
 /*
- * Produces the signature file.  Returns 0 and a malloc'd buffer, or the
- * callback's error, SG_ERR_HSM_SIGN_FAILED when what came back does not
- * verify against the leaf certificate, SG_ERR_CRYPTO/SG_ERR_ALLOC.
+ * Produces the signature file: for raw the signature, for cms, authenticode
+ * and kmod the DER SignedData.  Returns 0 and a malloc'd buffer (caller
+ * frees with free()), or the callback's error, SG_ERR_HSM_SIGN_FAILED when
+ * what came back does not verify against the leaf certificate,
+ * SG_ERR_INVALID_ARGUMENT (missing fields, an unknown or unsupported format
+ * such as openpgp here, RSA-PSS for authenticode or kmod, a description or
+ * url out of its limits), SG_ERR_KEY_UNSUPPORTED (mechanism and leaf key
+ * disagree, authenticode and kmod), SG_ERR_LIMIT, SG_ERR_CRYPTO,
+ * SG_ERR_ALLOC.
  */
 int format_sign(const struct format_request *req, uint8_t **ret, size_t *ret_len) SG_MUST_CHECK;
 

@@ -1,7 +1,8 @@
 /*
  * Unit tests for agent/format.c: raw and CMS signature files built through a
  * signing callback (here a software key standing in for the HSM), checked
- * with OpenSSL as a consumer would check them.
+ * with OpenSSL as a consumer would check them; and the authenticode and kmod
+ * requests handed to common/pkcs7sig.c (whose own tests take those apart).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,9 @@
 #include "crypto.h"
 #include "format.h"
 #include "hsm.h"
+#include "pkcs7sig.h"
 #include "testlib.h"
+#include "util.h"
 
 static const char content[] = "firmware image bytes\n";
 
@@ -81,9 +84,22 @@ soft_sign(void *arg, const uint8_t digest[SHA256_LEN], uint8_t *sig, size_t *ret
 	return 0;
 }
 
+/* The authenticode members of a request. */
+struct image {
+	const uint8_t *digest;
+	const char *description, *url;
+};
+
+static void
+image_digest(uint8_t d[SHA256_LEN])
+{
+	crypto_sha256("an image", 8, d);
+}
+
 static int
-run(const char *key, const char *chainfile, enum sg_mech mech, enum sg_format fmt,
-    struct soft_signer *s, STACK_OF(X509) * *ret_chain, uint8_t **ret, size_t *ret_len)
+run_image(const char *key, const char *chainfile, enum sg_mech mech, enum sg_format fmt,
+    struct soft_signer *s, const struct image *img, STACK_OF(X509) * *ret_chain, uint8_t **ret,
+    size_t *ret_len)
 {
 	struct format_request req;
 	uint8_t digest[SHA256_LEN];
@@ -101,9 +117,24 @@ run(const char *key, const char *chainfile, enum sg_mech mech, enum sg_format fm
 	req.signing_time = 1795190400; /* 2026-11-21T00:00:00Z */
 	req.sign = soft_sign;
 	req.sign_arg = s;
+	req.image_digest = img->digest;
+	req.description = img->description;
+	req.url = img->url;
 	r = format_sign(&req, ret, ret_len);
 	EVP_PKEY_free(s->key);
 	return r;
+}
+
+/* A request with an image digest and no texts. */
+static int
+run(const char *key, const char *chainfile, enum sg_mech mech, enum sg_format fmt,
+    struct soft_signer *s, STACK_OF(X509) * *ret_chain, uint8_t **ret, size_t *ret_len)
+{
+	uint8_t d[SHA256_LEN];
+	struct image img = { d, NULL, NULL };
+
+	image_digest(d);
+	return run_image(key, chainfile, mech, fmt, s, &img, ret_chain, ret, ret_len);
 }
 
 /* What `openssl cms -verify -binary -content ... -CAfile root -purpose any` does. */
@@ -282,7 +313,7 @@ END_TEST
 /* Fail closed: what the "HSM" returns must verify against the leaf. */
 START_TEST(test_corrupt_signature_refused)
 {
-	for (int fmt = SG_FORMAT_RAW; fmt <= SG_FORMAT_CMS; fmt++) {
+	for (int fmt = SG_FORMAT_RAW; fmt <= SG_FORMAT_KMOD; fmt++) {
 		struct soft_signer s = { 0 };
 		STACK_OF(X509) *chain = NULL;
 		uint8_t *out = NULL;
@@ -329,6 +360,131 @@ START_TEST(test_sign_error_passed_through)
 }
 END_TEST
 
+/* authenticode: the SignedData covers the image digest (not the
+ * artifact's), and carries the description and the URL. */
+START_TEST(test_authenticode)
+{
+	static const struct {
+		const char *key, *chain;
+		enum sg_mech mech;
+	} cases[] = {
+		{ "leaf-ec.key", "chain-ec.pem", SG_MECH_ECDSA_SHA256 },
+		{ "leaf-rsa.key", "chain-rsa.pem", SG_MECH_RSA_PKCS1_SHA256 },
+	};
+	uint8_t d[SHA256_LEN], artifact[SHA256_LEN];
+
+	image_digest(d);
+	crypto_sha256(content, strlen(content), artifact);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct image img = { d, "Signet test", "https://example.org/" };
+		struct soft_signer s = { 0 };
+		STACK_OF(X509) *chain = NULL;
+		uint8_t *out = NULL;
+		size_t len = 0;
+		X509 *leaf;
+
+		ck_assert_int_eq(run_image(cases[i].key, cases[i].chain, cases[i].mech,
+				     SG_FORMAT_AUTHENTICODE, &s, &img, &chain, &out, &len),
+		    0);
+		ck_assert_int_eq(s.calls, 1);
+		leaf = sk_X509_value(chain, 0);
+		ck_assert_int_eq(pkcs7sig_authenticode_verify(out, len, d, leaf, NULL, 0), 0);
+		ck_assert_int_eq(
+		    pkcs7sig_authenticode_verify(out, len, artifact, leaf, NULL, 0), SG_ERR_VERIFY);
+		ck_assert_ptr_nonnull(memmem(out, len, "https://example.org/", 20));
+		ck_assert_ptr_nonnull(memmem(out, len, "\0S\0i\0g\0n\0e\0t", 12));
+		free(out);
+		sk_X509_pop_free(chain, X509_free);
+	}
+}
+END_TEST
+
+/* kmod through the agent's request: sign-file's very bytes for the RSA
+ * fixture (tests/data/format/kmod-gen.sh), and verified for ECDSA. */
+START_TEST(test_kmod)
+{
+	struct format_request req;
+	struct soft_signer s = { 0 };
+	STACK_OF(X509) *chain = NULL;
+	uint8_t digest[SHA256_LEN], *out = NULL;
+	char *module = NULL, *want = NULL;
+	size_t len = 0, module_len = 0, want_len = 0;
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/format/kmod-module.ko", TEST_DATA_DIR);
+	ck_assert_int_eq(read_file(path, 1 << 20, &module, &module_len), 0);
+	snprintf(path, sizeof(path), "%s/format/kmod-module.ko.p7s", TEST_DATA_DIR);
+	ck_assert_int_eq(read_file(path, 1 << 20, &want, &want_len), 0);
+	crypto_sha256(module, module_len, digest);
+	s.key = load_key("kmod-rsa.key");
+	s.mech = SG_MECH_RSA_PKCS1_SHA256;
+	chain = load_chain("kmod-rsa.pem");
+	memset(&req, 0, sizeof(req));
+	req.format = SG_FORMAT_KMOD;
+	req.mech = SG_MECH_RSA_PKCS1_SHA256;
+	req.digest = digest;
+	req.chain = chain;
+	req.sign = soft_sign;
+	req.sign_arg = &s;
+	ck_assert_int_eq(format_sign(&req, &out, &len), 0);
+	ck_assert_uint_eq(len, want_len);
+	ck_assert_mem_eq(out, want, len);
+	free(out);
+	EVP_PKEY_free(s.key);
+	sk_X509_pop_free(chain, X509_free);
+
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(run("leaf-ec.key", "chain-ec.pem", SG_MECH_ECDSA_SHA256, SG_FORMAT_KMOD,
+			     &s, &chain, &out, &len),
+	    0);
+	crypto_sha256(content, strlen(content), digest);
+	ck_assert_int_eq(
+	    pkcs7sig_kmod_verify(out, len, digest, sk_X509_value(chain, 0), NULL, 0), 0);
+	free(out);
+	sk_X509_pop_free(chain, X509_free);
+	free(module);
+	free(want);
+}
+END_TEST
+
+/* What format_sign() refuses before anything is signed: RSA-PSS for the
+ * PKCS#7 formats, an authenticode request without its image digest, a
+ * format it does not build. */
+START_TEST(test_refused_requests)
+{
+	static const struct {
+		const char *key, *chain;
+		enum sg_mech mech;
+		enum sg_format fmt;
+		int no_image;
+	} cases[] = {
+		{ "leaf-rsa.key", "chain-rsa.pem", SG_MECH_RSA_PSS_SHA256, SG_FORMAT_AUTHENTICODE,
+		    0 },
+		{ "leaf-rsa.key", "chain-rsa.pem", SG_MECH_RSA_PSS_SHA256, SG_FORMAT_KMOD, 0 },
+		{ "leaf-ec.key", "chain-ec.pem", SG_MECH_ECDSA_SHA256, SG_FORMAT_AUTHENTICODE, 1 },
+		{ "leaf-ec.key", "chain-ec.pem", SG_MECH_ECDSA_SHA256, SG_FORMAT_OPENPGP, 0 },
+		{ "leaf-ec.key", "chain-ec.pem", SG_MECH_ECDSA_SHA256, (enum sg_format)99, 0 },
+	};
+	uint8_t d[SHA256_LEN];
+
+	image_digest(d);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct image img = { cases[i].no_image ? NULL : d, NULL, NULL };
+		struct soft_signer s = { 0 };
+		STACK_OF(X509) *chain = NULL;
+		uint8_t *out = NULL;
+		size_t len = 0;
+
+		ck_assert_int_eq(run_image(cases[i].key, cases[i].chain, cases[i].mech,
+				     cases[i].fmt, &s, &img, &chain, &out, &len),
+		    SG_ERR_INVALID_ARGUMENT);
+		ck_assert_ptr_null(out);
+		ck_assert_int_eq(s.calls, 0);
+		sk_X509_pop_free(chain, X509_free);
+	}
+}
+END_TEST
+
 int
 main(void)
 {
@@ -343,5 +499,8 @@ main(void)
 	tcase_add_test(tc, test_corrupt_signature_refused);
 	tcase_add_test(tc, test_wrong_key_refused);
 	tcase_add_test(tc, test_sign_error_passed_through);
+	tcase_add_test(tc, test_authenticode);
+	tcase_add_test(tc, test_kmod);
+	tcase_add_test(tc, test_refused_requests);
 	return test_run(s);
 }
