@@ -178,8 +178,9 @@ check_sections(const uint8_t *buf, size_t len, size_t sect_off, unsigned nsect, 
 		section_name(s, name);
 		if (ptr > len || size > len - ptr) {
 			errbuf_set(why, whylen,
-			    "section %u (%s) lies outside the file: raw data 0x%zx+0x%zx, file "
-			    "0x%zx bytes",
+			    "section %u (%s) lies outside the file: raw data at 0x%zx, 0x%zx "
+			    "bytes, "
+			    "the file ends at 0x%zx",
 			    i + 1, name, ptr, size, len);
 			return SG_ERR_PARSE;
 		}

@@ -103,8 +103,8 @@ struct pe_image {
  * Parses the len bytes at buf as a PE32 or PE32+ image (the checks above).
  * On success *ret describes it.  On failure *ret is untouched and why (if
  * not NULL, whylen bytes, PE_WHY_MAX is enough) holds one line saying what
- * is wrong, e.g. "section 3 (.data) lies outside the file: raw data
- * 0x1000+0x2000, file 0x2800 bytes".  SG_ERR_PARSE, SG_ERR_LIMIT (more
+ * is wrong, e.g. "section 3 (.data) lies outside the file: raw data at
+ * 0x1000, 0x2000 bytes, the file ends at 0x2800".  SG_ERR_PARSE, SG_ERR_LIMIT (more
  * than PE_IMAGE_MAX bytes; buf is not read), SG_ERR_INVALID_ARGUMENT (NULL
  * buf or ret).
  */
