@@ -187,12 +187,14 @@ modsig_append(const uint8_t *mod, size_t len, const uint8_t *pkcs7, size_t plen,
 
 	if (mod == NULL || pkcs7 == NULL || ret == NULL || ret_len == NULL)
 		goto out;
-	if (elf_problem(mod, len) != NULL || ends_with_marker(mod, len) ||
-	    !is_one_der_sequence(pkcs7, plen))
-		goto out;
+	/* The sizes first: the checks below read the ends of both buffers. */
 	r = SG_ERR_LIMIT;
 	if (len > MODSIG_MODULE_MAX || plen > MODSIG_MODULE_MAX - len ||
 	    TRAILER_LEN > MODSIG_MODULE_MAX - len - plen)
+		goto out;
+	r = SG_ERR_INVALID_ARGUMENT;
+	if (elf_problem(mod, len) != NULL || ends_with_marker(mod, len) ||
+	    !is_one_der_sequence(pkcs7, plen))
 		goto out;
 	total = len + plen + TRAILER_LEN;
 	r = SG_ERR_ALLOC;

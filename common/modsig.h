@@ -60,7 +60,8 @@ int modsig_split(const uint8_t *buf, size_t len, size_t *ret_unsigned_len, int *
  * result gives back mod and pkcs7.  Caller frees *ret with free().
  * SG_ERR_INVALID_ARGUMENT (NULL argument, mod not ELF or already ending
  * with the marker, pkcs7 not one DER SEQUENCE of plen bytes),
- * SG_ERR_LIMIT (the result would exceed MODSIG_MODULE_MAX), SG_ERR_ALLOC.
+ * SG_ERR_LIMIT (the result would exceed MODSIG_MODULE_MAX; checked before
+ * either buffer is read), SG_ERR_ALLOC.
  * Outputs set only on success.
  */
 int modsig_append(const uint8_t *mod, size_t len, const uint8_t *pkcs7, size_t plen, uint8_t **ret,
