@@ -183,10 +183,10 @@ modsig_append(const uint8_t *mod, size_t len, const uint8_t *pkcs7, size_t plen,
 {
 	uint8_t *out = NULL, *info;
 	size_t total;
-	int r = SG_ERR_INVALID_ARGUMENT;
+	int r = SG_ERR_INTERNAL;
 
 	if (mod == NULL || pkcs7 == NULL || ret == NULL || ret_len == NULL)
-		goto out;
+		return SG_ERR_INVALID_ARGUMENT;
 	/* The sizes first: the checks below read the ends of both buffers. */
 	r = SG_ERR_LIMIT;
 	if (len > MODSIG_MODULE_MAX || plen > MODSIG_MODULE_MAX - len ||

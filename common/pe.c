@@ -556,7 +556,7 @@ pe_embed(const uint8_t *buf, const struct pe_image *img, const uint8_t *pkcs7, s
 	int r = SG_ERR_INVALID_ARGUMENT;
 
 	if (buf == NULL || img == NULL || pkcs7 == NULL || ret == NULL || ret_len == NULL)
-		goto out;
+		return SG_ERR_INVALID_ARGUMENT;
 	if (der_sequence_len(pkcs7, plen, &der_len) != 0 || der_len != plen)
 		goto out;
 	if (img->hashed_end > PE_IMAGE_MAX || img->checksum_off > img->hashed_end ||
