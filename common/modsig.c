@@ -117,8 +117,7 @@ modsig_split(const uint8_t *buf, size_t len, size_t *ret_unsigned_len, int *ret_
 		if (len - MODSIG_MARKER_LEN < MODSIG_INFO_LEN) {
 			errbuf_set(why, whylen,
 			    "truncated signature trailer: the marker without the 12 bytes of "
-			    "struct "
-			    "module_signature before it");
+			    "struct module_signature before it");
 			return SG_ERR_PARSE;
 		}
 		info = buf + len - TRAILER_LEN;
@@ -143,8 +142,7 @@ modsig_split(const uint8_t *buf, size_t len, size_t *ret_unsigned_len, int *ret_
 		if (sig_len > len - TRAILER_LEN) {
 			errbuf_set(why, whylen,
 			    "struct module_signature: sig_len %zu is more than the %zu bytes "
-			    "before "
-			    "it",
+			    "before it",
 			    sig_len, len - TRAILER_LEN);
 			return SG_ERR_PARSE;
 		}

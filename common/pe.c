@@ -63,7 +63,8 @@ put_le16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)(v >> 8);
 }
 
-/* n rounded up to a multiple of 8; n is at most 2^32 + 8 here. */
+/* n rounded up to a multiple of 8; callers pass at most PE_IMAGE_MAX + 8
+ * (or a dwLength already checked against the table), so it cannot wrap. */
 static size_t
 align8(size_t n)
 {
@@ -179,8 +180,7 @@ check_sections(const uint8_t *buf, size_t len, size_t sect_off, unsigned nsect, 
 		if (ptr > len || size > len - ptr) {
 			errbuf_set(why, whylen,
 			    "section %u (%s) lies outside the file: raw data at 0x%zx, 0x%zx "
-			    "bytes, "
-			    "the file ends at 0x%zx",
+			    "bytes, the file ends at 0x%zx",
 			    i + 1, name, ptr, size, len);
 			return SG_ERR_PARSE;
 		}
@@ -307,8 +307,7 @@ pe_parse(const uint8_t *buf, size_t len, struct pe_image *ret, char *why, size_t
 	if (opt_len > len - opt_off) {
 		errbuf_set(why, whylen,
 		    "truncated: the optional header at offset 0x%zx (%zu bytes) runs past the end "
-		    "of "
-		    "the file (%zu bytes)",
+		    "of the file (%zu bytes)",
 		    opt_off, opt_len, len);
 		goto out;
 	}
@@ -348,8 +347,7 @@ pe_parse(const uint8_t *buf, size_t len, struct pe_image *ret, char *why, size_t
 	if (sect_len > len - sect_off) {
 		errbuf_set(why, whylen,
 		    "truncated: the section table (%u entries at 0x%zx) runs past the end of the "
-		    "file "
-		    "(%zu bytes)",
+		    "file (%zu bytes)",
 		    nsect, sect_off, len);
 		goto out;
 	}
@@ -381,8 +379,7 @@ pe_parse(const uint8_t *buf, size_t len, struct pe_image *ret, char *why, size_t
 		if (cert_off < img.sections_end) {
 			errbuf_set(why, whylen,
 			    "the certificate table at 0x%zx overlaps the headers or the section "
-			    "data, "
-			    "which end at 0x%zx",
+			    "data, which end at 0x%zx",
 			    cert_off, img.sections_end);
 			goto out;
 		}
@@ -394,16 +391,14 @@ pe_parse(const uint8_t *buf, size_t len, struct pe_image *ret, char *why, size_t
 		if (cert_off > len || cert_len > len - cert_off) {
 			errbuf_set(why, whylen,
 			    "the certificate table at 0x%zx of %zu bytes runs past the end of the "
-			    "file "
-			    "(%zu bytes)",
+			    "file (%zu bytes)",
 			    cert_off, cert_len, len);
 			goto out;
 		}
 		if (cert_len != len - cert_off) {
 			errbuf_set(why, whylen,
 			    "data after the certificate table: the table ends at 0x%zx, the file "
-			    "at "
-			    "0x%zx",
+			    "at 0x%zx",
 			    cert_off + cert_len, len);
 			goto out;
 		}
