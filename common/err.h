@@ -76,7 +76,8 @@
 	    "the signing key's certificate is not valid now")                                      \
 	X(SG_ERR_HSM_UNAVAILABLE, "hsm.unavailable", SG_STATUS_FAILED, "HSM unavailable")          \
 	X(SG_ERR_HSM_SIGN_FAILED, "hsm.sign_failed", SG_STATUS_FAILED, "HSM signing failed")       \
-	X(SG_ERR_STORE_FAILED, "store.failed", SG_STATUS_FAILED, "artifact store failed")
+	X(SG_ERR_STORE_FAILED, "store.failed", SG_STATUS_FAILED, "artifact store failed")          \
+	X(SG_ERR_TIMESTAMP_FAILED, "timestamp.failed", SG_STATUS_FAILED, "time-stamping failed")
 
 enum sg_status {
 	SG_STATUS_SIGNED = 0,

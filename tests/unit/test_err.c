@@ -38,6 +38,7 @@ static const char *const spec_failed[] = {
 	"hsm.unavailable",
 	"hsm.sign_failed",
 	"store.failed",
+	"timestamp.failed",
 	"internal",
 };
 
@@ -57,7 +58,7 @@ START_TEST(test_values)
 {
 	ck_assert_int_eq(SG_OK, 0);
 	ck_assert_int_eq(SG_ERR_INTERNAL, -1);
-	ck_assert_int_eq(SG_ERR_STORE_FAILED, LAST_ERR);
+	ck_assert_int_eq(SG_ERR_TIMESTAMP_FAILED, LAST_ERR);
 }
 END_TEST
 
