@@ -47,10 +47,10 @@ struct outcome {
 	                                       the value at fault; else "" */
 	uint8_t *sigfile;            /* the signature file, when signed */
 	size_t sigfile_len;
-	int has_ts;                  /* it carries an RFC 3161 timestamp: */
-	int64_t ts_time;             /* the token's time */
-	char ts_tsa[TSA_NAME_MAX];   /* the TSA certificate's subject */
-	char *store_sig; /* locations in the store */
+	int has_ts;                /* it carries an RFC 3161 timestamp: */
+	int64_t ts_time;           /* the token's time */
+	char ts_tsa[TSA_NAME_MAX]; /* the TSA certificate's subject */
+	char *store_sig;           /* locations in the store */
 	char *store_result;
 	char *republish; /* a stored result to publish again */
 	size_t republish_len;

@@ -201,8 +201,8 @@ verify_result_signature(const struct sg_result *res, enum sg_format format,
 		r = verify_cms(leaf, digest, res->signature.data, res->signature.len, &why);
 		break;
 	case SG_FORMAT_AUTHENTICODE:
-		r = pkcs7sig_authenticode_verify(res->signature.data, res->signature.len, digest,
-		    leaf, whybuf, sizeof(whybuf));
+		r = pkcs7sig_authenticode_verify(
+		    res->signature.data, res->signature.len, digest, leaf, whybuf, sizeof(whybuf));
 		why = whybuf;
 		break;
 	case SG_FORMAT_KMOD:

@@ -83,7 +83,7 @@ embed_load(const char *path, enum sg_format format, int replace, struct embed *r
 
 	memset(ret, 0, sizeof(*ret));
 	ret->format = format;
-	if ((ex = read_whole(path, format == SG_FORMAT_AUTHENTICODE ? PE_IMAGE_MAX : MODSIG_MODULE_MAX,
+	if ((ex = read_whole(path, format == SG_FORMAT_AUTHENTICODE ? PE_IMAGE_MAX : SJ_MODULE_MAX,
 		 &ret->buf, &ret->len, &ret->mode)) != SJ_EXIT_OK)
 		return ex;
 	/* What the job names as the artifact: the file as given. */
@@ -93,8 +93,11 @@ embed_load(const char *path, enum sg_format format, int replace, struct embed *r
 			sj_msg("%s is not a PE image that can be signed: %s", path, why);
 			return SJ_EXIT_USAGE;
 		}
-		is_signed = ret->pe.signed_;
-		pe_authenticode_digest(ret->buf, &ret->pe, ret->digest);
+		is_signed = ret->pe.is_signed;
+		if (pe_authenticode_digest(ret->buf, &ret->pe, ret->digest) != 0) {
+			sj_msg("cannot hash %s", path);
+			return SJ_EXIT_INFRA;
+		}
 		ret->artifact_sha256 = ret->file_sha256;
 		ret->artifact_size = ret->len;
 	} else {
@@ -118,8 +121,8 @@ embed_load(const char *path, enum sg_format format, int replace, struct embed *r
 }
 
 int
-embed_finish(const struct embed *e, const uint8_t *sig, size_t sig_len, X509 *leaf,
-    uint8_t **ret, size_t *ret_len, const char **ret_why)
+embed_finish(const struct embed *e, const uint8_t *sig, size_t sig_len, X509 *leaf, uint8_t **ret,
+    size_t *ret_len, const char **ret_why)
 {
 	static char why[WHY_MAX];
 	struct pe_image pe;
@@ -134,27 +137,31 @@ embed_finish(const struct embed *e, const uint8_t *sig, size_t sig_len, X509 *le
 	*ret_why = why;
 	if (e->format == SG_FORMAT_AUTHENTICODE) {
 		if ((r = pe_embed(e->buf, &e->pe, sig, sig_len, &out, &out_len)) != 0) {
-			snprintf(why, sizeof(why), "cannot embed the signature: %s", sg_strerror(r));
+			snprintf(
+			    why, sizeof(why), "cannot embed the signature: %s", sg_strerror(r));
 			goto out;
 		}
 		/* The signed image, read back as a verifier reads it. */
 		r = SG_ERR_VERIFY;
-		if (pe_parse(out, out_len, &pe, why, sizeof(why)) != 0 || !pe.signed_ ||
+		if (pe_parse(out, out_len, &pe, why, sizeof(why)) != 0 || !pe.is_signed ||
 		    pe_signature(out, &pe, &got, &got_len) != 0) {
 			if (why[0] == '\0')
 				snprintf(why, sizeof(why), "the signed image carries no signature");
 			goto out;
 		}
-		pe_authenticode_digest(out, &pe, digest);
-		if (memcmp(digest, e->digest, SHA256_LEN) != 0) {
-			snprintf(why, sizeof(why), "the signed image's digest differs from the one signed");
+		if (pe_authenticode_digest(out, &pe, digest) != 0 ||
+		    memcmp(digest, e->digest, SHA256_LEN) != 0) {
+			snprintf(why, sizeof(why),
+			    "the signed image's digest differs from the one signed");
 			goto out;
 		}
 		if (pkcs7sig_authenticode_verify(got, got_len, digest, leaf, why, sizeof(why)) != 0)
 			goto out;
 	} else {
-		if ((r = modsig_append(e->buf, e->unsigned_len, sig, sig_len, &out, &out_len)) != 0) {
-			snprintf(why, sizeof(why), "cannot append the signature: %s", sg_strerror(r));
+		if ((r = modsig_append(e->buf, e->unsigned_len, sig, sig_len, &out, &out_len)) !=
+		    0) {
+			snprintf(
+			    why, sizeof(why), "cannot append the signature: %s", sg_strerror(r));
 			goto out;
 		}
 		r = SG_ERR_VERIFY;
@@ -162,12 +169,14 @@ embed_finish(const struct embed *e, const uint8_t *sig, size_t sig_len, X509 *le
 			sizeof(why)) != 0 ||
 		    !is_signed) {
 			if (why[0] == '\0')
-				snprintf(why, sizeof(why), "the signed module carries no signature");
+				snprintf(
+				    why, sizeof(why), "the signed module carries no signature");
 			goto out;
 		}
 		crypto_sha256(out, unsigned_len, digest);
 		if (memcmp(digest, e->digest, SHA256_LEN) != 0) {
-			snprintf(why, sizeof(why), "the signed module's digest differs from the one signed");
+			snprintf(why, sizeof(why),
+			    "the signed module's digest differs from the one signed");
 			goto out;
 		}
 		if (pkcs7sig_kmod_verify(got, got_len, digest, leaf, why, sizeof(why)) != 0)

@@ -347,7 +347,8 @@ parse_options(int argc, char **argv, struct options *o)
 	}
 	if (o->description != NULL &&
 	    (*o->description == '\0' ||
-		!sj_string_ok(o->description, strlen(o->description), AUTHENTICODE_DESCRIPTION_MAX) ||
+		!sj_string_ok(
+		    o->description, strlen(o->description), AUTHENTICODE_DESCRIPTION_MAX) ||
 		!sj_bmp_ok(o->description))) {
 		sj_msg("invalid --description: 1 to %d bytes of UTF-8 text, no control characters, "
 		       "no characters beyond U+FFFF",

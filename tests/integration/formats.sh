@@ -36,13 +36,28 @@ softhsm2-util --import "$D/kmod-soft.key" --token "$STACK_TOKEN" --label kmod-so
 openssl pkey -in "$D/kmod-soft.key" -pubout -out "$D/kmod-soft.pub.pem"
 leaf_cert kmod-soft || exit 1
 
+# Authenticode keys get a chain through an intermediate CA, as code-signing
+# certificates have: leaf, then the CA that issued it (UEFI's db and
+# sbverify --cert take the leaf or that CA, never a self-signed root in
+# the signature).
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$D/ica.key" 2>/dev/null
+openssl req -new -key "$D/ica.key" -subj "/O=signet test/CN=signet test code signing CA" 2>/dev/null |
+	openssl x509 -req -CA "$D/root.pem" -CAkey "$D/root.key" -days 30 -set_serial 0x1ca \
+		-extfile "$D/ext.cnf" -extensions root -out "$D/ica.pem" 2>/dev/null
+for k in release release-rsa; do
+	openssl x509 -new -subj "/O=signet test/CN=$k authenticode" -force_pubkey "$D/$k.pub.pem" \
+		-CA "$D/ica.pem" -CAkey "$D/ica.key" -days 30 -set_serial "0x$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" \
+		-extfile "$D/ext.cnf" -extensions leaf -out "$D/win-$k.crt" 2>/dev/null
+	cat "$D/win-$k.crt" "$D/ica.pem" > "$D/win-$k.chain.pem"
+done
+
 stack_submitter ci-fw ec '["win-ec","win-rsa","kmod-ec","kmod-rsa","release"]'
 stack_config
 stack_policy_config '
   .keys["win-ec"] = {"key": "pkcs11:object=release", "mechanism": "ecdsa-sha256",
-    "certificates": .keys.release.certificates, "formats": ["authenticode"]}
+    "certificates": "'"$D"'/win-release.chain.pem", "formats": ["authenticode"]}
 | .keys["win-rsa"] = {"key": "pkcs11:object=release-rsa", "mechanism": "rsa-pkcs1-sha256",
-    "certificates": .keys["release-rsa"].certificates, "formats": ["authenticode"]}
+    "certificates": "'"$D"'/win-release-rsa.chain.pem", "formats": ["authenticode"]}
 | .keys["kmod-ec"] = {"key": "pkcs11:object=release", "mechanism": "ecdsa-sha256",
     "certificates": .keys.release.certificates, "formats": ["kmod"]}
 | .keys["kmod-rsa"] = {"key": "pkcs11:object=kmod-soft", "mechanism": "rsa-pkcs1-sha256",
@@ -63,8 +78,8 @@ sj() {
 # sign_pe KEY IN OUT LABEL: signs, then both verifiers on the output.
 sign_pe() {
 	local key=$1 in=$2 out=$3 label=$4 leaf
-	leaf=$D/release.crt
-	[ "$key" = win-rsa ] && leaf=$D/release-rsa.crt
+	leaf=$D/win-release.crt
+	[ "$key" = win-rsa ] && leaf=$D/win-release-rsa.crt
 	if ! sj -k "$key" -f authenticode -o "$out" "$in" > "$D/sj.out" 2>&1; then
 		fail "$label: submit-job" "$D/sj.out"
 		return
@@ -93,7 +108,7 @@ sign_pe win-rsa "$PE_DATA/tiny64.efi" "$D/tiny64.efi" "tiny64.efi (PE32+), RSA"
 # The chain embedded is the configured one, leaf first.
 osslsigncode extract-signature -pem -in "$D/shim-ec.efi" -out "$D/shim-ec.p7.pem" >/dev/null 2>&1
 openssl pkcs7 -in "$D/shim-ec.p7.pem" -print_certs 2>/dev/null | grep -E '^(subject|issuer)' > "$D/chain.got"
-for c in "$D/release.crt" "$D/root.pem"; do
+for c in "$D/win-release.crt" "$D/ica.pem"; do
 	openssl x509 -in "$c" -noout -subject -issuer
 done | sed 's/^\(subject\|issuer\)=/\1=/' > "$D/chain.want"
 if diff -q <(sed 's/ = /=/g; s/, /,/g' "$D/chain.got") <(sed 's/ = /=/g; s/, /,/g' "$D/chain.want") >/dev/null; then
@@ -111,7 +126,7 @@ open(sys.argv[2], 'wb').write(b)
 PY
 osslsigncode verify -CAfile "$D/root.pem" -in "$D/shim-flip.efi" > "$D/flip1.out" 2>&1
 r1=$?
-sbverify --cert "$D/release.crt" "$D/shim-flip.efi" > "$D/flip2.out" 2>&1
+sbverify --cert "$D/win-release.crt" "$D/shim-flip.efi" > "$D/flip2.out" 2>&1
 r2=$?
 if [ "$r1" != 0 ] && [ "$r2" != 0 ] && ! grep -q '^Succeeded' "$D/flip1.out"; then
 	ok "a byte flipped in the image: osslsigncode ($(grep -m1 -i 'mismatch\|failed' "$D/flip1.out" | head -c 80)) and sbverify both refuse"
@@ -139,9 +154,11 @@ else
 	fail "already signed (exit $rc)" "$D/again.out"
 fi
 if sj -k win-rsa -f authenticode --replace-signature "$D/inplace.efi" > "$D/repl.out" 2>&1 &&
-	sbverify --cert "$D/release-rsa.crt" "$D/inplace.efi" > "$D/repl.sbv" 2>&1 &&
-	! sbverify --cert "$D/release.crt" "$D/inplace.efi" >/dev/null 2>&1 &&
-	[ "$(osslsigncode verify -CAfile "$D/root.pem" -in "$D/inplace.efi" 2>&1 | grep -c '^Signer #0')" = 1 ]; then
+	sbverify --cert "$D/win-release-rsa.crt" "$D/inplace.efi" > "$D/repl.sbv" 2>&1 &&
+	osslsigncode verify -CAfile "$D/root.pem" -in "$D/inplace.efi" > "$D/repl.osv" 2>&1 &&
+	grep -q 'Number of verified signatures: 1$' "$D/repl.osv" &&
+	[ "$(grep -c 'CN=release-rsa authenticode' "$D/repl.osv")" -ge 1 ] &&
+	! grep -q 'CN=release authenticode' "$D/repl.osv"; then
 	ok "--replace-signature: the old signature is gone, the new one verifies (one signer)"
 else
 	fail "--replace-signature" "$D/repl.out"
@@ -158,7 +175,7 @@ fi
 
 # Hostile images: exit 2 with a message naming what is wrong; nothing written.
 n=0 bad=0
-for f in "$PE_DATA"/hostile/*.exe; do
+for f in "$PE_DATA"/hostile/*.exe "$PE_DATA"/hostile/*.efi; do
 	[ -f "$f" ] || continue
 	n=$((n + 1))
 	rm -f "$D/hostile.out.efi"
