@@ -2,7 +2,8 @@
 # The signet demo: installs what it needs (Debian 12, as root), builds, brings
 # up a throwaway stack in ./demo (redis-server on a unix socket, a SoftHSM
 # token with keys and certificates, signet-agent), signs a sample file with
-# submit-job, checks the signatures with openssl and signet-verify, and the
+# submit-job, signs a UEFI image (Debian's unsigned shim) with Authenticode,
+# checks the signatures with openssl, osslsigncode and signet-verify, and the
 # audit log against its signed checkpoint.  Everything it starts
 # is stopped when it ends; the files stay in ./demo for you to look at.
 set -eu
@@ -23,8 +24,12 @@ trap stack_cleanup EXIT
 echo "starting a throwaway stack in $STACK_DIR:"
 stack_redis_start
 stack_token_init
-stack_submitter ci-firmware ec
+# A key of its own for UEFI images (docs/formats.md: one key per use).
+p11_keygen 03 uefi ec-p256 && leaf_cert uefi
+stack_submitter ci-firmware ec '["release","release-rsa","uefi"]'
 stack_config
+stack_policy_config '.keys.uefi = {"key": "pkcs11:object=uefi", "mechanism": "ecdsa-sha256",
+  "certificates": "'"$STACK_DIR"'/uefi.chain.pem", "formats": ["authenticode"]}'
 stack_agent_start
 
 head -c 65536 /dev/urandom > demo/firmware.bin
@@ -39,6 +44,12 @@ openssl cms -verify -binary -inform DER -in demo/firmware.bin.p7s -content demo/
 openssl dgst -sha256 -verify demo/release-rsa.pub.pem -sigopt rsa_padding_mode:pss \
 	-sigopt rsa_pss_saltlen:32 -signature demo/firmware.bin.sig demo/firmware.bin 2>&1 |
 	sed 's/^/  raw (RSA-3072 PSS): /'
+cp /usr/lib/shim/shimx64.efi demo/shimx64.efi
+echo "signing the UEFI image demo/shimx64.efi (Authenticode, signed in place):"
+build/submitter/submit-job --key uefi --format authenticode demo/shimx64.efi 2>&1 | sed 's/^/  /'
+echo "verifying it with osslsigncode:"
+osslsigncode verify -CAfile demo/root.pem -in demo/shimx64.efi 2>&1 |
+	grep -E '^(Signer|	Subject|Calculated|Signature verification|Number of|Succeeded|Failed)' | sed 's/^/  /'
 echo "what a consumer checks (signature, result attestation, chain, audit proof):"
 id=$(find demo/store/release -mindepth 1 -maxdepth 1 -type d ! -name ".*" -printf "%f\n" | head -1)
 build/verifier/signet-verify -r "demo/store/release/$id/result.json" -a demo/agent.pub \

@@ -18,9 +18,11 @@ set -euo pipefail
 : "${SIGNET_IN_AGENT_PUBKEY:?signet: the agent-pubkey input is required}"
 format=${SIGNET_FORMAT:-cms}
 case "$format" in
-cms) ext=p7s ;;
-raw) ext=sig ;;
-*) echo "::error::signet: format is cms or raw, not '$format'"; exit 2 ;;
+cms) ext=.p7s ;;
+raw) ext=.sig ;;
+# The signed image or module itself, under the input's name.
+authenticode | kmod) ext="" ;;
+*) echo "::error::signet: format is cms, raw, authenticode or kmod, not '$format'"; exit 2 ;;
 esac
 
 secrets=$(mktemp -d "${RUNNER_TEMP:-/tmp}/signet.XXXXXX")
@@ -73,7 +75,7 @@ while IFS= read -r f; do
 		echo "::error::signet: $f: no such file"
 		exit 2
 	fi
-	out="$out_dir/$(basename "$f").$ext"
+	out="$out_dir/$(basename "$f")$ext"
 	if [ -e "$out" ]; then
 		echo "::error::signet: $out exists (two files with the same name?)"
 		exit 2

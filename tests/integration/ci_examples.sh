@@ -17,16 +17,19 @@
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 NEED_TOOLS_HINT="scripts/ci-tools.sh installs it"
-stack_init ci git rsync gitlab-ci-local stunnel curl python3
+stack_init ci git rsync gitlab-ci-local stunnel curl python3 osslsigncode
 FAIL_TAIL=25
 
 stack_redis_start || exit 1
 stack_token_init || exit 1
-stack_submitter ci-gitlab ec '["release"]'
-stack_submitter ci-jenkins ec '["release"]'
+stack_submitter ci-gitlab ec '["release","windows"]'
+stack_submitter ci-jenkins ec '["release","windows"]'
 stack_submitter ci-github ed25519 '["release"]'
 stack_config
-stack_policy_config '.keys.release.ci_projects = ["fw/firmware", "fw-jobs/firmware", "example-org/firmware"]' || exit 1
+# "windows": Authenticode with the RSA key (PKCS#1 v1.5, as Windows wants).
+stack_policy_config '.keys.release.ci_projects = ["fw/firmware", "fw-jobs/firmware", "example-org/firmware"]
+  | .keys.windows = {"key": "pkcs11:object=release-rsa", "mechanism": "rsa-pkcs1-sha256",
+      "certificates": .keys["release-rsa"].certificates, "formats": ["authenticode"]}' || exit 1
 stack_agent_start || exit 1
 
 # verify_cms SIG FILE: the signature verifies against the stack's root.
@@ -40,6 +43,7 @@ R=$D/gitlab-repo
 mkdir -p "$R/ci-examples/gitlab"
 cp "$SRC/ci-examples/gitlab/.gitlab-ci.yml" "$R/.gitlab-ci.yml"
 cp "$SRC/ci-examples/gitlab/signet.gitlab-ci.yml" "$R/ci-examples/gitlab/"
+cp "$SRC/tests/data/pe/tiny32.exe" "$R/app.exe"
 (
 	cd "$R" &&
 	git init -q -b main &&
@@ -60,14 +64,16 @@ start=$(date +%s)
 ) >"$D/gitlab.out" 2>&1
 gl_status=$?
 echo "# gitlab-ci-local exited $gl_status after $(($(date +%s) - start))s; its summary:"
-grep -E 'submit-job: |Verification successful' "$D/gitlab.out" | sed 's/^/#   /'
+grep -E 'submit-job: |Verification successful|^.*Succeeded' "$D/gitlab.out" | sed 's/^/#   /'
 grep -E '^ *(PASS|FAIL|WARN) |pipeline finished' "$D/gitlab.out" | sed 's/^/#   /'
 sig=$(find "$R/.gitlab-ci-local/artifacts/sign" -name firmware.bin.p7s 2>/dev/null | head -1)
 art=$(find "$R/.gitlab-ci-local/artifacts/build" -name firmware.bin 2>/dev/null | head -1)
 if [ "$gl_status" = 0 ] && grep -q 'PASS .*build' "$D/gitlab.out" && grep -q 'PASS .*sign' "$D/gitlab.out" &&
 	grep -q 'PASS .*verify' "$D/gitlab.out" &&
-	grep -q 'signatures/firmware.bin.p7s verifies against' "$D/gitlab.out"; then
-	ok "GitLab: the sample pipeline passes build, sign (ci.project fw/firmware allowed) and verify"
+	grep -q 'PASS .*sign-windows' "$D/gitlab.out" &&
+	grep -q 'signatures/firmware.bin.p7s verifies against' "$D/gitlab.out" &&
+	grep -q 'signatures/app.exe (Authenticode) verifies against' "$D/gitlab.out"; then
+	ok "GitLab: the sample pipeline passes build, sign (ci.project fw/firmware allowed), sign-windows (Authenticode) and verify (openssl, osslsigncode)"
 else
 	fail "GitLab: the sample pipeline (exit $gl_status)" "$D/gitlab.out"
 fi
@@ -75,6 +81,13 @@ if [ -n "$sig" ] && [ -n "$art" ] && verify_cms "$sig" "$art"; then
 	ok "GitLab: the sign job's artifact signatures/firmware.bin.p7s verifies with openssl"
 else
 	fail "GitLab: the signature artifact ('$sig' over '$art')" "$D/verify.err"
+fi
+exe=$(find "$R/.gitlab-ci-local/artifacts/sign-windows" -name app.exe 2>/dev/null | head -1)
+if [ -n "$exe" ] && osslsigncode verify -CAfile "$D/root.pem" -in "$exe" > "$D/gl-exe.out" 2>&1 &&
+	grep -q '^Succeeded' "$D/gl-exe.out"; then
+	ok "GitLab: the sign-windows artifact signatures/app.exe is a signed PE (osslsigncode verify: Succeeded)"
+else
+	fail "GitLab: the signed Windows binary ('$exe')" "$D/gl-exe.out"
 fi
 # --- Jenkins: the signetSign step's script ------------------------------
 WS=$D/jenkins/workspace/fw-jobs_firmware_main
@@ -122,6 +135,17 @@ if [ "$st" = 1 ] && grep -q 'policy.ci_project' "$D/jenkins3.out" && [ ! -e "$WS
 	ok "Jenkins: a job outside the allowed projects is rejected (policy.ci_project, exit 1)"
 else
 	fail "Jenkins: rejected project (exit $st)" "$D/jenkins3.out"
+fi
+# Authenticode through the same step: signatures/<name> is the signed copy.
+cp "$SRC/tests/data/pe/tiny64.efi" "$WS/dist dir/boot.efi"
+(cd "$WS" && "${jenkins_env[@]}" SIGNET_KEY=windows SIGNET_FORMAT=authenticode \
+	SIGNET_FILES="dist dir/boot.efi" "$WS@tmp/durable-1/script.sh") >"$D/jenkins5.out" 2>&1
+st=$?
+if [ "$st" = 0 ] && osslsigncode verify -CAfile "$D/root.pem" -in "$WS/signatures/boot.efi" >"$D/jk-efi.out" 2>&1 &&
+	grep -q '^Succeeded' "$D/jk-efi.out" && cmp -s "$WS/dist dir/boot.efi" "$SRC/tests/data/pe/tiny64.efi"; then
+	ok "Jenkins: signetSign with format authenticode writes the signed image to signatures/boot.efi (osslsigncode: Succeeded), the input unchanged"
+else
+	fail "Jenkins: authenticode (exit $st)" "$D/jenkins5.out"
 fi
 # A missing file: usage error before anything is submitted.
 (cd "$WS" && "${jenkins_env[@]}" SIGNET_FILES="dist dir/none.bin" "$WS@tmp/durable-1/script.sh") >"$D/jenkins4.out" 2>&1

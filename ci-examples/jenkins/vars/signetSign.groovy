@@ -11,7 +11,9 @@
 // Arguments:
 //   key            signing key name in the agent's policy (required)
 //   files          a list of paths in the workspace, or one path (required)
-//   format         'cms' (default) or 'raw'
+//   format         'cms' (default), 'raw', 'authenticode' (Windows PE and UEFI
+//                  images) or 'kmod' (kernel modules): for these two the signed
+//                  file itself lands in signatures/ under the input's name
 //   credentialsId  a "Secret file" credential holding the submitter's
 //                  private key (PEM); default 'signet-identity'
 //   redis          queue URL; default env.SIGNET_REDIS
@@ -42,8 +44,8 @@ def call(Map args = [:]) {
         }
     }
     def format = args.format ?: 'cms'
-    if (!(format in ['cms', 'raw'])) {
-        error("signetSign: format is cms or raw, not ${format}")
+    if (!(format in ['cms', 'raw', 'authenticode', 'kmod'])) {
+        error("signetSign: format is cms, raw, authenticode or kmod, not ${format}")
     }
     def outDir = args.outDir ?: 'signatures'
     def vars = [

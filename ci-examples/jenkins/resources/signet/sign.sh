@@ -5,7 +5,7 @@
 # withEnv.  Its inputs are environment variables only, never Groovy-
 # interpolated text:
 #   SIGNET_KEY            signing key name
-#   SIGNET_FORMAT         cms or raw
+#   SIGNET_FORMAT         cms, raw, authenticode or kmod
 #   SIGNET_FILES          the files to sign, one per line (no globbing)
 #   SIGNET_WAIT           seconds to wait for each result
 #   SIGNET_SUBMIT_JOB     the submit-job executable (default: from PATH)
@@ -25,9 +25,11 @@ set -eu
 : "${SIGNET_AGENT_PUBKEY:?signetSign: SIGNET_AGENT_PUBKEY is not set (agentPubkey: or the environment)}"
 format=${SIGNET_FORMAT:-cms}
 case "$format" in
-cms) ext=p7s ;;
-raw) ext=sig ;;
-*) echo "signetSign: format is cms or raw, not '$format'" >&2; exit 2 ;;
+cms) ext=.p7s ;;
+raw) ext=.sig ;;
+# The signed image or module itself, under the input's name.
+authenticode | kmod) ext="" ;;
+*) echo "signetSign: format is cms, raw, authenticode or kmod, not '$format'" >&2; exit 2 ;;
 esac
 out_dir=${SIGNET_OUT_DIR:-signatures}
 mkdir -p "$out_dir"
@@ -39,7 +41,7 @@ while IFS= read -r f; do
 		echo "signetSign: $f: no such file" >&2
 		exit 2
 	fi
-	out="$out_dir/$(basename "$f").$ext"
+	out="$out_dir/$(basename "$f")$ext"
 	if [ -e "$out" ]; then
 		echo "signetSign: $out exists (two files with the same name, or a stale workspace)" >&2
 		exit 2
