@@ -189,6 +189,32 @@ else
 	fail "authenticode with an untrusted TSA" "$D/bad-ac.out"
 fi
 
+# A redelivery of a job whose signature was withheld: the same answer, no
+# second signature (docs/formats.md, "Timestamps").
+stack_agent_stop
+printf 'redelivered\n' > "$D/rd.bin"
+run_sj rd -k ts-down -f cms -w 15 -i "$D/ci-fw.key" -o "$D/rd.p7s" "$D/rd.bin" &
+rd_pid=$!
+wait_stream 1
+{ read -r _; read -r rd_env; } < <(stream_find .artifact.name rd.bin)
+printf '%s' "$rd_env" > "$D/rd.env"
+rd_id=$(printf '%s' "$rd_env" | jq -r .payload | base64 -d | jq -r .id)
+stack_agent_start || exit 1
+wait "$rd_pid"
+rc_ -x XADD signet:jobs '*' env < "$D/rd.env" >/dev/null
+for _ in $(seq 1 200); do
+	[ "$(grep -c "\"event\":\"failed\",\"id\":\"$rd_id\"" "$D/audit.log")" -ge 2 ] && break
+	sleep 0.05
+done
+decisions=$(grep -c "\"event\":\"failed\",\"id\":\"$rd_id\".*\"code\":\"timestamp.failed\"" "$D/audit.log")
+sigs=$(grep -c "\"event\":\"signature\",\"id\":\"$rd_id\"" "$D/audit.log")
+if [ "$(rc rd)" = 1 ] && [ "$decisions" = 2 ] && [ "$sigs" = 1 ] &&
+	[ "$(result "$rd_id" | jq -r .error.code)" = timestamp.failed ]; then
+	ok "the same job delivered again: timestamp.failed again, still one signature record (the HSM was not asked twice)"
+else
+	fail "redelivery of a withheld job (rc $(rc rd), $decisions decisions, $sigs signatures)" "$D/rd.err"
+fi
+
 stack_agent_stop
 if "$ADMIN" audit verify "$D/audit.log" --signer-journal "$D/audit.log.signer" > "$D/av.out" 2>&1; then
 	ok "signet-admin audit verify: the log and the signer's journal agree ($(grep -o 'signer journal.*' "$D/av.out" | head -1 | cut -c1-100))"
