@@ -556,6 +556,8 @@ load_formats(struct cfg_ctx *x, const cJSON *item, const char *path, struct agen
 			rr = cfg_error(
 			    x, "%sformats[%d]: unknown format \"%.64s\"", path, i, f->valuestring);
 		} else if (fmt == SG_FORMAT_OPENPGP) {
+			/* Kept, so that the rule below is reported too. */
+			k->formats |= FMT(fmt);
 			rr = cfg_error(x,
 			    "%sformats[%d]: openpgp is not supported by this version of the "
 			    "agent",

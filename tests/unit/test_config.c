@@ -873,6 +873,14 @@ static const struct refusal
 		    .edits = { { "keys/release/formats", "['cms','openpgp']" } },
 		    .problems = "keys.release.formats[1]: openpgp is not supported by this "
 				"version of the agent" },
+		{ .name = "keys-formats-kmod-with-openpgp",
+		    .edits = { { "keys/release/formats", "['kmod','openpgp']" } },
+		    .problems = "keys.release.formats[1]: openpgp is not supported by this "
+				"version of the agent\n"
+				"keys.release.formats: raw and kmod sign whatever digest they are "
+				"given, so a key that lists either cannot also list openpgp (a "
+				"submitter could obtain an OpenPGP signature of any type over data of "
+				"its choosing); use a key of its own" },
 		{ .name = "keys-formats-authenticode-pss",
 		    .edits = { { "keys/release/mechanism", "'rsa-pss-sha256'" },
 			{ "keys/release/formats", "['cms','authenticode']" } },
