@@ -1,18 +1,22 @@
 /*
  * signet-verify — the consumer's check of a signed artifact: given the
- * artifact, its signature file, the result envelope that the agent stored
- * next to it (docs/protocol.md §9), trust anchors and the agent's attestation key, it
- * checks everything there is to check and says what fails.
+ * artifact, its signature (a file of its own, or inside the artifact for
+ * Authenticode images and kernel modules), the result envelope that the
+ * agent stored next to it (docs/protocol.md §9), trust anchors and the
+ * agent's attestation key, it checks everything there is to check and
+ * says what fails.
  *
  * Checks, in the order of their exit status (docs: man signet-verify):
  *
  *   attestation (4)  the envelope is a result signed by the agent key; the
  *                    payload parses, its status is signed, its signature is
- *                    the signature file's bytes.  (The artifact's SHA-256
+ *                    the signature we were given: the signature file's
+ *                    bytes, or the PKCS#7 embedded in a signed image or
+ *                    appended to a signed module.  (The artifact's SHA-256
  *                    not being the attested one is reported as a signature
  *                    failure, exit 1.)
- *   signature (1)    the signature file verifies over the artifact with the
- *                    certificate the result names (verify.c).
+ *   signature (1)    the signature verifies over the artifact with the
+ *                    certificate the result names (resultcheck.c).
  *   chain (3)        that certificate chains to the trust anchors, at the
  *                    time the agent signed.
  *   audit (5)        the result's audit record is the "signed" decision for
@@ -21,6 +25,28 @@
  *   checkpoint (6)   with --checkpoint and --log: the signed checkpoint, and
  *                    the log, which must reproduce both the result's tree
  *                    and the checkpoint's.
+ *
+ * How the artifact is read depends on the result's format, which is taken
+ * from the result before it is known to be attested (an unattested result
+ * fails with 4 whatever else happens):
+ *
+ *   raw, cms          the artifact as signed; the signature is a file.
+ *   authenticode      without --signature, the artifact is the signed image
+ *                     (what submit-job writes): parsed strictly, its one
+ *                     WIN_CERTIFICATE's PKCS#7 is the signature, and what
+ *                     it must cover is the image's Authenticode digest.
+ *                     artifact.sha256 names the image as it was submitted,
+ *                     before the signature went in, and cannot be checked
+ *                     from the signed image; the image digest inside the
+ *                     attested signature takes its place.  With
+ *                     --signature (the store's .p7), the artifact is the
+ *                     image as submitted, and artifact.sha256 is checked.
+ *   kmod              without --signature, the artifact is the signed
+ *                     module: the PKCS#7 of its trailer is the signature;
+ *                     with --signature (the store's .p7s), the module with
+ *                     or without a trailer.  Either way artifact.sha256 is
+ *                     the SHA-256 of the module without any signature, and
+ *                     is checked.
  *
  * Every check runs (so that one run lists every problem) as long as there
  * is a result to check against: an envelope that does not verify is still
@@ -32,6 +58,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,9 +81,11 @@
 #include "json.h"
 #include "log.h"
 #include "merkle.h"
+#include "modsig.h"
+#include "pe.h"
 #include "result.h"
-#include "sgtime.h"
 #include "resultcheck.h"
+#include "sgtime.h"
 #include "util.h"
 
 #define PROG "signet-verify"
@@ -74,10 +103,13 @@ enum sv_exit {
 
 #define ESCAPED_MAX (RESULT_MESSAGE_MAX * 4 + 8) /* log_escape output, \xNN per byte */
 #define SHOWN_MAX   256                          /* bytes of a shown result string */
+#define WHY_MAX     256                          /* bytes of a parser's or verifier's reason */
+#define PROBLEM_MAX (PATH_MAX + WHY_MAX + 256)   /* bytes of what is wrong with the artifact */
 
 struct options {
 	const char *artifact;
-	char *signature; /* allocated when defaulted */
+	char *signature;     /* always allocated: as given, or the default */
+	int signature_given; /* --signature was given */
 	const char *result;
 	const char *agent_pubkey;
 	const char *ca_file;
@@ -90,15 +122,44 @@ struct options {
 /* What the checks work on, read before any of them runs. */
 struct inputs {
 	int artifact_fd;
-	uint8_t digest[SHA256_LEN]; /* of the artifact */
-	char digest_hex[SHA256_HEX_LEN + 1];
-	uint8_t *sig; /* the signature file's bytes */
-	size_t sig_len;
-	int sig_too_large; /* larger than any signature */
-	char sig_sha256_hex[SHA256_HEX_LEN + 1];
-	char *envelope; /* the result envelope file */
+	/* The result envelope file, and what it parses as before anything is
+	 * verified (check_attestation() says whether to believe it): the
+	 * format decides how the artifact and the signature are read. */
+	char *envelope;
 	size_t envelope_len;
 	int envelope_too_large;
+	struct dsse_envelope *env; /* NULL: not an envelope */
+	struct sg_result *res;     /* NULL: the payload is not a result */
+	int has_format;            /* res names a known format, in format */
+	enum sg_format format;
+	/* authenticode or kmod without --signature: the artifact is the signed
+	 * file and the signature is the one inside it. */
+	int embedded;
+	/* The artifact.  has_sha256: sha256 is the digest that the result's
+	 * artifact.sha256 names (the file's; for kmod, the module's without
+	 * its signature), which cannot be computed from a signed image.
+	 * covered: the digest the signature must cover (the file's SHA-256 for
+	 * raw and cms, the image's Authenticode digest, the module's SHA-256
+	 * without its signature).  problem: non-empty when the artifact cannot
+	 * be checked at all (not a PE image or module, no signature in it);
+	 * reported by the signature check. */
+	uint8_t *file; /* the whole file, for authenticode and kmod */
+	size_t file_len;
+	int has_sha256;
+	uint8_t sha256[SHA256_LEN];
+	char sha256_hex[SHA256_HEX_LEN + 1];
+	uint8_t covered[SHA256_LEN];
+	char covered_hex[SHA256_HEX_LEN + 1];
+	char problem[PROBLEM_MAX];
+	/* The signature: the signature file's bytes, or a copy of the PKCS#7
+	 * inside the artifact.  no_sig: the artifact holds none that can be
+	 * taken out (problem says why). */
+	uint8_t *sig;
+	size_t sig_len;
+	int sig_too_large; /* larger than any signature */
+	int no_sig;
+	char sig_sha256_hex[SHA256_HEX_LEN + 1];
+	char *sig_name; /* "the signature file", "the signature embedded in X"... */
 	EVP_PKEY *agent;
 	char agent_keyid[KEYID_LEN + 1];
 	STACK_OF(X509) * anchors;
@@ -117,10 +178,12 @@ usage(FILE *f)
 	      "\n"
 	      "Check a file signed by signet: the result envelope stored with it, the\n"
 	      "signature, the certificate chain, the audit record and (optionally) a\n"
-	      "signed checkpoint of the agent's audit log.\n"
+	      "signed checkpoint of the agent's audit log.  For authenticode and kmod\n"
+	      "results, ARTIFACT is the signed image or module, which holds the signature.\n"
 	      "\n"
 	      "  -s, --signature FILE     signature file (default ARTIFACT.p7s if it\n"
-	      "                           exists, else ARTIFACT.sig)\n"
+	      "                           exists, else ARTIFACT.sig; for authenticode and\n"
+	      "                           kmod, none: the signature inside ARTIFACT)\n"
 	      "  -r, --result FILE        the result envelope, result.json (required)\n"
 	      "  -a, --agent-pubkey PEM   agent attestation public key (env\n"
 	      "                           SIGNET_AGENT_PUBKEY; required)\n"
@@ -136,11 +199,12 @@ usage(FILE *f)
 	      "      --version            print the version\n"
 	      "\n"
 	      "Exit status: 0 everything verifies; 1 the signature does not cover the\n"
-	      "artifact; 2 usage error or unreadable file; 3 the certificate does not\n"
-	      "chain to the trust anchors; 4 the result is not attested by the agent key\n"
-	      "or does not go with this signature; 5 the audit record or its inclusion\n"
-	      "proof; 6 the checkpoint or the log.  With several failures, the status is\n"
-	      "that of the first in this order: 4, 1, 3, 5, 6.\n",
+	      "artifact (or ARTIFACT is not a signed image or module); 2 usage error or\n"
+	      "unreadable file; 3 the certificate does not chain to the trust anchors;\n"
+	      "4 the result is not attested by the agent key or does not go with this\n"
+	      "signature; 5 the audit record or its inclusion proof; 6 the checkpoint or\n"
+	      "the log.  With several failures, the status is that of the first in this\n"
+	      "order: 4, 1, 3, 5, 6.\n",
 	    f);
 }
 
@@ -273,6 +337,7 @@ parse_options(int argc, char **argv, struct options *o)
 	}
 	if (sig != NULL) {
 		o->signature = xstrdup(sig);
+		o->signature_given = 1;
 	} else {
 		if (asprintf(&o->signature, "%s.p7s", o->artifact) < 0)
 			o->signature = NULL;
@@ -297,11 +362,191 @@ read_error(const char *what, const char *path, int r)
 	    r == SG_ERR_SYSTEM ? "not a readable regular file" : sg_strerror(r));
 }
 
+/* What is wrong with the artifact (the first thing found), for the
+ * signature check. */
+static void set_problem(struct inputs *in, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void
+set_problem(struct inputs *in, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(in->problem, sizeof(in->problem), fmt, ap);
+	va_end(ap);
+}
+
+/* The len bytes of the regular file fd, into a new buffer (caller frees).
+ * 0, SG_ERR_ALLOC, or SG_ERR_SYSTEM with errno (EIO when it shrank). */
+static int
+read_fd_whole(int fd, size_t len, uint8_t **ret)
+{
+	uint8_t *buf;
+	size_t off = 0;
+	ssize_t n;
+
+	*ret = NULL;
+	if ((buf = malloc(len > 0 ? len : 1)) == NULL)
+		return SG_ERR_ALLOC;
+	while (off < len) {
+		n = read(fd, buf + off, len - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			free(buf);
+			return SG_ERR_SYSTEM;
+		}
+		off += (size_t)n;
+	}
+	*ret = buf;
+	return 0;
+}
+
+/* The signature taken out of the artifact: copied, so that it is freed
+ * like a signature file. */
+static int
+take_signature(struct inputs *in, const uint8_t *sig, size_t sig_len)
+{
+	if (sig_len > RESULT_SIGNATURE_MAX) {
+		in->sig_too_large = 1;
+		return 0;
+	}
+	if ((in->sig = malloc(sig_len > 0 ? sig_len : 1)) == NULL)
+		return SG_ERR_ALLOC;
+	memcpy(in->sig, sig, sig_len);
+	in->sig_len = sig_len;
+	return 0;
+}
+
+/*
+ * The artifact of an authenticode or kmod result, read whole from the open
+ * in->artifact_fd (st_size bytes): the digests, and when in->embedded the
+ * signature inside it.  What makes the file unfit for the check (too
+ * large, not a PE image or kernel module, no signature in it) goes to
+ * in->problem and is reported by the signature check (exit 1).  0 or
+ * SV_EXIT_USAGE (reported).
+ */
+static int
+read_signed_file(const struct options *o, off_t st_size, struct inputs *in)
+{
+	char why[WHY_MAX];
+	struct pe_image img;
+	const uint8_t *sig = NULL;
+	size_t max, sig_len = 0, unsigned_len = 0;
+	int is_pe = in->format == SG_FORMAT_AUTHENTICODE, is_signed = 0, r;
+
+	max = is_pe ? PE_IMAGE_MAX : MODSIG_MODULE_MAX;
+	in->no_sig = in->embedded; /* until one is found */
+	if (st_size < 0 || (uint64_t)st_size > max) {
+		set_problem(in, "%s is larger than any %s signet signs (%zu bytes)", o->artifact,
+		    is_pe ? "PE image" : "kernel module", max);
+		return 0;
+	}
+	if ((r = read_fd_whole(in->artifact_fd, (size_t)st_size, &in->file)) != 0) {
+		sv_msg("cannot read %s: %s", o->artifact,
+		    r == SG_ERR_SYSTEM ? strerror(errno) : sg_strerror(r));
+		return SV_EXIT_USAGE;
+	}
+	in->file_len = (size_t)st_size;
+
+	if (is_pe) {
+		if (pe_parse(in->file, in->file_len, &img, why, sizeof(why)) != 0) {
+			set_problem(in,
+			    "%s is not a PE image (the result is for an authenticode "
+			    "signature): %s",
+			    o->artifact, why);
+			return 0;
+		}
+		if (pe_authenticode_digest(in->file, &img, in->covered) != 0) {
+			sv_msg("cannot hash %s: %s", o->artifact,
+			    sg_strerror(crypto_err(SG_ERR_CRYPTO)));
+			return SV_EXIT_USAGE;
+		}
+		hex_encode(in->covered, SHA256_LEN, in->covered_hex);
+		if (!in->embedded) {
+			/* The image as submitted: what artifact.sha256 names. */
+			crypto_sha256(in->file, in->file_len, in->sha256);
+			hex_encode(in->sha256, SHA256_LEN, in->sha256_hex);
+			in->has_sha256 = 1;
+			return 0;
+		}
+		if (!img.is_signed) {
+			set_problem(in,
+			    "%s carries no Authenticode signature (an image as it was "
+			    "submitted is checked with --signature and the store's .p7)",
+			    o->artifact);
+			return 0;
+		}
+		/* submit-job embeds one; anything after it would be data that
+		 * no signature covers. */
+		if (img.ncerts != 1) {
+			set_problem(in,
+			    "%s carries %u certificate table entries, not the one that "
+			    "signet embeds",
+			    o->artifact, img.ncerts);
+			return 0;
+		}
+		if (pe_signature(in->file, &img, &sig, &sig_len) != 0) {
+			set_problem(in,
+			    "%s: its certificate table does not hold one DER SignedData",
+			    o->artifact);
+			return 0;
+		}
+	} else {
+		if (modsig_split(in->file, in->file_len, &unsigned_len, &is_signed, &sig, &sig_len,
+			why, sizeof(why)) != 0) {
+			set_problem(in,
+			    "%s is not a kernel module (the result is for a kmod "
+			    "signature): %s",
+			    o->artifact, why);
+			return 0;
+		}
+		/* docs/protocol.md §4: artifact.sha256 is the module's without
+		 * any signature, and that is what the signature covers. */
+		crypto_sha256(in->file, unsigned_len, in->sha256);
+		hex_encode(in->sha256, SHA256_LEN, in->sha256_hex);
+		memcpy(in->covered, in->sha256, SHA256_LEN);
+		memcpy(in->covered_hex, in->sha256_hex, sizeof(in->covered_hex));
+		in->has_sha256 = 1;
+		if (!in->embedded)
+			return 0;
+		if (!is_signed) {
+			set_problem(in,
+			    "%s carries no module signature (a module without one is "
+			    "checked with --signature and the store's .p7s)",
+			    o->artifact);
+			return 0;
+		}
+	}
+	if (take_signature(in, sig, sig_len) != 0) {
+		sv_msg("out of memory");
+		return SV_EXIT_USAGE;
+	}
+	in->no_sig = 0;
+	return 0;
+}
+
+/* Parses the result envelope, unverified, for the format (see above). */
+static void
+peek_result(struct inputs *in)
+{
+	if (in->envelope_too_large || envelope_parse(in->envelope, in->envelope_len, &in->env) != 0)
+		return;
+	if (strcmp(in->env->payload_type, PAYLOAD_TYPE_RESULT) != 0 ||
+	    result_parse(in->env->payload, in->env->payload_len, &in->res) != 0)
+		return;
+	if (in->res->format != NULL && sg_format_parse(in->res->format, &in->format) == 0)
+		in->has_format = 1;
+}
+
 /*
  * Reads everything the checks need.  Files that cannot be read at all, and
  * keys or anchors that are not valid PEM, are usage errors (exit 2); a file
- * that is merely larger than what it claims to be is read as a failure of
- * its check.  0 or SV_EXIT_USAGE (reported).
+ * that is merely larger than what it claims to be, or that is not what the
+ * result's format needs, is read as a failure of its check.  0 or
+ * SV_EXIT_USAGE (reported).
  */
 static int
 read_inputs(const struct options *o, struct inputs *in)
@@ -309,7 +554,7 @@ read_inputs(const struct options *o, struct inputs *in)
 	struct stat st;
 	uint8_t h[SHA256_LEN];
 	char *sig = NULL;
-	int fd, r;
+	int fd, r, whole;
 
 	in->artifact_fd = -1;
 	if ((in->artifact_fd = open(o->artifact, O_RDONLY | O_CLOEXEC)) == -1) {
@@ -320,24 +565,6 @@ read_inputs(const struct options *o, struct inputs *in)
 		sv_msg("%s is not a regular file", o->artifact);
 		return SV_EXIT_USAGE;
 	}
-	if ((r = crypto_sha256_fd(in->artifact_fd, in->digest, NULL)) != 0) {
-		sv_msg("cannot read %s: %s", o->artifact, sg_strerror(r));
-		return SV_EXIT_USAGE;
-	}
-	hex_encode(in->digest, SHA256_LEN, in->digest_hex);
-
-	r = read_file(o->signature, RESULT_SIGNATURE_MAX, &sig, &in->sig_len);
-	if (r == SG_ERR_LIMIT) {
-		in->sig_too_large = 1;
-		in->sig_len = 0;
-	} else if (r != 0) {
-		read_error("signature file", o->signature, r);
-		return SV_EXIT_USAGE;
-	} else {
-		in->sig = (uint8_t *)sig;
-		crypto_sha256(in->sig, in->sig_len, h);
-		hex_encode(h, SHA256_LEN, in->sig_sha256_hex);
-	}
 
 	r = read_file(o->result, ENVELOPE_MAX_BYTES, &in->envelope, &in->envelope_len);
 	if (r == SG_ERR_LIMIT) {
@@ -345,6 +572,62 @@ read_inputs(const struct options *o, struct inputs *in)
 	} else if (r != 0) {
 		read_error("result", o->result, r);
 		return SV_EXIT_USAGE;
+	}
+	peek_result(in);
+
+	whole = in->has_format &&
+	    (in->format == SG_FORMAT_AUTHENTICODE || in->format == SG_FORMAT_KMOD);
+	in->embedded = whole && !o->signature_given;
+	if (whole) {
+		if ((r = read_signed_file(o, st.st_size, in)) != 0)
+			return r;
+	} else {
+		if ((r = crypto_sha256_fd(in->artifact_fd, in->sha256, NULL)) != 0) {
+			sv_msg("cannot read %s: %s", o->artifact, sg_strerror(r));
+			return SV_EXIT_USAGE;
+		}
+		hex_encode(in->sha256, SHA256_LEN, in->sha256_hex);
+		memcpy(in->covered, in->sha256, SHA256_LEN);
+		memcpy(in->covered_hex, in->sha256_hex, sizeof(in->covered_hex));
+		in->has_sha256 = 1;
+	}
+
+	if (in->embedded) {
+		r = asprintf(&in->sig_name, "the signature %s %s",
+		    in->format == SG_FORMAT_AUTHENTICODE ? "embedded in" : "appended to",
+		    o->artifact);
+		if (r < 0)
+			in->sig_name = NULL;
+	} else {
+		in->sig_name = xstrdup("the signature file");
+		r = read_file(o->signature, RESULT_SIGNATURE_MAX, &sig, &in->sig_len);
+		if (r == SG_ERR_LIMIT) {
+			in->sig_too_large = 1;
+			in->sig_len = 0;
+		} else if (r != 0 && !o->signature_given && in->has_format) {
+			/* Say why a file was looked for: an image or module signed
+			 * by signet comes with the result of another format. */
+			sv_msg("cannot read signature file %s: %s; a %s signature is a file of its "
+			       "own, give it with --signature (only authenticode and kmod results "
+			       "are checked against the signed file alone)",
+			    o->signature,
+			    r == SG_ERR_SYSTEM ? "not a readable regular file" : sg_strerror(r),
+			    sg_format_name(in->format));
+			return SV_EXIT_USAGE;
+		} else if (r != 0) {
+			read_error("signature file", o->signature, r);
+			return SV_EXIT_USAGE;
+		} else {
+			in->sig = (uint8_t *)sig;
+		}
+	}
+	if (in->sig_name == NULL) {
+		sv_msg("out of memory");
+		return SV_EXIT_USAGE;
+	}
+	if (in->sig != NULL) {
+		crypto_sha256(in->sig, in->sig_len, h);
+		hex_encode(h, SHA256_LEN, in->sig_sha256_hex);
 	}
 
 	if ((r = crypto_load_pubkey(o->agent_pubkey, &in->agent)) != 0) {
@@ -391,24 +674,28 @@ inputs_clear(struct inputs *in)
 {
 	if (in->artifact_fd != -1)
 		close(in->artifact_fd);
+	free(in->file);
 	free(in->sig);
+	free(in->sig_name);
 	free(in->envelope);
+	result_free(in->res);
+	envelope_free(in->env);
 	free(in->checkpoint);
 	EVP_PKEY_free(in->agent);
 	sk_X509_pop_free(in->anchors, X509_free);
 }
 
 /*
- * attestation: the envelope, its signature by the agent key, the payload.
- * Returns the parsed result whenever the payload parses (even when the
- * envelope is not attested: the other checks still run, and the exit
- * status is already 4), NULL when there is nothing to check against.
+ * attestation: the envelope, its signature by the agent key, the payload,
+ * the signature we hold.  Returns the parsed result (in->res, borrowed)
+ * whenever the payload parses as a signed result (even when the envelope
+ * is not attested: the other checks still run, and the exit status is
+ * already 4), NULL when there is nothing to check against.
  */
-static struct sg_result *
+static const struct sg_result *
 check_attestation(const struct inputs *in)
 {
-	struct dsse_envelope *env = NULL;
-	struct sg_result *res = NULL;
+	const struct sg_result *res = in->res;
 	char e1[ESCAPED_MAX], e2[ESCAPED_MAX];
 	int attested;
 
@@ -416,52 +703,51 @@ check_attestation(const struct inputs *in)
 		fail(SV_EXIT_ATTESTATION, "attestation",
 		    "the result file is larger than an envelope may be (%d bytes)",
 		    ENVELOPE_MAX_BYTES);
-		goto out;
+		return NULL;
 	}
-	if (envelope_parse(in->envelope, in->envelope_len, &env) != 0) {
+	if (in->env == NULL) {
 		fail(SV_EXIT_ATTESTATION, "attestation", "the result file is not a DSSE envelope");
-		goto out;
+		return NULL;
 	}
-	if (strcmp(env->payload_type, PAYLOAD_TYPE_RESULT) != 0) {
+	if (strcmp(in->env->payload_type, PAYLOAD_TYPE_RESULT) != 0) {
 		fail(SV_EXIT_ATTESTATION, "attestation", "the envelope holds a %s, not a result",
-		    shown(env->payload_type, e1));
-		goto out;
+		    shown(in->env->payload_type, e1));
+		return NULL;
 	}
-	attested = verify_envelope_attested(env, in->agent, in->agent_keyid);
+	attested = verify_envelope_attested(in->env, in->agent, in->agent_keyid);
 	if (!attested)
 		fail(SV_EXIT_ATTESTATION, "attestation",
 		    "the result is not signed by the agent key %s", in->agent_keyid);
-	if (result_parse(env->payload, env->payload_len, &res) != 0) {
+	if (res == NULL) {
 		/* Unattested garbage needs no second line. */
 		if (attested)
 			fail(SV_EXIT_ATTESTATION, "attestation",
 			    "the attested payload is not a valid result");
-		goto out;
+		return NULL;
 	}
 	if (res->status != SG_STATUS_SIGNED) {
 		fail(SV_EXIT_ATTESTATION, "attestation", "the result is %s (%s: %s), not signed",
 		    sg_status_name(res->status), shown(res->error_code, e1),
 		    shown(res->error_message, e2));
-		result_free(res);
-		res = NULL;
-		goto out;
+		return NULL;
 	}
+	/* With no signature in the artifact there is nothing to compare: the
+	 * signature check says why. */
+	if (in->no_sig)
+		return res;
 	if (in->sig_too_large)
 		fail(SV_EXIT_ATTESTATION, "attestation",
-		    "the signature file is larger than any signature (%d bytes)",
+		    "%s is larger than any signature (%d bytes)", in->sig_name,
 		    RESULT_SIGNATURE_MAX);
 	else if (in->sig_len != res->signature.len ||
 	    memcmp(in->sig, res->signature.data, in->sig_len) != 0)
 		fail(SV_EXIT_ATTESTATION, "attestation",
-		    "the signature file is not the signature the agent attested for job %s",
-		    res->id);
-out:
-	envelope_free(env);
+		    "%s is not the signature the agent attested for job %s", in->sig_name, res->id);
 	return res;
 }
 
-/* signature: the artifact is the attested one and the signature file
- * covers it (verify.c), with the result's certificate. */
+/* signature: the artifact is the attested one and the signature covers it
+ * (resultcheck.c), with the result's certificate. */
 static void
 check_signature(const struct options *o, const struct inputs *in, const struct sg_result *res)
 {
@@ -469,26 +755,53 @@ check_signature(const struct options *o, const struct inputs *in, const struct s
 	enum sg_format format;
 	const char *why = NULL;
 
-	if (CRYPTO_memcmp(in->digest, res->artifact.sha256, SHA256_LEN) != 0) {
-		fail(SV_EXIT_SIGNATURE, "signature",
-		    "%s is not the signed artifact: its SHA-256 is %s, the result's %s",
-		    o->artifact, in->digest_hex, res->artifact.sha256_hex);
-		return;
-	}
-	if (in->sig_too_large) {
-		fail(SV_EXIT_SIGNATURE, "signature", "the signature file is too large to check");
+	if (in->problem[0] != '\0') {
+		fail(SV_EXIT_SIGNATURE, "signature", "%s", in->problem);
 		return;
 	}
 	if (res->format == NULL || sg_format_parse(res->format, &format) != 0) {
 		fail(SV_EXIT_SIGNATURE, "signature", "the result names no known format");
 		return;
 	}
-	/* Check the file we were given, not the copy in the result (they are
-	 * the same when the attestation check passed). */
+	/* (in->format is this result's format: both come from in->res.) */
+	if (in->has_sha256 && CRYPTO_memcmp(in->sha256, res->artifact.sha256, SHA256_LEN) != 0) {
+		if (format == SG_FORMAT_KMOD)
+			fail(SV_EXIT_SIGNATURE, "signature",
+			    "%s is not the signed module: without its signature its SHA-256 is "
+			    "%s, the result's %s",
+			    o->artifact, in->sha256_hex, res->artifact.sha256_hex);
+		else if (format == SG_FORMAT_AUTHENTICODE)
+			fail(SV_EXIT_SIGNATURE, "signature",
+			    "%s is not the image that was submitted: its SHA-256 is %s, the "
+			    "result's %s (a signed image is checked without --signature)",
+			    o->artifact, in->sha256_hex, res->artifact.sha256_hex);
+		else
+			fail(SV_EXIT_SIGNATURE, "signature",
+			    "%s is not the signed artifact: its SHA-256 is %s, the result's %s",
+			    o->artifact, in->sha256_hex, res->artifact.sha256_hex);
+		return;
+	}
+	if (in->sig_too_large) {
+		fail(SV_EXIT_SIGNATURE, "signature", "%s is too large to check", in->sig_name);
+		return;
+	}
+	/* Check the signature we were given, not the copy in the result (they
+	 * are the same when the attestation check passed). */
 	copy = *res;
 	copy.signature.data = in->sig;
 	copy.signature.len = in->sig_len;
-	if (verify_result_signature(&copy, format, in->digest, &why) != 0)
+	if (verify_result_signature(&copy, format, in->covered, &why) == 0)
+		return;
+	if (format == SG_FORMAT_AUTHENTICODE)
+		fail(SV_EXIT_SIGNATURE, "signature",
+		    "the Authenticode signature does not cover %s, whose image digest is %s: %s",
+		    o->artifact, in->covered_hex, why);
+	else if (format == SG_FORMAT_KMOD)
+		fail(SV_EXIT_SIGNATURE, "signature",
+		    "the module signature does not cover %s, whose SHA-256 without signature is "
+		    "%s: %s",
+		    o->artifact, in->covered_hex, why);
+	else
 		fail(SV_EXIT_SIGNATURE, "signature", "%s", why);
 }
 
@@ -568,14 +881,25 @@ record_string_is(const cJSON *rec, const char *name, const char *want)
 }
 
 /* The audit record: the "signed" decision for exactly this result and
- * signature file.  NULL, or what is wrong. */
+ * signature.  NULL, or what is wrong. */
 static const char *
 record_mismatch(const struct inputs *in, const struct sg_result *res)
 {
 	cJSON *rec = NULL;
 	const char *why = NULL;
+	const char *sig_hex = in->sig_sha256_hex;
+	char attested_hex[SHA256_HEX_LEN + 1];
+	uint8_t h[SHA256_LEN];
 	unsigned flags = 0;
 	int64_t seq;
+
+	/* No signature could be taken out of the artifact (the signature
+	 * check says why): the record is held to the attested one. */
+	if (in->no_sig) {
+		crypto_sha256(res->signature.data, res->signature.len, h);
+		hex_encode(h, SHA256_LEN, attested_hex);
+		sig_hex = attested_hex;
+	}
 
 	if (json_parse(res->audit_record, res->audit_record_len, &rec, &flags) != 0 ||
 	    !cJSON_IsObject(rec)) {
@@ -599,9 +923,12 @@ record_mismatch(const struct inputs *in, const struct sg_result *res)
 		why = "the audit record names another artifact digest";
 	else if (!record_string_is(rec, "job_sha256", res->job_sha256))
 		why = "the audit record answers another job payload";
-	else if (in->sig_too_large ||
-	    !record_string_is(rec, "signature_sha256", in->sig_sha256_hex))
-		why = "the audit record's signature_sha256 is not the signature file's SHA-256";
+	else if (in->sig_too_large || !record_string_is(rec, "signature_sha256", sig_hex))
+		why = in->embedded
+		    ? "the audit record's signature_sha256 is not the SHA-256 of the "
+		      "signature in the artifact"
+		    : "the audit record's signature_sha256 is not the signature "
+		      "file's SHA-256";
 out:
 	cJSON_Delete(rec);
 	return why;
@@ -757,11 +1084,47 @@ check_checkpoint(const struct options *o, const struct inputs *in, const struct 
 	}
 }
 
+/*
+ * What the success line adds for the formats whose signature is inside the
+ * artifact, or whose digest is not the file's: what the signature covers,
+ * and for a signed image that artifact.sha256 was not checked.
+ */
+static void
+print_covered(const struct inputs *in)
+{
+	if (!in->has_format)
+		return;
+	switch (in->format) {
+	case SG_FORMAT_AUTHENTICODE:
+		if (in->embedded)
+			printf("; the embedded Authenticode signature covers image digest %s (the "
+			       "result's artifact.sha256 names the image before signing and is not "
+			       "checked)",
+			    in->covered_hex);
+		else
+			printf(
+			    "; the Authenticode signature covers image digest %s", in->covered_hex);
+		break;
+	case SG_FORMAT_KMOD:
+		if (in->embedded)
+			printf("; the appended module signature covers the module without it, "
+			       "SHA-256 %s as in artifact.sha256",
+			    in->covered_hex);
+		else
+			printf("; the module signature covers the module without any signature, "
+			       "SHA-256 %s as in artifact.sha256",
+			    in->covered_hex);
+		break;
+	default:
+		break;
+	}
+}
+
 static int
 run(const struct options *o)
 {
 	struct inputs in;
-	struct sg_result *res = NULL;
+	const struct sg_result *res = NULL;
 	struct checkpoint cp;
 	char when[SGTIME_LEN + 1], e1[ESCAPED_MAX], e2[ESCAPED_MAX];
 	int has_cp = 0, ex;
@@ -789,13 +1152,13 @@ run(const struct options *o)
 		    res->audit_seq, res->audit_tree_size);
 		if (has_cp)
 			printf(", in checkpoint %" PRIu64, cp.size);
+		print_covered(&in);
 		if (printf("\n") < 0 || fflush(stdout) != 0) {
 			sv_msg("cannot write to stdout: %s", strerror(errno));
 			ex = SV_EXIT_USAGE;
 		}
 	}
 out:
-	result_free(res);
 	inputs_clear(&in);
 	return ex;
 }
