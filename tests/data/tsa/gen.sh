@@ -34,8 +34,14 @@ reply() {
 	[ $# -gt 0 ] && shift
 	od -An -N8 -tx1 /dev/urandom | tr -d ' \n' > "$work/serial"
 	echo >> "$work/serial"
-	TSA_SERIAL=$work/serial openssl ts -reply -queryfile "$query" -config "$work/tsa.cnf" \
-		-inkey "$work/pki/$signer.key" -signer "$work/pki/$signer.pem" -out "$out" "$@"
+	# openssl ts -reply reports the settings it does not find as errors:
+	# its output is shown only when it fails.
+	if ! TSA_SERIAL=$work/serial openssl ts -reply -queryfile "$query" \
+		-config "$work/tsa.cnf" -inkey "$work/pki/$signer.key" \
+		-signer "$work/pki/$signer.pem" -out "$out" "$@" 2>"$work/err"; then
+		cat "$work/err" >&2
+		exit 1
+	fi
 }
 
 mkdir -p "$corpus"
