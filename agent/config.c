@@ -555,20 +555,16 @@ load_formats(struct cfg_ctx *x, const cJSON *item, const char *path, struct agen
 		} else if (sg_format_parse(f->valuestring, &fmt) != 0) {
 			rr = cfg_error(
 			    x, "%sformats[%d]: unknown format \"%.64s\"", path, i, f->valuestring);
-		} else if (fmt == SG_FORMAT_OPENPGP) {
-			/* Kept, so that the rule below is reported too. */
-			k->formats |= FMT(fmt);
-			rr = cfg_error(x,
-			    "%sformats[%d]: openpgp is not supported by this version of the "
-			    "agent",
-			    path, i);
-		} else if ((fmt == SG_FORMAT_AUTHENTICODE || fmt == SG_FORMAT_KMOD) &&
+		} else if ((fmt == SG_FORMAT_AUTHENTICODE || fmt == SG_FORMAT_KMOD ||
+			       fmt == SG_FORMAT_OPENPGP) &&
 		    k->mech == SG_MECH_RSA_PSS_SHA256) {
 			rr = cfg_error(x,
 			    "%sformats[%d]: %s needs an ecdsa-sha256 or rsa-pkcs1-sha256 key "
-			    "(%s accepts no RSA-PSS); this key is rsa-pss-sha256",
+			    "(%s no RSA-PSS); this key is rsa-pss-sha256",
 			    path, i, f->valuestring,
-			    fmt == SG_FORMAT_KMOD ? "the kernel" : "Windows and UEFI firmware");
+			    fmt == SG_FORMAT_KMOD          ? "the kernel accepts"
+				: fmt == SG_FORMAT_OPENPGP ? "OpenPGP has"
+							   : "Windows and UEFI firmware accept");
 		} else {
 			k->formats |= FMT(fmt);
 		}
@@ -585,6 +581,75 @@ load_formats(struct cfg_ctx *x, const cJSON *item, const char *path, struct agen
 		    "own",
 		    path);
 	return rr;
+}
+
+/*
+ * "openpgp": {"created", "uid"} (docs/configuration.md): the key's OpenPGP
+ * identity, required exactly when formats lists openpgp.  The creation
+ * time is fixed here because the fingerprint depends on it.
+ */
+static int
+load_openpgp(struct cfg_ctx *x, const cJSON *item, const char *path, struct agent_key *k)
+{
+	static const char *const members[] = { "created", "uid" };
+	char tpath[CONFIG_NAME_MAX + 32];
+	const cJSON *o;
+	const char *unknown, *s;
+	size_t len;
+	int want = (k->formats & FMT(SG_FORMAT_OPENPGP)) != 0, r, rr = 0;
+
+	o = json_get(item, "openpgp");
+	if (o == NULL)
+		return want ? cfg_error(x,
+				  "%sopenpgp: required when formats lists openpgp (the "
+				  "key's OpenPGP creation time and user ID)",
+				  path)
+			    : 0;
+	if (!want)
+		return cfg_error(x, "%sopenpgp: only for a key whose formats list openpgp", path);
+	if (!cJSON_IsObject(o))
+		return cfg_error(x, "%sopenpgp: must be an object", path);
+	snprintf(tpath, sizeof(tpath), "%sopenpgp.", path);
+	if (json_check_members(o, members, nitems(members), &unknown) != 0)
+		rr = cfg_error(x, "%s%s: unknown member", tpath, unknown);
+	if (json_get_string(o, "created", &s, &len) != 0 || len != SGTIME_LEN ||
+	    sgtime_parse(s, &k->pgp_created) != 0 || k->pgp_created > OPENPGP_TIME_MAX)
+		rr = cfg_error(x,
+		    "%screated: required, a time as YYYY-MM-DDTHH:MM:SSZ (the OpenPGP key's "
+		    "creation time; the fingerprint depends on it)",
+		    tpath);
+	if ((r = get_str(x, o, tpath, "uid", 1, 0, &k->pgp_uid)) != 0)
+		rr = worst(rr, r);
+	else if (!is_text(k->pgp_uid, OPENPGP_UID_MAX) ||
+	    json_check_utf8(k->pgp_uid, strlen(k->pgp_uid)) != 0)
+		rr = cfg_error(x,
+		    "%suid: 1 to %d bytes of UTF-8 text, such as \"Release Signing "
+		    "<release@example.com>\"",
+		    tpath, OPENPGP_UID_MAX);
+	if (rr == 0)
+		k->has_openpgp = 1;
+	return rr;
+}
+
+/* The OpenPGP key from the leaf's public key, once the chain is loaded. */
+static int
+load_openpgp_key(struct cfg_ctx *x, struct agent_key *k)
+{
+	int r;
+
+	if (!k->has_openpgp || k->chain == NULL || (x->flags & CONFIG_LOAD_NO_FILES))
+		return 0;
+	if ((k->pgp = calloc(1, sizeof(*k->pgp))) == NULL)
+		return SG_ERR_ALLOC;
+	r = openpgp_key_init(
+	    X509_get0_pubkey(sk_X509_value(k->chain, 0)), k->mech, k->pgp_created, k->pgp);
+	if (r == SG_ERR_ALLOC)
+		return r;
+	if (r != 0)
+		return cfg_error(x,
+		    "keys.%s.openpgp: the leaf's public key cannot be an OpenPGP key with %s: %s",
+		    k->name, sg_mech_name(k->mech), sg_strerror(r));
+	return 0;
 }
 
 /* "timestamp": {"url", "roots", "timeout"} (docs/configuration.md). */
@@ -664,6 +729,7 @@ load_key(struct cfg_ctx *x, const struct agent_config *c, const cJSON *item, str
 		"ci_protected_ref",
 		"ci_token_issuers",
 		"timestamp",
+		"openpgp",
 	};
 	char path[CONFIG_NAME_MAX + 16], *mech = NULL;
 	const char *unknown;
@@ -711,6 +777,8 @@ load_key(struct cfg_ctx *x, const struct agent_config *c, const cJSON *item, str
 		rr = worst(rr, r);
 	if ((r = load_timestamp(x, item, path, k)) != 0)
 		rr = worst(rr, r);
+	if ((r = load_openpgp(x, item, path, k)) != 0)
+		rr = worst(rr, r);
 	if (strcmp(k->name, "attestation_key") == 0)
 		rr = worst(rr,
 		    cfg_error(x,
@@ -726,6 +794,8 @@ load_key(struct cfg_ctx *x, const struct agent_config *c, const cJSON *item, str
 	if ((r = get_str(x, item, path, "certificates", 1, 1, &k->certificates_path)) != 0)
 		rr = worst(rr, r);
 	else if ((r = load_chain(x, k)) != 0)
+		rr = worst(rr, r);
+	else if ((r = load_openpgp_key(x, k)) != 0)
 		rr = worst(rr, r);
 out:
 	free(mech);
@@ -1452,6 +1522,9 @@ config_free(struct agent_config *c)
 		free(k->certificates_path);
 		free(k->ts_url);
 		free(k->ts_roots_path);
+		free(k->pgp_uid);
+		openpgp_key_cleanup(k->pgp);
+		free(k->pgp);
 		X509_STORE_free(k->ts_roots);
 		free_webhooks(k->webhooks, k->nwebhooks);
 		sk_X509_pop_free(k->chain, X509_free);
@@ -1515,6 +1588,21 @@ config_free(struct agent_config *c)
 	free(c);
 }
 
+/* Whether a key's name or artifact_names say it signs RPM packages. */
+static int
+key_for_rpm(const struct agent_key *k)
+{
+	size_t i;
+
+	if (strcasestr(k->name, "rpm") != NULL)
+		return 1;
+	for (i = 0; i < k->nartifact_names; i++) {
+		if (strcasestr(k->artifact_names[i], ".rpm") != NULL)
+			return 1;
+	}
+	return 0;
+}
+
 size_t
 config_warnings(const struct agent_config *c, config_report_fn fn, void *arg)
 {
@@ -1535,6 +1623,19 @@ config_warnings(const struct agent_config *c, config_report_fn fn, void *arg)
 			    (k->formats & any) == any               ? "raw (and kmod)"
 				: (k->formats & FMT(SG_FORMAT_RAW)) ? "raw"
 								    : "kmod");
+			if (fn != NULL)
+				fn(arg, buf);
+			n++;
+		}
+		if ((k->formats & FMT(SG_FORMAT_OPENPGP)) && k->mech == SG_MECH_ECDSA_SHA256 &&
+		    key_for_rpm(k)) {
+			snprintf(buf, sizeof(buf),
+			    "keys.%s: an ECDSA OpenPGP key, but its name or artifact_names speak "
+			    "of "
+			    "RPM packages: rpm 4.18 (Debian 12, RHEL 9) refuses ECDSA signatures, "
+			    "so "
+			    "RPM signing needs an rsa-pkcs1-sha256 key",
+			    k->name);
 			if (fn != NULL)
 				fn(arg, buf);
 			n++;
@@ -1697,6 +1798,8 @@ config_same_hsm(
 		else if (strcmp(ka->certificates_path, kb->certificates_path) != 0 ||
 		    ka->nchain != kb->nchain)
 			what = "certificates";
+		else if (ka->has_openpgp != kb->has_openpgp || ka->pgp_created != kb->pgp_created)
+			what = "openpgp.created";
 		else if (str_differs(ka->ts_url, kb->ts_url) ||
 		    str_differs(ka->ts_roots_path, kb->ts_roots_path) ||
 		    ka->ts_timeout != kb->ts_timeout)

@@ -20,6 +20,7 @@
 #include "err.h"
 #include "job.h"
 #include "jwt.h"
+#include "openpgp.h"
 
 #define CONFIG_FILE_MAX       (1024 * 1024)
 #define CONFIG_KEYS_MAX       256
@@ -112,12 +113,19 @@ struct agent_key {
 	size_t nwebhooks;
 	/* RFC 3161 time-stamping (docs/configuration.md "timestamp"): none
 	 * when ts_url is NULL. */
-	char *ts_url;           /* http:// or https:// */
-	char *ts_roots_path;    /* PEM: the TSA roots */
-	X509_STORE *ts_roots;   /* loaded from it (NULL with CONFIG_LOAD_NO_FILES) */
-	int64_t ts_timeout;     /* seconds */
-	STACK_OF(X509) * chain; /* leaf first */
-	uint8_t **chain_der;    /* DER of each certificate, for results */
+	char *ts_url;         /* http:// or https:// */
+	char *ts_roots_path;  /* PEM: the TSA roots */
+	X509_STORE *ts_roots; /* loaded from it (NULL with CONFIG_LOAD_NO_FILES) */
+	int64_t ts_timeout;   /* seconds */
+	/* The key's OpenPGP identity (docs/configuration.md "openpgp"):
+	 * required when formats lists openpgp, else absent. */
+	int has_openpgp;
+	int64_t pgp_created;     /* the OpenPGP key's creation time */
+	char *pgp_uid;           /* its user ID */
+	struct openpgp_key *pgp; /* built from the leaf's public key at load
+	                            (NULL with CONFIG_LOAD_NO_FILES) */
+	STACK_OF(X509) * chain;  /* leaf first */
+	uint8_t **chain_der;     /* DER of each certificate, for results */
 	size_t *chain_der_len;
 	size_t nchain;
 };

@@ -308,7 +308,12 @@ format_sign(const struct format_request *req, uint8_t **ret, size_t *ret_len)
 	case SG_FORMAT_KMOD:
 		return pkcs7sig_kmod_sign(&signer, req->digest, ret, ret_len);
 	case SG_FORMAT_OPENPGP:
-		break;
+		/* The agent builds the hashed area (docs/formats.md): type,
+		 * creation time, issuer; the submitter only gave the state. */
+		if (req->pgp == NULL || req->openpgp == NULL)
+			return SG_ERR_INVALID_ARGUMENT;
+		return openpgp_sign_document(req->pgp, req->openpgp, req->pgp_created, req->sign,
+		    req->sign_arg, ret, ret_len);
 	}
 	return SG_ERR_INVALID_ARGUMENT;
 }

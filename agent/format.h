@@ -20,6 +20,7 @@
 #include "crypto.h"
 #include "err.h"
 #include "job.h"
+#include "openpgp.h"
 #include "pkcs7sig.h"
 
 #define FORMAT_OUTPUT_MAX (32 * 1024)
@@ -45,6 +46,12 @@ struct format_request {
 	const uint8_t *image_digest;
 	const char *description;
 	const char *url;
+	/* openpgp only: the key's OpenPGP identity, the job's "openpgp"
+	 * member (the data's SHA-256 state), and the signature's creation
+	 * time (the job's "created").  Borrowed. */
+	const struct openpgp_key *pgp;
+	const struct sg_openpgp *openpgp;
+	int64_t pgp_created;
 };
 
 /*
@@ -52,8 +59,8 @@ struct format_request {
  * and kmod the DER SignedData.  Returns 0 and a malloc'd buffer (caller
  * frees with free()), or the callback's error, SG_ERR_HSM_SIGN_FAILED when
  * what came back does not verify against the leaf certificate,
- * SG_ERR_INVALID_ARGUMENT (missing fields, an unknown or unsupported format
- * such as openpgp here, RSA-PSS for authenticode or kmod, a description or
+ * SG_ERR_INVALID_ARGUMENT (missing fields, an unknown format, RSA-PSS for
+ * authenticode, kmod or openpgp, a description or
  * url out of its limits), SG_ERR_KEY_UNSUPPORTED (mechanism and leaf key
  * disagree, authenticode and kmod), SG_ERR_LIMIT, SG_ERR_CRYPTO,
  * SG_ERR_ALLOC.

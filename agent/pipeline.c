@@ -370,6 +370,17 @@ decide_with(struct agent *ag, const struct agent_config *cfg, const struct queue
 		r = SG_ERR_KEY_CERT_EXPIRED;
 		goto out;
 	}
+	/* An OpenPGP signature cannot predate its key (docs/formats.md). */
+	if (o->job->format == SG_FORMAT_OPENPGP && o->job->created < key->pgp_created) {
+		char c[SGTIME_LEN + 1], k[SGTIME_LEN + 1];
+
+		sgtime_format(o->job->created, c);
+		sgtime_format(key->pgp_created, k);
+		snprintf(o->detail, sizeof(o->detail),
+		    "job created %s, before key %s's OpenPGP key (created %s)", c, key->name, k);
+		r = SG_ERR_JOB_MALFORMED;
+		goto out;
+	}
 	if (ag->quota != NULL) {
 		if ((r = quota_take(ag->quota, o->sub, key->name, now, key->quota_per_hour,
 			 key->quota_per_day)) != 0)
@@ -760,6 +771,9 @@ sign_job(struct agent *ag, struct queue *q, struct outcome *o)
 		req.description = o->job->authenticode->description;
 		req.url = o->job->authenticode->url;
 	}
+	req.pgp = key->pgp;
+	req.openpgp = o->job->openpgp;
+	req.pgp_created = o->job->created;
 	if ((r = format_sign(&req, &o->sigfile, &o->sigfile_len)) != 0)
 		goto out;
 	/* From here on the HSM has signed: the id is spent whatever happens. */

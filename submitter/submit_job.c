@@ -81,7 +81,8 @@ struct options {
 	char *name;
 	char *ci_token_file; /* --ci-token-file, or NULL */
 	int replace_signature;
-	char *description; /* authenticode's SpcSpOpusInfo, or NULL */
+	int armor, text, clearsign; /* openpgp output forms */
+	char *description;          /* authenticode's SpcSpOpusInfo, or NULL */
 	char *url;
 	uint64_t wait_s;
 	uint64_t lifetime_s;
@@ -128,7 +129,8 @@ usage(FILE *f)
 	    "\n"
 	    "  -k, --key NAME              signing key name (required)\n"
 	    "  -f, --format FORMAT         raw, cms (the default), authenticode (Windows PE\n"
-	    "                              and UEFI images) or kmod (Linux kernel modules)\n"
+	    "                              and UEFI images), kmod (Linux kernel modules) or\n"
+	    "                              openpgp (a detached OpenPGP signature)\n"
 	    "  -i, --identity PATH         submitter private key, PEM (env SIGNET_IDENTITY)\n"
 	    "      --cert PATH             submitter certificate for that key, PEM, sent\n"
 	    "                              with the signature (env SIGNET_CERT)\n"
@@ -136,9 +138,13 @@ usage(FILE *f)
 	    "                              unix:///path (env SIGNET_REDIS)\n"
 	    "  -a, --agent-pubkey PATH     agent attestation public key, PEM\n"
 	    "                              (env SIGNET_AGENT_PUBKEY; not needed with -w 0)\n"
-	    "  -o, --output PATH           signature file (default FILE.sig for raw,\n"
-	    "                              FILE.p7s for cms); for authenticode and kmod the\n"
+	    "  -o, --output PATH           signature file (default FILE.sig for raw and\n"
+	    "                              openpgp, FILE.p7s for cms, FILE.asc with --armor\n"
+	    "                              or --clearsign); for authenticode and kmod the\n"
 	    "                              signed file (default: FILE itself, replaced)\n"
+	    "      --armor                 openpgp: an ASCII-armored signature\n"
+	    "      --text                  openpgp: a text signature (line endings as CR LF)\n"
+	    "      --clearsign             openpgp: FILE cleartext-signed (APT's InRelease)\n"
 	    "      --replace-signature     sign an image or module that is already signed,\n"
 	    "                              replacing its signature\n"
 	    "      --description TEXT      authenticode: the program description shown\n"
@@ -160,26 +166,27 @@ usage(FILE *f)
 	    "      --replicas N            after pushing, WAIT until N Redis replicas hold the\n"
 	    "                              job (5 s; else exit 4; env SIGNET_REPLICAS)\n"
 	    "      --json                  print the verified result payload on stdout\n"
-	    "                              (with -w 0: {\"id\": \"...\"})\n"
-	    "  -h, --help                  this text\n"
-	    "      --version               print the version\n"
-	    "\n"
-	    "Options override environment variables; an empty variable counts as unset.\n"
-	    "The job's \"ci\" member comes from the CI system's environment: GitLab\n"
-	    "(CI_PROJECT_PATH, CI_PIPELINE_ID, CI_JOB_ID, CI_COMMIT_SHA,\n"
-	    "CI_COMMIT_REF_NAME, CI_JOB_URL), Jenkins (JOB_NAME, BUILD_NUMBER as pipeline,\n"
-	    "STAGE_NAME as job, GIT_COMMIT, BRANCH_NAME or GIT_BRANCH, BUILD_URL), GitHub\n"
-	    "Actions (GITHUB_REPOSITORY, GITHUB_RUN_ID, GITHUB_JOB, GITHUB_SHA, GITHUB_REF,\n"
-	    "run URL), else \"local\". Values over 512 bytes or with control characters\n"
-	    "are left out with a warning. These are what the submitter says; a key may\n"
-	    "require a ci_token, the CI system's signed identity token (GitLab id_tokens,\n"
-	    "GitHub Actions OIDC), which the agent verifies. The token is never printed.\n"
-	    "\n"
-	    "Exit status: 0 signed and verified; 1 rejected or failed by the agent\n"
-	    "(an envelope.* rejection, which anyone who can write to Redis can cause, is\n"
-	    "reported and waited past); 2 usage or configuration error; 3 timed out;\n"
-	    "4 queue or other infrastructure error; 5 the agent's signature does not\n"
-	    "match the artifact or certificate (nothing is written).\n",
+	    "                              (with -w 0: {\"id\": \"...\"})\n",
+	    f);
+	fputs("  -h, --help                  this text\n"
+	      "      --version               print the version\n"
+	      "\n"
+	      "Options override environment variables; an empty variable counts as unset.\n"
+	      "The job's \"ci\" member comes from the CI system's environment: GitLab\n"
+	      "(CI_PROJECT_PATH, CI_PIPELINE_ID, CI_JOB_ID, CI_COMMIT_SHA,\n"
+	      "CI_COMMIT_REF_NAME, CI_JOB_URL), Jenkins (JOB_NAME, BUILD_NUMBER as pipeline,\n"
+	      "STAGE_NAME as job, GIT_COMMIT, BRANCH_NAME or GIT_BRANCH, BUILD_URL), GitHub\n"
+	      "Actions (GITHUB_REPOSITORY, GITHUB_RUN_ID, GITHUB_JOB, GITHUB_SHA, GITHUB_REF,\n"
+	      "run URL), else \"local\". Values over 512 bytes or with control characters\n"
+	      "are left out with a warning. These are what the submitter says; a key may\n"
+	      "require a ci_token, the CI system's signed identity token (GitLab id_tokens,\n"
+	      "GitHub Actions OIDC), which the agent verifies. The token is never printed.\n"
+	      "\n"
+	      "Exit status: 0 signed and verified; 1 rejected or failed by the agent\n"
+	      "(an envelope.* rejection, which anyone who can write to Redis can cause, is\n"
+	      "reported and waited past); 2 usage or configuration error; 3 timed out;\n"
+	      "4 queue or other infrastructure error; 5 the agent's signature does not\n"
+	      "match the artifact or certificate (nothing is written).\n",
 	    f);
 }
 
@@ -198,6 +205,9 @@ enum {
 	OPT_REPLACE_SIGNATURE,
 	OPT_DESCRIPTION,
 	OPT_URL,
+	OPT_ARMOR,
+	OPT_TEXT,
+	OPT_CLEARSIGN,
 };
 
 static const struct option long_options[] = {
@@ -220,6 +230,9 @@ static const struct option long_options[] = {
 	{ "replace-signature", no_argument, NULL, OPT_REPLACE_SIGNATURE },
 	{ "description", required_argument, NULL, OPT_DESCRIPTION },
 	{ "url", required_argument, NULL, OPT_URL },
+	{ "armor", no_argument, NULL, OPT_ARMOR },
+	{ "text", no_argument, NULL, OPT_TEXT },
+	{ "clearsign", no_argument, NULL, OPT_CLEARSIGN },
 	{ "help", no_argument, NULL, CLI_OPT_HELP },
 	{ "version", no_argument, NULL, CLI_OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -297,6 +310,15 @@ parse_options(int argc, char **argv, struct options *o)
 		case OPT_URL:
 			o->url = optarg;
 			break;
+		case OPT_ARMOR:
+			o->armor = 1;
+			break;
+		case OPT_TEXT:
+			o->text = 1;
+			break;
+		case OPT_CLEARSIGN:
+			o->clearsign = 1;
+			break;
 		default:
 			return cli_getopt_default(&cli, c, argv);
 		}
@@ -337,8 +359,8 @@ parse_options(int argc, char **argv, struct options *o)
 		sj_msg("invalid --format: raw, cms, authenticode or kmod");
 		return SJ_EXIT_USAGE;
 	}
-	if (o->format == SG_FORMAT_OPENPGP) {
-		sj_msg("--format openpgp is not supported by this version of submit-job");
+	if ((o->armor || o->text || o->clearsign) && o->format != SG_FORMAT_OPENPGP) {
+		sj_msg("--armor, --text and --clearsign go with --format openpgp only");
 		return SJ_EXIT_USAGE;
 	}
 	if ((o->description != NULL || o->url != NULL) && o->format != SG_FORMAT_AUTHENTICODE) {
@@ -793,8 +815,8 @@ load_ci_token(const struct options *o, char **ret)
 /* Builds, serializes and self-checks the job payload. */
 static int
 build_job(const struct options *o, char *name, const uint8_t digest[SHA256_LEN], uint64_t size,
-    char *ci_token, struct sg_authenticode *authenticode, struct sg_job *job, char **ret_payload,
-    size_t *ret_len)
+    char *ci_token, struct sg_authenticode *authenticode, struct sg_openpgp *pgp,
+    struct sg_job *job, char **ret_payload, size_t *ret_len)
 {
 	uint8_t rnd[JOB_ID_BYTES];
 	int r = SG_ERR_INTERNAL;
@@ -822,6 +844,8 @@ build_job(const struct options *o, char *name, const uint8_t digest[SHA256_LEN],
 	job->ci_token = ci_token; /* borrowed too */
 	if (o->format == SG_FORMAT_AUTHENTICODE)
 		job->authenticode = authenticode; /* borrowed */
+	if (o->format == SG_FORMAT_OPENPGP)
+		job->openpgp = pgp; /* borrowed */
 	/* job_serialize() checks its output with job_parse(), so we never
 	 * send a job that the agent's parser would refuse. */
 	if ((r = job_serialize(job, ret_payload, ret_len)) != 0)
@@ -908,6 +932,7 @@ struct run {
 	uint64_t size;
 	struct embed embed; /* authenticode, kmod: FILE and what is signed */
 	struct sg_authenticode authenticode;
+	struct sg_openpgp pgp; /* openpgp: the job's member */
 	EVP_PKEY *identity, *agent;
 	char *ci_token;
 	struct sg_job job;
@@ -960,8 +985,12 @@ check_setup(struct run *rn)
 		rn->output = xstrdup(o->output);
 	else if (sj_embeds(o->format))
 		rn->output = xstrdup(o->file); /* replaced, once verified */
-	else if (asprintf(
-		     &rn->output, "%s.%s", o->file, o->format == SG_FORMAT_RAW ? "sig" : "p7s") < 0)
+	else if (o->format == SG_FORMAT_OPENPGP) {
+		if (asprintf(&rn->output, "%s.%s", o->file,
+			o->armor || o->clearsign ? "asc" : "sig") < 0)
+			rn->output = NULL;
+	} else if (asprintf(&rn->output, "%s.%s", o->file,
+		       o->format == SG_FORMAT_RAW ? "sig" : "p7s") < 0)
 		rn->output = NULL;
 	if (rn->output == NULL) {
 		sj_msg("out of memory");
@@ -983,6 +1012,21 @@ hash_artifact(struct run *rn)
 	struct stat st, out_st;
 	int fd, r, ex = SJ_EXIT_USAGE;
 
+	if (o->format == SG_FORMAT_OPENPGP) {
+		enum openpgp_canon canon = o->clearsign ? OPENPGP_CANON_CLEARSIGN
+		    : o->text                           ? OPENPGP_CANON_TEXT
+							: OPENPGP_CANON_BINARY;
+		if ((ex = sj_pgp_hash(o->file, canon, &rn->pgp, rn->digest, &rn->size)) !=
+		    SJ_EXIT_OK)
+			return ex;
+		if (rn->output != NULL && stat(o->file, &st) == 0 &&
+		    stat(rn->output, &out_st) == 0 && out_st.st_dev == st.st_dev &&
+		    out_st.st_ino == st.st_ino) {
+			sj_msg("the output %s is FILE itself", rn->output);
+			return SJ_EXIT_USAGE;
+		}
+		return SJ_EXIT_OK;
+	}
 	if (sj_embeds(o->format)) {
 		if ((ex = embed_load(o->file, o->format, o->replace_signature, &rn->embed)) !=
 		    SJ_EXIT_OK)
@@ -1060,7 +1104,7 @@ seal_job(struct run *rn)
 	rn->authenticode.description = o->description;
 	rn->authenticode.url = o->url;
 	if ((r = build_job(o, rn->name, rn->digest, rn->size, rn->ci_token, &rn->authenticode,
-		 &rn->job, &rn->payload, &rn->payload_len)) != 0) {
+		 &rn->pgp, &rn->job, &rn->payload, &rn->payload_len)) != 0) {
 		sj_msg("cannot build the job: %s", sg_strerror(r));
 		return r == SG_ERR_ALLOC || r == SG_ERR_CRYPTO ? SJ_EXIT_INFRA : SJ_EXIT_USAGE;
 	}
@@ -1201,44 +1245,75 @@ await_result(struct run *rn)
 	return SJ_EXIT_OK;
 }
 
-/* A signed result: believe nothing not checked, then write the signature. */
+/*
+ * What goes to the output, from a signed result bound to our job, once its
+ * signature is checked against what we hashed: the signature file (raw,
+ * cms), the signed image or module (authenticode, kmod), the signature
+ * packet in the form asked for (openpgp).  0 with *ret and *ret_mode, or
+ * non-zero with *ret_why.
+ */
+static int
+make_output(
+    struct run *rn, uint8_t **ret, size_t *ret_len, unsigned *ret_mode, const char **ret_why)
+{
+	const struct options *o = rn->o;
+	const struct sg_result *res = rn->res;
+	X509 *leaf = NULL;
+	enum sj_pgp_out form;
+	int r = SG_ERR_VERIFY;
+
+	*ret_mode = 0644;
+	if (res->ncerts < 1 || (leaf = verify_der_cert(&res->certs[0])) == NULL) {
+		*ret_why = "the result's first certificate is not one DER X.509 certificate";
+		return SG_ERR_VERIFY;
+	}
+	if (o->format == SG_FORMAT_OPENPGP) {
+		form = o->clearsign ? SJ_PGP_CLEARSIGN : o->armor ? SJ_PGP_ARMOR : SJ_PGP_BINARY;
+		r = sj_pgp_finish(o->file, form, &rn->pgp, rn->job.created, rn->job.artifact.sha256,
+		    res->signature.data, res->signature.len, leaf, ret, ret_len, ret_why);
+	} else if (sj_embeds(o->format)) {
+		/* The agent signed the image's or the module's digest. */
+		if ((r = verify_result_signature(res, o->format, rn->embed.digest, ret_why)) == 0)
+			r = embed_finish(&rn->embed, res->signature.data, res->signature.len, leaf,
+			    ret, ret_len, ret_why);
+		*ret_mode = rn->embed.mode;
+	} else if ((r = verify_result_signature(
+			res, o->format, rn->job.artifact.sha256, ret_why)) == 0) {
+		if ((*ret = malloc(res->signature.len)) == NULL) {
+			r = SG_ERR_ALLOC;
+			*ret_why = "out of memory";
+		} else {
+			memcpy(*ret, res->signature.data, res->signature.len);
+			*ret_len = res->signature.len;
+		}
+	}
+	X509_free(leaf);
+	return r;
+}
+
+/* A signed result: believe nothing not checked, then write the output. */
 static int
 accept_result(struct run *rn)
 {
 	const struct options *o = rn->o;
 	const char *why = NULL;
-	/* What the agent signed: the artifact's digest, or the digest that
-	 * the format names (the image's, the module's). */
-	const uint8_t *signed_digest =
-	    sj_embeds(o->format) ? rn->embed.digest : rn->job.artifact.sha256;
 	uint8_t *out = NULL;
 	size_t out_len = 0;
-	X509 *leaf = NULL;
+	unsigned mode = 0644;
 	int r;
 
 	if (check_signed_binding(rn->res, &rn->job, &why) != SJ_EXIT_OK ||
-	    verify_result_signature(rn->res, o->format, signed_digest, &why) != 0 ||
-	    (sj_embeds(o->format) &&
-		((leaf = verify_der_cert(&rn->res->certs[0])) == NULL ||
-		    embed_finish(&rn->embed, rn->res->signature.data, rn->res->signature.len, leaf,
-			&out, &out_len, &why) != 0))) {
-		X509_free(leaf);
-		if (why == NULL)
-			why = "the result's first certificate is not one DER X.509 certificate";
+	    make_output(rn, &out, &out_len, &mode, &why) != 0) {
+		free(out);
 		sj_msg("the agent's result for job %s does not match: %s; nothing written",
-		    rn->job.id, why);
+		    rn->job.id, why != NULL ? why : "internal error");
 		/* docs/submit-job.md: the verified (attested, bound) payload is printed whatever
 		 * its status; exit 5 tells the caller that its signature is unusable. */
 		if (o->json && print_stdout(rn->res_payload, rn->res_payload_len) != 0)
 			sj_msg("cannot write to stdout: %s", strerror(errno));
 		return SJ_EXIT_MISMATCH;
 	}
-	X509_free(leaf);
-	if (out != NULL)
-		r = write_file_atomic(rn->output, out, out_len, rn->embed.mode);
-	else
-		r = write_file_atomic(
-		    rn->output, rn->res->signature.data, rn->res->signature.len, 0644);
+	r = write_file_atomic(rn->output, out, out_len, mode);
 	free(out);
 	if (r != 0) {
 		sj_msg("cannot write %s: %s", rn->output, sg_strerror(r));

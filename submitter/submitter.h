@@ -15,6 +15,7 @@
 #include "envelope.h"
 #include "err.h"
 #include "job.h"
+#include "openpgp.h"
 #include "pe.h"
 #include "result.h"
 #include "resultcheck.h"
@@ -98,5 +99,28 @@ int embed_load(const char *path, enum sg_format format, int replace, struct embe
 int embed_finish(const struct embed *e, const uint8_t *sig, size_t sig_len, X509 *leaf,
     uint8_t **ret, size_t *ret_len, const char **ret_why) SG_MUST_CHECK;
 void embed_clear(struct embed *e);
+
+/*
+ * pgp.c: the openpgp format (docs/formats.md).
+ */
+enum sj_pgp_out {
+	SJ_PGP_BINARY = 0, /* FILE.sig: the signature packet */
+	SJ_PGP_ARMOR,      /* FILE.asc: the packet, ASCII-armored */
+	SJ_PGP_CLEARSIGN,  /* FILE.asc: FILE cleartext-signed */
+};
+
+/* FILE hashed once through canon: the job's "openpgp" member, FILE's own
+ * SHA-256 and size.  Prints why not; an exit status. */
+int sj_pgp_hash(const char *path, enum openpgp_canon canon, struct sg_openpgp *ret_state,
+    uint8_t ret_sha256[SHA256_LEN], uint64_t *ret_size);
+
+/* Verifies the agent's signature packet against leaf's public key, st, the
+ * type of st's mode and the job's creation time, then makes the output
+ * `out` (for SJ_PGP_CLEARSIGN from FILE read again, which must still have
+ * file_sha256).  0 and *ret (caller frees), SG_ERR_VERIFY with *ret_why,
+ * SG_ERR_ALLOC. */
+int sj_pgp_finish(const char *path, enum sj_pgp_out out, const struct sg_openpgp *st,
+    int64_t created, const uint8_t file_sha256[SHA256_LEN], const uint8_t *sig, size_t sig_len,
+    X509 *leaf, uint8_t **ret, size_t *ret_len, const char **ret_why) SG_MUST_CHECK;
 
 #endif
