@@ -22,7 +22,9 @@ cms) ext=.p7s ;;
 raw) ext=.sig ;;
 # The signed image or module itself, under the input's name.
 authenticode | kmod) ext="" ;;
-*) echo "::error::signet: format is cms, raw, authenticode or kmod, not '$format'"; exit 2 ;;
+# An armored detached OpenPGP signature.
+openpgp) ext=.asc ;;
+*) echo "::error::signet: format is cms, raw, authenticode, kmod or openpgp, not '$format'"; exit 2 ;;
 esac
 
 secrets=$(mktemp -d "${RUNNER_TEMP:-/tmp}/signet.XXXXXX")
@@ -80,7 +82,10 @@ while IFS= read -r f; do
 		echo "::error::signet: $out exists (two files with the same name?)"
 		exit 2
 	fi
-	"${SIGNET_SUBMIT_JOB:-submit-job}" --key "$SIGNET_KEY" --format "$format" \
+	armor=""
+	[ "$format" != openpgp ] || armor=--armor
+	# shellcheck disable=SC2086 # $armor is one word or none
+	"${SIGNET_SUBMIT_JOB:-submit-job}" --key "$SIGNET_KEY" --format "$format" $armor \
 		--wait "${SIGNET_WAIT:-300}" --output "$out" -- "$f"
 	echo "signet: $f signed with key $SIGNET_KEY: $out"
 	n=$((n + 1))

@@ -13,7 +13,8 @@
 //   files          a list of paths in the workspace, or one path (required)
 //   format         'cms' (default), 'raw', 'authenticode' (Windows PE and UEFI
 //                  images) or 'kmod' (kernel modules): for these two the signed
-//                  file itself lands in signatures/ under the input's name
+//                  file itself lands in signatures/ under the input's name;
+//                  'openpgp' (an armored OpenPGP signature, signatures/NAME.asc)
 //   credentialsId  a "Secret file" credential holding the submitter's
 //                  private key (PEM); default 'signet-identity'
 //   redis          queue URL; default env.SIGNET_REDIS
@@ -44,8 +45,8 @@ def call(Map args = [:]) {
         }
     }
     def format = args.format ?: 'cms'
-    if (!(format in ['cms', 'raw', 'authenticode', 'kmod'])) {
-        error("signetSign: format is cms, raw, authenticode or kmod, not ${format}")
+    if (!(format in ['cms', 'raw', 'authenticode', 'kmod', 'openpgp'])) {
+        error("signetSign: format is cms, raw, authenticode, kmod or openpgp, not ${format}")
     }
     def outDir = args.outDir ?: 'signatures'
     def vars = [

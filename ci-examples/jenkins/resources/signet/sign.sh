@@ -5,7 +5,7 @@
 # withEnv.  Its inputs are environment variables only, never Groovy-
 # interpolated text:
 #   SIGNET_KEY            signing key name
-#   SIGNET_FORMAT         cms, raw, authenticode or kmod
+#   SIGNET_FORMAT         cms, raw, authenticode, kmod or openpgp
 #   SIGNET_FILES          the files to sign, one per line (no globbing)
 #   SIGNET_WAIT           seconds to wait for each result
 #   SIGNET_SUBMIT_JOB     the submit-job executable (default: from PATH)
@@ -29,7 +29,9 @@ cms) ext=.p7s ;;
 raw) ext=.sig ;;
 # The signed image or module itself, under the input's name.
 authenticode | kmod) ext="" ;;
-*) echo "signetSign: format is cms, raw, authenticode or kmod, not '$format'" >&2; exit 2 ;;
+# An armored detached OpenPGP signature.
+openpgp) ext=.asc ;;
+*) echo "signetSign: format is cms, raw, authenticode, kmod or openpgp, not '$format'" >&2; exit 2 ;;
 esac
 out_dir=${SIGNET_OUT_DIR:-signatures}
 mkdir -p "$out_dir"
@@ -46,7 +48,10 @@ while IFS= read -r f; do
 		echo "signetSign: $out exists (two files with the same name, or a stale workspace)" >&2
 		exit 2
 	fi
-	"${SIGNET_SUBMIT_JOB:-submit-job}" --key "$SIGNET_KEY" --format "$format" \
+	armor=""
+	[ "$format" != openpgp ] || armor=--armor
+	# shellcheck disable=SC2086 # $armor is one word or none
+	"${SIGNET_SUBMIT_JOB:-submit-job}" --key "$SIGNET_KEY" --format "$format" $armor \
 		--wait "${SIGNET_WAIT:-300}" --output "$out" -- "$f"
 	echo "signetSign: $f signed with key $SIGNET_KEY: $out"
 	n=$((n + 1))
