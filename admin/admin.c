@@ -7,6 +7,8 @@
  *   signet-admin key import-chain HSM --key KEY --chain FILE [-o FILE] [--store-cert]
  *   signet-admin key export       HSM --key KEY [-o FILE]
  *   signet-admin key list         HSM
+ *   signet-admin openpgp export   -c CONFIG KEY [-o FILE] [--binary]   (admin_openpgp.c)
+ *   signet-admin audit verify     LOG ...                              (admin_audit.c)
  *
  * HSM is either -c CONFIG (the agent's configuration: its pkcs11 section,
  * attestation_key and keys) or --module PATH --token LABEL --pin-file PATH
@@ -46,6 +48,7 @@
 #include <openssl/x509v3.h>
 
 #include "admin_audit.h"
+#include "admin_openpgp.h"
 #include "cli.h"
 #include "config.h"
 #include "crypto.h"
@@ -77,6 +80,7 @@ usage(FILE *f)
 	    "[--store-cert]\n"
 	    "       signet-admin key export HSM --key KEY [-o FILE]\n"
 	    "       signet-admin key list HSM\n"
+	    "       signet-admin openpgp export -c CONFIG KEY [-o FILE] [--binary]\n"
 	    "       signet-admin audit verify LOG [--checkpoint FILE]... [--key PEM] [--origin "
 	    "NAME]\n"
 	    "                                [--signer-journal FILE]\n"
@@ -98,6 +102,11 @@ usage(FILE *f)
 	    "                      attestation key)\n"
 	    "  key list            every private key on the token with its flags, and the\n"
 	    "                      certificate subject and expiry of the configuration's keys\n"
+	    "  openpgp export      the OpenPGP certificate of KEY (a key of CONFIG whose\n"
+	    "                      formats list openpgp): public key, user ID and a self-\n"
+	    "                      signature made in the HSM at openpgp.created, recorded\n"
+	    "                      in the audit log first (the agent must be stopped);\n"
+	    "                      ASCII armor, or --binary (gpgv --keyring)\n"
 	    "  audit verify LOG    recompute the audit log's Merkle tree, check every\n"
 	    "                      checkpoint's signature (--key: the attestation public\n"
 	    "                      key) and that each matches the log; name the first\n"
@@ -1262,6 +1271,8 @@ main(int argc, char **argv)
 		return policy_check(argv[optind + 2]);
 	if (argc - optind >= 2 && strcmp(argv[optind], "key") == 0)
 		return key_command(argc - optind - 1, argv + optind + 1);
+	if (argc - optind >= 2 && strcmp(argv[optind], "openpgp") == 0)
+		return admin_openpgp_command(argc - optind - 1, argv + optind + 1);
 	if (argc - optind >= 2 && strcmp(argv[optind], "audit") == 0)
 		return admin_audit_command(argc - optind - 1, argv + optind + 1);
 	usage(stderr);

@@ -434,7 +434,11 @@ audit_append(
 	    add_opt(o, "event", rec->event) != 0 || add_opt(o, "id", rec->id) != 0 ||
 	    add_opt(o, "entry", rec->entry) != 0 || add_opt(o, "submitter", rec->submitter) != 0 ||
 	    add_opt(o, "keyid", rec->keyid) != 0 || add_opt(o, "key", rec->key) != 0 ||
-	    add_opt(o, "format", rec->format) != 0 || add_opt(o, "artifact", rec->artifact) != 0 ||
+	    add_opt(o, "format", rec->format) != 0 ||
+	    add_opt(o, "fingerprint", rec->fingerprint) != 0 || add_opt(o, "uid", rec->uid) != 0 ||
+	    add_opt(o, "certified", rec->certified) != 0 ||
+	    add_opt(o, "certificate_sha256", rec->certificate_sha256) != 0 ||
+	    add_opt(o, "artifact", rec->artifact) != 0 ||
 	    add_opt(o, "sha256", rec->artifact_sha256) != 0 ||
 	    add_opt(o, "job_sha256", rec->job_sha256) != 0 ||
 	    add_opt(o, "envelope_sha256", rec->envelope_sha256) != 0 ||

@@ -28,7 +28,8 @@ struct audit;
 struct audit_record {
 	const char *event; /* "received", "intent", "signature", the
 	                                 decision ("signed", "rejected",
-	                                 "failed"), "published" */
+	                                 "failed"), "published";
+	                                 "certification" (signet-admin) */
 	const char *id;    /* job id (valid syntax) or NULL */
 	const char *entry; /* stream entry id */
 	const char *submitter;
@@ -56,6 +57,13 @@ struct audit_record {
 	const struct jwt_claims *ci_verified; /* the claims of the job's verified
 	                                 ci_token, written as the object
 	                                 "ci_verified" (docs/audit.md); NULL: none */
+	/* "certification": the self-signature of a key's OpenPGP certificate,
+	 * made by `signet-admin openpgp export` (docs/admin.md).  With key,
+	 * format, signature_sha256 and signature (the signature packet). */
+	const char *fingerprint;        /* the v4 fingerprint, 40 uppercase hex */
+	const char *uid;                /* the user ID certified */
+	const char *certified;          /* the certification's creation time (RFC 3339) */
+	const char *certificate_sha256; /* hex SHA-256 of the binary certificate */
 };
 
 /* A record found when opening an existing log; a string member the record
