@@ -17,19 +17,25 @@
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 NEED_TOOLS_HINT="scripts/ci-tools.sh installs it"
-stack_init ci git rsync gitlab-ci-local stunnel curl python3 osslsigncode
+stack_init ci git rsync gitlab-ci-local stunnel curl python3 osslsigncode gpgv
 FAIL_TAIL=25
 
 stack_redis_start || exit 1
 stack_token_init || exit 1
-stack_submitter ci-gitlab ec '["release","windows"]'
+stack_submitter ci-gitlab ec '["release","windows","tarballs"]'
 stack_submitter ci-jenkins ec '["release","windows"]'
 stack_submitter ci-github ed25519 '["release"]'
 stack_config
 # "windows": Authenticode with the RSA key (PKCS#1 v1.5, as Windows wants).
 stack_policy_config '.keys.release.ci_projects = ["fw/firmware", "fw-jobs/firmware", "example-org/firmware"]
   | .keys.windows = {"key": "pkcs11:object=release-rsa", "mechanism": "rsa-pkcs1-sha256",
-      "certificates": .keys["release-rsa"].certificates, "formats": ["authenticode"]}' || exit 1
+      "certificates": .keys["release-rsa"].certificates, "formats": ["authenticode"]}
+  | .keys.tarballs = {"key": "pkcs11:object=release", "mechanism": "ecdsa-sha256",
+      "certificates": .keys.release.certificates, "formats": ["openpgp"],
+      "openpgp": {"created": "2026-01-01T00:00:00Z", "uid": "Tarballs <tarballs@example.com>"}}' || exit 1
+# The tarball key's OpenPGP certificate, for gpgv in the verify stage.
+"$ADMIN" openpgp export -c "$D/agent.json" tarballs --binary -o "$D/tarballs.gpg" 2>/dev/null ||
+	{ echo "cannot export the OpenPGP certificate"; exit 1; }
 stack_agent_start || exit 1
 
 # verify_cms SIG FILE: the signature verifies against the stack's root.
@@ -60,20 +66,22 @@ start=$(date +%s)
 		--variable "SIGNET_IDENTITY=$D/ci-gitlab.key" \
 		--variable "SIGNET_AGENT_PUBKEY=$D/agent.pub" \
 		--variable "SIGNET_ROOT_CA=$D/root.pem" \
+		--variable "SIGNET_OPENPGP_CERT=$D/tarballs.gpg" \
 		--variable "SIGNET_SUBMIT_JOB=$SUBMIT_JOB"
 ) >"$D/gitlab.out" 2>&1
 gl_status=$?
 echo "# gitlab-ci-local exited $gl_status after $(($(date +%s) - start))s; its summary:"
-grep -E 'submit-job: |Verification successful|^.*Succeeded' "$D/gitlab.out" | sed 's/^/#   /'
+grep -E 'submit-job: |Verification successful|^.*Succeeded|Good signature' "$D/gitlab.out" | sed 's/^/#   /'
 grep -E '^ *(PASS|FAIL|WARN) |pipeline finished' "$D/gitlab.out" | sed 's/^/#   /'
 sig=$(find "$R/.gitlab-ci-local/artifacts/sign" -name firmware.bin.p7s 2>/dev/null | head -1)
 art=$(find "$R/.gitlab-ci-local/artifacts/build" -name firmware.bin 2>/dev/null | head -1)
 if [ "$gl_status" = 0 ] && grep -q 'PASS .*build' "$D/gitlab.out" && grep -q 'PASS .*sign' "$D/gitlab.out" &&
 	grep -q 'PASS .*verify' "$D/gitlab.out" &&
-	grep -q 'PASS .*sign-windows' "$D/gitlab.out" &&
+	grep -q 'PASS .*sign-windows' "$D/gitlab.out" && grep -q 'PASS .*sign-tarball' "$D/gitlab.out" &&
+	grep -q 'signatures/release.tar.gz.asc (OpenPGP) verifies with' "$D/gitlab.out" &&
 	grep -q 'signatures/firmware.bin.p7s verifies against' "$D/gitlab.out" &&
 	grep -q 'signatures/app.exe (Authenticode) verifies against' "$D/gitlab.out"; then
-	ok "GitLab: the sample pipeline passes build, sign (ci.project fw/firmware allowed), sign-windows (Authenticode) and verify (openssl, osslsigncode)"
+	ok "GitLab: the sample pipeline passes build, sign (ci.project fw/firmware allowed), sign-windows (Authenticode), sign-tarball (OpenPGP) and verify (openssl, osslsigncode, gpgv)"
 else
 	fail "GitLab: the sample pipeline (exit $gl_status)" "$D/gitlab.out"
 fi
@@ -212,6 +220,7 @@ rm -rf "$R/.gitlab-ci-local"
 		--variable "SIGNET_IDENTITY=$D/ci-gitlab.key" \
 		--variable "SIGNET_AGENT_PUBKEY=$D/agent.pub" \
 		--variable "SIGNET_ROOT_CA=$D/root.pem" \
+		--variable "SIGNET_OPENPGP_CERT=$D/tarballs.gpg" \
 		--variable "SIGNET_SUBMIT_JOB=$SUBMIT_JOB" \
 		--variable "SIGNET_CI_TOKEN=$GL_TOKEN"
 ) >"$D/gitlab-token.out" 2>&1
