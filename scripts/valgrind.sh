@@ -1,7 +1,7 @@
 #!/bin/bash
 # Runs the agent's job path under valgrind (memcheck): a throwaway stack
 # (scripts/stack.sh), signet-agent under valgrind, a few signed jobs (raw,
-# cms, authenticode, kmod), rejected ones and hostile stream entries, then SIGTERM.  Fails on
+# cms, authenticode, kmod, openpgp), rejected ones and hostile stream entries, then SIGTERM.  Fails on
 # any memcheck error or definite leak ("still reachable" memory of SoftHSM
 # and OpenSSL does not count), or when a job does not get its answer.
 #   scripts/valgrind.sh              uses ./build (made if missing)
@@ -35,14 +35,17 @@ fail() { failed=$((failed + 1)); echo "FAIL - $1"; }
 
 stack_redis_start || exit 1
 stack_token_init || exit 1
-stack_submitter ci-fw ec '["release","release-rsa","release-pk1","win","kmod"]'
+stack_submitter ci-fw ec '["release","release-rsa","release-pk1","win","kmod","pgp"]'
 stack_submitter limited ec '["release"]'
 stack_config
 # The formats built from typed fields (PKCS#7 through the ASN.1 templates).
 stack_policy_config '.keys.win = {"key": "pkcs11:object=release", "mechanism": "ecdsa-sha256",
     "certificates": .keys.release.certificates, "formats": ["authenticode"]}
   | .keys.kmod = {"key": "pkcs11:id=%02", "mechanism": "rsa-pkcs1-sha256",
-    "certificates": .keys["release-rsa"].certificates, "formats": ["kmod"]}'
+    "certificates": .keys["release-rsa"].certificates, "formats": ["kmod"]}
+  | .keys.pgp = {"key": "pkcs11:object=release", "mechanism": "ecdsa-sha256",
+    "certificates": .keys.release.certificates, "formats": ["openpgp"],
+    "openpgp": {"created": "2026-01-01T00:00:00Z", "uid": "valgrind <v@example.com>"}}'
 
 valgrind --tool=memcheck --leak-check=full --errors-for-leak-kinds=definite \
 	--show-leak-kinds=definite --error-exitcode=1 --track-origins=yes \
@@ -73,9 +76,10 @@ sj() { # NAME WANT_RC ARGS...
 		fail "$name: submit-job exit $rc, expected $want"; sed 's/^/       /' "$D/$name.err"; fi
 }
 sj raw-ec 0 -k release -f raw -o "$D/a.sig"
-for f in authenticode kmod; do
+for f in authenticode kmod openpgp; do
 	in=$SRC/tests/data/pe/tiny64.efi key=win
 	[ "$f" = kmod ] && in=/bin/true key=kmod
+	[ "$f" = openpgp ] && in=/bin/true key=pgp
 	if SIGNET_REDIS=$SIGNET_REDIS SIGNET_AGENT_PUBKEY=$D/agent.pub "$SIGNET_BUILD/submitter/submit-job" \
 		-w 120 -i "$D/ci-fw.key" -k "$key" -f "$f" -o "$D/signed-$f" "$in" >"$D/$f.out" 2>"$D/$f.err"; then
 		ok "$f: submit-job exit 0"
