@@ -10,12 +10,13 @@ set -e
 # formats (docs/formats.md): sbverify, Debian's unsigned UEFI images
 # (shim-unsigned: PE32+; syslinux-efi: PE32 too), the kernel's sign-file
 # (linux-kbuild-6.1) and modinfo (kmod), OpenPGP's gpg, gpgv and sqv, and rpm
-# (rpmbuild, rpmsign, rpmkeys; APT is Debian's own); osslsigncode comes from
+# (rpmbuild, rpmsign, rpmkeys) and apt-utils (apt-ftparchive, for a test APT
+# repository); osslsigncode comes from
 # bookworm-backports (2.9; bookworm's 2.5 is older than the tests expect).
 PKGS="gcc pkg-config meson ninja-build libhiredis-dev libssl-dev libcurl4-openssl-dev
 libcjson-dev check libsubunit-dev libp11-kit-dev softhsm2 opensc redis-server openssl jq
 nginx curl
-sbsigntool shim-unsigned syslinux-efi linux-kbuild-6.1 kmod gnupg gpgv sqv rpm
+sbsigntool shim-unsigned syslinux-efi linux-kbuild-6.1 kmod gnupg gpgv sqv rpm apt-utils
 python3 scdoc"
 BACKPORTS_PKGS="osslsigncode"
 BACKPORTS_LIST=/etc/apt/sources.list.d/signet-bookworm-backports.list

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Static checks, failing on any finding: shellcheck on every shell script
-# (settings and their reasons in .shellcheckrc), cppcheck on the C code
+# (settings and their reasons in .shellcheckrc; submitter/signet-gpg, a sh
+# script without the .sh suffix, included), cppcheck on the C code
 # (warnings, portability, performance; an inline suppression names its
 # reason where it stands), and the C layout against .clang-format
 # (clang-format -i on a file puts it right).  Run by .ci/run.
@@ -8,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
 
-mapfile -t scripts < <(git ls-files '*.sh' '.ci/run')
+mapfile -t scripts < <(git ls-files '*.sh' '.ci/run' 'submitter/signet-gpg')
 echo "== shellcheck: ${#scripts[@]} scripts"
 shellcheck -x "${scripts[@]}" || status=1
 
