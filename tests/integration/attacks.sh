@@ -73,11 +73,12 @@ tree_sum "$D/store/release/$X" > "$D/x.tree"
 # It does not bind it for others: a submitter whose jobs the agent refuses
 # must not be able to spend ids it copied from Redis.
 # push_wait ENV ID EVENT: pushes an envelope, waits for its decision record
+# (30 s: the next push must not overtake it on a loaded machine).
 push_wait() {
 	local before
 	before=$(grep -c "\"event\":\"$3\",\"id\":\"$2\"" "$D/audit.log")
 	rc_ -x XADD signet:jobs '*' env < "$1" >/dev/null
-	for _ in $(seq 1 200); do
+	for _ in $(seq 1 600); do
 		[ "$(grep -c "\"event\":\"$3\",\"id\":\"$2\"" "$D/audit.log")" -gt "$before" ] && return 0
 		sleep 0.05
 	done
