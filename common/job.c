@@ -197,31 +197,34 @@ get_sha256_hex(const cJSON *obj, const char *name, uint8_t out[SHA256_LEN])
 	return 0;
 }
 
-/* Whether UTF-8 text (valid, json_parse() saw to it) stays inside the
- * Basic Multilingual Plane: no 4-byte sequences. */
-static int
-utf8_in_bmp(const char *s, size_t len)
+int
+job_check_authenticode_description(const char *s, size_t len)
 {
 	size_t i;
 
+	if (s == NULL || len == 0 || len > AUTHENTICODE_DESCRIPTION_MAX || !json_text_ok(s, len))
+		return SG_ERR_JOB_MALFORMED;
+	/* Inside the Basic Multilingual Plane: no 4-byte UTF-8 sequences. */
 	for (i = 0; i < len; i++) {
 		if (((unsigned char)s[i] & 0xf8) == 0xf0)
-			return 0;
+			return SG_ERR_JOB_MALFORMED;
 	}
-	return 1;
+	return 0;
 }
 
-/* Printable ASCII without space (what an IA5String URL may hold here). */
-static int
-url_ok(const char *s, size_t len)
+int
+job_check_authenticode_url(const char *s, size_t len)
 {
 	size_t i;
 
+	if (s == NULL || len == 0 || len > AUTHENTICODE_URL_MAX)
+		return SG_ERR_JOB_MALFORMED;
+	/* Printable ASCII without space. */
 	for (i = 0; i < len; i++) {
-		if (s[i] <= 0x20 || s[i] >= 0x7f)
-			return 0;
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return SG_ERR_JOB_MALFORMED;
 	}
-	return 1;
+	return 0;
 }
 
 static int
@@ -240,9 +243,10 @@ parse_authenticode(const cJSON *root, struct sg_job *job)
 		0 ||
 	    (r = get_text(o, "url", 0, 1, AUTHENTICODE_URL_MAX, &a->url)) != 0)
 		return r;
-	if (a->description != NULL && !utf8_in_bmp(a->description, strlen(a->description)))
+	if (a->description != NULL &&
+	    job_check_authenticode_description(a->description, strlen(a->description)) != 0)
 		return SG_ERR_JOB_MALFORMED;
-	if (a->url != NULL && !url_ok(a->url, strlen(a->url)))
+	if (a->url != NULL && job_check_authenticode_url(a->url, strlen(a->url)) != 0)
 		return SG_ERR_JOB_MALFORMED;
 	return 0;
 }

@@ -158,6 +158,14 @@ int job_serialize(const struct sg_job *job, char **ret, size_t *ret_len) SG_MUST
  * SG_ERR_JOB_MALFORMED. */
 int job_check_artifact_name(const char *name, size_t len) SG_MUST_CHECK;
 
+/* The authenticode member's texts (docs/protocol.md §3): a description of
+ * 1..AUTHENTICODE_DESCRIPTION_MAX bytes of text whose characters all lie
+ * in Unicode's Basic Multilingual Plane (a BMPString holds it); a url of
+ * 1..AUTHENTICODE_URL_MAX printable ASCII characters without space (an
+ * IA5String).  0 or SG_ERR_JOB_MALFORMED. */
+int job_check_authenticode_description(const char *s, size_t len) SG_MUST_CHECK;
+int job_check_authenticode_url(const char *s, size_t len) SG_MUST_CHECK;
+
 /* Time checks of docs/protocol.md §3 against `now`: SG_ERR_JOB_NOT_YET_VALID (created
  * more than JOB_CLOCK_SKEW_S in the future), SG_ERR_JOB_EXPIRED (expires
  * before now), SG_ERR_JOB_LIFETIME_TOO_LONG (expires - created >

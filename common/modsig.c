@@ -66,32 +66,13 @@ elf_problem(const uint8_t *buf, size_t len)
 	return NULL;
 }
 
-/*
- * Whether the n bytes at p are exactly one DER SEQUENCE with a definite
- * length in its shortest form.  (pe.c checks the PKCS#7 in a PE image the
- * same way.)
- */
+/* Whether the n bytes at p are exactly one DER SEQUENCE (util.h). */
 static int
 is_one_der_sequence(const uint8_t *p, size_t n)
 {
-	size_t hdr, body = 0, i, k;
+	size_t len;
 
-	if (n < 2 || p[0] != 0x30)
-		return 0;
-	if (p[1] < 0x80) {
-		hdr = 2;
-		body = p[1];
-	} else {
-		k = p[1] & 0x7f;
-		if (k == 0 || k > 4 || n - 2 < k || p[2] == 0)
-			return 0;
-		for (i = 0; i < k; i++)
-			body = body << 8 | p[2 + i];
-		if (body < 0x80)
-			return 0;
-		hdr = 2 + k;
-	}
-	return body <= n - hdr && hdr + body == n;
+	return der_sequence_len(p, n, &len) == 0 && len == n;
 }
 
 int

@@ -14,6 +14,7 @@
 
 #include "crypto.h"
 #include "pe.h"
+#include "util.h"
 
 #define DOS_HDR_LEN      64   /* IMAGE_DOS_HEADER */
 #define DOS_LFANEW_OFF   0x3c /* e_lfanew */
@@ -453,39 +454,6 @@ pe_authenticode_digest(const uint8_t *buf, const struct pe_image *img, uint8_t r
 out:
 	EVP_MD_CTX_free(md);
 	return r;
-}
-
-/*
- * The length of the DER element at p (n bytes): a SEQUENCE with a
- * definite length in its shortest form, header included.  0 or
- * SG_ERR_PARSE (not that, or longer than n).
- */
-static int
-der_sequence_len(const uint8_t *p, size_t n, size_t *ret_len)
-{
-	size_t hdr, body = 0, i, k;
-
-	if (n < 2 || p[0] != 0x30)
-		return SG_ERR_PARSE;
-	if (p[1] < 0x80) {
-		hdr = 2;
-		body = p[1];
-	} else {
-		k = p[1] & 0x7f;
-		/* 0x80 is BER's indefinite length; more than 4 length bytes
-		 * cannot be inside a file of at most 2^31 bytes. */
-		if (k == 0 || k > 4 || n - 2 < k || p[2] == 0)
-			return SG_ERR_PARSE;
-		for (i = 0; i < k; i++)
-			body = body << 8 | p[2 + i];
-		if (body < 0x80)
-			return SG_ERR_PARSE; /* the short form was due */
-		hdr = 2 + k;
-	}
-	if (body > n - hdr)
-		return SG_ERR_PARSE;
-	*ret_len = hdr + body;
-	return 0;
 }
 
 int

@@ -287,17 +287,6 @@ out:
 	return r;
 }
 
-/* Printable ASCII without space, as the job's url (common/job.c). */
-static int
-url_ok(const char *s)
-{
-	for (; *s != '\0'; s++) {
-		if (*s <= 0x20 || *s >= 0x7f)
-			return 0;
-	}
-	return 1;
-}
-
 static int
 check_texts(const char *description, const char *url)
 {
@@ -310,7 +299,8 @@ check_texts(const char *description, const char *url)
 	}
 	if (url != NULL) {
 		n = strlen(url);
-		if (n == 0 || n > PKCS7SIG_URL_MAX || !url_ok(url))
+		/* The job's rule (common/job.h). */
+		if (n > PKCS7SIG_URL_MAX || job_check_authenticode_url(url, n) != 0)
 			return SG_ERR_INVALID_ARGUMENT;
 	}
 	return 0;

@@ -451,3 +451,31 @@ out:
 	free(tmp);
 	return r;
 }
+
+int
+der_sequence_len(const uint8_t *p, size_t n, size_t *ret_len)
+{
+	size_t hdr, body = 0, i, k;
+
+	if (n < 2 || p[0] != 0x30)
+		return SG_ERR_PARSE;
+	if (p[1] < 0x80) {
+		hdr = 2;
+		body = p[1];
+	} else {
+		k = p[1] & 0x7f;
+		/* 0x80 is BER's indefinite length; more than 4 length bytes
+		 * are refused (no caller handles 4 GiB). */
+		if (k == 0 || k > 4 || n - 2 < k || p[2] == 0)
+			return SG_ERR_PARSE;
+		for (i = 0; i < k; i++)
+			body = body << 8 | p[2 + i];
+		if (body < 0x80)
+			return SG_ERR_PARSE; /* the short form was due */
+		hdr = 2 + k;
+	}
+	if (body > n - hdr)
+		return SG_ERR_PARSE;
+	*ret_len = hdr + body;
+	return 0;
+}

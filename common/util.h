@@ -94,6 +94,15 @@ int path_dir(const char *path, char **ret) SG_MUST_CHECK;
 
 int write_file_atomic(const char *path, const void *buf, size_t len, unsigned mode) SG_MUST_CHECK;
 
+/*
+ * The length, header included, of the DER element at p (n bytes): it must
+ * be a SEQUENCE with a definite length in its shortest form (at most 4
+ * length bytes) that fits in n.  0 and *ret_len, or SG_ERR_PARSE.  A
+ * PKCS#7 embedded in a PE image or appended to a kernel module is checked
+ * so (common/pe.c, common/modsig.c).
+ */
+int der_sequence_len(const uint8_t *p, size_t n, size_t *ret_len) SG_MUST_CHECK;
+
 /* strdup that returns NULL only on allocation failure of a non-NULL s. */
 char *xstrdup(const char *s);
 

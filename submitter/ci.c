@@ -79,28 +79,6 @@ sj_string_ok(const char *s, size_t len, size_t max)
 	return 1;
 }
 
-int
-sj_bmp_ok(const char *s)
-{
-	for (; *s != '\0'; s++) {
-		if (((unsigned char)*s & 0xf8) == 0xf0)
-			return 0;
-	}
-	return 1;
-}
-
-int
-sj_url_ok(const char *s)
-{
-	size_t i;
-
-	for (i = 0; s[i] != '\0'; i++) {
-		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
-			return 0;
-	}
-	return i >= 1 && i <= AUTHENTICODE_URL_MAX;
-}
-
 /* The value of an environment variable, NULL when unset or empty. */
 static const char *
 env_nonempty(const char *name)

@@ -10,7 +10,6 @@
  * written.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,53 +23,36 @@
 
 #define WHY_MAX 256
 
-/* Reads the regular file at path whole (at most max bytes). */
+/* Reads the regular file at path whole (at most max bytes, util.h's
+ * read_file()) and its permission bits; prints why not. */
 static int
 read_whole(const char *path, size_t max, uint8_t **ret, size_t *ret_len, unsigned *ret_mode)
 {
 	struct stat st;
-	uint8_t *buf = NULL;
-	size_t off = 0;
-	ssize_t n;
-	int fd, ex = SJ_EXIT_USAGE;
+	char *buf = NULL;
+	size_t len = 0;
+	int r;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		sj_msg("cannot open %s: %s", path, strerror(errno));
+	if ((r = read_file(path, max, &buf, &len)) != 0) {
+		if (r == SG_ERR_LIMIT)
+			sj_msg("%s: more than the %zu bytes that this format allows", path, max);
+		else if (r == SG_ERR_ALLOC)
+			sj_msg("out of memory");
+		else
+			sj_msg("cannot read %s: %s", path,
+			    r == SG_ERR_SYSTEM ? "not a regular file, or unreadable"
+					       : sg_strerror(r));
+		return r == SG_ERR_ALLOC ? SJ_EXIT_INFRA : SJ_EXIT_USAGE;
+	}
+	if (stat(path, &st) != 0) {
+		sj_msg("cannot stat %s: %s", path, strerror(errno));
+		free(buf);
 		return SJ_EXIT_USAGE;
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		sj_msg("%s is not a regular file", path);
-		goto out;
-	}
-	if ((uint64_t)st.st_size > max) {
-		sj_msg("%s: %lld bytes, more than the %zu that this format allows", path,
-		    (long long)st.st_size, max);
-		goto out;
-	}
-	if ((buf = malloc(st.st_size > 0 ? (size_t)st.st_size : 1)) == NULL) {
-		sj_msg("out of memory");
-		ex = SJ_EXIT_INFRA;
-		goto out;
-	}
-	while (off < (size_t)st.st_size) {
-		n = read(fd, buf + off, (size_t)st.st_size - off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			sj_msg("cannot read %s: %s", path, n == 0 ? "it shrank" : strerror(errno));
-			goto out;
-		}
-		off += (size_t)n;
-	}
-	*ret = buf;
-	*ret_len = off;
+	*ret = (uint8_t *)buf;
+	*ret_len = len;
 	*ret_mode = (unsigned)st.st_mode & 07777;
-	buf = NULL;
-	ex = SJ_EXIT_OK;
-out:
-	free(buf);
-	close(fd);
-	return ex;
+	return SJ_EXIT_OK;
 }
 
 int

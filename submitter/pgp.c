@@ -83,48 +83,25 @@ static int
 read_again(const char *path, const uint8_t sha256[SHA256_LEN], uint8_t **ret, size_t *ret_len,
     const char **ret_why)
 {
-	struct stat st;
-	uint8_t *buf = NULL, h[SHA256_LEN];
-	size_t off = 0;
-	ssize_t n;
-	int fd, r = SG_ERR_VERIFY;
+	uint8_t h[SHA256_LEN];
+	char *buf = NULL;
+	size_t len = 0;
+	int r;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		*ret_why = "FILE cannot be read again for the cleartext copy";
+	if ((r = read_file(path, OPENPGP_CLEARSIGN_TEXT_MAX, &buf, &len)) != 0) {
+		*ret_why = r == SG_ERR_LIMIT ? "FILE is too large for a cleartext copy"
+					     : "FILE cannot be read again for the cleartext copy";
+		return r == SG_ERR_ALLOC ? r : SG_ERR_VERIFY;
+	}
+	crypto_sha256(buf, len, h);
+	if (memcmp(h, sha256, SHA256_LEN) != 0) {
+		free(buf);
+		*ret_why = "FILE changed since it was hashed; nothing written";
 		return SG_ERR_VERIFY;
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size > OPENPGP_CLEARSIGN_TEXT_MAX) {
-		*ret_why = "FILE changed or is too large for a cleartext copy";
-		goto out;
-	}
-	if ((buf = malloc(st.st_size > 0 ? (size_t)st.st_size : 1)) == NULL) {
-		r = SG_ERR_ALLOC;
-		goto out;
-	}
-	while (off < (size_t)st.st_size) {
-		n = read(fd, buf + off, (size_t)st.st_size - off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			*ret_why = "FILE cannot be read again for the cleartext copy";
-			goto out;
-		}
-		off += (size_t)n;
-	}
-	crypto_sha256(buf, off, h);
-	if (memcmp(h, sha256, SHA256_LEN) != 0) {
-		*ret_why = "FILE changed since it was hashed; nothing written";
-		goto out;
-	}
-	*ret = buf;
-	*ret_len = off;
-	buf = NULL;
-	r = 0;
-out:
-	free(buf);
-	close(fd);
-	return r;
+	*ret = (uint8_t *)buf;
+	*ret_len = len;
+	return 0;
 }
 
 int

@@ -371,13 +371,13 @@ parse_options(int argc, char **argv, struct options *o)
 	    (*o->description == '\0' ||
 		!sj_string_ok(
 		    o->description, strlen(o->description), AUTHENTICODE_DESCRIPTION_MAX) ||
-		!sj_bmp_ok(o->description))) {
+		job_check_authenticode_description(o->description, strlen(o->description)) != 0)) {
 		sj_msg("invalid --description: 1 to %d bytes of UTF-8 text, no control characters, "
 		       "no characters beyond U+FFFF",
 		    AUTHENTICODE_DESCRIPTION_MAX);
 		return SJ_EXIT_USAGE;
 	}
-	if (o->url != NULL && !sj_url_ok(o->url)) {
+	if (o->url != NULL && job_check_authenticode_url(o->url, strlen(o->url)) != 0) {
 		sj_msg("invalid --url: 1 to %d printable ASCII characters without spaces",
 		    AUTHENTICODE_URL_MAX);
 		return SJ_EXIT_USAGE;

@@ -43,14 +43,6 @@ enum sj_exit {
  */
 int sj_string_ok(const char *s, size_t len, size_t max);
 
-/* True if UTF-8 text s has no character beyond U+FFFF (a BMPString can
- * hold it: authenticode's description). */
-int sj_bmp_ok(const char *s);
-
-/* True if s is 1 to AUTHENTICODE_URL_MAX printable ASCII characters
- * without spaces (an IA5String URL). */
-int sj_url_ok(const char *s);
-
 /* True for the formats whose output is the signed file itself. */
 static inline int
 sj_embeds(enum sg_format f)
