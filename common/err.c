@@ -54,6 +54,8 @@ sg_status_name(enum sg_status s)
 		return "rejected";
 	case SG_STATUS_FAILED:
 		return "failed";
+	case SG_STATUS_PENDING:
+		return "pending";
 	}
 	return "failed";
 }

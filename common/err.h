@@ -74,6 +74,10 @@
 	    "CI identity token missing or not valid")                                              \
 	X(SG_ERR_KEY_CERT_EXPIRED, "key.cert_expired", SG_STATUS_REJECTED,                         \
 	    "the signing key's certificate is not valid now")                                      \
+	X(SG_ERR_APPROVAL_DENIED, "approval.denied", SG_STATUS_REJECTED,                           \
+	    "an approver denied the job")                                                          \
+	X(SG_ERR_APPROVAL_EXPIRED, "approval.expired", SG_STATUS_REJECTED,                         \
+	    "the job expired before it had its approvals")                                         \
 	X(SG_ERR_HSM_UNAVAILABLE, "hsm.unavailable", SG_STATUS_FAILED, "HSM unavailable")          \
 	X(SG_ERR_HSM_SIGN_FAILED, "hsm.sign_failed", SG_STATUS_FAILED, "HSM signing failed")       \
 	X(SG_ERR_STORE_FAILED, "store.failed", SG_STATUS_FAILED, "artifact store failed")          \
@@ -83,6 +87,7 @@ enum sg_status {
 	SG_STATUS_SIGNED = 0,
 	SG_STATUS_REJECTED = 1,
 	SG_STATUS_FAILED = 2,
+	SG_STATUS_PENDING = 3, /* waiting for approvals (docs/approvals.md) */
 };
 
 /* Indices into the table (positive); use the negative enum sg_err below. */
@@ -105,7 +110,7 @@ const char *sg_strerror(int r);
 /* SG_STATUS_REJECTED or SG_STATUS_FAILED for an error, SG_STATUS_SIGNED for 0. */
 enum sg_status sg_err_status(int r);
 
-/* "signed", "rejected" or "failed". */
+/* "signed", "rejected", "failed" or "pending". */
 const char *sg_status_name(enum sg_status s);
 
 /* The negative code whose docs/errors.md string is `code`, or 0 if there is none

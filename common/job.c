@@ -322,8 +322,8 @@ parse_artifact(const cJSON *root, struct sg_artifact *a)
 	return 0;
 }
 
-static int
-parse_ci(const cJSON *root, struct sg_ci *ci)
+int
+job_ci_parse(const struct cJSON *root, struct sg_ci *ci)
 {
 	const cJSON *o = json_get(root, "ci");
 	size_t i;
@@ -409,7 +409,7 @@ job_parse(const uint8_t *payload, size_t len, struct sg_job **ret)
 	}
 	if ((r = parse_artifact(root, &job->artifact)) != 0)
 		goto out;
-	if ((r = parse_ci(root, &job->ci)) != 0)
+	if ((r = job_ci_parse(root, &job->ci)) != 0)
 		goto out;
 	/* Only its size and text here: what it says is checked by whoever
 	 * relies on it, against the issuer's keys (common/jwt.h). */
@@ -545,6 +545,39 @@ add_openpgp(cJSON *root, const struct sg_openpgp *p)
 }
 
 int
+job_ci_add(struct cJSON *root, const struct sg_ci *ci)
+{
+	cJSON *o;
+	int r;
+
+	if (ci->system == NULL && ci->project == NULL && ci->pipeline == NULL && ci->job == NULL &&
+	    ci->commit == NULL && ci->ref == NULL && ci->url == NULL)
+		return 0;
+	if ((o = cJSON_AddObjectToObject(root, "ci")) == NULL)
+		return SG_ERR_ALLOC;
+	if ((r = add_opt(o, "system", ci->system)) != 0 ||
+	    (r = add_opt(o, "project", ci->project)) != 0 ||
+	    (r = add_opt(o, "pipeline", ci->pipeline)) != 0 ||
+	    (r = add_opt(o, "job", ci->job)) != 0 || (r = add_opt(o, "commit", ci->commit)) != 0 ||
+	    (r = add_opt(o, "ref", ci->ref)) != 0 || (r = add_opt(o, "url", ci->url)) != 0)
+		return r;
+	return 0;
+}
+
+void
+job_ci_clear(struct sg_ci *ci)
+{
+	free(ci->system);
+	free(ci->project);
+	free(ci->pipeline);
+	free(ci->job);
+	free(ci->commit);
+	free(ci->ref);
+	free(ci->url);
+	memset(ci, 0, sizeof(*ci));
+}
+
+int
 job_serialize(const struct sg_job *job, char **ret, size_t *ret_len)
 {
 	cJSON *root = NULL, *o;
@@ -586,20 +619,8 @@ job_serialize(const struct sg_job *job, char **ret, size_t *ret_len)
 	    (r = json_add_string(o, "sha256", hex)) != 0 ||
 	    (r = json_add_int(o, "size", (int64_t)job->artifact.size)) != 0)
 		goto out;
-	if (ci->system != NULL || ci->project != NULL || ci->pipeline != NULL || ci->job != NULL ||
-	    ci->commit != NULL || ci->ref != NULL || ci->url != NULL) {
-		if ((o = cJSON_AddObjectToObject(root, "ci")) == NULL) {
-			r = SG_ERR_ALLOC;
-			goto out;
-		}
-		if ((r = add_opt(o, "system", ci->system)) != 0 ||
-		    (r = add_opt(o, "project", ci->project)) != 0 ||
-		    (r = add_opt(o, "pipeline", ci->pipeline)) != 0 ||
-		    (r = add_opt(o, "job", ci->job)) != 0 ||
-		    (r = add_opt(o, "commit", ci->commit)) != 0 ||
-		    (r = add_opt(o, "ref", ci->ref)) != 0 || (r = add_opt(o, "url", ci->url)) != 0)
-			goto out;
-	}
+	if ((r = job_ci_add(root, ci)) != 0)
+		goto out;
 	if ((r = add_opt(root, "ci_token", job->ci_token)) != 0 ||
 	    (r = add_opt(root, "note", job->note)) != 0)
 		goto out;
@@ -650,13 +671,7 @@ job_free(struct sg_job *job)
 		return;
 	free(job->key);
 	free(job->artifact.name);
-	free(job->ci.system);
-	free(job->ci.project);
-	free(job->ci.pipeline);
-	free(job->ci.job);
-	free(job->ci.commit);
-	free(job->ci.ref);
-	free(job->ci.url);
+	job_ci_clear(&job->ci);
 	if (job->ci_token != NULL)
 		freezero(job->ci_token, strlen(job->ci_token));
 	free(job->note);

@@ -175,4 +175,14 @@ int job_check_time(const struct sg_job *job, int64_t now, int64_t max_lifetime) 
 
 void job_free(struct sg_job *job);
 
+/* The "ci" member, shared with results (common/result.h).  job_ci_parse()
+ * reads member "ci" of object root into ci (absent: ci untouched, 0) with
+ * the rules above: SG_ERR_JOB_MALFORMED, SG_ERR_ALLOC; on error ci may
+ * hold some members (job_ci_clear() them).  job_ci_add() adds it to root
+ * unless every member is NULL.  job_ci_clear() frees the members. */
+struct cJSON;
+int job_ci_parse(const struct cJSON *root, struct sg_ci *ci) SG_MUST_CHECK;
+int job_ci_add(struct cJSON *root, const struct sg_ci *ci) SG_MUST_CHECK;
+void job_ci_clear(struct sg_ci *ci);
+
 #endif

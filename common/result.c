@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "approval.h"
 #include "b64.h"
 #include "json.h"
 #include "result.h"
@@ -39,6 +40,11 @@ static const char *const result_members[] = {
 	"audit",
 	"store",
 	"timestamp",
+	"ci",
+	"note",
+	"expires",
+	"approvals",
+	"entry",
 };
 static const char *const error_members[] = { "code", "message" };
 static const char *const artifact_members[] = { "name", "sha256", "size" };
@@ -56,6 +62,9 @@ static const char *const audit_members[] = {
 static const char *const proof_members[] = { "index", "tree_size", "root", "proof", "record" };
 static const char *const store_members[] = { "signature", "result" };
 static const char *const timestamp_members[] = { "time", "tsa" };
+static const char *const pending_members[] = { "required", "received", "refused", "notified" };
+static const char *const approval_members[] = { "approver", "at", "comment" };
+static const char *const refusal_members[] = { "keyid", "approver", "why", "at" };
 /* The members that go with status "signed" only. */
 static const char *const signed_members[] = {
 	"signature",
@@ -88,6 +97,19 @@ result_free(struct sg_result *r)
 	free(r->timestamp_tsa);
 	free(r->store_signature);
 	free(r->store_result);
+	job_ci_clear(&r->ci);
+	free(r->note);
+	for (i = 0; i < r->napprovals && i < RESULT_APPROVALS_MAX; i++) {
+		free(r->approvals[i].approver);
+		free(r->approvals[i].comment);
+	}
+	for (i = 0; i < r->nrefused && i < RESULT_REFUSED_MAX; i++) {
+		free(r->refused[i].approver);
+		free(r->refused[i].why);
+	}
+	for (i = 0; i < r->nnotified && i < RESULT_NOTIFIED_MAX; i++)
+		free(r->notified[i]);
+	free(r->entry);
 	free(r);
 }
 
@@ -289,6 +311,127 @@ parse_signed(const cJSON *root, struct sg_result *res)
 	return 0;
 }
 
+/* A time member: RFC 3339 UTC, whole seconds. */
+static int
+get_time(const cJSON *obj, const char *name, int64_t *ret)
+{
+	const char *s;
+	size_t len;
+
+	if (json_get_string(obj, name, &s, &len) != 0 || len != SGTIME_LEN ||
+	    sgtime_parse(s, ret) != 0)
+		return SG_ERR_PARSE;
+	return 0;
+}
+
+/* A stream entry id: "<ms>-<seq>", decimal, at most 64 bytes. */
+static int
+is_entry_id(const char *s)
+{
+	size_t i, dash = 0, len = strlen(s);
+
+	if (len < 3 || len > 64)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (s[i] == '-') {
+			if (dash != 0 || i == 0 || i + 1 == len)
+				return 0;
+			dash = i;
+		} else if (s[i] < '0' || s[i] > '9') {
+			return 0;
+		}
+	}
+	return dash != 0;
+}
+
+/* The list of counted approvals (an array of at most RESULT_APPROVALS_MAX). */
+static int
+parse_approval_list(const cJSON *arr, struct sg_result *res)
+{
+	const cJSON *c;
+	struct sg_result_approval *a;
+	int r;
+
+	if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) > RESULT_APPROVALS_MAX)
+		return SG_ERR_PARSE;
+	cJSON_ArrayForEach(c, arr)
+	{
+		a = &res->approvals[res->napprovals++];
+		if (!cJSON_IsObject(c) ||
+		    json_check_members(c, approval_members, nitems(approval_members), NULL) != 0 ||
+		    get_time(c, "at", &a->at) != 0)
+			return SG_ERR_PARSE;
+		if ((r = get_text(c, "approver", 1, RESULT_FIELD_MAX, &a->approver)) != 0)
+			return r == SG_ERR_ALLOC ? r : SG_ERR_PARSE;
+		if (json_get(c, "comment") != NULL &&
+		    (r = get_text(c, "comment", 1, APPROVAL_COMMENT_MAX, &a->comment)) != 0)
+			return r == SG_ERR_ALLOC ? r : SG_ERR_PARSE;
+	}
+	return 0;
+}
+
+/* A pending result's "approvals" object and "entry". */
+static int
+parse_pending(const cJSON *root, struct sg_result *res)
+{
+	const cJSON *o, *arr, *c;
+	const char *s;
+	size_t len;
+	int64_t v;
+	int r;
+
+	if (json_get_object(root, "approvals", &o) != 0 ||
+	    json_check_members(o, pending_members, nitems(pending_members), NULL) != 0 ||
+	    json_get_int(o, "required", 1, RESULT_APPROVALS_MAX, &v) != 0 ||
+	    json_get_array(o, "received", &arr) != 0)
+		return SG_ERR_PARSE;
+	res->approvals_required = (unsigned)v;
+	if ((r = parse_approval_list(arr, res)) != 0)
+		return r;
+	if (json_get(o, "refused") != NULL) {
+		if (json_get_array(o, "refused", &arr) != 0 ||
+		    cJSON_GetArraySize(arr) > RESULT_REFUSED_MAX)
+			return SG_ERR_PARSE;
+		cJSON_ArrayForEach(c, arr)
+		{
+			struct sg_result_refusal *f = &res->refused[res->nrefused++];
+
+			if (!cJSON_IsObject(c) ||
+			    json_check_members(c, refusal_members, nitems(refusal_members), NULL) !=
+				0 ||
+			    get_time(c, "at", &f->at) != 0 ||
+			    json_get_string(c, "keyid", &s, &len) != 0 || len != RESULT_KEYID_MAX ||
+			    strncmp(s, "sha256:", 7) != 0 || !is_lower_hex(s + 7, len - 7))
+				return SG_ERR_PARSE;
+			memcpy(f->keyid, s, len + 1);
+			if ((r = get_text(c, "approver", 1, RESULT_FIELD_MAX, &f->approver)) != 0 ||
+			    (r = get_text(c, "why", 1, RESULT_MESSAGE_MAX, &f->why)) != 0)
+				return r == SG_ERR_ALLOC ? r : SG_ERR_PARSE;
+		}
+	}
+	if (json_get(o, "notified") != NULL) {
+		if (json_get_array(o, "notified", &arr) != 0 ||
+		    cJSON_GetArraySize(arr) > RESULT_NOTIFIED_MAX)
+			return SG_ERR_PARSE;
+		cJSON_ArrayForEach(c, arr)
+		{
+			if (!cJSON_IsString(c) || c->valuestring == NULL)
+				return SG_ERR_PARSE;
+			len = strlen(c->valuestring);
+			if (len == 0 || len > 64 || !json_text_ok(c->valuestring, len))
+				return SG_ERR_PARSE;
+			if ((res->notified[res->nnotified++] = strdup(c->valuestring)) == NULL)
+				return SG_ERR_ALLOC;
+		}
+	}
+	if ((r = get_text(root, "entry", 1, 64, &res->entry)) != 0)
+		return r == SG_ERR_ALLOC ? r : SG_ERR_PARSE;
+	if (!is_entry_id(res->entry))
+		return SG_ERR_PARSE;
+	res->has_approvals = 1;
+	return 0;
+}
+
 /* Optional text member: absent is fine, anything wrong is SG_ERR_PARSE. */
 static int
 get_opt_text(const cJSON *obj, const char *name, size_t max, char **ret)
@@ -345,6 +488,8 @@ result_parse(const uint8_t *buf, size_t len, struct sg_result **ret)
 		res->status = SG_STATUS_REJECTED;
 	else if (strcmp(s, "failed") == 0)
 		res->status = SG_STATUS_FAILED;
+	else if (strcmp(s, "pending") == 0)
+		res->status = SG_STATUS_PENDING;
 	else
 		goto out;
 	is_signed = res->status == SG_STATUS_SIGNED;
@@ -367,6 +512,40 @@ result_parse(const uint8_t *buf, size_t len, struct sg_result **ret)
 		res->has_artifact = 1;
 	}
 
+	/* The job's own facts, whatever the status. */
+	if ((r = job_ci_parse(root, &res->ci)) != 0 ||
+	    (r = get_opt_text(root, "note", JOB_NOTE_MAX, &res->note)) != 0) {
+		if (r != SG_ERR_ALLOC)
+			r = SG_ERR_PARSE;
+		goto out;
+	}
+	r = SG_ERR_PARSE;
+	if (json_get(root, "expires") != NULL &&
+	    (get_time(root, "expires", &res->expires) != 0 || res->expires == 0))
+		goto out;
+	if (res->status == SG_STATUS_PENDING) {
+		/* What an approver must see, and the state of the approvals. */
+		if (json_get(root, "error") != NULL || res->submitter == NULL || res->key == NULL ||
+		    res->format == NULL || !res->has_artifact || res->expires == 0)
+			goto out;
+		for (i = 0; i < nitems(signed_members); i++) {
+			if (json_get(root, signed_members[i]) != NULL)
+				goto out;
+		}
+		if ((r = parse_pending(root, res)) != 0)
+			goto out;
+		*ret = res;
+		res = NULL;
+		r = 0;
+		goto out;
+	}
+	if (json_get(root, "entry") != NULL)
+		goto out;
+	if ((o = json_get(root, "approvals")) != NULL) {
+		if ((r = parse_approval_list(o, res)) != 0)
+			goto out;
+		res->has_approvals = 1;
+	}
 	r = SG_ERR_PARSE;
 	if (is_signed) {
 		/* The agent knew everything about a job that it signed. */
@@ -479,6 +658,115 @@ add_audit_proof(cJSON *o, const struct sg_result *r)
 	return json_add_string(o, "record", r->audit_record);
 }
 
+static int
+add_time(cJSON *obj, const char *name, int64_t t)
+{
+	char when[SGTIME_LEN + 1];
+
+	if (t < 0)
+		return SG_ERR_INVALID_ARGUMENT;
+	sgtime_format(t, when);
+	return json_add_string(obj, name, when);
+}
+
+/* Appends the counted approvals to array arr. */
+static int
+add_approval_list(cJSON *arr, const struct sg_result *r)
+{
+	cJSON *o;
+	size_t i;
+	int rv;
+
+	if (r->napprovals > RESULT_APPROVALS_MAX)
+		return SG_ERR_INVALID_ARGUMENT;
+	for (i = 0; i < r->napprovals; i++) {
+		if ((o = cJSON_CreateObject()) == NULL || !cJSON_AddItemToArray(arr, o)) {
+			cJSON_Delete(o);
+			return SG_ERR_ALLOC;
+		}
+		if (r->approvals[i].approver == NULL)
+			return SG_ERR_INVALID_ARGUMENT;
+		if ((rv = json_add_string(o, "approver", r->approvals[i].approver)) != 0 ||
+		    (rv = add_time(o, "at", r->approvals[i].at)) != 0 ||
+		    (rv = add_opt(o, "comment", r->approvals[i].comment)) != 0)
+			return rv;
+	}
+	return 0;
+}
+
+/* The pending result's "approvals" object. */
+static int
+add_pending(cJSON *root, const struct sg_result *r)
+{
+	cJSON *o, *arr, *item;
+	size_t i;
+	int rv;
+
+	if (r->nrefused > RESULT_REFUSED_MAX || r->nnotified > RESULT_NOTIFIED_MAX ||
+	    r->entry == NULL)
+		return SG_ERR_INVALID_ARGUMENT;
+	if ((o = cJSON_AddObjectToObject(root, "approvals")) == NULL)
+		return SG_ERR_ALLOC;
+	if ((rv = json_add_int(o, "required", r->approvals_required)) != 0)
+		return rv;
+	if ((arr = cJSON_AddArrayToObject(o, "received")) == NULL)
+		return SG_ERR_ALLOC;
+	if ((rv = add_approval_list(arr, r)) != 0)
+		return rv;
+	if (r->nrefused > 0) {
+		if ((arr = cJSON_AddArrayToObject(o, "refused")) == NULL)
+			return SG_ERR_ALLOC;
+		for (i = 0; i < r->nrefused; i++) {
+			if ((item = cJSON_CreateObject()) == NULL ||
+			    !cJSON_AddItemToArray(arr, item)) {
+				cJSON_Delete(item);
+				return SG_ERR_ALLOC;
+			}
+			if (r->refused[i].approver == NULL || r->refused[i].why == NULL)
+				return SG_ERR_INVALID_ARGUMENT;
+			if ((rv = json_add_string(item, "keyid", r->refused[i].keyid)) != 0 ||
+			    (rv = json_add_string(item, "approver", r->refused[i].approver)) != 0 ||
+			    (rv = json_add_string(item, "why", r->refused[i].why)) != 0 ||
+			    (rv = add_time(item, "at", r->refused[i].at)) != 0)
+				return rv;
+		}
+	}
+	if (r->nnotified > 0) {
+		if ((arr = cJSON_AddArrayToObject(o, "notified")) == NULL)
+			return SG_ERR_ALLOC;
+		for (i = 0; i < r->nnotified; i++) {
+			if (r->notified[i] == NULL)
+				return SG_ERR_INVALID_ARGUMENT;
+			if ((item = cJSON_CreateString(r->notified[i])) == NULL ||
+			    !cJSON_AddItemToArray(arr, item)) {
+				cJSON_Delete(item);
+				return SG_ERR_ALLOC;
+			}
+		}
+	}
+	return json_add_string(root, "entry", r->entry);
+}
+
+/* ci, note, expires and the approvals, where r has them. */
+static int
+add_job_facts(cJSON *root, const struct sg_result *r)
+{
+	cJSON *arr;
+	int rv;
+
+	if ((rv = job_ci_add(root, &r->ci)) != 0 || (rv = add_opt(root, "note", r->note)) != 0)
+		return rv;
+	if (r->expires != 0 && (rv = add_time(root, "expires", r->expires)) != 0)
+		return rv;
+	if (r->status == SG_STATUS_PENDING)
+		return add_pending(root, r);
+	if (!r->has_approvals)
+		return 0;
+	if ((arr = cJSON_AddArrayToObject(root, "approvals")) == NULL)
+		return SG_ERR_ALLOC;
+	return add_approval_list(arr, r);
+}
+
 int
 result_serialize(const struct sg_result *r, char **ret, size_t *ret_len)
 {
@@ -490,7 +778,7 @@ result_serialize(const struct sg_result *r, char **ret, size_t *ret_len)
 	char *out = NULL, *b64 = NULL;
 	const char *code = NULL;
 	size_t i, out_len = 0;
-	int is_signed;
+	int is_signed, is_pending;
 	int rv = SG_ERR_INTERNAL;
 
 	if (ret == NULL || ret_len == NULL || r == NULL)
@@ -503,7 +791,8 @@ result_serialize(const struct sg_result *r, char **ret, size_t *ret_len)
 	    r->agent == NULL || r->ncerts > RESULT_CERTS_MAX)
 		return SG_ERR_INVALID_ARGUMENT;
 	is_signed = r->status == SG_STATUS_SIGNED;
-	if (!is_signed && (r->error == 0 || (code = sg_err_code(r->error)) == NULL))
+	is_pending = r->status == SG_STATUS_PENDING;
+	if (!is_signed && !is_pending && (r->error == 0 || (code = sg_err_code(r->error)) == NULL))
 		return SG_ERR_INVALID_ARGUMENT;
 
 	if ((root = cJSON_CreateObject()) == NULL) {
@@ -514,7 +803,7 @@ result_serialize(const struct sg_result *r, char **ret, size_t *ret_len)
 	    (rv = json_add_string(root, "id", r->id)) != 0 ||
 	    (rv = json_add_string(root, "status", sg_status_name(r->status))) != 0)
 		goto out;
-	if (!is_signed) {
+	if (!is_signed && !is_pending) {
 		sanitize_message(
 		    r->error_message != NULL ? r->error_message : sg_strerror(r->error), msg);
 		if ((o = cJSON_AddObjectToObject(root, "error")) == NULL) {
@@ -615,6 +904,8 @@ result_serialize(const struct sg_result *r, char **ret, size_t *ret_len)
 				goto out;
 		}
 	}
+	if ((rv = add_job_facts(root, r)) != 0)
+		goto out;
 	if ((rv = json_print(root, &out, &out_len)) != 0)
 		goto out;
 	/* Fail closed: never publish what a submitter would refuse. */

@@ -17,10 +17,29 @@
 #define RESULT_CODE_MAX         64          /* bytes of error.code */
 #define RESULT_FIELD_MAX        4096        /* bytes of agent, submitter, store locations */
 #define RESULT_AUDIT_RECORD_MAX (16 * 1024) /* bytes of audit.record */
+#define RESULT_APPROVALS_MAX    16          /* approvals listed (= approvers a key may have) */
+#define RESULT_REFUSED_MAX      8           /* refused approvals a pending result keeps */
+#define RESULT_NOTIFIED_MAX     16          /* webhooks named as notified */
+#define RESULT_KEYID_MAX        71          /* "sha256:" and 64 hex digits */
 
 struct sg_blob {
 	uint8_t *data;
 	size_t len;
+};
+
+/* One counted approval (docs/approvals.md). */
+struct sg_result_approval {
+	char *approver; /* the approver's identity, 1..RESULT_FIELD_MAX bytes */
+	int64_t at;     /* when the agent counted it */
+	char *comment;  /* the approver's comment, or NULL */
+};
+
+/* An approval that was signed by a known identity and not counted. */
+struct sg_result_refusal {
+	char keyid[RESULT_KEYID_MAX + 1]; /* its signer's keyid */
+	char *approver;                   /* its signer's identity */
+	char *why;                        /* 1..RESULT_MESSAGE_MAX bytes */
+	int64_t at;
 };
 
 struct sg_result {
@@ -60,6 +79,25 @@ struct sg_result {
 	int has_timestamp;
 	int64_t timestamp_time;
 	char *timestamp_tsa; /* 1..RESULT_FIELD_MAX bytes */
+	/* The job's own facts, for whoever judges it (any status, optional;
+	 * "expires" is required when pending): "ci", "note", "expires". */
+	struct sg_ci ci;
+	char *note;
+	int64_t expires; /* 0: absent */
+	/* Approvals (docs/approvals.md).  Pending: "approvals": {"required",
+	 * "received": [...], "refused": [...], "notified": [...]} and "entry"
+	 * (the job's stream entry), all required but refused and notified.
+	 * Signed or rejected: "approvals": [...] (the received ones), present
+	 * only for a key that requires approvals (has_approvals). */
+	int has_approvals;
+	unsigned approvals_required; /* 1..RESULT_APPROVALS_MAX, pending only */
+	struct sg_result_approval approvals[RESULT_APPROVALS_MAX];
+	size_t napprovals;
+	struct sg_result_refusal refused[RESULT_REFUSED_MAX];
+	size_t nrefused;
+	char *notified[RESULT_NOTIFIED_MAX];
+	size_t nnotified;
+	char *entry; /* 1..64 bytes "<ms>-<seq>" */
 };
 
 /*
@@ -90,7 +128,11 @@ int result_serialize(const struct sg_result *r, char **ret, size_t *ret_len) SG_
  * carry the inclusion proof — index (= seq - 1), tree_size (> index),
  * root, proof (0..MERKLE_PROOF_MAX hex hashes), record (1..
  * RESULT_AUDIT_RECORD_MAX bytes) all together or none of them — and
- * checkpoints (a location); only their syntax is checked here.  Otherwise submitter,
+ * checkpoints (a location); only their syntax is checked here.  Pending
+ * (docs/approvals.md): error and the signed members refused; submitter, key,
+ * format, artifact, expires, approvals {required, received, ...} and entry
+ * required.  ci, note and expires are allowed with any status, ci and note
+ * as in a job; approvals as a list with signed and rejected.  Otherwise submitter,
  * key, format and artifact are optional.  format must be a known format
  * name, key at most JOB_KEY_MAX bytes, artifact as in a job.  An error code
  * that is not in docs/errors.md is kept in error_code with error =
