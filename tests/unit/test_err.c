@@ -33,6 +33,8 @@ static const char *const spec_rejected[] = {
 	"policy.cert_invalid",
 	"policy.ci_token",
 	"key.cert_expired",
+	"approval.denied",
+	"approval.expired",
 };
 static const char *const spec_failed[] = {
 	"hsm.unavailable",
