@@ -312,6 +312,8 @@ start_webhooks(struct agent *ag, const struct agent_config *cfg, char *errbuf, s
 		t[n].secret_file = cfg->webhooks[i].secret_file;
 		t[n].ca_file = cfg->webhooks[i].ca_file;
 		t[n].events = cfg->webhooks[i].events;
+		t[n].name = cfg->webhooks[i].name;
+		t[n].format = cfg->webhooks[i].format;
 	}
 	for (i = 0; i < cfg->nkeys; i++) {
 		for (j = 0; j < cfg->keys[i].nwebhooks; j++, n++) {
@@ -319,6 +321,8 @@ start_webhooks(struct agent *ag, const struct agent_config *cfg, char *errbuf, s
 			t[n].secret_file = cfg->keys[i].webhooks[j].secret_file;
 			t[n].ca_file = cfg->keys[i].webhooks[j].ca_file;
 			t[n].events = cfg->keys[i].webhooks[j].events;
+			t[n].name = cfg->keys[i].webhooks[j].name;
+			t[n].format = cfg->keys[i].webhooks[j].format;
 			t[n].key = cfg->keys[i].name;
 		}
 	}

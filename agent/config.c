@@ -19,6 +19,7 @@
 #include "sgtime.h"
 #include "queue.h"
 #include "util.h"
+#include "webhook.h"
 
 #define DEFAULT_MAX_JOB_LIFETIME    900
 #define DEFAULT_RESULT_TTL          604800
@@ -317,17 +318,51 @@ free_webhooks(struct agent_webhook *w, size_t n)
 		free(w[i].url);
 		free(w[i].secret_file);
 		free(w[i].ca_file);
+		free(w[i].name);
 	}
 	free(w);
 }
 
-/* "webhooks": [{"url", "secret_file", "ca_file"?, "events"?}, ...] */
+/* A webhook's "format": "json" (the default) or "slack". */
+static int
+load_webhook_format(struct cfg_ctx *x, const cJSON *item, const char *ipath, int *ret)
+{
+	const char *s;
+	size_t len;
+	int r = json_get_string(item, "format", &s, &len);
+
+	if (r == SG_ERR_NOT_FOUND) {
+		*ret = WEBHOOK_FORMAT_JSON;
+		return 0;
+	}
+	if (r == 0 && strlen(s) == len && strcmp(s, "json") == 0)
+		*ret = WEBHOOK_FORMAT_JSON;
+	else if (r == 0 && strlen(s) == len && strcmp(s, "slack") == 0)
+		*ret = WEBHOOK_FORMAT_SLACK;
+	else
+		return cfg_error(x, "%sformat: \"json\" or \"slack\"", ipath);
+	return 0;
+}
+
+/* "webhooks": [{"url", "secret_file", "ca_file"?, "name"?, "format"?, "events"?}, ...];
+ * names are checked for uniqueness once every key is loaded
+ * (check_webhook_names). */
 static int
 load_webhooks(struct cfg_ctx *x, const cJSON *obj, const char *path, struct agent_webhook **ret,
     size_t *ret_n)
 {
-	static const char *const members[] = { "url", "secret_file", "ca_file", "events" };
-	static const char *const events[] = { "signed", "rejected", "failed" };
+	static const char *const members[] = { "url", "secret_file", "ca_file", "name", "format",
+		"events" };
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} events[] = {
+		{ "signed", WEBHOOK_EVENT_SIGNED },
+		{ "rejected", WEBHOOK_EVENT_REJECTED },
+		{ "failed", WEBHOOK_EVENT_FAILED },
+		{ "approval.requested", WEBHOOK_EVENT_APPROVAL_REQUESTED },
+		{ "approval.decided", WEBHOOK_EVENT_APPROVAL_DECIDED },
+	};
 	char ipath[CONFIG_NAME_MAX + 48];
 	const cJSON *arr, *item, *ev;
 	const char *unknown;
@@ -363,6 +398,15 @@ load_webhooks(struct cfg_ctx *x, const cJSON *obj, const char *path, struct agen
 			rr = worst(rr, r);
 		if ((r = get_str(x, item, ipath, "ca_file", 0, 1, &w[n].ca_file)) != 0)
 			rr = worst(rr, r);
+		if ((r = get_str(x, item, ipath, "name", 0, 0, &w[n].name)) != 0)
+			rr = worst(rr, r);
+		else if (w[n].name != NULL && !is_name(w[n].name))
+			rr = worst(rr,
+			    cfg_error(x,
+				"%sname: use 1 to %d of [A-Za-z0-9._-], not starting with '.'",
+				ipath, CONFIG_NAME_MAX));
+		if ((r = load_webhook_format(x, item, ipath, &w[n].format)) != 0)
+			rr = worst(rr, r);
 		if (cJSON_GetObjectItemCaseSensitive(item, "events") != NULL) {
 			if (json_get_array(item, "events", &ev) != 0) {
 				rr = worst(rr, cfg_error(x, "%sevents: must be an array", ipath));
@@ -372,16 +416,18 @@ load_webhooks(struct cfg_ctx *x, const cJSON *obj, const char *path, struct agen
 				{
 					for (i = 0; i < nitems(events); i++)
 						if (cJSON_IsString(e) &&
-						    strcmp(e->valuestring, events[i]) == 0)
+						    strcmp(e->valuestring, events[i].name) == 0)
 							break;
 					if (i == nitems(events))
 						rr = worst(rr,
 						    cfg_error(x,
 							"%sevents: use \"signed\", "
-							"\"rejected\" and \"failed\"",
+							"\"rejected\", \"failed\", "
+							"\"approval.requested\" and "
+							"\"approval.decided\"",
 							ipath));
 					else
-						w[n].events |= 1u << i;
+						w[n].events |= events[i].bit;
 				}
 				if (w[n].events == 0)
 					rr = worst(rr,
@@ -400,6 +446,77 @@ load_webhooks(struct cfg_ctx *x, const cJSON *obj, const char *path, struct agen
 	*ret = w;
 	*ret_n = n;
 	return 0;
+}
+
+/* Webhook group g: the top level (0), else key g - 1's webhooks. */
+static const struct agent_webhook *
+webhook_group(const struct agent_config *c, size_t g, size_t *ret_n)
+{
+	if (g == 0) {
+		*ret_n = c->nwebhooks;
+		return c->webhooks;
+	}
+	*ret_n = c->keys[g - 1].nwebhooks;
+	return c->keys[g - 1].webhooks;
+}
+
+/* The member path of webhook j of group g ("webhooks[1]", "keys.release.webhooks[0]"). */
+static void
+webhook_path(const struct agent_config *c, size_t g, size_t j, char *buf, size_t len)
+{
+	if (g == 0)
+		snprintf(buf, len, "webhooks[%zu]", j);
+	else
+		snprintf(buf, len, "keys.%s.webhooks[%zu]", c->keys[g - 1].name, j);
+}
+
+/* Whether a webhook before webhook j of group g is named name; where, in
+ * *ret_g and *ret_j. */
+static int
+webhook_name_before(const struct agent_config *c, size_t g, size_t j, const char *name,
+    size_t *ret_g, size_t *ret_j)
+{
+	const struct agent_webhook *hooks;
+	size_t g2, j2, n;
+
+	for (g2 = 0; g2 <= g; g2++) {
+		hooks = webhook_group(c, g2, &n);
+		if (g2 == g)
+			n = j;
+		for (j2 = 0; j2 < n; j2++) {
+			if (hooks[j2].name != NULL && strcmp(hooks[j2].name, name) == 0) {
+				*ret_g = g2;
+				*ret_j = j2;
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Webhook names are unique across the top level and every key (a key's
+ * approvals name the webhooks to notify); a repeat names both places. */
+static int
+check_webhook_names(struct cfg_ctx *x, const struct agent_config *c)
+{
+	char here[CONFIG_NAME_MAX + 48], first[CONFIG_NAME_MAX + 48];
+	const struct agent_webhook *hooks;
+	size_t g, j, n, g1 = 0, j1 = 0;
+	int rr = 0;
+
+	for (g = 0; g <= c->nkeys; g++) {
+		hooks = webhook_group(c, g, &n);
+		for (j = 0; j < n; j++) {
+			if (hooks[j].name == NULL ||
+			    !webhook_name_before(c, g, j, hooks[j].name, &g1, &j1))
+				continue;
+			webhook_path(c, g, j, here, sizeof(here));
+			webhook_path(c, g1, j1, first, sizeof(first));
+			rr = cfg_error(x, "%s.name: \"%s\" is already the name of %s", here,
+			    hooks[j].name, first);
+		}
+	}
+	return rr;
 }
 
 /* 1 to max bytes of printable text (no control character, no NUL). */
@@ -1379,6 +1496,7 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 			names = NULL;
 		}
 	}
+	KEEP(check_webhook_names(x, c));
 
 	if (json_get_object(root, "submitters", &subs) != 0) {
 		rr = worst(rr, cfg_error(x, "submitters: required object missing"));
@@ -1687,6 +1805,23 @@ config_key_index(const struct agent_config *c, const char *name)
 			return (long)i;
 	}
 	return -1;
+}
+
+const struct agent_webhook *
+config_webhook_by_name(const struct agent_config *c, const char *name)
+{
+	size_t i, j;
+
+	for (i = 0; i < c->nwebhooks; i++)
+		if (c->webhooks[i].name != NULL && strcmp(c->webhooks[i].name, name) == 0)
+			return &c->webhooks[i];
+	for (i = 0; i < c->nkeys; i++) {
+		const struct agent_key *k = &c->keys[i];
+		for (j = 0; j < k->nwebhooks; j++)
+			if (k->webhooks[j].name != NULL && strcmp(k->webhooks[j].name, name) == 0)
+				return &k->webhooks[j];
+	}
+	return NULL;
 }
 
 int

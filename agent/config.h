@@ -71,12 +71,14 @@ struct agent_ci_issuer {
 	struct jwks *keys;
 };
 
-/* A result webhook (agent/webhook.h); events is a WEBHOOK_EVENT_* mask. */
+/* A webhook (agent/webhook.h); events is a WEBHOOK_EVENT_* mask. */
 struct agent_webhook {
 	char *url;
 	char *secret_file;
 	char *ca_file;   /* or NULL */
-	unsigned events; /* 0: all */
+	char *name;      /* or NULL; unique across all webhooks, top level and per key */
+	unsigned events; /* 0: the result events */
+	int format;      /* enum webhook_format */
 };
 
 struct agent_key {
@@ -263,6 +265,9 @@ const struct agent_submitter *config_submitter_by_keyid(
     const struct agent_config *c, const char *keyid);
 /* Index of the key named name (len bytes), or -1. */
 long config_key_index(const struct agent_config *c, const char *name);
+/* The webhook named name (case-sensitive), searching the top-level ones
+ * first, then each key's; borrowed from c. */
+const struct agent_webhook *config_webhook_by_name(const struct agent_config *c, const char *name);
 /* Normalizes a certificate serial written in hex (colons allowed, any
  * case): lowercase, no colons, no leading zeros ("0" for zero).
  * SG_ERR_PARSE for anything else or more than CONFIG_SERIAL_HEX_MAX digits. */

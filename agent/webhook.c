@@ -1,10 +1,12 @@
 /*
  * webhook.c — result webhooks (see webhook.h).
  *
- * webhooks_notify() runs on the signing threads: it picks the targets that
- * want a result, copies the body once into a reference-counted payload and
- * appends one delivery per target to a bounded FIFO.  It takes the mutex
- * only to append and never touches the network.
+ * webhooks_notify() and webhooks_notify_named() run on the signing threads:
+ * they pick the targets (by event and key, or by name), copy the body once
+ * into a reference-counted payload per body format (the JSON payload as
+ * given, and the {"text": ...} body of the slack-format targets, built only
+ * when one is picked) and append one delivery per target to a bounded
+ * FIFO.  They take the mutex only to append and never touch the network.
  *
  * One delivery thread owns a libcurl multi handle with a single easy handle
  * (so keep-alive connections are reused between deliveries).  It takes the
@@ -36,12 +38,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
 #include "http.h"
+#include "json.h"
 #include "log.h"
 #include "sgtime.h"
 #include "signet_version.h"
@@ -61,6 +65,8 @@
 #define WEBHOOK_POLL_MS            1000                 /* longest wait inside one transfer step */
 #define WEBHOOK_LOG_URL_MAX        512                  /* bytes of an escaped URL in a log line */
 #define WEBHOOK_REASON_MAX         256                  /* bytes of a failure reason */
+#define WEBHOOK_FORMATS            2                    /* values of enum webhook_format */
+#define WEBHOOK_RESULT_TEXT_MAX    (64 + WEBHOOK_ID_MAX + WEBHOOK_NAME_MAX) /* bytes */
 
 #define SIG_PREFIX "sha256="
 #define SIG_LEN    (sizeof(SIG_PREFIX) - 1 + SHA256_HEX_LEN)
@@ -69,7 +75,9 @@ struct wh_target {
 	char *url;
 	char *ca_file;   /* NULL: the system's CA bundle */
 	char *key;       /* NULL: every key */
+	char *name;      /* NULL: reached by event and key only */
 	unsigned events; /* WEBHOOK_EVENT_* mask, never 0 here */
+	int format;      /* enum webhook_format: which payload it gets */
 	char *secret;    /* HMAC key; wiped and freed by webhooks_stop */
 	size_t secret_len;
 };
@@ -123,6 +131,8 @@ static const struct {
 	{ "signed", WEBHOOK_EVENT_SIGNED },
 	{ "rejected", WEBHOOK_EVENT_REJECTED },
 	{ "failed", WEBHOOK_EVENT_FAILED },
+	{ "approval.requested", WEBHOOK_EVENT_APPROVAL_REQUESTED },
+	{ "approval.decided", WEBHOOK_EVENT_APPROVAL_DECIDED },
 };
 
 static const char *
@@ -159,7 +169,7 @@ log_failure(
 {
 	char url[WEBHOOK_LOG_URL_MAX], jid[2 * WEBHOOK_ID_MAX];
 
-	sg_log(LOG_LEVEL_WARN, "webhook", 0, "%s: delivery of the %s result of job %s failed: %s",
+	sg_log(LOG_LEVEL_WARN, "webhook", 0, "%s: delivery of the %s event of job %s failed: %s",
 	    log_escape(w->targets[target].url, WEBHOOK_URL_MAX, url, sizeof(url)),
 	    event_name(event), log_escape(id, WEBHOOK_ID_MAX, jid, sizeof(jid)), reason);
 }
@@ -174,6 +184,28 @@ count_failure(struct webhooks *w, size_t target, const char *id, unsigned event,
 }
 
 /* --- configuration --- */
+
+static int
+is_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	    c == '.' || c == '_' || c == '-';
+}
+
+/* A target's name: 1..WEBHOOK_NAME_MAX of [A-Za-z0-9._-], not starting
+ * with '.' (the configuration's rule for names). */
+static int
+name_is_usable(const char *s)
+{
+	size_t i;
+
+	if (s[0] == '\0' || s[0] == '.')
+		return 0;
+	for (i = 0; s[i] != '\0'; i++)
+		if (i >= WEBHOOK_NAME_MAX || !is_name_char(s[i]))
+			return 0;
+	return 1;
+}
 
 static int
 check_url(size_t i, const char *url, char *errbuf, size_t errlen)
@@ -244,11 +276,22 @@ load_target(
 
 	if ((r = check_url(i, in->url, errbuf, errlen)) != 0)
 		return r;
-	if ((in->events & ~WEBHOOK_EVENT_ALL) != 0) {
+	if ((in->events & ~WEBHOOK_EVENT_KNOWN) != 0) {
 		errbuf_set(errbuf, errlen, "webhook %zu: unknown event bits 0x%x", i, in->events);
 		return SG_ERR_CONFIG;
 	}
 	t->events = in->events == 0 ? WEBHOOK_EVENT_ALL : in->events;
+	if (in->format != WEBHOOK_FORMAT_JSON && in->format != WEBHOOK_FORMAT_SLACK) {
+		errbuf_set(errbuf, errlen, "webhook %zu: unknown format %d", i, in->format);
+		return SG_ERR_CONFIG;
+	}
+	t->format = in->format;
+	if (in->name != NULL && !name_is_usable(in->name)) {
+		errbuf_set(errbuf, errlen,
+		    "webhook %zu: a name is 1 to %d of [A-Za-z0-9._-], not starting with '.'", i,
+		    WEBHOOK_NAME_MAX);
+		return SG_ERR_CONFIG;
+	}
 	if (in->key != NULL && in->key[0] == '\0') {
 		errbuf_set(errbuf, errlen, "webhook %zu: empty key name", i);
 		return SG_ERR_CONFIG;
@@ -263,7 +306,8 @@ load_target(
 	}
 	if ((t->url = strdup(in->url)) == NULL ||
 	    (in->ca_file != NULL && (t->ca_file = strdup(in->ca_file)) == NULL) ||
-	    (in->key != NULL && (t->key = strdup(in->key)) == NULL))
+	    (in->key != NULL && (t->key = strdup(in->key)) == NULL) ||
+	    (in->name != NULL && (t->name = strdup(in->name)) == NULL))
 		return SG_ERR_ALLOC;
 	if (in->secret_file == NULL) {
 		errbuf_set(errbuf, errlen, "webhook %zu: no secret file", i);
@@ -320,6 +364,7 @@ webhooks_free(struct webhooks *w)
 		free(t->url);
 		free(t->ca_file);
 		free(t->key);
+		free(t->name);
 	}
 	free(w->targets);
 	curl_easy_cleanup(w->easy);
@@ -656,7 +701,7 @@ start_targets(
 {
 	pthread_condattr_t ca;
 	sigset_t all, old;
-	size_t i;
+	size_t i, k;
 	int r, e;
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -670,6 +715,17 @@ start_targets(
 	for (i = 0; i < n; i++)
 		if ((r = load_target(i, &targets[i], &w->targets[i], errbuf, errlen)) != 0)
 			return r;
+	/* A name picks one target. */
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < i && w->targets[i].name != NULL; k++) {
+			if (w->targets[k].name != NULL &&
+			    strcmp(w->targets[k].name, w->targets[i].name) == 0) {
+				errbuf_set(errbuf, errlen,
+				    "webhook %zu: the same name as webhook %zu", i, k);
+				return SG_ERR_CONFIG;
+			}
+		}
+	}
 	if (pthread_condattr_init(&ca) != 0)
 		return SG_ERR_SYSTEM;
 	e = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -751,84 +807,285 @@ id_is_usable(const char *id)
 	return 1;
 }
 
-int
-webhooks_notify(struct webhooks *w, const char *event, const char *key, const char *id,
-    const char *body, size_t len)
+/* The bit of a known event name; 0 (logged) for any other. */
+static unsigned
+event_bit(const char *event)
 {
-	struct wh_payload *p = NULL;
-	struct wh_delivery *d;
-	const char *why = NULL;
-	unsigned ev = 0;
-	size_t i, want = 0;
-	int64_t now;
-	int queued = 0;
+	char esc[64];
+	size_t i;
 
-	if (w == NULL || w->n == 0 || event == NULL || (body == NULL && len > 0))
-		return 0;
 	for (i = 0; i < nitems(event_names); i++)
 		if (strcmp(event, event_names[i].name) == 0)
-			ev = event_names[i].bit;
-	if (ev == 0) {
-		char esc[64];
-		sg_log(LOG_LEVEL_WARN, "webhook", 0, "no such event \"%s\"",
-		    log_escape(event, 32, esc, sizeof(esc)));
+			return event_names[i].bit;
+	sg_log(LOG_LEVEL_WARN, "webhook", 0, "no such event \"%s\"",
+	    log_escape(event, 32, esc, sizeof(esc)));
+	return 0;
+}
+
+/* Which targets one notify reaches: by event and key, or by name. */
+struct wh_pick {
+	unsigned event;
+	const char *key;          /* by event: the result's key, or NULL */
+	int by_name;              /* webhooks_notify_named() */
+	const char *const *names; /* by name: nnames names */
+	size_t nnames;
+};
+
+static int
+picks(const struct wh_target *t, const struct wh_pick *k)
+{
+	size_t i;
+
+	if (!k->by_name)
+		return wants(t, k->event, k->key);
+	if (t->name == NULL)
 		return 0;
-	}
-	for (i = 0; i < w->n; i++)
-		want += (size_t)wants(&w->targets[i], ev, key);
-	if (want == 0)
-		return 0;
-	if (!id_is_usable(id))
-		why = "job id unusable in a header";
-	else if (len > WEBHOOK_BODY_MAX)
-		why = "body larger than WEBHOOK_BODY_MAX";
-	else if ((p = malloc(sizeof(*p) + len + 1)) == NULL)
-		why = "out of memory";
-	if (why != NULL) {
-		for (i = 0; i < w->n; i++)
-			if (wants(&w->targets[i], ev, key))
-				count_failure(w, i, id, ev, why);
-		return 0;
-	}
-	/* One reference per delivery, and ours until the loop is done. */
-	atomic_init(&p->refs, (unsigned)want + 1);
-	p->event = ev;
+	for (i = 0; i < k->nnames; i++)
+		if (k->names[i] != NULL && strcmp(k->names[i], t->name) == 0)
+			return 1;
+	return 0;
+}
+
+/* A payload holding len bytes of body, with one reference per delivery
+ * plus the caller's; NULL when out of memory. */
+static struct wh_payload *
+payload_new(unsigned event, const char *id, const char *body, size_t len, size_t deliveries)
+{
+	struct wh_payload *p;
+
+	if ((p = malloc(sizeof(*p) + len + 1)) == NULL)
+		return NULL;
+	atomic_init(&p->refs, (unsigned)deliveries + 1);
+	p->event = event;
 	snprintf(p->id, sizeof(p->id), "%s", id);
 	p->len = len;
 	if (len > 0)
 		memcpy(p->body, body, len);
 	p->body[len] = '\0';
+	return p;
+}
+
+/* The byte length of the UTF-8 character at s (n bytes before the NUL),
+ * or 0 when s does not start with a well-formed one. */
+static size_t
+utf8_char_len(const char *s, size_t n)
+{
+	unsigned char c = (unsigned char)s[0];
+	size_t len;
+
+	if (c < 0x80)
+		return 1;
+	if ((c & 0xe0) == 0xc0)
+		len = 2;
+	else if ((c & 0xf0) == 0xe0)
+		len = 3;
+	else if ((c & 0xf8) == 0xf0)
+		len = 4;
+	else
+		return 0;
+	/* json_check_utf8() refuses overlong forms, surrogates and code
+	 * points above U+10FFFF, and a continuation byte that is missing. */
+	if (len > n || json_check_utf8(s, len) != 0)
+		return 0;
+	return len;
+}
+
+/*
+ * The body of a slack-format target: {"text": text} with text made
+ * well-formed UTF-8 (U+FFFD for each byte that starts no character) and
+ * cut to at most WEBHOOK_TEXT_MAX bytes before a character that would not
+ * fit.  NULL when out of memory; the caller frees with cJSON_free().
+ */
+static char *
+slack_body(const char *text, size_t *ret_len)
+{
+	static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
+	char buf[WEBHOOK_TEXT_MAX + 1], *out = NULL;
+	const char *from;
+	size_t n = strlen(text), i = 0, o = 0, clen, take;
+	cJSON *obj = NULL;
+
+	while (i < n) {
+		if ((clen = utf8_char_len(text + i, n - i)) == 0) {
+			from = replacement;
+			take = sizeof(replacement) - 1;
+			clen = 1;
+		} else {
+			from = text + i;
+			take = clen;
+		}
+		if (take > WEBHOOK_TEXT_MAX - o)
+			break;
+		memcpy(buf + o, from, take);
+		o += take;
+		i += clen;
+	}
+	buf[o] = '\0';
+	if ((obj = cJSON_CreateObject()) != NULL &&
+	    cJSON_AddStringToObject(obj, "text", buf) != NULL)
+		out = cJSON_PrintUnformatted(obj);
+	cJSON_Delete(obj);
+	if (out != NULL)
+		*ret_len = strlen(out);
+	return out;
+}
+
+/* Copies at most max bytes of s (NULL: none) into out, each byte outside
+ * [A-Za-z0-9._-] as '?': safe to show in a chat message. */
+static void
+copy_plain(char *out, size_t outlen, const char *s, size_t max)
+{
+	size_t i;
+
+	for (i = 0; s != NULL && s[i] != '\0' && i < max && i + 1 < outlen; i++)
+		out[i] = is_name_char(s[i]) ? s[i] : '?';
+	out[i] = '\0';
+}
+
+/* "signet: job <id> <event>", then " (key <key>)" when key is not NULL. */
+static void
+default_text(char *out, size_t outlen, const char *id, unsigned event, const char *key)
+{
+	char pid[WEBHOOK_ID_MAX + 1], pkey[WEBHOOK_NAME_MAX + 1];
+
+	copy_plain(pid, sizeof(pid), id, WEBHOOK_ID_MAX);
+	if (key == NULL) {
+		snprintf(out, outlen, "signet: job %s %s", pid, event_name(event));
+		return;
+	}
+	copy_plain(pkey, sizeof(pkey), key, WEBHOOK_NAME_MAX);
+	snprintf(out, outlen, "signet: job %s %s (key %s)", pid, event_name(event), pkey);
+}
+
+/* Appends one delivery of p to target i; consumes one reference of p.
+ * 1 when queued, 0 when counted as failed. */
+static int
+enqueue(struct webhooks *w, struct wh_payload *p, size_t i, int64_t now)
+{
+	struct wh_delivery *d;
+	const char *why;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL) {
+		count_failure(w, i, p->id, p->event, "out of memory");
+		payload_unref(p);
+		return 0;
+	}
+	d->p = p;
+	d->target = i;
+	d->deadline_ms = now + w->deadline_ms;
+	d->due_ms = now;
+	pthread_mutex_lock(&w->mu);
+	if (w->stopping || w->held >= w->queue_max) {
+		why = w->stopping ? "agent stopping" : "queue full";
+		w->failures++;
+		pthread_mutex_unlock(&w->mu);
+		log_failure(w, i, p->id, p->event, why);
+		free(d);
+		payload_unref(p);
+		return 0;
+	}
+	append_locked(w, d);
+	w->held++;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->mu);
+	return 1;
+}
+
+/*
+ * Queues one delivery to each target that k picks: body (len bytes) to
+ * the json-format ones, {"text": text} to the slack-format ones.  Returns
+ * the number queued; the others are counted and logged.
+ */
+static int
+queue_picked(struct webhooks *w, const struct wh_pick *k, const char *id, const char *body,
+    size_t len, const char *text)
+{
+	struct wh_payload *p[WEBHOOK_FORMATS] = { NULL, NULL };
+	const char *why[WEBHOOK_FORMATS] = { NULL, NULL };
+	size_t want[WEBHOOK_FORMATS] = { 0, 0 }, i, slack_len = 0;
+	char *slack = NULL;
+	int64_t now;
+	int f, queued = 0;
+
+	for (i = 0; i < w->n; i++)
+		if (picks(&w->targets[i], k))
+			want[w->targets[i].format]++;
+	if (want[WEBHOOK_FORMAT_JSON] + want[WEBHOOK_FORMAT_SLACK] == 0)
+		return 0;
+	if (!id_is_usable(id)) {
+		why[WEBHOOK_FORMAT_JSON] = why[WEBHOOK_FORMAT_SLACK] =
+		    "job id unusable in a header";
+	} else {
+		if (want[WEBHOOK_FORMAT_JSON] == 0)
+			;
+		else if (len > WEBHOOK_BODY_MAX)
+			why[WEBHOOK_FORMAT_JSON] = "body larger than WEBHOOK_BODY_MAX";
+		else if ((p[WEBHOOK_FORMAT_JSON] = payload_new(
+			      k->event, id, body, len, want[WEBHOOK_FORMAT_JSON])) == NULL)
+			why[WEBHOOK_FORMAT_JSON] = "out of memory";
+		if (want[WEBHOOK_FORMAT_SLACK] > 0 &&
+		    ((slack = slack_body(text, &slack_len)) == NULL ||
+			(p[WEBHOOK_FORMAT_SLACK] = payload_new(
+			     k->event, id, slack, slack_len, want[WEBHOOK_FORMAT_SLACK])) == NULL))
+			why[WEBHOOK_FORMAT_SLACK] = "out of memory";
+	}
 	now = sgtime_mono_ms();
 	for (i = 0; i < w->n; i++) {
-		if (!wants(&w->targets[i], ev, key))
+		if (!picks(&w->targets[i], k))
 			continue;
-		if ((d = calloc(1, sizeof(*d))) == NULL) {
-			count_failure(w, i, p->id, ev, "out of memory");
-			payload_unref(p);
-			continue;
-		}
-		d->p = p;
-		d->target = i;
-		d->deadline_ms = now + w->deadline_ms;
-		d->due_ms = now;
-		pthread_mutex_lock(&w->mu);
-		if (w->stopping || w->held >= w->queue_max) {
-			why = w->stopping ? "agent stopping" : "queue full";
-			w->failures++;
-			pthread_mutex_unlock(&w->mu);
-			log_failure(w, i, p->id, ev, why);
-			free(d);
-			payload_unref(p);
-			continue;
-		}
-		append_locked(w, d);
-		w->held++;
-		pthread_cond_signal(&w->cond);
-		pthread_mutex_unlock(&w->mu);
-		queued++;
+		f = w->targets[i].format;
+		if (why[f] != NULL)
+			count_failure(w, i, id, k->event, why[f]);
+		else
+			queued += enqueue(w, p[f], i, now);
 	}
-	payload_unref(p);
+	payload_unref(p[WEBHOOK_FORMAT_JSON]);
+	payload_unref(p[WEBHOOK_FORMAT_SLACK]);
+	cJSON_free(slack);
 	return queued;
+}
+
+int
+webhooks_notify(struct webhooks *w, const char *event, const char *key, const char *id,
+    const char *body, size_t len)
+{
+	struct wh_pick k = { 0 };
+	char text[WEBHOOK_RESULT_TEXT_MAX];
+
+	if (w == NULL || w->n == 0 || event == NULL || (body == NULL && len > 0))
+		return 0;
+	if ((k.event = event_bit(event)) == 0)
+		return 0;
+	if ((k.event & WEBHOOK_EVENT_ALL) == 0) {
+		sg_log(LOG_LEVEL_WARN, "webhook", 0,
+		    "%s is not a result event: it goes to named webhooks only", event);
+		return 0;
+	}
+	k.key = key;
+	default_text(text, sizeof(text), id, k.event, key);
+	return queue_picked(w, &k, id, body, len, text);
+}
+
+int
+webhooks_notify_named(struct webhooks *w, const char *const *names, size_t nnames,
+    const char *event, const char *id, const char *body, size_t len, const char *text)
+{
+	struct wh_pick k = { 0 };
+	char dflt[WEBHOOK_RESULT_TEXT_MAX];
+
+	if (w == NULL || w->n == 0 || event == NULL || (names == NULL && nnames > 0) ||
+	    (body == NULL && len > 0))
+		return 0;
+	if ((k.event = event_bit(event)) == 0)
+		return 0;
+	k.by_name = 1;
+	k.names = names;
+	k.nnames = nnames;
+	if (text == NULL) {
+		default_text(dflt, sizeof(dflt), id, k.event, NULL);
+		text = dflt;
+	}
+	return queue_picked(w, &k, id, body, len, text);
 }
 
 uint64_t

@@ -42,6 +42,7 @@
 #include "sgtime.h"
 #include "testlib.h"
 #include "util.h"
+#include "webhook.h"
 
 int main(void);
 
@@ -137,7 +138,10 @@ expand(const char *t, int quotes, const char *file)
 #define GITHUB(issuer)                                                                             \
 	"{'issuer':'" issuer "','audience':'signet',"                                              \
 	"'jwks':'@T@/jwt-jwks.json','kind':'github'}"
-#define HOOK      "{'url':'https://hooks.example.com/signet','secret_file':'/etc/signet/hook.secret'}"
+#define HOOK "{'url':'https://hooks.example.com/signet','secret_file':'/etc/signet/hook.secret'}"
+#define HOOK_NAMED(name)                                                                           \
+	"{'url':'https://chat.example.com/hooks/1','secret_file':'/etc/signet/chat.secret',"       \
+	"'name':'" name "'}"
 #define KEYID_A   "sha256:@a*64@"
 #define EDITS_MAX 8
 
@@ -536,11 +540,21 @@ static const struct refusal refusals[] = {
 	    .edits = { { "webhooks",
 		"[{'url':'https://h.example','secret_file':'/"
 		"s','events':['signed','sent']}]" } },
-	    .problems = "webhooks[0].events: use \"signed\", \"rejected\" and \"failed\"" },
+	    .problems = "webhooks[0].events: use \"signed\", \"rejected\", \"failed\", "
+			"\"approval.requested\" "
+			"and \"approval.decided\"" },
 	{ .name = "webhooks-events-only-unknown",
 	    .edits = { { "webhooks",
 		"[{'url':'https://h.example','secret_file':'/s','events':[1]}]" } },
-	    .problems = "webhooks[0].events: use \"signed\", \"rejected\" and \"failed\"\n"
+	    .problems = "webhooks[0].events: use \"signed\", \"rejected\", \"failed\", "
+			"\"approval.requested\" and \"approval.decided\"\n"
+			"webhooks[0].events: name at least one event" },
+	{ .name = "webhooks-events-case",
+	    .edits = { { "webhooks",
+		"[{'url':'https://h.example','secret_file':'/"
+		"s','events':['Approval.requested']}]" } },
+	    .problems = "webhooks[0].events: use \"signed\", \"rejected\", \"failed\", "
+			"\"approval.requested\" and \"approval.decided\"\n"
 			"webhooks[0].events: name at least one event" },
 	{ .name = "webhooks-events-empty",
 	    .edits = { { "webhooks",
@@ -555,6 +569,62 @@ static const struct refusal refusals[] = {
 	    .problems = "webhooks[0]: must be an object\n"
 			"webhooks[1].secret_file: required member missing\n"
 			"webhooks[2].url: required member missing" },
+	{ .name = "webhooks-name-not-string",
+	    .edits = { { "webhooks",
+		"[{'url':'https://h.example','secret_file':'/s','name':1}]" } },
+	    .problems = "webhooks[0].name: must be a string" },
+	{ .name = "webhooks-name-empty",
+	    .edits = { { "webhooks", "[" HOOK_NAMED("") "]" } },
+	    .problems = "webhooks[0].name: empty or too long" },
+	{ .name = "webhooks-name-dot",
+	    .edits = { { "webhooks", "[" HOOK_NAMED(".chat") "]" } },
+	    .problems = "webhooks[0].name: use 1 to 64 of [A-Za-z0-9._-], not starting with '.'" },
+	{ .name = "webhooks-name-space",
+	    .edits = { { "webhooks", "[" HOOK_NAMED("chat room") "]" } },
+	    .problems = "webhooks[0].name: use 1 to 64 of [A-Za-z0-9._-], not starting with '.'" },
+	{ .name = "webhooks-name-too-long",
+	    .edits = { { "webhooks", "[" HOOK_NAMED("@n*65@") "]" } },
+	    .problems = "webhooks[0].name: use 1 to 64 of [A-Za-z0-9._-], not starting with '.'" },
+	{ .name = "webhooks-format-unknown",
+	    .edits = { { "webhooks",
+		"[{'url':'https://h.example','secret_file':'/s','format':'teams'}]" } },
+	    .problems = "webhooks[0].format: \"json\" or \"slack\"" },
+	{ .name = "webhooks-format-case",
+	    .edits = { { "webhooks",
+		"[{'url':'https://h.example','secret_file':'/s','format':'Slack'}]" } },
+	    .problems = "webhooks[0].format: \"json\" or \"slack\"" },
+	{ .name = "webhooks-format-not-string",
+	    .edits = { { "webhooks",
+		"[{'url':'https://h.example','secret_file':'/s','format':true}]" } },
+	    .problems = "webhooks[0].format: \"json\" or \"slack\"" },
+	{ .name = "webhooks-name-repeated",
+	    .edits = { { "webhooks",
+		"[" HOOK_NAMED("chat") "," HOOK_NAMED("ops") "," HOOK_NAMED("chat") "]" } },
+	    .problems = "webhooks[2].name: \"chat\" is already the name of webhooks[0]" },
+	{ .name = "keys-webhooks-name-repeated-in-key",
+	    .edits = { { "keys/release/webhooks",
+		"[" HOOK_NAMED("own") "," HOOK_NAMED("own") "]" } },
+	    .problems = "keys.release.webhooks[1].name: \"own\" is already the name of "
+			"keys.release.webhooks[0]" },
+	{ .name = "keys-webhooks-name-of-global",
+	    .edits = { { "webhooks", "[" HOOK "," HOOK_NAMED("chat") "]" },
+		{ "keys/release/webhooks", "[" HOOK_NAMED("chat") "]" } },
+	    .problems = "keys.release.webhooks[0].name: \"chat\" is already the name of "
+			"webhooks[1]" },
+	{ .name = "keys-webhooks-name-of-other-key",
+	    .edits = { { "keys/release/webhooks", "[" HOOK_NAMED("own") "]" },
+		{ "keys/nightly", KEY("pkcs11:object=nightly") },
+		{ "keys/nightly/webhooks", "[" HOOK "," HOOK_NAMED("own") "]" } },
+	    .problems = "keys.nightly.webhooks[1].name: \"own\" is already the name of "
+			"keys.release.webhooks[0]" },
+	{ .name = "keys-webhooks-name-dot",
+	    .edits = { { "keys/release/webhooks", "[" HOOK_NAMED(".own") "]" } },
+	    .problems = "keys.release.webhooks[0].name: use 1 to 64 of [A-Za-z0-9._-], not "
+			"starting with '.'" },
+	{ .name = "keys-webhooks-format-unknown",
+	    .edits = { { "keys/release/webhooks",
+		"[{'url':'https://h.example','secret_file':'/s','format':'xml'}]" } },
+	    .problems = "keys.release.webhooks[0].format: \"json\" or \"slack\"" },
 	{ .name = "keys-webhooks-too-many",
 	    .edits = { { "keys/release/webhooks[17]", HOOK } },
 	    .problems = "keys.release.webhooks: at most 16" },
@@ -1639,7 +1709,11 @@ START_TEST(load_every_member)
 		{ "audit_origin", "'example.com/signet/hsm-1'" },
 		{ "webhooks",
 		    "[{'url':'http://h.example/x','secret_file':'/s','ca_file':'/ca',"
-		    "'events':['failed','signed']}]" },
+		    "'events':['failed','signed']},"
+		    "{'url':'https://chat.example/h','secret_file':'/c','name':'chat',"
+		    "'format':'slack','events':['approval.decided','approval.requested']},"
+		    "{'url':'https://h.example/j','secret_file':'/"
+		    "j','name':'@n*64@','format':'json'}]" },
 		{ "revoked", "{'keyids':['" KEYID_A "'],'serials':['00:0A:1b']}" },
 		{ NULL, NULL },
 	};
@@ -1685,12 +1759,20 @@ START_TEST(load_every_member)
 	ck_assert_uint_eq(c->store_mode, 0640);
 	ck_assert_str_eq(c->metrics_file, "/var/lib/prometheus/signet.prom");
 	ck_assert_str_eq(c->audit_origin, "example.com/signet/hsm-1");
-	ck_assert_uint_eq(c->nwebhooks, 1);
+	ck_assert_uint_eq(c->nwebhooks, 3);
 	ck_assert_str_eq(c->webhooks[0].url, "http://h.example/x");
 	ck_assert_str_eq(c->webhooks[0].secret_file, "/s");
 	ck_assert_str_eq(c->webhooks[0].ca_file, "/ca");
-	/* Bits in the order signed, rejected, failed. */
+	/* Bits in the order signed, rejected, failed (webhook.h). */
 	ck_assert_uint_eq(c->webhooks[0].events, 1u | 4u);
+	ck_assert_ptr_null(c->webhooks[0].name);
+	ck_assert_int_eq(c->webhooks[0].format, WEBHOOK_FORMAT_JSON);
+	ck_assert_str_eq(c->webhooks[1].name, "chat");
+	ck_assert_int_eq(c->webhooks[1].format, WEBHOOK_FORMAT_SLACK);
+	ck_assert_uint_eq(c->webhooks[1].events, 0x8u | 0x10u);
+	ck_assert_uint_eq(strlen(c->webhooks[2].name), 64);
+	ck_assert_int_eq(c->webhooks[2].format, WEBHOOK_FORMAT_JSON);
+	ck_assert_uint_eq(c->webhooks[2].events, 0);
 	ck_assert_uint_eq(c->nrevoked_keyids, 1);
 	ck_assert_str_eq(c->revoked_serials[0], "a1b");
 	config_free(c);
@@ -1724,6 +1806,34 @@ START_TEST(load_every_member)
 	ck_assert_int_eq(c->submitters[1].ca, 1);
 	ck_assert_str_eq(c->ci_issuers[1].name, "github");
 	ck_assert_int_eq(c->ci_issuers[1].kind, JWT_KIND_GITHUB);
+	config_free(c);
+}
+END_TEST
+
+/* config_webhook_by_name(): the top level first, then each key's; names
+ * are case-sensitive. */
+START_TEST(load_webhook_by_name)
+{
+	static const struct edit edits[] = {
+		{ "webhooks", "[" HOOK "," HOOK_NAMED("chat") "]" },
+		{ "keys/release/webhooks", "[" HOOK_NAMED("Chat") "," HOOK_NAMED("owner") "]" },
+		{ "keys/nightly", KEY("pkcs11:object=nightly") },
+		{ "keys/nightly/webhooks", "[" HOOK_NAMED("night") "]" },
+		{ NULL, NULL },
+	};
+	struct agent_config *c;
+
+	c = load_ok(edits);
+	ck_assert_ptr_eq(config_webhook_by_name(c, "chat"), &c->webhooks[1]);
+	ck_assert_ptr_eq(config_webhook_by_name(c, "Chat"), &c->keys[0].webhooks[0]);
+	ck_assert_ptr_eq(config_webhook_by_name(c, "owner"), &c->keys[0].webhooks[1]);
+	ck_assert_ptr_eq(config_webhook_by_name(c, "night"), &c->keys[1].webhooks[0]);
+	ck_assert_ptr_null(config_webhook_by_name(c, "CHAT"));
+	ck_assert_ptr_null(config_webhook_by_name(c, "cha"));
+	ck_assert_ptr_null(config_webhook_by_name(c, ""));
+	config_free(c);
+	c = load_ok((const struct edit[]){ { NULL, NULL } });
+	ck_assert_ptr_null(config_webhook_by_name(c, "chat"));
 	config_free(c);
 }
 END_TEST
@@ -2392,6 +2502,7 @@ main(void)
 	test_add(s, "/config/load/limits-at-edge", load_limits_at_edge, TEST_TIMEOUT_S);
 	test_add(s, "/config/load/file-size-max", load_file_size_max, TEST_TIMEOUT_S);
 	test_add(s, "/config/load/every-member", load_every_member, TEST_TIMEOUT_S);
+	test_add(s, "/config/load/webhook-by-name", load_webhook_by_name, TEST_TIMEOUT_S);
 	test_add(
 	    s, "/config/load/formats-and-timestamp", load_formats_and_timestamp, TEST_TIMEOUT_S);
 	test_add(s, "/config/load/in-process-needs-no-journal", load_in_process_needs_no_journal,

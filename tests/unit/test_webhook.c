@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "sgtime.h"
 #include "signet_version.h"
 #include "testlib.h"
@@ -878,18 +879,400 @@ START_TEST(start_bad_options)
 	w = start_ok(&t, 1, NULL);
 	webhooks_stop(w, 0);
 	t.ca_file = NULL;
-	t.events = 0x8;
+	t.events = 0x20;
 	expect_refused(&t, 1, NULL, SG_ERR_CONFIG);
+	/* The approval bits are known (they select no result). */
+	t.events = WEBHOOK_EVENT_APPROVAL_REQUESTED | WEBHOOK_EVENT_APPROVAL_DECIDED;
+	w = start_ok(&t, 1, NULL);
+	webhooks_stop(w, 0);
 	t.events = WEBHOOK_EVENT_ALL;
 	t.key = "";
 	expect_refused(&t, 1, NULL, SG_ERR_CONFIG);
 	t.key = NULL;
+	t.format = WEBHOOK_FORMAT_SLACK + 1;
+	expect_refused(&t, 1, NULL, SG_ERR_CONFIG);
+	t.format = -1;
+	expect_refused(&t, 1, NULL, SG_ERR_CONFIG);
+	t.format = WEBHOOK_FORMAT_SLACK;
+	w = start_ok(&t, 1, NULL);
+	webhooks_stop(w, 0);
+	t.format = WEBHOOK_FORMAT_JSON;
 	expect_refused(&t, 1, &(struct webhook_opts){ .timeout_s = -1 }, SG_ERR_CONFIG);
 	expect_refused(&t, 1, &(struct webhook_opts){ .deadline_s = -1 }, SG_ERR_CONFIG);
 	expect_refused(&t, 1, &(struct webhook_opts){ .backoff_ms = -1 }, SG_ERR_CONFIG);
 	expect_refused(&t, 1, &(struct webhook_opts){ .backoff_ms = 60001 }, SG_ERR_CONFIG);
 	w = start_ok(&t, 1, &(struct webhook_opts){ .backoff_ms = 60000 });
 	webhooks_stop(w, 0);
+}
+END_TEST
+
+/* Names: the configuration's rule, and one target per name. */
+START_TEST(start_bad_names)
+{
+	char name_max[WEBHOOK_NAME_MAX + 2];
+	struct webhook_target t[2] = {
+		{ .url = "https://127.0.0.1/a", .secret_file = secret_path },
+		{ .url = "https://127.0.0.1/b", .secret_file = secret_path },
+	};
+	struct webhooks *w;
+
+	memset(name_max, 'n', WEBHOOK_NAME_MAX);
+	name_max[WEBHOOK_NAME_MAX] = '\0';
+	t[0].name = name_max;
+	t[1].name = "A.b_c-9";
+	w = start_ok(t, 2, NULL);
+	webhooks_stop(w, 0);
+	name_max[WEBHOOK_NAME_MAX] = 'n';
+	name_max[WEBHOOK_NAME_MAX + 1] = '\0';
+	expect_refused(t, 2, NULL, SG_ERR_CONFIG);
+	t[0].name = "";
+	expect_refused(t, 2, NULL, SG_ERR_CONFIG);
+	t[0].name = ".chat";
+	expect_refused(t, 2, NULL, SG_ERR_CONFIG);
+	t[0].name = "chat room";
+	expect_refused(t, 2, NULL, SG_ERR_CONFIG);
+	t[0].name = "chat/1";
+	expect_refused(t, 2, NULL, SG_ERR_CONFIG);
+	t[0].name = "A.b_c-9";
+	expect_refused(t, 2, NULL, SG_ERR_CONFIG);
+	/* Names are case-sensitive. */
+	t[0].name = "a.b_c-9";
+	w = start_ok(t, 2, NULL);
+	webhooks_stop(w, 0);
+}
+END_TEST
+
+/* --- named deliveries and the slack format --- */
+
+#define JOB_D "job-d"
+#define JOB_E "job-e"
+#define JOB_F "job-f"
+#define JOB_G "job-g"
+
+/* The record whose X-Signet-Delivery is id; exactly one must exist.
+ * Caller frees with cJSON_Delete. */
+static cJSON *
+record_for(const char *id)
+{
+	cJSON *j, *found = NULL;
+	int i, n = count_records();
+
+	for (i = 1; i <= n; i++) {
+		j = record(i);
+		if (strcmp(rec_str(j, "delivery"), id) == 0) {
+			ck_assert_msg(found == NULL, "two deliveries of %s", id);
+			found = j;
+		} else {
+			cJSON_Delete(j);
+		}
+	}
+	ck_assert_msg(found != NULL, "no delivery of %s", id);
+	return found;
+}
+
+/* The text of a slack body: an object with exactly one member, "text", a
+ * string.  Caller frees. */
+static char *
+slack_text_of(const cJSON *rec)
+{
+	const char *body = rec_str(rec, "body");
+	const char *end = NULL;
+	cJSON *j, *text;
+	char *out;
+
+	/* The length counts the NUL that require_null_terminated looks for. */
+	j = cJSON_ParseWithLengthOpts(body, strlen(body) + 1, &end, 1);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_ptr_eq(end, body + strlen(body));
+	ck_assert(cJSON_IsObject(j));
+	ck_assert_int_eq(cJSON_GetArraySize(j), 1);
+	text = cJSON_GetObjectItemCaseSensitive(j, "text");
+	ck_assert(cJSON_IsString(text));
+	ck_assert_ptr_nonnull(out = strdup(text->valuestring));
+	cJSON_Delete(j);
+	return out;
+}
+
+/* Only the targets named get a named delivery, whatever their events or
+ * key; a repeated name is one delivery, an unknown one none. */
+START_TEST(named_only_named)
+{
+	static const char body[] = "{\"id\":\"" JOB_A "\",\"approvals\":2}";
+	const char *names[] = { "chat", "owner", "chat", "nobody" };
+	char url[4][128];
+	struct webhook_target t[4] = { { 0 }, { 0 }, { 0 }, { 0 } };
+	struct webhooks *w;
+	int i, seen[4] = { 0 };
+	cJSON *j;
+
+	start_receiver(secret_path, NULL, NULL);
+	for (i = 0; i < 4; i++) {
+		char path[8];
+		snprintf(path, sizeof(path), "/%d", i);
+		url_for(url[i], sizeof(url[i]), receiver_port, path);
+		t[i].url = url[i];
+		t[i].secret_file = secret_path;
+	}
+	t[0].name = "chat";
+	t[0].events = WEBHOOK_EVENT_APPROVAL_REQUESTED;
+	t[1].name = "owner";
+	t[1].key = "fw-key";
+	t[1].events = WEBHOOK_EVENT_FAILED;
+	/* t[2] has no name; t[3] a name nobody asks for. */
+	t[3].name = "chat2";
+	w = start_ok(t, 4, NULL);
+	ck_assert_int_eq(webhooks_notify_named(w, names, 4, "approval.requested", JOB_A, body,
+			     strlen(body), "approve?"),
+	    2);
+	ck_assert_int_eq(webhooks_notify_named(
+			     w, names + 1, 1, "approval.decided", JOB_B, body, strlen(body), NULL),
+	    1);
+	/* No names, an unknown event, or no event: nothing. */
+	ck_assert_int_eq(
+	    webhooks_notify_named(w, names, 0, "approval.decided", JOB_C, body, strlen(body), "x"),
+	    0);
+	ck_assert_int_eq(
+	    webhooks_notify_named(w, NULL, 0, "approval.decided", JOB_C, body, strlen(body), "x"),
+	    0);
+	ck_assert_int_eq(
+	    webhooks_notify_named(w, names, 4, "approval", JOB_C, body, strlen(body), "x"), 0);
+	ck_assert_int_eq(
+	    webhooks_notify_named(w, names, 4, NULL, JOB_C, body, strlen(body), "x"), 0);
+	/* The approval events never go the result way, even to a target whose
+	 * mask names them. */
+	ck_assert_int_eq(webhooks_notify(w, "approval.requested", NULL, JOB_C, body, 2), 0);
+	wait_settled(w, 3);
+	ck_assert_uint_eq(webhooks_delivered(w), 3);
+	ck_assert_uint_eq(webhooks_failures(w), 0);
+	webhooks_stop(w, 1);
+
+	ck_assert_int_eq(count_records(), 3);
+	for (i = 1; i <= 3; i++) {
+		j = record(i);
+		ck_assert(rec_true(j, "signature_ok"));
+		ck_assert_str_eq(rec_str(j, "body"), body);
+		if (strcmp(rec_str(j, "path"), "/0") == 0) {
+			seen[0]++;
+			ck_assert_str_eq(rec_str(j, "event"), "approval.requested");
+			ck_assert_str_eq(rec_str(j, "delivery"), JOB_A);
+		} else {
+			ck_assert_str_eq(rec_str(j, "path"), "/1");
+			seen[1]++;
+			ck_assert_str_eq(rec_str(j, "delivery"), seen[1] == 1 ? JOB_A : JOB_B);
+			ck_assert_str_eq(rec_str(j, "event"),
+			    seen[1] == 1 ? "approval.requested" : "approval.decided");
+		}
+		cJSON_Delete(j);
+	}
+	ck_assert_int_eq(seen[0], 1);
+	ck_assert_int_eq(seen[1], 2);
+}
+END_TEST
+
+/* A slack-format target gets {"text": text}, escaped, its HMAC over those
+ * bytes; a json-format target named alongside gets the body itself. */
+START_TEST(slack_body_text)
+{
+	static const char body[] = "{\"id\":\"" JOB_A "\"}";
+	static const char text[] = "Approve \"release\" of fw.bin?\n"
+				   "\tkey: fw-key \\ caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x94\x8f "
+				   "<https://x.example|link>\x01";
+	const char *names[] = { "chat", "json" };
+	char url[2][128], hex[SHA256_HEX_LEN + 1], *got;
+	struct webhook_target t[2] = { { 0 }, { 0 } };
+	struct webhooks *w;
+	cJSON *j;
+
+	start_receiver(secret_path, NULL, NULL);
+	url_for(url[0], sizeof(url[0]), receiver_port, "/slack");
+	url_for(url[1], sizeof(url[1]), receiver_port, "/json");
+	t[0] = (struct webhook_target){ .url = url[0],
+		.secret_file = secret_path,
+		.name = "chat",
+		.format = WEBHOOK_FORMAT_SLACK };
+	t[1] = (struct webhook_target){ .url = url[1], .secret_file = secret_path, .name = "json" };
+	w = start_ok(t, 2, NULL);
+	ck_assert_int_eq(webhooks_notify_named(
+			     w, names, 1, "approval.requested", JOB_A, body, strlen(body), text),
+	    1);
+	ck_assert_int_eq(
+	    webhooks_notify_named(w, names, 2, "approval.decided", JOB_B, body, strlen(body), text),
+	    2);
+	/* Bytes that are not UTF-8 become U+FFFD, one per byte. */
+	ck_assert_int_eq(webhooks_notify_named(w, names, 1, "approval.decided", JOB_C, body,
+			     strlen(body), "a\xff\xc3(\xed\xa0\x80z"),
+	    1);
+	/* No text: a default one. */
+	ck_assert_int_eq(
+	    webhooks_notify_named(w, names, 1, "approval.decided", JOB_D, body, strlen(body), NULL),
+	    1);
+	wait_settled(w, 5);
+	ck_assert_uint_eq(webhooks_delivered(w), 5);
+	webhooks_stop(w, 1);
+	ck_assert_int_eq(count_records(), 5);
+
+	j = record(1);
+	ck_assert_str_eq(rec_str(j, "path"), "/slack");
+	ck_assert_str_eq(rec_str(j, "event"), "approval.requested");
+	ck_assert_str_eq(rec_str(j, "delivery"), JOB_A);
+	ck_assert_str_eq(rec_str(j, "content_type"), "application/json");
+	/* The HMAC is over the slack body, which is not the payload. */
+	ck_assert(rec_true(j, "signature_ok"));
+	ck_assert_str_ne(rec_str(j, "body"), body);
+	sha256_hex(rec_str(j, "body"), strlen(rec_str(j, "body")), hex);
+	ck_assert_str_eq(rec_str(j, "body_sha256"), hex);
+	got = slack_text_of(j);
+	ck_assert_str_eq(got, text);
+	free(got);
+	cJSON_Delete(j);
+
+	/* Both formats of one notify. */
+	j = record(2);
+	ck_assert_str_eq(rec_str(j, "path"), "/slack");
+	ck_assert_str_eq(rec_str(j, "event"), "approval.decided");
+	ck_assert(rec_true(j, "signature_ok"));
+	got = slack_text_of(j);
+	ck_assert_str_eq(got, text);
+	free(got);
+	cJSON_Delete(j);
+	j = record(3);
+	ck_assert_str_eq(rec_str(j, "path"), "/json");
+	ck_assert_str_eq(rec_str(j, "delivery"), JOB_B);
+	ck_assert_str_eq(rec_str(j, "event"), "approval.decided");
+	ck_assert(rec_true(j, "signature_ok"));
+	ck_assert_str_eq(rec_str(j, "body"), body);
+	cJSON_Delete(j);
+
+	j = record_for(JOB_C);
+	got = slack_text_of(j);
+	/* \xff, \xc3 (a lead byte without its continuation), then the three
+	 * bytes of an encoded surrogate. */
+	ck_assert_str_eq(got, "a\xef\xbf\xbd\xef\xbf\xbd(\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdz");
+	free(got);
+	cJSON_Delete(j);
+	j = record_for(JOB_D);
+	got = slack_text_of(j);
+	ck_assert_str_eq(got, "signet: job " JOB_D " approval.decided");
+	free(got);
+	cJSON_Delete(j);
+}
+END_TEST
+
+/* A long text is cut to at most WEBHOOK_TEXT_MAX bytes, never inside a
+ * character. */
+START_TEST(slack_text_cut)
+{
+	static const struct {
+		const char *id;
+		const char *head, *fill, *tail; /* fill: one character, repeated */
+		size_t len, want;               /* bytes of the text, of what must arrive */
+	} cases[] = {
+		{ JOB_A, "", "x", "", 10000, WEBHOOK_TEXT_MAX },
+		{ JOB_B, "a", "\xc3\xa9", "b", 10000, WEBHOOK_TEXT_MAX - 1 },
+		{ JOB_C, "ab", "\xf0\x9f\x94\x8f", "cd", 10000, WEBHOOK_TEXT_MAX - 2 },
+		{ JOB_D, "", "\xe2\x9c\x93", "x", 10000, WEBHOOK_TEXT_MAX - 1 },
+		{ JOB_E, "", "x", "", WEBHOOK_TEXT_MAX, WEBHOOK_TEXT_MAX },
+		{ JOB_F, "", "x", "", WEBHOOK_TEXT_MAX + 1, WEBHOOK_TEXT_MAX },
+		{ JOB_G, "a", "\xc3\xa9", "", WEBHOOK_TEXT_MAX + 1, WEBHOOK_TEXT_MAX - 1 },
+	};
+	const char *names[] = { "chat" };
+	char url[128], *text[nitems(cases)], *got;
+	struct webhook_target t = { 0 };
+	struct webhooks *w;
+	size_t i, o, fl, tl;
+	cJSON *j;
+
+	start_receiver(secret_path, NULL, NULL);
+	url_for(url, sizeof(url), receiver_port, "/slack");
+	t.url = url;
+	t.secret_file = secret_path;
+	t.name = "chat";
+	t.format = WEBHOOK_FORMAT_SLACK;
+	w = start_ok(&t, 1, NULL);
+	for (i = 0; i < nitems(cases); i++) {
+		ck_assert_ptr_nonnull(text[i] = malloc(cases[i].len + 1));
+		o = strlen(cases[i].head);
+		memcpy(text[i], cases[i].head, o);
+		fl = strlen(cases[i].fill);
+		tl = strlen(cases[i].tail);
+		for (; o + fl + tl <= cases[i].len; o += fl)
+			memcpy(text[i] + o, cases[i].fill, fl);
+		memcpy(text[i] + o, cases[i].tail, tl);
+		o += tl;
+		ck_assert_uint_eq(o, cases[i].len);
+		text[i][o] = '\0';
+		ck_assert_int_eq(webhooks_notify_named(w, names, 1, "approval.requested",
+				     cases[i].id, "{}", 2, text[i]),
+		    1);
+	}
+	wait_settled(w, nitems(cases));
+	ck_assert_uint_eq(webhooks_delivered(w), nitems(cases));
+	webhooks_stop(w, 1);
+	for (i = 0; i < nitems(cases); i++) {
+		j = record_for(cases[i].id);
+		ck_assert(rec_true(j, "signature_ok"));
+		got = slack_text_of(j);
+		ck_assert_msg(strlen(got) == cases[i].want, "%s: %zu bytes arrived, want %zu",
+		    cases[i].id, strlen(got), cases[i].want);
+		ck_assert(strncmp(got, text[i], cases[i].want) == 0);
+		ck_assert_int_eq(json_check_utf8(got, strlen(got)), 0);
+		free(got);
+		free(text[i]);
+		cJSON_Delete(j);
+	}
+}
+END_TEST
+
+/* Results to a slack-format target: one line naming the job, the event and
+ * the key, with anything but [A-Za-z0-9._-] of them shown as '?'. */
+START_TEST(slack_result_text)
+{
+	static const char body[] = "{\"id\":\"" JOB_A "\",\"status\":\"signed\"}";
+	char url[2][128], *got;
+	struct webhook_target t[2] = { { 0 }, { 0 } };
+	struct webhooks *w;
+	cJSON *j;
+
+	start_receiver(secret_path, NULL, NULL);
+	url_for(url[0], sizeof(url[0]), receiver_port, "/slack");
+	url_for(url[1], sizeof(url[1]), receiver_port, "/json");
+	t[0] = (struct webhook_target){
+		.url = url[0], .secret_file = secret_path, .format = WEBHOOK_FORMAT_SLACK
+	};
+	t[1] = (struct webhook_target){ .url = url[1], .secret_file = secret_path };
+	w = start_ok(t, 2, NULL);
+	ck_assert_int_eq(webhooks_notify(w, "signed", "fw-key", JOB_A, body, strlen(body)), 2);
+	ck_assert_int_eq(webhooks_notify(w, "rejected", "<!channel> *x*", JOB_B, "{}", 2), 2);
+	ck_assert_int_eq(webhooks_notify(w, "failed", NULL, "<job>&1", "{}", 2), 2);
+	wait_settled(w, 6);
+	ck_assert_uint_eq(webhooks_delivered(w), 6);
+	webhooks_stop(w, 1);
+	ck_assert_int_eq(count_records(), 6);
+
+	j = record(1);
+	ck_assert_str_eq(rec_str(j, "path"), "/slack");
+	ck_assert_str_eq(rec_str(j, "event"), "signed");
+	ck_assert(rec_true(j, "signature_ok"));
+	got = slack_text_of(j);
+	ck_assert_str_eq(got, "signet: job " JOB_A " signed (key fw-key)");
+	free(got);
+	cJSON_Delete(j);
+	j = record(2);
+	ck_assert_str_eq(rec_str(j, "path"), "/json");
+	ck_assert_str_eq(rec_str(j, "body"), body);
+	cJSON_Delete(j);
+	j = record(3);
+	got = slack_text_of(j);
+	ck_assert_str_eq(got, "signet: job " JOB_B " rejected (key ??channel???x?)");
+	free(got);
+	cJSON_Delete(j);
+	j = record(5);
+	ck_assert_str_eq(rec_str(j, "event"), "failed");
+	ck_assert_str_eq(rec_str(j, "delivery"), "<job>&1");
+	got = slack_text_of(j);
+	ck_assert_str_eq(got, "signet: job ?job??1 failed");
+	free(got);
+	cJSON_Delete(j);
 }
 END_TEST
 
@@ -918,6 +1301,14 @@ main(void)
 	tcase_add_test(tc, route_key_owner);
 	tcase_add_test(tc, route_events_mask);
 	tcase_add_test(tc, route_bad_id);
+	tc = test_case(s, "/webhook/named", TEST_TIMEOUT_S);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, named_only_named);
+	tc = test_case(s, "/webhook/slack", TEST_TIMEOUT_S);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, slack_body_text);
+	tcase_add_test(tc, slack_text_cut);
+	tcase_add_test(tc, slack_result_text);
 	tc = test_case(s, "/webhook/retry", TEST_TIMEOUT_S);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, retry_until_success);
@@ -939,6 +1330,7 @@ main(void)
 	tcase_add_test(tc, start_secret_file_modes);
 	tcase_add_test(tc, start_bad_urls);
 	tcase_add_test(tc, start_bad_options);
+	tcase_add_test(tc, start_bad_names);
 	status = test_run(s);
 	(void)tmpdir_free(base_dir);
 	return status;
