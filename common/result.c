@@ -63,7 +63,7 @@ static const char *const proof_members[] = { "index", "tree_size", "root", "proo
 static const char *const store_members[] = { "signature", "result" };
 static const char *const timestamp_members[] = { "time", "tsa" };
 static const char *const pending_members[] = { "required", "received", "refused", "notified" };
-static const char *const approval_members[] = { "approver", "at", "comment" };
+static const char *const approval_members[] = { "approver", "keyid", "at", "comment" };
 static const char *const refusal_members[] = { "keyid", "approver", "why", "at" };
 /* The members that go with status "signed" only. */
 static const char *const signed_members[] = {
@@ -324,6 +324,20 @@ get_time(const cJSON *obj, const char *name, int64_t *ret)
 	return 0;
 }
 
+/* Member "keyid": "sha256:" and 64 lowercase hex digits. */
+static int
+get_keyid(const cJSON *obj, char out[RESULT_KEYID_MAX + 1])
+{
+	const char *s;
+	size_t len;
+
+	if (json_get_string(obj, "keyid", &s, &len) != 0 || len != RESULT_KEYID_MAX ||
+	    strncmp(s, "sha256:", 7) != 0 || !is_lower_hex(s + 7, len - 7))
+		return SG_ERR_PARSE;
+	memcpy(out, s, len + 1);
+	return 0;
+}
+
 /* A stream entry id: "<ms>-<seq>", decimal, at most 64 bytes. */
 static int
 is_entry_id(const char *s)
@@ -363,6 +377,8 @@ parse_approval_list(const cJSON *arr, struct sg_result *res)
 			return SG_ERR_PARSE;
 		if ((r = get_text(c, "approver", 1, RESULT_FIELD_MAX, &a->approver)) != 0)
 			return r == SG_ERR_ALLOC ? r : SG_ERR_PARSE;
+		if (json_get(c, "keyid") != NULL && get_keyid(c, a->keyid) != 0)
+			return SG_ERR_PARSE;
 		if (json_get(c, "comment") != NULL &&
 		    (r = get_text(c, "comment", 1, APPROVAL_COMMENT_MAX, &a->comment)) != 0)
 			return r == SG_ERR_ALLOC ? r : SG_ERR_PARSE;
@@ -687,6 +703,8 @@ add_approval_list(cJSON *arr, const struct sg_result *r)
 		if (r->approvals[i].approver == NULL)
 			return SG_ERR_INVALID_ARGUMENT;
 		if ((rv = json_add_string(o, "approver", r->approvals[i].approver)) != 0 ||
+		    (r->approvals[i].keyid[0] != '\0' &&
+			(rv = json_add_string(o, "keyid", r->approvals[i].keyid)) != 0) ||
 		    (rv = add_time(o, "at", r->approvals[i].at)) != 0 ||
 		    (rv = add_opt(o, "comment", r->approvals[i].comment)) != 0)
 			return rv;

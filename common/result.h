@@ -29,9 +29,10 @@ struct sg_blob {
 
 /* One counted approval (docs/approvals.md). */
 struct sg_result_approval {
-	char *approver; /* the approver's identity, 1..RESULT_FIELD_MAX bytes */
-	int64_t at;     /* when the agent counted it */
-	char *comment;  /* the approver's comment, or NULL */
+	char *approver;                   /* the approver's identity, 1..RESULT_FIELD_MAX bytes */
+	char keyid[RESULT_KEYID_MAX + 1]; /* the key that signed the approval, or "" */
+	int64_t at;                       /* when the agent counted it */
+	char *comment;                    /* the approver's comment, or NULL */
 };
 
 /* An approval that was signed by a known identity and not counted. */

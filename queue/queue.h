@@ -35,6 +35,7 @@
 #define QUEUE_GROUP           "agents"
 
 struct queue;
+struct queue_entry;
 
 /* A parsed queue URL: redis://[user:password@]host:port[/db], unix:///path,
  * or sentinel://[user:password@]host:port,host:port/mastername[/db]. */
@@ -120,7 +121,32 @@ int queue_wait_done(struct queue *q, const char *job_id, int timeout_ms) SG_MUST
 int queue_get_result(
     struct queue *q, const char *job_id, char **ret, size_t *ret_len) SG_MUST_CHECK;
 
+/*
+ * XRANGE <prefix>jobs <start> + COUNT <count>: the entries from start on
+ * ("-" for the first; "(<entry id>" for those after one), in stream order,
+ * with env NULL for entries of the wrong shape.  count 1..
+ * QUEUE_READ_COUNT_MAX.  Caller frees with queue_entries_free().  For
+ * signet-approve's list and the agent's look-up of a pending job.
+ */
+int queue_range(struct queue *q, const char *start, size_t count, struct queue_entry **ret,
+    size_t *ret_n) SG_MUST_CHECK;
+
 /* --- agent --- */
+
+/* The entry with this id (XRANGE id id), or SG_ERR_NOT_FOUND. */
+int queue_get_entry(struct queue *q, const char *entry_id, struct queue_entry **ret) SG_MUST_CHECK;
+
+/*
+ * Replaces a result only if it is still the one read before: WATCH
+ * <prefix>result:<id>, GET it and compare with expected (expected_len
+ * bytes), then MULTI, SET ... EX ttl, LPUSH <prefix>done:<id> 1, EXPIRE,
+ * EXEC.  0 when written; SG_ERR_EXISTS when the value was another (or
+ * changed before EXEC): read it again and decide again.  A pending result
+ * (docs/approvals.md) is updated this way, so that two agents counting two
+ * approvals at once never lose one.
+ */
+int queue_replace_result(struct queue *q, const char *job_id, const char *env, size_t env_len,
+    int64_t ttl_s, const char *expected, size_t expected_len) SG_MUST_CHECK;
 
 /* XGROUP CREATE <prefix>jobs agents 0 MKSTREAM; an existing group is fine. */
 int queue_group_create(struct queue *q) SG_MUST_CHECK;

@@ -21,7 +21,7 @@
 #define QUEUE_TTL_S_MAX          ((int64_t)100 * 365 * 86400) /* a result's lifetime */
 #define QUEUE_ERRSTR_LOG_MAX     120                          /* bytes of a server error we log */
 #define QUEUE_ARGS_MAX           (8 + QUEUE_CLAIM_MAX)        /* arguments of one command */
-#define QUEUE_PIPELINE_MAX       3                            /* commands sent at once */
+#define QUEUE_PIPELINE_MAX       5                            /* commands sent at once */
 #define QUEUE_NUM_MAX            24                           /* a decimal number as text */
 /* Array elements in one reply, all levels together: far above what our
  * commands receive (an XREADGROUP of 2048 entries of 4 elements), far
@@ -100,6 +100,9 @@ int qreply_entry(const redisReply *rep, struct queue_entry *e) SG_MUST_CHECK;
 int qreply_read(const redisReply *rep, const char *jobs_key, size_t jobs_key_len, size_t count,
     struct queue_entry **ret, size_t *ret_n) SG_MUST_CHECK;
 /* One XPENDING row: [id, consumer, idle ms, deliveries]. */
+/* An XRANGE reply of at most count entries (queue_range()). */
+int qreply_range(
+    const redisReply *rep, size_t count, struct queue_entry **ret, size_t *ret_n) SG_MUST_CHECK;
 int qreply_pending_row(const redisReply *row, const char **ret_id, size_t *ret_len,
     uint64_t *ret_deliveries) SG_MUST_CHECK;
 

@@ -706,3 +706,148 @@ out:
 		freeReplyObject(rep);
 	return r;
 }
+
+int
+queue_range(
+    struct queue *q, const char *start, size_t count, struct queue_entry **ret, size_t *ret_n)
+{
+	struct queue_cmd cmd = { 0 };
+	redisReply *rep = NULL;
+	char count_s[QUEUE_NUM_MAX];
+	int r;
+
+	if (ret == NULL || ret_n == NULL)
+		return SG_ERR_INVALID_ARGUMENT;
+	*ret = NULL;
+	*ret_n = 0;
+	if (q == NULL || start == NULL || strlen(start) > QUEUE_ENTRY_ID_MAX + 1 || count == 0 ||
+	    count > QUEUE_READ_COUNT_MAX ||
+	    (strcmp(start, "-") != 0 &&
+		!queue_is_entry_id(start + (start[0] == '('), strlen(start) - (start[0] == '('))))
+		return SG_ERR_INVALID_ARGUMENT;
+	snprintf(count_s, sizeof(count_s), "%zu", count);
+	qcmd_str(&cmd, "XRANGE");
+	qcmd_arg(&cmd, q->jobs_key, q->jobs_key_len);
+	qcmd_str(&cmd, start);
+	qcmd_str(&cmd, "+");
+	qcmd_str(&cmd, "COUNT");
+	qcmd_str(&cmd, count_s);
+	if ((r = qconn_command(q, &cmd, &rep)) < 0)
+		goto out;
+	r = qreply_range(rep, count, ret, ret_n);
+out:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	return r;
+}
+
+int
+queue_get_entry(struct queue *q, const char *entry_id, struct queue_entry **ret)
+{
+	struct queue_entry *e = NULL;
+	size_t n = 0;
+	int r;
+
+	if (ret == NULL)
+		return SG_ERR_INVALID_ARGUMENT;
+	*ret = NULL;
+	if (entry_id == NULL || !queue_is_entry_id(entry_id, strlen(entry_id)))
+		return SG_ERR_INVALID_ARGUMENT;
+	if ((r = queue_range(q, entry_id, 1, &e, &n)) != 0)
+		return r;
+	if (n != 1 || strcmp(e[0].id, entry_id) != 0) {
+		queue_entries_free(e, n);
+		return SG_ERR_NOT_FOUND;
+	}
+	*ret = e;
+	return 0;
+}
+
+int
+queue_replace_result(struct queue *q, const char *job_id, const char *env, size_t env_len,
+    int64_t ttl_s, const char *expected, size_t expected_len)
+{
+	struct queue_cmd cmds[6];
+	redisReply *reps[6] = { NULL };
+	redisReply *rep = NULL;
+	char rkey[QUEUE_KEY_MAX + 1], dkey[QUEUE_KEY_MAX + 1], ttl[QUEUE_NUM_MAX];
+	size_t rlen, dlen, i;
+	int r, watching = 0;
+
+	if (q == NULL || !queue_is_job_id(job_id) || env == NULL || expected == NULL ||
+	    ttl_s <= 0 || ttl_s > QUEUE_TTL_S_MAX)
+		return SG_ERR_INVALID_ARGUMENT;
+	memset(cmds, 0, sizeof(cmds));
+	rlen = key_make(q, KEY_RESULT, job_id, rkey);
+	dlen = key_make(q, KEY_DONE, job_id, dkey);
+	snprintf(ttl, sizeof(ttl), "%" PRId64, ttl_s);
+
+	/* cmds[0] WATCH, cmds[1] GETRANGE: the value the caller decided on? */
+	qcmd_str(&cmds[0], "WATCH");
+	qcmd_arg(&cmds[0], rkey, rlen);
+	qcmd_str(&cmds[1], "GETRANGE");
+	qcmd_arg(&cmds[1], rkey, rlen);
+	qcmd_str(&cmds[1], "0");
+	qcmd_str(&cmds[1], QUEUE_RESULT_READ_MAX_STR);
+	if ((r = qconn_pipeline(q, cmds, 2, reps)) < 0)
+		goto out;
+	watching = 1;
+	if ((r = qreply_expect(reps[0], REDIS_REPLY_STATUS)) < 0 ||
+	    (r = qreply_expect(reps[1], REDIS_REPLY_STRING)) < 0)
+		goto out;
+	if (reps[1]->len != expected_len || memcmp(reps[1]->str, expected, expected_len) != 0) {
+		r = SG_ERR_EXISTS;
+		goto out;
+	}
+	/* cmds[2..] MULTI, SET, LPUSH, EXPIRE; then EXEC. */
+	memset(cmds, 0, sizeof(cmds));
+	qcmd_str(&cmds[0], "MULTI");
+	qcmd_str(&cmds[1], "SET");
+	qcmd_arg(&cmds[1], rkey, rlen);
+	qcmd_arg(&cmds[1], env, env_len);
+	qcmd_str(&cmds[1], "EX");
+	qcmd_str(&cmds[1], ttl);
+	qcmd_str(&cmds[2], "LPUSH");
+	qcmd_arg(&cmds[2], dkey, dlen);
+	qcmd_str(&cmds[2], "1");
+	qcmd_str(&cmds[3], "EXPIRE");
+	qcmd_arg(&cmds[3], dkey, dlen);
+	qcmd_str(&cmds[3], ttl);
+	qcmd_str(&cmds[4], "EXEC");
+	qreply_free_all(reps, 2);
+	memset(reps, 0, sizeof(reps));
+	if ((r = qconn_pipeline(q, cmds, 5, reps)) < 0)
+		goto out;
+	watching = 0; /* EXEC ends the WATCH, whatever it answers */
+	if ((r = qreply_expect(reps[0], REDIS_REPLY_STATUS)) < 0)
+		goto out;
+	for (i = 1; i < 4; i++) {
+		if (!qreply_is_status(reps[i], "QUEUED")) {
+			r = reps[i]->type == REDIS_REPLY_ERROR ? qreply_error(reps[i])
+							       : SG_ERR_QUEUE_PROTOCOL;
+			goto out;
+		}
+	}
+	/* A nil EXEC: the value changed after the WATCH. */
+	if (reps[4]->type == REDIS_REPLY_NIL) {
+		r = SG_ERR_EXISTS;
+		goto out;
+	}
+	if ((r = qreply_expect(reps[4], REDIS_REPLY_ARRAY)) < 0)
+		goto out;
+	if (reps[4]->elements != 3 || !qreply_is_status(reps[4]->element[0], "OK")) {
+		r = SG_ERR_QUEUE_PROTOCOL;
+		goto out;
+	}
+	r = 0;
+out:
+	if (watching && r != SG_ERR_QUEUE_UNAVAILABLE && r != SG_ERR_QUEUE_PROTOCOL) {
+		struct queue_cmd un = { 0 };
+
+		qcmd_str(&un, "UNWATCH");
+		if (qconn_command(q, &un, &rep) == 0)
+			freeReplyObject(rep);
+	}
+	qreply_free_all(reps, nitems(reps));
+	return r;
+}

@@ -214,6 +214,35 @@ out:
 	return 0;
 }
 
+/* XRANGE: [entry, ...], at most count of them. */
+int
+qreply_range(const redisReply *rep, size_t count, struct queue_entry **ret, size_t *ret_n)
+{
+	struct queue_entry *e = NULL;
+	size_t i, n;
+	int r;
+
+	*ret = NULL;
+	*ret_n = 0;
+	if ((r = qreply_expect(rep, REDIS_REPLY_ARRAY)) < 0)
+		return r;
+	if (rep->elements > count)
+		return SG_ERR_QUEUE_PROTOCOL;
+	if ((n = rep->elements) == 0)
+		return 0;
+	if ((e = calloc(n, sizeof(*e))) == NULL)
+		return SG_ERR_ALLOC;
+	for (i = 0; i < n; i++) {
+		if ((r = qreply_entry(rep->element[i], &e[i])) < 0) {
+			queue_entries_free(e, n);
+			return r;
+		}
+	}
+	*ret = e;
+	*ret_n = n;
+	return 0;
+}
+
 /* One XPENDING row: [id, consumer, idle ms, deliveries]. */
 int
 qreply_pending_row(
