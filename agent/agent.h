@@ -16,6 +16,7 @@
 #include "err.h"
 
 struct checkpointer;
+struct pending;
 
 struct agent {
 	const struct agent_config *cfg; /* as started: HSM, queue, store, audit */
@@ -32,6 +33,7 @@ struct agent {
 	struct attempts *attempts; /* entries taken up and not decided, by this agent */
 	struct metrics *metrics;   /* or NULL */
 	struct webhooks *webhooks; /* or NULL */
+	struct pending *pending;   /* entries of jobs waiting for approvals kept alive here */
 	const char *checkpoints;   /* where signed checkpoints are published, or NULL */
 	/* Owned by agent_open()/agent_close(): */
 	struct checkpointer *cpr;

@@ -448,7 +448,13 @@ audit_append(
 	    add_opt(o, "expires", rec->expires) != 0 || add_ci_verified(o, rec->ci_verified) != 0 ||
 	    add_opt(o, "signature", rec->signature) != 0 ||
 	    add_opt(o, "timestamp", rec->timestamp) != 0 || add_opt(o, "tsa", rec->tsa) != 0 ||
-	    (rec->signer_seq > 0 && json_add_int(o, "signer_seq", (int64_t)rec->signer_seq) != 0))
+	    (rec->signer_seq > 0 && json_add_int(o, "signer_seq", (int64_t)rec->signer_seq) != 0) ||
+	    add_opt(o, "decision", rec->decision) != 0 ||
+	    add_opt(o, "approver", rec->approver) != 0 ||
+	    add_opt(o, "comment", rec->comment) != 0 || add_opt(o, "ignored", rec->ignored) != 0 ||
+	    (rec->approvals_required > 0 &&
+		(json_add_int(o, "approvals_required", rec->approvals_required) != 0 ||
+		    json_add_int(o, "approvals_received", rec->approvals_received) != 0)))
 		goto out;
 	if ((r = json_print(o, &line, &len)) != 0)
 		goto out;

@@ -64,6 +64,15 @@ struct audit_record {
 	const char *uid;                /* the user ID certified */
 	const char *certified;          /* the certification's creation time (RFC 3339) */
 	const char *certificate_sha256; /* hex SHA-256 of the binary certificate */
+	/* "pending", "approval" (docs/approvals.md): an approver's decision
+	 * ("approve" or "deny"), who made it, their comment, and for one that
+	 * had no effect, why ("ignored"). */
+	const char *decision;
+	const char *approver;
+	const char *comment;
+	const char *ignored;
+	int approvals_required; /* "pending": M, and how many are in */
+	int approvals_received;
 };
 
 /* A record found when opening an existing log; a string member the record

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "store.h"
 #include "json.h"
+#include "policy.h"
 #include "sgtime.h"
 #include "queue.h"
 #include "util.h"
@@ -826,6 +827,191 @@ out:
 	return rr;
 }
 
+/* A list of 1..max distinct strings of 1..CONFIG_NAME_MAX*4 printable bytes. */
+static int
+get_names(struct cfg_ctx *x, const cJSON *obj, const char *path, const char *name, size_t max,
+    char ***ret, size_t *ret_n)
+{
+	const cJSON *arr, *it;
+	char **v;
+	size_t n, i = 0, j;
+	int r = 0;
+
+	if (json_get_array(obj, name, &arr) != 0)
+		return cfg_error(x, "%s%s: must be an array of names", path, name);
+	n = (size_t)cJSON_GetArraySize(arr);
+	if (n == 0 || n > max)
+		return cfg_error(x, "%s%s: 1 to %zu names", path, name, max);
+	if ((v = calloc(n, sizeof(*v))) == NULL)
+		return SG_ERR_ALLOC;
+	cJSON_ArrayForEach(it, arr)
+	{
+		if (!cJSON_IsString(it) || !is_text(it->valuestring, POLICY_IDENTITY_MAX)) {
+			r = worst(r, cfg_error(x, "%s%s[%zu]: must be a name", path, name, i));
+		} else if ((v[i] = xstrdup(it->valuestring)) == NULL) {
+			r = SG_ERR_ALLOC;
+			break;
+		} else {
+			for (j = 0; j < i; j++)
+				if (v[j] != NULL && strcmp(v[j], v[i]) == 0)
+					r = worst(r,
+					    cfg_error(x, "%s%s[%zu]: \"%s\" is listed twice", path,
+						name, i, v[i]));
+		}
+		i++;
+	}
+	if (r != 0) {
+		free_strv(v, n);
+		return r;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+/* "approvals": {"required", "approvers", "notify"} (docs/approvals.md); the
+ * names are checked against the submitters and webhooks in check_approvals(). */
+static int
+load_approvals(struct cfg_ctx *x, const cJSON *item, const char *path, struct agent_key *k)
+{
+	static const char *const members[] = { "required", "approvers", "notify" };
+	char apath[CONFIG_NAME_MAX + 32];
+	const cJSON *o;
+	const char *unknown;
+	int64_t v;
+	int r, rr = 0;
+
+	if ((o = json_get(item, "approvals")) == NULL)
+		return 0;
+	if (!cJSON_IsObject(o))
+		return cfg_error(x, "%sapprovals: must be an object", path);
+	snprintf(apath, sizeof(apath), "%sapprovals.", path);
+	if (json_check_members(o, members, nitems(members), &unknown) != 0)
+		rr = cfg_error(x, "%s%s: unknown member", apath, unknown);
+	if (json_get_int(o, "required", 1, CONFIG_APPROVERS_MAX, &v) != 0)
+		rr = cfg_error(x, "%srequired: an integer from 1 to %d (approvals a job needs)",
+		    apath, CONFIG_APPROVERS_MAX);
+	else
+		k->approvals_required = (unsigned)v;
+	if ((r = get_names(x, o, apath, "approvers", CONFIG_APPROVERS_MAX, &k->approvers,
+		 &k->napprovers)) != 0)
+		rr = worst(rr, r);
+	if (json_get(o, "notify") != NULL &&
+	    (r = get_names(x, o, apath, "notify", CONFIG_WEBHOOKS_MAX, &k->approval_notify,
+		 &k->napproval_notify)) != 0)
+		rr = worst(rr, r);
+	if (rr != 0)
+		k->approvals_required = 0;
+	return rr;
+}
+
+int64_t
+config_key_lifetime(const struct agent_config *c, const struct agent_key *k)
+{
+	if (k->max_job_lifetime == 0)
+		return c->max_job_lifetime;
+	if (k->approvals_required > 0)
+		return k->max_job_lifetime;
+	return k->max_job_lifetime < c->max_job_lifetime ? k->max_job_lifetime
+							 : c->max_job_lifetime;
+}
+
+int
+config_is_approver(const struct agent_key *k, const char *identity)
+{
+	size_t i;
+
+	for (i = 0; i < k->napprovers; i++)
+		if (strcmp(k->approvers[i], identity) == 0)
+			return 1;
+	return 0;
+}
+
+/* Whether submitter s could be the approver named a (the same identity). */
+static int
+submitter_is(const struct agent_submitter *s, const char *a)
+{
+	return s->identity != NULL ? policy_glob(s->identity, a) : strcmp(s->name, a) == 0;
+}
+
+/*
+ * Approvals that can be met: every approver an identity the policy knows,
+ * every webhook named, M no more than the approvers left to any submitter
+ * of the key once that submitter is set aside (nobody approves their own
+ * job), and a lifetime that leaves time to approve and fits result_ttl.
+ */
+static int
+check_approvals(struct cfg_ctx *x, const struct agent_config *c)
+{
+	size_t i, j, a, excluded;
+	int rr = 0;
+
+	for (i = 0; i < c->nkeys; i++) {
+		const struct agent_key *k = &c->keys[i];
+		int64_t life = config_key_lifetime(c, k);
+
+		if (k->approvals_required == 0)
+			continue;
+		for (a = 0; a < k->napprovers; a++) {
+			for (j = 0; j < c->nsubmitters; j++)
+				if (submitter_is(&c->submitters[j], k->approvers[a]))
+					break;
+			if (j == c->nsubmitters)
+				rr = worst(rr,
+				    cfg_error(x,
+					"keys.%s.approvals.approvers[%zu]: \"%s\" is no identity "
+					"the policy knows (a submitters entry, with \"keys\": [] "
+					"for "
+					"one who only approves)",
+					k->name, a, k->approvers[a]));
+		}
+		for (a = 0; a < k->napproval_notify; a++)
+			if (config_webhook_by_name(c, k->approval_notify[a]) == NULL)
+				rr = worst(rr,
+				    cfg_error(x,
+					"keys.%s.approvals.notify[%zu]: no webhook is named \"%s\"",
+					k->name, a, k->approval_notify[a]));
+		if (k->approvals_required > k->napprovers)
+			rr = worst(rr,
+			    cfg_error(x,
+				"keys.%s.approvals: %u approvals required but only %zu approvers",
+				k->name, k->approvals_required, k->napprovers));
+		for (j = 0; j < c->nsubmitters; j++) {
+			const struct agent_submitter *s = &c->submitters[j];
+			int may = 0;
+			size_t m;
+
+			for (m = 0; m < s->nkeys; m++)
+				may |= s->keys[m] == i;
+			if (!may)
+				continue;
+			for (a = 0, excluded = 0; a < k->napprovers && excluded == 0; a++)
+				excluded = submitter_is(s, k->approvers[a]);
+			if (k->napprovers - excluded < k->approvals_required)
+				rr = worst(rr,
+				    cfg_error(x,
+					"keys.%s.approvals: jobs of submitter %s can never have %u "
+					"approvals: only %zu approvers besides the submitter",
+					k->name, s->name, k->approvals_required,
+					k->napprovers - excluded));
+		}
+		if (life < CONFIG_APPROVAL_TIME_MIN)
+			rr = worst(rr,
+			    cfg_error(x,
+				"keys.%s: a job may live %lld s, which leaves no time to approve "
+				"it "
+				"(at least %d s; set the key's max_job_lifetime)",
+				k->name, (long long)life, CONFIG_APPROVAL_TIME_MIN));
+		if (life > c->result_ttl)
+			rr = worst(rr,
+			    cfg_error(x,
+				"keys.%s.max_job_lifetime: %lld s is longer than result_ttl (%lld "
+				"s): the pending result would vanish first",
+				k->name, (long long)life, (long long)c->result_ttl));
+	}
+	return rr;
+}
+
 static int
 load_key(struct cfg_ctx *x, const struct agent_config *c, const cJSON *item, struct agent_key *k)
 {
@@ -847,6 +1033,7 @@ load_key(struct cfg_ctx *x, const struct agent_config *c, const cJSON *item, str
 		"ci_token_issuers",
 		"timestamp",
 		"openpgp",
+		"approvals",
 	};
 	char path[CONFIG_NAME_MAX + 16], *mech = NULL;
 	const char *unknown;
@@ -895,6 +1082,8 @@ load_key(struct cfg_ctx *x, const struct agent_config *c, const cJSON *item, str
 	if ((r = load_timestamp(x, item, path, k)) != 0)
 		rr = worst(rr, r);
 	if ((r = load_openpgp(x, item, path, k)) != 0)
+		rr = worst(rr, r);
+	if ((r = load_approvals(x, item, path, k)) != 0)
 		rr = worst(rr, r);
 	if (strcmp(k->name, "attestation_key") == 0)
 		rr = worst(rr,
@@ -1528,6 +1717,7 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 			names = NULL;
 		}
 	}
+	KEEP(check_approvals(x, c));
 #undef KEEP
 out:
 	free_strv(names, n);
@@ -1654,6 +1844,8 @@ config_free(struct agent_config *c)
 		free_strv(k->artifact_names, k->nartifact_names);
 		free_strv(k->ci_projects, k->nci_projects);
 		free_strv(k->ci_refs, k->nci_refs);
+		free_strv(k->approvers, k->napprovers);
+		free_strv(k->approval_notify, k->napproval_notify);
 		free(k->ci_token_issuers);
 	}
 	free(c->keys);

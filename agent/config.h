@@ -22,25 +22,27 @@
 #include "jwt.h"
 #include "openpgp.h"
 
-#define CONFIG_FILE_MAX       (1024 * 1024)
-#define CONFIG_KEYS_MAX       256
-#define CONFIG_SUBMITTERS_MAX 4096
-#define CONFIG_NAME_MAX       64 /* bytes of key, submitter and agent names */
-#define CONFIG_PATH_MAX       4096
-#define CONFIG_CHAIN_MAX      8       /* certificates in a key's chain file */
-#define CONFIG_CAS_MAX        16      /* entries of submitter_cas */
-#define CONFIG_PATTERNS_MAX   64      /* entries of each pattern list */
-#define CONFIG_PATTERN_MAX    512     /* bytes of one glob pattern */
-#define CONFIG_REVOKED_MAX    4096    /* entries of revoked.keyids and of revoked.serials */
-#define CONFIG_SERIAL_HEX_MAX 40      /* hex digits of a certificate serial (20 bytes) */
-#define CONFIG_QUOTA_MAX      1000000 /* jobs per hour or per day */
-#define CONFIG_PROBLEMS_MAX   100     /* problems reported by one load before giving up */
-#define CONFIG_PROBLEM_MAX    512     /* bytes of one problem text */
-#define CONFIG_WEBHOOKS_MAX   16      /* webhooks globally and per key */
-#define CONFIG_CI_ISSUERS_MAX 16      /* entries of ci_issuers */
-#define CONFIG_TS_TIMEOUT     10      /* seconds: timestamp.timeout's default */
-#define CONFIG_TS_TIMEOUT_MAX 120     /* seconds: its largest value */
-#define CONFIG_TS_ROOTS_MAX   16      /* certificates in a timestamp.roots file */
+#define CONFIG_FILE_MAX          (1024 * 1024)
+#define CONFIG_KEYS_MAX          256
+#define CONFIG_SUBMITTERS_MAX    4096
+#define CONFIG_NAME_MAX          64 /* bytes of key, submitter and agent names */
+#define CONFIG_PATH_MAX          4096
+#define CONFIG_CHAIN_MAX         8       /* certificates in a key's chain file */
+#define CONFIG_CAS_MAX           16      /* entries of submitter_cas */
+#define CONFIG_PATTERNS_MAX      64      /* entries of each pattern list */
+#define CONFIG_PATTERN_MAX       512     /* bytes of one glob pattern */
+#define CONFIG_REVOKED_MAX       4096    /* entries of revoked.keyids and of revoked.serials */
+#define CONFIG_SERIAL_HEX_MAX    40      /* hex digits of a certificate serial (20 bytes) */
+#define CONFIG_QUOTA_MAX         1000000 /* jobs per hour or per day */
+#define CONFIG_PROBLEMS_MAX      100     /* problems reported by one load before giving up */
+#define CONFIG_PROBLEM_MAX       512     /* bytes of one problem text */
+#define CONFIG_WEBHOOKS_MAX      16      /* webhooks globally and per key */
+#define CONFIG_CI_ISSUERS_MAX    16      /* entries of ci_issuers */
+#define CONFIG_TS_TIMEOUT        10      /* seconds: timestamp.timeout's default */
+#define CONFIG_TS_TIMEOUT_MAX    120     /* seconds: its largest value */
+#define CONFIG_TS_ROOTS_MAX      16      /* certificates in a timestamp.roots file */
+#define CONFIG_APPROVERS_MAX     16      /* approvals.approvers of one key */
+#define CONFIG_APPROVAL_TIME_MIN 600     /* seconds a key with approvals leaves to approve */
 
 /* Where a certificate-identified submitter's identity comes from. */
 enum config_identity_source {
@@ -126,8 +128,16 @@ struct agent_key {
 	char *pgp_uid;           /* its user ID */
 	struct openpgp_key *pgp; /* built from the leaf's public key at load
 	                            (NULL with CONFIG_LOAD_NO_FILES) */
-	STACK_OF(X509) * chain;  /* leaf first */
-	uint8_t **chain_der;     /* DER of each certificate, for results */
+	/* The two-person rule (docs/approvals.md): jobs wait for
+	 * approvals_required approvals by approvers other than their
+	 * submitter.  0: none. */
+	unsigned approvals_required;
+	char **approvers; /* identities: submitter names or certificate identities */
+	size_t napprovers;
+	char **approval_notify; /* webhook names told of pending jobs */
+	size_t napproval_notify;
+	STACK_OF(X509) * chain; /* leaf first */
+	uint8_t **chain_der;    /* DER of each certificate, for results */
 	size_t *chain_der_len;
 	size_t nchain;
 };
@@ -192,6 +202,14 @@ struct agent_config {
 	size_t nci_issuers;
 	struct jwt_issuer *jwt_issuers; /* the same, as jwt_verify() takes them */
 };
+
+/* The longest lifetime a job for key k may have: the key's own
+ * max_job_lifetime where it sets one (a key with approvals may set one
+ * longer than the global), else the global one. */
+int64_t config_key_lifetime(const struct agent_config *c, const struct agent_key *k);
+
+/* Whether identity is one of key k's approvers. */
+int config_is_approver(const struct agent_key *k, const char *identity);
 
 /* Receives each problem found while loading ("member.path: reason"). */
 typedef void (*config_report_fn)(void *arg, const char *problem);

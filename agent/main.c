@@ -33,6 +33,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "pending.h"
 #include "pipeline.h"
 #include "replay.h"
 #include "audit.h"
@@ -189,20 +190,55 @@ harden_process(void)
 		log_warn("cannot disable core dumps");
 }
 
-/* queue_touch() on every entry in flight, in batches. */
+/* queue_touch() on every entry in flight, and on the entries of jobs
+ * waiting for approvals kept here (pending.h), in batches. */
 static int
-touch_inflight(struct queue *q, const char *consumer, struct work_queue *wq)
+touch_inflight(struct queue *q, const char *consumer, struct work_queue *wq, struct pending *p)
 {
-	static char ids[INFLIGHT_MAX][QUEUE_ENTRY_ID_MAX + 1]; /* the reader's only */
+	static char ids[INFLIGHT_MAX + PENDING_MAX][QUEUE_ENTRY_ID_MAX + 1]; /* the reader's only */
 	const char *ptrs[QUEUE_CLAIM_MAX];
 	size_t n = workq_inflight(wq, ids), i, k;
 	int r;
 
+	n += pending_list(p, ids + n, NULL, PENDING_MAX);
 	for (i = 0; i < n; i += k) {
 		for (k = 0; k < QUEUE_CLAIM_MAX && i + k < n; k++)
 			ptrs[k] = ids[i + k];
 		if ((r = queue_touch(q, consumer, ptrs, k)) != 0)
 			return r;
+	}
+	return 0;
+}
+
+/*
+ * The jobs waiting for approvals kept here: one that expired is taken up
+ * again (it is rejected with approval.expired); one whose entry left the
+ * stream (decided by another agent, or on an approval here) is forgotten.
+ */
+static int
+sweep_pending(struct agent *ag, struct queue *q, struct work_queue *wq)
+{
+	static char ids[PENDING_MAX][QUEUE_ENTRY_ID_MAX + 1]; /* the reader's only */
+	static int64_t expires[PENDING_MAX];
+	struct queue_entry *e;
+	size_t n = pending_list(ag->pending, ids, expires, PENDING_MAX), i;
+	int64_t now = sgtime_now();
+	int r;
+
+	for (i = 0; i < n && workq_free_slots(wq) > 0; i++) {
+		e = NULL;
+		if ((r = queue_get_entry(q, ids[i], &e)) == SG_ERR_NOT_FOUND) {
+			pending_remove(ag->pending, ids[i]);
+			continue;
+		}
+		if (r != 0)
+			return r;
+		if (expires[i] + JOB_CLOCK_SKEW_S < now) {
+			pending_remove(ag->pending, ids[i]);
+			log_info("entry %s: its job expired while waiting for approvals", ids[i]);
+			workq_push(wq, e, 0);
+		}
+		queue_entries_free(e, 1);
 	}
 	return 0;
 }
@@ -226,7 +262,9 @@ run(struct agent *ag, const struct agent_config *cfg)
 		reclaim_ms = cfg->reclaim_after * 1000 / 2;
 	int64_t watchdog_ms = notify_watchdog_ms(), next_touch = 0, next_reclaim = 0,
 		next_watchdog = 0;
-	int64_t next_metrics = 0, next_trim = 0, next_certcheck = 0;
+	int64_t next_metrics = 0, next_trim = 0, next_certcheck = 0, next_sweep = 0;
+	/* Jobs waiting for approvals are looked at every second or so. */
+	int64_t sweep_ms = reclaim_ms < 1000 ? reclaim_ms : 1000;
 	/* Block no longer than the touch period, so touches are never late. */
 	int block_ms =
 	    touch_ms < READ_BLOCK_MS ? (touch_ms > 50 ? (int)touch_ms : 50) : READ_BLOCK_MS;
@@ -321,8 +359,12 @@ run(struct agent *ag, const struct agent_config *cfg)
 		r = 0;
 		/* Keep the entries in work from looking abandoned to other agents. */
 		if (now >= next_touch) {
-			r = touch_inflight(q, consumer, wq);
+			r = touch_inflight(q, consumer, wq, ag->pending);
 			next_touch = now + touch_ms;
+		}
+		if (r == 0 && now >= next_sweep) {
+			r = sweep_pending(ag, q, wq);
+			next_sweep = now + sweep_ms;
 		}
 		/* Take over what dead consumers left pending for reclaim_after. */
 		if (r == 0 && room > 0 && now >= next_reclaim) {

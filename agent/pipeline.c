@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "approval.h"
+#include "approvals.h"
 #include "b64.h"
 #include "crypto.h"
 #include "envelope.h"
@@ -20,12 +22,26 @@
 #include "job.h"
 #include "json.h"
 #include "log.h"
+#include "pending.h"
 #include "pipeline.h"
 #include "policy.h"
 #include "result.h"
 #include "sgtime.h"
 
-#define LOG_FIELD_MAX 80
+#define LOG_FIELD_MAX   80
+/* decide()'s answer for an approval entry (docs/approvals.md). */
+#define DECIDE_APPROVAL 1
+/* gate()'s answers besides 0 (sign now) and errors. */
+#define GATE_PENDING    1 /* left pending: the entry stays unacknowledged */
+#define GATE_DONE       2 /* decided before (or a second entry of it): acknowledge it */
+#define CAS_TRIES       8 /* reads and compare-and-set writes of one pending result */
+
+/* An approver's denial, handed to the job it denies. */
+struct deny {
+	const char *approver;
+	const char *keyid;
+	const char *comment; /* or NULL */
+};
 
 /* Everything learned about one entry. */
 struct outcome {
@@ -56,6 +72,13 @@ struct outcome {
 	size_t republish_len;
 	char *payload; /* the result payload, once built */
 	size_t payload_len;
+	/* Approvals (docs/approvals.md). */
+	struct dsse_envelope *approval_env; /* an approval entry's envelope */
+	struct held held;                   /* the job's result in Redis, as read */
+	int has_approvals;                  /* the key requires approvals: */
+	struct sg_result_approval approvals[RESULT_APPROVALS_MAX]; /* those counted */
+	size_t napprovals;
+	int pending; /* left waiting for approvals */
 };
 
 static void
@@ -68,6 +91,12 @@ outcome_clear(struct outcome *o)
 	free(o->store_result);
 	free(o->republish);
 	free(o->payload);
+	envelope_free(o->approval_env);
+	held_clear(&o->held);
+	for (size_t i = 0; i < o->napprovals; i++) {
+		free(o->approvals[i].approver);
+		free(o->approvals[i].comment);
+	}
 	memset(o, 0, sizeof(*o));
 	o->key_index = -1;
 }
@@ -142,7 +171,8 @@ pipeline_audit_replay(void *arg, const struct audit_seen *rec)
 		if (strcmp(ev, "received") == 0)
 			(void)attempts_begin(ag->attempts, rec->entry);
 		else if (strcmp(ev, "signed") == 0 || strcmp(ev, "rejected") == 0 ||
-		    strcmp(ev, "failed") == 0 || strcmp(ev, "published") == 0)
+		    strcmp(ev, "failed") == 0 || strcmp(ev, "published") == 0 ||
+		    strcmp(ev, "pending") == 0 || strcmp(ev, "approval") == 0)
 			attempts_end(ag->attempts, rec->entry);
 	}
 	if (rec->id == NULL || rec->job_sha256 == NULL)
@@ -266,7 +296,8 @@ decide_with(struct agent *ag, const struct agent_config *cfg, const struct queue
 	X509 *cert = NULL;
 	uint8_t *payload = NULL;
 	size_t payload_len = 0;
-	int64_t now = sgtime_now();
+	int64_t now = sgtime_now(), max_lifetime;
+	long ki;
 	int r;
 
 	if (e->env == NULL)
@@ -282,6 +313,21 @@ decide_with(struct agent *ag, const struct agent_config *cfg, const struct queue
 		return r;
 	}
 	note_payload(o, env->payload, env->payload_len);
+	if (strcmp(env->payload_type, PAYLOAD_TYPE_APPROVAL) == 0) {
+		/* An approver's decision: never answered with a result (its id
+		 * is a job's), judged by process_approval(). */
+		o->has_id = 0;
+		if (env->nsigs != 1) {
+			snprintf(o->detail, sizeof(o->detail),
+			    "%zu signatures; an approval carries exactly one", env->nsigs);
+			r = SG_ERR_ENVELOPE_MALFORMED;
+			goto out;
+		}
+		o->approval_env = env;
+		env = NULL;
+		r = DECIDE_APPROVAL;
+		goto out;
+	}
 	if (strcmp(env->payload_type, PAYLOAD_TYPE_JOB) != 0 || env->nsigs != 1) {
 		char esc[96];
 
@@ -341,8 +387,12 @@ decide_with(struct agent *ag, const struct agent_config *cfg, const struct queue
 		}
 		goto out;
 	}
-	if ((r = job_check_time(o->job, now, cfg->max_job_lifetime)) != 0) {
-		explain_time(o, r, now, cfg->max_job_lifetime);
+	/* A key with approvals may let its jobs live longer (docs/approvals.md). */
+	max_lifetime = cfg->max_job_lifetime;
+	if ((ki = config_key_index(cfg, o->job->key)) >= 0)
+		max_lifetime = config_key_lifetime(cfg, &cfg->keys[ki]);
+	if ((r = job_check_time(o->job, now, max_lifetime)) != 0) {
+		explain_time(o, r, now, max_lifetime);
 		goto out;
 	}
 	if (cert != NULL) {
@@ -947,6 +997,15 @@ build_result(struct agent *ag, const struct queue_entry *e, struct outcome *o, c
 		res.format = (char *)(uintptr_t)sg_format_name(o->job->format);
 		res.has_artifact = 1;
 		res.artifact = o->job->artifact;
+		res.ci = o->job->ci;
+		res.note = o->job->note;
+		res.expires = o->job->expires;
+	}
+	/* A key with approvals: who approved (docs/approvals.md). */
+	if (o->has_approvals) {
+		res.has_approvals = 1;
+		memcpy(res.approvals, o->approvals, o->napprovals * sizeof(o->approvals[0]));
+		res.napprovals = o->napprovals;
 	}
 	if (o->code == 0) {
 		res.signature.data = o->sigfile;
@@ -1021,6 +1080,27 @@ audit_received(struct agent *ag, const struct queue_entry *e)
 	return audit_append(ag->audit, &rec, 0, NULL);
 }
 
+/* The key of this job in the policy in force, when it requires approvals;
+ * cfg is held until put_cfg(). */
+static const struct agent_key *
+approval_key(struct agent *ag, const char *name, const struct agent_config **cfg)
+{
+	long k;
+
+	*cfg = ag->live != NULL ? config_live_get(ag->live) : ag->cfg;
+	if (name == NULL || (k = config_key_index(*cfg, name)) < 0 ||
+	    (*cfg)->keys[k].approvals_required == 0)
+		return NULL;
+	return &(*cfg)->keys[k];
+}
+
+static void
+put_cfg(struct agent *ag, const struct agent_config *cfg)
+{
+	if (ag->live != NULL)
+		config_live_put(ag->live, cfg);
+}
+
 /* The "published" record, and the webhooks, once the result is out. */
 static void
 announce(struct agent *ag, const struct queue_entry *e, const struct outcome *o)
@@ -1042,10 +1122,603 @@ announce(struct agent *ag, const struct queue_entry *e, const struct outcome *o)
 	if (ag->webhooks != NULL && o->payload != NULL)
 		(void)webhooks_notify(ag->webhooks, event, o->job != NULL ? o->job->key : NULL,
 		    o->id, o->payload, o->payload_len);
+	/* The approvers told of a pending job hear how it ended. */
+	if (ag->webhooks != NULL && o->payload != NULL && o->job != NULL) {
+		const struct agent_config *cfg;
+		const struct agent_key *k = approval_key(ag, o->job->key, &cfg);
+		struct sg_result *res = NULL;
+
+		if (k != NULL &&
+		    (o->has_approvals || o->code == SG_ERR_APPROVAL_DENIED ||
+			o->code == SG_ERR_APPROVAL_EXPIRED) &&
+		    result_parse((const uint8_t *)o->payload, o->payload_len, &res) == 0)
+			approvals_notify(
+			    ag, k, "approval.decided", res, o->payload, o->payload_len);
+		result_free(res);
+		put_cfg(ag, cfg);
+	}
 }
 
-int
-pipeline_process(struct agent *ag, struct queue *q, const struct queue_entry *e, int *received)
+/* ---- Approvals (docs/approvals.md) ---- */
+
+/* Copies the approvals of res that count under k into o (for the signed
+ * result). */
+static int
+take_approvals(struct outcome *o, const struct agent_key *k, const struct sg_result *res)
+{
+	size_t i;
+
+	for (i = 0; i < res->napprovals && o->napprovals < RESULT_APPROVALS_MAX; i++) {
+		const struct sg_result_approval *a = &res->approvals[i];
+		struct sg_result_approval *c = &o->approvals[o->napprovals];
+
+		if (!config_is_approver(k, a->approver) ||
+		    (res->submitter != NULL && strcmp(a->approver, res->submitter) == 0))
+			continue;
+		if ((c->approver = strdup(a->approver)) == NULL ||
+		    (a->comment != NULL && (c->comment = strdup(a->comment)) == NULL)) {
+			free(c->approver);
+			c->approver = NULL;
+			return SG_ERR_ALLOC;
+		}
+		memcpy(c->keyid, a->keyid, sizeof(c->keyid));
+		c->at = a->at;
+		o->napprovals++;
+	}
+	o->has_approvals = 1;
+	return 0;
+}
+
+/*
+ * The pending result of job o (docs/approvals.md): the job's facts, the
+ * approvals in `prev` (a pending result read before, or NULL) with `add`
+ * appended, the refusals of prev with `refuse` appended (the oldest
+ * dropped past RESULT_REFUSED_MAX), the webhooks told, and the stream
+ * entry.  Attested into *ret_env; its payload in *ret_payload.
+ */
+static int
+build_pending(struct agent *ag, const struct agent_key *k, const struct outcome *o,
+    const struct sg_result *prev, const struct sg_result_approval *add,
+    const struct sg_result_refusal *refuse, const char *entry, char **ret_env, size_t *ret_env_len,
+    char **ret_payload, size_t *ret_payload_len)
+{
+	struct sg_result res;
+	size_t i, skip;
+	int r;
+
+	memset(&res, 0, sizeof(res));
+	memcpy(res.id, o->id, sizeof(res.id));
+	memcpy(res.job_sha256, o->job_sha256, sizeof(res.job_sha256));
+	res.status = SG_STATUS_PENDING;
+	res.agent = ag->cfg->name;
+	res.submitter = (char *)(uintptr_t)o->sub;
+	res.key = o->job->key;
+	res.format = (char *)(uintptr_t)sg_format_name(o->job->format);
+	res.has_artifact = 1;
+	res.artifact = o->job->artifact;
+	res.ci = o->job->ci;
+	res.note = o->job->note;
+	res.expires = o->job->expires;
+	res.approvals_required = k->approvals_required;
+	if (prev != NULL) {
+		for (i = 0; i < prev->napprovals && res.napprovals < RESULT_APPROVALS_MAX; i++)
+			res.approvals[res.napprovals++] = prev->approvals[i];
+		skip = refuse != NULL && prev->nrefused == RESULT_REFUSED_MAX ? 1 : 0;
+		for (i = skip; i < prev->nrefused; i++)
+			res.refused[res.nrefused++] = prev->refused[i];
+	}
+	if (add != NULL) {
+		if (res.napprovals == RESULT_APPROVALS_MAX)
+			return SG_ERR_LIMIT;
+		res.approvals[res.napprovals++] = *add;
+	}
+	if (refuse != NULL && res.nrefused < RESULT_REFUSED_MAX)
+		res.refused[res.nrefused++] = *refuse;
+	for (i = 0; i < k->napproval_notify && i < RESULT_NOTIFIED_MAX; i++)
+		res.notified[res.nnotified++] = k->approval_notify[i];
+	res.entry = (char *)(uintptr_t)entry;
+	/* Owned by o, prev and k: nothing of res is freed here. */
+	if ((r = result_serialize(&res, ret_payload, ret_payload_len)) != 0)
+		return r;
+	if ((r = attest(ag, *ret_payload, *ret_payload_len, ret_env, ret_env_len)) != 0) {
+		free(*ret_payload);
+		*ret_payload = NULL;
+	}
+	return r;
+}
+
+/* The "pending" record: the job waits for approvals (a decision that
+ * sends nothing but the pending result). */
+static int
+audit_pending(struct agent *ag, const struct outcome *o, const struct queue_entry *e,
+    const struct agent_key *k, size_t counted, int sync)
+{
+	struct audit_record rec;
+	char expires[SGTIME_LEN + 1];
+
+	memset(&rec, 0, sizeof(rec));
+	rec.event = "pending";
+	rec.id = o->id;
+	rec.entry = e->id;
+	rec.submitter = o->sub;
+	rec.keyid = o->keyid;
+	rec.job_sha256 = o->job_sha256;
+	rec.key = o->job->key;
+	rec.format = sg_format_name(o->job->format);
+	rec.artifact = o->job->artifact.name;
+	rec.artifact_sha256 = o->job->artifact.sha256_hex;
+	rec.ci_verified = o->ci.verified;
+	rec.approvals_required = (int)k->approvals_required;
+	rec.approvals_received = (int)counted;
+	sgtime_format(o->job->expires, expires);
+	rec.expires = expires;
+	rec.defer_sync = !sync;
+	return audit_append(ag->audit, &rec, 0, NULL);
+}
+
+/*
+ * A job of a key that requires approvals, once everything else allowed it:
+ * 0 when its approvals are in (o->approvals lists them: sign it now),
+ * GATE_PENDING when it waits (its pending result written or already
+ * there; its entry stays unacknowledged and is kept alive here),
+ * GATE_DONE when the queue already holds its decision or another entry
+ * of it waits, SG_ERR_JOB_REPLAYED when another job holds the id, or the
+ * queue's error.
+ */
+static int
+gate(struct agent *ag, struct queue *q, const struct queue_entry *e, struct outcome *o,
+    const struct agent_key *k)
+{
+	const struct sg_result *res;
+	char *env = NULL, *payload = NULL, desc[256];
+	size_t env_len = 0, payload_len = 0, counted = 0;
+	int r, tries, fresh = 0;
+
+	for (tries = 0; tries < CAS_TRIES; tries++) {
+		held_clear(&o->held);
+		if ((r = held_read(ag, q, o->id, &o->held)) != 0)
+			return r;
+		res = o->held.res;
+		if (res != NULL && strcmp(res->job_sha256, o->job_sha256) != 0) {
+			if (res->status == SG_STATUS_SIGNED || res->status == SG_STATUS_PENDING) {
+				snprintf(o->detail, sizeof(o->detail),
+				    "job id %s belongs to another job (%s in the queue)", o->id,
+				    sg_status_name(res->status));
+				return SG_ERR_JOB_REPLAYED;
+			}
+			res = NULL; /* a rejection of another envelope: it gives way */
+		}
+		if (res != NULL && res->status != SG_STATUS_PENDING) {
+			log_info("job %s entry %s: decided before (%s); acknowledged", o->id, e->id,
+			    sg_status_name(res->status));
+			return GATE_DONE;
+		}
+		if (res != NULL) {
+			struct queue_entry *other = NULL;
+
+			counted = approvals_counted(k, res);
+			if (strcmp(res->entry, e->id) != 0) {
+				/* Another entry of the same job waits already. */
+				r = queue_get_entry(q, res->entry, &other);
+				queue_entries_free(other, other != NULL ? 1 : 0);
+				if (r == 0) {
+					log_info("job %s entry %s: the same job waits as entry %s; "
+						 "acknowledged",
+					    o->id, e->id, res->entry);
+					return GATE_DONE;
+				}
+				if (r != SG_ERR_NOT_FOUND)
+					return r;
+				/* Its entry is gone: this one takes its place. */
+			} else if (counted >= k->approvals_required) {
+				return take_approvals(o, k, res);
+			} else {
+				approvals_describe(res, counted, desc, sizeof(desc));
+				log_info("job %s entry %s: waiting for approvals: %s", o->id, e->id,
+				    desc);
+				break; /* nothing to write */
+			}
+		}
+		fresh = res == NULL;
+		if (fresh && tries == 0 && (r = audit_pending(ag, o, e, k, 0, 1)) != 0) {
+			log_error_r(r, "cannot write the audit log; job %s left pending", o->id);
+			return r;
+		}
+		free(env);
+		free(payload);
+		env = payload = NULL;
+		if ((r = build_pending(ag, k, o, res, NULL, NULL, e->id, &env, &env_len, &payload,
+			 &payload_len)) != 0) {
+			log_error_r(r, "job %s: cannot build its pending result", o->id);
+			goto out;
+		}
+		if (o->held.env == NULL)
+			r = queue_put_result(q, o->id, env, env_len, ag->cfg->result_ttl, 1);
+		else
+			r = queue_replace_result(q, o->id, env, env_len, ag->cfg->result_ttl,
+			    o->held.env, o->held.env_len);
+		if (r == SG_ERR_EXISTS)
+			continue; /* it changed meanwhile: read it again */
+		if (r != 0)
+			goto out;
+		if (fresh) {
+			struct sg_result *pr = NULL;
+
+			log_info("job %s entry %s submitter %s key %s artifact %s: waiting for %u "
+				 "approvals",
+			    o->id, e->id, o->sub, k->name, o->job->artifact.name,
+			    k->approvals_required);
+			if (result_parse((const uint8_t *)payload, payload_len, &pr) == 0)
+				approvals_notify(
+				    ag, k, "approval.requested", pr, payload, payload_len);
+			result_free(pr);
+		}
+		break;
+	}
+	if (tries == CAS_TRIES) {
+		r = SG_ERR_QUEUE_PROTOCOL; /* the result keeps changing: try again later */
+		goto out;
+	}
+	if (!fresh && (r = audit_pending(ag, o, e, k, counted, 0)) != 0)
+		goto out;
+	if (ag->attempts != NULL)
+		attempts_end(ag->attempts, e->id);
+	if (pending_add(ag->pending, e->id, o->job->expires) != 0)
+		log_warn("job %s: too many pending jobs here; entry %s is left to reclaim", o->id,
+		    e->id);
+	o->pending = 1;
+	r = GATE_PENDING;
+out:
+	free(env);
+	free(payload);
+	return r;
+}
+
+/* The "approval" record: one approver's decision, counted or not (why). */
+static int
+audit_approval(struct agent *ag, const struct queue_entry *e, const struct sg_approval *a,
+    const char *keyid, const char *approver, const char *key, const char *ignored)
+{
+	struct audit_record rec;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.event = "approval";
+	rec.entry = e->id;
+	rec.keyid = keyid;
+	rec.approver = approver;
+	rec.ignored = ignored;
+	if (a != NULL) {
+		rec.id = a->id;
+		rec.job_sha256 = a->job_sha256;
+		rec.decision = approval_decision_name(a->decision);
+		rec.comment = a->comment;
+	}
+	rec.key = key;
+	rec.defer_sync = ignored != NULL;
+	return audit_append(ag->audit, &rec, 0, NULL);
+}
+
+static int process_entry(struct agent *ag, struct queue *q, const struct queue_entry *e,
+    int *received, const struct deny *deny);
+
+/* Takes the job of a pending result up again now (its approvals are in, or
+ * one denied it): read from the stream, decided as at first. */
+static int
+resume_job(struct agent *ag, struct queue *q, const char *entry, const struct deny *deny)
+{
+	struct queue_entry *je = NULL;
+	int r, received = 0;
+
+	if ((r = queue_get_entry(q, entry, &je)) == SG_ERR_NOT_FOUND) {
+		log_warn("entry %s of a pending job is gone from the stream", entry);
+		return 0;
+	}
+	if (r != 0)
+		return r;
+	r = process_entry(ag, q, je, &received, deny);
+	queue_entries_free(je, 1);
+	return r;
+}
+
+/*
+ * An approval entry: who signed it (a known identity, as for jobs), what it
+ * says, and whether it counts (docs/approvals.md).  Counted approvals and
+ * refusals by known identities are written into the job's pending result
+ * (compare-and-set, so that concurrent approvals are never lost); with
+ * enough approvals, or a denial, the job is decided at once.  The entry is
+ * acknowledged at the end; never a result under its id.
+ */
+static int
+process_approval(struct agent *ag, struct queue *q, const struct queue_entry *e, struct outcome *o)
+{
+	const struct dsse_envelope *env = o->approval_env;
+	const struct dsse_sig *sig = &env->sigs[0];
+	const struct agent_config *cfg;
+	const struct agent_key *k = NULL;
+	const struct agent_submitter *sub;
+	struct policy_cert_identity cid;
+	struct sg_approval *a = NULL;
+	struct held h;
+	X509 *cert = NULL;
+	char who[POLICY_IDENTITY_MAX + 1] = "", why[POLICY_WHY_MAX] = "", desc[256];
+	char *penv = NULL, *payload = NULL, keyname[JOB_KEY_MAX + 1] = "", resume[72] = "";
+	size_t penv_len = 0, payload_len = 0, counted;
+	int64_t now = sgtime_now();
+	int r = 0, tries, refused = 0, deny = 0;
+
+	memset(&h, 0, sizeof(h));
+	cfg = ag->live != NULL ? config_live_get(ag->live) : ag->cfg;
+	if (sig->cert != NULL) {
+		if ((r = cert_signer(cfg, env, now, &cert, &cid)) != 0) {
+			snprintf(why, sizeof(why), "signer certificate: %s", sg_strerror(r));
+			goto ignore;
+		}
+		snprintf(who, sizeof(who), "%s", cid.identity);
+		if (policy_revoked(cfg, sig->keyid, cid.serial)) {
+			snprintf(why, sizeof(why), "approver %s is revoked", who);
+			goto ignore;
+		}
+	} else {
+		if ((sub = config_submitter_by_keyid(cfg, sig->keyid)) == NULL) {
+			snprintf(why, sizeof(why), "no identity has keyid %s", sig->keyid);
+			goto ignore;
+		}
+		if (crypto_dsse_verify(sub->pub, env->payload_type, env->payload, env->payload_len,
+			sig->sig, sig->sig_len) != 0) {
+			snprintf(why, sizeof(why), "the signature does not verify with %s's key",
+			    sub->name);
+			goto ignore;
+		}
+		snprintf(who, sizeof(who), "%s", sub->name);
+		if (policy_revoked(cfg, sig->keyid, NULL)) {
+			snprintf(why, sizeof(why), "approver %s is revoked", who);
+			goto ignore;
+		}
+	}
+	if ((r = approval_parse(env->payload, env->payload_len, &a)) != 0) {
+		snprintf(why, sizeof(why), "not a valid approval (docs/approvals.md)");
+		goto ignore;
+	}
+	if (a->created > now + APPROVAL_CLOCK_SKEW_S) {
+		snprintf(why, sizeof(why), "created %lld s in the agent's future",
+		    (long long)(a->created - now));
+		goto ignore;
+	}
+	for (tries = 0; tries < CAS_TRIES; tries++) {
+		const struct sg_result *res;
+		struct sg_result_approval add;
+		struct sg_result_refusal ref;
+
+		held_clear(&h);
+		if ((r = held_read(ag, q, a->id, &h)) != 0)
+			goto out;
+		if ((res = h.res) == NULL) {
+			snprintf(why, sizeof(why), "no pending job %s", a->id);
+			goto ignore;
+		}
+		if (res->status != SG_STATUS_PENDING) {
+			snprintf(why, sizeof(why), "job %s is decided already (%s)", a->id,
+			    sg_status_name(res->status));
+			goto ignore;
+		}
+		if (strcmp(res->job_sha256, a->job_sha256) != 0) {
+			snprintf(
+			    why, sizeof(why), "it names another job_sha256 than job %s's", a->id);
+			goto ignore;
+		}
+		snprintf(keyname, sizeof(keyname), "%s", res->key);
+		snprintf(resume, sizeof(resume), "%s", res->entry);
+		k = NULL;
+		if (config_key_index(cfg, res->key) >= 0)
+			k = &cfg->keys[config_key_index(cfg, res->key)];
+		if (k == NULL || k->approvals_required == 0) {
+			snprintf(why, sizeof(why), "key %s requires no approvals now", res->key);
+			goto ignore; /* the job's next look decides it without */
+		}
+		counted = approvals_counted(k, res);
+		refused = 1;
+		if (res->submitter != NULL && strcmp(who, res->submitter) == 0)
+			snprintf(why, sizeof(why), "%s submitted job %s and cannot approve it", who,
+			    a->id);
+		else if (!config_is_approver(k, who))
+			snprintf(why, sizeof(why), "%s is not an approver of key %s", who, k->name);
+		else
+			refused = 0;
+		if (!refused && a->decision == SG_DECISION_DENY) {
+			deny = 1;
+			break;
+		}
+		if (!refused) {
+			size_t i;
+
+			for (i = 0; i < res->napprovals; i++)
+				if (strcmp(res->approvals[i].approver, who) == 0)
+					break;
+			if (i < res->napprovals) {
+				snprintf(why, sizeof(why),
+				    "%s's approval of job %s is counted already", who, a->id);
+				if (audit_approval(ag, e, a, sig->keyid, who, keyname, why) != 0)
+					log_warn("cannot record an approval in the audit log");
+				log_info("approval entry %s: %s", e->id, why);
+				if (counted >= k->approvals_required)
+					goto resume; /* a crash may have come between */
+				goto ack;
+			}
+		}
+		if (tries == 0 && !refused &&
+		    (r = audit_approval(ag, e, a, sig->keyid, who, keyname, NULL)) != 0) {
+			log_error_r(
+			    r, "cannot write the audit log; approval entry %s left pending", e->id);
+			goto out;
+		}
+		memset(&add, 0, sizeof(add));
+		memset(&ref, 0, sizeof(ref));
+		if (refused) {
+			snprintf(ref.keyid, sizeof(ref.keyid), "%s", sig->keyid);
+			ref.approver = who;
+			ref.why = why;
+			ref.at = now;
+		} else {
+			add.approver = who;
+			snprintf(add.keyid, sizeof(add.keyid), "%s", sig->keyid);
+			add.at = now;
+			add.comment = a->comment;
+		}
+		/* The job's facts come from the pending result itself. */
+		{
+			struct sg_job job;
+			struct outcome po;
+
+			memset(&job, 0, sizeof(job));
+			memset(&po, 0, sizeof(po));
+			job.key = res->key;
+			job.format = SG_FORMAT_RAW;
+			if (sg_format_parse(res->format, &job.format) != 0)
+				job.format = SG_FORMAT_RAW;
+			job.artifact = res->artifact;
+			job.ci = res->ci;
+			job.note = res->note;
+			job.expires = res->expires;
+			memcpy(po.id, res->id, sizeof(po.id));
+			memcpy(po.job_sha256, res->job_sha256, sizeof(po.job_sha256));
+			snprintf(po.sub, sizeof(po.sub), "%s", res->submitter);
+			po.job = &job;
+			free(penv);
+			free(payload);
+			penv = payload = NULL;
+			r = build_pending(ag, k, &po, res, refused ? NULL : &add,
+			    refused ? &ref : NULL, res->entry, &penv, &penv_len, &payload,
+			    &payload_len);
+		}
+		if (r != 0)
+			goto out;
+		r = queue_replace_result(
+		    q, a->id, penv, penv_len, ag->cfg->result_ttl, h.env, h.env_len);
+		if (r == SG_ERR_EXISTS)
+			continue;
+		if (r != 0)
+			goto out;
+		if (refused) {
+			log_info("approval entry %s: not counted: %s", e->id, why);
+			if (audit_approval(ag, e, a, sig->keyid, who, keyname, why) != 0)
+				log_warn("cannot record an approval in the audit log");
+			goto ack;
+		}
+		counted++;
+		if (counted > k->approvals_required)
+			counted = k->approvals_required;
+		snprintf(desc, sizeof(desc), "%zu of %u", counted, k->approvals_required);
+		log_info("job %s: approved by %s (%s)", a->id, who, desc);
+		if (counted >= k->approvals_required)
+			goto resume;
+		goto ack;
+	}
+	if (tries == CAS_TRIES) {
+		r = SG_ERR_QUEUE_PROTOCOL;
+		goto out;
+	}
+	/* A denial: recorded, then the job is rejected at once. */
+	if (deny) {
+		struct deny d = { who, sig->keyid, a->comment };
+
+		if ((r = audit_approval(ag, e, a, sig->keyid, who, keyname, NULL)) != 0) {
+			log_error_r(
+			    r, "cannot write the audit log; approval entry %s left pending", e->id);
+			goto out;
+		}
+		log_info("job %s: denied by %s", a->id, who);
+		put_cfg(ag, cfg);
+		cfg = NULL;
+		if ((r = resume_job(ag, q, resume, &d)) != 0)
+			goto out;
+		goto ack;
+	}
+resume:
+	put_cfg(ag, cfg);
+	cfg = NULL;
+	if ((r = resume_job(ag, q, resume, NULL)) != 0)
+		goto out;
+	goto ack;
+ignore:
+	log_info("approval entry %s (keyid %s): no effect: %s", e->id, sig->keyid, why);
+	if ((r = audit_approval(ag, e, a, sig->keyid, who[0] ? who : NULL,
+		 keyname[0] ? keyname : NULL, why)) != 0) {
+		log_error_r(r, "cannot write the audit log; approval entry %s left pending", e->id);
+		goto out;
+	}
+ack:
+	if ((r = queue_ack(q, e->id)) == 0 && ag->attempts != NULL)
+		attempts_end(ag->attempts, e->id);
+out:
+	if (cfg != NULL)
+		put_cfg(ag, cfg);
+	X509_free(cert);
+	approval_free(a);
+	held_clear(&h);
+	free(penv);
+	free(payload);
+	return r;
+}
+
+/*
+ * A rejection goes in with NX; a pending result of this very job gives way
+ * to it (compare-and-set over the value read).  Anything else there stays.
+ */
+static int
+put_rejection(struct agent *ag, struct queue *q, struct outcome *o, const char *env, size_t len)
+{
+	int r, tries;
+
+	for (tries = 0; tries < CAS_TRIES; tries++) {
+		r = queue_put_result(q, o->id, env, len, ag->cfg->result_ttl, 1);
+		if (r != SG_ERR_EXISTS)
+			return r;
+		held_clear(&o->held);
+		if ((r = held_read(ag, q, o->id, &o->held)) != 0)
+			return r;
+		if (o->held.env == NULL)
+			continue; /* gone meanwhile */
+		if (!held_is_pending_for(&o->held, o->job_sha256))
+			return 0; /* a result was there first; a rejection never replaces it */
+		r = queue_replace_result(
+		    q, o->id, env, len, ag->cfg->result_ttl, o->held.env, o->held.env_len);
+		if (r != SG_ERR_EXISTS)
+			return r;
+	}
+	return SG_ERR_QUEUE_PROTOCOL;
+}
+
+/* A job of a key with approvals that expired while it waited: it is
+ * approval.expired, not job.expired (the submitter asked in time). */
+static int
+expired_while_pending(struct agent *ag, struct queue *q, struct outcome *o)
+{
+	const struct agent_config *cfg;
+	const struct agent_key *k = approval_key(ag, o->job->key, &cfg);
+	char desc[256], x[SGTIME_LEN + 1];
+	int r = 0;
+
+	if (k == NULL)
+		goto out;
+	held_clear(&o->held);
+	if ((r = held_read(ag, q, o->id, &o->held)) != 0 ||
+	    !held_is_pending_for(&o->held, o->job_sha256))
+		goto out;
+	approvals_describe(o->held.res, approvals_counted(k, o->held.res), desc, sizeof(desc));
+	sgtime_format(o->job->expires, x);
+	snprintf(o->detail, sizeof(o->detail),
+	    "job %s expired at %s while waiting for approvals: %s", o->id, x, desc);
+	o->code = SG_ERR_APPROVAL_EXPIRED;
+	if (take_approvals(o, k, o->held.res) != 0)
+		o->napprovals = 0;
+out:
+	put_cfg(ag, cfg);
+	return r;
+}
+
+static int
+process_entry(struct agent *ag, struct queue *q, const struct queue_entry *e, int *received,
+    const struct deny *deny)
 {
 	struct outcome o;
 	char *env = NULL;
@@ -1063,7 +1736,41 @@ pipeline_process(struct agent *ag, struct queue *q, const struct queue_entry *e,
 		if (ag->attempts != NULL)
 			(void)attempts_begin(ag->attempts, e->id);
 	}
-	if ((o.code = decide(ag, e, &o)) == 0)
+	o.code = decide(ag, e, &o);
+	if (o.code == DECIDE_APPROVAL) {
+		r = process_approval(ag, q, e, &o);
+		goto out;
+	}
+	if (o.code == 0 && deny != NULL) {
+		o.code = SG_ERR_APPROVAL_DENIED;
+		snprintf(o.detail, sizeof(o.detail), "denied by %s (%s)%s%s", deny->approver,
+		    deny->keyid, deny->comment != NULL ? ": " : "",
+		    deny->comment != NULL ? deny->comment : "");
+	} else if (o.code == 0) {
+		const struct agent_config *cfg;
+		const struct agent_key *k = approval_key(ag, o.job->key, &cfg);
+
+		r = k != NULL ? gate(ag, q, e, &o, k) : 0;
+		put_cfg(ag, cfg);
+		if (r == GATE_DONE) {
+			if (o.quota_taken)
+				quota_give_back(ag->quota, o.sub, o.quota_key, o.quota_time);
+			if ((r = queue_ack(q, e->id)) == 0 && ag->attempts != NULL)
+				attempts_end(ag->attempts, e->id);
+			goto out;
+		}
+		if (r == GATE_PENDING) {
+			if (o.quota_taken)
+				quota_give_back(ag->quota, o.sub, o.quota_key, o.quota_time);
+			r = 0;
+			goto out;
+		}
+		o.code = r;
+	} else if (o.code == SG_ERR_JOB_EXPIRED && o.job != NULL) {
+		if ((r = expired_while_pending(ag, q, &o)) != 0)
+			o.code = r;
+	}
+	if (o.code == 0)
 		o.code = sign_job(ag, q, &o);
 	if (o.code != 0 && o.job != NULL && o.has_sub &&
 	    rejected_after_parse(
@@ -1104,18 +1811,26 @@ pipeline_process(struct agent *ag, struct queue *q, const struct queue_entry *e,
 		goto out; /* nothing attested: leave the entry pending */
 	metrics_job(ag->metrics, o.code);
 	if (o.has_id) {
-		r = queue_put_result(q, o.id, env, env_len, ag->cfg->result_ttl, o.code != 0);
-		if (r == SG_ERR_EXISTS)
-			r = 0; /* a result was there first; a rejection never replaces it */
+		if (o.code == 0)
+			r = queue_put_result(q, o.id, env, env_len, ag->cfg->result_ttl, 0);
+		else
+			r = put_rejection(ag, q, &o, env, env_len);
 		if (r != 0)
 			goto out;
 	}
 	if ((r = queue_ack(q, e->id)) == 0 && o.has_id)
 		announce(ag, e, &o);
+	pending_remove(ag->pending, e->id);
 out:
 	free(env);
 	outcome_clear(&o);
 	return r;
+}
+
+int
+pipeline_process(struct agent *ag, struct queue *q, const struct queue_entry *e, int *received)
+{
+	return process_entry(ag, q, e, received, NULL);
 }
 
 int

@@ -255,6 +255,13 @@ check_ci(const struct agent_config *c, const struct agent_key *key, const struct
 }
 
 int
+policy_revoked(const struct agent_config *c, const char *keyid, const char *serial)
+{
+	return in_list(c->revoked_keyids, c->nrevoked_keyids, keyid) ||
+	    (serial != NULL && in_list(c->revoked_serials, c->nrevoked_serials, serial));
+}
+
+int
 policy_decide(const struct agent_config *c, const struct policy_subject *s,
     const struct sg_job *job, int64_t now, struct quota *q, long *ret_key_index,
     struct policy_ci *ci)

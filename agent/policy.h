@@ -107,6 +107,10 @@ struct policy_cert_identity {
  * after it.  SG_ERR_POLICY_CERT_INVALID otherwise.  Caller frees *ret with
  * X509_free().
  */
+/* Whether a signer is revoked: its keyid, or (when not NULL) its
+ * certificate serial, is in the configuration's revoked lists. */
+int policy_revoked(const struct agent_config *c, const char *keyid, const char *serial);
+
 int policy_cert_parse(const uint8_t *der, size_t len, X509 **ret) SG_MUST_CHECK;
 
 /*

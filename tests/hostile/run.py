@@ -34,7 +34,7 @@ D = os.environ["STACK_DIR"]
 SOCK = os.environ["REDIS_SOCK"]
 JOB_T = "application/vnd.signet.job+json"
 RESULT_T = "application/vnd.signet.result+json"
-TYPES = {"job": JOB_T, "result": RESULT_T}
+TYPES = {"job": JOB_T, "result": RESULT_T, "approval": "application/vnd.signet.approval+json"}
 ID_RE = re.compile(rb'"id" *: *"([0-9a-f]{32})"')
 NOW = int(time.time())
 
@@ -268,8 +268,11 @@ def main():
         ids |= set(m.decode() for m in ID_RE.findall(env))
         m = ID_RE.search(payload)
         jid = m.group(1).decode() if m else None
-        owed = not expect.startswith("no-result")
-        code = expect.split(":", 1)[1] if expect.startswith("no-result:") else expect
+        # "ignored:WORDS": an approval entry with no effect (no result; its
+        # "approval" record says why, WORDS joined by '-').
+        ignored = expect.startswith("ignored:")
+        owed = not expect.startswith("no-result") and not ignored
+        code = expect.split(":", 1)[1] if ":" in expect else expect
         prior = {i: result_payload(i) for i in ids}
         nrec = len(audit_lines())
         signed_at_start = signed_ids()
@@ -293,14 +296,16 @@ def main():
             errors.append(f"{len(recs)} new audit records, expected 1")
         else:
             rec = recs[-1]
-            want_event = "signed" if expect == "signed" else "rejected"
+            want_event = "signed" if expect == "signed" else "approval" if ignored else "rejected"
             if rec.get("event") != want_event:
                 errors.append(f"audit event {rec.get('event')}, expected {want_event}")
-            if expect != "signed" and rec.get("code") != code:
+            if ignored and code.replace("-", " ") not in (rec.get("ignored") or ""):
+                errors.append(f"audit ignored {rec.get('ignored')!r}, expected {code.replace('-', ' ')!r}")
+            elif not ignored and expect != "signed" and rec.get("code") != code:
                 errors.append(f"audit code {rec.get('code')}, expected {code}")
             if owed and rec.get("id") != jid:
                 errors.append(f"audit id {rec.get('id')}, expected {jid}")
-            if not owed and "id" in rec:
+            if not owed and not ignored and "id" in rec:
                 errors.append(f"audit record names id {rec.get('id')} for a payload owed no result")
         if expect == "signed":
             expected_signed += 1
