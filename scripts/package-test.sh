@@ -68,6 +68,8 @@ check() { # DESCRIPTION COMMAND...
 }
 check "submit-job --version: $(submit-job --version 2>&1)" test -x /usr/bin/submit-job -a "$(submit-job --version 2>&1)" != ""
 check "signet-verify --version: $(signet-verify --version 2>&1)" /usr/bin/signet-verify --version
+check "signet-approve --help and its man page" sh -c \
+	'/usr/bin/signet-approve --help >/dev/null && [ -f /usr/share/man/man1/signet-approve.1.gz ]'
 check "signet-gpg --help, its man page and macros.signet" sh -c \
 	'/usr/bin/signet-gpg --help >/dev/null && [ -f /usr/share/man/man1/signet-gpg.1.gz ] && [ -f /usr/share/doc/signet-client/examples/macros.signet ]'
 check "man pages installed" test -f /usr/share/man/man1/signet-verify.1.gz -a -f /usr/share/man/man8/signet-admin.8.gz

@@ -37,6 +37,7 @@
 #include <openssl/rand.h>
 
 #include "b64.h"
+#include "client.h"
 #include "crypto.h"
 #include "envelope.h"
 #include "err.h"
@@ -51,72 +52,31 @@
 #define PROG SJ_PROG
 
 #define WAIT_DEFAULT_S     300
-#define WAIT_MAX_S         86400 /* --wait upper bound */
 #define LIFETIME_DEFAULT_S 600
-#define LIFETIME_MAX_S     86400 /* --lifetime upper bound */
-#define JOB_ID_BYTES       16    /* 128 random bits */
-#define WAIT_SLICE_MS      2000  /* one BLPOP; below the queue's command timeout */
-#define POLL_MS            1000  /* when BLPOP cannot be used */
-#define WOKEN_PAUSE_MS     100   /* after a wake-up that brought nothing valid */
-#define QUEUE_RETRIES_MAX  5     /* consecutive reconnects before giving up */
-#define BACKOFF_FIRST_MS   250
-#define BACKOFF_MAX_MS     4000
-#define IGNORED_WARN_MAX   3     /* warnings about ignored results */
-#define MAX_QUEUE_DEFAULT  10000 /* entries in the stream before submit-job refuses */
+#define LIFETIME_MAX_S     604800 /* --lifetime upper bound: 7 days, for keys with approvals */
+#define JOB_ID_BYTES       16     /* 128 random bits */
+#define MAX_QUEUE_DEFAULT  10000  /* entries in the stream before submit-job refuses */
 #define REPLICAS_MAX       16
-#define REPLICAS_WAIT_MS   5000                         /* how long WAIT waits for the replicas */
-#define ESCAPED_MAX        (RESULT_MESSAGE_MAX * 4 + 8) /* log_escape output, \xNN per byte */
+#define REPLICAS_WAIT_MS   5000 /* how long WAIT waits for the replicas */
+#define NAME_SHOWN_MAX     128  /* bytes of an approver or webhook name shown */
+#define PROGRESS_MAX       8192 /* bytes of a "waiting for approvals" line */
 
 struct options {
+	struct client_opts c; /* the options signet-approve takes too */
 	char *file;
 	char *key;
 	enum sg_format format;
-	const char *identity;
-	const char *cert; /* submitter certificate (PEM) or NULL */
-	const char *redis;
-	const char *agent_pubkey;
 	char *output;
-	const char *prefix;
-	const char *password_file;
 	char *name;
 	char *ci_token_file; /* --ci-token-file, or NULL */
 	int replace_signature;
 	int armor, text, clearsign; /* openpgp output forms */
 	char *description;          /* authenticode's SpcSpOpusInfo, or NULL */
 	char *url;
-	uint64_t wait_s;
 	uint64_t lifetime_s;
 	uint64_t max_queue; /* refuse when the stream is longer (0: no bound) */
 	uint64_t replicas;  /* WAIT for this many replicas (0: do not wait) */
-	int json;
 };
-
-/* What the wait loop needs to recognize our result. */
-struct waiter {
-	struct queue *q;
-	const char *job_id;
-	char job_sha256_hex[SHA256_HEX_LEN + 1];
-	EVP_PKEY *agent;
-	char agent_keyid[KEYID_LEN + 1];
-	unsigned nwarned;
-	uint8_t last_ignored[SHA256_LEN]; /* hash of the last ignored envelope */
-	int has_last_ignored;
-	int unauthenticated;           /* an envelope.* rejection came (reported once) */
-	char unauth_code[ESCAPED_MAX]; /* its code, escaped, for the final message */
-};
-
-static void
-sleep_ms(int64_t ms)
-{
-	struct timespec ts;
-
-	if (ms <= 0)
-		return;
-	ts.tv_sec = (time_t)(ms / 1000);
-	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
 
 static void
 usage(FILE *f)
@@ -159,7 +119,8 @@ usage(FILE *f)
 	    "      --ci-token-file PATH    the CI system's identity token (a JWT) to send as\n"
 	    "                              the job's ci_token (env SIGNET_CI_TOKEN: the token)\n"
 	    "      --lifetime SECONDS      the job expires this long after it is created\n"
-	    "                              (default 600, 1..86400; the agent has its own maximum)\n"
+	    "                              (default 600, 1..604800; the agent has its own\n"
+	    "                              maximum, longer for keys that require approvals)\n"
 	    "      --max-queue N           refuse (exit 4) when the queue already holds N\n"
 	    "                              jobs (default 10000; 0: no bound; env "
 	    "SIGNET_MAX_QUEUE)\n"
@@ -186,19 +147,17 @@ usage(FILE *f)
 	      "(an envelope.* rejection, which anyone who can write to Redis can cause, is\n"
 	      "reported and waited past); 2 usage or configuration error; 3 timed out;\n"
 	      "4 queue or other infrastructure error; 5 the agent's signature does not\n"
-	      "match the artifact or certificate (nothing is written).\n",
+	      "match the artifact or certificate (nothing is written).  A job for a key that\n"
+	      "requires approvals is pending until approvers answer (signet-approve): the\n"
+	      "wait goes on, with a line on stderr whenever an approval comes in.\n",
 	    f);
 }
 
 static const struct cli cli = { .prog = PROG, .usage = usage };
 
 enum {
-	OPT_PREFIX = 256,
-	OPT_PASSWORD_FILE,
-	OPT_NAME,
-	OPT_JSON,
+	OPT_NAME = CLIENT_OPT_NEXT,
 	OPT_LIFETIME,
-	OPT_CERT,
 	OPT_MAX_QUEUE,
 	OPT_REPLICAS,
 	OPT_CI_TOKEN_FILE,
@@ -213,17 +172,9 @@ enum {
 static const struct option long_options[] = {
 	{ "key", required_argument, NULL, 'k' },
 	{ "format", required_argument, NULL, 'f' },
-	{ "identity", required_argument, NULL, 'i' },
-	{ "redis", required_argument, NULL, 'r' },
-	{ "agent-pubkey", required_argument, NULL, 'a' },
 	{ "output", required_argument, NULL, 'o' },
-	{ "prefix", required_argument, NULL, OPT_PREFIX },
-	{ "redis-password-file", required_argument, NULL, OPT_PASSWORD_FILE },
-	{ "wait", required_argument, NULL, 'w' },
 	{ "name", required_argument, NULL, OPT_NAME },
-	{ "json", no_argument, NULL, OPT_JSON },
 	{ "lifetime", required_argument, NULL, OPT_LIFETIME },
-	{ "cert", required_argument, NULL, OPT_CERT },
 	{ "max-queue", required_argument, NULL, OPT_MAX_QUEUE },
 	{ "replicas", required_argument, NULL, OPT_REPLICAS },
 	{ "ci-token-file", required_argument, NULL, OPT_CI_TOKEN_FILE },
@@ -233,8 +184,7 @@ static const struct option long_options[] = {
 	{ "armor", no_argument, NULL, OPT_ARMOR },
 	{ "text", no_argument, NULL, OPT_TEXT },
 	{ "clearsign", no_argument, NULL, OPT_CLEARSIGN },
-	{ "help", no_argument, NULL, CLI_OPT_HELP },
-	{ "version", no_argument, NULL, CLI_OPT_VERSION },
+	CLIENT_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -245,13 +195,14 @@ static const struct option long_options[] = {
 static int
 parse_options(int argc, char **argv, struct options *o)
 {
-	const char *format = NULL, *wait = NULL, *lifetime = NULL, *prefix = NULL;
+	const char *format = NULL, *wait = NULL, *lifetime = NULL;
 	const char *max_queue = NULL, *replicas = NULL;
 	int c;
 
 	memset(o, 0, sizeof(*o));
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":k:f:i:r:a:o:w:h", long_options, NULL)) != -1) {
+	while (
+	    (c = getopt_long(argc, argv, ":k:f:o:" CLIENT_OPTSTRING, long_options, NULL)) != -1) {
 		switch (c) {
 		case 'k':
 			o->key = optarg;
@@ -259,35 +210,11 @@ parse_options(int argc, char **argv, struct options *o)
 		case 'f':
 			format = optarg;
 			break;
-		case 'i':
-			o->identity = optarg;
-			break;
-		case 'r':
-			o->redis = optarg;
-			break;
-		case 'a':
-			o->agent_pubkey = optarg;
-			break;
 		case 'o':
 			o->output = optarg;
 			break;
-		case OPT_PREFIX:
-			prefix = optarg;
-			break;
-		case OPT_PASSWORD_FILE:
-			o->password_file = optarg;
-			break;
-		case 'w':
-			wait = optarg;
-			break;
 		case OPT_NAME:
 			o->name = optarg;
-			break;
-		case OPT_JSON:
-			o->json = 1;
-			break;
-		case OPT_CERT:
-			o->cert = optarg;
 			break;
 		case OPT_LIFETIME:
 			lifetime = optarg;
@@ -320,18 +247,13 @@ parse_options(int argc, char **argv, struct options *o)
 			o->clearsign = 1;
 			break;
 		default:
-			return cli_getopt_default(&cli, c, argv);
+			if (!client_option(&o->c, c, optarg, &wait))
+				return cli_getopt_default(&cli, c, argv);
 		}
 	}
 	if ((o->file = cli_one_operand(&cli, argc, argv, "FILE")) == NULL)
 		return SJ_EXIT_USAGE;
 
-	o->identity = cli_opt_or_env(o->identity, "SIGNET_IDENTITY");
-	o->cert = cli_opt_or_env(o->cert, "SIGNET_CERT");
-	o->redis = cli_opt_or_env(o->redis, "SIGNET_REDIS");
-	o->agent_pubkey = cli_opt_or_env(o->agent_pubkey, "SIGNET_AGENT_PUBKEY");
-	o->prefix = cli_opt_or_env(prefix, "SIGNET_PREFIX");
-	o->password_file = cli_opt_or_env(o->password_file, "SIGNET_REDIS_PASSWORD_FILE");
 	max_queue = cli_opt_or_env(max_queue, "SIGNET_MAX_QUEUE");
 	replicas = cli_opt_or_env(replicas, "SIGNET_REPLICAS");
 	o->max_queue = MAX_QUEUE_DEFAULT;
@@ -386,58 +308,14 @@ parse_options(int argc, char **argv, struct options *o)
 		sj_msg("--replace-signature goes with --format authenticode or kmod only");
 		return SJ_EXIT_USAGE;
 	}
-	o->wait_s = WAIT_DEFAULT_S;
-	if (wait != NULL && parse_u64(wait, WAIT_MAX_S, &o->wait_s) != 0) {
-		sj_msg("invalid --wait: seconds from 0 to %d", WAIT_MAX_S);
-		return SJ_EXIT_USAGE;
-	}
 	o->lifetime_s = LIFETIME_DEFAULT_S;
 	if (lifetime != NULL &&
 	    (parse_u64(lifetime, LIFETIME_MAX_S, &o->lifetime_s) != 0 || o->lifetime_s < 1)) {
 		sj_msg("invalid --lifetime: seconds from 1 to %d", LIFETIME_MAX_S);
 		return SJ_EXIT_USAGE;
 	}
-	if (o->identity == NULL) {
-		sj_msg("missing --identity (or SIGNET_IDENTITY)");
-		return SJ_EXIT_USAGE;
-	}
-	/* Never echoed: it may be a private key pasted into a CI variable. */
-	{
-		static const struct {
-			const char *opt, *env;
-		} paths[] = {
-			{ "--identity", "SIGNET_IDENTITY" },
-			{ "--agent-pubkey", "SIGNET_AGENT_PUBKEY" },
-			{ "--redis-password-file", "SIGNET_REDIS_PASSWORD_FILE" },
-		};
-		const char *v[] = { o->identity, o->agent_pubkey, o->password_file };
-		size_t i;
-
-		for (i = 0; i < nitems(v); i++) {
-			if (looks_like_file_content(v[i])) {
-				sj_msg(
-				    "%s (or %s) expects a path to a key file, not the key itself; "
-				    "in GitLab use a variable of type File",
-				    paths[i].opt, paths[i].env);
-				return SJ_EXIT_USAGE;
-			}
-		}
-	}
-	if (o->redis == NULL) {
-		sj_msg("missing --redis (or SIGNET_REDIS)");
-		return SJ_EXIT_USAGE;
-	}
-	if (o->agent_pubkey == NULL && o->wait_s > 0) {
-		sj_msg("missing --agent-pubkey (or SIGNET_AGENT_PUBKEY)");
-		return SJ_EXIT_USAGE;
-	}
-	if (o->prefix == NULL)
-		o->prefix = QUEUE_DEFAULT_PREFIX;
-	if (strlen(o->prefix) > QUEUE_PREFIX_MAX) {
-		sj_msg("invalid --prefix: at most %d bytes", QUEUE_PREFIX_MAX);
-		return SJ_EXIT_USAGE;
-	}
-	return -1;
+	return client_options_finish(
+	    &o->c, wait, WAIT_DEFAULT_S, CLIENT_NEED_IDENTITY | CLIENT_NEED_AGENT_TO_WAIT);
 }
 
 /* The artifact name: --name, else what follows the last '/' of FILE. */
@@ -464,263 +342,6 @@ check_output_dir(const char *path)
 	ok = access(dirname(copy), W_OK | X_OK) == 0;
 	free(copy);
 	return ok ? 0 : -1;
-}
-
-/* Writes "<len bytes>\n" to stdout and flushes.  0 or SG_ERR_SYSTEM. */
-static int
-print_stdout(const void *buf, size_t len)
-{
-	if ((len > 0 && fwrite(buf, 1, len, stdout) != len) || fputc('\n', stdout) == EOF ||
-	    fflush(stdout) != 0)
-		return SG_ERR_SYSTEM;
-	return 0;
-}
-
-/* Warns about an ignored result, at most IGNORED_WARN_MAX times and once
- * per distinct envelope. */
-static void
-warn_ignored(struct waiter *w, const char *buf, size_t len, const char *why)
-{
-	uint8_t h[SHA256_LEN];
-
-	crypto_sha256(buf, len, h);
-	if (w->has_last_ignored && memcmp(h, w->last_ignored, sizeof(h)) == 0)
-		return;
-	memcpy(w->last_ignored, h, sizeof(h));
-	w->has_last_ignored = 1;
-	if (w->nwarned >= IGNORED_WARN_MAX)
-		return;
-	w->nwarned++;
-	sj_msg("warning: ignoring a result under job %s: %s%s", w->job_id, why,
-	    w->nwarned == IGNORED_WARN_MAX ? " (further ones not reported)" : "");
-}
-
-/*
- * Decides whether buf is the agent's answer to our job: an envelope of type
- * result, signed by the pinned agent key, whose payload parses
- * (verify_result_envelope()), names our id and carries the SHA-256 of our
- * job payload.  0 with the result and a copy of its payload, or an error
- * with *ret_why set.
- */
-static int
-check_result(const struct waiter *w, const char *buf, size_t len, struct sg_result **ret_res,
-    uint8_t **ret_payload, size_t *ret_payload_len, const char **ret_why)
-{
-	struct sg_result *res = NULL;
-	uint8_t *payload = NULL;
-	size_t payload_len = 0;
-	int r;
-
-	*ret_res = NULL;
-	*ret_payload = NULL;
-	*ret_payload_len = 0;
-	if ((r = verify_result_envelope(
-		 w->agent, w->agent_keyid, buf, len, &res, &payload, &payload_len, ret_why)) != 0)
-		goto out;
-	r = SG_ERR_VERIFY;
-	if (strcmp(res->id, w->job_id) != 0) {
-		*ret_why = "the result names another job";
-		goto out;
-	}
-	if (strcmp(res->job_sha256, w->job_sha256_hex) != 0) {
-		*ret_why = "the result answers another job payload with our id";
-		goto out;
-	}
-	*ret_payload_len = payload_len;
-	*ret_payload = payload;
-	payload = NULL;
-	*ret_res = res;
-	res = NULL;
-	r = 0;
-out:
-	free(payload);
-	result_free(res);
-	return r;
-}
-
-/*
- * Whether res is a rejection that someone without any key could have
- * caused: an envelope.* code (docs/protocol.md §7).  The agent publishes those for
- * whatever envelope carried our payload, our own or a copy with its
- * signature broken, so they do not answer our job.
- */
-static int
-is_unauthenticated(const struct sg_result *res)
-{
-	return res->status == SG_STATUS_REJECTED && res->error_code != NULL &&
-	    strncmp(res->error_code, "envelope.", strlen("envelope.")) == 0;
-}
-
-/* Says once that an unauthenticated rejection came, and keeps its code. */
-static void
-note_unauthenticated(struct waiter *w, const struct sg_result *res)
-{
-	char msg[ESCAPED_MAX];
-
-	if (w->unauthenticated)
-		return;
-	w->unauthenticated = 1;
-	log_escape(res->error_code, RESULT_MESSAGE_MAX, w->unauth_code, sizeof(w->unauth_code));
-	log_escape(res->error_message != NULL ? res->error_message : "", RESULT_MESSAGE_MAX, msg,
-	    sizeof(msg));
-	sj_msg("an unauthenticated rejection came for this id: %s: %s (anyone who can write "
-	       "to Redis can cause one); waiting for the agent's answer to our own job",
-	    w->unauth_code, msg);
-}
-
-/* GET and check.  0 with a verified result, SG_ERR_NOT_FOUND when there is
- * none (or only one to ignore), or a queue error. */
-static int
-fetch_result(struct waiter *w, struct sg_result **ret_res, uint8_t **ret_payload,
-    size_t *ret_payload_len, int *ret_ignored)
-{
-	struct sg_result *res = NULL;
-	uint8_t *payload = NULL;
-	size_t payload_len = 0;
-	char *buf = NULL;
-	size_t len = 0;
-	const char *why = NULL;
-	int r;
-
-	*ret_ignored = 0;
-	r = queue_get_result(w->q, w->job_id, &buf, &len);
-	if (r == SG_ERR_LIMIT) {
-		/* Larger than any envelope: not from the agent. */
-		warn_ignored(w, "", 0, "larger than an envelope may be");
-		*ret_ignored = 1;
-		return SG_ERR_NOT_FOUND;
-	}
-	if (r != 0)
-		return r;
-	r = check_result(w, buf, len, &res, &payload, &payload_len, &why);
-	if (r == SG_ERR_ALLOC)
-		goto out;
-	if (r != 0) {
-		warn_ignored(w, buf, len, why);
-		*ret_ignored = 1;
-		r = SG_ERR_NOT_FOUND;
-		goto out;
-	}
-	if (is_unauthenticated(res)) {
-		note_unauthenticated(w, res);
-		*ret_ignored = 1;
-		r = SG_ERR_NOT_FOUND;
-		goto out;
-	}
-	*ret_res = res;
-	res = NULL;
-	*ret_payload = payload;
-	payload = NULL;
-	*ret_payload_len = payload_len;
-	r = 0;
-out:
-	result_free(res);
-	free(payload);
-	free(buf);
-	return r;
-}
-
-/*
- * Waits until deadline_ms (monotonic) for a verified result.  0 with the
- * result, SG_ERR_TIMEOUT, or the queue error that made us give up.
- */
-static int
-wait_result(struct waiter *w, int64_t deadline_ms, struct sg_result **ret_res,
-    uint8_t **ret_payload, size_t *ret_payload_len)
-{
-	int64_t left, backoff = BACKOFF_FIRST_MS;
-	int r, retries = 0, ignored = 0, warned_protocol = 0;
-
-	for (;;) {
-		r = fetch_result(w, ret_res, ret_payload, ret_payload_len, &ignored);
-		if (r == 0)
-			return 0;
-		if (r == SG_ERR_NOT_FOUND) {
-			left = deadline_ms - sgtime_mono_ms();
-			if (left <= 0)
-				return SG_ERR_TIMEOUT;
-			r = queue_wait_done(
-			    w->q, w->job_id, (int)(left < WAIT_SLICE_MS ? left : WAIT_SLICE_MS));
-			if (r == 0 || r == SG_ERR_TIMEOUT) {
-				retries = 0;
-				backoff = BACKOFF_FIRST_MS;
-				/* Someone keeps waking us with nothing valid to
-				 * read: do not let that spin. */
-				if (r == 0 && ignored)
-					sleep_ms(WOKEN_PAUSE_MS);
-				continue;
-			}
-		}
-		left = deadline_ms - sgtime_mono_ms();
-		if (r == SG_ERR_QUEUE_PROTOCOL) {
-			/* A value of the wrong type under one of our keys
-			 * (anyone can write to Redis): poll instead. */
-			if (!warned_protocol)
-				sj_msg(
-				    "warning: unexpected reply from the queue for job %s; polling",
-				    w->job_id);
-			warned_protocol = 1;
-			if (left <= 0)
-				return SG_ERR_TIMEOUT;
-			sleep_ms(left < POLL_MS ? left : POLL_MS);
-			continue;
-		}
-		if (r != SG_ERR_QUEUE_UNAVAILABLE)
-			return r;
-		/* Lost the connection: reconnect with backoff. */
-		for (;;) {
-			if (retries >= QUEUE_RETRIES_MAX || left <= 0)
-				return r;
-			retries++;
-			sleep_ms(left < backoff ? left : backoff);
-			backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
-			r = queue_reconnect(w->q);
-			if (r == 0)
-				break;
-			if (r != SG_ERR_QUEUE_UNAVAILABLE)
-				return r;
-			left = deadline_ms - sgtime_mono_ms();
-		}
-	}
-}
-
-/* Pushes the envelope, reconnecting a few times on a lost connection.
- * Pushing twice is harmless: the agent answers a replay of the identical
- * payload with the same result (docs/errors.md). */
-static int
-submit(struct queue *q, const char *env, size_t env_len)
-{
-	int64_t backoff = BACKOFF_FIRST_MS;
-	int r, retries = 0;
-
-	for (;;) {
-		r = queue_submit(q, env, env_len);
-		if (r != SG_ERR_QUEUE_UNAVAILABLE || retries >= QUEUE_RETRIES_MAX)
-			return r;
-		do {
-			retries++;
-			sleep_ms(backoff);
-			backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
-			r = queue_reconnect(q);
-		} while (r == SG_ERR_QUEUE_UNAVAILABLE && retries < QUEUE_RETRIES_MAX);
-		if (r != 0)
-			return r;
-	}
-}
-
-/* Exit status for an error from queue_open() or queue_reconnect(). */
-static int
-queue_error_exit(int r)
-{
-	switch (r) {
-	case SG_ERR_PARSE:
-	case SG_ERR_CONFIG:
-	case SG_ERR_SECRET_FILE:
-	case SG_ERR_INVALID_ARGUMENT:
-		return SJ_EXIT_USAGE;
-	default:
-		return SJ_EXIT_INFRA;
-	}
 }
 
 /* Checks a signed result's claims against our job: SJ_EXIT_OK or
@@ -856,73 +477,6 @@ out:
 	return r;
 }
 
-/* The first certificate of the PEM file at path, as DER; it must be for the
- * identity key.  Prints why not. */
-static int
-load_cert_der(const char *path, EVP_PKEY *identity, uint8_t **ret, size_t *ret_len)
-{
-	STACK_OF(X509) *certs = NULL;
-	unsigned char *der = NULL;
-	int len, r;
-
-	if ((r = crypto_load_certs(path, &certs)) != 0) {
-		sj_msg("cannot load certificate %s: %s", path, sg_strerror(r));
-		return r;
-	}
-	r = SG_ERR_CONFIG;
-	if (EVP_PKEY_eq(X509_get0_pubkey(sk_X509_value(certs, 0)), identity) != 1) {
-		sj_msg("certificate %s is not for the identity key", path);
-		goto out;
-	}
-	if ((len = i2d_X509(sk_X509_value(certs, 0), &der)) <= 0) {
-		sj_msg("cannot encode certificate %s", path);
-		goto out;
-	}
-	*ret = der;
-	*ret_len = (size_t)len;
-	r = 0;
-out:
-	sk_X509_pop_free(certs, X509_free);
-	return r;
-}
-
-/* Signs the payload and serializes the envelope. */
-static int
-make_envelope(EVP_PKEY *identity, const uint8_t *cert, size_t cert_len, const char *payload,
-    size_t payload_len, char **ret_env, size_t *ret_env_len)
-{
-	struct dsse_envelope *env = NULL;
-	uint8_t *sig = NULL;
-	size_t sig_len = 0;
-	char keyid[KEYID_LEN + 1];
-	int r = SG_ERR_INTERNAL;
-
-	*ret_env = NULL;
-	*ret_env_len = 0;
-	if ((r = crypto_keyid(identity, keyid)) != 0)
-		goto out;
-	if ((r = crypto_dsse_sign(identity, PAYLOAD_TYPE_JOB, (const uint8_t *)payload, payload_len,
-		 &sig, &sig_len)) != 0)
-		goto out;
-	if ((r = envelope_new(PAYLOAD_TYPE_JOB, (const uint8_t *)payload, payload_len, &env)) != 0)
-		goto out;
-	if ((r = envelope_add_sig(env, keyid, sig, sig_len, cert, cert_len)) != 0)
-		goto out;
-	if ((r = envelope_serialize(env, ret_env, ret_env_len)) != 0)
-		goto out;
-	if (*ret_env_len > (size_t)ENVELOPE_MAX_BYTES) {
-		free(*ret_env);
-		*ret_env = NULL;
-		*ret_env_len = 0;
-		r = SG_ERR_ENVELOPE_TOO_LARGE;
-		goto out;
-	}
-	r = 0;
-out:
-	free(sig);
-	envelope_free(env);
-	return r;
-}
 /* What one run of submit-job holds, phase to phase. */
 struct run {
 	const struct options *o;
@@ -943,6 +497,12 @@ struct run {
 	struct sg_result *res;
 	uint8_t *res_payload;
 	size_t res_payload_len;
+	/* A key with approvals: the last pending result's progress. */
+	int is_pending;
+	size_t napproved;
+	unsigned nrequired;
+	int64_t expires;
+	char progress[PROGRESS_MAX]; /* the line last printed */
 };
 
 /* Everything that can be checked before Redis is touched: the queue URL,
@@ -952,25 +512,10 @@ static int
 check_setup(struct run *rn)
 {
 	const struct options *o = rn->o;
-	struct queue_url *url = NULL;
-	char *pw = NULL;
-	size_t pw_len = 0;
-	int r;
+	int ex;
 
-	if (queue_url_parse(o->redis, &url) != 0) {
-		sj_msg(
-		    "invalid --redis URL: redis://[user:password@]host:port[/db] or unix:///path");
-		return SJ_EXIT_USAGE;
-	}
-	queue_url_free(url);
-	if (o->password_file != NULL) {
-		if ((r = read_secret_file(o->password_file, &pw, &pw_len)) != 0) {
-			sj_msg("cannot use Redis password file %s: %s", o->password_file,
-			    sg_strerror(r));
-			return SJ_EXIT_USAGE;
-		}
-		freezero(pw, pw_len + 1);
-	}
+	if ((ex = client_check_queue_config(&o->c)) != SJ_EXIT_OK)
+		return ex;
 	rn->name = artifact_name(o);
 	if (job_check_artifact_name(rn->name, strlen(rn->name)) != 0 ||
 	    !sj_string_ok(rn->name, strlen(rn->name), ARTIFACT_NAME_MAX)) {
@@ -979,7 +524,7 @@ check_setup(struct run *rn)
 		    ARTIFACT_NAME_MAX);
 		return SJ_EXIT_USAGE;
 	}
-	if (o->wait_s == 0)
+	if (o->c.wait_s == 0)
 		return SJ_EXIT_OK;
 	if (o->output != NULL)
 		rn->output = xstrdup(o->output);
@@ -1068,24 +613,14 @@ static int
 load_keys(struct run *rn)
 {
 	const struct options *o = rn->o;
-	int r;
+	char keyid[KEYID_LEN + 1];
+	int r, ex;
 
-	if ((r = crypto_load_privkey(o->identity, &rn->identity)) != 0) {
-		sj_msg("cannot load identity key %s: %s", o->identity, sg_strerror(r));
-		return SJ_EXIT_USAGE;
-	}
-	if (o->agent_pubkey != NULL) {
-		if ((r = crypto_load_pubkey(o->agent_pubkey, &rn->agent)) != 0) {
-			sj_msg(
-			    "cannot load agent public key %s: %s", o->agent_pubkey, sg_strerror(r));
-			return SJ_EXIT_USAGE;
-		}
-		if ((r = crypto_keyid(rn->agent, rn->w.agent_keyid)) != 0) {
-			sj_msg(
-			    "cannot use agent public key %s: %s", o->agent_pubkey, sg_strerror(r));
-			return SJ_EXIT_USAGE;
-		}
-	}
+	if ((ex = client_load_identity(&o->c, &rn->identity, keyid)) != SJ_EXIT_OK)
+		return ex;
+	if (o->c.agent_pubkey != NULL &&
+	    (ex = client_load_agent(&o->c, &rn->agent, rn->w.agent_keyid)) != SJ_EXIT_OK)
+		return ex;
 	if ((r = load_ci_token(o, &rn->ci_token)) != 0)
 		return r == SG_ERR_ALLOC ? SJ_EXIT_INFRA : SJ_EXIT_USAGE;
 	return SJ_EXIT_OK;
@@ -1096,9 +631,7 @@ static int
 seal_job(struct run *rn)
 {
 	const struct options *o = rn->o;
-	uint8_t *cert_der = NULL;
-	size_t cert_len = 0;
-	int r, ex = SJ_EXIT_USAGE;
+	int r, ex;
 
 	memcpy(rn->authenticode.image_sha256, rn->embed.digest, SHA256_LEN);
 	rn->authenticode.description = o->description;
@@ -1108,17 +641,8 @@ seal_job(struct run *rn)
 		sj_msg("cannot build the job: %s", sg_strerror(r));
 		return r == SG_ERR_ALLOC || r == SG_ERR_CRYPTO ? SJ_EXIT_INFRA : SJ_EXIT_USAGE;
 	}
-	if (o->cert != NULL && load_cert_der(o->cert, rn->identity, &cert_der, &cert_len) != 0)
-		goto out;
-	if ((r = make_envelope(rn->identity, cert_der, cert_len, rn->payload, rn->payload_len,
-		 &rn->env, &rn->env_len)) != 0) {
-		sj_msg("cannot sign the job with %s: %s", o->identity, sg_strerror(r));
-		ex = r == SG_ERR_ENVELOPE_TOO_LARGE ? SJ_EXIT_USAGE : SJ_EXIT_INFRA;
-		goto out;
-	}
-	ex = SJ_EXIT_OK;
-out:
-	OPENSSL_free(cert_der);
+	ex = client_seal(&o->c, rn->identity, PAYLOAD_TYPE_JOB, rn->payload, rn->payload_len,
+	    &rn->env, &rn->env_len);
 	EVP_PKEY_free(rn->identity);
 	rn->identity = NULL;
 	return ex;
@@ -1129,23 +653,10 @@ static int
 push_job(struct run *rn)
 {
 	const struct options *o = rn->o;
-	struct queue_opts qo;
 	int r, ex;
 
-	memset(&qo, 0, sizeof(qo));
-	qo.url = o->redis;
-	qo.password_file = o->password_file;
-	qo.prefix = o->prefix;
-	if ((r = queue_open(&qo, &rn->q)) != 0) {
-		ex = queue_error_exit(r);
-		if (ex == SJ_EXIT_USAGE)
-			sj_msg("invalid queue configuration (--redis, --prefix, "
-			       "--redis-password-file): %s",
-			    sg_strerror(r));
-		else
-			sj_msg("cannot connect to the queue: %s", sg_strerror(r));
+	if ((ex = client_queue_open(&o->c, &rn->q)) != SJ_EXIT_OK)
 		return ex;
-	}
 	/* Backpressure: a stream this long means the agents are not keeping up
 	 * (or are down); say so now rather than time out later. */
 	if (o->max_queue > 0) {
@@ -1162,7 +673,7 @@ push_job(struct run *rn)
 			return SJ_EXIT_INFRA;
 		}
 	}
-	if ((r = submit(rn->q, rn->env, rn->env_len)) != 0) {
+	if ((r = client_submit(rn->q, rn->env, rn->env_len)) != 0) {
 		sj_msg("cannot submit job %s: %s", rn->job.id, sg_strerror(r));
 		return SJ_EXIT_INFRA;
 	}
@@ -1190,7 +701,7 @@ print_id(struct run *rn)
 {
 	int r;
 
-	if (rn->o->json)
+	if (rn->o->c.json)
 		r = printf("{\"id\": \"%s\"}\n", rn->job.id) < 0 || fflush(stdout) != 0;
 	else
 		r = printf("%s\n", rn->job.id) < 0 || fflush(stdout) != 0;
@@ -1201,12 +712,63 @@ print_id(struct run *rn)
 	return SJ_EXIT_OK;
 }
 
+/* Appends s to out (outsz bytes, NUL-terminated), with s escaped and cut
+ * to NAME_SHOWN_MAX bytes. */
+static void
+append_escaped(char *out, size_t outsz, const char *s)
+{
+	char esc[NAME_SHOWN_MAX * 4 + 8];
+	size_t used = strlen(out);
+
+	log_escape(s, NAME_SHOWN_MAX, esc, sizeof(esc));
+	if (used < outsz)
+		snprintf(out + used, outsz - used, "%s", esc);
+}
+
+/*
+ * The wait goes on through pending results (a key that requires approvals):
+ * one line on stderr whenever the approvals received or the webhooks
+ * notified change, "waiting for approvals: 1 of 2 (ci-ed); notified:
+ * chat".  Any other verified result is the answer.
+ */
+static int
+is_answer(struct waiter *w, const struct sg_result *res)
+{
+	struct run *rn = w->ctx;
+	char line[PROGRESS_MAX];
+	size_t i;
+
+	if (res->status != SG_STATUS_PENDING)
+		return 1;
+	rn->is_pending = 1;
+	rn->napproved = res->napprovals;
+	rn->nrequired = res->approvals_required;
+	rn->expires = res->expires;
+	snprintf(line, sizeof(line), "waiting for approvals: %zu of %u", res->napprovals,
+	    res->approvals_required);
+	for (i = 0; i < res->napprovals && i < RESULT_APPROVALS_MAX; i++) {
+		append_escaped(line, sizeof(line), i == 0 ? " (" : ", ");
+		append_escaped(line, sizeof(line), res->approvals[i].approver);
+		if (i + 1 == res->napprovals)
+			append_escaped(line, sizeof(line), ")");
+	}
+	for (i = 0; i < res->nnotified && i < RESULT_NOTIFIED_MAX; i++) {
+		append_escaped(line, sizeof(line), i == 0 ? "; notified: " : ", ");
+		append_escaped(line, sizeof(line), res->notified[i]);
+	}
+	if (strcmp(line, rn->progress) != 0) {
+		memcpy(rn->progress, line, sizeof(line));
+		sj_msg("%s", line);
+	}
+	return 0;
+}
+
 /* Waits for an attested result bound to our job; a refusal ends here. */
 static int
 await_result(struct run *rn)
 {
 	const struct options *o = rn->o;
-	char esc_code[ESCAPED_MAX], esc_msg[ESCAPED_MAX];
+	char esc_code[CLIENT_ESCAPED_MAX], esc_msg[CLIENT_ESCAPED_MAX];
 	uint8_t job_hash[SHA256_LEN];
 	int64_t deadline_ms;
 	int r;
@@ -1214,20 +776,33 @@ await_result(struct run *rn)
 	rn->w.q = rn->q;
 	rn->w.job_id = rn->job.id;
 	rn->w.agent = rn->agent;
+	rn->w.is_answer = is_answer;
+	rn->w.ctx = rn;
 	crypto_sha256(rn->payload, rn->payload_len, job_hash);
 	hex_encode(job_hash, SHA256_LEN, rn->w.job_sha256_hex);
-	deadline_ms = sgtime_mono_ms() + (int64_t)o->wait_s * 1000;
-	r = wait_result(&rn->w, deadline_ms, &rn->res, &rn->res_payload, &rn->res_payload_len);
+	deadline_ms = sgtime_mono_ms() + (int64_t)o->c.wait_s * 1000;
+	r = client_wait_result(
+	    &rn->w, deadline_ms, &rn->res, &rn->res_payload, &rn->res_payload_len);
+	if (r == SG_ERR_TIMEOUT && rn->is_pending) {
+		char when[SGTIME_LEN + 1];
+
+		sgtime_format(rn->expires, when);
+		sj_msg("timed out after %llu s: job %s is still pending approvals (%zu of %u) and "
+		       "stays so until it is decided or expires at %s",
+		    (unsigned long long)o->c.wait_s, rn->job.id, rn->napproved, rn->nrequired,
+		    when);
+		return SJ_EXIT_TIMEOUT;
+	}
 	if (r == SG_ERR_TIMEOUT) {
 		if (rn->w.unauthenticated)
 			sj_msg(
 			    "timed out after %llu s waiting for the result of job %s: only "
 			    "unauthenticated answers came (%s); someone who can write to Redis may "
 			    "have dropped or altered our job, or the agent does not know our key",
-			    (unsigned long long)o->wait_s, rn->job.id, rn->w.unauth_code);
+			    (unsigned long long)o->c.wait_s, rn->job.id, rn->w.unauth_code);
 		else
 			sj_msg("timed out after %llu s waiting for the result of job %s",
-			    (unsigned long long)o->wait_s, rn->job.id);
+			    (unsigned long long)o->c.wait_s, rn->job.id);
 		return SJ_EXIT_TIMEOUT;
 	}
 	if (r != 0) {
@@ -1235,7 +810,7 @@ await_result(struct run *rn)
 		return SJ_EXIT_INFRA;
 	}
 	if (rn->res->status != SG_STATUS_SIGNED) {
-		if (o->json && print_stdout(rn->res_payload, rn->res_payload_len) != 0)
+		if (o->c.json && client_print_stdout(rn->res_payload, rn->res_payload_len) != 0)
 			sj_msg("cannot write to stdout: %s", strerror(errno));
 		log_escape(rn->res->error_code, RESULT_MESSAGE_MAX, esc_code, sizeof(esc_code));
 		log_escape(rn->res->error_message, RESULT_MESSAGE_MAX, esc_msg, sizeof(esc_msg));
@@ -1309,7 +884,7 @@ accept_result(struct run *rn)
 		    rn->job.id, why != NULL ? why : "internal error");
 		/* docs/submit-job.md: the verified (attested, bound) payload is printed whatever
 		 * its status; exit 5 tells the caller that its signature is unusable. */
-		if (o->json && print_stdout(rn->res_payload, rn->res_payload_len) != 0)
+		if (o->c.json && client_print_stdout(rn->res_payload, rn->res_payload_len) != 0)
 			sj_msg("cannot write to stdout: %s", strerror(errno));
 		return SJ_EXIT_MISMATCH;
 	}
@@ -1319,8 +894,8 @@ accept_result(struct run *rn)
 		sj_msg("cannot write %s: %s", rn->output, sg_strerror(r));
 		return SJ_EXIT_INFRA;
 	}
-	if (o->json) {
-		if (print_stdout(rn->res_payload, rn->res_payload_len) != 0) {
+	if (o->c.json) {
+		if (client_print_stdout(rn->res_payload, rn->res_payload_len) != 0) {
 			sj_msg("cannot write to stdout: %s", strerror(errno));
 			return SJ_EXIT_INFRA;
 		}
@@ -1342,7 +917,7 @@ run(const struct options *o)
 	if ((ex = check_setup(&rn)) == SJ_EXIT_OK && (ex = hash_artifact(&rn)) == SJ_EXIT_OK &&
 	    (ex = load_keys(&rn)) == SJ_EXIT_OK && (ex = seal_job(&rn)) == SJ_EXIT_OK &&
 	    (ex = push_job(&rn)) == SJ_EXIT_OK) {
-		if (o->wait_s == 0)
+		if (o->c.wait_s == 0)
 			ex = print_id(&rn);
 		else if ((ex = await_result(&rn)) == SJ_EXIT_OK)
 			ex = accept_result(&rn);
@@ -1371,14 +946,7 @@ main(int argc, char **argv)
 	struct options o;
 	int ex;
 
-	/* A closed stdout or Redis socket must give an error, not kill us. */
-	signal(SIGPIPE, SIG_IGN);
-	/* A short-lived command: the kernel frees everything at exit, faster
-	 * than OpenSSL's own clean-up (about 1 ms).  Secrets are wiped where
-	 * they are used, not by that clean-up. */
-	(void)OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
-	log_init(PROG, getenv("SIGNET_DEBUG") != NULL ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN,
-	    LOG_FORMAT_PLAIN);
+	client_start(PROG);
 	if ((ex = parse_options(argc, argv, &o)) >= 0)
 		return ex;
 	return run(&o);

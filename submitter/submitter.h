@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 
 #include "cli.h"
+#include "client.h"
 #include "envelope.h"
 #include "err.h"
 #include "job.h"
@@ -21,14 +22,14 @@
 #include "resultcheck.h"
 #include "util.h"
 
-/* Exit statuses of docs/submit-job.md. */
+/* Exit statuses of docs/submit-job.md (those of every client command). */
 enum sj_exit {
-	SJ_EXIT_OK = 0,       /* signed and verified (or submitted, with -w 0) */
-	SJ_EXIT_REFUSED = 1,  /* the agent answered rejected or failed */
-	SJ_EXIT_USAGE = 2,    /* usage or configuration error */
-	SJ_EXIT_TIMEOUT = 3,  /* no verified result before the deadline */
-	SJ_EXIT_INFRA = 4,    /* queue unreachable, auth refused, other trouble */
-	SJ_EXIT_MISMATCH = 5, /* attested, bound result whose signature is wrong */
+	SJ_EXIT_OK = CLIENT_EXIT_OK,             /* signed and verified (or submitted, -w 0) */
+	SJ_EXIT_REFUSED = CLIENT_EXIT_REFUSED,   /* the agent answered rejected or failed */
+	SJ_EXIT_USAGE = CLIENT_EXIT_USAGE,       /* usage or configuration error */
+	SJ_EXIT_TIMEOUT = CLIENT_EXIT_TIMEOUT,   /* no verified result before the deadline */
+	SJ_EXIT_INFRA = CLIENT_EXIT_INFRA,       /* queue unreachable, auth refused, other */
+	SJ_EXIT_MISMATCH = CLIENT_EXIT_MISMATCH, /* attested, bound result, wrong signature */
 };
 
 #define SJ_PROG "submit-job"

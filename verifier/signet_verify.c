@@ -725,6 +725,13 @@ check_attestation(const struct inputs *in)
 			    "the attested payload is not a valid result");
 		return NULL;
 	}
+	if (res->status == SG_STATUS_PENDING) {
+		/* A job waiting for approvals: no signature yet (signet-approve). */
+		fail(SV_EXIT_ATTESTATION, "attestation",
+		    "the result is pending approvals (%zu of %u), not signed", res->napprovals,
+		    res->approvals_required);
+		return NULL;
+	}
 	if (res->status != SG_STATUS_SIGNED) {
 		fail(SV_EXIT_ATTESTATION, "attestation", "the result is %s (%s: %s), not signed",
 		    sg_status_name(res->status), shown(res->error_code, e1),

@@ -282,6 +282,30 @@ sj w0 -k release -f raw -w 0 --json -i "$D/ci-fw.key" "$D/small.txt"
 [ "$(rc w0)" = 0 ] && jq -e '.id | test("^[0-9a-f]{32}$")' "$D/w0.out" >/dev/null &&
 	ok "-w 0 --json prints {\"id\": ...}" || fail "-w 0 --json" "$D/w0.err"
 
+# signet-approve without pending jobs: help, usage errors, an empty list.
+SA=${SIGNET_APPROVE:-$SIGNET_BUILD/submitter/signet-approve}
+"$SA" --help >"$D/sa-help.out" 2>&1 && grep -q "approve ID" "$D/sa-help.out" &&
+	ok "signet-approve --help" || fail "signet-approve --help" "$D/sa-help.out"
+sa_usage=0
+for args in "" "frob" "show" "show abc" "list extra" "list --comment x" "list -w x" \
+	"approve 0123456789abcdef0123456789abcdef --yes" \
+	"approve 0123456789abcdef0123456789abcdef" \
+	"deny 0123456789abcdef0123456789abcdef --yes -i $D/ci-fw.key --comment $(printf 'a\tb')"; do
+	# shellcheck disable=SC2086 # the arguments are split on purpose
+	SIGNET_REDIS=$SIGNET_REDIS SIGNET_AGENT_PUBKEY=$D/agent.pub "$SA" $args </dev/null >/dev/null 2>>"$D/sa-usage.err"
+	[ $? = 2 ] || { sa_usage=1; echo "signet-approve $args: not exit 2" >>"$D/sa-usage.err"; }
+done
+[ "$sa_usage" = 0 ] && ok "signet-approve usage errors: exit 2" || fail "signet-approve usage errors" "$D/sa-usage.err"
+SIGNET_REDIS=$SIGNET_REDIS SIGNET_AGENT_PUBKEY=$D/agent.pub "$SA" --prefix empty: list >"$D/sa-list.out" 2>&1 &&
+	grep -q "no jobs are pending approval" "$D/sa-list.out" &&
+	ok "signet-approve list on an empty queue" || fail "signet-approve list (empty)" "$D/sa-list.out"
+SIGNET_REDIS=$SIGNET_REDIS SIGNET_AGENT_PUBKEY=$D/agent.pub "$SA" list --json >"$D/sa-list.json" 2>"$D/sa-list.err" &&
+	jq -e 'type == "array" and length == 0' "$D/sa-list.json" >/dev/null &&
+	ok "signet-approve list --json without pending jobs: []" || fail "signet-approve list --json" "$D/sa-list.err"
+SIGNET_REDIS=$SIGNET_REDIS SIGNET_AGENT_PUBKEY=$D/agent.pub "$SA" show "$rid" >"$D/sa-show.out" 2>&1
+[ $? = 1 ] && grep -q "is signed" "$D/sa-show.out" &&
+	ok "signet-approve show of a signed job: exit 1" || fail "signet-approve show (signed)" "$D/sa-show.out"
+
 # Backpressure and replicas (another prefix: no agent reads it).
 redis-cli -s "$REDIS_SOCK" XADD bp:jobs '*' env x >/dev/null
 redis-cli -s "$REDIS_SOCK" XADD bp:jobs '*' env y >/dev/null
