@@ -233,7 +233,7 @@ sweep_pending(struct agent *ag, struct queue *q, struct work_queue *wq)
 		}
 		if (r != 0)
 			return r;
-		if (expires[i] + JOB_CLOCK_SKEW_S < now) {
+		if (expires[i] < now) {
 			pending_remove(ag->pending, ids[i]);
 			log_info("entry %s: its job expired while waiting for approvals", ids[i]);
 			workq_push(wq, e, 0);

@@ -840,6 +840,9 @@ picks(const struct wh_target *t, const struct wh_pick *k)
 		return wants(t, k->event, k->key);
 	if (t->name == NULL)
 		return 0;
+	/* A named webhook whose events list approval events gets only those. */
+	if ((t->events & WEBHOOK_EVENT_APPROVALS) != 0 && (t->events & k->event) == 0)
+		return 0;
 	for (i = 0; i < k->nnames; i++)
 		if (k->names[i] != NULL && strcmp(k->names[i], t->name) == 0)
 			return 1;

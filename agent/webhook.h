@@ -43,6 +43,7 @@
 #define WEBHOOK_EVENT_APPROVAL_REQUESTED 0x8u
 #define WEBHOOK_EVENT_APPROVAL_DECIDED   0x10u
 /* The result events: what a target without an events mask gets. */
+#define WEBHOOK_EVENT_APPROVALS (WEBHOOK_EVENT_APPROVAL_REQUESTED | WEBHOOK_EVENT_APPROVAL_DECIDED)
 #define WEBHOOK_EVENT_ALL                0x7u
 /* Every bit a target's events mask may hold.  The approval bits select no
  * result; approval events reach a target only by name. */
@@ -110,7 +111,8 @@ int webhooks_notify(struct webhooks *w, const char *event, const char *key, cons
 
 /*
  * Queues one delivery to each target whose name is among the nnames
- * names, whatever its events mask or key: event is any event named in the
+ * names, whatever its key, unless its events mask lists approval events
+ * and not this one: event is any event named in the
  * X-Signet-Event list above (approval events are meant to come this way;
  * any other name is logged and ignored); id the job id.  A json-format
  * target gets body (len bytes); a slack-format target gets
