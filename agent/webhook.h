@@ -43,7 +43,7 @@
 #define WEBHOOK_EVENT_APPROVAL_REQUESTED 0x8u
 #define WEBHOOK_EVENT_APPROVAL_DECIDED   0x10u
 /* The result events: what a target without an events mask gets. */
-#define WEBHOOK_EVENT_APPROVALS (WEBHOOK_EVENT_APPROVAL_REQUESTED | WEBHOOK_EVENT_APPROVAL_DECIDED)
+#define WEBHOOK_EVENT_APPROVALS          (WEBHOOK_EVENT_APPROVAL_REQUESTED | WEBHOOK_EVENT_APPROVAL_DECIDED)
 #define WEBHOOK_EVENT_ALL                0x7u
 /* Every bit a target's events mask may hold.  The approval bits select no
  * result; approval events reach a target only by name. */
