@@ -212,11 +212,12 @@ touch_inflight(struct queue *q, const char *consumer, struct work_queue *wq, str
 
 /*
  * The jobs waiting for approvals kept here: one that expired is taken up
- * again (it is rejected with approval.expired); one whose entry left the
- * stream (decided by another agent, or on an approval here) is forgotten.
+ * again (it is rejected with approval.expired); with check_gone, one whose
+ * entry left the stream (decided by another agent, or on an approval
+ * here) is forgotten.
  */
 static int
-sweep_pending(struct agent *ag, struct queue *q, struct work_queue *wq)
+sweep_pending(struct agent *ag, struct queue *q, struct work_queue *wq, int check_gone)
 {
 	static char ids[PENDING_MAX][QUEUE_ENTRY_ID_MAX + 1]; /* the reader's only */
 	static int64_t expires[PENDING_MAX];
@@ -226,6 +227,8 @@ sweep_pending(struct agent *ag, struct queue *q, struct work_queue *wq)
 	int r;
 
 	for (i = 0; i < n && workq_free_slots(wq) > 0; i++) {
+		if (!check_gone && expires[i] >= now)
+			continue;
 		e = NULL;
 		if ((r = queue_get_entry(q, ids[i], &e)) == SG_ERR_NOT_FOUND) {
 			pending_remove(ag->pending, ids[i]);
@@ -357,13 +360,16 @@ run(struct agent *ag, const struct agent_config *cfg)
 			next_metrics = now + cfg->metrics_interval * 1000;
 		}
 		r = 0;
-		/* Keep the entries in work from looking abandoned to other agents. */
+		/* Keep the entries in work from looking abandoned to other agents;
+		 * look after the jobs waiting for approvals. */
 		if (now >= next_touch) {
 			r = touch_inflight(q, consumer, wq, ag->pending);
+			if (r == 0)
+				r = sweep_pending(ag, q, wq, 1);
 			next_touch = now + touch_ms;
-		}
-		if (r == 0 && now >= next_sweep) {
-			r = sweep_pending(ag, q, wq);
+			next_sweep = now + sweep_ms;
+		} else if (now >= next_sweep) {
+			r = sweep_pending(ag, q, wq, 0);
 			next_sweep = now + sweep_ms;
 		}
 		/* Take over what dead consumers left pending for reclaim_after. */
