@@ -539,6 +539,10 @@ client_fetch_result(struct waiter *w, struct sg_result **ret_res, uint8_t **ret_
 	*ret_payload = payload;
 	payload = NULL;
 	*ret_payload_len = payload_len;
+	free(w->env);
+	w->env = buf;
+	w->env_len = len;
+	buf = NULL;
 	r = 0;
 out:
 	result_free(res);
@@ -622,4 +626,31 @@ client_wait_result(struct waiter *w, int64_t deadline_ms, struct sg_result **ret
 			left = deadline_ms - sgtime_mono_ms();
 		}
 	}
+}
+
+int
+client_print_keyid(struct client_opts *c)
+{
+	char keyid[KEYID_LEN + 1];
+	EVP_PKEY *k = NULL;
+	int ex;
+
+	c->identity = cli_opt_or_env(c->identity, "SIGNET_IDENTITY");
+	if (c->identity == NULL) {
+		client_msg("missing --identity (or SIGNET_IDENTITY)");
+		return CLIENT_EXIT_USAGE;
+	}
+	if (looks_like_file_content(c->identity)) {
+		client_msg("--identity (or SIGNET_IDENTITY) expects a path to a key file, not the "
+			   "key itself; in GitLab use a variable of type File");
+		return CLIENT_EXIT_USAGE;
+	}
+	if ((ex = client_load_identity(c, &k, keyid)) != CLIENT_EXIT_OK)
+		return ex;
+	EVP_PKEY_free(k);
+	if (printf("%s\n", keyid) < 0 || fflush(stdout) != 0) {
+		client_msg("cannot write to stdout");
+		return CLIENT_EXIT_INFRA;
+	}
+	return CLIENT_EXIT_OK;
 }

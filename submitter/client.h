@@ -118,6 +118,10 @@ int client_check_queue_config(const struct client_opts *c);
  * frees with EVP_PKEY_free()) or CLIENT_EXIT_USAGE (reported). */
 int client_load_identity(
     const struct client_opts *c, EVP_PKEY **ret, char ret_keyid[KEYID_LEN + 1]);
+/* submit-job --print-keyid: the identity (option or SIGNET_IDENTITY,
+ * never PEM text) and its keyid on stdout, for an operator to put in the
+ * agent's policy.  CLIENT_EXIT_OK or CLIENT_EXIT_USAGE (reported). */
+int client_print_keyid(struct client_opts *c);
 /* The agent attestation key (-a) and its keyid; likewise. */
 int client_load_agent(const struct client_opts *c, EVP_PKEY **ret, char ret_keyid[KEYID_LEN + 1]);
 
@@ -163,6 +167,10 @@ struct waiter {
 	 * NULL: every verified result ends it. */
 	int (*is_answer)(struct waiter *w, const struct sg_result *res);
 	void *ctx; /* is_answer's */
+	/* The envelope of the last result handed out (client_fetch_result,
+	 * client_wait_result): owned here, free(w->env) when done. */
+	char *env;
+	size_t env_len;
 	/* The waiter's own state. */
 	unsigned nwarned;
 	uint8_t last_ignored[SHA256_LEN]; /* hash of the last ignored envelope */

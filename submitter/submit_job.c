@@ -73,6 +73,8 @@ struct options {
 	int armor, text, clearsign; /* openpgp output forms */
 	char *description;          /* authenticode's SpcSpOpusInfo, or NULL */
 	char *url;
+	char *result_out; /* --result-out: the verified result envelope, or NULL */
+	int print_keyid;  /* --print-keyid: print the identity's keyid and exit */
 	uint64_t lifetime_s;
 	uint64_t max_queue; /* refuse when the stream is longer (0: no bound) */
 	uint64_t replicas;  /* WAIT for this many replicas (0: do not wait) */
@@ -127,6 +129,10 @@ usage(FILE *f)
 	    "      --replicas N            after pushing, WAIT until N Redis replicas hold the\n"
 	    "                              job (5 s; else exit 4; env SIGNET_REPLICAS)\n"
 	    "      --json                  print the verified result payload on stdout\n"
+	    "      --result-out PATH       also write the verified result envelope (for\n"
+	    "                              signet-verify and archives), whatever its status\n"
+	    "      --print-keyid           print the identity's keyid (for the agent's\n"
+	    "                              policy) and exit; no FILE\n"
 	    "                              (with -w 0: {\"id\": \"...\"})\n",
 	    f);
 	fputs("  -h, --help                  this text\n"
@@ -167,6 +173,8 @@ enum {
 	OPT_ARMOR,
 	OPT_TEXT,
 	OPT_CLEARSIGN,
+	OPT_RESULT_OUT,
+	OPT_PRINT_KEYID,
 };
 
 static const struct option long_options[] = {
@@ -184,6 +192,8 @@ static const struct option long_options[] = {
 	{ "armor", no_argument, NULL, OPT_ARMOR },
 	{ "text", no_argument, NULL, OPT_TEXT },
 	{ "clearsign", no_argument, NULL, OPT_CLEARSIGN },
+	{ "result-out", required_argument, NULL, OPT_RESULT_OUT },
+	{ "print-keyid", no_argument, NULL, OPT_PRINT_KEYID },
 	CLIENT_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -243,6 +253,12 @@ parse_options(int argc, char **argv, struct options *o)
 		case OPT_TEXT:
 			o->text = 1;
 			break;
+		case OPT_RESULT_OUT:
+			o->result_out = optarg;
+			break;
+		case OPT_PRINT_KEYID:
+			o->print_keyid = 1;
+			break;
 		case OPT_CLEARSIGN:
 			o->clearsign = 1;
 			break;
@@ -250,6 +266,14 @@ parse_options(int argc, char **argv, struct options *o)
 			if (!client_option(&o->c, c, optarg, &wait))
 				return cli_getopt_default(&cli, c, argv);
 		}
+	}
+	/* --print-keyid needs only the identity (docs/submit-job.md). */
+	if (o->print_keyid) {
+		if (optind != argc) {
+			sj_msg("--print-keyid takes no FILE");
+			return SJ_EXIT_USAGE;
+		}
+		return client_print_keyid(&o->c);
 	}
 	if ((o->file = cli_one_operand(&cli, argc, argv, "FILE")) == NULL)
 		return SJ_EXIT_USAGE;
@@ -764,6 +788,22 @@ is_answer(struct waiter *w, const struct sg_result *res)
 }
 
 /* Waits for an attested result bound to our job; a refusal ends here. */
+/* --result-out: the verified result envelope, as the agent attested it
+ * (for signet-verify and archives), whatever its status. */
+static int
+write_result_out(struct run *rn)
+{
+	int r;
+
+	if (rn->o->result_out == NULL || rn->w.env == NULL)
+		return SJ_EXIT_OK;
+	if ((r = write_file_atomic(rn->o->result_out, rn->w.env, rn->w.env_len, 0644)) != 0) {
+		sj_msg("cannot write %s: %s", rn->o->result_out, sg_strerror(r));
+		return SJ_EXIT_INFRA;
+	}
+	return SJ_EXIT_OK;
+}
+
 static int
 await_result(struct run *rn)
 {
@@ -810,6 +850,7 @@ await_result(struct run *rn)
 		return SJ_EXIT_INFRA;
 	}
 	if (rn->res->status != SG_STATUS_SIGNED) {
+		(void)write_result_out(rn);
 		if (o->c.json && client_print_stdout(rn->res_payload, rn->res_payload_len) != 0)
 			sj_msg("cannot write to stdout: %s", strerror(errno));
 		log_escape(rn->res->error_code, RESULT_MESSAGE_MAX, esc_code, sizeof(esc_code));
@@ -875,7 +916,7 @@ accept_result(struct run *rn)
 	uint8_t *out = NULL;
 	size_t out_len = 0;
 	unsigned mode = 0644;
-	int r;
+	int r, ex;
 
 	if (check_signed_binding(rn->res, &rn->job, &why) != SJ_EXIT_OK ||
 	    make_output(rn, &out, &out_len, &mode, &why) != 0) {
@@ -894,6 +935,8 @@ accept_result(struct run *rn)
 		sj_msg("cannot write %s: %s", rn->output, sg_strerror(r));
 		return SJ_EXIT_INFRA;
 	}
+	if ((ex = write_result_out(rn)) != SJ_EXIT_OK)
+		return ex;
 	if (o->c.json) {
 		if (client_print_stdout(rn->res_payload, rn->res_payload_len) != 0) {
 			sj_msg("cannot write to stdout: %s", strerror(errno));
@@ -923,6 +966,7 @@ run(const struct options *o)
 			ex = accept_result(&rn);
 	}
 	queue_close(rn.q);
+	free(rn.w.env);
 	result_free(rn.res);
 	free(rn.res_payload);
 	if (rn.env != NULL)

@@ -323,6 +323,36 @@ else
 	fail "--replicas (rc $(rc repl))" "$D/repl.err"
 fi
 
+# --- --result-out and --print-keyid ---------------------------------------------
+head -c 3000 /dev/urandom > "$D/ro.bin"
+SIGNET_IDENTITY=$D/ci-fw.key sj ro -k release -f cms -w 30 --result-out "$D/ro.result.json" "$D/ro.bin"
+if [ "$(rc ro)" = 0 ] && jq -e '.payloadType == "application/vnd.signet.result+json"' "$D/ro.result.json" >/dev/null &&
+	"$SIGNET_VERIFY" -r "$D/ro.result.json" -a "$D/agent.pub" -C "$D/root.pem" "$D/ro.bin" >"$D/ro.verify" 2>&1; then
+	ok "--result-out writes the verified result envelope; signet-verify accepts it: $(cat "$D/ro.verify")"
+else
+	fail "--result-out (rc $(rc ro))" "$D/ro.verify"
+fi
+SIGNET_IDENTITY=$D/ci-fw.key sj rorej -k no-such-key -f cms -w 30 --result-out "$D/rorej.json" "$D/ro.bin"
+if [ "$(rc rorej)" = 1 ] && [ "$(jq -r .payload "$D/rorej.json" | base64 -d | jq -r .error.code)" = policy.unknown_key ]; then
+	ok "--result-out keeps a rejection's envelope too (policy.unknown_key)"
+else
+	fail "--result-out on a rejection (rc $(rc rorej))" "$D/rorej.err"
+fi
+want=sha256:$(openssl pkey -in "$D/ci-fw.key" -pubout -outform DER | sha256sum | cut -d' ' -f1)
+if [ "$(SIGNET_IDENTITY=$D/ci-fw.key "$SUBMIT_JOB" --print-keyid 2>"$D/pk.err")" = "$want" ] &&
+	[ "$(jq -r '.submitters["ci-fw"].public_key' "$D/agent.json")" = "$D/ci-fw.pub" ]; then
+	ok "--print-keyid prints the identity's keyid ($want), no FILE needed"
+else
+	fail "--print-keyid" "$D/pk.err"
+fi
+SIGNET_IDENTITY="$(cat "$D/ci-fw.key")" "$SUBMIT_JOB" --print-keyid >"$D/pk2.out" 2>&1
+pk2=$?
+if [ "$pk2" = 2 ] && grep -q "expects a path to a key file" "$D/pk2.out" && ! grep -q "PRIVATE KEY" "$D/pk2.out"; then
+	ok "--print-keyid with PEM text in SIGNET_IDENTITY: refused without echoing it"
+else
+	fail "--print-keyid with PEM text (rc $pk2)" "$D/pk2.out"
+fi
+
 # --- the audit log --------------------------------------------------------------
 
 stack_agent_stop
