@@ -319,6 +319,21 @@ open_session(struct p11 *h, char *errbuf, size_t errlen)
 	return 0;
 }
 
+/* 0 when the PIN looks like one; 1: a CR in it, 2: a line feed (more
+ * than one line), 3: leading or trailing blanks. */
+static int
+pin_check(const char *pin, size_t len)
+{
+	if (memchr(pin, '\r', len) != NULL)
+		return 1;
+	if (memchr(pin, '\n', len) != NULL)
+		return 2;
+	if (len > 0 &&
+	    (pin[0] == ' ' || pin[0] == '\t' || pin[len - 1] == ' ' || pin[len - 1] == '\t'))
+		return 3;
+	return 0;
+}
+
 static int
 login(struct p11 *h, const char *pin_file, char *errbuf, size_t errlen)
 {
@@ -331,6 +346,19 @@ login(struct p11 *h, const char *pin_file, char *errbuf, size_t errlen)
 	r = read_secret_file(pin_file, &pin, &pin_len);
 	if (r < 0) {
 		errbuf_set(errbuf, errlen, "PIN file %s: %s", pin_file, sg_strerror(r));
+		goto out;
+	}
+	/* A real HSM locks its token after a few wrong PINs: a PIN that an
+	 * editor or a copy from Windows has changed is never tried. */
+	if ((r = pin_check(pin, pin_len)) != 0) {
+		errbuf_set(errbuf, errlen,
+		    "PIN file %s: %s; not tried (a token locks after a few wrong PINs): write the "
+		    "PIN alone, with at most one trailing newline",
+		    pin_file,
+		    r == 1       ? "it holds a carriage return (CRLF line ends?)"
+			: r == 2 ? "it holds more than one line"
+				 : "it begins or ends with a space or a tab");
+		r = SG_ERR_CONFIG;
 		goto out;
 	}
 	rv = h->p11->C_Login(h->sessions[0], CKU_USER, (CK_UTF8CHAR_PTR)pin, (CK_ULONG)pin_len);

@@ -46,6 +46,8 @@ static struct softhsm token;          /* its pin_file: "1234", 0600 */
 static char wrong_pin_path[PATH_MAX]; /* "9999", 0600 */
 static char open_pin_path[PATH_MAX];  /* "1234", 0644 */
 static char missing_pin_path[PATH_MAX];
+static char crlf_pin_path[PATH_MAX];  /* "1234\r" (and the newline) */
+static char blank_pin_path[PATH_MAX]; /* "1234 " */
 /* Always NULL here: in-process (see main()). */
 static const char *signer_path;
 
@@ -86,7 +88,9 @@ setup(void)
 {
 	if (softhsm_init(&token, "signet-test-hsm", TOKEN, TEST_PIN) != 0 ||
 	    softhsm_pin_file(&token, "wrong-pin", WRONG_PIN, 0600, wrong_pin_path) != 0 ||
-	    softhsm_pin_file(&token, "open-pin", TEST_PIN, 0644, open_pin_path) != 0)
+	    softhsm_pin_file(&token, "open-pin", TEST_PIN, 0644, open_pin_path) != 0 ||
+	    softhsm_pin_file(&token, "crlf-pin", TEST_PIN "\r", 0600, crlf_pin_path) != 0 ||
+	    softhsm_pin_file(&token, "blank-pin", TEST_PIN " ", 0600, blank_pin_path) != 0)
 		return -1;
 	snprintf(missing_pin_path, sizeof(missing_pin_path), "%s/no-such-pin", token.dir);
 	/* Good keys. */
@@ -420,6 +424,18 @@ START_TEST(test_open_wrong_pin)
 
 	cfg.pin_file = wrong_pin_path;
 	open_refused(&cfg, SG_ERR_HSM_UNAVAILABLE, "CKR_PIN_INCORRECT");
+}
+END_TEST
+
+START_TEST(test_open_pin_crlf_blank)
+{
+	struct hsm_config cfg = config(good_keys, 1);
+
+	/* Refused before C_Login: the reason says so. */
+	cfg.pin_file = crlf_pin_path;
+	open_refused(&cfg, SG_ERR_CONFIG, "carriage return");
+	cfg.pin_file = blank_pin_path;
+	open_refused(&cfg, SG_ERR_CONFIG, "not tried");
 }
 END_TEST
 
@@ -806,6 +822,7 @@ main(void)
 	test_add(s, "/hsm/public-key/types", test_public_keys, TEST_TIMEOUT_S);
 	test_add(s, "/hsm/open/no-keys", test_no_keys, TEST_TIMEOUT_S);
 	test_add(s, "/hsm/open/wrong-pin", test_open_wrong_pin, TEST_TIMEOUT_S);
+	test_add(s, "/hsm/open/pin-crlf-blank", test_open_pin_crlf_blank, TEST_TIMEOUT_S);
 	test_add(s, "/hsm/open/pin-file-open-to-others", test_open_pin_file_open_to_others,
 	    TEST_TIMEOUT_S);
 	test_add(s, "/hsm/open/pin-file-missing", test_open_pin_file_missing, TEST_TIMEOUT_S);
