@@ -261,7 +261,7 @@ verify_result_envelope(EVP_PKEY *agent, const char *agent_keyid, const void *buf
 		goto out;
 	}
 	if (!verify_envelope_attested(env, agent, agent_keyid)) {
-		*ret_why = "not signed by the agent key";
+		*ret_why = RESULTCHECK_NOT_AGENT;
 		goto out;
 	}
 	if (result_parse(env->payload, env->payload_len, &res) != 0) {

@@ -51,6 +51,9 @@ int verify_envelope_attested(
  * SG_ERR_ALLOC; or SG_ERR_VERIFY with *ret_why set to a static
  * explanation.  Outputs are set only on success (*ret_why only on error).
  */
+/* verify_result_envelope()'s reason for an envelope the agent key did not sign. */
+#define RESULTCHECK_NOT_AGENT "not signed by the agent key"
+
 int verify_result_envelope(EVP_PKEY *agent, const char *agent_keyid, const void *buf, size_t len,
     struct sg_result **ret_res, uint8_t **ret_payload, size_t *ret_payload_len,
     const char **ret_why) SG_MUST_CHECK;

@@ -410,6 +410,23 @@ warn_ignored(struct waiter *w, const char *buf, size_t len, const char *why)
 	if (w->nwarned >= IGNORED_WARN_MAX)
 		return;
 	w->nwarned++;
+	if (strcmp(why, RESULTCHECK_NOT_AGENT) == 0) {
+		/* The most common cause: the wrong agent key pinned here. */
+		struct dsse_envelope *env = NULL;
+		char signer[KEYID_LEN + 1] = "?";
+
+		if (envelope_parse(buf, len, &env) == 0 && env->nsigs > 0 &&
+		    strlen(env->sigs[0].keyid) <= KEYID_LEN)
+			snprintf(signer, sizeof(signer), "%s", env->sigs[0].keyid);
+		envelope_free(env);
+		client_msg(
+		    "warning: ignoring a result under job %s: signed by keyid %s, not by the "
+		    "agent key pinned here (keyid %s); if that is your agent, check "
+		    "SIGNET_AGENT_PUBKEY (or -a)%s",
+		    w->job_id, signer, w->agent_keyid,
+		    w->nwarned == IGNORED_WARN_MAX ? " (further ones not reported)" : "");
+		return;
+	}
 	client_msg("warning: ignoring a result under job %s: %s%s", w->job_id, why,
 	    w->nwarned == IGNORED_WARN_MAX ? " (further ones not reported)" : "");
 }

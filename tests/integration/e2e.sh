@@ -353,6 +353,18 @@ else
 	fail "--print-keyid with PEM text (rc $pk2)" "$D/pk2.out"
 fi
 
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 2>/dev/null | openssl pkey -pubout -out "$D/other-agent.pub"
+other_keyid=sha256:$(openssl pkey -pubin -in "$D/other-agent.pub" -outform DER | sha256sum | cut -d' ' -f1)
+SIGNET_IDENTITY=$D/ci-fw.key SIGNET_REDIS=$SIGNET_REDIS SIGNET_AGENT_PUBKEY=$D/other-agent.pub \
+	"$SUBMIT_JOB" -k release -f cms -w 4 -o "$D/wa.p7s" "$D/ro.bin" >"$D/wa.out" 2>"$D/wa.err"
+wa=$?
+if [ "$wa" = 3 ] && grep -q "not by the agent key pinned here (keyid $other_keyid)" "$D/wa.err" &&
+	grep -q "check SIGNET_AGENT_PUBKEY" "$D/wa.err" && [ ! -e "$D/wa.p7s" ]; then
+	ok "a wrong agent public key: both keyids named, SIGNET_AGENT_PUBKEY to check, exit 3, nothing written"
+else
+	fail "wrong agent public key (rc $wa)" "$D/wa.err"
+fi
+
 # --- the audit log --------------------------------------------------------------
 
 stack_agent_stop
