@@ -15,6 +15,7 @@
 #include "auditlog.h"
 #include "checkpoint.h"
 #include "err.h"
+#include "job.h"
 #include "jwt.h"
 #include "merkle.h"
 #include "util.h"
@@ -67,6 +68,7 @@ struct audit_record {
 	/* "pending", "approval" (docs/approvals.md): an approver's decision
 	 * ("approve" or "deny"), who made it, their comment, and for one that
 	 * had no effect, why ("ignored"). */
+	const struct sg_ci *ci; /* the job's "ci" (what the submitter says), or NULL */
 	const char *decision;
 	const char *approver;
 	const char *comment;

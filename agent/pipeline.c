@@ -945,6 +945,7 @@ build_result(struct agent *ag, const struct queue_entry *e, struct outcome *o, c
 	rec.code = sg_err_code(o->code);
 	if (o->job != NULL) {
 		rec.key = o->job->key;
+		rec.ci = &o->job->ci;
 		rec.format = sg_format_name(o->job->format);
 		rec.artifact = o->job->artifact.name;
 		rec.artifact_sha256 = o->job->artifact.sha256_hex;
@@ -1248,6 +1249,7 @@ audit_pending(struct agent *ag, const struct outcome *o, const struct queue_entr
 	rec.artifact = o->job->artifact.name;
 	rec.artifact_sha256 = o->job->artifact.sha256_hex;
 	rec.ci_verified = o->ci.verified;
+	rec.ci = &o->job->ci;
 	rec.approvals_required = (int)k->approvals_required;
 	rec.approvals_received = (int)counted;
 	sgtime_format(o->job->expires, expires);
