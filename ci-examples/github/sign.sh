@@ -68,6 +68,12 @@ if [ -z "${SIGNET_CI_TOKEN:-}" ] && [ -n "${ACTIONS_ID_TOKEN_REQUEST_URL:-}" ] &
 fi
 unset ACTIONS_ID_TOKEN_REQUEST_TOKEN
 
+lifetime=""
+case "${SIGNET_LIFETIME:-}" in
+"") ;;
+*[!0-9]*) echo "::error::signet: lifetime is a number of seconds, not '$SIGNET_LIFETIME'"; exit 2 ;;
+*) lifetime="--lifetime $SIGNET_LIFETIME" ;;
+esac
 out_dir=${SIGNET_OUT_DIR:-signatures}
 mkdir -p "$out_dir"
 n=0
@@ -84,8 +90,8 @@ while IFS= read -r f; do
 	fi
 	armor=""
 	[ "$format" != openpgp ] || armor=--armor
-	# shellcheck disable=SC2086 # $armor is one word or none
-	"${SIGNET_SUBMIT_JOB:-submit-job}" --key "$SIGNET_KEY" --format "$format" $armor \
+	# shellcheck disable=SC2086 # $armor is one word or none, $lifetime two or none
+	"${SIGNET_SUBMIT_JOB:-submit-job}" --key "$SIGNET_KEY" --format "$format" $armor $lifetime \
 		--wait "${SIGNET_WAIT:-300}" --output "$out" -- "$f"
 	echo "signet: $f signed with key $SIGNET_KEY: $out"
 	n=$((n + 1))

@@ -10,7 +10,10 @@
 #     environment the runner gives it;
 #   - CI identity tokens: the same three once the key requires a verified
 #     token (test issuers stand in for GitLab and GitHub, a local HTTP
-#     server for the runner's token service).
+#     server for the runner's token service);
+#   - approvals: the GitLab sign-release job and the Jenkins step sign with
+#     a key that requires two approvals, given here by two approvers who run
+#     signet-approve in the background while the pipelines wait.
 # The key "release" is limited to the CI projects the three set up, so a
 # signature also proves that the CI variables reached the job.
 # Needs gitlab-ci-local 4.60.1 and rsync (scripts/ci-tools.sh installs them).
@@ -22,9 +25,13 @@ FAIL_TAIL=25
 
 stack_redis_start || exit 1
 stack_token_init || exit 1
-stack_submitter ci-gitlab ec '["release","windows","tarballs"]'
-stack_submitter ci-jenkins ec '["release","windows"]'
+stack_submitter ci-gitlab ec '["release","windows","tarballs","release-gated"]'
+stack_submitter ci-jenkins ec '["release","windows","release-gated"]'
 stack_submitter ci-github ed25519 '["release"]'
+# Approvers of release-gated only (they submit nothing).
+stack_submitter ed ec '[]'
+stack_submitter jo ec '[]'
+cp "$D/release.chain.pem" "$D/release-gated.chain.pem"
 stack_config
 # "windows": Authenticode with the RSA key (PKCS#1 v1.5, as Windows wants).
 stack_policy_config '.keys.release.ci_projects = ["fw/firmware", "fw-jobs/firmware", "example-org/firmware"]
@@ -32,7 +39,10 @@ stack_policy_config '.keys.release.ci_projects = ["fw/firmware", "fw-jobs/firmwa
       "certificates": .keys["release-rsa"].certificates, "formats": ["authenticode"]}
   | .keys.tarballs = {"key": "pkcs11:object=release", "mechanism": "ecdsa-sha256",
       "certificates": .keys.release.certificates, "formats": ["openpgp"],
-      "openpgp": {"created": "2026-01-01T00:00:00Z", "uid": "Tarballs <tarballs@example.com>"}}' || exit 1
+      "openpgp": {"created": "2026-01-01T00:00:00Z", "uid": "Tarballs <tarballs@example.com>"}}
+  | .keys["release-gated"] = {"key": "pkcs11:object=release", "mechanism": "ecdsa-sha256",
+      "certificates": "'"$D"'/release-gated.chain.pem", "formats": ["cms"], "max_job_lifetime": 14400,
+      "approvals": {"required": 2, "approvers": ["ed", "jo"]}}' || exit 1
 # The tarball key's OpenPGP certificate, for gpgv in the verify stage.
 "$ADMIN" openpgp export -c "$D/agent.json" tarballs --binary -o "$D/tarballs.gpg" 2>/dev/null ||
 	{ echo "cannot export the OpenPGP certificate"; exit 1; }
@@ -43,6 +53,34 @@ verify_cms() {
 	openssl cms -verify -binary -inform DER -in "$1" -content "$2" -CAfile "$D/root.pem" \
 		-purpose any -out /dev/null 2>"$D/verify.err"
 }
+
+# The approvers: ed, then jo, approve each job that waits for release-gated,
+# as the people behind a real pipeline would, until $D/approvers.stop exists.
+SA=${SIGNET_APPROVE:-$SIGNET_BUILD/submitter/signet-approve}
+approvers_start() {
+	(
+		export SIGNET_REDIS SIGNET_AGENT_PUBKEY=$D/agent.pub
+		while [ ! -e "$D/approvers.stop" ]; do
+			for id in $("$SA" list --json 2>>"$D/approvers.log" |
+				jq -r '.[] | select(.key == "release-gated") | .id'); do
+				for who in ed jo; do
+					SIGNET_IDENTITY=$D/$who.key "$SA" approve "$id" --yes -w 20 \
+						--comment "approved by the ci_examples test" </dev/null >>"$D/approvers.log" 2>&1
+				done
+			done
+			sleep 0.2
+		done
+	) &
+	APPROVERS_PID=$!
+}
+approvers_stop() {
+	[ -n "${APPROVERS_PID:-}" ] || return 0
+	touch "$D/approvers.stop"
+	wait "$APPROVERS_PID" 2>/dev/null
+	APPROVERS_PID=""
+}
+on_exit approvers_stop
+approvers_start
 
 # --- GitLab: the sample pipeline under gitlab-ci-local -------------------
 R=$D/gitlab-repo
@@ -78,12 +116,33 @@ art=$(find "$R/.gitlab-ci-local/artifacts/build" -name firmware.bin 2>/dev/null 
 if [ "$gl_status" = 0 ] && grep -q 'PASS .*build' "$D/gitlab.out" && grep -q 'PASS .*sign' "$D/gitlab.out" &&
 	grep -q 'PASS .*verify' "$D/gitlab.out" &&
 	grep -q 'PASS .*sign-windows' "$D/gitlab.out" && grep -q 'PASS .*sign-tarball' "$D/gitlab.out" &&
+	grep -q 'PASS .*sign-release' "$D/gitlab.out" &&
+	grep -q 'signatures/release.img.p7s (two approvals) verifies against' "$D/gitlab.out" &&
 	grep -q 'signatures/release.tar.gz.asc (OpenPGP) verifies with' "$D/gitlab.out" &&
 	grep -q 'signatures/firmware.bin.p7s verifies against' "$D/gitlab.out" &&
 	grep -q 'signatures/app.exe (Authenticode) verifies against' "$D/gitlab.out"; then
-	ok "GitLab: the sample pipeline passes build, sign (ci.project fw/firmware allowed), sign-windows (Authenticode), sign-tarball (OpenPGP) and verify (openssl, osslsigncode, gpgv)"
+	ok "GitLab: the sample pipeline passes build, sign (ci.project fw/firmware allowed), sign-windows (Authenticode), sign-tarball (OpenPGP), sign-release (two approvals) and verify (openssl, osslsigncode, gpgv)"
 else
 	fail "GitLab: the sample pipeline (exit $gl_status)" "$D/gitlab.out"
+fi
+# signed_gated SUBMITTER: the audit log's signed record of that submitter's
+# release-gated job, and the approvals counted for its id.
+signed_gated() {
+	jq -c --arg s "$1" 'select(.event == "signed" and .key == "release-gated" and .submitter == $s)' "$D/audit.log" | tail -1
+}
+approvers_of() {
+	jq -r --arg i "$1" 'select(.event == "approval" and .id == $i and .decision == "approve" and (.ignored == null)) | .approver' \
+		"$D/audit.log" | sort -u | paste -sd, -
+}
+gl_gated=$(signed_gated ci-gitlab | jq -r .id)
+gl_expires=$(signed_gated ci-gitlab | jq -r .expires)
+gl_left=$(($(date -d "$gl_expires" +%s 2>/dev/null || echo 0) - $(date +%s)))
+if grep -q 'sign-release *> submit-job: waiting for approvals: 0 of 2' "$D/gitlab.out" &&
+	[ -n "$gl_gated" ] && [ "$(approvers_of "$gl_gated")" = ed,jo ] &&
+	[ "$gl_left" -gt 14000 ] && [ "$gl_left" -le 14400 ]; then
+	ok "GitLab: sign-release waits for approvals (SIGNET_LIFETIME 14400) and is signed once ed and jo approve"
+else
+	fail "GitLab: sign-release (job '$gl_gated', approvers '$(approvers_of "$gl_gated")', ${gl_left}s left)" "$D/approvers.log"
 fi
 if [ -n "$sig" ] && [ -n "$art" ] && verify_cms "$sig" "$art"; then
 	ok "GitLab: the sign job's artifact signatures/firmware.bin.p7s verifies with openssl"
@@ -163,6 +222,28 @@ if [ "$st" = 2 ] && grep -q 'no such file' "$D/jenkins4.out"; then
 else
 	fail "Jenkins: missing file (exit $st)" "$D/jenkins4.out"
 fi
+# A key that requires approvals: the step waits (lifetime 3600 s) until
+# the approvers in the background approve.
+(cd "$WS" && "${jenkins_env[@]}" SIGNET_KEY=release-gated SIGNET_WAIT=120 SIGNET_LIFETIME=3600 \
+	SIGNET_FILES="dist dir/fw one.bin" SIGNET_OUT_DIR=gated "$WS@tmp/durable-1/script.sh") >"$D/jenkins6.out" 2>&1
+st=$?
+jk_gated=$(signed_gated ci-jenkins | jq -r .id)
+jk_left=$(($(date -d "$(signed_gated ci-jenkins | jq -r .expires)" +%s 2>/dev/null || echo 0) - $(date +%s)))
+if [ "$st" = 0 ] && grep -q 'waiting for approvals: 0 of 2' "$D/jenkins6.out" &&
+	verify_cms "$WS/gated/fw one.bin.p7s" "$WS/dist dir/fw one.bin" && [ "$(approvers_of "$jk_gated")" = ed,jo ] &&
+	[ "$jk_left" -gt 3400 ] && [ "$jk_left" -le 3600 ]; then
+	ok "Jenkins: with lifetime 3600, signetSign waits for two approvals on release-gated; the signature verifies"
+else
+	fail "Jenkins: release-gated (exit $st, approvers '$(approvers_of "$jk_gated")', ${jk_left}s left)" "$D/jenkins6.out"
+fi
+(cd "$WS" && "${jenkins_env[@]}" SIGNET_LIFETIME="1 --key other" SIGNET_FILES="dist dir/fw-two.img" \
+	SIGNET_OUT_DIR=bad "$WS@tmp/durable-1/script.sh") >"$D/jenkins7.out" 2>&1
+st=$?
+if [ "$st" = 2 ] && grep -q 'lifetime is a number of seconds' "$D/jenkins7.out" && [ ! -e "$WS/bad" ]; then
+	ok "Jenkins: a lifetime that is not a number stops the step (exit 2)"
+else
+	fail "Jenkins: bad lifetime (exit $st)" "$D/jenkins7.out"
+fi
 
 # --- GitHub Actions: the composite action's run script -------------------
 GW=$D/github/work
@@ -176,11 +257,14 @@ head -c 5000 /dev/urandom > "$GW/dist/app.tar"
 	SIGNET_KEY=release SIGNET_FILES="dist/app.tar" SIGNET_FORMAT=raw \
 	SIGNET_REDIS="$SIGNET_REDIS" SIGNET_IN_IDENTITY="$(cat "$D/ci-github.key")" \
 	SIGNET_IN_AGENT_PUBKEY="$(cat "$D/agent.pub")" SIGNET_IN_REDIS_PASSWORD="" \
-	SIGNET_WAIT=60 SIGNET_SUBMIT_JOB="$SUBMIT_JOB" SIGNET_OUT_DIR=signatures \
+	SIGNET_WAIT=60 SIGNET_LIFETIME=700 SIGNET_SUBMIT_JOB="$SUBMIT_JOB" SIGNET_OUT_DIR=signatures \
 	"$SRC/ci-examples/github/sign.sh") >"$D/github.out" 2>&1
 st=$?
-if [ "$st" = 0 ] && openssl dgst -sha256 -verify "$D/release.pub.pem" -signature "$GW/signatures/app.tar.sig" "$GW/dist/app.tar" >/dev/null 2>&1; then
-	ok "GitHub: the action's script signs with PEM text inputs; ci.project from GITHUB_REPOSITORY; the raw signature verifies"
+gh_expires=$(jq -r 'select(.event == "signed" and .submitter == "ci-github") | .expires' "$D/audit.log" | tail -1)
+gh_left=$(($(date -d "$gh_expires" +%s 2>/dev/null || echo 0) - $(date +%s)))
+if [ "$st" = 0 ] && openssl dgst -sha256 -verify "$D/release.pub.pem" -signature "$GW/signatures/app.tar.sig" "$GW/dist/app.tar" >/dev/null 2>&1 &&
+	[ "$gh_left" -gt 600 ] && [ "$gh_left" -le 700 ]; then
+	ok "GitHub: the action's script signs with PEM text inputs; ci.project from GITHUB_REPOSITORY; lifetime 700 reaches the job; the raw signature verifies"
 else
 	fail "GitHub: the action's script (exit $st)" "$D/github.out"
 fi
@@ -302,6 +386,7 @@ else
 	fail "Jenkins against a key that requires a token (exit $st)" "$D/jenkins-token.out"
 fi
 cp "$D/agent.plain.json" "$D/agent.json"
+approvers_stop
 
 # --- docs/operations.md: Redis behind stunnel (contrib/stunnel) ------------
 # redis-server on 127.0.0.1 only; the server-side stunnel in front of it

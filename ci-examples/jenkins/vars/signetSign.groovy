@@ -21,9 +21,21 @@
 //   agentPubkey    path of the agent's attestation public key on the agent
 //                  node; default env.SIGNET_AGENT_PUBKEY
 //   wait           seconds to wait for each result; default 300
+//   lifetime       seconds each signing request stays valid; default
+//                  submit-job's (600)
 //   submitJob      the submit-job executable; default 'submit-job' (PATH)
 //   outDir         where signatures are written; default 'signatures'
 //   archive        archive the signatures (default true)
+//
+// A key that requires approvals (docs/signet-approve.md) keeps each job
+// pending until its approvers run `signet-approve approve ID`; the step waits
+// through that.  Give it the time approvers get, within the key's
+// max_job_lifetime, and a pipeline or stage timeout above the wait:
+//
+//   timeout(time: 250, unit: 'MINUTES') {
+//       signetSign key: 'release-gated', files: ['dist/release.img'],
+//                  wait: 14400, lifetime: 14400, credentialsId: 'signet-ci-firmware'
+//   }
 //
 // The shell commands are resources/signet/sign.sh; every argument reaches
 // them as an environment variable, never spliced into the script text, so a
@@ -54,6 +66,7 @@ def call(Map args = [:]) {
         "SIGNET_FORMAT=${format}",
         "SIGNET_FILES=${files.join('\n')}",
         "SIGNET_WAIT=${args.wait ?: 300}",
+        "SIGNET_LIFETIME=${args.lifetime ?: ''}",
         "SIGNET_SUBMIT_JOB=${args.submitJob ?: 'submit-job'}",
         "SIGNET_OUT_DIR=${outDir}",
     ]

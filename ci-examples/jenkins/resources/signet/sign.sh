@@ -8,6 +8,7 @@
 #   SIGNET_FORMAT         cms, raw, authenticode, kmod or openpgp
 #   SIGNET_FILES          the files to sign, one per line (no globbing)
 #   SIGNET_WAIT           seconds to wait for each result
+#   SIGNET_LIFETIME       the jobs' lifetime in seconds (default: submit-job's)
 #   SIGNET_SUBMIT_JOB     the submit-job executable (default: from PATH)
 #   SIGNET_OUT_DIR        where signatures go (default signatures)
 #   SIGNET_REDIS, SIGNET_AGENT_PUBKEY, SIGNET_IDENTITY and optionally
@@ -33,6 +34,12 @@ authenticode | kmod) ext="" ;;
 openpgp) ext=.asc ;;
 *) echo "signetSign: format is cms, raw, authenticode, kmod or openpgp, not '$format'" >&2; exit 2 ;;
 esac
+lifetime=""
+case "${SIGNET_LIFETIME:-}" in
+"") ;;
+*[!0-9]*) echo "signetSign: lifetime is a number of seconds, not '$SIGNET_LIFETIME'" >&2; exit 2 ;;
+*) lifetime="--lifetime $SIGNET_LIFETIME" ;;
+esac
 out_dir=${SIGNET_OUT_DIR:-signatures}
 mkdir -p "$out_dir"
 n=0
@@ -50,8 +57,8 @@ while IFS= read -r f; do
 	fi
 	armor=""
 	[ "$format" != openpgp ] || armor=--armor
-	# shellcheck disable=SC2086 # $armor is one word or none
-	"${SIGNET_SUBMIT_JOB:-submit-job}" --key "$SIGNET_KEY" --format "$format" $armor \
+	# shellcheck disable=SC2086 # $armor is one word or none, $lifetime two or none
+	"${SIGNET_SUBMIT_JOB:-submit-job}" --key "$SIGNET_KEY" --format "$format" $armor $lifetime \
 		--wait "${SIGNET_WAIT:-300}" --output "$out" -- "$f"
 	echo "signetSign: $f signed with key $SIGNET_KEY: $out"
 	n=$((n + 1))
