@@ -14,7 +14,7 @@ for tool in valgrind redis-server redis-cli softhsm2-util pkcs11-tool openssl; d
 	command -v "$tool" >/dev/null || { echo "missing tool: $tool"; exit 1; }
 done
 [ -f "$SIGNET_BUILD/build.ninja" ] || meson setup "$SIGNET_BUILD" >/dev/null || exit 1
-ninja -C "$SIGNET_BUILD" agent/signet-agent submitter/submit-job >/dev/null || exit 1
+ninja -C "$SIGNET_BUILD" agent/signet-agent submitter/submit-job submitter/signet-approve >/dev/null || exit 1
 
 STACK_DIR=$(mktemp -d /tmp/signet-valgrind.XXXXXX)
 STACK_QUIET=1
@@ -37,6 +37,8 @@ stack_redis_start || exit 1
 stack_token_init || exit 1
 stack_submitter ci-fw ec '["release","release-rsa","release-pk1","win","kmod","pgp"]'
 stack_submitter limited ec '["release"]'
+stack_submitter ed ec '[]'
+stack_submitter jo ec '[]'
 stack_config
 # The formats built from typed fields (PKCS#7 through the ASN.1 templates).
 stack_policy_config '.keys.win = {"key": "pkcs11:object=release", "mechanism": "ecdsa-sha256",
@@ -45,7 +47,11 @@ stack_policy_config '.keys.win = {"key": "pkcs11:object=release", "mechanism": "
     "certificates": .keys["release-rsa"].certificates, "formats": ["kmod"]}
   | .keys.pgp = {"key": "pkcs11:object=release", "mechanism": "ecdsa-sha256",
     "certificates": .keys.release.certificates, "formats": ["openpgp"],
-    "openpgp": {"created": "2026-01-01T00:00:00Z", "uid": "valgrind <v@example.com>"}}'
+    "openpgp": {"created": "2026-01-01T00:00:00Z", "uid": "valgrind <v@example.com>"}}
+  | .keys.gated = {"key": "pkcs11:object=release", "mechanism": "ecdsa-sha256",
+    "certificates": .keys.release.certificates, "formats": ["cms"], "max_job_lifetime": 3600,
+    "approvals": {"required": 2, "approvers": ["ci-fw", "ed", "jo"]}}
+  | .submitters["ci-fw"].keys += ["gated"]'
 
 valgrind --tool=memcheck --leak-check=full --errors-for-leak-kinds=definite \
 	--show-leak-kinds=definite --error-exitcode=1 --track-origins=yes \
@@ -94,6 +100,27 @@ sj bad-format 1 -k release-pk1 -f cms -o "$D/d.p7s"
 SIGNET_REDIS=$SIGNET_REDIS SIGNET_AGENT_PUBKEY=$D/agent.pub "$SIGNET_BUILD/submitter/submit-job" \
 	-w 120 -i "$D/limited.key" -k release-rsa -f raw -o "$D/e.sig" "$D/small.txt" >/dev/null 2>&1
 [ $? = 1 ] && ok "not-allowed: submit-job exit 1" || fail "not-allowed: expected exit 1"
+
+# A job that waits for two approvals: one refused (the submitter's own), two counted.
+SIGNET_REDIS=$SIGNET_REDIS SIGNET_AGENT_PUBKEY=$D/agent.pub "$SIGNET_BUILD/submitter/submit-job" \
+	-w 240 -i "$D/ci-fw.key" -k gated -f cms -o "$D/g.p7s" "$D/small.txt" >/dev/null 2>"$D/gated.err" &
+GATED_PID=$!
+approve() { # WHO WANT_RC
+	SIGNET_REDIS=$SIGNET_REDIS SIGNET_AGENT_PUBKEY=$D/agent.pub SIGNET_IDENTITY=$D/$1.key \
+		"$SIGNET_BUILD/submitter/signet-approve" approve "$gid" --yes -w 120 >/dev/null 2>>"$D/approve.err" </dev/null
+	[ $? = "$2" ] && ok "approval by $1: exit $2" || fail "approval by $1: expected exit $2"
+}
+gid=""
+for _ in $(seq 1 600); do
+	gid=$(SIGNET_REDIS=$SIGNET_REDIS SIGNET_AGENT_PUBKEY=$D/agent.pub \
+		"$SIGNET_BUILD/submitter/signet-approve" list --json 2>/dev/null | jq -r '.[0].id // empty')
+	[ -n "$gid" ] && break
+	sleep 0.2
+done
+approve ci-fw 1
+approve ed 0
+approve jo 0
+wait "$GATED_PID" && ok "approved job: submit-job exit 0" || fail "approved job: submit-job failed"
 
 # Hostile entries straight into the stream: each must leave it.
 push() { redis-cli -s "$REDIS_SOCK" -x XADD signet:jobs '*' env >/dev/null; }
