@@ -122,10 +122,12 @@ approval_serialize(const struct sg_approval *a, char **ret, size_t *ret_len)
 	size_t out_len = 0;
 	int r;
 
-	if (a == NULL || ret == NULL || ret_len == NULL || a->created < 0)
+	if (a == NULL || ret == NULL || ret_len == NULL)
 		return SG_ERR_INVALID_ARGUMENT;
 	*ret = NULL;
 	*ret_len = 0;
+	if (a->created < 0)
+		return SG_ERR_INVALID_ARGUMENT;
 	sgtime_format(a->created, when);
 	if ((root = cJSON_CreateObject()) == NULL)
 		return SG_ERR_ALLOC;

@@ -333,6 +333,9 @@ job_ci_parse(const struct cJSON *root, struct sg_ci *ci)
 		return 0;
 	if (!cJSON_IsObject(o))
 		return SG_ERR_JOB_MALFORMED;
+	/* job_parse() checked this already; results rely on it here. */
+	if (json_check_members(o, ci_members, nitems(ci_members), NULL) != 0)
+		return SG_ERR_JOB_UNKNOWN_FIELD;
 	if ((r = get_text(o, "system", 0, 0, CI_FIELD_MAX, &ci->system)) != 0 ||
 	    (r = get_text(o, "project", 0, 0, CI_FIELD_MAX, &ci->project)) != 0 ||
 	    (r = get_text(o, "pipeline", 0, 0, CI_FIELD_MAX, &ci->pipeline)) != 0 ||

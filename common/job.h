@@ -177,7 +177,8 @@ void job_free(struct sg_job *job);
 
 /* The "ci" member, shared with results (common/result.h).  job_ci_parse()
  * reads member "ci" of object root into ci (absent: ci untouched, 0) with
- * the rules above: SG_ERR_JOB_MALFORMED, SG_ERR_ALLOC; on error ci may
+ * the rules above: SG_ERR_JOB_MALFORMED, SG_ERR_JOB_UNKNOWN_FIELD (a member
+ * that is not one of struct sg_ci's), SG_ERR_ALLOC; on error ci may
  * hold some members (job_ci_clear() them).  job_ci_add() adds it to root
  * unless every member is NULL.  job_ci_clear() frees the members. */
 struct cJSON;

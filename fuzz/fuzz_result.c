@@ -2,7 +2,9 @@
  * fuzz_result.c — result_parse() on hostile bytes.  Invariant: a result
  * that parses serializes, and the serialization parses back to an equal
  * result (error codes compare by value: a code from a later protocol version is kept
- * as text but goes out again as "internal").
+ * as text but goes out again as "internal"), the job's facts (ci, note,
+ * expires) and the approvals of pending, signed and rejected results
+ * included.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,6 +26,57 @@ static int
 blob_eq(const struct sg_blob *a, const struct sg_blob *b)
 {
 	return a->len == b->len && (a->len == 0 || memcmp(a->data, b->data, a->len) == 0);
+}
+
+static void
+check_same_facts(const struct sg_result *a, const struct sg_result *b)
+{
+	if (!str_eq(a->ci.system, b->ci.system) || !str_eq(a->ci.project, b->ci.project) ||
+	    !str_eq(a->ci.pipeline, b->ci.pipeline) || !str_eq(a->ci.job, b->ci.job) ||
+	    !str_eq(a->ci.commit, b->ci.commit) || !str_eq(a->ci.ref, b->ci.ref) ||
+	    !str_eq(a->ci.url, b->ci.url) || !str_eq(a->note, b->note) || a->expires != b->expires)
+		abort();
+}
+
+/* The approvals, and what a pending result must carry. */
+static void
+check_same_approvals(const struct sg_result *a, const struct sg_result *b)
+{
+	size_t i;
+
+	if (a->has_approvals != b->has_approvals ||
+	    a->approvals_required != b->approvals_required || a->napprovals != b->napprovals ||
+	    a->nrefused != b->nrefused || a->nnotified != b->nnotified ||
+	    !str_eq(a->entry, b->entry) || a->napprovals > RESULT_APPROVALS_MAX ||
+	    a->nrefused > RESULT_REFUSED_MAX || a->nnotified > RESULT_NOTIFIED_MAX)
+		abort();
+	if (a->status == SG_STATUS_PENDING &&
+	    (!a->has_approvals || a->approvals_required < 1 ||
+		a->approvals_required > RESULT_APPROVALS_MAX || a->entry == NULL ||
+		a->expires == 0 || a->error != 0 || a->submitter == NULL || !a->has_artifact))
+		abort();
+	if (a->status != SG_STATUS_PENDING &&
+	    (a->entry != NULL || a->approvals_required != 0 || a->nrefused != 0 ||
+		a->nnotified != 0))
+		abort();
+	for (i = 0; i < a->napprovals; i++) {
+		if (!str_eq(a->approvals[i].approver, b->approvals[i].approver) ||
+		    strcmp(a->approvals[i].keyid, b->approvals[i].keyid) != 0 ||
+		    a->approvals[i].at != b->approvals[i].at ||
+		    !str_eq(a->approvals[i].comment, b->approvals[i].comment))
+			abort();
+	}
+	for (i = 0; i < a->nrefused; i++) {
+		if (strcmp(a->refused[i].keyid, b->refused[i].keyid) != 0 ||
+		    !str_eq(a->refused[i].approver, b->refused[i].approver) ||
+		    !str_eq(a->refused[i].why, b->refused[i].why) ||
+		    a->refused[i].at != b->refused[i].at)
+			abort();
+	}
+	for (i = 0; i < a->nnotified; i++) {
+		if (!str_eq(a->notified[i], b->notified[i]))
+			abort();
+	}
 }
 
 static void
@@ -50,6 +103,8 @@ check_same(const struct sg_result *a, const struct sg_result *b)
 		if (!blob_eq(&a->certs[i], &b->certs[i]))
 			abort();
 	}
+	check_same_facts(a, b);
+	check_same_approvals(a, b);
 }
 
 int

@@ -142,8 +142,13 @@ expand(const char *t, int quotes, const char *file)
 #define HOOK_NAMED(name)                                                                           \
 	"{'url':'https://chat.example.com/hooks/1','secret_file':'/etc/signet/chat.secret',"       \
 	"'name':'" name "'}"
-#define KEYID_A   "sha256:@a*64@"
-#define EDITS_MAX 8
+#define KEYID_A                 "sha256:@a*64@"
+/* A key's approvals: M of the approvers (a JSON array). */
+#define APPROVALS(m, approvers) "{'required':" m ",'approvers':" approvers "}"
+/* Three identities that submitters.team's pattern matches: 2 of them
+ * remain to approve a job of team's. */
+#define APPROVERS               "['a@fw.example.com','b@fw.example.com','c@fw.example.com']"
+#define EDITS_MAX               8
 
 /*
  * One change to a configuration: path names the member, its ancestors'
@@ -1257,6 +1262,125 @@ static const struct refusal refusals[] = {
 	{ .name = "submitters-keys-not-string",
 	    .edits = { { "submitters/team/keys", "[0]" } },
 	    .problems = "submitters.team.keys[0]: not a configured key" },
+
+	/* Approvals (docs/approvals.md): the member, then what check_approvals()
+	 * finds against the submitters, the webhooks and the lifetimes.  APPROVERS
+	 * are certificate identities that submitters.team's pattern knows. */
+	{ .name = "approvals-not-object",
+	    .edits = { { "keys/release/approvals", "[]" } },
+	    .problems = "keys.release.approvals: must be an object" },
+	{ .name = "approvals-unknown-member",
+	    .edits = { { "keys/release/approvals", APPROVALS("2", APPROVERS) },
+		{ "keys/release/approvals/quorum", "2" } },
+	    .problems = "keys.release.approvals.quorum: unknown member" },
+	{ .name = "approvals-required-zero",
+	    .edits = { { "keys/release/approvals", APPROVALS("0", APPROVERS) } },
+	    .problems = "keys.release.approvals.required: an integer from 1 to 16 (approvals a "
+			"job needs)" },
+	{ .name = "approvals-required-17",
+	    .edits = { { "keys/release/approvals", APPROVALS("17", APPROVERS) } },
+	    .problems = "keys.release.approvals.required: an integer from 1 to 16 (approvals a "
+			"job needs)" },
+	{ .name = "approvals-required-string",
+	    .edits = { { "keys/release/approvals", APPROVALS("'2'", APPROVERS) } },
+	    .problems = "keys.release.approvals.required: an integer from 1 to 16 (approvals a "
+			"job needs)" },
+	{ .name = "approvals-required-missing",
+	    .edits = { { "keys/release/approvals", APPROVALS("2", APPROVERS) },
+		{ "keys/release/approvals/required", NULL } },
+	    .problems = "keys.release.approvals.required: an integer from 1 to 16 (approvals a "
+			"job needs)" },
+	{ .name = "approvals-approvers-missing",
+	    .edits = { { "keys/release/approvals", APPROVALS("2", APPROVERS) },
+		{ "keys/release/approvals/approvers", NULL } },
+	    .problems = "keys.release.approvals.approvers: must be an array of names" },
+	{ .name = "approvals-approvers-empty",
+	    .edits = { { "keys/release/approvals", APPROVALS("1", "[]") } },
+	    .problems = "keys.release.approvals.approvers: 1 to 16 names" },
+	{ .name = "approvals-approvers-17",
+	    .edits = { { "keys/release/approvals", APPROVALS("1", APPROVERS) },
+		{ "keys/release/approvals/approvers[17]", "'a@fw.example.com'" } },
+	    .problems = "keys.release.approvals.approvers: 1 to 16 names" },
+	{ .name = "approvals-approvers-duplicate",
+	    .edits = { { "keys/release/approvals",
+		APPROVALS("1", "['a@fw.example.com','b@fw.example.com','a@fw.example.com']") } },
+	    .problems = "keys.release.approvals.approvers[2]: \"a@fw.example.com\" is listed "
+			"twice" },
+	{ .name = "approvals-approvers-not-strings",
+	    .edits = { { "keys/release/approvals",
+		APPROVALS("1", "['a@fw.example.com',1,['b@fw.example.com']]") } },
+	    .problems = "keys.release.approvals.approvers[1]: must be a name\n"
+			"keys.release.approvals.approvers[2]: must be a name" },
+	{ .name = "approvals-approvers-not-array",
+	    .edits = { { "keys/release/approvals", APPROVALS("1", "'a@fw.example.com'") } },
+	    .problems = "keys.release.approvals.approvers: must be an array of names" },
+	{ .name = "approvals-notify-empty",
+	    .edits = { { "keys/release/approvals", APPROVALS("2", APPROVERS) },
+		{ "keys/release/approvals/notify", "[]" } },
+	    .problems = "keys.release.approvals.notify: 1 to 16 names" },
+	/* A name that no submitters entry knows: neither a pinned entry's
+	 * name nor one that team's pattern matches. */
+	{ .name = "approvals-approver-unknown",
+	    .edits = { { "keys/release/approvals",
+		APPROVALS("1", "['a@fw.example.com','mallory','a@hw.example.com']") } },
+	    .problems = "keys.release.approvals.approvers[1]: \"mallory\" is no identity the "
+			"policy knows (a submitters entry, with \"keys\": [] for one who only "
+			"approves)\n"
+			"keys.release.approvals.approvers[2]: \"a@hw.example.com\" is no identity "
+			"the policy knows (a submitters entry, with \"keys\": [] for one who only "
+			"approves)" },
+	{ .name = "approvals-notify-unknown",
+	    .edits = { { "webhooks", "[" HOOK_NAMED("chat") "]" },
+		{ "keys/release/approvals", APPROVALS("2", APPROVERS) },
+		{ "keys/release/approvals/notify", "['chat','Chat']" } },
+	    .problems = "keys.release.approvals.notify[1]: no webhook is named \"Chat\"" },
+	{ .name = "approvals-more-than-approvers",
+	    .edits = { { "keys/release/approvals",
+		APPROVALS("3", "['a@fw.example.com','b@fw.example.com']") } },
+	    .problems = "keys.release.approvals: 3 approvals required but only 2 approvers\n"
+			"keys.release.approvals: jobs of submitter ci can never have 3 approvals: "
+			"only 2 approvers besides the submitter\n"
+			"keys.release.approvals: jobs of submitter team can never have 3 "
+			"approvals: only 1 approvers besides the submitter" },
+	/* Nobody approves their own job: team's pattern covers one of the
+	 * two, so team's jobs could have one approval at most. */
+	{ .name = "approvals-never-identity",
+	    .edits = { { "keys/release/approvals",
+		APPROVALS("2", "['a@fw.example.com','b@fw.example.com']") } },
+	    .problems = "keys.release.approvals: jobs of submitter team can never have 2 "
+			"approvals: only 1 approvers besides the submitter" },
+	/* A pinned submitter that is also an approver; ci only approves. */
+	{ .name = "approvals-never-pinned",
+	    .edits = { { "submitters/ci/keys", "[]" }, { "submitters/team/keys", "[]" },
+		{ "submitters/ops", "{'public_key':'@T@/crypto-rsa2048.pub','keys':['release']}" },
+		{ "keys/release/approvals", APPROVALS("2", "['ops','ci']") } },
+	    .problems = "keys.release.approvals: jobs of submitter ops can never have 2 "
+			"approvals: only 1 approvers besides the submitter" },
+	/* The default lifetime, 900 s, is shortened below 600 s. */
+	{ .name = "approvals-no-time-global",
+	    .edits = { { "max_job_lifetime", "599" },
+		{ "keys/release/approvals", APPROVALS("2", APPROVERS) } },
+	    .problems = "keys.release: a job may live 599 s, which leaves no time to approve it "
+			"(at least 600 s; set the key's max_job_lifetime)" },
+	{ .name = "approvals-no-time-key",
+	    .edits = { { "keys/release/max_job_lifetime", "300" },
+		{ "keys/release/approvals", APPROVALS("2", APPROVERS) } },
+	    .problems = "keys.release: a job may live 300 s, which leaves no time to approve it "
+			"(at least 600 s; set the key's max_job_lifetime)" },
+	{ .name = "approvals-longer-than-result-ttl",
+	    .edits = { { "result_ttl", "86400" }, { "keys/release/max_job_lifetime", "86401" },
+		{ "keys/release/approvals", APPROVALS("2", APPROVERS) } },
+	    .problems = "keys.release.max_job_lifetime: 86401 s is longer than result_ttl (86400 "
+			"s): the pending result would vanish first" },
+	{ .name = "approvals-global-longer-than-result-ttl",
+	    .edits = { { "result_ttl", "700" },
+		{ "keys/release/approvals", APPROVALS("2", APPROVERS) } },
+	    .problems = "keys.release.max_job_lifetime: 900 s is longer than result_ttl (700 s): "
+			"the pending result would vanish first" },
+	{ .name = "approvals-lifetime-over-7-days",
+	    .edits = { { "keys/release/max_job_lifetime", "604801" },
+		{ "keys/release/approvals", APPROVALS("2", APPROVERS) } },
+	    .problems = "keys.release.max_job_lifetime: must be an integer from 1 to 604800" },
 };
 
 /* Each refusal: exactly its problems from config_load_report(), the first
@@ -1834,6 +1958,149 @@ START_TEST(load_webhook_by_name)
 	config_free(c);
 	c = load_ok((const struct edit[]){ { NULL, NULL } });
 	ck_assert_ptr_null(config_webhook_by_name(c, "chat"));
+	config_free(c);
+}
+END_TEST
+
+/* A key with approvals: what the loader keeps, and who approves.  alice
+ * only approves (a pinned entry without keys); the identities are team's.
+ * The key may live longer than the global max_job_lifetime; a key
+ * without approvals only shortens it (config_key_lifetime()). */
+START_TEST(load_approvals)
+{
+	static const struct edit edits[] = {
+		{ "webhooks", "[" HOOK_NAMED("chat") "]" },
+		{ "keys/release/webhooks", "[" HOOK_NAMED("owner") "]" },
+		{ "submitters/alice", "{'public_key':'@T@/crypto-rsa2048.pub','keys':[]}" },
+		{ "keys/release/approvals",
+		    "{'required':2,'approvers':['alice','b@fw.example.com','c@fw.example.com'],"
+		    "'notify':['owner','chat']}" },
+		{ "keys/release/max_job_lifetime", "86400" },
+		{ "keys/nightly", KEY("pkcs11:object=nightly") },
+		{ "keys/nightly/max_job_lifetime", "86400" },
+		{ NULL, NULL },
+	};
+	struct agent_config *c = load_ok(edits);
+	const struct agent_key *k = &c->keys[0], *n = &c->keys[1];
+
+	ck_assert_str_eq(k->name, "release");
+	ck_assert_uint_eq(k->approvals_required, 2);
+	ck_assert_uint_eq(k->napprovers, 3);
+	ck_assert_str_eq(k->approvers[0], "alice");
+	ck_assert_str_eq(k->approvers[1], "b@fw.example.com");
+	ck_assert_str_eq(k->approvers[2], "c@fw.example.com");
+	ck_assert_uint_eq(k->napproval_notify, 2);
+	ck_assert_str_eq(k->approval_notify[0], "owner");
+	ck_assert_str_eq(k->approval_notify[1], "chat");
+	ck_assert_int_eq(config_is_approver(k, "alice"), 1);
+	ck_assert_int_eq(config_is_approver(k, "c@fw.example.com"), 1);
+	/* Listed names only, exactly: not whatever team's pattern matches. */
+	ck_assert_int_eq(config_is_approver(k, "d@fw.example.com"), 0);
+	ck_assert_int_eq(config_is_approver(k, "Alice"), 0);
+	ck_assert_int_eq(config_is_approver(k, "alic"), 0);
+	ck_assert_int_eq(config_is_approver(k, ""), 0);
+	ck_assert_int_eq(config_is_approver(k, "ci"), 0);
+
+	ck_assert_int_eq(c->max_job_lifetime, 900);
+	ck_assert_int_eq(config_key_lifetime(c, k), 86400);
+	ck_assert_str_eq(n->name, "nightly");
+	ck_assert_uint_eq(n->approvals_required, 0);
+	ck_assert_uint_eq(n->napprovers, 0);
+	ck_assert_ptr_null(n->approvers);
+	ck_assert_int_eq(config_is_approver(n, "alice"), 0);
+	ck_assert_int_eq(config_key_lifetime(c, n), 900);
+	config_free(c);
+}
+END_TEST
+
+/* config_key_lifetime() on its own: the key's where it sets one (with
+ * approvals), the shorter of the two otherwise, the global one when the
+ * key sets none. */
+START_TEST(key_lifetime)
+{
+	static const struct edit edits[] = {
+		{ "keys/release/approvals", APPROVALS("2", APPROVERS) },
+		{ NULL, NULL },
+	};
+	struct agent_config *c = load_ok(edits);
+	struct agent_key *k = &c->keys[0];
+
+	ck_assert_int_eq(c->max_job_lifetime, 900);
+	ck_assert_uint_eq(k->approvals_required, 2);
+	ck_assert_int_eq(k->max_job_lifetime, 0);
+	ck_assert_int_eq(config_key_lifetime(c, k), 900);
+	k->max_job_lifetime = 604800;
+	ck_assert_int_eq(config_key_lifetime(c, k), 604800);
+	k->max_job_lifetime = 600;
+	ck_assert_int_eq(config_key_lifetime(c, k), 600);
+	k->approvals_required = 0;
+	ck_assert_int_eq(config_key_lifetime(c, k), 600);
+	k->max_job_lifetime = 86400;
+	ck_assert_int_eq(config_key_lifetime(c, k), 900);
+	k->max_job_lifetime = 900;
+	ck_assert_int_eq(config_key_lifetime(c, k), 900);
+	k->max_job_lifetime = 0;
+	ck_assert_int_eq(config_key_lifetime(c, k), 900);
+	config_free(c);
+}
+END_TEST
+
+/* The limits of check_approvals() at their edges: 600 s to approve,
+ * a lifetime equal to result_ttl, 16 approvers and 16 required (for a
+ * key that only approver-only entries and a submitter outside the list
+ * use). */
+START_TEST(load_approvals_at_edge)
+{
+	static const struct edit edits_time[] = {
+		{ "max_job_lifetime", "600" },
+		{ "keys/release/approvals", APPROVALS("2", APPROVERS) },
+		{ NULL, NULL },
+	};
+	static const struct edit edits_ttl[] = {
+		{ "result_ttl", "86400" },
+		{ "keys/release/max_job_lifetime", "86400" },
+		{ "keys/release/approvals", APPROVALS("2", APPROVERS) },
+		{ NULL, NULL },
+	};
+	static const struct edit edits_week[] = {
+		{ "keys/release/max_job_lifetime", "604800" },
+		{ "keys/release/approvals", APPROVALS("1", "['ci']") },
+		{ "submitters/ci/keys", "[]" },
+		{ "submitters/team/keys", "[]" },
+		{ "submitters/ops", "{'public_key':'@T@/crypto-rsa2048.pub','keys':['release']}" },
+		{ NULL, NULL },
+	};
+	static const struct edit edits_16[] = {
+		{ "keys/release/approvals",
+		    APPROVALS("16",
+			"['a@fw.example.com','b@fw.example.com','c@fw.example.com',"
+			"'d@fw.example.com','e@fw.example.com','f@fw.example.com',"
+			"'g@fw.example.com','h@fw.example.com','i@fw.example.com',"
+			"'j@fw.example.com','k@fw.example.com','l@fw.example.com',"
+			"'m@fw.example.com','n@fw.example.com','o@fw.example.com',"
+			"'p@fw.example.com']") },
+		{ "submitters/team/keys", "[]" },
+		{ NULL, NULL },
+	};
+	struct agent_config *c;
+
+	c = load_ok(edits_time);
+	ck_assert_int_eq(config_key_lifetime(c, &c->keys[0]), 600);
+	config_free(c);
+	c = load_ok(edits_ttl);
+	ck_assert_int_eq(config_key_lifetime(c, &c->keys[0]), 86400);
+	ck_assert_int_eq(c->result_ttl, 86400);
+	config_free(c);
+	/* The default result_ttl is 7 days: a week-long key fits it. */
+	c = load_ok(edits_week);
+	ck_assert_int_eq(config_key_lifetime(c, &c->keys[0]), 604800);
+	config_free(c);
+	c = load_ok(edits_16);
+	ck_assert_uint_eq(c->keys[0].approvals_required, 16);
+	ck_assert_uint_eq(c->keys[0].napprovers, 16);
+	ck_assert_str_eq(c->keys[0].approvers[15], "p@fw.example.com");
+	ck_assert_uint_eq(c->keys[0].napproval_notify, 0);
+	ck_assert_ptr_null(c->keys[0].approval_notify);
 	config_free(c);
 }
 END_TEST
@@ -2503,6 +2770,9 @@ main(void)
 	test_add(s, "/config/load/file-size-max", load_file_size_max, TEST_TIMEOUT_S);
 	test_add(s, "/config/load/every-member", load_every_member, TEST_TIMEOUT_S);
 	test_add(s, "/config/load/webhook-by-name", load_webhook_by_name, TEST_TIMEOUT_S);
+	test_add(s, "/config/load/approvals", load_approvals, TEST_TIMEOUT_S);
+	test_add(s, "/config/load/approvals-at-edge", load_approvals_at_edge, TEST_TIMEOUT_S);
+	test_add(s, "/config/key-lifetime", key_lifetime, TEST_TIMEOUT_S);
 	test_add(
 	    s, "/config/load/formats-and-timestamp", load_formats_and_timestamp, TEST_TIMEOUT_S);
 	test_add(s, "/config/load/in-process-needs-no-journal", load_in_process_needs_no_journal,

@@ -1,7 +1,8 @@
 /*
  * test_result.c — the result payload: serialize/parse round trips for
- * signed, rejected and failed results, the presence rules of SPEC §6, the
- * limits at their edges and the message clean-up.
+ * signed, rejected, failed and pending results, the presence rules of
+ * SPEC §6 and of docs/approvals.md, the limits at their edges and the
+ * message clean-up.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -764,6 +765,572 @@ START_TEST(test_audit_proof_strict)
 }
 END_TEST
 
+/* ---- approvals (docs/approvals.md) ---- */
+
+#define KEYID_A "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define KEYID_B "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define ENTRY   "1795708805000-0"
+#define EXPIRES 1795709705 /* 2026-11-26T16:15:05Z */
+
+static void
+add_approval(
+    struct sg_result *r, const char *approver, const char *keyid, int64_t at, const char *comment)
+{
+	struct sg_result_approval *a = &r->approvals[r->napprovals++];
+
+	a->approver = dup_str(approver);
+	if (keyid != NULL)
+		strcpy(a->keyid, keyid);
+	a->at = at;
+	a->comment = comment != NULL ? dup_str(comment) : NULL;
+}
+
+/* A pending result that waits for 2 approvals and has none yet. */
+static struct sg_result *
+make_pending(void)
+{
+	struct sg_result *r = base(SG_STATUS_PENDING);
+
+	add_job_facts(r);
+	r->expires = EXPIRES;
+	r->has_approvals = 1;
+	r->approvals_required = 2;
+	r->entry = dup_str(ENTRY);
+	return r;
+}
+
+/* The job's facts that any result may carry. */
+static void
+add_ci_note(struct sg_result *r)
+{
+	r->ci.system = dup_str("gitlab");
+	r->ci.project = dup_str("grp/fw");
+	r->ci.pipeline = dup_str("42");
+	r->ci.job = dup_str("7");
+	r->ci.commit = dup_str("abc123");
+	r->ci.ref = dup_str("main");
+	r->ci.url = dup_str("https://ci.example/p/42");
+	r->note = dup_str("release 1.2 \xe2\x9c\x93");
+}
+
+static void
+assert_ci_note_eq(const struct sg_result *a, const struct sg_result *b)
+{
+	ck_assert_pstr_eq(a->ci.system, b->ci.system);
+	ck_assert_pstr_eq(a->ci.project, b->ci.project);
+	ck_assert_pstr_eq(a->ci.pipeline, b->ci.pipeline);
+	ck_assert_pstr_eq(a->ci.job, b->ci.job);
+	ck_assert_pstr_eq(a->ci.commit, b->ci.commit);
+	ck_assert_pstr_eq(a->ci.ref, b->ci.ref);
+	ck_assert_pstr_eq(a->ci.url, b->ci.url);
+	ck_assert_pstr_eq(a->note, b->note);
+	ck_assert_int_eq(a->expires, b->expires);
+}
+
+static void
+assert_approvals_eq(const struct sg_result *a, const struct sg_result *b)
+{
+	size_t i;
+
+	ck_assert_int_eq(a->has_approvals, b->has_approvals);
+	ck_assert_uint_eq(a->napprovals, b->napprovals);
+	for (i = 0; i < a->napprovals; i++) {
+		ck_assert_str_eq(a->approvals[i].approver, b->approvals[i].approver);
+		ck_assert_str_eq(a->approvals[i].keyid, b->approvals[i].keyid);
+		ck_assert_int_eq(a->approvals[i].at, b->approvals[i].at);
+		ck_assert_pstr_eq(a->approvals[i].comment, b->approvals[i].comment);
+	}
+}
+
+START_TEST(test_pending_round_trip_empty)
+{
+	struct sg_result *r = make_pending(), *back;
+	char *s = serialize_ok(r);
+
+	ck_assert_str_eq(s,
+	    "{\"v\":1,\"id\":\"" ID "\",\"status\":\"pending\",\"job_sha256\":\"" JOBSHA
+	    "\",\"submitter\":\"ci-firmware\",\"key\":\"release\",\"format\":\"cms\","
+	    "\"artifact\":{\"name\":\"fw.bin\",\"sha256\":"
+	    "\"e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\",\"size\":1234},"
+	    "\"agent\":\"hsm-1\",\"expires\":\"2026-11-26T16:15:05Z\","
+	    "\"approvals\":{\"required\":2,\"received\":[]},\"entry\":\"" ENTRY "\"}");
+	back = parse_ok(s);
+	assert_common_eq(r, back);
+	ck_assert_int_eq(back->status, SG_STATUS_PENDING);
+	ck_assert_int_eq(back->error, 0);
+	ck_assert_ptr_null(back->error_code);
+	ck_assert_int_eq(back->has_approvals, 1);
+	ck_assert_uint_eq(back->approvals_required, 2);
+	ck_assert_uint_eq(back->napprovals, 0);
+	ck_assert_uint_eq(back->nrefused, 0);
+	ck_assert_uint_eq(back->nnotified, 0);
+	ck_assert_str_eq(back->entry, ENTRY);
+	ck_assert_int_eq(back->expires, EXPIRES);
+	ck_assert_ptr_null(back->note);
+	ck_assert_ptr_null(back->ci.system);
+	ck_assert_ptr_null(back->signature.data);
+	ck_assert_uint_eq(back->ncerts, 0);
+	result_free(back);
+	free(s);
+	result_free(r);
+}
+END_TEST
+
+START_TEST(test_pending_round_trip_full)
+{
+	struct sg_result *r = make_pending(), *back;
+	char *s;
+	size_t i;
+
+	add_ci_note(r);
+	r->approvals_required = 3;
+	add_approval(r, "alice", KEYID_A, 1795708900, "looks right \xc3\xa9");
+	add_approval(r, "bob@fw.example.com", NULL, 1795708901, NULL);
+	strcpy(r->refused[0].keyid, KEYID_B);
+	r->refused[0].approver = dup_str("ci-firmware");
+	r->refused[0].why = dup_str("the job's submitter");
+	r->refused[0].at = 1795708950;
+	strcpy(r->refused[1].keyid, KEYID_A);
+	r->refused[1].approver = dup_str("mallory");
+	r->refused[1].why = dup_str("not an approver of key release");
+	r->refused[1].at = 1795708960;
+	r->nrefused = 2;
+	r->notified[0] = dup_str("chat");
+	r->notified[1] = dup_str("owner");
+	r->nnotified = 2;
+	s = serialize_ok(r);
+	/* An approval without keyid or comment has neither member. */
+	ck_assert_ptr_nonnull(
+	    strstr(s, "{\"approver\":\"bob@fw.example.com\",\"at\":\"2026-11-26T16:01:41Z\"}"));
+	ck_assert_ptr_nonnull(strstr(s, "\"notified\":[\"chat\",\"owner\"]},\"entry\""));
+	back = parse_ok(s);
+	assert_common_eq(r, back);
+	assert_ci_note_eq(r, back);
+	assert_approvals_eq(r, back);
+	ck_assert_str_eq(back->approvals[1].keyid, "");
+	ck_assert_ptr_null(back->approvals[1].comment);
+	ck_assert_uint_eq(back->approvals_required, 3);
+	ck_assert_uint_eq(back->nrefused, 2);
+	for (i = 0; i < 2; i++) {
+		ck_assert_str_eq(back->refused[i].keyid, r->refused[i].keyid);
+		ck_assert_str_eq(back->refused[i].approver, r->refused[i].approver);
+		ck_assert_str_eq(back->refused[i].why, r->refused[i].why);
+		ck_assert_int_eq(back->refused[i].at, r->refused[i].at);
+	}
+	ck_assert_uint_eq(back->nnotified, 2);
+	ck_assert_str_eq(back->notified[0], "chat");
+	ck_assert_str_eq(back->notified[1], "owner");
+	ck_assert_str_eq(back->entry, ENTRY);
+	result_free(back);
+	free(s);
+	result_free(r);
+}
+END_TEST
+
+/* A JSON array of n copies of item. */
+static char *
+array_of(const char *item, size_t n)
+{
+	size_t cap = n * (strlen(item) + 1) + 3, o = 0, i;
+	char *s = malloc(cap);
+
+	ck_assert_ptr_nonnull(s);
+	s[o++] = '[';
+	for (i = 0; i < n; i++)
+		o += (size_t)snprintf(s + o, cap - o, "%s%s", i ? "," : "", item);
+	snprintf(s + o, cap - o, "]");
+	return s;
+}
+
+#define RECEIVED                                                                                   \
+	"{\"approver\":\"alice\",\"keyid\":\"" KEYID_A "\",\"at\":\"2026-11-26T16:01:40Z\"}"
+#define REFUSED                                                                                    \
+	"{\"keyid\":\"" KEYID_B "\",\"approver\":\"ci\",\"why\":\"the job's submitter\","          \
+	"\"at\":\"2026-11-26T16:01:40Z\"}"
+
+START_TEST(test_pending_presence)
+{
+	static const char *const required[] = { "submitter", "key", "format", "artifact", "expires",
+		"approvals", "entry", "agent", "job_sha256" };
+	static const struct {
+		const char *name, *raw;
+	} signed_only[] = {
+		{ "signature", "\"c2ln\"" },
+		{ "certificates", "[\"MIJsZWFm\"]" },
+		{ "signed_at", "\"2026-11-26T16:00:05Z\"" },
+		{ "audit", "{\"seq\":1,\"hash\":\"" AUDIT "\"}" },
+		{ "store", "{\"signature\":\"a\",\"result\":\"b\"}" },
+		{ "timestamp", "{\"time\":\"2026-11-26T16:00:05Z\",\"tsa\":\"CN=tsa\"}" },
+	};
+	struct sg_result *r = make_pending();
+	char *s = serialize_ok(r);
+	size_t i;
+
+	result_free(r);
+	result_free(parse_ok(s));
+	for (i = 0; i < nitems(required); i++)
+		expect_mutation_refused(s, NULL, required[i], NULL, NULL);
+	expect_mutation_refused(
+	    s, NULL, NULL, "error", "{\"code\":\"internal\",\"message\":\"x\"}");
+	for (i = 0; i < nitems(signed_only); i++)
+		expect_mutation_refused(s, NULL, NULL, signed_only[i].name, signed_only[i].raw);
+	expect_mutation_refused(s, "approvals", "required", NULL, NULL);
+	expect_mutation_refused(s, "approvals", "received", NULL, NULL);
+	/* The list form belongs to signed and rejected results. */
+	expect_mutation_refused(s, NULL, "approvals", "approvals", "[" RECEIVED "]");
+	expect_mutation_refused(s, NULL, "approvals", "approvals", "[]");
+	expect_mutation_refused(s, "approvals", NULL, "x", "1");
+	expect_mutation_refused(s, "approvals", NULL, "Required", "2");
+	/* Optional: refused and notified. */
+	expect_mutation_ok(s, "approvals", NULL, "refused", "[]");
+	expect_mutation_ok(s, "approvals", NULL, "notified", "[]");
+	expect_mutation_refused(s, "approvals", NULL, "refused", "{}");
+	expect_mutation_refused(s, "approvals", NULL, "notified", "\"chat\"");
+	free(s);
+}
+END_TEST
+
+START_TEST(test_pending_values)
+{
+	struct sg_result *r = make_pending();
+	char *s = serialize_ok(r), *big, *item;
+	size_t i;
+
+	result_free(r);
+	/* required: 1..RESULT_APPROVALS_MAX. */
+	expect_mutation_ok(s, "approvals", "required", "required", "1");
+	expect_mutation_ok(s, "approvals", "required", "required", "16");
+	expect_mutation_refused(s, "approvals", "required", "required", "0");
+	expect_mutation_refused(s, "approvals", "required", "required", "17");
+	expect_mutation_refused(s, "approvals", "required", "required", "-1");
+	expect_mutation_refused(s, "approvals", "required", "required", "\"2\"");
+	expect_mutation_refused(s, "approvals", "required", "required", "1.5");
+
+	/* received: at most RESULT_APPROVALS_MAX, each well formed. */
+	big = array_of(RECEIVED, RESULT_APPROVALS_MAX);
+	expect_mutation_ok(s, "approvals", "received", "received", big);
+	free(big);
+	big = array_of(RECEIVED, RESULT_APPROVALS_MAX + 1);
+	expect_mutation_refused(s, "approvals", "received", "received", big);
+	free(big);
+	expect_mutation_ok(s, "approvals", "received", "received",
+	    "[{\"approver\":\"a\",\"at\":\"2026-11-26T16:01:40Z\",\"comment\":\"ok\"}]");
+	expect_mutation_refused(s, "approvals", "received", "received", "{}");
+	expect_mutation_refused(s, "approvals", "received", "received", "[\"alice\"]");
+	expect_mutation_refused(s, "approvals", "received", "received",
+	    "[{\"keyid\":\"" KEYID_A "\",\"at\":\"2026-11-26T16:01:40Z\"}]");
+	expect_mutation_refused(
+	    s, "approvals", "received", "received", "[{\"approver\":\"alice\"}]");
+	expect_mutation_refused(s, "approvals", "received", "received",
+	    "[{\"approver\":\"\",\"at\":\"2026-11-26T16:01:40Z\"}]");
+	expect_mutation_refused(s, "approvals", "received", "received",
+	    "[{\"approver\":\"a\",\"at\":\"2026-11-26T16:01:40+00:00\"}]");
+	expect_mutation_refused(s, "approvals", "received", "received",
+	    "[{\"approver\":\"a\",\"at\":\"2026-11-26T16:01:40Z\",\"keyid\":\"sha256:ab\"}]");
+	expect_mutation_refused(s, "approvals", "received", "received",
+	    "[{\"approver\":\"a\",\"at\":\"2026-11-26T16:01:40Z\",\"comment\":\"\"}]");
+	expect_mutation_refused(s, "approvals", "received", "received",
+	    "[{\"approver\":\"a\",\"at\":\"2026-11-26T16:01:40Z\",\"comment\":\"a\\nb\"}]");
+	expect_mutation_refused(s, "approvals", "received", "received",
+	    "[{\"approver\":\"a\",\"at\":\"2026-11-26T16:01:40Z\",\"x\":1}]");
+
+	/* refused: at most RESULT_REFUSED_MAX, keyid "sha256:" and 64
+	 * lowercase hex digits. */
+	big = array_of(REFUSED, RESULT_REFUSED_MAX);
+	expect_mutation_ok(s, "approvals", NULL, "refused", big);
+	free(big);
+	big = array_of(REFUSED, RESULT_REFUSED_MAX + 1);
+	expect_mutation_refused(s, "approvals", NULL, "refused", big);
+	free(big);
+	{
+		static const char *const bad_keyids[] = {
+			"\"sha256:"
+			"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\"",
+			"\"sha256:"
+			"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\"",
+			"\"sha256:"
+			"BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB\"",
+			"\"sha512:"
+			"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\"",
+			"\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+			"\"",
+			"\"\"",
+			"null",
+		};
+		char one[512];
+
+		for (i = 0; i < nitems(bad_keyids); i++) {
+			snprintf(one, sizeof(one),
+			    "[{\"keyid\":%s,\"approver\":\"ci\",\"why\":\"w\","
+			    "\"at\":\"2026-11-26T16:01:40Z\"}]",
+			    bad_keyids[i]);
+			expect_mutation_refused(s, "approvals", NULL, "refused", one);
+		}
+	}
+	expect_mutation_refused(s, "approvals", NULL, "refused",
+	    "[{\"approver\":\"ci\",\"why\":\"w\",\"at\":\"2026-11-26T16:01:40Z\"}]");
+	expect_mutation_refused(s, "approvals", NULL, "refused",
+	    "[{\"keyid\":\"" KEYID_B "\",\"approver\":\"ci\",\"at\":\"2026-11-26T16:01:40Z\"}]");
+	expect_mutation_refused(s, "approvals", NULL, "refused",
+	    "[{\"keyid\":\"" KEYID_B "\",\"approver\":\"ci\",\"why\":\"\","
+	    "\"at\":\"2026-11-26T16:01:40Z\"}]");
+
+	/* notified: at most RESULT_NOTIFIED_MAX names of 1..64 bytes. */
+	big = array_of("\"chat\"", RESULT_NOTIFIED_MAX);
+	expect_mutation_ok(s, "approvals", NULL, "notified", big);
+	free(big);
+	big = array_of("\"chat\"", RESULT_NOTIFIED_MAX + 1);
+	expect_mutation_refused(s, "approvals", NULL, "notified", big);
+	free(big);
+	item = str_of(64);
+	big = array_of(item, 1);
+	expect_mutation_ok(s, "approvals", NULL, "notified", big);
+	free(big);
+	free(item);
+	item = str_of(65);
+	big = array_of(item, 1);
+	expect_mutation_refused(s, "approvals", NULL, "notified", big);
+	free(big);
+	free(item);
+	expect_mutation_refused(s, "approvals", NULL, "notified", "[\"\"]");
+	expect_mutation_refused(s, "approvals", NULL, "notified", "[1]");
+	expect_mutation_refused(s, "approvals", NULL, "notified", "[\"a\\u0007\"]");
+
+	/* expires: an RFC 3339 time. */
+	expect_mutation_refused(s, NULL, "expires", "expires", "1795709705");
+	expect_mutation_refused(s, NULL, "expires", "expires", "\"2026-11-26T16:15:05.0Z\"");
+	expect_mutation_refused(s, NULL, "expires", "expires", "\"1970-01-01T00:00:00Z\"");
+	free(s);
+}
+END_TEST
+
+/* "entry" is a stream entry id, "<digits>-<digits>", 3..64 bytes. */
+START_TEST(test_pending_entry)
+{
+	static const char *const good[] = { "\"0-0\"", "\"1795708805000-12\"", "\"@1*62@\"" };
+	static const char *const bad[] = {
+		"\"\"",
+		"\"12\"",
+		"\"123\"",
+		"\"1-\"",
+		"\"-1\"",
+		"\"-\"",
+		"\"1-2-3\"",
+		"\"1--2\"",
+		"\"a-1\"",
+		"\"1-a\"",
+		"\"1 -2\"",
+		"\"+1-2\"",
+		"\"1-2 \"",
+		"\"0x1-2\"",
+		"\"1795708805000-0\\n\"",
+		"1",
+		"null",
+		"[\"1-0\"]",
+	};
+	struct sg_result *r = make_pending();
+	char *s = serialize_ok(r), entry[80];
+	size_t i;
+
+	result_free(r);
+	for (i = 0; i < nitems(good); i++) {
+		if (strcmp(good[i], "\"@1*62@\"") == 0) {
+			/* 64 bytes: 31 digits, '-', 32 digits. */
+			entry[0] = '"';
+			memset(entry + 1, '1', 31);
+			entry[32] = '-';
+			memset(entry + 33, '2', 32);
+			strcpy(entry + 65, "\"");
+			expect_mutation_ok(s, NULL, "entry", "entry", entry);
+			/* 65 bytes. */
+			memset(entry + 33, '2', 33);
+			strcpy(entry + 66, "\"");
+			expect_mutation_refused(s, NULL, "entry", "entry", entry);
+			continue;
+		}
+		expect_mutation_ok(s, NULL, "entry", "entry", good[i]);
+	}
+	for (i = 0; i < nitems(bad); i++)
+		expect_mutation_refused(s, NULL, "entry", "entry", bad[i]);
+	free(s);
+
+	/* Never outside pending. */
+	r = make_signed();
+	s = serialize_ok(r);
+	result_free(r);
+	expect_mutation_refused(s, NULL, NULL, "entry", "\"" ENTRY "\"");
+	free(s);
+	r = base(SG_STATUS_REJECTED);
+	r->error = SG_ERR_JOB_EXPIRED;
+	s = serialize_ok(r);
+	result_free(r);
+	expect_mutation_refused(s, NULL, NULL, "entry", "\"" ENTRY "\"");
+	free(s);
+	r = base(SG_STATUS_FAILED);
+	r->error = SG_ERR_HSM_UNAVAILABLE;
+	s = serialize_ok(r);
+	result_free(r);
+	expect_mutation_refused(s, NULL, NULL, "entry", "\"" ENTRY "\"");
+	free(s);
+}
+END_TEST
+
+/* What result_parse() refuses of a pending result never leaves
+ * result_serialize(). */
+START_TEST(test_pending_serialize_refuses)
+{
+	struct sg_result *r = make_pending();
+	char *s = (char *)1, *saved;
+	size_t len = 3;
+
+	saved = r->entry;
+	r->entry = NULL;
+	ck_assert_int_eq(result_serialize(r, &s, &len), SG_ERR_INVALID_ARGUMENT);
+	ck_assert_ptr_null(s);
+	ck_assert_uint_eq(len, 0);
+	r->entry = dup_str("1-2-3");
+	ck_assert_int_eq(result_serialize(r, &s, &len), SG_ERR_INVALID_ARGUMENT);
+	free(r->entry);
+	r->entry = saved;
+	r->approvals_required = 0;
+	ck_assert_int_eq(result_serialize(r, &s, &len), SG_ERR_INVALID_ARGUMENT);
+	r->approvals_required = RESULT_APPROVALS_MAX + 1;
+	ck_assert_int_eq(result_serialize(r, &s, &len), SG_ERR_INVALID_ARGUMENT);
+	r->approvals_required = 2;
+	r->expires = 0;
+	ck_assert_int_eq(result_serialize(r, &s, &len), SG_ERR_INVALID_ARGUMENT);
+	r->expires = EXPIRES;
+	r->has_artifact = 0;
+	ck_assert_int_eq(result_serialize(r, &s, &len), SG_ERR_INVALID_ARGUMENT);
+	r->has_artifact = 1;
+	r->nrefused = RESULT_REFUSED_MAX + 1;
+	ck_assert_int_eq(result_serialize(r, &s, &len), SG_ERR_INVALID_ARGUMENT);
+	r->nrefused = 0;
+	r->nnotified = RESULT_NOTIFIED_MAX + 1;
+	ck_assert_int_eq(result_serialize(r, &s, &len), SG_ERR_INVALID_ARGUMENT);
+	r->nnotified = 0;
+	add_approval(r, "alice", NULL, 1795708900, "a\x01");
+	ck_assert_int_eq(result_serialize(r, &s, &len), SG_ERR_INVALID_ARGUMENT);
+	free(r->approvals[0].comment);
+	r->approvals[0].comment = NULL;
+	s = serialize_ok(r);
+	free(s);
+	result_free(r);
+}
+END_TEST
+
+/* Signed and rejected results list the approvals that were counted. */
+START_TEST(test_approvals_list)
+{
+	struct sg_result *r = make_signed(), *back;
+	char *s;
+
+	r->has_approvals = 1;
+	add_approval(r, "alice", KEYID_A, 1795708900, "ok");
+	add_approval(r, "bob", KEYID_B, 1795708901, NULL);
+	add_ci_note(r);
+	r->expires = EXPIRES;
+	s = serialize_ok(r);
+	ck_assert_ptr_nonnull(strstr(s,
+	    ",\"approvals\":[{\"approver\":\"alice\",\"keyid\":\"" KEYID_A
+	    "\",\"at\":\"2026-11-26T16:01:40Z\",\"comment\":\"ok\"},"));
+	back = parse_ok(s);
+	assert_common_eq(r, back);
+	assert_approvals_eq(r, back);
+	assert_ci_note_eq(r, back);
+	ck_assert_uint_eq(back->approvals_required, 0);
+	ck_assert_ptr_null(back->entry);
+	result_free(back);
+	/* The pending form, an unknown member or too many are refused. */
+	expect_mutation_refused(
+	    s, NULL, "approvals", "approvals", "{\"required\":1,\"received\":[]}");
+	expect_mutation_refused(s, NULL, "approvals", "approvals", "[{\"approver\":\"a\"}]");
+	{
+		char *big = array_of(RECEIVED, RESULT_APPROVALS_MAX + 1);
+
+		expect_mutation_refused(s, NULL, "approvals", "approvals", big);
+		free(big);
+		big = array_of(RECEIVED, RESULT_APPROVALS_MAX);
+		expect_mutation_ok(s, NULL, "approvals", "approvals", big);
+		free(big);
+	}
+	free(s);
+
+	/* A key with approvals and none counted: an empty list. */
+	r->napprovals = 0;
+	free(r->approvals[0].approver);
+	free(r->approvals[0].comment);
+	free(r->approvals[1].approver);
+	memset(r->approvals, 0, sizeof(r->approvals));
+	s = serialize_ok(r);
+	ck_assert_ptr_nonnull(strstr(s, "\"approvals\":[]"));
+	back = parse_ok(s);
+	ck_assert_int_eq(back->has_approvals, 1);
+	ck_assert_uint_eq(back->napprovals, 0);
+	result_free(back);
+	free(s);
+	/* Without approvals, none is written or read. */
+	r->has_approvals = 0;
+	s = serialize_ok(r);
+	ck_assert_ptr_null(strstr(s, "approvals"));
+	back = parse_ok(s);
+	ck_assert_int_eq(back->has_approvals, 0);
+	result_free(back);
+	free(s);
+	result_free(r);
+
+	/* Denied: a rejection that carries the approvals counted before. */
+	r = base(SG_STATUS_REJECTED);
+	add_job_facts(r);
+	r->error = SG_ERR_INTERNAL;
+	r->error_message = dup_str("denied by bob (" KEYID_B "): not this build");
+	r->has_approvals = 1;
+	add_approval(r, "alice", KEYID_A, 1795708900, NULL);
+	s = serialize_ok(r);
+	back = parse_ok(s);
+	assert_common_eq(r, back);
+	assert_approvals_eq(r, back);
+	ck_assert_str_eq(back->error_message, r->error_message);
+	result_free(back);
+	free(s);
+	result_free(r);
+}
+END_TEST
+
+/* ci, note and expires go with any status. */
+START_TEST(test_job_facts_any_status)
+{
+	static const enum sg_status statuses[] = { SG_STATUS_REJECTED, SG_STATUS_FAILED };
+	struct sg_result *r, *back;
+	char *s;
+	size_t i;
+
+	for (i = 0; i < nitems(statuses); i++) {
+		r = base(statuses[i]);
+		r->error = SG_ERR_JOB_EXPIRED;
+		add_ci_note(r);
+		r->expires = EXPIRES;
+		s = serialize_ok(r);
+		ck_assert_ptr_nonnull(strstr(s, "\"ci\":{\"system\":\"gitlab\""));
+		ck_assert_ptr_nonnull(strstr(s, "\"expires\":\"2026-11-26T16:15:05Z\""));
+		back = parse_ok(s);
+		assert_common_eq(r, back);
+		assert_ci_note_eq(r, back);
+		ck_assert_int_eq(back->has_approvals, 0);
+		result_free(back);
+		/* Checked as in a job. */
+		expect_mutation_refused(s, "ci", "system", "system", "\"travis\"");
+		expect_mutation_refused(s, "ci", NULL, "x", "1");
+		expect_mutation_refused(s, NULL, "note", "note", "\"\"");
+		expect_mutation_refused(s, NULL, "note", "note", "\"a\\u0001\"");
+		expect_mutation_refused(s, NULL, "ci", "ci", "\"gitlab\"");
+		expect_mutation_ok(s, NULL, "ci", "ci", "{}");
+		free(s);
+		result_free(r);
+	}
+}
+END_TEST
+
 int
 main(void)
 {
@@ -781,6 +1348,17 @@ main(void)
 	test_add(s, "/result/serialize/refuses-invalid", test_serialize_refuses, TEST_TIMEOUT_S);
 	test_add(s, "/result/audit-proof/round-trip", test_audit_proof_round_trip, TEST_TIMEOUT_S);
 	test_add(s, "/result/audit-proof/strict", test_audit_proof_strict, TEST_TIMEOUT_S);
+	test_add(
+	    s, "/result/pending/round-trip-empty", test_pending_round_trip_empty, TEST_TIMEOUT_S);
+	test_add(
+	    s, "/result/pending/round-trip-full", test_pending_round_trip_full, TEST_TIMEOUT_S);
+	test_add(s, "/result/pending/presence", test_pending_presence, TEST_TIMEOUT_S);
+	test_add(s, "/result/pending/values", test_pending_values, TEST_TIMEOUT_S);
+	test_add(s, "/result/pending/entry", test_pending_entry, TEST_TIMEOUT_S);
+	test_add(
+	    s, "/result/pending/serialize-refuses", test_pending_serialize_refuses, TEST_TIMEOUT_S);
+	test_add(s, "/result/approvals/list", test_approvals_list, TEST_TIMEOUT_S);
+	test_add(s, "/result/job-facts/any-status", test_job_facts_any_status, TEST_TIMEOUT_S);
 
 	return test_run(s);
 }
