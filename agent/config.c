@@ -953,6 +953,16 @@ check_approvals(struct cfg_ctx *x, const struct agent_config *c)
 		if (k->approvals_required == 0)
 			continue;
 		for (a = 0; a < k->napprovers; a++) {
+			if (strpbrk(k->approvers[a], "*?") != NULL) {
+				rr = worst(rr,
+				    cfg_error(x,
+					"keys.%s.approvals.approvers[%zu]: \"%s\" is a pattern; "
+					"name "
+					"each approver (a submitters entry or one certificate "
+					"identity)",
+					k->name, a, k->approvers[a]));
+				continue;
+			}
 			for (j = 0; j < c->nsubmitters; j++)
 				if (submitter_is(&c->submitters[j], k->approvers[a]))
 					break;
@@ -991,7 +1001,7 @@ check_approvals(struct cfg_ctx *x, const struct agent_config *c)
 				rr = worst(rr,
 				    cfg_error(x,
 					"keys.%s.approvals: jobs of submitter %s can never have %u "
-					"approvals: only %zu approvers besides the submitter",
+					"approvals: approvers besides the submitter: %zu",
 					k->name, s->name, k->approvals_required,
 					k->napprovers - excluded));
 		}

@@ -126,7 +126,10 @@ approval_serialize(const struct sg_approval *a, char **ret, size_t *ret_len)
 		return SG_ERR_INVALID_ARGUMENT;
 	*ret = NULL;
 	*ret_len = 0;
-	if (a->created < 0)
+	if (a->created < 0 ||
+	    (a->decision != SG_DECISION_APPROVE && a->decision != SG_DECISION_DENY) ||
+	    strnlen(a->id, sizeof(a->id)) == sizeof(a->id) ||
+	    strnlen(a->job_sha256, sizeof(a->job_sha256)) == sizeof(a->job_sha256))
 		return SG_ERR_INVALID_ARGUMENT;
 	sgtime_format(a->created, when);
 	if ((root = cJSON_CreateObject()) == NULL)

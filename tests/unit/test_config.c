@@ -1318,6 +1318,12 @@ static const struct refusal refusals[] = {
 	    .edits = { { "keys/release/approvals", APPROVALS("2", APPROVERS) },
 		{ "keys/release/approvals/notify", "[]" } },
 	    .problems = "keys.release.approvals.notify: 1 to 16 names" },
+	/* Approvers are named one by one, never by a pattern. */
+	{ .name = "approvals-approver-pattern",
+	    .edits = { { "keys/release/approvals",
+		APPROVALS("1", "['a@fw.example.com','*@fw.example.com']") } },
+	    .problems = "keys.release.approvals.approvers[1]: \"*@fw.example.com\" is a pattern; "
+			"name each approver (a submitters entry or one certificate identity)" },
 	/* A name that no submitters entry knows: neither a pinned entry's
 	 * name nor one that team's pattern matches. */
 	{ .name = "approvals-approver-unknown",
@@ -1339,23 +1345,23 @@ static const struct refusal refusals[] = {
 		APPROVALS("3", "['a@fw.example.com','b@fw.example.com']") } },
 	    .problems = "keys.release.approvals: 3 approvals required but only 2 approvers\n"
 			"keys.release.approvals: jobs of submitter ci can never have 3 approvals: "
-			"only 2 approvers besides the submitter\n"
+			"approvers besides the submitter: 2\n"
 			"keys.release.approvals: jobs of submitter team can never have 3 "
-			"approvals: only 1 approvers besides the submitter" },
+			"approvals: approvers besides the submitter: 1" },
 	/* Nobody approves their own job: team's pattern covers one of the
 	 * two, so team's jobs could have one approval at most. */
 	{ .name = "approvals-never-identity",
 	    .edits = { { "keys/release/approvals",
 		APPROVALS("2", "['a@fw.example.com','b@fw.example.com']") } },
 	    .problems = "keys.release.approvals: jobs of submitter team can never have 2 "
-			"approvals: only 1 approvers besides the submitter" },
+			"approvals: approvers besides the submitter: 1" },
 	/* A pinned submitter that is also an approver; ci only approves. */
 	{ .name = "approvals-never-pinned",
 	    .edits = { { "submitters/ci/keys", "[]" }, { "submitters/team/keys", "[]" },
 		{ "submitters/ops", "{'public_key':'@T@/crypto-rsa2048.pub','keys':['release']}" },
 		{ "keys/release/approvals", APPROVALS("2", "['ops','ci']") } },
 	    .problems = "keys.release.approvals: jobs of submitter ops can never have 2 "
-			"approvals: only 1 approvers besides the submitter" },
+			"approvals: approvers besides the submitter: 1" },
 	/* The default lifetime, 900 s, is shortened below 600 s. */
 	{ .name = "approvals-no-time-global",
 	    .edits = { { "max_job_lifetime", "599" },
