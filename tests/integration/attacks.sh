@@ -108,6 +108,11 @@ push_wait "$D/y1.env" "$Y" rejected
 job_payload "$Y" other.bin "$osha" "$(utc "$now")" "$(utc $((now + 300)))" > "$D/y2.json"
 sign_env "$D/y2.json" "$D/y2.env"
 push_wait "$D/y2.env" "$Y" signed
+# The "signed" record comes before the store write and the result: wait for those.
+for _ in $(seq 1 200); do
+	[ "$(result "$Y" | jq -r .status)" = signed ] && [ -f "$D/store/release/$Y/other.bin.sig" ] && break
+	sleep 0.05
+done
 if grep -q "\"event\":\"rejected\",\"id\":\"$Y\".*\"code\":\"policy.key_not_allowed\"" "$D/audit.log" &&
 	[ "$(result "$Y" | jq -r .status)" = signed ] && [ -f "$D/store/release/$Y/other.bin.sig" ]; then
 	ok "an id copied by a submitter whose job is refused stays usable by its owner (signed)"
