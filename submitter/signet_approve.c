@@ -715,6 +715,7 @@ run(const struct options *o)
 	}
 out:
 	queue_close(rn.q);
+	free(rn.w.env);
 	result_free(rn.res);
 	free(rn.payload);
 	EVP_PKEY_free(rn.identity);
