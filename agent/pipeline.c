@@ -78,7 +78,8 @@ struct outcome {
 	int has_approvals;                  /* the key requires approvals: */
 	struct sg_result_approval approvals[RESULT_APPROVALS_MAX]; /* those counted */
 	size_t napprovals;
-	int pending; /* left waiting for approvals */
+	int pending;         /* left waiting for approvals */
+	int needs_approvals; /* the key asked for requires approvals (decide()) */
 };
 
 static void
@@ -406,6 +407,7 @@ decide_with(struct agent *ag, const struct agent_config *cfg, const struct queue
 	if (r != 0)
 		goto out;
 	key = &cfg->keys[o->key_index];
+	o->needs_approvals = key->approvals_required > 0;
 	/* Never a signature under a certificate that is not valid now. */
 	if (now < key->leaf_not_before || now > key->leaf_not_after) {
 		char nb[SGTIME_LEN + 1], na[SGTIME_LEN + 1], at[SGTIME_LEN + 1];
@@ -1748,7 +1750,8 @@ process_entry(struct agent *ag, struct queue *q, const struct queue_entry *e, in
 		snprintf(o.detail, sizeof(o.detail), "denied by %s (%s)%s%s", deny->approver,
 		    deny->keyid, deny->comment != NULL ? ": " : "",
 		    deny->comment != NULL ? deny->comment : "");
-	} else if (o.code == 0) {
+	} else if (o.code == 0 && o.needs_approvals) {
+		/* Only these jobs look at the approvals (and their policy again). */
 		const struct agent_config *cfg;
 		const struct agent_key *k = approval_key(ag, o.job->key, &cfg);
 

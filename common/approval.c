@@ -39,19 +39,6 @@ approval_decision_name(enum sg_decision d)
 	return d == SG_DECISION_DENY ? "deny" : "approve";
 }
 
-static int
-get_hex(const cJSON *obj, const char *name, size_t n, char *out)
-{
-	const char *s;
-	size_t len;
-
-	if (json_get_string(obj, name, &s, &len) != 0 || len != n || !is_lower_hex(s, n))
-		return SG_ERR_PARSE;
-	memcpy(out, s, n);
-	out[n] = '\0';
-	return 0;
-}
-
 int
 approval_parse(const uint8_t *buf, size_t len, struct sg_approval **ret)
 {
@@ -81,8 +68,8 @@ approval_parse(const uint8_t *buf, size_t len, struct sg_approval **ret)
 		r = SG_ERR_ALLOC;
 		goto out;
 	}
-	if (get_hex(root, "id", JOB_ID_LEN, a->id) != 0 ||
-	    get_hex(root, "job_sha256", SHA256_HEX_LEN, a->job_sha256) != 0)
+	if (json_get_hex(root, "id", JOB_ID_LEN, a->id) != 0 ||
+	    json_get_hex(root, "job_sha256", SHA256_HEX_LEN, a->job_sha256) != 0)
 		goto out;
 	if (json_get_string(root, "decision", &s, NULL) != 0)
 		goto out;
@@ -92,7 +79,7 @@ approval_parse(const uint8_t *buf, size_t len, struct sg_approval **ret)
 		a->decision = SG_DECISION_DENY;
 	else
 		goto out;
-	if (json_get_string(root, "created", &s, NULL) != 0 || sgtime_parse(s, &a->created) != 0)
+	if (json_get_time(root, "created", &a->created) != 0)
 		goto out;
 	if (json_get(root, "comment") != NULL) {
 		if (json_get_string(root, "comment", &s, &slen) != 0 || slen == 0 ||

@@ -144,14 +144,7 @@ get_text(const cJSON *obj, const char *name, int required, size_t min, size_t ma
 static int
 get_time(const cJSON *obj, const char *name, int64_t *ret)
 {
-	const char *s;
-	size_t len;
-
-	if (json_get_string(obj, name, &s, &len) != 0 || len != SGTIME_LEN)
-		return SG_ERR_JOB_MALFORMED;
-	if (sgtime_parse(s, ret) != 0)
-		return SG_ERR_JOB_MALFORMED;
-	return 0;
+	return json_get_time(obj, name, ret) == 0 ? 0 : SG_ERR_JOB_MALFORMED;
 }
 
 /* Steps 4 and 5 of the precedence. */

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "sgtime.h"
 #include "util.h"
 
 /* Longest decimal form of an int64_t plus sign and NUL. */
@@ -642,5 +643,30 @@ json_add_int(cJSON *obj, const char *name, int64_t v)
 		return SG_ERR_INTERNAL;
 	if (cJSON_AddRawToObject(obj, name, text) == NULL)
 		return SG_ERR_ALLOC;
+	return 0;
+}
+
+int
+json_get_hex(const cJSON *obj, const char *name, size_t n, char *out)
+{
+	const char *s;
+	size_t len;
+
+	if (json_get_string(obj, name, &s, &len) != 0 || len != n || !is_lower_hex(s, n))
+		return SG_ERR_PARSE;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return 0;
+}
+
+int
+json_get_time(const cJSON *obj, const char *name, int64_t *ret)
+{
+	const char *s;
+	size_t len;
+
+	if (json_get_string(obj, name, &s, &len) != 0 || len != SGTIME_LEN ||
+	    sgtime_parse(s, ret) != 0)
+		return SG_ERR_PARSE;
 	return 0;
 }

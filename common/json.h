@@ -64,6 +64,11 @@ int json_get_int(
 int json_get_bool(const cJSON *obj, const char *name, int *ret) SG_MUST_CHECK;
 int json_get_object(const cJSON *obj, const char *name, const cJSON **ret) SG_MUST_CHECK;
 int json_get_array(const cJSON *obj, const char *name, const cJSON **ret) SG_MUST_CHECK;
+/* A string of exactly n lowercase hex digits, copied into out (n + 1
+ * bytes), and an RFC 3339 UTC time with whole seconds (sgtime_parse()).
+ * SG_ERR_PARSE for anything else, absent included. */
+int json_get_hex(const cJSON *obj, const char *name, size_t n, char *out) SG_MUST_CHECK;
+int json_get_time(const cJSON *obj, const char *name, int64_t *ret) SG_MUST_CHECK;
 
 /* Prints a tree compactly; caller frees.  SG_ERR_ALLOC. */
 int json_print(const cJSON *root, char **ret, size_t *ret_len) SG_MUST_CHECK;

@@ -131,20 +131,6 @@ get_text(const cJSON *obj, const char *name, size_t min, size_t max, char **ret)
 	return 0;
 }
 
-/* String member of exactly n lowercase hex characters into out (n+1). */
-static int
-get_hex(const cJSON *obj, const char *name, size_t n, char *out)
-{
-	const char *s;
-	size_t len;
-
-	if (json_get_string(obj, name, &s, &len) != 0 || len != n || !is_lower_hex(s, n))
-		return SG_ERR_PARSE;
-	memcpy(out, s, n);
-	out[n] = '\0';
-	return 0;
-}
-
 /* Base64 string member decoded to 1..max bytes. */
 static int
 get_blob(const cJSON *v, size_t max, struct sg_blob *ret)
@@ -182,7 +168,7 @@ parse_artifact(const cJSON *o, struct sg_artifact *a)
 		return r == SG_ERR_ALLOC ? r : SG_ERR_PARSE;
 	if (job_check_artifact_name(a->name, strlen(a->name)) != 0)
 		return SG_ERR_PARSE;
-	if (get_hex(o, "sha256", SHA256_HEX_LEN, a->sha256_hex) != 0 ||
+	if (json_get_hex(o, "sha256", SHA256_HEX_LEN, a->sha256_hex) != 0 ||
 	    hex_decode(a->sha256_hex, SHA256_HEX_LEN, a->sha256, SHA256_LEN) != 0)
 		return SG_ERR_PARSE;
 	if (json_get_int(o, "size", 0, (int64_t)ARTIFACT_SIZE_LIMIT - 1, &size) != 0)
@@ -225,7 +211,7 @@ parse_audit_proof(const cJSON *o, struct sg_result *res)
 		if (json_get_int(o, "index", 0, JSON_INT_MAX - 1, &index) != 0 ||
 		    (uint64_t)index + 1 != res->audit_seq ||
 		    json_get_int(o, "tree_size", 1, JSON_INT_MAX, &size) != 0 || size <= index ||
-		    get_hex(o, "root", SHA256_HEX_LEN, hex) != 0 ||
+		    json_get_hex(o, "root", SHA256_HEX_LEN, hex) != 0 ||
 		    hex_decode(hex, SHA256_HEX_LEN, res->audit_root, SHA256_LEN) != 0 ||
 		    json_get_array(o, "proof", &arr) != 0 ||
 		    cJSON_GetArraySize(arr) > MERKLE_PROOF_MAX)
@@ -285,7 +271,7 @@ parse_signed(const cJSON *root, struct sg_result *res)
 	if (json_get_object(root, "audit", &o) != 0 ||
 	    json_check_members(o, audit_members, nitems(audit_members), NULL) != 0 ||
 	    json_get_int(o, "seq", 0, JSON_INT_MAX - 1, &seq) != 0 ||
-	    get_hex(o, "hash", SHA256_HEX_LEN, res->audit_hash) != 0)
+	    json_get_hex(o, "hash", SHA256_HEX_LEN, res->audit_hash) != 0)
 		return SG_ERR_PARSE;
 	res->audit_seq = (uint64_t)seq;
 	if ((r = parse_audit_proof(o, res)) != 0)
@@ -308,19 +294,6 @@ parse_signed(const cJSON *root, struct sg_result *res)
 	if ((r = get_text(o, "tsa", 1, RESULT_FIELD_MAX, &res->timestamp_tsa)) != 0)
 		return r == SG_ERR_ALLOC ? r : SG_ERR_PARSE;
 	res->has_timestamp = 1;
-	return 0;
-}
-
-/* A time member: RFC 3339 UTC, whole seconds. */
-static int
-get_time(const cJSON *obj, const char *name, int64_t *ret)
-{
-	const char *s;
-	size_t len;
-
-	if (json_get_string(obj, name, &s, &len) != 0 || len != SGTIME_LEN ||
-	    sgtime_parse(s, ret) != 0)
-		return SG_ERR_PARSE;
 	return 0;
 }
 
@@ -373,7 +346,7 @@ parse_approval_list(const cJSON *arr, struct sg_result *res)
 		a = &res->approvals[res->napprovals++];
 		if (!cJSON_IsObject(c) ||
 		    json_check_members(c, approval_members, nitems(approval_members), NULL) != 0 ||
-		    get_time(c, "at", &a->at) != 0)
+		    json_get_time(c, "at", &a->at) != 0)
 			return SG_ERR_PARSE;
 		if ((r = get_text(c, "approver", 1, RESULT_FIELD_MAX, &a->approver)) != 0)
 			return r == SG_ERR_ALLOC ? r : SG_ERR_PARSE;
@@ -415,7 +388,7 @@ parse_pending(const cJSON *root, struct sg_result *res)
 			if (!cJSON_IsObject(c) ||
 			    json_check_members(c, refusal_members, nitems(refusal_members), NULL) !=
 				0 ||
-			    get_time(c, "at", &f->at) != 0 ||
+			    json_get_time(c, "at", &f->at) != 0 ||
 			    json_get_string(c, "keyid", &s, &len) != 0 || len != RESULT_KEYID_MAX ||
 			    strncmp(s, "sha256:", 7) != 0 || !is_lower_hex(s + 7, len - 7))
 				return SG_ERR_PARSE;
@@ -493,8 +466,8 @@ result_parse(const uint8_t *buf, size_t len, struct sg_result **ret)
 		r = SG_ERR_ALLOC;
 		goto out;
 	}
-	if (get_hex(root, "id", JOB_ID_LEN, res->id) != 0 ||
-	    get_hex(root, "job_sha256", SHA256_HEX_LEN, res->job_sha256) != 0)
+	if (json_get_hex(root, "id", JOB_ID_LEN, res->id) != 0 ||
+	    json_get_hex(root, "job_sha256", SHA256_HEX_LEN, res->job_sha256) != 0)
 		goto out;
 	if (json_get_string(root, "status", &s, NULL) != 0)
 		goto out;
@@ -537,7 +510,7 @@ result_parse(const uint8_t *buf, size_t len, struct sg_result **ret)
 	}
 	r = SG_ERR_PARSE;
 	if (json_get(root, "expires") != NULL &&
-	    (get_time(root, "expires", &res->expires) != 0 || res->expires == 0))
+	    (json_get_time(root, "expires", &res->expires) != 0 || res->expires == 0))
 		goto out;
 	if (res->status == SG_STATUS_PENDING) {
 		/* What an approver must see, and the state of the approvals. */
