@@ -152,7 +152,10 @@ else:
 a.close()
 p.wait()
 PY
-as_agent env SOFTHSM2_CONF="$SOFTHSM2_CONF" $PY "$D/ownsigner.py" "$SIGNER" "$D/agent/evil.json" "$D/agent/a3.err" > "$D/a3.out" 2>&1
+# A copy the agent's user can reach, wherever the build directory is (a
+# clone inside a 0700 directory is not reachable by other users).
+install -m 755 "$SIGNER" "$D/signet-signer"
+as_agent env SOFTHSM2_CONF="$SOFTHSM2_CONF" $PY "$D/ownsigner.py" "$D/signet-signer" "$D/agent/evil.json" "$D/agent/a3.err" > "$D/a3.out" 2>&1
 if grep -q "^status -\|^status closed" "$D/a3.out" && ! grep -q "^status 0" "$D/a3.out"; then
 	ok "a signer started with the agent's rights opens nothing ($(cut -c1-110 "$D/a3.out"))"
 else
