@@ -246,6 +246,59 @@ sweep_pending(struct agent *ag, struct queue *q, struct work_queue *wq, int chec
 	return 0;
 }
 
+/*
+ * Removes from the group the consumers that earlier runs of this agent left
+ * behind: "<name>@<host>/<pid>" with another pid than ours, no pending
+ * entry and idle for more than reclaim_after (docs/reliability.md).  A
+ * consumer with pending entries is never removed: XGROUP DELCONSUMER would
+ * drop them from the group's pending list and no agent could take them
+ * over; the reclaim pass moves them to a live consumer first, and a later
+ * pass removes the emptied consumer.  Errors are left to the next pass.
+ */
+static void
+remove_dead_consumers(struct queue *q, const struct agent_config *cfg, const char *host,
+    const char *self)
+{
+	struct queue_consumer *cs = NULL;
+	char prefix[QUEUE_CONSUMER_MAX + 1];
+	size_t n = 0, i, plen, j;
+	uint64_t had;
+	int r, truncated = 0;
+
+	if (snprintf(prefix, sizeof(prefix), "%s@%s/", cfg->name, host) >= (int)sizeof(prefix))
+		return;
+	plen = strlen(prefix);
+	if ((r = queue_consumers(q, &cs, &n, &truncated)) != 0) {
+		if (r != SG_ERR_NOT_FOUND)
+			log_debug_r(r, "listing the group's consumers");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		const struct queue_consumer *c = &cs[i];
+
+		if (c->is_truncated || c->name_len != strlen(c->name) || c->name_len <= plen ||
+		    memcmp(c->name, prefix, plen) != 0 || strcmp(c->name, self) == 0)
+			continue;
+		for (j = plen; j < c->name_len && c->name[j] >= '0' && c->name[j] <= '9'; j++)
+			;
+		if (j != c->name_len || c->pending != 0 || c->idle_ms <= cfg->reclaim_after * 1000)
+			continue;
+		if ((r = queue_consumer_delete(q, c->name, &had)) != 0) {
+			log_debug_r(r, "removing consumer %s", c->name);
+			break;
+		}
+		if (had != 0)
+			log_warn("consumer %s: removed from the group with %llu pending entries it "
+				 "received after it was listed without any",
+			    c->name, (unsigned long long)had);
+		else
+			log_info("consumer %s: removed from the group (an earlier run of this "
+				 "agent, idle for %llds, nothing pending)",
+			    c->name, (long long)(c->idle_ms / 1000));
+	}
+	free(cs);
+}
+
 static int
 run(struct agent *ag, const struct agent_config *cfg)
 {
@@ -310,6 +363,7 @@ run(struct agent *ag, const struct agent_config *cfg)
 	char consumer[160];
 	snprintf(consumer, sizeof(consumer), "%s@%s/%ld", cfg->name, host, (long)getpid());
 	log_info("agent %s started: %zu workers, consumer %s", cfg->name, nworkers, consumer);
+	remove_dead_consumers(q, cfg, host, consumer);
 
 	notify_send("READY=1");
 	delay = 0;
@@ -391,6 +445,8 @@ run(struct agent *ag, const struct agent_config *cfg)
 			queue_entries_free(entries, n);
 			entries = NULL;
 			room = workq_free_slots(wq);
+			if (r == 0)
+				remove_dead_consumers(q, cfg, host, consumer);
 		}
 		if (r == 0 && room == 0) {
 			sleep_ms(10);

@@ -70,6 +70,11 @@ struct queue_opts {
 	const char *password_file; /* optional; overrides a password in the URL */
 	const char *prefix;        /* NULL: QUEUE_DEFAULT_PREFIX */
 	int timeout_ms;            /* connect and command timeout; 0: 5000; max 3600000 */
+	/* Optional: when the connection itself fails, the reason the system
+	 * gave ("Connection refused", "No such file or directory"), escaped
+	 * and cut to reason_len - 1 bytes; "" otherwise.  Never a password. */
+	char *reason;
+	size_t reason_len;
 };
 
 /*
@@ -222,5 +227,68 @@ int queue_claim_job(struct queue *q, const char *job_id, const char *owner, int6
 /* XACK <prefix>jobs agents <id> then XDEL <prefix>jobs <id> (pipelined).
  * Acknowledging an id that is not pending is fine. */
 int queue_ack(struct queue *q, const char *entry_id) SG_MUST_CHECK;
+
+/* --- operators: signet-admin status and job (docs/admin.md) --- */
+
+#define QUEUE_CONSUMERS_MAX 1024 /* consumers of the group one listing returns */
+
+/* One consumer of the group (XINFO CONSUMERS).  Its name is whatever a
+ * client passed to XREADGROUP: hostile bytes, kept as they are (escape them
+ * before printing), cut to QUEUE_CONSUMER_MAX bytes (is_truncated). */
+struct queue_consumer {
+	char name[QUEUE_CONSUMER_MAX + 1]; /* NUL-terminated; may hold other NULs */
+	size_t name_len;
+	int is_truncated; /* the name was longer than QUEUE_CONSUMER_MAX bytes */
+	uint64_t pending; /* entries delivered to it and not acknowledged */
+	int64_t idle_ms;  /* since it last read or claimed */
+};
+
+/* XINFO CONSUMERS <prefix>jobs agents: at most QUEUE_CONSUMERS_MAX of them
+ * (*ret_truncated when Redis listed more).  SG_ERR_NOT_FOUND when the
+ * stream or the group does not exist (no agent ever started).  Caller
+ * frees *ret with free(); *ret is NULL when *ret_n is 0. */
+int queue_consumers(struct queue *q, struct queue_consumer **ret, size_t *ret_n,
+    int *ret_truncated) SG_MUST_CHECK;
+
+/* XGROUP DELCONSUMER <prefix>jobs agents <consumer>: removes the consumer
+ * and with it its pending entries, which no consumer can then be given
+ * again: callers delete only consumers with none.  *ret_pending is what it
+ * had (Redis's answer).  consumer is a token (1..QUEUE_CONSUMER_MAX
+ * printable bytes, no space). */
+int queue_consumer_delete(
+    struct queue *q, const char *consumer, uint64_t *ret_pending) SG_MUST_CHECK;
+
+/* A pending entry: delivered to consumer, not acknowledged. */
+struct queue_pending {
+	char entry[QUEUE_ENTRY_ID_MAX + 1];
+	char consumer[QUEUE_CONSUMER_MAX + 1]; /* cut and printable: other bytes as '?' */
+	int64_t idle_ms;                       /* since its last delivery */
+	uint64_t deliveries;
+};
+
+/* XPENDING <prefix>jobs agents (summary), then the oldest pending entry
+ * (XPENDING ... - + 1).  *ret_count entries are pending; *ret_oldest is
+ * set when there is one (*ret_has_oldest).  SG_ERR_NOT_FOUND when the
+ * stream or the group does not exist. */
+int queue_pending_summary(struct queue *q, uint64_t *ret_count, struct queue_pending *ret_oldest,
+    int *ret_has_oldest) SG_MUST_CHECK;
+
+/* The pending state of one entry (XPENDING ... <id> <id> 1), or
+ * SG_ERR_NOT_FOUND when it is not pending (acknowledged, never delivered,
+ * or no group). */
+int queue_pending_entry(
+    struct queue *q, const char *entry_id, struct queue_pending *ret) SG_MUST_CHECK;
+
+/* XLEN <prefix>dead: the dead letters. */
+int queue_dead_length(struct queue *q, uint64_t *ret) SG_MUST_CHECK;
+
+/* LLEN <prefix>done:<id>: result writes of the job still listed. */
+int queue_done_length(struct queue *q, const char *job_id, uint64_t *ret) SG_MUST_CHECK;
+
+/* GET <prefix>claim:<id>: the agent that claimed the job, cut to
+ * owner_len - 1 bytes, bytes outside printable ASCII as '?'.
+ * SG_ERR_NOT_FOUND when there is no claim. */
+int queue_get_claim(
+    struct queue *q, const char *job_id, char *ret_owner, size_t owner_len) SG_MUST_CHECK;
 
 #endif

@@ -326,8 +326,11 @@ queue_connect(struct queue *q)
 	int mport = 0;
 
 	if (q->url->is_sentinel) {
-		if ((r = sentinel_master(q, mhost, &mport)) < 0)
+		if ((r = sentinel_master(q, mhost, &mport)) < 0) {
+			snprintf(q->conn_reason, sizeof(q->conn_reason),
+			    "no sentinel named a master");
 			goto out;
+		}
 		q->c = redisConnectWithTimeout(mhost, mport, tv);
 	} else if (q->url->is_unix)
 		q->c = redisConnectUnixWithTimeout(q->url->path, tv);
@@ -338,6 +341,8 @@ queue_connect(struct queue *q)
 		goto out;
 	}
 	if (q->c->err != 0) {
+		(void)log_escape(q->c->errstr, strnlen(q->c->errstr, sizeof(q->c->errstr)),
+		    q->conn_reason, sizeof(q->conn_reason));
 		r = qconn_error(q);
 		if (r == SG_ERR_QUEUE_PROTOCOL)
 			r = SG_ERR_QUEUE_UNAVAILABLE;
@@ -422,6 +427,8 @@ queue_open(const struct queue_opts *opts, struct queue **ret)
 		goto out;
 	}
 	*ret = NULL;
+	if (opts->reason != NULL && opts->reason_len > 0)
+		opts->reason[0] = '\0';
 	/* opts was checked above (cppcheck's whole-program pass misses the
 	 * goto): */
 	/* cppcheck-suppress ctunullpointer */
@@ -488,6 +495,8 @@ queue_open(const struct queue_opts *opts, struct queue **ret)
 	q = NULL;
 	r = 0;
 out:
+	if (r < 0 && q != NULL && opts != NULL && opts->reason != NULL && opts->reason_len > 0)
+		snprintf(opts->reason, opts->reason_len, "%s", q->conn_reason);
 	queue_close(q);
 	return r;
 }

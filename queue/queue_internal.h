@@ -47,6 +47,7 @@ struct queue {
 	size_t jobs_key_len;
 	int timeout_ms;
 	redisContext *c; /* NULL after a failed (re)connect */
+	char conn_reason[128]; /* the last failed connect's reason (escaped), or "" */
 };
 
 /* One command as an argument vector. */
@@ -105,6 +106,23 @@ int qreply_range(
     const redisReply *rep, size_t count, struct queue_entry **ret, size_t *ret_n) SG_MUST_CHECK;
 int qreply_pending_row(const redisReply *row, const char **ret_id, size_t *ret_len,
     uint64_t *ret_deliveries) SG_MUST_CHECK;
+/* The same row in full, into *ret (the consumer made printable). */
+int qreply_pending_detail(const redisReply *row, struct queue_pending *ret) SG_MUST_CHECK;
+/* An XINFO CONSUMERS reply: an array of at most QUEUE_CONSUMERS_MAX
+ * consumers kept (*ret_truncated for more), each a list of field/value
+ * pairs of which "name" (string), "pending" and "idle" (integers >= 0)
+ * are required once each; other fields (Redis 7.2's "inactive") are
+ * skipped.  SG_ERR_NOT_FOUND for the error Redis gives when the stream or
+ * the group is missing; *ret (caller frees) and *ret_n set on success
+ * only. */
+#define QUEUE_CONSUMER_FIELDS_MAX 16 /* elements of one consumer's field list */
+int qreply_consumers(const redisReply *rep, struct queue_consumer **ret, size_t *ret_n,
+    int *ret_truncated) SG_MUST_CHECK;
+/* An XPENDING summary reply [count, first id, last id, per consumer]: the
+ * count, and whether an oldest entry is named.  SG_ERR_NOT_FOUND as above. */
+int qreply_pending_summary(const redisReply *rep, uint64_t *ret_count) SG_MUST_CHECK;
+/* Whether an error reply says the stream or the group does not exist. */
+int qreply_is_no_group(const redisReply *rep);
 
 /*
  * Bounds one RESP2 reply before anything allocates for it (hiredis 0.14's

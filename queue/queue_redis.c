@@ -851,3 +851,207 @@ out:
 	qreply_free_all(reps, nitems(reps));
 	return r;
 }
+
+/* --- operators (signet-admin) --- */
+
+int
+queue_consumers(
+    struct queue *q, struct queue_consumer **ret, size_t *ret_n, int *ret_truncated)
+{
+	struct queue_cmd cmd = { 0 };
+	redisReply *rep = NULL;
+	int r;
+
+	if (ret == NULL || ret_n == NULL || ret_truncated == NULL)
+		return SG_ERR_INVALID_ARGUMENT;
+	*ret = NULL;
+	*ret_n = 0;
+	*ret_truncated = 0;
+	if (q == NULL)
+		return SG_ERR_INVALID_ARGUMENT;
+	qcmd_str(&cmd, "XINFO");
+	qcmd_str(&cmd, "CONSUMERS");
+	qcmd_arg(&cmd, q->jobs_key, q->jobs_key_len);
+	qcmd_str(&cmd, QUEUE_GROUP);
+	if ((r = qconn_command(q, &cmd, &rep)) < 0)
+		return r;
+	r = qreply_consumers(rep, ret, ret_n, ret_truncated);
+	freeReplyObject(rep);
+	return r;
+}
+
+int
+queue_consumer_delete(struct queue *q, const char *consumer, uint64_t *ret_pending)
+{
+	struct queue_cmd cmd = { 0 };
+	long long n = 0;
+	int r;
+
+	if (q == NULL || consumer == NULL || ret_pending == NULL ||
+	    !queue_is_token(consumer, QUEUE_CONSUMER_MAX))
+		return SG_ERR_INVALID_ARGUMENT;
+	qcmd_str(&cmd, "XGROUP");
+	qcmd_str(&cmd, "DELCONSUMER");
+	qcmd_arg(&cmd, q->jobs_key, q->jobs_key_len);
+	qcmd_str(&cmd, QUEUE_GROUP);
+	qcmd_str(&cmd, consumer);
+	if ((r = command_int(q, &cmd, 0, LLONG_MAX, &n)) == 0)
+		*ret_pending = (uint64_t)n;
+	return r;
+}
+
+/* XPENDING <jobs> agents <start> <end> 1: at most one row. */
+static int
+pending_first(struct queue *q, const char *start, const char *end, struct queue_pending *ret,
+    int *ret_found)
+{
+	struct queue_cmd cmd = { 0 };
+	redisReply *rep = NULL;
+	int r;
+
+	*ret_found = 0;
+	qcmd_str(&cmd, "XPENDING");
+	qcmd_arg(&cmd, q->jobs_key, q->jobs_key_len);
+	qcmd_str(&cmd, QUEUE_GROUP);
+	qcmd_str(&cmd, start);
+	qcmd_str(&cmd, end);
+	qcmd_str(&cmd, "1");
+	if ((r = qconn_command(q, &cmd, &rep)) < 0)
+		return r;
+	if (qreply_is_no_group(rep)) {
+		r = 0;
+		goto out;
+	}
+	if ((r = qreply_expect(rep, REDIS_REPLY_ARRAY)) < 0)
+		goto out;
+	r = SG_ERR_QUEUE_PROTOCOL;
+	if (rep->elements > 1)
+		goto out;
+	if (rep->elements == 1) {
+		if ((r = qreply_pending_detail(rep->element[0], ret)) < 0)
+			goto out;
+		*ret_found = 1;
+	}
+	r = 0;
+out:
+	freeReplyObject(rep);
+	return r;
+}
+
+int
+queue_pending_summary(
+    struct queue *q, uint64_t *ret_count, struct queue_pending *ret_oldest, int *ret_has_oldest)
+{
+	struct queue_cmd cmd = { 0 };
+	struct queue_pending p;
+	redisReply *rep = NULL;
+	uint64_t count = 0;
+	int r, found = 0;
+
+	if (q == NULL || ret_count == NULL || ret_oldest == NULL || ret_has_oldest == NULL)
+		return SG_ERR_INVALID_ARGUMENT;
+	qcmd_str(&cmd, "XPENDING");
+	qcmd_arg(&cmd, q->jobs_key, q->jobs_key_len);
+	qcmd_str(&cmd, QUEUE_GROUP);
+	if ((r = qconn_command(q, &cmd, &rep)) < 0)
+		return r;
+	r = qreply_pending_summary(rep, &count);
+	freeReplyObject(rep);
+	if (r < 0)
+		return r;
+	memset(&p, 0, sizeof(p));
+	if (count > 0 && (r = pending_first(q, "-", "+", &p, &found)) < 0)
+		return r;
+	*ret_count = count;
+	*ret_has_oldest = found;
+	if (found)
+		*ret_oldest = p;
+	return 0;
+}
+
+int
+queue_pending_entry(struct queue *q, const char *entry_id, struct queue_pending *ret)
+{
+	struct queue_pending p;
+	int r, found = 0;
+
+	if (q == NULL || ret == NULL || entry_id == NULL ||
+	    !queue_is_entry_id(entry_id, strnlen(entry_id, QUEUE_ENTRY_ID_MAX + 1)))
+		return SG_ERR_INVALID_ARGUMENT;
+	memset(&p, 0, sizeof(p));
+	if ((r = pending_first(q, entry_id, entry_id, &p, &found)) < 0)
+		return r;
+	if (!found || strcmp(p.entry, entry_id) != 0)
+		return SG_ERR_NOT_FOUND;
+	*ret = p;
+	return 0;
+}
+
+int
+queue_dead_length(struct queue *q, uint64_t *ret)
+{
+	struct queue_cmd cmd = { 0 };
+	char key[QUEUE_PREFIX_MAX + sizeof(KEY_DEAD)];
+	long long n = 0;
+	int r;
+
+	if (q == NULL || ret == NULL)
+		return SG_ERR_INVALID_ARGUMENT;
+	snprintf(key, sizeof(key), "%s%s", q->prefix, KEY_DEAD);
+	qcmd_str(&cmd, "XLEN");
+	qcmd_str(&cmd, key);
+	if ((r = command_int(q, &cmd, 0, LLONG_MAX, &n)) == 0)
+		*ret = (uint64_t)n;
+	return r;
+}
+
+int
+queue_done_length(struct queue *q, const char *job_id, uint64_t *ret)
+{
+	struct queue_cmd cmd = { 0 };
+	char key[QUEUE_KEY_MAX + 1];
+	long long n = 0;
+	size_t klen;
+	int r;
+
+	if (q == NULL || ret == NULL || !queue_is_job_id(job_id))
+		return SG_ERR_INVALID_ARGUMENT;
+	klen = key_make(q, KEY_DONE, job_id, key);
+	qcmd_str(&cmd, "LLEN");
+	qcmd_arg(&cmd, key, klen);
+	if ((r = command_int(q, &cmd, 0, LLONG_MAX, &n)) == 0)
+		*ret = (uint64_t)n;
+	return r;
+}
+
+int
+queue_get_claim(struct queue *q, const char *job_id, char *ret_owner, size_t owner_len)
+{
+	struct queue_cmd cmd = { 0 };
+	redisReply *rep = NULL;
+	char key[QUEUE_KEY_MAX + 1];
+	size_t klen, i, n;
+	int r;
+
+	if (q == NULL || !queue_is_job_id(job_id) || ret_owner == NULL || owner_len == 0)
+		return SG_ERR_INVALID_ARGUMENT;
+	klen = key_make(q, KEY_CLAIM, job_id, key);
+	qcmd_str(&cmd, "GET");
+	qcmd_arg(&cmd, key, klen);
+	if ((r = qconn_command(q, &cmd, &rep)) < 0)
+		return r;
+	if (rep->type == REDIS_REPLY_NIL) {
+		r = SG_ERR_NOT_FOUND;
+		goto out;
+	}
+	if ((r = qreply_expect(rep, REDIS_REPLY_STRING)) < 0)
+		goto out;
+	n = rep->len < owner_len - 1 ? rep->len : owner_len - 1;
+	for (i = 0; i < n; i++)
+		ret_owner[i] = rep->str[i] > 0x20 && rep->str[i] < 0x7f ? rep->str[i] : '?';
+	ret_owner[n] = '\0';
+	r = 0;
+out:
+	freeReplyObject(rep);
+	return r;
+}

@@ -348,3 +348,154 @@ queue_resp_scan(const uint8_t *buf, size_t len, size_t elems_max, size_t bulk_ma
 			return -1;
 	}
 }
+
+/* Whether an error reply says the stream or the group does not exist:
+ * "NOGROUP No such key ... or consumer group ..." (XPENDING, XINFO
+ * CONSUMERS on a missing group) or "ERR no such key" (XINFO on a missing
+ * stream). */
+int
+qreply_is_no_group(const redisReply *rep)
+{
+	return rep->type == REDIS_REPLY_ERROR &&
+	    (qreply_has_prefix(rep, "NOGROUP") || qreply_has_prefix(rep, "ERR no such key"));
+}
+
+/* Copies a consumer name as Redis sent it into out (QUEUE_CONSUMER_MAX + 1
+ * bytes), bytes outside printable ASCII as '?'. */
+static void
+copy_printable(const redisReply *s, char *out, size_t cap)
+{
+	size_t i, n = s->len < cap - 1 ? s->len : cap - 1;
+
+	for (i = 0; i < n; i++)
+		out[i] = s->str[i] > 0x20 && s->str[i] < 0x7f ? s->str[i] : '?';
+	out[n] = '\0';
+}
+
+/* One XPENDING row in full: [id, consumer, idle ms, deliveries]. */
+int
+qreply_pending_detail(const redisReply *row, struct queue_pending *ret)
+{
+	const char *id;
+	size_t len;
+	uint64_t deliveries;
+	int r;
+
+	if ((r = qreply_pending_row(row, &id, &len, &deliveries)) < 0)
+		return r;
+	if (row->element[1]->type != REDIS_REPLY_STRING || row->element[1]->len == 0 ||
+	    row->element[2]->type != REDIS_REPLY_INTEGER || row->element[2]->integer < 0)
+		return SG_ERR_QUEUE_PROTOCOL;
+	memcpy(ret->entry, id, len);
+	ret->entry[len] = '\0';
+	copy_printable(row->element[1], ret->consumer, sizeof(ret->consumer));
+	ret->idle_ms = row->element[2]->integer;
+	ret->deliveries = deliveries;
+	return 0;
+}
+
+/* One consumer: [field, value, ...], "name", "pending" and "idle" once each. */
+static int
+consumer_fields(const redisReply *c, struct queue_consumer *ret)
+{
+	const redisReply *f, *v;
+	size_t i;
+	unsigned seen = 0;
+
+	if (c->type != REDIS_REPLY_ARRAY || c->elements % 2 != 0 ||
+	    c->elements > QUEUE_CONSUMER_FIELDS_MAX)
+		return SG_ERR_QUEUE_PROTOCOL;
+	memset(ret, 0, sizeof(*ret));
+	for (i = 0; i < c->elements; i += 2) {
+		f = c->element[i];
+		v = c->element[i + 1];
+		if (f->type != REDIS_REPLY_STRING && f->type != REDIS_REPLY_STATUS)
+			return SG_ERR_QUEUE_PROTOCOL;
+		if (f->len == 4 && memcmp(f->str, "name", 4) == 0) {
+			if ((seen & 1u) != 0 || v->type != REDIS_REPLY_STRING || v->len == 0)
+				return SG_ERR_QUEUE_PROTOCOL;
+			seen |= 1u;
+			ret->is_truncated = v->len > QUEUE_CONSUMER_MAX;
+			ret->name_len = ret->is_truncated ? QUEUE_CONSUMER_MAX : v->len;
+			memcpy(ret->name, v->str, ret->name_len);
+			ret->name[ret->name_len] = '\0';
+		} else if (f->len == 7 && memcmp(f->str, "pending", 7) == 0) {
+			if ((seen & 2u) != 0 || v->type != REDIS_REPLY_INTEGER || v->integer < 0)
+				return SG_ERR_QUEUE_PROTOCOL;
+			seen |= 2u;
+			ret->pending = (uint64_t)v->integer;
+		} else if (f->len == 4 && memcmp(f->str, "idle", 4) == 0) {
+			if ((seen & 4u) != 0 || v->type != REDIS_REPLY_INTEGER || v->integer < 0)
+				return SG_ERR_QUEUE_PROTOCOL;
+			seen |= 4u;
+			ret->idle_ms = v->integer;
+		} else if (v->type == REDIS_REPLY_ARRAY) {
+			return SG_ERR_QUEUE_PROTOCOL; /* fields of a consumer are flat */
+		}
+	}
+	return seen == 7u ? 0 : SG_ERR_QUEUE_PROTOCOL;
+}
+
+int
+qreply_consumers(
+    const redisReply *rep, struct queue_consumer **ret, size_t *ret_n, int *ret_truncated)
+{
+	struct queue_consumer *c = NULL;
+	size_t i, n;
+	int r;
+
+	if (qreply_is_no_group(rep))
+		return SG_ERR_NOT_FOUND;
+	if ((r = qreply_expect(rep, REDIS_REPLY_ARRAY)) < 0)
+		return r;
+	n = rep->elements < QUEUE_CONSUMERS_MAX ? rep->elements : QUEUE_CONSUMERS_MAX;
+	if (n > 0 && (c = calloc(n, sizeof(*c))) == NULL)
+		return SG_ERR_ALLOC;
+	/* Every element is checked, also those not kept: a reply of the
+	 * wrong shape is refused whole. */
+	for (i = 0; i < rep->elements; i++) {
+		struct queue_consumer scratch;
+
+		if ((r = consumer_fields(rep->element[i], i < n ? &c[i] : &scratch)) < 0) {
+			free(c);
+			return r;
+		}
+	}
+	*ret = c;
+	*ret_n = n;
+	*ret_truncated = rep->elements > n;
+	return 0;
+}
+
+/* [count, first id, last id, [[consumer, count], ...]]; nil ids and list
+ * when nothing is pending. */
+int
+qreply_pending_summary(const redisReply *rep, uint64_t *ret_count)
+{
+	const redisReply *cnt, *first, *last, *per;
+	int r;
+
+	if (qreply_is_no_group(rep))
+		return SG_ERR_NOT_FOUND;
+	if ((r = qreply_expect(rep, REDIS_REPLY_ARRAY)) < 0)
+		return r;
+	if (rep->elements != 4)
+		return SG_ERR_QUEUE_PROTOCOL;
+	cnt = rep->element[0];
+	first = rep->element[1];
+	last = rep->element[2];
+	per = rep->element[3];
+	if (cnt->type != REDIS_REPLY_INTEGER || cnt->integer < 0)
+		return SG_ERR_QUEUE_PROTOCOL;
+	if (cnt->integer == 0) {
+		if (first->type != REDIS_REPLY_NIL || last->type != REDIS_REPLY_NIL ||
+		    per->type != REDIS_REPLY_NIL)
+			return SG_ERR_QUEUE_PROTOCOL;
+	} else if (first->type != REDIS_REPLY_STRING ||
+	    !queue_is_entry_id(first->str, first->len) || last->type != REDIS_REPLY_STRING ||
+	    !queue_is_entry_id(last->str, last->len) || per->type != REDIS_REPLY_ARRAY) {
+		return SG_ERR_QUEUE_PROTOCOL;
+	}
+	*ret_count = (uint64_t)cnt->integer;
+	return 0;
+}
