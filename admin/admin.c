@@ -9,6 +9,7 @@
  *   signet-admin key list         HSM
  *   signet-admin openpgp export   -c CONFIG KEY [-o FILE] [--binary]   (admin_openpgp.c)
  *   signet-admin audit verify     LOG ...                              (admin_audit.c)
+ *   signet-admin status|job|signatures -c CONFIG ...                  (admin_status.c)
  *
  * HSM is either -c CONFIG (the agent's configuration: its pkcs11 section,
  * attestation_key and keys) or --module PATH --token LABEL --pin-file PATH
@@ -49,6 +50,7 @@
 
 #include "admin_audit.h"
 #include "admin_openpgp.h"
+#include "admin_status.h"
 #include "cli.h"
 #include "config.h"
 #include "crypto.h"
@@ -84,6 +86,9 @@ usage(FILE *f)
 	    "       signet-admin audit verify LOG [--checkpoint FILE]... [--key PEM] [--origin "
 	    "NAME]\n"
 	    "                                [--signer-journal FILE]\n"
+	    "       signet-admin status -c CONFIG [--json]\n"
+	    "       signet-admin job -c CONFIG ID [--json] [--agent-key PEM]\n"
+	    "       signet-admin signatures -c CONFIG [--key KEY] [--since TIME] [--json]\n"
 	    "\n"
 	    "  policy check FILE   check an agent configuration and its policy; list\n"
 	    "                      every problem with its member path (exit 1), or\n"
@@ -111,6 +116,15 @@ usage(FILE *f)
 	    "                      checkpoint's signature (--key: the attestation public\n"
 	    "                      key) and that each matches the log; name the first\n"
 	    "                      record missing, altered or out of order (exit 1)\n"
+	    "  status              queue depth, pending entries, consumers, dead letters,\n"
+	    "                      jobs waiting for approvals, last signature per key and\n"
+	    "                      certificate expiry (exit 1: Redis unreachable, audit\n"
+	    "                      log unreadable, or a certificate not valid now)\n"
+	    "  job ID              everything known of one job: stream entry, result, done\n"
+	    "                      list, claim and audit records (exit 1: nothing known)\n"
+	    "  signatures          the audit log's signed records; --key KEY, --since TIME\n"
+	    "                      (RFC 3339, or 30m, 24h, 7d back from now)\n"
+	    "  --json              one JSON object instead of text (docs/admin.md)\n"
 	    "\n"
 	    "HSM is one of:\n"
 	    "  -c, --config FILE   the agent configuration (pkcs11 module, token, pin_file)\n"
@@ -1275,6 +1289,10 @@ main(int argc, char **argv)
 		return admin_openpgp_command(argc - optind - 1, argv + optind + 1);
 	if (argc - optind >= 2 && strcmp(argv[optind], "audit") == 0)
 		return admin_audit_command(argc - optind - 1, argv + optind + 1);
+	if (argc - optind >= 1 &&
+	    (strcmp(argv[optind], "status") == 0 || strcmp(argv[optind], "job") == 0 ||
+		strcmp(argv[optind], "signatures") == 0))
+		return admin_status_command(argc - optind, argv + optind);
 	usage(stderr);
 	return ADMIN_EXIT_USAGE;
 }

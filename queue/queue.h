@@ -230,6 +230,12 @@ int queue_ack(struct queue *q, const char *entry_id) SG_MUST_CHECK;
 
 /* --- operators: signet-admin status and job (docs/admin.md) --- */
 
+/* JOB_ID_LEN lowercase hex characters (NUL-terminated). */
+int queue_is_job_id(const char *id);
+/* A stream entry id as Redis writes it: "<ms>-<seq>", both decimal, at
+ * most QUEUE_ENTRY_ID_MAX bytes. */
+int queue_is_entry_id(const char *s, size_t len);
+
 #define QUEUE_CONSUMERS_MAX 1024 /* consumers of the group one listing returns */
 
 /* One consumer of the group (XINFO CONSUMERS).  Its name is whatever a

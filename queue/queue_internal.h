@@ -88,10 +88,6 @@ int qreply_expect(const redisReply *rep, int type) SG_MUST_CHECK;
 int qreply_is_status(const redisReply *rep, const char *s);
 /* 1..max printable ASCII bytes, no space. */
 int queue_is_token(const char *s, size_t max);
-/* JOB_ID_LEN lowercase hex characters. */
-int queue_is_job_id(const char *id);
-/* A stream entry id as Redis writes it: "<ms>-<seq>", both decimal. */
-int queue_is_entry_id(const char *s, size_t len);
 /* One stream entry [id, [field, value, ...]] into *e (see queue_reply.c). */
 int qreply_entry(const redisReply *rep, struct queue_entry *e) SG_MUST_CHECK;
 /* An XREADGROUP reply for the stream jobs_key: at most count entries, or
