@@ -1,8 +1,9 @@
 /*
  * fuzz_queue_reply.c — the queue's reply parsers (queue/queue_reply.c) on
  * whatever replies hiredis's reader makes of arbitrary bytes, as a hostile
- * Redis server would send them: each reply as an XREADGROUP answer, each
- * element of an array as an XPENDING row, error replies as errors.  The
+ * Redis server would send them: each reply as an XREADGROUP answer, an
+ * XINFO CONSUMERS answer and an XPENDING summary, each element of an array
+ * as an XPENDING row (short and full), error replies as errors.  The
  * bytes pass queue_resp_scan() first, with bounds, as the queue must pass
  * a server's bytes before hiredis allocates for them (an array count of
  * 2^31 makes hiredis 0.14 allocate 16 GB at once); the scan's own
@@ -28,9 +29,12 @@ one(const redisReply *rep)
 {
 	static const char jobs[] = "signet:jobs";
 	struct queue_entry *e = NULL;
+	struct queue_consumer *cs = NULL;
+	struct queue_pending p;
 	const char *id;
-	uint64_t deliveries;
+	uint64_t deliveries, count = 0;
 	size_t n = 0, i, len;
+	int truncated = 0;
 
 	if (qreply_read(rep, jobs, sizeof(jobs) - 1, FUZZ_READ_COUNT, &e, &n) == 0) {
 		if (n > FUZZ_READ_COUNT || (n > 0) != (e != NULL))
@@ -43,10 +47,27 @@ one(const redisReply *rep)
 		}
 		queue_entries_free(e, n);
 	}
+	if (qreply_consumers(rep, &cs, &n, &truncated) == 0) {
+		if (n > QUEUE_CONSUMERS_MAX || (n > 0) != (cs != NULL) ||
+		    truncated != (rep->elements > n))
+			abort();
+		for (i = 0; i < n; i++)
+			if (cs[i].name_len == 0 || cs[i].name_len > QUEUE_CONSUMER_MAX ||
+			    cs[i].name[cs[i].name_len] != '\0' || cs[i].idle_ms < 0 ||
+			    (cs[i].is_truncated && cs[i].name_len != QUEUE_CONSUMER_MAX))
+				abort();
+		free(cs);
+	}
+	if (qreply_pending_summary(rep, &count) == 0 && count > (uint64_t)INT64_MAX)
+		abort();
 	if (rep->type == REDIS_REPLY_ARRAY) {
 		for (i = 0; i < rep->elements; i++) {
 			if (qreply_pending_row(rep->element[i], &id, &len, &deliveries) == 0 &&
 			    !queue_is_entry_id(id, len))
+				abort();
+			if (qreply_pending_detail(rep->element[i], &p) == 0 &&
+			    (!queue_is_entry_id(p.entry, strlen(p.entry)) || p.idle_ms < 0 ||
+				!queue_is_token(p.consumer, QUEUE_CONSUMER_MAX)))
 				abort();
 		}
 	}
