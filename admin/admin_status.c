@@ -101,8 +101,8 @@ duration(int64_t ms, char buf[ST_DURATION_MAX])
 	if (s < 60)
 		snprintf(buf, ST_DURATION_MAX, "%llds", (long long)s);
 	else if (s < 3600)
-		snprintf(buf, ST_DURATION_MAX, "%lldm%02llds", (long long)(s / 60),
-		    (long long)(s % 60));
+		snprintf(
+		    buf, ST_DURATION_MAX, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
 	else if (s < 86400)
 		snprintf(buf, ST_DURATION_MAX, "%lldh%02lldm", (long long)(s / 3600),
 		    (long long)(s % 3600 / 60));
@@ -191,9 +191,10 @@ enum { OPT_JSON = 256, OPT_KEY, OPT_SINCE, OPT_AGENT_KEY };
 static void
 st_usage(FILE *f)
 {
-	fprintf(f, "usage: signet-admin status -c CONFIG [--json]\n"
-		   "       signet-admin job -c CONFIG ID [--json] [--agent-key PEM]\n"
-		   "       signet-admin signatures -c CONFIG [--key KEY] [--since TIME] [--json]\n");
+	fprintf(f,
+	    "usage: signet-admin status -c CONFIG [--json]\n"
+	    "       signet-admin job -c CONFIG ID [--json] [--agent-key PEM]\n"
+	    "       signet-admin signatures -c CONFIG [--key KEY] [--since TIME] [--json]\n");
 }
 
 /* Parses the options; *ret_operand gets the one operand when want_operand.
@@ -292,8 +293,8 @@ open_queue(const struct agent_config *cfg, char *why, size_t whylen)
 	if ((r = queue_open(&qo, &q)) == 0)
 		return q;
 	url_shown(cfg->redis, url, sizeof(url));
-	snprintf(why, whylen, "Redis at %s: %s%s%s", url, sg_strerror(r), reason[0] ? ": " : "",
-	    reason);
+	snprintf(
+	    why, whylen, "Redis at %s: %s%s%s", url, sg_strerror(r), reason[0] ? ": " : "", reason);
 	return NULL;
 }
 
@@ -307,8 +308,8 @@ prefix_of(const struct agent_config *cfg)
 /* Reads the audit log at path through fn.  0; 1 when it does not exist yet
  * (*exists 0); or the problem in why and SG_ERR_VERIFY / another code. */
 static int
-scan_log(const char *path, auditlog_record_fn fn, void *arg, uint64_t *ret_records,
-    int *ret_exists, char *why, size_t whylen)
+scan_log(const char *path, auditlog_record_fn fn, void *arg, uint64_t *ret_records, int *ret_exists,
+    char *why, size_t whylen)
 {
 	struct auditlog_state *st = NULL;
 	int r;
@@ -326,8 +327,8 @@ scan_log(const char *path, auditlog_record_fn fn, void *arg, uint64_t *ret_recor
 	r = auditlog_scan_file(path, fn, arg, NULL, 0, NULL, st);
 	*ret_records = st->records;
 	if (r == SG_ERR_VERIFY)
-		snprintf(why, whylen, "audit log %s: %s (line %llu); records after it not read", path,
-		    st->problem, (unsigned long long)st->bad_line);
+		snprintf(why, whylen, "audit log %s: %s (line %llu); records after it not read",
+		    path, st->problem, (unsigned long long)st->bad_line);
 	else if (r == SG_ERR_SYSTEM)
 		snprintf(why, whylen, "audit log %s: cannot read it: %s", path, strerror(errno));
 	else if (r != 0)
@@ -476,13 +477,12 @@ read_queue(const struct agent_config *cfg, struct st_queue *sq)
 	}
 	queue_close(q);
 	return;
-fail:
-	{
-		char url[ST_SHOWN_MAX];
+fail : {
+	char url[ST_SHOWN_MAX];
 
-		url_shown(cfg->redis, url, sizeof(url));
-		snprintf(sq->error, sizeof(sq->error), "Redis at %s: %s", url, sg_strerror(r));
-	}
+	url_shown(cfg->redis, url, sizeof(url));
+	snprintf(sq->error, sizeof(sq->error), "Redis at %s: %s", url, sg_strerror(r));
+}
 	sq->reachable = 0;
 	queue_close(q);
 }
@@ -588,20 +588,22 @@ status_json(const struct st_status *st, const struct st_queue *sq, const struct 
 				goto out;
 		}
 		if ((a = cJSON_AddArrayToObject(o, "consumers")) == NULL ||
-		    cJSON_AddBoolToObject(o, "consumers_truncated", sq->consumers_truncated) == NULL)
+		    cJSON_AddBoolToObject(o, "consumers_truncated", sq->consumers_truncated) ==
+			NULL)
 			goto out;
 		for (i = 0; i < sq->nconsumers; i++) {
 			char esc[ST_SHOWN_MAX];
 			const struct queue_consumer *c = &sq->consumers[i];
 
-			/* The name as Redis has it, unless it holds a NUL (cut
-			 * there by cJSON otherwise): then escaped. */
+			/* The name as Redis has it when it is text; escaped
+			 * when it holds a NUL, a control character or bytes
+			 * that are not UTF-8 (the output stays valid JSON). */
 			if ((x = cJSON_CreateObject()) == NULL) {
 				goto out;
 			}
 			cJSON_AddItemToArray(a, x);
 			if (json_add_string(x, "name",
-				strlen(c->name) == c->name_len
+				json_text_ok(c->name, c->name_len)
 				    ? c->name
 				    : shown(c->name, c->name_len, esc)) != 0 ||
 			    json_add_int(x, "pending", (int64_t)c->pending) != 0 ||
@@ -627,7 +629,8 @@ status_json(const struct st_status *st, const struct st_queue *sq, const struct 
 			goto out;
 		cJSON_AddItemToArray(a, x);
 		if (json_add_string(x, "id", p->id) != 0 || add_opt(x, "key", p->key) != 0 ||
-		    add_opt(x, "submitter", p->submitter) != 0 || add_opt(x, "entry", p->entry) != 0)
+		    add_opt(x, "submitter", p->submitter) != 0 ||
+		    add_opt(x, "entry", p->entry) != 0)
 			goto out;
 		if (p->time != 0) {
 			sgtime_format(p->time, t);
@@ -662,7 +665,8 @@ status_json(const struct st_status *st, const struct st_queue *sq, const struct 
 		cJSON_AddItemToArray(a, x);
 		if (json_add_string(x, "key", cfg->keys[i].name) != 0 ||
 		    add_opt(x, "file", cfg->keys[i].certificates_path) != 0 ||
-		    json_add_string(x, "state", c->state) != 0 || add_opt(x, "error", c->error) != 0)
+		    json_add_string(x, "state", c->state) != 0 ||
+		    add_opt(x, "error", c->error) != 0)
 			goto out;
 		if (c->not_after[0] != '\0' &&
 		    (json_add_string(x, "not_before", c->not_before) != 0 ||
@@ -712,7 +716,8 @@ status_human(const struct st_status *st, const struct st_queue *sq, const struct
 		else if (sq->nconsumers == 0)
 			printf("  none\n");
 		for (i = 0; i < sq->nconsumers; i++) {
-			size_t l = strlen(shown(sq->consumers[i].name, sq->consumers[i].name_len, esc));
+			size_t l =
+			    strlen(shown(sq->consumers[i].name, sq->consumers[i].name_len, esc));
 			w = l > w ? l : w;
 		}
 		for (i = 0; i < sq->nconsumers; i++) {
@@ -722,7 +727,8 @@ status_human(const struct st_status *st, const struct st_queue *sq, const struct
 			    duration(c->idle_ms, d1));
 		}
 		if (sq->consumers_truncated)
-			printf("  (more than %d consumers; the rest not shown)\n", QUEUE_CONSUMERS_MAX);
+			printf("  (more than %d consumers; the rest not shown)\n",
+			    QUEUE_CONSUMERS_MAX);
 	}
 	printf("\naudit log %s: ", cfg->audit_log);
 	if (!log_exists)
@@ -782,8 +788,8 @@ status_human(const struct st_status *st, const struct st_queue *sq, const struct
 			printf("  %-*s  not after %s  NOT YET VALID (from %s)\n", (int)w, name,
 			    c->not_after, c->not_before);
 		else
-			printf("  %-*s  not after %s  %lld days left%s\n", (int)w, name, c->not_after,
-			    days_left(c->na, now),
+			printf("  %-*s  not after %s  %lld days left%s\n", (int)w, name,
+			    c->not_after, days_left(c->na, now),
 			    str_is(c->state, "expiring") ? " (expires soon)" : "");
 	}
 }
@@ -828,11 +834,11 @@ cmd_status(int argc, char **argv)
 		nbad += cert_is_bad(&certs[i]);
 	}
 	if (o.json)
-		r = status_json(&st, &sq, certs, records, log_exists, log_error[0] ? log_error : NULL,
-		    now);
+		r = status_json(
+		    &st, &sq, certs, records, log_exists, log_error[0] ? log_error : NULL, now);
 	else
-		status_human(&st, &sq, certs, records, log_exists, log_error[0] ? log_error : NULL,
-		    now);
+		status_human(
+		    &st, &sq, certs, records, log_exists, log_error[0] ? log_error : NULL, now);
 	if (fflush(stdout) != 0 || (o.json && r != 0)) {
 		fprintf(stderr, "signet-admin: cannot write the status\n");
 		goto out;
@@ -853,7 +859,7 @@ cmd_status(int argc, char **argv)
 		    "signet-admin: key %s: its certificate is %s: its jobs are refused "
 		    "(key.cert_expired)\n",
 		    cfg->keys[i].name,
-		    str_is(certs[i].state, "expired")	      ? "expired"
+		    str_is(certs[i].state, "expired")             ? "expired"
 			: str_is(certs[i].state, "not_yet_valid") ? "not valid yet"
 								  : "unreadable");
 		ex = ST_EXIT_FAILED;
@@ -954,7 +960,8 @@ job_record(void *arg, uint64_t seq, const char *line, size_t len, const uint8_t 
 	}
 	/* The job's own records, and the "received" records of its entries
 	 * (which come before the entry is parsed, so name no job id). */
-	if (!str_is(id, j->id) && !(str_is(ev, "received") && id == NULL && job_has_entry(j, entry)))
+	if (!str_is(id, j->id) &&
+	    !(str_is(ev, "received") && id == NULL && job_has_entry(j, entry)))
 		return 0;
 	j->nrecords++;
 	if (!j->json) {
@@ -1102,13 +1109,13 @@ cmd_job(int argc, char **argv)
 	struct queue *q = NULL;
 	EVP_PKEY *agent = NULL;
 	cJSON *root = NULL, *x, *a, *y;
-	char qerr[ST_SHOWN_MAX * 2] = "", log_error[ST_SHOWN_MAX * 2] = "", claim[QUEUE_CONSUMER_MAX + 1] = "";
+	char qerr[ST_SHOWN_MAX * 2] = "", log_error[ST_SHOWN_MAX * 2] = "",
+				 claim[QUEUE_CONSUMER_MAX + 1] = "";
 	char agent_keyid[KEYID_LEN + 1] = "", d1[ST_DURATION_MAX], esc[ST_SHOWN_MAX];
 	const char *id = NULL;
 	uint64_t records = 0, done = 0;
 	size_t nents = 0, i, k;
 	int ex, r, log_exists = 1, more = 0, has_claim = 0, has_done = 0, known = 0, qr = 0;
-	int64_t now = sgtime_now();
 
 	memset(&j, 0, sizeof(j));
 	memset(&sr, 0, sizeof(sr));
@@ -1116,8 +1123,9 @@ cmd_job(int argc, char **argv)
 	if ((ex = st_getopt(argc, argv, 4u, 1, &o, &id)) != 0)
 		return ex;
 	if (!queue_is_job_id(id)) {
-		fprintf(stderr, "signet-admin: job: \"%s\" is not a job id (%d lowercase hex "
-				"digits)\n",
+		fprintf(stderr,
+		    "signet-admin: job: \"%s\" is not a job id (%d lowercase hex "
+		    "digits)\n",
 		    shown(id, strlen(id), esc), JOB_ID_LEN);
 		return ST_EXIT_USAGE;
 	}
@@ -1138,15 +1146,16 @@ cmd_job(int argc, char **argv)
 	j.id = id;
 	j.json = o.json;
 	if ((ents = calloc(ST_ENTRIES_MAX, sizeof(*ents))) == NULL ||
-	    (o.json && ((root = cJSON_CreateObject()) == NULL ||
-			   (j.records = cJSON_CreateArray()) == NULL))) {
+	    (o.json &&
+		((root = cJSON_CreateObject()) == NULL ||
+		    (j.records = cJSON_CreateArray()) == NULL))) {
 		fprintf(stderr, "signet-admin: out of memory\n");
 		goto out;
 	}
 	/* Pass 1: the entries the log names for the job. */
 	j.collect = 1;
-	r = scan_log(cfg->audit_log, job_record, &j, &records, &log_exists, log_error,
-	    sizeof(log_error));
+	r = scan_log(
+	    cfg->audit_log, job_record, &j, &records, &log_exists, log_error, sizeof(log_error));
 	if (r == SG_ERR_ALLOC)
 		goto oom;
 	/* Redis: the stream, the result, the done list, the claim. */
@@ -1210,8 +1219,8 @@ cmd_job(int argc, char **argv)
 		if (qerr[0] != '\0')
 			printf("  UNREACHABLE: %s\n", qerr);
 		if (nents == 0)
-			printf("  none found%s\n", more ? " (stopped after the first 100000 entries)"
-							: "");
+			printf("  none found%s\n",
+			    more ? " (stopped after the first 100000 entries)" : "");
 		for (i = 0; i < nents; i++) {
 			const struct st_entry *e = &ents[i];
 
@@ -1227,7 +1236,8 @@ cmd_job(int argc, char **argv)
 				    (unsigned long long)e->p.deliveries,
 				    e->p.deliveries == 1 ? "y" : "ies");
 			else
-				printf("  %s  in the stream, not delivered to any agent yet\n", e->id);
+				printf(
+				    "  %s  in the stream, not delivered to any agent yet\n", e->id);
 		}
 		if (q != NULL && qerr[0] == '\0') {
 			printf("\nresult (%sresult:%s)\n", prefix_of(cfg), id);
@@ -1241,7 +1251,8 @@ cmd_job(int argc, char **argv)
 				printf("  status    %s\n", sg_status_name(sr.res->status));
 				if (sr.res->error_code != NULL)
 					printf("  code      %s\n",
-					    shown(sr.res->error_code, strlen(sr.res->error_code), e1));
+					    shown(sr.res->error_code, strlen(sr.res->error_code),
+						e1));
 				if (sr.res->error_message != NULL)
 					printf("  message   %s\n",
 					    shown(sr.res->error_message,
@@ -1251,7 +1262,8 @@ cmd_job(int argc, char **argv)
 					    shown(sr.res->key, strlen(sr.res->key), e1));
 				if (sr.res->submitter != NULL)
 					printf("  submitter %s\n",
-					    shown(sr.res->submitter, strlen(sr.res->submitter), e2));
+					    shown(
+						sr.res->submitter, strlen(sr.res->submitter), e2));
 				if (sr.res->signed_at != 0) {
 					sgtime_format(sr.res->signed_at, t);
 					printf("  signed at %s\n", t);
@@ -1281,7 +1293,8 @@ cmd_job(int argc, char **argv)
 	known |= j.nrecords > 0;
 	if (!o.json) {
 		if (j.nrecords == 0)
-			printf("\naudit records\n  none%s\n", log_exists ? "" : " (no audit log yet)");
+			printf(
+			    "\naudit records\n  none%s\n", log_exists ? "" : " (no audit log yet)");
 	} else {
 		if (json_add_string(root, "id", id) != 0 ||
 		    cJSON_AddBoolToObject(root, "known", known) == NULL ||
@@ -1297,7 +1310,8 @@ cmd_job(int argc, char **argv)
 			if (json_add_string(y, "entry", ents[i].id) != 0 ||
 			    (q != NULL &&
 				(cJSON_AddBoolToObject(y, "in_stream", ents[i].in_stream) == NULL ||
-				    cJSON_AddBoolToObject(y, "pending", ents[i].is_pending) == NULL)))
+				    cJSON_AddBoolToObject(y, "pending", ents[i].is_pending) ==
+					NULL)))
 				goto oom;
 			if (ents[i].is_pending &&
 			    (json_add_string(y, "consumer", ents[i].p.consumer) != 0 ||
@@ -1351,7 +1365,6 @@ cmd_job(int argc, char **argv)
 	}
 	if (!known)
 		fprintf(stderr, "signet-admin: job %s: nothing is known of it\n", id);
-	(void)now;
 	goto out;
 oom:
 	fprintf(stderr, "signet-admin: out of memory\n");
@@ -1448,7 +1461,8 @@ sig_record(void *arg, uint64_t seq, const char *line, size_t len, const uint8_t 
 		    json_add_string(o, "time", tm) != 0 || add_opt(o, "id", id) != 0 ||
 		    json_add_string(o, "key", key) != 0 || add_opt(o, "submitter", sub) != 0 ||
 		    add_opt(o, "format", fmt) != 0 || add_opt(o, "artifact", art) != 0 ||
-		    add_opt(o, "sha256", dig) != 0 || add_opt(o, asserted ? "ci_pipeline_asserted" : "ci_pipeline", pipeline) != 0 ||
+		    add_opt(o, "sha256", dig) != 0 ||
+		    add_opt(o, asserted ? "ci_pipeline_asserted" : "ci_pipeline", pipeline) != 0 ||
 		    (txt = cJSON_PrintUnformatted(o)) == NULL) {
 			cJSON_Delete(o);
 			return SG_ERR_ALLOC;
@@ -1459,15 +1473,16 @@ sig_record(void *arg, uint64_t seq, const char *line, size_t len, const uint8_t 
 	} else {
 		char e[8][ST_SHOWN_MAX];
 
-		printf("%s  job %s  key %s  submitter %s  format %s  sha256 %s%s%s%s  artifact %s\n",
+		printf(
+		    "%s  job %s  key %s  submitter %s  format %s  sha256 %s%s%s%s  artifact %s\n",
 		    shown(tm, strlen(tm), e[0]), id ? shown(id, strlen(id), e[1]) : "?",
 		    shown(key, strlen(key), e[2]), sub ? shown(sub, strlen(sub), e[3]) : "?",
 		    fmt ? shown(fmt, strlen(fmt), e[4]) : "?",
 		    dig ? shown(dig, strlen(dig), e[5]) : "?", pipeline ? "  ci pipeline " : "",
 		    pipeline ? shown(pipeline, strlen(pipeline), e[6]) : "",
 		    pipeline == NULL ? ""
-			: asserted ? " (self-asserted)"
-				   : " (verified)",
+			: asserted   ? " (self-asserted)"
+				     : " (verified)",
 		    art ? shown(art, strlen(art), e[7]) : "?");
 	}
 	return 0;
@@ -1502,8 +1517,8 @@ cmd_signatures(int argc, char **argv)
 	s.json = o.json;
 	if (s.json)
 		printf("{\"signatures\": [");
-	r = scan_log(cfg->audit_log, sig_record, &s, &records, &log_exists, log_error,
-	    sizeof(log_error));
+	r = scan_log(
+	    cfg->audit_log, sig_record, &s, &records, &log_exists, log_error, sizeof(log_error));
 	if (s.json)
 		printf("%s], \"count\": %llu}\n", s.n > 0 ? "\n" : "", (unsigned long long)s.n);
 	else if (s.n == 0)

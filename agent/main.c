@@ -256,8 +256,8 @@ sweep_pending(struct agent *ag, struct queue *q, struct work_queue *wq, int chec
  * pass removes the emptied consumer.  Errors are left to the next pass.
  */
 static void
-remove_dead_consumers(struct queue *q, const struct agent_config *cfg, const char *host,
-    const char *self)
+remove_dead_consumers(
+    struct queue *q, const struct agent_config *cfg, const char *host, const char *self)
 {
 	struct queue_consumer *cs = NULL;
 	char prefix[QUEUE_CONSUMER_MAX + 1];

@@ -253,8 +253,8 @@ struct queue_consumer {
  * (*ret_truncated when Redis listed more).  SG_ERR_NOT_FOUND when the
  * stream or the group does not exist (no agent ever started).  Caller
  * frees *ret with free(); *ret is NULL when *ret_n is 0. */
-int queue_consumers(struct queue *q, struct queue_consumer **ret, size_t *ret_n,
-    int *ret_truncated) SG_MUST_CHECK;
+int queue_consumers(
+    struct queue *q, struct queue_consumer **ret, size_t *ret_n, int *ret_truncated) SG_MUST_CHECK;
 
 /* XGROUP DELCONSUMER <prefix>jobs agents <consumer>: removes the consumer
  * and with it its pending entries, which no consumer can then be given

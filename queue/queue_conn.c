@@ -327,8 +327,8 @@ queue_connect(struct queue *q)
 
 	if (q->url->is_sentinel) {
 		if ((r = sentinel_master(q, mhost, &mport)) < 0) {
-			snprintf(q->conn_reason, sizeof(q->conn_reason),
-			    "no sentinel named a master");
+			snprintf(
+			    q->conn_reason, sizeof(q->conn_reason), "no sentinel named a master");
 			goto out;
 		}
 		q->c = redisConnectWithTimeout(mhost, mport, tv);
@@ -427,8 +427,6 @@ queue_open(const struct queue_opts *opts, struct queue **ret)
 		goto out;
 	}
 	*ret = NULL;
-	if (opts->reason != NULL && opts->reason_len > 0)
-		opts->reason[0] = '\0';
 	/* opts was checked above (cppcheck's whole-program pass misses the
 	 * goto): */
 	/* cppcheck-suppress ctunullpointer */
@@ -436,6 +434,8 @@ queue_open(const struct queue_opts *opts, struct queue **ret)
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
+	if (opts->reason != NULL && opts->reason_len > 0)
+		opts->reason[0] = '\0';
 	prefix = opts->prefix != NULL ? opts->prefix : QUEUE_DEFAULT_PREFIX;
 	if (!queue_is_token(prefix, QUEUE_PREFIX_MAX)) {
 		log_debug("invalid queue prefix");

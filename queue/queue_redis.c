@@ -855,8 +855,7 @@ out:
 /* --- operators (signet-admin) --- */
 
 int
-queue_consumers(
-    struct queue *q, struct queue_consumer **ret, size_t *ret_n, int *ret_truncated)
+queue_consumers(struct queue *q, struct queue_consumer **ret, size_t *ret_n, int *ret_truncated)
 {
 	struct queue_cmd cmd = { 0 };
 	redisReply *rep = NULL;
@@ -902,8 +901,8 @@ queue_consumer_delete(struct queue *q, const char *consumer, uint64_t *ret_pendi
 
 /* XPENDING <jobs> agents <start> <end> 1: at most one row. */
 static int
-pending_first(struct queue *q, const char *start, const char *end, struct queue_pending *ret,
-    int *ret_found)
+pending_first(
+    struct queue *q, const char *start, const char *end, struct queue_pending *ret, int *ret_found)
 {
 	struct queue_cmd cmd = { 0 };
 	redisReply *rep = NULL;

@@ -84,8 +84,8 @@ put_consumer(struct text *t, const char *name, size_t nlen, long long pending, l
 
 	put_str(t, "*8\r\n$4\r\nname\r\n");
 	put_bulk(t, name, nlen);
-	snprintf(num, sizeof(num), "$7\r\npending\r\n:%lld\r\n$4\r\nidle\r\n:%lld\r\n", pending,
-	    idle);
+	snprintf(
+	    num, sizeof(num), "$7\r\npending\r\n:%lld\r\n$4\r\nidle\r\n:%lld\r\n", pending, idle);
 	put_str(t, num);
 	put_str(t, "$8\r\ninactive\r\n:-1\r\n");
 }
@@ -174,8 +174,8 @@ END_TEST
 
 START_TEST(consumers_no_group)
 {
-	consumers_fail("-NOGROUP No such key 'signet:jobs' or consumer group 'agents'\r\n",
-	    SG_ERR_NOT_FOUND);
+	consumers_fail(
+	    "-NOGROUP No such key 'signet:jobs' or consumer group 'agents'\r\n", SG_ERR_NOT_FOUND);
 	consumers_fail("-ERR no such key\r\n", SG_ERR_NOT_FOUND);
 	consumers_fail("-ERR something else\r\n", SG_ERR_QUEUE_PROTOCOL);
 	consumers_fail("-NOAUTH Authentication required.\r\n", SG_ERR_QUEUE_AUTH);
@@ -202,7 +202,8 @@ START_TEST(consumers_refused)
 		"*1\r\n*6\r\n$4\r\nname\r\n:1\r\n$7\r\npending\r\n:0\r\n$4\r\nidle\r\n:0\r\n",
 		"*1\r\n*6\r\n$4\r\nname\r\n$0\r\n\r\n$7\r\npending\r\n:0\r\n$4\r\nidle\r\n:0\r\n",
 		"*1\r\n*6\r\n$4\r\nname\r\n$1\r\na\r\n$7\r\npending\r\n:-1\r\n$4\r\nidle\r\n:0\r\n",
-		"*1\r\n*6\r\n$4\r\nname\r\n$1\r\na\r\n$7\r\npending\r\n$1\r\n1\r\n$4\r\nidle\r\n:0\r\n",
+		"*1\r\n*6\r\n$4\r\nname\r\n$1\r\na\r\n$7\r\npending\r\n$1\r\n1\r\n$4\r\nidle\r\n:"
+		"0\r\n",
 		"*1\r\n*6\r\n$4\r\nname\r\n$1\r\na\r\n$7\r\npending\r\n:0\r\n$4\r\nidle\r\n:-5\r\n",
 		"*1\r\n*6\r\n$4\r\nname\r\n$1\r\na\r\n$7\r\npending\r\n:0\r\n$4\r\nidle\r\n$-1\r\n",
 		/* a field name that is not a string; a nested value */
@@ -330,7 +331,8 @@ summary_is(const char *resp, int want, uint64_t want_count)
 
 START_TEST(pending_summary)
 {
-	summary_is("*4\r\n:2\r\n$3\r\n1-0\r\n$3\r\n5-1\r\n*1\r\n*2\r\n$1\r\na\r\n$1\r\n2\r\n", 0, 2);
+	summary_is(
+	    "*4\r\n:2\r\n$3\r\n1-0\r\n$3\r\n5-1\r\n*1\r\n*2\r\n$1\r\na\r\n$1\r\n2\r\n", 0, 2);
 	summary_is("*4\r\n:0\r\n$-1\r\n$-1\r\n*-1\r\n", 0, 0);
 	summary_is("-NOGROUP No such key 'signet:jobs' or consumer group 'agents'\r\n",
 	    SG_ERR_NOT_FOUND, 0);
@@ -389,8 +391,8 @@ START_TEST(pending_detail)
 			memset(&p, 0x5a, sizeof(p));
 			before = p;
 			rep = reply(bad[i]);
-			ck_assert_msg(qreply_pending_detail(rep, &p) == SG_ERR_QUEUE_PROTOCOL, "%s",
-			    bad[i]);
+			ck_assert_msg(
+			    qreply_pending_detail(rep, &p) == SG_ERR_QUEUE_PROTOCOL, "%s", bad[i]);
 			ck_assert_int_eq(memcmp(&p, &before, sizeof(p)), 0);
 			freeReplyObject(rep);
 		}
