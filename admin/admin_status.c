@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/x509.h>
@@ -110,6 +111,17 @@ duration(int64_t ms, char buf[ST_DURATION_MAX])
 		snprintf(buf, ST_DURATION_MAX, "%lldd%02lldh", (long long)(s / 86400),
 		    (long long)(s % 86400 / 3600));
 	return buf;
+}
+
+/* The wall clock in milliseconds, as Redis stamps stream entry ids. */
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+		return sgtime_now() * 1000;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* The milliseconds part of a stream entry id ("<ms>-<seq>"), or -1. */
@@ -560,7 +572,8 @@ status_json(const struct st_status *st, const struct st_queue *sq, const struct 
 	if (root == NULL || json_add_string(root, "agent", cfg->name) != 0 ||
 	    json_add_string(root, "time", t) != 0 ||
 	    (o = cJSON_AddObjectToObject(root, "redis")) == NULL ||
-	    json_add_string(o, "url", url) != 0 || json_add_string(o, "prefix", prefix_of(cfg)) ||
+	    json_add_string(o, "url", url) != 0 ||
+	    json_add_string(o, "prefix", prefix_of(cfg)) != 0 ||
 	    cJSON_AddBoolToObject(o, "reachable", sq->reachable) == NULL ||
 	    (!sq->reachable && json_add_string(o, "error", sq->error) != 0))
 		goto out;
@@ -582,7 +595,8 @@ status_json(const struct st_status *st, const struct st_queue *sq, const struct 
 			if ((x = cJSON_AddObjectToObject(o, "oldest_pending")) == NULL ||
 			    json_add_string(x, "entry", sq->oldest.entry) != 0 ||
 			    json_add_string(x, "consumer", sq->oldest.consumer) != 0 ||
-			    json_add_int(x, "age_s", ms >= 0 ? (now * 1000 - ms) / 1000 : 0) != 0 ||
+			    json_add_int(x, "age_s",
+				ms >= 0 && now_ms() > ms ? (now_ms() - ms) / 1000 : 0) != 0 ||
 			    json_add_int(x, "idle_ms", sq->oldest.idle_ms) != 0 ||
 			    json_add_int(x, "deliveries", (int64_t)sq->oldest.deliveries) != 0)
 				goto out;
@@ -703,7 +717,7 @@ status_human(const struct st_status *st, const struct st_queue *sq, const struct
 			int64_t ms = entry_ms(sq->oldest.entry);
 			printf("  %-16s %s, queued %s ago, idle %s, %llu deliver%s, consumer %s\n",
 			    "oldest pending", sq->oldest.entry,
-			    duration(ms >= 0 ? now * 1000 - ms : 0, d1),
+			    duration(ms >= 0 ? now_ms() - ms : 0, d1),
 			    duration(sq->oldest.idle_ms, d2),
 			    (unsigned long long)sq->oldest.deliveries,
 			    sq->oldest.deliveries == 1 ? "y" : "ies", sq->oldest.consumer);
