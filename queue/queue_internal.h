@@ -47,6 +47,7 @@ struct queue {
 	size_t jobs_key_len;
 	int timeout_ms;
 	redisContext *c; /* NULL after a failed (re)connect */
+	char why[QUEUE_REASON_MAX]; /* the last connect failure, for a person */
 };
 
 /* One command as an argument vector. */
