@@ -48,6 +48,7 @@
 #include <openssl/x509v3.h>
 
 #include "admin_audit.h"
+#include "admin_init.h"
 #include "admin_openpgp.h"
 #include "cli.h"
 #include "config.h"
@@ -80,6 +81,7 @@ usage(FILE *f)
 	    "[--store-cert]\n"
 	    "       signet-admin key export HSM --key KEY [-o FILE]\n"
 	    "       signet-admin key list HSM\n"
+	    "       signet-admin init [-c CONFIG] [--softhsm] [--dry-run]\n"
 	    "       signet-admin openpgp export -c CONFIG KEY [-o FILE] [--binary]\n"
 	    "       signet-admin audit verify LOG [--checkpoint FILE]... [--key PEM] [--origin "
 	    "NAME]\n"
@@ -107,6 +109,9 @@ usage(FILE *f)
 	    "                      signature made in the HSM at openpgp.created, recorded\n"
 	    "                      in the audit log first (the agent must be stopped);\n"
 	    "                      ASCII armor, or --binary (gpgv --keyring)\n"
+	    "  init                prepare the host for the agent's users (store, audit\n"
+	    "                      log and journal directories, PIN file, Redis; with\n"
+	    "                      --softhsm a SoftHSM token of the signer's user)\n"
 	    "  audit verify LOG    recompute the audit log's Merkle tree, check every\n"
 	    "                      checkpoint's signature (--key: the attestation public\n"
 	    "                      key) and that each matches the log; name the first\n"
@@ -1273,6 +1278,8 @@ main(int argc, char **argv)
 		return key_command(argc - optind - 1, argv + optind + 1);
 	if (argc - optind >= 2 && strcmp(argv[optind], "openpgp") == 0)
 		return admin_openpgp_command(argc - optind - 1, argv + optind + 1);
+	if (argc - optind >= 1 && strcmp(argv[optind], "init") == 0)
+		return admin_init_command(argc - optind, argv + optind);
 	if (argc - optind >= 2 && strcmp(argv[optind], "audit") == 0)
 		return admin_audit_command(argc - optind - 1, argv + optind + 1);
 	usage(stderr);
