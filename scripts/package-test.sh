@@ -77,8 +77,9 @@ check "signet-agent --version: $(/usr/sbin/signet-agent --version 2>&1)" /usr/sb
 check "signet-signer installed in /usr/libexec" test -x /usr/libexec/signet-signer
 check "the system user signet exists, with no login shell" \
 	sh -c 'getent passwd signet | grep -q ":/var/lib/signet:/usr/sbin/nologin$"'
-check "/etc/signet is root:signet 0750, /var/lib/signet signet:signet 0750" \
-	sh -c '[ "$(stat -c %U:%G:%a /etc/signet)" = root:signet:750 ] && [ "$(stat -c %U:%G:%a /var/lib/signet)" = signet:signet:750 ]'
+check "/etc/signet is root:signet 0751, /var/lib/signet and /var/lib/signet/store signet:signet 0750" \
+	sh -c '[ "$(stat -c %U:%G:%a /etc/signet)" = root:signet:751 ] && [ "$(stat -c %U:%G:%a /var/lib/signet)" = signet:signet:750 ] &&
+		[ "$(stat -c %U:%G:%a /var/lib/signet/store)" = signet:signet:750 ]'
 check "the system user signet-signer exists, and owns /var/lib/signet-signer (0700)" \
 	sh -c 'getent passwd signet-signer >/dev/null && [ "$(stat -c %U:%a /var/lib/signet-signer)" = signet-signer:700 ]'
 check "the unit is installed" test -f /lib/systemd/system/signet-agent.service
