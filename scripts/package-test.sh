@@ -3,7 +3,8 @@
 # copy of the source tree, installs them with apt-get, checks what they
 # installed (submit-job --version; signet-agent --check, as packaged, on a
 # configuration with a SoftHSM token from scripts/stack.sh; the signet user;
-# the systemd unit), then removes them again.  Needs root (scripts/ci-tools.sh
+# the systemd unit), runs docs/install.md from those packages to a verified
+# signature (scripts/install-doc-test.sh), then removes them again.  Needs root (scripts/ci-tools.sh
 # installs dpkg-dev, debhelper and scdoc).
 #   scripts/package-test.sh [SOURCE_DIR]     default: this repository
 set -euo pipefail
@@ -109,6 +110,11 @@ check "signet-agent --check on a sample configuration (SoftHSM, /usr/libexec/sig
 sed 's/^/  /' "$WORK/check.out"
 check "signet-admin policy check on it" /usr/sbin/signet-admin policy check "$STACK_DIR/agent.json"
 stack_cleanup
+
+echo "== docs/install.md, from the packages to a verified signature =="
+check "scripts/install-doc-test.sh: every command of docs/install.md, then openssl verifies the signatures" \
+	"$HERE/scripts/install-doc-test.sh" "$SRC/docs/install.md"
+sed 's/^/  /' "$WORK/check.out"
 
 echo "== remove =="
 DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq signet-agent signet-client >/dev/null
