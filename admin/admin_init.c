@@ -110,8 +110,7 @@ user_resolve(const char *name, struct init_user *u)
 	return 0;
 }
 
-static void
-say_todo(struct init *in, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say_todo(struct init *in, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 say_todo(struct init *in, const char *fmt, ...)
@@ -136,8 +135,8 @@ owner_mode(const struct stat *st, char *buf, size_t len)
 
 	snprintf(u, sizeof(u), "%lu", (unsigned long)st->st_uid);
 	snprintf(g, sizeof(g), "%lu", (unsigned long)st->st_gid);
-	snprintf(buf, len, "%s:%s %04o", pw != NULL ? pw->pw_name : u,
-	    gr != NULL ? gr->gr_name : g, (unsigned)(st->st_mode & 07777));
+	snprintf(buf, len, "%s:%s %04o", pw != NULL ? pw->pw_name : u, gr != NULL ? gr->gr_name : g,
+	    (unsigned)(st->st_mode & 07777));
 	return buf;
 }
 
@@ -191,8 +190,8 @@ dir_writable(void *arg, char *why, size_t whylen)
 
 /* A directory u must be able to write: made when missing, else checked. */
 static void
-ensure_dir(struct init *in, const char *what, const char *dir, const struct init_user *u,
-    mode_t mode)
+ensure_dir(
+    struct init *in, const char *what, const char *dir, const struct init_user *u, mode_t mode)
 {
 	struct dir_arg a = { what, dir };
 	char why[ENVCHECK_WHY_MAX], om[160];
@@ -264,8 +263,8 @@ check_redis(struct init *in)
 
 	envcheck_url_shown(cfg->redis, shown, sizeof(shown));
 	if (envcheck_as(in->agent.name, redis_ok, (void *)(uintptr_t)cfg, why, sizeof(why)) == 0) {
-		printf("ok redis: %s answers %s (PING, consumer group %s)\n", shown, in->agent.shown,
-		    QUEUE_GROUP);
+		printf("ok redis: %s answers %s (PING, consumer group %s)\n", shown,
+		    in->agent.shown, QUEUE_GROUP);
 		return;
 	}
 	/* A unix socket the user may not use: which group would let it. */
@@ -295,8 +294,8 @@ struct softhsm {
 
 /* Writes text to path (mode, owner u), without replacing anything. */
 static int
-write_new(struct init *in, const char *path, const char *text, const struct init_user *u,
-    mode_t mode)
+write_new(
+    struct init *in, const char *path, const char *text, const struct init_user *u, mode_t mode)
 {
 	size_t len = strlen(text);
 	int fd;
@@ -323,8 +322,8 @@ write_new(struct init *in, const char *path, const char *text, const struct init
 
 /* A small text file that must hold `line`: written when missing. */
 static void
-ensure_text(struct init *in, const char *what, const char *path, const char *text,
-    const char *line, const struct init_user *u, mode_t mode)
+ensure_text(struct init *in, const char *what, const char *path, const char *text, const char *line,
+    const struct init_user *u, mode_t mode)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -360,7 +359,8 @@ tokens_foreign(const char *dir, uid_t uid, char *bad, size_t len, int depth)
 	while (!found && n++ < INIT_TOKEN_DIRS_MAX && (de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= sizeof(path) ||
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
+			sizeof(path) ||
 		    lstat(path, &st) != 0)
 			continue;
 		if (st.st_uid != uid) {
@@ -467,8 +467,8 @@ softhsm_token(void *arg, char *why, size_t whylen)
 	}
 	initialized = 1;
 	if (find_token(f, cfg->pkcs11_token, 1, &slot) == 0) {
-		snprintf(why, whylen, "ok SoftHSM token \"%s\" in %s", cfg->pkcs11_token,
-		    sh->tokendir);
+		snprintf(
+		    why, whylen, "ok SoftHSM token \"%s\" in %s", cfg->pkcs11_token, sh->tokendir);
 		r = 0;
 		goto out;
 	}
@@ -479,8 +479,8 @@ softhsm_token(void *arg, char *why, size_t whylen)
 		goto out;
 	}
 	if ((r = read_secret_file(cfg->pkcs11_pin_file, &pin, &pin_len)) != 0) {
-		snprintf(why, whylen, "pkcs11.pin_file: %s: %s", cfg->pkcs11_pin_file,
-		    sg_strerror(r));
+		snprintf(
+		    why, whylen, "pkcs11.pin_file: %s: %s", cfg->pkcs11_pin_file, sg_strerror(r));
 		r = -1;
 		goto out;
 	}
@@ -590,8 +590,9 @@ prepare_softhsm(struct init *in)
 	}
 	ensure_text(in, "service environment", sh.envfile, text, line, &root, 0644);
 	if (tokens_foreign(sh.tokendir, in->signer.uid, bad, sizeof(bad), 2)) {
-		say_todo(in, "SoftHSM tokens: %s is not %s's, who could not open it: chown -R %s: %s",
-		    bad, in->signer.shown, in->signer.shown, sh.tokendir);
+		say_todo(in,
+		    "SoftHSM tokens: %s is not %s's, who could not open it: chown -R %s: %s", bad,
+		    in->signer.shown, in->signer.shown, sh.tokendir);
 		goto out;
 	}
 	if (in->dry_run && (access(sh.tokendir, F_OK) != 0 || access(sh.conf, F_OK) != 0)) {

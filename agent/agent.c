@@ -339,7 +339,8 @@ pin_readable(void *arg, char *why, size_t whylen)
 {
 	const struct agent_config *cfg = arg;
 
-	return envcheck_secret_file("pkcs11.pin_file", cfg->pkcs11_pin_file, geteuid(), why, whylen);
+	return envcheck_secret_file(
+	    "pkcs11.pin_file", cfg->pkcs11_pin_file, geteuid(), why, whylen);
 }
 
 /*

@@ -166,8 +166,7 @@ envcheck_file_appendable(const char *what, const char *path, char *why, size_t w
 }
 
 int
-envcheck_secret_file(
-    const char *what, const char *path, uid_t owner_uid, char *why, size_t whylen)
+envcheck_secret_file(const char *what, const char *path, uid_t owner_uid, char *why, size_t whylen)
 {
 	char who[300];
 	struct stat st;
@@ -193,8 +192,8 @@ envcheck_secret_file(
 	}
 	if ((st.st_mode & 077) != 0) {
 		snprintf(why, whylen,
-		    "%s: %s has mode %04o: group and others must have no access (chmod 0600)",
-		    what, path, (unsigned)(st.st_mode & 07777));
+		    "%s: %s has mode %04o: group and others must have no access (chmod 0600)", what,
+		    path, (unsigned)(st.st_mode & 07777));
 		return -1;
 	}
 	return 0;
@@ -236,14 +235,16 @@ envcheck_redis(const struct agent_config *cfg, char *why, size_t whylen)
 	if ((r = queue_open_reason(&o, &q, reason, sizeof(reason))) != 0) {
 		int denied = strstr(reason, "Permission denied") != NULL;
 		snprintf(why, whylen, "redis: cannot connect to %s: %s%s", shown,
-		    reason[0] ? reason : sg_strerror(r), denied ? as_whom(EACCES, who, sizeof(who)) : "");
+		    reason[0] ? reason : sg_strerror(r),
+		    denied ? as_whom(EACCES, who, sizeof(who)) : "");
 		return -1;
 	}
 	r = queue_group_create(q);
 	queue_close(q);
 	if (r != 0) {
-		snprintf(why, whylen, "redis: %s: cannot create the consumer group %s on %sjobs: %s",
-		    shown, QUEUE_GROUP, cfg->prefix != NULL ? cfg->prefix : QUEUE_DEFAULT_PREFIX,
+		snprintf(why, whylen,
+		    "redis: %s: cannot create the consumer group %s on %sjobs: %s", shown,
+		    QUEUE_GROUP, cfg->prefix != NULL ? cfg->prefix : QUEUE_DEFAULT_PREFIX,
 		    sg_strerror(r));
 		return -1;
 	}
