@@ -670,7 +670,7 @@ admin_init_command(int argc, char **argv)
 		return 1;
 	}
 	if (geteuid() != 0 && (cfg->user != NULL || cfg->pkcs11_user != NULL))
-		printf("todo run as root: the checks are made as %s and %s\n", in.agent.shown,
+		say_todo(&in, "run as root: the checks are made as %s and %s", in.agent.shown,
 		    in.signer.shown);
 	if ((store_dir = envcheck_store_dir(cfg->store)) != NULL)
 		ensure_dir(&in, "store", store_dir, &in.agent, 0750);
