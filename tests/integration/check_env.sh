@@ -106,6 +106,14 @@ else
 	fail "--check with the right Redis password" "$D/redisok.out"
 fi
 
+# A socket for its group only (root's here): the agent's user is not in it.
+redis-server --port 0 --unixsocket "$D/grp.sock" --unixsocketperm 770 \
+	--save '' --appendonly no --dir "$D" --daemonize yes --pidfile "$D/grp.pid" --logfile "$D/grp.log" >/dev/null
+on_exit 'kill "$(cat "$D/grp.pid" 2>/dev/null)" 2>/dev/null'
+for _ in $(seq 1 100); do [ -S "$D/grp.sock" ] && break; sleep 0.05; done
+check redisgroup ".redis = \"unix://$D/grp.sock\""
+expect redisgroup "redis: cannot connect to unix://$D/grp.sock: Permission denied (running as $TUSER)"
+
 # The PIN file, read by pkcs11.user, is root's.
 check pin ".pkcs11.user = \"$SUSER\""
 expect pin "pkcs11.pin_file: cannot read $D/pin: Permission denied (running as $SUSER)"
@@ -183,6 +191,16 @@ if [ "$irc" = 0 ] && grep -q "BEGIN PUBLIC KEY" "$D/shkey.out" && grep -qF "ok S
 else
 	fail "init --softhsm again (exit $irc)" "$D/sh2.out"
 	cat "$D/shkey.out"
+fi
+
+# A Redis socket the agent's user may not use: init names the group.
+jq --arg r "unix://$D/grp.sock" '.redis = $r' "$I/etc/agent.json" > "$I/etc/grp.json"
+"$ADMIN" init -c "$I/etc/grp.json" > "$D/grp.out" 2>&1
+irc=$?
+if [ "$irc" = 1 ] && grep -qF "todo redis: cannot connect to unix://$D/grp.sock: Permission denied (running as $TUSER); the socket $D/grp.sock is root:root 0770: add $TUSER to group root (adduser $TUSER root)" "$D/grp.out"; then
+	ok "init: a Redis socket of another group names the group to join (exit 1)"
+else
+	fail "init with a group-only Redis socket (exit $irc)" "$D/grp.out"
 fi
 
 # A PIN file that others may read is left for the operator.
