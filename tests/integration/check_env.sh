@@ -98,6 +98,10 @@ if grep -q "wrong-password-2\|right-password-1" "$D/redisauth.out"; then
 else
 	ok "no password in the output"
 fi
+chmod 0640 "$D/agent/redis-password"
+check redispwmode ".redis = \"unix://$D/auth.sock\" | .redis_password_file = \"$D/agent/redis-password\""
+expect redispwmode "redis: cannot connect to unix://$D/auth.sock: the password file $D/agent/redis-password: secret file is readable by group or others"
+chmod 0600 "$D/agent/redis-password"
 printf 'right-password-1\n' > "$D/agent/redis-password"
 check redisok ".redis = \"unix://$D/auth.sock\" | .redis_password_file = \"$D/agent/redis-password\""
 if [ "$(cat "$D/redisok.rc")" = 0 ] && [ "$(redis-cli -s "$D/auth.sock" --no-auth-warning -a right-password-1 XINFO GROUPS signet:jobs | grep -c agents)" = 1 ]; then
