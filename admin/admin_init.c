@@ -404,13 +404,30 @@ find_token(CK_FUNCTION_LIST_PTR f, const char *label, int want_initialized, CK_S
 	return -1;
 }
 
-/* A random SO PIN in a new file of this process's user (0600). */
+/* A random SO PIN in a new file of this process's user (0600); one left
+ * by an earlier run that stopped before the token was made is used again
+ * (it must then be INIT_SO_PIN_BYTES * 2 hex digits, owner-only). */
 static int
 make_so_pin(const char *path, char *hex, char *why, size_t whylen)
 {
 	uint8_t rnd[INIT_SO_PIN_BYTES];
-	int fd;
+	char *old = NULL;
+	size_t old_len = 0;
+	int fd, r;
 
+	if ((r = read_secret_file(path, &old, &old_len)) == 0) {
+		r = old_len == INIT_SO_PIN_BYTES * 2 && is_lower_hex(old, old_len) ? 0 : -1;
+		if (r == 0)
+			memcpy(hex, old, old_len + 1);
+		else
+			snprintf(why, whylen, "SO PIN file %s: not what this command writes", path);
+		freezero(old, old_len + 1);
+		return r;
+	}
+	if (r != SG_ERR_NOT_FOUND) {
+		snprintf(why, whylen, "SO PIN file %s: %s", path, sg_strerror(r));
+		return -1;
+	}
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
 		snprintf(why, whylen, "getrandom: %s", strerror(errno));
 		return -1;
