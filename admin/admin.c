@@ -49,6 +49,7 @@
 #include <openssl/x509v3.h>
 
 #include "admin_audit.h"
+#include "admin_init.h"
 #include "admin_openpgp.h"
 #include "admin_status.h"
 #include "cli.h"
@@ -82,6 +83,7 @@ usage(FILE *f)
 	    "[--store-cert]\n"
 	    "       signet-admin key export HSM --key KEY [-o FILE]\n"
 	    "       signet-admin key list HSM\n"
+	    "       signet-admin init [-c CONFIG] [--softhsm] [--dry-run]\n"
 	    "       signet-admin openpgp export -c CONFIG KEY [-o FILE] [--binary]\n"
 	    "       signet-admin audit verify LOG [--checkpoint FILE]... [--key PEM] [--origin "
 	    "NAME]\n"
@@ -112,6 +114,9 @@ usage(FILE *f)
 	    "                      signature made in the HSM at openpgp.created, recorded\n"
 	    "                      in the audit log first (the agent must be stopped);\n"
 	    "                      ASCII armor, or --binary (gpgv --keyring)\n"
+	    "  init                prepare the host for the agent's users (store, audit\n"
+	    "                      log and journal directories, PIN file, Redis; with\n"
+	    "                      --softhsm a SoftHSM token of the signer's user)\n"
 	    "  audit verify LOG    recompute the audit log's Merkle tree, check every\n"
 	    "                      checkpoint's signature (--key: the attestation public\n"
 	    "                      key) and that each matches the log; name the first\n"
@@ -124,7 +129,8 @@ usage(FILE *f)
 	    "                      list, claim and audit records (exit 1: nothing known)\n"
 	    "  signatures          the audit log's signed records; --key KEY, --since TIME\n"
 	    "                      (RFC 3339, or 30m, 24h, 7d back from now)\n"
-	    "  --json              one JSON object instead of text (docs/admin.md)\n"
+	    "  --json              one JSON object instead of text (docs/admin.md)\n");
+	fprintf(f,
 	    "\n"
 	    "HSM is one of:\n"
 	    "  -c, --config FILE   the agent configuration (pkcs11 module, token, pin_file)\n"
@@ -1287,6 +1293,8 @@ main(int argc, char **argv)
 		return key_command(argc - optind - 1, argv + optind + 1);
 	if (argc - optind >= 2 && strcmp(argv[optind], "openpgp") == 0)
 		return admin_openpgp_command(argc - optind - 1, argv + optind + 1);
+	if (argc - optind >= 1 && strcmp(argv[optind], "init") == 0)
+		return admin_init_command(argc - optind, argv + optind);
 	if (argc - optind >= 2 && strcmp(argv[optind], "audit") == 0)
 		return admin_audit_command(argc - optind - 1, argv + optind + 1);
 	if (argc - optind >= 1 &&

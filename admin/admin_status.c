@@ -31,6 +31,7 @@
 #include "auditlog.h"
 #include "config.h"
 #include "crypto.h"
+#include "envcheck.h"
 #include "envelope.h"
 #include "job.h"
 #include "json.h"
@@ -49,7 +50,6 @@
 #define ST_ENTRIES_MAX  64     /* stream entries of one job remembered from the log */
 #define ST_SCAN_MAX     100000 /* stream entries `job` looks through for an id */
 #define ST_TIMEOUT_MS   5000   /* connect and command timeout */
-#define ST_REASON_MAX   160    /* bytes of the system's reason for a failed connect */
 #define ST_DURATION_MAX 32     /* bytes of a duration as printed ("3d04h") */
 #define ST_NUM_MAX      24     /* bytes of a --since number */
 
@@ -62,33 +62,14 @@ shown(const char *s, size_t len, char buf[ST_SHOWN_MAX])
 	return log_escape(s, len, buf, ST_SHOWN_MAX);
 }
 
-/* The URL with its password, if any, replaced by "***". */
+/* The URL with its password, if any, replaced by "***", escaped. */
 static void
 url_shown(const char *url, char *out, size_t cap)
 {
-	const char *auth = strstr(url, "://"), *end, *at = NULL, *colon = NULL, *p;
-	char esc[ST_SHOWN_MAX];
+	char raw[QUEUE_URL_MAX + 8];
 
-	if (auth == NULL) {
-		snprintf(out, cap, "%s", shown(url, strlen(url), esc));
-		return;
-	}
-	auth += 3;
-	end = auth + strcspn(auth, "/");
-	for (p = auth; p < end; p++)
-		if (*p == '@')
-			at = p;
-	if (at == NULL) {
-		snprintf(out, cap, "%s", shown(url, strlen(url), esc));
-		return;
-	}
-	colon = memchr(auth, ':', (size_t)(at - auth));
-	if (colon == NULL) { /* a user name alone is no secret */
-		snprintf(out, cap, "%s", shown(url, strlen(url), esc));
-		return;
-	}
-	snprintf(out, cap, "%.*s:***%s", (int)(colon - url), url, at);
-	snprintf(out, cap, "%s", shown(out, strlen(out), esc));
+	(void)envcheck_url_shown(url, raw, sizeof(raw));
+	(void)log_escape(raw, strlen(raw), out, cap);
 }
 
 /* "42s", "3m07s", "2h05m", "3d04h". */
@@ -292,7 +273,7 @@ open_queue(const struct agent_config *cfg, char *why, size_t whylen)
 {
 	struct queue_opts qo;
 	struct queue *q = NULL;
-	char reason[ST_REASON_MAX] = "", url[ST_SHOWN_MAX];
+	char reason[QUEUE_REASON_MAX] = "", url[ST_SHOWN_MAX];
 	int r;
 
 	memset(&qo, 0, sizeof(qo));
@@ -300,9 +281,7 @@ open_queue(const struct agent_config *cfg, char *why, size_t whylen)
 	qo.password_file = cfg->redis_password_file;
 	qo.prefix = cfg->prefix;
 	qo.timeout_ms = ST_TIMEOUT_MS;
-	qo.reason = reason;
-	qo.reason_len = sizeof(reason);
-	if ((r = queue_open(&qo, &q)) == 0)
+	if ((r = queue_open_reason(&qo, &q, reason, sizeof(reason))) == 0)
 		return q;
 	url_shown(cfg->redis, url, sizeof(url));
 	snprintf(

@@ -20,6 +20,7 @@
 #include "audit.h"
 #include "checkpointer.h"
 #include "config_live.h"
+#include "envcheck.h"
 #include "hsm.h"
 #include "idset.h"
 #include "log.h"
@@ -333,6 +334,73 @@ start_webhooks(struct agent *ag, const struct agent_config *cfg, char *errbuf, s
 	return r;
 }
 
+static int
+pin_readable(void *arg, char *why, size_t whylen)
+{
+	const struct agent_config *cfg = arg;
+
+	return envcheck_secret_file(
+	    "pkcs11.pin_file", cfg->pkcs11_pin_file, geteuid(), why, whylen);
+}
+
+/*
+ * --check, before the signer starts: the PIN file as the user that will
+ * read it (pkcs11.user when the check runs as root, else this process's
+ * user), so that the reason is the system's and not a failed login.
+ */
+static int
+check_pin_file(const struct agent_config *cfg)
+{
+	char why[ENVCHECK_WHY_MAX];
+	const char *reader = NULL;
+
+	if (!cfg->pkcs11_in_process && cfg->pkcs11_user != NULL && geteuid() == 0)
+		reader = cfg->pkcs11_user;
+	if (envcheck_as(reader, pin_readable, (void *)(uintptr_t)cfg, why, sizeof(why)) != 0) {
+		log_error("%s", why);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * With the rights the agent runs with from now on: the file store's
+ * directory and the audit log's directory (and the log, when it exists)
+ * writable; with_redis, Redis reachable, AUTH accepted and the consumer
+ * group there or made.  Logs one line per failure; returns their number.
+ */
+static int
+check_environment(const struct agent_config *cfg, int with_redis)
+{
+	char why[ENVCHECK_WHY_MAX], *dir = NULL;
+	const char *store_dir = envcheck_store_dir(cfg->store);
+	struct stat st;
+	int bad = 0;
+
+	if (store_dir != NULL && envcheck_dir_writable("store", store_dir, why, sizeof(why)) != 0) {
+		log_error("%s", why);
+		bad++;
+	}
+	if (path_dir(cfg->audit_log, &dir) != 0) {
+		log_error("%s", sg_strerror(SG_ERR_ALLOC));
+		return bad + 1;
+	}
+	if (envcheck_dir_writable("audit_log", dir, why, sizeof(why)) != 0) {
+		log_error("%s", why);
+		bad++;
+	} else if (lstat(cfg->audit_log, &st) == 0 &&
+	    envcheck_file_appendable("audit_log", cfg->audit_log, why, sizeof(why)) != 0) {
+		log_error("%s", why);
+		bad++;
+	}
+	free(dir);
+	if (with_redis && envcheck_redis(cfg, why, sizeof(why)) != 0) {
+		log_error("%s", why);
+		bad++;
+	}
+	return bad;
+}
+
 void
 agent_check_certs(const struct agent *ag)
 {
@@ -345,12 +413,28 @@ agent_open(
 {
 	struct checkpoint last_cp;
 	char errbuf[ERRBUF_LEN];
-	int have_cp = 0, r;
+	int have_cp = 0, bad = 0, r;
 
 	(void)config_warnings(cfg, log_config_warning, (void *)(uintptr_t)config_path);
 	ag->cfg = cfg;
-	if (open_hsm(ag, cfg, config_path) != 0 || drop_privileges(ag, cfg) != 0)
+	/* --check goes on past a failure where it can, to name every one. */
+	if (check_only && check_pin_file(cfg) != 0)
+		bad = 1;
+	else if (open_hsm(ag, cfg, config_path) != 0) {
+		if (!check_only)
+			return 2;
+		bad = 1;
+	}
+	if (drop_privileges(ag, cfg) != 0)
 		return 2;
+	if (check_environment(cfg, check_only) > 0)
+		bad = 1;
+	if (bad && !check_only)
+		return 2;
+	if (bad) {
+		(void)config_cert_validity(cfg, sgtime_now(), log_problem, log_warning, NULL);
+		return 2;
+	}
 	if ((r = start_webhooks(ag, cfg, errbuf, sizeof(errbuf))) != 0) {
 		log_error("%s", r == SG_ERR_CONFIG ? errbuf : sg_strerror(r));
 		return 2;

@@ -30,6 +30,7 @@
 #include "cli.h"
 #include "config.h"
 #include "config_live.h"
+#include "envcheck.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -99,17 +100,20 @@ static struct queue *
 connect_with_backoff(const struct queue_opts *opts, const char *who)
 {
 	struct queue *q = NULL;
+	char why[QUEUE_REASON_MAX], shown[QUEUE_URL_MAX + 8];
 	long delay = 0;
 	int r, warned = 0;
 
 	while (!stop_requested) {
-		if ((r = queue_open(opts, &q)) == 0) {
+		if ((r = queue_open_reason(opts, &q, why, sizeof(why))) == 0) {
 			if (warned)
 				log_info("%s: connected to the queue again", who);
 			return q;
 		}
 		if (!warned || delay >= BACKOFF_MAX_MS / 2)
-			log_warn_r(r, "%s: cannot reach the queue; retrying", who);
+			log_warn("%s: cannot connect to %s: %s; retrying", who,
+			    envcheck_url_shown(opts->url, shown, sizeof(shown)),
+			    why[0] ? why : sg_strerror(r));
 		warned = 1;
 		delay = backoff_next(delay);
 		sleep_ms(delay);
@@ -166,7 +170,8 @@ usage(FILE *f)
 	    "\n"
 	    "  -c, --config PATH     agent configuration (JSON, docs/configuration.md)\n"
 	    "      --check           validate configuration, policy, HSM keys and\n"
-	    "                        certificates, then exit (0 when all is well)\n"
+	    "                        certificates, the PIN file, store, audit log\n"
+	    "                        directory and Redis, then exit (0 when all is well)\n"
 	    "      --log-format FMT  plain (default) or json lines, on stderr\n"
 	    "  -v, --verbose         debug logging\n"
 	    "  -h, --help            this text\n"
@@ -548,8 +553,8 @@ main(int argc, char **argv)
 	if ((status = agent_open(&ag, cfg, config_path, check_only)) != 0)
 		goto out;
 	if (check_only) {
-		printf("signet-agent: %s: configuration, %zu keys, %zu submitters and the HSM are "
-		       "in order; "
+		printf("signet-agent: %s: configuration, %zu keys, %zu submitters, the HSM, the "
+		       "store, the audit log's directory and Redis are in order; "
 		       "attestation keyid %s\n",
 		    config_path, cfg->nkeys, cfg->nsubmitters, ag.attest_keyid);
 		goto out;

@@ -54,6 +54,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "envcheck.h"
 #include "log.h"
 #include "store.h"
 #include "util.h"
@@ -636,7 +637,15 @@ store_file_open(const struct store_opts *opts, struct store *s, char *errbuf, si
 	}
 	if ((fs->base_fd = open(fs->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
 	    fstat(fs->base_fd, &st) == -1 || !S_ISDIR(st.st_mode)) {
-		snprintf(errbuf, errlen, "store: %s is not a directory", fs->base);
+		int e = errno;
+		char who[256];
+		if (e == ENOTDIR || fs->base_fd != -1)
+			snprintf(errbuf, errlen, "store: %s is not a directory", fs->base);
+		else
+			snprintf(errbuf, errlen, "store: cannot open %s: %s%s%s%s", fs->base,
+			    strerror(e), e == EACCES || e == EPERM ? " (running as " : "",
+			    e == EACCES || e == EPERM ? envcheck_whoami(who, sizeof(who)) : "",
+			    e == EACCES || e == EPERM ? ")" : "");
 		if (fs->base_fd != -1)
 			close(fs->base_fd);
 		free(fs->base);

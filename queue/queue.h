@@ -70,11 +70,6 @@ struct queue_opts {
 	const char *password_file; /* optional; overrides a password in the URL */
 	const char *prefix;        /* NULL: QUEUE_DEFAULT_PREFIX */
 	int timeout_ms;            /* connect and command timeout; 0: 5000; max 3600000 */
-	/* Optional: when the connection itself fails, the reason the system
-	 * gave ("Connection refused", "No such file or directory"), escaped
-	 * and cut to reason_len - 1 bytes; "" otherwise.  Never a password. */
-	char *reason;
-	size_t reason_len;
 };
 
 /*
@@ -97,6 +92,16 @@ struct queue_opts {
  * type, say) or a reply of the wrong shape.
  */
 int queue_open(const struct queue_opts *opts, struct queue **ret) SG_MUST_CHECK;
+/*
+ * queue_open(), and on failure a one-line reason for a person in why
+ * (whylen bytes; "" when there is none): the system's words for a failed
+ * connection ("Connection refused", "No such file or directory",
+ * "Permission denied"), the server's for a refused AUTH ("AUTH refused:
+ * WRONGPASS ..."), escaped and cut.  Never the password.
+ */
+#define QUEUE_REASON_MAX 256
+int queue_open_reason(
+    const struct queue_opts *opts, struct queue **ret, char *why, size_t whylen) SG_MUST_CHECK;
 /* Drops the connection and connects again; same errors as queue_open. */
 int queue_reconnect(struct queue *q) SG_MUST_CHECK;
 void queue_close(struct queue *q);

@@ -50,6 +50,15 @@ ms_to_tv(int64_t ms)
 	return tv;
 }
 
+/* Sets q->why from len bytes of s (escaped, cut), after the prefix. */
+static void
+set_why(struct queue *q, const char *prefix, const char *s, size_t len)
+{
+	char esc[QUEUE_ERRSTR_LOG_MAX + 8];
+
+	snprintf(q->why, sizeof(q->why), "%s%s", prefix, log_escape(s, len, esc, sizeof(esc)));
+}
+
 /* The error of a call that got no reply; the context is unusable after it. */
 int
 qconn_error(const struct queue *q)
@@ -248,6 +257,8 @@ queue_auth(struct queue *q)
 		/* Whatever the words (WRONGPASS, "AUTH called without any
 		 * password configured" ...), the server refused us. */
 		(void)qreply_error(rep);
+		set_why(q, "AUTH refused: ", rep->str != NULL ? rep->str : "",
+		    rep->str != NULL ? rep->len : 0);
 		r = SG_ERR_QUEUE_AUTH;
 		goto out;
 	}
@@ -327,8 +338,8 @@ queue_connect(struct queue *q)
 
 	if (q->url->is_sentinel) {
 		if ((r = sentinel_master(q, mhost, &mport)) < 0) {
-			snprintf(
-			    q->conn_reason, sizeof(q->conn_reason), "no sentinel named a master");
+			snprintf(q->why, sizeof(q->why), "no sentinel named a master %s",
+			    q->url->master);
 			goto out;
 		}
 		q->c = redisConnectWithTimeout(mhost, mport, tv);
@@ -341,8 +352,7 @@ queue_connect(struct queue *q)
 		goto out;
 	}
 	if (q->c->err != 0) {
-		(void)log_escape(q->c->errstr, strnlen(q->c->errstr, sizeof(q->c->errstr)),
-		    q->conn_reason, sizeof(q->conn_reason));
+		set_why(q, "", q->c->errstr, strnlen(q->c->errstr, sizeof(q->c->errstr)));
 		r = qconn_error(q);
 		if (r == SG_ERR_QUEUE_PROTOCOL)
 			r = SG_ERR_QUEUE_UNAVAILABLE;
@@ -368,9 +378,14 @@ queue_connect(struct queue *q)
 	 * open time, rather than at the first real command. */
 	memset(&cmd, 0, sizeof(cmd));
 	qcmd_str(&cmd, "PING");
-	if ((r = qconn_command(q, &cmd, &rep)) < 0 ||
-	    (r = qreply_expect(rep, REDIS_REPLY_STATUS)) < 0)
+	if ((r = qconn_command(q, &cmd, &rep)) < 0)
 		goto out;
+	if ((r = qreply_expect(rep, REDIS_REPLY_STATUS)) < 0) {
+		if (rep->type == REDIS_REPLY_ERROR)
+			set_why(q, "PING: ", rep->str != NULL ? rep->str : "",
+			    rep->str != NULL ? rep->len : 0);
+		goto out;
+	}
 	if (!qreply_is_status(rep, "PONG")) {
 		r = SG_ERR_QUEUE_PROTOCOL;
 		goto out;
@@ -418,6 +433,12 @@ queue_close(struct queue *q)
 int
 queue_open(const struct queue_opts *opts, struct queue **ret)
 {
+	return queue_open_reason(opts, ret, NULL, 0);
+}
+
+int
+queue_open_reason(const struct queue_opts *opts, struct queue **ret, char *why, size_t whylen)
+{
 	struct queue *q = NULL;
 	const char *prefix;
 	int r = SG_ERR_INTERNAL;
@@ -434,8 +455,6 @@ queue_open(const struct queue_opts *opts, struct queue **ret)
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
-	if (opts->reason != NULL && opts->reason_len > 0)
-		opts->reason[0] = '\0';
 	prefix = opts->prefix != NULL ? opts->prefix : QUEUE_DEFAULT_PREFIX;
 	if (!queue_is_token(prefix, QUEUE_PREFIX_MAX)) {
 		log_debug("invalid queue prefix");
@@ -464,6 +483,10 @@ queue_open(const struct queue_opts *opts, struct queue **ret)
 		r = read_secret_file(opts->password_file, &q->password, &q->password_len);
 		if (r < 0) {
 			log_debug_r(r, "redis password file");
+			snprintf(q->why, sizeof(q->why), "the password file %s: %s",
+			    opts->password_file,
+			    r == SG_ERR_SYSTEM || r == SG_ERR_NOT_FOUND ? strerror(errno)
+									: sg_strerror(r));
 			if (r != SG_ERR_SECRET_FILE && r != SG_ERR_ALLOC)
 				r = SG_ERR_CONFIG;
 			goto out;
@@ -495,8 +518,8 @@ queue_open(const struct queue_opts *opts, struct queue **ret)
 	q = NULL;
 	r = 0;
 out:
-	if (r < 0 && q != NULL && opts != NULL && opts->reason != NULL && opts->reason_len > 0)
-		snprintf(opts->reason, opts->reason_len, "%s", q->conn_reason);
+	if (why != NULL && whylen > 0)
+		snprintf(why, whylen, "%s", r < 0 && q != NULL ? q->why : "");
 	queue_close(q);
 	return r;
 }

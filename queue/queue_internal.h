@@ -46,8 +46,8 @@ struct queue {
 	char jobs_key[QUEUE_PREFIX_MAX + sizeof(KEY_JOBS)];
 	size_t jobs_key_len;
 	int timeout_ms;
-	redisContext *c;       /* NULL after a failed (re)connect */
-	char conn_reason[128]; /* the last failed connect's reason (escaped), or "" */
+	redisContext *c;            /* NULL after a failed (re)connect */
+	char why[QUEUE_REASON_MAX]; /* the last connect failure, for a person */
 };
 
 /* One command as an argument vector. */

@@ -3,7 +3,8 @@
 # copy of the source tree, installs them with apt-get, checks what they
 # installed (submit-job --version; signet-agent --check, as packaged, on a
 # configuration with a SoftHSM token from scripts/stack.sh; the signet user;
-# the systemd unit), then removes them again.  Needs root (scripts/ci-tools.sh
+# the systemd unit), runs docs/install.md from those packages to a verified
+# signature (scripts/install-doc-test.sh), then removes them again.  Needs root (scripts/ci-tools.sh
 # installs dpkg-dev, debhelper and scdoc).
 #   scripts/package-test.sh [SOURCE_DIR]     default: this repository
 set -euo pipefail
@@ -77,8 +78,9 @@ check "signet-agent --version: $(/usr/sbin/signet-agent --version 2>&1)" /usr/sb
 check "signet-signer installed in /usr/libexec" test -x /usr/libexec/signet-signer
 check "the system user signet exists, with no login shell" \
 	sh -c 'getent passwd signet | grep -q ":/var/lib/signet:/usr/sbin/nologin$"'
-check "/etc/signet is root:signet 0750, /var/lib/signet signet:signet 0750" \
-	sh -c '[ "$(stat -c %U:%G:%a /etc/signet)" = root:signet:750 ] && [ "$(stat -c %U:%G:%a /var/lib/signet)" = signet:signet:750 ]'
+check "/etc/signet is root:signet 0751, /var/lib/signet and /var/lib/signet/store signet:signet 0750" \
+	sh -c '[ "$(stat -c %U:%G:%a /etc/signet)" = root:signet:751 ] && [ "$(stat -c %U:%G:%a /var/lib/signet)" = signet:signet:750 ] &&
+		[ "$(stat -c %U:%G:%a /var/lib/signet/store)" = signet:signet:750 ]'
 check "the system user signet-signer exists, and owns /var/lib/signet-signer (0700)" \
 	sh -c 'getent passwd signet-signer >/dev/null && [ "$(stat -c %U:%a /var/lib/signet-signer)" = signet-signer:700 ]'
 check "the unit is installed" test -f /lib/systemd/system/signet-agent.service
@@ -108,6 +110,11 @@ check "signet-agent --check on a sample configuration (SoftHSM, /usr/libexec/sig
 sed 's/^/  /' "$WORK/check.out"
 check "signet-admin policy check on it" /usr/sbin/signet-admin policy check "$STACK_DIR/agent.json"
 stack_cleanup
+
+echo "== docs/install.md, from the packages to a verified signature =="
+check "scripts/install-doc-test.sh: every command of docs/install.md, then openssl verifies the signatures" \
+	"$HERE/scripts/install-doc-test.sh" "$SRC/docs/install.md"
+sed 's/^/  /' "$WORK/check.out"
 
 echo "== remove =="
 DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq signet-agent signet-client >/dev/null

@@ -242,7 +242,9 @@ STACK_DIR=$D/stack
 mkdir -p "$STACK_DIR"
 STACK_QUIET=1
 # shellcheck source=../../scripts/stack.sh
-( . "$SRC/scripts/stack.sh" && stack_token_init && stack_submitter ci-fw ec && stack_config &&
+# (--check reaches Redis too: the stack's, stopped again on the way out.)
+( . "$SRC/scripts/stack.sh" && trap stack_cleanup EXIT && stack_redis_start && stack_token_init &&
+  stack_submitter ci-fw ec && stack_config &&
   for f in release release-rsa attest; do [ -s "$STACK_DIR/$f.pub.pem" ] || exit 1; done &&
   cmp -s "$STACK_DIR/attest.pub.pem" "$STACK_DIR/agent.pub" &&
   "$SIGNET_BUILD/agent/signet-agent" -c "$STACK_DIR/agent.json" --check ) >"$D/stack.out" 2>&1
