@@ -50,6 +50,24 @@ ms_to_tv(int64_t ms)
 	return tv;
 }
 
+/* Notes why a connect failed, for queue_conn_why() (escaped, cut). */
+static void
+set_why(struct queue *q, const char *what, const char *s, size_t len)
+{
+	size_t n = strnlen(what, sizeof(q->why) - 1);
+
+	memcpy(q->why, what, n);
+	q->why[n] = '\0';
+	if (n + 1 < sizeof(q->why))
+		log_escape(s, len, q->why + n, sizeof(q->why) - n);
+}
+
+const char *
+queue_conn_why(const struct queue *q)
+{
+	return q != NULL ? q->why : "";
+}
+
 /* The error of a call that got no reply; the context is unusable after it. */
 int
 qconn_error(const struct queue *q)
@@ -248,6 +266,8 @@ queue_auth(struct queue *q)
 		/* Whatever the words (WRONGPASS, "AUTH called without any
 		 * password configured" ...), the server refused us. */
 		(void)qreply_error(rep);
+		set_why(q, "the server refused the password: ", rep->str != NULL ? rep->str : "",
+		    rep->str != NULL ? rep->len : 0);
 		r = SG_ERR_QUEUE_AUTH;
 		goto out;
 	}
@@ -325,9 +345,13 @@ queue_connect(struct queue *q)
 	char mhost[QUEUE_HOST_MAX + 1];
 	int mport = 0;
 
+	q->why[0] = '\0';
 	if (q->url->is_sentinel) {
-		if ((r = sentinel_master(q, mhost, &mport)) < 0)
+		if ((r = sentinel_master(q, mhost, &mport)) < 0) {
+			set_why(q, "no sentinel answered with the address of master ",
+			    q->url->master, strlen(q->url->master));
 			goto out;
+		}
 		q->c = redisConnectWithTimeout(mhost, mport, tv);
 	} else if (q->url->is_unix)
 		q->c = redisConnectUnixWithTimeout(q->url->path, tv);
@@ -338,6 +362,9 @@ queue_connect(struct queue *q)
 		goto out;
 	}
 	if (q->c->err != 0) {
+		/* hiredis's words are the system's: "Connection refused",
+		 * "No such file or directory", "Permission denied" ... */
+		set_why(q, "", q->c->errstr, strnlen(q->c->errstr, sizeof(q->c->errstr)));
 		r = qconn_error(q);
 		if (r == SG_ERR_QUEUE_PROTOCOL)
 			r = SG_ERR_QUEUE_UNAVAILABLE;
@@ -389,6 +416,15 @@ queue_connect(struct queue *q)
 	}
 	r = 0;
 out:
+	if (r < 0 && q->why[0] == '\0') {
+		if (rep != NULL && rep->type == REDIS_REPLY_ERROR && rep->str != NULL)
+			set_why(q, "the server answered: ", rep->str, rep->len);
+		else if (q->c != NULL && q->c->err != 0)
+			set_why(
+			    q, "", q->c->errstr, strnlen(q->c->errstr, sizeof(q->c->errstr)));
+		else
+			set_why(q, "", sg_strerror(r), strlen(sg_strerror(r)));
+	}
 	if (rep != NULL)
 		freeReplyObject(rep);
 	if (r < 0 && q->c != NULL) {
@@ -413,10 +449,18 @@ queue_close(struct queue *q)
 int
 queue_open(const struct queue_opts *opts, struct queue **ret)
 {
+	return queue_open_why(opts, ret, NULL, 0);
+}
+
+int
+queue_open_why(const struct queue_opts *opts, struct queue **ret, char *why, size_t why_len)
+{
 	struct queue *q = NULL;
 	const char *prefix;
 	int r = SG_ERR_INTERNAL;
 
+	if (why != NULL && why_len > 0)
+		why[0] = '\0';
 	if (ret == NULL || opts == NULL) {
 		r = SG_ERR_INVALID_ARGUMENT;
 		goto out;
@@ -482,8 +526,11 @@ queue_open(const struct queue_opts *opts, struct queue **ret)
 		goto out;
 	}
 
-	if ((r = queue_connect(q)) < 0)
+	if ((r = queue_connect(q)) < 0) {
+		if (why != NULL && why_len > 0)
+			snprintf(why, why_len, "%s", q->why);
 		goto out;
+	}
 	*ret = q;
 	q = NULL;
 	r = 0;
