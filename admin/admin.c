@@ -1070,9 +1070,9 @@ print_chain(const char *indent, const char *name, const char *path)
 		snprintf(not_before, sizeof(not_before), "?");
 	printf("%scertificate: subject=%s not_after=%s%s chain=%d file=%s\n", indent, subj,
 	    not_after,
-	    have_after && t < now             ? " (EXPIRED)" :
-		have_before && tb > now ? " (NOT YET VALID)" :
-					  "",
+	    have_after && t < now         ? " (EXPIRED)"
+		: have_before && tb > now ? " (NOT YET VALID)"
+					  : "",
 	    sk_X509_num(certs), path);
 	if ((have_after && t < now) || (have_before && tb > now)) {
 		sgtime_format(now, now_s);

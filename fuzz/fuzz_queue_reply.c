@@ -34,8 +34,9 @@ entry_state(const redisReply *rep)
 	int found = 1;
 
 	if (qreply_group_last_id(rep, QUEUE_GROUP, last, &found) == 0) {
-		if (found && (!queue_is_entry_id(last, strlen(last)) ||
-				 queue_entry_id_cmp(last, strlen(last), last, strlen(last)) != 0))
+		if (found &&
+		    (!queue_is_entry_id(last, strlen(last)) ||
+			queue_entry_id_cmp(last, strlen(last), last, strlen(last)) != 0))
 			abort();
 		if (!found && last[0] != '\0')
 			abort();

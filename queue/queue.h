@@ -151,9 +151,9 @@ int queue_submit_entry(struct queue *q, const char *env, size_t env_len,
 
 /* Whether the group "agents" has delivered an entry to an agent. */
 struct queue_entry_state {
-	int group;      /* the group exists on <prefix>jobs */
-	int delivered;  /* its last-delivered-id is at or past the entry */
-	int pending;    /* delivered and not acknowledged (in the group's PEL) */
+	int group;     /* the group exists on <prefix>jobs */
+	int delivered; /* its last-delivered-id is at or past the entry */
+	int pending;   /* delivered and not acknowledged (in the group's PEL) */
 	char consumer[QUEUE_CONSUMER_MAX + 1]; /* pending: the consumer holding it */
 	uint64_t deliveries;                   /* pending: times delivered */
 };

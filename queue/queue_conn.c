@@ -420,8 +420,7 @@ out:
 		if (rep != NULL && rep->type == REDIS_REPLY_ERROR && rep->str != NULL)
 			set_why(q, "the server answered: ", rep->str, rep->len);
 		else if (q->c != NULL && q->c->err != 0)
-			set_why(
-			    q, "", q->c->errstr, strnlen(q->c->errstr, sizeof(q->c->errstr)));
+			set_why(q, "", q->c->errstr, strnlen(q->c->errstr, sizeof(q->c->errstr)));
 		else
 			set_why(q, "", sg_strerror(r), strlen(sg_strerror(r)));
 	}

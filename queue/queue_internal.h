@@ -28,7 +28,7 @@
  * below what would let a server make us allocate gigabytes. */
 #define QUEUE_REPLY_ELEMS_MAX    (1 << 20)
 
-#define QUEUE_WHY_MAX            160 /* bytes of a connect failure's reason */
+#define QUEUE_WHY_MAX 160 /* bytes of a connect failure's reason */
 
 #define KEY_JOBS       "jobs"
 #define KEY_RESULT     "result:"
@@ -48,7 +48,7 @@ struct queue {
 	char jobs_key[QUEUE_PREFIX_MAX + sizeof(KEY_JOBS)];
 	size_t jobs_key_len;
 	int timeout_ms;
-	redisContext *c; /* NULL after a failed (re)connect */
+	redisContext *c;         /* NULL after a failed (re)connect */
 	char why[QUEUE_WHY_MAX]; /* why the last connect failed, or "" */
 };
 

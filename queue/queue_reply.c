@@ -291,7 +291,8 @@ queue_entry_id_cmp(const char *a, size_t alen, const char *b, size_t blen)
 		return da == db ? 0 : da == NULL ? -1 : 1;
 	if ((c = decimal_cmp(a, (size_t)(da - a), b, (size_t)(db - b))) != 0)
 		return c;
-	return decimal_cmp(da + 1, alen - (size_t)(da - a) - 1, db + 1, blen - (size_t)(db - b) - 1);
+	return decimal_cmp(
+	    da + 1, alen - (size_t)(da - a) - 1, db + 1, blen - (size_t)(db - b) - 1);
 }
 
 static int
@@ -304,8 +305,8 @@ is_string(const redisReply *r, const char *s)
 /* XINFO GROUPS: [[name, <name>, consumers, n, pending, n, last-delivered-id,
  * <id>, ...], ...]. */
 int
-qreply_group_last_id(const redisReply *rep, const char *group,
-    char ret_id[QUEUE_ENTRY_ID_MAX + 1], int *ret_found)
+qreply_group_last_id(
+    const redisReply *rep, const char *group, char ret_id[QUEUE_ENTRY_ID_MAX + 1], int *ret_found)
 {
 	const redisReply *g, *k, *v, *name, *last;
 	size_t i, j;
@@ -338,7 +339,8 @@ qreply_group_last_id(const redisReply *rep, const char *group,
 			} else if (is_string(k, "last-delivered-id") ||
 			    qreply_is_status(k, "last-delivered-id")) {
 				if (last != NULL ||
-				    (v->type != REDIS_REPLY_STRING && v->type != REDIS_REPLY_STATUS) ||
+				    (v->type != REDIS_REPLY_STRING &&
+					v->type != REDIS_REPLY_STATUS) ||
 				    !queue_is_entry_id(v->str, v->len))
 					return SG_ERR_QUEUE_PROTOCOL;
 				last = v;

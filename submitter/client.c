@@ -26,13 +26,13 @@
 #include "crypto.h"
 #include "sgtime.h"
 
-#define WAIT_SLICE_MS     2000 /* one BLPOP; below the queue's command timeout */
-#define POLL_MS           1000 /* when BLPOP cannot be used */
-#define WOKEN_PAUSE_MS    100  /* after a wake-up that brought nothing new */
-#define QUEUE_RETRIES_MAX 5    /* consecutive reconnects before giving up */
-#define BACKOFF_FIRST_MS  250
-#define BACKOFF_MAX_MS    4000
-#define IGNORED_WARN_MAX  3 /* warnings about ignored results */
+#define WAIT_SLICE_MS           2000 /* one BLPOP; below the queue's command timeout */
+#define POLL_MS                 1000 /* when BLPOP cannot be used */
+#define WOKEN_PAUSE_MS          100  /* after a wake-up that brought nothing new */
+#define QUEUE_RETRIES_MAX       5    /* consecutive reconnects before giving up */
+#define BACKOFF_FIRST_MS        250
+#define BACKOFF_MAX_MS          4000
+#define IGNORED_WARN_MAX        3 /* warnings about ignored results */
 /* The first connect: retried for at most this long (or --wait). */
 #define CLIENT_CONNECT_RETRY_MS (BACKOFF_FIRST_MS * 31)
 
@@ -365,9 +365,9 @@ client_queue_open(const struct client_opts *c, struct queue **ret)
 	int64_t backoff = BACKOFF_FIRST_MS, slept = 0, budget;
 	int r, ex, attempts = 1;
 
-	budget = c->wait_s > 0 && c->wait_s < CLIENT_CONNECT_RETRY_MS / 1000 ?
-	    (int64_t)c->wait_s * 1000 :
-	    CLIENT_CONNECT_RETRY_MS;
+	budget = c->wait_s > 0 && c->wait_s < CLIENT_CONNECT_RETRY_MS / 1000
+	    ? (int64_t)c->wait_s * 1000
+	    : CLIENT_CONNECT_RETRY_MS;
 	memset(&qo, 0, sizeof(qo));
 	qo.url = c->redis;
 	qo.password_file = c->password_file;

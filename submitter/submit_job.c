@@ -828,9 +828,10 @@ report_unanswered(struct run *rn)
 		if ((r = queue_entry_remove(rn->q, rn->entry_id, &removed)) == 0)
 			r = queue_entry_state(rn->q, rn->entry_id, &st);
 		if (r == 0 && !st.delivered) {
-			sj_msg("timed out after %llu s: job %s was never taken by an agent (no agent "
-			       "read stream entry %s of %sjobs); the entry %s removed, so it will "
-			       "not be signed",
+			sj_msg(
+			    "timed out after %llu s: job %s was never taken by an agent (no agent "
+			    "read stream entry %s of %sjobs); the entry %s removed, so it will "
+			    "not be signed",
 			    waited, rn->job.id, rn->entry_id, o->c.prefix,
 			    removed ? "was" : "was already");
 			return;
