@@ -1039,30 +1039,74 @@ key_type_name(const struct p11_key_info *k, char *buf, size_t cap)
 	return buf;
 }
 
-/* The chain file of a configured key, summarized on one line. */
-static void
-print_chain(const char *indent, const char *path)
+/* notBefore as RFC 3339 and seconds, as cert_not_after(). */
+static int
+cert_not_before(const X509 *x, char *out, int64_t *ret_t)
+{
+	struct tm tm;
+	time_t t;
+
+	memset(&tm, 0, sizeof(tm));
+	if (ASN1_TIME_to_tm(X509_get0_notBefore(x), &tm) != 1)
+		return SG_ERR_PARSE;
+	t = timegm(&tm);
+	if (t < 0)
+		return SG_ERR_PARSE;
+	sgtime_format((int64_t)t, out);
+	*ret_t = (int64_t)t;
+	return 0;
+}
+
+/*
+ * The chain file of the configured key `name`, summarized on one line.
+ * Returns 1 when its leaf is not valid now (expired or not yet valid; the
+ * agent refuses the key's jobs with key.cert_expired), after a line that
+ * names the key and the dates; 0 otherwise.
+ */
+static int
+print_chain(const char *indent, const char *name, const char *path)
 {
 	STACK_OF(X509) *certs = NULL;
-	char subj[ADMIN_NAME_SHOWN_MAX], not_after[SGTIME_LEN + 1];
-	int64_t t = 0;
-	int rr;
+	char subj[ADMIN_NAME_SHOWN_MAX], not_after[SGTIME_LEN + 1], not_before[SGTIME_LEN + 1];
+	char now_s[SGTIME_LEN + 1];
+	int64_t t = 0, tb = 0, now = sgtime_now();
+	int rr, invalid = 0, have_after, have_before;
 
 	if (path == NULL) {
 		printf("%scertificate: none configured\n", indent);
-		return;
+		return 0;
 	}
 	rr = crypto_load_certs(path, &certs);
 	if (rr < 0) {
 		printf("%scertificate: %s: %s\n", indent, path, sg_strerror(rr));
-		return;
+		return 0;
 	}
 	cert_subject(sk_X509_value(certs, 0), subj, sizeof(subj));
-	if (cert_not_after(sk_X509_value(certs, 0), not_after, &t) < 0)
+	have_after = cert_not_after(sk_X509_value(certs, 0), not_after, &t) == 0;
+	have_before = cert_not_before(sk_X509_value(certs, 0), not_before, &tb) == 0;
+	if (!have_after)
 		snprintf(not_after, sizeof(not_after), "?");
+	if (!have_before)
+		snprintf(not_before, sizeof(not_before), "?");
 	printf("%scertificate: subject=%s not_after=%s%s chain=%d file=%s\n", indent, subj,
-	    not_after, t != 0 && t <= sgtime_now() ? " (EXPIRED)" : "", sk_X509_num(certs), path);
+	    not_after,
+	    have_after && t < now         ? " (EXPIRED)"
+		: have_before && tb > now ? " (NOT YET VALID)"
+					  : "",
+	    sk_X509_num(certs), path);
+	if ((have_after && t < now) || (have_before && tb > now)) {
+		sgtime_format(now, now_s);
+		printf("%sERROR: key %s: its certificate is valid from %s to %s, not now (%s): "
+		       "the agent refuses its jobs (key.cert_expired)\n",
+		    indent, name, not_before, not_after, now_s);
+		fprintf(stderr,
+		    "signet-admin: key %s: its certificate (%s) is valid from %s to %s, not now "
+		    "(%s)\n",
+		    name, path, not_before, not_after, now_s);
+		invalid = 1;
+	}
 	sk_X509_pop_free(certs, X509_free);
+	return invalid;
 }
 
 static int
@@ -1075,6 +1119,7 @@ cmd_list(const struct admin_hsm *hsm, const struct admin_opts *o)
 	unsigned long *handles = NULL; /* per configured key (+ attestation), or 0 */
 	size_t n = 0, i, j, nconf = hsm->nkeys + (hsm->attestation_key != NULL);
 	char errbuf[ADMIN_ERR_MAX], tbuf[32];
+	int ninvalid = 0;
 
 	(void)o;
 	hsm_cfg(hsm, NULL, &cfg);
@@ -1128,7 +1173,8 @@ cmd_list(const struct admin_hsm *hsm, const struct admin_opts *o)
 				printf("    config key %s (%s)\n", hsm->keys[j].name,
 				    hsm->keys[j].mechanism != NULL ? hsm->keys[j].mechanism
 								   : "no mechanism");
-				print_chain("      ", hsm->keys[j].certificates);
+				ninvalid += print_chain(
+				    "      ", hsm->keys[j].name, hsm->keys[j].certificates);
 			} else {
 				printf("    config attestation_key\n");
 			}
@@ -1145,7 +1191,8 @@ cmd_list(const struct admin_hsm *hsm, const struct admin_opts *o)
 			       "%s\n",
 			    hsm->attestation_key);
 	}
-	r = ADMIN_EXIT_OK;
+	/* A key the agent cannot sign with now is an error, as for --check. */
+	r = ninvalid > 0 ? ADMIN_EXIT_FAILED : ADMIN_EXIT_OK;
 out:
 	free(handles);
 	free(keys);

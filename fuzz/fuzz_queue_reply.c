@@ -2,8 +2,9 @@
  * fuzz_queue_reply.c — the queue's reply parsers (queue/queue_reply.c) on
  * whatever replies hiredis's reader makes of arbitrary bytes, as a hostile
  * Redis server would send them: each reply as an XREADGROUP answer, an
- * XINFO CONSUMERS answer and an XPENDING summary, each element of an array
- * as an XPENDING row (short and full), error replies as errors.  The
+ * XINFO CONSUMERS answer, an XINFO GROUPS answer, an XPENDING summary and
+ * an XPENDING <id> <id> 1 answer (queue_entry_state()), each element of an
+ * array as an XPENDING row (short and full), error replies as errors.  The
  * bytes pass queue_resp_scan() first, with bounds, as the queue must pass
  * a server's bytes before hiredis allocates for them (an array count of
  * 2^31 makes hiredis 0.14 allocate 16 GB at once); the scan's own
@@ -23,6 +24,33 @@
 #define FUZZ_BULK_MAX    (64 * 1024) /* bytes of one bulk string */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* queue_entry_state()'s parsers: what they fill is always well formed. */
+static void
+entry_state(const redisReply *rep)
+{
+	struct queue_entry_state st;
+	char last[QUEUE_ENTRY_ID_MAX + 1];
+	int found = 1;
+
+	if (qreply_group_last_id(rep, QUEUE_GROUP, last, &found) == 0) {
+		if (found &&
+		    (!queue_is_entry_id(last, strlen(last)) ||
+			queue_entry_id_cmp(last, strlen(last), last, strlen(last)) != 0))
+			abort();
+		if (!found && last[0] != '\0')
+			abort();
+	}
+	memset(&st, 0x5a, sizeof(st));
+	if (qreply_entry_pending(rep, "1-1", &st) == 0) {
+		if (st.pending != (st.consumer[0] != '\0'))
+			abort();
+		if (st.pending && !queue_is_token(st.consumer, QUEUE_CONSUMER_MAX))
+			abort();
+		if (!st.pending && st.deliveries != 0)
+			abort();
+	}
+}
 
 static void
 one(const redisReply *rep)
@@ -71,6 +99,7 @@ one(const redisReply *rep)
 				abort();
 		}
 	}
+	entry_state(rep);
 	if (rep->type == REDIS_REPLY_ERROR)
 		(void)qreply_error(rep);
 	(void)qreply_is_status(rep, "OK");

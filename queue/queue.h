@@ -105,6 +105,11 @@ int queue_open_reason(
 /* Drops the connection and connects again; same errors as queue_open. */
 int queue_reconnect(struct queue *q) SG_MUST_CHECK;
 void queue_close(struct queue *q);
+/* Why the last connect of q failed (as queue_open_reason()), or "". */
+const char *queue_conn_why(const struct queue *q);
+/* The URL for messages: the password, if any, replaced by "***", bytes
+ * outside printable ASCII by '?', cut to outlen - 1 bytes. */
+void queue_url_display(const char *url, char *out, size_t outlen);
 
 /* --- submitter --- */
 
@@ -140,6 +145,32 @@ int queue_get_result(
  */
 int queue_range(struct queue *q, const char *start, size_t count, struct queue_entry **ret,
     size_t *ret_n) SG_MUST_CHECK;
+
+/* --- submitter: what became of a submitted entry --- */
+
+/* queue_submit() that also returns the entry id that XADD assigned. */
+int queue_submit_entry(struct queue *q, const char *env, size_t env_len,
+    char ret_id[QUEUE_ENTRY_ID_MAX + 1]) SG_MUST_CHECK;
+
+/* Whether the group "agents" has delivered an entry to an agent. */
+struct queue_entry_state {
+	int group;     /* the group exists on <prefix>jobs */
+	int delivered; /* its last-delivered-id is at or past the entry */
+	int pending;   /* delivered and not acknowledged (in the group's PEL) */
+	char consumer[QUEUE_CONSUMER_MAX + 1]; /* pending: the consumer holding it */
+	uint64_t deliveries;                   /* pending: times delivered */
+};
+/*
+ * XINFO GROUPS <prefix>jobs and XPENDING <prefix>jobs agents <id> <id> 1,
+ * pipelined.  A missing group (or stream) is group 0, delivered 0; more
+ * than QUEUE_GROUPS_MAX groups, or any shape Redis would not produce, is
+ * SG_ERR_QUEUE_PROTOCOL; a refusal (ACL) SG_ERR_QUEUE_AUTH.
+ */
+#define QUEUE_GROUPS_MAX 1024
+int queue_entry_state(
+    struct queue *q, const char *entry_id, struct queue_entry_state *ret) SG_MUST_CHECK;
+/* XDEL <prefix>jobs <id>: *ret_removed 1 when the entry was still there. */
+int queue_entry_remove(struct queue *q, const char *entry_id, int *ret_removed) SG_MUST_CHECK;
 
 /* --- agent --- */
 

@@ -59,6 +59,12 @@ set_why(struct queue *q, const char *prefix, const char *s, size_t len)
 	snprintf(q->why, sizeof(q->why), "%s%s", prefix, log_escape(s, len, esc, sizeof(esc)));
 }
 
+const char *
+queue_conn_why(const struct queue *q)
+{
+	return q != NULL ? q->why : "";
+}
+
 /* The error of a call that got no reply; the context is unusable after it. */
 int
 qconn_error(const struct queue *q)
@@ -336,6 +342,7 @@ queue_connect(struct queue *q)
 	char mhost[QUEUE_HOST_MAX + 1];
 	int mport = 0;
 
+	q->why[0] = '\0';
 	if (q->url->is_sentinel) {
 		if ((r = sentinel_master(q, mhost, &mport)) < 0) {
 			snprintf(q->why, sizeof(q->why), "no sentinel named a master %s",
@@ -409,6 +416,14 @@ queue_connect(struct queue *q)
 	}
 	r = 0;
 out:
+	if (r < 0 && q->why[0] == '\0') {
+		if (rep != NULL && rep->type == REDIS_REPLY_ERROR && rep->str != NULL)
+			set_why(q, "the server answered: ", rep->str, rep->len);
+		else if (q->c != NULL && q->c->err != 0)
+			set_why(q, "", q->c->errstr, strnlen(q->c->errstr, sizeof(q->c->errstr)));
+		else
+			set_why(q, "", sg_strerror(r), strlen(sg_strerror(r)));
+	}
 	if (rep != NULL)
 		freeReplyObject(rep);
 	if (r < 0 && q->c != NULL) {

@@ -28,6 +28,7 @@
  * below what would let a server make us allocate gigabytes. */
 #define QUEUE_REPLY_ELEMS_MAX    (1 << 20)
 
+
 #define KEY_JOBS       "jobs"
 #define KEY_RESULT     "result:"
 #define KEY_DONE       "done:"
@@ -119,6 +120,21 @@ int qreply_consumers(const redisReply *rep, struct queue_consumer **ret, size_t 
 int qreply_pending_summary(const redisReply *rep, uint64_t *ret_count) SG_MUST_CHECK;
 /* Whether an error reply says the stream or the group does not exist. */
 int qreply_is_no_group(const redisReply *rep);
+
+/* The fate of a submitted entry (queue_entry_state()).  Both ids must pass
+ * queue_is_entry_id(); <0, 0, >0 as strcmp, comparing the numbers. */
+int queue_entry_id_cmp(const char *a, size_t alen, const char *b, size_t blen);
+/* An XINFO GROUPS reply: at most QUEUE_GROUPS_MAX groups, each a flat list
+ * of at most QUEUE_XINFO_FIELDS_MAX field/value pairs.  *ret_found 1 with
+ * the group's last-delivered-id in ret_id when the group is there.  An
+ * error reply "no such key" counts as no group. */
+#define QUEUE_XINFO_FIELDS_MAX 32
+int qreply_group_last_id(const redisReply *rep, const char *group,
+    char ret_id[QUEUE_ENTRY_ID_MAX + 1], int *ret_found) SG_MUST_CHECK;
+/* An XPENDING <key> <group> <id> <id> 1 reply: none or one row for
+ * entry_id; fills pending, consumer and deliveries of *st. */
+int qreply_entry_pending(
+    const redisReply *rep, const char *entry_id, struct queue_entry_state *st) SG_MUST_CHECK;
 
 /*
  * Bounds one RESP2 reply before anything allocates for it (hiredis 0.14's

@@ -76,27 +76,9 @@ key_make(const struct queue *q, const char *mid, const char *job_id, char *buf)
 int
 queue_submit(struct queue *q, const char *env, size_t env_len)
 {
-	struct queue_cmd cmd = { 0 };
-	redisReply *rep = NULL;
-	int r = SG_ERR_INTERNAL;
+	char id[QUEUE_ENTRY_ID_MAX + 1];
 
-	if (q == NULL || env == NULL) {
-		r = SG_ERR_INVALID_ARGUMENT;
-		goto out;
-	}
-	qcmd_str(&cmd, "XADD");
-	qcmd_arg(&cmd, q->jobs_key, q->jobs_key_len);
-	qcmd_str(&cmd, "*");
-	qcmd_str(&cmd, "env");
-	qcmd_arg(&cmd, env, env_len);
-	if ((r = qconn_command(q, &cmd, &rep)) < 0 ||
-	    (r = qreply_expect(rep, REDIS_REPLY_STRING)) < 0)
-		goto out;
-	r = 0;
-out:
-	if (rep != NULL)
-		freeReplyObject(rep);
-	return r;
+	return queue_submit_entry(q, env, env_len, id);
 }
 
 int
@@ -1052,5 +1034,120 @@ queue_get_claim(struct queue *q, const char *job_id, char *ret_owner, size_t own
 	r = 0;
 out:
 	freeReplyObject(rep);
+	return r;
+}
+
+/* ---- submitter: what became of a submitted entry ---- */
+
+int
+queue_submit_entry(
+    struct queue *q, const char *env, size_t env_len, char ret_id[QUEUE_ENTRY_ID_MAX + 1])
+{
+	struct queue_cmd cmd = { 0 };
+	redisReply *rep = NULL;
+	int r = SG_ERR_INTERNAL;
+
+	if (q == NULL || env == NULL || ret_id == NULL) {
+		r = SG_ERR_INVALID_ARGUMENT;
+		goto out;
+	}
+	ret_id[0] = '\0';
+	qcmd_str(&cmd, "XADD");
+	qcmd_arg(&cmd, q->jobs_key, q->jobs_key_len);
+	qcmd_str(&cmd, "*");
+	qcmd_str(&cmd, "env");
+	qcmd_arg(&cmd, env, env_len);
+	if ((r = qconn_command(q, &cmd, &rep)) < 0 ||
+	    (r = qreply_expect(rep, REDIS_REPLY_STRING)) < 0)
+		goto out;
+	if (!queue_is_entry_id(rep->str, rep->len)) {
+		r = SG_ERR_QUEUE_PROTOCOL;
+		goto out;
+	}
+	memcpy(ret_id, rep->str, rep->len);
+	ret_id[rep->len] = '\0';
+	r = 0;
+out:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	return r;
+}
+
+int
+queue_entry_state(struct queue *q, const char *entry_id, struct queue_entry_state *ret)
+{
+	struct queue_cmd cmds[2];
+	redisReply *reps[2] = { NULL };
+	char last[QUEUE_ENTRY_ID_MAX + 1];
+	size_t idlen;
+	int r = SG_ERR_INTERNAL, found = 0;
+
+	if (ret != NULL)
+		memset(ret, 0, sizeof(*ret));
+	if (q == NULL || ret == NULL || entry_id == NULL ||
+	    !queue_is_entry_id(entry_id, (idlen = strnlen(entry_id, QUEUE_ENTRY_ID_MAX + 1))))
+		return SG_ERR_INVALID_ARGUMENT;
+	memset(cmds, 0, sizeof(cmds));
+	qcmd_str(&cmds[0], "XINFO");
+	qcmd_str(&cmds[0], "GROUPS");
+	qcmd_arg(&cmds[0], q->jobs_key, q->jobs_key_len);
+	qcmd_str(&cmds[1], "XPENDING");
+	qcmd_arg(&cmds[1], q->jobs_key, q->jobs_key_len);
+	qcmd_str(&cmds[1], QUEUE_GROUP);
+	qcmd_arg(&cmds[1], entry_id, idlen);
+	qcmd_arg(&cmds[1], entry_id, idlen);
+	qcmd_str(&cmds[1], "1");
+	if ((r = qconn_pipeline(q, cmds, nitems(cmds), reps)) < 0)
+		goto out;
+	if ((r = qreply_group_last_id(reps[0], QUEUE_GROUP, last, &found)) < 0)
+		goto out;
+	if (!found) {
+		r = 0; /* no group: XPENDING's NOGROUP error says nothing more */
+		goto out;
+	}
+	ret->group = 1;
+	ret->delivered = queue_entry_id_cmp(last, strlen(last), entry_id, idlen) >= 0;
+	if ((r = qreply_entry_pending(reps[1], entry_id, ret)) < 0)
+		goto out;
+	/* In the PEL means delivered, whatever last-delivered-id says. */
+	if (ret->pending)
+		ret->delivered = 1;
+	r = 0;
+out:
+	if (r < 0) {
+		memset(ret, 0, sizeof(*ret));
+	}
+	qreply_free_all(reps, nitems(reps));
+	return r;
+}
+
+int
+queue_entry_remove(struct queue *q, const char *entry_id, int *ret_removed)
+{
+	struct queue_cmd cmd = { 0 };
+	redisReply *rep = NULL;
+	size_t idlen;
+	int r = SG_ERR_INTERNAL;
+
+	if (ret_removed != NULL)
+		*ret_removed = 0;
+	if (q == NULL || ret_removed == NULL || entry_id == NULL ||
+	    !queue_is_entry_id(entry_id, (idlen = strnlen(entry_id, QUEUE_ENTRY_ID_MAX + 1))))
+		return SG_ERR_INVALID_ARGUMENT;
+	qcmd_str(&cmd, "XDEL");
+	qcmd_arg(&cmd, q->jobs_key, q->jobs_key_len);
+	qcmd_arg(&cmd, entry_id, idlen);
+	if ((r = qconn_command(q, &cmd, &rep)) < 0 ||
+	    (r = qreply_expect(rep, REDIS_REPLY_INTEGER)) < 0)
+		goto out;
+	if (rep->integer < 0 || rep->integer > 1) {
+		r = SG_ERR_QUEUE_PROTOCOL;
+		goto out;
+	}
+	*ret_removed = (int)rep->integer;
+	r = 0;
+out:
+	if (rep != NULL)
+		freeReplyObject(rep);
 	return r;
 }

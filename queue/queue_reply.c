@@ -259,6 +259,145 @@ qreply_pending_row(
 	return 0;
 }
 
+/* ---- the fate of a submitted entry (queue_entry_state()) ---- */
+
+/* Compares two decimal numbers of len bytes each, leading zeros aside. */
+static int
+decimal_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	int c;
+
+	while (alen > 1 && *a == '0') {
+		a++;
+		alen--;
+	}
+	while (blen > 1 && *b == '0') {
+		b++;
+		blen--;
+	}
+	if (alen != blen)
+		return alen < blen ? -1 : 1;
+	c = memcmp(a, b, alen);
+	return c < 0 ? -1 : c > 0;
+}
+
+int
+queue_entry_id_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	const char *da = memchr(a, '-', alen), *db = memchr(b, '-', blen);
+	int c;
+
+	if (da == NULL || db == NULL)
+		return da == db ? 0 : da == NULL ? -1 : 1;
+	if ((c = decimal_cmp(a, (size_t)(da - a), b, (size_t)(db - b))) != 0)
+		return c;
+	return decimal_cmp(
+	    da + 1, alen - (size_t)(da - a) - 1, db + 1, blen - (size_t)(db - b) - 1);
+}
+
+static int
+is_string(const redisReply *r, const char *s)
+{
+	return r->type == REDIS_REPLY_STRING && r->str != NULL && r->len == strlen(s) &&
+	    memcmp(r->str, s, r->len) == 0;
+}
+
+/* XINFO GROUPS: [[name, <name>, consumers, n, pending, n, last-delivered-id,
+ * <id>, ...], ...]. */
+int
+qreply_group_last_id(
+    const redisReply *rep, const char *group, char ret_id[QUEUE_ENTRY_ID_MAX + 1], int *ret_found)
+{
+	const redisReply *g, *k, *v, *name, *last;
+	size_t i, j;
+	int r;
+
+	*ret_found = 0;
+	ret_id[0] = '\0';
+	/* XINFO on a stream that is not there (trimmed away, deleted). */
+	if (rep->type == REDIS_REPLY_ERROR && qreply_has_prefix(rep, "ERR no such key"))
+		return 0;
+	if ((r = qreply_expect(rep, REDIS_REPLY_ARRAY)) < 0)
+		return r;
+	if (rep->elements > QUEUE_GROUPS_MAX)
+		return SG_ERR_QUEUE_PROTOCOL;
+	for (i = 0; i < rep->elements; i++) {
+		g = rep->element[i];
+		if (g->type != REDIS_REPLY_ARRAY || g->elements % 2 != 0 ||
+		    g->elements > 2 * QUEUE_XINFO_FIELDS_MAX)
+			return SG_ERR_QUEUE_PROTOCOL;
+		name = last = NULL;
+		for (j = 0; j < g->elements; j += 2) {
+			k = g->element[j];
+			v = g->element[j + 1];
+			if (k->type != REDIS_REPLY_STRING && k->type != REDIS_REPLY_STATUS)
+				return SG_ERR_QUEUE_PROTOCOL;
+			if (is_string(k, "name") || qreply_is_status(k, "name")) {
+				if (name != NULL || v->type != REDIS_REPLY_STRING)
+					return SG_ERR_QUEUE_PROTOCOL;
+				name = v;
+			} else if (is_string(k, "last-delivered-id") ||
+			    qreply_is_status(k, "last-delivered-id")) {
+				if (last != NULL ||
+				    (v->type != REDIS_REPLY_STRING &&
+					v->type != REDIS_REPLY_STATUS) ||
+				    !queue_is_entry_id(v->str, v->len))
+					return SG_ERR_QUEUE_PROTOCOL;
+				last = v;
+			}
+		}
+		if (name == NULL || last == NULL)
+			return SG_ERR_QUEUE_PROTOCOL;
+		if (!is_string(name, group))
+			continue;
+		if (*ret_found)
+			return SG_ERR_QUEUE_PROTOCOL; /* a group named twice */
+		memcpy(ret_id, last->str, last->len);
+		ret_id[last->len] = '\0';
+		*ret_found = 1;
+	}
+	return 0;
+}
+
+/* XPENDING key group id id 1: [] or [[id, consumer, idle ms, deliveries]]. */
+int
+qreply_entry_pending(const redisReply *rep, const char *entry_id, struct queue_entry_state *st)
+{
+	const redisReply *row, *consumer;
+	const char *id;
+	size_t idlen;
+	uint64_t deliveries;
+	int r;
+
+	st->pending = 0;
+	st->consumer[0] = '\0';
+	st->deliveries = 0;
+	if ((r = qreply_expect(rep, REDIS_REPLY_ARRAY)) < 0)
+		return r;
+	if (rep->elements == 0)
+		return 0;
+	if (rep->elements != 1)
+		return SG_ERR_QUEUE_PROTOCOL;
+	row = rep->element[0];
+	if ((r = qreply_pending_row(row, &id, &idlen, &deliveries)) < 0)
+		return r;
+	consumer = row->element[1];
+	if (idlen != strlen(entry_id) || memcmp(id, entry_id, idlen) != 0 ||
+	    consumer->type != REDIS_REPLY_STRING || consumer->len == 0 ||
+	    consumer->len > QUEUE_CONSUMER_MAX ||
+	    memchr(consumer->str, '\0', consumer->len) != NULL)
+		return SG_ERR_QUEUE_PROTOCOL;
+	memcpy(st->consumer, consumer->str, consumer->len);
+	st->consumer[consumer->len] = '\0';
+	if (!queue_is_token(st->consumer, QUEUE_CONSUMER_MAX)) {
+		st->consumer[0] = '\0';
+		return SG_ERR_QUEUE_PROTOCOL;
+	}
+	st->pending = 1;
+	st->deliveries = deliveries;
+	return 0;
+}
+
 /* The number after a type byte, up to CRLF at or before end.  0 with *ret
  * and *ret_next, or -1 (malformed or too long a line). */
 static int

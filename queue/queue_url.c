@@ -625,3 +625,44 @@ out:
 	queue_url_free(u);
 	return r;
 }
+
+/*
+ * For messages: the URL with its password, if any, replaced by "***".  The
+ * userinfo of each authority (redis://, and every host of a sentinel://
+ * list shares one) ends at the last '@' before the path; the password is
+ * what follows its first ':'.  Bytes outside printable ASCII become '?'.
+ */
+void
+queue_url_display(const char *url, char *out, size_t outlen)
+{
+	const char *auth, *path, *at, *colon;
+	size_t i, o = 0;
+
+	if (out == NULL || outlen == 0)
+		return;
+	out[0] = '\0';
+	if (url == NULL)
+		return;
+	auth = strstr(url, "://");
+	auth = auth != NULL ? auth + 3 : url;
+	path = auth + strcspn(auth, "/?#");
+	at = NULL;
+	for (const char *p = auth; p < path; p++)
+		if (*p == '@')
+			at = p;
+	colon = at != NULL ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+	for (i = 0; url[i] != '\0' && o + 1 < outlen; i++) {
+		const char *p = url + i;
+
+		if (colon != NULL && p == colon + 1) {
+			const char *mask = "***";
+
+			for (; *mask != '\0' && o + 1 < outlen; mask++)
+				out[o++] = *mask;
+			i = (size_t)(at - url) - 1; /* the loop goes on at '@' */
+			continue;
+		}
+		out[o++] = (unsigned char)*p > 0x20 && (unsigned char)*p < 0x7f ? *p : '?';
+	}
+	out[o] = '\0';
+}

@@ -26,13 +26,15 @@
 #include "crypto.h"
 #include "sgtime.h"
 
-#define WAIT_SLICE_MS     2000 /* one BLPOP; below the queue's command timeout */
-#define POLL_MS           1000 /* when BLPOP cannot be used */
-#define WOKEN_PAUSE_MS    100  /* after a wake-up that brought nothing new */
-#define QUEUE_RETRIES_MAX 5    /* consecutive reconnects before giving up */
-#define BACKOFF_FIRST_MS  250
-#define BACKOFF_MAX_MS    4000
-#define IGNORED_WARN_MAX  3 /* warnings about ignored results */
+#define WAIT_SLICE_MS           2000 /* one BLPOP; below the queue's command timeout */
+#define POLL_MS                 1000 /* when BLPOP cannot be used */
+#define WOKEN_PAUSE_MS          100  /* after a wake-up that brought nothing new */
+#define QUEUE_RETRIES_MAX       5    /* consecutive reconnects before giving up */
+#define BACKOFF_FIRST_MS        250
+#define BACKOFF_MAX_MS          4000
+#define IGNORED_WARN_MAX        3 /* warnings about ignored results */
+/* The first connect: retried for at most this long (or --wait). */
+#define CLIENT_CONNECT_RETRY_MS (BACKOFF_FIRST_MS * 31)
 
 static const char *client_prog = "signet";
 
@@ -349,27 +351,52 @@ queue_error_exit(int r)
 	}
 }
 
+/*
+ * Connects, retrying a queue that does not answer (a Redis restarting, a
+ * failover) QUEUE_RETRIES_MAX times with backoff (about 8 s in all, never
+ * longer than --wait when that is set).  A refused password, a server that
+ * is not Redis or a bad configuration is not retried.
+ */
 int
 client_queue_open(const struct client_opts *c, struct queue **ret)
 {
 	struct queue_opts qo;
-	int r, ex;
+	char why[160], shown[QUEUE_URL_MAX + 8];
+	int64_t backoff = BACKOFF_FIRST_MS, slept = 0, budget;
+	int r, ex, attempts = 1;
 
+	budget = c->wait_s > 0 && c->wait_s < CLIENT_CONNECT_RETRY_MS / 1000
+	    ? (int64_t)c->wait_s * 1000
+	    : CLIENT_CONNECT_RETRY_MS;
 	memset(&qo, 0, sizeof(qo));
 	qo.url = c->redis;
 	qo.password_file = c->password_file;
 	qo.prefix = c->prefix;
-	if ((r = queue_open(&qo, ret)) != 0) {
-		ex = queue_error_exit(r);
-		if (ex == CLIENT_EXIT_USAGE)
-			client_msg("invalid queue configuration (--redis, --prefix, "
-				   "--redis-password-file): %s",
-			    sg_strerror(r));
-		else
-			client_msg("cannot connect to the queue: %s", sg_strerror(r));
-		return ex;
+	for (;;) {
+		if ((r = queue_open_reason(&qo, ret, why, sizeof(why))) == 0)
+			return CLIENT_EXIT_OK;
+		if (r != SG_ERR_QUEUE_UNAVAILABLE || attempts > QUEUE_RETRIES_MAX ||
+		    slept + backoff > budget)
+			break;
+		client_sleep_ms(backoff);
+		slept += backoff;
+		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+		attempts++;
 	}
-	return CLIENT_EXIT_OK;
+	ex = queue_error_exit(r);
+	queue_url_display(c->redis, shown, sizeof(shown));
+	if (ex == CLIENT_EXIT_USAGE)
+		client_msg("invalid queue configuration (--redis, --prefix, "
+			   "--redis-password-file): %s",
+		    sg_strerror(r));
+	else if (attempts > 1)
+		client_msg("cannot connect to the queue at %s: %s (%d attempts in %lld s)", shown,
+		    why[0] != '\0' ? why : sg_strerror(r), attempts,
+		    (long long)((slept + 999) / 1000));
+	else
+		client_msg("cannot connect to the queue at %s: %s", shown,
+		    why[0] != '\0' ? why : sg_strerror(r));
+	return ex;
 }
 
 /* Pushing twice is harmless: the agent answers a replay of the identical
@@ -377,11 +404,20 @@ client_queue_open(const struct client_opts *c, struct queue **ret)
 int
 client_submit(struct queue *q, const char *env, size_t env_len)
 {
+	char id[QUEUE_ENTRY_ID_MAX + 1];
+
+	return client_submit_entry(q, env, env_len, id);
+}
+
+int
+client_submit_entry(
+    struct queue *q, const char *env, size_t env_len, char ret_id[QUEUE_ENTRY_ID_MAX + 1])
+{
 	int64_t backoff = BACKOFF_FIRST_MS;
 	int r, retries = 0;
 
 	for (;;) {
-		r = queue_submit(q, env, env_len);
+		r = queue_submit_entry(q, env, env_len, ret_id);
 		if (r != SG_ERR_QUEUE_UNAVAILABLE || retries >= QUEUE_RETRIES_MAX)
 			return r;
 		do {

@@ -135,13 +135,18 @@ int client_load_agent(const struct client_opts *c, EVP_PKEY **ret, char ret_keyi
 int client_seal(const struct client_opts *c, EVP_PKEY *identity, const char *type,
     const char *payload, size_t payload_len, char **ret, size_t *ret_len);
 
-/* Connects.  CLIENT_EXIT_OK with *ret (queue_close()), else
- * CLIENT_EXIT_USAGE or CLIENT_EXIT_INFRA (reported). */
+/* Connects, retrying a queue that does not answer for a few seconds
+ * (within --wait).  CLIENT_EXIT_OK with *ret (queue_close()), else
+ * CLIENT_EXIT_USAGE or CLIENT_EXIT_INFRA, reported with the URL (password
+ * elided) and the system's or server's reason. */
 int client_queue_open(const struct client_opts *c, struct queue **ret);
 
 /* XADD, reconnecting a few times on a lost connection.  0 or the queue
  * error (not reported). */
 int client_submit(struct queue *q, const char *env, size_t env_len) SG_MUST_CHECK;
+/* The same, with the stream entry id of the (last) XADD. */
+int client_submit_entry(struct queue *q, const char *env, size_t env_len,
+    char ret_id[QUEUE_ENTRY_ID_MAX + 1]) SG_MUST_CHECK;
 
 /* Writes "<len bytes>\n" to stdout and flushes.  0 or SG_ERR_SYSTEM. */
 int client_print_stdout(const void *buf, size_t len) SG_MUST_CHECK;

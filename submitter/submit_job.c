@@ -302,7 +302,7 @@ parse_options(int argc, char **argv, struct options *o)
 	}
 	o->format = SG_FORMAT_CMS;
 	if (format != NULL && sg_format_parse(format, &o->format) != 0) {
-		sj_msg("invalid --format: raw, cms, authenticode or kmod");
+		sj_msg("invalid --format: raw, cms, authenticode, kmod or openpgp");
 		return SJ_EXIT_USAGE;
 	}
 	if ((o->armor || o->text || o->clearsign) && o->format != SG_FORMAT_OPENPGP) {
@@ -517,6 +517,7 @@ struct run {
 	char *payload, *env; /* the job and its envelope */
 	size_t payload_len, env_len;
 	struct queue *q;
+	char entry_id[QUEUE_ENTRY_ID_MAX + 1]; /* the XADD's stream entry id */
 	struct waiter w;
 	struct sg_result *res;
 	uint8_t *res_payload;
@@ -697,7 +698,7 @@ push_job(struct run *rn)
 			return SJ_EXIT_INFRA;
 		}
 	}
-	if ((r = client_submit(rn->q, rn->env, rn->env_len)) != 0) {
+	if ((r = client_submit_entry(rn->q, rn->env, rn->env_len, rn->entry_id)) != 0) {
 		sj_msg("cannot submit job %s: %s", rn->job.id, sg_strerror(r));
 		return SJ_EXIT_INFRA;
 	}
@@ -804,6 +805,66 @@ write_result_out(struct run *rn)
 	return SJ_EXIT_OK;
 }
 
+/*
+ * After a wait that ran out without an answer: what became of our entry.
+ * Never delivered by the group "agents": withdraw it (XDEL), so that no
+ * agent signs it after this pipeline gave up, then look again, since an
+ * agent may have read it between the look and the XDEL.  Delivered: say
+ * which consumer holds it.  When Redis refuses to tell or to delete (an
+ * ACL), the entry stays queued, and an agent that takes it after the job's
+ * expiry rejects it (job.expired).
+ */
+static void
+report_unanswered(struct run *rn)
+{
+	const struct options *o = rn->o;
+	struct queue_entry_state st;
+	char expires[SGTIME_LEN + 1], consumer[QUEUE_CONSUMER_MAX * 4 + 8];
+	unsigned long long waited = (unsigned long long)o->c.wait_s;
+	int r, removed = 0;
+
+	sgtime_format(rn->job.expires, expires);
+	if ((r = queue_entry_state(rn->q, rn->entry_id, &st)) == 0 && !st.delivered) {
+		if ((r = queue_entry_remove(rn->q, rn->entry_id, &removed)) == 0)
+			r = queue_entry_state(rn->q, rn->entry_id, &st);
+		if (r == 0 && !st.delivered) {
+			sj_msg(
+			    "timed out after %llu s: job %s was never taken by an agent (no agent "
+			    "read stream entry %s of %sjobs); the entry %s removed, so it will "
+			    "not be signed",
+			    waited, rn->job.id, rn->entry_id, o->c.prefix,
+			    removed ? "was" : "was already");
+			return;
+		}
+		if (r == 0) {
+			sj_msg("timed out after %llu s: job %s was taken by an agent just now "
+			       "(stream entry %s) and may still be signed",
+			    waited, rn->job.id, rn->entry_id);
+			return;
+		}
+	}
+	if (r == 0 && st.pending) {
+		log_escape(st.consumer, strlen(st.consumer), consumer, sizeof(consumer));
+		sj_msg("timed out after %llu s: job %s was taken by an agent (consumer %s, %llu "
+		       "%s) but not answered; it may still be signed",
+		    waited, rn->job.id, consumer, (unsigned long long)st.deliveries,
+		    st.deliveries == 1 ? "delivery" : "deliveries");
+		return;
+	}
+	if (r == 0) {
+		sj_msg("timed out after %llu s: job %s was taken by an agent and acknowledged, "
+		       "but not answered",
+		    waited, rn->job.id);
+		return;
+	}
+	sj_msg("timed out after %llu s waiting for the result of job %s; cannot tell whether "
+	       "an agent took it (%s): its entry %s stays queued, and an agent that takes it "
+	       "after %s rejects it as job.expired",
+	    waited, rn->job.id,
+	    r == SG_ERR_QUEUE_AUTH ? "Redis refuses XINFO or XDEL to this user" : sg_strerror(r),
+	    rn->entry_id, expires);
+}
+
 static int
 await_result(struct run *rn)
 {
@@ -841,8 +902,7 @@ await_result(struct run *rn)
 			    "have dropped or altered our job, or the agent does not know our key",
 			    (unsigned long long)o->c.wait_s, rn->job.id, rn->w.unauth_code);
 		else
-			sj_msg("timed out after %llu s waiting for the result of job %s",
-			    (unsigned long long)o->c.wait_s, rn->job.id);
+			report_unanswered(rn);
 		return SJ_EXIT_TIMEOUT;
 	}
 	if (r != 0) {

@@ -10,6 +10,10 @@
 # identity token for SIGNET_AUDIENCE (default signet) is then fetched with
 # curl and passed to submit-job in SIGNET_CI_TOKEN (unless that is already
 # set).  The token is masked in the log and never printed.
+# Outputs (to GITHUB_OUTPUT): artifact-name, the upload's name
+# (SIGNET_ARTIFACT_NAME, else signatures-<GITHUB_JOB>-<first file's base
+# name>-<format>, reduced to characters GitHub accepts), and files, the
+# signatures and result envelopes this use wrote, one per line.
 set -euo pipefail
 : "${SIGNET_KEY:?signet: the key input is required}"
 : "${SIGNET_FILES:?signet: the files input is required}"
@@ -77,23 +81,44 @@ esac
 out_dir=${SIGNET_OUT_DIR:-signatures}
 mkdir -p "$out_dir"
 n=0
+first=""
+written=()
 while IFS= read -r f; do
 	[ -n "$f" ] || continue
 	if [ ! -f "$f" ]; then
 		echo "::error::signet: $f: no such file"
 		exit 2
 	fi
-	out="$out_dir/$(basename "$f")$ext"
-	if [ -e "$out" ]; then
-		echo "::error::signet: $out exists (two files with the same name?)"
+	base=$(basename "$f")
+	[ -n "$first" ] || first=$base
+	out="$out_dir/$base$ext"
+	result="$out_dir/$base.result.json"
+	if [ -e "$out" ] || [ -e "$result" ]; then
+		echo "::error::signet: $out exists (two files with the same name, or another use of the action with the same out-dir?)"
 		exit 2
 	fi
 	armor=""
 	[ "$format" != openpgp ] || armor=--armor
 	# shellcheck disable=SC2086 # $armor is one word or none, $lifetime two or none
 	"${SIGNET_SUBMIT_JOB:-submit-job}" --key "$SIGNET_KEY" --format "$format" $armor $lifetime \
-		--wait "${SIGNET_WAIT:-300}" --output "$out" -- "$f"
-	echo "signet: $f signed with key $SIGNET_KEY: $out"
+		--wait "${SIGNET_WAIT:-300}" --name "$base" --output "$out" --result-out "$result" -- "$f"
+	echo "signet: $f signed with key $SIGNET_KEY: $out (result: $result)"
+	written+=("$out" "$result")
 	n=$((n + 1))
 done <<< "$SIGNET_FILES"
 [ "$n" -gt 0 ] || { echo "::error::signet: no files given"; exit 2; }
+
+# Artifact names may not hold " : < > | * ? \ / or control characters;
+# keep letters, digits, dot, dash and underscore.
+name=${SIGNET_ARTIFACT_NAME:-signatures-${GITHUB_JOB:-job}-$first-$format}
+name=$(printf '%s' "$name" | LC_ALL=C tr -c 'A-Za-z0-9._-' '_')
+if [ -n "${GITHUB_OUTPUT:-}" ]; then
+	delim="signet_$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+	{
+		printf 'artifact-name=%s\n' "$name"
+		printf 'files<<%s\n' "$delim"
+		printf '%s\n' "${written[@]}"
+		printf '%s\n' "$delim"
+	} >> "$GITHUB_OUTPUT"
+fi
+echo "signet: artifact $name: ${written[*]}"

@@ -36,6 +36,18 @@ else
 	fail "policy check with an expired certificate" "$D/pc.out"
 fi
 
+"$ADMIN" key list -c "$D/agent.json" > "$D/kl.out" 2> "$D/kl.err"
+klrc=$?
+if [ "$klrc" = 1 ] &&
+	grep -q "ERROR: key release: its certificate is valid from 20[-0-9T:]*Z to 20[-0-9T:]*Z, not now" "$D/kl.out" &&
+	grep -q "signet-admin: key release: its certificate ($D/release.chain.pem) is valid from .* to .*, not now" "$D/kl.err" &&
+	[ "$(grep -c "ERROR: key" "$D/kl.out")" = 1 ]; then
+	ok "signet-admin key list exits 1 and names the expired key with its dates: $(cat "$D/kl.err")"
+else
+	fail "key list with an expired certificate (exit $klrc)" "$D/kl.out"
+	sed 's/^/       /' "$D/kl.err"
+fi
+
 stack_agent_start || exit 1
 if grep -q "keys.release.certificates: .* not now: the key's jobs are refused" "$D/agent.log"; then
 	ok "the agent says so when it starts"
@@ -82,6 +94,37 @@ if grep -q '^signet_up 0' "$D/metrics.prom"; then
 	ok "signet_up is 0 once the agent stopped"
 else
 	fail "signet_up after the stop" "$D/metrics.prom"
+fi
+
+# A leaf that becomes valid tomorrow: key list names it too (exit 1).
+python3 - "$D" <<'PY'
+import datetime, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
+d = sys.argv[1]
+root = x509.load_pem_x509_certificate(open(d + "/root.pem", "rb").read())
+key = serialization.load_pem_private_key(open(d + "/root.key", "rb").read(), None)
+pub = serialization.load_pem_public_key(open(d + "/release-rsa.pub.pem", "rb").read())
+now = datetime.datetime.now(datetime.timezone.utc)
+cert = (x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "release-rsa")]))
+        .issuer_name(root.subject).public_key(pub).serial_number(0x4343)
+        .not_valid_before(now + datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .sign(key, hashes.SHA256()))
+open(d + "/release-rsa.chain.pem", "wb").write(
+    cert.public_bytes(serialization.Encoding.PEM) + open(d + "/root.pem", "rb").read())
+PY
+"$ADMIN" key list -c "$D/agent.json" > "$D/kl2.out" 2> "$D/kl2.err"
+klrc=$?
+if [ "$klrc" = 1 ] && grep -q "not_after=.* (NOT YET VALID)" "$D/kl2.out" &&
+	grep -q "signet-admin: key release-rsa: its certificate .* is valid from .* to .*, not now" "$D/kl2.err" &&
+	grep -q "signet-admin: key release-pk1: its certificate .* not now" "$D/kl2.err"; then
+	ok "key list names keys whose certificate is not yet valid (exit 1)"
+else
+	fail "key list with a certificate not yet valid (exit $klrc)" "$D/kl2.out"
+	sed 's/^/       /' "$D/kl2.err"
 fi
 
 summary

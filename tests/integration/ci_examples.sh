@@ -3,11 +3,17 @@
 # SoftHSM, signet-agent):
 #   - GitLab: the sample pipeline ci-examples/gitlab/.gitlab-ci.yml, which
 #     includes the template, run for real by gitlab-ci-local (shell
-#     executor, each job in its own copy, artifacts passed between stages);
+#     executor, each job in its own copy, artifacts passed between stages),
+#     as for a tag (CI_COMMIT_TAG: sign-release runs) and as for a branch
+#     (it does not); the result envelopes are artifacts next to the
+#     signatures and the verify jobs run signet-verify on them;
 #   - Jenkins: the exact script the signetSign step runs (the library
-#     resource), with the environment Jenkins and withCredentials give it;
+#     resource), with the environment Jenkins and withCredentials give it,
+#     twice in one workspace (the outputs of the earlier build are
+#     replaced) and with a multibranch JOB_NAME; signet-verify on its
+#     outputs, as the Jenkinsfile's Verify stage does;
 #   - GitHub Actions: the composite action's run script, with the
-#     environment the runner gives it;
+#     environment the runner gives it; two uses get two artifact names;
 #   - CI identity tokens: the same three once the key requires a verified
 #     token (test issuers stand in for GitLab and GitHub, a local HTTP
 #     server for the runner's token service);
@@ -34,7 +40,7 @@ stack_submitter jo ec '[]'
 cp "$D/release.chain.pem" "$D/release-gated.chain.pem"
 stack_config
 # "windows": Authenticode with the RSA key (PKCS#1 v1.5, as Windows wants).
-stack_policy_config '.keys.release.ci_projects = ["fw/firmware", "fw-jobs/firmware", "example-org/firmware"]
+stack_policy_config '.keys.release.ci_projects = ["fw/firmware", "fw-jobs/firmware", "fw-jobs/firmware/*", "example-org/firmware"]
   | .keys.windows = {"key": "pkcs11:object=release-rsa", "mechanism": "rsa-pkcs1-sha256",
       "certificates": .keys["release-rsa"].certificates, "formats": ["authenticode"]}
   | .keys.tarballs = {"key": "pkcs11:object=release", "mechanism": "ecdsa-sha256",
@@ -105,23 +111,25 @@ start=$(date +%s)
 		--variable "SIGNET_AGENT_PUBKEY=$D/agent.pub" \
 		--variable "SIGNET_ROOT_CA=$D/root.pem" \
 		--variable "SIGNET_OPENPGP_CERT=$D/tarballs.gpg" \
-		--variable "SIGNET_SUBMIT_JOB=$SUBMIT_JOB"
+		--variable "SIGNET_SUBMIT_JOB=$SUBMIT_JOB" \
+		--variable "SIGNET_VERIFY=$SIGNET_VERIFY" \
+		--variable "CI_COMMIT_TAG=v1.0"
 ) >"$D/gitlab.out" 2>&1
 gl_status=$?
 echo "# gitlab-ci-local exited $gl_status after $(($(date +%s) - start))s; its summary:"
-grep -E 'submit-job: |Verification successful|^.*Succeeded|Good signature' "$D/gitlab.out" | sed 's/^/#   /'
+grep -E 'submit-job: |signet-verify: |Verification successful|^.*Succeeded|Good signature' "$D/gitlab.out" | sed 's/^/#   /'
 grep -E '^ *(PASS|FAIL|WARN) |pipeline finished' "$D/gitlab.out" | sed 's/^/#   /'
 sig=$(find "$R/.gitlab-ci-local/artifacts/sign" -name firmware.bin.p7s 2>/dev/null | head -1)
 art=$(find "$R/.gitlab-ci-local/artifacts/build" -name firmware.bin 2>/dev/null | head -1)
 if [ "$gl_status" = 0 ] && grep -q 'PASS .*build' "$D/gitlab.out" && grep -q 'PASS .*sign' "$D/gitlab.out" &&
 	grep -q 'PASS .*verify' "$D/gitlab.out" &&
 	grep -q 'PASS .*sign-windows' "$D/gitlab.out" && grep -q 'PASS .*sign-tarball' "$D/gitlab.out" &&
-	grep -q 'PASS .*sign-release' "$D/gitlab.out" &&
+	grep -q 'PASS .*sign-release' "$D/gitlab.out" && grep -q 'PASS .*verify-release' "$D/gitlab.out" &&
 	grep -q 'signatures/release.img.p7s (two approvals) verifies against' "$D/gitlab.out" &&
 	grep -q 'signatures/release.tar.gz.asc (OpenPGP) verifies with' "$D/gitlab.out" &&
 	grep -q 'signatures/firmware.bin.p7s verifies against' "$D/gitlab.out" &&
 	grep -q 'signatures/app.exe (Authenticode) verifies against' "$D/gitlab.out"; then
-	ok "GitLab: the sample pipeline passes build, sign (ci.project fw/firmware allowed), sign-windows (Authenticode), sign-tarball (OpenPGP), sign-release (two approvals) and verify (openssl, osslsigncode, gpgv)"
+	ok "GitLab: the sample pipeline for a tag passes build, sign (ci.project fw/firmware allowed), sign-windows (Authenticode), sign-tarball (OpenPGP), sign-release (two approvals), verify and verify-release (signet-verify, openssl, osslsigncode, gpgv)"
 else
 	fail "GitLab: the sample pipeline (exit $gl_status)" "$D/gitlab.out"
 fi
@@ -148,6 +156,27 @@ if [ -n "$sig" ] && [ -n "$art" ] && verify_cms "$sig" "$art"; then
 	ok "GitLab: the sign job's artifact signatures/firmware.bin.p7s verifies with openssl"
 else
 	fail "GitLab: the signature artifact ('$sig' over '$art')" "$D/verify.err"
+fi
+# The result envelopes are artifacts next to the signatures, and the
+# verify jobs ran signet-verify on them (its OK lines).
+missing=""
+for j in sign/firmware.bin sign-windows/app.exe sign-tarball/release.tar.gz sign-release/release.img; do
+	[ -s "$(find "$R/.gitlab-ci-local/artifacts/${j%%/*}" -name "${j#*/}.result.json" 2>/dev/null | head -1)" ] ||
+		missing="$missing ${j#*/}.result.json"
+done
+if [ -z "$missing" ] &&
+	grep -q 'verify *> signet-verify: dist/firmware.bin: OK, signed by release' "$D/gitlab.out" &&
+	grep -q 'verify *> signet-verify: signatures/app.exe: OK, signed by windows' "$D/gitlab.out" &&
+	grep -q 'verify-release *> signet-verify: dist/release.img: OK, signed by release-gated' "$D/gitlab.out"; then
+	ok "GitLab: every sign job keeps signatures/NAME.result.json as an artifact; the verify jobs' signet-verify passes on them"
+else
+	fail "GitLab: result artifacts (missing:${missing:- none}) or signet-verify in the verify jobs" "$D/gitlab.out"
+fi
+rv=$(find "$R/.gitlab-ci-local/artifacts/sign" -name firmware.bin.result.json 2>/dev/null | head -1)
+if [ -n "$rv" ] && "$SIGNET_VERIFY" -r "$rv" -a "$D/agent.pub" -C "$D/root.pem" -s "$sig" "$art" >"$D/gl-sv.out" 2>&1; then
+	ok "GitLab: the artifacts verify here too: $(cat "$D/gl-sv.out")"
+else
+	fail "GitLab: signet-verify on the artifacts" "$D/gl-sv.out"
 fi
 exe=$(find "$R/.gitlab-ci-local/artifacts/sign-windows" -name app.exe 2>/dev/null | head -1)
 if [ -n "$exe" ] && osslsigncode verify -CAfile "$D/root.pem" -in "$exe" > "$D/gl-exe.out" 2>&1 &&
@@ -185,21 +214,64 @@ if [ "$st" = 0 ] && verify_cms "$WS/signatures/fw one.bin.p7s" "$WS/dist dir/fw 
 else
 	fail "Jenkins: signetSign's script (exit $st)" "$D/jenkins.out"
 fi
-# Signing the same file again: the output exists, the step refuses.
-(cd "$WS" && "${jenkins_env[@]}" SIGNET_FILES="dist dir/fw-two.img" "$WS@tmp/durable-1/script.sh") >"$D/jenkins2.out" 2>&1
-st=$?
-if [ "$st" = 2 ] && grep -q 'exists' "$D/jenkins2.out"; then
-	ok "Jenkins: an existing signature is not overwritten (exit 2)"
+# The Verify stage of the Jenkinsfile: signet-verify on the archived pair.
+if "$SIGNET_VERIFY" -r "$WS/signatures/fw one.bin.result.json" -a "$D/agent.pub" -C "$D/root.pem" \
+	-s "$WS/signatures/fw one.bin.p7s" "$WS/dist dir/fw one.bin" >"$D/jk-sv.out" 2>&1 &&
+	"$SIGNET_VERIFY" -r "$WS/signatures/fw-two.img.result.json" -a "$D/agent.pub" -C "$D/root.pem" \
+		-s "$WS/signatures/fw-two.img.p7s" "$WS/dist dir/fw-two.img" >>"$D/jk-sv.out" 2>&1; then
+	ok "Jenkins: each signature has its result envelope next to it; signet-verify passes on both"
 else
-	fail "Jenkins: existing signature (exit $st)" "$D/jenkins2.out"
+	fail "Jenkins: signet-verify on the step's outputs" "$D/jk-sv.out"
 fi
-# A project the key's policy does not allow: rejected, nothing written.
+# The next build in the same workspace signs the same file again: the
+# outputs of the earlier build are replaced, not an error.
+old_sum=$(sha256sum "$WS/signatures/fw-two.img.p7s" "$WS/signatures/fw-two.img.result.json" | cut -d' ' -f1)
+(cd "$WS" && "${jenkins_env[@]}" BUILD_NUMBER=43 SIGNET_FILES="dist dir/fw-two.img" "$WS@tmp/durable-1/script.sh") >"$D/jenkins2.out" 2>&1
+st=$?
+new_sum=$(sha256sum "$WS/signatures/fw-two.img.p7s" "$WS/signatures/fw-two.img.result.json" 2>/dev/null | cut -d' ' -f1)
+if [ "$st" = 0 ] && grep -q 'replacing signatures/fw-two.img.p7s from an earlier build' "$D/jenkins2.out" &&
+	[ "$old_sum" != "$new_sum" ] && verify_cms "$WS/signatures/fw-two.img.p7s" "$WS/dist dir/fw-two.img" &&
+	"$SIGNET_VERIFY" -q -r "$WS/signatures/fw-two.img.result.json" -a "$D/agent.pub" -C "$D/root.pem" \
+		-s "$WS/signatures/fw-two.img.p7s" "$WS/dist dir/fw-two.img" >/dev/null 2>&1; then
+	ok "Jenkins: a reused workspace: the second build replaces the first build's signature and result (exit 0, both verify)"
+else
+	fail "Jenkins: reused workspace (exit $st)" "$D/jenkins2.out"
+fi
+# Two files with the same base name in one step: refused before submitting.
+mkdir -p "$WS/other"
+cp "$WS/dist dir/fw-two.img" "$WS/other/fw-two.img"
+(cd "$WS" && "${jenkins_env[@]}" SIGNET_FILES=$'dist dir/fw-two.img\nother/fw-two.img' "$WS@tmp/durable-1/script.sh") >"$D/jenkins8.out" 2>&1
+st=$?
+if [ "$st" = 2 ] && grep -q 'two files named fw-two.img' "$D/jenkins8.out"; then
+	ok "Jenkins: two files with the same base name in one step are refused (exit 2)"
+else
+	fail "Jenkins: same base name twice (exit $st)" "$D/jenkins8.out"
+fi
+# A multibranch pipeline: JOB_NAME is folder/repo/branch with the branch's
+# slash as %2F.  It goes into ci.project only (the policy allows
+# fw-jobs/firmware/*); the outputs are named after the file.
 rm -rf "$WS/signatures"
-(cd "$WS" && "${jenkins_env[@]}" JOB_NAME=other/thing SIGNET_FILES="dist dir/fw-two.img" \
+(cd "$WS" && "${jenkins_env[@]}" JOB_NAME='fw-jobs/firmware/feature%2Fusb boot' BRANCH_NAME=feature/usb \
+	SIGNET_FILES="dist dir/fw one.bin" "$WS@tmp/durable-1/script.sh") >"$D/jenkins9.out" 2>&1
+st=$?
+mb_name=$(jq -r 'select(.event == "signed" and .submitter == "ci-jenkins") | .artifact' "$D/audit.log" 2>/dev/null | tail -1)
+if [ "$st" = 0 ] && [ "$(find "$WS/signatures" -type f | sort | tr '\n' ' ')" = "$WS/signatures/fw one.bin.p7s $WS/signatures/fw one.bin.result.json " ] &&
+	"$SIGNET_VERIFY" -q -r "$WS/signatures/fw one.bin.result.json" -a "$D/agent.pub" -C "$D/root.pem" \
+		-s "$WS/signatures/fw one.bin.p7s" "$WS/dist dir/fw one.bin" >/dev/null 2>&1 &&
+	[ "$mb_name" = "fw one.bin" ]; then
+	ok "Jenkins: a multibranch JOB_NAME (fw-jobs/firmware/feature%2Fusb boot, allowed as fw-jobs/firmware/*) signs; the artifact and outputs keep the file's name ('$mb_name')"
+else
+	fail "Jenkins: multibranch JOB_NAME (exit $st)" "$D/jenkins9.out"
+fi
+# A project the key's policy does not allow: rejected, no signature, and
+# the stale signature of an earlier build is gone (not archived again); the
+# result file is the attested rejection (--result-out writes any status).
+(cd "$WS" && "${jenkins_env[@]}" JOB_NAME=other/thing SIGNET_FILES="dist dir/fw one.bin" \
 	"$WS@tmp/durable-1/script.sh") >"$D/jenkins3.out" 2>&1
 st=$?
-if [ "$st" = 1 ] && grep -q 'policy.ci_project' "$D/jenkins3.out" && [ ! -e "$WS/signatures/fw-two.img.p7s" ]; then
-	ok "Jenkins: a job outside the allowed projects is rejected (policy.ci_project, exit 1)"
+if [ "$st" = 1 ] && grep -q 'policy.ci_project' "$D/jenkins3.out" && [ ! -e "$WS/signatures/fw one.bin.p7s" ] &&
+	[ "$(jq -r .payload "$WS/signatures/fw one.bin.result.json" | base64 -d | jq -r .status)" = rejected ]; then
+	ok "Jenkins: a job outside the allowed projects is rejected (policy.ci_project, exit 1); the earlier build's signature is gone, the result file holds the rejection"
 else
 	fail "Jenkins: rejected project (exit $st)" "$D/jenkins3.out"
 fi
@@ -258,7 +330,7 @@ head -c 5000 /dev/urandom > "$GW/dist/app.tar"
 	SIGNET_REDIS="$SIGNET_REDIS" SIGNET_IN_IDENTITY="$(cat "$D/ci-github.key")" \
 	SIGNET_IN_AGENT_PUBKEY="$(cat "$D/agent.pub")" SIGNET_IN_REDIS_PASSWORD="" \
 	SIGNET_WAIT=60 SIGNET_LIFETIME=700 SIGNET_SUBMIT_JOB="$SUBMIT_JOB" SIGNET_OUT_DIR=signatures \
-	"$SRC/ci-examples/github/sign.sh") >"$D/github.out" 2>&1
+	GITHUB_OUTPUT="$D/github/output1" "$SRC/ci-examples/github/sign.sh") >"$D/github.out" 2>&1
 st=$?
 gh_expires=$(jq -r 'select(.event == "signed" and .submitter == "ci-github") | .expires' "$D/audit.log" | tail -1)
 gh_left=$(($(date -d "$gh_expires" +%s 2>/dev/null || echo 0) - $(date +%s)))
@@ -267,6 +339,37 @@ if [ "$st" = 0 ] && openssl dgst -sha256 -verify "$D/release.pub.pem" -signature
 	ok "GitHub: the action's script signs with PEM text inputs; ci.project from GITHUB_REPOSITORY; lifetime 700 reaches the job; the raw signature verifies"
 else
 	fail "GitHub: the action's script (exit $st)" "$D/github.out"
+fi
+# A second use of the action in the same job, for another file: its own
+# artifact name and its own files.
+head -c 3000 /dev/urandom > "$GW/dist/app-b.tar"
+(cd "$GW" && env -i PATH="$PATH" HOME="$D" GITHUB_ACTIONS=true CI=true \
+	GITHUB_ACTION_PATH="$SRC/ci-examples/github" RUNNER_TEMP="$D/github/temp" \
+	GITHUB_REPOSITORY=example-org/firmware GITHUB_RUN_ID=777 GITHUB_JOB=sign \
+	GITHUB_SHA=0123456789abcdef0123456789abcdef01234567 GITHUB_REF=refs/tags/v1.0 \
+	GITHUB_SERVER_URL=https://github.com \
+	SIGNET_KEY=release SIGNET_FILES="dist/app-b.tar" SIGNET_FORMAT=raw \
+	SIGNET_REDIS="$SIGNET_REDIS" SIGNET_IN_IDENTITY="$(cat "$D/ci-github.key")" \
+	SIGNET_IN_AGENT_PUBKEY="$(cat "$D/agent.pub")" SIGNET_IN_REDIS_PASSWORD="" \
+	SIGNET_WAIT=60 SIGNET_SUBMIT_JOB="$SUBMIT_JOB" SIGNET_OUT_DIR=signatures \
+	GITHUB_OUTPUT="$D/github/output2" "$SRC/ci-examples/github/sign.sh") >"$D/github-b.out" 2>&1
+st=$?
+gh_name1=$(sed -n 's/^artifact-name=//p' "$D/github/output1" 2>/dev/null)
+gh_name2=$(sed -n 's/^artifact-name=//p' "$D/github/output2" 2>/dev/null)
+if [ "$st" = 0 ] && [ "$gh_name1" = signatures-sign-app.tar-raw ] && [ "$gh_name2" = signatures-sign-app-b.tar-raw ] &&
+	grep -qx 'signatures/app-b.tar.sig' "$D/github/output2" && grep -qx 'signatures/app-b.tar.result.json' "$D/github/output2" &&
+	! grep -q 'signatures/app.tar' "$D/github/output2"; then
+	ok "GitHub: two uses in one job upload under two names ($gh_name1, $gh_name2), each only its own files"
+else
+	fail "GitHub: artifact names of two uses ('$gh_name1', '$gh_name2', exit $st)" "$D/github-b.out"
+fi
+if "$SIGNET_VERIFY" -r "$GW/signatures/app.tar.result.json" -a "$D/agent.pub" -C "$D/root.pem" \
+	-s "$GW/signatures/app.tar.sig" "$GW/dist/app.tar" >"$D/gh-sv.out" 2>&1 &&
+	"$SIGNET_VERIFY" -r "$GW/signatures/app-b.tar.result.json" -a "$D/agent.pub" -C "$D/root.pem" \
+		-s "$GW/signatures/app-b.tar.sig" "$GW/dist/app-b.tar" >>"$D/gh-sv.out" 2>&1; then
+	ok "GitHub: the result envelopes are written next to the signatures; signet-verify passes, as in the workflow's verify job"
+else
+	fail "GitHub: signet-verify on the action's outputs" "$D/gh-sv.out"
 fi
 if [ -z "$(ls -A "$D/github/temp")" ]; then
 	ok "GitHub: the identity and agent key written under RUNNER_TEMP are gone"
@@ -306,9 +409,17 @@ rm -rf "$R/.gitlab-ci-local"
 		--variable "SIGNET_ROOT_CA=$D/root.pem" \
 		--variable "SIGNET_OPENPGP_CERT=$D/tarballs.gpg" \
 		--variable "SIGNET_SUBMIT_JOB=$SUBMIT_JOB" \
+		--variable "SIGNET_VERIFY=$SIGNET_VERIFY" \
 		--variable "SIGNET_CI_TOKEN=$GL_TOKEN"
 ) >"$D/gitlab-token.out" 2>&1
 gl_status=$?
+# No CI_COMMIT_TAG this time: as for a branch, sign-release does not run.
+if [ "$gl_status" = 0 ] && grep -q 'PASS .*verify' "$D/gitlab-token.out" &&
+	! grep -q 'sign-release' "$D/gitlab-token.out" && ! grep -q 'verify-release' "$D/gitlab-token.out"; then
+	ok "GitLab: without CI_COMMIT_TAG (a branch pipeline) sign-release and verify-release do not run; the rest passes"
+else
+	fail "GitLab: branch pipeline (exit $gl_status)" "$D/gitlab-token.out"
+fi
 if [ "$gl_status" = 0 ] && grep -q 'PASS .*sign' "$D/gitlab-token.out" && grep -q 'PASS .*verify' "$D/gitlab-token.out" &&
 	grep -q '"ci_verified":{"issuer":"https://gitlab.example.com","issuer_name":"gitlab","project":"fw/firmware","ref":"refs/tags/v1.0"' "$D/audit.log"; then
 	ok "GitLab: with a key that requires a token, the pipeline signs with SIGNET_CI_TOKEN (verified fw/firmware, refs/tags/v1.0)"

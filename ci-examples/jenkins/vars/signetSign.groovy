@@ -27,6 +27,14 @@
 //   outDir         where signatures are written; default 'signatures'
 //   archive        archive the signatures (default true)
 //
+// Next to each signature goes its verified result envelope,
+// outDir/NAME.result.json (submit-job --result-out); both are archived.  A
+// later stage checks the pair with signet-verify (the Jenkinsfile's Verify
+// stage).  Outputs left in a reused workspace by an earlier build are
+// replaced.  JOB_NAME, which a multibranch pipeline makes
+// "folder/repo/feature%2Fx", is never used in a file or artifact name: the
+// outputs are named after the signed files.
+//
 // A key that requires approvals (docs/signet-approve.md) keeps each job
 // pending until its approvers run `signet-approve approve ID`; the step waits
 // through that.  Give it the time approvers get, within the key's

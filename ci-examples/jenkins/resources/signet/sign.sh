@@ -10,14 +10,24 @@
 #   SIGNET_WAIT           seconds to wait for each result
 #   SIGNET_LIFETIME       the jobs' lifetime in seconds (default: submit-job's)
 #   SIGNET_SUBMIT_JOB     the submit-job executable (default: from PATH)
-#   SIGNET_OUT_DIR        where signatures go (default signatures)
+#   SIGNET_OUT_DIR        where signatures go (default signatures); each
+#                         signature has its verified result envelope next
+#                         to it, NAME.result.json (submit-job --result-out),
+#                         for signet-verify in a later stage
 #   SIGNET_REDIS, SIGNET_AGENT_PUBKEY, SIGNET_IDENTITY and optionally
 #   SIGNET_REDIS_PASSWORD_FILE, SIGNET_PREFIX: read by submit-job itself.
 # Jenkins' JOB_NAME, BUILD_NUMBER, STAGE_NAME, GIT_COMMIT, BRANCH_NAME and
 # BUILD_URL go into the job's "ci" member (submit-job reads them).  They are
 # self-asserted: Jenkins has no standard OIDC identity token to send as the
 # job's ci_token, so agent keys with "ci_token": "required" refuse these
-# jobs (ci-examples/README.md).
+# jobs (ci-examples/README.md).  JOB_NAME (in a multibranch pipeline
+# "folder/repo/feature%2Fx") is never part of a file or artifact name: the
+# outputs are named after the signed file, and --name is its base name.
+#
+# A reused workspace may hold the outputs of an earlier build: they are
+# replaced (removed before signing, so that a failed signing never leaves a
+# stale signature to be archived).  Two files with the same base name in one
+# step are an error.
 set -eu
 : "${SIGNET_KEY:?signetSign: key is required}"
 : "${SIGNET_FILES:?signetSign: files is required}"
@@ -42,25 +52,47 @@ case "${SIGNET_LIFETIME:-}" in
 esac
 out_dir=${SIGNET_OUT_DIR:-signatures}
 mkdir -p "$out_dir"
-n=0
-# One file per line; names with blanks are fine, newlines in names are not.
+# The base names this step signs: checked before anything is submitted.
+names=""
 while IFS= read -r f; do
 	[ -n "$f" ] || continue
 	if [ ! -f "$f" ]; then
 		echo "signetSign: $f: no such file" >&2
 		exit 2
 	fi
-	out="$out_dir/$(basename "$f")$ext"
-	if [ -e "$out" ]; then
-		echo "signetSign: $out exists (two files with the same name, or a stale workspace)" >&2
+	base=$(basename "$f")
+	case "
+$names
+" in
+	*"
+$base
+"*)
+		echo "signetSign: two files named $base in files:" >&2
 		exit 2
+		;;
+	esac
+	names="$names
+$base"
+done <<LIST
+$SIGNET_FILES
+LIST
+n=0
+# One file per line; names with blanks are fine, newlines in names are not.
+while IFS= read -r f; do
+	[ -n "$f" ] || continue
+	base=$(basename "$f")
+	out="$out_dir/$base$ext"
+	result="$out_dir/$base.result.json"
+	if [ -e "$out" ] || [ -e "$result" ]; then
+		echo "signetSign: replacing $out from an earlier build (reused workspace)"
+		rm -f -- "$out" "$result"
 	fi
 	armor=""
 	[ "$format" != openpgp ] || armor=--armor
 	# shellcheck disable=SC2086 # $armor is one word or none, $lifetime two or none
 	"${SIGNET_SUBMIT_JOB:-submit-job}" --key "$SIGNET_KEY" --format "$format" $armor $lifetime \
-		--wait "${SIGNET_WAIT:-300}" --output "$out" -- "$f"
-	echo "signetSign: $f signed with key $SIGNET_KEY: $out"
+		--wait "${SIGNET_WAIT:-300}" --name "$base" --output "$out" --result-out "$result" -- "$f"
+	echo "signetSign: $f signed with key $SIGNET_KEY: $out (result: $result)"
 	n=$((n + 1))
 done <<LIST
 $SIGNET_FILES
