@@ -770,6 +770,13 @@ check_signature(const struct options *o, const struct inputs *in, const struct s
 		fail(SV_EXIT_SIGNATURE, "signature", "the result names no known format");
 		return;
 	}
+	if (format == SG_FORMAT_OPENPGP) {
+		fail(SV_EXIT_SIGNATURE, "signature",
+		    "an OpenPGP signature is checked with gpgv or sqv and the key's OpenPGP "
+		    "certificate (docs/openpgp.md); signet-verify checks raw, cms, authenticode "
+		    "and kmod");
+		return;
+	}
 	/* (in->format is this result's format: both come from in->res.) */
 	if (in->has_sha256 && CRYPTO_memcmp(in->sha256, res->artifact.sha256, SHA256_LEN) != 0) {
 		if (format == SG_FORMAT_KMOD)

@@ -102,6 +102,17 @@ else
 	fail "tampered file accepted" "$D/bad.out"
 fi
 
+# signet-verify checks the other formats; for an OpenPGP result it says
+# which tools check this one.
+sj -k pgp-ec -f openpgp -o "$D/rv.sig" --result-out "$D/rv.json" "$D/r1000.bin" > /dev/null 2>&1
+"$SIGNET_VERIFY" -r "$D/rv.json" -a "$D/agent.pub" -C "$D/root.pem" -s "$D/rv.sig" "$D/r1000.bin" > "$D/sv.out" 2>&1
+svrc=$?
+if [ "$svrc" = 1 ] && grep -q 'checked with gpgv or sqv' "$D/sv.out"; then
+	ok "signet-verify on an OpenPGP result: exit 1, $(grep -o 'an OpenPGP signature is checked with gpgv or sqv[^;]*' "$D/sv.out" | head -1)"
+else
+	fail "signet-verify on an OpenPGP result (exit $svrc)" "$D/sv.out"
+fi
+
 # Text signatures: LF and CR LF files; gpgv and sqv canonicalize themselves.
 printf 'line one\nline two  \n\nlast\n' > "$D/lf.txt"
 printf 'line one\r\nline two  \r\n\r\nlast\r\n' > "$D/crlf.txt"
