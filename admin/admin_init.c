@@ -261,7 +261,7 @@ check_redis(struct init *in)
 	struct queue_url *u = NULL;
 	struct stat st;
 
-	envcheck_url_shown(cfg->redis, shown, sizeof(shown));
+	queue_url_display(cfg->redis, shown, sizeof(shown));
 	if (envcheck_as(in->agent.name, redis_ok, (void *)(uintptr_t)cfg, why, sizeof(why)) == 0) {
 		printf("ok redis: %s answers %s (PING, consumer group %s)\n", shown,
 		    in->agent.shown, QUEUE_GROUP);

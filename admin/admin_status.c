@@ -31,7 +31,6 @@
 #include "auditlog.h"
 #include "config.h"
 #include "crypto.h"
-#include "envcheck.h"
 #include "envelope.h"
 #include "job.h"
 #include "json.h"
@@ -60,16 +59,6 @@ static const char *
 shown(const char *s, size_t len, char buf[ST_SHOWN_MAX])
 {
 	return log_escape(s, len, buf, ST_SHOWN_MAX);
-}
-
-/* The URL with its password, if any, replaced by "***", escaped. */
-static void
-url_shown(const char *url, char *out, size_t cap)
-{
-	char raw[QUEUE_URL_MAX + 8];
-
-	(void)envcheck_url_shown(url, raw, sizeof(raw));
-	(void)log_escape(raw, strlen(raw), out, cap);
 }
 
 /* "42s", "3m07s", "2h05m", "3d04h". */
@@ -283,7 +272,7 @@ open_queue(const struct agent_config *cfg, char *why, size_t whylen)
 	qo.timeout_ms = ST_TIMEOUT_MS;
 	if ((r = queue_open_reason(&qo, &q, reason, sizeof(reason))) == 0)
 		return q;
-	url_shown(cfg->redis, url, sizeof(url));
+	queue_url_display(cfg->redis, url, sizeof(url));
 	snprintf(
 	    why, whylen, "Redis at %s: %s%s%s", url, sg_strerror(r), reason[0] ? ": " : "", reason);
 	return NULL;
@@ -471,7 +460,7 @@ read_queue(const struct agent_config *cfg, struct st_queue *sq)
 fail : {
 	char url[ST_SHOWN_MAX];
 
-	url_shown(cfg->redis, url, sizeof(url));
+	queue_url_display(cfg->redis, url, sizeof(url));
 	snprintf(sq->error, sizeof(sq->error), "Redis at %s: %s", url, sg_strerror(r));
 }
 	sq->reachable = 0;
@@ -546,7 +535,7 @@ status_json(const struct st_status *st, const struct st_queue *sq, const struct 
 	size_t i;
 	int r = SG_ERR_ALLOC;
 
-	url_shown(cfg->redis, url, sizeof(url));
+	queue_url_display(cfg->redis, url, sizeof(url));
 	sgtime_format(now, t);
 	if (root == NULL || json_add_string(root, "agent", cfg->name) != 0 ||
 	    json_add_string(root, "time", t) != 0 ||
@@ -682,7 +671,7 @@ status_human(const struct st_status *st, const struct st_queue *sq, const struct
 	    d2[ST_DURATION_MAX], t[SGTIME_LEN + 1];
 	size_t i, w = 0, shown_pend = 0;
 
-	url_shown(cfg->redis, url, sizeof(url));
+	queue_url_display(cfg->redis, url, sizeof(url));
 	printf("agent %s, queue %s (prefix %s)\n", cfg->name, url, prefix_of(cfg));
 	printf("\nqueue\n");
 	if (!sq->reachable) {
@@ -1193,7 +1182,7 @@ cmd_job(int argc, char **argv)
 		if (qr != 0) {
 			char url[ST_SHOWN_MAX];
 
-			url_shown(cfg->redis, url, sizeof(url));
+			queue_url_display(cfg->redis, url, sizeof(url));
 			snprintf(qerr, sizeof(qerr), "Redis at %s: %s", url, sg_strerror(qr));
 		}
 	} else {

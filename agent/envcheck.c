@@ -199,26 +199,6 @@ envcheck_secret_file(const char *what, const char *path, uid_t owner_uid, char *
 	return 0;
 }
 
-const char *
-envcheck_url_shown(const char *url, char *buf, size_t len)
-{
-	const char *scheme = strstr(url, "://"), *at, *colon, *slash;
-
-	snprintf(buf, len, "%s", url);
-	if (scheme == NULL)
-		return buf;
-	scheme += 3;
-	slash = strchr(scheme, '/');
-	at = strchr(scheme, '@');
-	if (at == NULL || (slash != NULL && slash < at))
-		return buf;
-	colon = memchr(scheme, ':', (size_t)(at - scheme));
-	if (colon == NULL)
-		return buf;
-	snprintf(buf, len, "%.*s***%s", (int)(colon + 1 - url), url, at);
-	return buf;
-}
-
 int
 envcheck_redis(const struct agent_config *cfg, char *why, size_t whylen)
 {
@@ -231,7 +211,7 @@ envcheck_redis(const struct agent_config *cfg, char *why, size_t whylen)
 	o.url = cfg->redis;
 	o.password_file = cfg->redis_password_file;
 	o.prefix = cfg->prefix;
-	envcheck_url_shown(cfg->redis, shown, sizeof(shown));
+	queue_url_display(cfg->redis, shown, sizeof(shown));
 	if ((r = queue_open_reason(&o, &q, reason, sizeof(reason))) != 0) {
 		int denied = strstr(reason, "Permission denied") != NULL;
 		snprintf(why, whylen, "redis: cannot connect to %s: %s%s", shown,

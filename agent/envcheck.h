@@ -54,10 +54,6 @@ int envcheck_file_appendable(const char *what, const char *path, char *why, size
 int envcheck_secret_file(
     const char *what, const char *path, uid_t owner_uid, char *why, size_t whylen);
 
-/* The URL with the password of "scheme://user:password@" replaced by
- * "***" into buf; returns buf. */
-const char *envcheck_url_shown(const char *url, char *buf, size_t len);
-
 /* Redis as the agent uses it: connect, AUTH (the password file), PING,
  * and the consumer group exists or can be created. */
 int envcheck_redis(const struct agent_config *cfg, char *why, size_t whylen);

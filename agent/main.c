@@ -110,10 +110,11 @@ connect_with_backoff(const struct queue_opts *opts, const char *who)
 				log_info("%s: connected to the queue again", who);
 			return q;
 		}
-		if (!warned || delay >= BACKOFF_MAX_MS / 2)
-			log_warn("%s: cannot connect to %s: %s; retrying", who,
-			    envcheck_url_shown(opts->url, shown, sizeof(shown)),
+		if (!warned || delay >= BACKOFF_MAX_MS / 2) {
+			queue_url_display(opts->url, shown, sizeof(shown));
+			log_warn("%s: cannot connect to %s: %s; retrying", who, shown,
 			    why[0] ? why : sg_strerror(r));
+		}
 		warned = 1;
 		delay = backoff_next(delay);
 		sleep_ms(delay);
