@@ -131,10 +131,11 @@ line_puts(struct line *l, const char *s)
 static void
 line_put_escaped_n(struct line *l, const char *s, size_t max, int json)
 {
-	const unsigned char *p, *end = (const unsigned char *)s + max;
+	const unsigned char *p;
 	char esc[8];
+	size_t i;
 
-	for (p = (const unsigned char *)s; p < end && *p != '\0'; p++) {
+	for (p = (const unsigned char *)s, i = 0; i < max && *p != '\0'; p++, i++) {
 		if (json && (*p == '"' || *p == '\\')) {
 			esc[0] = '\\';
 			esc[1] = (char)*p;
