@@ -273,6 +273,7 @@ run(struct agent *ag, const struct agent_config *cfg)
 	    touch_ms < READ_BLOCK_MS ? (touch_ms > 50 ? (int)touch_ms : 50) : READ_BLOCK_MS;
 	long delay = 0;
 	int r, lost = 0;
+	struct log_fields lf;
 
 	memset(&qopts, 0, sizeof(qopts));
 	qopts.url = cfg->redis;
@@ -309,7 +310,13 @@ run(struct agent *ag, const struct agent_config *cfg)
 	/* One consumer name per agent process: name, host and pid. */
 	char consumer[160];
 	snprintf(consumer, sizeof(consumer), "%s@%s/%ld", cfg->name, host, (long)getpid());
-	log_info("agent %s started: %zu workers, consumer %s", cfg->name, nworkers, consumer);
+	memset(&lf, 0, sizeof(lf));
+	lf.agent = cfg->name;
+	lf.consumer = consumer;
+	lf.has = LOG_HAS_WORKERS;
+	lf.workers = (int64_t)nworkers;
+	log_event(LOG_LEVEL_INFO, "start", &lf, "agent %s started: %zu workers, consumer %s",
+	    cfg->name, nworkers, consumer);
 
 	notify_send("READY=1");
 	delay = 0;
@@ -413,7 +420,7 @@ run(struct agent *ag, const struct agent_config *cfg)
 		entries = NULL;
 	}
 	notify_send("STOPPING=1");
-	log_info("stopping: finishing the jobs in hand");
+	log_event(LOG_LEVEL_INFO, "stopping", &lf, "stopping: finishing the jobs in hand");
 	workq_close(wq);
 	for (i = 0; i < nworkers; i++)
 		pthread_join(workers[i].thread, NULL);
@@ -510,7 +517,7 @@ main(int argc, char **argv)
 
 	status = run(&ag, cfg) == 0 ? 0 : 1;
 	clean = status == 0;
-	log_info("stopped");
+	log_event(LOG_LEVEL_INFO, "stop", NULL, "stopped");
 out:
 	agent_close(&ag, clean);
 	config_free(cfg);
