@@ -356,11 +356,18 @@ run(struct agent *ag, const struct agent_config *cfg)
 		}
 		if (cfg->metrics_file != NULL && now >= next_metrics) {
 			uint64_t depth;
+			struct queue_oldest old;
+			int64_t wall_ms = sgtime_now() * 1000;
 			if (ag->webhooks != NULL)
 				metrics_webhook_failures(
 				    ag->metrics, webhooks_failures(ag->webhooks));
 			if (queue_length(q, &depth) == 0)
 				metrics_queue_depth(ag->metrics, depth);
+			if (queue_oldest(q, &old) == 0)
+				metrics_queue_age(ag->metrics,
+				    old.pending_ms > 0 ? (wall_ms - old.pending_ms) / 1000 : 0,
+				    old.undelivered_ms > 0 ? (wall_ms - old.undelivered_ms) / 1000 : 0);
+			metrics_approvals_pending(ag->metrics, pending_count(ag->pending));
 			if (metrics_write(ag->metrics, cfg->metrics_file, replay_count(ag->replay),
 				audit_count(ag->audit), cfg, 1) != 0)
 				log_warn("cannot write the metrics file %s", cfg->metrics_file);

@@ -894,6 +894,18 @@ out:
 	return r;
 }
 
+/* The decision in the metrics, labelled only with names the configuration
+ * knows (metrics.h): never a key or submitter name as the job wrote it. */
+static void
+count_decision(struct agent *ag, const struct outcome *o)
+{
+	const char *key = NULL;
+
+	if (o->job != NULL && config_key_index(ag->cfg, o->job->key) >= 0)
+		key = o->job->key;
+	metrics_job(ag->metrics, o->code, key, o->sub_pinned ? o->sub : NULL, o->has_sub);
+}
+
 static void
 log_decision(const struct outcome *o, const struct queue_entry *e)
 {
@@ -1879,7 +1891,7 @@ process_entry(struct agent *ag, struct queue *q, const struct queue_entry *e, in
 	log_decision(&o, e);
 	if (r != 0)
 		goto out; /* nothing attested: leave the entry pending */
-	metrics_job(ag->metrics, o.code);
+	count_decision(ag, &o);
 	if (o.has_id) {
 		if (o.code == 0)
 			r = queue_put_result(q, o.id, env, env_len, ag->cfg->result_ttl, 0);
@@ -1953,7 +1965,7 @@ pipeline_dead_letter(struct agent *ag, struct queue *q, const struct queue_entry
 		if (r != 0)
 			goto out;
 	}
-	metrics_job(ag->metrics, o.code);
+	count_decision(ag, &o);
 	snprintf(reason, sizeof(reason), "taken up %u times by agent %.32s without a decision",
 	    tries, ag->cfg->name);
 	r = queue_dead_letter(q, e, reason);

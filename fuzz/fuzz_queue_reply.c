@@ -2,7 +2,8 @@
  * fuzz_queue_reply.c — the queue's reply parsers (queue/queue_reply.c) on
  * whatever replies hiredis's reader makes of arbitrary bytes, as a hostile
  * Redis server would send them: each reply as an XREADGROUP answer, each
- * element of an array as an XPENDING row, error replies as errors.  The
+ * element of an array as an XPENDING row, as an XPENDING summary, an XINFO
+ * GROUPS answer and a one-entry XRANGE answer, error replies as errors.  The
  * bytes pass queue_resp_scan() first, with bounds, as the queue must pass
  * a server's bytes before hiredis allocates for them (an array count of
  * 2^31 makes hiredis 0.14 allocate 16 GB at once); the scan's own
@@ -22,6 +23,30 @@
 #define FUZZ_BULK_MAX    (64 * 1024) /* bytes of one bulk string */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The parsers behind queue_oldest(): whatever they accept is an entry id
+ * whose milliseconds part parses. */
+static void
+one_oldest(const redisReply *rep)
+{
+	char id[QUEUE_ENTRY_ID_MAX + 1];
+	uint64_t count = 0;
+	int64_t ms;
+
+	memset(id, 'x', sizeof(id));
+	if (qreply_pending_summary(rep, &count, id) == 0 && id[0] != '\0') {
+		if (!queue_is_entry_id(id, strlen(id)) || count == 0)
+			abort();
+		if (queue_entry_id_ms(id, strlen(id), &ms) == 0 && ms < 0)
+			abort();
+	}
+	memset(id, 'x', sizeof(id));
+	if (qreply_group_last_id(rep, "agents", id) == 0 && !queue_is_entry_id(id, strlen(id)))
+		abort();
+	memset(id, 'x', sizeof(id));
+	if (qreply_first_id(rep, id) == 0 && id[0] != '\0' && !queue_is_entry_id(id, strlen(id)))
+		abort();
+}
 
 static void
 one(const redisReply *rep)
@@ -50,6 +75,7 @@ one(const redisReply *rep)
 				abort();
 		}
 	}
+	one_oldest(rep);
 	if (rep->type == REDIS_REPLY_ERROR)
 		(void)qreply_error(rep);
 	(void)qreply_is_status(rep, "OK");

@@ -106,6 +106,22 @@ int qreply_range(
 int qreply_pending_row(const redisReply *row, const char **ret_id, size_t *ret_len,
     uint64_t *ret_deliveries) SG_MUST_CHECK;
 
+/* The milliseconds part of an entry id "<ms>-<seq>" (SG_ERR_QUEUE_PROTOCOL
+ * when it is not one, or the number exceeds INT64_MAX). */
+int queue_entry_id_ms(const char *id, size_t len, int64_t *ret) SG_MUST_CHECK;
+/* XPENDING <key> <group> (the summary form): the pending count, and the
+ * smallest pending id into ret_min_id (QUEUE_ENTRY_ID_MAX + 1 bytes; ""
+ * when none).  Outputs set only on success. */
+int qreply_pending_summary(
+    const redisReply *rep, uint64_t *ret_count, char *ret_min_id) SG_MUST_CHECK;
+/* XINFO GROUPS <key>: the last-delivered-id of group into ret_id
+ * (QUEUE_ENTRY_ID_MAX + 1 bytes); SG_ERR_NOT_FOUND without that group. */
+#define QUEUE_XINFO_GROUPS_MAX 64 /* consumer groups on the stream */
+#define QUEUE_XINFO_FIELDS_MAX 32 /* name/value pairs describing one */
+int qreply_group_last_id(const redisReply *rep, const char *group, char *ret_id) SG_MUST_CHECK;
+/* XRANGE ... COUNT 1: the id of its entry, or "" for none. */
+int qreply_first_id(const redisReply *rep, char *ret_id) SG_MUST_CHECK;
+
 /*
  * Bounds one RESP2 reply before anything allocates for it (hiredis 0.14's
  * reader allocates an array's element table as soon as it reads the

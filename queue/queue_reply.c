@@ -348,3 +348,138 @@ queue_resp_scan(const uint8_t *buf, size_t len, size_t elems_max, size_t bulk_ma
 			return -1;
 	}
 }
+
+int
+queue_entry_id_ms(const char *id, size_t len, int64_t *ret)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (!queue_is_entry_id(id, len))
+		return SG_ERR_QUEUE_PROTOCOL;
+	for (i = 0; id[i] != '-'; i++) {
+		if (v > ((uint64_t)INT64_MAX - 9) / 10)
+			return SG_ERR_QUEUE_PROTOCOL;
+		v = v * 10 + (uint64_t)(id[i] - '0');
+	}
+	*ret = (int64_t)v;
+	return 0;
+}
+
+/* A string reply that is an entry id, copied into out (QUEUE_ENTRY_ID_MAX + 1). */
+static int
+copy_entry_id(const redisReply *rep, char *out)
+{
+	if (rep->type != REDIS_REPLY_STRING || !queue_is_entry_id(rep->str, rep->len))
+		return SG_ERR_QUEUE_PROTOCOL;
+	memcpy(out, rep->str, rep->len);
+	out[rep->len] = '\0';
+	return 0;
+}
+
+/* XPENDING key group: [count, smallest id, greatest id, [[consumer, n], ...]],
+ * with nil ids and consumers when count is 0. */
+int
+qreply_pending_summary(const redisReply *rep, uint64_t *ret_count, char *ret_min_id)
+{
+	const redisReply *count, *min, *max, *consumers;
+	int r;
+
+	if ((r = qreply_expect(rep, REDIS_REPLY_ARRAY)) < 0)
+		return r;
+	if (rep->elements != 4)
+		return SG_ERR_QUEUE_PROTOCOL;
+	count = rep->element[0];
+	min = rep->element[1];
+	max = rep->element[2];
+	consumers = rep->element[3];
+	if (count->type != REDIS_REPLY_INTEGER || count->integer < 0)
+		return SG_ERR_QUEUE_PROTOCOL;
+	if (count->integer == 0) {
+		if (min->type != REDIS_REPLY_NIL || max->type != REDIS_REPLY_NIL ||
+		    (consumers->type != REDIS_REPLY_NIL &&
+			!(consumers->type == REDIS_REPLY_ARRAY && consumers->elements == 0)))
+			return SG_ERR_QUEUE_PROTOCOL;
+		*ret_count = 0;
+		ret_min_id[0] = '\0';
+		return 0;
+	}
+	if (max->type != REDIS_REPLY_STRING || !queue_is_entry_id(max->str, max->len) ||
+	    consumers->type != REDIS_REPLY_ARRAY || copy_entry_id(min, ret_min_id) != 0)
+		return SG_ERR_QUEUE_PROTOCOL;
+	*ret_count = (uint64_t)count->integer;
+	return 0;
+}
+
+/*
+ * XINFO GROUPS key: one flat [name, value, ...] array per group (RESP2).
+ * The last-delivered-id of the group named group; SG_ERR_NOT_FOUND when
+ * there is no such group.  At most QUEUE_XINFO_GROUPS_MAX groups of at
+ * most QUEUE_XINFO_FIELDS_MAX pairs; a group without a name or an id, or
+ * with either twice, is SG_ERR_QUEUE_PROTOCOL.
+ */
+int
+qreply_group_last_id(const redisReply *rep, const char *group, char *ret_id)
+{
+	size_t i, j, glen = strlen(group);
+	int r, found = 0;
+
+	if ((r = qreply_expect(rep, REDIS_REPLY_ARRAY)) < 0)
+		return r;
+	if (rep->elements > QUEUE_XINFO_GROUPS_MAX)
+		return SG_ERR_QUEUE_PROTOCOL;
+	for (i = 0; i < rep->elements; i++) {
+		const redisReply *g = rep->element[i], *name = NULL, *last = NULL;
+
+		if (g->type != REDIS_REPLY_ARRAY || g->elements % 2 != 0 ||
+		    g->elements > 2 * QUEUE_XINFO_FIELDS_MAX)
+			return SG_ERR_QUEUE_PROTOCOL;
+		for (j = 0; j < g->elements; j += 2) {
+			const redisReply *f = g->element[j], *v = g->element[j + 1];
+
+			if (f->type != REDIS_REPLY_STRING)
+				return SG_ERR_QUEUE_PROTOCOL;
+			if (f->len == 4 && memcmp(f->str, "name", 4) == 0) {
+				if (name != NULL || v->type != REDIS_REPLY_STRING)
+					return SG_ERR_QUEUE_PROTOCOL;
+				name = v;
+			} else if (f->len == 17 && memcmp(f->str, "last-delivered-id", 17) == 0) {
+				if (last != NULL || v->type != REDIS_REPLY_STRING ||
+				    !queue_is_entry_id(v->str, v->len))
+					return SG_ERR_QUEUE_PROTOCOL;
+				last = v;
+			}
+		}
+		if (name == NULL || last == NULL)
+			return SG_ERR_QUEUE_PROTOCOL;
+		if (name->len == glen && memcmp(name->str, group, glen) == 0) {
+			if (found)
+				return SG_ERR_QUEUE_PROTOCOL;
+			if ((r = copy_entry_id(last, ret_id)) != 0)
+				return r;
+			found = 1;
+		}
+	}
+	return found ? 0 : SG_ERR_NOT_FOUND;
+}
+
+/* XRANGE ... COUNT 1: [] or [[id, fields]]; the id only ("" for none). */
+int
+qreply_first_id(const redisReply *rep, char *ret_id)
+{
+	const redisReply *e;
+	int r;
+
+	if ((r = qreply_expect(rep, REDIS_REPLY_ARRAY)) < 0)
+		return r;
+	if (rep->elements > 1)
+		return SG_ERR_QUEUE_PROTOCOL;
+	if (rep->elements == 0) {
+		ret_id[0] = '\0';
+		return 0;
+	}
+	e = rep->element[0];
+	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2)
+		return SG_ERR_QUEUE_PROTOCOL;
+	return copy_entry_id(e->element[0], ret_id);
+}
