@@ -366,7 +366,8 @@ run(struct agent *ag, const struct agent_config *cfg)
 			if (queue_oldest(q, &old) == 0)
 				metrics_queue_age(ag->metrics,
 				    old.pending_ms > 0 ? (wall_ms - old.pending_ms) / 1000 : 0,
-				    old.undelivered_ms > 0 ? (wall_ms - old.undelivered_ms) / 1000 : 0);
+				    old.undelivered_ms > 0 ? (wall_ms - old.undelivered_ms) / 1000
+							   : 0);
 			metrics_approvals_pending(ag->metrics, pending_count(ag->pending));
 			if (metrics_write(ag->metrics, cfg->metrics_file, replay_count(ag->replay),
 				audit_count(ag->audit), cfg, 1) != 0)

@@ -30,10 +30,10 @@ static const int64_t bucket_us[] = {
 	1000000,
 	2500000,
 };
-#define NBUCKETS         nitems(bucket_us)
+#define NBUCKETS              nitems(bucket_us)
 /* Every series line is under 256 bytes (names are at most CONFIG_NAME_MAX
  * bytes, escaped at most twice as long). */
-#define METRICS_TEXT_MAX    ((METRICS_JOB_SERIES_MAX + 2 * METRICS_KEYS_MAX + 256) * 512)
+#define METRICS_TEXT_MAX      ((METRICS_JOB_SERIES_MAX + 2 * METRICS_KEYS_MAX + 256) * 512)
 #define METRICS_LABEL_OTHER   "other"
 #define METRICS_LABEL_UNKNOWN "unknown"
 

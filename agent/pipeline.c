@@ -1474,8 +1474,8 @@ resume_job(struct agent *ag, struct queue *q, const char *entry, const struct de
 
 /* The facts of an approval entry's line (log_event "approval"). */
 static void
-approval_fields(struct log_fields *f, const struct queue_entry *e, const char *job,
-    const char *who, const char *keyid, const char *key, const char *status)
+approval_fields(struct log_fields *f, const struct queue_entry *e, const char *job, const char *who,
+    const char *keyid, const char *key, const char *status)
 {
 	memset(f, 0, sizeof(*f));
 	f->job = job;
@@ -1606,8 +1606,7 @@ process_approval(struct agent *ag, struct queue *q, const struct queue_entry *e,
 				    "%s's approval of job %s is counted already", who, a->id);
 				if (audit_approval(ag, e, a, sig->keyid, who, keyname, why) != 0)
 					log_warn("cannot record an approval in the audit log");
-				approval_fields(
-				    &f, e, a->id, who, sig->keyid, keyname, "ignored");
+				approval_fields(&f, e, a->id, who, sig->keyid, keyname, "ignored");
 				log_event(LOG_LEVEL_INFO, "approval", &f, "approval entry %s: %s",
 				    e->id, why);
 				if (counted >= k->approvals_required)
@@ -1670,8 +1669,8 @@ process_approval(struct agent *ag, struct queue *q, const struct queue_entry *e,
 			goto out;
 		if (refused) {
 			approval_fields(&f, e, a->id, who, sig->keyid, keyname, "refused");
-			log_event(LOG_LEVEL_INFO, "approval", &f, "approval entry %s: not counted: %s",
-			    e->id, why);
+			log_event(LOG_LEVEL_INFO, "approval", &f,
+			    "approval entry %s: not counted: %s", e->id, why);
 			if (audit_approval(ag, e, a, sig->keyid, who, keyname, why) != 0)
 				log_warn("cannot record an approval in the audit log");
 			goto ack;

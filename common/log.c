@@ -24,7 +24,7 @@
 
 #define LOG_IDENT_MAX_BYTES 64
 #define LOG_MSG_MAX_BYTES   2048
-#define LOG_ELLIPSIS_LEN    3 /* "..." marks a cut */
+#define LOG_ELLIPSIS_LEN    3  /* "..." marks a cut */
 #define LOG_EVENT_MAX_BYTES 64 /* an event name (ours, not input) */
 
 /* The string members of struct log_fields, in the order JSON shows them. */
@@ -69,8 +69,9 @@ _Static_assert(nitems(log_int_fields) == LOG_INT_FIELDS, "LOG_INT_FIELDS");
 /* Worst case: every message and value byte escaped to 6 bytes, names,
  * quotes and numbers (at most 24 bytes each), and the fixed members. */
 #define LOG_LINE_MAX_BYTES                                                                         \
-	(6 * (LOG_MSG_MAX_BYTES + LOG_EVENT_MAX_BYTES +                                            \
-		 LOG_STR_FIELDS * (LOG_VALUE_MAX_BYTES + LOG_ELLIPSIS_LEN)) +                      \
+	(6 *                                                                                       \
+		(LOG_MSG_MAX_BYTES + LOG_EVENT_MAX_BYTES +                                         \
+		    LOG_STR_FIELDS * (LOG_VALUE_MAX_BYTES + LOG_ELLIPSIS_LEN)) +                   \
 	    (LOG_STR_FIELDS + LOG_INT_FIELDS) * 48 + 1024)
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -230,9 +231,8 @@ write_line(const struct line *l)
 	}
 }
 
-static void
-vlog(enum log_level level, const char *func, int r, const char *event, const struct log_fields *f,
-    const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
+static void vlog(enum log_level level, const char *func, int r, const char *event,
+    const struct log_fields *f, const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
 
 static void
 vlog(enum log_level level, const char *func, int r, const char *event, const struct log_fields *f,

@@ -104,8 +104,9 @@ char *log_escape(const char *s, size_t len, char *out, size_t outsz);
 #define log_warn_r(r, ...)  sg_log(LOG_LEVEL_WARN, __func__, (r), __VA_ARGS__)
 #define log_debug_r(r, ...) sg_log(LOG_LEVEL_DEBUG, __func__, (r), __VA_ARGS__)
 /* log_event(LOG_LEVEL_INFO, "decision", &fields, "job %s ...", ...). */
-#define log_event(level, event, f, ...) sg_log_event((level), __func__, 0, (event), (f), __VA_ARGS__)
-#define log_event_r(level, r, event, f, ...)                                                      \
+#define log_event(level, event, f, ...)                                                            \
+	sg_log_event((level), __func__, 0, (event), (f), __VA_ARGS__)
+#define log_event_r(level, r, event, f, ...)                                                       \
 	sg_log_event((level), __func__, (r), (event), (f), __VA_ARGS__)
 
 #endif

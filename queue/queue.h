@@ -226,8 +226,8 @@ int queue_claim_job(struct queue *q, const char *job_id, const char *owner, int6
  * the entry is added (XADD *); 0 when there is no such entry.
  */
 struct queue_oldest {
-	uint64_t pending;      /* entries delivered and not acknowledged */
-	int64_t pending_ms;    /* the oldest of those */
+	uint64_t pending;       /* entries delivered and not acknowledged */
+	int64_t pending_ms;     /* the oldest of those */
 	int64_t undelivered_ms; /* the oldest entry not delivered to any agent yet */
 };
 int queue_oldest(struct queue *q, struct queue_oldest *ret) SG_MUST_CHECK;

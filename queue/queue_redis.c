@@ -876,8 +876,7 @@ queue_oldest(struct queue *q, struct queue_oldest *ret)
 	if ((r = qreply_pending_summary(reps[0], &o.pending, min_id)) < 0 ||
 	    (r = qreply_group_last_id(reps[1], QUEUE_GROUP, last_id)) < 0)
 		goto out;
-	if (min_id[0] != '\0' &&
-	    (r = queue_entry_id_ms(min_id, strlen(min_id), &o.pending_ms)) < 0)
+	if (min_id[0] != '\0' && (r = queue_entry_id_ms(min_id, strlen(min_id), &o.pending_ms)) < 0)
 		goto out;
 	/* Entries are delivered in id order: the first one after the group's
 	 * last delivered id is the oldest that no agent has taken. */

@@ -260,8 +260,7 @@ START_TEST(test_log_event_json)
 	ck_assert_str_eq(member_str(o, "msg"), "job ab12 key rel: rejected");
 	/* The hostile key is one string member: no forged status, no raw
 	 * control byte; bytes above ASCII come back as U+00XX each. */
-	ck_assert_str_eq(
-	    member_str(o, "key"), "rel\",\"status\":\"signed\n\x01\xc3\x83\xc2\xa9");
+	ck_assert_str_eq(member_str(o, "key"), "rel\",\"status\":\"signed\n\x01\xc3\x83\xc2\xa9");
 	ck_assert(strstr(out, "\"status\":\"signed") == NULL);
 	d = cJSON_GetObjectItemCaseSensitive(o, "duration_ms");
 	ck_assert(cJSON_IsNumber(d));
