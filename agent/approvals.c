@@ -130,7 +130,15 @@ approvals_notify(struct agent *ag, const struct agent_key *k, const char *event,
 	    json_add_string(root, "event", event) != 0 ||
 	    (res->status == SG_STATUS_PENDING && json_add_string(root, "command", cmd) != 0) ||
 	    json_print(root, &body, &body_len) != 0) {
-		log_warn("job %s: cannot build the %s notification", res->id, event);
+		struct log_fields f;
+
+		memset(&f, 0, sizeof(f));
+		f.job = res->id;
+		f.key = k->name;
+		f.submitter = res->submitter;
+		f.status = event;
+		log_event(LOG_LEVEL_WARN, "notification.failed", &f,
+		    "job %s: cannot build the %s notification", res->id, event);
 		goto out;
 	}
 	chat_safe(res->submitter, sub, sizeof(sub));

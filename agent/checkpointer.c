@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +16,8 @@
 #include "crypto.h"
 #include "hsm.h"
 #include "log.h"
+#include "metrics.h"
+#include "sgtime.h"
 
 struct checkpointer {
 	struct agent *ag;
@@ -172,6 +175,7 @@ checkpointer_run_once(struct checkpointer *c)
 		goto out;
 	}
 	log_info("checkpoint: %llu audit records signed and published", (unsigned long long)size);
+	metrics_checkpoint(c->ag->metrics, size, sgtime_now());
 	c->size = size;
 	c->offset = offset;
 	r = 0;
@@ -217,6 +221,13 @@ checkpointer_start(struct agent *ag, const struct checkpoint *last, struct check
 	if (asprintf(&c->state_path, "%s%s", ag->cfg->audit_log, CHECKPOINT_STATE_SUFFIX) == -1) {
 		free(c);
 		return SG_ERR_ALLOC;
+	}
+	if (last != NULL) {
+		struct stat st;
+
+		/* The checkpoint was kept when its file was written. */
+		if (stat(c->state_path, &st) == 0)
+			metrics_checkpoint(ag->metrics, last->size, (int64_t)st.st_mtime);
 	}
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->wake, NULL);

@@ -332,6 +332,7 @@ run(struct agent *ag, const struct agent_config *cfg)
 	    touch_ms < READ_BLOCK_MS ? (touch_ms > 50 ? (int)touch_ms : 50) : READ_BLOCK_MS;
 	long delay = 0;
 	int r, lost = 0;
+	struct log_fields lf;
 
 	memset(&qopts, 0, sizeof(qopts));
 	qopts.url = cfg->redis;
@@ -368,7 +369,13 @@ run(struct agent *ag, const struct agent_config *cfg)
 	/* One consumer name per agent process: name, host and pid. */
 	char consumer[160];
 	snprintf(consumer, sizeof(consumer), "%s@%s/%ld", cfg->name, host, (long)getpid());
-	log_info("agent %s started: %zu workers, consumer %s", cfg->name, nworkers, consumer);
+	memset(&lf, 0, sizeof(lf));
+	lf.agent = cfg->name;
+	lf.consumer = consumer;
+	lf.has = LOG_HAS_WORKERS;
+	lf.workers = (int64_t)nworkers;
+	log_event(LOG_LEVEL_INFO, "start", &lf, "agent %s started: %zu workers, consumer %s",
+	    cfg->name, nworkers, consumer);
 	remove_dead_consumers(q, cfg, host, consumer);
 
 	notify_send("READY=1");
@@ -409,11 +416,19 @@ run(struct agent *ag, const struct agent_config *cfg)
 		}
 		if (cfg->metrics_file != NULL && now >= next_metrics) {
 			uint64_t depth;
+			struct queue_oldest old;
+			int64_t wall_ms = sgtime_now() * 1000;
 			if (ag->webhooks != NULL)
 				metrics_webhook_failures(
 				    ag->metrics, webhooks_failures(ag->webhooks));
 			if (queue_length(q, &depth) == 0)
 				metrics_queue_depth(ag->metrics, depth);
+			if (queue_oldest(q, &old) == 0)
+				metrics_queue_age(ag->metrics,
+				    old.pending_ms > 0 ? (wall_ms - old.pending_ms) / 1000 : 0,
+				    old.undelivered_ms > 0 ? (wall_ms - old.undelivered_ms) / 1000
+							   : 0);
+			metrics_approvals_pending(ag->metrics, pending_count(ag->pending));
 			if (metrics_write(ag->metrics, cfg->metrics_file, replay_count(ag->replay),
 				audit_count(ag->audit), cfg, 1) != 0)
 				log_warn("cannot write the metrics file %s", cfg->metrics_file);
@@ -475,7 +490,7 @@ run(struct agent *ag, const struct agent_config *cfg)
 		entries = NULL;
 	}
 	notify_send("STOPPING=1");
-	log_info("stopping: finishing the jobs in hand");
+	log_event(LOG_LEVEL_INFO, "stopping", &lf, "stopping: finishing the jobs in hand");
 	workq_close(wq);
 	for (i = 0; i < nworkers; i++)
 		pthread_join(workers[i].thread, NULL);
@@ -572,7 +587,7 @@ main(int argc, char **argv)
 
 	status = run(&ag, cfg) == 0 ? 0 : 1;
 	clean = status == 0;
-	log_info("stopped");
+	log_event(LOG_LEVEL_INFO, "stop", NULL, "stopped");
 out:
 	agent_close(&ag, clean);
 	config_free(cfg);

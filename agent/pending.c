@@ -121,3 +121,16 @@ pending_list(struct pending *p, char (*ids)[QUEUE_ENTRY_ID_MAX + 1], int64_t *ex
 	pthread_mutex_unlock(&p->mu);
 	return i;
 }
+
+size_t
+pending_count(struct pending *p)
+{
+	size_t n;
+
+	if (p == NULL)
+		return 0;
+	pthread_mutex_lock(&p->mu);
+	n = p->n;
+	pthread_mutex_unlock(&p->mu);
+	return n;
+}

@@ -39,4 +39,8 @@ void pending_remove(struct pending *p, const char *entry);
 size_t pending_list(
     struct pending *p, char (*ids)[QUEUE_ENTRY_ID_MAX + 1], int64_t *expires, size_t max);
 
+/* How many entries are kept (signet_approvals_pending).  Thread-safe;
+ * NULL gives 0. */
+size_t pending_count(struct pending *p);
+
 #endif

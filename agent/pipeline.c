@@ -80,6 +80,8 @@ struct outcome {
 	size_t napprovals;
 	int pending;         /* left waiting for approvals */
 	int needs_approvals; /* the key asked for requires approvals (decide()) */
+	int sub_pinned;      /* sub is a configured submitter's name */
+	int64_t t0_us;       /* when the entry was taken up (mono_us()) */
 };
 
 static void
@@ -373,6 +375,7 @@ decide_with(struct agent *ag, const struct agent_config *cfg, const struct queue
 			goto out;
 		}
 		snprintf(o->sub, sizeof(o->sub), "%s", sub->name);
+		o->sub_pinned = 1;
 		subj.pinned = sub;
 		subj.ca = -1;
 	}
@@ -891,6 +894,18 @@ out:
 	return r;
 }
 
+/* The decision in the metrics, labelled only with names the configuration
+ * knows (metrics.h): never a key or submitter name as the job wrote it. */
+static void
+count_decision(struct agent *ag, const struct outcome *o)
+{
+	const char *key = NULL;
+
+	if (o->job != NULL && config_key_index(ag->cfg, o->job->key) >= 0)
+		key = o->job->key;
+	metrics_job(ag->metrics, o->code, key, o->sub_pinned ? o->sub : NULL, o->has_sub);
+}
+
 static void
 log_decision(const struct outcome *o, const struct queue_entry *e)
 {
@@ -898,6 +913,7 @@ log_decision(const struct outcome *o, const struct queue_entry *e)
 	char cibuf[CONFIG_NAME_MAX + 16];
 	const char *code = o->code == 0 ? "-" : sg_err_code(o->code), *ci = "-";
 	const char *detail = o->detail[0] != '\0' ? o->detail : o->ci.why;
+	struct log_fields f;
 
 	if (o->has_sub)
 		log_escape(o->sub, strlen(o->sub), subbuf, sizeof(subbuf));
@@ -913,7 +929,24 @@ log_decision(const struct outcome *o, const struct queue_entry *e)
 			ci = cibuf;
 		}
 	}
-	log_info("job %s entry %s submitter %s key %s artifact %s sha256 %s ci %s: %s%s%s%s%s",
+	memset(&f, 0, sizeof(f));
+	f.job = o->has_id || o->job ? o->id : NULL;
+	f.entry = e->id;
+	f.submitter = o->has_sub ? o->sub : NULL;
+	f.keyid = o->has_sub ? o->keyid : NULL;
+	f.status = sg_status_name(sg_err_status(o->code));
+	f.code = o->code ? code : "";
+	if (o->job != NULL) {
+		f.key = o->job->key;
+		f.artifact = o->job->artifact.name;
+		f.sha256 = o->job->artifact.sha256_hex;
+		f.format = sg_format_name(o->job->format);
+		f.ci = ci;
+	}
+	f.has = LOG_HAS_DURATION_MS;
+	f.duration_ms = (mono_us() - o->t0_us) / 1000;
+	log_event(LOG_LEVEL_INFO, "decision", &f,
+	    "job %s entry %s submitter %s key %s artifact %s sha256 %s ci %s: %s%s%s%s%s",
 	    o->has_id || o->job ? o->id : "-", e->id, o->has_sub ? subbuf : "-",
 	    o->job ? keybuf : "-", o->job ? name : "-", o->job ? o->job->artifact.sha256_hex : "-",
 	    ci, sg_status_name(sg_err_status(o->code)), o->code ? " " : "", o->code ? code : "",
@@ -1347,9 +1380,24 @@ gate(struct agent *ag, struct queue *q, const struct queue_entry *e, struct outc
 			goto out;
 		if (fresh) {
 			struct sg_result *pr = NULL;
+			struct log_fields f;
 
-			log_info("job %s entry %s submitter %s key %s artifact %s: waiting for %u "
-				 "approvals",
+			memset(&f, 0, sizeof(f));
+			f.job = o->id;
+			f.entry = e->id;
+			f.submitter = o->sub;
+			f.key = k->name;
+			f.artifact = o->job->artifact.name;
+			f.sha256 = o->job->artifact.sha256_hex;
+			f.format = sg_format_name(o->job->format);
+			f.status = "pending";
+			f.has = LOG_HAS_DURATION_MS | LOG_HAS_REQUIRED | LOG_HAS_APPROVALS;
+			f.duration_ms = (mono_us() - o->t0_us) / 1000;
+			f.required = k->approvals_required;
+			f.approvals = 0;
+			log_event(LOG_LEVEL_INFO, "pending", &f,
+			    "job %s entry %s submitter %s key %s artifact %s: waiting for %u "
+			    "approvals",
 			    o->id, e->id, o->sub, k->name, o->job->artifact.name,
 			    k->approvals_required);
 			if (result_parse((const uint8_t *)payload, payload_len, &pr) == 0)
@@ -1424,6 +1472,20 @@ resume_job(struct agent *ag, struct queue *q, const char *entry, const struct de
 	return r;
 }
 
+/* The facts of an approval entry's line (log_event "approval"). */
+static void
+approval_fields(struct log_fields *f, const struct queue_entry *e, const char *job, const char *who,
+    const char *keyid, const char *key, const char *status)
+{
+	memset(f, 0, sizeof(*f));
+	f->job = job;
+	f->entry = e->id;
+	f->approver = who != NULL && who[0] != '\0' ? who : NULL;
+	f->keyid = keyid;
+	f->key = key != NULL && key[0] != '\0' ? key : NULL;
+	f->status = status;
+}
+
 /*
  * An approval entry: who signed it (a known identity, as for jobs), what it
  * says, and whether it counts (docs/approvals.md).  Counted approvals and
@@ -1445,6 +1507,7 @@ process_approval(struct agent *ag, struct queue *q, const struct queue_entry *e,
 	struct held h;
 	X509 *cert = NULL;
 	char who[POLICY_IDENTITY_MAX + 1] = "", why[POLICY_WHY_MAX] = "", desc[256];
+	struct log_fields f;
 	char *penv = NULL, *payload = NULL, keyname[JOB_KEY_MAX + 1] = "", resume[72] = "";
 	size_t penv_len = 0, payload_len = 0, counted;
 	int64_t now = sgtime_now();
@@ -1543,7 +1606,9 @@ process_approval(struct agent *ag, struct queue *q, const struct queue_entry *e,
 				    "%s's approval of job %s is counted already", who, a->id);
 				if (audit_approval(ag, e, a, sig->keyid, who, keyname, why) != 0)
 					log_warn("cannot record an approval in the audit log");
-				log_info("approval entry %s: %s", e->id, why);
+				approval_fields(&f, e, a->id, who, sig->keyid, keyname, "ignored");
+				log_event(LOG_LEVEL_INFO, "approval", &f, "approval entry %s: %s",
+				    e->id, why);
 				if (counted >= k->approvals_required)
 					goto resume; /* a crash may have come between */
 				goto ack;
@@ -1603,7 +1668,9 @@ process_approval(struct agent *ag, struct queue *q, const struct queue_entry *e,
 		if (r != 0)
 			goto out;
 		if (refused) {
-			log_info("approval entry %s: not counted: %s", e->id, why);
+			approval_fields(&f, e, a->id, who, sig->keyid, keyname, "refused");
+			log_event(LOG_LEVEL_INFO, "approval", &f,
+			    "approval entry %s: not counted: %s", e->id, why);
 			if (audit_approval(ag, e, a, sig->keyid, who, keyname, why) != 0)
 				log_warn("cannot record an approval in the audit log");
 			goto ack;
@@ -1612,7 +1679,12 @@ process_approval(struct agent *ag, struct queue *q, const struct queue_entry *e,
 		if (counted > k->approvals_required)
 			counted = k->approvals_required;
 		snprintf(desc, sizeof(desc), "%zu of %u", counted, k->approvals_required);
-		log_info("job %s: approved by %s (%s)", a->id, who, desc);
+		approval_fields(&f, e, a->id, who, sig->keyid, keyname, "approved");
+		f.has = LOG_HAS_APPROVALS | LOG_HAS_REQUIRED;
+		f.approvals = (int64_t)counted;
+		f.required = k->approvals_required;
+		log_event(LOG_LEVEL_INFO, "approval", &f, "job %s: approved by %s (%s)", a->id, who,
+		    desc);
 		if (counted >= k->approvals_required)
 			goto resume;
 		goto ack;
@@ -1630,7 +1702,8 @@ process_approval(struct agent *ag, struct queue *q, const struct queue_entry *e,
 			    r, "cannot write the audit log; approval entry %s left pending", e->id);
 			goto out;
 		}
-		log_info("job %s: denied by %s", a->id, who);
+		approval_fields(&f, e, a->id, who, sig->keyid, keyname, "denied");
+		log_event(LOG_LEVEL_INFO, "approval", &f, "job %s: denied by %s", a->id, who);
 		put_cfg(ag, cfg);
 		cfg = NULL;
 		if ((r = resume_job(ag, q, resume, &d)) != 0)
@@ -1644,7 +1717,9 @@ resume:
 		goto out;
 	goto ack;
 ignore:
-	log_info("approval entry %s (keyid %s): no effect: %s", e->id, sig->keyid, why);
+	approval_fields(&f, e, a != NULL ? a->id : NULL, who, sig->keyid, keyname, "ignored");
+	log_event(LOG_LEVEL_INFO, "approval", &f, "approval entry %s (keyid %s): no effect: %s",
+	    e->id, sig->keyid, why);
 	if ((r = audit_approval(ag, e, a, sig->keyid, who[0] ? who : NULL,
 		 keyname[0] ? keyname : NULL, why)) != 0) {
 		log_error_r(r, "cannot write the audit log; approval entry %s left pending", e->id);
@@ -1731,6 +1806,7 @@ process_entry(struct agent *ag, struct queue *q, const struct queue_entry *e, in
 
 	memset(&o, 0, sizeof(o));
 	o.key_index = -1;
+	o.t0_us = mono_us();
 	if (!*received) {
 		if ((r = audit_received(ag, e)) != 0) {
 			log_error_r(r, "cannot write the audit log; entry %s left pending", e->id);
@@ -1814,7 +1890,7 @@ process_entry(struct agent *ag, struct queue *q, const struct queue_entry *e, in
 	log_decision(&o, e);
 	if (r != 0)
 		goto out; /* nothing attested: leave the entry pending */
-	metrics_job(ag->metrics, o.code);
+	count_decision(ag, &o);
 	if (o.has_id) {
 		if (o.code == 0)
 			r = queue_put_result(q, o.id, env, env_len, ag->cfg->result_ttl, 0);
@@ -1846,12 +1922,14 @@ pipeline_dead_letter(struct agent *ag, struct queue *q, const struct queue_entry
 	uint8_t *payload = NULL;
 	size_t payload_len = 0, env_len = 0;
 	char *env = NULL, reason[96];
+	struct log_fields f;
 	unsigned tries;
 	int r;
 
 	memset(&o, 0, sizeof(o));
 	o.key_index = -1;
 	o.code = SG_ERR_INTERNAL;
+	o.t0_us = mono_us();
 	tries = ag->attempts != NULL ? attempts_get(ag->attempts, e->id) : 0;
 	/* Parse no more than it takes to find the id a result is owed to: this
 	 * entry may be what stopped the agents that took it before. */
@@ -1865,8 +1943,16 @@ pipeline_dead_letter(struct agent *ag, struct queue *q, const struct queue_entry
 			free(payload);
 		}
 	}
-	log_warn("entry %s (job %s) taken up %u times here without a decision: moved to the "
-		 "dead letters",
+	memset(&f, 0, sizeof(f));
+	f.job = o.has_id ? o.id : NULL;
+	f.entry = e->id;
+	f.status = "failed";
+	f.code = sg_err_code(o.code);
+	f.has = LOG_HAS_ATTEMPTS;
+	f.attempts = tries;
+	log_event(LOG_LEVEL_WARN, "dead_letter", &f,
+	    "entry %s (job %s) taken up %u times here without a decision: moved to the "
+	    "dead letters",
 	    e->id, o.has_id ? o.id : "-", tries);
 	if ((r = build_result(ag, e, &o, &env, &env_len)) != 0)
 		goto out;
@@ -1878,7 +1964,7 @@ pipeline_dead_letter(struct agent *ag, struct queue *q, const struct queue_entry
 		if (r != 0)
 			goto out;
 	}
-	metrics_job(ag->metrics, o.code);
+	count_decision(ag, &o);
 	snprintf(reason, sizeof(reason), "taken up %u times by agent %.32s without a decision",
 	    tries, ag->cfg->name);
 	r = queue_dead_letter(q, e, reason);

@@ -168,10 +168,17 @@ log_failure(
     const struct webhooks *w, size_t target, const char *id, unsigned event, const char *reason)
 {
 	char url[WEBHOOK_LOG_URL_MAX], jid[2 * WEBHOOK_ID_MAX];
+	struct log_fields f;
 
-	sg_log(LOG_LEVEL_WARN, "webhook", 0, "%s: delivery of the %s event of job %s failed: %s",
-	    log_escape(w->targets[target].url, WEBHOOK_URL_MAX, url, sizeof(url)),
-	    event_name(event), log_escape(id, WEBHOOK_ID_MAX, jid, sizeof(jid)), reason);
+	log_escape(w->targets[target].url, WEBHOOK_URL_MAX, url, sizeof(url));
+	log_escape(id, WEBHOOK_ID_MAX, jid, sizeof(jid));
+	memset(&f, 0, sizeof(f));
+	f.job = jid;
+	f.target = w->targets[target].name != NULL ? w->targets[target].name : url;
+	f.status = event_name(event);
+	sg_log_event(LOG_LEVEL_WARN, "webhook", 0, "webhook.failed", &f,
+	    "%s: delivery of the %s event of job %s failed: %s", url, event_name(event), jid,
+	    reason);
 }
 
 static void

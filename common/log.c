@@ -10,20 +10,69 @@
 #include "log.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "err.h"
 #include "sgtime.h"
+#include "util.h"
 
 #define LOG_IDENT_MAX_BYTES 64
 #define LOG_MSG_MAX_BYTES   2048
-#define LOG_ELLIPSIS_LEN    3 /* "..." marks a cut */
-/* Worst case: every message byte escaped to 6 bytes, plus the rest. */
-#define LOG_LINE_MAX_BYTES  (6 * LOG_MSG_MAX_BYTES + 1024)
+#define LOG_ELLIPSIS_LEN    3  /* "..." marks a cut */
+#define LOG_EVENT_MAX_BYTES 64 /* an event name (ours, not input) */
+
+/* The string members of struct log_fields, in the order JSON shows them. */
+static const struct {
+	const char *name;
+	size_t off;
+} log_str_fields[] = {
+	{ "job", offsetof(struct log_fields, job) },
+	{ "entry", offsetof(struct log_fields, entry) },
+	{ "submitter", offsetof(struct log_fields, submitter) },
+	{ "key", offsetof(struct log_fields, key) },
+	{ "status", offsetof(struct log_fields, status) },
+	{ "code", offsetof(struct log_fields, code) },
+	{ "artifact", offsetof(struct log_fields, artifact) },
+	{ "sha256", offsetof(struct log_fields, sha256) },
+	{ "format", offsetof(struct log_fields, format) },
+	{ "keyid", offsetof(struct log_fields, keyid) },
+	{ "ci", offsetof(struct log_fields, ci) },
+	{ "approver", offsetof(struct log_fields, approver) },
+	{ "target", offsetof(struct log_fields, target) },
+	{ "agent", offsetof(struct log_fields, agent) },
+	{ "consumer", offsetof(struct log_fields, consumer) },
+};
+
+static const struct {
+	const char *name;
+	unsigned bit;
+	size_t off;
+} log_int_fields[] = {
+	{ "duration_ms", LOG_HAS_DURATION_MS, offsetof(struct log_fields, duration_ms) },
+	{ "approvals", LOG_HAS_APPROVALS, offsetof(struct log_fields, approvals) },
+	{ "required", LOG_HAS_REQUIRED, offsetof(struct log_fields, required) },
+	{ "workers", LOG_HAS_WORKERS, offsetof(struct log_fields, workers) },
+	{ "attempts", LOG_HAS_ATTEMPTS, offsetof(struct log_fields, attempts) },
+	{ "deliveries", LOG_HAS_DELIVERIES, offsetof(struct log_fields, deliveries) },
+};
+
+#define LOG_STR_FIELDS 15 /* nitems(log_str_fields), for the bound below */
+#define LOG_INT_FIELDS 6
+_Static_assert(nitems(log_str_fields) == LOG_STR_FIELDS, "LOG_STR_FIELDS");
+_Static_assert(nitems(log_int_fields) == LOG_INT_FIELDS, "LOG_INT_FIELDS");
+/* Worst case: every message and value byte escaped to 6 bytes, names,
+ * quotes and numbers (at most 24 bytes each), and the fixed members. */
+#define LOG_LINE_MAX_BYTES                                                                         \
+	(6 *                                                                                       \
+		(LOG_MSG_MAX_BYTES + LOG_EVENT_MAX_BYTES +                                         \
+		    LOG_STR_FIELDS * (LOG_VALUE_MAX_BYTES + LOG_ELLIPSIS_LEN)) +                   \
+	    (LOG_STR_FIELDS + LOG_INT_FIELDS) * 48 + 1024)
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static char log_ident[LOG_IDENT_MAX_BYTES] = "signet";
@@ -81,12 +130,13 @@ line_puts(struct line *l, const char *s)
  * Plain: control bytes become \xNN.
  */
 static void
-line_put_escaped(struct line *l, const char *s, int json)
+line_put_escaped_n(struct line *l, const char *s, size_t max, int json)
 {
 	const unsigned char *p;
 	char esc[8];
+	size_t i;
 
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+	for (p = (const unsigned char *)s, i = 0; i < max && *p != '\0'; p++, i++) {
 		if (json && (*p == '"' || *p == '\\')) {
 			esc[0] = '\\';
 			esc[1] = (char)*p;
@@ -108,6 +158,12 @@ line_put_escaped(struct line *l, const char *s, int json)
 }
 
 static void
+line_put_escaped(struct line *l, const char *s, int json)
+{
+	line_put_escaped_n(l, s, SIZE_MAX, json);
+}
+
+static void
 line_put_json_member(struct line *l, const char *name, const char *value)
 {
 	line_puts(l, ",\"");
@@ -115,6 +171,46 @@ line_put_json_member(struct line *l, const char *name, const char *value)
 	line_puts(l, "\":\"");
 	line_put_escaped(l, value, 1);
 	line_puts(l, "\"");
+}
+
+/* A value from input: at most max bytes of it, "..." when it was longer. */
+static void
+line_put_json_value(struct line *l, const char *name, const char *value, size_t max)
+{
+	line_puts(l, ",\"");
+	line_puts(l, name);
+	line_puts(l, "\":\"");
+	line_put_escaped_n(l, value, max, 1);
+	if (strnlen(value, max + 1) > max)
+		line_puts(l, "...");
+	line_puts(l, "\"");
+}
+
+static void
+line_put_json_fields(struct line *l, const struct log_fields *f)
+{
+	char num[32];
+	size_t i;
+
+	for (i = 0; i < nitems(log_str_fields); i++) {
+		const char *v;
+
+		memcpy(&v, (const char *)f + log_str_fields[i].off, sizeof(v));
+		if (v != NULL)
+			line_put_json_value(l, log_str_fields[i].name, v, LOG_VALUE_MAX_BYTES);
+	}
+	for (i = 0; i < nitems(log_int_fields); i++) {
+		int64_t v;
+
+		if ((f->has & log_int_fields[i].bit) == 0)
+			continue;
+		memcpy(&v, (const char *)f + log_int_fields[i].off, sizeof(v));
+		snprintf(num, sizeof(num), "%" PRId64, v);
+		line_puts(l, ",\"");
+		line_puts(l, log_int_fields[i].name);
+		line_puts(l, "\":");
+		line_puts(l, num);
+	}
 }
 
 static void
@@ -135,15 +231,18 @@ write_line(const struct line *l)
 	}
 }
 
-void
-sg_log(enum log_level level, const char *func, int r, const char *fmt, ...)
+static void vlog(enum log_level level, const char *func, int r, const char *event,
+    const struct log_fields *f, const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
+
+static void
+vlog(enum log_level level, const char *func, int r, const char *event, const struct log_fields *f,
+    const char *fmt, va_list ap)
 {
 	static struct line line; /* large; protected by log_lock */
 	char msg[LOG_MSG_MAX_BYTES];
 	char now[SGTIME_LEN + 1];
 	const char *lname;
 	int saved_errno = errno;
-	va_list ap;
 	int n;
 
 	if ((unsigned)level > LOG_LEVEL_DEBUG)
@@ -155,9 +254,7 @@ sg_log(enum log_level level, const char *func, int r, const char *fmt, ...)
 	pthread_mutex_lock(&log_lock);
 	if (level > log_level)
 		goto out;
-	va_start(ap, fmt);
 	n = vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		snprintf(msg, sizeof(msg), "(unformattable message)");
 	else if ((size_t)n >= sizeof(msg))
@@ -172,6 +269,10 @@ sg_log(enum log_level level, const char *func, int r, const char *fmt, ...)
 		line_put_json_member(&line, "level", lname);
 		line_put_json_member(&line, "ident", log_ident);
 		line_put_json_member(&line, "func", func);
+		if (event != NULL)
+			line_put_json_value(&line, "event", event, LOG_EVENT_MAX_BYTES);
+		if (f != NULL)
+			line_put_json_fields(&line, f);
 		line_put_json_member(&line, "msg", msg);
 		if (r != 0)
 			line_put_json_member(&line, "error", sg_strerror(r));
@@ -198,6 +299,27 @@ sg_log(enum log_level level, const char *func, int r, const char *fmt, ...)
 out:
 	pthread_mutex_unlock(&log_lock);
 	errno = saved_errno;
+}
+
+void
+sg_log(enum log_level level, const char *func, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(level, func, r, NULL, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+sg_log_event(enum log_level level, const char *func, int r, const char *event,
+    const struct log_fields *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(level, func, r, event, f, fmt, ap);
+	va_end(ap);
 }
 
 char *

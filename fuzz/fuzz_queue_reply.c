@@ -2,9 +2,10 @@
  * fuzz_queue_reply.c — the queue's reply parsers (queue/queue_reply.c) on
  * whatever replies hiredis's reader makes of arbitrary bytes, as a hostile
  * Redis server would send them: each reply as an XREADGROUP answer, an
- * XINFO CONSUMERS answer, an XINFO GROUPS answer, an XPENDING summary and
- * an XPENDING <id> <id> 1 answer (queue_entry_state()), each element of an
- * array as an XPENDING row (short and full), error replies as errors.  The
+ * XINFO CONSUMERS answer, an XINFO GROUPS answer, an XPENDING summary, an
+ * XPENDING <id> <id> 1 answer (queue_entry_state()) and a one-entry XRANGE
+ * answer (queue_oldest()), each element of an array as an XPENDING row
+ * (short and full), error replies as errors.  The
  * bytes pass queue_resp_scan() first, with bounds, as the queue must pass
  * a server's bytes before hiredis allocates for them (an array count of
  * 2^31 makes hiredis 0.14 allocate 16 GB at once); the scan's own
@@ -24,6 +25,32 @@
 #define FUZZ_BULK_MAX    (64 * 1024) /* bytes of one bulk string */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The parsers behind queue_oldest(): whatever they accept is an entry id
+ * whose milliseconds part parses. */
+static void
+one_oldest(const redisReply *rep)
+{
+	char id[QUEUE_ENTRY_ID_MAX + 1];
+	uint64_t count = 0;
+	int64_t ms;
+	int found = 0;
+
+	memset(id, 'x', sizeof(id));
+	if (qreply_pending_summary(rep, &count, id) == 0 && id[0] != '\0') {
+		if (!queue_is_entry_id(id, strlen(id)) || count == 0)
+			abort();
+		if (queue_entry_id_ms(id, strlen(id), &ms) == 0 && ms < 0)
+			abort();
+	}
+	memset(id, 'x', sizeof(id));
+	if (qreply_group_last_id(rep, "agents", id, &found) == 0 && found &&
+	    !queue_is_entry_id(id, strlen(id)))
+		abort();
+	memset(id, 'x', sizeof(id));
+	if (qreply_first_id(rep, id) == 0 && id[0] != '\0' && !queue_is_entry_id(id, strlen(id)))
+		abort();
+}
 
 /* queue_entry_state()'s parsers: what they fill is always well formed. */
 static void
@@ -86,7 +113,7 @@ one(const redisReply *rep)
 				abort();
 		free(cs);
 	}
-	if (qreply_pending_summary(rep, &count) == 0 && count > (uint64_t)INT64_MAX)
+	if (qreply_pending_summary(rep, &count, NULL) == 0 && count > (uint64_t)INT64_MAX)
 		abort();
 	if (rep->type == REDIS_REPLY_ARRAY) {
 		for (i = 0; i < rep->elements; i++) {
@@ -100,6 +127,7 @@ one(const redisReply *rep)
 		}
 	}
 	entry_state(rep);
+	one_oldest(rep);
 	if (rep->type == REDIS_REPLY_ERROR)
 		(void)qreply_error(rep);
 	(void)qreply_is_status(rep, "OK");

@@ -260,6 +260,20 @@ int queue_dead_letter(
 int queue_claim_job(struct queue *q, const char *job_id, const char *owner, int64_t ttl_s,
     char *ret_owner, size_t owner_len) SG_MUST_CHECK;
 
+/*
+ * How old the work in the stream is, for the metrics (cheap: XPENDING's
+ * summary and XINFO GROUPS pipelined, then XRANGE ... COUNT 1).  Times are
+ * the milliseconds part of entry ids, which Redis sets from its clock when
+ * the entry is added (XADD *); 0 when there is no such entry.
+ * SG_ERR_NOT_FOUND when the group does not exist (yet).
+ */
+struct queue_oldest {
+	uint64_t pending;       /* entries delivered and not acknowledged */
+	int64_t pending_ms;     /* the oldest of those */
+	int64_t undelivered_ms; /* the oldest entry not delivered to any agent yet */
+};
+int queue_oldest(struct queue *q, struct queue_oldest *ret) SG_MUST_CHECK;
+
 /* XACK <prefix>jobs agents <id> then XDEL <prefix>jobs <id> (pipelined).
  * Acknowledging an id that is not pending is fine. */
 int queue_ack(struct queue *q, const char *entry_id) SG_MUST_CHECK;

@@ -116,8 +116,11 @@ int qreply_pending_detail(const redisReply *row, struct queue_pending *ret) SG_M
 int qreply_consumers(const redisReply *rep, struct queue_consumer **ret, size_t *ret_n,
     int *ret_truncated) SG_MUST_CHECK;
 /* An XPENDING summary reply [count, first id, last id, per consumer]: the
- * count, and whether an oldest entry is named.  SG_ERR_NOT_FOUND as above. */
-int qreply_pending_summary(const redisReply *rep, uint64_t *ret_count) SG_MUST_CHECK;
+ * count, and (ret_min_id not NULL: QUEUE_ENTRY_ID_MAX + 1 bytes) the
+ * smallest pending id, "" when none.  SG_ERR_NOT_FOUND as above.  Outputs
+ * set only on success. */
+int qreply_pending_summary(
+    const redisReply *rep, uint64_t *ret_count, char *ret_min_id) SG_MUST_CHECK;
 /* Whether an error reply says the stream or the group does not exist. */
 int qreply_is_no_group(const redisReply *rep);
 
@@ -135,6 +138,12 @@ int qreply_group_last_id(const redisReply *rep, const char *group,
  * entry_id; fills pending, consumer and deliveries of *st. */
 int qreply_entry_pending(
     const redisReply *rep, const char *entry_id, struct queue_entry_state *st) SG_MUST_CHECK;
+
+/* The milliseconds part of an entry id "<ms>-<seq>" (SG_ERR_QUEUE_PROTOCOL
+ * when it is not one, or the number exceeds INT64_MAX). */
+int queue_entry_id_ms(const char *id, size_t len, int64_t *ret) SG_MUST_CHECK;
+/* XRANGE ... COUNT 1: the id of its entry, or "" for none. */
+int qreply_first_id(const redisReply *rep, char *ret_id) SG_MUST_CHECK;
 
 /*
  * Bounds one RESP2 reply before anything allocates for it (hiredis 0.14's

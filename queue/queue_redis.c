@@ -936,7 +936,7 @@ queue_pending_summary(
 	qcmd_str(&cmd, QUEUE_GROUP);
 	if ((r = qconn_command(q, &cmd, &rep)) < 0)
 		return r;
-	r = qreply_pending_summary(rep, &count);
+	r = qreply_pending_summary(rep, &count, NULL);
 	freeReplyObject(rep);
 	if (r < 0)
 		return r;
@@ -1147,6 +1147,62 @@ queue_entry_remove(struct queue *q, const char *entry_id, int *ret_removed)
 	*ret_removed = (int)rep->integer;
 	r = 0;
 out:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	return r;
+}
+
+/* ---- metrics: how old the work in the stream is ---- */
+
+int
+queue_oldest(struct queue *q, struct queue_oldest *ret)
+{
+	struct queue_cmd cmds[2], range = { 0 };
+	redisReply *reps[2] = { NULL }, *rep = NULL;
+	char min_id[QUEUE_ENTRY_ID_MAX + 1], last_id[QUEUE_ENTRY_ID_MAX + 1];
+	char start[QUEUE_ENTRY_ID_MAX + 2], next_id[QUEUE_ENTRY_ID_MAX + 1];
+	struct queue_oldest o = { 0 };
+	int r = SG_ERR_INTERNAL, found = 0;
+
+	if (q == NULL || ret == NULL)
+		return SG_ERR_INVALID_ARGUMENT;
+	memset(cmds, 0, sizeof(cmds));
+	qcmd_str(&cmds[0], "XPENDING");
+	qcmd_arg(&cmds[0], q->jobs_key, q->jobs_key_len);
+	qcmd_str(&cmds[0], QUEUE_GROUP);
+	qcmd_str(&cmds[1], "XINFO");
+	qcmd_str(&cmds[1], "GROUPS");
+	qcmd_arg(&cmds[1], q->jobs_key, q->jobs_key_len);
+	if ((r = qconn_pipeline(q, cmds, nitems(cmds), reps)) < 0)
+		goto out;
+	/* SG_ERR_NOT_FOUND without the group (the agent makes it at start). */
+	if ((r = qreply_pending_summary(reps[0], &o.pending, min_id)) < 0 ||
+	    (r = qreply_group_last_id(reps[1], QUEUE_GROUP, last_id, &found)) < 0)
+		goto out;
+	if (!found) {
+		r = SG_ERR_NOT_FOUND;
+		goto out;
+	}
+	if (min_id[0] != '\0' && (r = queue_entry_id_ms(min_id, strlen(min_id), &o.pending_ms)) < 0)
+		goto out;
+	/* Entries are delivered in id order: the first one after the group's
+	 * last delivered id is the oldest that no agent has taken. */
+	snprintf(start, sizeof(start), "(%s", last_id);
+	qcmd_str(&range, "XRANGE");
+	qcmd_arg(&range, q->jobs_key, q->jobs_key_len);
+	qcmd_str(&range, start);
+	qcmd_str(&range, "+");
+	qcmd_str(&range, "COUNT");
+	qcmd_str(&range, "1");
+	if ((r = qconn_command(q, &range, &rep)) < 0 || (r = qreply_first_id(rep, next_id)) < 0)
+		goto out;
+	if (next_id[0] != '\0' &&
+	    (r = queue_entry_id_ms(next_id, strlen(next_id), &o.undelivered_ms)) < 0)
+		goto out;
+	*ret = o;
+	r = 0;
+out:
+	qreply_free_all(reps, nitems(reps));
 	if (rep != NULL)
 		freeReplyObject(rep);
 	return r;

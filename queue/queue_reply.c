@@ -488,6 +488,34 @@ queue_resp_scan(const uint8_t *buf, size_t len, size_t elems_max, size_t bulk_ma
 	}
 }
 
+int
+queue_entry_id_ms(const char *id, size_t len, int64_t *ret)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (!queue_is_entry_id(id, len))
+		return SG_ERR_QUEUE_PROTOCOL;
+	for (i = 0; id[i] != '-'; i++) {
+		if (v > ((uint64_t)INT64_MAX - 9) / 10)
+			return SG_ERR_QUEUE_PROTOCOL;
+		v = v * 10 + (uint64_t)(id[i] - '0');
+	}
+	*ret = (int64_t)v;
+	return 0;
+}
+
+/* A string reply that is an entry id, copied into out (QUEUE_ENTRY_ID_MAX + 1). */
+static int
+copy_entry_id(const redisReply *rep, char *out)
+{
+	if (rep->type != REDIS_REPLY_STRING || !queue_is_entry_id(rep->str, rep->len))
+		return SG_ERR_QUEUE_PROTOCOL;
+	memcpy(out, rep->str, rep->len);
+	out[rep->len] = '\0';
+	return 0;
+}
+
 /* Whether an error reply says the stream or the group does not exist:
  * "NOGROUP No such key ... or consumer group ..." (XPENDING, XINFO
  * CONSUMERS on a missing group) or "ERR no such key" (XINFO on a missing
@@ -609,7 +637,7 @@ qreply_consumers(
 /* [count, first id, last id, [[consumer, count], ...]]; nil ids and list
  * when nothing is pending. */
 int
-qreply_pending_summary(const redisReply *rep, uint64_t *ret_count)
+qreply_pending_summary(const redisReply *rep, uint64_t *ret_count, char *ret_min_id)
 {
 	const redisReply *cnt, *first, *last, *per;
 	int r;
@@ -628,13 +656,41 @@ qreply_pending_summary(const redisReply *rep, uint64_t *ret_count)
 		return SG_ERR_QUEUE_PROTOCOL;
 	if (cnt->integer == 0) {
 		if (first->type != REDIS_REPLY_NIL || last->type != REDIS_REPLY_NIL ||
-		    per->type != REDIS_REPLY_NIL)
+		    (per->type != REDIS_REPLY_NIL &&
+			!(per->type == REDIS_REPLY_ARRAY && per->elements == 0)))
 			return SG_ERR_QUEUE_PROTOCOL;
 	} else if (first->type != REDIS_REPLY_STRING ||
 	    !queue_is_entry_id(first->str, first->len) || last->type != REDIS_REPLY_STRING ||
 	    !queue_is_entry_id(last->str, last->len) || per->type != REDIS_REPLY_ARRAY) {
 		return SG_ERR_QUEUE_PROTOCOL;
 	}
+	if (ret_min_id != NULL) {
+		if (cnt->integer == 0)
+			ret_min_id[0] = '\0';
+		else if ((r = copy_entry_id(first, ret_min_id)) < 0)
+			return r;
+	}
 	*ret_count = (uint64_t)cnt->integer;
 	return 0;
+}
+
+/* XRANGE ... COUNT 1: [] or [[id, fields]]; the id only ("" for none). */
+int
+qreply_first_id(const redisReply *rep, char *ret_id)
+{
+	const redisReply *e;
+	int r;
+
+	if ((r = qreply_expect(rep, REDIS_REPLY_ARRAY)) < 0)
+		return r;
+	if (rep->elements > 1)
+		return SG_ERR_QUEUE_PROTOCOL;
+	if (rep->elements == 0) {
+		ret_id[0] = '\0';
+		return 0;
+	}
+	e = rep->element[0];
+	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2)
+		return SG_ERR_QUEUE_PROTOCOL;
+	return copy_entry_id(e->element[0], ret_id);
 }

@@ -2,12 +2,14 @@
 # Installs what the CI examples test and the packaging test need beyond
 # scripts/deps.sh: rsync and gitlab-ci-local 4.60.1 (shell executor; later
 # versions need a newer Node than Debian 12's), stunnel4 for the tested
-# stunnel example, and dpkg-dev, debhelper and scdoc for dpkg-buildpackage.
+# stunnel example, dpkg-dev, debhelper and scdoc for dpkg-buildpackage, and
+# prometheus for promtool (tests/integration/monitoring.sh checks
+# contrib/monitoring/ with it; installed without its recommended packages).
 # Does nothing when all are present; needs root otherwise.  Node and npm:
 # Debian's nodejs/npm unless a node is already installed.
 set -e
 GCL_VERSION=4.60.1
-PKGS="rsync git stunnel4 dpkg-dev debhelper scdoc"
+PKGS="rsync git stunnel4 dpkg-dev debhelper scdoc prometheus"
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 # Its re2 dependency builds a native module (node-gyp) when no prebuilt one

@@ -76,6 +76,8 @@ check "signet-gpg --help, its man page and macros.signet" sh -c \
 check "man pages installed" test -f /usr/share/man/man1/signet-verify.1.gz -a -f /usr/share/man/man8/signet-admin.8.gz
 check "signet-agent --version: $(/usr/sbin/signet-agent --version 2>&1)" /usr/sbin/signet-agent --version
 check "signet-signer installed in /usr/libexec" test -x /usr/libexec/signet-signer
+check "the monitoring examples, not compressed" sh -c \
+	'd=/usr/share/doc/signet-agent/examples/monitoring; [ -f $d/signet-dashboard.json ] && [ -f $d/signet-rules.yml ] && [ -f $d/signet-rules.test.yml ]'
 check "the system user signet exists, with no login shell" \
 	sh -c 'getent passwd signet | grep -q ":/var/lib/signet:/usr/sbin/nologin$"'
 check "/etc/signet is root:signet 0751, /var/lib/signet and /var/lib/signet/store signet:signet 0750" \

@@ -109,12 +109,14 @@ stack_agent_stop
 [ ! -e "$D/agent.failures" ] && ok "signet-agent exited 0 on SIGTERM" || fail "agent exit status" "$D/agent.log"
 # The Prometheus textfile of the last run (written at exit too).
 m=$D/signet.prom
-if grep -q '^signet_jobs_total{status="signed",code=""} [1-9]' "$m" &&
+if grep -q '^signet_jobs_total{status="signed",code="",key="release",submitter="ci-fw"} [1-9]' "$m" &&
+	grep -q '^signet_last_signature_seconds{key="release"} [1-9]' "$m" &&
+	grep -q '^signet_approvals_pending 0' "$m" && grep -q '^signet_queue_oldest_undelivered_seconds [0-9]' "$m" &&
 	grep -q '^signet_hsm_sign_seconds_count [1-9]' "$m" &&
 	grep -q '^signet_hsm_sign_seconds_bucket{le="+Inf"} [1-9]' "$m" &&
 	grep -q '^signet_queue_depth [0-9]' "$m" && grep -q '^signet_replay_ids [1-9]' "$m" &&
 	grep -q '^signet_webhook_failures_total 0' "$m" && [ "$(stat -c %a "$m")" = 644 ]; then
-	ok "metrics textfile: jobs by status and code, HSM latency histogram, queue depth"
+	ok "metrics textfile: jobs by status, code, key and submitter, last signature, HSM latency histogram, queue depth and age"
 else
 	fail "metrics textfile" "$m"
 fi

@@ -1739,6 +1739,108 @@ START_TEST(hostile_other_replies)
 }
 END_TEST
 
+/* queue_oldest() against a real server: nothing, then an undelivered entry,
+ * then a delivered one and a newer undelivered one. */
+START_TEST(oldest_ages)
+{
+	struct server s;
+	struct queue *q;
+	redisContext *c;
+	struct queue_entry *e = NULL;
+	struct queue_oldest o;
+	size_t n = 0;
+
+	server_start(&s, NULL, 0);
+	q = open_ok(s.url, NULL, NULL, 0);
+	c = raw_connect(&s);
+	ck_assert_int_eq(queue_group_create(q), 0);
+	ck_assert_int_eq(queue_oldest(q, &o), 0);
+	ck_assert_uint_eq(o.pending, 0);
+	ck_assert_int_eq(o.pending_ms, 0);
+	ck_assert_int_eq(o.undelivered_ms, 0);
+	raw_ok(c, "XADD signet:jobs 1000-0 env a");
+	raw_ok(c, "XADD signet:jobs 2000-5 env b");
+	ck_assert_int_eq(queue_oldest(q, &o), 0);
+	ck_assert_uint_eq(o.pending, 0);
+	ck_assert_int_eq(o.pending_ms, 0);
+	ck_assert_int_eq(o.undelivered_ms, 1000);
+	ck_assert_int_eq(queue_read(q, "agent", 1, 0, &e, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	queue_entries_free(e, n);
+	ck_assert_int_eq(queue_oldest(q, &o), 0);
+	ck_assert_uint_eq(o.pending, 1);
+	ck_assert_int_eq(o.pending_ms, 1000);
+	ck_assert_int_eq(o.undelivered_ms, 2000);
+	ck_assert_int_eq(queue_ack(q, "1000-0"), 0);
+	ck_assert_int_eq(queue_oldest(q, &o), 0);
+	ck_assert_uint_eq(o.pending, 0);
+	ck_assert_int_eq(o.pending_ms, 0);
+	ck_assert_int_eq(o.undelivered_ms, 2000);
+	ck_assert_int_eq(queue_oldest(NULL, &o), SG_ERR_INVALID_ARGUMENT);
+	redisFree(c);
+	queue_close(q);
+	server_destroy(&s);
+}
+END_TEST
+
+/* The three replies behind queue_oldest() from a server that lies. */
+START_TEST(hostile_oldest)
+{
+	static const char xinfo_ok[] =
+	    "*1\r\n*4\r\n$4\r\nname\r\n$6\r\nagents\r\n$17\r\nlast-delivered-id\r\n"
+	    "$3\r\n5-0\r\n";
+	static const char pending_ok[] = "*4\r\n:1\r\n$3\r\n3-0\r\n$3\r\n3-0\r\n*0\r\n";
+	const char *replies[] = {
+		PONG,
+		/* count 0 with an id */
+		"*4\r\n:0\r\n$3\r\n1-0\r\n$-1\r\n$-1\r\n",
+		xinfo_ok,
+		/* not an entry id */
+		"*4\r\n:1\r\n$3\r\nabc\r\n$3\r\n1-0\r\n*0\r\n",
+		xinfo_ok,
+		/* the group twice */
+		pending_ok,
+		"*2\r\n*4\r\n$4\r\nname\r\n$6\r\nagents\r\n$17\r\nlast-delivered-id\r\n"
+		"$3\r\n5-0\r\n*4\r\n$4\r\nname\r\n$6\r\nagents\r\n$17\r\nlast-delivered-"
+		"id\r\n$3\r\n6-0\r\n",
+		/* no such group */
+		pending_ok,
+		"*0\r\n",
+		/* two entries for COUNT 1 */
+		pending_ok,
+		xinfo_ok,
+		"*2\r\n*2\r\n$3\r\n6-0\r\n*0\r\n*2\r\n$3\r\n7-0\r\n*0\r\n",
+		/* a milliseconds part past INT64_MAX */
+		"*4\r\n:1\r\n$22\r\n99999999999999999999-0\r\n$3\r\n1-0\r\n*0\r\n",
+		xinfo_ok,
+		/* all well */
+		pending_ok,
+		xinfo_ok,
+		"*1\r\n*2\r\n$3\r\n6-0\r\n*0\r\n",
+	};
+	struct fake f;
+	struct queue *q = fake_open(&f, replies, nitems(replies));
+	struct queue_oldest o = { 7, 7, 7 };
+
+	ck_assert_int_eq(queue_oldest(q, &o), SG_ERR_QUEUE_PROTOCOL);
+	ck_assert_int_eq(queue_oldest(q, &o), SG_ERR_QUEUE_PROTOCOL);
+	ck_assert_int_eq(queue_oldest(q, &o), SG_ERR_QUEUE_PROTOCOL);
+	ck_assert_int_eq(queue_oldest(q, &o), SG_ERR_NOT_FOUND);
+	ck_assert_int_eq(queue_oldest(q, &o), SG_ERR_QUEUE_PROTOCOL);
+	ck_assert_int_eq(queue_oldest(q, &o), SG_ERR_QUEUE_PROTOCOL);
+	/* Nothing was set on failure. */
+	ck_assert_uint_eq(o.pending, 7);
+	ck_assert_int_eq(o.pending_ms, 7);
+	ck_assert_int_eq(o.undelivered_ms, 7);
+	ck_assert_int_eq(queue_oldest(q, &o), 0);
+	ck_assert_uint_eq(o.pending, 1);
+	ck_assert_int_eq(o.pending_ms, 3);
+	ck_assert_int_eq(o.undelivered_ms, 6);
+	queue_close(q);
+	fake_cleanup();
+}
+END_TEST
+
 START_TEST(hostile_open)
 {
 	struct fake f;
@@ -1840,6 +1942,8 @@ queue_suite(void)
 	ADD("/queue/hostile/read-nil-fields", hostile_read_nil_fields);
 	ADD("/queue/hostile/other-replies", hostile_other_replies);
 	ADD("/queue/hostile/open", hostile_open);
+	ADD("/queue/oldest/ages", oldest_ages);
+	ADD("/queue/hostile/oldest", hostile_oldest);
 	ADD("/queue/hostile/silent-server", hostile_silent_server);
 #undef ADD
 	return s;

@@ -1,6 +1,6 @@
 /*
  * test_log.c — log.h: escaping untrusted strings, the plain and JSON line
- * formats, levels, and the cap on a line.
+ * formats, levels, the cap on a line, and structured events.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "log.h"
 #include "sgtime.h"
@@ -157,6 +159,142 @@ START_TEST(test_log_long_message)
 }
 END_TEST
 
+/* A job's hostile values: quotes, a forged member, control bytes, non-ASCII. */
+#define EVIL_KEY "rel\",\"status\":\"signed\n\x01\xc3\xa9"
+
+static void
+log_events(void)
+{
+	char big[LOG_VALUE_MAX_BYTES + 100];
+	struct log_fields f = {
+		.job = "ab12",
+		.entry = "1-0",
+		.submitter = "ci",
+		.key = EVIL_KEY,
+		.status = "rejected",
+		.code = "policy.unknown_key",
+		.has = LOG_HAS_DURATION_MS | LOG_HAS_APPROVALS,
+		.duration_ms = 42,
+		.approvals = 0,
+	};
+
+	memset(big, 'z', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	log_event(LOG_LEVEL_INFO, "decision", &f, "job %s key %s: rejected", "ab12", "rel");
+	f.key = big;
+	f.has = 0;
+	log_event(LOG_LEVEL_WARN, "decision", &f, "second");
+	log_event(LOG_LEVEL_DEBUG, "decision", &f, "hidden at info");
+	log_event(LOG_LEVEL_INFO, "stop", NULL, "stopped");
+}
+
+static void
+log_events_plain(void)
+{
+	log_init("agent", LOG_LEVEL_INFO, LOG_FORMAT_PLAIN);
+	log_events();
+}
+
+static void
+log_events_json(void)
+{
+	log_init("agent", LOG_LEVEL_INFO, LOG_FORMAT_JSON);
+	log_events();
+}
+
+/* The plain format prints the message alone, as log_info() would. */
+START_TEST(test_log_event_plain)
+{
+	char *out = capture_stderr(log_events_plain);
+
+	ck_assert_str_eq(out,
+	    "agent: info: job ab12 key rel: rejected\n"
+	    "agent: warn: log_events: second\n"
+	    "agent: info: stopped\n");
+	free(out);
+}
+END_TEST
+
+static const char *
+member_str(const cJSON *o, const char *name)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	ck_assert_msg(cJSON_IsString(m), "member %s is not a string", name);
+	return m->valuestring;
+}
+
+static cJSON *
+parse_line(const char *start, const char **ret_next)
+{
+	const char *nl = strchr(start, '\n');
+	const char *end = NULL;
+	cJSON *o;
+
+	ck_assert_ptr_nonnull(nl);
+	o = cJSON_ParseWithLengthOpts(start, (size_t)(nl - start), &end, 0);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_ptr_eq(end, nl);
+	ck_assert(cJSON_IsObject(o));
+	*ret_next = nl + 1;
+	return o;
+}
+
+START_TEST(test_log_event_json)
+{
+	char *out = capture_stderr(log_events_json);
+	const char *p = out;
+	const cJSON *d;
+	cJSON *o;
+	size_t i;
+
+	/* Each line is one JSON object, with the facts at the top level. */
+	o = parse_line(p, &p);
+	ck_assert_str_eq(member_str(o, "level"), "info");
+	ck_assert_str_eq(member_str(o, "event"), "decision");
+	ck_assert_str_eq(member_str(o, "job"), "ab12");
+	ck_assert_str_eq(member_str(o, "entry"), "1-0");
+	ck_assert_str_eq(member_str(o, "submitter"), "ci");
+	ck_assert_str_eq(member_str(o, "status"), "rejected");
+	ck_assert_str_eq(member_str(o, "code"), "policy.unknown_key");
+	ck_assert_str_eq(member_str(o, "msg"), "job ab12 key rel: rejected");
+	/* The hostile key is one string member: no forged status, no raw
+	 * control byte; bytes above ASCII come back as U+00XX each. */
+	ck_assert_str_eq(member_str(o, "key"), "rel\",\"status\":\"signed\n\x01\xc3\x83\xc2\xa9");
+	ck_assert(strstr(out, "\"status\":\"signed") == NULL);
+	d = cJSON_GetObjectItemCaseSensitive(o, "duration_ms");
+	ck_assert(cJSON_IsNumber(d));
+	ck_assert_int_eq((int)d->valuedouble, 42);
+	d = cJSON_GetObjectItemCaseSensitive(o, "approvals");
+	ck_assert(cJSON_IsNumber(d));
+	ck_assert_int_eq((int)d->valuedouble, 0);
+	/* Absent members are left out. */
+	ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(o, "artifact"));
+	ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(o, "required"));
+	ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(o, "error"));
+	cJSON_Delete(o);
+
+	/* A long value is capped and marked. */
+	o = parse_line(p, &p);
+	ck_assert_str_eq(member_str(o, "level"), "warn");
+	ck_assert_uint_eq(strlen(member_str(o, "key")), LOG_VALUE_MAX_BYTES + 3);
+	for (i = 0; i < LOG_VALUE_MAX_BYTES; i++)
+		ck_assert_int_eq(member_str(o, "key")[i], 'z');
+	ck_assert_str_eq(member_str(o, "key") + LOG_VALUE_MAX_BYTES, "...");
+	ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(o, "duration_ms"));
+	cJSON_Delete(o);
+
+	/* No fields at all; the debug line was not written. */
+	o = parse_line(p, &p);
+	ck_assert_str_eq(member_str(o, "event"), "stop");
+	ck_assert_str_eq(member_str(o, "msg"), "stopped");
+	ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(o, "job"));
+	cJSON_Delete(o);
+	ck_assert_str_eq(p, "");
+	free(out);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -167,6 +305,8 @@ main(void)
 	test_add(s, "/log/plain", test_log_plain, TEST_TIMEOUT_S);
 	test_add(s, "/log/json", test_log_json, TEST_TIMEOUT_S);
 	test_add(s, "/log/long-message", test_log_long_message, TEST_TIMEOUT_S);
+	test_add(s, "/log/event/plain", test_log_event_plain, TEST_TIMEOUT_S);
+	test_add(s, "/log/event/json", test_log_event_json, TEST_TIMEOUT_S);
 
 	return test_run(s);
 }

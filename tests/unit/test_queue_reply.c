@@ -324,7 +324,7 @@ summary_is(const char *resp, int want, uint64_t want_count)
 	redisReply *rep = reply(resp);
 	uint64_t count = 4242;
 
-	ck_assert_msg(qreply_pending_summary(rep, &count) == want, "%s", resp);
+	ck_assert_msg(qreply_pending_summary(rep, &count, NULL) == want, "%s", resp);
 	ck_assert_uint_eq(count, want == 0 ? want_count : 4242);
 	freeReplyObject(rep);
 }
