@@ -28,7 +28,6 @@
  * below what would let a server make us allocate gigabytes. */
 #define QUEUE_REPLY_ELEMS_MAX    (1 << 20)
 
-
 #define KEY_JOBS       "jobs"
 #define KEY_RESULT     "result:"
 #define KEY_DONE       "done:"
