@@ -814,17 +814,23 @@ out:
 #ifdef SIGNET_TEST_HOOKS
 /* Test builds only (meson -Dtest_hooks=true): SIGNET_TEST_KILL_AFTER_SIGN=n
  * kills the agent after the HSM signed its n-th job, before the signature
- * is recorded (tests/faults/intent_kill.sh). */
+ * is recorded; SIGNET_TEST_STOP_AFTER_SIGN=n stops it there (SIGSTOP) until
+ * a SIGCONT (tests/faults/intent_kill.sh). */
 static void
 test_kill_after_sign(void)
 {
 	static atomic_uint signed_jobs;
-	const char *v = getenv("SIGNET_TEST_KILL_AFTER_SIGN");
+	const char *kill = getenv("SIGNET_TEST_KILL_AFTER_SIGN");
+	const char *stop = getenv("SIGNET_TEST_STOP_AFTER_SIGN");
 	unsigned n = atomic_fetch_add(&signed_jobs, 1) + 1;
 
-	if (v != NULL && *v != '\0' && strtoul(v, NULL, 10) == n) {
+	if (kill != NULL && *kill != '\0' && strtoul(kill, NULL, 10) == n) {
 		log_warn("test hook: killed after the HSM signed job %u", n);
 		raise(SIGKILL);
+	}
+	if (stop != NULL && *stop != '\0' && strtoul(stop, NULL, 10) == n) {
+		log_warn("test hook: stopped after the HSM signed job %u", n);
+		raise(SIGSTOP);
 	}
 }
 #endif

@@ -9,7 +9,10 @@
 # released), and submit-job exits 0 with a signature that verifies.
 # Then the same with two agents: agent-a is killed there with the job's
 # claim held, agent-b takes the job over once the claim expired
-# (reclaim_after) and signs it.
+# (reclaim_after) and signs it.  Last, agent-c is stopped there (SIGSTOP)
+# past reclaim_after, agent-d signs the job and releases it, and agent-c,
+# continued, withholds its own signature ("withheld" record): one
+# signature released.
 . "$(dirname "$0")/lib.sh"
 faults_init intent_kill
 ADMIN=${SIGNET_ADMIN:-$SIGNET_BUILD/admin/signet-admin}
@@ -60,7 +63,7 @@ check_signed() {
 	id=$(jq -r .id "$D/jobs/$1.out" 2>/dev/null)
 	if [ "$(cat "$D/jobs/$1.rc" 2>/dev/null)" = 0 ] && [ "$(jq -r .status "$D/jobs/$1.out")" = signed ] &&
 		openssl dgst -sha256 -verify "$D/release.pub.pem" -signature "$D/art/$1.sig" "$D/art/$1.bin" >/dev/null 2>&1; then
-		pass "$1: job $id signed after the restart; submit-job exit 0; the signature verifies (openssl)"
+		pass "$1: job $id signed; submit-job exit 0; the signature verifies (openssl)"
 	else
 		bad "$1: submit-job exit $(cat "$D/jobs/$1.rc" 2>/dev/null), $(cat "$D/jobs/$1.err" "$D/jobs/$1.out" 2>/dev/null | tail -n 3)"
 	fi
@@ -156,9 +159,55 @@ if "$ADMIN" audit verify "$D/audit-a.log" --signer-journal "$D/audit-a.log.signe
 else
 	bad "audit verify: $(cat "$D/ava.out" "$D/avb.out")"
 fi
+
+# 3. A stalled agent: agent-c stopped after the HSM signed, agent-d takes
+# the job over, agent-c continues and must not release its signature.
+jq --arg a "$D/audit-c.log" '.name = "agent-c" | .audit_log = $a' "$D/agent.json" > "$D/agent-c.json"
+jq --arg a "$D/audit-d.log" '.name = "agent-d" | .audit_log = $a' "$D/agent.json" > "$D/agent-d.json"
+export SIGNET_TEST_STOP_AFTER_SIGN=1
+agent_start "$D/agent-c.json" "$D/agent-c.log" || exit 1
+unset SIGNET_TEST_STOP_AFTER_SIGN
+pid_c=$AGENT_PID
+submit three
+for _ in $(seq 1 300); do
+	[ "$(ps -o stat= -p "$pid_c" 2>/dev/null | cut -c1)" = T ] && break
+	sleep 0.1
+done
+[ "$(ps -o stat= -p "$pid_c" 2>/dev/null | cut -c1)" = T ] || { bad "agent-c was not stopped by the test hook"; exit 1; }
+agent_start "$D/agent-d.json" "$D/agent-d.log" || exit 1
+wait "$SUBMIT_PID"
+check_signed three
+id3=$(cat "$D/jobs/three.id")
+kill -CONT "$pid_c"
+for _ in $(seq 1 150); do
+	grep -q '"event":"withheld"' "$D/audit-c.log" 2>/dev/null && break
+	sleep 0.1
+done
+if [ "$(events "$D/audit-c.log" "$id3")" = "intent signature withheld " ] &&
+	[ "$(events "$D/audit-d.log" "$id3")" = "intent signature signed published " ]; then
+	pass "agent-c, stalled past reclaim_after, withheld its signature: intent signature withheld; agent-d: intent signature signed published"
+else
+	bad "job $id3: agent-c: $(events "$D/audit-c.log" "$id3"); agent-d: $(events "$D/audit-d.log" "$id3")"
+fi
+sig_c=$(jq -r --arg id "$id3" 'select(.id == $id and .event == "signature") | .signature_sha256' "$D/audit-c.log")
+if [ "$(sha256sum < "$D/art/three.sig" | cut -d' ' -f1)" != "$sig_c" ] &&
+	[ "$(find "$D/store" -path "*/$id3/*.sig" | wc -l)" = 1 ] &&
+	[ "$(sha256sum < "$(find "$D/store" -path "*/$id3/*.sig")" | cut -d' ' -f1)" = "$(sha256sum < "$D/art/three.sig" | cut -d' ' -f1)" ]; then
+	pass "one signature released (agent-d's, in Redis and the store); agent-c's is not"
+else
+	bad "job $id3: released signatures disagree"
+fi
+check_released_once "$id3" "$D/audit-c.log" "$D/audit-d.log"
+agents_stop_all
+if "$ADMIN" audit verify "$D/audit-c.log" --signer-journal "$D/audit-c.log.signer" > "$D/avc.out" 2>&1 &&
+	"$ADMIN" audit verify "$D/audit-d.log" --signer-journal "$D/audit-d.log.signer" > "$D/avd.out" 2>&1; then
+	pass "audit verify --signer-journal of agent-c and agent-d"
+else
+	bad "audit verify: $(cat "$D/avc.out" "$D/avd.out")"
+fi
 [ -e "$D/agent.failures" ] && { cat "$D/agent.failures"; st=1; }
 if [ "$st" != 0 ]; then
-	for l in agent agent-a agent-b; do
+	for l in agent agent-a agent-b agent-c agent-d; do
 		echo "# $l.log (tail):"
 		tail -n 15 "$D/$l.log" 2>/dev/null | sed 's/^/#   /'
 	done
