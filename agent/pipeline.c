@@ -1972,6 +1972,38 @@ claim_done_ttl(const struct outcome *o)
 }
 
 /*
+ * Whether the job's claim is still this process's: refreshed if so, taken
+ * again if it expired meanwhile (nobody holds it: no other process signed
+ * and released the job, for a release leaves a done claim behind).  0, or
+ * SG_ERR_EXISTS with the holder in o->claim_owner, or the queue's error.
+ */
+static int
+claim_still_ours(struct agent *ag, struct queue *q, struct outcome *o)
+{
+	return queue_claim_job(
+	    q, o->id, ag->consumer, ag->cfg->reclaim_after, o->claim_owner, sizeof(o->claim_owner));
+}
+
+/* Releases a signed result while the job's claim is this process's (see
+ * claim_still_ours()); SG_ERR_EXISTS with the holder in o->claim_owner. */
+static int
+release(struct agent *ag, struct queue *q, struct outcome *o, const char *env, size_t len)
+{
+	int r, tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		r = queue_release_result(q, o->id, env, len, ag->cfg->result_ttl, ag->consumer,
+		    claim_done_ttl(o), o->claim_owner, sizeof(o->claim_owner));
+		if (r != SG_ERR_EXISTS || strcmp(o->claim_owner, "-") != 0)
+			return r;
+		/* Expired (Redis was out of reach for reclaim_after, say). */
+		if ((r = claim_still_ours(ag, q, o)) != 0)
+			return r;
+	}
+	return SG_ERR_EXISTS;
+}
+
+/*
  * A signature made here whose job's claim another process holds now (this
  * one stalled past reclaim_after and was taken over): it is not released.
  * The "withheld" record accounts for it (its signature record is there);
@@ -2112,9 +2144,13 @@ process_entry(struct agent *ag, struct queue *q, const struct queue_entry *e, in
 	/* A signature released only while the claim is still ours: a process
 	 * stalled past reclaim_after may have been overtaken (docs/reliability.md). */
 	if (o.code == 0 && o.claim_held && o.republish == NULL &&
-	    (r = queue_refresh_claim(q, o.id, ag->consumer, ag->cfg->reclaim_after)) != 0) {
-		if (r == SG_ERR_EXISTS)
-			r = withhold(ag, e, &o, "lost before the decision");
+	    (r = claim_still_ours(ag, q, &o)) != 0) {
+		if (r == SG_ERR_EXISTS) {
+			char why[QUEUE_CONSUMER_MAX + 64];
+
+			snprintf(why, sizeof(why), "taken by %s before the decision", o.claim_owner);
+			r = withhold(ag, e, &o, why);
+		}
 		goto out;
 	}
 	if (o.code != 0 && o.job != NULL && o.has_sub &&
@@ -2137,14 +2173,10 @@ process_entry(struct agent *ag, struct queue *q, const struct queue_entry *e, in
 		/* A redelivery or replay of a job signed before: its first result. */
 		log_info("job %s entry %s: signed before, result published again", o.id, e->id);
 		if (o.claim_held) {
-			char owner[QUEUE_CONSUMER_MAX + 1];
-
-			r = queue_release_result(q, o.id, o.republish, o.republish_len,
-			    ag->cfg->result_ttl, ag->consumer, claim_done_ttl(&o), owner,
-			    sizeof(owner));
+			r = release(ag, q, &o, o.republish, o.republish_len);
 			if (r == SG_ERR_EXISTS) {
 				log_warn("job %s: its claim is now %s's; the result is left to it",
-				    o.id, owner);
+				    o.id, o.claim_owner);
 				if (ag->attempts != NULL)
 					attempts_end(ag->attempts, e->id);
 				r = 0;
@@ -2174,14 +2206,12 @@ process_entry(struct agent *ag, struct queue *q, const struct queue_entry *e, in
 	count_decision(ag, &o);
 	if (o.has_id) {
 		if (o.code == 0 && o.claim_held) {
-			char owner[QUEUE_CONSUMER_MAX + 1];
-
-			r = queue_release_result(q, o.id, env, env_len, ag->cfg->result_ttl,
-			    ag->consumer, claim_done_ttl(&o), owner, sizeof(owner));
+			r = release(ag, q, &o, env, env_len);
 			if (r == SG_ERR_EXISTS) {
 				char why[QUEUE_CONSUMER_MAX + 64];
 
-				snprintf(why, sizeof(why), "lost at the release (now %s)", owner);
+				snprintf(why, sizeof(why), "taken by %s before the release",
+				    o.claim_owner);
 				r = withhold(ag, e, &o, why);
 				goto out;
 			}
