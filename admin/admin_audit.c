@@ -68,8 +68,7 @@ struct strset {
 	size_t n, cap;
 };
 
-static int
-strset_add(struct strset *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int strset_add(struct strset *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int
 strset_add(struct strset *s, const char *fmt, ...)

@@ -698,7 +698,8 @@ republish(struct agent *ag, struct outcome *o, const struct agent_key *key, cons
 		free(o->republish);
 		o->republish = NULL;
 		o->republish_len = 0;
-		snprintf(o->claim_owner, sizeof(o->claim_owner), "%sanother agent", QUEUE_CLAIM_DONE);
+		snprintf(
+		    o->claim_owner, sizeof(o->claim_owner), "%sanother agent", QUEUE_CLAIM_DONE);
 		return CLAIM_DONE;
 	}
 	if ((r = recover_signature(ag, o)) != 0)
@@ -726,8 +727,8 @@ claim_in_queue(struct agent *ag, struct queue *q, struct outcome *o)
 	size_t dl = strlen(QUEUE_CLAIM_DONE);
 	int r;
 
-	r = queue_claim_job(q, o->id, ag->consumer, ag->cfg->reclaim_after, o->claim_owner,
-	    sizeof(o->claim_owner));
+	r = queue_claim_job(
+	    q, o->id, ag->consumer, ag->cfg->reclaim_after, o->claim_owner, sizeof(o->claim_owner));
 	if (r != SG_ERR_EXISTS)
 		return r;
 	if (strncmp(o->claim_owner, QUEUE_CLAIM_DONE, dl) == 0) {
@@ -952,7 +953,8 @@ again:
 	/* Taken over from an agent that died after storing its result. */
 	if (!retry && o->deliveries > 1 && (r = stored_result(ag, key, o)) != SG_ERR_NOT_FOUND) {
 		if (r == 0)
-			log_info("job %s: taken over; the result stored before is published", o->id);
+			log_info(
+			    "job %s: taken over; the result stored before is published", o->id);
 		goto out;
 	}
 	/* The intent is durable before the HSM is asked (see docs/reliability.md). */
@@ -2115,7 +2117,7 @@ process_entry(struct agent *ag, struct queue *q, const struct queue_entry *e, in
 		if ((r = queue_get_result(q, o.id, &held, &held_len)) != SG_ERR_NOT_FOUND) {
 			free(held);
 			if (r != 0 && r != SG_ERR_LIMIT)
-				goto out; /* the queue's error: this entry again */
+				goto out;    /* the queue's error: this entry again */
 			o.code = CLAIM_BUSY; /* its result stands: acknowledged below */
 		} else {
 			o.code = SG_ERR_INTERNAL;
@@ -2148,7 +2150,8 @@ process_entry(struct agent *ag, struct queue *q, const struct queue_entry *e, in
 		if (r == SG_ERR_EXISTS) {
 			char why[QUEUE_CONSUMER_MAX + 64];
 
-			snprintf(why, sizeof(why), "taken by %s before the decision", o.claim_owner);
+			snprintf(
+			    why, sizeof(why), "taken by %s before the decision", o.claim_owner);
 			r = withhold(ag, e, &o, why);
 		}
 		goto out;

@@ -24,7 +24,7 @@
 /* Commands sent at once: MULTI, a PEXPIRE per claim of a batch, EXEC
  * (queue_refresh_claims) is the most. */
 #define QUEUE_PIPELINE_MAX       (QUEUE_CLAIM_MAX + 3)
-#define QUEUE_NUM_MAX            24                           /* a decimal number as text */
+#define QUEUE_NUM_MAX            24 /* a decimal number as text */
 /* Array elements in one reply, all levels together: far above what our
  * commands receive (an XREADGROUP of 2048 entries of 4 elements), far
  * below what would let a server make us allocate gigabytes. */

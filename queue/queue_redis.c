@@ -846,8 +846,9 @@ queue_release_result(struct queue *q, const char *job_id, const char *env, size_
 	int r, watching = 0;
 
 	if (q == NULL || !queue_is_job_id(job_id) || env == NULL || ttl_s <= 0 ||
-	    ttl_s > QUEUE_TTL_S_MAX || owner == NULL || !queue_is_token(owner, QUEUE_CONSUMER_MAX) ||
-	    done_ttl_s < 1 || done_ttl_s > QUEUE_TTL_S_MAX || ret_owner == NULL || owner_len == 0)
+	    ttl_s > QUEUE_TTL_S_MAX || owner == NULL ||
+	    !queue_is_token(owner, QUEUE_CONSUMER_MAX) || done_ttl_s < 1 ||
+	    done_ttl_s > QUEUE_TTL_S_MAX || ret_owner == NULL || owner_len == 0)
 		return SG_ERR_INVALID_ARGUMENT;
 	memset(cmds, 0, sizeof(cmds));
 	rlen = key_make(q, KEY_RESULT, job_id, rkey);
