@@ -205,6 +205,14 @@ if "$ADMIN" audit verify "$D/audit-c.log" --signer-journal "$D/audit-c.log.signe
 else
 	bad "audit verify: $(cat "$D/avc.out" "$D/avd.out")"
 fi
+# A journal signature with no intent in the log stays a defect: agent-a's
+# journal (job $id2) against agent-c's log, which never saw that job.
+if ! "$ADMIN" audit verify "$D/audit-c.log" --signer-journal "$D/audit-a.log.signer" > "$D/avx.out" 2>&1 &&
+	grep -q "job $id2.*has no signature record and no intent in the audit log" "$D/avx.out"; then
+	pass "a journal signature without an intent is named: $(grep "^signer journal" "$D/avx.out" | cut -c1-120)"
+else
+	bad "audit verify accepted a journal signature without an intent: $(cat "$D/avx.out")"
+fi
 [ -e "$D/agent.failures" ] && { cat "$D/agent.failures"; st=1; }
 if [ "$st" != 0 ]; then
 	for l in agent agent-a agent-b agent-c agent-d; do
