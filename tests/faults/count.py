@@ -14,11 +14,13 @@ submit-job anomaly (exit 2 or 5, no job id); with --no-failed also on any
 failed job.
 
 A duplicate is two signatures released for one job id: distinct signature
-files (by SHA-256) among the job's signed result in Redis, its signature
-files in the store (under any key) and the "signed" decisions of the audit
-logs that no "withheld" record of the same log took back.  HSM signatures
-that were never released (an attempt interrupted by a crash and retried, a
-signature withheld because its claim was lost) are counted apart.
+files (by SHA-256) among the signature submit-job received (-o), the job's
+signed result in Redis, its signature files in the store (under any key)
+and the "signed" decisions of the audit logs that a "published" record of
+the same log confirms (the result went out).  HSM signatures that were
+never released (an attempt interrupted by a crash and retried, a signature
+withheld because its claim was lost, a "signed" decision whose agent died
+before the release) are counted apart.
 """
 import hashlib
 import argparse
@@ -148,13 +150,15 @@ def audit(paths, problems):
                 continue
             e = per.setdefault(jid, {"signature": 0, "intent": 0, "decisions": [],
                                      "where": [], "intent_logs": set(), "retry": 0,
-                                     "withheld": 0, "released": {}})
+                                     "withheld": 0, "released": {}, "last_signed": {}})
             ev = rec.get("event")
             if ev == "signed" and rec.get("signature_sha256"):
-                e["released"].setdefault(path, set()).add(rec["signature_sha256"])
+                e["last_signed"][path] = rec["signature_sha256"]
+            elif ev == "published" and e["last_signed"].get(path):
+                e["released"].setdefault(path, set()).add(e["last_signed"][path])
             elif ev == "withheld":
                 e["withheld"] += 1
-                e["released"].setdefault(path, set()).discard(rec.get("signature_sha256"))
+                e["last_signed"].pop(path, None)
             elif ev == "retry":
                 e["retry"] += 1
                 e["intent_logs"].add(path)
@@ -290,6 +294,14 @@ def main():
         if jid in in_redis:
             rel.add(in_redis[jid])
         rel |= store_signatures(a.store, jid)
+        if jid in jobs and jobs[jid]["rc"] == "0":
+            sig = os.path.join(os.path.dirname(os.path.abspath(a.jobs)), "art",
+                               jobs[jid]["name"] + ".sig")
+            try:
+                with open(sig, "rb") as f:
+                    rel.add(sha256_hex(f.read()))
+            except OSError:
+                pass
         if len(rel) > 1:
             dups[jid] = rel
     for jid, rel in dups.items():
