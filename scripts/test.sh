@@ -25,10 +25,11 @@ fi
 # an existing one included.
 opts="$opts -Dtest_hooks=true"
 # shellcheck disable=SC2086
+# (A build dir made before the option existed needs --reconfigure.)
 if [ -d "$dir" ]; then
-	meson configure "$dir" -Dtest_hooks=true >/dev/null
+	out=$(meson setup --reconfigure "$dir" -Dtest_hooks=true 2>&1) || { echo "$out"; exit 1; }
 else
-	meson setup "$dir" $opts >/dev/null
+	out=$(meson setup "$dir" $opts 2>&1) || { echo "$out"; exit 1; }
 fi
 ninja -C "$dir"
 # --setup full: every suite (plain `meson test` leaves out faults and bench).
