@@ -357,7 +357,7 @@ raw_xpending(redisContext *c, const char *stream)
 static struct queue *
 open_ok(const char *url, const char *prefix, const char *password_file, int timeout_ms)
 {
-	struct queue_opts o = { url, password_file, prefix, timeout_ms };
+	struct queue_opts o = { url, password_file, prefix, timeout_ms, NULL };
 	struct queue *q = NULL;
 	int r = queue_open(&o, &q);
 
@@ -369,7 +369,7 @@ open_ok(const char *url, const char *prefix, const char *password_file, int time
 static void
 open_fails(const char *url, const char *prefix, const char *password_file, int expect)
 {
-	struct queue_opts o = { url, password_file, prefix, 2000 };
+	struct queue_opts o = { url, password_file, prefix, 2000, NULL };
 	struct queue *q = (struct queue *)&o; /* anything but NULL */
 	int r = queue_open(&o, &q);
 
@@ -682,7 +682,7 @@ START_TEST(wait_done_wakes)
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		struct queue_opts o = { s.url, NULL, NULL, 0 };
+		struct queue_opts o = { s.url, NULL, NULL, 0, NULL };
 		struct queue *q2 = NULL;
 		int r;
 
@@ -1845,7 +1845,7 @@ START_TEST(hostile_open)
 {
 	struct fake f;
 	struct queue *q = NULL;
-	struct queue_opts o = { NULL, NULL, NULL, 2000 };
+	struct queue_opts o = { NULL, NULL, NULL, 2000, NULL };
 	const char *not_pong[] = { "+OK\r\n" };
 	const char *garbage[] = { "SSH-2.0-OpenSSH\r\n" };
 	const char *noauth[] = { "-NOAUTH Authentication required.\r\n" };
