@@ -24,6 +24,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,8 +136,10 @@ wait_fd(struct qio *io, short events, int64_t deadline)
 /* ---- TLS ---- */
 
 /* The socket BIO sends with MSG_NOSIGNAL: a write to a peer that closed
- * returns EPIPE instead of killing the process. */
+ * returns EPIPE instead of killing the process.  Made once (the agent's
+ * threads connect at the same time). */
 static BIO_METHOD *nosig_method;
+static pthread_once_t nosig_once = PTHREAD_ONCE_INIT;
 
 static int
 nosig_write(BIO *b, const char *buf, int len)
@@ -151,30 +154,33 @@ nosig_write(BIO *b, const char *buf, int len)
 	return (int)n;
 }
 
+static void
+nosig_init(void)
+{
+	const BIO_METHOD *base = BIO_s_socket();
+	BIO_METHOD *m = BIO_meth_new(BIO_TYPE_SOCKET, "signet socket");
+
+	if (m == NULL)
+		return;
+	if (BIO_meth_set_write(m, nosig_write) != 1 ||
+	    BIO_meth_set_read(m, BIO_meth_get_read(base)) != 1 ||
+	    BIO_meth_set_puts(m, BIO_meth_get_puts(base)) != 1 ||
+	    BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(base)) != 1 ||
+	    BIO_meth_set_create(m, BIO_meth_get_create(base)) != 1 ||
+	    BIO_meth_set_destroy(m, BIO_meth_get_destroy(base)) != 1) {
+		BIO_meth_free(m);
+		return;
+	}
+	nosig_method = m;
+}
+
 static BIO *
 nosig_bio(int fd)
 {
 	BIO *b;
 
-	if (nosig_method == NULL) {
-		const BIO_METHOD *base = BIO_s_socket();
-		BIO_METHOD *m = BIO_meth_new(BIO_TYPE_SOCKET, "signet socket");
-
-		if (m == NULL)
-			return NULL;
-		if (BIO_meth_set_write(m, nosig_write) != 1 ||
-		    BIO_meth_set_read(m, BIO_meth_get_read(base)) != 1 ||
-		    BIO_meth_set_puts(m, BIO_meth_get_puts(base)) != 1 ||
-		    BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(base)) != 1 ||
-		    BIO_meth_set_create(m, BIO_meth_get_create(base)) != 1 ||
-		    BIO_meth_set_destroy(m, BIO_meth_get_destroy(base)) != 1) {
-			BIO_meth_free(m);
-			return NULL;
-		}
-		/* Only the queue's threads race here, each with its own queue;
-		 * a lost race leaks one method table, never a wrong one. */
-		nosig_method = m;
-	}
+	if (pthread_once(&nosig_once, nosig_init) != 0 || nosig_method == NULL)
+		return NULL;
 	if ((b = BIO_new(nosig_method)) == NULL)
 		return NULL;
 	BIO_set_fd(b, fd, BIO_NOCLOSE);

@@ -16,6 +16,9 @@ if [ -n "${FAULTS_TLS:-}" ]; then
 	stack_redis_tls $((30000 + RANDOM % 20000)) || exit 1
 fi
 redis_aof_start || exit 1
+if [ -n "${FAULTS_TLS:-}" ]; then
+	case $SIGNET_REDIS in rediss://*) ;; *) echo "FAULTS_TLS set but $SIGNET_REDIS is not rediss://"; exit 1 ;; esac
+fi
 stack_token_init || exit 1
 faults_submitters
 STACK_EXTRA="\"reclaim_after\": 2, \"max_deliveries\": 50, $STACK_REDIS_TLS_MEMBER"

@@ -135,6 +135,42 @@ else
 	fail "rediss://127.0.0.1 (rc $(rc byip))" "$D/byip.err"
 fi
 
+# Sentinel over TLS: the sentinel's own TLS port, and the master it names
+# (127.0.0.1, checked against the certificate's IP address).
+P_SENT=$((base + 6))
+mkdir -p "$D/sentinel"
+cat > "$D/sentinel/sentinel.conf" <<CONF
+port 0
+tls-port $P_SENT
+bind 127.0.0.1
+tls-cert-file $T/server.crt
+tls-key-file $T/server.key
+tls-ca-cert-file $T/ca.pem
+tls-auth-clients no
+tls-replication yes
+daemonize yes
+pidfile $D/sentinel.rpid
+logfile $D/sentinel/log
+dir $D/sentinel
+sentinel monitor mymaster 127.0.0.1 $P_MAIN 1
+CONF
+redis-server "$D/sentinel/sentinel.conf" --sentinel >/dev/null
+SIGNET_REDIS=sentinel+tls://localhost:$P_SENT/mymaster sj sentinel -k release -f raw -w 30 -o "$D/s.sig" "$D/a.bin"
+if [ "$(rc sentinel)" = 0 ] && openssl dgst -sha256 -verify "$D/release.pub.pem" \
+	-signature "$D/s.sig" "$D/a.bin" >/dev/null 2>&1; then
+	ok "sentinel+tls://: the sentinel and the master it names are reached over TLS; the job is signed"
+else
+	fail "sentinel+tls:// (rc $(rc sentinel))" "$D/sentinel.err"
+	tail -5 "$D/sentinel/log"
+fi
+SIGNET_REDIS=sentinel://localhost:$P_SENT/mymaster SIGNET_IDENTITY=$D/ci-fw.key \
+	run_sj sentinelplain -k release -f raw -w 1 "$D/a.bin"
+if [ "$(rc sentinelplain)" = 4 ] && grep -q "no sentinel named a master mymaster" "$D/sentinelplain.err"; then
+	ok "sentinel:// (no TLS) to a TLS sentinel: no master found (exit 4)"
+else
+	fail "sentinel:// to a TLS sentinel (rc $(rc sentinelplain))" "$D/sentinelplain.err"
+fi
+
 # Wrong CA: the other CA, and the system's store (which does not hold ours).
 SIGNET_REDIS_CA_FILE=$T/other/ca.pem SIGNET_IDENTITY=$D/ci-fw.key run_sj wrongca -k release -f raw -w 1 "$D/a.bin"
 refused wrongca "certificate verify failed: " "a certificate from another CA is refused: certificate verify failed"
