@@ -257,6 +257,54 @@ tls_name(const struct queue *q, const char *host)
 }
 
 /*
+ * AUTH to a sentinel with the queue's password (docs/operations.md: the
+ * sentinels and Redis share it): as the URL's user, then, if that is
+ * refused, as the default user (a sentinel with requirepass only).  0 when
+ * a server without a password says so too; the command buffers are wiped.
+ */
+static int
+sentinel_auth(struct queue *q, struct qio *io)
+{
+	int tries = q->url->user != NULL ? 2 : 1, t;
+
+	for (t = 0; t < tries; t++) {
+		const char *argv[3];
+		size_t argl[3];
+		char *cmd = NULL;
+		void *aux = NULL;
+		redisReply *rep;
+		int argc = 0, len, r;
+
+		argv[argc] = "AUTH";
+		argl[argc++] = 4;
+		if (t == 0 && q->url->user != NULL) {
+			argv[argc] = q->url->user;
+			argl[argc++] = strlen(q->url->user);
+		}
+		argv[argc] = q->password;
+		argl[argc++] = q->password_len;
+		if ((len = redisFormatCommandArgv(&cmd, argc, argv, argl)) < 0 || cmd == NULL)
+			return SG_ERR_ALLOC;
+		r = qio_write(io, cmd, (size_t)len) == 0 && qio_read_reply(io, 16, &aux) == 0
+		    ? 0
+		    : SG_ERR_QUEUE_UNAVAILABLE;
+		explicit_bzero(cmd, (size_t)len);
+		redisFreeCommand(cmd);
+		if (r < 0)
+			return r;
+		rep = aux;
+		r = rep->type == REDIS_REPLY_ERROR &&
+			(rep->str == NULL || strstr(rep->str, "without any password") == NULL)
+		    ? SG_ERR_QUEUE_AUTH
+		    : 0;
+		freeReplyObject(rep);
+		if (r == 0)
+			return 0;
+	}
+	return SG_ERR_QUEUE_AUTH;
+}
+
+/*
  * Asks the sentinels, in order, for the address of the master.  Each answer
  * is checked (two strings, a host of sane length, a port in range).
  */
@@ -281,6 +329,10 @@ sentinel_master(struct queue *q, char host[QUEUE_HOST_MAX + 1], int *ret_port)
 		if (qio_connect(s->host, s->port, NULL, q->tls, tls_name(q, s->host), q->timeout_ms,
 			&io, why, sizeof(why)) != 0) {
 			log_debug("sentinel %s:%d unreachable: %s", s->host, s->port, why);
+			goto next;
+		}
+		if (q->password != NULL && sentinel_auth(q, io) != 0) {
+			log_debug("sentinel %s:%d refused AUTH", s->host, s->port);
 			goto next;
 		}
 		if ((len = redisFormatCommandArgv(&cmd, 3, argv, argl)) < 0 || cmd == NULL ||

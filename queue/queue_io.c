@@ -367,7 +367,9 @@ connect_addr(struct qio *io, const struct sockaddr *sa, socklen_t salen, int64_t
 
 	if (connect(io->fd, sa, salen) == 0)
 		return 0;
-	if (errno != EINPROGRESS && errno != EAGAIN)
+	/* EAGAIN (a unix socket's full backlog) is a failure, not a connect
+	 * in progress. */
+	if (errno != EINPROGRESS)
 		return fail(io, SG_ERR_QUEUE_UNAVAILABLE, "%s", strerror(errno));
 	if (wait_fd(io, POLLOUT, deadline) != 0)
 		return io->err;

@@ -171,6 +171,42 @@ else
 	fail "sentinel:// to a TLS sentinel (rc $(rc sentinelplain))" "$D/sentinelplain.err"
 fi
 
+# Sentinel and Redis sharing a password: signet gives it to both.
+P_PW=$((base + 7)) P_SENT2=$((base + 8))
+start_tls pw "$P_PW" server no --requirepass sentpw-1 || exit 1
+cat > "$D/sentinel/sentinel2.conf" <<CONF
+port 0
+tls-port $P_SENT2
+bind 127.0.0.1
+tls-cert-file $T/server.crt
+tls-key-file $T/server.key
+tls-ca-cert-file $T/ca.pem
+tls-auth-clients no
+tls-replication yes
+requirepass sentpw-1
+daemonize yes
+pidfile $D/sentinel2.rpid
+logfile $D/sentinel/log2
+dir $D/sentinel
+sentinel monitor pwmaster 127.0.0.1 $P_PW 1
+sentinel auth-pass pwmaster sentpw-1
+CONF
+redis-server "$D/sentinel/sentinel2.conf" --sentinel >/dev/null
+( umask 077; printf 'sentpw-1\n' > "$D/sentpw" )
+SIGNET_REDIS=sentinel+tls://localhost:$P_SENT2/pwmaster SIGNET_REDIS_PASSWORD_FILE=$D/sentpw \
+	sj sentpw -k release -f raw -w 0 "$D/a.bin"
+if [ "$(rc sentpw)" = 0 ] && [ "$(redis-cli -s "$D/pw/sock" -a sentpw-1 --no-auth-warning xlen signet:jobs)" = 1 ]; then
+	ok "a sentinel with requirepass: the password file's password goes to the sentinel and to the master"
+else
+	fail "sentinel with a password (rc $(rc sentpw))" "$D/sentpw.err"
+fi
+SIGNET_REDIS=sentinel+tls://localhost:$P_SENT2/pwmaster sj sentnopw -k release -f raw -w 1 "$D/a.bin"
+if [ "$(rc sentnopw)" = 4 ] && grep -q "no sentinel named a master pwmaster" "$D/sentnopw.err"; then
+	ok "without the password that sentinel names no master (exit 4)"
+else
+	fail "sentinel with a password, none given (rc $(rc sentnopw))" "$D/sentnopw.err"
+fi
+
 # Wrong CA: the other CA, and the system's store (which does not hold ours).
 SIGNET_REDIS_CA_FILE=$T/other/ca.pem SIGNET_IDENTITY=$D/ci-fw.key run_sj wrongca -k release -f raw -w 1 "$D/a.bin"
 refused wrongca "certificate verify failed: " "a certificate from another CA is refused: certificate verify failed"
