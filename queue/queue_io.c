@@ -296,9 +296,17 @@ tls_handshake(struct qio *io, SSL_CTX *ctx, const char *name, int64_t deadline)
 	if (inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1) {
 		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(io->ssl), name) != 1)
 			return fail(io, SG_ERR_ALLOC, "out of memory");
-	} else if (SSL_set1_host(io->ssl, name) != 1 ||
-	    SSL_set_tlsext_host_name(io->ssl, name) != 1)
-		return fail(io, SG_ERR_ALLOC, "out of memory");
+	} else {
+		/* SSL_set_tlsext_host_name() takes a char * (a macro that casts
+		 * away const): hand it a copy. */
+		char sni[QUEUE_HOST_MAX + 1];
+
+		if (snprintf(sni, sizeof(sni), "%s", name) >= (int)sizeof(sni))
+			return fail(io, SG_ERR_QUEUE_UNAVAILABLE, "host name too long");
+		if (SSL_set1_host(io->ssl, name) != 1 ||
+		    SSL_set_tlsext_host_name(io->ssl, sni) != 1)
+			return fail(io, SG_ERR_ALLOC, "out of memory");
+	}
 	for (;;) {
 		ERR_clear_error();
 		errno = 0;
