@@ -281,6 +281,24 @@ out:
 	return r;
 }
 
+/* Plain words for the alerts a person can act on, or NULL. */
+static const char *
+tls_alert_words(void)
+{
+	switch (ERR_GET_REASON(ERR_peek_error())) {
+	case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+	case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
+	case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+		return "the server refused the client certificate, or wants one "
+		       "(tls-auth-clients)";
+	case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+	case SSL_R_UNSUPPORTED_PROTOCOL:
+		return "no common TLS version (TLS 1.2 or later is required)";
+	default:
+		return NULL;
+	}
+}
+
 static int
 tls_handshake(struct qio *io, SSL_CTX *ctx, const char *name, int64_t deadline)
 {
@@ -349,6 +367,12 @@ tls_handshake(struct qio *io, SSL_CTX *ctx, const char *name, int64_t deadline)
 				    "TLS handshake: the server does not speak TLS (a plain-text "
 				    "port?)");
 			}
+		}
+		if (tls_alert_words() != NULL) {
+			const char *w = tls_alert_words();
+
+			ERR_clear_error();
+			return fail(io, SG_ERR_QUEUE_UNAVAILABLE, "TLS handshake: %s", w);
 		}
 		return fail(io, SG_ERR_QUEUE_UNAVAILABLE, "TLS handshake: %s",
 		    ssl_reason(ebuf, sizeof(ebuf), "failed"));
@@ -605,6 +629,12 @@ read_some(struct qio *io, char *buf, size_t len, int64_t deadline)
 				    io, SG_ERR_QUEUE_UNAVAILABLE, "Server closed the connection");
 			if (e == SSL_ERROR_SYSCALL)
 				return fail(io, SG_ERR_QUEUE_UNAVAILABLE, "%s", strerror(errno));
+			if (tls_alert_words() != NULL) {
+				const char *w = tls_alert_words();
+
+				ERR_clear_error();
+				return fail(io, SG_ERR_QUEUE_UNAVAILABLE, "TLS: %s", w);
+			}
 			return fail(io, SG_ERR_QUEUE_UNAVAILABLE, "TLS read: %s",
 			    ssl_reason(ebuf, sizeof(ebuf), "failed"));
 		}
