@@ -11,12 +11,19 @@
  * of order, or the checkpoint interval a rewritten stretch lies in.
  *
  * With --signer-journal FILE it also checks the signer's journal (its
- * chain, common/sjournal.h) and that every job signature the journal
- * lists has a "signature" record of the same job and key in the log:
- * a signature the signer made that the log does not account for is named.
+ * chain, common/sjournal.h) and that the log accounts for every job
+ * signature the journal lists: by the "signature" record that names its
+ * journal record (signer_seq), or else, for an attempt that an agent's
+ * crash interrupted between its "intent" (or "retry") and the signature
+ * record, by that intent: such a signature was never released (results
+ * leave only after the signature record), and is counted as an
+ * interrupted attempt.  Logs from before signer_seq existed: a signature
+ * record of the same job and key.  A signature the signer made for a job
+ * the log has no intent for is named.
  */
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,10 +62,52 @@ audit_usage(FILE *f)
 	    "[--origin NAME] [--signer-journal FILE]\n");
 }
 
-/* The (job, key) pairs of the log's "signature" records, as "id key". */
-struct sigset {
+/* A sorted set of strings. */
+struct strset {
 	char **v;
 	size_t n, cap;
+};
+
+static int strset_add(struct strset *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int
+strset_add(struct strset *s, const char *fmt, ...)
+{
+	va_list ap;
+	char **nv;
+	int r;
+
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		if ((nv = realloc(s->v, cap * sizeof(*nv))) == NULL)
+			return SG_ERR_ALLOC;
+		s->v = nv;
+		s->cap = cap;
+	}
+	va_start(ap, fmt);
+	r = vasprintf(&s->v[s->n], fmt, ap);
+	va_end(ap);
+	if (r == -1)
+		return SG_ERR_ALLOC;
+	s->n++;
+	return 0;
+}
+
+static void
+strset_free(struct strset *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+}
+
+/* What the log says about job signatures. */
+struct sigset {
+	struct strset seqs;     /* "id key signer_seq" of "signature" records */
+	struct strset sigs;     /* "id key" of "signature" records */
+	struct strset attempts; /* "id key" of "intent" and "retry" records */
 };
 
 static int
@@ -68,26 +117,25 @@ collect_signature(void *arg, uint64_t seq, const char *line, size_t len,
 	struct sigset *s = arg;
 	const char *ev, *id, *key;
 	size_t evlen, idlen, keylen;
-	char **nv;
+	int64_t sseq = 0;
+	int r;
 
 	(void)seq;
 	(void)line;
 	(void)len;
 	(void)leaf;
-	if (json_get_string(rec, "event", &ev, &evlen) != 0 || strcmp(ev, "signature") != 0 ||
+	if (json_get_string(rec, "event", &ev, &evlen) != 0 ||
 	    json_get_string(rec, "id", &id, &idlen) != 0 ||
 	    json_get_string(rec, "key", &key, &keylen) != 0)
 		return 0;
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 256;
-		if ((nv = realloc(s->v, cap * sizeof(*nv))) == NULL)
-			return SG_ERR_ALLOC;
-		s->v = nv;
-		s->cap = cap;
-	}
-	if (asprintf(&s->v[s->n], "%s %s", id, key) == -1)
-		return SG_ERR_ALLOC;
-	s->n++;
+	if (strcmp(ev, "intent") == 0 || strcmp(ev, "retry") == 0)
+		return strset_add(&s->attempts, "%s %s", id, key);
+	if (strcmp(ev, "signature") != 0)
+		return 0;
+	if ((r = strset_add(&s->sigs, "%s %s", id, key)) != 0)
+		return r;
+	if (json_get_int(rec, "signer_seq", 1, INT64_MAX, &sseq) == 0)
+		return strset_add(&s->seqs, "%s %s %lld", id, key, (long long)sseq);
 	return 0;
 }
 
@@ -97,9 +145,15 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static int
+strset_has(const struct strset *s, const char *want)
+{
+	return s->n > 0 && bsearch(&want, s->v, s->n, sizeof(*s->v), cmp_str) != NULL;
+}
+
 struct journal_check {
 	const struct sigset *sigs;
-	uint64_t jobs, attest, other;
+	uint64_t jobs, attest, other, interrupted;
 	struct sjournal_rec missing;
 	int has_missing;
 };
@@ -108,8 +162,7 @@ static int
 check_journal_record(void *arg, const struct sjournal_rec *rec)
 {
 	struct journal_check *c = arg;
-	char want[SJOURNAL_ID_HEX_LEN + 1 + SJOURNAL_KEY_MAX + 1];
-	const char *p = want;
+	char want[SJOURNAL_ID_HEX_LEN + 1 + SJOURNAL_KEY_MAX + 1 + 24];
 
 	if (strcmp(rec->key, SJOURNAL_ATTEST_KEY) == 0) {
 		c->attest++;
@@ -118,15 +171,25 @@ check_journal_record(void *arg, const struct sjournal_rec *rec)
 	if (!rec->has_job) {
 		c->other++;
 	} else {
-		snprintf(want, sizeof(want), "%s %s", rec->job, rec->key);
-		if (c->sigs->n == 0 ||
-		    bsearch(&p, c->sigs->v, c->sigs->n, sizeof(*c->sigs->v), cmp_str) == NULL) {
-			c->missing = *rec;
-			c->has_missing = 1;
-			return 1;
+		snprintf(want, sizeof(want), "%s %s %llu", rec->job, rec->key,
+		    (unsigned long long)rec->seq);
+		if (strset_has(&c->sigs->seqs, want)) {
+			c->jobs++; /* its own signature record */
+			return 0;
 		}
-		c->jobs++;
-		return 0;
+		snprintf(want, sizeof(want), "%s %s", rec->job, rec->key);
+		if (strset_has(&c->sigs->attempts, want)) {
+			c->jobs++;
+			c->interrupted++; /* an attempt with no signature record */
+			return 0;
+		}
+		if (strset_has(&c->sigs->sigs, want)) {
+			c->jobs++; /* a log from before intents and signer_seq */
+			return 0;
+		}
+		c->missing = *rec;
+		c->has_missing = 1;
+		return 1;
 	}
 	/* A signing key used for no job: nothing in the log can account for it. */
 	c->missing = *rec;
@@ -139,22 +202,24 @@ check_journal_record(void *arg, const struct sjournal_rec *rec)
 static int
 verify_journal(const char *log, const char *journal)
 {
-	struct sigset sigs = { NULL, 0, 0 };
+	struct sigset sigs;
 	struct journal_check c;
 	struct auditlog_state *st = NULL;
 	uint8_t last[SHA256_LEN];
 	char why[256] = "", when[SGTIME_LEN + 1];
 	uint64_t count = 0;
-	size_t i;
 	int fd = -1, r, status = 1;
 
 	memset(&c, 0, sizeof(c));
+	memset(&sigs, 0, sizeof(sigs));
 	if ((st = malloc(sizeof(*st))) == NULL)
 		goto out;
 	r = auditlog_scan_file(log, collect_signature, &sigs, NULL, 0, NULL, st);
 	if (r != 0)
 		goto out;
-	qsort(sigs.v, sigs.n, sizeof(*sigs.v), cmp_str);
+	qsort(sigs.seqs.v, sigs.seqs.n, sizeof(*sigs.seqs.v), cmp_str);
+	qsort(sigs.sigs.v, sigs.sigs.n, sizeof(*sigs.sigs.v), cmp_str);
+	qsort(sigs.attempts.v, sigs.attempts.n, sizeof(*sigs.attempts.v), cmp_str);
 	if ((fd = open(journal, O_RDONLY | O_CLOEXEC)) < 0) {
 		fprintf(stderr, "signet-admin: audit verify: signer journal %s: cannot read it\n",
 		    journal);
@@ -171,22 +236,26 @@ verify_journal(const char *log, const char *journal)
 		sgtime_format(c.missing.time, when);
 		printf(
 		    "signer journal %s: record %llu (key %s, job %s, %s) has no signature record "
-		    "in the audit log: the signer made a signature that %s does not account for\n",
+		    "and no intent in the audit log: the signer made a signature that %s does not "
+		    "account for\n",
 		    journal, (unsigned long long)c.missing.seq, c.missing.key,
 		    c.missing.has_job ? c.missing.job : "none", when, log);
 		goto out;
 	}
-	printf("signer journal %s: %llu records: %llu job signatures, each in the audit log; "
-	       "%llu attestations\n",
-	    journal, (unsigned long long)count, (unsigned long long)c.jobs,
-	    (unsigned long long)c.attest);
+	printf("signer journal %s: %llu records: %llu job signatures, each in the audit log",
+	    journal, (unsigned long long)count, (unsigned long long)c.jobs);
+	if (c.interrupted > 0)
+		printf(" (%llu of them interrupted attempts, never released: an intent or retry "
+		       "without its signature record)",
+		    (unsigned long long)c.interrupted);
+	printf("; %llu attestations\n", (unsigned long long)c.attest);
 	status = 0;
 out:
 	if (fd >= 0)
 		close(fd);
-	for (i = 0; i < sigs.n; i++)
-		free(sigs.v[i]);
-	free(sigs.v);
+	strset_free(&sigs.seqs);
+	strset_free(&sigs.sigs);
+	strset_free(&sigs.attempts);
 	free(st);
 	return status;
 }

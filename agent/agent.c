@@ -28,6 +28,7 @@
 #include "pipeline.h"
 #include "quota.h"
 #include "replay.h"
+#include "claims.h"
 #include "sgtime.h"
 #include "store.h"
 #include "util.h"
@@ -472,7 +473,8 @@ agent_open(
 	if ((r = path_dir(cfg->audit_log, &ag->state_dir)) != 0 ||
 	    (r = replay_new(ag->state_dir, &ag->replay)) != 0 ||
 	    (r = idset_new(ag->state_dir, &ag->ids)) != 0 ||
-	    (ag->attempts = attempts_new()) == NULL || (ag->pending = pending_new()) == NULL) {
+	    (ag->attempts = attempts_new()) == NULL || (ag->pending = pending_new()) == NULL ||
+	    (ag->claims = claims_new()) == NULL) {
 		r = r != 0 ? r : SG_ERR_ALLOC;
 		log_error_r(r, "cannot make the replay table's files in %s",
 		    ag->state_dir != NULL ? ag->state_dir : "the audit log's directory");
@@ -517,6 +519,7 @@ agent_close(struct agent *ag, int clean_stop)
 	replay_free(ag->replay);
 	idset_free(ag->ids);
 	attempts_free(ag->attempts);
+	claims_free(ag->claims);
 	pending_free(ag->pending);
 	store_close(ag->store);
 	EVP_PKEY_free(ag->attest_pub);

@@ -12,11 +12,14 @@
 #include <openssl/evp.h>
 
 #include "config.h"
+#include "queue.h"
 #include "crypto.h"
 #include "err.h"
 
 struct checkpointer;
 struct pending;
+
+struct claims;
 
 struct agent {
 	const struct agent_config *cfg; /* as started: HSM, queue, store, audit */
@@ -35,6 +38,9 @@ struct agent {
 	struct webhooks *webhooks; /* or NULL */
 	struct pending *pending;   /* entries of jobs waiting for approvals kept alive here */
 	const char *checkpoints;   /* where signed checkpoints are published, or NULL */
+	struct claims *claims;     /* job ids claimed in Redis by this process */
+	char consumer[QUEUE_CONSUMER_MAX + 1]; /* this process: "name@host/pid", the
+	                                          value of its claims */
 	/* Owned by agent_open()/agent_close(): */
 	struct checkpointer *cpr;
 	char *checkpoints_buf; /* what checkpoints points to */

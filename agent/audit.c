@@ -449,6 +449,7 @@ audit_append(
 	    add_opt(o, "signature", rec->signature) != 0 ||
 	    add_opt(o, "timestamp", rec->timestamp) != 0 || add_opt(o, "tsa", rec->tsa) != 0 ||
 	    (rec->signer_seq > 0 && json_add_int(o, "signer_seq", (int64_t)rec->signer_seq) != 0) ||
+	    (rec->retry_of > 0 && json_add_int(o, "retry_of", (int64_t)rec->retry_of) != 0) ||
 	    (rec->ci != NULL && job_ci_add(o, rec->ci) != 0) ||
 	    add_opt(o, "decision", rec->decision) != 0 ||
 	    add_opt(o, "approver", rec->approver) != 0 ||

@@ -27,9 +27,9 @@ struct audit;
 /* One decision.  Every string is optional (NULL = left out); strings come
  * from verified or syntax-checked input and are JSON-escaped on output. */
 struct audit_record {
-	const char *event; /* "received", "intent", "signature", the
+	const char *event; /* "received", "intent", "retry", "signature", the
 	                                 decision ("signed", "rejected",
-	                                 "failed"), "published";
+	                                 "failed"), "withheld", "published";
 	                                 "certification" (signet-admin) */
 	const char *id;    /* job id (valid syntax) or NULL */
 	const char *entry; /* stream entry id */
@@ -49,6 +49,9 @@ struct audit_record {
 	                                 durable record makes it durable too */
 	uint64_t signer_seq;                  /* "signature": the record's number in the
 	                                 signer's journal (0: none, in-process) */
+	uint64_t retry_of;                    /* "retry": the seq of the record of the
+	                                 interrupted attempt it repeats (an "intent",
+	                                 or an earlier "retry"); 0: none */
 	const char *signature;                /* "signed": the signature file in base64, so
 	                                 that a result lost in a crash can be
 	                                 rebuilt without a second HSM signature */

@@ -38,6 +38,7 @@
 #include "pipeline.h"
 #include "replay.h"
 #include "audit.h"
+#include "claims.h"
 #include "sgtime.h"
 #include "workq.h"
 
@@ -197,21 +198,42 @@ harden_process(void)
 }
 
 /* queue_touch() on every entry in flight, and on the entries of jobs
- * waiting for approvals kept here (pending.h), in batches. */
+ * waiting for approvals kept here (pending.h), in batches; then the claims
+ * of the jobs being signed are refreshed while they are still this
+ * process's (queue_refresh_claims: one WATCH/MGET and one MULTI/EXEC per
+ * batch). */
 static int
-touch_inflight(struct queue *q, const char *consumer, struct work_queue *wq, struct pending *p)
+touch_inflight(struct agent *ag, struct queue *q, const char *consumer, struct work_queue *wq)
 {
 	static char ids[INFLIGHT_MAX + PENDING_MAX][QUEUE_ENTRY_ID_MAX + 1]; /* the reader's only */
+	static char jobs[CLAIMS_MAX][JOB_ID_LEN + 1];
 	const char *ptrs[QUEUE_CLAIM_MAX];
-	size_t n = workq_inflight(wq, ids), i, k;
+	int ours[QUEUE_CLAIM_MAX];
+	size_t n = workq_inflight(wq, ids), i, k, j;
 	int r;
 
-	n += pending_list(p, ids + n, NULL, PENDING_MAX);
+	n += pending_list(ag->pending, ids + n, NULL, PENDING_MAX);
 	for (i = 0; i < n; i += k) {
 		for (k = 0; k < QUEUE_CLAIM_MAX && i + k < n; k++)
 			ptrs[k] = ids[i + k];
 		if ((r = queue_touch(q, consumer, ptrs, k)) != 0)
 			return r;
+	}
+	n = claims_list(ag->claims, jobs, CLAIMS_MAX);
+	for (i = 0; i < n; i += k) {
+		for (k = 0; k < QUEUE_CLAIM_MAX && i + k < n; k++)
+			ptrs[k] = jobs[i + k];
+		r = queue_refresh_claims(q, ag->consumer, ptrs, k, ag->cfg->reclaim_after, ours);
+		if (r == SG_ERR_EXISTS)
+			continue; /* claims changing all the time: the next touch */
+		if (r != 0)
+			return r;
+		for (j = 0; j < k; j++)
+			if (!ours[j])
+				log_warn("job %s: its claim is no longer this process's (held "
+					 "up past reclaim_after?); its signature will not be "
+					 "released here",
+				    ptrs[j]);
 	}
 	return 0;
 }
@@ -349,6 +371,9 @@ run(struct agent *ag, const struct agent_config *cfg)
 			return 0;
 	}
 	gethostname(host, sizeof(host) - 1);
+	/* The value of this process's claims (docs/reliability.md): the
+	 * consumer name below, before any worker may claim a job. */
+	snprintf(ag->consumer, sizeof(ag->consumer), "%s@%s/%ld", cfg->name, host, (long)getpid());
 	if ((wq = workq_new()) == NULL || (workers = calloc(nworkers, sizeof(*workers))) == NULL) {
 		workq_free(wq);
 		queue_close(q);
@@ -439,7 +464,7 @@ run(struct agent *ag, const struct agent_config *cfg)
 		/* Keep the entries in work from looking abandoned to other agents;
 		 * look after the jobs waiting for approvals. */
 		if (now >= next_touch) {
-			r = touch_inflight(q, consumer, wq, ag->pending);
+			r = touch_inflight(ag, q, consumer, wq);
 			if (r == 0)
 				r = sweep_pending(ag, q, wq, 1);
 			next_touch = now + touch_ms;

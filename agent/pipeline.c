@@ -7,6 +7,8 @@
  * the result with the attestation key and hands it to Redis.
  */
 #include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #include "approval.h"
 #include "approvals.h"
 #include "b64.h"
+#include "claims.h"
 #include "crypto.h"
 #include "envelope.h"
 #include "format.h"
@@ -26,6 +29,7 @@
 #include "pipeline.h"
 #include "policy.h"
 #include "result.h"
+#include "resultcheck.h"
 #include "sgtime.h"
 
 #define LOG_FIELD_MAX   80
@@ -35,6 +39,10 @@
 #define GATE_PENDING    1 /* left pending: the entry stays unacknowledged */
 #define GATE_DONE       2 /* decided before (or a second entry of it): acknowledge it */
 #define CAS_TRIES       8 /* reads and compare-and-set writes of one pending result */
+/* sign_job()'s answers besides 0 and errors: the job's claim in Redis is
+ * another process's (docs/reliability.md). */
+#define CLAIM_BUSY      3 /* a live process works on it: leave the entry to it */
+#define CLAIM_DONE      4 /* another agent released its result: acknowledge */
 
 /* An approver's denial, handed to the job it denies. */
 struct deny {
@@ -82,6 +90,10 @@ struct outcome {
 	int needs_approvals; /* the key asked for requires approvals (decide()) */
 	int sub_pinned;      /* sub is a configured submitter's name */
 	int64_t t0_us;       /* when the entry was taken up (mono_us()) */
+	uint64_t deliveries; /* the entry's deliveries (> 1: taken over) */
+	int claim_held;      /* this process holds the job's claim in Redis */
+	uint64_t signer_seq; /* the signer's journal record of the signature */
+	char claim_owner[QUEUE_CONSUMER_MAX + 1]; /* CLAIM_BUSY, CLAIM_DONE: whose */
 };
 
 static void
@@ -156,10 +168,11 @@ bind_id(struct agent *ag, const char *id, const char *job_sha256, const char *su
  * Rebuilds the replay table, the set of bound ids and the quotas from the
  * audit log.  Per job id the log holds: "intent" before the HSM is asked,
  * "signature" once it has signed (with the signature itself), then the
- * decision ("signed", "rejected", "failed").  An intent with no signature
- * record after it means an earlier run stopped in between: the HSM may
- * have signed, so the id is spent — unless the decision says the HSM
- * refused (hsm.* codes).  The replay table keeps ids until their jobs
+ * decision ("signed", "rejected", "failed").  An intent (or a "retry") with
+ * no signature record after it means an earlier run stopped in between:
+ * the HSM may have signed, but nothing was released, so the job is signed
+ * again after a "retry" record (sign_job()) — unless the decision says the
+ * HSM refused (hsm.* codes), which frees the id.  The replay table keeps ids until their jobs
  * expire; the bound ids are kept whatever their age.
  */
 void
@@ -175,13 +188,14 @@ pipeline_audit_replay(void *arg, const struct audit_seen *rec)
 			(void)attempts_begin(ag->attempts, rec->entry);
 		else if (strcmp(ev, "signed") == 0 || strcmp(ev, "rejected") == 0 ||
 		    strcmp(ev, "failed") == 0 || strcmp(ev, "published") == 0 ||
-		    strcmp(ev, "pending") == 0 || strcmp(ev, "approval") == 0)
+		    strcmp(ev, "pending") == 0 || strcmp(ev, "approval") == 0 ||
+		    strcmp(ev, "withheld") == 0)
 			attempts_end(ag->attempts, rec->entry);
 	}
 	if (rec->id == NULL || rec->job_sha256 == NULL)
 		return;
-	if ((strcmp(ev, "intent") == 0 || strcmp(ev, "signature") == 0 ||
-		strcmp(ev, "signed") == 0) &&
+	if ((strcmp(ev, "intent") == 0 || strcmp(ev, "retry") == 0 ||
+		strcmp(ev, "signature") == 0 || strcmp(ev, "signed") == 0) &&
 	    bind_id(ag, rec->id, rec->job_sha256, rec->submitter, IDSET_INTENT, &bound) != 0)
 		log_warn("audit log: cannot bind job id %s to its job", rec->id);
 	if (rejected_after_parse(ev, rec->submitter, rec->key, rec->code) &&
@@ -194,7 +208,8 @@ pipeline_audit_replay(void *arg, const struct audit_seen *rec)
 		log_warn("audit log: cannot count signed job %s against its quota", rec->id);
 	if (rec->expires != 0 && rec->expires + JOB_CLOCK_SKEW_S < sgtime_now())
 		return;
-	if (strcmp(ev, "intent") == 0) {
+	/* A retry is an intent again: interrupted too until its signature. */
+	if (strcmp(ev, "intent") == 0 || strcmp(ev, "retry") == 0) {
 		if (rec->key == NULL ||
 		    replay_mark_intent(
 			ag->replay, rec->id, rec->job_sha256, rec->key, rec->expires) != 0)
@@ -547,7 +562,7 @@ sig_file_name(const struct sg_job *job, char *buf, size_t len)
 /* An audit record about this job (intent, signature) with what is known. */
 static int
 audit_job_event(struct agent *ag, const struct outcome *o, const char *event, const char *sigsha,
-    const char *sig_b64, uint64_t signer_seq)
+    const char *sig_b64, uint64_t signer_seq, uint64_t retry_of)
 {
 	struct audit_record rec;
 	char expires[SGTIME_LEN + 1], ts_time[SGTIME_LEN + 1];
@@ -565,6 +580,7 @@ audit_job_event(struct agent *ag, const struct outcome *o, const char *event, co
 	rec.signature_sha256 = sigsha;
 	rec.signature = sig_b64;
 	rec.signer_seq = signer_seq;
+	rec.retry_of = retry_of;
 	rec.ci_verified = sig_b64 == NULL ? o->ci.verified : NULL;
 	if (sig_b64 != NULL && o->has_ts) {
 		sgtime_format(o->ts_time, ts_time);
@@ -576,7 +592,8 @@ audit_job_event(struct agent *ag, const struct outcome *o, const char *event, co
 		rec.code = sg_err_code(o->code);
 	/* The signature record need not be durable on its own: nothing leaves
 	 * the agent before the decision record, whose sync covers it, and an
-	 * intent found without it after a crash is never signed again. */
+	 * intent found without it after a crash is signed again after a
+	 * "retry" record (nothing of it was released). */
 	rec.defer_sync = sig_b64 != NULL;
 	sgtime_format(o->job->expires, expires);
 	rec.expires = expires;
@@ -675,6 +692,16 @@ republish(struct agent *ag, struct outcome *o, const struct agent_key *key, cons
 		return 0;
 	if (r != SG_ERR_NOT_FOUND)
 		return SG_ERR_STORE_FAILED;
+	/* A signature withheld here (another process released the job's
+	 * result) is never released. */
+	if (audit_find(ag->audit, "withheld", o->id, &o->republish, &o->republish_len) == 0) {
+		free(o->republish);
+		o->republish = NULL;
+		o->republish_len = 0;
+		snprintf(
+		    o->claim_owner, sizeof(o->claim_owner), "%sanother agent", QUEUE_CLAIM_DONE);
+		return CLAIM_DONE;
+	}
 	if ((r = recover_signature(ag, o)) != 0)
 		return r == SG_ERR_TIMESTAMP_FAILED ? r : SG_ERR_STORE_FAILED;
 	log_info("job %s: result lost after signing; rebuilt from the audit log", o->id);
@@ -685,26 +712,129 @@ republish(struct agent *ag, struct outcome *o, const struct agent_key *key, cons
 
 /*
  * Other agents on the same queue have their own audit logs: the id is
- * claimed in Redis too, so that an agent taking over an entry from one
- * that died after signing does not sign it again.  The claim lasts until
- * the job expires, after which it cannot be signed anyway.  0, or
- * SG_ERR_INTERNAL (another agent holds it), or the queue's error (the
- * caller retries the entry).
+ * claimed in Redis too (docs/reliability.md), with this process's identity
+ * and a TTL of reclaim_after that the reader thread refreshes while the job
+ * is in work (touch_inflight in main.c).  A claim nobody refreshes any more
+ * (its process died) expires and can be taken; the release of a signed
+ * result turns it into QUEUE_CLAIM_DONE<owner> until the job expires.  0
+ * (the claim is ours), CLAIM_BUSY (another process's: o->claim_owner),
+ * CLAIM_DONE (another process released a result), or the queue's error
+ * (the caller retries the entry).
  */
 static int
 claim_in_queue(struct agent *ag, struct queue *q, struct outcome *o)
 {
-	char owner[CONFIG_NAME_MAX + 1];
-	int64_t ttl = o->job->expires + JOB_CLOCK_SKEW_S - sgtime_now();
+	size_t dl = strlen(QUEUE_CLAIM_DONE);
 	int r;
 
-	r = queue_claim_job(q, o->id, ag->cfg->name, ttl > 0 ? ttl : 1, owner, sizeof(owner));
-	if (r == SG_ERR_EXISTS) {
-		log_warn("job %s: claimed by agent %s; not signing it here", o->id, owner);
-		return SG_ERR_INTERNAL;
+	r = queue_claim_job(
+	    q, o->id, ag->consumer, ag->cfg->reclaim_after, o->claim_owner, sizeof(o->claim_owner));
+	if (r != SG_ERR_EXISTS)
+		return r;
+	if (strncmp(o->claim_owner, QUEUE_CLAIM_DONE, dl) == 0) {
+		log_info("job %s: signed and released by %s; its result stands", o->id,
+		    o->claim_owner + dl);
+		return CLAIM_DONE;
 	}
+	log_info("job %s: claimed by %s, which works on it; left to it (a claim not refreshed "
+		 "for reclaim_after, %llds, is taken over)",
+	    o->id, o->claim_owner, (long long)ag->cfg->reclaim_after);
+	return CLAIM_BUSY;
+}
+
+/* The "seq" of the last "intent" or "retry" record of job id: the attempt
+ * a retry repeats.  0 when none is found. */
+static uint64_t
+last_attempt_seq(struct agent *ag, const char *id)
+{
+	static const char *const events[] = { "intent", "retry" };
+	uint64_t best = 0;
+	size_t i;
+
+	for (i = 0; i < nitems(events); i++) {
+		char *line = NULL;
+		size_t len = 0;
+		cJSON *root = NULL;
+		unsigned flags = 0;
+		int64_t seq = 0;
+
+		if (audit_find(ag->audit, events[i], id, &line, &len) != 0)
+			continue;
+		if (json_parse(line, len, &root, &flags) == 0 &&
+		    json_get_int(root, "seq", 1, INT64_MAX, &seq) == 0 && (uint64_t)seq > best)
+			best = (uint64_t)seq;
+		cJSON_Delete(root);
+		free(line);
+	}
+	return best;
+}
+
+/*
+ * A job taken over from another agent that died after it stored the signed
+ * result but before it released it: that result (genuine, this job's,
+ * signed) is published again, never a second signature.  0 with
+ * o->republish set, SG_ERR_NOT_FOUND when the store has none.
+ */
+static int
+stored_result(struct agent *ag, const struct agent_key *key, struct outcome *o)
+{
+	struct sg_result *res = NULL;
+	uint8_t *payload = NULL;
+	size_t payload_len = 0, len = 0;
+	const char *why = NULL;
+	char *env = NULL;
+	int r;
+
+	r = store_get(ag->store, key->name, o->id, "result.json", &env, &len);
+	if (r == SG_ERR_NOT_FOUND)
+		return r;
+	if (r != 0)
+		return SG_ERR_STORE_FAILED;
+	if (verify_result_envelope(ag->attest_pub, ag->attest_keyid, env, len, &res, &payload,
+		&payload_len, &why) != 0 ||
+	    strcmp(res->id, o->id) != 0 || strcmp(res->job_sha256, o->job_sha256) != 0 ||
+	    res->status != SG_STATUS_SIGNED) {
+		log_warn("job %s: the store holds a result for it that is not this job's signed "
+			 "result (%s); not used",
+		    o->id, why != NULL ? why : "another job or status");
+		r = SG_ERR_NOT_FOUND;
+		goto out;
+	}
+	o->republish = env;
+	o->republish_len = len;
+	env = NULL;
+	r = 0;
+out:
+	if (res != NULL)
+		result_free(res);
+	free(payload);
+	free(env);
 	return r;
 }
+
+#ifdef SIGNET_TEST_HOOKS
+/* Test builds only (meson -Dtest_hooks=true): SIGNET_TEST_KILL_AFTER_SIGN=n
+ * kills the agent after the HSM signed its n-th job, before the signature
+ * is recorded; SIGNET_TEST_STOP_AFTER_SIGN=n stops it there (SIGSTOP) until
+ * a SIGCONT (tests/faults/intent_kill.sh). */
+static void
+test_kill_after_sign(void)
+{
+	static atomic_uint signed_jobs;
+	const char *kill = getenv("SIGNET_TEST_KILL_AFTER_SIGN");
+	const char *stop = getenv("SIGNET_TEST_STOP_AFTER_SIGN");
+	unsigned n = atomic_fetch_add(&signed_jobs, 1) + 1;
+
+	if (kill != NULL && *kill != '\0' && strtoul(kill, NULL, 10) == n) {
+		log_warn("test hook: killed after the HSM signed job %u", n);
+		raise(SIGKILL);
+	}
+	if (stop != NULL && *stop != '\0' && strtoul(stop, NULL, 10) == n) {
+		log_warn("test hook: stopped after the HSM signed job %u", n);
+		raise(SIGSTOP);
+	}
+}
+#endif
 
 /*
  * The RFC 3161 timestamp of a key with a TSA (docs/formats.md): the token
@@ -772,7 +902,12 @@ out:
 	return r;
 }
 
-/* The signing half: at most one HSM signature per id, ever. */
+/*
+ * The signing half: at most one signature released per id, ever, and every
+ * HSM signature accounted for in the audit log: an "intent" (or a "retry"
+ * of an interrupted one) is durable before the HSM is asked, and its
+ * "signature" record before anything is released.
+ */
 static int
 sign_job(struct agent *ag, struct queue *q, struct outcome *o)
 {
@@ -783,8 +918,10 @@ sign_job(struct agent *ag, struct queue *q, struct outcome *o)
 	char sigsha[SHA256_HEX_LEN + 1], *sig_b64 = NULL;
 	uint8_t h[SHA256_LEN];
 	enum replay_state state;
-	int r, ts_r, claimed = 0;
+	uint64_t retry_of = 0;
+	int r, ts_r, claimed = 0, retry = 0, asked = 0;
 
+again:
 	if ((r = check_id(ag, o, &state, prev_sha, prev_key)) != 0)
 		goto out;
 	switch (state) {
@@ -796,19 +933,43 @@ sign_job(struct agent *ag, struct queue *q, struct outcome *o)
 		goto out;
 	case REPLAY_INTERRUPTED:
 	default:
-		/* An earlier run stopped between asking the HSM and recording
-		 * what it answered: the HSM may have signed, so never again. */
-		log_warn("job %s: an earlier run was interrupted while signing it; not signing "
-			 "again",
-		    o->id);
-		r = SG_ERR_INTERNAL;
-		goto out;
+		/* An earlier run stopped between its intent and the record of
+		 * the HSM's answer: the HSM may have signed, but nothing of it
+		 * was released (results leave only after the signature record
+		 * is durable), so the job is signed again, after a "retry"
+		 * record naming the interrupted attempt. */
+		if ((r = replay_retry(ag->replay, o->id, o->job_sha256)) == SG_ERR_EXISTS)
+			goto again; /* another worker took it meanwhile */
+		if (r != 0)
+			goto out;
+		claimed = retry = 1;
+		break;
 	}
 	if ((r = claim_in_queue(ag, q, o)) != 0)
 		goto out;
-	/* The intent is durable before the HSM is asked (see docs/reliability.md). */
-	if ((r = audit_job_event(ag, o, "intent", NULL, NULL, 0)) != 0)
+	o->claim_held = 1;
+	if (claims_add(ag->claims, o->id) != 0)
+		log_warn("job %s: too many claims to refresh; its claim may expire", o->id);
+	/* Taken over from an agent that died after storing its result. */
+	if (!retry && o->deliveries > 1 && (r = stored_result(ag, key, o)) != SG_ERR_NOT_FOUND) {
+		if (r == 0)
+			log_info(
+			    "job %s: taken over; the result stored before is published", o->id);
 		goto out;
+	}
+	/* The intent is durable before the HSM is asked (see docs/reliability.md). */
+	if (retry) {
+		retry_of = last_attempt_seq(ag, o->id);
+		log_warn("job %s: an earlier run was interrupted while signing it (record %llu); "
+			 "signing it again",
+		    o->id, (unsigned long long)retry_of);
+		r = audit_job_event(ag, o, "retry", NULL, NULL, 0, retry_of);
+	} else {
+		r = audit_job_event(ag, o, "intent", NULL, NULL, 0, 0);
+	}
+	if (r != 0)
+		goto out;
+	asked = 1;
 	if (hex_decode(o->id, 2 * HSM_JOB_LEN, sa.job, sizeof(sa.job)) != 0) {
 		r = SG_ERR_INTERNAL;
 		goto out;
@@ -831,6 +992,9 @@ sign_job(struct agent *ag, struct queue *q, struct outcome *o)
 	req.pgp_created = o->job->created;
 	if ((r = format_sign(&req, &o->sigfile, &o->sigfile_len)) != 0)
 		goto out;
+#ifdef SIGNET_TEST_HOOKS
+	test_kill_after_sign();
+#endif
 	/* From here on the HSM has signed: the id is spent whatever happens. */
 	replay_done(ag->replay, o->id, 1, o->job_sha256, key->name, o->job->expires);
 	claimed = 0;
@@ -841,8 +1005,9 @@ sign_job(struct agent *ag, struct queue *q, struct outcome *o)
 		o->code = SG_ERR_TIMESTAMP_FAILED;
 	crypto_sha256(o->sigfile, o->sigfile_len, h);
 	hex_encode(h, SHA256_LEN, sigsha);
+	o->signer_seq = sa.seq;
 	if ((r = b64_encode(o->sigfile, o->sigfile_len, &sig_b64)) != 0 ||
-	    (r = audit_job_event(ag, o, "signature", sigsha, sig_b64, sa.seq)) != 0) {
+	    (r = audit_job_event(ag, o, "signature", sigsha, sig_b64, sa.seq, 0)) != 0) {
 		log_error_r(r, "job %s: cannot record the signature; it is not released", o->id);
 		r = SG_ERR_INTERNAL;
 		goto out;
@@ -856,8 +1021,11 @@ sign_job(struct agent *ag, struct queue *q, struct outcome *o)
 	/* Written with the result (build_result): only its location now. */
 	r = store_location(ag->store, key->name, o->id, name, &o->store_sig);
 out:
-	/* Not signed: the id is free again for this job (its next delivery). */
-	if (claimed)
+	/* Not signed: the id is free again for this job (its next delivery);
+	 * a retry that asked nothing of the HSM stays interrupted. */
+	if (claimed && retry && !asked)
+		replay_retry_end(ag->replay, o->id);
+	else if (claimed)
 		replay_done(ag->replay, o->id, 0, NULL, NULL, 0);
 	free(sig_b64);
 	return r;
@@ -1795,6 +1963,94 @@ out:
 	return r;
 }
 
+/* How long a released job's claim stays: until the job expires, after
+ * which it cannot be signed anyway. */
+static int64_t
+claim_done_ttl(const struct outcome *o)
+{
+	int64_t ttl = o->job->expires + JOB_CLOCK_SKEW_S - sgtime_now();
+
+	return ttl > 0 ? ttl : 1;
+}
+
+/*
+ * Whether the job's claim is still this process's: refreshed if so, taken
+ * again if it expired meanwhile (nobody holds it: no other process signed
+ * and released the job, for a release leaves a done claim behind).  0, or
+ * SG_ERR_EXISTS with the holder in o->claim_owner, or the queue's error.
+ */
+static int
+claim_still_ours(struct agent *ag, struct queue *q, struct outcome *o)
+{
+	return queue_claim_job(
+	    q, o->id, ag->consumer, ag->cfg->reclaim_after, o->claim_owner, sizeof(o->claim_owner));
+}
+
+/* Releases a signed result while the job's claim is this process's (see
+ * claim_still_ours()); SG_ERR_EXISTS with the holder in o->claim_owner. */
+static int
+release(struct agent *ag, struct queue *q, struct outcome *o, const char *env, size_t len)
+{
+	int r, tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		r = queue_release_result(q, o->id, env, len, ag->cfg->result_ttl, ag->consumer,
+		    claim_done_ttl(o), o->claim_owner, sizeof(o->claim_owner));
+		if (r != SG_ERR_EXISTS || strcmp(o->claim_owner, "-") != 0)
+			return r;
+		/* Expired (Redis was out of reach for reclaim_after, say). */
+		if ((r = claim_still_ours(ag, q, o)) != 0)
+			return r;
+	}
+	return SG_ERR_EXISTS;
+}
+
+/*
+ * A signature made here whose job's claim another process holds now (this
+ * one stalled past reclaim_after and was taken over): it is not released.
+ * The "withheld" record accounts for it (its signature record is there);
+ * the entry is left to the claim's owner, unacknowledged.
+ */
+static int
+withhold(struct agent *ag, const struct queue_entry *e, struct outcome *o, const char *why)
+{
+	struct audit_record rec;
+	char sigsha[SHA256_HEX_LEN + 1], expires[SGTIME_LEN + 1];
+	uint8_t h[SHA256_LEN];
+	int r;
+
+	log_warn("job %s entry %s: its claim was %s: the signature made here is withheld, the "
+		 "job is left to the claim's owner",
+	    o->id, e->id, why);
+	memset(&rec, 0, sizeof(rec));
+	rec.event = "withheld";
+	rec.id = o->id;
+	rec.entry = e->id;
+	rec.submitter = o->has_sub ? o->sub : NULL;
+	rec.keyid = o->has_sub ? o->keyid : NULL;
+	rec.job_sha256 = o->job_sha256;
+	rec.key = o->job->key;
+	if (o->sigfile != NULL) {
+		crypto_sha256(o->sigfile, o->sigfile_len, h);
+		hex_encode(h, SHA256_LEN, sigsha);
+		rec.signature_sha256 = sigsha;
+	}
+	rec.signer_seq = o->signer_seq;
+	sgtime_format(o->job->expires, expires);
+	rec.expires = expires;
+	if ((r = audit_append(ag->audit, &rec, 0, NULL)) != 0) {
+		log_error_r(r, "cannot write the audit log; entry %s left pending", e->id);
+		return r;
+	}
+	if (o->quota_taken)
+		quota_give_back(ag->quota, o->sub, o->quota_key, o->quota_time);
+	o->quota_taken = 0;
+	if (ag->attempts != NULL)
+		attempts_end(ag->attempts, e->id);
+	pending_remove(ag->pending, e->id);
+	return 0;
+}
+
 static int
 process_entry(struct agent *ag, struct queue *q, const struct queue_entry *e, int *received,
     const struct deny *deny)
@@ -1807,6 +2063,7 @@ process_entry(struct agent *ag, struct queue *q, const struct queue_entry *e, in
 	memset(&o, 0, sizeof(o));
 	o.key_index = -1;
 	o.t0_us = mono_us();
+	o.deliveries = e->deliveries;
 	if (!*received) {
 		if ((r = audit_received(ag, e)) != 0) {
 			log_error_r(r, "cannot write the audit log; entry %s left pending", e->id);
@@ -1853,6 +2110,52 @@ process_entry(struct agent *ag, struct queue *q, const struct queue_entry *e, in
 	}
 	if (o.code == 0)
 		o.code = sign_job(ag, q, &o);
+	if (o.code == CLAIM_DONE) {
+		char *held = NULL;
+		size_t held_len = 0;
+
+		if ((r = queue_get_result(q, o.id, &held, &held_len)) != SG_ERR_NOT_FOUND) {
+			free(held);
+			if (r != 0 && r != SG_ERR_LIMIT)
+				goto out;    /* the queue's error: this entry again */
+			o.code = CLAIM_BUSY; /* its result stands: acknowledged below */
+		} else {
+			o.code = SG_ERR_INTERNAL;
+			snprintf(o.detail, sizeof(o.detail),
+			    "job %s was signed by %s, whose result is no longer in the queue "
+			    "(result_ttl); submit the job anew",
+			    o.id, o.claim_owner + strlen(QUEUE_CLAIM_DONE));
+		}
+		if (o.code == CLAIM_BUSY) {
+			if (o.quota_taken)
+				quota_give_back(ag->quota, o.sub, o.quota_key, o.quota_time);
+			if ((r = queue_ack(q, e->id)) == 0 && ag->attempts != NULL)
+				attempts_end(ag->attempts, e->id);
+			goto out;
+		}
+	} else if (o.code == CLAIM_BUSY) {
+		/* Another live process works on the job: its entry is left
+		 * unacknowledged for it (not counted as an attempt here). */
+		if (o.quota_taken)
+			quota_give_back(ag->quota, o.sub, o.quota_key, o.quota_time);
+		if (ag->attempts != NULL)
+			attempts_end(ag->attempts, e->id);
+		r = 0;
+		goto out;
+	}
+	/* A signature released only while the claim is still ours: a process
+	 * stalled past reclaim_after may have been overtaken (docs/reliability.md). */
+	if (o.code == 0 && o.claim_held && o.republish == NULL &&
+	    (r = claim_still_ours(ag, q, &o)) != 0) {
+		if (r == SG_ERR_EXISTS) {
+			char why[QUEUE_CONSUMER_MAX + 64];
+
+			snprintf(
+			    why, sizeof(why), "taken by %s before the decision", o.claim_owner);
+			r = withhold(ag, e, &o, why);
+		}
+		goto out;
+	}
 	if (o.code != 0 && o.job != NULL && o.has_sub &&
 	    rejected_after_parse(
 		sg_status_name(sg_err_status(o.code)), o.sub, o.job->key, sg_err_code(o.code))) {
@@ -1872,7 +2175,20 @@ process_entry(struct agent *ag, struct queue *q, const struct queue_entry *e, in
 	if (o.republish != NULL) {
 		/* A redelivery or replay of a job signed before: its first result. */
 		log_info("job %s entry %s: signed before, result published again", o.id, e->id);
-		r = queue_put_result(q, o.id, o.republish, o.republish_len, ag->cfg->result_ttl, 0);
+		if (o.claim_held) {
+			r = release(ag, q, &o, o.republish, o.republish_len);
+			if (r == SG_ERR_EXISTS) {
+				log_warn("job %s: its claim is now %s's; the result is left to it",
+				    o.id, o.claim_owner);
+				if (ag->attempts != NULL)
+					attempts_end(ag->attempts, e->id);
+				r = 0;
+				goto out;
+			}
+		} else {
+			r = queue_put_result(
+			    q, o.id, o.republish, o.republish_len, ag->cfg->result_ttl, 0);
+		}
 		if (r != 0)
 			goto out;
 		/* Its "published" record ends the attempt (no webhooks: no payload). */
@@ -1892,10 +2208,21 @@ process_entry(struct agent *ag, struct queue *q, const struct queue_entry *e, in
 		goto out; /* nothing attested: leave the entry pending */
 	count_decision(ag, &o);
 	if (o.has_id) {
-		if (o.code == 0)
+		if (o.code == 0 && o.claim_held) {
+			r = release(ag, q, &o, env, env_len);
+			if (r == SG_ERR_EXISTS) {
+				char why[QUEUE_CONSUMER_MAX + 64];
+
+				snprintf(why, sizeof(why), "taken by %s before the release",
+				    o.claim_owner);
+				r = withhold(ag, e, &o, why);
+				goto out;
+			}
+		} else if (o.code == 0) {
 			r = queue_put_result(q, o.id, env, env_len, ag->cfg->result_ttl, 0);
-		else
+		} else {
 			r = put_rejection(ag, q, &o, env, env_len);
+		}
 		if (r != 0)
 			goto out;
 	}
@@ -1903,6 +2230,8 @@ process_entry(struct agent *ag, struct queue *q, const struct queue_entry *e, in
 		announce(ag, e, &o);
 	pending_remove(ag->pending, e->id);
 out:
+	if (o.claim_held)
+		claims_remove(ag->claims, o.id);
 	free(env);
 	outcome_clear(&o);
 	return r;

@@ -5,8 +5,9 @@
  * job parse → time window → policy → replay check → HSM signature → format
  * (raw/CMS, verified) → store → audit (durable) → result signed by the
  * attestation key → result in Redis (SET/LPUSH) → XACK/XDEL → webhooks.
- * The audit log gets "received", "intent", "signature", the decision and
- * "published" records (docs/audit.md).
+ * The audit log gets "received", "intent" (or "retry" of an interrupted
+ * one), "signature", the decision and "published" records, or "withheld"
+ * for a signature whose claim another process took (docs/audit.md).
  *
  * Every rejection that is owed a result (docs/errors.md) gets one, written with NX
  * so that it can never replace a genuine signed result; every decision is

@@ -631,6 +631,46 @@ replay_mark_free(struct replay *rp, const char *id, const char *job_sha256)
 	pthread_mutex_unlock(&rp->lock);
 }
 
+int
+replay_retry(struct replay *rp, const char *id, const char *job_sha256)
+{
+	uint8_t bid[JOB_ID_LEN / 2], sha[SHA256_LEN];
+	struct slot s;
+	size_t i;
+	int r = SG_ERR_EXISTS;
+
+	if (!id_bin(id, bid) || job_sha256 == NULL || strlen(job_sha256) != SHA256_HEX_LEN ||
+	    hex_decode(job_sha256, SHA256_HEX_LEN, sha, SHA256_LEN) != 0)
+		return SG_ERR_INVALID_ARGUMENT;
+	pthread_mutex_lock(&rp->lock);
+	if (slot_find(rp, bid, &i, &s) == 0 && s.state == SLOT_INTERRUPTED &&
+	    memcmp(s.job_sha256, sha, SHA256_LEN) == 0) {
+		/* BUSY with its hash kept: replay_retry_end() puts it back. */
+		s.state = SLOT_BUSY;
+		r = slot_store(rp, i, &s) == 0 ? 0 : SG_ERR_INTERNAL;
+	}
+	pthread_mutex_unlock(&rp->lock);
+	return r;
+}
+
+void
+replay_retry_end(struct replay *rp, const char *id)
+{
+	uint8_t bid[JOB_ID_LEN / 2];
+	struct slot s;
+	size_t i;
+
+	if (!id_bin(id, bid))
+		return;
+	pthread_mutex_lock(&rp->lock);
+	if (slot_find(rp, bid, &i, &s) == 0 && s.state == SLOT_BUSY) {
+		s.state = SLOT_INTERRUPTED;
+		(void)slot_store(rp, i, &s);
+	}
+	pthread_cond_broadcast(&rp->changed);
+	pthread_mutex_unlock(&rp->lock);
+}
+
 size_t
 replay_count(struct replay *rp)
 {

@@ -34,7 +34,9 @@ enum replay_state {
 	REPLAY_SIGNED = 1,      /* signed before: see ret_job_sha256 / ret_key */
 	REPLAY_INTERRUPTED = 2, /* an earlier run recorded the intent to sign and
 	                           stopped before it recorded the outcome: the HSM
-	                           may have signed, so the id is spent */
+	                           may have signed, but nothing was released; the
+	                           job is signed again with a "retry" record
+	                           (replay_retry) */
 };
 
 /* The slot file is made in dir (unlinked at once); SG_ERR_SYSTEM when it
@@ -65,6 +67,17 @@ int replay_claim(struct replay *rp, const char *id, enum replay_state *ret_state
  * was signed). */
 void replay_done(struct replay *rp, const char *id, int signed_ok, const char *job_sha256,
     const char *key, int64_t expires);
+
+/*
+ * Takes over an interrupted intent (REPLAY_INTERRUPTED) of this very job to
+ * sign it again: the id becomes the caller's as with REPLAY_CLAIMED, to be
+ * ended with replay_done(), or with replay_retry_end() when nothing was
+ * asked of the HSM (it is interrupted again then, for the next delivery).
+ * SG_ERR_EXISTS when the id is no longer interrupted for this job (another
+ * worker took it: claim it again).
+ */
+int replay_retry(struct replay *rp, const char *id, const char *job_sha256) SG_MUST_CHECK;
+void replay_retry_end(struct replay *rp, const char *id);
 
 /* How many ids are remembered (for tests and metrics). */
 size_t replay_count(struct replay *rp);

@@ -5,7 +5,7 @@
  *   group "agents"          consumer group on <prefix>jobs, created at id 0
  *   <prefix>result:<id>     string with TTL: the result envelope
  *   <prefix>done:<id>       list with TTL: one element per result write
- *   <prefix>claim:<id>      string with TTL: the agent signing job <id>
+ *   <prefix>claim:<id>      string with TTL: the process signing job <id>
  *   <prefix>dead            stream of dead letters (fields entry, env, reason,
  *                           deliveries)
  *
@@ -274,14 +274,49 @@ int queue_dead_letter(
     struct queue *q, const struct queue_entry *e, const char *reason) SG_MUST_CHECK;
 
 /*
- * Claims job id for `owner` (an agent name) across agents, before the HSM
- * is asked: SET <prefix>claim:<id> <owner> NX EX ttl_s.  0 when the claim
- * is ours (new, or made by the same owner before), SG_ERR_EXISTS when
- * another owner holds it (its name, cut to owner_len - 1 printable bytes,
- * in ret_owner).  owner: 1..QUEUE_CONSUMER_MAX printable bytes.
+ * Cross-agent claims (docs/reliability.md).  <prefix>claim:<id> holds the
+ * consumer identity of the process signing job <id> ("name@host/pid") with
+ * a short TTL that the process refreshes while it works on the job; once
+ * the signed result is released it holds QUEUE_CLAIM_DONE<owner> until the
+ * job expires, so that no other agent signs the job again.
+ *
+ * queue_claim_job: SET <prefix>claim:<id> <owner> NX EX ttl_s.  0 when the
+ * claim is ours (new, or ours already: then refreshed as below),
+ * SG_ERR_EXISTS when another value is there (cut to owner_len - 1
+ * printable bytes in ret_owner: another process's identity, or
+ * QUEUE_CLAIM_DONE and the identity of the one that released the result).
+ * owner: 1..QUEUE_CONSUMER_MAX printable bytes, no space.
  */
+#define QUEUE_CLAIM_DONE "done:"
 int queue_claim_job(struct queue *q, const char *job_id, const char *owner, int64_t ttl_s,
     char *ret_owner, size_t owner_len) SG_MUST_CHECK;
+
+/*
+ * Refreshes the claims of n (<= QUEUE_CLAIM_MAX) jobs that are still
+ * owner's: WATCH and MGET them, then MULTI, PEXPIRE ttl_s of each one whose
+ * value is owner, EXEC (two round trips; the EXEC is repeated when a claim
+ * changed in between).  ret_ours[i] tells whether job_ids[i] is still
+ * owner's.  A claim that is another's is left as it is.
+ */
+int queue_refresh_claims(struct queue *q, const char *owner, const char *const *job_ids, size_t n,
+    int64_t ttl_s, int *ret_ours) SG_MUST_CHECK;
+/* The same for one job: 0 when it is still owner's (refreshed),
+ * SG_ERR_EXISTS when it is not. */
+int queue_refresh_claim(
+    struct queue *q, const char *job_id, const char *owner, int64_t ttl_s) SG_MUST_CHECK;
+
+/*
+ * Releases a signed result only while owner holds the job's claim: WATCH
+ * <prefix>claim:<id>, GET it and compare with owner, then MULTI, SET
+ * <prefix>result:<id> <env> EX ttl_s, LPUSH <prefix>done:<id> 1, EXPIRE it,
+ * SET the claim to QUEUE_CLAIM_DONE<owner> EX done_ttl_s, EXEC.  0 when
+ * released; SG_ERR_EXISTS when the claim is not owner's (expired: "-" in
+ * ret_owner; another value: that value, printable) or changed before the
+ * EXEC ("?"): nothing is written then.
+ */
+int queue_release_result(struct queue *q, const char *job_id, const char *env, size_t env_len,
+    int64_t ttl_s, const char *owner, int64_t done_ttl_s, char *ret_owner,
+    size_t owner_len) SG_MUST_CHECK;
 
 /*
  * How old the work in the stream is, for the metrics (cheap: XPENDING's

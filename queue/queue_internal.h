@@ -22,8 +22,10 @@
 #define QUEUE_TTL_S_MAX          ((int64_t)100 * 365 * 86400) /* a result's lifetime */
 #define QUEUE_ERRSTR_LOG_MAX     120                          /* bytes of a server error we log */
 #define QUEUE_ARGS_MAX           (8 + QUEUE_CLAIM_MAX)        /* arguments of one command */
-#define QUEUE_PIPELINE_MAX       5                            /* commands sent at once */
-#define QUEUE_NUM_MAX            24                           /* a decimal number as text */
+/* Commands sent at once: MULTI, a PEXPIRE per claim of a batch, EXEC
+ * (queue_refresh_claims) is the most. */
+#define QUEUE_PIPELINE_MAX       (QUEUE_CLAIM_MAX + 3)
+#define QUEUE_NUM_MAX            24 /* a decimal number as text */
 /* Array elements in one reply, all levels together: far above what our
  * commands receive (an XREADGROUP of 2048 entries of 4 elements), far
  * below what would let a server make us allocate gigabytes. */

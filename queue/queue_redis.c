@@ -629,63 +629,305 @@ queue_wait_replicas(struct queue *q, int replicas, int timeout_ms, int *ret_acke
 	return r;
 }
 
+/* A claim's value, cut to owner_len - 1 bytes, bytes outside printable
+ * ASCII as '?'. */
+static void
+claim_owner_copy(const redisReply *rep, char *ret_owner, size_t owner_len)
+{
+	size_t i, n = rep->len < owner_len - 1 ? rep->len : owner_len - 1;
+
+	for (i = 0; i < n; i++)
+		ret_owner[i] = rep->str[i] > 0x20 && rep->str[i] < 0x7f ? rep->str[i] : '?';
+	ret_owner[n] = '\0';
+}
+
+static int
+reply_is(const redisReply *rep, const char *s)
+{
+	return rep->type == REDIS_REPLY_STRING && rep->len == strlen(s) &&
+	    memcmp(rep->str, s, rep->len) == 0;
+}
+
 int
 queue_claim_job(struct queue *q, const char *job_id, const char *owner, int64_t ttl_s,
     char *ret_owner, size_t owner_len)
 {
-	struct queue_cmd cmd = { 0 };
+	struct queue_cmd cmd;
 	redisReply *rep = NULL;
-	char key[QUEUE_PREFIX_MAX + sizeof(KEY_CLAIM) + JOB_ID_LEN], ttl[QUEUE_NUM_MAX];
-	size_t i, n;
-	int r;
+	char key[QUEUE_KEY_MAX + 1], ttl[QUEUE_NUM_MAX];
+	size_t klen;
+	int r = SG_ERR_INTERNAL, tries;
 
 	if (q == NULL || !queue_is_job_id(job_id) || owner == NULL ||
-	    !queue_is_token(owner, QUEUE_CONSUMER_MAX) || ttl_s < 1 || ret_owner == NULL ||
-	    owner_len == 0)
+	    !queue_is_token(owner, QUEUE_CONSUMER_MAX) || ttl_s < 1 || ttl_s > QUEUE_TTL_S_MAX ||
+	    ret_owner == NULL || owner_len == 0)
 		return SG_ERR_INVALID_ARGUMENT;
-	snprintf(key, sizeof(key), "%s%s%s", q->prefix, KEY_CLAIM, job_id);
+	klen = key_make(q, KEY_CLAIM, job_id, key);
 	snprintf(ttl, sizeof(ttl), "%lld", (long long)ttl_s);
-	qcmd_str(&cmd, "SET");
-	qcmd_str(&cmd, key);
-	qcmd_str(&cmd, owner);
-	qcmd_str(&cmd, "NX");
-	qcmd_str(&cmd, "EX");
-	qcmd_str(&cmd, ttl);
-	if ((r = qconn_command(q, &cmd, &rep)) < 0)
-		goto out;
-	if (rep->type == REDIS_REPLY_STATUS && qreply_is_status(rep, "OK")) {
-		r = 0;
+	/* A claim that expires between the SET and the GET: once more. */
+	for (tries = 0; tries < 2; tries++) {
+		memset(&cmd, 0, sizeof(cmd));
+		qcmd_str(&cmd, "SET");
+		qcmd_arg(&cmd, key, klen);
+		qcmd_str(&cmd, owner);
+		qcmd_str(&cmd, "NX");
+		qcmd_str(&cmd, "EX");
+		qcmd_str(&cmd, ttl);
+		if ((r = qconn_command(q, &cmd, &rep)) < 0)
+			goto out;
+		if (rep->type == REDIS_REPLY_STATUS && qreply_is_status(rep, "OK")) {
+			r = 0;
+			goto out;
+		}
+		if ((r = qreply_expect(rep, REDIS_REPLY_NIL)) < 0)
+			goto out;
+		freeReplyObject(rep);
+		rep = NULL;
+		memset(&cmd, 0, sizeof(cmd));
+		qcmd_str(&cmd, "GET");
+		qcmd_arg(&cmd, key, klen);
+		if ((r = qconn_command(q, &cmd, &rep)) < 0)
+			goto out;
+		if (rep->type == REDIS_REPLY_NIL) {
+			freeReplyObject(rep);
+			rep = NULL;
+			continue;
+		}
+		if ((r = qreply_expect(rep, REDIS_REPLY_STRING)) < 0)
+			goto out;
+		if (reply_is(rep, owner)) {
+			/* Ours already (this process took it before): refresh it. */
+			freeReplyObject(rep);
+			rep = NULL;
+			return queue_refresh_claim(q, job_id, owner, ttl_s);
+		}
+		/* Someone else's claim (or anything written there): report it, printable. */
+		claim_owner_copy(rep, ret_owner, owner_len);
+		r = SG_ERR_EXISTS;
 		goto out;
 	}
-	if ((r = qreply_expect(rep, REDIS_REPLY_NIL)) < 0)
-		goto out;
-	freeReplyObject(rep);
-	rep = NULL;
-	memset(&cmd, 0, sizeof(cmd));
-	qcmd_str(&cmd, "GET");
-	qcmd_str(&cmd, key);
-	if ((r = qconn_command(q, &cmd, &rep)) < 0)
-		goto out;
-	if (rep->type == REDIS_REPLY_NIL) {
-		r = SG_ERR_EXISTS; /* it just expired: treat as taken, the job is too old */
-		snprintf(ret_owner, owner_len, "?");
-		goto out;
-	}
-	if ((r = qreply_expect(rep, REDIS_REPLY_STRING)) < 0)
-		goto out;
-	if (rep->len == strlen(owner) && memcmp(rep->str, owner, rep->len) == 0) {
-		r = 0;
-		goto out;
-	}
-	/* Someone else's claim (or anything written there): report it, printable. */
-	n = rep->len < owner_len - 1 ? rep->len : owner_len - 1;
-	for (i = 0; i < n; i++)
-		ret_owner[i] = rep->str[i] > 0x20 && rep->str[i] < 0x7f ? rep->str[i] : '?';
-	ret_owner[n] = '\0';
+	snprintf(ret_owner, owner_len, "?");
 	r = SG_ERR_EXISTS;
 out:
 	if (rep != NULL)
 		freeReplyObject(rep);
+	return r;
+}
+
+static void
+unwatch(struct queue *q)
+{
+	struct queue_cmd un = { 0 };
+	redisReply *rep = NULL;
+
+	qcmd_str(&un, "UNWATCH");
+	if (qconn_command(q, &un, &rep) == 0)
+		freeReplyObject(rep);
+}
+
+int
+queue_refresh_claims(struct queue *q, const char *owner, const char *const *job_ids, size_t n,
+    int64_t ttl_s, int *ret_ours)
+{
+	struct queue_cmd cmds[QUEUE_PIPELINE_MAX];
+	redisReply *reps[QUEUE_PIPELINE_MAX] = { NULL };
+	char keys[QUEUE_CLAIM_MAX][QUEUE_KEY_MAX + 1], ms[QUEUE_NUM_MAX];
+	size_t klen[QUEUE_CLAIM_MAX], i, m;
+	int r = SG_ERR_INTERNAL, watching = 0, tries;
+
+	if (q == NULL || owner == NULL || !queue_is_token(owner, QUEUE_CONSUMER_MAX) ||
+	    n > QUEUE_CLAIM_MAX || (n > 0 && (job_ids == NULL || ret_ours == NULL)) || ttl_s < 1 ||
+	    ttl_s > QUEUE_TTL_S_MAX)
+		return SG_ERR_INVALID_ARGUMENT;
+	for (i = 0; i < n; i++) {
+		if (!queue_is_job_id(job_ids[i]))
+			return SG_ERR_INVALID_ARGUMENT;
+		klen[i] = key_make(q, KEY_CLAIM, job_ids[i], keys[i]);
+		ret_ours[i] = 0;
+	}
+	if (n == 0)
+		return 0;
+	snprintf(ms, sizeof(ms), "%lld", (long long)ttl_s * 1000);
+	/* A claim that changes between the GET and the EXEC (another agent
+	 * took one that expired) voids the EXEC: read them again. */
+	for (tries = 0; tries < 3; tries++) {
+		memset(cmds, 0, sizeof(cmds));
+		qcmd_str(&cmds[0], "WATCH");
+		qcmd_str(&cmds[1], "MGET");
+		for (i = 0; i < n; i++) {
+			qcmd_arg(&cmds[0], keys[i], klen[i]);
+			qcmd_arg(&cmds[1], keys[i], klen[i]);
+		}
+		if ((r = qconn_pipeline(q, cmds, 2, reps)) < 0)
+			goto out;
+		watching = 1;
+		if ((r = qreply_expect(reps[0], REDIS_REPLY_STATUS)) < 0 ||
+		    (r = qreply_expect(reps[1], REDIS_REPLY_ARRAY)) < 0)
+			goto out;
+		if (reps[1]->elements != n) {
+			r = SG_ERR_QUEUE_PROTOCOL;
+			goto out;
+		}
+		memset(cmds, 0, sizeof(cmds));
+		qcmd_str(&cmds[0], "MULTI");
+		for (i = 0, m = 1; i < n; i++) {
+			const redisReply *v = reps[1]->element[i];
+
+			if (v->type != REDIS_REPLY_NIL && v->type != REDIS_REPLY_STRING) {
+				r = SG_ERR_QUEUE_PROTOCOL;
+				goto out;
+			}
+			ret_ours[i] = reply_is(v, owner);
+			if (!ret_ours[i])
+				continue;
+			qcmd_str(&cmds[m], "PEXPIRE");
+			qcmd_arg(&cmds[m], keys[i], klen[i]);
+			qcmd_str(&cmds[m], ms);
+			m++;
+		}
+		qreply_free_all(reps, 2);
+		if (m == 1) {
+			r = 0; /* none is ours any more */
+			goto out;
+		}
+		qcmd_str(&cmds[m], "EXEC");
+		if ((r = qconn_pipeline(q, cmds, m + 1, reps)) < 0)
+			goto out;
+		watching = 0;
+		if ((r = qreply_expect(reps[0], REDIS_REPLY_STATUS)) < 0)
+			goto out;
+		for (i = 1; i < m; i++) {
+			if (!qreply_is_status(reps[i], "QUEUED")) {
+				r = reps[i]->type == REDIS_REPLY_ERROR ? qreply_error(reps[i])
+								       : SG_ERR_QUEUE_PROTOCOL;
+				goto out;
+			}
+		}
+		if (reps[m]->type == REDIS_REPLY_NIL) {
+			qreply_free_all(reps, m + 1);
+			continue;
+		}
+		if ((r = qreply_expect(reps[m], REDIS_REPLY_ARRAY)) < 0)
+			goto out;
+		if (reps[m]->elements != m - 1) {
+			r = SG_ERR_QUEUE_PROTOCOL;
+			goto out;
+		}
+		r = 0;
+		goto out;
+	}
+	r = SG_ERR_EXISTS;
+out:
+	if (watching && r != SG_ERR_QUEUE_UNAVAILABLE && r != SG_ERR_QUEUE_PROTOCOL)
+		unwatch(q);
+	qreply_free_all(reps, nitems(reps));
+	return r;
+}
+
+int
+queue_refresh_claim(struct queue *q, const char *job_id, const char *owner, int64_t ttl_s)
+{
+	int ours = 0, r;
+
+	if ((r = queue_refresh_claims(q, owner, &job_id, 1, ttl_s, &ours)) != 0)
+		return r;
+	return ours ? 0 : SG_ERR_EXISTS;
+}
+
+int
+queue_release_result(struct queue *q, const char *job_id, const char *env, size_t env_len,
+    int64_t ttl_s, const char *owner, int64_t done_ttl_s, char *ret_owner, size_t owner_len)
+{
+	struct queue_cmd cmds[6];
+	redisReply *reps[6] = { NULL };
+	char rkey[QUEUE_KEY_MAX + 1], dkey[QUEUE_KEY_MAX + 1], ckey[QUEUE_KEY_MAX + 1];
+	char ttl[QUEUE_NUM_MAX], dttl[QUEUE_NUM_MAX], done[QUEUE_CONSUMER_MAX + 8];
+	size_t rlen, dlen, clen, i;
+	int r, watching = 0;
+
+	if (q == NULL || !queue_is_job_id(job_id) || env == NULL || ttl_s <= 0 ||
+	    ttl_s > QUEUE_TTL_S_MAX || owner == NULL ||
+	    !queue_is_token(owner, QUEUE_CONSUMER_MAX) || done_ttl_s < 1 ||
+	    done_ttl_s > QUEUE_TTL_S_MAX || ret_owner == NULL || owner_len == 0)
+		return SG_ERR_INVALID_ARGUMENT;
+	memset(cmds, 0, sizeof(cmds));
+	rlen = key_make(q, KEY_RESULT, job_id, rkey);
+	dlen = key_make(q, KEY_DONE, job_id, dkey);
+	clen = key_make(q, KEY_CLAIM, job_id, ckey);
+	snprintf(ttl, sizeof(ttl), "%" PRId64, ttl_s);
+	snprintf(dttl, sizeof(dttl), "%" PRId64, done_ttl_s);
+	snprintf(done, sizeof(done), "%s%s", QUEUE_CLAIM_DONE, owner);
+	ret_owner[0] = '\0';
+
+	qcmd_str(&cmds[0], "WATCH");
+	qcmd_arg(&cmds[0], ckey, clen);
+	qcmd_str(&cmds[1], "GET");
+	qcmd_arg(&cmds[1], ckey, clen);
+	if ((r = qconn_pipeline(q, cmds, 2, reps)) < 0)
+		goto out;
+	watching = 1;
+	if ((r = qreply_expect(reps[0], REDIS_REPLY_STATUS)) < 0)
+		goto out;
+	if (reps[1]->type == REDIS_REPLY_NIL) {
+		snprintf(ret_owner, owner_len, "-");
+		r = SG_ERR_EXISTS; /* expired: another agent may take the job any moment */
+		goto out;
+	}
+	if ((r = qreply_expect(reps[1], REDIS_REPLY_STRING)) < 0)
+		goto out;
+	if (!reply_is(reps[1], owner)) {
+		claim_owner_copy(reps[1], ret_owner, owner_len);
+		r = SG_ERR_EXISTS;
+		goto out;
+	}
+	qreply_free_all(reps, 2);
+	memset(cmds, 0, sizeof(cmds));
+	qcmd_str(&cmds[0], "MULTI");
+	qcmd_str(&cmds[1], "SET");
+	qcmd_arg(&cmds[1], rkey, rlen);
+	qcmd_arg(&cmds[1], env, env_len);
+	qcmd_str(&cmds[1], "EX");
+	qcmd_str(&cmds[1], ttl);
+	qcmd_str(&cmds[2], "LPUSH");
+	qcmd_arg(&cmds[2], dkey, dlen);
+	qcmd_str(&cmds[2], "1");
+	qcmd_str(&cmds[3], "EXPIRE");
+	qcmd_arg(&cmds[3], dkey, dlen);
+	qcmd_str(&cmds[3], ttl);
+	qcmd_str(&cmds[4], "SET");
+	qcmd_arg(&cmds[4], ckey, clen);
+	qcmd_str(&cmds[4], done);
+	qcmd_str(&cmds[4], "EX");
+	qcmd_str(&cmds[4], dttl);
+	qcmd_str(&cmds[5], "EXEC");
+	if ((r = qconn_pipeline(q, cmds, 6, reps)) < 0)
+		goto out;
+	watching = 0;
+	if ((r = qreply_expect(reps[0], REDIS_REPLY_STATUS)) < 0)
+		goto out;
+	for (i = 1; i < 5; i++) {
+		if (!qreply_is_status(reps[i], "QUEUED")) {
+			r = reps[i]->type == REDIS_REPLY_ERROR ? qreply_error(reps[i])
+							       : SG_ERR_QUEUE_PROTOCOL;
+			goto out;
+		}
+	}
+	if (reps[5]->type == REDIS_REPLY_NIL) {
+		snprintf(ret_owner, owner_len, "?");
+		r = SG_ERR_EXISTS; /* the claim changed after the WATCH */
+		goto out;
+	}
+	if ((r = qreply_expect(reps[5], REDIS_REPLY_ARRAY)) < 0)
+		goto out;
+	if (reps[5]->elements != 4 || !qreply_is_status(reps[5]->element[0], "OK")) {
+		r = SG_ERR_QUEUE_PROTOCOL;
+		goto out;
+	}
+	r = 0;
+out:
+	if (watching && r != SG_ERR_QUEUE_UNAVAILABLE && r != SG_ERR_QUEUE_PROTOCOL)
+		unwatch(q);
+	qreply_free_all(reps, nitems(reps));
 	return r;
 }
 

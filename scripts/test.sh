@@ -20,8 +20,16 @@ else
 	dir=build
 	opts=""
 fi
+# The fault scenarios need the test-only hooks (meson_options.txt
+# test_hooks, off in release and package builds): set in every build dir,
+# an existing one included.
+opts="$opts -Dtest_hooks=true"
 # shellcheck disable=SC2086
-[ -d "$dir" ] || meson setup "$dir" $opts >/dev/null
+if [ -d "$dir" ]; then
+	meson configure "$dir" -Dtest_hooks=true >/dev/null
+else
+	meson setup "$dir" $opts >/dev/null
+fi
 ninja -C "$dir"
 # --setup full: every suite (plain `meson test` leaves out faults and bench).
 meson test -C "$dir" --setup full --print-errorlogs "$@"

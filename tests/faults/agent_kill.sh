@@ -1,7 +1,8 @@
 #!/bin/bash
 # Fault injection: the agent is killed with SIGKILL every 1-3 s and started
-# again, under a steady load from three submitters.  No job may be lost and
-# no job id may get two HSM signatures.
+# again, under a steady load from three submitters.  No job may be lost or
+# fail (a job caught between its intent and its signature record is signed
+# again after the restart), and no job id may get two released signatures.
 . "$(dirname "$0")/lib.sh"
 faults_init agent_kill
 FAULT_S=${FAULT_S:-30}
@@ -26,7 +27,7 @@ while [ "$(date +%s)" -lt "$end" ]; do
 done
 faults_log "agent killed with SIGKILL $kills times"
 load_stop
-faults_report "$D/store" "$D/audit.log"
+FAULTS_NO_FAILED=1 faults_report "$D/store" "$D/audit.log"
 st=$?
 agents_stop_all
 [ -e "$D/agent.failures" ] && { cat "$D/agent.failures"; st=1; }

@@ -8,10 +8,21 @@ audit logs.  Prints
 
     submitted N, signed S, rejected R, failed F, lost L, duplicate signatures D
 
-and exits 1 on any lost job, duplicate HSM signature, audit log that does not verify (tests/auditlog.py),
-result that disagrees with the audit log, or submit-job anomaly (exit 2 or 5,
-no job id).
+and exits 1 on any lost job, duplicate signature, audit log that does not
+verify (tests/auditlog.py), result that disagrees with the audit log, or
+submit-job anomaly (exit 2 or 5, no job id); with --no-failed also on any
+failed job.
+
+A duplicate is two signatures released for one job id: distinct signature
+files (by SHA-256) among the signature submit-job received (-o), the job's
+signed result in Redis, its signature files in the store (under any key)
+and the "signed" decisions of the audit logs that a "published" record of
+the same log confirms (the result went out).  HSM signatures that were
+never released (an attempt interrupted by a crash and retried, a signature
+withheld because its claim was lost, a "signed" decision whose agent died
+before the release) are counted apart.
 """
+import hashlib
 import argparse
 import base64
 import glob
@@ -56,6 +67,38 @@ def decode_env(text):
         return json.loads(base64.b64decode(env["payload"]))
     except Exception:
         return None
+
+
+def sha256_hex(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def redis_signatures(sock, ids):
+    """id -> SHA-256 of the signature in its signed result in Redis."""
+    out = {}
+    for jid, res in redis_results(sock, ids).items():
+        if res.get("status") == "signed" and res.get("signature"):
+            try:
+                out[jid] = sha256_hex(base64.b64decode(res["signature"]))
+            except (ValueError, TypeError):
+                pass
+    return out
+
+
+def store_signatures(store, jid):
+    """SHA-256 of each signature file of jid in the store (any key)."""
+    out = set()
+    if not store:
+        return out
+    for path in glob.glob(os.path.join(store, "*", jid, "*")):
+        if os.path.basename(path) == "result.json" or not os.path.isfile(path):
+            continue
+        try:
+            with open(path, "rb") as f:
+                out.add(sha256_hex(f.read()))
+        except OSError:
+            pass
+    return out
 
 
 def store_result(store, jid):
@@ -106,8 +149,19 @@ def audit(paths, problems):
             if not jid:
                 continue
             e = per.setdefault(jid, {"signature": 0, "intent": 0, "decisions": [],
-                                     "where": [], "intent_logs": set()})
+                                     "where": [], "intent_logs": set(), "retry": 0,
+                                     "withheld": 0, "released": {}, "last_signed": {}})
             ev = rec.get("event")
+            if ev == "signed" and rec.get("signature_sha256"):
+                e["last_signed"][path] = rec["signature_sha256"]
+            elif ev == "published" and e["last_signed"].get(path):
+                e["released"].setdefault(path, set()).add(e["last_signed"][path])
+            elif ev == "withheld":
+                e["withheld"] += 1
+                e["last_signed"].pop(path, None)
+            elif ev == "retry":
+                e["retry"] += 1
+                e["intent_logs"].add(path)
             if ev in ("signature", "intent"):
                 e[ev] += 1
                 if ev == "intent":
@@ -126,8 +180,8 @@ def summary(e):
     for d, c in e["decisions"]:
         k = d + ("/" + c if c else "")
         dec[k] = dec.get(k, 0) + 1
-    return "%d intent, %d signature records; decisions %s" % (
-        e["intent"], e["signature"],
+    return "%d intent, %d retry, %d signature, %d withheld records; decisions %s" % (
+        e["intent"], e["retry"], e["signature"], e["withheld"],
         ", ".join("%s x%d" % kv for kv in sorted(dec.items())) or "none")
 
 
@@ -139,6 +193,8 @@ def main():
     ap.add_argument("--drain", type=int, default=60)
     ap.add_argument("--since", type=int, default=0,
                     help="require a signed job among those started at or after this time")
+    ap.add_argument("--no-failed", action="store_true",
+                    help="a failed job is a problem (crashes must not fail jobs)")
     ap.add_argument("audit", nargs="+")
     a = ap.parse_args()
 
@@ -226,10 +282,39 @@ def main():
         if st not in [d for d, _ in e["decisions"]]:
             problems.append("%s (%s): result %s but audit: %s"
                             % (j["name"], jid, st, summary(e)))
-    dups = {jid: e for jid, e in per.items() if e["signature"] > 1}
-    for jid, e in dups.items():
-        problems.append("duplicate signature for %s: %d records (%s)"
-                        % (jid, e["signature"], ", ".join(e["where"])))
+    # Released signatures per id: Redis, the store, the audit logs.
+    in_redis = redis_signatures(a.redis_sock, set(jobs) | set(per))
+    dups = {}
+    for jid in set(jobs) | set(per) | set(in_redis):
+        rel = set()
+        e = per.get(jid)
+        if e is not None:
+            for shas in e["released"].values():
+                rel |= shas
+        if jid in in_redis:
+            rel.add(in_redis[jid])
+        rel |= store_signatures(a.store, jid)
+        if jid in jobs and jobs[jid]["rc"] == "0":
+            sig = os.path.join(os.path.dirname(os.path.abspath(a.jobs)), "art",
+                               jobs[jid]["name"] + ".sig")
+            try:
+                with open(sig, "rb") as f:
+                    rel.add(sha256_hex(f.read()))
+            except OSError:
+                pass
+        if len(rel) > 1:
+            dups[jid] = rel
+    for jid, rel in dups.items():
+        problems.append("duplicate signature for %s: %d different signatures released "
+                        "(audit: %s)" % (jid, len(rel), summary(per.get(jid))))
+    retries = sum(e["retry"] for e in per.values())
+    withheld = sum(e["withheld"] for e in per.values())
+    if retries or withheld:
+        print("# %d retries of interrupted intents, %d signatures withheld (their claim "
+              "was lost): never released, accounted for in the audit logs"
+              % (retries, withheld))
+    if a.no_failed and counts["failed"]:
+        problems.append("%d jobs failed (no crash may fail a job)" % counts["failed"])
     for jid, (name, _t) in sorted(pending.items(), key=lambda x: x[1]):
         problems.append("lost %s (%s): audit: %s" % (name, jid, summary(per.get(jid))))
     if a.since:
@@ -239,8 +324,8 @@ def main():
 
     multi = [jid for jid, e in per.items() if len(e["intent_logs"]) > 1]
     if multi:
-        print("# %d job ids have an intent in more than one audit log (if the first "
-              "agent's HSM call completed, the HSM signed twice): %s"
+        print("# %d job ids have an intent in more than one audit log (an agent's attempt "
+              "interrupted or withheld, then taken over by another): %s"
               % (len(multi), " ".join(sorted(multi)[:5])))
     submitted = len(jobs) + len(pending)
     if codes:

@@ -6,7 +6,7 @@
 #   submitted N, signed S, rejected R, failed F, lost L, duplicate signatures D
 # counted from the submitters' results (and, for jobs whose submit-job gave
 # up waiting, the result left in Redis or in the store) and from the audit
-# logs.  A scenario fails on any lost job or duplicate HSM signature, on a
+# logs.  A scenario fails on any lost job or duplicate released signature, on a
 # result that disagrees with the audit log, and on a submit-job that saw a
 # result that does not match its artifact (exit 5).
 #
@@ -204,10 +204,12 @@ load_stop() {
 
 # faults_report STOREDIR AUDITLOG...: waits up to DRAIN_S for results still
 # owed, prints the count line, returns 0 only if nothing was lost or
-# duplicated and everything agrees.
+# duplicated (two signatures released for one id) and everything agrees;
+# with FAULTS_NO_FAILED=1 also only if no job failed.
 faults_report() {
 	local store=$1
 	shift
 	python3 "$SRC/tests/faults/count.py" --redis-sock "$REDIS_SOCK" --jobs "$D/jobs" \
-		--store "$store" --drain "$DRAIN_S" ${FAULTS_SINCE:+--since "$FAULTS_SINCE"} "$@"
+		--store "$store" --drain "$DRAIN_S" ${FAULTS_SINCE:+--since "$FAULTS_SINCE"} \
+		${FAULTS_NO_FAILED:+--no-failed} "$@"
 }

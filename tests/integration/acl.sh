@@ -3,7 +3,7 @@
 # as signet-agent, submit-job and signet-approve as signet-ci (AUTH user
 # password, the password from a file).  A job is signed end to end, one
 # after an approval; a job no agent takes is withdrawn at its timeout;
-# signet-admin status runs as the agent's user; and Redis's ACL LOG shows
+# signet-admin status and job run as the agent's user; and Redis's ACL LOG shows
 # that no command of theirs was refused.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -114,6 +114,13 @@ if "$ADMIN" status -c "$D/agent.json" > "$D/status.out" 2> "$D/status.err"; then
 	ok "signet-admin status runs with the agent's user"
 else
 	fail "signet-admin status as signet-agent" "$D/status.err"
+fi
+JOB=$(grep -o '[0-9a-f]\{32\}' "$D/plain.err" | head -1)
+if "$ADMIN" job -c "$D/agent.json" --agent-key "$D/agent.pub" "$JOB" > "$D/job.out" 2> "$D/job.err" &&
+	grep -q "signed" "$D/job.out"; then
+	ok "signet-admin job runs with the agent's user"
+else
+	fail "signet-admin job $JOB as signet-agent" "$D/job.err"
 fi
 
 # No agent: at its timeout submit-job looks at its entry and withdraws it.

@@ -102,7 +102,7 @@ if [ "$st" = 0 ] && grep -q "^  status    signed$" "$D/job.out" &&
 	grep -q "^  verified: attested by the agent key$" "$D/job.out" &&
 	grep -q "no longer in the stream (acknowledged and deleted)" "$D/job.out" &&
 	grep -q "^done list (signet:done:$S1): 0$" "$D/job.out" &&
-	grep -q "^claim (signet:claim:$S1): test-agent$" "$D/job.out" &&
+	grep -Eq "^claim \(signet:claim:$S1\): done:test-agent@[^ ]+/[0-9]+$" "$D/job.out" &&
 	grep -Eq "^  #[0-9]+ [0-9T:Z-]+ received entry=" "$D/job.out" &&
 	grep -Eq "^  #[0-9]+ [0-9T:Z-]+ signed id=$S1 .*key=release" "$D/job.out" &&
 	grep -Eq "^  #[0-9]+ [0-9T:Z-]+ signature id=$S1 .*signature=<[0-9]+ bytes of base64>" "$D/job.out"; then
@@ -113,7 +113,7 @@ fi
 "$ADMIN" job -c "$D/agent.json" --json "$S1" > "$D/job.json" 2> "$D/job.err"
 st=$?
 if [ "$st" = 0 ] && jq -e --arg i "$S1" '.id == $i and .known and .result.status == "signed" and
-	.result.verified == null and .done == 0 and .claim == "test-agent" and
+	.result.verified == null and .done == 0 and (.claim | startswith("done:test-agent@")) and
 	(.entries | length) == 1 and .entries[0].in_stream == false and
 	([.audit[].event] == ["received", "intent", "signature", "signed", "published"])' \
 	"$D/job.json" >/dev/null; then

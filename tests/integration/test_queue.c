@@ -898,7 +898,7 @@ START_TEST(claim_job_once)
 	q = open_ok(s.url, NULL, NULL, 0);
 	c = raw_connect(&s);
 	ck_assert_int_eq(queue_claim_job(q, JOB1, "agent-a", 60, owner, sizeof(owner)), 0);
-	/* The same owner again (a restart): still ours. */
+	/* The same owner again (the same process): still ours, refreshed. */
 	ck_assert_int_eq(queue_claim_job(q, JOB1, "agent-a", 60, owner, sizeof(owner)), 0);
 	/* Another agent: refused, told who holds it. */
 	ck_assert_int_eq(
@@ -912,6 +912,80 @@ START_TEST(claim_job_once)
 	ck_assert_str_eq(owner, "x?y");
 	ck_assert_int_eq(
 	    queue_claim_job(q, JOB1, "agent a", 60, owner, sizeof(owner)), SG_ERR_INVALID_ARGUMENT);
+	redisFree(c);
+	queue_close(q);
+	server_destroy(&s);
+}
+END_TEST
+
+/* A claim's value as a string ("" when absent). */
+static void
+raw_get(redisContext *c, const char *key, char *out, size_t len)
+{
+	redisReply *rep = redisCommand(c, "GET %s", key);
+
+	ck_assert_ptr_nonnull(rep);
+	snprintf(out, len, "%s", rep->type == REDIS_REPLY_STRING ? rep->str : "");
+	freeReplyObject(rep);
+}
+
+/* Claims are refreshed only while they are the owner's, and a signed
+ * result is released only under its owner's claim, which then says so. */
+START_TEST(claim_refresh_release)
+{
+	struct server s;
+	struct queue *q;
+	redisContext *c;
+	char owner[64], v[128], key1[96], key2[96];
+	const char *ids[2] = { JOB1, JOB2 };
+	int ours[2] = { -1, -1 };
+
+	server_start(&s, NULL, 0);
+	q = open_ok(s.url, NULL, NULL, 0);
+	c = raw_connect(&s);
+	snprintf(key1, sizeof(key1), "signet:claim:%s", JOB1);
+	snprintf(key2, sizeof(key2), "signet:claim:%s", JOB2);
+	ck_assert_int_eq(queue_claim_job(q, JOB1, "a@h/1", 5, owner, sizeof(owner)), 0);
+	raw_ok(c, "SET %s %s EX 5", key2, "b@h/2");
+	/* Refresh: ours gets the new TTL, the other's is left as it is. */
+	ck_assert_int_eq(queue_refresh_claims(q, "a@h/1", ids, 2, 600, ours), 0);
+	ck_assert_int_eq(ours[0], 1);
+	ck_assert_int_eq(ours[1], 0);
+	ck_assert_int_gt(raw_int(c, "TTL %s", key1), 500);
+	ck_assert_int_le(raw_int(c, "TTL %s", key2), 5);
+	ck_assert_int_eq(queue_refresh_claim(q, JOB2, "a@h/1", 600), SG_ERR_EXISTS);
+	/* Release under another's claim: nothing written. */
+	ck_assert_int_eq(
+	    queue_release_result(q, JOB2, "{}", 2, 60, "a@h/1", 900, owner, sizeof(owner)),
+	    SG_ERR_EXISTS);
+	ck_assert_str_eq(owner, "b@h/2");
+	ck_assert_int_eq(raw_int(c, "EXISTS signet:result:%s signet:done:%s", JOB2, JOB2), 0);
+	/* Release under our claim: result, done push, claim done:<owner>. */
+	ck_assert_int_eq(
+	    queue_release_result(q, JOB1, "{\"x\":1}", 7, 60, "a@h/1", 900, owner, sizeof(owner)),
+	    0);
+	raw_get(c, key1, v, sizeof(v));
+	ck_assert_str_eq(v, "done:a@h/1");
+	ck_assert_int_gt(raw_int(c, "TTL %s", key1), 800);
+	ck_assert_int_eq(raw_int(c, "LLEN signet:done:%s", JOB1), 1);
+	/* Nobody claims it after that; the owner does not refresh it either. */
+	ck_assert_int_eq(queue_claim_job(q, JOB1, "c@h/3", 5, owner, sizeof(owner)), SG_ERR_EXISTS);
+	ck_assert_str_eq(owner, "done:a@h/1");
+	ck_assert_int_eq(queue_refresh_claim(q, JOB1, "a@h/1", 5), SG_ERR_EXISTS);
+	/* An expired claim: not released ("-"), then taken again. */
+	raw_ok(c, "DEL %s", key2);
+	ck_assert_int_eq(
+	    queue_release_result(q, JOB2, "{}", 2, 60, "a@h/1", 900, owner, sizeof(owner)),
+	    SG_ERR_EXISTS);
+	ck_assert_str_eq(owner, "-");
+	ck_assert_int_eq(raw_int(c, "EXISTS signet:result:%s", JOB2), 0);
+	ck_assert_int_eq(queue_claim_job(q, JOB2, "a@h/1", 5, owner, sizeof(owner)), 0);
+	/* Bad arguments. */
+	ck_assert_int_eq(
+	    queue_refresh_claims(q, "a h", ids, 2, 600, ours), SG_ERR_INVALID_ARGUMENT);
+	ck_assert_int_eq(
+	    queue_release_result(q, JOB1, "{}", 2, 60, "a@h/1", 0, owner, sizeof(owner)),
+	    SG_ERR_INVALID_ARGUMENT);
 	redisFree(c);
 	queue_close(q);
 	server_destroy(&s);
@@ -1979,6 +2053,7 @@ queue_suite(void)
 	ADD("/queue/get-result/size-cap", get_result_size_cap);
 	ADD("/queue/reclaim/idle-entries", reclaim_idle_entries);
 	ADD("/queue/claim-job/once", claim_job_once);
+	ADD("/queue/claim-job/refresh-release", claim_refresh_release);
 	ADD("/queue/read/recreates-lost-group", read_recreates_lost_group);
 	ADD("/queue/dead-letter/moves-entry", dead_letter_moves_entry);
 	ADD("/queue/read/entry-shapes", entry_shapes);

@@ -97,6 +97,36 @@ START_TEST(test_interrupted)
 }
 END_TEST
 
+/* An interrupted intent taken over for a retry: the id is the caller's
+ * (claims wait), a retry that asked nothing leaves it interrupted, one
+ * that signed leaves it signed; only the same job may retry. */
+START_TEST(test_retry)
+{
+	struct replay *rp = NULL;
+	enum replay_state st;
+	char id[JOB_ID_LEN + 1], sha[SHA256_HEX_LEN + 1], key[JOB_KEY_MAX + 1];
+	int64_t exp = sgtime_now() + 60;
+
+	ck_assert_int_eq(replay_new(tmpdir, &rp), 0);
+	make_id(9, id);
+	ck_assert_int_eq(replay_mark_intent(rp, id, SHA_A, "release", exp), 0);
+	ck_assert_int_eq(replay_retry(rp, id, SHA_B), SG_ERR_EXISTS);
+	ck_assert_int_eq(replay_retry(rp, id, SHA_A), 0);
+	ck_assert_int_eq(replay_retry(rp, id, SHA_A), SG_ERR_EXISTS); /* taken */
+	replay_retry_end(rp, id);
+	ck_assert_int_eq(replay_claim(rp, id, &st, sha, key), 0);
+	ck_assert_int_eq(st, REPLAY_INTERRUPTED);
+	ck_assert_str_eq(sha, SHA_A);
+	ck_assert_int_eq(replay_retry(rp, id, SHA_A), 0);
+	replay_done(rp, id, 1, SHA_A, "release", exp);
+	ck_assert_int_eq(replay_claim(rp, id, &st, sha, key), 0);
+	ck_assert_int_eq(st, REPLAY_SIGNED);
+	ck_assert_int_eq(replay_retry(rp, id, SHA_A), SG_ERR_EXISTS);
+	ck_assert_int_eq(replay_retry(rp, "zz", SHA_A), SG_ERR_INVALID_ARGUMENT);
+	replay_free(rp);
+}
+END_TEST
+
 START_TEST(test_many_and_expiry)
 {
 	struct replay *rp = NULL;
@@ -202,6 +232,7 @@ main(void)
 
 	tcase_add_test(tc, test_claim_sign_replay);
 	tcase_add_test(tc, test_interrupted);
+	tcase_add_test(tc, test_retry);
 	tcase_add_test(tc, test_many_and_expiry);
 	tcase_add_test(tc, test_states_survive_growth);
 	tcase_add_test(tc, test_memory_flat);
