@@ -268,6 +268,7 @@ open_queue(const struct agent_config *cfg, char *why, size_t whylen)
 	memset(&qo, 0, sizeof(qo));
 	qo.url = cfg->redis;
 	qo.password_file = cfg->redis_password_file;
+	qo.tls = &cfg->redis_tls;
 	qo.prefix = cfg->prefix;
 	qo.timeout_ms = ST_TIMEOUT_MS;
 	if ((r = queue_open_reason(&qo, &q, reason, sizeof(reason))) == 0)

@@ -148,6 +148,52 @@ check_redis_url(struct cfg_ctx *x, cJSON *root, struct agent_config *c)
 	    "named by redis_password_file (the URL may keep a user name)");
 }
 
+/* "redis_tls": {"ca_file"?, "cert_file"?, "key_file"?, "server_name"?}: TLS
+ * to Redis, for a rediss:// or sentinel+tls:// URL only; a client
+ * certificate goes with its key.  The files are read by queue_open(). */
+static int
+load_redis_tls(struct cfg_ctx *x, const cJSON *root, struct agent_config *c)
+{
+	static const char *const members[] = { "ca_file", "cert_file", "key_file", "server_name" };
+	const cJSON *t;
+	const char *unknown;
+	struct queue_url *u = NULL;
+	int r, rr = 0, tls = 0;
+
+	if (cJSON_GetObjectItemCaseSensitive(root, "redis_tls") == NULL)
+		return 0;
+	if (json_get_object(root, "redis_tls", &t) != 0)
+		return cfg_error(x, "redis_tls: must be an object");
+	if (json_check_members(t, members, nitems(members), &unknown) != 0)
+		rr = worst(rr, cfg_error(x, "redis_tls.%s: unknown member", unknown));
+	if ((r = get_str(x, t, "redis_tls.", "ca_file", 0, 1, &c->redis_tls_ca_file)) != 0)
+		rr = worst(rr, r);
+	if ((r = get_str(x, t, "redis_tls.", "cert_file", 0, 1, &c->redis_tls_cert_file)) != 0)
+		rr = worst(rr, r);
+	if ((r = get_str(x, t, "redis_tls.", "key_file", 0, 1, &c->redis_tls_key_file)) != 0)
+		rr = worst(rr, r);
+	if ((r = get_str(x, t, "redis_tls.", "server_name", 0, 0, &c->redis_tls_server_name)) != 0)
+		rr = worst(rr, r);
+	if (rr == SG_ERR_ALLOC)
+		return rr;
+	if ((c->redis_tls_cert_file != NULL) != (c->redis_tls_key_file != NULL))
+		rr = worst(rr, cfg_error(x, "redis_tls: cert_file and key_file go together"));
+	if (c->redis != NULL && queue_url_parse(c->redis, &u) == 0) {
+		tls = u->is_tls;
+		queue_url_free(u);
+		if (!tls)
+			rr = worst(rr,
+			    cfg_error(x,
+				"redis_tls: the redis URL must be rediss:// or "
+				"sentinel+tls:// to use TLS"));
+	}
+	c->redis_tls.ca_file = c->redis_tls_ca_file;
+	c->redis_tls.cert_file = c->redis_tls_cert_file;
+	c->redis_tls.key_file = c->redis_tls_key_file;
+	c->redis_tls.server_name = c->redis_tls_server_name;
+	return rr;
+}
+
 /* "store_mode": "0640" — the file store's file mode, in octal. */
 static int
 get_store_mode(struct cfg_ctx *x, const cJSON *root, const struct agent_config *c, unsigned *ret)
@@ -1477,6 +1523,7 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 		"name",
 		"redis",
 		"redis_password_file",
+		"redis_tls",
 		"prefix",
 		"pkcs11",
 		"attestation_key",
@@ -1537,6 +1584,7 @@ config_parse(struct cfg_ctx *x, const char *buf, size_t len, struct agent_config
 	KEEP(get_str(x, root, "", "redis", 1, 0, &c->redis));
 	KEEP(check_redis_url(x, root, c));
 	KEEP(get_str(x, root, "", "redis_password_file", 0, 1, &c->redis_password_file));
+	KEEP(load_redis_tls(x, root, c));
 	KEEP(get_str(x, root, "", "prefix", 0, 0, &c->prefix));
 	KEEP(get_str(x, root, "", "attestation_key", 1, 0, &c->attestation_key));
 	KEEP(get_str(x, root, "", "store", 1, 0, &c->store));
@@ -1889,6 +1937,10 @@ config_free(struct agent_config *c)
 	free(c->name);
 	free(c->redis);
 	free(c->redis_password_file);
+	free(c->redis_tls_ca_file);
+	free(c->redis_tls_cert_file);
+	free(c->redis_tls_key_file);
+	free(c->redis_tls_server_name);
 	free(c->prefix);
 	free(c->pkcs11_module);
 	free(c->pkcs11_token);
@@ -2091,6 +2143,10 @@ config_same_hsm(
 	DIFF(name, "name");
 	DIFF(redis, "redis");
 	DIFF(redis_password_file, "redis_password_file");
+	DIFF(redis_tls_ca_file, "redis_tls.ca_file");
+	DIFF(redis_tls_cert_file, "redis_tls.cert_file");
+	DIFF(redis_tls_key_file, "redis_tls.key_file");
+	DIFF(redis_tls_server_name, "redis_tls.server_name");
 	DIFF(prefix, "prefix");
 	DIFF(pkcs11_module, "pkcs11.module");
 	DIFF(pkcs11_token, "pkcs11.token");

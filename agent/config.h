@@ -21,6 +21,7 @@
 #include "job.h"
 #include "jwt.h"
 #include "openpgp.h"
+#include "queue.h"
 
 #define CONFIG_FILE_MAX          (1024 * 1024)
 #define CONFIG_KEYS_MAX          256
@@ -158,6 +159,14 @@ struct agent_config {
 	char *name;
 	char *redis;
 	char *redis_password_file; /* NULL when absent */
+	/* "redis_tls": {"ca_file", "cert_file", "key_file", "server_name"},
+	 * all optional, for a rediss:// or sentinel+tls:// URL; redis_tls
+	 * points at these strings (all NULL when the member is absent). */
+	char *redis_tls_ca_file;
+	char *redis_tls_cert_file;
+	char *redis_tls_key_file; /* a secret file: mode 0600 */
+	char *redis_tls_server_name;
+	struct queue_tls_opts redis_tls;
 	char *prefix;
 	char *pkcs11_module;
 	char *pkcs11_token;

@@ -210,6 +210,7 @@ envcheck_redis(const struct agent_config *cfg, char *why, size_t whylen)
 	memset(&o, 0, sizeof(o));
 	o.url = cfg->redis;
 	o.password_file = cfg->redis_password_file;
+	o.tls = &cfg->redis_tls;
 	o.prefix = cfg->prefix;
 	queue_url_display(cfg->redis, shown, sizeof(shown));
 	if ((r = queue_open_reason(&o, &q, reason, sizeof(reason))) != 0) {

@@ -359,6 +359,7 @@ run(struct agent *ag, const struct agent_config *cfg)
 	memset(&qopts, 0, sizeof(qopts));
 	qopts.url = cfg->redis;
 	qopts.password_file = cfg->redis_password_file;
+	qopts.tls = &cfg->redis_tls;
 	qopts.prefix = cfg->prefix;
 	if ((q = connect_with_backoff(&qopts, "reader")) == NULL)
 		return 0;

@@ -2,9 +2,12 @@
  * fuzz_queue_url.c — queue_url_parse() on arbitrary bytes.  The input is
  * made a C string (an embedded NUL ends it, as it would for a URL taken
  * from argv or a config file).  A URL that parses must describe exactly
- * one endpoint (or a list of sentinels) within the documented ranges.
+ * one endpoint (or a list of sentinels) within the documented ranges;
+ * TLS (rediss://, sentinel+tls://) never goes with a unix socket, and its
+ * scheme is the only difference from the same URL without TLS.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,7 +43,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    u->sentinels[i]->port < 1 || u->sentinels[i]->port > 65535)
 					abort();
 		} else if (u->is_unix) {
-			if (u->path == NULL || u->path[0] != '/' || u->host != NULL ||
+			if (u->is_tls || u->path == NULL || u->path[0] != '/' || u->host != NULL ||
 			    u->user != NULL || u->password != NULL || u->db != 0)
 				abort();
 		} else {
@@ -49,6 +52,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			if (u->password != NULL && strlen(u->password) > QUEUE_PASSWORD_MAX)
 				abort();
+		}
+		/* Without its TLS scheme the URL parses the same way. */
+		if (u->is_tls) {
+			const char *tail = strstr(s, "://");
+			struct queue_url *p = NULL;
+			char *plain = NULL;
+
+			if (tail == NULL ||
+			    asprintf(&plain, "%s%s", u->is_sentinel ? "sentinel" : "redis", tail) <
+				0)
+				abort();
+			if (queue_url_parse(plain, &p) != 0 || p->is_tls ||
+			    p->is_sentinel != u->is_sentinel || p->port != u->port ||
+			    p->db != u->db)
+				abort();
+			queue_url_free(p);
+			free(plain);
 		}
 		queue_url_free(u);
 	} else if (u != NULL) {

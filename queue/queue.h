@@ -33,14 +33,22 @@
 #define QUEUE_SENTINELS_MAX   8
 #define QUEUE_MASTER_NAME_MAX 64
 #define QUEUE_GROUP           "agents"
+/* Bytes of one reply the queue buffers at most: a server announcing or
+ * sending more is refused (SG_ERR_QUEUE_PROTOCOL) before more is read.  Far
+ * above any valid reply (QUEUE_READ_COUNT_MAX entries of envelopes of at
+ * most 64 KiB, results read up to QUEUE_RESULT_READ_MAX), far below what
+ * would let a hostile server make us buffer gigabytes. */
+#define QUEUE_REPLY_BYTES_MAX (64 * 1024 * 1024)
 
 struct queue;
 struct queue_entry;
 
 /* A parsed queue URL: redis://[user:password@]host:port[/db], unix:///path,
- * or sentinel://[user:password@]host:port,host:port/mastername[/db]. */
+ * or sentinel://[user:password@]host:port,host:port/mastername[/db]; with
+ * TLS rediss://... and sentinel+tls://... (is_tls). */
 struct queue_url {
 	int is_unix;
+	int is_tls;     /* rediss:// or sentinel+tls:// */
 	char *host;     /* TCP host, or NULL */
 	int port;       /* TCP port (default 6379) */
 	char *path;     /* socket path for unix, or NULL */
@@ -65,11 +73,21 @@ struct queue_url {
 int queue_url_parse(const char *url, struct queue_url **ret) SG_MUST_CHECK;
 void queue_url_free(struct queue_url *u);
 
+/* TLS settings for a rediss:// or sentinel+tls:// URL (all optional). */
+struct queue_tls_opts {
+	const char *ca_file;     /* PEM CA certificates; NULL: the system's trust store */
+	const char *cert_file;   /* PEM client certificate (chain), with key_file */
+	const char *key_file;    /* PEM client key: a secret file (mode 0600) */
+	const char *server_name; /* name the certificate must carry; NULL: the URL's host */
+};
+
 struct queue_opts {
 	const char *url;           /* required */
 	const char *password_file; /* optional; overrides a password in the URL */
 	const char *prefix;        /* NULL: QUEUE_DEFAULT_PREFIX */
 	int timeout_ms;            /* connect and command timeout; 0: 5000; max 3600000 */
+	/* NULL: defaults.  Any member set for a URL without TLS is SG_ERR_CONFIG. */
+	const struct queue_tls_opts *tls;
 };
 
 /*
@@ -81,8 +99,13 @@ struct queue_opts {
  * Redis).  SG_ERR_CONFIG also for: a missing/empty password file, a
  * password over QUEUE_PASSWORD_MAX, a user without a password.  The
  * options are copied; the password is kept (for queue_reconnect) until
- * queue_close, which wipes it.  Writes to a dead connection may raise
- * SIGPIPE inside hiredis: programs ignore SIGPIPE.
+ * queue_close, which wipes it.  Writes to a dead connection never raise
+ * SIGPIPE.  With TLS, the server's certificate is verified (CA file or the
+ * system's store, the host name or IP address); a failed handshake is
+ * SG_ERR_QUEUE_UNAVAILABLE with the reason in why (SG_ERR_QUEUE_PROTOCOL
+ * when the server does not speak TLS at all: it answers something else, or
+ * nothing within the timeout), a bad CA, certificate or key file
+ * SG_ERR_CONFIG.
  *
  * Every call below returns SG_ERR_INVALID_ARGUMENT for bad arguments
  * (NULL, a job id that is not JOB_ID_LEN lowercase hex ...),

@@ -12,12 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 
 #include <hiredis/hiredis.h>
 
 #include "log.h"
 #include "queue_internal.h"
+#include "queue_io.h"
 #include "util.h"
 
 void
@@ -40,16 +40,6 @@ qcmd_str(struct queue_cmd *cmd, const char *s)
 	qcmd_arg(cmd, s, strlen(s));
 }
 
-static struct timeval
-ms_to_tv(int64_t ms)
-{
-	struct timeval tv;
-
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
-	return tv;
-}
-
 /* Sets q->why from len bytes of s (escaped, cut), after the prefix. */
 static void
 set_why(struct queue *q, const char *prefix, const char *s, size_t len)
@@ -65,31 +55,25 @@ queue_conn_why(const struct queue *q)
 	return q != NULL ? q->why : "";
 }
 
-/* The error of a call that got no reply; the context is unusable after it. */
+/* The error of a call that got no reply; the connection is unusable after it. */
 int
 qconn_error(const struct queue *q)
 {
 	char esc[QUEUE_ERRSTR_LOG_MAX + 8];
+	const char *e;
+	int r;
 
-	if (q->c == NULL || q->c->err == 0)
+	if (q->io == NULL || (r = qio_error(q->io)) == 0)
 		return SG_ERR_QUEUE_UNAVAILABLE;
-	log_debug("redis connection: %s",
-	    log_escape(
-		q->c->errstr, strnlen(q->c->errstr, sizeof(q->c->errstr)), esc, sizeof(esc)));
-	switch (q->c->err) {
-	case REDIS_ERR_OOM:
-		return SG_ERR_ALLOC;
-	case REDIS_ERR_PROTOCOL:
-		return SG_ERR_QUEUE_PROTOCOL;
-	default: /* REDIS_ERR_IO (timeouts included), REDIS_ERR_EOF, REDIS_ERR_OTHER */
-		return SG_ERR_QUEUE_UNAVAILABLE;
-	}
+	e = qio_errstr(q->io);
+	log_debug("redis connection: %s", log_escape(e, strlen(e), esc, sizeof(esc)));
+	return r;
 }
 
 int
 qconn_ready(const struct queue *q)
 {
-	if (q->c == NULL || q->c->err != 0)
+	if (q->io == NULL || qio_error(q->io) != 0)
 		return SG_ERR_QUEUE_UNAVAILABLE;
 	return 0;
 }
@@ -107,46 +91,19 @@ qreply_free_all(redisReply **reps, size_t n)
 }
 
 /*
- * redisGetReply() with a bound: a reply is handed to hiredis's parser only
- * once queue_resp_scan() has seen all of it within QUEUE_REPLY_ELEMS_MAX
- * array elements and QUEUE_RESP_DEPTH_MAX levels, because hiredis 0.14
- * allocates an array's element table as soon as it reads the count (a
- * hostile server's "*2000000000" would be a 16 GB allocation).  Bulk
- * strings are not bounded here: hiredis allocates those only as their
- * bytes arrive.  A reply over a bound drops the connection
- * (SG_ERR_QUEUE_PROTOCOL).  Scanning skips bulk payloads by their length,
- * so reading a large reply in pieces costs one pass over its headers per
- * piece.
+ * One reply, bounded (queue_io.c): parsed only once queue_resp_scan() has
+ * seen all of it within QUEUE_REPLY_ELEMS_MAX array elements,
+ * QUEUE_RESP_DEPTH_MAX levels and QUEUE_REPLY_BYTES_MAX bytes, because
+ * hiredis 0.14 allocates an array's element table as soon as it reads the
+ * count (a hostile server's "*2000000000" would be a 16 GB allocation).  A
+ * reply over a bound leaves the connection unusable
+ * (SG_ERR_QUEUE_PROTOCOL).
  */
 static int
 bounded_reply(struct queue *q, void **ret)
 {
-	redisReader *rd;
-	long n;
-	int done = 0;
-
 	*ret = NULL;
-	do {
-		if (redisBufferWrite(q->c, &done) != REDIS_OK)
-			return qconn_error(q);
-	} while (!done);
-	for (;;) {
-		rd = q->c->reader;
-		n = queue_resp_scan((const uint8_t *)rd->buf + rd->pos, rd->len - rd->pos,
-		    QUEUE_REPLY_ELEMS_MAX, SIZE_MAX);
-		if (n < 0) {
-			log_debug("redis reply over %d elements or %d levels, or malformed",
-			    QUEUE_REPLY_ELEMS_MAX, QUEUE_RESP_DEPTH_MAX);
-			redisFree(q->c);
-			q->c = NULL;
-			return SG_ERR_QUEUE_PROTOCOL;
-		}
-		if (n > 0)
-			break;
-		if (redisBufferRead(q->c) != REDIS_OK)
-			return qconn_error(q);
-	}
-	if (redisGetReplyFromReader(q->c, ret) != REDIS_OK || *ret == NULL)
+	if (qio_read_reply(q->io, QUEUE_REPLY_ELEMS_MAX, ret) != 0)
 		return qconn_error(q);
 	return 0;
 }
@@ -158,12 +115,19 @@ bounded_reply(struct queue *q, void **ret)
 int
 qconn_pipeline(struct queue *q, struct queue_cmd *cmds, size_t n, redisReply **reps)
 {
+	char *one[QUEUE_PIPELINE_MAX] = { 0 };
+	size_t lens[QUEUE_PIPELINE_MAX] = { 0 };
+	char *buf = NULL;
 	void *rep;
-	size_t i;
-	int r = SG_ERR_INTERNAL;
+	size_t i, total = 0;
+	int len, r = SG_ERR_INTERNAL;
 
 	for (i = 0; i < n; i++)
 		reps[i] = NULL;
+	if (n == 0 || n > QUEUE_PIPELINE_MAX) {
+		r = SG_ERR_INTERNAL;
+		goto out;
+	}
 	if ((r = qconn_ready(q)) < 0)
 		goto out;
 	for (i = 0; i < n; i++) {
@@ -173,15 +137,31 @@ qconn_pipeline(struct queue *q, struct queue_cmd *cmds, size_t n, redisReply **r
 		}
 	}
 	for (i = 0; i < n; i++) {
-		if (redisAppendCommandArgv(q->c, cmds[i].argc, cmds[i].argv, cmds[i].len) !=
-		    REDIS_OK) {
-			/* Only an allocation can fail here; the context is now in
-			 * an unknown state, so drop it. */
-			redisFree(q->c);
-			q->c = NULL;
+		len = redisFormatCommandArgv(&one[i], cmds[i].argc, cmds[i].argv, cmds[i].len);
+		if (len < 0 || one[i] == NULL) {
 			r = SG_ERR_ALLOC;
 			goto out;
 		}
+		lens[i] = (size_t)len;
+		total += lens[i];
+	}
+	if (n == 1) {
+		r = qio_write(q->io, one[0], lens[0]);
+	} else {
+		if ((buf = malloc(total)) == NULL) {
+			r = SG_ERR_ALLOC;
+			goto out;
+		}
+		total = 0;
+		for (i = 0; i < n; i++) {
+			memcpy(buf + total, one[i], lens[i]);
+			total += lens[i];
+		}
+		r = qio_write(q->io, buf, total);
+	}
+	if (r != 0) {
+		r = qconn_error(q);
+		goto out;
 	}
 	for (i = 0; i < n; i++) {
 		rep = NULL;
@@ -191,6 +171,10 @@ qconn_pipeline(struct queue *q, struct queue_cmd *cmds, size_t n, redisReply **r
 	}
 	r = 0;
 out:
+	for (i = 0; i < n && i < QUEUE_PIPELINE_MAX; i++)
+		if (one[i] != NULL)
+			redisFreeCommand(one[i]);
+	free(buf);
 	if (r < 0)
 		qreply_free_all(reps, n);
 	return r;
@@ -205,28 +189,9 @@ qconn_command(struct queue *q, struct queue_cmd *cmd, redisReply **ret)
 int
 qconn_set_timeout(struct queue *q, int64_t ms)
 {
-	if (redisSetTimeout(q->c, ms_to_tv(ms)) != REDIS_OK)
-		return qconn_error(q);
-	return 0;
-}
-
-/* Writes all of buf to the connection's socket, without SIGPIPE. */
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = send(fd, buf, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			log_debug("redis: write: %s", strerror(errno));
-			return SG_ERR_QUEUE_UNAVAILABLE;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
+	if (q->io == NULL)
+		return SG_ERR_QUEUE_UNAVAILABLE;
+	qio_set_timeout(q->io, ms);
 	return 0;
 }
 
@@ -253,9 +218,10 @@ queue_auth(struct queue *q)
 		goto out;
 	}
 	blen = (size_t)len;
-	if ((r = write_all(q->c->fd, buf, blen)) < 0)
+	if (qio_write(q->io, buf, blen) != 0) {
+		r = qconn_error(q);
 		goto out;
-	/* The output buffer is empty: this only reads the reply. */
+	}
 	if ((r = bounded_reply(q, &aux)) != 0)
 		goto out;
 	rep = aux;
@@ -283,6 +249,61 @@ out:
 	return r;
 }
 
+/* The name a TLS server's certificate must carry. */
+static const char *
+tls_name(const struct queue *q, const char *host)
+{
+	return q->tls_name != NULL ? q->tls_name : host;
+}
+
+/*
+ * AUTH to a sentinel with the queue's password (docs/operations.md: the
+ * sentinels and Redis share it): as the URL's user, then, if that is
+ * refused, as the default user (a sentinel with requirepass only).  0 when
+ * a server without a password says so too; the command buffers are wiped.
+ */
+static int
+sentinel_auth(struct queue *q, struct qio *io)
+{
+	int tries = q->url->user != NULL ? 2 : 1, t;
+
+	for (t = 0; t < tries; t++) {
+		const char *argv[3];
+		size_t argl[3];
+		char *cmd = NULL;
+		void *aux = NULL;
+		redisReply *rep;
+		int argc = 0, len, r;
+
+		argv[argc] = "AUTH";
+		argl[argc++] = 4;
+		if (t == 0 && q->url->user != NULL) {
+			argv[argc] = q->url->user;
+			argl[argc++] = strlen(q->url->user);
+		}
+		argv[argc] = q->password;
+		argl[argc++] = q->password_len;
+		if ((len = redisFormatCommandArgv(&cmd, argc, argv, argl)) < 0 || cmd == NULL)
+			return SG_ERR_ALLOC;
+		r = qio_write(io, cmd, (size_t)len) == 0 && qio_read_reply(io, 16, &aux) == 0
+		    ? 0
+		    : SG_ERR_QUEUE_UNAVAILABLE;
+		explicit_bzero(cmd, (size_t)len);
+		redisFreeCommand(cmd);
+		if (r < 0)
+			return r;
+		rep = aux;
+		r = rep->type == REDIS_REPLY_ERROR &&
+			(rep->str == NULL || strstr(rep->str, "without any password") == NULL)
+		    ? SG_ERR_QUEUE_AUTH
+		    : 0;
+		freeReplyObject(rep);
+		if (r == 0)
+			return 0;
+	}
+	return SG_ERR_QUEUE_AUTH;
+}
+
 /*
  * Asks the sentinels, in order, for the address of the master.  Each answer
  * is checked (two strings, a host of sane length, a port in range).
@@ -290,22 +311,37 @@ out:
 static int
 sentinel_master(struct queue *q, char host[QUEUE_HOST_MAX + 1], int *ret_port)
 {
-	struct timeval tv = ms_to_tv(q->timeout_ms);
 	size_t i;
 	int r = SG_ERR_QUEUE_UNAVAILABLE;
 
 	for (i = 0; i < q->url->nsentinels; i++) {
 		const struct queue_url *s = q->url->sentinels[i];
-		redisContext *c = redisConnectWithTimeout(s->host, s->port, tv);
+		const char *argv[3] = { "SENTINEL", "get-master-addr-by-name", q->url->master };
+		size_t argl[3] = { 8, 23, strlen(q->url->master) };
+		struct qio *io = NULL;
+		char why[QUEUE_REASON_MAX];
+		char *cmd = NULL;
+		void *aux = NULL;
 		redisReply *rep = NULL;
 		uint64_t port;
+		int len;
 
-		if (c == NULL || c->err != 0 || redisSetTimeout(c, tv) != REDIS_OK) {
-			log_debug("sentinel %s:%d unreachable", s->host, s->port);
+		if (qio_connect(s->host, s->port, NULL, q->tls, tls_name(q, s->host), q->timeout_ms,
+			&io, why, sizeof(why)) != 0) {
+			log_debug("sentinel %s:%d unreachable: %s", s->host, s->port, why);
 			goto next;
 		}
-		rep = redisCommand(c, "SENTINEL get-master-addr-by-name %s", q->url->master);
-		if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+		if (q->password != NULL && sentinel_auth(q, io) != 0) {
+			log_debug("sentinel %s:%d refused AUTH", s->host, s->port);
+			goto next;
+		}
+		if ((len = redisFormatCommandArgv(&cmd, 3, argv, argl)) < 0 || cmd == NULL ||
+		    qio_write(io, cmd, (size_t)len) != 0 || qio_read_reply(io, 16, &aux) != 0) {
+			log_debug("sentinel %s:%d: %s", s->host, s->port, qio_errstr(io));
+			goto next;
+		}
+		rep = aux;
+		if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
 		    rep->element[0]->type != REDIS_REPLY_STRING ||
 		    rep->element[1]->type != REDIS_REPLY_STRING || rep->element[0]->len == 0 ||
 		    rep->element[0]->len > QUEUE_HOST_MAX ||
@@ -322,8 +358,9 @@ sentinel_master(struct queue *q, char host[QUEUE_HOST_MAX + 1], int *ret_port)
 next:
 		if (rep != NULL)
 			freeReplyObject(rep);
-		if (c != NULL)
-			redisFree(c);
+		if (cmd != NULL)
+			redisFreeCommand(cmd);
+		qio_close(io);
 		if (r == 0)
 			return 0;
 	}
@@ -333,7 +370,6 @@ next:
 static int
 queue_connect(struct queue *q)
 {
-	struct timeval tv = ms_to_tv(q->timeout_ms);
 	struct queue_cmd cmd;
 	redisReply *rep = NULL;
 	char db[QUEUE_NUM_MAX];
@@ -349,25 +385,22 @@ queue_connect(struct queue *q)
 			    q->url->master);
 			goto out;
 		}
-		q->c = redisConnectWithTimeout(mhost, mport, tv);
+		r = qio_connect(mhost, mport, NULL, q->tls, tls_name(q, mhost), q->timeout_ms,
+		    &q->io, q->why, sizeof(q->why));
 	} else if (q->url->is_unix)
-		q->c = redisConnectUnixWithTimeout(q->url->path, tv);
+		r = qio_connect(NULL, 0, q->url->path, q->tls, tls_name(q, "localhost"),
+		    q->timeout_ms, &q->io, q->why, sizeof(q->why));
 	else
-		q->c = redisConnectWithTimeout(q->url->host, q->url->port, tv);
-	if (q->c == NULL) {
-		r = SG_ERR_ALLOC;
-		goto out;
-	}
-	if (q->c->err != 0) {
-		set_why(q, "", q->c->errstr, strnlen(q->c->errstr, sizeof(q->c->errstr)));
-		r = qconn_error(q);
-		if (r == SG_ERR_QUEUE_PROTOCOL)
+		r = qio_connect(q->url->host, q->url->port, NULL, q->tls, tls_name(q, q->url->host),
+		    q->timeout_ms, &q->io, q->why, sizeof(q->why));
+	if (r != 0) {
+		/* A server that does not speak TLS on a TLS URL is not the
+		 * Redis we want (SG_ERR_QUEUE_PROTOCOL, not retried by the
+		 * clients); everything else is unavailable. */
+		if (r != SG_ERR_ALLOC && r != SG_ERR_QUEUE_PROTOCOL)
 			r = SG_ERR_QUEUE_UNAVAILABLE;
 		goto out;
 	}
-	/* Connecting used the timeout; commands need it on the socket too. */
-	if ((r = qconn_set_timeout(q, q->timeout_ms)) < 0)
-		goto out;
 	if (q->password != NULL && (r = queue_auth(q)) < 0)
 		goto out;
 	if (q->url->db != 0) {
@@ -419,17 +452,48 @@ out:
 	if (r < 0 && q->why[0] == '\0') {
 		if (rep != NULL && rep->type == REDIS_REPLY_ERROR && rep->str != NULL)
 			set_why(q, "the server answered: ", rep->str, rep->len);
-		else if (q->c != NULL && q->c->err != 0)
-			set_why(q, "", q->c->errstr, strnlen(q->c->errstr, sizeof(q->c->errstr)));
+		else if (q->io != NULL && qio_error(q->io) != 0)
+			set_why(q, "", qio_errstr(q->io), strlen(qio_errstr(q->io)));
 		else
 			set_why(q, "", sg_strerror(r), strlen(sg_strerror(r)));
 	}
 	if (rep != NULL)
 		freeReplyObject(rep);
-	if (r < 0 && q->c != NULL) {
-		redisFree(q->c);
-		q->c = NULL;
+	if (r < 0 && q->io != NULL) {
+		qio_close(q->io);
+		q->io = NULL;
 	}
+	return r;
+}
+
+/* The TLS context of a rediss:// or sentinel+tls:// URL; TLS options for
+ * any other URL are a mistake, never silently plain text. */
+static int
+tls_setup(struct queue *q, const struct queue_tls_opts *o)
+{
+	int r;
+
+	if (!q->url->is_tls) {
+		if (o != NULL &&
+		    (o->ca_file != NULL || o->cert_file != NULL || o->key_file != NULL ||
+			o->server_name != NULL)) {
+			snprintf(q->why, sizeof(q->why),
+			    "TLS options given for a URL without TLS (use rediss:// or "
+			    "sentinel+tls://)");
+			return SG_ERR_CONFIG;
+		}
+		return 0;
+	}
+	if (o != NULL && o->server_name != NULL) {
+		if (!queue_is_token(o->server_name, QUEUE_HOST_MAX)) {
+			snprintf(q->why, sizeof(q->why), "the TLS server name is not a host name");
+			return SG_ERR_CONFIG;
+		}
+		if ((q->tls_name = strdup(o->server_name)) == NULL)
+			return SG_ERR_ALLOC;
+	}
+	if ((r = qio_tls_ctx(o, &q->tls, q->why, sizeof(q->why))) < 0 && q->why[0] == '\0')
+		set_why(q, "TLS: ", sg_strerror(r), strlen(sg_strerror(r)));
 	return r;
 }
 
@@ -438,8 +502,9 @@ queue_close(struct queue *q)
 {
 	if (q == NULL)
 		return;
-	if (q->c != NULL)
-		redisFree(q->c);
+	qio_close(q->io);
+	SSL_CTX_free(q->tls);
+	free(q->tls_name);
 	freezero(q->password, q->password_len + 1);
 	queue_url_free(q->url);
 	free(q);
@@ -527,6 +592,8 @@ queue_open_reason(const struct queue_opts *opts, struct queue **ret, char *why, 
 		goto out;
 	}
 
+	if ((r = tls_setup(q, opts->tls)) < 0)
+		goto out;
 	if ((r = queue_connect(q)) < 0)
 		goto out;
 	*ret = q;
@@ -544,9 +611,7 @@ queue_reconnect(struct queue *q)
 {
 	if (q == NULL)
 		return SG_ERR_INVALID_ARGUMENT;
-	if (q->c != NULL) {
-		redisFree(q->c);
-		q->c = NULL;
-	}
+	qio_close(q->io);
+	q->io = NULL;
 	return queue_connect(q);
 }

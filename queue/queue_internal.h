@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include <hiredis/hiredis.h>
+#include <openssl/ssl.h>
 
 #include "err.h"
 #include "job.h"
@@ -39,6 +40,8 @@
 /* The longest key: the prefix, "result:" and a job id. */
 #define QUEUE_KEY_MAX  (QUEUE_PREFIX_MAX + sizeof(KEY_RESULT) - 1 + JOB_ID_LEN)
 
+struct qio;
+
 struct queue {
 	struct queue_url *url; /* its password has moved to ->password */
 	char *password;        /* NULL for none; wiped in queue_close() */
@@ -48,7 +51,9 @@ struct queue {
 	char jobs_key[QUEUE_PREFIX_MAX + sizeof(KEY_JOBS)];
 	size_t jobs_key_len;
 	int timeout_ms;
-	redisContext *c;            /* NULL after a failed (re)connect */
+	struct qio *io;             /* NULL after a failed (re)connect */
+	SSL_CTX *tls;               /* for a TLS URL, else NULL */
+	char *tls_name;             /* server_name option, or NULL */
 	char why[QUEUE_REASON_MAX]; /* the last connect failure, for a person */
 };
 

@@ -1,7 +1,7 @@
 /*
- * queue_redis.c — the queue of docs/protocol.md §7 on one blocking hiredis connection:
- * the commands.  The connection (connect, AUTH, Sentinel, ROLE, the
- * pipelined round trip) is queue_conn.c; the parsers of the server's
+ * queue_redis.c — the queue of docs/protocol.md §7 on one connection: the
+ * commands.  The connection (connect, AUTH, Sentinel, ROLE, the pipelined
+ * round trip) is queue_conn.c, its sockets and TLS queue_io.c; the parsers of the server's
  * replies, which do no I/O, are queue_reply.c (fuzzed by
  * fuzz/fuzz_queue_reply.c).  Their shared declarations: queue_internal.h.
  *
@@ -16,12 +16,12 @@
  *
  * The server is not trusted.  Every reply is checked for its type and its
  * element count before a field is read, and everything that does not have
- * the shape Redis itself produces is SG_ERR_QUEUE_PROTOCOL.  Hiredis errors
- * are translated here and nowhere else:
+ * the shape Redis itself produces is SG_ERR_QUEUE_PROTOCOL.  Errors map so
+ * (queue_conn.c, queue_io.c):
  *
- *   no reply, c->err I/O, EOF, timeout  SG_ERR_QUEUE_UNAVAILABLE (the context
- *                                       is dead; queue_reconnect() next)
- *   no reply, c->err protocol           SG_ERR_QUEUE_PROTOCOL (also dead)
+ *   no reply: I/O, EOF, timeout, TLS    SG_ERR_QUEUE_UNAVAILABLE (the
+ *                                       connection is dead; queue_reconnect())
+ *   no reply: malformed, over a bound   SG_ERR_QUEUE_PROTOCOL (also dead)
  *   -NOAUTH -WRONGPASS -NOPERM
  *   -ERR invalid password, any AUTH
  *   error                               SG_ERR_QUEUE_AUTH

@@ -4,6 +4,7 @@
  *   redis://[user[:password]@]host[:port][/db]    db: 0..15, port: 1..65535
  *   unix:///absolute/path/to/socket               no credentials, no host
  *   sentinel://[user[:password]@]host:port[,host:port...]/master[/db]
+ *   rediss://...  sentinel+tls://...   the same with TLS (is_tls)
  *
  * A small, strict RFC 3986 parser for exactly this grammar, no more:
  *
@@ -67,9 +68,11 @@
 /* An interface name (IFNAMSIZ - 1), as the zone id of an IPv6 literal. */
 #define IPV6_ZONE_MAX_BYTES 15
 
-#define SCHEME_REDIS    "redis://"
-#define SCHEME_UNIX     "unix://"
-#define SCHEME_SENTINEL "sentinel://"
+#define SCHEME_REDIS        "redis://"
+#define SCHEME_UNIX         "unix://"
+#define SCHEME_SENTINEL     "sentinel://"
+#define SCHEME_REDISS       "rediss://"
+#define SCHEME_SENTINEL_TLS "sentinel+tls://"
 
 /* Which raw characters a component may hold besides pct-encoded ones. */
 enum url_component {
@@ -487,9 +490,9 @@ is_master_name(const char *s, size_t len)
  * URL.
  */
 static int
-url_parse_sentinel(const char *url, size_t len, struct queue_url **ret)
+url_parse_sentinel(const char *url, size_t len, size_t scheme_len, struct queue_url **ret)
 {
-	const char *auth = url + strlen(SCHEME_SENTINEL), *hosts, *slash, *at, *p, *comma;
+	const char *auth = url + scheme_len, *hosts, *slash, *at, *p, *comma;
 	const char *master, *db = NULL;
 	struct queue_url *u = NULL, *first = NULL;
 	char *tmp = NULL;
@@ -590,15 +593,24 @@ queue_url_parse(const char *url, struct queue_url **ret)
 
 	/* Scheme names are case-insensitive (RFC 3986 §3.1). */
 	if (strncasecmp(url, SCHEME_SENTINEL, strlen(SCHEME_SENTINEL)) == 0) {
-		r = url_parse_sentinel(url, len, ret);
+		r = url_parse_sentinel(url, len, strlen(SCHEME_SENTINEL), ret);
+		goto out;
+	}
+	if (strncasecmp(url, SCHEME_SENTINEL_TLS, strlen(SCHEME_SENTINEL_TLS)) == 0) {
+		if ((r = url_parse_sentinel(url, len, strlen(SCHEME_SENTINEL_TLS), ret)) == 0)
+			(*ret)->is_tls = 1;
 		goto out;
 	}
 	if ((u = calloc(1, sizeof(*u))) == NULL) {
 		r = SG_ERR_ALLOC;
 		goto out;
 	}
-	if (strncasecmp(url, SCHEME_REDIS, strlen(SCHEME_REDIS)) == 0) {
-		const char *rest = url + strlen(SCHEME_REDIS);
+	if (strncasecmp(url, SCHEME_REDIS, strlen(SCHEME_REDIS)) == 0 ||
+	    strncasecmp(url, SCHEME_REDISS, strlen(SCHEME_REDISS)) == 0) {
+		int tls = strncasecmp(url, SCHEME_REDISS, strlen(SCHEME_REDISS)) == 0;
+		const char *rest = url + (tls ? strlen(SCHEME_REDISS) : strlen(SCHEME_REDIS));
+
+		u->is_tls = tls;
 
 		/* An authority, not an empty one followed by a path. */
 		if (*rest == '/' || *rest == '\0') {

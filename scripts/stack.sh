@@ -4,6 +4,7 @@
 # Source it, set STACK_DIR (an empty directory) and SIGNET_BUILD (the meson
 # build directory), then call, in order:
 #   stack_redis_start     redis-server on a unix socket in $STACK_DIR
+#                         (and a TLS port after stack_redis_tls PORT)
 #   stack_token_init      SoftHSM token with signing and attestation keys,
 #                         a root CA and a certificate for each signing key
 #   stack_submitter NAME [ec|ed25519|rsa]   a submitter key pair
@@ -32,10 +33,36 @@ STACK_SUBMITTERS=""
 
 stack_log() { [ -n "${STACK_QUIET:-}" ] || printf '  %s\n' "$*"; }
 
+STACK_REDIS_TLS=()
+
+# stack_redis_tls PORT: redis-server (started next) also listens for TLS on
+# 127.0.0.1:PORT, with a certificate for localhost and 127.0.0.1 from a CA
+# made here ($STACK_DIR/redis-tls/ca.pem).  Sets SIGNET_REDIS to
+# rediss://localhost:PORT, exports SIGNET_REDIS_CA_FILE for the clients and
+# sets STACK_REDIS_TLS_MEMBER, the agent's "redis_tls" member (for
+# STACK_EXTRA).
+stack_redis_tls() {
+	local t=$STACK_DIR/redis-tls
+	mkdir -p "$t"
+	printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > "$t/server.ext"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$t/ca.key" \
+		-subj "/CN=signet test redis CA" -days 30 -out "$t/ca.pem" 2>/dev/null &&
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$t/server.key" \
+		-subj "/CN=localhost" -out "$t/server.csr" 2>/dev/null &&
+	openssl x509 -req -in "$t/server.csr" -CA "$t/ca.pem" -CAkey "$t/ca.key" -CAcreateserial \
+		-days 30 -extfile "$t/server.ext" -out "$t/server.crt" 2>/dev/null ||
+		{ echo "redis TLS certificates: openssl failed" >&2; return 1; }
+	STACK_REDIS_TLS=(--tls-port "$1" --bind 127.0.0.1 --tls-cert-file "$t/server.crt"
+		--tls-key-file "$t/server.key" --tls-ca-cert-file "$t/ca.pem" --tls-auth-clients no)
+	SIGNET_REDIS=rediss://localhost:$1
+	export SIGNET_REDIS_CA_FILE=$t/ca.pem
+	STACK_REDIS_TLS_MEMBER="\"redis_tls\": {\"ca_file\": \"$t/ca.pem\"},"
+}
+
 stack_redis_start() {
 	redis-server --port 0 --unixsocket "$REDIS_SOCK" --unixsocketperm "${STACK_REDIS_PERM:-700}" \
 		--save '' --appendonly no --dir "$STACK_DIR" --daemonize yes \
-		--pidfile "$STACK_DIR/redis.pid" --logfile "$STACK_DIR/redis.log" >/dev/null
+		--pidfile "$STACK_DIR/redis.pid" --logfile "$STACK_DIR/redis.log" "${STACK_REDIS_TLS[@]}" >/dev/null
 	for _ in $(seq 1 100); do
 		redis-cli -s "$REDIS_SOCK" ping >/dev/null 2>&1 && { stack_log "redis-server on $REDIS_SOCK"; return 0; }
 		sleep 0.05

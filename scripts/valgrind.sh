@@ -6,6 +6,7 @@
 # and OpenSSL does not count), or when a job does not get its answer.
 #   scripts/valgrind.sh              uses ./build (made if missing)
 #   VALGRIND_BUILD_DIR=DIR           another build directory
+#   VALGRIND_TLS=1                   the agent and submit-job on rediss:// (TLS)
 set -u
 cd "$(dirname "$0")/.." || exit 1
 SRC=$(pwd)
@@ -33,12 +34,17 @@ failed=0
 ok() { passed=$((passed + 1)); echo "ok   - $1"; }
 fail() { failed=$((failed + 1)); echo "FAIL - $1"; }
 
+STACK_REDIS_TLS_MEMBER=""
+if [ -n "${VALGRIND_TLS:-}" ]; then
+	stack_redis_tls $((30000 + RANDOM % 20000)) || exit 1
+fi
 stack_redis_start || exit 1
 stack_token_init || exit 1
 stack_submitter ci-fw ec '["release","release-rsa","release-pk1","win","kmod","pgp"]'
 stack_submitter limited ec '["release"]'
 stack_submitter ed ec '[]'
 stack_submitter jo ec '[]'
+STACK_EXTRA=$STACK_REDIS_TLS_MEMBER
 stack_config
 # The formats built from typed fields (PKCS#7 through the ASN.1 templates).
 stack_policy_config '.keys.win = {"key": "pkcs11:object=release", "mechanism": "ecdsa-sha256",

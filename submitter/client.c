@@ -98,6 +98,18 @@ client_option(struct client_opts *c, int opt, const char *arg, const char **ret_
 	case CLIENT_OPT_PASSWORD_FILE:
 		c->password_file = arg;
 		return 1;
+	case CLIENT_OPT_REDIS_CA:
+		c->tls.ca_file = arg;
+		return 1;
+	case CLIENT_OPT_REDIS_CERT:
+		c->tls.cert_file = arg;
+		return 1;
+	case CLIENT_OPT_REDIS_KEY:
+		c->tls.key_file = arg;
+		return 1;
+	case CLIENT_OPT_REDIS_NAME:
+		c->tls.server_name = arg;
+		return 1;
 	case 'w':
 		*ret_wait = arg;
 		return 1;
@@ -133,6 +145,9 @@ client_options_finish(struct client_opts *c, const char *wait, uint64_t wait_def
 		{ "--agent-pubkey", "SIGNET_AGENT_PUBKEY" },
 		{ "--redis-password-file", "SIGNET_REDIS_PASSWORD_FILE" },
 		{ "--cert", "SIGNET_CERT" },
+		{ "--redis-ca-file", "SIGNET_REDIS_CA_FILE" },
+		{ "--redis-cert", "SIGNET_REDIS_CERT" },
+		{ "--redis-key", "SIGNET_REDIS_KEY" },
 	};
 	const char *v[nitems(paths)];
 	size_t i;
@@ -143,6 +158,10 @@ client_options_finish(struct client_opts *c, const char *wait, uint64_t wait_def
 	c->agent_pubkey = cli_opt_or_env(c->agent_pubkey, "SIGNET_AGENT_PUBKEY");
 	c->prefix = cli_opt_or_env(c->prefix, "SIGNET_PREFIX");
 	c->password_file = cli_opt_or_env(c->password_file, "SIGNET_REDIS_PASSWORD_FILE");
+	c->tls.ca_file = cli_opt_or_env(c->tls.ca_file, "SIGNET_REDIS_CA_FILE");
+	c->tls.cert_file = cli_opt_or_env(c->tls.cert_file, "SIGNET_REDIS_CERT");
+	c->tls.key_file = cli_opt_or_env(c->tls.key_file, "SIGNET_REDIS_KEY");
+	c->tls.server_name = cli_opt_or_env(c->tls.server_name, "SIGNET_REDIS_SERVER_NAME");
 
 	c->wait_s = wait_default;
 	if (wait != NULL && parse_u64(wait, CLIENT_WAIT_MAX_S, &c->wait_s) != 0) {
@@ -157,6 +176,9 @@ client_options_finish(struct client_opts *c, const char *wait, uint64_t wait_def
 	v[1] = c->agent_pubkey;
 	v[2] = c->password_file;
 	v[3] = c->cert;
+	v[4] = c->tls.ca_file;
+	v[5] = c->tls.cert_file;
+	v[6] = c->tls.key_file;
 	for (i = 0; i < nitems(v); i++) {
 		if (looks_like_file_content(v[i])) {
 			client_msg("%s (or %s) expects a path to a key file, not the key itself; "
@@ -192,8 +214,8 @@ client_check_queue_config(const struct client_opts *c)
 	int r;
 
 	if (queue_url_parse(c->redis, &url) != 0) {
-		client_msg(
-		    "invalid --redis URL: redis://[user:password@]host:port[/db] or unix:///path");
+		client_msg("invalid --redis URL: redis://[user:password@]host:port[/db], "
+			   "rediss://... (TLS), unix:///path or sentinel://...");
 		return CLIENT_EXIT_USAGE;
 	}
 	queue_url_free(url);
@@ -372,6 +394,7 @@ client_queue_open(const struct client_opts *c, struct queue **ret)
 	qo.url = c->redis;
 	qo.password_file = c->password_file;
 	qo.prefix = c->prefix;
+	qo.tls = &c->tls;
 	for (;;) {
 		if ((r = queue_open_reason(&qo, ret, why, sizeof(why))) == 0)
 			return CLIENT_EXIT_OK;
@@ -387,8 +410,8 @@ client_queue_open(const struct client_opts *c, struct queue **ret)
 	queue_url_display(c->redis, shown, sizeof(shown));
 	if (ex == CLIENT_EXIT_USAGE)
 		client_msg("invalid queue configuration (--redis, --prefix, "
-			   "--redis-password-file): %s",
-		    sg_strerror(r));
+			   "--redis-password-file, --redis-ca-file, --redis-cert, --redis-key): %s",
+		    why[0] != '\0' ? why : sg_strerror(r));
 	else if (attempts > 1)
 		client_msg("cannot connect to the queue at %s: %s (%d attempts in %lld s)", shown,
 		    why[0] != '\0' ? why : sg_strerror(r), attempts,

@@ -55,6 +55,8 @@ struct client_opts {
 	const char *agent_pubkey;  /* -a, SIGNET_AGENT_PUBKEY */
 	const char *prefix;        /* --prefix, SIGNET_PREFIX */
 	const char *password_file; /* --redis-password-file, SIGNET_REDIS_PASSWORD_FILE */
+	struct queue_tls_opts tls; /* --redis-ca-file, --redis-cert, --redis-key,
+	                              --redis-server-name (SIGNET_REDIS_CA_FILE ...) */
 	uint64_t wait_s;           /* -w */
 	int json;                  /* --json */
 };
@@ -72,6 +74,10 @@ enum {
 	CLIENT_OPT_PASSWORD_FILE,
 	CLIENT_OPT_JSON,
 	CLIENT_OPT_CERT,
+	CLIENT_OPT_REDIS_CA,
+	CLIENT_OPT_REDIS_CERT,
+	CLIENT_OPT_REDIS_KEY,
+	CLIENT_OPT_REDIS_NAME,
 	CLIENT_OPT_NEXT,
 };
 #define CLIENT_OPTSTRING "i:r:a:w:h"
@@ -83,6 +89,10 @@ enum {
 	{ "agent-pubkey", required_argument, NULL, 'a' }, \
 	{ "prefix", required_argument, NULL, CLIENT_OPT_PREFIX }, \
 	{ "redis-password-file", required_argument, NULL, CLIENT_OPT_PASSWORD_FILE }, \
+	{ "redis-ca-file", required_argument, NULL, CLIENT_OPT_REDIS_CA }, \
+	{ "redis-cert", required_argument, NULL, CLIENT_OPT_REDIS_CERT }, \
+	{ "redis-key", required_argument, NULL, CLIENT_OPT_REDIS_KEY }, \
+	{ "redis-server-name", required_argument, NULL, CLIENT_OPT_REDIS_NAME }, \
 	{ "wait", required_argument, NULL, 'w' }, \
 	{ "json", no_argument, NULL, CLIENT_OPT_JSON }, \
 	{ "help", no_argument, NULL, CLI_OPT_HELP }, \

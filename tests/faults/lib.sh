@@ -63,11 +63,13 @@ rc_() { redis-cli -s "$REDIS_SOCK" "$@"; }
 
 # redis_aof_start: redis-server on $REDIS_SOCK with appendonly yes and
 # appendfsync always, its data in $D/redis; the same call starts it again.
+# After stack_redis_tls PORT it also listens for TLS (the agent and the
+# submitters then connect by rediss://).
 redis_aof_start() {
 	mkdir -p "$D/redis"
 	redis-server --port 0 --unixsocket "$REDIS_SOCK" --unixsocketperm 700 \
 		--save '' --appendonly yes --appendfsync always --dir "$D/redis" --daemonize yes \
-		--pidfile "$D/redis.pid" --logfile "$D/redis.log" >/dev/null
+		--pidfile "$D/redis.pid" --logfile "$D/redis.log" "${STACK_REDIS_TLS[@]}" >/dev/null
 	for _ in $(seq 1 200); do
 		[ "$(rc_ ping 2>/dev/null)" = PONG ] && return 0
 		sleep 0.05

@@ -3,16 +3,25 @@
 # started again on the same socket every ~10 s under a steady load from three
 # submitters: by SIGTERM (orderly shutdown) and then by SIGKILL (nothing it
 # acknowledged may be lost with appendfsync always), in turn.  The agent and the submitters reconnect; no job may be
-# lost and no job id may get two HSM signatures.
+# lost and no job id may get two HSM signatures.  With FAULTS_TLS=1
+# (faults-redis_restart_tls) the agent and the submitters connect by
+# rediss:// to Redis's TLS port, and reconnect through TLS handshakes.
 . "$(dirname "$0")/lib.sh"
-faults_init redis_restart
+faults_init redis_restart${FAULTS_TLS:+_tls}
 FAULT_S=${FAULT_S:-30}
 DOWN_S=${DOWN_S:-3}
 
+STACK_REDIS_TLS_MEMBER=""
+if [ -n "${FAULTS_TLS:-}" ]; then
+	stack_redis_tls $((30000 + RANDOM % 20000)) || exit 1
+fi
 redis_aof_start || exit 1
+if [ -n "${FAULTS_TLS:-}" ]; then
+	case $SIGNET_REDIS in rediss://*) ;; *) echo "FAULTS_TLS set but $SIGNET_REDIS is not rediss://"; exit 1 ;; esac
+fi
 stack_token_init || exit 1
 faults_submitters
-STACK_EXTRA='"reclaim_after": 2, "max_deliveries": 50,'
+STACK_EXTRA="\"reclaim_after\": 2, \"max_deliveries\": 50, $STACK_REDIS_TLS_MEMBER"
 stack_config
 agent_start "$D/agent.json" "$D/agent.log" || exit 1
 

@@ -357,7 +357,7 @@ raw_xpending(redisContext *c, const char *stream)
 static struct queue *
 open_ok(const char *url, const char *prefix, const char *password_file, int timeout_ms)
 {
-	struct queue_opts o = { url, password_file, prefix, timeout_ms };
+	struct queue_opts o = { url, password_file, prefix, timeout_ms, NULL };
 	struct queue *q = NULL;
 	int r = queue_open(&o, &q);
 
@@ -369,7 +369,7 @@ open_ok(const char *url, const char *prefix, const char *password_file, int time
 static void
 open_fails(const char *url, const char *prefix, const char *password_file, int expect)
 {
-	struct queue_opts o = { url, password_file, prefix, 2000 };
+	struct queue_opts o = { url, password_file, prefix, 2000, NULL };
 	struct queue *q = (struct queue *)&o; /* anything but NULL */
 	int r = queue_open(&o, &q);
 
@@ -682,7 +682,7 @@ START_TEST(wait_done_wakes)
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		struct queue_opts o = { s.url, NULL, NULL, 0 };
+		struct queue_opts o = { s.url, NULL, NULL, 0, NULL };
 		struct queue *q2 = NULL;
 		int r;
 
@@ -1919,7 +1919,7 @@ START_TEST(hostile_open)
 {
 	struct fake f;
 	struct queue *q = NULL;
-	struct queue_opts o = { NULL, NULL, NULL, 2000 };
+	struct queue_opts o = { NULL, NULL, NULL, 2000, NULL };
 	const char *not_pong[] = { "+OK\r\n" };
 	const char *garbage[] = { "SSH-2.0-OpenSSH\r\n" };
 	const char *noauth[] = { "-NOAUTH Authentication required.\r\n" };
@@ -1960,6 +1960,67 @@ START_TEST(hostile_silent_server)
 	ck_assert_int_lt(now_ms() - t0, 3000);
 	queue_close(q);
 	fake_cleanup();
+}
+END_TEST
+
+START_TEST(hostile_reply_byte_cap)
+{
+	/* A bulk string announcing more than QUEUE_REPLY_BYTES_MAX bytes is
+	 * refused on its header, before any of it is buffered. */
+	char head[256];
+	const char *entry = XREAD_HEAD "*1\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$3\r\nenv\r\n";
+	size_t per = 1024 * 1024, n = QUEUE_REPLY_BYTES_MAX / (1024 * 1024) + 4, i, off = 0;
+	char *big;
+	int64_t t0;
+
+	xsnprintf(head, sizeof(head), "%s$%d\r\n", entry, QUEUE_REPLY_BYTES_MAX + 1);
+	t0 = now_ms();
+	fake_read_expect(head, SG_ERR_QUEUE_PROTOCOL);
+	ck_assert_int_lt(now_ms() - t0, 1500);
+	/* Entries of 1 MiB each, a valid XREADGROUP answer: 3 of them are
+	 * read; QUEUE_REPLY_BYTES_MAX / 1 MiB + 4 of them are refused once
+	 * the reply's bytes pass the cap. */
+	big = malloc(64 + n * (per + 64));
+	ck_assert_ptr_nonnull(big);
+	for (int round = 0; round < 2; round++) {
+		size_t count = round == 0 ? 3 : n;
+		const char *replies[2];
+		struct fake f;
+		struct queue *q;
+		struct queue_entry *e = NULL;
+		size_t got = 0;
+
+		off = (size_t)sprintf(big, "*1\r\n*2\r\n$11\r\nsignet:jobs\r\n*%zu\r\n", count);
+		for (i = 0; i < count; i++) {
+			off += (size_t)sprintf(big + off,
+			    "*2\r\n$%d\r\n%zu-1\r\n*2\r\n$3\r\nenv\r\n$%zu\r\n",
+			    snprintf(NULL, 0, "%zu-1", i + 1), i + 1, per);
+			memset(big + off, 'e', per);
+			off += per;
+			memcpy(big + off, "\r\n", 2);
+			off += 2;
+		}
+		big[off] = '\0';
+		replies[0] = PONG;
+		replies[1] = big;
+		/* A long timeout: the cap, not the clock, must end the read
+		 * (valgrind and sanitizers are slow). */
+		fake_start(&f, replies, nitems(replies));
+		q = open_ok(f.url, NULL, NULL, 120000);
+		if (round == 0) {
+			ck_assert_int_eq(queue_read(q, "a", QUEUE_READ_COUNT_MAX, 0, &e, &got), 0);
+			ck_assert_uint_eq(got, 3);
+			ck_assert_uint_eq(e[2].env_len, per);
+			queue_entries_free(e, got);
+		} else {
+			ck_assert_int_eq(queue_read(q, "a", QUEUE_READ_COUNT_MAX, 0, &e, &got),
+			    SG_ERR_QUEUE_PROTOCOL);
+			ck_assert_uint_eq(got, 0);
+		}
+		queue_close(q);
+		fake_cleanup();
+	}
+	free(big);
 }
 END_TEST
 
@@ -2020,6 +2081,7 @@ queue_suite(void)
 	ADD("/queue/oldest/ages", oldest_ages);
 	ADD("/queue/hostile/oldest", hostile_oldest);
 	ADD("/queue/hostile/silent-server", hostile_silent_server);
+	ADD("/queue/hostile/reply-byte-cap", hostile_reply_byte_cap);
 #undef ADD
 	return s;
 }

@@ -406,6 +406,24 @@ static const struct refusal refusals[] = {
 	    .edits = { { "redis", "'redis://signet:hunter2@10.0.0.1:6379/2'" } },
 	    .problems = "redis: the URL holds a password; put the password in the file named by "
 			"redis_password_file (the URL may keep a user name)" },
+	{ .name = "redis-tls-plain-url",
+	    .edits = { { "redis", "'redis://10.0.0.1:6379'" },
+		{ "redis_tls", "{'ca_file':'/ca.pem'}" } },
+	    .problems =
+		"redis_tls: the redis URL must be rediss:// or sentinel+tls:// to use TLS" },
+	{ .name = "redis-tls-cert-without-key",
+	    .edits = { { "redis", "'rediss://h:6380'" },
+		{ "redis_tls", "{'cert_file':'/c.pem'}" } },
+	    .problems = "redis_tls: cert_file and key_file go together" },
+	{ .name = "redis-tls-unknown-member",
+	    .edits = { { "redis", "'rediss://h:6380'" }, { "redis_tls", "{'verify':false}" } },
+	    .problems = "redis_tls.verify: unknown member" },
+	{ .name = "redis-tls-relative",
+	    .edits = { { "redis", "'rediss://h:6380'" }, { "redis_tls", "{'ca_file':'ca.pem'}" } },
+	    .problems = "redis_tls.ca_file: must be an absolute path" },
+	{ .name = "redis-tls-not-object",
+	    .edits = { { "redis", "'rediss://h:6380'" }, { "redis_tls", "true" } },
+	    .problems = "redis_tls: must be an object" },
 	{ .name = "redis-password-file-relative",
 	    .edits = { { "redis_password_file", "'redis.pass'" } },
 	    .problems = "redis_password_file: must be an absolute path" },
@@ -1818,6 +1836,35 @@ START_TEST(load_file_size_max)
 END_TEST
 
 /* Every optional member given, with the values they can take. */
+START_TEST(load_redis_tls)
+{
+	static const struct edit edits[] = {
+		{ "redis", "'rediss://signet-agent@redis.example:6380'" },
+		{ "redis_tls",
+		    "{'ca_file':'/etc/signet/redis-ca.pem','cert_file':'/etc/signet/c.crt',"
+		    "'key_file':'/etc/signet/c.key','server_name':'redis.internal'}" },
+		{ NULL, NULL },
+	};
+	static const struct edit sentinel[] = {
+		{ "redis", "'sentinel+tls://s1:26379,s2:26379/mymaster'" },
+		{ "redis_tls", "{}" },
+		{ NULL, NULL },
+	};
+	struct agent_config *c;
+
+	c = load_ok(edits);
+	ck_assert_str_eq(c->redis_tls.ca_file, "/etc/signet/redis-ca.pem");
+	ck_assert_str_eq(c->redis_tls.cert_file, "/etc/signet/c.crt");
+	ck_assert_str_eq(c->redis_tls.key_file, "/etc/signet/c.key");
+	ck_assert_str_eq(c->redis_tls.server_name, "redis.internal");
+	config_free(c);
+	c = load_ok(sentinel);
+	ck_assert_ptr_null(c->redis_tls.ca_file);
+	ck_assert_ptr_null(c->redis_tls.key_file);
+	config_free(c);
+}
+END_TEST
+
 START_TEST(load_every_member)
 {
 	static const struct edit edits[] = {
@@ -2775,6 +2822,7 @@ main(void)
 	test_add(s, "/config/load/limits-at-edge", load_limits_at_edge, TEST_TIMEOUT_S);
 	test_add(s, "/config/load/file-size-max", load_file_size_max, TEST_TIMEOUT_S);
 	test_add(s, "/config/load/every-member", load_every_member, TEST_TIMEOUT_S);
+	test_add(s, "/config/load/redis-tls", load_redis_tls, TEST_TIMEOUT_S);
 	test_add(s, "/config/load/webhook-by-name", load_webhook_by_name, TEST_TIMEOUT_S);
 	test_add(s, "/config/load/approvals", load_approvals, TEST_TIMEOUT_S);
 	test_add(s, "/config/load/approvals-at-edge", load_approvals_at_edge, TEST_TIMEOUT_S);

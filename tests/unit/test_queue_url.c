@@ -304,7 +304,11 @@ START_TEST(other_schemes_refused)
 {
 	parse_fails("");
 	parse_fails("localhost:6379");
-	parse_fails("rediss://h");
+	parse_fails("redis+tls://h");
+	parse_fails("redisss://h");
+	parse_fails("rediss:/h");
+	parse_fails("sentinels://h:1/m");
+	parse_fails("sentinel+ssl://h:1/m");
 	parse_fails("http://h");
 	parse_fails("file:///tmp/redis.sock");
 	parse_fails("redis+unix:///tmp/redis.sock");
@@ -450,6 +454,49 @@ START_TEST(sentinel_refusals)
 	ck_assert_int_eq(queue_url_parse("sentinel://1:1,2:2,3:3,4:4,5:5,6:6,7:7,8:8/m", &u), 0);
 	ck_assert_uint_eq(u->nsentinels, 8);
 	queue_url_free(u);
+}
+END_TEST
+
+START_TEST(tls_schemes)
+{
+	struct queue_url *u;
+
+	u = parse_ok("rediss://signet-ci:pw@redis.example:6380/2");
+	ck_assert(u->is_tls);
+	ck_assert(!u->is_sentinel && !u->is_unix);
+	ck_assert_str_eq(u->host, "redis.example");
+	ck_assert_int_eq(u->port, 6380);
+	ck_assert_str_eq(u->user, "signet-ci");
+	ck_assert_str_eq(u->password, "pw");
+	ck_assert_int_eq(u->db, 2);
+	queue_url_free(u);
+	u = parse_ok("REDISS://[::1]");
+	ck_assert(u->is_tls);
+	ck_assert_str_eq(u->host, "::1");
+	ck_assert_int_eq(u->port, 6379);
+	queue_url_free(u);
+	u = parse_ok("redis://h");
+	ck_assert(!u->is_tls);
+	queue_url_free(u);
+	u = parse_ok("sentinel+tls://a:pw@s1:26379,s2:26380/mymaster/1");
+	ck_assert(u->is_tls && u->is_sentinel);
+	ck_assert_uint_eq(u->nsentinels, 2);
+	ck_assert_str_eq(u->sentinels[1]->host, "s2");
+	ck_assert_str_eq(u->master, "mymaster");
+	ck_assert_str_eq(u->password, "pw");
+	ck_assert_int_eq(u->db, 1);
+	queue_url_free(u);
+	u = parse_ok("sentinel://s1:26379/m");
+	ck_assert(!u->is_tls);
+	queue_url_free(u);
+	/* The same grammar as without TLS. */
+	parse_fails("rediss://");
+	parse_fails("rediss:///tmp/sock");
+	parse_fails("rediss://h:0");
+	parse_fails("rediss://h/16");
+	parse_fails("rediss://h?ssl=1");
+	parse_fails("sentinel+tls://h:1");
+	parse_fails("sentinel+tls://h:1,/m");
 }
 END_TEST
 
@@ -797,6 +844,7 @@ queue_url_suite(void)
 	test_add(s, "/queue_url/null-arguments", null_arguments, TEST_TIMEOUT_S);
 	test_add(s, "/queue_url/sentinel/ok", sentinel_ok, TEST_TIMEOUT_S);
 	test_add(s, "/queue_url/sentinel/refusals", sentinel_refusals, TEST_TIMEOUT_S);
+	test_add(s, "/queue_url/tls/schemes", tls_schemes, TEST_TIMEOUT_S);
 	test_add(s, "/queue_url/pct/hex-either-case", pct_hex_either_case, TEST_TIMEOUT_S);
 	test_add(s, "/queue_url/pct/bad-escapes-refused", pct_bad_escapes_refused, TEST_TIMEOUT_S);
 	test_add(

@@ -15,7 +15,9 @@
 #                         to it, NAME.result.json (submit-job --result-out),
 #                         for signet-verify in a later stage
 #   SIGNET_REDIS, SIGNET_AGENT_PUBKEY, SIGNET_IDENTITY and optionally
-#   SIGNET_REDIS_PASSWORD_FILE, SIGNET_PREFIX: read by submit-job itself.
+#   SIGNET_REDIS_PASSWORD_FILE, SIGNET_PREFIX, and for rediss:// (TLS)
+#   SIGNET_REDIS_CA_FILE, SIGNET_REDIS_CERT, SIGNET_REDIS_KEY: read by
+#   submit-job itself.
 # Jenkins' JOB_NAME, BUILD_NUMBER, STAGE_NAME, GIT_COMMIT, BRANCH_NAME and
 # BUILD_URL go into the job's "ci" member (submit-job reads them).  They are
 # self-asserted: Jenkins has no standard OIDC identity token to send as the
