@@ -834,6 +834,43 @@ queue_refresh_claim(struct queue *q, const char *job_id, const char *owner, int6
 	return ours ? 0 : SG_ERR_EXISTS;
 }
 
+/*
+ * The transaction that writes a result (docs/protocol.md): cmds[0..3] get
+ * MULTI, SET <result key> <env> EX ttl, LPUSH <done key> 1, EXPIRE <done
+ * key> ttl; the caller adds what else goes in and EXEC.
+ */
+static void
+result_tx(struct queue_cmd *cmds, const char *rkey, size_t rlen, const char *env, size_t env_len,
+    const char *dkey, size_t dlen, const char *ttl)
+{
+	qcmd_str(&cmds[0], "MULTI");
+	qcmd_str(&cmds[1], "SET");
+	qcmd_arg(&cmds[1], rkey, rlen);
+	qcmd_arg(&cmds[1], env, env_len);
+	qcmd_str(&cmds[1], "EX");
+	qcmd_str(&cmds[1], ttl);
+	qcmd_str(&cmds[2], "LPUSH");
+	qcmd_arg(&cmds[2], dkey, dlen);
+	qcmd_str(&cmds[2], "1");
+	qcmd_str(&cmds[3], "EXPIRE");
+	qcmd_arg(&cmds[3], dkey, dlen);
+	qcmd_str(&cmds[3], ttl);
+}
+
+/* The replies to the commands between MULTI (reps[0]) and EXEC (reps[n]):
+ * each QUEUED, else the error it is. */
+static int
+all_queued(redisReply **reps, size_t n)
+{
+	size_t i;
+
+	for (i = 1; i < n; i++)
+		if (!qreply_is_status(reps[i], "QUEUED"))
+			return reps[i]->type == REDIS_REPLY_ERROR ? qreply_error(reps[i])
+								  : SG_ERR_QUEUE_PROTOCOL;
+	return 0;
+}
+
 int
 queue_release_result(struct queue *q, const char *job_id, const char *env, size_t env_len,
     int64_t ttl_s, const char *owner, int64_t done_ttl_s, char *ret_owner, size_t owner_len)
@@ -842,7 +879,7 @@ queue_release_result(struct queue *q, const char *job_id, const char *env, size_
 	redisReply *reps[6] = { NULL };
 	char rkey[QUEUE_KEY_MAX + 1], dkey[QUEUE_KEY_MAX + 1], ckey[QUEUE_KEY_MAX + 1];
 	char ttl[QUEUE_NUM_MAX], dttl[QUEUE_NUM_MAX], done[QUEUE_CONSUMER_MAX + 8];
-	size_t rlen, dlen, clen, i;
+	size_t rlen, dlen, clen;
 	int r, watching = 0;
 
 	if (q == NULL || !queue_is_job_id(job_id) || env == NULL || ttl_s <= 0 ||
@@ -882,18 +919,7 @@ queue_release_result(struct queue *q, const char *job_id, const char *env, size_
 	}
 	qreply_free_all(reps, 2);
 	memset(cmds, 0, sizeof(cmds));
-	qcmd_str(&cmds[0], "MULTI");
-	qcmd_str(&cmds[1], "SET");
-	qcmd_arg(&cmds[1], rkey, rlen);
-	qcmd_arg(&cmds[1], env, env_len);
-	qcmd_str(&cmds[1], "EX");
-	qcmd_str(&cmds[1], ttl);
-	qcmd_str(&cmds[2], "LPUSH");
-	qcmd_arg(&cmds[2], dkey, dlen);
-	qcmd_str(&cmds[2], "1");
-	qcmd_str(&cmds[3], "EXPIRE");
-	qcmd_arg(&cmds[3], dkey, dlen);
-	qcmd_str(&cmds[3], ttl);
+	result_tx(cmds, rkey, rlen, env, env_len, dkey, dlen, ttl);
 	qcmd_str(&cmds[4], "SET");
 	qcmd_arg(&cmds[4], ckey, clen);
 	qcmd_str(&cmds[4], done);
@@ -905,13 +931,8 @@ queue_release_result(struct queue *q, const char *job_id, const char *env, size_
 	watching = 0;
 	if ((r = qreply_expect(reps[0], REDIS_REPLY_STATUS)) < 0)
 		goto out;
-	for (i = 1; i < 5; i++) {
-		if (!qreply_is_status(reps[i], "QUEUED")) {
-			r = reps[i]->type == REDIS_REPLY_ERROR ? qreply_error(reps[i])
-							       : SG_ERR_QUEUE_PROTOCOL;
-			goto out;
-		}
-	}
+	if ((r = all_queued(reps, 5)) < 0)
+		goto out;
 	if (reps[5]->type == REDIS_REPLY_NIL) {
 		snprintf(ret_owner, owner_len, "?");
 		r = SG_ERR_EXISTS; /* the claim changed after the WATCH */
@@ -995,7 +1016,7 @@ queue_replace_result(struct queue *q, const char *job_id, const char *env, size_
 	redisReply *reps[6] = { NULL };
 	redisReply *rep = NULL;
 	char rkey[QUEUE_KEY_MAX + 1], dkey[QUEUE_KEY_MAX + 1], ttl[QUEUE_NUM_MAX];
-	size_t rlen, dlen, i;
+	size_t rlen, dlen;
 	int r, watching = 0;
 
 	if (q == NULL || !queue_is_job_id(job_id) || env == NULL || expected == NULL ||
@@ -1025,18 +1046,7 @@ queue_replace_result(struct queue *q, const char *job_id, const char *env, size_
 	}
 	/* cmds[2..] MULTI, SET, LPUSH, EXPIRE; then EXEC. */
 	memset(cmds, 0, sizeof(cmds));
-	qcmd_str(&cmds[0], "MULTI");
-	qcmd_str(&cmds[1], "SET");
-	qcmd_arg(&cmds[1], rkey, rlen);
-	qcmd_arg(&cmds[1], env, env_len);
-	qcmd_str(&cmds[1], "EX");
-	qcmd_str(&cmds[1], ttl);
-	qcmd_str(&cmds[2], "LPUSH");
-	qcmd_arg(&cmds[2], dkey, dlen);
-	qcmd_str(&cmds[2], "1");
-	qcmd_str(&cmds[3], "EXPIRE");
-	qcmd_arg(&cmds[3], dkey, dlen);
-	qcmd_str(&cmds[3], ttl);
+	result_tx(cmds, rkey, rlen, env, env_len, dkey, dlen, ttl);
 	qcmd_str(&cmds[4], "EXEC");
 	qreply_free_all(reps, 2);
 	memset(reps, 0, sizeof(reps));
@@ -1045,13 +1055,8 @@ queue_replace_result(struct queue *q, const char *job_id, const char *env, size_
 	watching = 0; /* EXEC ends the WATCH, whatever it answers */
 	if ((r = qreply_expect(reps[0], REDIS_REPLY_STATUS)) < 0)
 		goto out;
-	for (i = 1; i < 4; i++) {
-		if (!qreply_is_status(reps[i], "QUEUED")) {
-			r = reps[i]->type == REDIS_REPLY_ERROR ? qreply_error(reps[i])
-							       : SG_ERR_QUEUE_PROTOCOL;
-			goto out;
-		}
-	}
+	if ((r = all_queued(reps, 4)) < 0)
+		goto out;
 	/* A nil EXEC: the value changed after the WATCH. */
 	if (reps[4]->type == REDIS_REPLY_NIL) {
 		r = SG_ERR_EXISTS;
