@@ -256,7 +256,11 @@ int queue_put_result(struct queue *q, const char *job_id, const char *env, size_
  * are claimed for `consumer` (XPENDING ... IDLE, then XCLAIM), at most
  * `count` (<= QUEUE_CLAIM_MAX) at a time, with their delivery counts.
  * Entries deleted from the stream meanwhile are left out (XCLAIM drops
- * them from the pending list).  Caller frees with queue_entries_free().
+ * them from the pending list).  When the XCLAIM's reply is refused (an
+ * entry over the reply bound), the entries are claimed again one at a
+ * time, after a reconnect, and one whose reply is refused again goes to
+ * <prefix>dead by its id (queue_dead_letter(), reason "unreadable entry").
+ * Caller frees with queue_entries_free().
  */
 #define QUEUE_CLAIM_MAX 64
 int queue_reclaim(struct queue *q, const char *consumer, int64_t min_idle_ms, size_t count,

@@ -58,6 +58,7 @@
 #include "log.h"
 #include "queue.h"
 #include "queue_internal.h"
+#include "queue_io.h"
 #include "util.h"
 
 /* <prefix><mid><job id> into buf (QUEUE_KEY_MAX + 1 bytes). */
@@ -400,6 +401,82 @@ out:
 	return r;
 }
 
+/*
+ * queue_reclaim()'s way past an entry it cannot read: the entries of the
+ * XPENDING reply pend, now claimed for consumer (the XCLAIM whose reply was
+ * refused took them), are claimed again one at a time (min-idle 0: they are
+ * ours).  One whose reply is refused again is moved to the dead letters by
+ * its id alone (queue_dead_letter() without env); the others are returned
+ * as queue_reclaim() returns them.  Each refusal costs a reconnect.
+ */
+static int
+reclaim_each(struct queue *q, const char *consumer, const redisReply *pend,
+    const uint64_t *deliveries, struct queue_entry **ret, size_t *ret_n)
+{
+	struct queue_entry *e = NULL;
+	size_t i, n = 0, idlen;
+	const char *id;
+	int r;
+
+	if ((r = queue_reconnect(q)) < 0)
+		return r;
+	if ((e = calloc(pend->elements ? pend->elements : 1, sizeof(*e))) == NULL)
+		return SG_ERR_ALLOC;
+	for (i = 0; i < pend->elements; i++) {
+		struct queue_cmd cmd = { 0 };
+		redisReply *got = NULL;
+		uint64_t d;
+
+		if ((r = qreply_pending_row(pend->element[i], &id, &idlen, &d)) < 0)
+			goto out;
+		qcmd_str(&cmd, "XCLAIM");
+		qcmd_arg(&cmd, q->jobs_key, q->jobs_key_len);
+		qcmd_str(&cmd, QUEUE_GROUP);
+		qcmd_str(&cmd, consumer);
+		qcmd_str(&cmd, "0");
+		qcmd_arg(&cmd, id, idlen);
+		r = qconn_command(q, &cmd, &got);
+		if (r == SG_ERR_QUEUE_PROTOCOL) {
+			struct queue_entry bad;
+			char why[QUEUE_ERRSTR_LOG_MAX + 8];
+			const char *es = q->io != NULL ? qio_errstr(q->io) : "";
+
+			(void)log_escape(es, strlen(es), why, sizeof(why));
+			memset(&bad, 0, sizeof(bad));
+			memcpy(bad.id, id, idlen);
+			bad.id[idlen] = '\0';
+			bad.deliveries = deliveries[i] + 1;
+			log_warn("stream entry %s cannot be read (%s); moved to the dead letters",
+			    bad.id, why[0] != '\0' ? why : "a refused reply");
+			if ((r = queue_reconnect(q)) < 0 ||
+			    (r = queue_dead_letter(q, &bad, "unreadable entry")) < 0)
+				goto out;
+			continue;
+		}
+		if (r == 0 && (r = qreply_expect(got, REDIS_REPLY_ARRAY)) == 0 &&
+		    got->elements == 1 && got->element[0]->type != REDIS_REPLY_NIL) {
+			if ((r = qreply_entry(got->element[0], &e[n])) == 0) {
+				e[n].deliveries = deliveries[i] + 1;
+				n++;
+			}
+		} else if (r == 0 && got->elements > 1) {
+			r = SG_ERR_QUEUE_PROTOCOL;
+		}
+		if (got != NULL)
+			freeReplyObject(got);
+		if (r < 0)
+			goto out;
+	}
+	*ret = e;
+	*ret_n = n;
+	e = NULL;
+	r = 0;
+out:
+	if (e != NULL)
+		queue_entries_free(e, n);
+	return r;
+}
+
 int
 queue_reclaim(struct queue *q, const char *consumer, int64_t min_idle_ms, size_t count,
     struct queue_entry **ret, size_t *ret_n)
@@ -451,7 +528,15 @@ queue_reclaim(struct queue *q, const char *consumer, int64_t min_idle_ms, size_t
 			goto out;
 		qcmd_arg(&claim, id, idlen);
 	}
-	if ((r = qconn_command(q, &claim, &got)) < 0)
+	if ((r = qconn_command(q, &claim, &got)) == SG_ERR_QUEUE_PROTOCOL) {
+		/* A reply we refuse to read (one entry over the reply bound,
+		 * say): one entry at a time, so that the one that cannot be
+		 * read goes to the dead letters and the others are taken over
+		 * (else it would block every takeover after it). */
+		r = reclaim_each(q, consumer, pend, deliveries, ret, ret_n);
+		goto out;
+	}
+	if (r < 0)
 		goto out;
 	if ((r = qreply_expect(got, REDIS_REPLY_ARRAY)) < 0)
 		goto out;
