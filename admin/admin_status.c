@@ -265,11 +265,7 @@ open_queue(const struct agent_config *cfg, char *why, size_t whylen)
 	char reason[QUEUE_REASON_MAX] = "", url[ST_SHOWN_MAX];
 	int r;
 
-	memset(&qo, 0, sizeof(qo));
-	qo.url = cfg->redis;
-	qo.password_file = cfg->redis_password_file;
-	qo.tls = &cfg->redis_tls;
-	qo.prefix = cfg->prefix;
+	config_queue_opts(cfg, &qo);
 	qo.timeout_ms = ST_TIMEOUT_MS;
 	if ((r = queue_open_reason(&qo, &q, reason, sizeof(reason))) == 0)
 		return q;

@@ -2241,3 +2241,13 @@ config_cert_validity(const struct agent_config *c, int64_t now, config_report_fn
 	}
 	return bad;
 }
+
+void
+config_queue_opts(const struct agent_config *cfg, struct queue_opts *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->url = cfg->redis;
+	ret->password_file = cfg->redis_password_file;
+	ret->tls = &cfg->redis_tls;
+	ret->prefix = cfg->prefix;
+}

@@ -223,6 +223,10 @@ int config_is_approver(const struct agent_key *k, const char *identity);
 /* Receives each problem found while loading ("member.path: reason"). */
 typedef void (*config_report_fn)(void *arg, const char *problem);
 
+/* The queue options of cfg (URL, password file, TLS, prefix; timeout 0:
+ * the queue's default).  They point into cfg, which must outlive them. */
+void config_queue_opts(const struct agent_config *cfg, struct queue_opts *ret);
+
 /*
  * Loads and checks the configuration file.  On failure returns SG_ERR_CONFIG
  * (or the I/O error) and writes "member.path: reason" to errbuf.

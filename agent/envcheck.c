@@ -207,11 +207,7 @@ envcheck_redis(const struct agent_config *cfg, char *why, size_t whylen)
 	char reason[QUEUE_REASON_MAX], shown[QUEUE_URL_MAX + 8], who[300];
 	int r;
 
-	memset(&o, 0, sizeof(o));
-	o.url = cfg->redis;
-	o.password_file = cfg->redis_password_file;
-	o.tls = &cfg->redis_tls;
-	o.prefix = cfg->prefix;
+	config_queue_opts(cfg, &o);
 	queue_url_display(cfg->redis, shown, sizeof(shown));
 	if ((r = queue_open_reason(&o, &q, reason, sizeof(reason))) != 0) {
 		int denied = strstr(reason, "Permission denied") != NULL;

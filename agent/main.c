@@ -356,11 +356,7 @@ run(struct agent *ag, const struct agent_config *cfg)
 	int r, lost = 0;
 	struct log_fields lf;
 
-	memset(&qopts, 0, sizeof(qopts));
-	qopts.url = cfg->redis;
-	qopts.password_file = cfg->redis_password_file;
-	qopts.tls = &cfg->redis_tls;
-	qopts.prefix = cfg->prefix;
+	config_queue_opts(cfg, &qopts);
 	if ((q = connect_with_backoff(&qopts, "reader")) == NULL)
 		return 0;
 	while ((r = queue_group_create(q)) != 0 && !stop_requested) {

@@ -127,6 +127,9 @@ int qreply_consumers(const redisReply *rep, struct queue_consumer **ret, size_t 
  * set only on success. */
 int qreply_pending_summary(
     const redisReply *rep, uint64_t *ret_count, char *ret_min_id) SG_MUST_CHECK;
+/* Copies a string reply into out (cap > 0 bytes, cut to cap - 1), bytes
+ * outside printable ASCII or blanks as '?': names from Redis for messages. */
+void qreply_copy_printable(const redisReply *s, char *out, size_t cap);
 /* Whether an error reply says the stream or the group does not exist. */
 int qreply_is_no_group(const redisReply *rep);
 

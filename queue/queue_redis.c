@@ -714,18 +714,6 @@ queue_wait_replicas(struct queue *q, int replicas, int timeout_ms, int *ret_acke
 	return r;
 }
 
-/* A claim's value, cut to owner_len - 1 bytes, bytes outside printable
- * ASCII as '?'. */
-static void
-claim_owner_copy(const redisReply *rep, char *ret_owner, size_t owner_len)
-{
-	size_t i, n = rep->len < owner_len - 1 ? rep->len : owner_len - 1;
-
-	for (i = 0; i < n; i++)
-		ret_owner[i] = rep->str[i] > 0x20 && rep->str[i] < 0x7f ? rep->str[i] : '?';
-	ret_owner[n] = '\0';
-}
-
 static int
 reply_is(const redisReply *rep, const char *s)
 {
@@ -787,7 +775,7 @@ queue_claim_job(struct queue *q, const char *job_id, const char *owner, int64_t 
 			return queue_refresh_claim(q, job_id, owner, ttl_s);
 		}
 		/* Someone else's claim (or anything written there): report it, printable. */
-		claim_owner_copy(rep, ret_owner, owner_len);
+		qreply_copy_printable(rep, ret_owner, owner_len);
 		r = SG_ERR_EXISTS;
 		goto out;
 	}
@@ -998,7 +986,7 @@ queue_release_result(struct queue *q, const char *job_id, const char *env, size_
 	if ((r = qreply_expect(reps[1], REDIS_REPLY_STRING)) < 0)
 		goto out;
 	if (!reply_is(reps[1], owner)) {
-		claim_owner_copy(reps[1], ret_owner, owner_len);
+		qreply_copy_printable(reps[1], ret_owner, owner_len);
 		r = SG_ERR_EXISTS;
 		goto out;
 	}
@@ -1343,7 +1331,7 @@ queue_get_claim(struct queue *q, const char *job_id, char *ret_owner, size_t own
 	struct queue_cmd cmd = { 0 };
 	redisReply *rep = NULL;
 	char key[QUEUE_KEY_MAX + 1];
-	size_t klen, i, n;
+	size_t klen;
 	int r;
 
 	if (q == NULL || !queue_is_job_id(job_id) || ret_owner == NULL || owner_len == 0)
@@ -1359,10 +1347,7 @@ queue_get_claim(struct queue *q, const char *job_id, char *ret_owner, size_t own
 	}
 	if ((r = qreply_expect(rep, REDIS_REPLY_STRING)) < 0)
 		goto out;
-	n = rep->len < owner_len - 1 ? rep->len : owner_len - 1;
-	for (i = 0; i < n; i++)
-		ret_owner[i] = rep->str[i] > 0x20 && rep->str[i] < 0x7f ? rep->str[i] : '?';
-	ret_owner[n] = '\0';
+	qreply_copy_printable(rep, ret_owner, owner_len);
 	r = 0;
 out:
 	freeReplyObject(rep);
@@ -1457,9 +1442,9 @@ int
 queue_entry_remove(struct queue *q, const char *entry_id, int *ret_removed)
 {
 	struct queue_cmd cmd = { 0 };
-	redisReply *rep = NULL;
+	long long n = 0;
 	size_t idlen;
-	int r = SG_ERR_INTERNAL;
+	int r;
 
 	if (ret_removed != NULL)
 		*ret_removed = 0;
@@ -1469,18 +1454,8 @@ queue_entry_remove(struct queue *q, const char *entry_id, int *ret_removed)
 	qcmd_str(&cmd, "XDEL");
 	qcmd_arg(&cmd, q->jobs_key, q->jobs_key_len);
 	qcmd_arg(&cmd, entry_id, idlen);
-	if ((r = qconn_command(q, &cmd, &rep)) < 0 ||
-	    (r = qreply_expect(rep, REDIS_REPLY_INTEGER)) < 0)
-		goto out;
-	if (rep->integer < 0 || rep->integer > 1) {
-		r = SG_ERR_QUEUE_PROTOCOL;
-		goto out;
-	}
-	*ret_removed = (int)rep->integer;
-	r = 0;
-out:
-	if (rep != NULL)
-		freeReplyObject(rep);
+	if ((r = command_int(q, &cmd, 0, 1, &n)) == 0)
+		*ret_removed = (int)n;
 	return r;
 }
 

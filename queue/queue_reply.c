@@ -527,10 +527,8 @@ qreply_is_no_group(const redisReply *rep)
 	    (qreply_has_prefix(rep, "NOGROUP") || qreply_has_prefix(rep, "ERR no such key"));
 }
 
-/* Copies a consumer name as Redis sent it into out (QUEUE_CONSUMER_MAX + 1
- * bytes), bytes outside printable ASCII as '?'. */
-static void
-copy_printable(const redisReply *s, char *out, size_t cap)
+void
+qreply_copy_printable(const redisReply *s, char *out, size_t cap)
 {
 	size_t i, n = s->len < cap - 1 ? s->len : cap - 1;
 
@@ -555,7 +553,7 @@ qreply_pending_detail(const redisReply *row, struct queue_pending *ret)
 		return SG_ERR_QUEUE_PROTOCOL;
 	memcpy(ret->entry, id, len);
 	ret->entry[len] = '\0';
-	copy_printable(row->element[1], ret->consumer, sizeof(ret->consumer));
+	qreply_copy_printable(row->element[1], ret->consumer, sizeof(ret->consumer));
 	ret->idle_ms = row->element[2]->integer;
 	ret->deliveries = deliveries;
 	return 0;

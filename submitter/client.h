@@ -244,4 +244,18 @@ int approve_has_keyid(const struct sg_result *res, const char *keyid);
  * names keyid as the denier. */
 int approve_denied_by(const char *message, const char *keyid);
 
+/* The usage lines of the queue options both commands take (client_opts). */
+#define CLIENT_QUEUE_OPTIONS_USAGE                                                                 \
+	"      --prefix PREFIX         Redis key prefix (default signet:, env SIGNET_PREFIX)\n"    \
+	"      --redis-password-file PATH\n"                                                       \
+	"                              Redis password (env SIGNET_REDIS_PASSWORD_FILE)\n"          \
+	"      --redis-ca-file PATH    rediss://: CA certificates, PEM (default: the\n"            \
+	"                              system's; env SIGNET_REDIS_CA_FILE)\n"                      \
+	"      --redis-cert PATH, --redis-key PATH\n"                                              \
+	"                              rediss://: client certificate and its key (mode\n"          \
+	"                              0600) (env SIGNET_REDIS_CERT, SIGNET_REDIS_KEY)\n"          \
+	"      --redis-server-name NAME\n"                                                         \
+	"                              rediss://: the name the server's certificate must\n"        \
+	"                              carry (default: the URL's host)\n"
+
 #endif
