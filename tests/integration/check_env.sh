@@ -185,7 +185,10 @@ if [ "$irc" = 0 ] && grep -qF "created $I/lib/signer/tokens ($SUSER:$(id -gn "$S
 else
 	fail "init --softhsm (exit $irc)" "$D/sh1.out"
 fi
-runuser -u "$SUSER" -- env SOFTHSM2_CONF="$I/etc/softhsm2.conf" "$ADMIN" key generate --module "$P11_MODULE" \
+# The signer's user runs a copy from this test's directory, which it can
+# reach wherever the build is (a clone inside a 0700 directory is not).
+install -m 755 "$ADMIN" "$D/signet-admin"
+runuser -u "$SUSER" -- env SOFTHSM2_CONF="$I/etc/softhsm2.conf" "$D/signet-admin" key generate --module "$P11_MODULE" \
 	--token signet-test --pin-file "$I/etc/pin" --label attest --type ec-p256 > "$D/shkey.out" 2>&1
 "$ADMIN" init -c "$I/etc/agent.json" --softhsm > "$D/sh2.out" 2>&1
 irc=$?
