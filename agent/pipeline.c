@@ -1974,28 +1974,39 @@ claim_done_ttl(const struct outcome *o)
 }
 
 /*
- * Whether the job's claim is still this process's: refreshed if so, taken
- * again if it expired meanwhile (nobody holds it: no other process signed
- * and released the job, for a release leaves a done claim behind).  0, or
- * SG_ERR_EXISTS with the holder in o->claim_owner, or the queue's error.
+ * Whether the job's claim is still this process's: one GET (the reader
+ * thread refreshes the claims of the jobs in work, and the release checks
+ * the claim again in its transaction); taken again if it expired
+ * meanwhile (nobody holds it: no other process signed and released the
+ * job, for a release leaves a done claim behind).  0, or SG_ERR_EXISTS
+ * with the holder in o->claim_owner, or the queue's error.
  */
 static int
 claim_still_ours(struct agent *ag, struct queue *q, struct outcome *o)
 {
+	int r = queue_get_claim(q, o->id, o->claim_owner, sizeof(o->claim_owner));
+
+	if (r == 0)
+		return strcmp(o->claim_owner, ag->consumer) == 0 ? 0 : SG_ERR_EXISTS;
+	if (r != SG_ERR_NOT_FOUND)
+		return r;
 	return queue_claim_job(
 	    q, o->id, ag->consumer, ag->cfg->reclaim_after, o->claim_owner, sizeof(o->claim_owner));
 }
 
-/* Releases a signed result while the job's claim is this process's (see
- * claim_still_ours()); SG_ERR_EXISTS with the holder in o->claim_owner. */
+/* Releases a signed result and acknowledges entry e in one transaction,
+ * while the job's claim is this process's (see claim_still_ours());
+ * SG_ERR_EXISTS with the holder in o->claim_owner: nothing released, the
+ * entry left as it was. */
 static int
-release(struct agent *ag, struct queue *q, struct outcome *o, const char *env, size_t len)
+release(struct agent *ag, struct queue *q, struct outcome *o, const struct queue_entry *e,
+    const char *env, size_t len)
 {
 	int r, tries;
 
 	for (tries = 0; tries < 2; tries++) {
-		r = queue_release_result(q, o->id, env, len, ag->cfg->result_ttl, ag->consumer,
-		    claim_done_ttl(o), o->claim_owner, sizeof(o->claim_owner));
+		r = queue_release_result(q, o->id, e->id, env, len, ag->cfg->result_ttl,
+		    ag->consumer, claim_done_ttl(o), o->claim_owner, sizeof(o->claim_owner));
 		if (r != SG_ERR_EXISTS || strcmp(o->claim_owner, "-") != 0)
 			return r;
 		/* Expired (Redis was out of reach for reclaim_after, say). */
@@ -2058,7 +2069,7 @@ process_entry(struct agent *ag, struct queue *q, const struct queue_entry *e, in
 	struct outcome o;
 	char *env = NULL;
 	size_t env_len = 0;
-	int r;
+	int r, acked;
 
 	memset(&o, 0, sizeof(o));
 	o.key_index = -1;
@@ -2176,7 +2187,7 @@ process_entry(struct agent *ag, struct queue *q, const struct queue_entry *e, in
 		/* A redelivery or replay of a job signed before: its first result. */
 		log_info("job %s entry %s: signed before, result published again", o.id, e->id);
 		if (o.claim_held) {
-			r = release(ag, q, &o, o.republish, o.republish_len);
+			r = release(ag, q, &o, e, o.republish, o.republish_len);
 			if (r == SG_ERR_EXISTS) {
 				log_warn("job %s: its claim is now %s's; the result is left to it",
 				    o.id, o.claim_owner);
@@ -2185,14 +2196,12 @@ process_entry(struct agent *ag, struct queue *q, const struct queue_entry *e, in
 				r = 0;
 				goto out;
 			}
-		} else {
-			r = queue_put_result(
-			    q, o.id, o.republish, o.republish_len, ag->cfg->result_ttl, 0);
+		} else if ((r = queue_put_result(q, o.id, o.republish, o.republish_len,
+				ag->cfg->result_ttl, 0)) == 0) {
+			r = queue_ack(q, e->id);
 		}
-		if (r != 0)
-			goto out;
 		/* Its "published" record ends the attempt (no webhooks: no payload). */
-		if ((r = queue_ack(q, e->id)) == 0)
+		if (r == 0)
 			announce(ag, e, &o);
 		goto out;
 	}
@@ -2207,9 +2216,11 @@ process_entry(struct agent *ag, struct queue *q, const struct queue_entry *e, in
 	if (r != 0)
 		goto out; /* nothing attested: leave the entry pending */
 	count_decision(ag, &o);
+	acked = 0;
 	if (o.has_id) {
 		if (o.code == 0 && o.claim_held) {
-			r = release(ag, q, &o, env, env_len);
+			/* The result released and the entry acknowledged at once. */
+			r = release(ag, q, &o, e, env, env_len);
 			if (r == SG_ERR_EXISTS) {
 				char why[QUEUE_CONSUMER_MAX + 64];
 
@@ -2218,6 +2229,7 @@ process_entry(struct agent *ag, struct queue *q, const struct queue_entry *e, in
 				r = withhold(ag, e, &o, why);
 				goto out;
 			}
+			acked = r == 0;
 		} else if (o.code == 0) {
 			r = queue_put_result(q, o.id, env, env_len, ag->cfg->result_ttl, 0);
 		} else {
@@ -2226,7 +2238,7 @@ process_entry(struct agent *ag, struct queue *q, const struct queue_entry *e, in
 		if (r != 0)
 			goto out;
 	}
-	if ((r = queue_ack(q, e->id)) == 0 && o.has_id)
+	if ((acked || (r = queue_ack(q, e->id)) == 0) && o.has_id)
 		announce(ag, e, &o);
 	pending_remove(ag->pending, e->id);
 out:

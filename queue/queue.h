@@ -311,16 +311,18 @@ int queue_refresh_claim(
 
 /*
  * Releases a signed result only while owner holds the job's claim: WATCH
- * <prefix>claim:<id>, GET it and compare with owner, then MULTI, SET
- * <prefix>result:<id> <env> EX ttl_s, LPUSH <prefix>done:<id> 1, EXPIRE it,
- * SET the claim to QUEUE_CLAIM_DONE<owner> EX done_ttl_s, EXEC.  0 when
- * released; SG_ERR_EXISTS when the claim is not owner's (expired: "-" in
- * ret_owner; another value: that value, printable) or changed before the
- * EXEC ("?"): nothing is written then.
+ * <prefix>claim:<id>, GET it and compare with owner (one round trip), then
+ * MULTI, SET <prefix>result:<id> <env> EX ttl_s, LPUSH <prefix>done:<id> 1,
+ * EXPIRE it, SET the claim to QUEUE_CLAIM_DONE<owner> EX done_ttl_s, and
+ * with entry_id (else NULL) XACK and XDEL of that stream entry, EXEC (the
+ * second).  0 when released (and acknowledged); SG_ERR_EXISTS when the
+ * claim is not owner's (expired: "-" in ret_owner; another value: that
+ * value, printable) or changed before the EXEC ("?"): nothing is written
+ * or acknowledged then.
  */
-int queue_release_result(struct queue *q, const char *job_id, const char *env, size_t env_len,
-    int64_t ttl_s, const char *owner, int64_t done_ttl_s, char *ret_owner,
-    size_t owner_len) SG_MUST_CHECK;
+int queue_release_result(struct queue *q, const char *job_id, const char *entry_id,
+    const char *env, size_t env_len, int64_t ttl_s, const char *owner, int64_t done_ttl_s,
+    char *ret_owner, size_t owner_len) SG_MUST_CHECK;
 
 /*
  * How old the work in the stream is, for the metrics (cheap: XPENDING's

@@ -945,20 +945,23 @@ all_queued(redisReply **reps, size_t n)
 }
 
 int
-queue_release_result(struct queue *q, const char *job_id, const char *env, size_t env_len,
-    int64_t ttl_s, const char *owner, int64_t done_ttl_s, char *ret_owner, size_t owner_len)
+queue_release_result(struct queue *q, const char *job_id, const char *entry_id, const char *env,
+    size_t env_len, int64_t ttl_s, const char *owner, int64_t done_ttl_s, char *ret_owner,
+    size_t owner_len)
 {
-	struct queue_cmd cmds[6];
-	redisReply *reps[6] = { NULL };
+	struct queue_cmd cmds[8];
+	redisReply *reps[8] = { NULL };
 	char rkey[QUEUE_KEY_MAX + 1], dkey[QUEUE_KEY_MAX + 1], ckey[QUEUE_KEY_MAX + 1];
 	char ttl[QUEUE_NUM_MAX], dttl[QUEUE_NUM_MAX], done[QUEUE_CONSUMER_MAX + 8];
-	size_t rlen, dlen, clen;
+	size_t rlen, dlen, clen, idlen = 0, n;
 	int r, watching = 0;
 
 	if (q == NULL || !queue_is_job_id(job_id) || env == NULL || ttl_s <= 0 ||
 	    ttl_s > QUEUE_TTL_S_MAX || owner == NULL ||
 	    !queue_is_token(owner, QUEUE_CONSUMER_MAX) || done_ttl_s < 1 ||
-	    done_ttl_s > QUEUE_TTL_S_MAX || ret_owner == NULL || owner_len == 0)
+	    done_ttl_s > QUEUE_TTL_S_MAX || ret_owner == NULL || owner_len == 0 ||
+	    (entry_id != NULL &&
+		!queue_is_entry_id(entry_id, (idlen = strnlen(entry_id, QUEUE_ENTRY_ID_MAX + 1)))))
 		return SG_ERR_INVALID_ARGUMENT;
 	memset(cmds, 0, sizeof(cmds));
 	rlen = key_make(q, KEY_RESULT, job_id, rkey);
@@ -998,22 +1001,34 @@ queue_release_result(struct queue *q, const char *job_id, const char *env, size_
 	qcmd_str(&cmds[4], done);
 	qcmd_str(&cmds[4], "EX");
 	qcmd_str(&cmds[4], dttl);
-	qcmd_str(&cmds[5], "EXEC");
-	if ((r = qconn_pipeline(q, cmds, 6, reps)) < 0)
+	n = 5;
+	if (entry_id != NULL) {
+		/* The entry acknowledged in the same transaction: released
+		 * and acknowledged together, or neither. */
+		qcmd_str(&cmds[n], "XACK");
+		qcmd_arg(&cmds[n], q->jobs_key, q->jobs_key_len);
+		qcmd_str(&cmds[n], QUEUE_GROUP);
+		qcmd_arg(&cmds[n++], entry_id, idlen);
+		qcmd_str(&cmds[n], "XDEL");
+		qcmd_arg(&cmds[n], q->jobs_key, q->jobs_key_len);
+		qcmd_arg(&cmds[n++], entry_id, idlen);
+	}
+	qcmd_str(&cmds[n], "EXEC");
+	if ((r = qconn_pipeline(q, cmds, n + 1, reps)) < 0)
 		goto out;
 	watching = 0;
 	if ((r = qreply_expect(reps[0], REDIS_REPLY_STATUS)) < 0)
 		goto out;
-	if ((r = all_queued(reps, 5)) < 0)
+	if ((r = all_queued(reps, n)) < 0)
 		goto out;
-	if (reps[5]->type == REDIS_REPLY_NIL) {
+	if (reps[n]->type == REDIS_REPLY_NIL) {
 		snprintf(ret_owner, owner_len, "?");
 		r = SG_ERR_EXISTS; /* the claim changed after the WATCH */
 		goto out;
 	}
-	if ((r = qreply_expect(reps[5], REDIS_REPLY_ARRAY)) < 0)
+	if ((r = qreply_expect(reps[n], REDIS_REPLY_ARRAY)) < 0)
 		goto out;
-	if (reps[5]->elements != 4 || !qreply_is_status(reps[5]->element[0], "OK")) {
+	if (reps[n]->elements != n - 1 || !qreply_is_status(reps[n]->element[0], "OK")) {
 		r = SG_ERR_QUEUE_PROTOCOL;
 		goto out;
 	}

@@ -938,6 +938,8 @@ START_TEST(claim_refresh_release)
 	redisContext *c;
 	char owner[64], v[128], key1[96], key2[96];
 	const char *ids[2] = { JOB1, JOB2 };
+	struct queue_entry *e = NULL;
+	size_t n = 0;
 	int ours[2] = { -1, -1 };
 
 	server_start(&s, NULL, 0);
@@ -945,6 +947,11 @@ START_TEST(claim_refresh_release)
 	c = raw_connect(&s);
 	snprintf(key1, sizeof(key1), "signet:claim:%s", JOB1);
 	snprintf(key2, sizeof(key2), "signet:claim:%s", JOB2);
+	ck_assert_int_eq(queue_group_create(q), 0);
+	ck_assert_int_eq(queue_submit(q, "envelope-1", 10), 0);
+	ck_assert_int_eq(queue_submit(q, "envelope-2", 10), 0);
+	ck_assert_int_eq(queue_read(q, "a@h/1", 10, 1000, &e, &n), 0);
+	ck_assert_uint_eq(n, 2);
 	ck_assert_int_eq(queue_claim_job(q, JOB1, "a@h/1", 5, owner, sizeof(owner)), 0);
 	raw_ok(c, "SET %s %s EX 5", key2, "b@h/2");
 	/* Refresh: ours gets the new TTL, the other's is left as it is. */
@@ -954,16 +961,23 @@ START_TEST(claim_refresh_release)
 	ck_assert_int_gt(raw_int(c, "TTL %s", key1), 500);
 	ck_assert_int_le(raw_int(c, "TTL %s", key2), 5);
 	ck_assert_int_eq(queue_refresh_claim(q, JOB2, "a@h/1", 600), SG_ERR_EXISTS);
-	/* Release under another's claim: nothing written. */
-	ck_assert_int_eq(
-	    queue_release_result(q, JOB2, "{}", 2, 60, "a@h/1", 900, owner, sizeof(owner)),
+	/* Release under another's claim: nothing written, nothing acknowledged. */
+	ck_assert_int_eq(queue_release_result(q, JOB2, e[1].id, "{}", 2, 60, "a@h/1", 900, owner,
+			     sizeof(owner)),
 	    SG_ERR_EXISTS);
 	ck_assert_str_eq(owner, "b@h/2");
 	ck_assert_int_eq(raw_int(c, "EXISTS signet:result:%s signet:done:%s", JOB2, JOB2), 0);
-	/* Release under our claim: result, done push, claim done:<owner>. */
-	ck_assert_int_eq(
-	    queue_release_result(q, JOB1, "{\"x\":1}", 7, 60, "a@h/1", 900, owner, sizeof(owner)),
+	ck_assert_int_eq(raw_xpending(c, "signet:jobs"), 2);
+	/* Release under our claim: result, done push, claim done:<owner>, and
+	 * its entry acknowledged and deleted in the same transaction. */
+	ck_assert_int_eq(queue_release_result(q, JOB1, e[0].id, "{\"x\":1}", 7, 60, "a@h/1", 900,
+			     owner, sizeof(owner)),
 	    0);
+	ck_assert_int_eq(raw_xpending(c, "signet:jobs"), 1);
+	ck_assert_int_eq(raw_int(c, "XLEN signet:jobs"), 1);
+	ck_assert_int_eq(queue_release_result(q, JOB1, "1-x", "{}", 2, 60, "a@h/1", 900, owner,
+			     sizeof(owner)),
+	    SG_ERR_INVALID_ARGUMENT);
 	raw_get(c, key1, v, sizeof(v));
 	ck_assert_str_eq(v, "done:a@h/1");
 	ck_assert_int_gt(raw_int(c, "TTL %s", key1), 800);
@@ -975,7 +989,7 @@ START_TEST(claim_refresh_release)
 	/* An expired claim: not released ("-"), then taken again. */
 	raw_ok(c, "DEL %s", key2);
 	ck_assert_int_eq(
-	    queue_release_result(q, JOB2, "{}", 2, 60, "a@h/1", 900, owner, sizeof(owner)),
+	    queue_release_result(q, JOB2, NULL, "{}", 2, 60, "a@h/1", 900, owner, sizeof(owner)),
 	    SG_ERR_EXISTS);
 	ck_assert_str_eq(owner, "-");
 	ck_assert_int_eq(raw_int(c, "EXISTS signet:result:%s", JOB2), 0);
@@ -984,8 +998,9 @@ START_TEST(claim_refresh_release)
 	ck_assert_int_eq(
 	    queue_refresh_claims(q, "a h", ids, 2, 600, ours), SG_ERR_INVALID_ARGUMENT);
 	ck_assert_int_eq(
-	    queue_release_result(q, JOB1, "{}", 2, 60, "a@h/1", 0, owner, sizeof(owner)),
+	    queue_release_result(q, JOB1, NULL, "{}", 2, 60, "a@h/1", 0, owner, sizeof(owner)),
 	    SG_ERR_INVALID_ARGUMENT);
+	queue_entries_free(e, n);
 	redisFree(c);
 	queue_close(q);
 	server_destroy(&s);
