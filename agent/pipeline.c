@@ -2004,10 +2004,16 @@ release(struct agent *ag, struct queue *q, struct outcome *o, const struct queue
 {
 	int r, tries;
 
-	for (tries = 0; tries < 2; tries++) {
+	for (tries = 0; tries < 3; tries++) {
 		r = queue_release_result(q, o->id, e->id, env, len, ag->cfg->result_ttl,
 		    ag->consumer, claim_done_ttl(o), o->claim_owner, sizeof(o->claim_owner));
-		if (r != SG_ERR_EXISTS || strcmp(o->claim_owner, "-") != 0)
+		if (r != SG_ERR_EXISTS)
+			return r;
+		/* Changed between the WATCH and the EXEC (the reader thread's
+		 * refresh of the claim, say): looked at again. */
+		if (strcmp(o->claim_owner, "?") == 0)
+			continue;
+		if (strcmp(o->claim_owner, "-") != 0)
 			return r;
 		/* Expired (Redis was out of reach for reclaim_after, say). */
 		if ((r = claim_still_ours(ag, q, o)) != 0)

@@ -44,7 +44,7 @@ perf)
 	"$A" -c "$D/agent.json" 2>>"$D/agent.log" &
 	STACK_AGENT_PID=$!
 	sleep 1
-	perf record -F 4999 -g -o "$D/perf.data" -p "$STACK_AGENT_PID" 2>/dev/null &
+	perf record -F ${PROFILE_FREQ:-4999} --call-graph ${PROFILE_CG:-fp} -o "$D/perf.data" -p "$STACK_AGENT_PID" 2>/dev/null &
 	TR=$!
 	perf stat -e context-switches,cpu-clock -o "$D/perf-stat.out" -p "$STACK_AGENT_PID" 2>/dev/null &
 	TS=$!

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -577,7 +578,7 @@ crypto_sha256_fd(int fd, uint8_t ret[SHA256_LEN], uint64_t *ret_size)
 		r = SG_ERR_ALLOC;
 		goto out;
 	}
-	if (EVP_DigestInit_ex2(ctx, EVP_sha256(), NULL) != 1) {
+	if (EVP_DigestInit_ex2(ctx, crypto_md_sha256(), NULL) != 1) {
 		r = SG_ERR_CRYPTO;
 		goto out;
 	}
@@ -613,6 +614,22 @@ out:
 	return crypto_err(r);
 }
 
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void
+sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+const EVP_MD *
+crypto_md_sha256(void)
+{
+	(void)pthread_once(&sha256_once, sha256_fetch);
+	return sha256_md != NULL ? sha256_md : EVP_sha256();
+}
+
 void
 crypto_sha256(const void *buf, size_t len, uint8_t ret[SHA256_LEN])
 {
@@ -621,8 +638,8 @@ crypto_sha256(const void *buf, size_t len, uint8_t ret[SHA256_LEN])
 	 * no way to say so: the output is then all zeros (never left holding
 	 * stale bytes) and the failure is logged at debug.
 	 */
-	if (EVP_Digest(buf != NULL ? buf : (const void *)empty_msg, len, ret, NULL, EVP_sha256(),
-		NULL) != 1) {
+	if (EVP_Digest(buf != NULL ? buf : (const void *)empty_msg, len, ret, NULL,
+		crypto_md_sha256(), NULL) != 1) {
 		memset(ret, 0, SHA256_LEN);
 		crypto_err(SG_ERR_CRYPTO);
 		log_debug("SHA-256 failed");

@@ -94,6 +94,12 @@ int crypto_sha256_fd(int fd, uint8_t ret[SHA256_LEN], uint64_t *ret_size) SG_MUS
 /* One-shot SHA-256.  (Cannot fail short of OOM; then ret is all zeros.) */
 void crypto_sha256(const void *buf, size_t len, uint8_t ret[SHA256_LEN]);
 
+/* SHA-256 fetched from OpenSSL's default provider once per process (the
+ * implicit fetch of EVP_sha256() looks it up again on every use: a lock
+ * and a search per hash); EVP_sha256() if that fetch failed.  For the
+ * hashes made per record and per job (docs/performance.md). */
+const EVP_MD *crypto_md_sha256(void);
+
 /* Logs (at debug) and clears the OpenSSL error queue; returns r. */
 int crypto_err(int r);
 

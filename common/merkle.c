@@ -31,6 +31,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "crypto.h"
 #include "log.h"
 
 #define LEAF_PREFIX 0x00
@@ -51,7 +52,7 @@ hash_prefixed(
 
 	if ((ctx = EVP_MD_CTX_new()) == NULL)
 		goto out;
-	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	if (EVP_DigestInit_ex(ctx, crypto_md_sha256(), NULL) != 1 ||
 	    EVP_DigestUpdate(ctx, &prefix, 1) != 1 ||
 	    (alen > 0 && EVP_DigestUpdate(ctx, a, alen) != 1) ||
 	    (blen > 0 && EVP_DigestUpdate(ctx, b, blen) != 1) ||
