@@ -221,8 +221,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	printf("pathcost_jobs %lu\npathcost_threads %u\n", jobs / nthreads * nthreads, nthreads);
-	printf("pathcost_verify_ms %.3f\npathcost_audit_ms %.3f\npathcost_store_ms %.3f\n",
-	    verify, audit, store);
+	printf("pathcost_verify_ms %.3f\npathcost_audit_ms %.3f\npathcost_store_ms %.3f\n", verify,
+	    audit, store);
 	printf("pathcost_sum_ms %.3f\n", verify + audit + store);
 	return 0;
 usage:

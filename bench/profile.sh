@@ -9,7 +9,9 @@
 # functions by inclusive cost (callgrind_annotate).  Both slow the agent
 # down; the figures are shares, not rates.  perf: `perf record -g` of the
 # agent at full speed (sampling, so it slows nothing much), then the top
-# functions by self cost and the context switches per job (perf stat).
+# functions by self cost and the context switches per job (perf stat);
+# PROFILE_CG=dwarf,16384 PROFILE_FREQ=499 for call graphs through OpenSSL
+# and libc (no frame pointers), PROFILE_KEEP=FILE keeps perf.data.
 set -u
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 SIGNET_BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
@@ -44,7 +46,7 @@ perf)
 	"$A" -c "$D/agent.json" 2>>"$D/agent.log" &
 	STACK_AGENT_PID=$!
 	sleep 1
-	perf record -F ${PROFILE_FREQ:-4999} --call-graph ${PROFILE_CG:-fp} -o "$D/perf.data" -p "$STACK_AGENT_PID" 2>/dev/null &
+	perf record -F "${PROFILE_FREQ:-4999}" --call-graph "${PROFILE_CG:-fp}" -o "$D/perf.data" -p "$STACK_AGENT_PID" 2>/dev/null &
 	TR=$!
 	perf stat -e context-switches,cpu-clock -o "$D/perf-stat.out" -p "$STACK_AGENT_PID" 2>/dev/null &
 	TS=$!

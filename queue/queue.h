@@ -320,9 +320,9 @@ int queue_refresh_claim(
  * value, printable) or changed before the EXEC ("?"): nothing is written
  * or acknowledged then.
  */
-int queue_release_result(struct queue *q, const char *job_id, const char *entry_id,
-    const char *env, size_t env_len, int64_t ttl_s, const char *owner, int64_t done_ttl_s,
-    char *ret_owner, size_t owner_len) SG_MUST_CHECK;
+int queue_release_result(struct queue *q, const char *job_id, const char *entry_id, const char *env,
+    size_t env_len, int64_t ttl_s, const char *owner, int64_t done_ttl_s, char *ret_owner,
+    size_t owner_len) SG_MUST_CHECK;
 
 /*
  * How old the work in the stream is, for the metrics (cheap: XPENDING's

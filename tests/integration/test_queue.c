@@ -962,8 +962,8 @@ START_TEST(claim_refresh_release)
 	ck_assert_int_le(raw_int(c, "TTL %s", key2), 5);
 	ck_assert_int_eq(queue_refresh_claim(q, JOB2, "a@h/1", 600), SG_ERR_EXISTS);
 	/* Release under another's claim: nothing written, nothing acknowledged. */
-	ck_assert_int_eq(queue_release_result(q, JOB2, e[1].id, "{}", 2, 60, "a@h/1", 900, owner,
-			     sizeof(owner)),
+	ck_assert_int_eq(
+	    queue_release_result(q, JOB2, e[1].id, "{}", 2, 60, "a@h/1", 900, owner, sizeof(owner)),
 	    SG_ERR_EXISTS);
 	ck_assert_str_eq(owner, "b@h/2");
 	ck_assert_int_eq(raw_int(c, "EXISTS signet:result:%s signet:done:%s", JOB2, JOB2), 0);
@@ -975,8 +975,8 @@ START_TEST(claim_refresh_release)
 	    0);
 	ck_assert_int_eq(raw_xpending(c, "signet:jobs"), 1);
 	ck_assert_int_eq(raw_int(c, "XLEN signet:jobs"), 1);
-	ck_assert_int_eq(queue_release_result(q, JOB1, "1-x", "{}", 2, 60, "a@h/1", 900, owner,
-			     sizeof(owner)),
+	ck_assert_int_eq(
+	    queue_release_result(q, JOB1, "1-x", "{}", 2, 60, "a@h/1", 900, owner, sizeof(owner)),
 	    SG_ERR_INVALID_ARGUMENT);
 	raw_get(c, key1, v, sizeof(v));
 	ck_assert_str_eq(v, "done:a@h/1");
