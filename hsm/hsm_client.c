@@ -1,22 +1,26 @@
 /*
  * hsm_client.c — the agent's side of signer_proto.h.
  *
- * Channels: one SOCK_SEQPACKET socketpair per HSM session.  The free
- * channels form a pool under `lock`, as the in-process session pool does:
- * hsm_client_sign() takes one (waiting on `cond` while all are busy),
- * sends one SIGN, reads one response and gives it back, so `sessions`
- * signatures are in flight at once, each on its own signer thread and
- * PKCS#11 session.  (One channel with request ids would need a reader
- * thread and a reply table here and in the signer; one request per channel
- * keeps both sides a plain loop.)
+ * Channels: one SOCK_SEQPACKET socketpair per HSM session, each served by
+ * its own signer thread and PKCS#11 session, which answers its requests one
+ * at a time and in order.  hsm_client_sign() sends its SIGN on the channel
+ * with the fewest requests in flight (at most CHAN_DEPTH; it waits on
+ * `cond` while every channel is that full) and takes a ticket; the
+ * responses come back in ticket order, so the caller whose ticket is next
+ * reads the next response itself, and the others wait on the channel's
+ * `turn`.  The signer thread thus finds the next request waiting when it
+ * has answered one, instead of sleeping until it is sent
+ * (docs/performance.md).  A channel is freed when the last caller on it
+ * and the pool have let it go (`refs`).
  *
  * Generations: every start of the signer gets a new generation number and
  * new channels.  A channel remembers its generation; one given back from
  * an older generation is closed, never pooled.  When a request fails in
  * transport (send error, end of file, reset, SO_RCVTIMEO) or the response
- * breaks the protocol, the channel's generation is declared dead (`up` =
- * 0; the idle channels are closed; threads waiting for a channel wake up)
- * and that caller returns SG_ERR_HSM_UNAVAILABLE after trying one restart.
+ * breaks the protocol, the channel is dead (the requests still on it fail)
+ * and so is its generation (`up` = 0; the pool lets its channels go;
+ * threads waiting for a channel wake up), and that caller returns
+ * SG_ERR_HSM_UNAVAILABLE; the keeper starts the signer again.
  * Every start is done by the keeper thread (`restarting`; callers that need
  * a channel wait on `cond`): it kills (SIGKILL) and reaps the old signer,
  * starts a new one and runs the OPEN handshake; the new signer must report
@@ -80,9 +84,17 @@
 
 extern char **environ;
 
+#define CHAN_DEPTH 4 /* requests in flight on one channel at most */
+
 struct chan {
 	int fd;
 	uint64_t gen;
+	/* Under the client's lock: */
+	unsigned refs;       /* the pool's, while in it, and each caller's */
+	uint64_t sent;       /* requests sent on it (the last ticket) */
+	uint64_t answered;   /* responses read */
+	int dead;            /* broken: the requests still on it fail */
+	pthread_cond_t turn; /* answered or dead changed */
 };
 
 struct hsm_client {
@@ -112,8 +124,8 @@ struct hsm_client {
 	pthread_cond_t keeper_cond; /* want_start or stop changed */
 	pthread_t keeper;
 	int has_keeper_cond, has_keeper;
-	struct chan idle[HSM_SESSIONS_MAX];
-	unsigned nidle;
+	struct chan *chans[HSM_SESSIONS_MAX]; /* the current generation's */
+	unsigned nchans;
 	struct timespec next_try; /* no restart before this (CLOCK_MONOTONIC) */
 	unsigned backoff_ms;
 };
@@ -461,6 +473,46 @@ start(struct hsm_client *c, pid_t *ret_pid, int *fds, char *errbuf, size_t errle
 	return 0;
 }
 
+/* A channel for fd, with the pool's reference; NULL when out of memory. */
+static struct chan *
+chan_new(int fd)
+{
+	struct chan *ch = calloc(1, sizeof(*ch));
+
+	if (ch == NULL)
+		return NULL;
+	if (pthread_cond_init(&ch->turn, NULL) != 0) {
+		free(ch);
+		return NULL;
+	}
+	ch->fd = fd;
+	ch->refs = 1;
+	return ch;
+}
+
+/* Lets one reference to ch go (lock held); the last closes and frees it. */
+static void
+chan_put(struct chan *ch)
+{
+	if (--ch->refs > 0)
+		return;
+	if (ch->fd >= 0)
+		close(ch->fd);
+	pthread_cond_destroy(&ch->turn);
+	free(ch);
+}
+
+/* The pool lets every channel go (lock held). */
+static void
+drop_chans_locked(struct hsm_client *c)
+{
+	unsigned i;
+
+	for (i = 0; i < c->nchans; i++)
+		chan_put(c->chans[i]);
+	c->nchans = 0;
+}
+
 /*
  * The keeper thread does every (re)start, for a reason of Linux's: the
  * signer's PR_SET_PDEATHSIG fires when the *thread* that started it ends,
@@ -472,6 +524,7 @@ static void *
 keeper_main(void *arg)
 {
 	struct hsm_client *c = arg;
+	struct chan *chans[HSM_SESSIONS_MAX];
 	int fds[HSM_SESSIONS_MAX];
 	char why[SP_REASON_MAX];
 	pid_t old, pid;
@@ -492,6 +545,18 @@ keeper_main(void *arg)
 		why[0] = '\0';
 		pid = 0;
 		r = start(c, &pid, fds, why, sizeof(why));
+		for (i = 0; r == 0 && i < c->sessions; i++) {
+			if ((chans[i] = chan_new(fds[i])) == NULL) {
+				while (i > 0) {
+					chans[--i]->fd = -1; /* closed below, with the rest */
+					chan_put(chans[i]);
+				}
+				close_fds(fds, c->sessions);
+				reap(pid, 1);
+				snprintf(why, sizeof(why), "out of memory for its channels");
+				r = SG_ERR_ALLOC;
+			}
+		}
 		pthread_mutex_lock(&c->lock);
 		c->last_r = r;
 		memcpy(c->last_why, why, sizeof(why));
@@ -506,9 +571,11 @@ keeper_main(void *arg)
 			log_debug("signer started as pid %ld", (long)pid);
 			c->pid = pid;
 			c->gen++;
-			for (i = 0; i < c->sessions; i++)
-				c->idle[i] = (struct chan){ fds[i], c->gen };
-			c->nidle = c->sessions;
+			for (i = 0; i < c->sessions; i++) {
+				chans[i]->gen = c->gen;
+				c->chans[i] = chans[i];
+			}
+			c->nchans = c->sessions;
 			c->up = 1;
 			c->backoff_ms = RESTART_BACKOFF_MIN_MS;
 		}
@@ -530,18 +597,66 @@ ask_start_locked(struct hsm_client *c)
 	pthread_cond_signal(&c->keeper_cond);
 }
 
-/* A channel from the pool, restarting the signer if it is down and the
- * backoff allows.  0 or SG_ERR_HSM_UNAVAILABLE. */
+/* The pool's channel with the fewest requests in flight, if it has room
+ * for one more (lock held); else NULL. */
+static struct chan *
+least_busy_locked(struct hsm_client *c)
+{
+	struct chan *best = NULL;
+	unsigned i;
+
+	for (i = 0; i < c->nchans; i++) {
+		struct chan *ch = c->chans[i];
+
+		if (ch->sent - ch->answered < CHAN_DEPTH &&
+		    (best == NULL || ch->sent - ch->answered < best->sent - best->answered))
+			best = ch;
+	}
+	return best;
+}
+
+/* ch is broken (lock held): the requests still on it fail, and its
+ * generation is dead; the keeper starts the signer again, once. */
+static void
+broken_locked(struct hsm_client *c, struct chan *ch)
+{
+	ch->dead = 1;
+	pthread_cond_broadcast(&ch->turn);
+	if (c->up && ch->gen == c->gen) {
+		c->up = 0;
+		drop_chans_locked(c);
+		now(&c->next_try);
+		pthread_cond_broadcast(&c->cond);
+		if (c->no_restart)
+			c->lost = 1;
+		else
+			ask_start_locked(c);
+	}
+}
+
+/*
+ * Sends w on a channel of the pool, restarting the signer if it is down and
+ * the backoff allows: 0 with a reference to the channel in *ret and the
+ * request's ticket, or SG_ERR_HSM_UNAVAILABLE.  The send is made under the
+ * lock, so that tickets follow the order of the requests on the channel.
+ */
 static int
-take(struct hsm_client *c, struct chan *ret)
+send_request(struct hsm_client *c, struct sp_wr *w, struct chan **ret, uint64_t *ret_ticket)
 {
 	struct timespec t;
+	struct chan *ch;
 	int r = SG_ERR_HSM_UNAVAILABLE;
 
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
-		if (c->up && c->nidle > 0) {
-			*ret = c->idle[--c->nidle];
+		if (c->up && (ch = least_busy_locked(c)) != NULL) {
+			if (sp_send(ch->fd, w) != 0) {
+				broken_locked(c, ch);
+				break;
+			}
+			ch->refs++;
+			*ret = ch;
+			*ret_ticket = ++ch->sent;
 			r = 0;
 			break;
 		}
@@ -567,41 +682,57 @@ take(struct hsm_client *c, struct chan *ret)
 	return r;
 }
 
-static void
-give(struct hsm_client *c, struct chan ch)
+/*
+ * The response to request `ticket` on ch, once the earlier ones were read:
+ * 0 with *ret_status and the payload (pointing into buf): the caller then
+ * lets ch go with chan_done(); or SG_ERR_HSM_UNAVAILABLE when the channel
+ * is (or turns out) broken: ch is let go here.
+ */
+static int
+read_response(struct hsm_client *c, struct chan *ch, uint64_t ticket, uint8_t *buf, int *ret_status,
+    struct sp_rd *ret_payload)
 {
+	size_t n = 0;
+	int r;
+
 	pthread_mutex_lock(&c->lock);
-	if (c->up && ch.gen == c->gen) {
-		c->idle[c->nidle++] = ch;
-		pthread_cond_signal(&c->cond);
-		ch.fd = -1;
+	while (!ch->dead && ch->answered + 1 != ticket)
+		pthread_cond_wait(&ch->turn, &c->lock);
+	if (ch->dead) {
+		chan_put(ch);
+		pthread_mutex_unlock(&c->lock);
+		return SG_ERR_HSM_UNAVAILABLE;
 	}
 	pthread_mutex_unlock(&c->lock);
-	if (ch.fd >= 0)
-		close(ch.fd);
+	r = sp_recv(ch->fd, buf, &n);
+	if (r < 0)
+		log_debug_r(r, "signer channel");
+	else if (sp_parse_response(buf, n, ret_status, ret_payload) != 0) {
+		log_debug("signer: malformed response of %zu bytes", n);
+		r = SG_ERR_HSM_UNAVAILABLE;
+	}
+	pthread_mutex_lock(&c->lock);
+	if (r < 0) {
+		broken_locked(c, ch);
+		chan_put(ch);
+	} else {
+		ch->answered++;
+		pthread_cond_broadcast(&ch->turn);
+		pthread_cond_signal(&c->cond); /* room for one more request */
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r < 0 ? SG_ERR_HSM_UNAVAILABLE : 0;
 }
 
-/* ch is broken: its generation is dead.  The keeper restarts the signer
- * now, once; the caller reports SG_ERR_HSM_UNAVAILABLE without waiting. */
+/* The caller is done with ch after read_response(); with bad, the response
+ * broke the protocol and the channel is broken. */
 static void
-broken(struct hsm_client *c, struct chan ch)
+chan_done(struct hsm_client *c, struct chan *ch, int bad)
 {
-	unsigned i;
-
-	close(ch.fd);
 	pthread_mutex_lock(&c->lock);
-	if (c->up && ch.gen == c->gen) {
-		c->up = 0;
-		for (i = 0; i < c->nidle; i++)
-			close(c->idle[i].fd);
-		c->nidle = 0;
-		now(&c->next_try);
-		pthread_cond_broadcast(&c->cond);
-		if (c->no_restart)
-			c->lost = 1;
-		else
-			ask_start_locked(c);
-	}
+	if (bad)
+		broken_locked(c, ch);
+	chan_put(ch);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -613,8 +744,8 @@ hsm_client_sign(struct hsm_client *c, size_t key_index, const uint8_t *job, cons
 	struct sp_wr w;
 	uint8_t buf[SP_FRAME_MAX];
 	struct sp_rd p;
-	struct chan ch;
-	uint64_t seq;
+	struct chan *ch = NULL;
+	uint64_t seq, ticket = 0;
 	size_t len;
 
 	/* Checked here first: the signer exits on a bad request. */
@@ -624,22 +755,21 @@ hsm_client_sign(struct hsm_client *c, size_t key_index, const uint8_t *job, cons
 		return SG_ERR_INVALID_ARGUMENT;
 	if (sp_build_sign(&w, (uint32_t)key_index, job, digest, (uint32_t)digest_len) != 0)
 		return SG_ERR_INTERNAL;
-	r = take(c, &ch);
-	if (r < 0)
+	if ((r = send_request(c, &w, &ch, &ticket)) < 0)
 		return r;
-	if (roundtrip(ch.fd, &w, buf, &status, &p) != 0) {
-		broken(c, ch);
-		return SG_ERR_HSM_UNAVAILABLE;
-	}
+	if ((r = read_response(c, ch, ticket, buf, &status, &p)) < 0)
+		return r;
 	len = p.len;
 	if (status == 0 ? len <= 8 || len - 8 > HSM_SIG_MAX : len != 0) {
+		/* Out of step with the signer: the channel cannot be trusted
+		 * with the next response either. */
 		log_debug("signer: SIGN response with status %d and %zu bytes", status, len);
-		broken(c, ch);
+		chan_done(c, ch, 1);
 		return SG_ERR_HSM_UNAVAILABLE;
 	}
 	/* A lost token is the signer's to recover (it opens PKCS#11 again on
 	 * a later request): the channel stays good. */
-	give(c, ch);
+	chan_done(c, ch, 0);
 	if (status < 0)
 		return status;
 	seq = sp_get_u64(&p);
@@ -842,7 +972,6 @@ out:
 void
 hsm_client_close(struct hsm_client *c)
 {
-	unsigned i;
 	size_t k;
 
 	if (c == NULL)
@@ -854,10 +983,13 @@ hsm_client_close(struct hsm_client *c)
 		pthread_mutex_unlock(&c->lock);
 		pthread_join(c->keeper, NULL);
 	}
-	/* End of file on every channel: the signer exits by itself. */
-	for (i = 0; i < c->nidle; i++)
-		close(c->idle[i].fd);
-	c->nidle = 0;
+	/* End of file on every channel: the signer exits by itself.  (No
+	 * caller is left: every reference now is the pool's.) */
+	if (c->has_lock) {
+		pthread_mutex_lock(&c->lock);
+		drop_chans_locked(c);
+		pthread_mutex_unlock(&c->lock);
+	}
 	reap(c->pid, 0);
 	for (k = 0; k < c->nkeys; k++) {
 		if (c->keys != NULL) {

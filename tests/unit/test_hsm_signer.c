@@ -972,6 +972,48 @@ START_TEST(test_restart_under_load)
 }
 END_TEST
 
+/* Checked signatures, until 200 are made or one fails. */
+static void *
+checker_main(void *arg)
+{
+	struct worker *w = arg;
+	int i, r;
+
+	for (i = 0; i < 200; i++) {
+		if ((r = sign_checked(w->h, 0)) == 0)
+			atomic_fetch_add_explicit(&w->ok, 1, memory_order_relaxed);
+		else
+			w->other++;
+	}
+	return NULL;
+}
+
+/* Eight threads on one channel: their requests are in flight together
+ * (hsm_client.c), and each gets the response to its own request: every
+ * signature verifies over the digest its thread asked for. */
+START_TEST(test_requests_in_flight_on_one_channel)
+{
+	struct hsm_config cfg = config(1, SIGNER_PATH);
+	struct hsm *h = open_ok(&cfg);
+	struct worker w[8];
+	pthread_t t[8];
+	volatile int stop = 0;
+	size_t i;
+
+	for (i = 0; i < nitems(w); i++) {
+		w[i] = (struct worker){ h, 0, 0, 0, &stop };
+		ck_assert_int_eq(pthread_create(&t[i], NULL, checker_main, &w[i]), 0);
+	}
+	for (i = 0; i < nitems(w); i++)
+		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+	for (i = 0; i < nitems(w); i++) {
+		ck_assert_int_eq(w[i].other, 0);
+		ck_assert_int_eq(atomic_load(&w[i].ok), 200);
+	}
+	hsm_close(h);
+}
+END_TEST
+
 START_TEST(test_restart_backoff)
 {
 	char pin[PATH_MAX];
@@ -1174,6 +1216,8 @@ main(void)
 	    TEST_TIMEOUT_S);
 	test_add(s, "/hsm_signer/restart/sigkill", test_restart_after_sigkill, TEST_TIMEOUT_S);
 	test_add(s, "/hsm_signer/restart/under-load", test_restart_under_load, TEST_TIMEOUT_S);
+	test_add(
+	    s, "/hsm_signer/pipelined", test_requests_in_flight_on_one_channel, TEST_TIMEOUT_S);
 	test_add(s, "/hsm_signer/restart/backoff", test_restart_backoff, TEST_TIMEOUT_S);
 	test_add(s, "/hsm_signer/hygiene/fds-and-core", test_signer_hygiene, TEST_TIMEOUT_S);
 	test_add(s, "/hsm_signer/bench/ecdsa-2000", test_bench, TEST_TIMEOUT_S);
