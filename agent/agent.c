@@ -485,6 +485,7 @@ agent_open(
 		log_error("%s", r == SG_ERR_ALLOC ? sg_strerror(r) : errbuf);
 		return 2;
 	}
+	ag->decision_rides_store = store_syncs_path(ag->store, cfg->audit_log);
 	if (asprintf(&ag->checkpoints_buf, "%.*s/audit/checkpoints/",
 		(int)store_base_len(cfg->store), cfg->store) == -1) {
 		ag->checkpoints_buf = NULL;

@@ -39,6 +39,9 @@ struct agent {
 	struct pending *pending;   /* entries of jobs waiting for approvals kept alive here */
 	const char *checkpoints;   /* where signed checkpoints are published, or NULL */
 	struct claims *claims;     /* job ids claimed in Redis by this process */
+	int decision_rides_store;  /* the store's syncs cover the audit log
+	                              (store_syncs_path): a signed job's decision
+	                              record is made durable by them */
 	char consumer[QUEUE_CONSUMER_MAX + 1]; /* this process: "name@host/pid", the
 	                                          value of its claims */
 	/* Owned by agent_open()/agent_close(): */

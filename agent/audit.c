@@ -555,6 +555,17 @@ audit_close(struct audit *a)
 	free(a);
 }
 
+void
+audit_made_durable(struct audit *a, uint64_t seq)
+{
+	pthread_mutex_lock(&a->lock);
+	if (!a->sync_failed && seq > a->synced && seq <= a->seq) {
+		a->synced = seq;
+		pthread_cond_broadcast(&a->synced_cond);
+	}
+	pthread_mutex_unlock(&a->lock);
+}
+
 uint64_t
 audit_count(struct audit *a)
 {

@@ -157,6 +157,12 @@ int audit_find(struct audit *a, const char *event, const char *id, char **ret_li
 /* Records in the log (the last sequence number). */
 uint64_t audit_count(struct audit *a);
 
+/* Records 1..seq were made durable by a sync of the whole filesystem that
+ * started after record seq was written (the file store's, when the log is
+ * on its filesystem: store_syncs_path()); appends waiting for them return.
+ * Ignored after a failed sync. */
+void audit_made_durable(struct audit *a, uint64_t seq);
+
 void audit_close(struct audit *a);
 
 #endif

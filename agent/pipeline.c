@@ -1162,6 +1162,11 @@ build_result(struct agent *ag, const struct queue_entry *e, struct outcome *o, c
 		rec.signature_sha256 = sigsha;
 	}
 	rec.ci_verified = o->ci.verified;
+	/* A signed job's decision is durable before its result leaves: by the
+	 * log's own sync, or by the store's when that covers the log (the
+	 * store is written below, and every record up to this one is written
+	 * before the store's sync starts). */
+	rec.defer_sync = o->code == 0 && ag->decision_rides_store;
 	if ((r = audit_append(ag->audit, &rec, o->code == 0, &rc)) != 0) {
 		log_error_r(r, "cannot write the audit log; nothing is released");
 		return r;
@@ -1251,6 +1256,8 @@ build_result(struct agent *ag, const struct queue_entry *e, struct outcome *o, c
 			*ret_env = NULL;
 			goto out;
 		}
+		if (rec.defer_sync)
+			audit_made_durable(ag->audit, rc.seq);
 	}
 	free(o->payload);
 	o->payload = payload;

@@ -96,6 +96,13 @@ store_location(struct store *s, const char *key, const char *job_id, const char 
 }
 
 int
+store_syncs_path(struct store *s, const char *path)
+{
+	return s != NULL && path != NULL && s->backend->syncs_path != NULL &&
+	    s->backend->syncs_path(s, path);
+}
+
+int
 store_get(struct store *s, const char *key, const char *job_id, const char *name, char **ret,
     size_t *ret_len)
 {

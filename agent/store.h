@@ -100,6 +100,13 @@ int store_location(struct store *s, const char *key, const char *job_id, const c
 int store_get(struct store *s, const char *key, const char *job_id, const char *name, char **ret,
     size_t *ret_len) SG_MUST_CHECK;
 
+/* Whether a store_put_job() that returns 0 has also made durable what was
+ * written to the file at path before it was called: a file:// store on the
+ * same filesystem (its syncfs() writes out all of it).
+ * The agent then lets the store's sync stand for the audit log's sync of
+ * a signed job's decision record (docs/audit.md). */
+int store_syncs_path(struct store *s, const char *path);
+
 void store_close(struct store *s);
 
 /* --- for the backends --- */
@@ -115,6 +122,8 @@ struct store_backend {
 	    const struct store_object *objs, size_t n);
 	int (*location)(
 	    struct store *s, const char *key, const char *job_id, const char *name, char **ret);
+	/* optional: see store_syncs_path */
+	int (*syncs_path)(struct store *s, const char *path);
 };
 
 struct store {

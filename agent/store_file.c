@@ -509,8 +509,11 @@ file_put_job(
 	if (open_dir(fs, fs->base_fd, key, 1, &keyfd, key) != 0)
 		goto fail;
 	if (fstatat(keyfd, job_id, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		/* Published before (a redelivery, a result rebuilt). */
+		/* Published before (a redelivery, a result rebuilt); a shared
+		 * sync still follows, as on every path (file_syncs_path). */
 		r = complete_job(fs, keyfd, key, job_id, objs, n);
+		if (r == 0 && group_sync(fs) != 0)
+			r = SG_ERR_STORE_FAILED;
 		goto out;
 	}
 	if (errno != ENOENT)
@@ -601,12 +604,25 @@ file_close(struct store *s)
 	free(fs);
 }
 
+/* Every file_put_job() that returns 0 has waited for a syncfs() of the base
+ * directory's filesystem that started after it was called; that covers path
+ * when path is on it (the same st_dev). */
+static int
+file_syncs_path(struct store *s, const char *path)
+{
+	const struct file_store *fs = s->impl;
+	struct stat a, b;
+
+	return fstat(fs->base_fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev;
+}
+
 static const struct store_backend file_backend = {
 	.put = file_put,
 	.get = file_get,
 	.close = file_close,
 	.put_job = file_put_job,
 	.location = file_location,
+	.syncs_path = file_syncs_path,
 };
 
 int

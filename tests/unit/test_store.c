@@ -201,6 +201,30 @@ START_TEST(test_put_replaces)
 }
 END_TEST
 
+/* A file:// store's syncs cover a file on its filesystem, not one
+ * elsewhere (/proc is another filesystem) nor a missing one; and a job
+ * published before is synced again when published again. */
+START_TEST(test_syncs_path)
+{
+	struct store *s = open_store(0);
+	struct store_object objs[1] = { { "a.sig", "sig", 3 } };
+	char path[PATH_MAX + 8];
+
+	snprintf(path, sizeof(path), "%s/kept-log", base);
+	run("echo x > kept-log");
+	ck_assert_int_eq(store_syncs_path(s, path), 1);
+	ck_assert_int_eq(store_syncs_path(s, base), 1);
+	ck_assert_int_eq(store_syncs_path(s, "/proc/self/status"), 0);
+	snprintf(path, sizeof(path), "%s/no-such-file", base);
+	ck_assert_int_eq(store_syncs_path(s, path), 0);
+	ck_assert_int_eq(store_syncs_path(s, NULL), 0);
+	ck_assert_int_eq(store_put_job(s, "k", "0123456789abcdef0123456789abcdef", objs, 1), 0);
+	ck_assert_int_eq(store_put_job(s, "k", "0123456789abcdef0123456789abcdef", objs, 1), 0);
+	expect_file("k/0123456789abcdef0123456789abcdef/a.sig", "sig");
+	store_close(s);
+}
+END_TEST
+
 /* Without store_mode the umask decides; with it, the mode is exact. */
 START_TEST(test_modes)
 {
@@ -266,6 +290,7 @@ main(void)
 	tcase_add_test(tc, test_job_never_replaced);
 	tcase_add_test(tc, test_links_refused);
 	tcase_add_test(tc, test_put_replaces);
+	tcase_add_test(tc, test_syncs_path);
 	tcase_add_test(tc, test_modes);
 	tcase_add_test(tc, test_mode_limits);
 	status = test_run(su);
