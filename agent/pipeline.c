@@ -92,6 +92,8 @@ struct outcome {
 	int64_t t0_us;       /* when the entry was taken up (mono_us()) */
 	uint64_t deliveries; /* the entry's deliveries (> 1: taken over) */
 	int claim_held;      /* this process holds the job's claim in Redis */
+	int watching;        /* the worker's connection WATCHes the claim
+	                        (claim_still_ours) until the release */
 	uint64_t signer_seq; /* the signer's journal record of the signature */
 	char claim_owner[QUEUE_CONSUMER_MAX + 1]; /* CLAIM_BUSY, CLAIM_DONE: whose */
 };
@@ -1981,20 +1983,25 @@ claim_done_ttl(const struct outcome *o)
 }
 
 /*
- * Whether the job's claim is still this process's: one GET (the reader
- * thread refreshes the claims of the jobs in work, and the release checks
- * the claim again in its transaction); taken again if it expired
- * meanwhile (nobody holds it: no other process signed and released the
- * job, for a release leaves a done claim behind).  0, or SG_ERR_EXISTS
- * with the holder in o->claim_owner, or the queue's error.
+ * Whether the job's claim is still this process's: WATCH and GET it in one
+ * round trip, and when it is, the connection keeps the WATCH for the
+ * release's transaction (o->watching: release() or queue_unwatch() before
+ * anything else is sent on q).  The reader thread refreshes the claims of
+ * the jobs in work meanwhile; a refresh between the WATCH and the EXEC
+ * makes the release look again (release()).  Taken again if it expired
+ * (nobody holds it: no other process signed and released the job, for a
+ * release leaves a done claim behind).  0, or SG_ERR_EXISTS with the
+ * holder in o->claim_owner, or the queue's error.
  */
 static int
 claim_still_ours(struct agent *ag, struct queue *q, struct outcome *o)
 {
-	int r = queue_get_claim(q, o->id, o->claim_owner, sizeof(o->claim_owner));
+	int r = queue_watch_claim(q, o->id, ag->consumer, o->claim_owner, sizeof(o->claim_owner));
 
-	if (r == 0)
-		return strcmp(o->claim_owner, ag->consumer) == 0 ? 0 : SG_ERR_EXISTS;
+	if (r == 0) {
+		o->watching = 1;
+		return 0;
+	}
 	if (r != SG_ERR_NOT_FOUND)
 		return r;
 	return queue_claim_job(
@@ -2012,8 +2019,17 @@ release(struct agent *ag, struct queue *q, struct outcome *o, const struct queue
 	int r, tries;
 
 	for (tries = 0; tries < 3; tries++) {
-		r = queue_release_result(q, o->id, e->id, env, len, ag->cfg->result_ttl,
-		    ag->consumer, claim_done_ttl(o), o->claim_owner, sizeof(o->claim_owner));
+		if (o->watching) {
+			/* The claim was checked under this WATCH: one round trip. */
+			o->watching = 0;
+			r = queue_release_watched(q, o->id, e->id, env, len, ag->cfg->result_ttl,
+			    ag->consumer, claim_done_ttl(o), o->claim_owner,
+			    sizeof(o->claim_owner));
+		} else {
+			r = queue_release_result(q, o->id, e->id, env, len, ag->cfg->result_ttl,
+			    ag->consumer, claim_done_ttl(o), o->claim_owner,
+			    sizeof(o->claim_owner));
+		}
 		if (r != SG_ERR_EXISTS)
 			return r;
 		/* Changed between the WATCH and the EXEC (the reader thread's
@@ -2230,6 +2246,11 @@ process_entry(struct agent *ag, struct queue *q, const struct queue_entry *e, in
 		goto out; /* nothing attested: leave the entry pending */
 	count_decision(ag, &o);
 	acked = 0;
+	/* The claim's WATCH serves the release only. */
+	if (o.watching && !(o.has_id && o.code == 0 && o.claim_held)) {
+		queue_unwatch(q);
+		o.watching = 0;
+	}
 	if (o.has_id) {
 		if (o.code == 0 && o.claim_held) {
 			/* The result released and the entry acknowledged at once. */
@@ -2255,6 +2276,8 @@ process_entry(struct agent *ag, struct queue *q, const struct queue_entry *e, in
 		announce(ag, e, &o);
 	pending_remove(ag->pending, e->id);
 out:
+	if (o.watching)
+		queue_unwatch(q);
 	if (o.claim_held)
 		claims_remove(ag->claims, o.id);
 	free(env);

@@ -325,6 +325,24 @@ int queue_release_result(struct queue *q, const char *job_id, const char *entry_
     size_t owner_len) SG_MUST_CHECK;
 
 /*
+ * The two halves of queue_release_result(), for a caller that checks the
+ * claim early and releases later on the same connection (one round trip
+ * each): queue_watch_claim() WATCHes <prefix>claim:<id> and GETs it; 0
+ * when it is owner's, and the connection keeps the WATCH until
+ * queue_release_watched() (its MULTI ... EXEC; SG_ERR_EXISTS with "?" when
+ * the claim changed meanwhile: nothing written) or queue_unwatch(), one of
+ * which must come before any other command on q.  SG_ERR_NOT_FOUND ("-")
+ * when there is no claim, SG_ERR_EXISTS with the holder when it is
+ * another's: no WATCH is left then.
+ */
+int queue_watch_claim(struct queue *q, const char *job_id, const char *owner, char *ret_owner,
+    size_t owner_len) SG_MUST_CHECK;
+int queue_release_watched(struct queue *q, const char *job_id, const char *entry_id,
+    const char *env, size_t env_len, int64_t ttl_s, const char *owner, int64_t done_ttl_s,
+    char *ret_owner, size_t owner_len) SG_MUST_CHECK;
+void queue_unwatch(struct queue *q);
+
+/*
  * How old the work in the stream is, for the metrics (cheap: XPENDING's
  * summary and XINFO GROUPS pipelined, then XRANGE ... COUNT 1).  Times are
  * the milliseconds part of entry ids, which Redis sets from its clock when

@@ -945,7 +945,60 @@ all_queued(redisReply **reps, size_t n)
 }
 
 int
-queue_release_result(struct queue *q, const char *job_id, const char *entry_id, const char *env,
+queue_watch_claim(
+    struct queue *q, const char *job_id, const char *owner, char *ret_owner, size_t owner_len)
+{
+	struct queue_cmd cmds[2];
+	redisReply *reps[2] = { NULL };
+	char ckey[QUEUE_KEY_MAX + 1];
+	size_t clen;
+	int r;
+
+	if (q == NULL || !queue_is_job_id(job_id) || owner == NULL ||
+	    !queue_is_token(owner, QUEUE_CONSUMER_MAX) || ret_owner == NULL || owner_len == 0)
+		return SG_ERR_INVALID_ARGUMENT;
+	memset(cmds, 0, sizeof(cmds));
+	clen = key_make(q, KEY_CLAIM, job_id, ckey);
+	ret_owner[0] = '\0';
+	qcmd_str(&cmds[0], "WATCH");
+	qcmd_arg(&cmds[0], ckey, clen);
+	qcmd_str(&cmds[1], "GET");
+	qcmd_arg(&cmds[1], ckey, clen);
+	if ((r = qconn_pipeline(q, cmds, 2, reps)) < 0)
+		goto out;
+	if ((r = qreply_expect(reps[0], REDIS_REPLY_STATUS)) < 0)
+		goto unwatch;
+	if (reps[1]->type == REDIS_REPLY_NIL) {
+		snprintf(ret_owner, owner_len, "-");
+		r = SG_ERR_NOT_FOUND; /* expired: another agent may take the job any moment */
+		goto unwatch;
+	}
+	if ((r = qreply_expect(reps[1], REDIS_REPLY_STRING)) < 0)
+		goto unwatch;
+	if (!reply_is(reps[1], owner)) {
+		qreply_copy_printable(reps[1], ret_owner, owner_len);
+		r = SG_ERR_EXISTS;
+		goto unwatch;
+	}
+	r = 0; /* still watched */
+	goto out;
+unwatch:
+	if (r != SG_ERR_QUEUE_UNAVAILABLE && r != SG_ERR_QUEUE_PROTOCOL)
+		unwatch(q);
+out:
+	qreply_free_all(reps, nitems(reps));
+	return r;
+}
+
+void
+queue_unwatch(struct queue *q)
+{
+	if (q != NULL && q->io != NULL)
+		unwatch(q);
+}
+
+int
+queue_release_watched(struct queue *q, const char *job_id, const char *entry_id, const char *env,
     size_t env_len, int64_t ttl_s, const char *owner, int64_t done_ttl_s, char *ret_owner,
     size_t owner_len)
 {
@@ -954,15 +1007,18 @@ queue_release_result(struct queue *q, const char *job_id, const char *entry_id, 
 	char rkey[QUEUE_KEY_MAX + 1], dkey[QUEUE_KEY_MAX + 1], ckey[QUEUE_KEY_MAX + 1];
 	char ttl[QUEUE_NUM_MAX], dttl[QUEUE_NUM_MAX], done[QUEUE_CONSUMER_MAX + 8];
 	size_t rlen, dlen, clen, idlen = 0, n;
-	int r, watching = 0;
+	int r;
 
 	if (q == NULL || !queue_is_job_id(job_id) || env == NULL || ttl_s <= 0 ||
 	    ttl_s > QUEUE_TTL_S_MAX || owner == NULL ||
 	    !queue_is_token(owner, QUEUE_CONSUMER_MAX) || done_ttl_s < 1 ||
 	    done_ttl_s > QUEUE_TTL_S_MAX || ret_owner == NULL || owner_len == 0 ||
 	    (entry_id != NULL &&
-		!queue_is_entry_id(entry_id, (idlen = strnlen(entry_id, QUEUE_ENTRY_ID_MAX + 1)))))
+		!queue_is_entry_id(
+		    entry_id, (idlen = strnlen(entry_id, QUEUE_ENTRY_ID_MAX + 1))))) {
+		queue_unwatch(q);
 		return SG_ERR_INVALID_ARGUMENT;
+	}
 	memset(cmds, 0, sizeof(cmds));
 	rlen = key_make(q, KEY_RESULT, job_id, rkey);
 	dlen = key_make(q, KEY_DONE, job_id, dkey);
@@ -972,29 +1028,6 @@ queue_release_result(struct queue *q, const char *job_id, const char *entry_id, 
 	snprintf(done, sizeof(done), "%s%s", QUEUE_CLAIM_DONE, owner);
 	ret_owner[0] = '\0';
 
-	qcmd_str(&cmds[0], "WATCH");
-	qcmd_arg(&cmds[0], ckey, clen);
-	qcmd_str(&cmds[1], "GET");
-	qcmd_arg(&cmds[1], ckey, clen);
-	if ((r = qconn_pipeline(q, cmds, 2, reps)) < 0)
-		goto out;
-	watching = 1;
-	if ((r = qreply_expect(reps[0], REDIS_REPLY_STATUS)) < 0)
-		goto out;
-	if (reps[1]->type == REDIS_REPLY_NIL) {
-		snprintf(ret_owner, owner_len, "-");
-		r = SG_ERR_EXISTS; /* expired: another agent may take the job any moment */
-		goto out;
-	}
-	if ((r = qreply_expect(reps[1], REDIS_REPLY_STRING)) < 0)
-		goto out;
-	if (!reply_is(reps[1], owner)) {
-		qreply_copy_printable(reps[1], ret_owner, owner_len);
-		r = SG_ERR_EXISTS;
-		goto out;
-	}
-	qreply_free_all(reps, 2);
-	memset(cmds, 0, sizeof(cmds));
 	result_tx(cmds, rkey, rlen, env, env_len, dkey, dlen, ttl);
 	qcmd_str(&cmds[4], "SET");
 	qcmd_arg(&cmds[4], ckey, clen);
@@ -1014,9 +1047,9 @@ queue_release_result(struct queue *q, const char *job_id, const char *entry_id, 
 		qcmd_arg(&cmds[n++], entry_id, idlen);
 	}
 	qcmd_str(&cmds[n], "EXEC");
+	/* EXEC (or an error reply to MULTI) ends the WATCH either way. */
 	if ((r = qconn_pipeline(q, cmds, n + 1, reps)) < 0)
 		goto out;
-	watching = 0;
 	if ((r = qreply_expect(reps[0], REDIS_REPLY_STATUS)) < 0)
 		goto out;
 	if ((r = all_queued(reps, n)) < 0)
@@ -1034,10 +1067,29 @@ queue_release_result(struct queue *q, const char *job_id, const char *entry_id, 
 	}
 	r = 0;
 out:
-	if (watching && r != SG_ERR_QUEUE_UNAVAILABLE && r != SG_ERR_QUEUE_PROTOCOL)
-		unwatch(q);
 	qreply_free_all(reps, nitems(reps));
 	return r;
+}
+
+int
+queue_release_result(struct queue *q, const char *job_id, const char *entry_id, const char *env,
+    size_t env_len, int64_t ttl_s, const char *owner, int64_t done_ttl_s, char *ret_owner,
+    size_t owner_len)
+{
+	int r;
+
+	if (q == NULL || env == NULL || ttl_s <= 0 || ttl_s > QUEUE_TTL_S_MAX || done_ttl_s < 1 ||
+	    done_ttl_s > QUEUE_TTL_S_MAX ||
+	    (entry_id != NULL &&
+		!queue_is_entry_id(entry_id, strnlen(entry_id, QUEUE_ENTRY_ID_MAX + 1))))
+		return SG_ERR_INVALID_ARGUMENT;
+	r = queue_watch_claim(q, job_id, owner, ret_owner, owner_len);
+	if (r == SG_ERR_NOT_FOUND)
+		return SG_ERR_EXISTS; /* expired: "-" */
+	if (r != 0)
+		return r;
+	return queue_release_watched(
+	    q, job_id, entry_id, env, env_len, ttl_s, owner, done_ttl_s, ret_owner, owner_len);
 }
 
 int

@@ -975,6 +975,39 @@ START_TEST(claim_refresh_release)
 	    0);
 	ck_assert_int_eq(raw_xpending(c, "signet:jobs"), 1);
 	ck_assert_int_eq(raw_int(c, "XLEN signet:jobs"), 1);
+	/* The two halves: a WATCH kept from the check to the release. */
+	raw_ok(c, "SET %s %s EX 60", key2, "a@h/1");
+	ck_assert_int_eq(queue_watch_claim(q, JOB2, "a@h/1", owner, sizeof(owner)), 0);
+	raw_ok(c, "PEXPIRE %s 60000", key2); /* a refresh by another connection */
+	ck_assert_int_eq(queue_release_watched(
+			     q, JOB2, e[1].id, "{}", 2, 60, "a@h/1", 900, owner, sizeof(owner)),
+	    SG_ERR_EXISTS);
+	ck_assert_str_eq(owner, "?");
+	ck_assert_int_eq(raw_int(c, "EXISTS signet:result:%s", JOB2), 0);
+	ck_assert_int_eq(raw_xpending(c, "signet:jobs"), 1);
+	/* UNWATCH leaves nothing behind: a change after it aborts nothing. */
+	ck_assert_int_eq(queue_watch_claim(q, JOB2, "a@h/1", owner, sizeof(owner)), 0);
+	queue_unwatch(q);
+	raw_ok(c, "PEXPIRE %s 60000", key2);
+	ck_assert_int_eq(queue_release_watched(
+			     q, JOB2, e[1].id, "{}", 2, 60, "a@h/1", 900, owner, sizeof(owner)),
+	    0);
+	ck_assert_int_eq(raw_xpending(c, "signet:jobs"), 0);
+	raw_get(c, key2, v, sizeof(v));
+	ck_assert_str_eq(v, "done:a@h/1");
+	/* Another's claim, or none: no WATCH is left either. */
+	ck_assert_int_eq(queue_watch_claim(q, JOB2, "b@h/2", owner, sizeof(owner)), SG_ERR_EXISTS);
+	ck_assert_str_eq(owner, "done:a@h/1");
+	ck_assert_int_eq(
+	    queue_watch_claim(q, JOB3, "a@h/1", owner, sizeof(owner)), SG_ERR_NOT_FOUND);
+	ck_assert_str_eq(owner, "-");
+	raw_ok(c, "SET signet:claim:%s x", JOB3);
+	ck_assert_int_eq(
+	    queue_release_watched(q, JOB3, NULL, "{}", 2, 60, "a@h/1", 900, owner, sizeof(owner)),
+	    0);
+	raw_ok(c, "DEL signet:result:%s signet:done:%s signet:claim:%s", JOB3, JOB3, JOB3);
+	raw_ok(c, "DEL signet:result:%s signet:done:%s", JOB2, JOB2);
+	raw_ok(c, "SET %s %s EX 5", key2, "b@h/2");
 	ck_assert_int_eq(
 	    queue_release_result(q, JOB1, "1-x", "{}", 2, 60, "a@h/1", 900, owner, sizeof(owner)),
 	    SG_ERR_INVALID_ARGUMENT);
