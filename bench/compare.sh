@@ -51,24 +51,16 @@ for i in 1 2 3 4; do
 done
 stack_config
 stack_agent_start || exit 1
-procs() {
-	local p n=0
-	printf -- '-p agent=%s ' "$STACK_AGENT_PID"
-	for p in $(pgrep -P "$STACK_AGENT_PID" -x signet-signer); do
-		n=$((n + 1)); printf -- '-p signer%s=%s ' "$n" "$p"
-	done
-	printf -- '-p redis=%s ' "$(cat "$D/redis.pid")"
-}
 for _ in $(seq 1 "$ROUNDS"); do
 	PS=""
 	if command -v perf >/dev/null; then
 		perf stat -e context-switches -o "$D/perf.out" -p "$STACK_AGENT_PID" 2>/dev/null &
 		PS=$!
 	fi
-	# Word splitting wanted: procs and SUBKEYS are lists of options.
+	# Word splitting wanted: stack_cpu_procs and SUBKEYS are lists of options.
 	# shellcheck disable=SC2046,SC2086
 	"$SIGNET_BUILD/bench/loadgen" -s "$REDIS_SOCK" -a "$D/agent.pub" -k release -m ecdsa-sha256 \
-		-n "$N" $(procs) $SUBKEYS > "$D/out" 2> "$D/err" || { cat "$D/err" >&2; exit 1; }
+		-n "$N" $(stack_cpu_procs) $SUBKEYS > "$D/out" 2> "$D/err" || { cat "$D/err" >&2; exit 1; }
 	CS=""
 	if [ -n "$PS" ]; then
 		kill -INT "$PS"; wait "$PS" 2>/dev/null

@@ -130,16 +130,6 @@ SESSIONS=$(awk -F'"sessions": ' 'NF > 1 { split($2, a, /[},]/); print a[1] }' "$
 PIN=$(cat "$D/pin")
 say "stack in $D: agent pid $STACK_AGENT_PID, $SESSIONS sessions, $K submitter keys"
 
-# procs: loadgen's -p options, the processes whose CPU per job it reports
-# (the agent, its signer processes, redis-server).
-procs() {
-	local p n=0
-	printf -- '-p agent=%s ' "$STACK_AGENT_PID"
-	for p in $(pgrep -P "$STACK_AGENT_PID" -x signet-signer); do
-		n=$((n + 1)); printf -- '-p signer%s=%s ' "$n" "$p"
-	done
-	printf -- '-p redis=%s ' "$(cat "$D/redis.pid")"
-}
 # cpu_row FILE LABEL: a row with the CPU each process spent per job, their
 # sum, and the throughput that sum allows on this machine's CPUs.
 cpu_row() {
@@ -166,10 +156,10 @@ agent_rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$STACK_AGENT_PID/status"; }
 
 # loadgen OUT KEYNAME MECH N [RATE]
 loadgen() {
-	# Word splitting wanted: procs and SUBKEYS are lists of options.
+	# Word splitting wanted: stack_cpu_procs and SUBKEYS are lists of options.
 	# shellcheck disable=SC2046,SC2086
 	"$B/loadgen" -s "$REDIS_SOCK" -a "$D/agent.pub" -k "$2" -m "$3" -n "$4" -r "${5:-0}" \
-		$(procs) $SUBKEYS > "$1" 2> "$1.err"
+		$(stack_cpu_procs) $SUBKEYS > "$1" 2> "$1.err"
 	local rc=$?
 	JOBS_DONE=$((JOBS_DONE + $4))
 	if [ $rc != 0 ]; then

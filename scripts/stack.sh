@@ -183,6 +183,17 @@ stack_agent_start() {
 	return 1
 }
 
+# stack_cpu_procs: bench/loadgen's -p options for the stack's processes
+# whose CPU per job it reports (the agent, its signer processes, redis).
+stack_cpu_procs() {
+	local p n=0
+	printf -- '-p agent=%s ' "$STACK_AGENT_PID"
+	for p in $(pgrep -P "$STACK_AGENT_PID" -x signet-signer); do
+		n=$((n + 1)); printf -- '-p signer%s=%s ' "$n" "$p"
+	done
+	printf -- '-p redis=%s ' "$(cat "$STACK_DIR/redis.pid")"
+}
+
 stack_agent_stop() {
 	if [ -n "${STACK_AGENT_PID:-}" ] && kill -0 "$STACK_AGENT_PID" 2>/dev/null; then
 		kill -TERM "$STACK_AGENT_PID"
