@@ -21,7 +21,7 @@
  *
  * Two syncs per batch of jobs instead of five fsyncs per job.  syncfs()
  * writes out everything dirty on the filesystem, so keep the store on a
- * filesystem that busy writers do not share (docs/operations.md).  A crash
+ * filesystem that busy writers do not share (docs/reliability.md).  A crash
  * between 1 and 4 leaves a directory under .tmp/ (removed the next time
  * the key is published to, once it is an hour old) and no <key>/<id>: the
  * job was not acknowledged, so it is delivered again and republished from
