@@ -2019,17 +2019,12 @@ release(struct agent *ag, struct queue *q, struct outcome *o, const struct queue
 	int r, tries;
 
 	for (tries = 0; tries < 3; tries++) {
-		if (o->watching) {
-			/* The claim was checked under this WATCH: one round trip. */
-			o->watching = 0;
-			r = queue_release_watched(q, o->id, e->id, env, len, ag->cfg->result_ttl,
-			    ag->consumer, claim_done_ttl(o), o->claim_owner,
-			    sizeof(o->claim_owner));
-		} else {
-			r = queue_release_result(q, o->id, e->id, env, len, ag->cfg->result_ttl,
-			    ag->consumer, claim_done_ttl(o), o->claim_owner,
-			    sizeof(o->claim_owner));
-		}
+		/* Under the claim check's WATCH, one round trip; else WATCH and
+		 * GET first. */
+		r = (o->watching ? queue_release_watched : queue_release_result)(q, o->id, e->id,
+		    env, len, ag->cfg->result_ttl, ag->consumer, claim_done_ttl(o), o->claim_owner,
+		    sizeof(o->claim_owner));
+		o->watching = 0;
 		if (r != SG_ERR_EXISTS)
 			return r;
 		/* Changed between the WATCH and the EXEC (the reader thread's

@@ -297,17 +297,15 @@ out:
 	return r;
 }
 
-/* One request, one response on fd.  0 with *ret_status and the payload
- * (pointing into buf), or SG_ERR_HSM_UNAVAILABLE when the channel is broken
+/* The next response on fd.  0 with *ret_status and the payload (pointing
+ * into buf), or SG_ERR_HSM_UNAVAILABLE when the channel is broken
  * (transport failure, timeout, or a response that breaks the protocol). */
 static int
-roundtrip(int fd, struct sp_wr *w, uint8_t *buf, int *ret_status, struct sp_rd *ret_payload)
+recv_response(int fd, uint8_t *buf, int *ret_status, struct sp_rd *ret_payload)
 {
 	size_t n = 0;
 	int r;
 
-	if (sp_send(fd, w) != 0)
-		return SG_ERR_HSM_UNAVAILABLE;
 	r = sp_recv(fd, buf, &n);
 	if (r < 0) {
 		log_debug_r(r, "signer channel");
@@ -318,6 +316,16 @@ roundtrip(int fd, struct sp_wr *w, uint8_t *buf, int *ret_status, struct sp_rd *
 		return SG_ERR_HSM_UNAVAILABLE;
 	}
 	return 0;
+}
+
+/* One request, one response on fd (the handshake, on a channel of its
+ * own): as recv_response(). */
+static int
+roundtrip(int fd, struct sp_wr *w, uint8_t *buf, int *ret_status, struct sp_rd *ret_payload)
+{
+	if (sp_send(fd, w) != 0)
+		return SG_ERR_HSM_UNAVAILABLE;
+	return recv_response(fd, buf, ret_status, ret_payload);
 }
 
 /* Copies the signer's reason into errbuf, control bytes made '?'. */
@@ -692,7 +700,6 @@ static int
 read_response(struct hsm_client *c, struct chan *ch, uint64_t ticket, uint8_t *buf, int *ret_status,
     struct sp_rd *ret_payload)
 {
-	size_t n = 0;
 	int r;
 
 	pthread_mutex_lock(&c->lock);
@@ -704,13 +711,7 @@ read_response(struct hsm_client *c, struct chan *ch, uint64_t ticket, uint8_t *b
 		return SG_ERR_HSM_UNAVAILABLE;
 	}
 	pthread_mutex_unlock(&c->lock);
-	r = sp_recv(ch->fd, buf, &n);
-	if (r < 0)
-		log_debug_r(r, "signer channel");
-	else if (sp_parse_response(buf, n, ret_status, ret_payload) != 0) {
-		log_debug("signer: malformed response of %zu bytes", n);
-		r = SG_ERR_HSM_UNAVAILABLE;
-	}
+	r = recv_response(ch->fd, buf, ret_status, ret_payload);
 	pthread_mutex_lock(&c->lock);
 	if (r < 0) {
 		broken_locked(c, ch);
@@ -721,7 +722,7 @@ read_response(struct hsm_client *c, struct chan *ch, uint64_t ticket, uint8_t *b
 		pthread_cond_signal(&c->cond); /* room for one more request */
 	}
 	pthread_mutex_unlock(&c->lock);
-	return r < 0 ? SG_ERR_HSM_UNAVAILABLE : 0;
+	return r;
 }
 
 /* The caller is done with ch after read_response(); with bad, the response

@@ -369,6 +369,19 @@ out:
 	return r;
 }
 
+/* XACK and XDEL of entry id (idlen bytes, checked) into cmds[0..1]. */
+static void
+ack_cmds(struct queue *q, struct queue_cmd *cmds, const char *id, size_t idlen)
+{
+	qcmd_str(&cmds[0], "XACK");
+	qcmd_arg(&cmds[0], q->jobs_key, q->jobs_key_len);
+	qcmd_str(&cmds[0], QUEUE_GROUP);
+	qcmd_arg(&cmds[0], id, idlen);
+	qcmd_str(&cmds[1], "XDEL");
+	qcmd_arg(&cmds[1], q->jobs_key, q->jobs_key_len);
+	qcmd_arg(&cmds[1], id, idlen);
+}
+
 int
 queue_ack(struct queue *q, const char *entry_id)
 {
@@ -383,13 +396,7 @@ queue_ack(struct queue *q, const char *entry_id)
 		goto out;
 	}
 	memset(cmds, 0, sizeof(cmds));
-	qcmd_str(&cmds[0], "XACK");
-	qcmd_arg(&cmds[0], q->jobs_key, q->jobs_key_len);
-	qcmd_str(&cmds[0], QUEUE_GROUP);
-	qcmd_arg(&cmds[0], entry_id, idlen);
-	qcmd_str(&cmds[1], "XDEL");
-	qcmd_arg(&cmds[1], q->jobs_key, q->jobs_key_len);
-	qcmd_arg(&cmds[1], entry_id, idlen);
+	ack_cmds(q, cmds, entry_id, idlen);
 	if ((r = qconn_pipeline(q, cmds, nitems(cmds), reps)) < 0)
 		goto out;
 	if ((r = qreply_expect(reps[0], REDIS_REPLY_INTEGER)) < 0 ||
@@ -997,6 +1004,21 @@ queue_unwatch(struct queue *q)
 		unwatch(q);
 }
 
+/* The arguments of a release (queue_release_result), and the entry id's
+ * length in *ret_idlen (0 without one). */
+static int
+release_args_ok(const struct queue *q, const char *job_id, const char *entry_id, const char *env,
+    int64_t ttl_s, const char *owner, int64_t done_ttl_s, const char *ret_owner, size_t owner_len,
+    size_t *ret_idlen)
+{
+	*ret_idlen = entry_id != NULL ? strnlen(entry_id, QUEUE_ENTRY_ID_MAX + 1) : 0;
+	return q != NULL && queue_is_job_id(job_id) && env != NULL && ttl_s > 0 &&
+	    ttl_s <= QUEUE_TTL_S_MAX && owner != NULL &&
+	    queue_is_token(owner, QUEUE_CONSUMER_MAX) && done_ttl_s >= 1 &&
+	    done_ttl_s <= QUEUE_TTL_S_MAX && ret_owner != NULL && owner_len > 0 &&
+	    (entry_id == NULL || queue_is_entry_id(entry_id, *ret_idlen));
+}
+
 int
 queue_release_watched(struct queue *q, const char *job_id, const char *entry_id, const char *env,
     size_t env_len, int64_t ttl_s, const char *owner, int64_t done_ttl_s, char *ret_owner,
@@ -1006,16 +1028,11 @@ queue_release_watched(struct queue *q, const char *job_id, const char *entry_id,
 	redisReply *reps[8] = { NULL };
 	char rkey[QUEUE_KEY_MAX + 1], dkey[QUEUE_KEY_MAX + 1], ckey[QUEUE_KEY_MAX + 1];
 	char ttl[QUEUE_NUM_MAX], dttl[QUEUE_NUM_MAX], done[QUEUE_CONSUMER_MAX + 8];
-	size_t rlen, dlen, clen, idlen = 0, n;
+	size_t rlen, dlen, clen, idlen, n;
 	int r;
 
-	if (q == NULL || !queue_is_job_id(job_id) || env == NULL || ttl_s <= 0 ||
-	    ttl_s > QUEUE_TTL_S_MAX || owner == NULL ||
-	    !queue_is_token(owner, QUEUE_CONSUMER_MAX) || done_ttl_s < 1 ||
-	    done_ttl_s > QUEUE_TTL_S_MAX || ret_owner == NULL || owner_len == 0 ||
-	    (entry_id != NULL &&
-		!queue_is_entry_id(
-		    entry_id, (idlen = strnlen(entry_id, QUEUE_ENTRY_ID_MAX + 1))))) {
+	if (!release_args_ok(
+		q, job_id, entry_id, env, ttl_s, owner, done_ttl_s, ret_owner, owner_len, &idlen)) {
 		queue_unwatch(q);
 		return SG_ERR_INVALID_ARGUMENT;
 	}
@@ -1038,13 +1055,8 @@ queue_release_watched(struct queue *q, const char *job_id, const char *entry_id,
 	if (entry_id != NULL) {
 		/* The entry acknowledged in the same transaction: released
 		 * and acknowledged together, or neither. */
-		qcmd_str(&cmds[n], "XACK");
-		qcmd_arg(&cmds[n], q->jobs_key, q->jobs_key_len);
-		qcmd_str(&cmds[n], QUEUE_GROUP);
-		qcmd_arg(&cmds[n++], entry_id, idlen);
-		qcmd_str(&cmds[n], "XDEL");
-		qcmd_arg(&cmds[n], q->jobs_key, q->jobs_key_len);
-		qcmd_arg(&cmds[n++], entry_id, idlen);
+		ack_cmds(q, &cmds[n], entry_id, idlen);
+		n += 2;
 	}
 	qcmd_str(&cmds[n], "EXEC");
 	/* EXEC (or an error reply to MULTI) ends the WATCH either way. */
@@ -1076,12 +1088,12 @@ queue_release_result(struct queue *q, const char *job_id, const char *entry_id, 
     size_t env_len, int64_t ttl_s, const char *owner, int64_t done_ttl_s, char *ret_owner,
     size_t owner_len)
 {
+	size_t idlen;
 	int r;
 
-	if (q == NULL || env == NULL || ttl_s <= 0 || ttl_s > QUEUE_TTL_S_MAX || done_ttl_s < 1 ||
-	    done_ttl_s > QUEUE_TTL_S_MAX ||
-	    (entry_id != NULL &&
-		!queue_is_entry_id(entry_id, strnlen(entry_id, QUEUE_ENTRY_ID_MAX + 1))))
+	/* Checked before the WATCH: nothing is sent for a bad call. */
+	if (!release_args_ok(
+		q, job_id, entry_id, env, ttl_s, owner, done_ttl_s, ret_owner, owner_len, &idlen))
 		return SG_ERR_INVALID_ARGUMENT;
 	r = queue_watch_claim(q, job_id, owner, ret_owner, owner_len);
 	if (r == SG_ERR_NOT_FOUND)
